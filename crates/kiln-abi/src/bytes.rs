@@ -1,0 +1,28 @@
+//! `ByteValued` for the ABI structs, so the monitor reads and writes them in
+//! guest memory with `vm-memory`'s checked accessors.
+
+use vm_memory::ByteValued;
+
+use crate::boot::{BootInfo, GuestTimestamps, MemoryRegion};
+use crate::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, PanicArgs};
+use crate::trap::TrapFrame;
+
+// SAFETY: each type is `#[repr(C)]`, made only of integers (and `GuestPtr`,
+// a transparent `u64`), with explicit padding fields and no implicit padding
+// (checked by the size asserts beside each type), so every byte pattern is a
+// valid value.
+unsafe impl ByteValued for BootInfo {}
+// SAFETY: as above.
+unsafe impl ByteValued for MemoryRegion {}
+// SAFETY: as above.
+unsafe impl ByteValued for GuestTimestamps {}
+// SAFETY: as above.
+unsafe impl ByteValued for ConsoleWriteArgs {}
+// SAFETY: as above.
+unsafe impl ByteValued for ExitArgs {}
+// SAFETY: as above.
+unsafe impl ByteValued for BlockArgs {}
+// SAFETY: as above.
+unsafe impl ByteValued for PanicArgs {}
+// SAFETY: as above.
+unsafe impl ByteValued for TrapFrame {}

@@ -1,0 +1,128 @@
+//! Hypercalls: how a guest asks the monitor for something.
+//!
+//! A hypercall is one 32-bit `out` instruction: the port is
+//! [`PORT_BASE`]` + `the call number, and the value written is the
+//! guest-physical address of the call's argument block. Guest code runs at
+//! CPL3 with IOPL=3, so the `out` needs no privilege change; the vCPU exits to
+//! the monitor, which reads the block, validates every field against guest
+//! memory, acts, writes any "out" fields back and resumes the guest.
+//!
+//! A call the monitor cannot accept (unknown number, wrong access size, an
+//! address or length outside guest memory) ends the VM: a guest that breaks
+//! the ABI is broken or hostile, and no answer could be trusted to help it.
+
+use crate::GuestPtr;
+
+/// The port of call number 0. Port `PORT_BASE + n` is call `n`.
+pub const PORT_BASE: u16 = 0x500;
+
+/// Ports `PORT_BASE .. PORT_BASE + PORT_COUNT` are reserved for hypercalls
+/// and open to guest CPL3 code; every other port faults.
+pub const PORT_COUNT: u16 = 16;
+
+/// The longest buffer one [`ConsoleWriteArgs`] may carry.
+pub const CONSOLE_WRITE_MAX: u64 = 64 * 1024;
+
+/// The longest message one [`PanicArgs`] may carry.
+pub const PANIC_MESSAGE_MAX: u64 = 4096;
+
+/// Hypercall numbers. 0 is reserved so that a zeroed port offset is never a call.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hypercall {
+    /// Write bytes to the console: [`ConsoleWriteArgs`].
+    ConsoleWrite = 1,
+    /// End the program with a status: [`ExitArgs`].
+    Exit = 2,
+    /// Idle until a deadline: [`BlockArgs`].
+    Block = 3,
+    /// Report a panic and end the program: [`PanicArgs`].
+    Panic = 4,
+    /// Report a CPU exception and end the program: [`crate::trap::TrapFrame`].
+    Trap = 5,
+}
+
+impl Hypercall {
+    /// All calls, for dispatch tables and documentation.
+    pub const ALL: [Hypercall; 5] = [
+        Self::ConsoleWrite,
+        Self::Exit,
+        Self::Block,
+        Self::Panic,
+        Self::Trap,
+    ];
+
+    /// The call whose port this is, if any.
+    pub fn from_port(port: u16) -> Option<Self> {
+        let number = u32::from(port.checked_sub(PORT_BASE)?);
+        Self::ALL.into_iter().find(|call| *call as u32 == number)
+    }
+
+    /// The port this call is made on.
+    pub const fn port(self) -> u16 {
+        PORT_BASE + self as u16
+    }
+}
+
+/// Console streams.
+pub mod stream {
+    /// Standard output.
+    pub const STDOUT: u32 = 1;
+    /// Standard error.
+    pub const STDERR: u32 = 2;
+}
+
+/// [`Hypercall::ConsoleWrite`]: write `len` bytes at `data` to a stream.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConsoleWriteArgs {
+    /// in: [`stream::STDOUT`] or [`stream::STDERR`].
+    pub stream: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// in: the bytes.
+    pub data: GuestPtr<u8>,
+    /// in: how many, at most [`CONSOLE_WRITE_MAX`].
+    pub len: u64,
+}
+
+/// [`Hypercall::Exit`]: end the program.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExitArgs {
+    /// in: the exit status; the host sees its low 8 bits, as on Linux.
+    pub status: i32,
+    /// Zero.
+    pub reserved: u32,
+}
+
+/// [`Hypercall::Block`]: idle until guest monotonic time reaches a deadline.
+///
+/// The monitor returns when the deadline has passed (later issues add other
+/// wake-up reasons, such as a network frame arriving); the guest re-checks
+/// its clock on return.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BlockArgs {
+    /// in: guest monotonic time in nanoseconds (see [`crate::boot::BootInfo::tsc_base`]).
+    pub deadline_ns: u64,
+}
+
+/// [`Hypercall::Panic`]: the program panicked. The monitor reads the vCPU's
+/// registers at the call to unwind the guest stack for the report.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PanicArgs {
+    /// in: the panic message (UTF-8, may be truncated).
+    pub message: GuestPtr<u8>,
+    /// in: its length, at most [`PANIC_MESSAGE_MAX`].
+    pub len: u64,
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<ConsoleWriteArgs>() == 24);
+    assert!(core::mem::size_of::<ExitArgs>() == 8);
+    assert!(core::mem::size_of::<BlockArgs>() == 8);
+    assert!(core::mem::size_of::<PanicArgs>() == 16);
+};

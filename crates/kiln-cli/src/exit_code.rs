@@ -1,0 +1,84 @@
+//! Exit codes, and the one-line error each failure prints.
+//!
+//! A guest's own exit status (0-255) passes through unchanged. Kiln's own
+//! failures use codes in the range shells and container tools already use
+//! for "the tool failed" or "killed by a signal", each failure kind its own:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 2   | bad command line |
+//! | 121 | the guest crate failed to build |
+//! | 122 | the image is invalid or does not fit the memory given |
+//! | 123 | the host cannot run the VM (no usable /dev/kvm, out of memory...) |
+//! | 124 | the guest ran past `--timeout` (as `timeout(1)`) |
+//! | 125 | the guest broke the hypercall ABI (a bad or hostile call) |
+//! | 134 | the guest panicked (128 + SIGABRT, as an aborting process) |
+//! | 139 | the guest faulted (128 + SIGSEGV, as a crashing process) |
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// The command line did not parse.
+pub const USAGE: u8 = 2;
+/// The guest build failed.
+pub const BUILD: u8 = 121;
+/// The image is not runnable.
+pub const IMAGE: u8 = 122;
+/// The host could not run the VM.
+pub const HOST: u8 = 123;
+/// `--timeout` passed.
+pub const TIMEOUT: u8 = 124;
+/// The guest broke the ABI.
+pub const VIOLATION: u8 = 125;
+/// The guest panicked.
+pub const PANIC: u8 = 134;
+/// The guest faulted.
+pub const FAULT: u8 = 139;
+
+/// A failure of kiln itself (not of the guest program), with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// The process exit code.
+    pub code: u8,
+    /// One line saying what went wrong.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with `code`.
+    pub fn new(code: u8, message: impl fmt::Display) -> Self {
+        Self {
+            code,
+            message: message.to_string(),
+        }
+    }
+
+    /// Prints the message and yields the exit code.
+    pub fn report(self) -> ExitCode {
+        eprintln!("kiln: error: {}", self.message);
+        ExitCode::from(self.code)
+    }
+}
+
+/// Reports a command-line error on one line (help and version print as usual).
+pub fn usage(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // Printing help to a closed stdout is not worth a second error.
+            let _ = error.print();
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let rendered = error.render().to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            Failure::new(USAGE, format!("{first} (see 'kiln --help')")).report()
+        }
+    }
+}

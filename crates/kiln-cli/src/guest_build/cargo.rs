@@ -1,0 +1,218 @@
+//! Talking to cargo: package metadata in, a built executable out.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+
+use super::TARGET;
+use crate::BuildOptions;
+use crate::exit_code::{BUILD, Failure};
+
+/// What `kiln build` needs to know about the crate.
+#[derive(Debug)]
+pub struct Package {
+    /// The package name.
+    pub name: String,
+    /// Its binary targets.
+    pub bins: Vec<String>,
+    /// Cargo's target directory for it.
+    pub target_dir: PathBuf,
+}
+
+impl Package {
+    /// The binary to build: the one asked for, or the only one there is.
+    pub fn pick_bin(&self, wanted: Option<&str>) -> Result<String, Failure> {
+        match (wanted, self.bins.as_slice()) {
+            (Some(name), bins) if bins.iter().any(|b| b == name) => Ok(name.to_string()),
+            (Some(name), bins) => Err(Failure::new(
+                BUILD,
+                format!(
+                    "package {} has no binary named {name} (it has: {})",
+                    self.name,
+                    bins.join(", ")
+                ),
+            )),
+            (None, [only]) => Ok(only.clone()),
+            (None, []) => Err(Failure::new(
+                BUILD,
+                format!("package {} has no binary target", self.name),
+            )),
+            (None, bins) => Err(Failure::new(
+                BUILD,
+                format!(
+                    "package {} has several binaries ({}); pick one with --bin",
+                    self.name,
+                    bins.join(", ")
+                ),
+            )),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    packages: Vec<MetaPackage>,
+    target_directory: PathBuf,
+}
+
+#[derive(Deserialize)]
+struct MetaPackage {
+    name: String,
+    manifest_path: PathBuf,
+    targets: Vec<MetaTarget>,
+}
+
+#[derive(Deserialize)]
+struct MetaTarget {
+    name: String,
+    kind: Vec<String>,
+}
+
+fn cargo() -> Command {
+    // Inside `cargo test` (or any cargo-run tool) use the same cargo.
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Reads the package whose manifest is `manifest`.
+pub fn metadata(manifest: &Path) -> Result<Package, Failure> {
+    let output = cargo()
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| Failure::new(BUILD, format!("cannot run cargo: {e}")))?;
+    if !output.status.success() {
+        return Err(Failure::new(
+            BUILD,
+            format!("cargo cannot read {}", manifest.display()),
+        ));
+    }
+    let meta: Metadata = serde_json::from_slice(&output.stdout)
+        .map_err(|e| Failure::new(BUILD, format!("unexpected cargo metadata output: {e}")))?;
+    let manifest = manifest
+        .canonicalize()
+        .map_err(|e| Failure::new(BUILD, format!("{}: {e}", manifest.display())))?;
+    let package = meta
+        .packages
+        .into_iter()
+        .find(|p| p.manifest_path == manifest)
+        .ok_or_else(|| {
+            Failure::new(
+                BUILD,
+                format!(
+                    "{} is a workspace manifest; pass the member's directory",
+                    manifest.display()
+                ),
+            )
+        })?;
+    Ok(Package {
+        bins: package
+            .targets
+            .into_iter()
+            .filter(|t| t.kind.iter().any(|k| k == "bin"))
+            .map(|t| t.name)
+            .collect(),
+        name: package.name,
+        target_dir: meta.target_directory,
+    })
+}
+
+/// One guest build.
+pub struct BuildRequest<'a> {
+    /// The crate's manifest.
+    pub manifest: &'a Path,
+    /// The binary.
+    pub bin: &'a str,
+    /// The guest target directory.
+    pub target_dir: &'a Path,
+    /// Profile selection.
+    pub options: &'a BuildOptions,
+    /// Guest compiler flags.
+    pub rustflags: Vec<String>,
+    /// Hide cargo's progress output.
+    pub quiet: bool,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    reason: String,
+    #[serde(default)]
+    executable: Option<PathBuf>,
+    #[serde(default)]
+    target: Option<MetaTarget>,
+}
+
+/// Runs cargo and returns the executable it produced.
+pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
+    let mut command = cargo();
+    command
+        .args([
+            "build",
+            "--message-format=json-render-diagnostics",
+            "--target",
+            TARGET,
+        ])
+        .arg("--manifest-path")
+        .arg(request.manifest)
+        .args(["--bin", request.bin])
+        .env("CARGO_TARGET_DIR", request.target_dir)
+        .env("CARGO_ENCODED_RUSTFLAGS", request.rustflags.join("\x1f"))
+        .env_remove("RUSTFLAGS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if request.quiet {
+        command.arg("--quiet");
+    }
+    // Kiln programs abort on panic in every profile; the precompiled core's
+    // unwinding paths are never taken.
+    let mut profiles = vec!["DEV".to_string(), "RELEASE".to_string()];
+    if request.options.release {
+        command.arg("--release");
+    }
+    if let Some(profile) = &request.options.profile {
+        command.args(["--profile", profile]);
+        profiles.push(profile.to_uppercase().replace('-', "_"));
+    }
+    for profile in profiles {
+        command.env(format!("CARGO_PROFILE_{profile}_PANIC"), "abort");
+    }
+
+    let mut child = command
+        .spawn()
+        .map_err(|e| Failure::new(BUILD, format!("cannot run cargo: {e}")))?;
+    let stdout = child.stdout.take().expect("stdout was piped");
+    let mut executable = None;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        let Ok(message) = serde_json::from_str::<Message>(&line) else {
+            continue;
+        };
+        let is_our_bin = message
+            .target
+            .as_ref()
+            .is_some_and(|t| t.name == request.bin && t.kind.iter().any(|k| k == "bin"));
+        if message.reason == "compiler-artifact" && is_our_bin {
+            executable = message.executable.or(executable);
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Failure::new(BUILD, format!("cargo: {e}")))?;
+    match executable {
+        Some(path) if status.success() => Ok(path),
+        _ => Err(Failure::new(
+            BUILD,
+            format!(
+                "building {} failed (cargo's messages are above)",
+                request.bin
+            ),
+        )),
+    }
+}

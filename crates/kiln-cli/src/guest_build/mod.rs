@@ -1,0 +1,108 @@
+//! Building a guest crate into a Kiln image.
+//!
+//! The user's crate needs no build script, linker script or `.cargo/config`:
+//! `kiln build` drives cargo with the freestanding configuration itself.
+//!
+//! - The explicit `--target` makes `RUSTFLAGS` apply to the guest only, not
+//!   to build scripts and proc macros that run on the host.
+//! - Guests get their own target directory (`<target>/kiln`), so a guest
+//!   build started from inside `cargo test` never waits on the lock the
+//!   enclosing build holds.
+//! - The linker script is generated from the ABI's constants and written
+//!   next to the build outputs.
+
+mod cargo;
+mod flags;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::exit_code::{BUILD, Failure};
+use crate::{BuildOptions, Outcome};
+
+/// The host target: Kiln guests use it with freestanding link flags.
+pub const TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// A built image.
+#[derive(Debug)]
+pub struct Built {
+    /// Path to the image file.
+    pub image: PathBuf,
+    /// The binary's name (the guest's `argv[0]`).
+    pub name: String,
+}
+
+/// How much of cargo's output to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Cargo's normal progress output (`kiln build`).
+    Normal,
+    /// Only errors, plus a one-line status on a terminal (`kiln run DIR`).
+    Quiet,
+}
+
+/// `kiln build`: builds and prints the image path and size.
+pub fn build_and_report(dir: &Path, options: &BuildOptions) -> Outcome {
+    let built = build(dir, options, Verbosity::Normal)?;
+    let size = std::fs::metadata(&built.image)
+        .map(|m| m.len())
+        .map_err(|e| Failure::new(BUILD, format!("{}: {e}", built.image.display())))?;
+    println!("{} ({})", built.image.display(), human_size(size));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the crate at `dir` into an image.
+pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result<Built, Failure> {
+    let manifest = dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        return Err(Failure::new(
+            BUILD,
+            format!("{} has no Cargo.toml: not a crate directory", dir.display()),
+        ));
+    }
+    let package = cargo::metadata(&manifest)?;
+    let bin = package.pick_bin(options.bin.as_deref())?;
+    let target_dir = package.target_dir.join("kiln");
+    let script = flags::write_linker_script(&target_dir)?;
+    let status = (verbosity == Verbosity::Quiet && std::io::stderr().is_terminal())
+        .then(|| StatusLine::show(&format!("building {bin}")));
+    let image = cargo::build(&cargo::BuildRequest {
+        manifest: &manifest,
+        bin: &bin,
+        target_dir: &target_dir,
+        options,
+        rustflags: flags::rustflags(&script),
+        quiet: verbosity == Verbosity::Quiet,
+    });
+    drop(status);
+    Ok(Built {
+        image: image?,
+        name: bin,
+    })
+}
+
+/// A transient status line on a terminal, erased when dropped.
+struct StatusLine;
+
+impl StatusLine {
+    fn show(text: &str) -> Self {
+        eprint!("kiln: {text}...\r");
+        Self
+    }
+}
+
+impl Drop for StatusLine {
+    fn drop(&mut self) {
+        eprint!("\x1b[2K\r");
+    }
+}
+
+/// `1.2 MiB`, `40.0 KiB`, `512 B`.
+pub fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / f64::from(1 << 10)),
+        b => format!("{b} B"),
+    }
+}

@@ -1,0 +1,73 @@
+//! `kiln inspect`: what is in an image.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use kiln_monitor::{Image, ImageFile};
+use object::{Object, ObjectSection, ObjectSymbol, SectionKind};
+
+use crate::Outcome;
+use crate::exit_code::{Failure, IMAGE};
+use crate::guest_build::human_size;
+
+/// Prints the image's ABI version, entry, memory extent, services and sections.
+pub fn inspect(path: &Path) -> Outcome {
+    let file = ImageFile::open(path)
+        .map_err(|e| Failure::new(IMAGE, format!("cannot open {}: {e}", path.display())))?;
+    let bytes = file.bytes();
+    let image =
+        Image::parse(bytes).map_err(|e| Failure::new(IMAGE, format!("{}: {e}", path.display())))?;
+    let elf = object::File::parse(bytes)
+        .map_err(|e| Failure::new(IMAGE, format!("{}: {e}", path.display())))?;
+
+    let entry_name = elf
+        .symbols()
+        .find(|s| s.address() == image.entry && s.is_definition())
+        .and_then(|s| s.name().ok().map(str::to_owned))
+        .unwrap_or_default();
+    let loaded: u64 = image
+        .segments
+        .iter()
+        .map(|s| s.memory.end - s.memory.start)
+        .sum();
+    println!("image:     {}", path.display());
+    println!("file size: {}", human_size(bytes.len() as u64));
+    println!("ABI:       Kiln ABI version {}", image.abi_version);
+    println!("entry:     {:#x} {entry_name}", image.entry);
+    println!(
+        "memory:    {:#x}..{:#x} ({} loaded, {} segments)",
+        image.start(),
+        image.end(),
+        human_size(loaded),
+        image.segments.len()
+    );
+    println!("services:  {}", image.services.join(", "));
+    match image.trap_table {
+        Some(table) => println!("traps:     stub table at {table:#x}"),
+        None => println!("traps:     none (an exception stops the VM without a report)"),
+    }
+    println!("sections:");
+    let mut debug = (0usize, 0u64);
+    for section in elf.sections() {
+        let name = section.name().unwrap_or("?");
+        let size = section.size();
+        if section.kind() == SectionKind::Debug || name.starts_with(".debug") {
+            debug = (debug.0 + 1, debug.1 + size);
+        } else if section.address() != 0 && size > 0 {
+            println!(
+                "  {name:<18} {:>10}  at {:#x}",
+                human_size(size),
+                section.address()
+            );
+        }
+    }
+    if debug.0 > 0 {
+        println!(
+            "  {:<18} {:>10}  ({} sections, not loaded)",
+            "debug info",
+            human_size(debug.1),
+            debug.0
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,81 @@
+//! `kiln`: build, run and inspect Kiln unikernels.
+//!
+//! This binary is thin on purpose: argument parsing and presentation live
+//! here, the guest build in [`guest_build`], and everything about VMs in the
+//! `kiln-monitor` library.
+#![forbid(unsafe_code)]
+
+mod exit_code;
+mod guest_build;
+mod inspect;
+mod run;
+mod units;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use exit_code::Failure;
+
+/// Build and run unikernels: one program plus exactly the OS it needs, booted
+/// on KVM in about a millisecond.
+#[derive(Parser, Debug)]
+#[command(name = "kiln", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Build a crate into a Kiln image and print its path and size.
+    Build {
+        /// The crate's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        options: BuildOptions,
+    },
+    /// Run an image, or build a crate directory first and run it.
+    Run(run::RunArgs),
+    /// Describe an image: ABI version, entry, sections, services.
+    Inspect {
+        /// The image file.
+        image: PathBuf,
+    },
+}
+
+/// How to build a guest crate (cargo's meanings).
+#[derive(Args, Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Build with the release profile.
+    #[arg(long, conflicts_with = "profile")]
+    release: bool,
+    /// Build with the named profile.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// The binary to build, when the crate has several.
+    #[arg(long, value_name = "NAME")]
+    bin: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let started_ns = kiln_monitor::clock::host_now_ns(libc::CLOCK_MONOTONIC);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return exit_code::usage(error),
+    };
+    let result = match cli.command {
+        Command::Build { dir, options } => guest_build::build_and_report(&dir, &options),
+        Command::Run(args) => run::run(args, started_ns),
+        Command::Inspect { image } => inspect::inspect(&image),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => failure.report(),
+    }
+}
+
+/// What every subcommand returns: its own exit code, or a failure to report.
+type Outcome = Result<ExitCode, Failure>;

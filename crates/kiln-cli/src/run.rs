@@ -1,0 +1,140 @@
+//! `kiln run`: boot an image (building it first when given a crate).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use kiln_monitor::clock::format_ns;
+use kiln_monitor::{BootError, Image, ImageFile, Outcome as GuestOutcome, RunSummary, VmConfig};
+
+use crate::exit_code::{FAULT, Failure, HOST, IMAGE, PANIC, TIMEOUT, VIOLATION};
+use crate::guest_build::{self, Verbosity};
+use crate::units::{parse_duration, parse_size};
+use crate::{BuildOptions, Outcome};
+
+/// Arguments of `kiln run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// An image file, or a crate directory to build first.
+    target: PathBuf,
+    /// Guest memory, e.g. 8M or 1G; only what the guest touches costs host memory.
+    #[arg(short = 'm', long, default_value = "8M", value_parser = parse_size)]
+    memory: u64,
+    /// Set a guest environment variable: KEY=VALUE, or KEY to pass the host's value.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// End the guest after this long, e.g. 10s or 500ms (exit code 124).
+    #[arg(long, value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Print a boot timeline and VM exit counts on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+    #[command(flatten)]
+    build: BuildOptions,
+    /// Arguments for the guest program (after `--`).
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+/// Runs the guest; the exit code is the guest's status or a Kiln failure code.
+pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
+    let (image_path, name) = resolve(&args)?;
+    let file = ImageFile::open(&image_path)
+        .map_err(|e| Failure::new(IMAGE, format!("cannot open {}: {e}", image_path.display())))?;
+    let image = Image::parse(file.bytes())
+        .map_err(|e| Failure::new(IMAGE, format!("{}: {e}", image_path.display())))?;
+    let config = VmConfig {
+        memory: args.memory,
+        argv: std::iter::once(name).chain(args.args).collect(),
+        env: guest_env(&args.env)?,
+        timeout: args.timeout,
+        process_start_ns: started_ns,
+    };
+    let summary = kiln_monitor::run(&image, &config).map_err(|e| match e {
+        BootError::Layout(e) => Failure::new(IMAGE, e),
+        other => Failure::new(HOST, other),
+    })?;
+    if args.verbose {
+        print_timeline(&summary);
+    }
+    match summary.outcome {
+        GuestOutcome::Exited(status) => Ok(ExitCode::from(status as u8)),
+        GuestOutcome::Crashed(report) => {
+            eprint!("{report}");
+            Ok(ExitCode::from(if report.kind.is_panic() {
+                PANIC
+            } else {
+                FAULT
+            }))
+        }
+        GuestOutcome::Violation(violation) => Err(Failure::new(
+            VIOLATION,
+            format!("guest stopped for breaking the hypercall ABI: {violation}"),
+        )),
+        GuestOutcome::TimedOut => Err(Failure::new(
+            TIMEOUT,
+            format!(
+                "guest still running after --timeout {:?}; stopped",
+                args.timeout.unwrap_or_default()
+            ),
+        )),
+    }
+}
+
+/// The image to run and the program name to give it.
+fn resolve(args: &RunArgs) -> Result<(PathBuf, String), Failure> {
+    if args.target.is_dir() {
+        let built = guest_build::build(&args.target, &args.build, Verbosity::Quiet)?;
+        return Ok((built.image, built.name));
+    }
+    let name = program_name(&args.target);
+    Ok((args.target.clone(), name))
+}
+
+fn program_name(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(|| "kiln-guest".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// `-e KEY=VALUE` as given; `-e KEY` takes the host's value (and is dropped if unset).
+fn guest_env(entries: &[String]) -> Result<Vec<String>, Failure> {
+    let mut env = Vec::new();
+    for entry in entries {
+        if entry.is_empty() || entry.starts_with('=') || entry.contains('\0') {
+            return Err(Failure::new(
+                crate::exit_code::USAGE,
+                format!("invalid --env '{entry}': expected KEY=VALUE"),
+            ));
+        }
+        if entry.contains('=') {
+            env.push(entry.clone());
+        } else if let Ok(value) = std::env::var(entry) {
+            env.push(format!("{entry}={value}"));
+        }
+    }
+    Ok(env)
+}
+
+fn print_timeline(summary: &RunSummary) {
+    let t = &summary.timeline;
+    let at = |ns: Option<u64>| ns.map_or_else(|| "-".into(), format_ns);
+    eprintln!("kiln: boot timeline (since the monitor started)");
+    eprintln!("  monitor setup done   {}", format_ns(t.setup_ns));
+    eprintln!("  guest first insn     {}", at(t.guest_entry_ns));
+    eprintln!("  guest main           {}", at(t.guest_main_ns));
+    eprintln!("  guest ended          {}", format_ns(t.end_ns));
+    let total: u64 = summary.exits.values().sum();
+    let kinds: Vec<String> = summary
+        .exits
+        .iter()
+        .map(|(kind, count)| format!("{kind} {count}"))
+        .collect();
+    eprintln!("kiln: {total} exits: {}", kinds.join(", "));
+    eprintln!(
+        "kiln: guest memory {} MiB; console {} bytes out, {} bytes err",
+        summary.memory_size >> 20,
+        summary.console_bytes[0],
+        summary.console_bytes[1]
+    );
+}

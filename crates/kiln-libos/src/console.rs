@@ -1,0 +1,146 @@
+//! The console: `print!`/`println!` to standard output, `eprint!`/`eprintln!`
+//! to standard error.
+//!
+//! Every console write is a VM exit, so standard output is line-buffered:
+//! a `println!` costs one exit however it is formatted, and several lines
+//! printed by one call still cost one. Partial lines go out when the buffer
+//! fills, on [`flush`], before the program idles, and at exit. Standard
+//! error is written at the end of every call.
+
+use core::cell::RefCell;
+use core::fmt::{self, Write};
+
+use kiln_abi::hypercall::stream;
+
+use crate::platform;
+
+const BUFFER: usize = 2048;
+
+struct Stream {
+    id: u32,
+    len: usize,
+    buf: [u8; BUFFER],
+}
+
+impl Stream {
+    const fn new(id: u32) -> Self {
+        Self {
+            id,
+            len: 0,
+            buf: [0; BUFFER],
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.len > 0 {
+            platform::console_write(self.id, &self.buf[..self.len]);
+            self.len = 0;
+        }
+    }
+
+    fn has_newline(&self) -> bool {
+        self.buf[..self.len].contains(&b'\n')
+    }
+}
+
+impl Write for Stream {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut bytes = s.as_bytes();
+        while !bytes.is_empty() {
+            if self.len == BUFFER {
+                self.flush();
+            }
+            let take = bytes.len().min(BUFFER - self.len);
+            self.buf[self.len..self.len + take].copy_from_slice(&bytes[..take]);
+            self.len += take;
+            bytes = &bytes[take..];
+        }
+        Ok(())
+    }
+}
+
+/// A console stream shared by the program. The library OS runs on one vCPU
+/// without interrupts, so the only re-entry is a panic while printing, which
+/// `try_borrow_mut` turns into an unbuffered write.
+struct Shared {
+    id: u32,
+    stream: RefCell<Stream>,
+}
+
+// SAFETY: guest code runs on a single vCPU with interrupts off and no
+// preemption, so the cell is never accessed from two contexts at once.
+#[allow(unsafe_code)]
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    const fn new(id: u32) -> Self {
+        Self {
+            id,
+            stream: RefCell::new(Stream::new(id)),
+        }
+    }
+
+    fn print(&self, args: fmt::Arguments<'_>, flush_now: bool) {
+        // Formatting into the buffer cannot fail; a Display impl that returns
+        // an error just ends its own output, as in std.
+        match self.stream.try_borrow_mut() {
+            Ok(mut stream) => {
+                let _ = stream.write_fmt(args);
+                if flush_now || stream.has_newline() {
+                    stream.flush();
+                }
+            }
+            Err(_) => {
+                let mut direct = Stream::new(self.id);
+                let _ = direct.write_fmt(args);
+                direct.flush();
+            }
+        }
+    }
+}
+
+static STDOUT: Shared = Shared::new(stream::STDOUT);
+static STDERR: Shared = Shared::new(stream::STDERR);
+
+/// Flushes buffered standard output.
+pub fn flush() {
+    if let Ok(mut stream) = STDOUT.stream.try_borrow_mut() {
+        stream.flush();
+    }
+}
+
+#[doc(hidden)]
+pub fn _print(args: fmt::Arguments<'_>) {
+    STDOUT.print(args, false);
+}
+
+#[doc(hidden)]
+pub fn _eprint(args: fmt::Arguments<'_>) {
+    STDERR.print(args, true);
+}
+
+/// Prints to standard output.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::console::_print(format_args!($($arg)*)) };
+}
+
+/// Prints a line to standard output.
+#[macro_export]
+macro_rules! println {
+    () => { $crate::console::_print(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::console::_print(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Prints to standard error.
+#[macro_export]
+macro_rules! eprint {
+    ($($arg:tt)*) => { $crate::console::_eprint(format_args!($($arg)*)) };
+}
+
+/// Prints a line to standard error.
+#[macro_export]
+macro_rules! eprintln {
+    () => { $crate::console::_eprint(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::console::_eprint(format_args!("{}\n", format_args!($($arg)*))) };
+}

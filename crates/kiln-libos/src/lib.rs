@@ -1,0 +1,47 @@
+//! Kiln's library OS: the operating system a Kiln unikernel links in.
+//!
+//! A program declares its entry point with [`entry!`] and uses the services
+//! below; `kiln build` links them into one image together with the program.
+//!
+//! - [`console`]: `println!`/`eprintln!`, line-buffered so a line costs one exit;
+//! - [`env`]: the program's arguments and environment;
+//! - [`process`]: exit codes;
+//! - [`time`] (feature `time`): monotonic and wall-clock time, `sleep`;
+//! - the heap (feature `alloc`): `extern crate alloc` just works.
+//!
+//! Everything that talks to the monitor sits behind [`platform`]; the other
+//! modules are written against its small interface, so another platform
+//! (a standard hypervisor with PVH boot and a serial console) can replace it.
+#![no_std]
+#![deny(unsafe_code)]
+
+pub mod console;
+pub mod env;
+#[allow(unsafe_code)]
+mod mem;
+mod panic;
+#[allow(unsafe_code)]
+pub mod platform;
+pub mod process;
+#[allow(unsafe_code)]
+mod rt;
+#[cfg(feature = "time")]
+pub mod time;
+
+#[cfg(feature = "alloc")]
+#[allow(unsafe_code)]
+mod heap;
+
+/// Declares the program's entry point: `kiln::entry!(main);` where `main`
+/// takes no arguments and returns `()`, an `i32` exit status, or a
+/// `Result<(), E: Debug>`.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        /// The program entry the library OS calls once it is initialised.
+        #[unsafe(export_name = "__kiln_main")]
+        pub extern "Rust" fn __kiln_main() -> i32 {
+            $crate::process::Termination::report($main())
+        }
+    };
+}

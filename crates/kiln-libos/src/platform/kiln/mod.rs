@@ -1,0 +1,85 @@
+//! The Kiln monitor platform.
+//!
+//! The monitor enters [`entry`]'s `_start` at CPL3 with `rdi` pointing at the
+//! boot info; the library OS talks back only through [`hypercall`]s. CPU
+//! exceptions go to the CPL0 stubs in [`traps`].
+
+mod entry;
+mod hypercall;
+mod traps;
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use kiln_abi::GuestPtr;
+use kiln_abi::boot::BootInfo;
+use kiln_abi::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, Hypercall, PanicArgs};
+
+use hypercall::hypercall;
+
+static BOOT_INFO: AtomicPtr<BootInfo> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The boot info the monitor handed over.
+pub fn boot_info() -> &'static BootInfo {
+    let info = BOOT_INFO.load(Ordering::Relaxed);
+    // SAFETY: set once in `entry` before any other code runs, to the block
+    // the monitor wrote; it stays mapped and is only written by the guest's
+    // timestamp stamps, which go through raw pointers.
+    unsafe { &*info }
+}
+
+/// Records when the program's `main` starts, for `kiln run --verbose`.
+pub fn stamp_main() {
+    let info = BOOT_INFO.load(Ordering::Relaxed);
+    // SAFETY: `info` is the boot-info block (see `boot_info`); the field is
+    // plain data the guest owns.
+    unsafe { (&raw mut (*info).guest.main_tsc).write_volatile(super::rdtsc()) };
+}
+
+/// Writes bytes to a console stream, split into calls the monitor accepts.
+pub fn console_write(stream: u32, bytes: &[u8]) {
+    for chunk in bytes.chunks(kiln_abi::hypercall::CONSOLE_WRITE_MAX as usize) {
+        let mut args = ConsoleWriteArgs {
+            stream,
+            reserved: 0,
+            data: GuestPtr::from_ptr(chunk.as_ptr()),
+            len: chunk.len() as u64,
+        };
+        hypercall(Hypercall::ConsoleWrite, &mut args);
+    }
+}
+
+/// Ends the VM with `status`.
+pub fn exit(status: i32) -> ! {
+    let mut args = ExitArgs {
+        status,
+        reserved: 0,
+    };
+    hypercall(Hypercall::Exit, &mut args);
+    unreachable_after_stop()
+}
+
+/// Idles the vCPU until guest monotonic time reaches `deadline_ns` (or the
+/// monitor wakes it earlier; callers re-check their clock).
+pub fn block_until(deadline_ns: u64) {
+    let mut args = BlockArgs { deadline_ns };
+    hypercall(Hypercall::Block, &mut args);
+}
+
+/// Reports a panic; the monitor unwinds the stack from here and ends the VM.
+pub fn report_panic(message: &[u8]) -> ! {
+    let len = message.len().min(kiln_abi::hypercall::PANIC_MESSAGE_MAX as usize);
+    let mut args = PanicArgs {
+        message: GuestPtr::from_ptr(message.as_ptr()),
+        len: len as u64,
+    };
+    hypercall(Hypercall::Panic, &mut args);
+    unreachable_after_stop()
+}
+
+/// The monitor never resumes a guest after `Exit` or `Panic`; if one ever
+/// did, spinning here is the only safe thing left.
+fn unreachable_after_stop() -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
+}

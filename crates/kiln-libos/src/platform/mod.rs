@@ -1,0 +1,21 @@
+//! The platform: the one place that talks to the hypervisor.
+//!
+//! The rest of the library OS uses only the functions re-exported here. The
+//! single platform today is the Kiln monitor ([`kiln`]): CPL3 entry, port
+//! hypercalls, a boot-info block. A standard-hypervisor platform (PVH boot,
+//! serial console, virtio-mmio, interrupts) will implement the same functions.
+
+pub mod kiln;
+
+pub use kiln::{block_until, boot_info, console_write, exit, report_panic, stamp_main};
+
+/// Reads the CPU's time-stamp counter (native and cheap at CPL3).
+#[inline]
+pub fn rdtsc() -> u64 {
+    let (low, high): (u32, u32);
+    // SAFETY: `rdtsc` only reads the counter into edx:eax.
+    unsafe {
+        core::arch::asm!("rdtsc", out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags));
+    }
+    (u64::from(high) << 32) | u64::from(low)
+}

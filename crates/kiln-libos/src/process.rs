@@ -1,0 +1,42 @@
+//! Ending the program.
+
+use core::fmt::Debug;
+
+use crate::{console, platform};
+
+/// Ends the program with `status` (the host sees its low 8 bits), after
+/// flushing buffered console output.
+pub fn exit(status: i32) -> ! {
+    console::flush();
+    platform::exit(status)
+}
+
+/// What a program's `main` may return, and the exit status it stands for.
+pub trait Termination {
+    /// The exit status.
+    fn report(self) -> i32;
+}
+
+impl Termination for () {
+    fn report(self) -> i32 {
+        0
+    }
+}
+
+impl Termination for i32 {
+    fn report(self) -> i32 {
+        self
+    }
+}
+
+impl<T: Termination, E: Debug> Termination for Result<T, E> {
+    fn report(self) -> i32 {
+        match self {
+            Ok(value) => value.report(),
+            Err(error) => {
+                crate::eprintln!("Error: {error:?}");
+                1
+            }
+        }
+    }
+}

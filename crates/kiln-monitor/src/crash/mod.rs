@@ -1,0 +1,9 @@
+//! Crash reports: what happened in the guest, where, and how it got there.
+//!
+//! The monitor unwinds the guest's stack itself, from the registers at the
+//! crash, with the image's own `.eh_frame` call-frame information, and
+//! symbolizes each frame from the image's DWARF (or its symbol table).
+
+pub mod report;
+pub mod symbolize;
+pub mod unwind;

@@ -1,0 +1,280 @@
+//! Turning a guest's death into a report a person can act on.
+
+use std::fmt;
+
+use kiln_abi::trap::{self, TrapFrame};
+use kvm_bindings::kvm_regs;
+
+use super::symbolize::{Frame, Symbolizer};
+use super::unwind::{Registers, unwind};
+use crate::image::Image;
+use crate::layout::Layout;
+use crate::memory::GuestMemory;
+
+/// Deepest backtrace reported.
+const MAX_FRAMES: usize = 64;
+
+/// Frames of the panic machinery, left out of panic backtraces so the first
+/// frame shown is the code that panicked.
+const PANIC_MACHINERY: [&str; 4] = [
+    "kiln_libos::",
+    "core::panicking::",
+    "core::option::",
+    "core::result::",
+];
+
+/// What killed the guest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CrashKind {
+    /// The program panicked.
+    Panic {
+        /// The panic message, with its location.
+        message: String,
+    },
+    /// A CPU exception reached the guest's trap stubs.
+    Exception {
+        /// Exception vector.
+        vector: u64,
+        /// The CPU's error code.
+        error_code: u64,
+        /// For page faults: the address accessed.
+        fault_address: Option<u64>,
+        /// The fault hit the main stack's guard page.
+        stack_overflow: bool,
+    },
+    /// An exception with no usable handler: the CPU shut down.
+    TripleFault,
+    /// The hypervisor could not execute a guest instruction (on kvm_pvm,
+    /// typically SSE in CPL0 code).
+    EmulationFailure,
+}
+
+impl CrashKind {
+    /// Classifies a trap frame; `cr2` is the vCPU's CR2 at the trap.
+    pub fn exception(frame: &TrapFrame, cr2: u64, layout: &Layout) -> Self {
+        let fault_address = (frame.vector == trap::PAGE_FAULT).then_some(cr2);
+        let guard = layout.stack_guard();
+        let stack_overflow = fault_address.is_some_and(|a| guard.contains(&a))
+            || (frame.vector == trap::DOUBLE_FAULT && guard.contains(&frame.rsp));
+        Self::Exception {
+            vector: frame.vector,
+            error_code: frame.error_code,
+            fault_address,
+            stack_overflow,
+        }
+    }
+
+    /// Whether this is a panic (as opposed to a fault).
+    pub fn is_panic(&self) -> bool {
+        matches!(self, Self::Panic { .. })
+    }
+}
+
+impl fmt::Display for CrashKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Panic { message } => write!(f, "guest panicked: {message}"),
+            Self::Exception {
+                stack_overflow: true,
+                fault_address,
+                ..
+            } => write!(
+                f,
+                "guest stack overflow (guard page hit at {:#x})",
+                fault_address.unwrap_or_default()
+            ),
+            Self::Exception {
+                vector,
+                error_code,
+                fault_address: Some(addr),
+                ..
+            } => {
+                let access = if error_code & 0x10 != 0 {
+                    "instruction fetch from"
+                } else if error_code & 0x2 != 0 {
+                    "write to"
+                } else {
+                    "read of"
+                };
+                let state = if error_code & 0x1 != 0 {
+                    "protected"
+                } else {
+                    "unmapped"
+                };
+                write!(
+                    f,
+                    "guest {}: {access} {state} address {addr:#x}",
+                    trap::vector_name(*vector)
+                )?;
+                if *addr < 0x1000 {
+                    write!(f, " (null pointer dereference)")?;
+                }
+                Ok(())
+            }
+            Self::Exception {
+                vector, error_code, ..
+            } => {
+                write!(f, "guest {}", trap::vector_name(*vector))?;
+                if trap::has_error_code(*vector) && *error_code != 0 {
+                    write!(f, " (error code {error_code:#x})")?;
+                }
+                Ok(())
+            }
+            Self::TripleFault => write!(f, "guest triple fault: an exception had no handler"),
+            Self::EmulationFailure => write!(
+                f,
+                "the hypervisor could not emulate a guest instruction (SSE in CPL0 code?)"
+            ),
+        }
+    }
+}
+
+/// A complete crash report.
+#[derive(Clone, Debug)]
+pub struct CrashReport {
+    /// What happened.
+    pub kind: CrashKind,
+    /// Registers at the crash.
+    pub registers: Registers,
+    /// The symbolized backtrace, innermost frame first.
+    pub backtrace: Vec<Frame>,
+}
+
+impl CrashReport {
+    /// Unwinds and symbolizes from `registers`. `exact_pc` says whether
+    /// `registers.rip` is the faulting instruction itself (a trap) rather
+    /// than a point inside the reporting code (a panic hypercall).
+    pub fn build(
+        kind: CrashKind,
+        registers: Registers,
+        exact_pc: bool,
+        image: &Image<'_>,
+        memory: &GuestMemory,
+    ) -> Self {
+        // The image was validated before boot, so it parses; if it somehow
+        // does not, the report goes out without a backtrace.
+        let pcs = object::read::elf::ElfFile64::parse(image.bytes)
+            .map(|elf| unwind(&elf, &registers, memory, MAX_FRAMES))
+            .unwrap_or_default();
+        let symbolizer = Symbolizer::new(image.bytes);
+        let mut backtrace: Vec<Frame> = pcs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, pc)| symbolizer.symbolize(*pc, i > 0 || !exact_pc))
+            .collect();
+        if kind.is_panic() {
+            trim_panic_machinery(&mut backtrace);
+        }
+        Self {
+            kind,
+            registers,
+            backtrace,
+        }
+    }
+
+    /// The innermost function named in the backtrace.
+    pub fn function(&self) -> Option<&str> {
+        self.backtrace.iter().find_map(|f| f.function.as_deref())
+    }
+}
+
+fn trim_panic_machinery(backtrace: &mut Vec<Frame>) {
+    let in_machinery = |f: &Frame| {
+        f.function
+            .as_deref()
+            .is_some_and(|name| PANIC_MACHINERY.iter().any(|p| name.starts_with(p)))
+    };
+    if let Some(last) = backtrace.iter().rposition(in_machinery) {
+        // Keep everything if the machinery is all there is (a panic inside the library OS).
+        if last + 1 < backtrace.len() {
+            backtrace.drain(..=last);
+        }
+    }
+}
+
+impl fmt::Display for CrashReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.kind)?;
+        if let Some(function) = self.function() {
+            writeln!(f, "  in {function}")?;
+        }
+        let r = &self.registers;
+        writeln!(f, "registers:")?;
+        let rows = [
+            [("rip", r.rip), ("rsp", r.rsp), ("rbp", r.rbp)],
+            [("rax", r.rax), ("rbx", r.rbx), ("rcx", r.rcx)],
+            [("rdx", r.rdx), ("rsi", r.rsi), ("rdi", r.rdi)],
+            [("r8", r.r8), ("r9", r.r9), ("r10", r.r10)],
+            [("r11", r.r11), ("r12", r.r12), ("r13", r.r13)],
+            [("r14", r.r14), ("r15", r.r15), ("", 0)],
+        ];
+        for row in rows {
+            write!(f, " ")?;
+            for (name, value) in row.iter().filter(|(name, _)| !name.is_empty()) {
+                write!(f, " {name:>3} {value:#018x}")?;
+            }
+            writeln!(f)?;
+        }
+        writeln!(f, "backtrace:")?;
+        if self.backtrace.is_empty() {
+            writeln!(f, "  (no frames)")?;
+        }
+        for (i, frame) in self.backtrace.iter().enumerate() {
+            let name = frame.function.as_deref().unwrap_or("<unknown>");
+            let inlined = if frame.inlined { " (inlined)" } else { "" };
+            writeln!(f, "  {i:>2}: {:#010x} {name}{inlined}", frame.pc)?;
+            if let (Some(file), Some(line)) = (&frame.file, frame.line) {
+                writeln!(f, "          at {file}:{line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl From<&kvm_regs> for Registers {
+    fn from(r: &kvm_regs) -> Self {
+        Self {
+            rax: r.rax,
+            rbx: r.rbx,
+            rcx: r.rcx,
+            rdx: r.rdx,
+            rsi: r.rsi,
+            rdi: r.rdi,
+            rbp: r.rbp,
+            rsp: r.rsp,
+            r8: r.r8,
+            r9: r.r9,
+            r10: r.r10,
+            r11: r.r11,
+            r12: r.r12,
+            r13: r.r13,
+            r14: r.r14,
+            r15: r.r15,
+            rip: r.rip,
+        }
+    }
+}
+
+impl From<&TrapFrame> for Registers {
+    fn from(t: &TrapFrame) -> Self {
+        Self {
+            rax: t.rax,
+            rbx: t.rbx,
+            rcx: t.rcx,
+            rdx: t.rdx,
+            rsi: t.rsi,
+            rdi: t.rdi,
+            rbp: t.rbp,
+            rsp: t.rsp,
+            r8: t.r8,
+            r9: t.r9,
+            r10: t.r10,
+            r11: t.r11,
+            r12: t.r12,
+            r13: t.r13,
+            r14: t.r14,
+            r15: t.r15,
+            rip: t.rip,
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! `Panic` and `Trap`: the guest reports its own death.
+
+use kiln_abi::hypercall::{Hypercall, PANIC_MESSAGE_MAX, PanicArgs};
+use kiln_abi::trap::TrapFrame;
+
+use super::{Context, Flow, Violation};
+use crate::Outcome;
+use crate::crash::report::{CrashKind, CrashReport};
+use crate::crash::unwind::Registers;
+
+pub(super) fn panic(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
+    let call = Hypercall::Panic;
+    let args: PanicArgs = ctx.args(call, gpa)?;
+    if args.len > PANIC_MESSAGE_MAX {
+        return Err(Violation::TooLong {
+            call,
+            len: args.len,
+            max: PANIC_MESSAGE_MAX,
+        });
+    }
+    let mut message = Vec::new();
+    ctx.memory
+        .read_bytes(args.message.addr(), args.len, &mut message)
+        .map_err(|error| Violation::BadAddress { call, error })?;
+    let registers = ctx
+        .vcpu
+        .get_regs()
+        .map(|r| Registers::from(&r))
+        .unwrap_or_default();
+    let kind = CrashKind::Panic {
+        message: String::from_utf8_lossy(&message).into_owned(),
+    };
+    Ok(stop(CrashReport::build(
+        kind, registers, false, ctx.image, ctx.memory,
+    )))
+}
+
+pub(super) fn trap(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
+    let frame: TrapFrame = ctx.args(Hypercall::Trap, gpa)?;
+    let cr2 = ctx.vcpu.get_sregs().map(|s| s.cr2).unwrap_or_default();
+    let kind = CrashKind::exception(&frame, cr2, ctx.layout);
+    Ok(stop(CrashReport::build(
+        kind,
+        Registers::from(&frame),
+        true,
+        ctx.image,
+        ctx.memory,
+    )))
+}
+
+fn stop(report: CrashReport) -> Flow {
+    Flow::Stop(Outcome::Crashed(Box::new(report)))
+}

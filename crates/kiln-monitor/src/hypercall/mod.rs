@@ -1,0 +1,114 @@
+//! Serving hypercalls: decode the port write, validate, dispatch.
+//!
+//! The path is short on purpose. A 4-byte `out` to a known port carries the
+//! guest-physical address of the call's argument block; each handler reads
+//! its block through [`GuestMemory`], which bounds-checks every address and
+//! length. Anything malformed becomes a [`Violation`] that ends the VM.
+
+mod console;
+mod crash;
+mod exit;
+mod time;
+
+use kiln_abi::hypercall::Hypercall;
+use kvm_ioctls::VcpuFd;
+
+use crate::Outcome;
+use crate::clock::GuestClock;
+use crate::image::Image;
+use crate::layout::Layout;
+use crate::memory::{GuestAccessError, GuestMemory};
+
+pub use console::Console;
+
+/// A guest action that breaks the hypercall ABI.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Violation {
+    /// An `out` to a port that is no hypercall.
+    #[error("guest wrote to I/O port {0:#x}, which is not a hypercall port")]
+    UnknownPort(u16),
+    /// A hypercall made with a 1-, 2- or 8-byte access.
+    #[error("hypercall on port {port:#x} used a {size}-byte access; hypercalls are 4-byte writes")]
+    AccessSize {
+        /// The port.
+        port: u16,
+        /// The access size.
+        size: usize,
+    },
+    /// An argument block or buffer outside guest memory.
+    #[error("{call:?} hypercall: {error}")]
+    BadAddress {
+        /// The call.
+        call: Hypercall,
+        /// What was out of range.
+        error: GuestAccessError,
+    },
+    /// A length beyond the call's limit.
+    #[error("{call:?} hypercall: length {len} exceeds the limit of {max} bytes")]
+    TooLong {
+        /// The call.
+        call: Hypercall,
+        /// The length given.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A console write to a stream that does not exist.
+    #[error("ConsoleWrite hypercall: unknown stream {0}")]
+    BadStream(u32),
+    /// A VM exit no Kiln guest causes.
+    #[error("unexpected VM exit: {0}")]
+    UnexpectedExit(String),
+}
+
+/// What the run loop does after a hypercall.
+#[derive(Debug)]
+pub enum Flow {
+    /// Resume the guest.
+    Continue,
+    /// End the VM.
+    Stop(Outcome),
+}
+
+/// What hypercall handlers may use.
+pub struct Context<'a> {
+    /// Guest memory.
+    pub memory: &'a GuestMemory,
+    /// The vCPU (for register reads in crash reports).
+    pub vcpu: &'a VcpuFd,
+    /// The image (for symbolizing crash reports).
+    pub image: &'a Image<'a>,
+    /// This boot's layout.
+    pub layout: &'a Layout,
+    /// Guest/host time mapping.
+    pub clock: &'a GuestClock,
+    /// The host side of the console.
+    pub console: &'a mut Console,
+}
+
+impl Context<'_> {
+    /// Reads `call`'s argument block, turning a bad address into a violation.
+    fn args<T: vm_memory::ByteValued>(&self, call: Hypercall, gpa: u64) -> Result<T, Violation> {
+        self.memory
+            .read_obj(gpa)
+            .map_err(|error| Violation::BadAddress { call, error })
+    }
+}
+
+/// Handles one port write.
+pub fn dispatch(ctx: &mut Context<'_>, port: u16, data: &[u8]) -> Result<Flow, Violation> {
+    let call = Hypercall::from_port(port).ok_or(Violation::UnknownPort(port))?;
+    let gpa: [u8; 4] = data.try_into().map_err(|_| Violation::AccessSize {
+        port,
+        size: data.len(),
+    })?;
+    let gpa = u64::from(u32::from_le_bytes(gpa));
+    match call {
+        Hypercall::ConsoleWrite => console::write(ctx, gpa),
+        Hypercall::Exit => exit::exit(ctx, gpa),
+        Hypercall::Block => time::block(ctx, gpa),
+        Hypercall::Panic => crash::panic(ctx, gpa),
+        Hypercall::Trap => crash::trap(ctx, gpa),
+        _ => Err(Violation::UnknownPort(port)),
+    }
+}

@@ -1,0 +1,178 @@
+//! Where everything goes in guest memory for one boot.
+//!
+//! ```text
+//! 0x0000        unmapped: null-pointer guard
+//! 0x1000        descriptor tables: GDT, TSS, IDT           (supervisor only)
+//! 0x2000        trap stack, 8 KiB, for the CPL0 stubs       (supervisor only)
+//! 0x4000        page tables                                (supervisor only)
+//!  ...          boot info and argv/env strings
+//!  ...          unmapped: stack guard page
+//!  ... 0x100000 main stack, growing down from the image base
+//! 0x100000      the image's segments
+//!  ...  end     heap
+//! ```
+//!
+//! Addresses below 2 MiB (and up to the end of the image) are mapped with
+//! 4 KiB pages so that guards and segment permissions are exact; the heap
+//! above uses 2 MiB pages so large memories need few page tables.
+
+use std::ops::Range;
+
+use kiln_abi::layout::{IMAGE_BASE, MAX_MEMORY, MEMORY_GRANULE, MIN_MEMORY, PAGE_SIZE, align_up};
+
+/// Guest address of the descriptor-table page.
+pub const SYSTEM_PAGE: u64 = 0x1000;
+/// Offset of the GDT in the system page.
+pub const GDT_OFFSET: u64 = 0;
+/// Offset of the TSS in the system page.
+pub const TSS_OFFSET: u64 = 0x100;
+/// Offset of the IDT in the system page (after the TSS and its I/O bitmap).
+pub const IDT_OFFSET: u64 = 0x400;
+/// The trap stack.
+pub const TRAP_STACK: Range<u64> = 0x2000..0x4000;
+/// Where page tables start.
+pub const PAGE_TABLES: u64 = 0x4000;
+/// The least main-stack size a boot accepts.
+pub const MIN_STACK: u64 = 64 * 1024;
+
+const GIB: u64 = 1 << 30;
+
+/// Why a boot cannot be laid out.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LayoutError {
+    /// The memory size is out of range or not a whole number of granules.
+    #[error(
+        "guest memory must be a multiple of 2 MiB between {min} MiB and {max} GiB (got {0} bytes)",
+        min = MIN_MEMORY >> 20,
+        max = MAX_MEMORY >> 30
+    )]
+    BadMemorySize(u64),
+    /// The image does not fit in guest memory.
+    #[error("the image needs at least {needed} MiB of guest memory; --memory gives {memory} MiB")]
+    ImageTooLarge {
+        /// MiB needed.
+        needed: u64,
+        /// MiB configured.
+        memory: u64,
+    },
+    /// Arguments and environment leave too little room for the stack.
+    #[error("arguments and environment are too large ({0} bytes)")]
+    BootInfoTooLarge(u64),
+}
+
+/// The plan for one boot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Total guest memory.
+    pub memory_size: u64,
+    /// Page tables: PML4, PDPT, page directories, then page tables.
+    pub page_tables: Range<u64>,
+    /// Number of page directories (one per GiB).
+    pub page_directories: u64,
+    /// Number of 4 KiB page tables (one per 2 MiB of the low, finely mapped area).
+    pub fine_tables: u64,
+    /// Boot info and its strings.
+    pub boot_info: Range<u64>,
+    /// The main stack (its guard page is the page below).
+    pub stack: Range<u64>,
+    /// The image, page-aligned.
+    pub image: Range<u64>,
+    /// The heap: everything above the image.
+    pub heap: Range<u64>,
+}
+
+impl Layout {
+    /// Plans memory for an image occupying `image` with `boot_info_len` bytes of boot info.
+    pub fn plan(
+        memory_size: u64,
+        image: Range<u64>,
+        boot_info_len: u64,
+    ) -> Result<Self, LayoutError> {
+        if !(MIN_MEMORY..=MAX_MEMORY).contains(&memory_size) || memory_size % MEMORY_GRANULE != 0 {
+            return Err(LayoutError::BadMemorySize(memory_size));
+        }
+        let image_end = align_up(image.end, PAGE_SIZE);
+        if image_end > memory_size {
+            return Err(LayoutError::ImageTooLarge {
+                needed: align_up(image_end, MEMORY_GRANULE) >> 20,
+                memory: memory_size >> 20,
+            });
+        }
+        let page_directories = memory_size.div_ceil(GIB);
+        let fine_tables = image_end.div_ceil(MEMORY_GRANULE).max(1);
+        let table_count = 2 + page_directories + fine_tables;
+        let page_tables = PAGE_TABLES..PAGE_TABLES + table_count * PAGE_SIZE;
+
+        let boot_info_start = page_tables.end;
+        let boot_info = boot_info_start..boot_info_start + align_up(boot_info_len, PAGE_SIZE);
+        let stack_start = boot_info.end + PAGE_SIZE; // one guard page between
+        if stack_start + MIN_STACK > IMAGE_BASE {
+            return Err(LayoutError::BootInfoTooLarge(boot_info_len));
+        }
+        Ok(Self {
+            memory_size,
+            page_tables,
+            page_directories,
+            fine_tables,
+            boot_info,
+            stack: stack_start..IMAGE_BASE,
+            image: image.start..image_end,
+            heap: image_end..memory_size,
+        })
+    }
+
+    /// The unmapped page below the stack.
+    pub fn stack_guard(&self) -> Range<u64> {
+        self.stack.start - PAGE_SIZE..self.stack.start
+    }
+
+    /// The end of the finely (4 KiB) mapped area.
+    pub fn fine_end(&self) -> u64 {
+        self.fine_tables * MEMORY_GRANULE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_image_in_two_mib() {
+        let layout = Layout::plan(2 << 20, IMAGE_BASE..IMAGE_BASE + 0x9000, 600).expect("fits");
+        assert_eq!(layout.page_tables, 0x4000..0x8000);
+        assert_eq!(layout.boot_info, 0x8000..0x9000);
+        assert_eq!(layout.stack_guard(), 0x9000..0xa000);
+        assert_eq!(layout.stack, 0xa000..IMAGE_BASE);
+        assert_eq!(layout.heap, IMAGE_BASE + 0x9000..2 << 20);
+    }
+
+    #[test]
+    fn rejects_bad_sizes() {
+        for size in [0, 1 << 20, 3 << 20, MAX_MEMORY + MEMORY_GRANULE] {
+            assert_eq!(
+                Layout::plan(size, IMAGE_BASE..IMAGE_BASE + 1, 0),
+                Err(LayoutError::BadMemorySize(size))
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_image_larger_than_memory() {
+        let err = Layout::plan(2 << 20, IMAGE_BASE..(5 << 20), 0).expect_err("too large");
+        assert_eq!(
+            err,
+            LayoutError::ImageTooLarge {
+                needed: 6,
+                memory: 2
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_huge_boot_info() {
+        assert!(matches!(
+            Layout::plan(2 << 20, IMAGE_BASE..IMAGE_BASE + 1, 1 << 20),
+            Err(LayoutError::BootInfoTooLarge(_))
+        ));
+    }
+}

@@ -1,0 +1,117 @@
+//! Kiln's monitor: boots a Kiln image on KVM and serves its hypercalls.
+//!
+//! The path of a boot, module by module:
+//!
+//! 1. [`image`] validates the ELF file and its Kiln notes;
+//! 2. [`layout`] plans guest memory (tables, boot info, stack, image, heap);
+//! 3. [`vm`] creates the VM and guest [`memory`], loads the segments, writes
+//!    the [`paging`] tables and [`cpu`] descriptor tables, fills in the
+//!    [`boot_info`] and enters the guest at CPL3;
+//! 4. [`hypercall`] serves the guest's port-write calls until it exits,
+//!    crashes (then [`crash`] unwinds and symbolizes its stack), breaks the
+//!    ABI, or the [`watchdog`] ends it.
+//!
+//! The guest is untrusted: every address it hands over is checked by
+//! [`memory::GuestMemory`], and a malformed call ends the VM with a
+//! [`hypercall::Violation`], never a monitor panic.
+
+pub mod boot_info;
+pub mod clock;
+pub mod cpu;
+pub mod crash;
+pub mod hypercall;
+pub mod image;
+pub mod layout;
+pub mod memory;
+pub mod paging;
+pub mod vm;
+pub mod watchdog;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub use crash::report::CrashReport;
+pub use hypercall::Violation;
+pub use image::{Image, ImageError, ImageFile};
+pub use layout::LayoutError;
+
+/// Settings for one boot.
+#[derive(Clone, Debug)]
+pub struct VmConfig {
+    /// Guest memory in bytes.
+    pub memory: u64,
+    /// The program's arguments, its name first.
+    pub argv: Vec<String>,
+    /// `KEY=VALUE` environment entries.
+    pub env: Vec<String>,
+    /// End the guest after this long.
+    pub timeout: Option<Duration>,
+    /// Host `CLOCK_MONOTONIC` (ns) when the monitor process started, for the timeline.
+    pub process_start_ns: u64,
+}
+
+/// Why a boot could not be carried out (as opposed to how the guest ended).
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    /// The image does not fit the memory plan.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// A KVM call failed.
+    #[error("KVM: cannot {0}: {1}")]
+    Kvm(&'static str, kvm_ioctls::Error),
+    /// Guest memory could not be reserved.
+    #[error("cannot reserve guest memory: {0}")]
+    Memory(std::io::Error),
+    /// The monitor's own setup wrote outside guest memory (a monitor bug).
+    #[error("setting up guest memory: {0}")]
+    Setup(#[from] memory::GuestAccessError),
+    /// The timeout timer could not be armed.
+    #[error("cannot arm the timeout: {0}")]
+    Timer(std::io::Error),
+}
+
+/// How the guest ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// It called exit with this status.
+    Exited(i32),
+    /// It panicked or faulted.
+    Crashed(Box<CrashReport>),
+    /// It broke the hypercall ABI.
+    Violation(Violation),
+    /// It ran past `--timeout`.
+    TimedOut,
+}
+
+/// Monitor-side timestamps, in nanoseconds since the monitor process started.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timeline {
+    /// Setup done, about to enter the guest.
+    pub setup_ns: u64,
+    /// The guest's first instruction (from its TSC stamp).
+    pub guest_entry_ns: Option<u64>,
+    /// The program's `main` (from its TSC stamp).
+    pub guest_main_ns: Option<u64>,
+    /// The VM ended.
+    pub end_ns: u64,
+}
+
+/// Everything a finished boot reports.
+#[derive(Debug)]
+pub struct RunSummary {
+    /// How the guest ended.
+    pub outcome: Outcome,
+    /// When things happened.
+    pub timeline: Timeline,
+    /// VM exits by kind.
+    pub exits: BTreeMap<&'static str, u64>,
+    /// Console bytes written (stdout, stderr).
+    pub console_bytes: [u64; 2],
+    /// Guest memory size.
+    pub memory_size: u64,
+}
+
+/// Boots `image` and runs it to the end.
+pub fn run(image: &Image<'_>, config: &VmConfig) -> Result<RunSummary, BootError> {
+    vm::Vm::new(image, config)?.run()
+}

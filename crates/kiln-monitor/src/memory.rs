@@ -1,0 +1,131 @@
+//! Guest memory, and the only way the monitor touches it.
+//!
+//! Every access names a guest-physical range and is checked against the
+//! memory's size without overflow before any byte moves; a range the guest
+//! supplied that fails the check becomes a [`GuestAccessError`], never a
+//! host fault.
+
+use std::fmt;
+
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
+
+use crate::crash::unwind::StackMemory;
+
+/// A guest-supplied range that is not inside guest memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{len:#x} bytes at guest address {addr:#x} are outside guest memory (size {size:#x})")]
+pub struct GuestAccessError {
+    /// Start of the range.
+    pub addr: u64,
+    /// Its length.
+    pub len: u64,
+    /// The guest memory size.
+    pub size: u64,
+}
+
+/// Anonymous, lazily backed guest memory starting at guest-physical 0.
+pub struct GuestMemory {
+    inner: GuestMemoryMmap,
+    size: u64,
+}
+
+impl fmt::Debug for GuestMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GuestMemory")
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+impl GuestMemory {
+    /// Reserves `size` bytes. Nothing is backed until first touched
+    /// (`MAP_NORESERVE`), so a large `--memory` costs only what the guest uses.
+    pub fn new(size: u64) -> std::io::Result<Self> {
+        let len = usize::try_from(size).map_err(std::io::Error::other)?;
+        let inner = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), len)])
+            .map_err(std::io::Error::other)?;
+        Ok(Self { inner, size })
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The host address where guest-physical 0 is mapped, for KVM.
+    pub fn host_base(&self) -> *mut u8 {
+        self.inner
+            .get_host_address(GuestAddress(0))
+            .expect("guest memory always contains address 0")
+    }
+
+    /// Checks that `len` bytes at `addr` lie inside guest memory.
+    pub fn check(&self, addr: u64, len: u64) -> Result<(), GuestAccessError> {
+        match addr.checked_add(len) {
+            Some(end) if end <= self.size => Ok(()),
+            _ => Err(GuestAccessError {
+                addr,
+                len,
+                size: self.size,
+            }),
+        }
+    }
+
+    /// Reads a plain-data struct.
+    pub fn read_obj<T: vm_memory::ByteValued>(&self, addr: u64) -> Result<T, GuestAccessError> {
+        self.check(addr, size_of::<T>() as u64)?;
+        self.inner
+            .read_obj(GuestAddress(addr))
+            .map_err(|_| self.error(addr, size_of::<T>() as u64))
+    }
+
+    /// Writes a plain-data struct.
+    pub fn write_obj<T: vm_memory::ByteValued>(
+        &self,
+        value: T,
+        addr: u64,
+    ) -> Result<(), GuestAccessError> {
+        self.check(addr, size_of::<T>() as u64)?;
+        self.inner
+            .write_obj(value, GuestAddress(addr))
+            .map_err(|_| self.error(addr, size_of::<T>() as u64))
+    }
+
+    /// Copies `len` bytes out of guest memory into `buf` (replacing its contents).
+    pub fn read_bytes(
+        &self,
+        addr: u64,
+        len: u64,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), GuestAccessError> {
+        self.check(addr, len)?;
+        let count = usize::try_from(len).map_err(|_| self.error(addr, len))?;
+        buf.clear();
+        buf.resize(count, 0);
+        self.inner
+            .read_slice(buf, GuestAddress(addr))
+            .map_err(|_| self.error(addr, len))
+    }
+
+    /// Copies `bytes` into guest memory.
+    pub fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), GuestAccessError> {
+        self.check(addr, bytes.len() as u64)?;
+        self.inner
+            .write_slice(bytes, GuestAddress(addr))
+            .map_err(|_| self.error(addr, bytes.len() as u64))
+    }
+
+    fn error(&self, addr: u64, len: u64) -> GuestAccessError {
+        GuestAccessError {
+            addr,
+            len,
+            size: self.size,
+        }
+    }
+}
+
+impl StackMemory for GuestMemory {
+    fn read_u64(&self, addr: u64) -> Option<u64> {
+        self.read_obj(addr).ok()
+    }
+}

@@ -1,0 +1,153 @@
+//! The guest's page tables: an identity map with exact permissions.
+//!
+//! Every entry carries the U bit the guest's CPL3 code needs, except the
+//! monitor's own tables (descriptor tables, trap stack, page tables), which
+//! only the CPL0 trap stubs may touch. Image segments get their ELF
+//! permissions (W^X, NX on data); the null page and the stack guard page are
+//! left unmapped so touching them faults.
+
+use kiln_abi::layout::{MEMORY_GRANULE, PAGE_SIZE};
+
+use crate::image::Segment;
+use crate::layout::{Layout, SYSTEM_PAGE};
+use crate::memory::{GuestAccessError, GuestMemory};
+
+const PRESENT: u64 = 1 << 0;
+const WRITABLE: u64 = 1 << 1;
+const USER: u64 = 1 << 2;
+const HUGE: u64 = 1 << 7;
+const NO_EXECUTE: u64 = 1 << 63;
+
+const ENTRIES: u64 = 512;
+const GIB: u64 = 1 << 30;
+
+/// Writes the page tables for `layout` and returns the value for CR3.
+pub fn build(
+    memory: &GuestMemory,
+    layout: &Layout,
+    segments: &[Segment],
+) -> Result<u64, GuestAccessError> {
+    let pml4 = layout.page_tables.start;
+    let pdpt = pml4 + PAGE_SIZE;
+    let first_pd = pdpt + PAGE_SIZE;
+    let first_pt = first_pd + layout.page_directories * PAGE_SIZE;
+    let table = PRESENT | WRITABLE | USER;
+
+    write_table(memory, pml4, |i| if i == 0 { pdpt | table } else { 0 })?;
+    write_table(memory, pdpt, |i| {
+        if i < layout.page_directories {
+            (first_pd + i * PAGE_SIZE) | table
+        } else {
+            0
+        }
+    })?;
+    for pd in 0..layout.page_directories {
+        write_table(memory, first_pd + pd * PAGE_SIZE, |i| {
+            let granule = pd * ENTRIES + i;
+            let addr = granule * MEMORY_GRANULE;
+            if granule < layout.fine_tables {
+                (first_pt + granule * PAGE_SIZE) | table
+            } else if addr < layout.memory_size {
+                addr | PRESENT | WRITABLE | USER | HUGE | NO_EXECUTE
+            } else {
+                0
+            }
+        })?;
+    }
+    for granule in 0..layout.fine_tables {
+        write_table(memory, first_pt + granule * PAGE_SIZE, |i| {
+            let addr = granule * MEMORY_GRANULE + i * PAGE_SIZE;
+            addr | page_flags(addr, layout, segments)
+        })?;
+    }
+    debug_assert_eq!(
+        first_pt + layout.fine_tables * PAGE_SIZE,
+        layout.page_tables.end
+    );
+    debug_assert!(layout.memory_size.div_ceil(GIB) == layout.page_directories);
+    Ok(pml4)
+}
+
+/// Flags for the 4 KiB page at `addr`, or 0 to leave it unmapped.
+fn page_flags(addr: u64, layout: &Layout, segments: &[Segment]) -> u64 {
+    let user_data = PRESENT | WRITABLE | USER | NO_EXECUTE;
+    if addr >= layout.memory_size || addr < SYSTEM_PAGE {
+        0
+    } else if addr < layout.page_tables.end {
+        PRESENT | WRITABLE | NO_EXECUTE
+    } else if layout.boot_info.contains(&addr) || layout.stack.contains(&addr) {
+        user_data
+    } else if addr >= layout.heap.start {
+        user_data
+    } else if let Some(segment) = segments
+        .iter()
+        .find(|s| s.memory.start < addr + PAGE_SIZE && addr < s.memory.end)
+    {
+        let mut flags = PRESENT | USER;
+        if segment.writable {
+            flags |= WRITABLE;
+        }
+        if !segment.executable {
+            flags |= NO_EXECUTE;
+        }
+        flags
+    } else {
+        0
+    }
+}
+
+fn write_table(
+    memory: &GuestMemory,
+    addr: u64,
+    entry: impl Fn(u64) -> u64,
+) -> Result<(), GuestAccessError> {
+    let mut bytes = Vec::with_capacity(PAGE_SIZE as usize);
+    for i in 0..ENTRIES {
+        bytes.extend_from_slice(&entry(i).to_le_bytes());
+    }
+    memory.write_bytes(addr, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_abi::layout::IMAGE_BASE;
+
+    fn segment(start: u64, end: u64, writable: bool, executable: bool) -> Segment {
+        Segment {
+            memory: start..end,
+            file: 0..0,
+            writable,
+            executable,
+        }
+    }
+
+    #[test]
+    fn permissions_follow_the_layout() {
+        let text = segment(IMAGE_BASE, IMAGE_BASE + 0x1800, false, true);
+        let data = segment(IMAGE_BASE + 0x2000, IMAGE_BASE + 0x2100, true, false);
+        let layout = Layout::plan(4 << 20, IMAGE_BASE..IMAGE_BASE + 0x2100, 100).expect("fits");
+        let segments = [text, data];
+        let flags = |addr| page_flags(addr, &layout, &segments);
+
+        assert_eq!(flags(0), 0, "null page unmapped");
+        assert_eq!(flags(SYSTEM_PAGE) & USER, 0, "tables are supervisor-only");
+        assert_eq!(flags(layout.stack_guard().start), 0, "stack guard unmapped");
+        assert_eq!(
+            flags(layout.stack.end - PAGE_SIZE) & (USER | WRITABLE),
+            USER | WRITABLE
+        );
+        assert_eq!(flags(IMAGE_BASE) & (WRITABLE | NO_EXECUTE), 0, "text is RX");
+        assert_eq!(
+            flags(IMAGE_BASE + 0x1000) & NO_EXECUTE,
+            0,
+            "text's partial page"
+        );
+        assert_eq!(
+            flags(IMAGE_BASE + 0x2000) & (WRITABLE | NO_EXECUTE),
+            WRITABLE | NO_EXECUTE
+        );
+        assert_ne!(flags(IMAGE_BASE + 0x3000) & PRESENT, 0, "heap mapped");
+        assert_eq!(flags(4 << 20), 0, "nothing past memory");
+    }
+}

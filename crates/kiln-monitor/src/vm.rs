@@ -1,0 +1,288 @@
+//! Building the VM for one boot and running its vCPU to the end.
+
+use std::collections::BTreeMap;
+
+use kiln_abi::boot::{BootInfo, GuestTimestamps};
+use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, Msrs, kvm_msr_entry, kvm_userspace_memory_region};
+use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+
+use crate::boot_info::{self, ProgramArgs};
+use crate::clock::{GuestClock, host_now_ns};
+use crate::crash::report::{CrashKind, CrashReport};
+use crate::crash::unwind::Registers;
+use crate::hypercall::{self, Console, Context, Flow, Violation};
+use crate::image::Image;
+use crate::layout::Layout;
+use crate::memory::GuestMemory;
+use crate::watchdog::Watchdog;
+use crate::{BootError, Outcome, RunSummary, Timeline, VmConfig, cpu, paging};
+
+const MSR_IA32_TSC: u32 = 0x10;
+
+/// A VM ready to run.
+pub struct Vm<'a> {
+    image: &'a Image<'a>,
+    layout: Layout,
+    memory: GuestMemory,
+    vcpu: VcpuFd,
+    clock: GuestClock,
+    timeout: Option<std::time::Duration>,
+    // Dropped last: the memory slot and vCPU belong to this VM.
+    _vm: VmFd,
+}
+
+impl<'a> Vm<'a> {
+    /// Creates the VM, loads the image and prepares the vCPU for entry.
+    pub fn new(image: &'a Image<'a>, config: &VmConfig) -> Result<Self, BootError> {
+        let args = ProgramArgs {
+            argv: &config.argv,
+            env: &config.env,
+        };
+        let layout = Layout::plan(
+            config.memory,
+            image.start()..image.end(),
+            args.boot_info_len(),
+        )?;
+        let kvm = Kvm::new().map_err(|e| BootError::Kvm("open /dev/kvm", e))?;
+        let vm = kvm
+            .create_vm()
+            .map_err(|e| BootError::Kvm("create VM", e))?;
+        let memory = GuestMemory::new(config.memory).map_err(BootError::Memory)?;
+
+        for segment in &image.segments {
+            memory.write_bytes(segment.memory.start, &image.bytes[segment.file.clone()])?;
+        }
+        let cr3 = paging::build(&memory, &layout, &image.segments)?;
+        cpu::write_descriptor_tables(&memory, image.trap_table)?;
+
+        let region = kvm_userspace_memory_region {
+            slot: 0,
+            flags: 0,
+            guest_phys_addr: 0,
+            memory_size: memory.size(),
+            userspace_addr: memory.host_base() as u64,
+        };
+        // SAFETY: the region describes `memory`'s own mapping, which lives in
+        // this `Vm` next to the VM fd and is dropped after it.
+        unsafe { vm.set_user_memory_region(region) }
+            .map_err(|e| BootError::Kvm("map guest memory", e))?;
+
+        let vcpu = vm
+            .create_vcpu(0)
+            .map_err(|e| BootError::Kvm("create vCPU", e))?;
+        let cpuid = kvm
+            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+            .map_err(|e| BootError::Kvm("read supported CPUID", e))?;
+        vcpu.set_cpuid2(&cpuid)
+            .map_err(|e| BootError::Kvm("set CPUID", e))?;
+        let sregs = vcpu
+            .get_sregs()
+            .map_err(|e| BootError::Kvm("read special registers", e))?;
+        vcpu.set_sregs(&cpu::special_registers(sregs, cr3, image.trap_table))
+            .map_err(|e| BootError::Kvm("set special registers", e))?;
+        vcpu.set_regs(&cpu::entry_registers(
+            image.entry,
+            layout.stack.end,
+            layout.boot_info.start,
+        ))
+        .map_err(|e| BootError::Kvm("set registers", e))?;
+
+        let clock = sample_clock(&vcpu, config.process_start_ns)?;
+        boot_info::write(
+            &memory,
+            &layout,
+            image.start()..image.end(),
+            &args,
+            &clock,
+            random_seed(),
+        )?;
+        Ok(Self {
+            image,
+            layout,
+            memory,
+            vcpu,
+            clock,
+            timeout: config.timeout,
+            _vm: vm,
+        })
+    }
+
+    /// Runs the guest until it exits, crashes, breaks the ABI or times out.
+    pub fn run(mut self) -> Result<RunSummary, BootError> {
+        let entered_ns = host_now_ns(libc::CLOCK_MONOTONIC);
+        let _watchdog = match self.timeout {
+            Some(timeout) => {
+                let flag = &mut self.vcpu.get_kvm_run().immediate_exit as *mut u8;
+                Some(Watchdog::arm(timeout, flag).map_err(BootError::Timer)?)
+            }
+            None => None,
+        };
+        let mut console = Console::default();
+        let mut exits = BTreeMap::new();
+        let outcome = loop {
+            let exit = match self.vcpu.run() {
+                Ok(exit) => Exit::from(exit),
+                Err(e) if e.errno() == libc::EINTR => Exit::Interrupted,
+                Err(e) => return Err(BootError::Kvm("run vCPU", e)),
+            };
+            *exits.entry(exit.kind()).or_insert(0u64) += 1;
+            if Watchdog::fired() {
+                break Outcome::TimedOut;
+            }
+            let flow = match exit {
+                Exit::Io { port, data, len } => {
+                    let mut ctx = Context {
+                        memory: &self.memory,
+                        vcpu: &self.vcpu,
+                        image: self.image,
+                        layout: &self.layout,
+                        clock: &self.clock,
+                        console: &mut console,
+                    };
+                    hypercall::dispatch(&mut ctx, port, &data[..len])
+                }
+                Exit::Interrupted => Ok(Flow::Continue),
+                Exit::Shutdown => Ok(self.crash(CrashKind::TripleFault)),
+                Exit::InternalError => Ok(self.crash(CrashKind::EmulationFailure)),
+                Exit::Other(what) => Err(Violation::UnexpectedExit(what)),
+            };
+            match flow {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Stop(outcome)) => break outcome,
+                Err(violation) => break Outcome::Violation(violation),
+            }
+        };
+        let ended_ns = host_now_ns(libc::CLOCK_MONOTONIC);
+        Ok(RunSummary {
+            outcome,
+            timeline: self.timeline(entered_ns, ended_ns),
+            exits,
+            console_bytes: console.bytes,
+            memory_size: self.memory.size(),
+        })
+    }
+
+    fn crash(&self, kind: CrashKind) -> Flow {
+        let registers = self
+            .vcpu
+            .get_regs()
+            .map(|r| Registers::from(&r))
+            .unwrap_or_default();
+        let report = CrashReport::build(kind, registers, true, self.image, &self.memory);
+        Flow::Stop(Outcome::Crashed(Box::new(report)))
+    }
+
+    fn timeline(&self, entered_ns: u64, ended_ns: u64) -> Timeline {
+        let at = self.layout.boot_info.start + std::mem::offset_of!(BootInfo, guest) as u64;
+        let stamps: GuestTimestamps = self.memory.read_obj(at).unwrap_or_default();
+        let start = self.clock.process_start_ns;
+        let guest_ns =
+            |tsc: u64| (tsc != 0).then(|| self.clock.host_ns_at_tsc(tsc).saturating_sub(start));
+        Timeline {
+            setup_ns: entered_ns.saturating_sub(start),
+            guest_entry_ns: guest_ns(stamps.entry_tsc),
+            guest_main_ns: guest_ns(stamps.main_tsc),
+            end_ns: ended_ns.saturating_sub(start),
+        }
+    }
+}
+
+/// A VM exit, copied out of the vCPU's run page.
+enum Exit {
+    Io {
+        port: u16,
+        data: [u8; 8],
+        len: usize,
+    },
+    Interrupted,
+    Shutdown,
+    InternalError,
+    Other(String),
+}
+
+impl Exit {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Io { port, .. } => kiln_abi::hypercall::Hypercall::from_port(*port)
+                .map_or("io (unknown port)", hypercall_name),
+            Self::Interrupted => "signal",
+            Self::Shutdown => "shutdown",
+            Self::InternalError => "internal error",
+            Self::Other(_) => "other",
+        }
+    }
+}
+
+fn hypercall_name(call: kiln_abi::hypercall::Hypercall) -> &'static str {
+    use kiln_abi::hypercall::Hypercall::*;
+    match call {
+        ConsoleWrite => "console write",
+        Exit => "exit",
+        Block => "block",
+        Panic => "panic",
+        Trap => "trap",
+        _ => "unknown hypercall",
+    }
+}
+
+impl From<VcpuExit<'_>> for Exit {
+    fn from(exit: VcpuExit<'_>) -> Self {
+        match exit {
+            VcpuExit::IoOut(port, bytes) => {
+                let mut data = [0u8; 8];
+                let len = bytes.len().min(data.len());
+                data[..len].copy_from_slice(&bytes[..len]);
+                Self::Io {
+                    port,
+                    data,
+                    len: bytes.len(),
+                }
+            }
+            VcpuExit::Shutdown => Self::Shutdown,
+            VcpuExit::InternalError => Self::InternalError,
+            VcpuExit::IoIn(port, _) => Self::Other(format!("read from I/O port {port:#x}")),
+            VcpuExit::MmioRead(addr, _) | VcpuExit::MmioWrite(addr, _) => Self::Other(format!(
+                "access to unbacked guest-physical address {addr:#x}"
+            )),
+            VcpuExit::Hlt => Self::Other("the guest halted".into()),
+            other => Self::Other(format!("{other:?}")),
+        }
+    }
+}
+
+/// Samples the guest TSC together with the host clocks (see [`GuestClock`]).
+fn sample_clock(vcpu: &VcpuFd, process_start_ns: u64) -> Result<GuestClock, BootError> {
+    let khz = vcpu
+        .get_tsc_khz()
+        .map_err(|e| BootError::Kvm("read TSC frequency", e))?;
+    let mut msrs = Msrs::from_entries(&[kvm_msr_entry {
+        index: MSR_IA32_TSC,
+        ..Default::default()
+    }])
+    .map_err(|_| BootError::Kvm("read guest TSC", kvm_ioctls::Error::new(libc::EINVAL)))?;
+    let host_base_ns = host_now_ns(libc::CLOCK_MONOTONIC);
+    let wall_base_ns = host_now_ns(libc::CLOCK_REALTIME);
+    vcpu.get_msrs(&mut msrs)
+        .map_err(|e| BootError::Kvm("read guest TSC", e))?;
+    Ok(GuestClock {
+        tsc_hz: u64::from(khz) * 1000,
+        tsc_base: msrs.as_slice()[0].data,
+        host_base_ns,
+        wall_base_ns,
+        process_start_ns,
+    })
+}
+
+/// Host randomness for the guest's seed; a failure leaves a time-based seed,
+/// which is still unique per boot.
+fn random_seed() -> [u64; 4] {
+    let mut seed = [0u8; 32];
+    // SAFETY: `seed` is a valid writable buffer of the given length.
+    let filled = unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), 0) };
+    if filled != seed.len() as isize {
+        seed[..8].copy_from_slice(&host_now_ns(libc::CLOCK_MONOTONIC).to_le_bytes());
+    }
+    std::array::from_fn(|i| {
+        u64::from_le_bytes(seed[i * 8..i * 8 + 8].try_into().expect("8-byte chunk"))
+    })
+}

@@ -1,0 +1,80 @@
+//! `--timeout`: ending a guest that runs too long.
+//!
+//! A guest spinning at CPL3 never exits to the monitor, so the deadline is
+//! enforced from outside: a one-shot `ITIMER_REAL` raises `SIGALRM`, whose
+//! handler sets the vCPU's `immediate_exit` flag and interrupts `KVM_RUN`
+//! (or a blocking sleep) with `EINTR`. Setting the flag as well closes the
+//! race where the signal lands just before the next `KVM_RUN`.
+
+use std::io;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::time::Duration;
+
+static FIRED: AtomicBool = AtomicBool::new(false);
+static IMMEDIATE_EXIT: AtomicPtr<u8> = AtomicPtr::new(ptr::null_mut());
+
+extern "C" fn on_alarm(_signal: libc::c_int) {
+    FIRED.store(true, Ordering::SeqCst);
+    let flag = IMMEDIATE_EXIT.load(Ordering::SeqCst);
+    if !flag.is_null() {
+        // SAFETY: `flag` points into the vCPU's kvm_run page, which `Watchdog`
+        // keeps registered only while that page is mapped (it clears the
+        // pointer on drop, before the vCPU goes away).
+        unsafe { flag.write_volatile(1) };
+    }
+}
+
+/// An armed timeout; disarmed on drop.
+pub struct Watchdog(());
+
+impl Watchdog {
+    /// Arms the timer. `immediate_exit` is the vCPU's `kvm_run.immediate_exit`
+    /// byte, which must stay mapped until the watchdog is dropped.
+    pub fn arm(timeout: Duration, immediate_exit: *mut u8) -> io::Result<Self> {
+        IMMEDIATE_EXIT.store(immediate_exit, Ordering::SeqCst);
+        // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = on_alarm as extern "C" fn(libc::c_int) as usize;
+        // No SA_RESTART: the interrupted KVM_RUN or sleep must return EINTR.
+        // SAFETY: `action` is fully initialised and the handler only touches atomics
+        // and the registered flag, which is async-signal-safe.
+        if unsafe { libc::sigaction(libc::SIGALRM, &action, ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        set_timer(timeout)?;
+        Ok(Self(()))
+    }
+
+    /// Whether the timeout has passed.
+    pub fn fired() -> bool {
+        FIRED.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        // A failure to disarm only risks a late SIGALRM that finds no flag to set.
+        let _ = set_timer(Duration::ZERO);
+        IMMEDIATE_EXIT.store(ptr::null_mut(), Ordering::SeqCst);
+    }
+}
+
+fn set_timer(timeout: Duration) -> io::Result<()> {
+    let value = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: libc::suseconds_t::from(timeout.subsec_micros()),
+    };
+    let timer = libc::itimerval {
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        it_value: value,
+    };
+    // SAFETY: `timer` is a valid itimerval; the old value is not requested.
+    if unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, ptr::null_mut()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
