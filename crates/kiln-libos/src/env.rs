@@ -15,11 +15,7 @@ fn string_at(array: GuestPtr<GuestPtr<u8>>, count: u64, i: u64) -> Option<&'stat
     // strings in the boot info, which stays mapped and unchanged.
     let text = unsafe {
         let start = *slot as *const u8;
-        let mut len = 0;
-        while *start.add(len) != 0 {
-            len += 1;
-        }
-        core::slice::from_raw_parts(start, len)
+        core::slice::from_raw_parts(start, crate::mem::strlen(start))
     };
     core::str::from_utf8(text).ok()
 }

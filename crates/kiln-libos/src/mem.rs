@@ -2,9 +2,9 @@
 //! expects from its platform.
 //!
 //! `compiler_builtins` for this target does not export `memcpy` and friends
-//! (glibc normally does), so the library OS provides them. They are written
-//! with `rep movsb`/`rep stosb` so LLVM cannot turn them back into calls to
-//! themselves.
+//! (glibc normally does), so the library OS provides them, and `strlen`,
+//! which LLVM emits for string-scanning loops. They are written with string
+//! instructions so LLVM cannot turn them back into calls to themselves.
 
 use core::arch::asm;
 
@@ -88,6 +88,28 @@ pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     // SAFETY: same contract as `memcmp`.
     unsafe { memcmp(a, b, n) }
+}
+
+/// LLVM recognises NUL-scanning loops and emits calls to `strlen`.
+///
+/// # Safety
+/// `s` must point to a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
+    let remaining: usize;
+    // SAFETY: `repne scasb` scans from `s` for the NUL byte the caller
+    // guarantees; DF is clear per the ABI.
+    unsafe {
+        asm!(
+            "repne scasb",
+            inout("rcx") usize::MAX => remaining,
+            inout("rdi") s => _,
+            in("al") 0u8,
+            options(nostack, readonly),
+        );
+    }
+    // rcx counted down once per byte scanned, the NUL included.
+    !remaining - 1
 }
 
 /// The precompiled `core` and `alloc` are built to unwind and name a

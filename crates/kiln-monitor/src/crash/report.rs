@@ -16,12 +16,16 @@ const MAX_FRAMES: usize = 64;
 
 /// Frames of the panic machinery, left out of panic backtraces so the first
 /// frame shown is the code that panicked.
-const PANIC_MACHINERY: [&str; 4] = [
+const PANIC_MACHINERY: [&str; 5] = [
     "kiln_libos::",
+    "__rustc::rust_begin_unwind",
     "core::panicking::",
     "core::option::",
     "core::result::",
 ];
+
+/// Crates whose frames are never "where" a crash happened, only "how".
+const STANDARD_LIBRARIES: [&str; 3] = ["core::", "alloc::", "<core::"];
 
 /// What killed the guest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,23 +176,29 @@ impl CrashReport {
         }
     }
 
-    /// The innermost function named in the backtrace.
+    /// The innermost function of the program itself: the first named frame
+    /// outside the standard libraries (else the innermost named frame).
     pub fn function(&self) -> Option<&str> {
-        self.backtrace.iter().find_map(|f| f.function.as_deref())
+        let mut named = self.backtrace.iter().filter_map(|f| f.function.as_deref());
+        let innermost = named.clone().next();
+        named
+            .find(|name| !STANDARD_LIBRARIES.iter().any(|p| name.starts_with(p)))
+            .or(innermost)
     }
 }
 
+/// Drops the frames above the code that panicked: the hypercall, the panic
+/// handler and `core`'s panic functions form the top of every panic's stack.
 fn trim_panic_machinery(backtrace: &mut Vec<Frame>) {
     let in_machinery = |f: &Frame| {
         f.function
             .as_deref()
             .is_some_and(|name| PANIC_MACHINERY.iter().any(|p| name.starts_with(p)))
     };
-    if let Some(last) = backtrace.iter().rposition(in_machinery) {
-        // Keep everything if the machinery is all there is (a panic inside the library OS).
-        if last + 1 < backtrace.len() {
-            backtrace.drain(..=last);
-        }
+    let leading = backtrace.iter().take_while(|f| in_machinery(f)).count();
+    // Keep everything if the machinery is all there is (a panic inside the library OS).
+    if leading < backtrace.len() {
+        backtrace.drain(..leading);
     }
 }
 

@@ -67,7 +67,9 @@ pub fn block_until(deadline_ns: u64) {
 
 /// Reports a panic; the monitor unwinds the stack from here and ends the VM.
 pub fn report_panic(message: &[u8]) -> ! {
-    let len = message.len().min(kiln_abi::hypercall::PANIC_MESSAGE_MAX as usize);
+    let len = message
+        .len()
+        .min(kiln_abi::hypercall::PANIC_MESSAGE_MAX as usize);
     let mut args = PanicArgs {
         message: GuestPtr::from_ptr(message.as_ptr()),
         len: len as u64,
