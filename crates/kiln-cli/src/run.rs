@@ -10,7 +10,7 @@ use kiln_monitor::{BootError, Image, ImageFile, Outcome as GuestOutcome, RunSumm
 
 use crate::exit_code::{FAULT, Failure, HOST, IMAGE, PANIC, TIMEOUT, VIOLATION};
 use crate::guest_build::{self, Verbosity};
-use crate::units::{parse_duration, parse_size};
+use crate::units::{parse_duration, parse_memory};
 use crate::{BuildOptions, Outcome};
 
 /// Arguments of `kiln run`.
@@ -19,7 +19,7 @@ pub struct RunArgs {
     /// An image file, or a crate directory to build first.
     target: PathBuf,
     /// Guest memory, e.g. 8M or 1G; only what the guest touches costs host memory.
-    #[arg(short = 'm', long, default_value = "8M", value_parser = parse_size)]
+    #[arg(short = 'm', long, default_value = "8M", value_parser = parse_memory)]
     memory: u64,
     /// Set a guest environment variable: KEY=VALUE, or KEY to pass the host's value.
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]

@@ -25,6 +25,21 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("'{text}' is too large"))
 }
 
+/// Parses a guest memory size and checks it against what the monitor accepts.
+pub fn parse_memory(text: &str) -> Result<u64, String> {
+    use kiln_abi::layout::{MAX_MEMORY, MEMORY_GRANULE, MIN_MEMORY};
+    let size = parse_size(text)?;
+    if (MIN_MEMORY..=MAX_MEMORY).contains(&size) && size.is_multiple_of(MEMORY_GRANULE) {
+        Ok(size)
+    } else {
+        Err(format!(
+            "'{text}': guest memory must be a multiple of 2 MiB from {} MiB to {} GiB",
+            MIN_MEMORY >> 20,
+            MAX_MEMORY >> 30
+        ))
+    }
+}
+
 /// Parses a duration: a number with `ms`, `s`, `m` or `h`; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -59,6 +74,15 @@ mod tests {
         assert!(parse_size("8X").is_err());
         assert!(parse_size("99999999999999999999G").is_err());
         assert!(parse_size("18446744073709551615G").is_err());
+    }
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory("2M"), Ok(2 << 20));
+        assert_eq!(parse_memory("4G"), Ok(4 << 30));
+        for bad in ["1M", "3M", "5G", "0"] {
+            assert!(parse_memory(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

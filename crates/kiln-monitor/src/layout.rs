@@ -88,7 +88,9 @@ impl Layout {
         image: Range<u64>,
         boot_info_len: u64,
     ) -> Result<Self, LayoutError> {
-        if !(MIN_MEMORY..=MAX_MEMORY).contains(&memory_size) || memory_size % MEMORY_GRANULE != 0 {
+        if !(MIN_MEMORY..=MAX_MEMORY).contains(&memory_size)
+            || !memory_size.is_multiple_of(MEMORY_GRANULE)
+        {
             return Err(LayoutError::BadMemorySize(memory_size));
         }
         let image_end = align_up(image.end, PAGE_SIZE);

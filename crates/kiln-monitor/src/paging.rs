@@ -75,9 +75,10 @@ fn page_flags(addr: u64, layout: &Layout, segments: &[Segment]) -> u64 {
         0
     } else if addr < layout.page_tables.end {
         PRESENT | WRITABLE | NO_EXECUTE
-    } else if layout.boot_info.contains(&addr) || layout.stack.contains(&addr) {
-        user_data
-    } else if addr >= layout.heap.start {
+    } else if layout.boot_info.contains(&addr)
+        || layout.stack.contains(&addr)
+        || addr >= layout.heap.start
+    {
         user_data
     } else if let Some(segment) = segments
         .iter()

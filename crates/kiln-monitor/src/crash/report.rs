@@ -11,8 +11,12 @@ use crate::image::Image;
 use crate::layout::Layout;
 use crate::memory::GuestMemory;
 
-/// Deepest backtrace reported.
-const MAX_FRAMES: usize = 64;
+/// Deepest stack walked: enough for a whole overflowed main stack of small
+/// recursive frames, which the report then folds.
+const MAX_FRAMES: usize = 4096;
+
+/// Runs of identical frames longer than this are folded in the report.
+const FOLD_AFTER: usize = 3;
 
 /// Frames of the panic machinery, left out of panic backtraces so the first
 /// frame shown is the code that panicked.
@@ -77,7 +81,10 @@ impl CrashKind {
 impl fmt::Display for CrashKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Panic { message } => write!(f, "guest panicked: {message}"),
+            Self::Panic { message } => match message.strip_prefix("panicked ") {
+                Some(rest) => write!(f, "guest panicked {rest}"),
+                None => write!(f, "guest panicked: {message}"),
+            },
             Self::Exception {
                 stack_overflow: true,
                 fault_address,
@@ -229,16 +236,32 @@ impl fmt::Display for CrashReport {
         if self.backtrace.is_empty() {
             writeln!(f, "  (no frames)")?;
         }
-        for (i, frame) in self.backtrace.iter().enumerate() {
-            let name = frame.function.as_deref().unwrap_or("<unknown>");
-            let inlined = if frame.inlined { " (inlined)" } else { "" };
-            writeln!(f, "  {i:>2}: {:#010x} {name}{inlined}", frame.pc)?;
-            if let (Some(file), Some(line)) = (&frame.file, frame.line) {
-                writeln!(f, "          at {file}:{line}")?;
+        let mut i = 0;
+        while i < self.backtrace.len() {
+            let frame = &self.backtrace[i];
+            write_frame(f, i, frame)?;
+            let repeats = self.backtrace[i + 1..]
+                .iter()
+                .take_while(|next| next.pc == frame.pc && next.function == frame.function)
+                .count();
+            if repeats > FOLD_AFTER {
+                writeln!(f, "      ... the frame above repeats {repeats} more times")?;
+                i += repeats;
             }
+            i += 1;
         }
         Ok(())
     }
+}
+
+fn write_frame(f: &mut fmt::Formatter<'_>, index: usize, frame: &Frame) -> fmt::Result {
+    let name = frame.function.as_deref().unwrap_or("<unknown>");
+    let inlined = if frame.inlined { " (inlined)" } else { "" };
+    writeln!(f, "  {index:>2}: {:#010x} {name}{inlined}", frame.pc)?;
+    if let (Some(file), Some(line)) = (&frame.file, frame.line) {
+        writeln!(f, "          at {file}:{line}")?;
+    }
+    Ok(())
 }
 
 impl From<&kvm_regs> for Registers {

@@ -1,0 +1,259 @@
+//! The command line: flags, environment, timeouts, the boot timeline,
+//! `inspect` and `build`, and their errors.
+
+mod common;
+
+use common::{Run, code, image, kiln, require_kvm, root, run_image};
+
+fn kiln_run(args: &[&str]) -> Run {
+    require_kvm();
+    kiln().args(args).output().expect("run kiln").into()
+}
+
+#[test]
+fn unknown_flag_is_a_one_line_usage_error() {
+    let run = kiln_run(&["run", "--frobnicate", "x"]);
+    run.assert_clean_error(code::USAGE, "--frobnicate");
+}
+
+#[test]
+fn bad_memory_values_are_usage_errors() {
+    for (value, needle) in [
+        ("lots", "not a size"),
+        ("8X", "unknown unit"),
+        ("3M", "multiple of 2 MiB"),
+        ("1M", "multiple of 2 MiB"),
+        ("64G", "multiple of 2 MiB"),
+    ] {
+        let run = kiln_run(&["run", "--memory", value, "x"]);
+        run.assert_clean_error(code::USAGE, needle);
+    }
+}
+
+#[test]
+fn bad_env_and_timeout_are_usage_errors() {
+    let hello = image("examples/hello", false);
+    let run = run_image(&hello, &["-e", "=oops"], &[]);
+    run.assert_clean_error(code::USAGE, "invalid --env");
+    let run = kiln_run(&["run", "--timeout", "soon", "x"]);
+    run.assert_clean_error(code::USAGE, "not a duration");
+}
+
+#[test]
+fn bare_kiln_prints_help_and_fails() {
+    let run = kiln_run(&[]);
+    assert_eq!(run.code, code::USAGE);
+    assert!(run.stderr.contains("Usage: kiln"), "{}", run.stderr);
+}
+
+#[test]
+fn image_needing_more_memory_than_given() {
+    let big = image("tests/guests/big", false);
+    let run = run_image(&big, &["--memory", "4M"], &[]);
+    run.assert_clean_error(
+        code::IMAGE,
+        "needs at least 6 MiB of guest memory; --memory gives 4 MiB",
+    );
+}
+
+#[test]
+fn bss_spanning_page_tables_is_zeroed_and_writable() {
+    let big = image("tests/guests/big", false);
+    let run = run_image(&big, &["--memory", "6M"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected: u64 = (0..768u64).map(|i| i % 256).sum();
+    assert_eq!(run.stdout, format!("zeroed=true sum={expected}\n"));
+}
+
+#[test]
+fn arguments_and_environment_reach_the_guest() {
+    let probe = image("tests/guests/probe", false);
+    require_kvm();
+    let run: Run = kiln()
+        .args([
+            "run",
+            "-e",
+            "GREETING=hi there",
+            "-e",
+            "FROM_HOST",
+            "-e",
+            "UNSET_ON_HOST",
+        ])
+        .arg(&probe)
+        .args(["--", "env", "--not-a-kiln-flag"])
+        .env("FROM_HOST", "host value")
+        .env_remove("UNSET_ON_HOST")
+        .output()
+        .expect("run kiln")
+        .into();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "arg[0]=probe\narg[1]=env\narg[2]=--not-a-kiln-flag\n\
+         env GREETING=hi there\nenv FROM_HOST=host value\nvar GREETING=Some(\"hi there\")\n"
+    );
+}
+
+#[test]
+fn clocks_are_monotonic_and_near_the_host() {
+    let probe = image("tests/guests/probe", false);
+    let run = run_image(&probe, &[], &["clock"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let value = |key: &str| {
+        run.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key} in {}", run.stdout))
+            .to_string()
+    };
+    let host = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let guest: u64 = value("unix_seconds").parse().expect("seconds");
+    assert!(host.abs_diff(guest) <= 5, "guest {guest} vs host {host}");
+    assert_eq!(value("monotonic_ok"), "true");
+    let slept: u64 = value("slept_ms").parse().expect("ms");
+    assert!((20..200).contains(&slept), "slept {slept} ms");
+}
+
+#[test]
+fn the_heap_works() {
+    let probe = image("tests/guests/probe", false);
+    let run = run_image(&probe, &[], &["heap"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected: u64 = (0..64u64)
+        .map(|i| (0..1024u64).map(|j| i * j).sum::<u64>())
+        .sum();
+    assert_eq!(run.stdout, format!("heap sum={expected} text=kilnheapok\n"));
+}
+
+#[test]
+fn timeout_stops_a_spinning_guest() {
+    let probe = image("tests/guests/probe", false);
+    let started = std::time::Instant::now();
+    let run = run_image(&probe, &["--timeout", "300ms"], &["spin"]);
+    run.assert_clean_error(code::TIMEOUT, "still running after --timeout");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed.as_millis() >= 300 && elapsed.as_secs() < 5,
+        "{elapsed:?}"
+    );
+}
+
+#[test]
+fn timeout_stops_a_guest_blocked_forever() {
+    let probe = image("tests/guests/probe", false);
+    let run = run_image(&probe, &["--timeout", "200ms"], &["block-forever"]);
+    run.assert_clean_error(code::TIMEOUT, "still running after --timeout");
+}
+
+#[test]
+fn verbose_prints_the_boot_timeline_and_exits() {
+    let hello = image("examples/hello", true);
+    let run = run_image(&hello, &["--verbose"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "Hello from Kiln!\n");
+    for line in [
+        "monitor setup done",
+        "guest first insn",
+        "guest main",
+        "guest ended",
+    ] {
+        assert!(run.stderr.contains(line), "{line} missing:\n{}", run.stderr);
+    }
+    // Hello costs one console write and the exit: nothing else leaves the guest.
+    assert!(
+        run.stderr
+            .contains("kiln: 2 exits: console write 1, exit 1"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn console_output_costs_one_exit_per_line() {
+    let probe = image("tests/guests/probe", false);
+    let run = run_image(&probe, &["-v"], &["print-many"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 1000);
+    assert!(run.stdout.ends_with("line 999\n"));
+    assert!(run.stderr.contains("console write 1000,"), "{}", run.stderr);
+}
+
+#[test]
+fn inspect_shows_abi_entry_sections_and_services() {
+    let hello = image("examples/hello", true);
+    let run = kiln_run(&["inspect", hello.to_str().expect("utf-8 path")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for needle in [
+        "Kiln ABI version 1",
+        "entry:     0x100000 _start",
+        "services:  console, alloc, time",
+        ".text",
+        ".rodata",
+        ".eh_frame",
+        "traps:     stub table at 0x",
+    ] {
+        assert!(
+            run.stdout.contains(needle),
+            "{needle} missing:\n{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn an_image_holds_only_the_services_its_program_enables() {
+    let minimal = image("tests/guests/minimal", true);
+    let run = kiln_run(&["inspect", minimal.to_str().expect("utf-8 path")]);
+    assert!(
+        run.stdout.contains("services:  console\n"),
+        "{}",
+        run.stdout
+    );
+    let bytes = std::fs::read(&minimal).expect("read image");
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(!has(b"talc"), "the allocator was linked in");
+    let run = run_image(&minimal, &[], &[]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "minimal\n"));
+}
+
+#[test]
+fn build_errors_are_clear() {
+    let run = kiln_run(&["build", "/nonexistent/crate"]);
+    run.assert_clean_error(code::BUILD, "has no Cargo.toml");
+
+    let dir = std::env::temp_dir().join(format!("kiln-two-bins-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("src/bin")).expect("temp crate");
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"two\"\nversion = \"0.1.0\"\nedition = \"2024\"\n[workspace]\n",
+    )
+    .expect("manifest");
+    for bin in ["a", "b"] {
+        std::fs::write(dir.join(format!("src/bin/{bin}.rs")), "fn main() {}\n").expect("bin");
+    }
+    let run = kiln_run(&["build", dir.to_str().expect("utf-8 path")]);
+    run.assert_clean_error(code::BUILD, "several binaries (a, b); pick one with --bin");
+    let run = kiln_run(&["build", "--bin", "c", dir.to_str().expect("utf-8 path")]);
+    run.assert_clean_error(code::BUILD, "has no binary named c");
+}
+
+#[test]
+fn run_builds_a_crate_directory_first() {
+    let run = kiln_run(&[
+        "run",
+        root()
+            .join("examples/exit-code")
+            .to_str()
+            .expect("utf-8 path"),
+        "--",
+        "3",
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(
+        run.stderr, "",
+        "a quiet build prints nothing when it succeeds"
+    );
+}

@@ -1,0 +1,136 @@
+//! Shared helpers for the end-to-end tests: run the `kiln` binary, build
+//! guests once per test process, and insist on a usable `/dev/kvm`.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+
+/// Kiln's exit codes (see `kiln-cli/src/exit_code.rs`).
+pub mod code {
+    pub const USAGE: i32 = 2;
+    pub const BUILD: i32 = 121;
+    pub const IMAGE: i32 = 122;
+    pub const TIMEOUT: i32 = 124;
+    pub const VIOLATION: i32 = 125;
+    pub const PANIC: i32 = 134;
+    pub const FAULT: i32 = 139;
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A `kiln` command.
+pub fn kiln() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+}
+
+/// Tests boot real VMs: without a usable /dev/kvm they must fail, loudly.
+pub fn require_kvm() {
+    if let Err(e) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        panic!("these tests boot VMs and need a usable /dev/kvm: {e}");
+    }
+}
+
+/// Builds the guest crate at `dir` (relative to the repository root) with
+/// `kiln build`, once per test process and profile, and returns the image path.
+pub fn image(dir: &str, release: bool) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<(String, bool), PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = built.get(&(dir.to_string(), release)) {
+        return path.clone();
+    }
+    let mut command = kiln();
+    command.arg("build").arg(root().join(dir));
+    if release {
+        command.arg("--release");
+    }
+    let output = command.output().expect("run kiln build");
+    assert!(
+        output.status.success(),
+        "kiln build {dir} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let path = stdout
+        .split(" (")
+        .next()
+        .map(|p| PathBuf::from(p.trim()))
+        .expect("kiln build prints the image path");
+    assert!(
+        path.is_file(),
+        "kiln build printed {path:?}, which is no file"
+    );
+    built.insert((dir.to_string(), release), path.clone());
+    path
+}
+
+/// The result of one `kiln` invocation.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code().expect("kiln exited by a signal"),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts that kiln itself failed with `code` and one clear error line,
+    /// and did not panic.
+    pub fn assert_clean_error(&self, code: i32, needle: &str) {
+        assert_eq!(self.code, code, "exit code; stderr:\n{}", self.stderr);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "one error line expected, got:\n{}",
+            self.stderr
+        );
+        assert!(
+            lines[0].starts_with("kiln: error: "),
+            "error line format: {}",
+            lines[0]
+        );
+        assert!(
+            lines[0].contains(needle),
+            "error should mention {needle:?}: {}",
+            lines[0]
+        );
+        assert!(
+            !self.stderr.contains("panicked"),
+            "kiln panicked: {}",
+            self.stderr
+        );
+    }
+}
+
+/// Runs `kiln run IMAGE [extra flags] -- ARGS`.
+pub fn run_image(image: &Path, flags: &[&str], args: &[&str]) -> Run {
+    require_kvm();
+    kiln()
+        .arg("run")
+        .args(flags)
+        .arg(image)
+        .arg("--")
+        .args(args)
+        .output()
+        .expect("run kiln")
+        .into()
+}

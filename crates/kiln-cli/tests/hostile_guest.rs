@@ -1,0 +1,106 @@
+//! A guest that abuses the hypercall ABI is stopped with a clear message;
+//! the monitor never trusts, follows or panics on what it passes.
+
+mod common;
+
+use common::{code, image, run_image};
+
+fn violation(case: &str, needle: &str) {
+    let hostile = image("tests/guests/hostile", false);
+    let run = run_image(&hostile, &[], &[case]);
+    run.assert_clean_error(code::VIOLATION, needle);
+    assert!(run.stderr.contains("breaking the hypercall ABI"), "{case}");
+    assert_eq!(run.stdout, "", "{case}: nothing may be printed");
+}
+
+#[test]
+fn console_buffer_outside_memory() {
+    violation(
+        "console-outside",
+        "0x10 bytes at guest address 0xffff0000 are outside guest memory",
+    );
+}
+
+#[test]
+fn console_length_beyond_any_memory() {
+    violation("console-huge-length", "exceeds the limit of 65536 bytes");
+}
+
+#[test]
+fn console_buffer_wrapping_the_address_space() {
+    violation(
+        "console-wrapping",
+        "guest address 0xfffffffffffffffb are outside",
+    );
+}
+
+#[test]
+fn console_buffer_just_over_the_limit() {
+    violation("console-too-long", "length 65537 exceeds the limit");
+}
+
+#[test]
+fn console_buffer_running_past_the_end_of_memory() {
+    violation("console-past-end", "0x10 bytes at guest address 0x7ffff8");
+}
+
+#[test]
+fn console_to_an_unknown_stream() {
+    violation("console-bad-stream", "unknown stream 7");
+}
+
+#[test]
+fn argument_block_outside_memory() {
+    violation(
+        "args-outside",
+        "guest address 0xfffffff0 are outside guest memory",
+    );
+}
+
+#[test]
+fn argument_block_straddling_the_end_of_memory() {
+    violation(
+        "args-straddling-end",
+        "0x18 bytes at guest address 0x7ffff8",
+    );
+}
+
+#[test]
+fn unknown_hypercall_number() {
+    violation("unknown-call", "port 0x509, which is not a hypercall port");
+}
+
+#[test]
+fn hypercall_with_a_byte_access() {
+    violation("byte-access", "used a 1-byte access");
+}
+
+#[test]
+fn panic_message_outside_memory() {
+    violation(
+        "panic-outside",
+        "Panic hypercall: 0x8 bytes at guest address",
+    );
+}
+
+#[test]
+fn panic_message_too_long() {
+    violation("panic-huge", "exceeds the limit of 4096 bytes");
+}
+
+#[test]
+fn port_outside_the_hypercall_range_faults_in_the_guest() {
+    let hostile = image("tests/guests/hostile", false);
+    let run = run_image(&hostile, &[], &["foreign-port"]);
+    assert_eq!(run.code, code::FAULT, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("guest general protection fault"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("  in hostile::out32\n"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,0 +1,253 @@
+//! Images that are not valid Kiln images are refused before anything runs,
+//! each with a clear one-line error, by `kiln run` and `kiln inspect` alike.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{code, image, kiln, require_kvm};
+
+const PHDR_SIZE: usize = 56;
+const PT_NOTE: u32 = 4;
+const PT_LOAD: u32 = 1;
+
+/// A mutable copy of a good image with ELF64 field accessors.
+struct Elf(Vec<u8>);
+
+impl Elf {
+    fn hello() -> Self {
+        Self(std::fs::read(image("examples/hello", true)).expect("read hello"))
+    }
+
+    fn u16_at(&self, at: usize) -> u16 {
+        u16::from_le_bytes(self.0[at..at + 2].try_into().expect("2 bytes"))
+    }
+
+    fn u32_at(&self, at: usize) -> u32 {
+        u32::from_le_bytes(self.0[at..at + 4].try_into().expect("4 bytes"))
+    }
+
+    fn u64_at(&self, at: usize) -> u64 {
+        u64::from_le_bytes(self.0[at..at + 8].try_into().expect("8 bytes"))
+    }
+
+    fn set_u16(&mut self, at: usize, value: u16) {
+        self.0[at..at + 2].copy_from_slice(&value.to_le_bytes());
+    }
+
+    fn set_u32(&mut self, at: usize, value: u32) {
+        self.0[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    }
+
+    fn set_u64(&mut self, at: usize, value: u64) {
+        self.0[at..at + 8].copy_from_slice(&value.to_le_bytes());
+    }
+
+    /// Offsets of the program headers of `kind`.
+    fn phdrs(&self, kind: u32) -> Vec<usize> {
+        let phoff = self.u64_at(32) as usize;
+        let count = usize::from(self.u16_at(56));
+        (0..count)
+            .map(|i| phoff + i * PHDR_SIZE)
+            .filter(|at| self.u32_at(*at) == kind)
+            .collect()
+    }
+
+    fn load(&self, i: usize) -> usize {
+        self.phdrs(PT_LOAD)[i]
+    }
+
+    /// Offset of the descriptor of the Kiln note of type `kind`.
+    fn kiln_note(&self, kind: u32) -> usize {
+        let note = self.phdrs(PT_NOTE)[0];
+        let (mut at, end) = (
+            self.u64_at(note + 8) as usize,
+            (self.u64_at(note + 8) + self.u64_at(note + 32)) as usize,
+        );
+        while at < end {
+            let (namesz, descsz) = (self.u32_at(at) as usize, self.u32_at(at + 4) as usize);
+            let desc = at + 12 + namesz.next_multiple_of(4);
+            if self.u32_at(at + 8) == kind && &self.0[at + 12..at + 16] == b"Kiln" {
+                return desc;
+            }
+            at = desc + descsz.next_multiple_of(4);
+        }
+        panic!("no Kiln note of type {kind}");
+    }
+
+    fn write(&self, name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("kiln-malformed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(name);
+        std::fs::write(&path, &self.0).expect("write image");
+        path
+    }
+}
+
+/// Both `run` and `inspect` refuse the file with `needle` in one error line.
+fn refused(elf: &Elf, name: &str, needle: &str) {
+    refused_by(&["run", "inspect"], elf, name, needle);
+}
+
+fn refused_by(commands: &[&str], elf: &Elf, name: &str, needle: &str) {
+    require_kvm();
+    let path = elf.write(name);
+    for command in commands {
+        let run: common::Run = kiln()
+            .arg(command)
+            .arg(&path)
+            .output()
+            .expect("run kiln")
+            .into();
+        run.assert_clean_error(code::IMAGE, needle);
+    }
+}
+
+#[test]
+fn truncated_header() {
+    let mut elf = Elf::hello();
+    elf.0.truncate(40);
+    refused(&elf, "truncated-header", "not a valid ELF file");
+}
+
+#[test]
+fn truncated_segments() {
+    let mut elf = Elf::hello();
+    let len = elf.0.len();
+    elf.0.truncate(len / 3);
+    refused(&elf, "truncated-segments", "lies outside the file");
+}
+
+#[test]
+fn empty_file() {
+    refused(&Elf(Vec::new()), "empty", "not an ELF64 file");
+}
+
+#[test]
+fn not_elf() {
+    refused(
+        &Elf(b"#!/bin/sh\necho hello\n".to_vec()),
+        "script",
+        "not an ELF64 file",
+    );
+}
+
+#[test]
+fn wrong_machine() {
+    let mut elf = Elf::hello();
+    elf.set_u16(18, 183); // EM_AARCH64
+    refused(&elf, "aarch64", "built for another machine");
+}
+
+#[test]
+fn shared_object() {
+    let mut elf = Elf::hello();
+    elf.set_u16(16, 3); // ET_DYN
+    refused(&elf, "dyn", "not a static executable");
+}
+
+#[test]
+fn no_kiln_note() {
+    let mut elf = Elf::hello();
+    let note = elf.phdrs(PT_NOTE)[0];
+    elf.set_u32(note, 0); // PT_NULL: the notes are gone
+    refused(&elf, "no-note", "no Kiln ABI note");
+}
+
+#[test]
+fn other_abi_version() {
+    let mut elf = Elf::hello();
+    let desc = elf.kiln_note(1);
+    elf.set_u32(desc, 99);
+    refused(&elf, "abi-99", "built for Kiln ABI version 99");
+}
+
+#[test]
+fn segment_outside_guest_memory() {
+    let mut elf = Elf::hello();
+    let data = elf.load(2);
+    let vaddr = elf.u64_at(data + 16);
+    elf.set_u64(data + 16, 0x7000_0000 + vaddr % 4096);
+    // A valid image (inspect shows it) that no default-sized guest can hold.
+    refused_by(
+        &["run"],
+        &elf,
+        "high-segment",
+        "needs at least 1794 MiB of guest memory",
+    );
+}
+
+#[test]
+fn segment_outside_the_image_area() {
+    let mut elf = Elf::hello();
+    let data = elf.load(2);
+    elf.set_u64(data + 16, 0x1_0000_0000_0000);
+    refused(&elf, "far-segment", "outside the image area");
+}
+
+#[test]
+fn segment_below_the_image_base() {
+    let mut elf = Elf::hello();
+    let text = elf.load(0);
+    elf.set_u64(text + 16, 0x1000);
+    refused(&elf, "low-segment", "outside the image area");
+}
+
+#[test]
+fn huge_memsz() {
+    let mut elf = Elf::hello();
+    let data = elf.load(2);
+    elf.set_u64(data + 40, u64::MAX - 0x1000);
+    refused(&elf, "huge-memsz", "outside the image area");
+}
+
+#[test]
+fn filesz_larger_than_memsz() {
+    let mut elf = Elf::hello();
+    let data = elf.load(2);
+    let memsz = elf.u64_at(data + 40);
+    elf.set_u64(data + 32, memsz + 1);
+    refused(&elf, "filesz", "file size exceeds memory size");
+}
+
+#[test]
+fn overlapping_segments() {
+    let mut elf = Elf::hello();
+    let (text, rodata) = (elf.load(0), elf.load(1));
+    let text_vaddr = elf.u64_at(text + 16);
+    elf.set_u64(rodata + 16, text_vaddr);
+    refused(&elf, "overlap", "overlap");
+}
+
+#[test]
+fn entry_outside_any_segment() {
+    let mut elf = Elf::hello();
+    elf.set_u64(24, 0x50);
+    refused(
+        &elf,
+        "entry",
+        "entry point 0x50 is not inside an executable segment",
+    );
+}
+
+#[test]
+fn entry_in_data() {
+    let mut elf = Elf::hello();
+    let rodata = elf.load(1);
+    let vaddr = elf.u64_at(rodata + 16);
+    elf.set_u64(24, vaddr);
+    refused(&elf, "entry-data", "is not inside an executable segment");
+}
+
+#[test]
+fn missing_file_and_directory() {
+    require_kvm();
+    for path in ["/nonexistent/kiln-image", "/"] {
+        let run: common::Run = kiln()
+            .args(["inspect", path])
+            .output()
+            .expect("run kiln")
+            .into();
+        run.assert_clean_error(code::IMAGE, "cannot open");
+    }
+}

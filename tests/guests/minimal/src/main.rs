@@ -1,0 +1,9 @@
+//! The library OS with no optional services: console and exit only.
+#![no_std]
+#![no_main]
+
+kiln::entry!(main);
+
+fn main() {
+    kiln::println!("minimal");
+}
