@@ -4,7 +4,7 @@ use std::io::Write;
 
 use kiln_abi::hypercall::{CONSOLE_WRITE_MAX, ConsoleWriteArgs, Hypercall, stream};
 
-use super::{Context, Flow, Violation};
+use super::{Context, Flow, GuestBuffer, Violation, read_buffer};
 
 /// The host side of the guest console.
 #[derive(Debug, Default)]
@@ -17,17 +17,13 @@ pub struct Console {
 pub(super) fn write(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
     let call = Hypercall::ConsoleWrite;
     let args: ConsoleWriteArgs = ctx.args(call, gpa)?;
-    if args.len > CONSOLE_WRITE_MAX {
-        return Err(Violation::TooLong {
-            call,
-            len: args.len,
-            max: CONSOLE_WRITE_MAX,
-        });
-    }
+    let buffer = GuestBuffer {
+        data: args.data,
+        len: args.len,
+        max: CONSOLE_WRITE_MAX,
+    };
     let console = &mut *ctx.console;
-    ctx.memory
-        .read_bytes(args.data.addr(), args.len, &mut console.scratch)
-        .map_err(|error| Violation::BadAddress { call, error })?;
+    read_buffer(ctx.memory, call, buffer, &mut console.scratch)?;
     // A host stream that is gone (a closed pipe) drops the guest's output
     // rather than ending it: the guest cannot do anything about it.
     let result = match args.stream {

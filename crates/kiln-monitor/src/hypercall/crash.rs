@@ -3,7 +3,7 @@
 use kiln_abi::hypercall::{Hypercall, PANIC_MESSAGE_MAX, PanicArgs};
 use kiln_abi::trap::TrapFrame;
 
-use super::{Context, Flow, Violation};
+use super::{Context, Flow, GuestBuffer, Violation, read_buffer};
 use crate::Outcome;
 use crate::crash::report::{CrashKind, CrashReport};
 use crate::crash::unwind::Registers;
@@ -11,17 +11,13 @@ use crate::crash::unwind::Registers;
 pub(super) fn panic(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
     let call = Hypercall::Panic;
     let args: PanicArgs = ctx.args(call, gpa)?;
-    if args.len > PANIC_MESSAGE_MAX {
-        return Err(Violation::TooLong {
-            call,
-            len: args.len,
-            max: PANIC_MESSAGE_MAX,
-        });
-    }
     let mut message = Vec::new();
-    ctx.memory
-        .read_bytes(args.message.addr(), args.len, &mut message)
-        .map_err(|error| Violation::BadAddress { call, error })?;
+    let buffer = GuestBuffer {
+        data: args.message,
+        len: args.len,
+        max: PANIC_MESSAGE_MAX,
+    };
+    read_buffer(ctx.memory, call, buffer, &mut message)?;
     let registers = ctx
         .vcpu
         .get_regs()

@@ -95,6 +95,31 @@ impl Context<'_> {
     }
 }
 
+/// A guest buffer named in a call's arguments: where, how long, and the
+/// call's limit on its length.
+struct GuestBuffer {
+    data: kiln_abi::GuestPtr<u8>,
+    len: u64,
+    max: u64,
+}
+
+/// Copies `buffer` into `out`, after checking its length against the call's
+/// limit and its range against guest memory.
+fn read_buffer(
+    memory: &GuestMemory,
+    call: Hypercall,
+    buffer: GuestBuffer,
+    out: &mut Vec<u8>,
+) -> Result<(), Violation> {
+    let GuestBuffer { data, len, max } = buffer;
+    if len > max {
+        return Err(Violation::TooLong { call, len, max });
+    }
+    memory
+        .read_bytes(data.addr(), len, out)
+        .map_err(|error| Violation::BadAddress { call, error })
+}
+
 /// Handles one port write.
 pub fn dispatch(ctx: &mut Context<'_>, port: u16, data: &[u8]) -> Result<Flow, Violation> {
     let call = Hypercall::from_port(port).ok_or(Violation::UnknownPort(port))?;
