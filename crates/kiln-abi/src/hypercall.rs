@@ -126,3 +126,33 @@ const _: () = {
     assert!(core::mem::size_of::<BlockArgs>() == 8);
     assert!(core::mem::size_of::<PanicArgs>() == 16);
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_call_round_trips_through_its_port() {
+        for call in Hypercall::ALL {
+            assert_eq!(Hypercall::from_port(call.port()), Some(call));
+            assert!(
+                call.port() < PORT_BASE + PORT_COUNT,
+                "{call:?} outside the reserved ports"
+            );
+        }
+    }
+
+    #[test]
+    fn other_ports_are_no_calls() {
+        for port in [
+            0,
+            PORT_BASE - 1,
+            PORT_BASE,
+            PORT_BASE + 6,
+            PORT_BASE + PORT_COUNT,
+            u16::MAX,
+        ] {
+            assert_eq!(Hypercall::from_port(port), None, "port {port:#x}");
+        }
+    }
+}

@@ -124,6 +124,7 @@ fn print_timeline(summary: &RunSummary) {
     eprintln!("  guest first insn     {}", at(t.guest_entry_ns));
     eprintln!("  guest main           {}", at(t.guest_main_ns));
     eprintln!("  guest ended          {}", format_ns(t.end_ns));
+    eprintln!("  VM torn down         {}", format_ns(t.torn_down_ns));
     let total: u64 = summary.exits.values().sum();
     let kinds: Vec<String> = summary
         .exits

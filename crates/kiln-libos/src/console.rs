@@ -14,20 +14,24 @@ use kiln_abi::hypercall::stream;
 
 use crate::platform;
 
-const BUFFER: usize = 2048;
+/// Standard output's line buffer. Standard error's is small: it is flushed
+/// after every call anyway, and together they must fit in one page of
+/// `.data` (each page the guest touches costs a fault on boot).
+const STDOUT_BUFFER: usize = 2048;
+const STDERR_BUFFER: usize = 256;
 
-struct Stream {
+struct Stream<const N: usize> {
     id: u32,
     len: usize,
-    buf: [u8; BUFFER],
+    buf: [u8; N],
 }
 
-impl Stream {
+impl<const N: usize> Stream<N> {
     const fn new(id: u32) -> Self {
         Self {
             id,
             len: 0,
-            buf: [0; BUFFER],
+            buf: [0; N],
         }
     }
 
@@ -43,14 +47,14 @@ impl Stream {
     }
 }
 
-impl Write for Stream {
+impl<const N: usize> Write for Stream<N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let mut bytes = s.as_bytes();
         while !bytes.is_empty() {
-            if self.len == BUFFER {
+            if self.len == N {
                 self.flush();
             }
-            let take = bytes.len().min(BUFFER - self.len);
+            let take = bytes.len().min(N - self.len);
             self.buf[self.len..self.len + take].copy_from_slice(&bytes[..take]);
             self.len += take;
             bytes = &bytes[take..];
@@ -62,17 +66,17 @@ impl Write for Stream {
 /// A console stream shared by the program. The library OS runs on one vCPU
 /// without interrupts, so the only re-entry is a panic while printing, which
 /// `try_borrow_mut` turns into an unbuffered write.
-struct Shared {
+struct Shared<const N: usize> {
     id: u32,
-    stream: RefCell<Stream>,
+    stream: RefCell<Stream<N>>,
 }
 
 // SAFETY: guest code runs on a single vCPU with interrupts off and no
 // preemption, so the cell is never accessed from two contexts at once.
 #[allow(unsafe_code)]
-unsafe impl Sync for Shared {}
+unsafe impl<const N: usize> Sync for Shared<N> {}
 
-impl Shared {
+impl<const N: usize> Shared<N> {
     const fn new(id: u32) -> Self {
         Self {
             id,
@@ -91,7 +95,7 @@ impl Shared {
                 }
             }
             Err(_) => {
-                let mut direct = Stream::new(self.id);
+                let mut direct = Stream::<STDERR_BUFFER>::new(self.id);
                 let _ = direct.write_fmt(args);
                 direct.flush();
             }
@@ -99,8 +103,8 @@ impl Shared {
     }
 }
 
-static STDOUT: Shared = Shared::new(stream::STDOUT);
-static STDERR: Shared = Shared::new(stream::STDERR);
+static STDOUT: Shared<STDOUT_BUFFER> = Shared::new(stream::STDOUT);
+static STDERR: Shared<STDERR_BUFFER> = Shared::new(stream::STDERR);
 
 /// Flushes buffered standard output.
 pub fn flush() {

@@ -11,8 +11,6 @@ unsafe extern "Rust" {
 
 /// Called by the platform once the boot info is installed.
 pub(crate) fn start() -> ! {
-    #[cfg(feature = "alloc")]
-    crate::heap::init(platform::boot_info());
     platform::stamp_main();
     let status = __kiln_main();
     console::flush();

@@ -5,12 +5,16 @@
 //! 0x1000        descriptor tables: GDT, TSS, IDT           (supervisor only)
 //! 0x2000        trap stack, 8 KiB, for the CPL0 stubs       (supervisor only)
 //! 0x4000        page tables                                (supervisor only)
-//!  ...          boot info and argv/env strings
 //!  ...          unmapped: stack guard page
-//!  ... 0x100000 main stack, growing down from the image base
+//!  ...          main stack, growing down from the boot info
+//!  ... 0x100000 boot info and argv/env strings, ending at the image base
 //! 0x100000      the image's segments
 //!  ...  end     heap
 //! ```
+//!
+//! The boot info sits directly above the stack so the guest's first stack
+//! frames and the boot info share a page: each page a guest touches for the
+//! first time costs a shadow-paging fault (~10 µs on kvm_pvm).
 //!
 //! Addresses below 2 MiB (and up to the end of the image) are mapped with
 //! 4 KiB pages so that guards and segment permissions are exact; the heap
@@ -71,9 +75,10 @@ pub struct Layout {
     pub page_directories: u64,
     /// Number of 4 KiB page tables (one per 2 MiB of the low, finely mapped area).
     pub fine_tables: u64,
-    /// Boot info and its strings.
+    /// Boot info and its strings, ending at the image base.
     pub boot_info: Range<u64>,
-    /// The main stack (its guard page is the page below).
+    /// The main stack, its top 16-byte aligned just below the boot info (its
+    /// guard page is the page below it).
     pub stack: Range<u64>,
     /// The image, page-aligned.
     pub image: Range<u64>,
@@ -105,19 +110,19 @@ impl Layout {
         let table_count = 2 + page_directories + fine_tables;
         let page_tables = PAGE_TABLES..PAGE_TABLES + table_count * PAGE_SIZE;
 
-        let boot_info_start = page_tables.end;
-        let boot_info = boot_info_start..boot_info_start + align_up(boot_info_len, PAGE_SIZE);
-        let stack_start = boot_info.end + PAGE_SIZE; // one guard page between
-        if stack_start + MIN_STACK > IMAGE_BASE {
-            return Err(LayoutError::BootInfoTooLarge(boot_info_len));
-        }
+        // The stack top must stay 16-byte aligned for the entry's `call`.
+        let boot_info_start = IMAGE_BASE
+            .checked_sub(align_up(boot_info_len, 16))
+            .filter(|start| *start >= page_tables.end + PAGE_SIZE + MIN_STACK)
+            .ok_or(LayoutError::BootInfoTooLarge(boot_info_len))?;
+        let stack_start = page_tables.end + PAGE_SIZE; // one guard page between
         Ok(Self {
             memory_size,
             page_tables,
             page_directories,
             fine_tables,
-            boot_info,
-            stack: stack_start..IMAGE_BASE,
+            boot_info: boot_info_start..IMAGE_BASE,
+            stack: stack_start..boot_info_start,
             image: image.start..image_end,
             heap: image_end..memory_size,
         })
@@ -142,9 +147,9 @@ mod tests {
     fn small_image_in_two_mib() {
         let layout = Layout::plan(2 << 20, IMAGE_BASE..IMAGE_BASE + 0x9000, 600).expect("fits");
         assert_eq!(layout.page_tables, 0x4000..0x8000);
-        assert_eq!(layout.boot_info, 0x8000..0x9000);
-        assert_eq!(layout.stack_guard(), 0x9000..0xa000);
-        assert_eq!(layout.stack, 0xa000..IMAGE_BASE);
+        assert_eq!(layout.stack_guard(), 0x8000..0x9000);
+        assert_eq!(layout.stack, 0x9000..IMAGE_BASE - 608);
+        assert_eq!(layout.boot_info, IMAGE_BASE - 608..IMAGE_BASE);
         assert_eq!(layout.heap, IMAGE_BASE + 0x9000..2 << 20);
     }
 

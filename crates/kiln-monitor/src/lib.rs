@@ -94,6 +94,8 @@ pub struct Timeline {
     pub guest_main_ns: Option<u64>,
     /// The VM ended.
     pub end_ns: u64,
+    /// The VM was destroyed and its memory released.
+    pub torn_down_ns: u64,
 }
 
 /// Everything a finished boot reports.

@@ -1,0 +1,56 @@
+# Shared helpers for the bench/*/run.sh scripts (sourced, not executed).
+# shellcheck shell=bash
+
+# Repository root, so the scripts work from any cwd and print short,
+# copy-pasteable relative paths in their reports.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# need COMMAND DEBIAN-PACKAGE: a missing tool is installed when we can
+# (root + apt-get), otherwise we stop and name the package to install.
+need() {
+    local cmd=$1 pkg=$2
+    command -v "$cmd" >/dev/null 2>&1 && return 0
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing $pkg (for $cmd)"
+        apt-get install -y -q "$pkg" >&2 || { apt-get update -q >&2 && apt-get install -y -q "$pkg" >&2; } \
+            || die "could not install Debian package '$pkg' (needed for $cmd)"
+    fi
+    command -v "$cmd" >/dev/null 2>&1 || die "'$cmd' not found: install the Debian package '$pkg'"
+}
+
+# Integer env var with a default and a floor (too few runs on this noisy
+# machine give medians that are not worth reporting).
+runs_from_env() {
+    local name=$1 default=$2 floor=$3 value
+    value=${!name:-$default}
+    [[ $value =~ ^[0-9]+$ ]] || die "$name must be a number, got '$value'"
+    ((value >= floor)) || die "$name must be at least $floor, got $value"
+    echo "$value"
+}
+
+# Builds the host tool and a release guest image; prints the image path
+# (`kiln build` prints "PATH (SIZE)" on stdout).
+build_kiln() {
+    log "building kiln (release)"
+    cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" >&2
+}
+build_guest() {
+    local out
+    out=$("$ROOT/target/release/kiln" build --release "$ROOT/examples/$1")
+    out=${out% (*}
+    [[ -f $out ]] || die "kiln build did not produce an image for examples/$1 (got '$out')"
+    echo "${out#"$ROOT"/}"
+}
+
+# One Markdown line describing the machine: figures mean little without it.
+machine_note() {
+    local virt="KVM"
+    if grep -q pvm /proc/modules 2>/dev/null || [[ -d /sys/module/kvm_pvm ]]; then
+        virt="kvm_pvm (software virtualization)"
+    fi
+    printf 'Linux %s, %s, %s CPUs, %s' "$(uname -r)" "$virt" "$(nproc)" "$(rustc --version)"
+}
