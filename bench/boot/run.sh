@@ -34,6 +34,14 @@ trap 'rm -rf "$TMP"' EXIT
 # A broken image would make every number below meaningless: check first.
 [[ $("$KILN" run "$IMAGE") == "$EXPECTED" ]] || die "$IMAGE did not print '$EXPECTED'"
 
+# The kernel sets up state for the first VM on a host and tears it down
+# after the last one (measured: ~0.6 ms across vCPU creation and VM
+# destruction). So a boot on an otherwise idle host and a boot next to
+# another VM are different figures; both are taken, the lone one first.
+# find fails on processes that exit while it walks /proc; that is expected.
+OTHER_VMS=$( (find /proc/[0-9]*/fd -lname 'anon_inode:kvm-vm' 2>/dev/null || true) | wc -l)
+[[ $OTHER_VMS -eq 0 ]] || log "warning: $OTHER_VMS other VMs are running; the lone-VM figure will be too good"
+
 # /bin/true in the same invocation is the floor: process creation on this
 # machine, measured under the same noise as kiln.
 # HF_CMD is only displayed (and must match the call below), never executed.
@@ -41,6 +49,19 @@ HF_CMD=$(printf "hyperfine -N --warmup 20 --runs %s /bin/true '%s run %s'" "$RUN
 log "$HF_CMD"
 hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$TMP/hyperfine.json" \
     /bin/true "$KILN run $IMAGE" >&2
+
+# The same, with one idle unikernel (the sleep example, blocked in the
+# monitor) running on the host for the whole invocation.
+SLEEPER=$(build_guest sleep)
+"$KILN" run "$SLEEPER" -- 3600000 >/dev/null &
+SLEEPER_PID=$!
+trap 'kill "$SLEEPER_PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+sleep 0.5
+log "again, next to an idle VM ($SLEEPER)"
+hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$TMP/hyperfine-busy.json" \
+    /bin/true "$KILN run $IMAGE" >&2
+kill "$SLEEPER_PID"
+wait "$SLEEPER_PID" 2>/dev/null || true
 
 # The monitor's own timeline splits the wall time into host setup and guest.
 log "collecting $VERBOSE_RUNS verbose timelines"
@@ -67,7 +88,7 @@ fi
 
 # Values go to python through the environment so the quoted heredoc needs no
 # shell escaping.
-export TMP RUNS KILN IMAGE HF_CMD SIZE_RAW SIZE_STRIPPED MEM2M
+export TMP RUNS KILN IMAGE HF_CMD SIZE_RAW SIZE_STRIPPED MEM2M OTHER_VMS
 WHEN=$(date -u '+%Y-%m-%d %H:%M UTC') MACHINE=$(machine_note) python3 - <<'PY'
 
 import json, os, re, statistics as st, collections
@@ -77,11 +98,13 @@ med = st.median
 
 res = json.load(open(f"{tmp}/hyperfine.json"))["results"]
 true_t, kiln_t = (r["times"] for r in res)
+busy = json.load(open(f"{tmp}/hyperfine-busy.json"))["results"]
+true_b, kiln_b = (r["times"] for r in busy)
 def p90(xs): return st.quantiles(xs, n=10)[8]
 ms = lambda s: f"{s * 1e3:.3f} ms"
 
 unit = {"ns": 1e-3, "µs": 1.0, "us": 1.0, "ms": 1e3, "s": 1e6}
-line = re.compile(r"^\s*(monitor setup done|guest first insn|guest main|guest ended)\s+([\d.]+)\s*(ns|µs|us|ms|s)\s*$")
+line = re.compile(r"^\s*(monitor setup done|guest first insn|guest main|guest ended|VM torn down)\s+([\d.]+)\s*(ns|µs|us|ms|s)\s*$")
 marks = collections.defaultdict(list)
 exits, kinds = [], collections.Counter()
 for l in open(f"{tmp}/verbose.txt", encoding="utf-8"):
@@ -95,6 +118,7 @@ rss = [int(x) for x in open(f"{tmp}/rss.txt").read().split()]
 raw, stripped = int(E["SIZE_RAW"]), int(E["SIZE_STRIPPED"])
 e2e, tru = med(kiln_t), med(true_t)
 ratio = e2e / tru
+e2e_b, tru_b = med(kiln_b), med(true_b)
 rss_kib = med(rss)
 exit_med = med(exits)
 
@@ -102,13 +126,17 @@ print("## Boot: `kiln run` of the release hello image\n")
 print(f"_Measured {E['WHEN']} on {E['MACHINE']}._\n")
 print(f"Command (from the repository root): `BENCH_RUNS={E['RUNS']} bench/boot/run.sh`, which runs\n")
 print(f"```\n{E['HF_CMD']}\n```\n")
-print(f"plus {len(exits)} runs of `{E['KILN']} run --verbose {E['IMAGE']}` for the timeline and exit counts, "
+print(f"then the same again while one idle VM (`{E['KILN']} run` of the sleep example) runs on the host, "
+      f"plus {len(exits)} runs of `{E['KILN']} run --verbose {E['IMAGE']}` for the timeline and exit counts, "
       f"and {len(rss)} runs under `/usr/bin/time -f %M` for peak RSS.\n")
+print(f"Other VMs on the host when the lone-VM figures were taken: {E['OTHER_VMS']}.\n")
 print("| Measure | Median |\n|---|---|")
 print(f"| `/bin/true` (same hyperfine invocation) | {ms(tru)} (p90 {ms(p90(true_t))}) |")
 print(f"| `kiln run` hello, end to end | {ms(e2e)} (p90 {ms(p90(kiln_t))}) |")
 print(f"| ratio kiln / true | {ratio:.2f}x |")
-for name in ("monitor setup done", "guest first insn", "guest main", "guest ended"):
+print(f"| `/bin/true`, next to an idle VM (second invocation) | {ms(tru_b)} |")
+print(f"| `kiln run` hello, next to an idle VM | {ms(e2e_b)} (p90 {ms(p90(kiln_b))}), {e2e_b / tru_b:.2f}x `/bin/true` |")
+for name in ("monitor setup done", "guest first insn", "guest main", "guest ended", "VM torn down"):
     print(f"| timeline: {name} (since monitor start) | {us(name) / 1e3:.3f} ms |")
 print(f"| guest run time (first insn to end) | {(us('guest ended') - us('guest first insn')) / 1e3:.3f} ms |")
 print(f"| VM exits | {exit_med:g} ({kinds.most_common(1)[0][0]}) |")
@@ -119,7 +147,8 @@ print(f"| runs with `--memory 2M` | {E['MEM2M']} |")
 print()
 ok = lambda c: "PASS" if c else "**MISS**"
 print("| Target | Measured | Result |\n|---|---|---|")
-print(f"| median end to end ≤ 1.5 ms | {ms(e2e)} | {ok(e2e <= 1.5e-3)} |")
+print(f"| median end to end ≤ 1.5 ms (lone VM on the host) | {ms(e2e)} | {ok(e2e <= 1.5e-3)} |")
+print(f"| median end to end ≤ 1.5 ms (next to an idle VM) | {ms(e2e_b)} | {ok(e2e_b <= 1.5e-3)} |")
 print(f"| ≤ 4x `/bin/true` | {ratio:.2f}x | {ok(ratio <= 4)} |")
 print(f"| stripped image ≤ 64 KiB | {stripped / 1024:.1f} KiB | {ok(stripped <= 64 * 1024)} |")
 print(f"| runs with `--memory 2M` | {E['MEM2M']} | {ok(E['MEM2M'] == 'yes')} |")
