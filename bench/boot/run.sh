@@ -55,7 +55,7 @@ hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$TMP/hyperfine.json" \
 SLEEPER=$(build_guest sleep)
 "$KILN" run "$SLEEPER" -- 3600000 >/dev/null &
 SLEEPER_PID=$!
-trap 'kill "$SLEEPER_PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill "$SLEEPER_PID" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 sleep 0.5
 log "again, next to an idle VM ($SLEEPER)"
 hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$TMP/hyperfine-busy.json" \
