@@ -257,3 +257,36 @@ fn run_builds_a_crate_directory_first() {
         "a quiet build prints nothing when it succeeds"
     );
 }
+
+#[test]
+fn the_monitor_runs_the_guest_under_seccomp() {
+    let probe = image("tests/guests/probe", false);
+    require_kvm();
+    let mut child = kiln()
+        .args(["run", "--timeout", "5s"])
+        .arg(&probe)
+        .args(["--", "block-forever"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start kiln");
+    let status_file = format!("/proc/{}/status", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let mut mode = String::new();
+    while std::time::Instant::now() < deadline {
+        let status = std::fs::read_to_string(&status_file).unwrap_or_default();
+        mode = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Seccomp:"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if mode == "2" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("stop kiln");
+    child.wait().expect("reap kiln");
+    assert_eq!(mode, "2", "the monitor should be in seccomp filter mode");
+}

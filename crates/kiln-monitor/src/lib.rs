@@ -7,7 +7,8 @@
 //! 3. [`vm`] creates the VM and guest [`memory`], loads the segments, writes
 //!    the [`paging`] tables and [`cpu`] descriptor tables, fills in the
 //!    [`boot_info`] and enters the guest at CPL3;
-//! 4. [`hypercall`] serves the guest's port-write calls until it exits,
+//! 4. [`seccomp`] confines the monitor to the run loop's system calls;
+//! 5. [`hypercall`] serves the guest's port-write calls until it exits,
 //!    crashes (then [`crash`] unwinds and symbolizes its stack), breaks the
 //!    ABI, or the [`watchdog`] ends it.
 //!
@@ -24,6 +25,7 @@ pub mod image;
 pub mod layout;
 pub mod memory;
 pub mod paging;
+pub mod seccomp;
 pub mod vm;
 pub mod watchdog;
 
@@ -68,6 +70,9 @@ pub enum BootError {
     /// The timeout timer could not be armed.
     #[error("cannot arm the timeout: {0}")]
     Timer(std::io::Error),
+    /// The seccomp filter could not be installed.
+    #[error("cannot install the seccomp filter: {0}")]
+    Seccomp(std::io::Error),
 }
 
 /// How the guest ended.

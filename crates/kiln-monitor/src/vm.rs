@@ -17,7 +17,7 @@ use crate::image::Image;
 use crate::layout::Layout;
 use crate::memory::GuestMemory;
 use crate::watchdog::Watchdog;
-use crate::{BootError, Outcome, RunSummary, Timeline, VmConfig, cpu, paging};
+use crate::{BootError, Outcome, RunSummary, Timeline, VmConfig, cpu, paging, seccomp};
 
 const MSR_IA32_TSC: u32 = 0x10;
 
@@ -120,6 +120,7 @@ impl<'a> Vm<'a> {
             }
             None => None,
         };
+        seccomp::restrict_to_run_loop().map_err(BootError::Seccomp)?;
         let mut console = Console::default();
         let mut exits = BTreeMap::new();
         let outcome = loop {
