@@ -55,6 +55,23 @@ pub struct GuestTimestamps {
     pub main_tsc: u64,
 }
 
+/// The image's thread-local-storage template (its `PT_TLS` segment), for the
+/// guest to lay out each thread's TLS block from. All zero when the image has
+/// none; when it has one, the monitor also enables `wrfsbase` (CR4.FSGSBASE)
+/// so the guest can point `%fs` at each thread's block.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TlsTemplate {
+    /// Address of the initialised part (`.tdata`).
+    pub start: u64,
+    /// Bytes of initialised data.
+    pub file_size: u64,
+    /// Bytes in all (`.tdata` and the zeroed `.tbss`).
+    pub mem_size: u64,
+    /// Required alignment of the block (a power of two, at least 1).
+    pub align: u64,
+}
+
 /// The boot-info block. All fields are written by the monitor before entry
 /// unless marked otherwise.
 #[repr(C)]
@@ -92,6 +109,8 @@ pub struct BootInfo {
     pub random_seed: [u64; 4],
     /// Monitor time from its process start to guest entry, in nanoseconds.
     pub monitor_setup_ns: u64,
+    /// The thread-local-storage template.
+    pub tls: TlsTemplate,
     /// Written by the guest.
     pub guest: GuestTimestamps,
 }
@@ -110,6 +129,8 @@ const _: () = {
     assert!(core::mem::offset_of!(BootInfo, regions) == 16);
     assert!(core::mem::offset_of!(BootInfo, memory_size) == 208);
     assert!(core::mem::offset_of!(BootInfo, random_seed) == 288);
-    assert!(core::mem::offset_of!(BootInfo, guest) == 328);
-    assert!(core::mem::size_of::<BootInfo>() == 344);
+    assert!(core::mem::size_of::<TlsTemplate>() == 32);
+    assert!(core::mem::offset_of!(BootInfo, tls) == 328);
+    assert!(core::mem::offset_of!(BootInfo, guest) == 360);
+    assert!(core::mem::size_of::<BootInfo>() == 376);
 };

@@ -3,7 +3,7 @@
 
 use vm_memory::ByteValued;
 
-use crate::boot::{BootInfo, GuestTimestamps, MemoryRegion};
+use crate::boot::{BootInfo, GuestTimestamps, MemoryRegion, TlsTemplate};
 use crate::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, PanicArgs};
 use crate::trap::TrapFrame;
 
@@ -16,6 +16,8 @@ unsafe impl ByteValued for BootInfo {}
 unsafe impl ByteValued for MemoryRegion {}
 // SAFETY: as above.
 unsafe impl ByteValued for GuestTimestamps {}
+// SAFETY: as above.
+unsafe impl ByteValued for TlsTemplate {}
 // SAFETY: as above.
 unsafe impl ByteValued for ConsoleWriteArgs {}
 // SAFETY: as above.

@@ -4,8 +4,11 @@
 //! claiming writes allocator metadata at both ends of the heap, and every
 //! guest page touched for the first time costs a shadow-paging fault
 //! (~10 µs on kvm_pvm), which a program that never allocates should not pay.
+//!
+//! Native programs get this heap as their global allocator (feature
+//! `alloc`); the C-library layer builds `malloc` on [`HEAP`].
 
-use core::alloc::Layout;
+use core::alloc::{GlobalAlloc, Layout};
 
 use kiln_abi::boot::RegionKind;
 use talc::TalcLock;
@@ -15,11 +18,37 @@ use talc::source::Source;
 
 use crate::platform;
 
-/// One vCPU without preemption never contends for the lock; a spinlock is
-/// the cheapest `lock_api` mutex that is still correct if that changes.
-#[global_allocator]
-static ALLOCATOR: TalcLock<spinning_top::RawSpinlock, FreeRegions> =
-    TalcLock::new(FreeRegions { claimed: false });
+/// The heap. One vCPU without preemption never contends for its lock; a
+/// spinlock is the cheapest `lock_api` mutex that is still correct if that
+/// changes.
+#[cfg_attr(feature = "alloc", global_allocator)]
+pub static HEAP: Heap = Heap(TalcLock::new(FreeRegions { claimed: false }));
+
+/// The guest's heap allocator.
+pub struct Heap(TalcLock<spinning_top::RawSpinlock, FreeRegions>);
+
+// SAFETY: delegates to talc's `GlobalAlloc`, which upholds the contract.
+unsafe impl GlobalAlloc for Heap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { self.0.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { self.0.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { self.0.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { self.0.realloc(ptr, layout, new_size) }
+    }
+}
 
 /// A talc source that claims the boot info's free regions once, when talc
 /// first runs out of memory.

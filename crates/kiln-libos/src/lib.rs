@@ -9,6 +9,10 @@
 //! - [`time`] (feature `time`): monotonic and wall-clock time, `sleep`;
 //! - the heap (feature `alloc`): `extern crate alloc` just works.
 //!
+//! With the default feature `native` the library OS is the whole runtime of
+//! a `no_std` program. Without it, it runs under Kiln's C-library layer
+//! (`kiln-libc`), which starts unmodified `std` programs.
+//!
 //! Everything that talks to the monitor sits behind [`platform`]; the other
 //! modules are written against its small interface, so another platform
 //! (a standard hypervisor with PVH boot and a serial console) can replace it.
@@ -18,7 +22,8 @@
 pub mod console;
 pub mod env;
 #[allow(unsafe_code)]
-mod mem;
+pub mod mem;
+#[cfg(feature = "native")]
 mod panic;
 #[allow(unsafe_code)]
 pub mod platform;
@@ -28,11 +33,11 @@ mod rt;
 #[cfg(feature = "time")]
 pub mod time;
 
-#[cfg(feature = "alloc")]
+#[cfg(feature = "heap")]
 #[allow(unsafe_code)]
-mod heap;
+pub mod heap;
 
-/// Declares the program's entry point: `kiln::entry!(main);` where `main`
+/// Declares the program's entry point (feature `native`): `kiln::entry!(main);` where `main`
 /// takes no arguments and returns `()`, an `i32` exit status, or a
 /// `Result<(), E: Debug>`.
 #[macro_export]

@@ -114,11 +114,14 @@ pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
 
 /// The precompiled `core` and `alloc` are built to unwind and name a
 /// personality routine; Kiln programs abort on panic, so it is never called.
+/// (Under the C-library layer, `std` defines its own.)
+#[cfg(feature = "native")]
 #[unsafe(no_mangle)]
 extern "C" fn rust_eh_personality() {}
 
 /// Referenced by the precompiled `core`'s landing pads, which never run
-/// under `panic = "abort"`.
+/// under `panic = "abort"`. (The C-library layer defines all `_Unwind_*`.)
+#[cfg(feature = "native")]
 #[unsafe(no_mangle)]
 extern "C" fn _Unwind_Resume() -> ! {
     crate::platform::report_panic(b"unwinding is not supported (_Unwind_Resume called)")

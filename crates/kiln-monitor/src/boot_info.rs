@@ -1,9 +1,10 @@
 //! Filling in the boot-info block the guest reads at entry.
 
-use kiln_abi::boot::{BOOT_MAGIC, BootInfo, MAX_REGIONS, MemoryRegion, RegionKind};
+use kiln_abi::boot::{BOOT_MAGIC, BootInfo, MAX_REGIONS, MemoryRegion, RegionKind, TlsTemplate};
 use kiln_abi::{ABI_VERSION, GuestPtr};
 
 use crate::clock::GuestClock;
+use crate::image::Image;
 use crate::layout::{Layout, PAGE_TABLES, SYSTEM_PAGE};
 use crate::memory::{GuestAccessError, GuestMemory};
 
@@ -30,7 +31,7 @@ impl ProgramArgs<'_> {
 pub fn write(
     memory: &GuestMemory,
     layout: &Layout,
-    image: std::ops::Range<u64>,
+    image: &Image<'_>,
     args: &ProgramArgs<'_>,
     clock: &GuestClock,
     random_seed: [u64; 4],
@@ -62,8 +63,8 @@ pub fn write(
         region_count,
         regions,
         memory_size: layout.memory_size,
-        image_start: image.start,
-        image_end: image.end,
+        image_start: image.start(),
+        image_end: image.end(),
         tsc_hz: clock.tsc_hz,
         tsc_base: clock.tsc_base,
         wall_clock_base_ns: clock.wall_base_ns,
@@ -73,6 +74,15 @@ pub fn write(
         envp: GuestPtr::new(envp_addr),
         random_seed,
         monitor_setup_ns: clock.setup_ns(),
+        tls: image
+            .tls
+            .as_ref()
+            .map_or_else(TlsTemplate::default, |t| TlsTemplate {
+                start: t.start,
+                file_size: t.file_size,
+                mem_size: t.mem_size,
+                align: t.align,
+            }),
         guest: Default::default(),
     };
     memory.write_obj(info, base)

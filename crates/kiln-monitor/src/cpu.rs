@@ -15,7 +15,9 @@
 
 use kiln_abi::hypercall::{PORT_BASE, PORT_COUNT};
 use kiln_abi::trap;
-use kvm_bindings::{kvm_regs, kvm_segment, kvm_sregs};
+use kvm_bindings::{
+    CpuId, KVM_CPUID_FLAG_SIGNIFCANT_INDEX, kvm_cpuid_entry2, kvm_regs, kvm_segment, kvm_sregs,
+};
 
 use crate::layout::{GDT_OFFSET, IDT_OFFSET, SYSTEM_PAGE, TRAP_STACK, TSS_OFFSET};
 use crate::memory::{GuestAccessError, GuestMemory};
@@ -39,6 +41,8 @@ const CR0_PG: u64 = 1 << 31;
 const CR4_PAE: u64 = 1 << 5;
 const CR4_OSFXSR: u64 = 1 << 9;
 const CR4_OSXMMEXCPT: u64 = 1 << 10;
+/// Lets CPL3 code set its own `%fs` base with `wrfsbase`.
+pub const CR4_FSGSBASE: u64 = 1 << 16;
 const EFER_LME: u64 = 1 << 8;
 const EFER_LMA: u64 = 1 << 10;
 const EFER_NXE: u64 = 1 << 11;
@@ -168,6 +172,51 @@ pub fn special_registers(mut sregs: kvm_sregs, cr3: u64, trap_table: Option<u64>
     sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
     sregs.efer = EFER_LME | EFER_LMA | EFER_NXE;
     sregs
+}
+
+/// A minimal guest CPUID built from the host's: the vendor, the baseline
+/// instruction-set bits, long mode and NX, and FSGSBASE, which KVM requires
+/// before it accepts CR4.FSGSBASE. Anything not listed reads as absent, so
+/// the guest never relies on a feature the monitor did not consider.
+pub fn thread_pointer_cpuid() -> CpuId {
+    use std::arch::x86_64::__cpuid_count;
+    // leaf 1 edx: FPU, TSC, CX8, CMOV, MMX, FXSR, SSE, SSE2
+    const LEAF1_EDX: u32 = 1 | 1 << 4 | 1 << 8 | 1 << 15 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26;
+    // leaf 1 ecx: SSE3, SSSE3, CX16, SSE4.1, SSE4.2, POPCNT, RDRAND
+    const LEAF1_ECX: u32 = 1 | 1 << 9 | 1 << 13 | 1 << 19 | 1 << 20 | 1 << 23 | 1 << 30;
+    const LEAF7_EBX_FSGSBASE: u32 = 1;
+    // 0x8000_0001 edx: SYSCALL, NX, LM; ecx: LAHF
+    const EXT_EDX: u32 = 1 << 11 | 1 << 20 | 1 << 29;
+    const EXT_ECX: u32 = 1;
+
+    let host = |leaf: u32| __cpuid_count(leaf, 0);
+    let vendor = host(0);
+    let leaf1 = host(1);
+    let ext = host(0x8000_0001);
+    let entry = |function: u32, eax: u32, ebx: u32, ecx: u32, edx: u32| kvm_cpuid_entry2 {
+        function,
+        eax,
+        ebx,
+        ecx,
+        edx,
+        ..Default::default()
+    };
+    let mut leaf7 = entry(7, 0, host(7).ebx & LEAF7_EBX_FSGSBASE, 0, 0);
+    leaf7.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+    let entries = [
+        entry(0, 7, vendor.ebx, vendor.ecx, vendor.edx),
+        entry(
+            1,
+            leaf1.eax,
+            0,
+            leaf1.ecx & LEAF1_ECX,
+            leaf1.edx & LEAF1_EDX,
+        ),
+        leaf7,
+        entry(0x8000_0000, 0x8000_0001, 0, 0, 0),
+        entry(0x8000_0001, 0, 0, ext.ecx & EXT_ECX, ext.edx & EXT_EDX),
+    ];
+    CpuId::from_entries(&entries).expect("five entries fit a CpuId")
 }
 
 /// General registers at entry: `rdi` holds the boot-info address, as the

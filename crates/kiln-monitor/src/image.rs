@@ -87,6 +87,9 @@ pub enum ImageError {
     /// The entry point is not in an executable segment.
     #[error("entry point {0:#x} is not inside an executable segment")]
     BadEntry(u64),
+    /// A TLS segment that is not inside a loaded segment, or is oversized.
+    #[error("the TLS segment is malformed or not inside a loaded segment")]
+    BadTls,
 }
 
 /// One loadable segment.
@@ -117,6 +120,21 @@ pub struct Image<'data> {
     pub trap_table: Option<u64>,
     /// Library-OS services compiled into the image.
     pub services: Vec<String>,
+    /// The thread-local-storage template (`PT_TLS`), if any.
+    pub tls: Option<TlsSegment>,
+}
+
+/// An image's `PT_TLS` segment, validated to lie inside a loaded segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSegment {
+    /// Guest address of the initialised data.
+    pub start: u64,
+    /// Bytes of initialised data.
+    pub file_size: u64,
+    /// Bytes in all.
+    pub mem_size: u64,
+    /// Alignment (a power of two).
+    pub align: u64,
 }
 
 impl<'data> Image<'data> {
@@ -144,10 +162,19 @@ impl<'data> Image<'data> {
         let phdrs = header.program_headers(endian, bytes).map_err(malformed)?;
 
         let mut segments = Vec::new();
+        let mut tls = None;
         let mut notes = Notes::default();
         for (index, phdr) in phdrs.iter().enumerate() {
             match phdr.p_type(endian) {
                 elf::PT_LOAD => segments.push(load_segment(index, phdr, endian, bytes)?),
+                elf::PT_TLS => {
+                    tls = Some(TlsSegment {
+                        start: phdr.p_vaddr(endian),
+                        file_size: phdr.p_filesz(endian),
+                        mem_size: phdr.p_memsz(endian),
+                        align: phdr.p_align(endian).max(1),
+                    });
+                }
                 elf::PT_INTERP => return Err(ImageError::Dynamic("PT_INTERP")),
                 elf::PT_DYNAMIC => return Err(ImageError::Dynamic("PT_DYNAMIC")),
                 elf::PT_NOTE => {
@@ -177,6 +204,9 @@ impl<'data> Image<'data> {
         {
             return Err(ImageError::BadEntry(entry));
         }
+        if let Some(tls) = &tls {
+            check_tls(tls, &segments)?;
+        }
         Ok(Self {
             bytes,
             entry,
@@ -184,6 +214,7 @@ impl<'data> Image<'data> {
             abi_version,
             trap_table: notes.trap_table,
             services: notes.services,
+            tls,
         })
     }
 
@@ -244,6 +275,27 @@ fn load_segment(
         writable: flags.contains(elf::PF_W),
         executable: flags.contains(elf::PF_X),
     })
+}
+
+/// The template must be initialised data the guest can read from a loaded
+/// segment, with a sane size and a power-of-two alignment.
+fn check_tls(tls: &TlsSegment, segments: &[Segment]) -> Result<(), ImageError> {
+    let sane = tls.file_size <= tls.mem_size
+        && tls.mem_size <= layout::MAX_MEMORY
+        && tls.align.is_power_of_two()
+        && tls.align <= layout::PAGE_SIZE;
+    let end = tls.start.checked_add(tls.file_size);
+    let inside = end.is_some_and(|end| {
+        tls.file_size == 0
+            || segments
+                .iter()
+                .any(|s| s.memory.start <= tls.start && end <= s.memory.end)
+    });
+    if sane && inside {
+        Ok(())
+    } else {
+        Err(ImageError::BadTls)
+    }
 }
 
 /// Segments get page-granular permissions, so two segments may not share a page.

@@ -1,4 +1,5 @@
-//! The library OS with no optional services: console and exit only.
+//! The library OS with no optional services: the native runtime, console
+//! and exit only.
 #![no_std]
 #![no_main]
 

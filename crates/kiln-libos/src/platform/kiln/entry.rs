@@ -60,8 +60,10 @@ macro_rules! service_note {
 }
 
 service_note!("console");
-#[cfg(feature = "alloc")]
+#[cfg(feature = "heap")]
 service_note!("alloc");
+#[cfg(not(feature = "native"))]
+service_note!("libc");
 #[cfg(feature = "time")]
 service_note!("time");
 
