@@ -41,6 +41,11 @@ impl Instant {
     pub fn as_nanos_since_boot(&self) -> u64 {
         self.0
     }
+
+    /// The instant `nanos` nanoseconds after boot.
+    pub fn from_nanos_since_boot(nanos: u64) -> Self {
+        Self(nanos)
+    }
 }
 
 impl Add<Duration> for Instant {

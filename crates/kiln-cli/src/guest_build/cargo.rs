@@ -1,6 +1,6 @@
 //! Talking to cargo: package metadata in, a built executable out.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -19,6 +19,9 @@ pub struct Package {
     pub bins: Vec<String>,
     /// Cargo's target directory for it.
     pub target_dir: PathBuf,
+    /// Whether it is a native Kiln program (it depends on the library OS);
+    /// otherwise it is an ordinary `std` program for the C library.
+    pub native: bool,
 }
 
 impl Package {
@@ -62,6 +65,12 @@ struct MetaPackage {
     name: String,
     manifest_path: PathBuf,
     targets: Vec<MetaTarget>,
+    dependencies: Vec<MetaDependency>,
+}
+
+#[derive(Deserialize)]
+struct MetaDependency {
+    name: String,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +123,7 @@ pub fn metadata(manifest: &Path) -> Result<Package, Failure> {
             )
         })?;
     Ok(Package {
+        native: package.dependencies.iter().any(|d| d.name == "kiln-libos"),
         bins: package
             .targets
             .into_iter()
@@ -147,19 +157,75 @@ struct Message {
     #[serde(default)]
     executable: Option<PathBuf>,
     #[serde(default)]
+    filenames: Vec<PathBuf>,
+    #[serde(default)]
     target: Option<MetaTarget>,
+    #[serde(default)]
+    message: Option<Diagnostic>,
+}
+
+#[derive(Deserialize)]
+struct Diagnostic {
+    #[serde(default)]
+    rendered: Option<String>,
+}
+
+/// Cargo's messages for one build, with compiler diagnostics printed as they
+/// come, except link failures over missing symbols, which are collected.
+#[derive(Default)]
+struct Messages {
+    artifacts: Vec<Message>,
+    missing_symbols: Vec<String>,
+}
+
+impl Messages {
+    fn read(stdout: impl std::io::Read) -> Self {
+        let mut messages = Self::default();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let Ok(message) = serde_json::from_str::<Message>(&line) else {
+                continue;
+            };
+            match message.reason.as_str() {
+                "compiler-artifact" => messages.artifacts.push(message),
+                "compiler-message" => messages.diagnostic(message),
+                _ => {}
+            }
+        }
+        messages.missing_symbols.sort();
+        messages.missing_symbols.dedup();
+        messages
+    }
+
+    fn diagnostic(&mut self, message: Message) {
+        let Some(rendered) = message.message.and_then(|m| m.rendered) else {
+            return;
+        };
+        let missing: Vec<String> = rendered
+            .lines()
+            .filter_map(|l| l.split("undefined symbol: ").nth(1))
+            .map(|s| s.trim().to_string())
+            .collect();
+        if missing.is_empty() {
+            eprint!("{rendered}");
+        } else {
+            self.missing_symbols.extend(missing);
+        }
+    }
+}
+
+fn message_format() -> &'static str {
+    if std::io::stderr().is_terminal() {
+        "--message-format=json-diagnostic-rendered-ansi"
+    } else {
+        "--message-format=json"
+    }
 }
 
 /// Runs cargo and returns the executable it produced.
 pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
     let mut command = cargo();
     command
-        .args([
-            "build",
-            "--message-format=json-render-diagnostics",
-            "--target",
-            TARGET,
-        ])
+        .args(["build", message_format(), "--target", TARGET])
         .arg("--manifest-path")
         .arg(request.manifest)
         .args(["--bin", request.bin])
@@ -185,34 +251,84 @@ pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
         command.env(format!("CARGO_PROFILE_{profile}_PANIC"), "abort");
     }
 
+    let messages = run(command)?;
+    if !messages.missing_symbols.is_empty() {
+        return Err(Failure::new(
+            BUILD,
+            format!(
+                "{} needs C-library functions Kiln does not provide: {}",
+                request.bin,
+                messages.missing_symbols.join(", ")
+            ),
+        ));
+    }
+    messages
+        .artifacts
+        .into_iter()
+        .filter(|m| {
+            m.target
+                .as_ref()
+                .is_some_and(|t| t.name == request.bin && t.kind.iter().any(|k| k == "bin"))
+        })
+        .find_map(|m| m.executable)
+        .ok_or_else(|| {
+            Failure::new(
+                BUILD,
+                format!(
+                    "building {} failed (cargo's messages are above)",
+                    request.bin
+                ),
+            )
+        })
+}
+
+/// Runs a cargo build and collects its messages; fails if cargo does.
+fn run(mut command: Command) -> Result<Messages, Failure> {
     let mut child = command
         .spawn()
         .map_err(|e| Failure::new(BUILD, format!("cannot run cargo: {e}")))?;
     let stdout = child.stdout.take().expect("stdout was piped");
-    let mut executable = None;
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        let Ok(message) = serde_json::from_str::<Message>(&line) else {
-            continue;
-        };
-        let is_our_bin = message
-            .target
-            .as_ref()
-            .is_some_and(|t| t.name == request.bin && t.kind.iter().any(|k| k == "bin"));
-        if message.reason == "compiler-artifact" && is_our_bin {
-            executable = message.executable.or(executable);
-        }
-    }
+    let messages = Messages::read(stdout);
     let status = child
         .wait()
         .map_err(|e| Failure::new(BUILD, format!("cargo: {e}")))?;
-    match executable {
-        Some(path) if status.success() => Ok(path),
-        _ => Err(Failure::new(
+    if status.success() || !messages.missing_symbols.is_empty() {
+        Ok(messages)
+    } else {
+        Err(Failure::new(
             BUILD,
-            format!(
-                "building {} failed (cargo's messages are above)",
-                request.bin
-            ),
-        )),
+            "the build failed (cargo's messages are above)",
+        ))
     }
+}
+
+/// Builds a library crate for the guest in release mode and returns the
+/// rlibs of it and its dependencies, in dependency order.
+pub fn build_rlibs(
+    manifest: &Path,
+    target_dir: &Path,
+    rustflags: &[String],
+    quiet: bool,
+) -> Result<Vec<PathBuf>, Failure> {
+    let mut command = cargo();
+    command
+        .args(["build", "--release", message_format(), "--target", TARGET])
+        .arg("--manifest-path")
+        .arg(manifest)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\x1f"))
+        .env("CARGO_PROFILE_RELEASE_PANIC", "abort")
+        .env_remove("RUSTFLAGS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if quiet {
+        command.arg("--quiet");
+    }
+    let messages = run(command)?;
+    Ok(messages
+        .artifacts
+        .into_iter()
+        .flat_map(|m| m.filenames)
+        .filter(|f| f.extension().is_some_and(|e| e == "rlib"))
+        .collect())
 }

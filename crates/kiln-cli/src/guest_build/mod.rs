@@ -10,9 +10,13 @@
 //!   enclosing build holds.
 //! - The linker script is generated from the ABI's constants and written
 //!   next to the build outputs.
+//! - A crate that depends on the library OS is a native Kiln program; any
+//!   other binary crate is an ordinary `std` program, linked against Kiln's
+//!   C library in place of glibc ([`libc`]).
 
 mod cargo;
 mod flags;
+mod libc;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -64,16 +68,23 @@ pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result
     let package = cargo::metadata(&manifest)?;
     let bin = package.pick_bin(options.bin.as_deref())?;
     let target_dir = package.target_dir.join("kiln");
-    let script = flags::write_linker_script(&target_dir)?;
-    let status = (verbosity == Verbosity::Quiet && std::io::stderr().is_terminal())
+    let quiet = verbosity == Verbosity::Quiet;
+    let status = (quiet && std::io::stderr().is_terminal())
         .then(|| StatusLine::show(&format!("building {bin}")));
+    let c_library = !package.native;
+    let script = flags::write_linker_script(&target_dir, c_library)?;
+    let extra = if c_library {
+        libc::link_flags(&target_dir, quiet)?
+    } else {
+        Vec::new()
+    };
     let image = cargo::build(&cargo::BuildRequest {
         manifest: &manifest,
         bin: &bin,
         target_dir: &target_dir,
         options,
-        rustflags: flags::rustflags(&script),
-        quiet: verbosity == Verbosity::Quiet,
+        rustflags: flags::rustflags(&script, &extra),
+        quiet,
     });
     drop(status);
     Ok(Built {

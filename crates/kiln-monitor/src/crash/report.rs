@@ -20,16 +20,24 @@ const FOLD_AFTER: usize = 3;
 
 /// Frames of the panic machinery, left out of panic backtraces so the first
 /// frame shown is the code that panicked.
-const PANIC_MACHINERY: [&str; 5] = [
+const PANIC_MACHINERY: [&str; 12] = [
     "kiln_libos::",
-    "__rustc::rust_begin_unwind",
+    "kiln_libc::",
+    "__rustc::",
     "core::panicking::",
     "core::option::",
     "core::result::",
+    "std::panicking::",
+    "std::process::abort",
+    "std::sys::pal::unix::abort_internal",
+    "std::sys::backtrace::__rust_end_short_backtrace",
+    // The C library's own entry points, by their C names.
+    "abort",
+    "__kiln_libc_start",
 ];
 
 /// Crates whose frames are never "where" a crash happened, only "how".
-const STANDARD_LIBRARIES: [&str; 3] = ["core::", "alloc::", "<core::"];
+const STANDARD_LIBRARIES: [&str; 5] = ["core::", "alloc::", "std::", "<core::", "<std::"];
 
 /// What killed the guest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -198,9 +206,14 @@ impl CrashReport {
 /// handler and `core`'s panic functions form the top of every panic's stack.
 fn trim_panic_machinery(backtrace: &mut Vec<Frame>) {
     let in_machinery = |f: &Frame| {
-        f.function
-            .as_deref()
-            .is_some_and(|name| PANIC_MACHINERY.iter().any(|p| name.starts_with(p)))
+        f.function.as_deref().is_some_and(|name| {
+            PANIC_MACHINERY.iter().any(|p| {
+                name.starts_with(p)
+                    && (p.ends_with("::")
+                        || name.len() == p.len()
+                        || name[p.len()..].starts_with("::"))
+            })
+        })
     };
     let leading = backtrace.iter().take_while(|f| in_machinery(f)).count();
     // Keep everything if the machinery is all there is (a panic inside the library OS).

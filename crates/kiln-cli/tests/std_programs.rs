@@ -1,0 +1,115 @@
+//! Unmodified `std` programs, built by `kiln build` against Kiln's C
+//! library and booted on /dev/kvm.
+
+mod common;
+
+use common::{code, image, kiln, require_kvm, root, run_image};
+
+#[test]
+fn std_hello_prints_and_exits() {
+    let hello = image("examples/std-hello", false);
+    let run = run_image(&hello, &[], &["one", "two words"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "Hello from std on Kiln!\narg 1: one\narg 2: two words\n"
+    );
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn std_hello_runs_in_four_mebibytes_and_is_small() {
+    let hello = image("examples/std-hello", true);
+    let run = run_image(&hello, &["--memory", "4M"], &[]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "Hello from std on Kiln!\n")
+    );
+    let inspect = kiln().arg("inspect").arg(&hello).output().expect("inspect");
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(
+        text.contains("services:  console, alloc, libc, time"),
+        "{text}"
+    );
+}
+
+#[test]
+fn std_env_sees_arguments_environment_and_exits_with_its_status() {
+    let env = image("examples/std-env", false);
+    let run = run_image(&env, &["-e", "GREETING=hello there"], &["a", "b c"]);
+    assert_eq!(run.code, 7, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "args: [\"std-env\", \"a\", \"b c\"]\n\
+         GREETING=hello there\n\
+         env keys: [\"GREETING\"]\n\
+         current_exe failed: no /proc/self/exe available. Is /proc mounted?\n\
+         cwd: Ok(\"/\")\n"
+    );
+}
+
+#[test]
+fn std_time_is_monotonic_sleeps_and_knows_the_date() {
+    let time = image("examples/std-time", false);
+    let started = std::time::Instant::now();
+    let run = run_image(&time, &[], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let value = |key: &str| -> String {
+        run.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+            .unwrap_or_else(|| panic!("no {key} in {}", run.stdout))
+            .to_string()
+    };
+    assert_eq!(value("monotonic"), "true");
+    let slept: u64 = value("slept_ms").parse().expect("ms");
+    assert!((100..150).contains(&slept), "slept {slept} ms");
+    assert!(started.elapsed().as_millis() >= 100);
+    let host = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let guest: u64 = value("unix_seconds").parse().expect("seconds");
+    assert!(host.abs_diff(guest) <= 5, "guest {guest} vs host {host}");
+}
+
+#[test]
+fn a_std_panic_is_printed_by_std_and_reported_by_kiln() {
+    let abort = image("tests/guests/std-abort", false);
+    let run = run_image(&abort, &[], &[]);
+    assert_eq!(run.code, code::PANIC, "{}", run.stderr);
+    assert_eq!(run.stdout, "checking 0 values\n");
+    assert!(
+        run.stderr
+            .contains("panicked at std-abort/src/main.rs:12:5:\nno values were given"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("guest panicked: the program called abort()")
+    );
+    assert!(
+        run.stderr.contains("  in std_abort::check\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("std_abort::main"), "{}", run.stderr);
+}
+
+#[test]
+fn a_missing_c_function_fails_the_build_with_its_name() {
+    require_kvm();
+    let run: common::Run = kiln()
+        .arg("build")
+        .arg(root().join("tests/guests/missing-symbol"))
+        .output()
+        .expect("run kiln")
+        .into();
+    assert_eq!(run.code, code::BUILD, "{}", run.stderr);
+    let last = run.stderr.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        "kiln: error: missing-symbol needs C-library functions Kiln does not provide: getpwnam"
+    );
+}

@@ -1,0 +1,86 @@
+//! `mmap` and friends, for anonymous memory only.
+//!
+//! There are no files to map yet, and guest code runs at CPL3 without a
+//! page-table interface, so `mprotect` is accepted without effect (`std`
+//! uses it only for guard pages, which the monitor already provides for the
+//! main stack).
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ffi::c_void;
+
+use kiln_libos::heap::HEAP;
+
+use crate::errno::{self, code};
+use crate::{CInt, CLong};
+
+const PAGE: usize = 4096;
+const MAP_FIXED: CInt = 0x10;
+const MAP_ANONYMOUS: CInt = 0x20;
+const MAP_FAILED: *mut c_void = !0usize as *mut c_void;
+
+/// `mmap(2)` (also exported as `mmap64`).
+#[unsafe(no_mangle)]
+pub extern "C" fn mmap64(
+    _addr: *mut c_void,
+    len: usize,
+    _prot: CInt,
+    flags: CInt,
+    _fd: CInt,
+    _offset: CLong,
+) -> *mut c_void {
+    if flags & MAP_ANONYMOUS == 0 {
+        errno::set(code::ENODEV);
+        return MAP_FAILED;
+    }
+    if flags & MAP_FIXED != 0 || len == 0 {
+        errno::set(code::EINVAL);
+        return MAP_FAILED;
+    }
+    let Ok(layout) = Layout::from_size_align(len.next_multiple_of(PAGE), PAGE) else {
+        errno::set(code::ENOMEM);
+        return MAP_FAILED;
+    };
+    // SAFETY: a non-zero-sized layout.
+    let ptr = unsafe { HEAP.alloc_zeroed(layout) };
+    if ptr.is_null() {
+        errno::set(code::ENOMEM);
+        return MAP_FAILED;
+    }
+    ptr.cast()
+}
+
+/// `mmap(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn mmap(
+    addr: *mut c_void,
+    len: usize,
+    prot: CInt,
+    flags: CInt,
+    fd: CInt,
+    offset: CLong,
+) -> *mut c_void {
+    mmap64(addr, len, prot, flags, fd, offset)
+}
+
+/// `munmap(2)`: whole mappings only, as `std` uses it.
+///
+/// # Safety
+/// `addr`/`len` must describe a whole mapping from [`mmap64`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> CInt {
+    let Ok(layout) = Layout::from_size_align(len.next_multiple_of(PAGE), PAGE) else {
+        return errno::fail(code::EINVAL);
+    };
+    if addr.is_null() || !(addr as usize).is_multiple_of(PAGE) {
+        return errno::fail(code::EINVAL);
+    }
+    // SAFETY: per the caller, this is a whole mapping from mmap64.
+    unsafe { HEAP.dealloc(addr.cast(), layout) };
+    0
+}
+
+/// `mprotect(2)`: accepted, without effect (see the module docs).
+#[unsafe(no_mangle)]
+pub extern "C" fn mprotect(_addr: *mut c_void, _len: usize, _prot: CInt) -> CInt {
+    0
+}

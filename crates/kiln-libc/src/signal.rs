@@ -1,0 +1,65 @@
+//! Signals. A unikernel has no other processes and no terminal, so no
+//! signal is ever delivered: installing handlers and alternate stacks (all
+//! `std` does) is accepted and has no effect.
+
+use core::ffi::c_void;
+
+use kiln_libos::platform;
+
+use crate::CInt;
+
+const SS_DISABLE: CInt = 2;
+
+/// `sigaction(2)`: the old action reads as the default.
+///
+/// # Safety
+/// `old` must be null or valid for a `struct sigaction` (152 bytes).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigaction(_signal: CInt, _action: *const c_void, old: *mut u8) -> CInt {
+    if !old.is_null() {
+        // SAFETY: per the caller.
+        unsafe { old.write_bytes(0, 152) };
+    }
+    0
+}
+
+/// `signal(2)`: the previous handler reads as `SIG_DFL`.
+#[unsafe(no_mangle)]
+pub extern "C" fn signal(_signal: CInt, _handler: usize) -> usize {
+    0
+}
+
+/// `struct stack_t`.
+#[repr(C)]
+pub struct SignalStack {
+    sp: *mut c_void,
+    flags: CInt,
+    size: usize,
+}
+
+/// `sigaltstack(2)`: the old stack reads as disabled.
+///
+/// # Safety
+/// `old` must be null or valid for a `stack_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigaltstack(_stack: *const SignalStack, old: *mut SignalStack) -> CInt {
+    if !old.is_null() {
+        // SAFETY: per the caller.
+        unsafe {
+            old.write(SignalStack {
+                sp: core::ptr::null_mut(),
+                flags: SS_DISABLE,
+                size: 0,
+            })
+        };
+    }
+    0
+}
+
+/// `pause(2)`: waits for a signal, which never comes.
+#[unsafe(no_mangle)]
+pub extern "C" fn pause() -> CInt {
+    loop {
+        platform::block_until(u64::MAX);
+    }
+}

@@ -1,0 +1,47 @@
+//! `strerror_r`: the messages glibc gives for the errors Kiln returns.
+
+use core::ffi::c_char;
+
+use crate::CInt;
+use crate::errno::code;
+
+fn message(errnum: CInt) -> &'static str {
+    match errnum {
+        0 => "Success",
+        code::EPERM => "Operation not permitted",
+        code::ENOENT => "No such file or directory",
+        code::EINTR => "Interrupted system call",
+        code::EBADF => "Bad file descriptor",
+        code::EAGAIN => "Resource temporarily unavailable",
+        code::ENOMEM => "Cannot allocate memory",
+        code::EFAULT => "Bad address",
+        code::ENODEV => "No such device",
+        code::EINVAL => "Invalid argument",
+        code::EMFILE => "Too many open files",
+        code::ENOTTY => "Inappropriate ioctl for device",
+        code::ESPIPE => "Illegal seek",
+        code::ERANGE => "Numerical result out of range",
+        code::ENOSYS => "Function not implemented",
+        code::ETIMEDOUT => "Connection timed out",
+        _ => "Unknown error",
+    }
+}
+
+/// The XSI `strerror_r(3)` (what `std` calls): 0, or `ERANGE` if truncated.
+///
+/// # Safety
+/// `buf` must be valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __xpg_strerror_r(errnum: CInt, buf: *mut c_char, len: usize) -> CInt {
+    if len == 0 {
+        return code::ERANGE;
+    }
+    let text = message(errnum).as_bytes();
+    let n = text.len().min(len - 1);
+    // SAFETY: per the caller, `n + 1 <= len` bytes fit.
+    unsafe {
+        core::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+        buf.add(n).write(0);
+    }
+    if n < text.len() { code::ERANGE } else { 0 }
+}

@@ -1,0 +1,137 @@
+//! `syscall(2)`: the raw entry `std` uses for `futex`, `getrandom`, `gettid`
+//! and `statx` on Linux.
+//!
+//! The C declaration is variadic; on x86_64 a variadic callee receives its
+//! integer arguments in the same registers as a fixed one, so six `long`
+//! parameters read them correctly on stable Rust.
+
+use core::cell::Cell;
+
+use kiln_libos::platform;
+use kiln_libos::time::{Instant, sleep_until};
+
+use crate::CLong;
+use crate::errno::{self, code};
+
+const SYS_GETTID: CLong = 186;
+const SYS_FUTEX: CLong = 202;
+const SYS_GETRANDOM: CLong = 318;
+
+const FUTEX_WAIT: CLong = 0;
+const FUTEX_WAKE: CLong = 1;
+const FUTEX_WAIT_BITSET: CLong = 9;
+const FUTEX_WAKE_BITSET: CLong = 10;
+const FUTEX_COMMAND_MASK: CLong = 0x7f;
+
+/// `syscall(2)`.
+///
+/// # Safety
+/// The arguments must be valid for the call `number` names.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn syscall(
+    number: CLong,
+    a1: CLong,
+    a2: CLong,
+    a3: CLong,
+    a4: CLong,
+    _a5: CLong,
+    _a6: CLong,
+) -> CLong {
+    match number {
+        // SAFETY: the current thread's live TCB.
+        SYS_GETTID => CLong::from(unsafe { (*crate::thread::current()).id }),
+        // SAFETY: per the caller.
+        SYS_FUTEX => unsafe { futex(a1 as *const u32, a2, a3 as u32, a4 as *const Timespec) },
+        // SAFETY: per the caller.
+        SYS_GETRANDOM => unsafe { getrandom(a1 as *mut u8, a2 as usize) },
+        // statx and everything else: std falls back to older calls on ENOSYS.
+        _ => errno::fail(code::ENOSYS),
+    }
+}
+
+/// `struct timespec`.
+#[repr(C)]
+pub struct Timespec {
+    sec: i64,
+    nsec: i64,
+}
+
+impl Timespec {
+    pub(crate) fn new(sec: i64, nsec: i64) -> Self {
+        Self { sec, nsec }
+    }
+
+    pub(crate) fn fields(&self) -> (i64, i64) {
+        (self.sec, self.nsec)
+    }
+}
+
+/// Futex wait and wake for a program with one thread: a wait whose value
+/// still matches can only end by its timeout.
+///
+/// # Safety
+/// `addr` must be valid for a read; `timeout` null or valid.
+unsafe fn futex(addr: *const u32, op: CLong, value: u32, timeout: *const Timespec) -> CLong {
+    match op & FUTEX_COMMAND_MASK {
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => 0,
+        command @ (FUTEX_WAIT | FUTEX_WAIT_BITSET) => {
+            // SAFETY: per the caller.
+            if unsafe { addr.read_volatile() } != value {
+                return errno::fail(code::EAGAIN);
+            }
+            if timeout.is_null() {
+                platform::report_panic(b"deadlock: the only thread waits forever on a futex");
+            }
+            // SAFETY: per the caller.
+            let Some(span) = (unsafe { &*timeout }).to_duration() else {
+                return errno::fail(code::EINVAL);
+            };
+            // FUTEX_WAIT takes a relative timeout; FUTEX_WAIT_BITSET an
+            // absolute CLOCK_MONOTONIC one (std's clock, zero at boot here).
+            let deadline = if command == FUTEX_WAIT {
+                Instant::now() + span
+            } else {
+                Instant::from_nanos_since_boot(span.as_nanos() as u64)
+            };
+            sleep_until(deadline);
+            errno::fail(code::ETIMEDOUT)
+        }
+        _ => errno::fail(code::ENOSYS),
+    }
+}
+
+/// The generator behind `getrandom`: xoshiro256** seeded from the 256-bit
+/// host seed in the boot info.
+struct Random(Cell<Option<[u64; 4]>>);
+
+// SAFETY: one vCPU without preemption: never accessed from two contexts.
+unsafe impl Sync for Random {}
+
+static RANDOM: Random = Random(Cell::new(None));
+
+fn next_random() -> u64 {
+    let mut s = RANDOM.0.get().unwrap_or(platform::boot_info().random_seed);
+    let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+    let t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = s[3].rotate_left(45);
+    RANDOM.0.set(Some(s));
+    result
+}
+
+/// `getrandom(2)`.
+///
+/// # Safety
+/// `buf` must be valid for `len` bytes.
+unsafe fn getrandom(buf: *mut u8, len: usize) -> CLong {
+    // SAFETY: per the caller.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    for chunk in out.chunks_mut(8) {
+        chunk.copy_from_slice(&next_random().to_le_bytes()[..chunk.len()]);
+    }
+    len as CLong
+}

@@ -1,0 +1,99 @@
+//! The thread control block and thread-local storage.
+//!
+//! x86_64 uses TLS "variant II": `%fs` points at the thread control block
+//! (TCB), the thread's TLS block lies just below it, and code finds a
+//! thread-local at a fixed negative offset from `%fs` that the linker
+//! computed from the image's `PT_TLS` segment. The ABI also requires the
+//! TCB's first word to hold its own address (`mov rax, fs:0`).
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr;
+use core::sync::atomic::{AtomicI32, Ordering};
+
+use kiln_abi::boot::TlsTemplate;
+use kiln_libos::heap::HEAP;
+
+use crate::CInt;
+
+/// Number of `pthread_key_t` slots per thread.
+pub const KEYS: usize = 128;
+
+/// The thread control block `%fs` points at.
+#[repr(C)]
+pub struct Tcb {
+    /// The TCB's own address, as the ABI requires at `%fs:0`.
+    self_ptr: *mut Tcb,
+    /// glibc's DTV slot; unused (static images have one TLS module).
+    dtv: usize,
+    /// This thread's `errno`.
+    pub errno: CInt,
+    /// This thread's id (`gettid`); the main thread is 1.
+    pub id: CInt,
+    /// This thread's values for `pthread_key_t`s.
+    pub keys: [*mut core::ffi::c_void; KEYS],
+}
+
+/// The next thread id to hand out.
+static NEXT_ID: AtomicI32 = AtomicI32::new(1);
+
+/// The current thread's TCB.
+pub fn current() -> *mut Tcb {
+    let tcb: *mut Tcb;
+    // SAFETY: %fs:0 holds the TCB's self pointer from `create` on; reading it
+    // has no side effects.
+    unsafe {
+        core::arch::asm!("mov {}, fs:0", out(reg) tcb, options(nostack, preserves_flags, readonly));
+    }
+    tcb
+}
+
+/// The current thread's `errno` slot.
+pub fn current_errno() -> *mut CInt {
+    // SAFETY: `current` is the live TCB of this thread.
+    unsafe { &raw mut (*current()).errno }
+}
+
+/// Allocates a thread's TLS block and TCB from `template` and returns the
+/// thread pointer, or null when memory is exhausted.
+pub fn create(template: &TlsTemplate) -> *mut Tcb {
+    let align = (template.align.max(1) as usize).max(align_of::<Tcb>());
+    // The linker placed thread-locals relative to the TCB assuming the block
+    // is rounded up to the segment's own alignment: match it exactly.
+    let block = (template.mem_size as usize).next_multiple_of(template.align.max(1) as usize);
+    let Ok(layout) = Layout::from_size_align(block + size_of::<Tcb>(), align) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: a non-zero-sized layout.
+    let base = unsafe { HEAP.alloc_zeroed(layout) };
+    if base.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: the template lies in the loaded image (validated by the
+    // monitor) and the block has room for its initialised part.
+    unsafe {
+        ptr::copy_nonoverlapping(
+            template.start as *const u8,
+            base,
+            template.file_size as usize,
+        );
+    }
+    // SAFETY: `block` bytes into an allocation of `block + size_of::<Tcb>()`,
+    // aligned for a Tcb since `block` is a multiple of the alignment.
+    let tcb = unsafe { base.add(block) }.cast::<Tcb>();
+    // SAFETY: the TCB part of the fresh allocation, zeroed; only the self
+    // pointer and the id need setting.
+    unsafe {
+        (&raw mut (*tcb).self_ptr).write(tcb);
+        (&raw mut (*tcb).id).write(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+    }
+    tcb
+}
+
+/// Points `%fs` at `tcb` (the monitor enables `wrfsbase` for TLS images).
+///
+/// # Safety
+/// `tcb` must come from [`create`] and outlive the thread.
+pub unsafe fn install(tcb: *mut Tcb) {
+    // SAFETY: per the caller; wrfsbase only changes this thread's %fs base.
+    unsafe { core::arch::asm!("wrfsbase {}", in(reg) tcb, options(nostack, preserves_flags)) };
+}

@@ -1,0 +1,132 @@
+//! Clocks and sleeping, on the library OS's TSC clock: reading the time is
+//! never a VM exit, sleeping idles the vCPU in the monitor.
+
+use core::time::Duration;
+
+use kiln_libos::time::{Instant, sleep, sleep_until, unix_time};
+
+use crate::CInt;
+use crate::errno::{self, code};
+use crate::syscall::Timespec;
+
+const CLOCK_REALTIME: CInt = 0;
+const CLOCK_MONOTONIC: CInt = 1;
+const CLOCK_PROCESS_CPUTIME_ID: CInt = 2;
+const CLOCK_THREAD_CPUTIME_ID: CInt = 3;
+const CLOCK_MONOTONIC_RAW: CInt = 4;
+const CLOCK_REALTIME_COARSE: CInt = 5;
+const CLOCK_MONOTONIC_COARSE: CInt = 6;
+const CLOCK_BOOTTIME: CInt = 7;
+const TIMER_ABSTIME: CInt = 1;
+
+/// The reading of `clock`, or `None` for clocks Kiln does not have.
+fn now(clock: CInt) -> Option<Duration> {
+    match clock {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Some(unix_time()),
+        // One vCPU that only this program uses: CPU time is time since boot.
+        CLOCK_MONOTONIC
+        | CLOCK_MONOTONIC_RAW
+        | CLOCK_MONOTONIC_COARSE
+        | CLOCK_BOOTTIME
+        | CLOCK_PROCESS_CPUTIME_ID
+        | CLOCK_THREAD_CPUTIME_ID => {
+            Some(Duration::from_nanos(Instant::now().as_nanos_since_boot()))
+        }
+        _ => None,
+    }
+}
+
+impl Timespec {
+    fn from_duration(d: Duration) -> Self {
+        Self::new(d.as_secs() as i64, i64::from(d.subsec_nanos()))
+    }
+
+    /// The duration, or `None` if the fields are out of range.
+    pub(crate) fn to_duration(&self) -> Option<Duration> {
+        let (sec, nsec) = self.fields();
+        (sec >= 0 && (0..1_000_000_000).contains(&nsec))
+            .then(|| Duration::new(sec as u64, nsec as u32))
+    }
+}
+
+/// `clock_gettime(2)`.
+///
+/// # Safety
+/// `out` must be valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn clock_gettime(clock: CInt, out: *mut Timespec) -> CInt {
+    match now(clock) {
+        // SAFETY: per the caller.
+        Some(t) => unsafe { out.write(Timespec::from_duration(t)) },
+        None => return errno::fail(code::EINVAL),
+    }
+    0
+}
+
+/// `struct timeval`.
+#[repr(C)]
+pub struct Timeval {
+    sec: i64,
+    usec: i64,
+}
+
+/// `gettimeofday(2)`.
+///
+/// # Safety
+/// `out` must be null or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gettimeofday(out: *mut Timeval, _zone: *mut u8) -> CInt {
+    if !out.is_null() {
+        let t = unix_time();
+        // SAFETY: per the caller.
+        unsafe {
+            out.write(Timeval {
+                sec: t.as_secs() as i64,
+                usec: i64::from(t.subsec_micros()),
+            })
+        };
+    }
+    0
+}
+
+/// `nanosleep(2)`: never interrupted (there are no signals).
+///
+/// # Safety
+/// `request` must be valid for a read.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nanosleep(request: *const Timespec, _remain: *mut Timespec) -> CInt {
+    // SAFETY: per the caller.
+    match unsafe { &*request }.to_duration() {
+        Some(d) => {
+            sleep(d);
+            0
+        }
+        None => errno::fail(code::EINVAL),
+    }
+}
+
+/// `clock_nanosleep(2)`: returns the error instead of setting `errno`.
+///
+/// # Safety
+/// `request` must be valid for a read.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn clock_nanosleep(
+    clock: CInt,
+    flags: CInt,
+    request: *const Timespec,
+    _remain: *mut Timespec,
+) -> CInt {
+    // SAFETY: per the caller.
+    let Some(d) = unsafe { &*request }.to_duration() else {
+        return code::EINVAL;
+    };
+    let Some(current) = now(clock) else {
+        return code::EINVAL;
+    };
+    if flags & TIMER_ABSTIME == 0 {
+        sleep(d);
+    } else if d > current {
+        sleep_until(Instant::now() + (d - current));
+    }
+    0
+}

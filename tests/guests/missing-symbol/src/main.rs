@@ -1,0 +1,14 @@
+//! An ordinary program that calls a C-library function Kiln does not
+//! provide: `kiln build` must fail and name it.
+
+use std::ffi::{c_char, c_void};
+
+unsafe extern "C" {
+    fn getpwnam(name: *const c_char) -> *mut c_void;
+}
+
+fn main() {
+    // SAFETY: a valid C string; the result is only compared with null.
+    let entry = unsafe { getpwnam(c"root".as_ptr()) };
+    println!("root exists: {}", !entry.is_null());
+}
