@@ -34,17 +34,34 @@ fn std_hello_runs_in_four_mebibytes_and_is_small() {
 }
 
 #[test]
-fn std_env_sees_arguments_environment_and_exits_with_its_status() {
+fn std_env_sees_and_changes_its_environment_and_exits_with_its_status() {
     let env = image("examples/std-env", false);
-    let run = run_image(&env, &["-e", "GREETING=hello there"], &["a", "b c"]);
+    let run = run_image(
+        &env,
+        &["-e", "GREETING=hello there", "-e", "REMOVED=x"],
+        &["a", "b c"],
+    );
     assert_eq!(run.code, 7, "{}", run.stderr);
     assert_eq!(
         run.stdout,
         "args: [\"std-env\", \"a\", \"b c\"]\n\
          GREETING=hello there\n\
-         env keys: [\"GREETING\"]\n\
+         env: [(\"ADDED\", \"by the program\"), (\"GREETING\", \"changed\")]\n\
          current_exe failed: no /proc/self/exe available. Is /proc mounted?\n\
          cwd: Ok(\"/\")\n"
+    );
+}
+
+#[test]
+fn starting_a_process_fails_cleanly_at_run_time() {
+    let command = image("tests/guests/std-command", false);
+    let run = run_image(&command, &[], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "status: Function not implemented (os error 38) (Unsupported)\n\
+         output: No such file or directory (os error 2) (NotFound)\n\
+         still running\n"
     );
 }
 

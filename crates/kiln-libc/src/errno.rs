@@ -10,6 +10,7 @@ pub mod code {
     pub const ENOENT: i32 = 2;
     pub const EINTR: i32 = 4;
     pub const EBADF: i32 = 9;
+    pub const ECHILD: i32 = 10;
     pub const EAGAIN: i32 = 11;
     pub const ENOMEM: i32 = 12;
     pub const ENODEV: i32 = 19;

@@ -18,6 +18,8 @@
 //! - [`time`]: clocks and sleeping;
 //! - [`pthread`]: thread-specific keys and thread attributes;
 //! - [`signal`]: handlers accepted, never delivered;
+//! - [`process`]: one process; spawning another fails with `ENOSYS`;
+//! - [`socket`]: not yet (`ENOSYS`/`EBADF`);
 //! - [`string`]: the error messages of `strerror_r`;
 //! - [`syscall`]: the raw `syscall()` entry `std` uses for futex and friends;
 //! - [`unwind`]: the `_Unwind_*` symbols `panic = "abort"` programs reference.
@@ -26,8 +28,10 @@
 pub mod errno;
 pub mod malloc;
 pub mod mman;
+pub mod process;
 pub mod pthread;
 pub mod signal;
+pub mod socket;
 pub mod start;
 pub mod stat;
 pub mod stdlib;

@@ -12,6 +12,7 @@ fn message(errnum: CInt) -> &'static str {
         code::ENOENT => "No such file or directory",
         code::EINTR => "Interrupted system call",
         code::EBADF => "Bad file descriptor",
+        code::ECHILD => "No child processes",
         code::EAGAIN => "Resource temporarily unavailable",
         code::ENOMEM => "Cannot allocate memory",
         code::EFAULT => "Bad address",

@@ -123,6 +123,35 @@ pub unsafe extern "C" fn getcwd(buf: *mut c_char, size: usize) -> *mut c_char {
     buf
 }
 
+/// `chdir(2)`: `/` is the only directory there is yet.
+///
+/// # Safety
+/// `path` must be a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn chdir(path: *const c_char) -> CInt {
+    // SAFETY: per the caller.
+    match unsafe { core::ffi::CStr::from_ptr(path) }.to_bytes() {
+        b"/" => 0,
+        _ => errno::fail(code::ENOENT),
+    }
+}
+
+/// `ioctl(2)`: the console has no terminal controls.
+#[unsafe(no_mangle)]
+pub extern "C" fn ioctl(fd: CInt, _request: u64, _arg: CLong) -> CInt {
+    errno::fail(if (0..=2).contains(&fd) {
+        code::ENOTTY
+    } else {
+        code::EBADF
+    })
+}
+
+/// `pipe2(2)`: not yet (files and pipes come with the filesystem layer).
+#[unsafe(no_mangle)]
+pub extern "C" fn pipe2(_fds: *mut CInt, _flags: CInt) -> CInt {
+    errno::fail(code::ENOSYS)
+}
+
 /// `readlink(2)`: there are no symbolic links (nor `/proc/self/exe`).
 #[unsafe(no_mangle)]
 pub extern "C" fn readlink(_path: *const c_char, _buf: *mut c_char, _size: usize) -> CLong {

@@ -1,0 +1,185 @@
+//! Processes. A unikernel is one process: starting another fails with
+//! `ENOSYS`, as on a kernel built without the feature, so `std::process::
+//! Command` returns an error the program can handle. The attribute objects
+//! `posix_spawn` takes are accepted (there is nothing to configure), and
+//! signal sets work as data.
+
+use core::ffi::c_void;
+
+use crate::CInt;
+use crate::errno::{self, code};
+
+/// The one process's id.
+const PID: CInt = 1;
+
+/// `getpid(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn getpid() -> CInt {
+    PID
+}
+
+/// `getppid(2)`: nothing started this process inside the VM.
+#[unsafe(no_mangle)]
+pub extern "C" fn getppid() -> CInt {
+    0
+}
+
+/// `fork(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn fork() -> CInt {
+    errno::fail(code::ENOSYS)
+}
+
+/// `posix_spawn(3)`: returns the error instead of setting `errno`.
+#[unsafe(no_mangle)]
+pub extern "C" fn posix_spawn(
+    _pid: *mut CInt,
+    _path: *const c_void,
+    _actions: *const c_void,
+    _attr: *const c_void,
+    _argv: *const c_void,
+    _envp: *const c_void,
+) -> CInt {
+    code::ENOSYS
+}
+
+/// `posix_spawnp(3)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn posix_spawnp(
+    pid: *mut CInt,
+    file: *const c_void,
+    actions: *const c_void,
+    attr: *const c_void,
+    argv: *const c_void,
+    envp: *const c_void,
+) -> CInt {
+    posix_spawn(pid, file, actions, attr, argv, envp)
+}
+
+macro_rules! accepted {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            /// Accepted: a `posix_spawn` attribute that has nothing to configure.
+            #[unsafe(no_mangle)]
+            pub extern "C" fn $name($($arg: $ty),*) -> CInt {
+                0
+            }
+        )*
+    };
+}
+
+accepted! {
+    posix_spawn_file_actions_init(_actions: *mut c_void);
+    posix_spawn_file_actions_destroy(_actions: *mut c_void);
+    posix_spawn_file_actions_adddup2(_actions: *mut c_void, _fd: CInt, _new: CInt);
+    posix_spawnattr_init(_attr: *mut c_void);
+    posix_spawnattr_destroy(_attr: *mut c_void);
+    posix_spawnattr_setflags(_attr: *mut c_void, _flags: i16);
+    posix_spawnattr_setpgroup(_attr: *mut c_void, _group: CInt);
+    posix_spawnattr_setsigdefault(_attr: *mut c_void, _set: *const c_void);
+    posix_spawnattr_setsigmask(_attr: *mut c_void, _set: *const c_void);
+}
+
+/// `dup2(2)`: only the identity on the console descriptors.
+#[unsafe(no_mangle)]
+pub extern "C" fn dup2(old: CInt, new: CInt) -> CInt {
+    match (old, new) {
+        (0..=2, _) if old == new => new,
+        (0..=2, _) => errno::fail(code::EMFILE),
+        _ => errno::fail(code::EBADF),
+    }
+}
+
+/// `setgid(2)`: there are no other identities to take.
+#[unsafe(no_mangle)]
+pub extern "C" fn setgid(_gid: u32) -> CInt {
+    errno::fail(code::EPERM)
+}
+
+/// `setgroups(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn setgroups(_count: usize, _groups: *const u32) -> CInt {
+    errno::fail(code::EPERM)
+}
+
+/// Bytes in glibc's `sigset_t`.
+const SIGSET_BYTES: usize = 128;
+
+/// `sigemptyset(3)`.
+///
+/// # Safety
+/// `set` must be valid for a `sigset_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigemptyset(set: *mut u8) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { set.write_bytes(0, SIGSET_BYTES) };
+    0
+}
+
+/// `sigaddset(3)`.
+///
+/// # Safety
+/// `set` must be valid for a `sigset_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigaddset(set: *mut u8, signal: CInt) -> CInt {
+    let Some(bit) = usize::try_from(signal)
+        .ok()
+        .and_then(|s| s.checked_sub(1))
+        .filter(|b| *b < SIGSET_BYTES * 8)
+    else {
+        return errno::fail(code::EINVAL);
+    };
+    // SAFETY: per the caller; `bit / 8 < SIGSET_BYTES`.
+    unsafe { *set.add(bit / 8) |= 1 << (bit % 8) };
+    0
+}
+
+/// `sched_yield(2)`: with one thread, there is nobody to yield to.
+#[unsafe(no_mangle)]
+pub extern "C" fn sched_yield() -> CInt {
+    0
+}
+
+/// `execvp(3)`: there is no other program to run.
+#[unsafe(no_mangle)]
+pub extern "C" fn execvp(_file: *const c_void, _argv: *const c_void) -> CInt {
+    errno::fail(code::ENOSYS)
+}
+
+/// `waitpid(2)`: there are no children.
+#[unsafe(no_mangle)]
+pub extern "C" fn waitpid(_pid: CInt, _status: *mut CInt, _options: CInt) -> CInt {
+    errno::fail(code::ECHILD)
+}
+
+/// `waitid(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn waitid(_kind: CInt, _id: u32, _info: *mut c_void, _options: CInt) -> CInt {
+    errno::fail(code::ECHILD)
+}
+
+macro_rules! not_permitted {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            /// There are no other sessions, groups or identities to take.
+            #[unsafe(no_mangle)]
+            pub extern "C" fn $name($($arg: $ty),*) -> CInt {
+                errno::fail(code::EPERM)
+            }
+        )*
+    };
+}
+
+not_permitted! {
+    setuid(_uid: u32);
+    setpgid(_pid: CInt, _group: CInt);
+    setsid();
+    chroot(_path: *const c_void);
+}
+
+/// `gnu_get_libc_version(3)`: `std` asks before choosing `posix_spawn`.
+/// Kiln's C library follows glibc 2.36's ABI.
+#[unsafe(no_mangle)]
+pub extern "C" fn gnu_get_libc_version() -> *const core::ffi::c_char {
+    c"2.36".as_ptr()
+}
