@@ -55,7 +55,7 @@ impl Failure {
 
     /// Prints the message and yields the exit code.
     pub fn report(self) -> ExitCode {
-        eprintln!("kiln: error: {}", self.message);
+        tell!("kiln: error: {}", self.message);
         ExitCode::from(self.code)
     }
 }

@@ -30,23 +30,23 @@ pub fn inspect(path: &Path) -> Outcome {
         .iter()
         .map(|s| s.memory.end - s.memory.start)
         .sum();
-    println!("image:     {}", path.display());
-    println!("file size: {}", human_size(bytes.len() as u64));
-    println!("ABI:       Kiln ABI version {}", image.abi_version);
-    println!("entry:     {:#x} {entry_name}", image.entry);
-    println!(
+    say!("image:     {}", path.display());
+    say!("file size: {}", human_size(bytes.len() as u64));
+    say!("ABI:       Kiln ABI version {}", image.abi_version);
+    say!("entry:     {:#x} {entry_name}", image.entry);
+    say!(
         "memory:    {:#x}..{:#x} ({} loaded, {} segments)",
         image.start(),
         image.end(),
         human_size(loaded),
         image.segments.len()
     );
-    println!("services:  {}", image.services.join(", "));
+    say!("services:  {}", image.services.join(", "));
     match image.trap_table {
-        Some(table) => println!("traps:     stub table at {table:#x}"),
-        None => println!("traps:     none (an exception stops the VM without a report)"),
+        Some(table) => say!("traps:     stub table at {table:#x}"),
+        None => say!("traps:     none (an exception stops the VM without a report)"),
     }
-    println!("sections:");
+    say!("sections:");
     let mut debug = (0usize, 0u64);
     for section in elf.sections() {
         let name = section.name().unwrap_or("?");
@@ -54,7 +54,7 @@ pub fn inspect(path: &Path) -> Outcome {
         if section.kind() == SectionKind::Debug || name.starts_with(".debug") {
             debug = (debug.0 + 1, debug.1 + size);
         } else if section.address() != 0 && size > 0 {
-            println!(
+            say!(
                 "  {name:<18} {:>10}  at {:#x}",
                 human_size(size),
                 section.address()
@@ -62,7 +62,7 @@ pub fn inspect(path: &Path) -> Outcome {
         }
     }
     if debug.0 > 0 {
-        println!(
+        say!(
             "  {:<18} {:>10}  ({} sections, not loaded)",
             "debug info",
             human_size(debug.1),

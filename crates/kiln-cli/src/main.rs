@@ -5,6 +5,31 @@
 //! `kiln-monitor` library.
 #![forbid(unsafe_code)]
 
+/// `println!` that drops output to a closed stdout instead of panicking
+/// (`kiln run app | head -1` must not crash kiln).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that drops output to a closed stderr instead of panicking.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that drops output to a closed stderr instead of panicking.
+macro_rules! tell_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod exit_code;
 mod guest_build;
 mod inspect;

@@ -61,7 +61,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
     match summary.outcome {
         GuestOutcome::Exited(status) => Ok(ExitCode::from(status as u8)),
         GuestOutcome::Crashed(report) => {
-            eprint!("{report}");
+            tell_raw!("{report}");
             Ok(ExitCode::from(if report.kind.is_panic() {
                 PANIC
             } else {
@@ -119,20 +119,20 @@ fn guest_env(entries: &[String]) -> Result<Vec<String>, Failure> {
 fn print_timeline(summary: &RunSummary) {
     let t = &summary.timeline;
     let at = |ns: Option<u64>| ns.map_or_else(|| "-".into(), format_ns);
-    eprintln!("kiln: boot timeline (since the monitor started)");
-    eprintln!("  monitor setup done   {}", format_ns(t.setup_ns));
-    eprintln!("  guest first insn     {}", at(t.guest_entry_ns));
-    eprintln!("  guest main           {}", at(t.guest_main_ns));
-    eprintln!("  guest ended          {}", format_ns(t.end_ns));
-    eprintln!("  VM torn down         {}", format_ns(t.torn_down_ns));
+    tell!("kiln: boot timeline (since the monitor started)");
+    tell!("  monitor setup done   {}", format_ns(t.setup_ns));
+    tell!("  guest first insn     {}", at(t.guest_entry_ns));
+    tell!("  guest main           {}", at(t.guest_main_ns));
+    tell!("  guest ended          {}", format_ns(t.end_ns));
+    tell!("  VM torn down         {}", format_ns(t.torn_down_ns));
     let total: u64 = summary.exits.values().sum();
     let kinds: Vec<String> = summary
         .exits
         .iter()
         .map(|(kind, count)| format!("{kind} {count}"))
         .collect();
-    eprintln!("kiln: {total} exits: {}", kinds.join(", "));
-    eprintln!(
+    tell!("kiln: {total} exits: {}", kinds.join(", "));
+    tell!(
         "kiln: guest memory {} MiB; console {} bytes out, {} bytes err",
         summary.memory_size >> 20,
         summary.console_bytes[0],

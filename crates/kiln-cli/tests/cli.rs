@@ -290,3 +290,22 @@ fn the_monitor_runs_the_guest_under_seccomp() {
     child.wait().expect("reap kiln");
     assert_eq!(mode, "2", "the monitor should be in seccomp filter mode");
 }
+
+#[test]
+fn a_closed_stdout_does_not_crash_kiln() {
+    let probe = image("tests/guests/probe", false);
+    require_kvm();
+    let mut child = kiln()
+        .arg("run")
+        .arg(&probe)
+        .args(["--", "print-many"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start kiln");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait for kiln");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -28,7 +28,7 @@ fn std_hello_runs_in_four_mebibytes_and_is_small() {
     let inspect = kiln().arg("inspect").arg(&hello).output().expect("inspect");
     let text = String::from_utf8_lossy(&inspect.stdout);
     assert!(
-        text.contains("services:  console, alloc, libc, time"),
+        text.contains("services:  console, alloc, libc, threads, time"),
         "{text}"
     );
 }
@@ -128,5 +128,50 @@ fn a_missing_c_function_fails_the_build_with_its_name() {
     assert_eq!(
         last,
         "kiln: error: missing-symbol needs C-library functions Kiln does not provide: getpwnam"
+    );
+}
+
+#[test]
+fn std_threads_spawn_join_share_and_synchronise() {
+    let threads = image("examples/std-threads", false);
+    let run = run_image(&threads, &["--memory", "64M", "--timeout", "20s"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "channel total: 31996000 (expected 31996000)\n\
+         join results: 280\n\
+         condvar saw: 400\n\
+         barrier: every thread saw [5, 5, 5, 5, 5]\n\
+         scoped sums: [3, 7, 11, 15] = 36\n\
+         once: initialised once\n\
+         four 50 ms sleeps in parallel: overlapped\n\
+         thread-local destructors run: true\n"
+    );
+}
+
+#[test]
+fn threads_beyond_guest_memory_fail_as_linux_would() {
+    let threads = image("examples/std-threads", false);
+    let run = run_image(&threads, &["--timeout", "20s"], &[]);
+    assert_eq!(run.code, code::PANIC, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("failed to spawn thread: Os { code: 11, kind: WouldBlock"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_deadlock_is_reported_not_hung() {
+    let deadlock = image("tests/guests/std-deadlock", false);
+    let run = run_image(&deadlock, &["--memory", "16M", "--timeout", "20s"], &[]);
+    assert_eq!(run.code, code::PANIC, "{}", run.stderr);
+    assert_eq!(run.stdout, "joining a thread that can never finish\n");
+    assert!(
+        run.stderr
+            .starts_with("guest panicked: deadlock: every thread is waiting, none with a timeout"),
+        "{}",
+        run.stderr
     );
 }

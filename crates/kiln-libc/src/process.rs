@@ -134,9 +134,10 @@ pub unsafe extern "C" fn sigaddset(set: *mut u8, signal: CInt) -> CInt {
     0
 }
 
-/// `sched_yield(2)`: with one thread, there is nobody to yield to.
+/// `sched_yield(2)`: lets the other ready threads run.
 #[unsafe(no_mangle)]
 pub extern "C" fn sched_yield() -> CInt {
+    kiln_libos::sched::yield_now();
     0
 }
 

@@ -7,8 +7,8 @@
 
 use core::cell::Cell;
 
-use kiln_libos::platform;
-use kiln_libos::time::{Instant, sleep_until};
+use kiln_libos::time::Instant;
+use kiln_libos::{platform, sched};
 
 use crate::CLong;
 use crate::errno::{self, code};
@@ -66,35 +66,40 @@ impl Timespec {
     }
 }
 
-/// Futex wait and wake for a program with one thread: a wait whose value
-/// still matches can only end by its timeout.
+/// Futex wait and wake, on the library OS scheduler. Checking the value and
+/// going to sleep cannot be interleaved with another thread: threads switch
+/// only when one waits.
 ///
 /// # Safety
 /// `addr` must be valid for a read; `timeout` null or valid.
 unsafe fn futex(addr: *const u32, op: CLong, value: u32, timeout: *const Timespec) -> CLong {
     match op & FUTEX_COMMAND_MASK {
-        FUTEX_WAKE | FUTEX_WAKE_BITSET => 0,
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => sched::wake(addr as usize, value as usize) as CLong,
         command @ (FUTEX_WAIT | FUTEX_WAIT_BITSET) => {
             // SAFETY: per the caller.
             if unsafe { addr.read_volatile() } != value {
                 return errno::fail(code::EAGAIN);
             }
-            if timeout.is_null() {
-                platform::report_panic(b"deadlock: the only thread waits forever on a futex");
-            }
-            // SAFETY: per the caller.
-            let Some(span) = (unsafe { &*timeout }).to_duration() else {
-                return errno::fail(code::EINVAL);
-            };
-            // FUTEX_WAIT takes a relative timeout; FUTEX_WAIT_BITSET an
-            // absolute CLOCK_MONOTONIC one (std's clock, zero at boot here).
-            let deadline = if command == FUTEX_WAIT {
-                Instant::now() + span
+            let deadline = if timeout.is_null() {
+                u64::MAX
             } else {
-                Instant::from_nanos_since_boot(span.as_nanos() as u64)
+                // SAFETY: per the caller.
+                let Some(span) = (unsafe { &*timeout }).to_duration() else {
+                    return errno::fail(code::EINVAL);
+                };
+                // FUTEX_WAIT takes a relative timeout; FUTEX_WAIT_BITSET an
+                // absolute CLOCK_MONOTONIC one (std's clock, zero at boot here).
+                let span = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
+                if command == FUTEX_WAIT {
+                    Instant::now().as_nanos_since_boot().saturating_add(span)
+                } else {
+                    span
+                }
             };
-            sleep_until(deadline);
-            errno::fail(code::ETIMEDOUT)
+            match sched::wait(addr as usize, deadline) {
+                sched::Wake::Woken => 0,
+                sched::Wake::TimedOut => errno::fail(code::ETIMEDOUT),
+            }
         }
         _ => errno::fail(code::ENOSYS),
     }

@@ -31,6 +31,11 @@ pub struct Tcb {
     pub id: CInt,
     /// This thread's values for `pthread_key_t`s.
     pub keys: [*mut core::ffi::c_void; KEYS],
+    /// The scheduler's record of this thread.
+    pub thread: *mut kiln_libos::sched::Thread,
+    /// The allocation holding the TLS block and this TCB.
+    block: *mut u8,
+    layout: Layout,
 }
 
 /// The next thread id to hand out.
@@ -80,13 +85,25 @@ pub fn create(template: &TlsTemplate) -> *mut Tcb {
     // SAFETY: `block` bytes into an allocation of `block + size_of::<Tcb>()`,
     // aligned for a Tcb since `block` is a multiple of the alignment.
     let tcb = unsafe { base.add(block) }.cast::<Tcb>();
-    // SAFETY: the TCB part of the fresh allocation, zeroed; only the self
-    // pointer and the id need setting.
+    // SAFETY: the TCB part of the fresh allocation, zeroed; the fields that
+    // are not zero to start with are set here.
     unsafe {
         (&raw mut (*tcb).self_ptr).write(tcb);
         (&raw mut (*tcb).id).write(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        (&raw mut (*tcb).block).write(base);
+        (&raw mut (*tcb).layout).write(layout);
     }
     tcb
+}
+
+/// Frees a finished thread's TLS block and TCB (the scheduler's reaper).
+pub fn destroy(tp: u64) {
+    let tcb = tp as *mut Tcb;
+    if tcb.is_null() {
+        return;
+    }
+    // SAFETY: `tp` is a TCB from `create` whose thread has finished.
+    unsafe { HEAP.dealloc((*tcb).block, (*tcb).layout) };
 }
 
 /// Points `%fs` at `tcb` (the monitor enables `wrfsbase` for TLS images).

@@ -1,4 +1,5 @@
-//! The `_Unwind_*` symbols and `dl_iterate_phdr`.
+//! The `_Unwind_*` symbols, and the dynamic-loader queries `dl_iterate_phdr`
+//! and `dlsym`.
 //!
 //! Kiln programs are built with `panic = "abort"`, so nothing unwinds; `std`
 //! still references these for its backtrace printer. A backtrace from here
@@ -69,4 +70,12 @@ pub extern "C" fn _Unwind_SetIP(_context: *mut c_void, _value: usize) {}
 #[unsafe(no_mangle)]
 pub extern "C" fn dl_iterate_phdr(_callback: *const c_void, _data: *mut c_void) -> CInt {
     0
+}
+
+/// `dlsym(3)`: a static image has no dynamic symbols. `std` looks up a few
+/// optional glibc functions this way and uses its fallback when they are
+/// missing.
+#[unsafe(no_mangle)]
+pub extern "C" fn dlsym(_handle: *mut c_void, _name: *const core::ffi::c_char) -> *mut c_void {
+    core::ptr::null_mut()
 }

@@ -7,7 +7,8 @@
 //! - [`env`]: the program's arguments and environment;
 //! - [`process`]: exit codes;
 //! - [`time`] (feature `time`): monotonic and wall-clock time, `sleep`;
-//! - the heap (feature `alloc`): `extern crate alloc` just works.
+//! - the heap (feature `alloc`): `extern crate alloc` just works;
+//! - [`sched`] (feature `threads`): threads on the one vCPU.
 //!
 //! With the default feature `native` the library OS is the whole runtime of
 //! a `no_std` program. Without it, it runs under Kiln's C-library layer
@@ -30,6 +31,9 @@ pub mod platform;
 pub mod process;
 #[allow(unsafe_code)]
 mod rt;
+#[cfg(feature = "threads")]
+#[allow(unsafe_code)]
+pub mod sched;
 #[cfg(feature = "time")]
 pub mod time;
 

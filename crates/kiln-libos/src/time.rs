@@ -76,9 +76,12 @@ pub fn sleep(duration: Duration) {
     sleep_until(Instant::now() + duration);
 }
 
-/// Idles until `deadline`.
+/// Idles until `deadline` (other threads run meanwhile).
 pub fn sleep_until(deadline: Instant) {
     console::flush();
+    #[cfg(feature = "threads")]
+    crate::sched::sleep_until(deadline.0);
+    #[cfg(not(feature = "threads"))]
     while Instant::now() < deadline {
         platform::block_until(deadline.0);
     }

@@ -206,7 +206,7 @@ impl Messages {
             .map(|s| s.trim().to_string())
             .collect();
         if missing.is_empty() {
-            eprint!("{rendered}");
+            tell_raw!("{rendered}");
         } else {
             self.missing_symbols.extend(missing);
         }

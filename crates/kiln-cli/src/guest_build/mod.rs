@@ -52,7 +52,7 @@ pub fn build_and_report(dir: &Path, options: &BuildOptions) -> Outcome {
     let size = std::fs::metadata(&built.image)
         .map(|m| m.len())
         .map_err(|e| Failure::new(BUILD, format!("{}: {e}", built.image.display())))?;
-    println!("{} ({})", built.image.display(), human_size(size));
+    say!("{} ({})", built.image.display(), human_size(size));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -98,14 +98,14 @@ struct StatusLine;
 
 impl StatusLine {
     fn show(text: &str) -> Self {
-        eprint!("kiln: {text}...\r");
+        tell_raw!("kiln: {text}...\r");
         Self
     }
 }
 
 impl Drop for StatusLine {
     fn drop(&mut self) {
-        eprint!("\x1b[2K\r");
+        tell_raw!("\x1b[2K\r");
     }
 }
 

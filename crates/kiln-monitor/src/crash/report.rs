@@ -37,7 +37,23 @@ const PANIC_MACHINERY: [&str; 12] = [
 ];
 
 /// Crates whose frames are never "where" a crash happened, only "how".
-const STANDARD_LIBRARIES: [&str; 5] = ["core::", "alloc::", "std::", "<core::", "<std::"];
+const STANDARD_LIBRARIES: [&str; 8] = [
+    "core::",
+    "alloc::",
+    "std::",
+    "<core::",
+    "<std::",
+    "kiln_libos::",
+    "kiln_libc::",
+    "__rustc::",
+];
+
+/// Whether a frame belongs to the libraries under the program rather than
+/// the program: the standard libraries, Kiln's, and C-ABI entry points (a
+/// name without a Rust path, such as `syscall` or `abort`).
+fn is_library(name: &str) -> bool {
+    STANDARD_LIBRARIES.iter().any(|p| name.starts_with(p)) || !name.contains("::")
+}
 
 /// What killed the guest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -192,13 +208,11 @@ impl CrashReport {
     }
 
     /// The innermost function of the program itself: the first named frame
-    /// outside the standard libraries (else the innermost named frame).
+    /// outside the libraries (else the innermost named frame).
     pub fn function(&self) -> Option<&str> {
         let mut named = self.backtrace.iter().filter_map(|f| f.function.as_deref());
         let innermost = named.clone().next();
-        named
-            .find(|name| !STANDARD_LIBRARIES.iter().any(|p| name.starts_with(p)))
-            .or(innermost)
+        named.find(|name| !is_library(name)).or(innermost)
     }
 }
 

@@ -64,6 +64,8 @@ service_note!("console");
 service_note!("alloc");
 #[cfg(not(feature = "native"))]
 service_note!("libc");
+#[cfg(feature = "threads")]
+service_note!("threads");
 #[cfg(feature = "time")]
 service_note!("time");
 

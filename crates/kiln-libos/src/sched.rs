@@ -1,0 +1,469 @@
+//! Threads on the one vCPU.
+//!
+//! Scheduling is cooperative: a thread runs until it waits (on a futex, a
+//! sleep or a join), yields, or exits. Guest code cannot be preempted
+//! anyway: there are no interrupts. When no thread can run, the vCPU idles
+//! in the monitor's `Block` hypercall until the earliest deadline among the
+//! waiting threads; when every thread waits without a deadline, the program
+//! is deadlocked, and that is reported as a crash.
+//!
+//! A switch saves the callee-saved registers, MXCSR and the x87 control
+//! word (the ABI's callee-saved state), swaps stacks, and points `%fs` at
+//! the next thread's thread pointer (its TLS block) with `wrfsbase`.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::UnsafeCell;
+use core::ptr;
+
+use crate::heap::HEAP;
+use crate::platform;
+use crate::time::Instant;
+
+/// The most threads that can exist at once.
+pub const MAX_THREADS: usize = 1024;
+
+/// Stacks are handed out in whole pages, 16-byte aligned at the top.
+const STACK_ALIGN: usize = 4096;
+
+/// Written at the lowest word of every thread stack and checked at each
+/// switch: a thread that overran its stack is reported, not left to corrupt
+/// the heap further.
+const STACK_CANARY: u64 = 0x4b49_4c4e_5354_4b21; // "KILNSTK!"
+
+/// What a thread is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Ready,
+    Running,
+    /// Waiting for a wake on `key`, or for `deadline` (ns since boot).
+    Waiting,
+    Finished,
+}
+
+/// Why a waiting thread resumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// Another thread woke it.
+    Woken,
+    /// Its deadline passed.
+    TimedOut,
+}
+
+/// A thread.
+pub struct Thread {
+    rsp: u64,
+    tp: u64,
+    state: State,
+    id: u32,
+    stack: *mut u8,
+    stack_size: usize,
+    key: usize,
+    deadline: u64,
+    wake: Wake,
+    joiner: *mut Thread,
+    detached: bool,
+    result: usize,
+}
+
+impl Thread {
+    /// The thread's id (the main thread is 1).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The thread's stack: lowest address and size (`None` for the main
+    /// thread, whose stack the monitor set up).
+    pub fn stack(&self) -> Option<(usize, usize)> {
+        (!self.stack.is_null()).then_some((self.stack as usize, self.stack_size))
+    }
+}
+
+struct Scheduler {
+    threads: [*mut Thread; MAX_THREADS],
+    count: usize,
+    current: *mut Thread,
+    next_id: u32,
+    /// Releases a finished thread's thread pointer (its TLS block).
+    reaper: Option<fn(u64)>,
+}
+
+struct Global(UnsafeCell<Scheduler>);
+
+// SAFETY: one vCPU, no interrupts, no preemption: the scheduler is only
+// ever touched by the running thread, between switches.
+unsafe impl Sync for Global {}
+
+static SCHED: Global = Global(UnsafeCell::new(Scheduler {
+    threads: [ptr::null_mut(); MAX_THREADS],
+    count: 0,
+    current: ptr::null_mut(),
+    next_id: 1,
+    reaper: None,
+}));
+
+#[allow(clippy::mut_from_ref)]
+fn sched() -> &'static mut Scheduler {
+    // SAFETY: see `Global`; no reference from here outlives a switch.
+    unsafe { &mut *SCHED.0.get() }
+}
+
+fn allocate<T>(value: T) -> *mut T {
+    // SAFETY: a non-zero-sized layout.
+    let p = unsafe { HEAP.alloc(Layout::new::<T>()) }.cast::<T>();
+    if !p.is_null() {
+        // SAFETY: fresh, suitably aligned memory.
+        unsafe { p.write(value) };
+    }
+    p
+}
+
+fn read_fs_base() -> u64 {
+    let base: u64;
+    // SAFETY: reads this thread's %fs base; the monitor enables FSGSBASE
+    // for images that use thread-local storage.
+    unsafe {
+        core::arch::asm!("rdfsbase {}", out(reg) base, options(nomem, nostack, preserves_flags))
+    };
+    base
+}
+
+/// The running thread (the main thread is registered on first use).
+pub fn current() -> *mut Thread {
+    let s = sched();
+    if s.current.is_null() {
+        let main = allocate(Thread {
+            rsp: 0,
+            tp: read_fs_base(),
+            state: State::Running,
+            id: s.next_id,
+            stack: ptr::null_mut(),
+            stack_size: 0,
+            key: 0,
+            deadline: u64::MAX,
+            wake: Wake::Woken,
+            joiner: ptr::null_mut(),
+            detached: true,
+            result: 0,
+        });
+        if main.is_null() {
+            platform::report_panic(b"kiln: no memory for the main thread");
+        }
+        s.next_id += 1;
+        s.threads[0] = main;
+        s.count = 1;
+        s.current = main;
+    }
+    s.current
+}
+
+/// Sets the function that releases a finished thread's thread pointer.
+pub fn set_reaper(reaper: fn(u64)) {
+    sched().reaper = Some(reaper);
+}
+
+/// Starts a thread running `entry(arg)` on a fresh stack of `stack_size`
+/// bytes, with `tp` as its thread pointer. `entry` must not return: it ends
+/// with [`exit`]. Returns null when memory or thread slots run out.
+pub fn spawn(
+    entry: extern "C" fn(usize) -> !,
+    arg: usize,
+    stack_size: usize,
+    tp: u64,
+) -> *mut Thread {
+    current();
+    let s = sched();
+    if s.count == MAX_THREADS {
+        return ptr::null_mut();
+    }
+    let size = stack_size.max(16 * 1024).next_multiple_of(STACK_ALIGN);
+    let Ok(layout) = Layout::from_size_align(size, STACK_ALIGN) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: a non-zero-sized layout.
+    let stack = unsafe { HEAP.alloc(layout) };
+    if stack.is_null() {
+        return ptr::null_mut();
+    }
+    // The first switch to the thread restores MXCSR and the x87 control
+    // word, pops six registers and returns into the trampoline, which calls
+    // `entry(arg)` from r12 and r13. The two padding words leave rsp 16-byte
+    // aligned at the trampoline's `call`, as the ABI requires.
+    let top = stack as u64 + size as u64;
+    let frame: [u64; 10] = [
+        0x037f_0000_1f80,      // MXCSR 0x1f80 and x87 control word 0x037f: the defaults
+        0,                     // r15
+        0,                     // r14
+        arg as u64,            // r13
+        entry as usize as u64, // r12
+        0,                     // rbx
+        0,                     // rbp
+        kiln_thread_start as unsafe extern "C" fn() as usize as u64, // return address
+        0,
+        0,
+    ];
+    let rsp = top - size_of_val(&frame) as u64;
+    // SAFETY: the frame fills the top of the fresh stack; the canary is its
+    // lowest word.
+    unsafe {
+        ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len());
+        stack.cast::<u64>().write(STACK_CANARY);
+    }
+    let thread = allocate(Thread {
+        rsp,
+        tp,
+        state: State::Ready,
+        id: s.next_id,
+        stack,
+        stack_size: size,
+        key: 0,
+        deadline: u64::MAX,
+        wake: Wake::Woken,
+        joiner: ptr::null_mut(),
+        detached: false,
+        result: 0,
+    });
+    if thread.is_null() {
+        // SAFETY: the stack allocated above with this layout.
+        unsafe { HEAP.dealloc(stack, layout) };
+        return ptr::null_mut();
+    }
+    s.next_id += 1;
+    s.threads[s.count] = thread;
+    s.count += 1;
+    thread
+}
+
+/// Lets other ready threads run.
+pub fn yield_now() {
+    let me = current();
+    // SAFETY: the running thread's own record.
+    unsafe { (*me).state = State::Ready };
+    schedule();
+}
+
+/// Blocks the running thread until [`wake`] on `key` or `deadline` (ns
+/// since boot; `u64::MAX` for none).
+pub fn wait(key: usize, deadline: u64) -> Wake {
+    let me = current();
+    // SAFETY: the running thread's own record.
+    unsafe {
+        (*me).state = State::Waiting;
+        (*me).key = key;
+        (*me).deadline = deadline;
+    }
+    schedule();
+    // SAFETY: as above; `schedule` returns when this thread runs again.
+    unsafe { (*me).wake }
+}
+
+/// Wakes up to `count` threads waiting on `key`; returns how many.
+pub fn wake(key: usize, count: usize) -> usize {
+    let s = sched();
+    let mut woken = 0;
+    for &t in &s.threads[..s.count] {
+        if woken == count {
+            break;
+        }
+        // SAFETY: live thread records.
+        unsafe {
+            if (*t).state == State::Waiting && (*t).key == key {
+                (*t).state = State::Ready;
+                (*t).wake = Wake::Woken;
+                woken += 1;
+            }
+        }
+    }
+    woken
+}
+
+/// Idles the running thread until `deadline` (ns since boot).
+pub fn sleep_until(deadline: u64) {
+    while Instant::now().as_nanos_since_boot() < deadline {
+        wait(0, deadline);
+    }
+}
+
+/// Ends the running thread with `result`, which [`join`] returns.
+pub fn exit(result: usize) -> ! {
+    let me = current();
+    // SAFETY: the running thread's own record; its joiner, if any, is live.
+    unsafe {
+        (*me).result = result;
+        (*me).state = State::Finished;
+        let joiner = (*me).joiner;
+        if !joiner.is_null() {
+            (*joiner).state = State::Ready;
+            (*joiner).wake = Wake::Woken;
+        }
+    }
+    schedule();
+    unreachable!("a finished thread is never scheduled again")
+}
+
+/// Waits for `thread` to finish, releases it, and returns its result.
+///
+/// # Safety
+/// `thread` must come from [`spawn`], not be detached, and be joined once.
+pub unsafe fn join(thread: *mut Thread) -> usize {
+    let me = current();
+    // SAFETY: per the caller, `thread` is live until released below.
+    unsafe {
+        while (*thread).state != State::Finished {
+            (*thread).joiner = me;
+            wait(thread as usize, u64::MAX);
+        }
+        let result = (*thread).result;
+        release(thread);
+        result
+    }
+}
+
+/// Lets `thread` release itself when it finishes.
+///
+/// # Safety
+/// `thread` must come from [`spawn`] and not be joined afterwards.
+pub unsafe fn detach(thread: *mut Thread) {
+    // SAFETY: per the caller.
+    unsafe {
+        if (*thread).state == State::Finished {
+            release(thread);
+        } else {
+            (*thread).detached = true;
+        }
+    }
+}
+
+/// Frees a finished thread's stack, record and thread pointer.
+///
+/// # Safety
+/// `thread` is finished and not the running thread.
+unsafe fn release(thread: *mut Thread) {
+    let s = sched();
+    if let Some(i) = s.threads[..s.count].iter().position(|t| *t == thread) {
+        s.threads[i] = s.threads[s.count - 1];
+        s.count -= 1;
+    }
+    // SAFETY: per the caller: nothing runs on the stack or uses the record.
+    unsafe {
+        if let Some(reaper) = s.reaper {
+            reaper((*thread).tp);
+        }
+        let layout = Layout::from_size_align_unchecked((*thread).stack_size, STACK_ALIGN);
+        HEAP.dealloc((*thread).stack, layout);
+        HEAP.dealloc(thread.cast(), Layout::new::<Thread>());
+    }
+}
+
+/// Switches to the next thread that can run, idling the vCPU until one can.
+fn schedule() {
+    let s = sched();
+    let me = s.current;
+    loop {
+        let now = Instant::now().as_nanos_since_boot();
+        let mut earliest = u64::MAX;
+        let mut detached_finished = ptr::null_mut();
+        for &t in &s.threads[..s.count] {
+            // SAFETY: live thread records.
+            unsafe {
+                match (*t).state {
+                    State::Waiting if (*t).deadline <= now => {
+                        (*t).state = State::Ready;
+                        (*t).wake = Wake::TimedOut;
+                    }
+                    State::Waiting => earliest = earliest.min((*t).deadline),
+                    State::Finished if (*t).detached && t != me => detached_finished = t,
+                    _ => {}
+                }
+            }
+        }
+        if !detached_finished.is_null() {
+            // SAFETY: finished, detached and not running.
+            unsafe { release(detached_finished) };
+            continue;
+        }
+        let start = s.threads[..s.count]
+            .iter()
+            .position(|t| *t == me)
+            .unwrap_or(0);
+        let next = (1..=s.count)
+            .map(|i| s.threads[(start + i) % s.count])
+            // SAFETY: live thread records.
+            .find(|t| unsafe { (**t).state } == State::Ready);
+        if let Some(next) = next {
+            if next != me {
+                switch(me, next);
+            } else {
+                // SAFETY: the running thread's own record.
+                unsafe { (*me).state = State::Running };
+            }
+            return;
+        }
+        if earliest == u64::MAX {
+            platform::report_panic(b"deadlock: every thread is waiting, none with a timeout");
+        }
+        crate::console::flush();
+        platform::block_until(earliest);
+    }
+}
+
+fn switch(from: *mut Thread, to: *mut Thread) {
+    let s = sched();
+    // SAFETY: both are live thread records; `to` was suspended by `switch`
+    // or prepared by `spawn`, so its stack holds the frame kiln_switch pops.
+    unsafe {
+        if !(*from).stack.is_null() && (*from).stack.cast::<u64>().read() != STACK_CANARY {
+            platform::report_panic(
+                b"stack overflow in a thread (its stack canary was overwritten)",
+            );
+        }
+        (*to).state = State::Running;
+        s.current = to;
+        kiln_switch(&raw mut (*from).rsp, (*to).rsp, (*to).tp);
+    }
+}
+
+unsafe extern "C" {
+    /// Saves the callee-saved state on the current stack, stores the stack
+    /// pointer at `save`, then restores the thread suspended at `rsp`.
+    fn kiln_switch(save: *mut u64, rsp: u64, tp: u64);
+    /// A new thread's first instruction: calls `entry(arg)` from r12/r13.
+    fn kiln_thread_start();
+}
+
+core::arch::global_asm!(
+    ".pushsection .text.kiln_switch,\"ax\",@progbits",
+    ".globl kiln_switch",
+    "kiln_switch:",
+    "push rbp",
+    "push rbx",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    "sub rsp, 8",
+    "stmxcsr [rsp]",
+    "fnstcw [rsp + 4]",
+    "mov [rdi], rsp",
+    "mov rsp, rsi",
+    "wrfsbase rdx",
+    "ldmxcsr [rsp]",
+    "fldcw [rsp + 4]",
+    "add rsp, 8",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop rbx",
+    "pop rbp",
+    "ret",
+    ".globl kiln_thread_start",
+    "kiln_thread_start:",
+    ".cfi_startproc",
+    ".cfi_undefined rip",
+    "xor ebp, ebp",
+    "mov rdi, r13",
+    "call r12",
+    "ud2",
+    ".cfi_endproc",
+    ".popsection",
+);
