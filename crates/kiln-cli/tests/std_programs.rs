@@ -175,3 +175,20 @@ fn a_deadlock_is_reported_not_hung() {
         run.stderr
     );
 }
+
+#[test]
+fn popular_crates_work_unmodified() {
+    let deps = image("examples/std-deps", false);
+    let run = run_image(&deps, &["--memory", "64M", "--timeout", "20s"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected: u64 = (1..=1_000_000u64).map(|x| x % 7).sum();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "json: {{\"id\":42,\"customer\":\"Ada\",\"items\":[\"kiln\",\"clay\"],\"total_cents\":12345}}\n\
+             round trip: true\n\
+             dates: [\"22/11/2026\", \"01/12/2026\", \"15/01/2027\"]\n\
+             parallel sum: {expected} on 4 threads\n"
+        )
+    );
+}

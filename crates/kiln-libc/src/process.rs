@@ -184,3 +184,31 @@ not_permitted! {
 pub extern "C" fn gnu_get_libc_version() -> *const core::ffi::c_char {
     c"2.36".as_ptr()
 }
+
+/// `sched_getaffinity(2)`: the program runs on one vCPU, CPU 0.
+///
+/// # Safety
+/// `mask` must be valid for `size` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sched_getaffinity(_pid: CInt, size: usize, mask: *mut u8) -> CInt {
+    if size == 0 {
+        return errno::fail(code::EINVAL);
+    }
+    // SAFETY: per the caller.
+    unsafe {
+        mask.write_bytes(0, size);
+        mask.write(1);
+    }
+    0
+}
+
+/// glibc's `__sched_cpucount`, behind `CPU_COUNT`.
+///
+/// # Safety
+/// `set` must be valid for `size` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __sched_cpucount(size: usize, set: *const u8) -> CInt {
+    // SAFETY: per the caller.
+    let bytes = unsafe { core::slice::from_raw_parts(set, size) };
+    bytes.iter().map(|b| b.count_ones() as CInt).sum()
+}
