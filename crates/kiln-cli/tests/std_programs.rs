@@ -91,17 +91,25 @@ fn std_time_is_monotonic_sleeps_and_knows_the_date() {
 }
 
 #[test]
-fn a_std_panic_is_printed_by_std_and_reported_by_kiln() {
+fn a_panic_escaping_main_exits_101_as_on_linux() {
     let abort = image("tests/guests/std-abort", false);
     let run = run_image(&abort, &[], &[]);
-    assert_eq!(run.code, code::PANIC, "{}", run.stderr);
+    assert_eq!(run.code, 101, "{}", run.stderr);
     assert_eq!(run.stdout, "checking 0 values\n");
     assert!(
-        run.stderr
-            .contains("panicked at std-abort/src/main.rs:12:5:\nno values were given"),
+        run.stderr.contains(
+            "thread 'main' (1) panicked at std-abort/src/main.rs:19:9:\nno values were given"
+        ),
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn abort_is_reported_by_kiln_with_a_backtrace() {
+    let abort = image("tests/guests/std-abort", false);
+    let run = run_image(&abort, &[], &["abort"]);
+    assert_eq!(run.code, code::PANIC, "{}", run.stderr);
     assert!(
         run.stderr
             .contains("guest panicked: the program called abort()")
@@ -112,6 +120,27 @@ fn a_std_panic_is_printed_by_std_and_reported_by_kiln() {
         run.stderr
     );
     assert!(run.stderr.contains("std_abort::main"), "{}", run.stderr);
+}
+
+#[test]
+fn a_panicking_thread_is_reported_and_joined_with_an_error() {
+    let panic = image("examples/std-panic", false);
+    let run = run_image(&panic, &["--memory", "16M"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "worker panicked: the worker was given nothing to divide by\n\
+         catch_unwind caught an index panic: true\n\
+         still running\n"
+    );
+    assert!(
+        run.stderr.contains(
+            "thread 'worker' (2) panicked at std-panic/src/main.rs:13:17:\n\
+             the worker was given nothing to divide by"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -153,7 +182,7 @@ fn std_threads_spawn_join_share_and_synchronise() {
 fn threads_beyond_guest_memory_fail_as_linux_would() {
     let threads = image("examples/std-threads", false);
     let run = run_image(&threads, &["--timeout", "20s"], &[]);
-    assert_eq!(run.code, code::PANIC, "{}", run.stderr);
+    assert_eq!(run.code, 101, "{}", run.stderr);
     assert!(
         run.stderr
             .contains("failed to spawn thread: Os { code: 11, kind: WouldBlock"),

@@ -149,6 +149,8 @@ pub struct BuildRequest<'a> {
     pub rustflags: Vec<String>,
     /// Hide cargo's progress output.
     pub quiet: bool,
+    /// Build with `panic = "abort"` whatever the profile says.
+    pub abort_on_panic: bool,
 }
 
 #[derive(Deserialize)]
@@ -237,8 +239,9 @@ pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
     if request.quiet {
         command.arg("--quiet");
     }
-    // Kiln programs abort on panic in every profile; the precompiled core's
-    // unwinding paths are never taken.
+    // Native Kiln programs abort on panic in every profile (the library OS
+    // has no unwinder); std programs keep their profile's strategy, as the
+    // C library unwinds.
     let mut profiles = vec!["DEV".to_string(), "RELEASE".to_string()];
     if request.options.release {
         command.arg("--release");
@@ -247,8 +250,10 @@ pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
         command.args(["--profile", profile]);
         profiles.push(profile.to_uppercase().replace('-', "_"));
     }
-    for profile in profiles {
-        command.env(format!("CARGO_PROFILE_{profile}_PANIC"), "abort");
+    if request.abort_on_panic {
+        for profile in profiles {
+            command.env(format!("CARGO_PROFILE_{profile}_PANIC"), "abort");
+        }
     }
 
     let messages = run(command)?;

@@ -8,7 +8,9 @@ use crate::exit_code::{BUILD, Failure};
 
 /// The linker script: segments in address order with page-aligned
 /// permissions (RX text, R rodata + notes + unwind tables, RW data), a
-/// `PT_NOTE` for the Kiln notes, everything at [`IMAGE_BASE`]. Programs on
+/// `PT_NOTE` for the Kiln notes, everything at [`IMAGE_BASE`]. The symbols
+/// `__executable_start`, `__etext` and `__eh_frame` let an unwinder in the
+/// image find its frames. Programs on
 /// the C library also get a `PT_TLS` template and `.init_array` (glibc
 /// calls its entries with `argc, argv, envp`; `std` reads its arguments
 /// there).
@@ -39,11 +41,13 @@ PHDRS {{
 }}
 SECTIONS {{
   . = {IMAGE_BASE:#x};
+  __executable_start = .;
   .text : {{ *(.text._start) *(.text .text.*) }} :text
+  __etext = .;
   . = ALIGN({PAGE_SIZE});
   .rodata : {{ *(.rodata .rodata.*) }} :rodata
   .note.kiln : {{ KEEP(*(.note.kiln)) }} :rodata :note
-  .eh_frame : {{ KEEP(*(.eh_frame)) }} :rodata
+  .eh_frame : {{ __eh_frame = .; KEEP(*(.eh_frame)) }} :rodata
   .gcc_except_table : {{ *(.gcc_except_table .gcc_except_table.*) }} :rodata
   . = ALIGN({PAGE_SIZE});
 {tls_sections}  .data : {{ *(.data .data.*) *(.got .got.*) }} :data

@@ -85,6 +85,7 @@ pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result
         options,
         rustflags: flags::rustflags(&script, &extra),
         quiet,
+        abort_on_panic: !c_library,
     });
     drop(status);
     Ok(Built {
