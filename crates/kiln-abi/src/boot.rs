@@ -10,6 +10,9 @@ use crate::GuestPtr;
 /// `BootInfo::magic`: "KILNBOOT" in little-endian.
 pub const BOOT_MAGIC: u64 = u64::from_le_bytes(*b"KILNBOOT");
 
+/// [`BootInfo::flags`]: log every call into the C library (`kiln run --trace-libc`).
+pub const FLAG_TRACE_LIBC: u64 = 1 << 0;
+
 /// How many entries [`BootInfo::regions`] holds.
 pub const MAX_REGIONS: usize = 8;
 
@@ -111,6 +114,8 @@ pub struct BootInfo {
     pub monitor_setup_ns: u64,
     /// The thread-local-storage template.
     pub tls: TlsTemplate,
+    /// `FLAG_*` bits: options for the guest.
+    pub flags: u64,
     /// Written by the guest.
     pub guest: GuestTimestamps,
 }
@@ -131,6 +136,7 @@ const _: () = {
     assert!(core::mem::offset_of!(BootInfo, random_seed) == 288);
     assert!(core::mem::size_of::<TlsTemplate>() == 32);
     assert!(core::mem::offset_of!(BootInfo, tls) == 328);
-    assert!(core::mem::offset_of!(BootInfo, guest) == 360);
-    assert!(core::mem::size_of::<BootInfo>() == 376);
+    assert!(core::mem::offset_of!(BootInfo, flags) == 360);
+    assert!(core::mem::offset_of!(BootInfo, guest) == 368);
+    assert!(core::mem::size_of::<BootInfo>() == 384);
 };

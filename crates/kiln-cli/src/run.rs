@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// Print a boot timeline and VM exit counts on stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// Log each call into Kiln's C library, with its result, on stderr
+    /// (std programs).
+    #[arg(long)]
+    trace_libc: bool,
     #[command(flatten)]
     build: BuildOptions,
     /// Arguments for the guest program (after `--`).
@@ -50,6 +54,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         env: guest_env(&args.env)?,
         timeout: args.timeout,
         process_start_ns: started_ns,
+        trace_libc: args.trace_libc,
     };
     let summary = kiln_monitor::run(&image, &config).map_err(|e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),

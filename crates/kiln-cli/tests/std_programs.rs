@@ -221,3 +221,33 @@ fn popular_crates_work_unmodified() {
         )
     );
 }
+
+#[test]
+fn trace_libc_logs_each_call_with_its_result() {
+    let env = image("examples/std-env", false);
+    let quiet = run_image(&env, &[], &["a"]);
+    let traced = run_image(&env, &["--trace-libc"], &["a"]);
+    assert_eq!(traced.code, 7, "{}", traced.stderr);
+    assert_eq!(
+        traced.stdout, quiet.stdout,
+        "tracing must not change the output"
+    );
+    assert_eq!(quiet.stderr, "", "no trace without the flag");
+    for line in [
+        "kiln-libc: readlink() = -1 ENOENT (2)",
+        "kiln-libc: unsetenv(",
+        "kiln-libc: getcwd(",
+    ] {
+        assert!(
+            traced.stderr.contains(line),
+            "{line} missing:\n{}",
+            traced.stderr
+        );
+    }
+    let writes = traced
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("kiln-libc: write(1, "))
+        .count();
+    assert_eq!(writes, quiet.stdout.lines().count(), "one write per line");
+}

@@ -22,8 +22,21 @@
 //! - [`socket`]: not yet (`ENOSYS`/`EBADF`);
 //! - [`string`]: the error messages of `strerror_r`;
 //! - [`syscall`]: the raw `syscall()` entry `std` uses for futex and friends;
-//! - [`unwind`]: the `_Unwind_*` symbols `panic = "abort"` programs reference.
+//! - [`unwind`]: unwinding (`catch_unwind`, panicking threads) and `dlsym`;
+//! - [`trace`]: `kiln run --trace-libc`.
 #![no_std]
+
+/// Runs a shim's body and, under `kiln run --trace-libc`, logs the call with
+/// its arguments and result (see [`trace`]).
+macro_rules! traced {
+    ($name:literal ($($arg:expr),* $(,)?) $body:block) => {{
+        let result = $body;
+        if $crate::trace::enabled() {
+            $crate::trace::log($name, &[$(($arg) as i64),*], result as i64);
+        }
+        result
+    }};
+}
 
 pub mod errno;
 pub mod malloc;
@@ -39,6 +52,7 @@ pub mod string;
 pub mod syscall;
 pub mod thread;
 pub mod time;
+pub mod trace;
 pub mod unistd;
 pub mod unwind;
 

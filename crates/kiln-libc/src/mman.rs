@@ -28,6 +28,7 @@ pub extern "C" fn mmap64(
     _fd: CInt,
     _offset: CLong,
 ) -> *mut c_void {
+    traced!("mmap64"(len, flags) {
     if flags & MAP_ANONYMOUS == 0 {
         errno::set(code::ENODEV);
         return MAP_FAILED;
@@ -47,6 +48,7 @@ pub extern "C" fn mmap64(
         return MAP_FAILED;
     }
     ptr.cast()
+    })
 }
 
 /// `mmap(2)`.
@@ -68,6 +70,7 @@ pub extern "C" fn mmap(
 /// `addr`/`len` must describe a whole mapping from [`mmap64`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> CInt {
+    traced!("munmap"(addr, len) {
     let Ok(layout) = Layout::from_size_align(len.next_multiple_of(PAGE), PAGE) else {
         return errno::fail(code::EINVAL);
     };
@@ -77,10 +80,13 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> CInt {
     // SAFETY: per the caller, this is a whole mapping from mmap64.
     unsafe { HEAP.dealloc(addr.cast(), layout) };
     0
+    })
 }
 
 /// `mprotect(2)`: accepted, without effect (see the module docs).
 #[unsafe(no_mangle)]
 pub extern "C" fn mprotect(_addr: *mut c_void, _len: usize, _prot: CInt) -> CInt {
+    traced!("mprotect"() {
     0
+    })
 }

@@ -27,7 +27,9 @@ pub extern "C" fn getppid() -> CInt {
 /// `fork(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn fork() -> CInt {
+    traced!("fork"() {
     errno::fail(code::ENOSYS)
+    })
 }
 
 /// `posix_spawn(3)`: returns the error instead of setting `errno`.
@@ -40,7 +42,9 @@ pub extern "C" fn posix_spawn(
     _argv: *const c_void,
     _envp: *const c_void,
 ) -> CInt {
+    traced!("posix_spawn"() {
     code::ENOSYS
+    })
 }
 
 /// `posix_spawnp(3)`.
@@ -83,23 +87,29 @@ accepted! {
 /// `dup2(2)`: only the identity on the console descriptors.
 #[unsafe(no_mangle)]
 pub extern "C" fn dup2(old: CInt, new: CInt) -> CInt {
+    traced!("dup2"(old, new) {
     match (old, new) {
         (0..=2, _) if old == new => new,
         (0..=2, _) => errno::fail(code::EMFILE),
         _ => errno::fail(code::EBADF),
     }
+    })
 }
 
 /// `setgid(2)`: there are no other identities to take.
 #[unsafe(no_mangle)]
 pub extern "C" fn setgid(_gid: u32) -> CInt {
+    traced!("setgid"() {
     errno::fail(code::EPERM)
+    })
 }
 
 /// `setgroups(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn setgroups(_count: usize, _groups: *const u32) -> CInt {
+    traced!("setgroups"() {
     errno::fail(code::EPERM)
+    })
 }
 
 /// Bytes in glibc's `sigset_t`.
@@ -144,19 +154,25 @@ pub extern "C" fn sched_yield() -> CInt {
 /// `execvp(3)`: there is no other program to run.
 #[unsafe(no_mangle)]
 pub extern "C" fn execvp(_file: *const c_void, _argv: *const c_void) -> CInt {
+    traced!("execvp"() {
     errno::fail(code::ENOSYS)
+    })
 }
 
 /// `waitpid(2)`: there are no children.
 #[unsafe(no_mangle)]
 pub extern "C" fn waitpid(_pid: CInt, _status: *mut CInt, _options: CInt) -> CInt {
+    traced!("waitpid"() {
     errno::fail(code::ECHILD)
+    })
 }
 
 /// `waitid(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn waitid(_kind: CInt, _id: u32, _info: *mut c_void, _options: CInt) -> CInt {
+    traced!("waitid"() {
     errno::fail(code::ECHILD)
+    })
 }
 
 macro_rules! not_permitted {
@@ -191,6 +207,7 @@ pub extern "C" fn gnu_get_libc_version() -> *const core::ffi::c_char {
 /// `mask` must be valid for `size` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sched_getaffinity(_pid: CInt, size: usize, mask: *mut u8) -> CInt {
+    traced!("sched_getaffinity"(size, mask) {
     if size == 0 {
         return errno::fail(code::EINVAL);
     }
@@ -200,6 +217,7 @@ pub unsafe extern "C" fn sched_getaffinity(_pid: CInt, size: usize, mask: *mut u
         mask.write(1);
     }
     0
+    })
 }
 
 /// glibc's `__sched_cpucount`, behind `CPU_COUNT`.

@@ -21,6 +21,7 @@ type Destructor = Option<unsafe extern "C" fn(*mut c_void)>;
 /// `key` must be valid for a write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pthread_key_create(key: *mut u32, destructor: Destructor) -> CInt {
+    traced!("pthread_key_create"(key) {
     let state = 1 + destructor.map_or(0, |d| d as usize);
     for (index, slot) in KEY_STATE.iter().enumerate() {
         if slot
@@ -33,15 +34,18 @@ pub unsafe extern "C" fn pthread_key_create(key: *mut u32, destructor: Destructo
         }
     }
     code::EAGAIN
+    })
 }
 
 /// `pthread_key_delete(3)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pthread_key_delete(key: u32) -> CInt {
+    traced!("pthread_key_delete"(key) {
     match KEY_STATE.get(key as usize) {
         Some(slot) if slot.swap(0, Ordering::AcqRel) != 0 => 0,
         _ => code::EINVAL,
     }
+    })
 }
 
 /// `pthread_setspecific(3)`.
@@ -92,6 +96,7 @@ const DEFAULT_STACK: usize = 2 << 20;
 /// `thread` must be a live `pthread_t`; `attr` valid for a `pthread_attr_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pthread_getattr_np(thread: usize, attr: *mut c_void) -> CInt {
+    traced!("pthread_getattr_np"(thread, attr) {
     let tcb = thread as *mut thread::Tcb;
     // SAFETY: per the caller; a thread not from pthread_create has no record.
     let spawned = unsafe { (*tcb).thread.as_ref() }.and_then(|t| t.stack());
@@ -111,6 +116,7 @@ pub unsafe extern "C" fn pthread_getattr_np(thread: usize, attr: *mut c_void) ->
         })
     };
     0
+    })
 }
 
 /// `pthread_attr_getstack(3)`.
@@ -210,6 +216,7 @@ pub unsafe extern "C" fn pthread_create(
     routine: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
     arg: *mut c_void,
 ) -> CInt {
+    traced!("pthread_create"(out, attr) {
     let stack_size = if attr.is_null() {
         DEFAULT_STACK
     } else {
@@ -241,6 +248,7 @@ pub unsafe extern "C" fn pthread_create(
         out.write(tcb as usize);
     }
     0
+    })
 }
 
 /// A new thread's first Rust code: runs the routine, then exits with its result.
@@ -303,6 +311,7 @@ pub extern "C" fn pthread_exit(result: *mut c_void) -> ! {
 /// valid for a write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pthread_join(thread: usize, out: *mut *mut c_void) -> CInt {
+    traced!("pthread_join"(thread, out) {
     let tcb = thread as *mut thread::Tcb;
     // SAFETY: per the caller; the TCB lives until the join releases it.
     let record = unsafe { (*tcb).thread };
@@ -316,6 +325,7 @@ pub unsafe extern "C" fn pthread_join(thread: usize, out: *mut *mut c_void) -> C
         unsafe { out.write(result as *mut c_void) };
     }
     0
+    })
 }
 
 /// `pthread_detach(3)`.
@@ -324,6 +334,7 @@ pub unsafe extern "C" fn pthread_join(thread: usize, out: *mut *mut c_void) -> C
 /// `thread` from `pthread_create` and not joined afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pthread_detach(thread: usize) -> CInt {
+    traced!("pthread_detach"(thread) {
     let tcb = thread as *mut thread::Tcb;
     // SAFETY: per the caller.
     let record = unsafe { (*tcb).thread };
@@ -333,6 +344,7 @@ pub unsafe extern "C" fn pthread_detach(thread: usize) -> CInt {
     // SAFETY: per the caller.
     unsafe { sched::detach(record) };
     0
+    })
 }
 
 /// `pthread_setname_np(3)`: accepted; names are not kept yet.

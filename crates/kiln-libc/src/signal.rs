@@ -16,17 +16,21 @@ const SS_DISABLE: CInt = 2;
 /// `old` must be null or valid for a `struct sigaction` (152 bytes).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sigaction(_signal: CInt, _action: *const c_void, old: *mut u8) -> CInt {
+    traced!("sigaction"(old) {
     if !old.is_null() {
         // SAFETY: per the caller.
         unsafe { old.write_bytes(0, 152) };
     }
     0
+    })
 }
 
 /// `signal(2)`: the previous handler reads as `SIG_DFL`.
 #[unsafe(no_mangle)]
 pub extern "C" fn signal(_signal: CInt, _handler: usize) -> usize {
+    traced!("signal"() {
     0
+    })
 }
 
 /// `struct stack_t`.
@@ -43,6 +47,7 @@ pub struct SignalStack {
 /// `old` must be null or valid for a `stack_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sigaltstack(_stack: *const SignalStack, old: *mut SignalStack) -> CInt {
+    traced!("sigaltstack"(old) {
     if !old.is_null() {
         // SAFETY: per the caller.
         unsafe {
@@ -54,6 +59,7 @@ pub unsafe extern "C" fn sigaltstack(_stack: *const SignalStack, old: *mut Signa
         };
     }
     0
+    })
 }
 
 /// `pause(2)`: waits for a signal, which never comes.

@@ -14,7 +14,9 @@ const S_IFCHR: u32 = 0o020000;
 /// `open64(2)`: nothing to open yet.
 #[unsafe(no_mangle)]
 pub extern "C" fn open64(_path: *const c_char, _flags: CInt, _mode: u32) -> CInt {
+    traced!("open64"() {
     errno::fail(code::ENOENT)
+    })
 }
 
 /// `open(2)`.
@@ -29,6 +31,7 @@ pub extern "C" fn open(path: *const c_char, flags: CInt, mode: u32) -> CInt {
 /// `buf` must be valid for a `struct stat64`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fstat64(fd: CInt, buf: *mut u8) -> CInt {
+    traced!("fstat64"(fd, buf) {
     if !(0..=2).contains(&fd) {
         return errno::fail(code::EBADF);
     }
@@ -40,12 +43,15 @@ pub unsafe extern "C" fn fstat64(fd: CInt, buf: *mut u8) -> CInt {
             .write_unaligned(S_IFCHR | 0o620);
     }
     0
+    })
 }
 
 /// `stat64(2)`: no paths exist yet.
 #[unsafe(no_mangle)]
 pub extern "C" fn stat64(_path: *const c_char, _buf: *mut u8) -> CInt {
+    traced!("stat64"() {
     errno::fail(code::ENOENT)
+    })
 }
 
 /// `lstat64(2)`.
@@ -57,5 +63,7 @@ pub extern "C" fn lstat64(path: *const c_char, buf: *mut u8) -> CInt {
 /// `realpath(3)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn realpath(_path: *const c_char, _resolved: *mut c_char) -> *mut c_char {
+    traced!("realpath"() {
     errno::fail_null(code::ENOENT)
+    })
 }

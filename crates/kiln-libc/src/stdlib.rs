@@ -22,6 +22,7 @@ pub(crate) fn set_environ(envp: *const *const c_char) {
 /// `name` must be a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn getenv(name: *const c_char) -> *mut c_char {
+    traced!("getenv"(name) {
     // SAFETY: per the caller.
     let name = unsafe { core::ffi::CStr::from_ptr(name) }.to_bytes();
     let mut entry = environ.load(Ordering::Relaxed);
@@ -39,6 +40,7 @@ pub unsafe extern "C" fn getenv(name: *const c_char) -> *mut c_char {
         }
     }
     core::ptr::null_mut()
+    })
 }
 
 /// `abort(3)`: reported to the monitor as a crash, with a backtrace.
@@ -103,6 +105,7 @@ pub unsafe extern "C" fn setenv(
     value: *const c_char,
     overwrite: CInt,
 ) -> CInt {
+    traced!("setenv"(name, value, overwrite) {
     use crate::errno::{self, code};
     use crate::malloc::{malloc, realloc};
     // SAFETY: per the caller.
@@ -155,6 +158,7 @@ pub unsafe extern "C" fn setenv(
     }
     set_environ(new);
     0
+    })
 }
 
 /// `unsetenv(3)`.
@@ -163,6 +167,7 @@ pub unsafe extern "C" fn setenv(
 /// `name` must be a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn unsetenv(name: *const c_char) -> CInt {
+    traced!("unsetenv"(name) {
     use crate::errno::{self, code};
     // SAFETY: per the caller.
     let key = unsafe { core::ffi::CStr::from_ptr(name) }.to_bytes();
@@ -180,4 +185,5 @@ pub unsafe extern "C" fn unsetenv(name: *const c_char) -> CInt {
         }
     }
     0
+    })
 }

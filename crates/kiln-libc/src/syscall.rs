@@ -37,6 +37,7 @@ pub unsafe extern "C" fn syscall(
     _a5: CLong,
     _a6: CLong,
 ) -> CLong {
+    traced!("syscall"(number, a1, a2, a3, a4) {
     match number {
         // SAFETY: the current thread's live TCB.
         SYS_GETTID => CLong::from(unsafe { (*crate::thread::current()).id }),
@@ -47,6 +48,7 @@ pub unsafe extern "C" fn syscall(
         // statx and everything else: std falls back to older calls on ENOSYS.
         _ => errno::fail(code::ENOSYS),
     }
+    })
 }
 
 /// `struct timespec`.

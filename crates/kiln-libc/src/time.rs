@@ -95,6 +95,7 @@ pub unsafe extern "C" fn gettimeofday(out: *mut Timeval, _zone: *mut u8) -> CInt
 /// `request` must be valid for a read.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nanosleep(request: *const Timespec, _remain: *mut Timespec) -> CInt {
+    traced!("nanosleep"(request) {
     // SAFETY: per the caller.
     match unsafe { &*request }.to_duration() {
         Some(d) => {
@@ -103,6 +104,7 @@ pub unsafe extern "C" fn nanosleep(request: *const Timespec, _remain: *mut Times
         }
         None => errno::fail(code::EINVAL),
     }
+    })
 }
 
 /// `clock_nanosleep(2)`: returns the error instead of setting `errno`.
@@ -116,6 +118,7 @@ pub unsafe extern "C" fn clock_nanosleep(
     request: *const Timespec,
     _remain: *mut Timespec,
 ) -> CInt {
+    traced!("clock_nanosleep"(clock, flags, request) {
     // SAFETY: per the caller.
     let Some(d) = unsafe { &*request }.to_duration() else {
         return code::EINVAL;
@@ -129,4 +132,5 @@ pub unsafe extern "C" fn clock_nanosleep(
         sleep_until(Instant::now() + (d - current));
     }
     0
+    })
 }

@@ -21,10 +21,12 @@ fn console_stream(fd: CInt) -> Option<u32> {
 /// `read(2)`: standard input is empty (end of file at once).
 #[unsafe(no_mangle)]
 pub extern "C" fn read(fd: CInt, _buf: *mut c_void, _count: usize) -> CLong {
+    traced!("read"(fd) {
     match fd {
         0 => 0,
         _ => errno::fail(code::EBADF),
     }
+    })
 }
 
 /// `write(2)`.
@@ -33,6 +35,7 @@ pub extern "C" fn read(fd: CInt, _buf: *mut c_void, _count: usize) -> CLong {
 /// `buf` must be valid for `count` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn write(fd: CInt, buf: *const c_void, count: usize) -> CLong {
+    traced!("write"(fd, buf, count) {
     let Some(stream) = console_stream(fd) else {
         return errno::fail(code::EBADF);
     };
@@ -40,6 +43,7 @@ pub unsafe extern "C" fn write(fd: CInt, buf: *const c_void, count: usize) -> CL
     let bytes = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
     platform::console_write(stream, bytes);
     count as CLong
+    })
 }
 
 /// One element of a `writev` array (`struct iovec`).
@@ -55,6 +59,7 @@ pub struct IoVec {
 /// `iov` must point to `count` valid `iovec`s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn writev(fd: CInt, iov: *const IoVec, count: CInt) -> CLong {
+    traced!("writev"(fd, iov, count) {
     if console_stream(fd).is_none() {
         return errno::fail(code::EBADF);
     }
@@ -68,35 +73,42 @@ pub unsafe extern "C" fn writev(fd: CInt, iov: *const IoVec, count: CInt) -> CLo
         total += unsafe { write(fd, v.base, v.len) };
     }
     total
+    })
 }
 
 /// `close(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn close(fd: CInt) -> CInt {
+    traced!("close"(fd) {
     match fd {
         0..=2 => 0,
         _ => errno::fail(code::EBADF),
     }
+    })
 }
 
 /// `lseek64(2)`: the console cannot seek.
 #[unsafe(no_mangle)]
 pub extern "C" fn lseek64(fd: CInt, _offset: CLong, _whence: CInt) -> CLong {
+    traced!("lseek64"(fd) {
     match fd {
         0..=2 => errno::fail(code::ESPIPE),
         _ => errno::fail(code::EBADF),
     }
+    })
 }
 
 /// `isatty(3)`: the console is not a terminal the guest can control.
 #[unsafe(no_mangle)]
 pub extern "C" fn isatty(fd: CInt) -> CInt {
+    traced!("isatty"(fd) {
     errno::set(if (0..=2).contains(&fd) {
         code::ENOTTY
     } else {
         code::EBADF
     });
     0
+    })
 }
 
 /// `getcwd(3)`: the working directory is `/`.
@@ -105,6 +117,7 @@ pub extern "C" fn isatty(fd: CInt) -> CInt {
 /// `buf` must be null or valid for `size` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn getcwd(buf: *mut c_char, size: usize) -> *mut c_char {
+    traced!("getcwd"(buf, size) {
     let buf = if buf.is_null() {
         crate::malloc::malloc(size.max(2)).cast::<c_char>()
     } else if size < 2 {
@@ -121,6 +134,7 @@ pub unsafe extern "C" fn getcwd(buf: *mut c_char, size: usize) -> *mut c_char {
         buf.add(1).write(0);
     }
     buf
+    })
 }
 
 /// `chdir(2)`: `/` is the only directory there is yet.
@@ -129,48 +143,59 @@ pub unsafe extern "C" fn getcwd(buf: *mut c_char, size: usize) -> *mut c_char {
 /// `path` must be a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn chdir(path: *const c_char) -> CInt {
+    traced!("chdir"(path) {
     // SAFETY: per the caller.
     match unsafe { core::ffi::CStr::from_ptr(path) }.to_bytes() {
         b"/" => 0,
         _ => errno::fail(code::ENOENT),
     }
+    })
 }
 
 /// `ioctl(2)`: the console has no terminal controls.
 #[unsafe(no_mangle)]
 pub extern "C" fn ioctl(fd: CInt, _request: u64, _arg: CLong) -> CInt {
+    traced!("ioctl"(fd) {
     errno::fail(if (0..=2).contains(&fd) {
         code::ENOTTY
     } else {
         code::EBADF
+    })
     })
 }
 
 /// `pipe2(2)`: not yet (files and pipes come with the filesystem layer).
 #[unsafe(no_mangle)]
 pub extern "C" fn pipe2(_fds: *mut CInt, _flags: CInt) -> CInt {
+    traced!("pipe2"() {
     errno::fail(code::ENOSYS)
+    })
 }
 
 /// `readlink(2)`: there are no symbolic links (nor `/proc/self/exe`).
 #[unsafe(no_mangle)]
 pub extern "C" fn readlink(_path: *const c_char, _buf: *mut c_char, _size: usize) -> CLong {
+    traced!("readlink"() {
     errno::fail(code::ENOENT)
+    })
 }
 
 /// `dup(2)`: the console descriptors cannot be duplicated yet.
 #[unsafe(no_mangle)]
 pub extern "C" fn dup(fd: CInt) -> CInt {
+    traced!("dup"(fd) {
     errno::fail(if (0..=2).contains(&fd) {
         code::EMFILE
     } else {
         code::EBADF
+    })
     })
 }
 
 /// `fcntl(2)`: descriptor and status flags of the console descriptors.
 #[unsafe(no_mangle)]
 pub extern "C" fn fcntl(fd: CInt, command: CInt, _arg: CLong) -> CInt {
+    traced!("fcntl"(fd, command) {
     const F_GETFD: CInt = 1;
     const F_SETFD: CInt = 2;
     const F_GETFL: CInt = 3;
@@ -183,6 +208,7 @@ pub extern "C" fn fcntl(fd: CInt, command: CInt, _arg: CLong) -> CInt {
         F_GETFL => O_RDWR,
         _ => errno::fail(code::EINVAL),
     }
+    })
 }
 
 /// `struct pollfd`.
@@ -201,6 +227,7 @@ pub struct PollFd {
 /// `fds` must point to `count` valid `pollfd`s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn poll(fds: *mut PollFd, count: u64, timeout_ms: CInt) -> CInt {
+    traced!("poll"(fds, count, timeout_ms) {
     const POLLOUT: i16 = 4;
     const POLLNVAL: i16 = 0x20;
     let Ok(count) = usize::try_from(count) else {
@@ -223,11 +250,13 @@ pub unsafe extern "C" fn poll(fds: *mut PollFd, count: u64, timeout_ms: CInt) ->
         kiln_libos::time::sleep(core::time::Duration::from_millis(timeout_ms as u64));
     }
     ready
+    })
 }
 
 /// `sysconf(3)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn sysconf(name: CInt) -> CLong {
+    traced!("sysconf"(name) {
     const SC_CLK_TCK: CInt = 2;
     const SC_PAGESIZE: CInt = 30;
     const SC_NPROCESSORS_CONF: CInt = 83;
@@ -239,11 +268,13 @@ pub extern "C" fn sysconf(name: CInt) -> CLong {
         SC_NPROCESSORS_CONF | SC_NPROCESSORS_ONLN => 1,
         _ => errno::fail(code::EINVAL),
     }
+    })
 }
 
 /// `getauxval(3)`: the auxiliary vector a Linux kernel would pass.
 #[unsafe(no_mangle)]
 pub extern "C" fn getauxval(kind: u64) -> u64 {
+    traced!("getauxval"(kind) {
     const AT_PAGESZ: u64 = 6;
     match kind {
         AT_PAGESZ => 4096,
@@ -252,4 +283,5 @@ pub extern "C" fn getauxval(kind: u64) -> u64 {
             0
         }
     }
+    })
 }

@@ -8,13 +8,16 @@ use crate::image::Image;
 use crate::layout::{Layout, PAGE_TABLES, SYSTEM_PAGE};
 use crate::memory::{GuestAccessError, GuestMemory};
 
-/// The program's arguments and environment as the guest will see them.
+/// The program's arguments and environment as the guest will see them, and
+/// the boot flags.
 #[derive(Clone, Debug, Default)]
 pub struct ProgramArgs<'a> {
     /// `argv`, including the program name.
     pub argv: &'a [String],
     /// `KEY=VALUE` entries.
     pub env: &'a [String],
+    /// `kiln_abi::boot::FLAG_*` bits.
+    pub flags: u64,
 }
 
 impl ProgramArgs<'_> {
@@ -83,6 +86,7 @@ pub fn write(
                 mem_size: t.mem_size,
                 align: t.align,
             }),
+        flags: args.flags,
         guest: Default::default(),
     };
     memory.write_obj(info, base)

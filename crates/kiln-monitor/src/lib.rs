@@ -50,6 +50,8 @@ pub struct VmConfig {
     pub timeout: Option<Duration>,
     /// Host `CLOCK_MONOTONIC` (ns) when the monitor process started, for the timeline.
     pub process_start_ns: u64,
+    /// Ask the C library to log every call (`--trace-libc`).
+    pub trace_libc: bool,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).

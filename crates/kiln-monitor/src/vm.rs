@@ -39,6 +39,11 @@ impl<'a> Vm<'a> {
         let args = ProgramArgs {
             argv: &config.argv,
             env: &config.env,
+            flags: if config.trace_libc {
+                kiln_abi::boot::FLAG_TRACE_LIBC
+            } else {
+                0
+            },
         };
         let layout = Layout::plan(
             config.memory,

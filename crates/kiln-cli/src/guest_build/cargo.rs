@@ -145,8 +145,11 @@ pub struct BuildRequest<'a> {
     pub target_dir: &'a Path,
     /// Profile selection.
     pub options: &'a BuildOptions,
-    /// Guest compiler flags.
+    /// Guest compiler flags (for every crate).
     pub rustflags: Vec<String>,
+    /// Arguments for the final crate's `rustc` only (the C library's link
+    /// inputs): part of its fingerprint, so a changed C library relinks it.
+    pub final_args: Vec<String>,
     /// Hide cargo's progress output.
     pub quiet: bool,
     /// Build with `panic = "abort"` whatever the profile says.
@@ -227,7 +230,7 @@ fn message_format() -> &'static str {
 pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
     let mut command = cargo();
     command
-        .args(["build", message_format(), "--target", TARGET])
+        .args(["rustc", message_format(), "--target", TARGET])
         .arg("--manifest-path")
         .arg(request.manifest)
         .args(["--bin", request.bin])
@@ -256,6 +259,7 @@ pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
         }
     }
 
+    command.arg("--").args(&request.final_args);
     let messages = run(command)?;
     if !messages.missing_symbols.is_empty() {
         return Err(Failure::new(

@@ -86,8 +86,8 @@ pub fn codegen_flags() -> Vec<String> {
 }
 
 /// Compiler and linker flags for the guest program (passed via
-/// `CARGO_ENCODED_RUSTFLAGS`), plus `extra` link flags.
-pub fn rustflags(script: &Path, extra: &[String]) -> Vec<String> {
+/// `CARGO_ENCODED_RUSTFLAGS`).
+pub fn rustflags(script: &Path) -> Vec<String> {
     let mut flags = codegen_flags();
     flags.extend(
         [
@@ -100,6 +100,5 @@ pub fn rustflags(script: &Path, extra: &[String]) -> Vec<String> {
         .map(String::from),
     );
     flags.push(format!("-Clink-arg=-Wl,-T,{}", script.display()));
-    flags.extend_from_slice(extra);
     flags
 }

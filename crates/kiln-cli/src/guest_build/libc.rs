@@ -23,8 +23,8 @@ fn manifest() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiln-libc/Cargo.toml")
 }
 
-/// Builds the C library into `target_dir` and returns the link flags that
-/// put it in place of glibc.
+/// Builds the C library into `target_dir` and returns the arguments for the
+/// program's final `rustc` invocation that put it in place of glibc.
 pub fn link_flags(target_dir: &Path, quiet: bool) -> Result<Vec<String>, Failure> {
     let manifest = manifest();
     if !manifest.is_file() {

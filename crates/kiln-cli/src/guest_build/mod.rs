@@ -83,7 +83,8 @@ pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result
         bin: &bin,
         target_dir: &target_dir,
         options,
-        rustflags: flags::rustflags(&script, &extra),
+        rustflags: flags::rustflags(&script),
+        final_args: extra,
         quiet,
         abort_on_panic: !c_library,
     });

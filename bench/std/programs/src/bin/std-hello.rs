@@ -1,0 +1,1 @@
+fn main() { println!("Hello from std on Kiln!"); }

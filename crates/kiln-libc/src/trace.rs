@@ -1,0 +1,82 @@
+//! `kiln run --trace-libc`: one line on standard error per call into the C
+//! library, with its arguments and result (and `errno`'s name on failure).
+//!
+//! The lines go straight to the console hypercall, not through `write`, so
+//! tracing never traces itself. Allocation and clock reads are not traced:
+//! `std` makes them constantly, and they cannot fail in interesting ways.
+
+use core::fmt::{self, Write};
+
+use kiln_abi::boot::FLAG_TRACE_LIBC;
+use kiln_abi::hypercall::stream;
+use kiln_libos::platform;
+
+use crate::errno::{self, code};
+
+/// Whether the monitor asked for tracing.
+pub fn enabled() -> bool {
+    platform::boot_info().flags & FLAG_TRACE_LIBC != 0
+}
+
+/// A line in a fixed buffer: tracing must not allocate.
+struct Line {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Write for Line {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let take = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
+        self.len += take;
+        Ok(())
+    }
+}
+
+fn errno_name(value: i32) -> &'static str {
+    match value {
+        code::EPERM => "EPERM",
+        code::ENOENT => "ENOENT",
+        code::EINTR => "EINTR",
+        code::EBADF => "EBADF",
+        code::ECHILD => "ECHILD",
+        code::EAGAIN => "EAGAIN",
+        code::ENOMEM => "ENOMEM",
+        code::EFAULT => "EFAULT",
+        code::ENODEV => "ENODEV",
+        code::EINVAL => "EINVAL",
+        code::EMFILE => "EMFILE",
+        code::ENOTTY => "ENOTTY",
+        code::ESPIPE => "ESPIPE",
+        code::ERANGE => "ERANGE",
+        code::ENOSYS => "ENOSYS",
+        code::ETIMEDOUT => "ETIMEDOUT",
+        _ => "?",
+    }
+}
+
+/// Logs one call. Small numbers print in decimal, addresses in hex.
+pub fn log(name: &str, args: &[i64], result: i64) {
+    let mut line = Line {
+        buf: [0; 256],
+        len: 0,
+    };
+    let _ = write!(line, "kiln-libc: {name}(");
+    for (i, arg) in args.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = if arg.unsigned_abs() > 0xffff {
+            write!(line, "{sep}{arg:#x}")
+        } else {
+            write!(line, "{sep}{arg}")
+        };
+    }
+    let _ = if result == -1 {
+        let e = errno::get();
+        writeln!(line, ") = -1 {} ({e})", errno_name(e))
+    } else if result.unsigned_abs() > 0xffff {
+        writeln!(line, ") = {result:#x}")
+    } else {
+        writeln!(line, ") = {result}")
+    };
+    platform::console_write(stream::STDERR, &line.buf[..line.len]);
+}
