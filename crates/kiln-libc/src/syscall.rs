@@ -108,10 +108,13 @@ unsafe fn futex(addr: *const u32, op: CLong, value: u32, timeout: *const Timespe
 }
 
 /// The generator behind `getrandom`: xoshiro256** seeded from the 256-bit
-/// host seed in the boot info.
+/// host seed in the boot info, with each output mixed with the CPU's RDRAND
+/// where the CPU has it (the monitor lists RDRAND in the guest CPUID when
+/// the host has it).
 struct Random(Cell<Option<[u64; 4]>>);
 
-// SAFETY: one vCPU without preemption: never accessed from two contexts.
+// SAFETY: one vCPU, cooperative threads that never switch inside
+// `next_random`: never accessed from two contexts.
 unsafe impl Sync for Random {}
 
 static RANDOM: Random = Random(Cell::new(None));
@@ -127,7 +130,22 @@ fn next_random() -> u64 {
     s[2] ^= t;
     s[3] = s[3].rotate_left(45);
     RANDOM.0.set(Some(s));
-    result
+    result ^ rdrand().unwrap_or(0)
+}
+
+/// A hardware random number, if the CPU has RDRAND and it delivers.
+fn rdrand() -> Option<u64> {
+    const RDRAND: u32 = 1 << 30;
+    if core::arch::x86_64::__cpuid(1).ecx & RDRAND == 0 {
+        return None;
+    }
+    let (value, ok): (u64, u8);
+    // SAFETY: RDRAND is present (checked above); it only writes the two
+    // outputs and the flags.
+    unsafe {
+        core::arch::asm!("rdrand {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok, options(nomem, nostack));
+    }
+    (ok == 1).then_some(value)
 }
 
 /// `getrandom(2)`.

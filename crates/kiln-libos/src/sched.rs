@@ -406,15 +406,33 @@ fn schedule() {
     }
 }
 
+/// Reports a thread that ran past the end of its stack.
+fn report_overflow(id: u32) -> ! {
+    use core::fmt::Write;
+    struct Message([u8; 96], usize);
+    impl Write for Message {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let take = s.len().min(self.0.len() - self.1);
+            self.0[self.1..self.1 + take].copy_from_slice(&s.as_bytes()[..take]);
+            self.1 += take;
+            Ok(())
+        }
+    }
+    let mut message = Message([0; 96], 0);
+    let _ = write!(
+        message,
+        "stack overflow in thread {id} (its stack canary was overwritten)"
+    );
+    platform::report_panic(&message.0[..message.1])
+}
+
 fn switch(from: *mut Thread, to: *mut Thread) {
     let s = sched();
     // SAFETY: both are live thread records; `to` was suspended by `switch`
     // or prepared by `spawn`, so its stack holds the frame kiln_switch pops.
     unsafe {
         if !(*from).stack.is_null() && (*from).stack.cast::<u64>().read() != STACK_CANARY {
-            platform::report_panic(
-                b"stack overflow in a thread (its stack canary was overwritten)",
-            );
+            report_overflow((*from).id);
         }
         (*to).state = State::Running;
         s.current = to;
