@@ -47,15 +47,19 @@ pub struct MemoryRegion {
     pub reserved: u32,
 }
 
-/// Timestamps the guest records for the monitor's boot timeline, as raw TSC
-/// values (zero means "not reached").
+/// What the guest records for the monitor: boot timestamps as raw TSC
+/// values (zero means "not reached"), and the running thread, for crash
+/// reports.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GuestTimestamps {
+pub struct GuestStatus {
     /// out (guest): TSC at the guest's first instruction.
     pub entry_tsc: u64,
     /// out (guest): TSC when the program's `main` is called.
     pub main_tsc: u64,
+    /// out (guest): id of the running thread (0 until threads start; the
+    /// main thread is 1).
+    pub thread: u64,
 }
 
 /// The image's thread-local-storage template (its `PT_TLS` segment), for the
@@ -117,7 +121,7 @@ pub struct BootInfo {
     /// `FLAG_*` bits: options for the guest.
     pub flags: u64,
     /// Written by the guest.
-    pub guest: GuestTimestamps,
+    pub guest: GuestStatus,
 }
 
 impl BootInfo {
@@ -130,7 +134,7 @@ impl BootInfo {
 
 const _: () = {
     assert!(core::mem::size_of::<MemoryRegion>() == 24);
-    assert!(core::mem::size_of::<GuestTimestamps>() == 16);
+    assert!(core::mem::size_of::<GuestStatus>() == 24);
     assert!(core::mem::offset_of!(BootInfo, regions) == 16);
     assert!(core::mem::offset_of!(BootInfo, memory_size) == 208);
     assert!(core::mem::offset_of!(BootInfo, random_seed) == 288);
@@ -138,5 +142,5 @@ const _: () = {
     assert!(core::mem::offset_of!(BootInfo, tls) == 328);
     assert!(core::mem::offset_of!(BootInfo, flags) == 360);
     assert!(core::mem::offset_of!(BootInfo, guest) == 368);
-    assert!(core::mem::size_of::<BootInfo>() == 384);
+    assert!(core::mem::size_of::<BootInfo>() == 392);
 };

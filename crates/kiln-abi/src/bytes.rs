@@ -3,7 +3,7 @@
 
 use vm_memory::ByteValued;
 
-use crate::boot::{BootInfo, GuestTimestamps, MemoryRegion, TlsTemplate};
+use crate::boot::{BootInfo, GuestStatus, MemoryRegion, TlsTemplate};
 use crate::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, PanicArgs};
 use crate::trap::TrapFrame;
 
@@ -15,7 +15,7 @@ unsafe impl ByteValued for BootInfo {}
 // SAFETY: as above.
 unsafe impl ByteValued for MemoryRegion {}
 // SAFETY: as above.
-unsafe impl ByteValued for GuestTimestamps {}
+unsafe impl ByteValued for GuestStatus {}
 // SAFETY: as above.
 unsafe impl ByteValued for TlsTemplate {}
 // SAFETY: as above.

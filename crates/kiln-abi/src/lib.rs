@@ -28,4 +28,4 @@ pub use ptr::GuestPtr;
 
 /// Version of this ABI. Bumped on every material change; guest and monitor
 /// must carry the same number.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;

@@ -252,20 +252,22 @@ fn trace_libc_logs_each_call_with_its_result() {
     assert_eq!(writes, quiet.stdout.lines().count(), "one write per line");
 }
 
-/// Thread stacks are not yet guarded by unmapped pages (only a canary
-/// checked at each switch), so where an overflow is caught depends on what
-/// lies below the stack; what must hold is that it ends in a crash report.
 #[test]
-fn a_thread_stack_overflow_ends_in_a_crash_report() {
+fn a_thread_stack_overflow_hits_its_guard_page_and_names_the_thread() {
     let overflow = image("tests/guests/std-overflow", false);
     let run = run_image(&overflow, &["--memory", "16M", "--timeout", "20s"], &[]);
+    assert_eq!(run.code, code::FAULT, "{}", run.stderr);
     assert!(
-        run.code == code::PANIC || run.code == code::FAULT,
-        "exit {}: {}",
-        run.code,
+        run.stderr
+            .starts_with("guest stack overflow (guard page hit at 0x"),
+        "{}",
         run.stderr
     );
-    assert!(run.stderr.starts_with("guest "), "{}", run.stderr);
-    assert!(run.stderr.contains("backtrace:"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("  in std_overflow::recurse (thread 2)\n"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(run.stdout, "", "the program must not carry on");
 }

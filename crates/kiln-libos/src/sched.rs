@@ -10,6 +10,14 @@
 //! A switch saves the callee-saved registers, MXCSR and the x87 control
 //! word (the ABI's callee-saved state), swaps stacks, and points `%fs` at
 //! the next thread's thread pointer (its TLS block) with `wrfsbase`.
+//!
+//! Each thread stack's lowest page is a guard page, unmapped through the
+//! platform's kernel call, so an overflow faults at once and the monitor
+//! reports it, naming the thread. The kernel call runs in the CPU's
+//! privileged mode, which is emulated on kvm_pvm hosts, so freed stacks are
+//! kept, guards in place, for the next threads. A stack canary checked at
+//! each switch remains for heaps mapped with large pages, where no guard
+//! page can be made.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
@@ -24,6 +32,12 @@ pub const MAX_THREADS: usize = 1024;
 
 /// Stacks are handed out in whole pages, 16-byte aligned at the top.
 const STACK_ALIGN: usize = 4096;
+
+/// The guard page at the bottom of each stack.
+const GUARD: usize = 4096;
+
+/// Freed stacks kept for reuse.
+const STACK_CACHE: usize = 16;
 
 /// Written at the lowest word of every thread stack and checked at each
 /// switch: a thread that overran its stack is reported, not left to corrupt
@@ -57,6 +71,7 @@ pub struct Thread {
     id: u32,
     stack: *mut u8,
     stack_size: usize,
+    guarded: bool,
     key: usize,
     deadline: u64,
     wake: Wake,
@@ -71,16 +86,32 @@ impl Thread {
         self.id
     }
 
-    /// The thread's stack: lowest address and size (`None` for the main
-    /// thread, whose stack the monitor set up).
+    /// The thread's usable stack, above its guard page: lowest address and
+    /// size (`None` for the main thread, whose stack the monitor set up).
     pub fn stack(&self) -> Option<(usize, usize)> {
-        (!self.stack.is_null()).then_some((self.stack as usize, self.stack_size))
+        let guard = if self.guarded { GUARD } else { 0 };
+        (!self.stack.is_null()).then_some((self.stack as usize + guard, self.stack_size - guard))
     }
+
+    /// The lowest usable word, where the canary lives.
+    fn canary(&self) -> *mut u64 {
+        let guard = if self.guarded { GUARD } else { 0 };
+        self.stack.wrapping_add(guard).cast()
+    }
+}
+
+/// A stack kept for reuse.
+#[derive(Clone, Copy)]
+struct Stack {
+    base: *mut u8,
+    size: usize,
+    guarded: bool,
 }
 
 struct Scheduler {
     threads: [*mut Thread; MAX_THREADS],
     count: usize,
+    stacks: [Option<Stack>; STACK_CACHE],
     current: *mut Thread,
     next_id: u32,
     /// Releases a finished thread's thread pointer (its TLS block).
@@ -96,6 +127,7 @@ unsafe impl Sync for Global {}
 static SCHED: Global = Global(UnsafeCell::new(Scheduler {
     threads: [ptr::null_mut(); MAX_THREADS],
     count: 0,
+    stacks: [None; STACK_CACHE],
     current: ptr::null_mut(),
     next_id: 1,
     reaper: None,
@@ -138,6 +170,7 @@ pub fn current() -> *mut Thread {
             id: s.next_id,
             stack: ptr::null_mut(),
             stack_size: 0,
+            guarded: false,
             key: 0,
             deadline: u64::MAX,
             wake: Wake::Woken,
@@ -152,8 +185,53 @@ pub fn current() -> *mut Thread {
         s.threads[0] = main;
         s.count = 1;
         s.current = main;
+        platform::set_current_thread(1);
     }
     s.current
+}
+
+/// A stack of `size` bytes: a cached one, or a fresh one whose lowest page
+/// becomes its guard (when the heap there is mapped with 4 KiB pages).
+fn take_stack(s: &mut Scheduler, size: usize) -> Option<Stack> {
+    if let Some(slot) = s
+        .stacks
+        .iter_mut()
+        .find(|c| c.is_some_and(|c| c.size == size))
+    {
+        return slot.take();
+    }
+    let layout = Layout::from_size_align(size, STACK_ALIGN).ok()?;
+    // SAFETY: a non-zero-sized layout.
+    let base = unsafe { HEAP.alloc(layout) };
+    if base.is_null() {
+        return None;
+    }
+    let guarded = platform::set_page_present(base as u64, false);
+    Some(Stack {
+        base,
+        size,
+        guarded,
+    })
+}
+
+/// Keeps a stack for reuse, or returns it to the heap (guard page mapped
+/// again first: the allocator writes into free memory).
+fn put_stack(s: &mut Scheduler, stack: Stack) {
+    if let Some(slot) = s.stacks.iter_mut().find(|c| c.is_none()) {
+        *slot = Some(stack);
+        return;
+    }
+    if stack.guarded {
+        platform::set_page_present(stack.base as u64, true);
+    }
+    // SAFETY: allocated by `take_stack` with this size and alignment, and
+    // no thread runs on it any more.
+    unsafe {
+        HEAP.dealloc(
+            stack.base,
+            Layout::from_size_align_unchecked(stack.size, STACK_ALIGN),
+        )
+    };
 }
 
 /// Sets the function that releases a finished thread's thread pointer.
@@ -175,15 +253,15 @@ pub fn spawn(
     if s.count == MAX_THREADS {
         return ptr::null_mut();
     }
-    let size = stack_size.max(16 * 1024).next_multiple_of(STACK_ALIGN);
-    let Ok(layout) = Layout::from_size_align(size, STACK_ALIGN) else {
+    let size = (stack_size.max(16 * 1024) + GUARD).next_multiple_of(STACK_ALIGN);
+    let Some(Stack {
+        base: stack,
+        size,
+        guarded,
+    }) = take_stack(s, size)
+    else {
         return ptr::null_mut();
     };
-    // SAFETY: a non-zero-sized layout.
-    let stack = unsafe { HEAP.alloc(layout) };
-    if stack.is_null() {
-        return ptr::null_mut();
-    }
     // The first switch to the thread restores MXCSR and the x87 control
     // word, pops six registers and returns into the trampoline, which calls
     // `entry(arg)` from r12 and r13. The two padding words leave rsp 16-byte
@@ -202,11 +280,14 @@ pub fn spawn(
         0,
     ];
     let rsp = top - size_of_val(&frame) as u64;
-    // SAFETY: the frame fills the top of the fresh stack; the canary is its
-    // lowest word.
+    let canary = stack
+        .wrapping_add(if guarded { GUARD } else { 0 })
+        .cast::<u64>();
+    // SAFETY: the frame fills the top of the stack; the canary is its lowest
+    // usable word, above the guard page.
     unsafe {
         ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len());
-        stack.cast::<u64>().write(STACK_CANARY);
+        canary.write(STACK_CANARY);
     }
     let thread = allocate(Thread {
         rsp,
@@ -215,6 +296,7 @@ pub fn spawn(
         id: s.next_id,
         stack,
         stack_size: size,
+        guarded,
         key: 0,
         deadline: u64::MAX,
         wake: Wake::Woken,
@@ -223,8 +305,14 @@ pub fn spawn(
         result: 0,
     });
     if thread.is_null() {
-        // SAFETY: the stack allocated above with this layout.
-        unsafe { HEAP.dealloc(stack, layout) };
+        put_stack(
+            s,
+            Stack {
+                base: stack,
+                size,
+                guarded,
+            },
+        );
         return ptr::null_mut();
     }
     s.next_id += 1;
@@ -348,8 +436,12 @@ unsafe fn release(thread: *mut Thread) {
         if let Some(reaper) = s.reaper {
             reaper((*thread).tp);
         }
-        let layout = Layout::from_size_align_unchecked((*thread).stack_size, STACK_ALIGN);
-        HEAP.dealloc((*thread).stack, layout);
+        let stack = Stack {
+            base: (*thread).stack,
+            size: (*thread).stack_size,
+            guarded: (*thread).guarded,
+        };
+        put_stack(s, stack);
         HEAP.dealloc(thread.cast(), Layout::new::<Thread>());
     }
 }
@@ -431,11 +523,12 @@ fn switch(from: *mut Thread, to: *mut Thread) {
     // SAFETY: both are live thread records; `to` was suspended by `switch`
     // or prepared by `spawn`, so its stack holds the frame kiln_switch pops.
     unsafe {
-        if !(*from).stack.is_null() && (*from).stack.cast::<u64>().read() != STACK_CANARY {
+        if !(*from).stack.is_null() && (*from).canary().read() != STACK_CANARY {
             report_overflow((*from).id);
         }
         (*to).state = State::Running;
         s.current = to;
+        platform::set_current_thread(u64::from((*to).id));
         kiln_switch(&raw mut (*from).rsp, (*to).rsp, (*to).tp);
     }
 }

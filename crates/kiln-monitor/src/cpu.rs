@@ -103,7 +103,8 @@ fn idt_limit(trap_table: Option<u64>) -> u16 {
     }
 }
 
-/// A present, DPL0 interrupt gate on IST1.
+/// A present, DPL0 interrupt gate on IST1 (DPL0: `int n` from CPL3 cannot
+/// fake an exception).
 fn interrupt_gate(handler: u64) -> [u8; 16] {
     let mut gate = [0u8; 16];
     gate[0..2].copy_from_slice(&(handler as u16).to_le_bytes());
@@ -252,6 +253,8 @@ mod tests {
         assert!(!allowed(PORT_BASE - 1) && !allowed(0x80) && !allowed(0x3f8));
         assert_eq!(*tss.last().expect("non-empty"), 0xff, "terminating byte");
         assert!(SYSTEM_PAGE + TSS_OFFSET + tss.len() as u64 <= SYSTEM_PAGE + IDT_OFFSET);
+        let idt_end = IDT_OFFSET + u64::from(idt_limit(Some(0))) + 1;
+        assert!(idt_end <= 0x1000, "the IDT fits the system page");
     }
 
     #[test]

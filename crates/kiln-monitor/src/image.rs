@@ -207,6 +207,14 @@ impl<'data> Image<'data> {
         if let Some(tls) = &tls {
             check_tls(tls, &segments)?;
         }
+        let executable = |a: u64| {
+            segments
+                .iter()
+                .any(|s| s.executable && s.memory.contains(&a))
+        };
+        if notes.trap_table.is_some_and(|a| !executable(a)) {
+            return Err(ImageError::BadNote(note::TRAP_TABLE));
+        }
         Ok(Self {
             bytes,
             entry,

@@ -87,11 +87,15 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Plans memory for an image occupying `image` with `boot_info_len` bytes of boot info.
+    /// Plans memory for an image occupying `image` with `boot_info_len` bytes
+    /// of boot info. With `fine_heap`, the heap is mapped with 4 KiB pages too
+    /// (so thread stacks anywhere in it can have guard pages), when those
+    /// page tables fit in the low area; otherwise only the image is.
     pub fn plan(
         memory_size: u64,
         image: Range<u64>,
         boot_info_len: u64,
+        fine_heap: bool,
     ) -> Result<Self, LayoutError> {
         if !(MIN_MEMORY..=MAX_MEMORY).contains(&memory_size)
             || !memory_size.is_multiple_of(MEMORY_GRANULE)
@@ -106,9 +110,18 @@ impl Layout {
             });
         }
         let page_directories = memory_size.div_ceil(GIB);
-        let fine_tables = image_end.div_ceil(MEMORY_GRANULE).max(1);
-        let table_count = 2 + page_directories + fine_tables;
-        let page_tables = PAGE_TABLES..PAGE_TABLES + table_count * PAGE_SIZE;
+        let image_tables = image_end.div_ceil(MEMORY_GRANULE).max(1);
+        let tables_end = |fine: u64| PAGE_TABLES + (2 + page_directories + fine) * PAGE_SIZE;
+        let all_tables = memory_size / MEMORY_GRANULE;
+        let low_area = IMAGE_BASE
+            .saturating_sub(align_up(boot_info_len, 16))
+            .saturating_sub(PAGE_SIZE + MIN_STACK);
+        let fine_tables = if fine_heap && tables_end(all_tables) <= low_area {
+            all_tables
+        } else {
+            image_tables
+        };
+        let page_tables = PAGE_TABLES..tables_end(fine_tables);
 
         // The stack top must stay 16-byte aligned for the entry's `call`.
         let boot_info_start = IMAGE_BASE
@@ -145,7 +158,8 @@ mod tests {
 
     #[test]
     fn small_image_in_two_mib() {
-        let layout = Layout::plan(2 << 20, IMAGE_BASE..IMAGE_BASE + 0x9000, 600).expect("fits");
+        let layout =
+            Layout::plan(2 << 20, IMAGE_BASE..IMAGE_BASE + 0x9000, 600, false).expect("fits");
         assert_eq!(layout.page_tables, 0x4000..0x8000);
         assert_eq!(layout.stack_guard(), 0x8000..0x9000);
         assert_eq!(layout.stack, 0x9000..IMAGE_BASE - 608);
@@ -154,10 +168,22 @@ mod tests {
     }
 
     #[test]
+    fn fine_heap_maps_all_memory_when_it_fits() {
+        let image = IMAGE_BASE..IMAGE_BASE + 0x9000;
+        let fine = Layout::plan(64 << 20, image.clone(), 600, true).expect("fits");
+        assert_eq!(fine.fine_end(), 64 << 20);
+        let coarse = Layout::plan(64 << 20, image.clone(), 600, false).expect("fits");
+        assert_eq!(coarse.fine_end(), 2 << 20);
+        // 4 GiB of 4 KiB mappings need 8 MiB of tables: too many for the low area.
+        let huge = Layout::plan(4 << 30, image, 600, true).expect("fits");
+        assert_eq!(huge.fine_end(), 2 << 20);
+    }
+
+    #[test]
     fn rejects_bad_sizes() {
         for size in [0, 1 << 20, 3 << 20, MAX_MEMORY + MEMORY_GRANULE] {
             assert_eq!(
-                Layout::plan(size, IMAGE_BASE..IMAGE_BASE + 1, 0),
+                Layout::plan(size, IMAGE_BASE..IMAGE_BASE + 1, 0, false),
                 Err(LayoutError::BadMemorySize(size))
             );
         }
@@ -165,7 +191,7 @@ mod tests {
 
     #[test]
     fn rejects_image_larger_than_memory() {
-        let err = Layout::plan(2 << 20, IMAGE_BASE..(5 << 20), 0).expect_err("too large");
+        let err = Layout::plan(2 << 20, IMAGE_BASE..(5 << 20), 0, false).expect_err("too large");
         assert_eq!(
             err,
             LayoutError::ImageTooLarge {
@@ -178,7 +204,7 @@ mod tests {
     #[test]
     fn rejects_huge_boot_info() {
         assert!(matches!(
-            Layout::plan(2 << 20, IMAGE_BASE..IMAGE_BASE + 1, 1 << 20),
+            Layout::plan(2 << 20, IMAGE_BASE..IMAGE_BASE + 1, 1 << 20, false),
             Err(LayoutError::BootInfoTooLarge(_))
         ));
     }

@@ -127,7 +127,8 @@ mod tests {
     fn permissions_follow_the_layout() {
         let text = segment(IMAGE_BASE, IMAGE_BASE + 0x1800, false, true);
         let data = segment(IMAGE_BASE + 0x2000, IMAGE_BASE + 0x2100, true, false);
-        let layout = Layout::plan(4 << 20, IMAGE_BASE..IMAGE_BASE + 0x2100, 100).expect("fits");
+        let layout =
+            Layout::plan(4 << 20, IMAGE_BASE..IMAGE_BASE + 0x2100, 100, false).expect("fits");
         let segments = [text, data];
         let flags = |addr| page_flags(addr, &layout, &segments);
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use kiln_abi::boot::{BootInfo, GuestTimestamps};
+use kiln_abi::boot::{BootInfo, GuestStatus};
 use kvm_bindings::{
     KVM_CAP_SPLIT_IRQCHIP, Msrs, kvm_enable_cap, kvm_msr_entry, kvm_userspace_memory_region,
 };
@@ -49,6 +49,9 @@ impl<'a> Vm<'a> {
             config.memory,
             image.start()..image.end(),
             args.boot_info_len(),
+            // Threads put stacks anywhere in the heap; their guard pages
+            // need it mapped with 4 KiB pages.
+            image.tls.is_some(),
         )?;
         let kvm = Kvm::new().map_err(|e| BootError::Kvm("open /dev/kvm", e))?;
         let vm = kvm
@@ -185,13 +188,13 @@ impl<'a> Vm<'a> {
             .get_regs()
             .map(|r| Registers::from(&r))
             .unwrap_or_default();
-        let report = CrashReport::build(kind, registers, true, self.image, &self.memory);
+        let thread = guest_status(&self.memory, &self.layout).thread;
+        let report = CrashReport::build(kind, registers, true, self.image, &self.memory, thread);
         Flow::Stop(Outcome::Crashed(Box::new(report)))
     }
 
     fn timeline(&self, entered_ns: u64, ended_ns: u64) -> Timeline {
-        let at = self.layout.boot_info.start + std::mem::offset_of!(BootInfo, guest) as u64;
-        let stamps: GuestTimestamps = self.memory.read_obj(at).unwrap_or_default();
+        let stamps = guest_status(&self.memory, &self.layout);
         let start = self.clock.process_start_ns;
         let guest_ns =
             |tsc: u64| (tsc != 0).then(|| self.clock.host_ns_at_tsc(tsc).saturating_sub(start));
@@ -203,6 +206,12 @@ impl<'a> Vm<'a> {
             torn_down_ns: 0,
         }
     }
+}
+
+/// What the guest last recorded in its boot info (zeros if unreadable).
+pub fn guest_status(memory: &GuestMemory, layout: &Layout) -> GuestStatus {
+    let at = layout.boot_info.start + std::mem::offset_of!(BootInfo, guest) as u64;
+    memory.read_obj(at).unwrap_or_default()
 }
 
 /// A VM exit, copied out of the vCPU's run page.

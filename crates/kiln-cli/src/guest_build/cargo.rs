@@ -260,6 +260,10 @@ pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
     }
 
     command.arg("--").args(&request.final_args);
+    // Each C-library fingerprint links its own copy of the program, and
+    // cargo does not copy a fresh one back into place over another's: so
+    // remove the copy in place and let cargo restore the right one.
+    let _ = std::fs::remove_file(uplifted_path(request));
     let messages = run(command)?;
     if !messages.missing_symbols.is_empty() {
         return Err(Failure::new(
@@ -289,6 +293,22 @@ pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
                 ),
             )
         })
+}
+
+/// Where cargo puts the program's executable.
+fn uplifted_path(request: &BuildRequest<'_>) -> PathBuf {
+    let profile_dir = match (&request.options.profile, request.options.release) {
+        (Some(profile), _) if profile == "dev" || profile == "test" => "debug",
+        (Some(profile), _) if profile == "bench" => "release",
+        (Some(profile), _) => profile.as_str(),
+        (None, true) => "release",
+        (None, false) => "debug",
+    };
+    request
+        .target_dir
+        .join(TARGET)
+        .join(profile_dir)
+        .join(request.bin)
 }
 
 /// Runs a cargo build and collects its messages; fails if cargo does.

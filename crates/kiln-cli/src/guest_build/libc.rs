@@ -53,5 +53,22 @@ pub fn link_flags(target_dir: &Path, quiet: bool) -> Result<Vec<String>, Failure
             .iter()
             .map(|rlib| format!("-Clink-arg={}", rlib.display())),
     );
+    // The program is relinked when the C library changes: these arguments
+    // are part of the program's cargo fingerprint, and this one changes with
+    // the C library's contents.
+    link.push(format!("--cfg=kiln_libc=\"{:016x}\"", fingerprint(&rlibs)));
     Ok(link)
+}
+
+/// A fingerprint of the rlibs' contents. Modification times are not
+/// enough: cargo considers a program linked under a fingerprint fresh for
+/// as long as that fingerprint recurs, so it must name exactly one content.
+fn fingerprint(rlibs: &[PathBuf]) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for rlib in rlibs {
+        hasher.write(rlib.as_os_str().as_encoded_bytes());
+        hasher.write(&std::fs::read(rlib).unwrap_or_default());
+    }
+    hasher.finish()
 }

@@ -7,7 +7,10 @@
 
 pub mod kiln;
 
-pub use kiln::{block_until, boot_info, console_write, exit, report_panic, stamp_main};
+pub use kiln::{
+    block_until, boot_info, console_write, exit, report_panic, set_current_thread,
+    set_page_present, stamp_main,
+};
 
 /// Reads the CPU's time-stamp counter (native and cheap at CPL3).
 #[inline]

@@ -15,6 +15,10 @@ use crate::memory::GuestMemory;
 /// recursive frames, which the report then folds.
 const MAX_FRAMES: usize = 4096;
 
+/// How far below the stack pointer a faulting access still counts as the
+/// stack growing (large frames and stack probes reach this far).
+const STACK_REACH: u64 = 64 * 1024;
+
 /// Runs of identical frames longer than this are folded in the report.
 const FOLD_AFTER: usize = 3;
 
@@ -83,10 +87,18 @@ pub enum CrashKind {
 
 impl CrashKind {
     /// Classifies a trap frame; `cr2` is the vCPU's CR2 at the trap.
+    ///
+    /// A stack overflow is a fault in the main stack's guard page, or a
+    /// not-present page fault within [`STACK_REACH`] of the stack pointer (a
+    /// thread's guard page: a frame being pushed past the end of its stack).
     pub fn exception(frame: &TrapFrame, cr2: u64, layout: &Layout) -> Self {
         let fault_address = (frame.vector == trap::PAGE_FAULT).then_some(cr2);
         let guard = layout.stack_guard();
-        let stack_overflow = fault_address.is_some_and(|a| guard.contains(&a))
+        let not_present = frame.error_code & 1 == 0;
+        let near_stack_pointer =
+            |a: u64| not_present && a.abs_diff(frame.rsp) <= STACK_REACH && a < frame.rsp + 4096;
+        let stack_overflow = fault_address
+            .is_some_and(|a| guard.contains(&a) || near_stack_pointer(a))
             || (frame.vector == trap::DOUBLE_FAULT && guard.contains(&frame.rsp));
         Self::Exception {
             vector: frame.vector,
@@ -173,18 +185,22 @@ pub struct CrashReport {
     pub registers: Registers,
     /// The symbolized backtrace, innermost frame first.
     pub backtrace: Vec<Frame>,
+    /// The guest thread that crashed (0 when the guest has no threads).
+    pub thread: u64,
 }
 
 impl CrashReport {
     /// Unwinds and symbolizes from `registers`. `exact_pc` says whether
     /// `registers.rip` is the faulting instruction itself (a trap) rather
-    /// than a point inside the reporting code (a panic hypercall).
+    /// than a point inside the reporting code (a panic hypercall); `thread`
+    /// is the guest thread that crashed (0 if unknown).
     pub fn build(
         kind: CrashKind,
         registers: Registers,
         exact_pc: bool,
         image: &Image<'_>,
         memory: &GuestMemory,
+        thread: u64,
     ) -> Self {
         // The image was validated before boot, so it parses; if it somehow
         // does not, the report goes out without a backtrace.
@@ -204,6 +220,7 @@ impl CrashReport {
             kind,
             registers,
             backtrace,
+            thread,
         }
     }
 
@@ -240,7 +257,11 @@ impl fmt::Display for CrashReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.kind)?;
         if let Some(function) = self.function() {
-            writeln!(f, "  in {function}")?;
+            write!(f, "  in {function}")?;
+            if self.thread > 0 {
+                write!(f, " (thread {})", self.thread)?;
+            }
+            writeln!(f)?;
         }
         let r = &self.registers;
         writeln!(f, "registers:")?;

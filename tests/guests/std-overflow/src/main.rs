@@ -1,7 +1,7 @@
 //! An ordinary program whose spawned thread recurses past the end of its
-//! stack, then yields: Kiln must report the overflow and name the thread.
-//! A buffer allocated first lies below the thread's stack, so the overflow
-//! lands in it (not in read-only memory, which would fault at once).
+//! stack: its guard page must stop it, and Kiln must name the thread. A
+//! buffer allocated first lies below the stack, so without the guard page
+//! the overflow would silently overwrite it.
 
 use std::hint::black_box;
 use std::thread;

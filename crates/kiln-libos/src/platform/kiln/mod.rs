@@ -35,6 +35,29 @@ pub fn stamp_main() {
     unsafe { (&raw mut (*info).guest.main_tsc).write_volatile(super::rdtsc()) };
 }
 
+/// Records the running thread for the monitor's crash reports.
+pub fn set_current_thread(id: u64) {
+    let info = BOOT_INFO.load(Ordering::Relaxed);
+    // SAFETY: `info` is the boot-info block (see `boot_info`); the field is
+    // plain data the guest owns.
+    unsafe { (&raw mut (*info).guest.thread).write_volatile(id) };
+}
+
+/// Marks the 4 KiB page at `page` present or not present, through the
+/// kernel call (see `traps`; the only change guest CPL3 code makes to its
+/// page tables: thread-stack guard pages). Returns false if the page is not
+/// mapped with 4 KiB pages, which leaves it as it was.
+pub fn set_page_present(page: u64, present: bool) -> bool {
+    // SAFETY: the kernel call only rewrites the present bit of this page's
+    // own entry, and the caller owns the page (a thread stack it allocated).
+    unsafe { kiln_kernel_call_site(page, u64::from(present)) == 0 }
+}
+
+// SAFETY: defined in `traps` with the C calling convention.
+unsafe extern "C" {
+    fn kiln_kernel_call_site(page: u64, present: u64) -> u64;
+}
+
 /// Writes bytes to a console stream, split into calls the monitor accepts.
 pub fn console_write(stream: u32, bytes: &[u8]) {
     for chunk in bytes.chunks(kiln_abi::hypercall::CONSOLE_WRITE_MAX as usize) {
