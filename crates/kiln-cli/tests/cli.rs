@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Run, code, image, kiln, require_kvm, root, run_image};
+use common::{Run, assert_near_host_clock, code, image, kiln, require_kvm, root, run_image};
 
 fn kiln_run(args: &[&str]) -> Run {
     require_kvm();
@@ -106,12 +106,7 @@ fn clocks_are_monotonic_and_near_the_host() {
             .unwrap_or_else(|| panic!("no {key} in {}", run.stdout))
             .to_string()
     };
-    let host = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
-    let guest: u64 = value("unix_seconds").parse().expect("seconds");
-    assert!(host.abs_diff(guest) <= 5, "guest {guest} vs host {host}");
+    assert_near_host_clock(value("unix_seconds").parse().expect("seconds"));
     assert_eq!(value("monotonic_ok"), "true");
     let slept: u64 = value("slept_ms").parse().expect("ms");
     assert!((20..200).contains(&slept), "slept {slept} ms");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{code, image, kiln, require_kvm, root, run_image};
+use common::{assert_near_host_clock, code, image, kiln, require_kvm, root, run_image};
 
 #[test]
 fn std_hello_prints_and_exits() {
@@ -82,12 +82,7 @@ fn std_time_is_monotonic_sleeps_and_knows_the_date() {
     let slept: u64 = value("slept_ms").parse().expect("ms");
     assert!((100..150).contains(&slept), "slept {slept} ms");
     assert!(started.elapsed().as_millis() >= 100);
-    let host = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
-    let guest: u64 = value("unix_seconds").parse().expect("seconds");
-    assert!(host.abs_diff(guest) <= 5, "guest {guest} vs host {host}");
+    assert_near_host_clock(value("unix_seconds").parse().expect("seconds"));
 }
 
 #[test]

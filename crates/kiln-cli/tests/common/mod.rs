@@ -40,6 +40,19 @@ pub fn require_kvm() {
     }
 }
 
+/// The guest's wall clock starts from the host's: a reading must be within
+/// a few seconds of the host's own.
+pub fn assert_near_host_clock(guest_unix_seconds: u64) {
+    let host = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    assert!(
+        host.abs_diff(guest_unix_seconds) <= 5,
+        "guest {guest_unix_seconds} vs host {host}"
+    );
+}
+
 /// Builds the guest crate at `dir` (relative to the repository root) with
 /// `kiln build`, once per test process and profile, and returns the image path.
 pub fn image(dir: &str, release: bool) -> PathBuf {
