@@ -13,6 +13,7 @@ pub mod code {
     pub const USAGE: i32 = 2;
     pub const BUILD: i32 = 121;
     pub const IMAGE: i32 = 122;
+    pub const HOST: i32 = 123;
     pub const TIMEOUT: i32 = 124;
     pub const VIOLATION: i32 = 125;
     pub const PANIC: i32 = 134;

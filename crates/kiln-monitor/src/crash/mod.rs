@@ -4,6 +4,7 @@
 //! crash, with the image's own `.eh_frame` call-frame information, and
 //! symbolizes each frame from the image's DWARF (or its symbol table).
 
+mod printable;
 pub mod report;
 pub mod symbolize;
 pub mod unwind;

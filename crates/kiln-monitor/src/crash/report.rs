@@ -5,6 +5,7 @@ use std::fmt;
 use kiln_abi::trap::{self, TrapFrame};
 use kvm_bindings::kvm_regs;
 
+use super::printable::Printable;
 use super::symbolize::{Frame, Symbolizer};
 use super::unwind::{Registers, unwind};
 use crate::image::Image;
@@ -118,8 +119,8 @@ impl fmt::Display for CrashKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Panic { message } => match message.strip_prefix("panicked ") {
-                Some(rest) => write!(f, "guest panicked {rest}"),
-                None => write!(f, "guest panicked: {message}"),
+                Some(rest) => write!(f, "guest panicked {}", Printable::text(rest)),
+                None => write!(f, "guest panicked: {}", Printable::text(message)),
             },
             Self::Exception {
                 stack_overflow: true,
@@ -257,7 +258,7 @@ impl fmt::Display for CrashReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.kind)?;
         if let Some(function) = self.function() {
-            write!(f, "  in {function}")?;
+            write!(f, "  in {}", Printable::line(function))?;
             if self.thread > 0 {
                 write!(f, " (thread {})", self.thread)?;
             }
@@ -303,11 +304,11 @@ impl fmt::Display for CrashReport {
 }
 
 fn write_frame(f: &mut fmt::Formatter<'_>, index: usize, frame: &Frame) -> fmt::Result {
-    let name = frame.function.as_deref().unwrap_or("<unknown>");
+    let name = Printable::line(frame.function.as_deref().unwrap_or("<unknown>"));
     let inlined = if frame.inlined { " (inlined)" } else { "" };
     writeln!(f, "  {index:>2}: {:#010x} {name}{inlined}", frame.pc)?;
     if let (Some(file), Some(line)) = (&frame.file, frame.line) {
-        writeln!(f, "          at {file}:{line}")?;
+        writeln!(f, "          at {}:{line}", Printable::line(file))?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use core::arch::asm;
 
 use kiln_abi::GuestPtr;
 use kiln_abi::hypercall::{
-    CONSOLE_WRITE_MAX, ConsoleWriteArgs, Hypercall, PORT_BASE, PanicArgs, stream,
+    CONSOLE_WRITE_MAX, ConsoleWriteArgs, Hypercall, PORT_BASE, PORT_COUNT, PanicArgs, stream,
 };
 
 kiln::entry!(main);
@@ -45,6 +45,10 @@ fn main() -> i32 {
             call(Hypercall::Panic, &mut args);
         }
         "foreign-port" => out32(0x80, 0),
+        "random" => {
+            let seed = kiln::env::args().nth(2).and_then(|s| s.parse().ok());
+            random_calls(seed.unwrap_or(1), memory);
+        }
         _ => {
             kiln::eprintln!("hostile: unknown case {case}");
             return 2;
@@ -52,6 +56,37 @@ fn main() -> i32 {
     }
     kiln::eprintln!("hostile: the monitor resumed after {case}");
     1
+}
+
+/// Random argument blocks for random hypercall ports: words that are
+/// arbitrary, addresses inside guest memory, or small lengths, so that calls
+/// get past some checks and fail deeper ones. The block sits in guest memory
+/// most of the time; sometimes the pointer itself is random.
+fn random_calls(seed: u64, memory: u64) {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut block = [0u64; 64];
+    for _ in 0..64 {
+        for word in block.iter_mut() {
+            *word = match next() % 3 {
+                0 => next(),
+                1 => next() % memory,
+                _ => next() % 64,
+            };
+        }
+        let port = PORT_BASE + (next() % u64::from(PORT_COUNT)) as u16;
+        let args = if next() % 4 == 0 {
+            next() as u32
+        } else {
+            block.as_mut_ptr() as u64 as u32
+        };
+        out32(port, args);
+    }
 }
 
 fn console(stream: u32, data: u64, len: u64) {
