@@ -102,8 +102,8 @@ fn memory_map(layout: &Layout) -> ([MemoryRegion; MAX_REGIONS], u32) {
     let list = [
         region(SYSTEM_PAGE..PAGE_TABLES, RegionKind::System),
         region(layout.page_tables.clone(), RegionKind::System),
-        region(layout.boot_info.clone(), RegionKind::BootInfo),
         region(layout.stack.clone(), RegionKind::Stack),
+        region(layout.boot_info.clone(), RegionKind::BootInfo),
         region(layout.image.clone(), RegionKind::Image),
         region(layout.heap.clone(), RegionKind::Free),
     ];
