@@ -266,3 +266,22 @@ fn a_thread_stack_overflow_hits_its_guard_page_and_names_the_thread() {
     );
     assert_eq!(run.stdout, "", "the program must not carry on");
 }
+
+#[test]
+fn c_library_edge_cases_answer_as_linux_does() {
+    let program = image("tests/guests/std-libc", false);
+    let run = run_image(&program, &["--trace-libc"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 10, "{}", run.stdout);
+    for line in lines {
+        assert!(line.contains(": ok ("), "{line}");
+    }
+    // Error paths leave the shim early; the trace must show them too.
+    assert!(
+        run.stderr
+            .contains("kiln-libc: munmap(4096, 0) = -1 EINVAL (22)\n"),
+        "{}",
+        run.stderr
+    );
+}

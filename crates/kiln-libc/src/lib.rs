@@ -27,10 +27,12 @@
 #![no_std]
 
 /// Runs a shim's body and, under `kiln run --trace-libc`, logs the call with
-/// its arguments and result (see [`trace`]).
+/// its arguments and result (see [`trace`]). The body runs as a closure so
+/// that its early `return`s (the error paths) are logged too.
 macro_rules! traced {
     ($name:literal ($($arg:expr),* $(,)?) $body:block) => {{
-        let result = $body;
+        #[allow(clippy::redundant_closure_call)]
+        let result = (|| $body)();
         if $crate::trace::enabled() {
             $crate::trace::log($name, &[$(($arg) as i64),*], result as i64);
         }
@@ -55,6 +57,33 @@ pub mod time;
 pub mod trace;
 pub mod unistd;
 pub mod unwind;
+
+/// A C buffer as a slice. C passes a null (or dangling) pointer with a zero
+/// length; a Rust slice needs a non-null, aligned pointer even then.
+///
+/// # Safety
+/// If `len > 0`, `ptr` must be valid for reads of `len` elements while the
+/// slice lives.
+pub(crate) unsafe fn c_slice<'a, T>(ptr: *const T, len: usize) -> &'a [T] {
+    if len == 0 {
+        return &[];
+    }
+    // SAFETY: per the caller.
+    unsafe { core::slice::from_raw_parts(ptr, len) }
+}
+
+/// [`c_slice`], writable.
+///
+/// # Safety
+/// If `len > 0`, `ptr` must be valid for reads and writes of `len` elements,
+/// and not otherwise accessed, while the slice lives.
+pub(crate) unsafe fn c_slice_mut<'a, T>(ptr: *mut T, len: usize) -> &'a mut [T] {
+    if len == 0 {
+        return &mut [];
+    }
+    // SAFETY: per the caller.
+    unsafe { core::slice::from_raw_parts_mut(ptr, len) }
+}
 
 /// C's `int`.
 pub type CInt = i32;

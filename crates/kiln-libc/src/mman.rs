@@ -37,7 +37,7 @@ pub extern "C" fn mmap64(
         errno::set(code::EINVAL);
         return MAP_FAILED;
     }
-    let Ok(layout) = Layout::from_size_align(len.next_multiple_of(PAGE), PAGE) else {
+    let Some(layout) = page_layout(len) else {
         errno::set(code::ENOMEM);
         return MAP_FAILED;
     };
@@ -49,6 +49,12 @@ pub extern "C" fn mmap64(
     }
     ptr.cast()
     })
+}
+
+/// The page-rounded layout of a `len`-byte mapping, if one can exist.
+fn page_layout(len: usize) -> Option<Layout> {
+    let size = len.checked_next_multiple_of(PAGE)?;
+    Layout::from_size_align(size, PAGE).ok()
 }
 
 /// `mmap(2)`.
@@ -71,10 +77,10 @@ pub extern "C" fn mmap(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> CInt {
     traced!("munmap"(addr, len) {
-    let Ok(layout) = Layout::from_size_align(len.next_multiple_of(PAGE), PAGE) else {
+    let Some(layout) = page_layout(len) else {
         return errno::fail(code::EINVAL);
     };
-    if addr.is_null() || !(addr as usize).is_multiple_of(PAGE) {
+    if len == 0 || addr.is_null() || !(addr as usize).is_multiple_of(PAGE) {
         return errno::fail(code::EINVAL);
     }
     // SAFETY: per the caller, this is a whole mapping from mmap64.

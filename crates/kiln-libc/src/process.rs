@@ -115,6 +115,9 @@ pub extern "C" fn setgroups(_count: usize, _groups: *const u32) -> CInt {
 /// Bytes in glibc's `sigset_t`.
 const SIGSET_BYTES: usize = 128;
 
+/// Signals glibc accepts in a set: 1 to 64 (`_NSIG - 1`).
+const SIGNALS: usize = 64;
+
 /// `sigemptyset(3)`.
 ///
 /// # Safety
@@ -135,11 +138,11 @@ pub unsafe extern "C" fn sigaddset(set: *mut u8, signal: CInt) -> CInt {
     let Some(bit) = usize::try_from(signal)
         .ok()
         .and_then(|s| s.checked_sub(1))
-        .filter(|b| *b < SIGSET_BYTES * 8)
+        .filter(|b| *b < SIGNALS)
     else {
         return errno::fail(code::EINVAL);
     };
-    // SAFETY: per the caller; `bit / 8 < SIGSET_BYTES`.
+    // SAFETY: per the caller; `bit / 8 < SIGNALS / 8 <= SIGSET_BYTES`.
     unsafe { *set.add(bit / 8) |= 1 << (bit % 8) };
     0
 }
@@ -227,6 +230,6 @@ pub unsafe extern "C" fn sched_getaffinity(_pid: CInt, size: usize, mask: *mut u
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __sched_cpucount(size: usize, set: *const u8) -> CInt {
     // SAFETY: per the caller.
-    let bytes = unsafe { core::slice::from_raw_parts(set, size) };
+    let bytes = unsafe { crate::c_slice(set, size) };
     bytes.iter().map(|b| b.count_ones() as CInt).sum()
 }

@@ -8,10 +8,15 @@ use kiln_libos::sched;
 
 use crate::CInt;
 use crate::errno::code;
-use crate::thread::{self, KEYS};
+use crate::thread::{self, KEYS, KeyValue};
 
 /// Per key: 0 when free, else 1 + the destructor's address (or 1 for none).
 static KEY_STATE: [AtomicUsize; KEYS] = [const { AtomicUsize::new(0) }; KEYS];
+
+/// Per key slot: how many keys it has held. A thread's value tagged with an
+/// older generation belongs to a deleted key and reads as NULL, as POSIX
+/// requires of a new key in every thread.
+static KEY_GENERATION: [AtomicUsize; KEYS] = [const { AtomicUsize::new(0) }; KEYS];
 
 type Destructor = Option<unsafe extern "C" fn(*mut c_void)>;
 
@@ -28,6 +33,7 @@ pub unsafe extern "C" fn pthread_key_create(key: *mut u32, destructor: Destructo
             .compare_exchange(0, state, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
+            KEY_GENERATION[index].fetch_add(1, Ordering::AcqRel);
             // SAFETY: per the caller.
             unsafe { key.write(index as u32) };
             return 0;
@@ -52,20 +58,39 @@ pub extern "C" fn pthread_key_delete(key: u32) -> CInt {
 #[unsafe(no_mangle)]
 pub extern "C" fn pthread_setspecific(key: u32, value: *const c_void) -> CInt {
     let slot = key as usize;
-    if slot >= KEYS {
+    if KEY_STATE
+        .get(slot)
+        .is_none_or(|state| state.load(Ordering::Acquire) == 0)
+    {
         return code::EINVAL;
     }
+    let generation = KEY_GENERATION[slot].load(Ordering::Acquire);
+    let value = value.cast_mut();
     // SAFETY: the current thread's live TCB.
-    unsafe { (*thread::current()).keys[slot] = value.cast_mut() };
+    unsafe { (*thread::current()).keys[slot] = KeyValue { generation, value } };
     0
+}
+
+/// `tcb`'s value for key slot `key`: NULL unless set under the live key.
+///
+/// # Safety
+/// `tcb` must be a live TCB and `key` below [`KEYS`].
+unsafe fn value_of(tcb: *mut thread::Tcb, key: usize) -> *mut c_void {
+    // SAFETY: per the caller.
+    let set = unsafe { (*tcb).keys[key] };
+    if set.generation == KEY_GENERATION[key].load(Ordering::Acquire) {
+        set.value
+    } else {
+        core::ptr::null_mut()
+    }
 }
 
 /// `pthread_getspecific(3)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pthread_getspecific(key: u32) -> *mut c_void {
     match key as usize {
-        // SAFETY: the current thread's live TCB.
-        k if k < KEYS => unsafe { (*thread::current()).keys[k] },
+        // SAFETY: the current thread's live TCB, and a key below KEYS.
+        k if k < KEYS => unsafe { value_of(thread::current(), k) },
         _ => core::ptr::null_mut(),
     }
 }
@@ -100,13 +125,16 @@ pub unsafe extern "C" fn pthread_getattr_np(thread: usize, attr: *mut c_void) ->
     let tcb = thread as *mut thread::Tcb;
     // SAFETY: per the caller; a thread not from pthread_create has no record.
     let spawned = unsafe { (*tcb).thread.as_ref() }.and_then(|t| t.stack());
-    let stack = spawned.unwrap_or_else(|| {
+    let main_stack = || {
         kiln_libos::platform::boot_info()
             .regions()
             .iter()
             .find(|r| r.kind == kiln_abi::boot::RegionKind::Stack as u32)
-            .map_or((0, 0), |r| (r.start as usize, r.len as usize))
-    });
+            .map(|r| (r.start as usize, r.len as usize))
+    };
+    let Some(stack) = spawned.or_else(main_stack) else {
+        return code::EINVAL;
+    };
     // SAFETY: per the caller; Attributes fits in a pthread_attr_t.
     unsafe {
         attr.cast::<Attributes>().write(Attributes {
@@ -149,7 +177,8 @@ pub unsafe extern "C" fn pthread_attr_getguardsize(attr: *const c_void, size: *m
     0
 }
 
-/// `pthread_attr_destroy(3)`.
+/// `pthread_attr_destroy(3)`: nothing to free, the attributes live inside
+/// the caller's `pthread_attr_t`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pthread_attr_destroy(_attr: *mut c_void) -> CInt {
     0
@@ -234,7 +263,6 @@ pub unsafe extern "C" fn pthread_create(
     }
     // SAFETY: a fresh allocation for one Start.
     unsafe { start.write(Start { routine, arg }) };
-    sched::set_reaper(thread::destroy);
     let spawned = sched::spawn(thread_main, start as usize, stack_size, tcb as u64);
     if spawned.is_null() {
         // SAFETY: allocated above and not handed to any thread.
@@ -277,13 +305,13 @@ fn run_key_destructors() {
             if state <= 1 {
                 continue;
             }
-            // SAFETY: the current thread's live TCB.
-            let value = unsafe { (*tcb).keys[key] };
+            // SAFETY: the current thread's live TCB, and a key below KEYS.
+            let value = unsafe { value_of(tcb, key) };
             if value.is_null() {
                 continue;
             }
             // SAFETY: as above; POSIX clears the value before the call.
-            unsafe { (*tcb).keys[key] = core::ptr::null_mut() };
+            unsafe { (*tcb).keys[key].value = core::ptr::null_mut() };
             // SAFETY: `state - 1` is the destructor registered for the key.
             let destructor: unsafe extern "C" fn(*mut c_void) =
                 unsafe { core::mem::transmute(state - 1) };
@@ -347,7 +375,8 @@ pub unsafe extern "C" fn pthread_detach(thread: usize) -> CInt {
     })
 }
 
-/// `pthread_setname_np(3)`: accepted; names are not kept yet.
+/// `pthread_setname_np(3)`: accepted without effect; nothing in Kiln shows
+/// thread names (crash reports name threads by id).
 #[unsafe(no_mangle)]
 pub extern "C" fn pthread_setname_np(_thread: usize, _name: *const c_void) -> CInt {
     0

@@ -4,8 +4,6 @@
 
 use core::ffi::c_void;
 
-use kiln_libos::platform;
-
 use crate::CInt;
 
 const SS_DISABLE: CInt = 2;
@@ -65,7 +63,14 @@ pub unsafe extern "C" fn sigaltstack(_stack: *const SignalStack, old: *mut Signa
 /// `pause(2)`: waits for a signal, which never comes.
 #[unsafe(no_mangle)]
 pub extern "C" fn pause() -> CInt {
+    wait_forever()
+}
+
+/// Blocks the calling thread for good, as a wait for a signal does here.
+/// Other threads run on; if none can, the scheduler reports the deadlock
+/// instead of idling the VM until it is killed.
+pub(crate) fn wait_forever() -> ! {
     loop {
-        platform::block_until(u64::MAX);
+        kiln_libos::sched::wait(0, u64::MAX);
     }
 }

@@ -1,5 +1,6 @@
-//! Sockets: not provided yet (the networking layer adds them). Every call
-//! fails with `ENOSYS`, as on a kernel without networking.
+//! Sockets: not provided yet (the networking layer adds them). Creating one
+//! fails with `ENOSYS`, as on a kernel without networking; calls on a
+//! descriptor fail with `EBADF`, since no descriptor can be a socket.
 
 use core::ffi::c_void;
 

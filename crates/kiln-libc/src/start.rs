@@ -29,6 +29,7 @@ pub extern "Rust" fn __kiln_libc_start() -> ! {
     }
     // SAFETY: a fresh TCB that lives as long as the program.
     unsafe { thread::install(tcb) };
+    kiln_libos::sched::set_reaper(thread::destroy);
     let argc = boot.argc as CInt;
     let argv = boot.argv.addr() as *const *const c_char;
     let envp = boot.envp.addr() as *const *const c_char;

@@ -81,11 +81,42 @@ unsafe fn environ_len(env: *const *const c_char) -> usize {
 /// # Safety
 /// `env` must be a null-terminated array of C strings of `len` entries.
 unsafe fn find(env: *const *const c_char, len: usize, name: &[u8]) -> Option<usize> {
-    (0..len).find(|&i| {
-        // SAFETY: per the caller.
-        let text = unsafe { core::ffi::CStr::from_ptr(*env.add(i)) }.to_bytes();
-        text.len() > name.len() && text.starts_with(name) && text[name.len()] == b'='
-    })
+    // SAFETY: per the caller.
+    (0..len).find(|&i| unsafe { defines(*env.add(i), name) })
+}
+
+/// Whether the `NAME=value` string `entry` defines `name`.
+///
+/// # Safety
+/// `entry` must be a NUL-terminated string.
+unsafe fn defines(entry: *const c_char, name: &[u8]) -> bool {
+    // SAFETY: per the caller.
+    let text = unsafe { core::ffi::CStr::from_ptr(entry) }.to_bytes();
+    text.len() > name.len() && text.starts_with(name) && text[name.len()] == b'='
+}
+
+/// A fresh, null-terminated copy of `entries` on the heap, or null when
+/// memory runs out. `environ` never changes in place: the old array may be
+/// the monitor's or in use by an iterator over `environ`.
+fn new_environ<'a>(
+    entries: impl Iterator<Item = &'a *const c_char>,
+    count: usize,
+) -> *mut *const c_char {
+    // SAFETY: a null pointer asks realloc for a fresh block.
+    let new =
+        unsafe { crate::malloc::realloc(core::ptr::null_mut(), (count + 1) * size_of::<usize>()) }
+            .cast::<*const c_char>();
+    if new.is_null() {
+        return new;
+    }
+    // SAFETY: `new` has `count + 1` slots, and `entries` yields `count`.
+    unsafe {
+        for (i, entry) in entries.take(count).enumerate() {
+            new.add(i).write(*entry);
+        }
+        new.add(count).write(core::ptr::null());
+    }
+    new
 }
 
 /// A valid variable name: non-empty, without `=`.
@@ -107,7 +138,7 @@ pub unsafe extern "C" fn setenv(
 ) -> CInt {
     traced!("setenv"(name, value, overwrite) {
     use crate::errno::{self, code};
-    use crate::malloc::{malloc, realloc};
+    use crate::malloc::{free, malloc};
     // SAFETY: per the caller.
     let (key, val) = unsafe {
         (
@@ -137,25 +168,17 @@ pub unsafe extern "C" fn setenv(
         core::ptr::copy_nonoverlapping(val.as_ptr(), entry.add(key.len() + 1), val.len());
         entry.add(key.len() + 1 + val.len()).write(0);
     }
-    // A fresh array every time: the old one may be the monitor's or in use
-    // by an iterator over `environ`.
-    let slots = len + 2;
-    // SAFETY: a null pointer asks realloc for a fresh block.
-    let new = unsafe { realloc(core::ptr::null_mut(), slots * size_of::<usize>()) }
-        .cast::<*const c_char>();
+    // SAFETY: `environ` is always a valid null-terminated array (or null).
+    let entries = unsafe { crate::c_slice(env, len) };
+    let count = if existing.is_some() { len } else { len + 1 };
+    let new = new_environ(entries.iter(), count);
     if new.is_null() {
+        // SAFETY: `entry` came from malloc above and is not shared yet.
+        unsafe { free(entry.cast()) };
         return -1;
     }
-    // SAFETY: `new` has `len + 2` slots; `env` has `len` entries.
-    unsafe {
-        if len > 0 {
-            core::ptr::copy_nonoverlapping(env, new, len);
-        }
-        let at = existing.unwrap_or(len);
-        new.add(at).write(entry.cast());
-        let end = if existing.is_some() { len } else { len + 1 };
-        new.add(end).write(core::ptr::null());
-    }
+    // SAFETY: `new` has `count` entries; the one at `at` is replaced or added.
+    unsafe { new.add(existing.unwrap_or(len)).write(entry.cast()) };
     set_environ(new);
     0
     })
@@ -174,16 +197,21 @@ pub unsafe extern "C" fn unsetenv(name: *const c_char) -> CInt {
     if !valid_name(key) {
         return errno::fail(code::EINVAL);
     }
-    let env = environ.load(Ordering::Relaxed);
+    let env = environ.load(Ordering::Relaxed).cast_const();
     // SAFETY: `environ` is always a valid null-terminated array (or null).
-    let len = unsafe { environ_len(env) };
-    // SAFETY: as above. Removing shifts the entries after it down by one,
-    // in place, as glibc does; the terminating null moves with them.
-    unsafe {
-        if let Some(at) = find(env, len, key) {
-            core::ptr::copy(env.add(at + 1), env.add(at), len - at);
-        }
+    let entries = unsafe { crate::c_slice(env, environ_len(env)) };
+    // SAFETY: the entries are NUL-terminated strings.
+    let kept = |entry: &&*const c_char| unsafe { !defines(**entry, key) };
+    let count = entries.iter().filter(kept).count();
+    if count == entries.len() {
+        return 0;
     }
+    // Every definition goes, as in glibc.
+    let new = new_environ(entries.iter().filter(kept), count);
+    if new.is_null() {
+        return -1;
+    }
+    set_environ(new);
     0
     })
 }

@@ -1,12 +1,13 @@
 //! `strerror_r`: the messages glibc gives for the errors Kiln returns.
 
 use core::ffi::c_char;
+use core::fmt::{self, Write};
 
 use crate::CInt;
 use crate::errno::code;
 
-fn message(errnum: CInt) -> &'static str {
-    match errnum {
+fn message(errnum: CInt) -> Option<&'static str> {
+    Some(match errnum {
         0 => "Success",
         code::EPERM => "Operation not permitted",
         code::ENOENT => "No such file or directory",
@@ -24,11 +25,42 @@ fn message(errnum: CInt) -> &'static str {
         code::ERANGE => "Numerical result out of range",
         code::ENOSYS => "Function not implemented",
         code::ETIMEDOUT => "Connection timed out",
-        _ => "Unknown error",
+        _ => return None,
+    })
+}
+
+/// "Unknown error N", as glibc words an error it has no message for.
+struct Unknown {
+    text: [u8; 32],
+    len: usize,
+}
+
+impl Unknown {
+    fn new(errnum: CInt) -> Self {
+        let mut unknown = Self {
+            text: [0; 32],
+            len: 0,
+        };
+        // The longest ("Unknown error -2147483648") fits, so this cannot fail.
+        let _ = write!(unknown, "Unknown error {errnum}");
+        unknown
     }
 }
 
-/// The XSI `strerror_r(3)` (what `std` calls): 0, or `ERANGE` if truncated.
+impl fmt::Write for Unknown {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.text
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// The XSI `strerror_r(3)` (what `std` calls): 0, `ERANGE` if truncated, or
+/// `EINVAL` (with "Unknown error N" written) for an unknown error.
 ///
 /// # Safety
 /// `buf` must be valid for `len` bytes.
@@ -37,12 +69,25 @@ pub unsafe extern "C" fn __xpg_strerror_r(errnum: CInt, buf: *mut c_char, len: u
     if len == 0 {
         return code::ERANGE;
     }
-    let text = message(errnum).as_bytes();
+    let unknown;
+    let text = match message(errnum) {
+        Some(text) => text.as_bytes(),
+        None => {
+            unknown = Unknown::new(errnum);
+            &unknown.text[..unknown.len]
+        }
+    };
     let n = text.len().min(len - 1);
     // SAFETY: per the caller, `n + 1 <= len` bytes fit.
     unsafe {
         core::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
         buf.add(n).write(0);
     }
-    if n < text.len() { code::ERANGE } else { 0 }
+    if n < text.len() {
+        code::ERANGE
+    } else if message(errnum).is_none() {
+        code::EINVAL
+    } else {
+        0
+    }
 }

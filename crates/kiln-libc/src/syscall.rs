@@ -7,7 +7,7 @@
 
 use core::cell::Cell;
 
-use kiln_libos::time::Instant;
+use kiln_libos::time::{Instant, unix_time};
 use kiln_libos::{platform, sched};
 
 use crate::CLong;
@@ -22,6 +22,7 @@ const FUTEX_WAKE: CLong = 1;
 const FUTEX_WAIT_BITSET: CLong = 9;
 const FUTEX_WAKE_BITSET: CLong = 10;
 const FUTEX_COMMAND_MASK: CLong = 0x7f;
+const FUTEX_CLOCK_REALTIME: CLong = 256;
 
 /// `syscall(2)`.
 ///
@@ -75,6 +76,11 @@ impl Timespec {
 /// # Safety
 /// `addr` must be valid for a read; `timeout` null or valid.
 unsafe fn futex(addr: *const u32, op: CLong, value: u32, timeout: *const Timespec) -> CLong {
+    let realtime = op & FUTEX_CLOCK_REALTIME != 0;
+    if realtime && op & FUTEX_COMMAND_MASK != FUTEX_WAIT_BITSET {
+        // As Linux: only the absolute wait can be on the wall clock.
+        return errno::fail(code::ENOSYS);
+    }
     match op & FUTEX_COMMAND_MASK {
         FUTEX_WAKE | FUTEX_WAKE_BITSET => sched::wake(addr as usize, value as usize) as CLong,
         command @ (FUTEX_WAIT | FUTEX_WAIT_BITSET) => {
@@ -90,10 +96,15 @@ unsafe fn futex(addr: *const u32, op: CLong, value: u32, timeout: *const Timespe
                     return errno::fail(code::EINVAL);
                 };
                 // FUTEX_WAIT takes a relative timeout; FUTEX_WAIT_BITSET an
-                // absolute CLOCK_MONOTONIC one (std's clock, zero at boot here).
+                // absolute one on CLOCK_MONOTONIC (zero at boot here), or on
+                // CLOCK_REALTIME with the flag.
                 let span = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
+                let now = Instant::now().as_nanos_since_boot();
                 if command == FUTEX_WAIT {
-                    Instant::now().as_nanos_since_boot().saturating_add(span)
+                    now.saturating_add(span)
+                } else if realtime {
+                    let wall_now = u64::try_from(unix_time().as_nanos()).unwrap_or(u64::MAX);
+                    span.saturating_sub(wall_now.saturating_sub(now))
                 } else {
                     span
                 }
@@ -154,7 +165,7 @@ fn rdrand() -> Option<u64> {
 /// `buf` must be valid for `len` bytes.
 unsafe fn getrandom(buf: *mut u8, len: usize) -> CLong {
     // SAFETY: per the caller.
-    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let out = unsafe { crate::c_slice_mut(buf, len) };
     for chunk in out.chunks_mut(8) {
         chunk.copy_from_slice(&next_random().to_le_bytes()[..chunk.len()]);
     }

@@ -30,12 +30,20 @@ pub struct Tcb {
     /// This thread's id (`gettid`); the main thread is 1.
     pub id: CInt,
     /// This thread's values for `pthread_key_t`s.
-    pub keys: [*mut core::ffi::c_void; KEYS],
+    pub keys: [KeyValue; KEYS],
     /// The scheduler's record of this thread.
     pub thread: *mut kiln_libos::sched::Thread,
     /// The allocation holding the TLS block and this TCB.
     block: *mut u8,
     layout: Layout,
+}
+
+/// A thread's value for one key slot, tagged with the generation of the key
+/// it was set under (zero, never a key's, in a fresh TCB).
+#[derive(Clone, Copy)]
+pub struct KeyValue {
+    pub generation: usize,
+    pub value: *mut core::ffi::c_void,
 }
 
 /// The next thread id to hand out.
@@ -65,7 +73,9 @@ pub fn create(template: &TlsTemplate) -> *mut Tcb {
     // The linker placed thread-locals relative to the TCB assuming the block
     // is rounded up to the segment's own alignment: match it exactly.
     let block = (template.mem_size as usize).next_multiple_of(template.align.max(1) as usize);
-    let Ok(layout) = Layout::from_size_align(block + size_of::<Tcb>(), align) else {
+    // The TCB itself needs its own alignment too: pad in front of the block.
+    let tcb_offset = block.next_multiple_of(align);
+    let Ok(layout) = Layout::from_size_align(tcb_offset + size_of::<Tcb>(), align) else {
         return ptr::null_mut();
     };
     // SAFETY: a non-zero-sized layout.
@@ -74,17 +84,19 @@ pub fn create(template: &TlsTemplate) -> *mut Tcb {
         return ptr::null_mut();
     }
     // SAFETY: the template lies in the loaded image (validated by the
-    // monitor) and the block has room for its initialised part.
+    // monitor) and the block, which ends at the TCB, has room for its
+    // initialised part.
     unsafe {
         ptr::copy_nonoverlapping(
             template.start as *const u8,
-            base,
+            base.add(tcb_offset - block),
             template.file_size as usize,
         );
     }
-    // SAFETY: `block` bytes into an allocation of `block + size_of::<Tcb>()`,
-    // aligned for a Tcb since `block` is a multiple of the alignment.
-    let tcb = unsafe { base.add(block) }.cast::<Tcb>();
+    // SAFETY: `tcb_offset` bytes into an allocation of `tcb_offset +
+    // size_of::<Tcb>()`, aligned for a Tcb since `tcb_offset` is a multiple
+    // of an alignment at least the Tcb's.
+    let tcb = unsafe { base.add(tcb_offset) }.cast::<Tcb>();
     // SAFETY: the TCB part of the fresh allocation, zeroed; the fields that
     // are not zero to start with are set here.
     unsafe {

@@ -78,5 +78,9 @@ pub fn log(name: &str, args: &[i64], result: i64) {
     } else {
         writeln!(line, ") = {result}")
     };
+    if line.len == line.buf.len() {
+        // Truncated: still end the line, so the next call starts its own.
+        line.buf[line.len - 1] = b'\n';
+    }
     platform::console_write(stream::STDERR, &line.buf[..line.len]);
 }

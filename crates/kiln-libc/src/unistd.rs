@@ -7,7 +7,10 @@ use kiln_abi::hypercall::stream;
 use kiln_libos::platform;
 
 use crate::errno::{self, code};
-use crate::{CInt, CLong};
+use crate::{CInt, CLong, c_slice, c_slice_mut};
+
+/// Linux's largest single read or write (`MAX_RW_COUNT`).
+const MAX_TRANSFER: usize = 0x7fff_f000;
 
 /// The console stream behind a descriptor, if it is one.
 fn console_stream(fd: CInt) -> Option<u32> {
@@ -39,8 +42,10 @@ pub unsafe extern "C" fn write(fd: CInt, buf: *const c_void, count: usize) -> CL
     let Some(stream) = console_stream(fd) else {
         return errno::fail(code::EBADF);
     };
+    // Linux caps one transfer the same way, so the count fits the result.
+    let count = count.min(MAX_TRANSFER);
     // SAFETY: per the caller.
-    let bytes = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
+    let bytes = unsafe { c_slice(buf.cast::<u8>(), count) };
     platform::console_write(stream, bytes);
     count as CLong
     })
@@ -68,7 +73,10 @@ pub unsafe extern "C" fn writev(fd: CInt, iov: *const IoVec, count: CInt) -> CLo
     };
     let mut total: CLong = 0;
     // SAFETY: per the caller.
-    for v in unsafe { core::slice::from_raw_parts(iov, count) } {
+    for v in unsafe { c_slice(iov, count) } {
+        if total as usize + v.len > MAX_TRANSFER {
+            break;
+        }
         // SAFETY: each iovec describes a valid buffer, per the caller.
         total += unsafe { write(fd, v.base, v.len) };
     }
@@ -76,7 +84,8 @@ pub unsafe extern "C" fn writev(fd: CInt, iov: *const IoVec, count: CInt) -> CLo
     })
 }
 
-/// `close(2)`.
+/// `close(2)`: closing the console descriptors is accepted without effect
+/// (they stay usable): nothing else can take their numbers yet.
 #[unsafe(no_mangle)]
 pub extern "C" fn close(fd: CInt) -> CInt {
     traced!("close"(fd) {
@@ -120,6 +129,8 @@ pub unsafe extern "C" fn getcwd(buf: *mut c_char, size: usize) -> *mut c_char {
     traced!("getcwd"(buf, size) {
     let buf = if buf.is_null() {
         crate::malloc::malloc(size.max(2)).cast::<c_char>()
+    } else if size == 0 {
+        return errno::fail_null(code::EINVAL);
     } else if size < 2 {
         return errno::fail_null(code::ERANGE);
     } else {
@@ -219,15 +230,17 @@ pub struct PollFd {
     revents: i16,
 }
 
-/// `poll(2)`: the console descriptors are valid and always writable; other
+/// `poll(2)`: the console descriptors are valid; stdout and stderr are
+/// always writable and stdin is always at end of file (readable). Other
 /// descriptors are invalid. Nothing can become ready later, so a wait only
-/// passes its timeout.
+/// passes its timeout, and a wait without one blocks this thread for good.
 ///
 /// # Safety
 /// `fds` must point to `count` valid `pollfd`s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn poll(fds: *mut PollFd, count: u64, timeout_ms: CInt) -> CInt {
     traced!("poll"(fds, count, timeout_ms) {
+    const POLLIN: i16 = 1;
     const POLLOUT: i16 = 4;
     const POLLNVAL: i16 = 0x20;
     let Ok(count) = usize::try_from(count) else {
@@ -235,10 +248,10 @@ pub unsafe extern "C" fn poll(fds: *mut PollFd, count: u64, timeout_ms: CInt) ->
     };
     let mut ready = 0;
     // SAFETY: per the caller.
-    for p in unsafe { core::slice::from_raw_parts_mut(fds, count) } {
+    for p in unsafe { c_slice_mut(fds, count) } {
         p.revents = match p.fd {
             1 | 2 => p.events & POLLOUT,
-            0 => 0,
+            0 => p.events & POLLIN,
             fd if fd < 0 => 0,
             _ => POLLNVAL,
         };
@@ -248,6 +261,8 @@ pub unsafe extern "C" fn poll(fds: *mut PollFd, count: u64, timeout_ms: CInt) ->
     }
     if ready == 0 && timeout_ms > 0 {
         kiln_libos::time::sleep(core::time::Duration::from_millis(timeout_ms as u64));
+    } else if ready == 0 && timeout_ms < 0 {
+        crate::signal::wait_forever()
     }
     ready
     })
