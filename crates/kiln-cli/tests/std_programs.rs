@@ -273,7 +273,7 @@ fn c_library_edge_cases_answer_as_linux_does() {
     let run = run_image(&program, &["--trace-libc"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines.len(), 10, "{}", run.stdout);
+    assert_eq!(lines.len(), 12, "{}", run.stdout);
     for line in lines {
         assert!(line.contains(": ok ("), "{line}");
     }

@@ -71,9 +71,9 @@ struct Shared<const N: usize> {
     stream: RefCell<Stream<N>>,
 }
 
+#[allow(unsafe_code)]
 // SAFETY: guest code runs on a single vCPU with interrupts off and no
 // preemption, so the cell is never accessed from two contexts at once.
-#[allow(unsafe_code)]
 unsafe impl<const N: usize> Sync for Shared<N> {}
 
 impl<const N: usize> Shared<N> {

@@ -3,8 +3,11 @@
 //!
 //! `compiler_builtins` for this target does not export `memcpy` and friends
 //! (glibc normally does), so the library OS provides them, and `strlen`,
-//! which LLVM emits for string-scanning loops. They are written with string
-//! instructions so LLVM cannot turn them back into calls to themselves.
+//! which LLVM emits for string-scanning loops. The copy, fill and scan
+//! functions are written with string instructions so LLVM cannot turn them
+//! back into calls to themselves. `memcmp` and `bcmp` are plain loops: LLVM
+//! recognises copy, fill and NUL-scan loops, not comparison loops, so a
+//! comparison loop stays a loop (a release image's `memcmp` calls nothing).
 
 use core::arch::asm;
 

@@ -135,12 +135,17 @@ static SCHED: Global = Global(UnsafeCell::new(Scheduler {
 
 #[allow(clippy::mut_from_ref)]
 fn sched() -> &'static mut Scheduler {
-    // SAFETY: see `Global`; no reference from here outlives a switch.
+    // SAFETY: see `Global`. Only one reference from here is live at a time:
+    // callers stop using theirs before calling anything that takes its own
+    // (`release`, `switch`), and none is used across a switch, since the
+    // other threads take their own while this one is suspended.
     unsafe { &mut *SCHED.0.get() }
 }
 
 fn allocate<T>(value: T) -> *mut T {
-    // SAFETY: a non-zero-sized layout.
+    // Zero-sized layouts are undefined behaviour for `alloc`.
+    const { assert!(size_of::<T>() > 0) };
+    // SAFETY: a non-zero-sized layout (asserted above).
     let p = unsafe { HEAP.alloc(Layout::new::<T>()) }.cast::<T>();
     if !p.is_null() {
         // SAFETY: fresh, suitably aligned memory.
@@ -253,7 +258,15 @@ pub fn spawn(
     if s.count == MAX_THREADS {
         return ptr::null_mut();
     }
-    let size = (stack_size.max(16 * 1024) + GUARD).next_multiple_of(STACK_ALIGN);
+    // A size too large to add the guard page and round up could never be
+    // allocated: fail as when memory runs out, not with a wrapped-around size.
+    let Some(size) = stack_size
+        .max(16 * 1024)
+        .checked_add(GUARD)
+        .and_then(|size| size.checked_next_multiple_of(STACK_ALIGN))
+    else {
+        return ptr::null_mut();
+    };
     let Some(Stack {
         base: stack,
         size,
@@ -436,23 +449,28 @@ unsafe fn release(thread: *mut Thread) {
         if let Some(reaper) = s.reaper {
             reaper((*thread).tp);
         }
-        let stack = Stack {
-            base: (*thread).stack,
-            size: (*thread).stack_size,
-            guarded: (*thread).guarded,
-        };
-        put_stack(s, stack);
+        // The main thread has no stack of ours: the monitor set its stack up.
+        if !(*thread).stack.is_null() {
+            let stack = Stack {
+                base: (*thread).stack,
+                size: (*thread).stack_size,
+                guarded: (*thread).guarded,
+            };
+            put_stack(s, stack);
+        }
         HEAP.dealloc(thread.cast(), Layout::new::<Thread>());
     }
 }
 
 /// Switches to the next thread that can run, idling the vCPU until one can.
 fn schedule() {
-    let s = sched();
-    let me = s.current;
+    let me = sched().current;
     loop {
+        // Taken afresh each round: `release` below takes its own.
+        let s = sched();
         let now = Instant::now().as_nanos_since_boot();
         let mut earliest = u64::MAX;
+        let mut waiting = false;
         let mut detached_finished = ptr::null_mut();
         for &t in &s.threads[..s.count] {
             // SAFETY: live thread records.
@@ -462,7 +480,10 @@ fn schedule() {
                         (*t).state = State::Ready;
                         (*t).wake = Wake::TimedOut;
                     }
-                    State::Waiting => earliest = earliest.min((*t).deadline),
+                    State::Waiting => {
+                        waiting = true;
+                        earliest = earliest.min((*t).deadline);
+                    }
                     State::Finished if (*t).detached && t != me => detached_finished = t,
                     _ => {}
                 }
@@ -489,6 +510,12 @@ fn schedule() {
                 unsafe { (*me).state = State::Running };
             }
             return;
+        }
+        if !waiting {
+            // Every thread has ended, the main one included (it may end
+            // first, through `pthread_exit`): the program ends as if it had
+            // called `exit(0)`, as POSIX specifies.
+            crate::process::exit(0);
         }
         if earliest == u64::MAX {
             platform::report_panic(b"deadlock: every thread is waiting, none with a timeout");
@@ -519,7 +546,6 @@ fn report_overflow(id: u32) -> ! {
 }
 
 fn switch(from: *mut Thread, to: *mut Thread) {
-    let s = sched();
     // SAFETY: both are live thread records; `to` was suspended by `switch`
     // or prepared by `spawn`, so its stack holds the frame kiln_switch pops.
     unsafe {
@@ -527,12 +553,17 @@ fn switch(from: *mut Thread, to: *mut Thread) {
             report_overflow((*from).id);
         }
         (*to).state = State::Running;
-        s.current = to;
+        // Not kept in a binding: other threads take the scheduler while this
+        // one is suspended in `kiln_switch`.
+        sched().current = to;
         platform::set_current_thread(u64::from((*to).id));
         kiln_switch(&raw mut (*from).rsp, (*to).rsp, (*to).tp);
     }
 }
 
+// SAFETY: both are defined in the `global_asm!` below with these
+// signatures and the C calling convention; `kiln_thread_start` is never
+// called, only its address is used, as a new thread's return address.
 unsafe extern "C" {
     /// Saves the callee-saved state on the current stack, stores the stack
     /// pointer at `save`, then restores the thread suspended at `rsp`.

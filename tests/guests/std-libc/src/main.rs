@@ -29,6 +29,7 @@ unsafe extern "C" {
     fn pthread_key_delete(key: u32) -> c_int;
     fn pthread_setspecific(key: u32, value: *const c_void) -> c_int;
     fn pthread_getspecific(key: u32) -> *mut c_void;
+    fn pthread_exit(value: *mut c_void) -> !;
 }
 
 const MAP_PRIVATE: c_int = 2;
@@ -143,4 +144,22 @@ fn main() {
         removed &= std::env::var_os("TWICE").is_none();
     }
     check("remove_var", removed, "set, then removed".into());
+
+    let huge = std::thread::Builder::new()
+        .stack_size(usize::MAX / 2)
+        .spawn(|| ());
+    check(
+        "huge stack",
+        huge.is_err(),
+        format!("spawn failed: {}", huge.is_err()),
+    );
+
+    // The main thread may end before the others, as with glibc: the program
+    // goes on until the last thread ends.
+    std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        check("main pthread_exit", true, "a thread outlived main".into());
+    });
+    // SAFETY: nothing on the main thread's stack is used by another thread.
+    unsafe { pthread_exit(std::ptr::null_mut()) }
 }

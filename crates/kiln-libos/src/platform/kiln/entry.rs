@@ -70,8 +70,9 @@ service_note!("threads");
 service_note!("time");
 
 extern "C" fn kiln_entry(info: *mut BootInfo) -> ! {
-    // SAFETY: the monitor passes the address of a writable BootInfo it filled in.
-    unsafe { (&raw mut (*info).guest.entry_tsc).write_volatile(crate::platform::rdtsc()) };
+    // Read at once, so the stamp marks entry; stored only once the block is
+    // known to be a boot info of this ABI, whose layout says where it goes.
+    let entry_tsc = crate::platform::rdtsc();
     BOOT_INFO.store(info, Ordering::Relaxed);
     let boot = super::boot_info();
     if boot.magic != BOOT_MAGIC || boot.abi_version != kiln_abi::ABI_VERSION {
@@ -81,5 +82,8 @@ extern "C" fn kiln_entry(info: *mut BootInfo) -> ! {
         );
         super::exit(127);
     }
+    // SAFETY: the monitor passes the address of a writable BootInfo it filled
+    // in, checked above to be of this ABI.
+    unsafe { (&raw mut (*info).guest.entry_tsc).write_volatile(entry_tsc) };
     crate::rt::start()
 }
