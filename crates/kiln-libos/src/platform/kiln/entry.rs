@@ -9,7 +9,7 @@ use core::sync::atomic::Ordering;
 
 use kiln_abi::boot::{BOOT_MAGIC, BootInfo};
 
-use super::BOOT_INFO;
+use super::{BOOT_COPY, BOOT_INFO};
 
 core::arch::global_asm!(
     ".section .text._start,\"ax\",@progbits",
@@ -73,17 +73,22 @@ extern "C" fn kiln_entry(info: *mut BootInfo) -> ! {
     // Read at once, so the stamp marks entry; stored only once the block is
     // known to be a boot info of this ABI, whose layout says where it goes.
     let entry_tsc = crate::platform::rdtsc();
-    BOOT_INFO.store(info, Ordering::Relaxed);
-    let boot = super::boot_info();
-    if boot.magic != BOOT_MAGIC || boot.abi_version != kiln_abi::ABI_VERSION {
+    // SAFETY: the monitor passes the address of a BootInfo it filled in; the
+    // two fields that say which ABI it follows come first in every version.
+    let (magic, version) = unsafe { ((*info).magic, (*info).abi_version) };
+    if magic != BOOT_MAGIC || version != kiln_abi::ABI_VERSION {
         super::console_write(
             kiln_abi::hypercall::stream::STDERR,
             b"kiln: boot info from an incompatible monitor\n",
         );
         super::exit(127);
     }
-    // SAFETY: the monitor passes the address of a writable BootInfo it filled
-    // in, checked above to be of this ABI.
-    unsafe { (&raw mut (*info).guest.entry_tsc).write_volatile(entry_tsc) };
+    // SAFETY: a BootInfo of this ABI (checked above), writable by the guest;
+    // the copy is made before any other code can read it.
+    unsafe {
+        (*BOOT_COPY.0.get()).write(info.read());
+        (&raw mut (*info).guest.entry_tsc).write_volatile(entry_tsc);
+    }
+    BOOT_INFO.store(info, Ordering::Relaxed);
     crate::rt::start()
 }

@@ -8,6 +8,8 @@ mod entry;
 mod hypercall;
 mod traps;
 
+use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kiln_abi::GuestPtr;
@@ -16,21 +18,32 @@ use kiln_abi::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, Hypercall, Pani
 
 use hypercall::hypercall;
 
+/// The monitor's boot-info block, where the guest writes its status back.
+/// Only ever accessed through raw pointers.
 static BOOT_INFO: AtomicPtr<BootInfo> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The guest's own copy of the boot info, which [`boot_info`] hands out:
+/// references into the monitor's block would see the status writes change
+/// memory behind a shared reference.
+struct BootCopy(UnsafeCell<MaybeUninit<BootInfo>>);
+
+// SAFETY: written once, in `entry`, before any other guest code runs; only
+// read after that.
+unsafe impl Sync for BootCopy {}
+
+static BOOT_COPY: BootCopy = BootCopy(UnsafeCell::new(MaybeUninit::uninit()));
 
 /// The boot info the monitor handed over.
 pub fn boot_info() -> &'static BootInfo {
-    let info = BOOT_INFO.load(Ordering::Relaxed);
-    // SAFETY: set once in `entry` before any other code runs, to the block
-    // the monitor wrote; it stays mapped and is only written by the guest's
-    // timestamp stamps, which go through raw pointers.
-    unsafe { &*info }
+    // SAFETY: initialised in `entry` before any other code runs, and never
+    // written again.
+    unsafe { (*BOOT_COPY.0.get()).assume_init_ref() }
 }
 
 /// Records when the program's `main` starts, for `kiln run --verbose`.
 pub fn stamp_main() {
     let info = BOOT_INFO.load(Ordering::Relaxed);
-    // SAFETY: `info` is the boot-info block (see `boot_info`); the field is
+    // SAFETY: `info` is the monitor's boot-info block (see `BOOT_INFO`); the field is
     // plain data the guest owns.
     unsafe { (&raw mut (*info).guest.main_tsc).write_volatile(super::rdtsc()) };
 }
@@ -38,7 +51,7 @@ pub fn stamp_main() {
 /// Records the running thread for the monitor's crash reports.
 pub fn set_current_thread(id: u64) {
     let info = BOOT_INFO.load(Ordering::Relaxed);
-    // SAFETY: `info` is the boot-info block (see `boot_info`); the field is
+    // SAFETY: `info` is the monitor's boot-info block (see `BOOT_INFO`); the field is
     // plain data the guest owns.
     unsafe { (&raw mut (*info).guest.thread).write_volatile(id) };
 }
