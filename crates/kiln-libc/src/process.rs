@@ -84,18 +84,6 @@ accepted! {
     posix_spawnattr_setsigmask(_attr: *mut c_void, _set: *const c_void);
 }
 
-/// `dup2(2)`: only the identity on the console descriptors.
-#[unsafe(no_mangle)]
-pub extern "C" fn dup2(old: CInt, new: CInt) -> CInt {
-    traced!("dup2"(old, new) {
-    match (old, new) {
-        (0..=2, _) if old == new => new,
-        (0..=2, _) => errno::fail(code::EMFILE),
-        _ => errno::fail(code::EBADF),
-    }
-    })
-}
-
 /// `setgid(2)`: there are no other identities to take.
 #[unsafe(no_mangle)]
 pub extern "C" fn setgid(_gid: u32) -> CInt {

@@ -110,6 +110,10 @@ struct Attributes {
     guard_size: usize,
 }
 
+/// The guard page below every stack: the monitor's for the main thread, the
+/// scheduler's for the others.
+const GUARD_SIZE: usize = 4096;
+
 /// A new thread's stack size when the program does not choose one (glibc's
 /// default is 8 MiB; `std` always chooses, 2 MiB unless told otherwise).
 const DEFAULT_STACK: usize = 2 << 20;
@@ -140,7 +144,7 @@ pub unsafe extern "C" fn pthread_getattr_np(thread: usize, attr: *mut c_void) ->
         attr.cast::<Attributes>().write(Attributes {
             stack: stack.0,
             stack_size: stack.1,
-            guard_size: 4096,
+            guard_size: GUARD_SIZE,
         })
     };
     0
@@ -195,7 +199,7 @@ pub unsafe extern "C" fn pthread_attr_init(attr: *mut c_void) -> CInt {
         attr.cast::<Attributes>().write(Attributes {
             stack: 0,
             stack_size: DEFAULT_STACK,
-            guard_size: 4096,
+            guard_size: GUARD_SIZE,
         })
     };
     0

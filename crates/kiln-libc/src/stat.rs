@@ -32,7 +32,7 @@ pub extern "C" fn open(path: *const c_char, flags: CInt, mode: u32) -> CInt {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fstat64(fd: CInt, buf: *mut u8) -> CInt {
     traced!("fstat64"(fd, buf) {
-    if !(0..=2).contains(&fd) {
+    if !crate::unistd::is_console(fd) {
         return errno::fail(code::EBADF);
     }
     // SAFETY: per the caller.

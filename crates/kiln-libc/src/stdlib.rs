@@ -25,21 +25,12 @@ pub unsafe extern "C" fn getenv(name: *const c_char) -> *mut c_char {
     traced!("getenv"(name) {
     // SAFETY: per the caller.
     let name = unsafe { core::ffi::CStr::from_ptr(name) }.to_bytes();
-    let mut entry = environ.load(Ordering::Relaxed);
-    if entry.is_null() {
-        return core::ptr::null_mut();
+    let entries = entries();
+    match find(entries, name) {
+        // SAFETY: the entry is `name=value`: the value follows the '='.
+        Some(i) => unsafe { entries[i].add(name.len() + 1).cast_mut() },
+        None => core::ptr::null_mut(),
     }
-    // SAFETY: `environ` is a null-terminated array of NUL-terminated strings.
-    unsafe {
-        while !(*entry).is_null() {
-            let text = core::ffi::CStr::from_ptr(*entry).to_bytes();
-            if text.len() > name.len() && text.starts_with(name) && text[name.len()] == b'=' {
-                return (*entry).add(name.len() + 1).cast_mut();
-            }
-            entry = entry.add(1);
-        }
-    }
-    core::ptr::null_mut()
     })
 }
 
@@ -63,60 +54,50 @@ pub extern "C" fn _exit(status: CInt) -> ! {
     exit(status)
 }
 
-/// The number of entries in the current environment.
-///
-/// # Safety
-/// `environ` must be null or a null-terminated array.
-unsafe fn environ_len(env: *const *const c_char) -> usize {
+/// The current environment's entries.
+fn entries() -> &'static [*const c_char] {
+    let env = environ.load(Ordering::Relaxed).cast_const();
     let mut len = 0;
-    // SAFETY: per the caller.
-    while !env.is_null() && unsafe { !(*env.add(len)).is_null() } {
-        len += 1;
+    // SAFETY: `environ` is null or a null-terminated array: the monitor's,
+    // or one from `replace_environ`; neither ever changes in place.
+    unsafe {
+        while !env.is_null() && !(*env.add(len)).is_null() {
+            len += 1;
+        }
+        crate::c_slice(env, len)
     }
-    len
 }
 
-/// Index of `name`'s entry in `env`, if any.
-///
-/// # Safety
-/// `env` must be a null-terminated array of C strings of `len` entries.
-unsafe fn find(env: *const *const c_char, len: usize, name: &[u8]) -> Option<usize> {
-    // SAFETY: per the caller.
-    (0..len).find(|&i| unsafe { defines(*env.add(i), name) })
+/// Index of `name`'s entry in `entries`, if any.
+fn find(entries: &[*const c_char], name: &[u8]) -> Option<usize> {
+    entries.iter().position(|&entry| defines(entry, name))
 }
 
-/// Whether the `NAME=value` string `entry` defines `name`.
-///
-/// # Safety
-/// `entry` must be a NUL-terminated string.
-unsafe fn defines(entry: *const c_char, name: &[u8]) -> bool {
-    // SAFETY: per the caller.
+/// Whether the environment entry `entry` (`NAME=value`) defines `name`.
+fn defines(entry: *const c_char, name: &[u8]) -> bool {
+    // SAFETY: environment entries are NUL-terminated strings.
     let text = unsafe { core::ffi::CStr::from_ptr(entry) }.to_bytes();
     text.len() > name.len() && text.starts_with(name) && text[name.len()] == b'='
 }
 
-/// A fresh, null-terminated copy of `entries` on the heap, or null when
-/// memory runs out. `environ` never changes in place: the old array may be
-/// the monitor's or in use by an iterator over `environ`.
-fn new_environ<'a>(
-    entries: impl Iterator<Item = &'a *const c_char>,
-    count: usize,
-) -> *mut *const c_char {
-    // SAFETY: a null pointer asks realloc for a fresh block.
-    let new =
-        unsafe { crate::malloc::realloc(core::ptr::null_mut(), (count + 1) * size_of::<usize>()) }
-            .cast::<*const c_char>();
+/// Points `environ` at a fresh heap array of `entries`, or returns false
+/// when memory runs out. The old array is left alone: it may be the
+/// monitor's, or in use by an iterator over `environ`.
+fn replace_environ<'a>(entries: impl Iterator<Item = &'a *const c_char> + Clone) -> bool {
+    let count = entries.clone().count();
+    let new = crate::malloc::malloc((count + 1) * size_of::<usize>()).cast::<*const c_char>();
     if new.is_null() {
-        return new;
+        return false;
     }
-    // SAFETY: `new` has `count + 1` slots, and `entries` yields `count`.
+    // SAFETY: `new` has `count + 1` slots.
     unsafe {
-        for (i, entry) in entries.take(count).enumerate() {
+        for (i, entry) in entries.enumerate() {
             new.add(i).write(*entry);
         }
         new.add(count).write(core::ptr::null());
     }
-    new
+    set_environ(new);
+    true
 }
 
 /// A valid variable name: non-empty, without `=`.
@@ -124,9 +105,9 @@ fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && !name.contains(&b'=')
 }
 
-/// `setenv(3)`. The boot-time environment is copied to the heap on the first
-/// change; replaced strings are not freed (a pointer `getenv` returned
-/// earlier stays valid, as glibc guarantees).
+/// `setenv(3)`. Each change builds a fresh array (see `replace_environ`);
+/// replaced strings are not freed (a pointer `getenv` returned earlier stays
+/// valid, as glibc guarantees).
 ///
 /// # Safety
 /// `name` and `value` must be NUL-terminated strings.
@@ -149,11 +130,8 @@ pub unsafe extern "C" fn setenv(
     if !valid_name(key) {
         return errno::fail(code::EINVAL);
     }
-    let env = environ.load(Ordering::Relaxed).cast_const();
-    // SAFETY: `environ` is always a valid null-terminated array (or null).
-    let len = unsafe { environ_len(env) };
-    // SAFETY: as above.
-    let existing = unsafe { find(env, len, key) };
+    let entries = entries();
+    let existing = find(entries, key);
     if existing.is_some() && overwrite == 0 {
         return 0;
     }
@@ -168,18 +146,19 @@ pub unsafe extern "C" fn setenv(
         core::ptr::copy_nonoverlapping(val.as_ptr(), entry.add(key.len() + 1), val.len());
         entry.add(key.len() + 1 + val.len()).write(0);
     }
-    // SAFETY: `environ` is always a valid null-terminated array (or null).
-    let entries = unsafe { crate::c_slice(env, len) };
-    let count = if existing.is_some() { len } else { len + 1 };
-    let new = new_environ(entries.iter(), count);
-    if new.is_null() {
-        // SAFETY: `entry` came from malloc above and is not shared yet.
-        unsafe { free(entry.cast()) };
+    let entry = entry.cast_const().cast::<c_char>();
+    let replaced = match existing {
+        Some(at) => {
+            let before = entries[..at].iter();
+            replace_environ(before.chain([&entry]).chain(&entries[at + 1..]))
+        }
+        None => replace_environ(entries.iter().chain([&entry])),
+    };
+    if !replaced {
+        // SAFETY: `entry` came from malloc above and is not shared.
+        unsafe { free(entry.cast_mut().cast()) };
         return -1;
     }
-    // SAFETY: `new` has `count` entries; the one at `at` is replaced or added.
-    unsafe { new.add(existing.unwrap_or(len)).write(entry.cast()) };
-    set_environ(new);
     0
     })
 }
@@ -197,21 +176,14 @@ pub unsafe extern "C" fn unsetenv(name: *const c_char) -> CInt {
     if !valid_name(key) {
         return errno::fail(code::EINVAL);
     }
-    let env = environ.load(Ordering::Relaxed).cast_const();
-    // SAFETY: `environ` is always a valid null-terminated array (or null).
-    let entries = unsafe { crate::c_slice(env, environ_len(env)) };
-    // SAFETY: the entries are NUL-terminated strings.
-    let kept = |entry: &&*const c_char| unsafe { !defines(**entry, key) };
-    let count = entries.iter().filter(kept).count();
-    if count == entries.len() {
+    let entries = entries();
+    if find(entries, key).is_none() {
         return 0;
     }
     // Every definition goes, as in glibc.
-    let new = new_environ(entries.iter().filter(kept), count);
-    if new.is_null() {
+    if !replace_environ(entries.iter().filter(|&&entry| !defines(entry, key))) {
         return -1;
     }
-    set_environ(new);
     0
     })
 }

@@ -1,7 +1,9 @@
 //! `strerror_r`: the messages glibc gives for the errors Kiln returns.
 
 use core::ffi::c_char;
-use core::fmt::{self, Write};
+use core::fmt::Write;
+
+use kiln_libos::fixed_text::FixedText;
 
 use crate::CInt;
 use crate::errno::code;
@@ -30,33 +32,11 @@ fn message(errnum: CInt) -> Option<&'static str> {
 }
 
 /// "Unknown error N", as glibc words an error it has no message for.
-struct Unknown {
-    text: [u8; 32],
-    len: usize,
-}
-
-impl Unknown {
-    fn new(errnum: CInt) -> Self {
-        let mut unknown = Self {
-            text: [0; 32],
-            len: 0,
-        };
-        // The longest ("Unknown error -2147483648") fits, so this cannot fail.
-        let _ = write!(unknown, "Unknown error {errnum}");
-        unknown
-    }
-}
-
-impl fmt::Write for Unknown {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        self.text
-            .get_mut(self.len..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
+fn unknown(errnum: CInt) -> FixedText<32> {
+    let mut text = FixedText::new();
+    // The longest ("Unknown error -2147483648") fits: nothing is cut off.
+    let _ = write!(text, "Unknown error {errnum}");
+    text
 }
 
 /// The XSI `strerror_r(3)` (what `std` calls): 0, `ERANGE` if truncated, or
@@ -69,12 +49,12 @@ pub unsafe extern "C" fn __xpg_strerror_r(errnum: CInt, buf: *mut c_char, len: u
     if len == 0 {
         return code::ERANGE;
     }
-    let unknown;
+    let fallback;
     let text = match message(errnum) {
         Some(text) => text.as_bytes(),
         None => {
-            unknown = Unknown::new(errnum);
-            &unknown.text[..unknown.len]
+            fallback = unknown(errnum);
+            fallback.as_bytes()
         }
     };
     let n = text.len().min(len - 1);

@@ -12,6 +12,7 @@ use kiln_libos::{platform, sched};
 
 use crate::CLong;
 use crate::errno::{self, code};
+use crate::time::Timespec;
 
 const SYS_GETTID: CLong = 186;
 const SYS_FUTEX: CLong = 202;
@@ -50,23 +51,6 @@ pub unsafe extern "C" fn syscall(
         _ => errno::fail(code::ENOSYS),
     }
     })
-}
-
-/// `struct timespec`.
-#[repr(C)]
-pub struct Timespec {
-    sec: i64,
-    nsec: i64,
-}
-
-impl Timespec {
-    pub(crate) fn new(sec: i64, nsec: i64) -> Self {
-        Self { sec, nsec }
-    }
-
-    pub(crate) fn fields(&self) -> (i64, i64) {
-        (self.sec, self.nsec)
-    }
 }
 
 /// Futex wait and wake, on the library OS scheduler. Checking the value and

@@ -7,7 +7,6 @@ use kiln_libos::time::{Instant, sleep, sleep_until, unix_time};
 
 use crate::CInt;
 use crate::errno::{self, code};
-use crate::syscall::Timespec;
 
 const CLOCK_REALTIME: CInt = 0;
 const CLOCK_MONOTONIC: CInt = 1;
@@ -36,16 +35,25 @@ fn now(clock: CInt) -> Option<Duration> {
     }
 }
 
+/// `struct timespec`.
+#[repr(C)]
+pub struct Timespec {
+    sec: i64,
+    nsec: i64,
+}
+
 impl Timespec {
     fn from_duration(d: Duration) -> Self {
-        Self::new(d.as_secs() as i64, i64::from(d.subsec_nanos()))
+        Self {
+            sec: d.as_secs() as i64,
+            nsec: i64::from(d.subsec_nanos()),
+        }
     }
 
     /// The duration, or `None` if the fields are out of range.
     pub(crate) fn to_duration(&self) -> Option<Duration> {
-        let (sec, nsec) = self.fields();
-        (sec >= 0 && (0..1_000_000_000).contains(&nsec))
-            .then(|| Duration::new(sec as u64, nsec as u32))
+        (self.sec >= 0 && (0..1_000_000_000).contains(&self.nsec))
+            .then(|| Duration::new(self.sec as u64, self.nsec as u32))
     }
 }
 

@@ -5,10 +5,11 @@
 //! tracing never traces itself. Allocation and clock reads are not traced:
 //! `std` makes them constantly, and they cannot fail in interesting ways.
 
-use core::fmt::{self, Write};
+use core::fmt::Write;
 
 use kiln_abi::boot::FLAG_TRACE_LIBC;
 use kiln_abi::hypercall::stream;
+use kiln_libos::fixed_text::FixedText;
 use kiln_libos::platform;
 
 use crate::errno::{self, code};
@@ -16,21 +17,6 @@ use crate::errno::{self, code};
 /// Whether the monitor asked for tracing.
 pub fn enabled() -> bool {
     platform::boot_info().flags & FLAG_TRACE_LIBC != 0
-}
-
-/// A line in a fixed buffer: tracing must not allocate.
-struct Line {
-    buf: [u8; 256],
-    len: usize,
-}
-
-impl Write for Line {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let take = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
-        self.len += take;
-        Ok(())
-    }
 }
 
 fn errno_name(value: i32) -> &'static str {
@@ -57,10 +43,8 @@ fn errno_name(value: i32) -> &'static str {
 
 /// Logs one call. Small numbers print in decimal, addresses in hex.
 pub fn log(name: &str, args: &[i64], result: i64) {
-    let mut line = Line {
-        buf: [0; 256],
-        len: 0,
-    };
+    // A fixed buffer: tracing must not allocate.
+    let mut line = FixedText::<256>::new();
     let _ = write!(line, "kiln-libc: {name}(");
     for (i, arg) in args.iter().enumerate() {
         let sep = if i == 0 { "" } else { ", " };
@@ -72,15 +56,12 @@ pub fn log(name: &str, args: &[i64], result: i64) {
     }
     let _ = if result == -1 {
         let e = errno::get();
-        writeln!(line, ") = -1 {} ({e})", errno_name(e))
+        write!(line, ") = -1 {} ({e})", errno_name(e))
     } else if result.unsigned_abs() > 0xffff {
-        writeln!(line, ") = {result:#x}")
+        write!(line, ") = {result:#x}")
     } else {
-        writeln!(line, ") = {result}")
+        write!(line, ") = {result}")
     };
-    if line.len == line.buf.len() {
-        // Truncated: still end the line, so the next call starts its own.
-        line.buf[line.len - 1] = b'\n';
-    }
-    platform::console_write(stream::STDERR, &line.buf[..line.len]);
+    line.end_line();
+    platform::console_write(stream::STDERR, line.as_bytes());
 }

@@ -12,6 +12,17 @@ use crate::{CInt, CLong, c_slice, c_slice_mut};
 /// Linux's largest single read or write (`MAX_RW_COUNT`).
 const MAX_TRANSFER: usize = 0x7fff_f000;
 
+/// Whether `fd` is a console descriptor (0-2), the only ones there are.
+pub(crate) fn is_console(fd: CInt) -> bool {
+    (0..=2).contains(&fd)
+}
+
+/// The errno of a call the console does not support: `error` for a console
+/// descriptor, `EBADF` for any other.
+fn console_error(fd: CInt, error: CInt) -> CInt {
+    if is_console(fd) { error } else { code::EBADF }
+}
+
 /// The console stream behind a descriptor, if it is one.
 fn console_stream(fd: CInt) -> Option<u32> {
     match fd {
@@ -100,10 +111,7 @@ pub extern "C" fn close(fd: CInt) -> CInt {
 #[unsafe(no_mangle)]
 pub extern "C" fn lseek64(fd: CInt, _offset: CLong, _whence: CInt) -> CLong {
     traced!("lseek64"(fd) {
-    match fd {
-        0..=2 => errno::fail(code::ESPIPE),
-        _ => errno::fail(code::EBADF),
-    }
+    errno::fail(console_error(fd, code::ESPIPE))
     })
 }
 
@@ -111,11 +119,7 @@ pub extern "C" fn lseek64(fd: CInt, _offset: CLong, _whence: CInt) -> CLong {
 #[unsafe(no_mangle)]
 pub extern "C" fn isatty(fd: CInt) -> CInt {
     traced!("isatty"(fd) {
-    errno::set(if (0..=2).contains(&fd) {
-        code::ENOTTY
-    } else {
-        code::EBADF
-    });
+    errno::set(console_error(fd, code::ENOTTY));
     0
     })
 }
@@ -167,11 +171,7 @@ pub unsafe extern "C" fn chdir(path: *const c_char) -> CInt {
 #[unsafe(no_mangle)]
 pub extern "C" fn ioctl(fd: CInt, _request: u64, _arg: CLong) -> CInt {
     traced!("ioctl"(fd) {
-    errno::fail(if (0..=2).contains(&fd) {
-        code::ENOTTY
-    } else {
-        code::EBADF
-    })
+    errno::fail(console_error(fd, code::ENOTTY))
     })
 }
 
@@ -195,11 +195,18 @@ pub extern "C" fn readlink(_path: *const c_char, _buf: *mut c_char, _size: usize
 #[unsafe(no_mangle)]
 pub extern "C" fn dup(fd: CInt) -> CInt {
     traced!("dup"(fd) {
-    errno::fail(if (0..=2).contains(&fd) {
-        code::EMFILE
-    } else {
-        code::EBADF
+    errno::fail(console_error(fd, code::EMFILE))
     })
+}
+
+/// `dup2(2)`: only the identity on the console descriptors.
+#[unsafe(no_mangle)]
+pub extern "C" fn dup2(old: CInt, new: CInt) -> CInt {
+    traced!("dup2"(old, new) {
+    if is_console(old) && old == new {
+        return new;
+    }
+    errno::fail(console_error(old, code::EMFILE))
     })
 }
 
@@ -211,7 +218,7 @@ pub extern "C" fn fcntl(fd: CInt, command: CInt, _arg: CLong) -> CInt {
     const F_SETFD: CInt = 2;
     const F_GETFL: CInt = 3;
     const O_RDWR: CInt = 2;
-    if !(0..=2).contains(&fd) {
+    if !is_console(fd) {
         return errno::fail(code::EBADF);
     }
     match command {

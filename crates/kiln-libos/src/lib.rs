@@ -22,6 +22,7 @@
 
 pub mod console;
 pub mod env;
+pub mod fixed_text;
 #[allow(unsafe_code)]
 pub mod mem;
 #[cfg(feature = "native")]

@@ -4,33 +4,16 @@
 use core::fmt::Write;
 use core::panic::PanicInfo;
 
+use crate::fixed_text::FixedText;
 use crate::{console, platform};
-
-/// Panic messages are formatted into a fixed buffer: the heap may be the
-/// thing that failed.
-struct Message {
-    buf: [u8; 1024],
-    len: usize,
-}
-
-impl Write for Message {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let take = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
-        self.len += take;
-        Ok(())
-    }
-}
 
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
     console::flush();
-    let mut message = Message {
-        buf: [0; 1024],
-        len: 0,
-    };
+    // A fixed buffer: the heap may be the thing that failed.
+    let mut message = FixedText::<1024>::new();
     // `PanicInfo` displays as "panicked at FILE:LINE:COL:\nMESSAGE"; a
     // truncated message is still worth reporting.
     let _ = write!(message, "{info}");
-    platform::report_panic(&message.buf[..message.len])
+    platform::report_panic(message.as_bytes())
 }

@@ -69,9 +69,8 @@ pub struct Thread {
     tp: u64,
     state: State,
     id: u32,
-    stack: *mut u8,
-    stack_size: usize,
-    guarded: bool,
+    /// `None` for the main thread, whose stack the monitor set up.
+    stack: Option<Stack>,
     key: usize,
     deadline: u64,
     wake: Wake,
@@ -81,31 +80,31 @@ pub struct Thread {
 }
 
 impl Thread {
-    /// The thread's id (the main thread is 1).
-    pub fn id(&self) -> u32 {
-        self.id
-    }
-
     /// The thread's usable stack, above its guard page: lowest address and
     /// size (`None` for the main thread, whose stack the monitor set up).
     pub fn stack(&self) -> Option<(usize, usize)> {
-        let guard = if self.guarded { GUARD } else { 0 };
-        (!self.stack.is_null()).then_some((self.stack as usize + guard, self.stack_size - guard))
-    }
-
-    /// The lowest usable word, where the canary lives.
-    fn canary(&self) -> *mut u64 {
-        let guard = if self.guarded { GUARD } else { 0 };
-        self.stack.wrapping_add(guard).cast()
+        self.stack
+            .map(|s| (s.usable() as usize, s.size - s.guard_size()))
     }
 }
 
-/// A stack kept for reuse.
+/// A thread stack, with its guard page at `base` when `guarded`.
 #[derive(Clone, Copy)]
 struct Stack {
     base: *mut u8,
     size: usize,
     guarded: bool,
+}
+
+impl Stack {
+    fn guard_size(&self) -> usize {
+        if self.guarded { GUARD } else { 0 }
+    }
+
+    /// The lowest usable byte, above the guard page: where the canary lives.
+    fn usable(&self) -> *mut u8 {
+        self.base.wrapping_add(self.guard_size())
+    }
 }
 
 struct Scheduler {
@@ -173,9 +172,7 @@ pub fn current() -> *mut Thread {
             tp: read_fs_base(),
             state: State::Running,
             id: s.next_id,
-            stack: ptr::null_mut(),
-            stack_size: 0,
-            guarded: false,
+            stack: None,
             key: 0,
             deadline: u64::MAX,
             wake: Wake::Woken,
@@ -267,19 +264,14 @@ pub fn spawn(
     else {
         return ptr::null_mut();
     };
-    let Some(Stack {
-        base: stack,
-        size,
-        guarded,
-    }) = take_stack(s, size)
-    else {
+    let Some(stack) = take_stack(s, size) else {
         return ptr::null_mut();
     };
     // The first switch to the thread restores MXCSR and the x87 control
     // word, pops six registers and returns into the trampoline, which calls
     // `entry(arg)` from r12 and r13. The two padding words leave rsp 16-byte
     // aligned at the trampoline's `call`, as the ABI requires.
-    let top = stack as u64 + size as u64;
+    let top = stack.base as u64 + stack.size as u64;
     let frame: [u64; 10] = [
         0x037f_0000_1f80,      // MXCSR 0x1f80 and x87 control word 0x037f: the defaults
         0,                     // r15
@@ -293,23 +285,18 @@ pub fn spawn(
         0,
     ];
     let rsp = top - size_of_val(&frame) as u64;
-    let canary = stack
-        .wrapping_add(if guarded { GUARD } else { 0 })
-        .cast::<u64>();
     // SAFETY: the frame fills the top of the stack; the canary is its lowest
     // usable word, above the guard page.
     unsafe {
         ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len());
-        canary.write(STACK_CANARY);
+        stack.usable().cast::<u64>().write(STACK_CANARY);
     }
     let thread = allocate(Thread {
         rsp,
         tp,
         state: State::Ready,
         id: s.next_id,
-        stack,
-        stack_size: size,
-        guarded,
+        stack: Some(stack),
         key: 0,
         deadline: u64::MAX,
         wake: Wake::Woken,
@@ -318,14 +305,7 @@ pub fn spawn(
         result: 0,
     });
     if thread.is_null() {
-        put_stack(
-            s,
-            Stack {
-                base: stack,
-                size,
-                guarded,
-            },
-        );
+        put_stack(s, stack);
         return ptr::null_mut();
     }
     s.next_id += 1;
@@ -450,12 +430,7 @@ unsafe fn release(thread: *mut Thread) {
             reaper((*thread).tp);
         }
         // The main thread has no stack of ours: the monitor set its stack up.
-        if !(*thread).stack.is_null() {
-            let stack = Stack {
-                base: (*thread).stack,
-                size: (*thread).stack_size,
-                guarded: (*thread).guarded,
-            };
+        if let Some(stack) = (*thread).stack {
             put_stack(s, stack);
         }
         HEAP.dealloc(thread.cast(), Layout::new::<Thread>());
@@ -528,28 +503,20 @@ fn schedule() {
 /// Reports a thread that ran past the end of its stack.
 fn report_overflow(id: u32) -> ! {
     use core::fmt::Write;
-    struct Message([u8; 96], usize);
-    impl Write for Message {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            let take = s.len().min(self.0.len() - self.1);
-            self.0[self.1..self.1 + take].copy_from_slice(&s.as_bytes()[..take]);
-            self.1 += take;
-            Ok(())
-        }
-    }
-    let mut message = Message([0; 96], 0);
+    let mut message = crate::fixed_text::FixedText::<96>::new();
     let _ = write!(
         message,
         "stack overflow in thread {id} (its stack canary was overwritten)"
     );
-    platform::report_panic(&message.0[..message.1])
+    platform::report_panic(message.as_bytes())
 }
 
 fn switch(from: *mut Thread, to: *mut Thread) {
     // SAFETY: both are live thread records; `to` was suspended by `switch`
     // or prepared by `spawn`, so its stack holds the frame kiln_switch pops.
     unsafe {
-        if !(*from).stack.is_null() && (*from).canary().read() != STACK_CANARY {
+        let canary = (*from).stack.map(|s| s.usable().cast::<u64>());
+        if canary.is_some_and(|c| c.read() != STACK_CANARY) {
             report_overflow((*from).id);
         }
         (*to).state = State::Running;

@@ -41,11 +41,6 @@ impl Instant {
     pub fn as_nanos_since_boot(&self) -> u64 {
         self.0
     }
-
-    /// The instant `nanos` nanoseconds after boot.
-    pub fn from_nanos_since_boot(nanos: u64) -> Self {
-        Self(nanos)
-    }
 }
 
 impl Add<Duration> for Instant {
