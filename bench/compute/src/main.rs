@@ -7,11 +7,13 @@ mod work;
 
 use std::time::Instant;
 
+const DEFAULT_STEPS: u64 = 20_000_000;
+
 fn main() {
     let steps = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .unwrap_or(work::DEFAULT_STEPS);
+        .unwrap_or(DEFAULT_STEPS);
     let start = Instant::now();
     let sum = work::checksum(steps);
     let elapsed = start.elapsed();

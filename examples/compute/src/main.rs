@@ -10,11 +10,13 @@ use kiln::time::Instant;
 
 kiln::entry!(main);
 
+const DEFAULT_STEPS: u64 = 20_000_000;
+
 fn main() {
     let steps = kiln::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .unwrap_or(work::DEFAULT_STEPS);
+        .unwrap_or(DEFAULT_STEPS);
     let start = Instant::now();
     let sum = work::checksum(steps);
     let elapsed = start.elapsed();

@@ -1,9 +1,6 @@
 //! The workload, shared verbatim with the native build in `bench/compute`
 //! so both run exactly the same floating-point code.
 
-/// Loop steps when the program is not given a number.
-pub const DEFAULT_STEPS: u64 = 20_000_000;
-
 /// Iterates the logistic map `x -> 3.9 x (1 - x)` (chaotic, so the compiler
 /// cannot shortcut it) and sums the iterates with a slowly decaying weight.
 /// Every step is a dependent chain of multiplies, a subtraction and a
