@@ -22,6 +22,12 @@ pub const MIN_MEMORY: u64 = 2 << 20;
 /// passed as 32-bit port values, so all of guest memory stays below 4 GiB.
 pub const MAX_MEMORY: u64 = 4 << 30;
 
+/// Whether a VM can have `size` bytes of guest memory: whole granules from
+/// [`MIN_MEMORY`] to [`MAX_MEMORY`].
+pub const fn is_valid_memory_size(size: u64) -> bool {
+    size >= MIN_MEMORY && size <= MAX_MEMORY && size.is_multiple_of(MEMORY_GRANULE)
+}
+
 /// Rounds `value` up to a multiple of `align` (a power of two).
 pub const fn align_up(value: u64, align: u64) -> u64 {
     (value + align - 1) & !(align - 1)

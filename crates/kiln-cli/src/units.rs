@@ -27,9 +27,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Parses a guest memory size and checks it against what the monitor accepts.
 pub fn parse_memory(text: &str) -> Result<u64, String> {
-    use kiln_abi::layout::{MAX_MEMORY, MEMORY_GRANULE, MIN_MEMORY};
+    use kiln_abi::layout::{MAX_MEMORY, MIN_MEMORY, is_valid_memory_size};
     let size = parse_size(text)?;
-    if (MIN_MEMORY..=MAX_MEMORY).contains(&size) && size.is_multiple_of(MEMORY_GRANULE) {
+    if is_valid_memory_size(size) {
         Ok(size)
     } else {
         Err(format!(

@@ -1,6 +1,6 @@
 //! Filling in the boot-info block the guest reads at entry.
 
-use kiln_abi::boot::{BOOT_MAGIC, BootInfo, MAX_REGIONS, MemoryRegion, RegionKind, TlsTemplate};
+use kiln_abi::boot::{BOOT_MAGIC, BootInfo, MAX_REGIONS, MemoryRegion, RegionKind};
 use kiln_abi::{ABI_VERSION, GuestPtr};
 
 use crate::clock::GuestClock;
@@ -77,15 +77,7 @@ pub fn write(
         envp: GuestPtr::new(envp_addr),
         random_seed,
         monitor_setup_ns: clock.setup_ns(),
-        tls: image
-            .tls
-            .as_ref()
-            .map_or_else(TlsTemplate::default, |t| TlsTemplate {
-                start: t.start,
-                file_size: t.file_size,
-                mem_size: t.mem_size,
-                align: t.align,
-            }),
+        tls: image.tls.unwrap_or_default(),
         flags: args.flags,
         guest: Default::default(),
     };

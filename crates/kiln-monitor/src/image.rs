@@ -7,6 +7,7 @@
 
 use std::ops::Range;
 
+use kiln_abi::boot::TlsTemplate;
 use kiln_abi::{layout, note};
 use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader};
@@ -120,21 +121,9 @@ pub struct Image<'data> {
     pub trap_table: Option<u64>,
     /// Library-OS services compiled into the image.
     pub services: Vec<String>,
-    /// The thread-local-storage template (`PT_TLS`), if any.
-    pub tls: Option<TlsSegment>,
-}
-
-/// An image's `PT_TLS` segment, validated to lie inside a loaded segment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TlsSegment {
-    /// Guest address of the initialised data.
-    pub start: u64,
-    /// Bytes of initialised data.
-    pub file_size: u64,
-    /// Bytes in all.
-    pub mem_size: u64,
-    /// Alignment (a power of two).
-    pub align: u64,
+    /// The thread-local-storage template (`PT_TLS`), if any, validated to
+    /// lie inside a loaded segment; the boot info passes it on as it is.
+    pub tls: Option<TlsTemplate>,
 }
 
 impl<'data> Image<'data> {
@@ -168,7 +157,7 @@ impl<'data> Image<'data> {
             match phdr.p_type(endian) {
                 elf::PT_LOAD => segments.push(load_segment(index, phdr, endian, bytes)?),
                 elf::PT_TLS => {
-                    tls = Some(TlsSegment {
+                    tls = Some(TlsTemplate {
                         start: phdr.p_vaddr(endian),
                         file_size: phdr.p_filesz(endian),
                         mem_size: phdr.p_memsz(endian),
@@ -197,21 +186,18 @@ impl<'data> Image<'data> {
             });
         }
         check_no_overlap(&mut segments)?;
-        let entry = header.e_entry(endian);
-        if !segments
-            .iter()
-            .any(|s| s.executable && s.memory.contains(&entry))
-        {
-            return Err(ImageError::BadEntry(entry));
-        }
-        if let Some(tls) = &tls {
-            check_tls(tls, &segments)?;
-        }
         let executable = |a: u64| {
             segments
                 .iter()
                 .any(|s| s.executable && s.memory.contains(&a))
         };
+        let entry = header.e_entry(endian);
+        if !executable(entry) {
+            return Err(ImageError::BadEntry(entry));
+        }
+        if let Some(tls) = &tls {
+            check_tls(tls, &segments)?;
+        }
         if notes.trap_table.is_some_and(|a| !executable(a)) {
             return Err(ImageError::BadNote(note::TRAP_TABLE));
         }
@@ -287,7 +273,7 @@ fn load_segment(
 
 /// The template must be initialised data the guest can read from a loaded
 /// segment, with a sane size and a power-of-two alignment.
-fn check_tls(tls: &TlsSegment, segments: &[Segment]) -> Result<(), ImageError> {
+fn check_tls(tls: &TlsTemplate, segments: &[Segment]) -> Result<(), ImageError> {
     let sane = tls.file_size <= tls.mem_size
         && tls.mem_size <= layout::MAX_MEMORY
         && tls.align.is_power_of_two()

@@ -22,7 +22,9 @@
 
 use std::ops::Range;
 
-use kiln_abi::layout::{IMAGE_BASE, MAX_MEMORY, MEMORY_GRANULE, MIN_MEMORY, PAGE_SIZE, align_up};
+use kiln_abi::layout::{
+    IMAGE_BASE, MAX_MEMORY, MEMORY_GRANULE, MIN_MEMORY, PAGE_SIZE, align_up, is_valid_memory_size,
+};
 
 /// Guest address of the descriptor-table page.
 pub const SYSTEM_PAGE: u64 = 0x1000;
@@ -97,9 +99,7 @@ impl Layout {
         boot_info_len: u64,
         fine_heap: bool,
     ) -> Result<Self, LayoutError> {
-        if !(MIN_MEMORY..=MAX_MEMORY).contains(&memory_size)
-            || !memory_size.is_multiple_of(MEMORY_GRANULE)
-        {
+        if !is_valid_memory_size(memory_size) {
             return Err(LayoutError::BadMemorySize(memory_size));
         }
         let image_end = align_up(image.end, PAGE_SIZE);
