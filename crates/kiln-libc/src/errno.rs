@@ -3,7 +3,7 @@
 use crate::CInt;
 use crate::thread;
 
-/// Linux error numbers the layer returns.
+/// Linux error numbers the layer returns or names (in `strerror_r` and traces).
 #[allow(missing_docs)]
 pub mod code {
     pub const EPERM: i32 = 1;
