@@ -6,6 +6,7 @@
 //! [`BootInfo::guest`]; everything else is written by the monitor.
 
 use crate::GuestPtr;
+use crate::file::Volume;
 
 /// `BootInfo::magic`: "KILNBOOT" in little-endian.
 pub const BOOT_MAGIC: u64 = u64::from_le_bytes(*b"KILNBOOT");
@@ -120,6 +121,11 @@ pub struct BootInfo {
     pub tls: TlsTemplate,
     /// `FLAG_*` bits: options for the guest.
     pub flags: u64,
+    /// Number of host volumes (at most [`crate::file::MAX_VOLUMES`]).
+    pub volume_count: u64,
+    /// `volume_count` volume descriptions; the `File` hypercall names a
+    /// volume by its index here.
+    pub volumes: GuestPtr<Volume>,
     /// Written by the guest.
     pub guest: GuestStatus,
 }
@@ -141,6 +147,7 @@ const _: () = {
     assert!(core::mem::size_of::<TlsTemplate>() == 32);
     assert!(core::mem::offset_of!(BootInfo, tls) == 328);
     assert!(core::mem::offset_of!(BootInfo, flags) == 360);
-    assert!(core::mem::offset_of!(BootInfo, guest) == 368);
-    assert!(core::mem::size_of::<BootInfo>() == 392);
+    assert!(core::mem::offset_of!(BootInfo, volumes) == 376);
+    assert!(core::mem::offset_of!(BootInfo, guest) == 384);
+    assert!(core::mem::size_of::<BootInfo>() == 408);
 };

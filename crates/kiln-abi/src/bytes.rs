@@ -4,6 +4,7 @@
 use vm_memory::ByteValued;
 
 use crate::boot::{BootInfo, GuestStatus, MemoryRegion, TlsTemplate};
+use crate::file::{FileArgs, FileStat, Volume};
 use crate::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, PanicArgs};
 use crate::trap::TrapFrame;
 
@@ -28,3 +29,9 @@ unsafe impl ByteValued for BlockArgs {}
 unsafe impl ByteValued for PanicArgs {}
 // SAFETY: as above.
 unsafe impl ByteValued for TrapFrame {}
+// SAFETY: as above.
+unsafe impl ByteValued for FileArgs {}
+// SAFETY: as above.
+unsafe impl ByteValued for FileStat {}
+// SAFETY: as above.
+unsafe impl ByteValued for Volume {}

@@ -41,16 +41,19 @@ pub enum Hypercall {
     Panic = 4,
     /// Report a CPU exception and end the program: [`crate::trap::TrapFrame`].
     Trap = 5,
+    /// A file operation on a host volume: [`crate::file::FileArgs`].
+    File = 6,
 }
 
 impl Hypercall {
     /// All calls, for dispatch tables and documentation.
-    pub const ALL: [Hypercall; 5] = [
+    pub const ALL: [Hypercall; 6] = [
         Self::ConsoleWrite,
         Self::Exit,
         Self::Block,
         Self::Panic,
         Self::Trap,
+        Self::File,
     ];
 
     /// The call whose port this is, if any.
@@ -148,7 +151,7 @@ mod tests {
             0,
             PORT_BASE - 1,
             PORT_BASE,
-            PORT_BASE + 6,
+            PORT_BASE + 7,
             PORT_BASE + PORT_COUNT,
             u16::MAX,
         ] {

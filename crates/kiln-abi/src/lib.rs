@@ -6,6 +6,9 @@
 //! - [`boot`]: the boot-info page the monitor hands the guest at entry;
 //! - [`hypercall`]: the calls a guest can make, one `#[repr(C)]` argument
 //!   block each, passed by guest-physical address through a port write;
+//! - [`file`]: the `File` call's operations, on host volumes;
+//! - [`errno`]: Linux error numbers, in which `File` reports failures;
+//! - [`fs_image`]: the read-only filesystem `kiln build` bakes into an image;
 //! - [`trap`]: the register frame the guest's CPU-exception stubs report;
 //! - [`note`]: the ELF notes that mark a file as a Kiln image.
 //!
@@ -15,6 +18,9 @@
 #![no_std]
 
 pub mod boot;
+pub mod errno;
+pub mod file;
+pub mod fs_image;
 pub mod hypercall;
 pub mod layout;
 pub mod note;
@@ -28,4 +34,4 @@ pub use ptr::GuestPtr;
 
 /// Version of this ABI. Bumped on every material change; guest and monitor
 /// must carry the same number.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;

@@ -79,6 +79,8 @@ pub fn write(
         monitor_setup_ns: clock.setup_ns(),
         tls: image.tls.unwrap_or_default(),
         flags: args.flags,
+        volume_count: 0,
+        volumes: GuestPtr::NULL,
         guest: Default::default(),
     };
     memory.write_obj(info, base)

@@ -49,6 +49,7 @@ SECTIONS {{
   .note.kiln : {{ KEEP(*(.note.kiln)) }} :rodata :note
   .eh_frame : {{ __eh_frame = .; KEEP(*(.eh_frame)) }} :rodata
   .gcc_except_table : {{ *(.gcc_except_table .gcc_except_table.*) }} :rodata
+  .kiln.fs : ALIGN(16) {{ __kiln_fs_start = .; KEEP(*(.kiln.fs)) __kiln_fs_end = .; }} :rodata
   . = ALIGN({PAGE_SIZE});
 {tls_sections}  .data : {{ *(.data .data.*) *(.got .got.*) }} :data
   .bss : {{ *(.bss .bss.*) *(COMMON) }} :data
