@@ -1,27 +1,60 @@
 //! `errno`, per thread, and the error values Linux uses.
 
-use crate::CInt;
 use crate::thread;
+use crate::{CInt, CLong};
 
-/// Linux error numbers the layer returns or names (in `strerror_r` and traces).
-#[allow(missing_docs)]
-pub mod code {
-    pub const EPERM: i32 = 1;
-    pub const ENOENT: i32 = 2;
-    pub const EINTR: i32 = 4;
-    pub const EBADF: i32 = 9;
-    pub const ECHILD: i32 = 10;
-    pub const EAGAIN: i32 = 11;
-    pub const ENOMEM: i32 = 12;
-    pub const ENODEV: i32 = 19;
-    pub const EFAULT: i32 = 14;
-    pub const EINVAL: i32 = 22;
-    pub const EMFILE: i32 = 24;
-    pub const ENOTTY: i32 = 25;
-    pub const ESPIPE: i32 = 29;
-    pub const ERANGE: i32 = 34;
-    pub const ENOSYS: i32 = 38;
-    pub const ETIMEDOUT: i32 = 110;
+/// Linux error numbers.
+pub use kiln_abi::errno as code;
+
+/// The errors the layer returns or names: number, symbolic name (for
+/// `--trace-libc`) and glibc's message (for `strerror_r`).
+const TABLE: &[(CInt, &str, &str)] = &[
+    (code::EPERM, "EPERM", "Operation not permitted"),
+    (code::ENOENT, "ENOENT", "No such file or directory"),
+    (code::EINTR, "EINTR", "Interrupted system call"),
+    (code::EIO, "EIO", "Input/output error"),
+    (code::EBADF, "EBADF", "Bad file descriptor"),
+    (code::ECHILD, "ECHILD", "No child processes"),
+    (code::EAGAIN, "EAGAIN", "Resource temporarily unavailable"),
+    (code::ENOMEM, "ENOMEM", "Cannot allocate memory"),
+    (code::EACCES, "EACCES", "Permission denied"),
+    (code::EFAULT, "EFAULT", "Bad address"),
+    (code::EBUSY, "EBUSY", "Device or resource busy"),
+    (code::EEXIST, "EEXIST", "File exists"),
+    (code::EXDEV, "EXDEV", "Invalid cross-device link"),
+    (code::ENODEV, "ENODEV", "No such device"),
+    (code::ENOTDIR, "ENOTDIR", "Not a directory"),
+    (code::EISDIR, "EISDIR", "Is a directory"),
+    (code::EINVAL, "EINVAL", "Invalid argument"),
+    (code::ENFILE, "ENFILE", "Too many open files in system"),
+    (code::EMFILE, "EMFILE", "Too many open files"),
+    (code::ENOTTY, "ENOTTY", "Inappropriate ioctl for device"),
+    (code::EFBIG, "EFBIG", "File too large"),
+    (code::ENOSPC, "ENOSPC", "No space left on device"),
+    (code::ESPIPE, "ESPIPE", "Illegal seek"),
+    (code::EROFS, "EROFS", "Read-only file system"),
+    (code::EMLINK, "EMLINK", "Too many links"),
+    (code::EPIPE, "EPIPE", "Broken pipe"),
+    (code::ERANGE, "ERANGE", "Numerical result out of range"),
+    (code::ENAMETOOLONG, "ENAMETOOLONG", "File name too long"),
+    (code::ENOSYS, "ENOSYS", "Function not implemented"),
+    (code::ENOTEMPTY, "ENOTEMPTY", "Directory not empty"),
+    (code::ELOOP, "ELOOP", "Too many levels of symbolic links"),
+    (
+        code::EOVERFLOW,
+        "EOVERFLOW",
+        "Value too large for defined data type",
+    ),
+    (code::ENOTSUP, "EOPNOTSUPP", "Operation not supported"),
+    (code::ETIMEDOUT, "ETIMEDOUT", "Connection timed out"),
+];
+
+/// The symbolic name and glibc's message of an error number.
+pub fn describe(value: CInt) -> Option<(&'static str, &'static str)> {
+    TABLE
+        .iter()
+        .find(|(number, _, _)| *number == value)
+        .map(|&(_, name, message)| (name, message))
 }
 
 /// glibc's accessor for the calling thread's `errno`.
@@ -53,4 +86,12 @@ pub fn get() -> CInt {
 pub fn fail_null<T>(value: CInt) -> *mut T {
     set(value);
     core::ptr::null_mut()
+}
+
+/// A library OS result as C sees it: the value, or `-1` with `errno` set.
+pub fn check<T: TryInto<CLong>>(result: kiln_libos::fs::Result<T>) -> CLong {
+    match result {
+        Ok(value) => value.try_into().unwrap_or(CLong::MAX),
+        Err(kiln_libos::fs::Errno(value)) => fail(value),
+    }
 }

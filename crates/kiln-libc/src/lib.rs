@@ -14,7 +14,9 @@
 //! - [`start`]: `_start`'s C half: TLS, `environ`, `.init_array`, `main`;
 //! - [`errno`] and [`thread`]: the thread control block `%fs` points at;
 //! - [`malloc`], [`mman`]: memory;
-//! - [`unistd`], [`stat`], [`stdlib`]: I/O, files, environment, exit;
+//! - [`unistd`], [`fcntl`], [`stat`], [`dirent`], [`stdio`]: descriptors,
+//!   files and directories, on the library OS's `fs`;
+//! - [`stdlib`]: environment, exit;
 //! - [`time`]: clocks and sleeping;
 //! - [`pthread`]: thread-specific keys and thread attributes;
 //! - [`signal`]: handlers accepted, never delivered;
@@ -40,7 +42,9 @@ macro_rules! traced {
     }};
 }
 
+pub mod dirent;
 pub mod errno;
+pub mod fcntl;
 pub mod malloc;
 pub mod mman;
 pub mod process;
@@ -49,6 +53,7 @@ pub mod signal;
 pub mod socket;
 pub mod start;
 pub mod stat;
+pub mod stdio;
 pub mod stdlib;
 pub mod string;
 pub mod syscall;
@@ -83,6 +88,20 @@ pub(crate) unsafe fn c_slice_mut<'a, T>(ptr: *mut T, len: usize) -> &'a mut [T] 
     }
     // SAFETY: per the caller.
     unsafe { core::slice::from_raw_parts_mut(ptr, len) }
+}
+
+/// A C path argument as bytes (without its NUL); null is `EFAULT`.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string that outlives the result.
+pub(crate) unsafe fn c_path<'a>(
+    path: *const core::ffi::c_char,
+) -> kiln_libos::fs::Result<&'a [u8]> {
+    if path.is_null() {
+        return Err(kiln_libos::fs::Errno(errno::code::EFAULT));
+    }
+    // SAFETY: per the caller.
+    Ok(unsafe { core::ffi::CStr::from_ptr(path) }.to_bytes())
 }
 
 /// C's `int`.

@@ -1,69 +1,185 @@
-//! Opening and inspecting files: there are no files yet, only the console.
+//! File status and directories (`sys/stat.h`): `stat` and friends,
+//! `mkdir`, `realpath`.
 
 use core::ffi::c_char;
 
-use crate::CInt;
+use kiln_libos::fs::{self, Stat, flags::AT_FDCWD};
+
 use crate::errno::{self, code};
+use crate::{CInt, c_path};
 
-/// Size of glibc's `struct stat64` on x86_64.
-const STAT_SIZE: usize = 144;
-/// Offset of `st_mode` in it.
-const ST_MODE: usize = 24;
-const S_IFCHR: u32 = 0o020000;
+/// `AT_SYMLINK_NOFOLLOW`.
+const AT_SYMLINK_NOFOLLOW: CInt = 0x100;
+/// `AT_EMPTY_PATH`: `fstatat` on `dirfd` itself when the path is empty.
+const AT_EMPTY_PATH: CInt = 0x1000;
 
-/// `open64(2)`: nothing to open yet.
-#[unsafe(no_mangle)]
-pub extern "C" fn open64(_path: *const c_char, _flags: CInt, _mode: u32) -> CInt {
-    traced!("open64"() {
-    errno::fail(code::ENOENT)
-    })
+/// Writes `stat` as glibc's x86_64 `struct stat64` (144 bytes).
+///
+/// # Safety
+/// `buf` must be valid for 144 bytes.
+unsafe fn write_stat(buf: *mut u8, stat: &Stat) {
+    let split = |ns: i64| [ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000)];
+    let mut out = [0u8; 144];
+    let mut put = |at: usize, bytes: &[u8]| out[at..at + bytes.len()].copy_from_slice(bytes);
+    put(0, &stat.dev.to_le_bytes());
+    put(8, &stat.ino.to_le_bytes());
+    put(16, &u64::from(stat.nlink).to_le_bytes());
+    put(24, &stat.mode.to_le_bytes());
+    put(28, &stat.uid.to_le_bytes());
+    put(32, &stat.gid.to_le_bytes());
+    put(48, &stat.size.to_le_bytes());
+    put(56, &stat.blksize.to_le_bytes());
+    put(64, &stat.blocks.to_le_bytes());
+    for (at, ns) in [
+        (72, stat.atime_ns),
+        (88, stat.mtime_ns),
+        (104, stat.ctime_ns),
+    ] {
+        let [seconds, nanos] = split(ns);
+        put(at, &seconds.to_le_bytes());
+        put(at + 8, &nanos.to_le_bytes());
+    }
+    // SAFETY: per the caller.
+    unsafe { core::ptr::copy_nonoverlapping(out.as_ptr(), buf, out.len()) };
 }
 
-/// `open(2)`.
-#[unsafe(no_mangle)]
-pub extern "C" fn open(path: *const c_char, flags: CInt, mode: u32) -> CInt {
-    open64(path, flags, mode)
+/// Stores a status result in `buf`, as C expects it.
+///
+/// # Safety
+/// `buf` must be valid for a `struct stat64`.
+unsafe fn finish(result: fs::Result<Stat>, buf: *mut u8) -> CInt {
+    match result {
+        Ok(stat) => {
+            // SAFETY: per the caller.
+            unsafe { write_stat(buf, &stat) };
+            0
+        }
+        Err(e) => errno::fail(e.0),
+    }
 }
 
-/// `fstat64(2)`: descriptors 0-2 are character devices.
+/// `fstat64(2)`.
 ///
 /// # Safety
 /// `buf` must be valid for a `struct stat64`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fstat64(fd: CInt, buf: *mut u8) -> CInt {
     traced!("fstat64"(fd, buf) {
-    if !crate::unistd::is_console(fd) {
-        return errno::fail(code::EBADF);
-    }
     // SAFETY: per the caller.
-    unsafe {
-        buf.write_bytes(0, STAT_SIZE);
-        buf.add(ST_MODE)
-            .cast::<u32>()
-            .write_unaligned(S_IFCHR | 0o620);
-    }
-    0
+    unsafe { finish(fs::fstat(fd), buf) }
     })
 }
 
-/// `stat64(2)`: no paths exist yet.
+/// `fstatat64(2)`.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string; `buf` valid for a `struct stat64`.
 #[unsafe(no_mangle)]
-pub extern "C" fn stat64(_path: *const c_char, _buf: *mut u8) -> CInt {
-    traced!("stat64"() {
-    errno::fail(code::ENOENT)
+pub unsafe extern "C" fn fstatat64(
+    dirfd: CInt,
+    path: *const c_char,
+    buf: *mut u8,
+    flags: CInt,
+) -> CInt {
+    traced!("fstatat64"(dirfd, path, buf, flags) {
+    // SAFETY: per the caller.
+    let result = unsafe { c_path(path) }.and_then(|path| {
+        if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+            return fs::fstat(dirfd);
+        }
+        fs::stat(dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0)
+    });
+    // SAFETY: per the caller.
+    unsafe { finish(result, buf) }
     })
+}
+
+/// `stat64(2)`.
+///
+/// # Safety
+/// As [`fstatat64`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stat64(path: *const c_char, buf: *mut u8) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { fstatat64(AT_FDCWD, path, buf, 0) }
 }
 
 /// `lstat64(2)`.
+///
+/// # Safety
+/// As [`fstatat64`].
 #[unsafe(no_mangle)]
-pub extern "C" fn lstat64(path: *const c_char, buf: *mut u8) -> CInt {
-    stat64(path, buf)
+pub unsafe extern "C" fn lstat64(path: *const c_char, buf: *mut u8) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { fstatat64(AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW) }
 }
 
-/// `realpath(3)`.
+/// `mkdirat(2)`.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
 #[unsafe(no_mangle)]
-pub extern "C" fn realpath(_path: *const c_char, _resolved: *mut c_char) -> *mut c_char {
-    traced!("realpath"() {
-    errno::fail_null(code::ENOENT)
+pub unsafe extern "C" fn mkdirat(dirfd: CInt, path: *const c_char, mode: u32) -> CInt {
+    traced!("mkdirat"(dirfd, path, mode) {
+    // SAFETY: per the caller.
+    let result = unsafe { c_path(path) }.and_then(|path| fs::mkdir(dirfd, path, mode));
+    errno::check(result.map(|()| 0)) as CInt
+    })
+}
+
+/// `mkdir(2)`.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mkdir(path: *const c_char, mode: u32) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { mkdirat(AT_FDCWD, path, mode) }
+}
+
+/// `chmod(2)`, `fchmod(2)`: permission bits are fixed here.
+#[unsafe(no_mangle)]
+pub extern "C" fn chmod(_path: *const c_char, _mode: u32) -> CInt {
+    traced!("chmod"() {
+    errno::fail(code::EPERM)
+    })
+}
+
+/// `fchmod(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn fchmod(fd: CInt, _mode: u32) -> CInt {
+    traced!("fchmod"(fd) {
+    errno::fail(fs::fstat(fd).map_or_else(|e| e.0, |_| code::EPERM))
+    })
+}
+
+/// `realpath(3)`; with a null `resolved`, a `malloc`ed result.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string; `resolved` null or valid
+/// for `PATH_MAX` (4096) bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn realpath(path: *const c_char, resolved: *mut c_char) -> *mut c_char {
+    traced!("realpath"(path, resolved) {
+    // SAFETY: per the caller.
+    let absolute = match unsafe { c_path(path) }.and_then(fs::canonicalize) {
+        Ok(absolute) => absolute,
+        Err(e) => return errno::fail_null(e.0),
+    };
+    let out = if resolved.is_null() {
+        crate::malloc::malloc(absolute.len() + 1).cast::<c_char>()
+    } else {
+        resolved
+    };
+    if out.is_null() {
+        return out;
+    }
+    // SAFETY: `out` has room for the path and its NUL (allocated, or
+    // PATH_MAX bytes per the caller; normal paths are shorter).
+    unsafe {
+        core::ptr::copy_nonoverlapping(absolute.as_ptr(), out.cast::<u8>(), absolute.len());
+        out.add(absolute.len()).write(0);
+    }
+    out
     })
 }

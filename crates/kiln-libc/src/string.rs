@@ -9,26 +9,10 @@ use crate::CInt;
 use crate::errno::code;
 
 fn message(errnum: CInt) -> Option<&'static str> {
-    Some(match errnum {
-        0 => "Success",
-        code::EPERM => "Operation not permitted",
-        code::ENOENT => "No such file or directory",
-        code::EINTR => "Interrupted system call",
-        code::EBADF => "Bad file descriptor",
-        code::ECHILD => "No child processes",
-        code::EAGAIN => "Resource temporarily unavailable",
-        code::ENOMEM => "Cannot allocate memory",
-        code::EFAULT => "Bad address",
-        code::ENODEV => "No such device",
-        code::EINVAL => "Invalid argument",
-        code::EMFILE => "Too many open files",
-        code::ENOTTY => "Inappropriate ioctl for device",
-        code::ESPIPE => "Illegal seek",
-        code::ERANGE => "Numerical result out of range",
-        code::ENOSYS => "Function not implemented",
-        code::ETIMEDOUT => "Connection timed out",
-        _ => return None,
-    })
+    if errnum == 0 {
+        return Some("Success");
+    }
+    crate::errno::describe(errnum).map(|(_, message)| message)
 }
 
 /// "Unknown error N", as glibc words an error it has no message for.

@@ -12,7 +12,7 @@ use kiln_abi::hypercall::stream;
 use kiln_libos::fixed_text::FixedText;
 use kiln_libos::platform;
 
-use crate::errno::{self, code};
+use crate::errno;
 
 /// Whether the monitor asked for tracing.
 pub fn enabled() -> bool {
@@ -20,25 +20,7 @@ pub fn enabled() -> bool {
 }
 
 fn errno_name(value: i32) -> &'static str {
-    match value {
-        code::EPERM => "EPERM",
-        code::ENOENT => "ENOENT",
-        code::EINTR => "EINTR",
-        code::EBADF => "EBADF",
-        code::ECHILD => "ECHILD",
-        code::EAGAIN => "EAGAIN",
-        code::ENOMEM => "ENOMEM",
-        code::EFAULT => "EFAULT",
-        code::ENODEV => "ENODEV",
-        code::EINVAL => "EINVAL",
-        code::EMFILE => "EMFILE",
-        code::ENOTTY => "ENOTTY",
-        code::ESPIPE => "ESPIPE",
-        code::ERANGE => "ERANGE",
-        code::ENOSYS => "ENOSYS",
-        code::ETIMEDOUT => "ETIMEDOUT",
-        _ => "?",
-    }
+    errno::describe(value).map_or("?", |(name, _)| name)
 }
 
 /// Logs one call. Small numbers print in decimal, addresses in hex.

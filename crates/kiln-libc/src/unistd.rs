@@ -1,45 +1,44 @@
-//! File-descriptor I/O. Descriptors 0-2 are the console; there are no files
-//! yet, so every other descriptor is invalid (`EBADF`).
+//! File-descriptor I/O and paths (`unistd.h`), on the library OS's files
+//! (`kiln_libos::fs`): descriptors 0-2 start as the console; files come
+//! from the image, memory (`/tmp`) and host volumes; pipes stay within the
+//! program.
 
 use core::ffi::{c_char, c_void};
 
-use kiln_abi::hypercall::stream;
-use kiln_libos::platform;
+use kiln_libos::fs::{self, flags::AT_FDCWD};
 
 use crate::errno::{self, code};
-use crate::{CInt, CLong, c_slice, c_slice_mut};
+use crate::{CInt, CLong, c_path, c_slice, c_slice_mut};
 
 /// Linux's largest single read or write (`MAX_RW_COUNT`).
 const MAX_TRANSFER: usize = 0x7fff_f000;
 
-/// Whether `fd` is a console descriptor (0-2), the only ones there are.
-pub(crate) fn is_console(fd: CInt) -> bool {
-    (0..=2).contains(&fd)
-}
-
-/// The errno of a call the console does not support: `error` for a console
-/// descriptor, `EBADF` for any other.
-fn console_error(fd: CInt, error: CInt) -> CInt {
-    if is_console(fd) { error } else { code::EBADF }
-}
-
-/// The console stream behind a descriptor, if it is one.
-fn console_stream(fd: CInt) -> Option<u32> {
-    match fd {
-        1 => Some(stream::STDOUT),
-        2 => Some(stream::STDERR),
-        _ => None,
-    }
-}
-
-/// `read(2)`: standard input is empty (end of file at once).
+/// `read(2)`.
+///
+/// # Safety
+/// `buf` must be valid for `count` bytes.
 #[unsafe(no_mangle)]
-pub extern "C" fn read(fd: CInt, _buf: *mut c_void, _count: usize) -> CLong {
-    traced!("read"(fd) {
-    match fd {
-        0 => 0,
-        _ => errno::fail(code::EBADF),
-    }
+pub unsafe extern "C" fn read(fd: CInt, buf: *mut c_void, count: usize) -> CLong {
+    traced!("read"(fd, buf, count) {
+    // SAFETY: per the caller.
+    let buf = unsafe { c_slice_mut(buf.cast::<u8>(), count.min(MAX_TRANSFER)) };
+    errno::check(fs::read(fd, buf, None))
+    })
+}
+
+/// `pread64(2)`.
+///
+/// # Safety
+/// `buf` must be valid for `count` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pread64(fd: CInt, buf: *mut c_void, count: usize, offset: CLong) -> CLong {
+    traced!("pread64"(fd, buf, count, offset) {
+    let Ok(offset) = u64::try_from(offset) else {
+        return errno::fail(code::EINVAL);
+    };
+    // SAFETY: per the caller.
+    let buf = unsafe { c_slice_mut(buf.cast::<u8>(), count.min(MAX_TRANSFER)) };
+    errno::check(fs::read(fd, buf, Some(offset)))
     })
 }
 
@@ -50,92 +49,180 @@ pub extern "C" fn read(fd: CInt, _buf: *mut c_void, _count: usize) -> CLong {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn write(fd: CInt, buf: *const c_void, count: usize) -> CLong {
     traced!("write"(fd, buf, count) {
-    let Some(stream) = console_stream(fd) else {
-        return errno::fail(code::EBADF);
-    };
-    // Linux caps one transfer the same way, so the count fits the result.
-    let count = count.min(MAX_TRANSFER);
     // SAFETY: per the caller.
-    let bytes = unsafe { c_slice(buf.cast::<u8>(), count) };
-    platform::console_write(stream, bytes);
-    count as CLong
+    let data = unsafe { c_slice(buf.cast::<u8>(), count.min(MAX_TRANSFER)) };
+    errno::check(fs::write(fd, data, None))
     })
 }
 
-/// One element of a `writev` array (`struct iovec`).
+/// `pwrite64(2)`.
+///
+/// # Safety
+/// `buf` must be valid for `count` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pwrite64(
+    fd: CInt,
+    buf: *const c_void,
+    count: usize,
+    offset: CLong,
+) -> CLong {
+    traced!("pwrite64"(fd, buf, count, offset) {
+    let Ok(offset) = u64::try_from(offset) else {
+        return errno::fail(code::EINVAL);
+    };
+    // SAFETY: per the caller.
+    let data = unsafe { c_slice(buf.cast::<u8>(), count.min(MAX_TRANSFER)) };
+    errno::check(fs::write(fd, data, Some(offset)))
+    })
+}
+
+/// One element of a `readv`/`writev` array (`struct iovec`).
 #[repr(C)]
 pub struct IoVec {
-    base: *const c_void,
+    base: *mut c_void,
     len: usize,
 }
 
-/// `writev(2)`.
+/// Checks an iovec count and returns the array.
+///
+/// # Safety
+/// `iov` must point to `count` valid `iovec`s.
+unsafe fn io_vectors<'a>(iov: *const IoVec, count: CInt) -> Option<&'a [IoVec]> {
+    const IOV_MAX: usize = 1024;
+    let count = usize::try_from(count).ok().filter(|&n| n <= IOV_MAX)?;
+    // SAFETY: per the caller.
+    Some(unsafe { c_slice(iov, count) })
+}
+
+/// `readv(2)`: fills the buffers in turn, stopping at a short read.
+///
+/// # Safety
+/// `iov` must point to `count` valid `iovec`s describing writable buffers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn readv(fd: CInt, iov: *const IoVec, count: CInt) -> CLong {
+    traced!("readv"(fd, iov, count) {
+    // SAFETY: per the caller.
+    let Some(vectors) = (unsafe { io_vectors(iov, count) }) else {
+        return errno::fail(code::EINVAL);
+    };
+    let mut total = 0;
+    for v in vectors {
+        // SAFETY: each iovec describes a valid buffer, per the caller.
+        let buf = unsafe { c_slice_mut(v.base.cast::<u8>(), v.len.min(MAX_TRANSFER - total)) };
+        match fs::read(fd, buf, None) {
+            Ok(n) => {
+                total += n;
+                if n < buf.len() || total == MAX_TRANSFER {
+                    break;
+                }
+            }
+            Err(e) if total == 0 => return errno::fail(e.0),
+            Err(_) => break,
+        }
+    }
+    total as CLong
+    })
+}
+
+/// `writev(2)`: writes the buffers in turn, stopping at a short write.
 ///
 /// # Safety
 /// `iov` must point to `count` valid `iovec`s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn writev(fd: CInt, iov: *const IoVec, count: CInt) -> CLong {
     traced!("writev"(fd, iov, count) {
-    if console_stream(fd).is_none() {
-        return errno::fail(code::EBADF);
-    }
-    let Ok(count) = usize::try_from(count) else {
+    // SAFETY: per the caller.
+    let Some(vectors) = (unsafe { io_vectors(iov, count) }) else {
         return errno::fail(code::EINVAL);
     };
-    let mut total: CLong = 0;
-    // SAFETY: per the caller.
-    for v in unsafe { c_slice(iov, count) } {
-        if total as usize + v.len > MAX_TRANSFER {
-            break;
-        }
+    let mut total = 0;
+    for v in vectors {
         // SAFETY: each iovec describes a valid buffer, per the caller.
-        total += unsafe { write(fd, v.base, v.len) };
+        let data = unsafe { c_slice(v.base.cast_const().cast::<u8>(), v.len.min(MAX_TRANSFER - total)) };
+        match fs::write(fd, data, None) {
+            Ok(n) => {
+                total += n;
+                if n < data.len() || total == MAX_TRANSFER {
+                    break;
+                }
+            }
+            Err(e) if total == 0 => return errno::fail(e.0),
+            Err(_) => break,
+        }
     }
-    total
+    total as CLong
     })
 }
 
-/// `close(2)`: closing the console descriptors is accepted without effect
-/// (they stay usable): nothing else can take their numbers yet.
+/// `close(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn close(fd: CInt) -> CInt {
     traced!("close"(fd) {
-    match fd {
-        0..=2 => 0,
-        _ => errno::fail(code::EBADF),
-    }
+    errno::check(fs::close(fd).map(|()| 0)) as CInt
     })
 }
 
-/// `lseek64(2)`: the console cannot seek.
+/// `lseek64(2)`.
 #[unsafe(no_mangle)]
-pub extern "C" fn lseek64(fd: CInt, _offset: CLong, _whence: CInt) -> CLong {
-    traced!("lseek64"(fd) {
-    errno::fail(console_error(fd, code::ESPIPE))
+pub extern "C" fn lseek64(fd: CInt, offset: CLong, whence: CInt) -> CLong {
+    traced!("lseek64"(fd, offset, whence) {
+    errno::check(fs::seek(fd, offset, whence))
     })
 }
 
-/// `isatty(3)`: the console is not a terminal the guest can control.
+/// `isatty(3)`: no descriptor is a terminal the guest can control.
 #[unsafe(no_mangle)]
 pub extern "C" fn isatty(fd: CInt) -> CInt {
     traced!("isatty"(fd) {
-    errno::set(console_error(fd, code::ENOTTY));
+    errno::set(match fs::fstat(fd) {
+        Ok(_) => code::ENOTTY,
+        Err(e) => e.0,
+    });
     0
     })
 }
 
-/// `getcwd(3)`: the working directory is `/`.
+/// `fsync(2)`: returns once the data is on the host's disk.
+#[unsafe(no_mangle)]
+pub extern "C" fn fsync(fd: CInt) -> CInt {
+    traced!("fsync"(fd) {
+    errno::check(fs::fsync(fd, false).map(|()| 0)) as CInt
+    })
+}
+
+/// `fdatasync(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn fdatasync(fd: CInt) -> CInt {
+    traced!("fdatasync"(fd) {
+    errno::check(fs::fsync(fd, true).map(|()| 0)) as CInt
+    })
+}
+
+/// `ftruncate64(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ftruncate64(fd: CInt, len: CLong) -> CInt {
+    traced!("ftruncate64"(fd, len) {
+    let Ok(len) = u64::try_from(len) else {
+        return errno::fail(code::EINVAL);
+    };
+    errno::check(fs::truncate(fd, len).map(|()| 0)) as CInt
+    })
+}
+
+/// `getcwd(3)`; with a null `buf`, a `malloc`ed one (glibc's extension).
 ///
 /// # Safety
 /// `buf` must be null or valid for `size` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn getcwd(buf: *mut c_char, size: usize) -> *mut c_char {
     traced!("getcwd"(buf, size) {
+    let cwd = fs::cwd();
+    let needed = cwd.len() + 1;
     let buf = if buf.is_null() {
-        crate::malloc::malloc(size.max(2)).cast::<c_char>()
+        crate::malloc::malloc(size.max(needed)).cast::<c_char>()
     } else if size == 0 {
         return errno::fail_null(code::EINVAL);
-    } else if size < 2 {
+    } else if size < needed {
         return errno::fail_null(code::ERANGE);
     } else {
         buf
@@ -143,89 +230,259 @@ pub unsafe extern "C" fn getcwd(buf: *mut c_char, size: usize) -> *mut c_char {
     if buf.is_null() {
         return buf;
     }
-    // SAFETY: `buf` has room for at least two bytes.
+    // SAFETY: `buf` has room for the path and its NUL (checked or allocated above).
     unsafe {
-        buf.write(b'/' as c_char);
-        buf.add(1).write(0);
+        core::ptr::copy_nonoverlapping(cwd.as_ptr(), buf.cast::<u8>(), cwd.len());
+        buf.add(cwd.len()).write(0);
     }
     buf
     })
 }
 
-/// `chdir(2)`: `/` is the only directory there is yet.
+/// `chdir(2)`.
 ///
 /// # Safety
-/// `path` must be a NUL-terminated string.
+/// `path` must be null or a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn chdir(path: *const c_char) -> CInt {
     traced!("chdir"(path) {
     // SAFETY: per the caller.
-    match unsafe { core::ffi::CStr::from_ptr(path) }.to_bytes() {
-        b"/" => 0,
-        _ => errno::fail(code::ENOENT),
+    errno::check(unsafe { c_path(path) }.and_then(fs::chdir).map(|()| 0)) as CInt
+    })
+}
+
+/// `ioctl(2)`: `FIONBIO` sets non-blocking mode; there are no terminals.
+///
+/// # Safety
+/// For `FIONBIO`, `arg` must be null or point to an `int`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ioctl(fd: CInt, request: u64, arg: *const CInt) -> CInt {
+    traced!("ioctl"(fd, request) {
+    const FIONBIO: u64 = 0x5421;
+    const FIOCLEX: u64 = 0x5451;
+    const FIONCLEX: u64 = 0x5450;
+    let result = match request {
+        FIONBIO if arg.is_null() => Err(fs::Errno(code::EFAULT)),
+        FIONBIO => fs::status(fd).and_then(|status| {
+            // SAFETY: FIONBIO's argument is a readable int (checked non-null).
+            let on = unsafe { arg.read() } != 0;
+            let nonblock = fs::flags::O_NONBLOCK;
+            fs::set_status(fd, if on { status | nonblock } else { status & !nonblock })
+        }),
+        FIOCLEX | FIONCLEX => fs::set_cloexec(fd, request == FIOCLEX),
+        _ => fs::fstat(fd).and(Err(fs::Errno(code::ENOTTY))),
+    };
+    errno::check(result.map(|()| 0)) as CInt
+    })
+}
+
+/// `pipe2(2)`.
+///
+/// # Safety
+/// `fds` must be valid for two `int`s.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pipe2(fds: *mut CInt, flags: CInt) -> CInt {
+    traced!("pipe2"(fds, flags) {
+    let allowed = fs::flags::O_CLOEXEC | fs::flags::O_NONBLOCK;
+    if flags & !allowed != 0 {
+        return errno::fail(code::EINVAL);
+    }
+    match fs::pipe(flags) {
+        Ok(pair) => {
+            // SAFETY: per the caller.
+            unsafe { fds.cast::<[CInt; 2]>().write_unaligned(pair) };
+            0
+        }
+        Err(e) => errno::fail(e.0),
     }
     })
 }
 
-/// `ioctl(2)`: the console has no terminal controls.
+/// `pipe(2)`.
+///
+/// # Safety
+/// `fds` must be valid for two `int`s.
 #[unsafe(no_mangle)]
-pub extern "C" fn ioctl(fd: CInt, _request: u64, _arg: CLong) -> CInt {
-    traced!("ioctl"(fd) {
-    errno::fail(console_error(fd, code::ENOTTY))
+pub unsafe extern "C" fn pipe(fds: *mut CInt) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { pipe2(fds, 0) }
+}
+
+/// `readlinkat(2)`.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string; `buf` valid for `size` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn readlinkat(
+    dirfd: CInt,
+    path: *const c_char,
+    buf: *mut c_char,
+    size: usize,
+) -> CLong {
+    traced!("readlinkat"(dirfd, path, buf, size) {
+    if size == 0 {
+        return errno::fail(code::EINVAL);
+    }
+    // SAFETY: per the caller.
+    let buf = unsafe { c_slice_mut(buf.cast::<u8>(), size) };
+    // SAFETY: per the caller.
+    errno::check(unsafe { c_path(path) }.and_then(|path| fs::readlink(dirfd, path, buf)))
     })
 }
 
-/// `pipe2(2)`: not yet (files and pipes come with the filesystem layer).
+/// `readlink(2)`. There is no `/proc/self/exe`: `std::env::current_exe` fails.
+///
+/// # Safety
+/// As [`readlinkat`].
 #[unsafe(no_mangle)]
-pub extern "C" fn pipe2(_fds: *mut CInt, _flags: CInt) -> CInt {
-    traced!("pipe2"() {
-    errno::fail(code::ENOSYS)
+pub unsafe extern "C" fn readlink(path: *const c_char, buf: *mut c_char, size: usize) -> CLong {
+    // SAFETY: per the caller.
+    unsafe { readlinkat(AT_FDCWD, path, buf, size) }
+}
+
+/// `symlinkat(2)`.
+///
+/// # Safety
+/// `target` and `path` must be null or NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn symlinkat(
+    target: *const c_char,
+    dirfd: CInt,
+    path: *const c_char,
+) -> CInt {
+    traced!("symlinkat"(target, dirfd, path) {
+    // SAFETY: per the caller.
+    let result = unsafe { c_path(target).and_then(|t| c_path(path).map(|p| (t, p))) }
+        .and_then(|(target, path)| fs::symlink(target, dirfd, path));
+    errno::check(result.map(|()| 0)) as CInt
     })
 }
 
-/// `readlink(2)`: there are no symbolic links (nor `/proc/self/exe`).
+/// `symlink(2)`.
+///
+/// # Safety
+/// As [`symlinkat`].
 #[unsafe(no_mangle)]
-pub extern "C" fn readlink(_path: *const c_char, _buf: *mut c_char, _size: usize) -> CLong {
-    traced!("readlink"() {
-    errno::fail(code::ENOENT)
+pub unsafe extern "C" fn symlink(target: *const c_char, path: *const c_char) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { symlinkat(target, AT_FDCWD, path) }
+}
+
+/// `unlinkat(2)`: `AT_REMOVEDIR` removes a directory.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn unlinkat(dirfd: CInt, path: *const c_char, flags: CInt) -> CInt {
+    traced!("unlinkat"(dirfd, path, flags) {
+    const AT_REMOVEDIR: CInt = 0x200;
+    if flags & !AT_REMOVEDIR != 0 {
+        return errno::fail(code::EINVAL);
+    }
+    // SAFETY: per the caller.
+    let result = unsafe { c_path(path) }
+        .and_then(|path| fs::unlink(dirfd, path, flags & AT_REMOVEDIR != 0));
+    errno::check(result.map(|()| 0)) as CInt
     })
 }
 
-/// `dup(2)`: the console descriptors cannot be duplicated yet.
+/// `unlink(2)`.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn unlink(path: *const c_char) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { unlinkat(AT_FDCWD, path, 0) }
+}
+
+/// `rmdir(2)`.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmdir(path: *const c_char) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { unlinkat(AT_FDCWD, path, 0x200) }
+}
+
+/// `linkat(2)`: no filesystem here supports hard links.
+#[unsafe(no_mangle)]
+pub extern "C" fn linkat(
+    _olddirfd: CInt,
+    _old: *const c_char,
+    _newdirfd: CInt,
+    _new: *const c_char,
+    _flags: CInt,
+) -> CInt {
+    traced!("linkat"() {
+    errno::fail(code::EPERM)
+    })
+}
+
+/// `link(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn link(old: *const c_char, new: *const c_char) -> CInt {
+    linkat(AT_FDCWD, old, AT_FDCWD, new, 0)
+}
+
+/// `faccessat(2)`: a file that exists may be used in every way; write
+/// access to a read-only file is refused by the write itself.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn faccessat(
+    dirfd: CInt,
+    path: *const c_char,
+    _mode: CInt,
+    _flags: CInt,
+) -> CInt {
+    traced!("faccessat"(dirfd, path) {
+    // SAFETY: per the caller.
+    let result = unsafe { c_path(path) }.and_then(|path| fs::stat(dirfd, path, true));
+    errno::check(result.map(|_| 0)) as CInt
+    })
+}
+
+/// `access(2)`.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn access(path: *const c_char, mode: CInt) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { faccessat(AT_FDCWD, path, mode, 0) }
+}
+
+/// `dup(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dup(fd: CInt) -> CInt {
     traced!("dup"(fd) {
-    errno::fail(console_error(fd, code::EMFILE))
+    errno::check(fs::dup(fd, 0, false)) as CInt
     })
 }
 
-/// `dup2(2)`: only the identity on the console descriptors.
+/// `dup3(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dup3(old: CInt, new: CInt, flags: CInt) -> CInt {
+    traced!("dup3"(old, new, flags) {
+    if old == new || flags & !fs::flags::O_CLOEXEC != 0 {
+        return errno::fail(code::EINVAL);
+    }
+    errno::check(fs::dup_to(old, new, flags != 0)) as CInt
+    })
+}
+
+/// `dup2(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dup2(old: CInt, new: CInt) -> CInt {
     traced!("dup2"(old, new) {
-    if is_console(old) && old == new {
-        return new;
+    if old == new {
+        // As Linux: the identity, if `old` is open.
+        return errno::check(fs::status(old).map(|_| new)) as CInt;
     }
-    errno::fail(console_error(old, code::EMFILE))
-    })
-}
-
-/// `fcntl(2)`: descriptor and status flags of the console descriptors.
-#[unsafe(no_mangle)]
-pub extern "C" fn fcntl(fd: CInt, command: CInt, _arg: CLong) -> CInt {
-    traced!("fcntl"(fd, command) {
-    const F_GETFD: CInt = 1;
-    const F_SETFD: CInt = 2;
-    const F_GETFL: CInt = 3;
-    const O_RDWR: CInt = 2;
-    if !is_console(fd) {
-        return errno::fail(code::EBADF);
-    }
-    match command {
-        F_GETFD | F_SETFD => 0,
-        F_GETFL => O_RDWR,
-        _ => errno::fail(code::EINVAL),
-    }
+    errno::check(fs::dup_to(old, new, false)) as CInt
     })
 }
 
@@ -237,41 +494,37 @@ pub struct PollFd {
     revents: i16,
 }
 
-/// `poll(2)`: the console descriptors are valid; stdout and stderr are
-/// always writable and stdin is always at end of file (readable). Other
-/// descriptors are invalid. Nothing can become ready later, so a wait only
-/// passes its timeout, and a wait without one blocks this thread for good.
+/// `poll(2)`: files are always ready; a pipe when it has data or room; a
+/// wait lets the other threads run until a pipe changes or the timeout passes.
 ///
 /// # Safety
 /// `fds` must point to `count` valid `pollfd`s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn poll(fds: *mut PollFd, count: u64, timeout_ms: CInt) -> CInt {
     traced!("poll"(fds, count, timeout_ms) {
-    const POLLIN: i16 = 1;
-    const POLLOUT: i16 = 4;
-    const POLLNVAL: i16 = 0x20;
     let Ok(count) = usize::try_from(count) else {
         return errno::fail(code::EINVAL);
     };
-    let mut ready = 0;
+    let now = kiln_libos::time::Instant::now().as_nanos_since_boot();
+    let deadline = match u64::try_from(timeout_ms) {
+        Ok(ms) => now.saturating_add(ms.saturating_mul(1_000_000)),
+        Err(_) => u64::MAX,
+    };
     // SAFETY: per the caller.
-    for p in unsafe { c_slice_mut(fds, count) } {
-        p.revents = match p.fd {
-            1 | 2 => p.events & POLLOUT,
-            0 => p.events & POLLIN,
-            fd if fd < 0 => 0,
-            _ => POLLNVAL,
-        };
-        if p.revents != 0 {
-            ready += 1;
+    let entries = unsafe { c_slice_mut(fds, count) };
+    loop {
+        let mut ready = 0;
+        for p in entries.iter_mut() {
+            p.revents = if p.fd < 0 { 0 } else { fs::poll_ready(p.fd, p.events) };
+            if p.revents != 0 {
+                ready += 1;
+            }
         }
+        if ready > 0 || kiln_libos::time::Instant::now().as_nanos_since_boot() >= deadline {
+            return ready;
+        }
+        fs::wait_for_change(deadline);
     }
-    if ready == 0 && timeout_ms > 0 {
-        kiln_libos::time::sleep(core::time::Duration::from_millis(timeout_ms as u64));
-    } else if ready == 0 && timeout_ms < 0 {
-        crate::signal::wait_forever()
-    }
-    ready
     })
 }
 

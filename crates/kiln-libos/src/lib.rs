@@ -8,7 +8,8 @@
 //! - [`process`]: exit codes;
 //! - [`time`] (feature `time`): monotonic and wall-clock time, `sleep`;
 //! - the heap (feature `alloc`): `extern crate alloc` just works;
-//! - [`sched`] (feature `threads`): threads on the one vCPU.
+//! - [`sched`] (feature `threads`): threads on the one vCPU;
+//! - [`fs`] (feature `fs`): baked-in files, in-memory `/tmp`, host volumes, pipes.
 //!
 //! With the default feature `native` the library OS is the whole runtime of
 //! a `no_std` program. Without it, it runs under Kiln's C-library layer
@@ -41,6 +42,11 @@ pub mod time;
 #[cfg(feature = "heap")]
 #[allow(unsafe_code)]
 pub mod heap;
+
+#[cfg(feature = "fs")]
+extern crate alloc;
+#[cfg(feature = "fs")]
+pub mod fs;
 
 /// Declares the program's entry point (feature `native`): `kiln::entry!(main);` where `main`
 /// takes no arguments and returns `()`, an `i32` exit status, or a

@@ -66,6 +66,8 @@ service_note!("alloc");
 service_note!("libc");
 #[cfg(feature = "threads")]
 service_note!("threads");
+#[cfg(feature = "fs")]
+service_note!("fs");
 #[cfg(feature = "time")]
 service_note!("time");
 

@@ -114,6 +114,55 @@ pub fn report_panic(message: &[u8]) -> ! {
     unreachable_after_stop()
 }
 
+/// Makes a `File` hypercall (host volumes); the monitor fills in the
+/// block's "out" fields.
+#[cfg(feature = "fs")]
+pub fn file_call(args: &mut kiln_abi::file::FileArgs) {
+    hypercall(Hypercall::File, args);
+}
+
+/// The host volumes the monitor serves, with their guest mount points.
+#[cfg(feature = "fs")]
+pub fn volumes() -> impl Iterator<Item = (&'static [u8], bool)> {
+    let info = boot_info();
+    let count = (info.volume_count as usize).min(kiln_abi::file::MAX_VOLUMES);
+    let list = if count == 0 {
+        &[][..]
+    } else {
+        // SAFETY: the monitor writes `count` volume records at `volumes`, in
+        // the boot-info region, which nothing writes after boot.
+        unsafe {
+            core::slice::from_raw_parts(info.volumes.addr() as *const kiln_abi::file::Volume, count)
+        }
+    };
+    list.iter().map(|volume| {
+        // SAFETY: each record points at its path's bytes in the same region.
+        let path = unsafe {
+            core::slice::from_raw_parts(
+                volume.guest_path.addr() as *const u8,
+                volume.guest_path_len as usize,
+            )
+        };
+        (path, volume.flags & kiln_abi::file::VOLUME_READ_ONLY != 0)
+    })
+}
+
+/// The filesystem `kiln build` baked into the image (empty if none).
+#[cfg(feature = "fs")]
+pub fn baked_files() -> &'static [u8] {
+    // SAFETY: Kiln's linker script defines both symbols around the
+    // `.kiln.fs` section, in the image's read-only segment.
+    unsafe extern "C" {
+        static __kiln_fs_start: u8;
+        static __kiln_fs_end: u8;
+    }
+    let start = &raw const __kiln_fs_start;
+    let end = &raw const __kiln_fs_end;
+    // SAFETY: the section's bytes lie between the two symbols, loaded with
+    // the image and never written.
+    unsafe { core::slice::from_raw_parts(start, end as usize - start as usize) }
+}
+
 /// The monitor never resumes a guest after `Exit` or `Panic`; if one ever
 /// did, spinning here is the only safe thing left.
 fn unreachable_after_stop() -> ! {

@@ -1,0 +1,89 @@
+//! Opening files and descriptor control (`fcntl.h`).
+
+use core::ffi::c_char;
+
+use kiln_libos::fs::{self, flags::AT_FDCWD};
+
+use crate::errno::{self, code};
+use crate::{CInt, CLong, c_path};
+
+/// `openat64(2)`. The mode is read only with `O_CREAT` (C passes it as a
+/// variadic argument, which lands in the same register).
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn openat64(
+    dirfd: CInt,
+    path: *const c_char,
+    flags: CInt,
+    mode: u32,
+) -> CInt {
+    traced!("openat64"(dirfd, path, flags, mode) {
+    // SAFETY: per the caller.
+    let result = unsafe { c_path(path) }.and_then(|path| fs::open(dirfd, path, flags, mode & 0o7777));
+    errno::check(result) as CInt
+    })
+}
+
+/// `openat(2)`.
+///
+/// # Safety
+/// As [`openat64`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn openat(dirfd: CInt, path: *const c_char, flags: CInt, mode: u32) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { openat64(dirfd, path, flags, mode) }
+}
+
+/// `open64(2)`.
+///
+/// # Safety
+/// As [`openat64`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn open64(path: *const c_char, flags: CInt, mode: u32) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { openat64(AT_FDCWD, path, flags, mode) }
+}
+
+/// `open(2)`.
+///
+/// # Safety
+/// As [`openat64`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn open(path: *const c_char, flags: CInt, mode: u32) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { openat64(AT_FDCWD, path, flags, mode) }
+}
+
+/// `fcntl(2)`: duplication, `FD_CLOEXEC`, and the status flags.
+#[unsafe(no_mangle)]
+pub extern "C" fn fcntl(fd: CInt, command: CInt, arg: CLong) -> CInt {
+    traced!("fcntl"(fd, command, arg) {
+    const F_DUPFD: CInt = 0;
+    const F_GETFD: CInt = 1;
+    const F_SETFD: CInt = 2;
+    const F_GETFL: CInt = 3;
+    const F_SETFL: CInt = 4;
+    const F_DUPFD_CLOEXEC: CInt = 1030;
+    const FD_CLOEXEC: CLong = 1;
+    let result = match command {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let min = CInt::try_from(arg).map_err(|_| fs::Errno(code::EINVAL));
+            min.and_then(|min| fs::dup(fd, min, command == F_DUPFD_CLOEXEC))
+        }
+        F_GETFD => fs::cloexec(fd).map(CInt::from),
+        F_SETFD => fs::set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|()| 0),
+        F_GETFL => fs::status(fd),
+        F_SETFL => fs::set_status(fd, arg as CInt).map(|()| 0),
+        _ => fs::status(fd).and(Err(fs::Errno(code::EINVAL))),
+    };
+    errno::check(result) as CInt
+    })
+}
+
+/// `fcntl64`: glibc's name for the same call.
+#[unsafe(no_mangle)]
+pub extern "C" fn fcntl64(fd: CInt, command: CInt, arg: CLong) -> CInt {
+    fcntl(fd, command, arg)
+}

@@ -1,0 +1,37 @@
+//! The file calls of `stdio.h`: `rename` and `renameat`.
+
+use core::ffi::c_char;
+
+use kiln_libos::fs::{self, flags::AT_FDCWD};
+
+use crate::errno;
+use crate::{CInt, c_path};
+
+/// `renameat(2)`.
+///
+/// # Safety
+/// `old` and `new` must be null or NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn renameat(
+    olddirfd: CInt,
+    old: *const c_char,
+    newdirfd: CInt,
+    new: *const c_char,
+) -> CInt {
+    traced!("renameat"(olddirfd, old, newdirfd, new) {
+    // SAFETY: per the caller.
+    let result = unsafe { c_path(old).and_then(|o| c_path(new).map(|n| (o, n))) }
+        .and_then(|(old, new)| fs::rename(olddirfd, old, newdirfd, new));
+    errno::check(result.map(|()| 0)) as CInt
+    })
+}
+
+/// `rename(2)`.
+///
+/// # Safety
+/// As [`renameat`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rename(old: *const c_char, new: *const c_char) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { renameat(AT_FDCWD, old, AT_FDCWD, new) }
+}

@@ -1,0 +1,977 @@
+//! Files (feature `fs`): the descriptor table and the file operations the
+//! C library's `open`, `read`, `stat`, `getdents64`... stand on.
+//!
+//! Three filesystems make up the guest's `/`:
+//!
+//! - the files `kiln build --include` baked into the image, read-only and
+//!   served from the image's memory ([`tree`], filled from
+//!   `kiln_abi::fs_image`);
+//! - memory for everything else, `/tmp` included ([`tree`]);
+//! - host volumes (`kiln run -v`), whose operations the monitor carries out
+//!   beneath the host directory ([`volume`]).
+//!
+//! A path is made absolute and normal ([`path`]), then walked through the
+//! tree; a walk that reaches a volume's mount point hands the rest of the
+//! path to the monitor. Descriptors 0-2 start as the console. Pipes
+//! ([`pipe`]) connect descriptors within the program; a thread blocked on
+//! one waits in the scheduler, never spinning.
+//!
+//! Errors are Linux's `errno` values, as the C library reports them.
+
+mod path;
+mod pipe;
+mod tree;
+mod volume;
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use kiln_abi::errno::{
+    EAGAIN, EBADF, EEXIST, EINVAL, EISDIR, ELOOP, EMFILE, ENOENT, ENOTDIR, EPIPE, ESPIPE, EXDEV,
+};
+use kiln_abi::fs_image::{FsImage, kind};
+use kiln_abi::hypercall::stream;
+use spinning_top::Spinlock;
+
+use crate::{platform, sched};
+use pipe::Pipe;
+use tree::{Found, Ino, Kind, Tree};
+
+pub use kiln_abi::file::FileStat as Stat;
+
+/// A Linux error number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+/// The result of a file operation.
+pub type Result<T> = core::result::Result<T, Errno>;
+
+/// Linux's open and status flags, `lseek` whence values and `*at` constants.
+#[allow(missing_docs)]
+pub mod flags {
+    pub const O_RDONLY: i32 = 0;
+    pub const O_WRONLY: i32 = 1;
+    pub const O_RDWR: i32 = 2;
+    pub const O_ACCMODE: i32 = 3;
+    pub const O_CREAT: i32 = 0o100;
+    pub const O_EXCL: i32 = 0o200;
+    pub const O_TRUNC: i32 = 0o1000;
+    pub const O_APPEND: i32 = 0o2000;
+    pub const O_NONBLOCK: i32 = 0o4000;
+    pub const O_DIRECTORY: i32 = 0o200000;
+    pub const O_NOFOLLOW: i32 = 0o400000;
+    pub const O_CLOEXEC: i32 = 0o2000000;
+    pub const SEEK_SET: i32 = 0;
+    pub const SEEK_CUR: i32 = 1;
+    pub const SEEK_END: i32 = 2;
+    /// "Relative to the working directory" in the `*at` calls.
+    pub const AT_FDCWD: i32 = -100;
+}
+
+/// `poll` event bits.
+#[allow(missing_docs)]
+pub mod events {
+    pub const POLLIN: i16 = 0x1;
+    pub const POLLOUT: i16 = 0x4;
+    pub const POLLERR: i16 = 0x8;
+    pub const POLLHUP: i16 = 0x10;
+    pub const POLLNVAL: i16 = 0x20;
+}
+
+use flags::*;
+
+/// The most descriptors open at once (Linux's default soft limit).
+pub const MAX_FDS: usize = 1024;
+
+/// What an open file description refers to.
+enum Object {
+    /// Console stream (`stream::STDOUT`, `stream::STDERR`; 0 for stdin).
+    Console(u32),
+    /// A file of the guest's tree.
+    File(Ino),
+    /// A directory of the guest's tree, and how far it has been listed.
+    Dir { ino: Ino, cursor: Cursor },
+    /// A file or directory on a host volume.
+    Volume { handle: volume::Handle },
+    /// The read end of pipe `n`.
+    PipeRead(usize),
+    /// The write end of pipe `n`.
+    PipeWrite(usize),
+}
+
+/// Where listing a directory of the tree has got to.
+#[derive(Clone)]
+enum Cursor {
+    Dot,
+    DotDot,
+    After(Option<Vec<u8>>),
+}
+
+/// An open file description, shared by duplicated descriptors.
+struct Description {
+    object: Object,
+    /// The absolute guest path it was opened by (the base of `openat`).
+    path: Vec<u8>,
+    /// Access mode, `O_APPEND`, `O_NONBLOCK`.
+    status: i32,
+    /// The position, for files and directories of the tree.
+    offset: u64,
+    /// Descriptors referring to it.
+    refs: u32,
+}
+
+#[derive(Clone, Copy)]
+struct Fd {
+    description: usize,
+    cloexec: bool,
+}
+
+/// A pipe, or a free slot for one.
+type PipeSlot = Option<Box<Pipe>>;
+
+/// All file state.
+struct Fs {
+    tree: Tree,
+    descriptions: Vec<Option<Description>>,
+    fds: Vec<Option<Fd>>,
+    pipes: Vec<PipeSlot>,
+    cwd: Vec<u8>,
+}
+
+static FS: Spinlock<Option<Fs>> = Spinlock::new(None);
+
+/// Threads waiting in `poll` wait on this key; pipe activity wakes them.
+static POLL_KEY: u8 = 0;
+
+/// Runs `f` on the file state, set up on first use. The lock is never held
+/// across a wait: threads switch only when one waits, so it is never contended.
+fn with<T>(f: impl FnOnce(&mut Fs) -> T) -> T {
+    let mut state = FS.lock();
+    f(state.get_or_insert_with(Fs::new))
+}
+
+/// A step that may have to wait for a pipe.
+enum Step<T> {
+    Done(Result<T>),
+    /// Wait on this key, then try again.
+    Block(usize),
+}
+
+/// Runs `step` until it completes, waiting (without the lock) between tries.
+fn blocking<T>(mut step: impl FnMut(&mut Fs) -> Step<T>) -> Result<T> {
+    loop {
+        match with(&mut step) {
+            Step::Done(result) => return result,
+            Step::Block(key) => {
+                sched::wait(key, u64::MAX);
+            }
+        }
+    }
+}
+
+fn wake_pipe_waiters(key: usize) {
+    sched::wake(key, usize::MAX);
+    sched::wake(&raw const POLL_KEY as usize, usize::MAX);
+}
+
+/// Where an entry-changing call (`mkdir`, `unlink`, `rename`...) points.
+enum Entry {
+    /// `name` in directory `dir` of the tree.
+    Tree { dir: Ino, name: Vec<u8> },
+    /// A path beneath a volume's root (empty for the root itself).
+    Volume { volume: u32, rest: Vec<u8> },
+    /// `/` itself.
+    Root,
+}
+
+impl Fs {
+    fn new() -> Self {
+        let mut tree = Tree::new();
+        match FsImage::parse(platform::baked_files()) {
+            Ok(image) => tree.add_baked(&image),
+            Err(_) if platform::baked_files().is_empty() => {}
+            Err(error) => {
+                let mut text = crate::fixed_text::FixedText::<96>::new();
+                let _ = core::fmt::write(&mut text, format_args!("kiln: {error}; ignored\n"));
+                platform::console_write(stream::STDERR, text.as_bytes());
+            }
+        }
+        for (index, (guest_path, _read_only)) in platform::volumes().enumerate() {
+            if let Ok(components) = path::normalize(b"/", guest_path) {
+                tree.mount(&components, index as u32);
+            }
+        }
+        let mut fs = Self {
+            tree,
+            descriptions: Vec::new(),
+            fds: Vec::new(),
+            pipes: Vec::new(),
+            cwd: b"/".to_vec(),
+        };
+        for (fd, stream) in [(0, 0), (1, stream::STDOUT), (2, stream::STDERR)] {
+            let status = if fd == 0 { O_RDONLY } else { O_WRONLY };
+            let _ = fs.install(Object::Console(stream), Vec::new(), status, fd, false);
+        }
+        fs
+    }
+
+    /// Adds a description and the lowest free descriptor at or above `min`.
+    fn install(
+        &mut self,
+        object: Object,
+        path: Vec<u8>,
+        status: i32,
+        min: usize,
+        cloexec: bool,
+    ) -> Result<i32> {
+        let fd = self.free_fd(min)?;
+        let description = Description {
+            object,
+            path,
+            status,
+            offset: 0,
+            refs: 1,
+        };
+        let slot = match self.descriptions.iter().position(Option::is_none) {
+            Some(slot) => slot,
+            None => {
+                self.descriptions.push(None);
+                self.descriptions.len() - 1
+            }
+        };
+        self.descriptions[slot] = Some(description);
+        self.set_fd(fd, slot, cloexec);
+        Ok(fd as i32)
+    }
+
+    fn free_fd(&self, min: usize) -> Result<usize> {
+        (min..MAX_FDS)
+            .find(|&fd| self.fds.get(fd).is_none_or(Option::is_none))
+            .ok_or(Errno(EMFILE))
+    }
+
+    fn set_fd(&mut self, fd: usize, description: usize, cloexec: bool) {
+        if self.fds.len() <= fd {
+            self.fds.resize(fd + 1, None);
+        }
+        self.fds[fd] = Some(Fd {
+            description,
+            cloexec,
+        });
+    }
+
+    fn fd(&self, fd: i32) -> Result<Fd> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|fd| self.fds.get(fd).copied().flatten())
+            .ok_or(Errno(EBADF))
+    }
+
+    /// A descriptor's description, with the tree and the pipes beside it.
+    fn split(&mut self, fd: i32) -> Result<(&mut Description, &mut Tree, &mut [PipeSlot])> {
+        let index = self.fd(fd)?.description;
+        let Fs {
+            tree,
+            descriptions,
+            pipes,
+            ..
+        } = self;
+        let description = descriptions[index]
+            .as_mut()
+            .expect("descriptors refer to live descriptions");
+        Ok((description, tree, pipes))
+    }
+
+    fn description(&mut self, fd: i32) -> Result<&mut Description> {
+        let index = self.fd(fd)?.description;
+        Ok(self.descriptions[index]
+            .as_mut()
+            .expect("descriptors refer to live descriptions"))
+    }
+
+    /// Drops one reference to a description, releasing what it holds with the last.
+    fn release(&mut self, index: usize) {
+        let description = self.descriptions[index]
+            .as_mut()
+            .expect("descriptors refer to live descriptions");
+        description.refs -= 1;
+        if description.refs > 0 {
+            return;
+        }
+        let description = self.descriptions[index].take().expect("checked above");
+        match description.object {
+            Object::Console(_) => {}
+            Object::File(ino) | Object::Dir { ino, .. } => self.tree.closed(ino),
+            Object::Volume { handle } => volume::close(handle),
+            Object::PipeRead(n) | Object::PipeWrite(n) => {
+                let pipe = self.pipes[n].as_mut().expect("open ends keep their pipe");
+                if matches!(description.object, Object::PipeRead(_)) {
+                    pipe.readers -= 1;
+                } else {
+                    pipe.writers -= 1;
+                }
+                wake_pipe_waiters(pipe.key());
+                if pipe.readers == 0 && pipe.writers == 0 {
+                    self.pipes[n] = None;
+                }
+            }
+        }
+    }
+
+    /// The directory `*at` calls start from.
+    fn base(&mut self, dirfd: i32) -> Result<Vec<u8>> {
+        if dirfd == AT_FDCWD {
+            return Ok(self.cwd.clone());
+        }
+        let description = self.description(dirfd)?;
+        match description.object {
+            Object::Dir { .. } | Object::Volume { .. } => Ok(description.path.clone()),
+            _ => Err(Errno(ENOTDIR)),
+        }
+    }
+
+    /// Where `path` (relative to `dirfd`) leads, and its absolute form.
+    fn locate(&mut self, dirfd: i32, path: &[u8], follow: bool) -> Result<(Vec<u8>, Found)> {
+        let base = self.base(dirfd)?;
+        let components = path::normalize(&base, path)?;
+        let found = self.tree.resolve(&components, follow)?;
+        if path::demands_directory(path)
+            && let Found::Node(ino) = found
+            && !matches!(self.tree.node(ino).kind, Kind::Dir { .. })
+        {
+            return Err(Errno(ENOTDIR));
+        }
+        Ok((path::join(&components), found))
+    }
+
+    /// The directory entry `path` names (its last component is not followed).
+    fn entry(&mut self, dirfd: i32, path: &[u8]) -> Result<Entry> {
+        let base = self.base(dirfd)?;
+        let components = path::normalize(&base, path)?;
+        let Some((name, parents)) = components.split_last() else {
+            return Ok(Entry::Root);
+        };
+        Ok(match self.tree.resolve(parents, true)? {
+            Found::Node(dir) => Entry::Tree {
+                dir,
+                name: name.to_vec(),
+            },
+            Found::Volume { volume, mut rest } => {
+                if !rest.is_empty() {
+                    rest.push(b'/');
+                }
+                rest.extend_from_slice(name);
+                Entry::Volume { volume, rest }
+            }
+            Found::Missing { .. } => return Err(Errno(ENOENT)),
+        })
+    }
+
+    fn open(&mut self, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<i32> {
+        self.free_fd(0)?;
+        let exclusive = flags & O_CREAT != 0 && flags & O_EXCL != 0;
+        let follow = flags & O_NOFOLLOW == 0 && !exclusive;
+        let (abs, found) = self.locate(dirfd, path, follow)?;
+        let writes = flags & O_ACCMODE != O_RDONLY;
+        let want_dir = flags & O_DIRECTORY != 0 || path::demands_directory(path);
+        let object = match found {
+            Found::Volume { volume, rest } => {
+                let flags = if want_dir { flags | O_DIRECTORY } else { flags };
+                let rest = if rest.is_empty() { b".".to_vec() } else { rest };
+                Object::Volume {
+                    handle: volume::open(volume, &rest, flags, mode)?,
+                }
+            }
+            Found::Missing { parent, name } => {
+                if flags & O_CREAT == 0 {
+                    return Err(Errno(ENOENT));
+                }
+                if want_dir {
+                    return Err(Errno(EISDIR));
+                }
+                Object::File(self.tree.create_file(parent, &name, mode)?)
+            }
+            Found::Node(ino) => {
+                if exclusive {
+                    return Err(Errno(EEXIST));
+                }
+                let node = self.tree.node(ino);
+                match node.kind {
+                    Kind::Symlink(_) => return Err(Errno(ELOOP)),
+                    Kind::Dir { .. } | Kind::Mount(_) => {
+                        if writes || flags & O_TRUNC != 0 {
+                            return Err(Errno(EISDIR));
+                        }
+                        Object::Dir {
+                            ino,
+                            cursor: Cursor::Dot,
+                        }
+                    }
+                    Kind::File(_) => {
+                        if want_dir {
+                            return Err(Errno(ENOTDIR));
+                        }
+                        if (writes || flags & O_TRUNC != 0) && node.baked {
+                            return Err(Errno(kiln_abi::errno::EROFS));
+                        }
+                        if writes && flags & O_TRUNC != 0 {
+                            self.tree.truncate(ino, 0)?;
+                        }
+                        Object::File(ino)
+                    }
+                }
+            }
+        };
+        if let Object::File(ino) | Object::Dir { ino, .. } = object {
+            self.tree.opened(ino);
+        }
+        let status = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK);
+        self.install(object, abs, status, 0, flags & O_CLOEXEC != 0)
+    }
+
+    fn read(&mut self, fd: i32, buf: &mut [u8], at: Option<u64>) -> Step<usize> {
+        let (description, tree, pipes) = match self.split(fd) {
+            Ok(parts) => parts,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        if description.status & O_ACCMODE == O_WRONLY {
+            return Step::Done(Err(Errno(EBADF)));
+        }
+        let result = match description.object {
+            Object::Console(0) => Ok(0),
+            Object::Console(_) | Object::PipeWrite(_) => Err(Errno(EBADF)),
+            Object::Dir { .. } => Err(Errno(EISDIR)),
+            Object::Volume { handle } => volume::read(handle, buf, at),
+            Object::File(ino) => {
+                let offset = at.unwrap_or(description.offset);
+                let contents = tree.contents(ino);
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(contents.len());
+                let n = buf.len().min(contents.len() - start);
+                buf[..n].copy_from_slice(&contents[start..start + n]);
+                if at.is_none() {
+                    description.offset = offset + n as u64;
+                }
+                Ok(n)
+            }
+            Object::PipeRead(n) => {
+                if at.is_some() {
+                    return Step::Done(Err(Errno(ESPIPE)));
+                }
+                let nonblocking = description.status & O_NONBLOCK != 0;
+                let pipe = pipes[n].as_mut().expect("open ends keep their pipe");
+                if pipe.buffered() > 0 || buf.is_empty() {
+                    let n = pipe.take(buf);
+                    wake_pipe_waiters(pipe.key());
+                    Ok(n)
+                } else if pipe.writers == 0 {
+                    Ok(0)
+                } else if nonblocking {
+                    Err(Errno(EAGAIN))
+                } else {
+                    return Step::Block(pipe.key());
+                }
+            }
+        };
+        Step::Done(result)
+    }
+
+    fn write(&mut self, fd: i32, data: &[u8], at: Option<u64>) -> Step<usize> {
+        let (description, tree, pipes) = match self.split(fd) {
+            Ok(parts) => parts,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        if description.status & O_ACCMODE == O_RDONLY {
+            return Step::Done(Err(Errno(EBADF)));
+        }
+        let result = match description.object {
+            Object::Console(0) | Object::PipeRead(_) => Err(Errno(EBADF)),
+            Object::Console(stream) => {
+                platform::console_write(stream, data);
+                Ok(data.len())
+            }
+            Object::Dir { .. } => Err(Errno(EISDIR)),
+            Object::Volume { handle } => volume::write(handle, data, at),
+            Object::File(ino) => {
+                let append = description.status & O_APPEND != 0;
+                let offset = match at {
+                    Some(offset) => offset,
+                    None if append => tree.contents(ino).len() as u64,
+                    None => description.offset,
+                };
+                let written = tree.write_at(ino, offset, data);
+                if let (Ok(n), None) = (written, at) {
+                    description.offset = offset + n as u64;
+                }
+                written
+            }
+            Object::PipeWrite(n) => {
+                if at.is_some() {
+                    return Step::Done(Err(Errno(ESPIPE)));
+                }
+                let nonblocking = description.status & O_NONBLOCK != 0;
+                let pipe = pipes[n].as_mut().expect("open ends keep their pipe");
+                if pipe.readers == 0 {
+                    Err(Errno(EPIPE))
+                } else if pipe.has_room() || data.is_empty() {
+                    let n = pipe.put(data);
+                    wake_pipe_waiters(pipe.key());
+                    Ok(n)
+                } else if nonblocking {
+                    Err(Errno(EAGAIN))
+                } else {
+                    return Step::Block(pipe.key());
+                }
+            }
+        };
+        Step::Done(result)
+    }
+
+    fn seek(&mut self, fd: i32, offset: i64, whence: i32) -> Result<u64> {
+        let (description, tree, _) = self.split(fd)?;
+        match &mut description.object {
+            Object::Console(_) | Object::PipeRead(_) | Object::PipeWrite(_) => Err(Errno(ESPIPE)),
+            Object::Volume { handle } => volume::seek(*handle, offset, whence),
+            Object::Dir { cursor, .. } => {
+                if (whence, offset) != (SEEK_SET, 0) {
+                    return Err(Errno(EINVAL));
+                }
+                *cursor = Cursor::Dot;
+                description.offset = 0;
+                Ok(0)
+            }
+            Object::File(ino) => {
+                let base = match whence {
+                    SEEK_SET => 0,
+                    SEEK_CUR => description.offset as i64,
+                    SEEK_END => tree.contents(*ino).len() as i64,
+                    _ => return Err(Errno(EINVAL)),
+                };
+                let position = base.checked_add(offset).filter(|p| *p >= 0);
+                let position = position.ok_or(Errno(EINVAL))? as u64;
+                description.offset = position;
+                Ok(position)
+            }
+        }
+    }
+}
+
+/// `openat(2)`: `path` relative to `dirfd` (or [`flags::AT_FDCWD`]).
+pub fn open(dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<i32> {
+    with(|fs| fs.open(dirfd, path, flags, mode))
+}
+
+/// `close(2)`.
+pub fn close(fd: i32) -> Result<()> {
+    with(|fs| {
+        let entry = fs.fd(fd)?;
+        fs.fds[fd as usize] = None;
+        fs.release(entry.description);
+        Ok(())
+    })
+}
+
+/// `read(2)`, or `pread(2)` with `at`. Blocks on an empty pipe.
+pub fn read(fd: i32, buf: &mut [u8], at: Option<u64>) -> Result<usize> {
+    blocking(|fs| fs.read(fd, buf, at))
+}
+
+/// `write(2)`, or `pwrite(2)` with `at`. Blocks on a full pipe until all
+/// of `data` is in it.
+pub fn write(fd: i32, data: &[u8], at: Option<u64>) -> Result<usize> {
+    let mut done = 0;
+    loop {
+        let n = blocking(|fs| fs.write(fd, &data[done..], at.map(|a| a + done as u64)))?;
+        done += n;
+        let is_pipe = with(|fs| {
+            fs.description(fd)
+                .is_ok_and(|d| matches!(d.object, Object::PipeWrite(_)))
+        });
+        if !is_pipe || done == data.len() {
+            return Ok(done);
+        }
+    }
+}
+
+/// `lseek(2)`.
+pub fn seek(fd: i32, offset: i64, whence: i32) -> Result<u64> {
+    with(|fs| fs.seek(fd, offset, whence))
+}
+
+/// `fstat(2)`.
+pub fn fstat(fd: i32) -> Result<Stat> {
+    with(|fs| {
+        let (description, tree, _) = fs.split(fd)?;
+        Ok(match description.object {
+            Object::Console(_) => Stat {
+                mode: 0o020000 | 0o620,
+                nlink: 1,
+                blksize: 1024,
+                ..Stat::default()
+            },
+            Object::PipeRead(_) | Object::PipeWrite(_) => Stat {
+                mode: 0o010000 | 0o600,
+                nlink: 1,
+                blksize: 4096,
+                ..Stat::default()
+            },
+            Object::Volume { handle } => volume::stat_handle(handle)?,
+            Object::File(ino) | Object::Dir { ino, .. } => tree.stat(ino),
+        })
+    })
+}
+
+/// `fstatat(2)`: `stat`, or `lstat` without `follow`.
+pub fn stat(dirfd: i32, path: &[u8], follow: bool) -> Result<Stat> {
+    with(|fs| match fs.locate(dirfd, path, follow)?.1 {
+        Found::Node(ino) => Ok(fs.tree.stat(ino)),
+        Found::Volume { volume, rest } => volume::stat_path(volume, &rest, follow),
+        Found::Missing { .. } => Err(Errno(ENOENT)),
+    })
+}
+
+/// `fsync(2)`, or `fdatasync(2)` with `data_only`: returns once the data is
+/// on the host's disk (files in memory have nowhere further to go).
+pub fn fsync(fd: i32, data_only: bool) -> Result<()> {
+    with(|fs| match fs.description(fd)?.object {
+        Object::Volume { handle } => volume::fsync(handle, data_only),
+        Object::File(_) | Object::Dir { .. } => Ok(()),
+        _ => Err(Errno(EINVAL)),
+    })
+}
+
+/// `ftruncate(2)`.
+pub fn truncate(fd: i32, len: u64) -> Result<()> {
+    with(|fs| {
+        let (description, tree, _) = fs.split(fd)?;
+        let writable = description.status & O_ACCMODE != O_RDONLY;
+        match description.object {
+            Object::Volume { handle } => volume::truncate(handle, len),
+            Object::File(ino) if writable => tree.truncate(ino, len),
+            _ => Err(Errno(EINVAL)),
+        }
+    })
+}
+
+/// Appends one `linux_dirent64` record to `buf` at `at`; `None` if it does not fit.
+fn put_dirent(
+    buf: &mut [u8],
+    at: usize,
+    ino: u64,
+    offset: u64,
+    kind: u8,
+    name: &[u8],
+) -> Option<usize> {
+    const HEADER: usize = 19;
+    let len = (HEADER + name.len() + 1).next_multiple_of(8);
+    let record = buf.get_mut(at..at + len)?;
+    record.fill(0);
+    record[0..8].copy_from_slice(&ino.to_le_bytes());
+    record[8..16].copy_from_slice(&offset.to_le_bytes());
+    record[16..18].copy_from_slice(&(len as u16).to_le_bytes());
+    record[18] = kind;
+    record[HEADER..HEADER + name.len()].copy_from_slice(name);
+    Some(at + len)
+}
+
+/// `getdents64(2)`: directory entries as `linux_dirent64` records.
+pub fn read_dir(fd: i32, buf: &mut [u8]) -> Result<usize> {
+    with(|fs| {
+        let (description, tree, _) = fs.split(fd)?;
+        let (ino, cursor) = match &mut description.object {
+            Object::Volume { handle } => return volume::read_dir(*handle, buf),
+            Object::Dir { ino, cursor } => (*ino, cursor),
+            _ => return Err(Errno(ENOTDIR)),
+        };
+        let dir_type = (kind::DIRECTORY >> 12) as u8;
+        let mut filled = 0;
+        loop {
+            let offset = description.offset + 1;
+            let (next, cursor_after) = match cursor.clone() {
+                Cursor::Dot => (
+                    put_dirent(buf, filled, u64::from(ino) + 1, offset, dir_type, b"."),
+                    Cursor::DotDot,
+                ),
+                Cursor::DotDot => {
+                    let parent = tree.parent(ino);
+                    (
+                        put_dirent(buf, filled, u64::from(parent) + 1, offset, dir_type, b".."),
+                        Cursor::After(None),
+                    )
+                }
+                Cursor::After(last) => {
+                    let Some((name, child)) = tree.list_after(ino, last.as_deref())?.next() else {
+                        break;
+                    };
+                    let kind = tree.node(child).dirent_type();
+                    (
+                        put_dirent(buf, filled, u64::from(child) + 1, offset, kind, name),
+                        Cursor::After(Some(name.to_vec())),
+                    )
+                }
+            };
+            let Some(next) = next else {
+                if filled == 0 {
+                    return Err(Errno(EINVAL));
+                }
+                break;
+            };
+            filled = next;
+            *cursor = cursor_after;
+            description.offset = offset;
+        }
+        Ok(filled)
+    })
+}
+
+/// `mkdirat(2)`.
+pub fn mkdir(dirfd: i32, path: &[u8], mode: u32) -> Result<()> {
+    with(|fs| match fs.entry(dirfd, path)? {
+        Entry::Tree { dir, name } => fs.tree.mkdir(dir, &name, mode).map(drop),
+        Entry::Volume { rest, .. } if rest.is_empty() => Err(Errno(EEXIST)),
+        Entry::Volume { volume, rest } => volume::mkdir(volume, &rest, mode),
+        Entry::Root => Err(Errno(EEXIST)),
+    })
+}
+
+/// `unlinkat(2)`: removes a file, or with `directory` an empty directory.
+pub fn unlink(dirfd: i32, path: &[u8], directory: bool) -> Result<()> {
+    with(|fs| match fs.entry(dirfd, path)? {
+        Entry::Tree { dir, name } => fs.tree.remove(dir, &name, directory),
+        Entry::Volume { volume, rest } => volume::unlink(volume, &rest, directory),
+        Entry::Root => Err(Errno(kiln_abi::errno::EBUSY)),
+    })
+}
+
+/// `renameat(2)`. Moving between the tree and a volume, or between two
+/// volumes, is `EXDEV`, as between two Linux filesystems.
+pub fn rename(from_dirfd: i32, from: &[u8], to_dirfd: i32, to: &[u8]) -> Result<()> {
+    with(|fs| {
+        let source = fs.entry(from_dirfd, from)?;
+        let target = fs.entry(to_dirfd, to)?;
+        match (source, target) {
+            (Entry::Tree { dir: a, name: x }, Entry::Tree { dir: b, name: y }) => {
+                fs.tree.rename(a, &x, b, &y)
+            }
+            (Entry::Volume { volume: a, rest: x }, Entry::Volume { volume: b, rest: y })
+                if a == b =>
+            {
+                volume::rename(a, &x, &y)
+            }
+            (Entry::Root, _) | (_, Entry::Root) => Err(Errno(kiln_abi::errno::EBUSY)),
+            _ => Err(Errno(EXDEV)),
+        }
+    })
+}
+
+/// `readlinkat(2)`: the target's length, truncated to `buf`.
+pub fn readlink(dirfd: i32, path: &[u8], buf: &mut [u8]) -> Result<usize> {
+    with(|fs| match fs.locate(dirfd, path, false)?.1 {
+        Found::Node(ino) => {
+            let target = fs.tree.readlink(ino)?;
+            let n = target.len().min(buf.len());
+            buf[..n].copy_from_slice(&target[..n]);
+            Ok(n)
+        }
+        Found::Volume { volume, rest } => volume::readlink(volume, &rest, buf),
+        Found::Missing { .. } => Err(Errno(ENOENT)),
+    })
+}
+
+/// `symlinkat(2)`: `path` pointing at `target`.
+pub fn symlink(target: &[u8], dirfd: i32, path: &[u8]) -> Result<()> {
+    if target.is_empty() {
+        return Err(Errno(ENOENT));
+    }
+    with(|fs| match fs.entry(dirfd, path)? {
+        Entry::Tree { dir, name } => fs.tree.symlink(dir, &name, target).map(drop),
+        Entry::Volume { volume, rest } => volume::symlink(volume, &rest, target),
+        Entry::Root => Err(Errno(EEXIST)),
+    })
+}
+
+/// The working directory.
+pub fn cwd() -> Vec<u8> {
+    with(|fs| fs.cwd.clone())
+}
+
+/// `chdir(2)`.
+pub fn chdir(path: &[u8]) -> Result<()> {
+    with(|fs| {
+        let (abs, found) = fs.locate(AT_FDCWD, path, true)?;
+        let is_dir = match found {
+            Found::Node(ino) => matches!(fs.tree.node(ino).kind, Kind::Dir { .. }),
+            Found::Volume { volume, rest } => {
+                volume::stat_path(volume, &rest, true)?.mode & kind::MASK == kind::DIRECTORY
+            }
+            Found::Missing { .. } => return Err(Errno(ENOENT)),
+        };
+        if !is_dir {
+            return Err(Errno(ENOTDIR));
+        }
+        fs.cwd = abs;
+        Ok(())
+    })
+}
+
+/// The absolute, normal form of an existing `path` (`realpath(3)`).
+/// Symbolic links on the way are checked but not replaced by their targets.
+pub fn canonicalize(path: &[u8]) -> Result<Vec<u8>> {
+    with(|fs| {
+        let (abs, found) = fs.locate(AT_FDCWD, path, true)?;
+        match found {
+            Found::Node(_) => Ok(abs),
+            Found::Volume { volume, rest } => {
+                volume::stat_path(volume, &rest, true)?;
+                Ok(abs)
+            }
+            Found::Missing { .. } => Err(Errno(ENOENT)),
+        }
+    })
+}
+
+/// `dup(2)` / `fcntl(F_DUPFD)`: the lowest free descriptor at or above `min`.
+pub fn dup(fd: i32, min: i32, cloexec: bool) -> Result<i32> {
+    with(|fs| {
+        let entry = fs.fd(fd)?;
+        let min = usize::try_from(min).map_err(|_| Errno(EINVAL))?;
+        let new = fs.free_fd(min)?;
+        fs.descriptions[entry.description]
+            .as_mut()
+            .expect("live")
+            .refs += 1;
+        fs.set_fd(new, entry.description, cloexec);
+        Ok(new as i32)
+    })
+}
+
+/// `dup3(2)` (and `dup2(2)`): makes `new` refer to `old`'s description.
+pub fn dup_to(old: i32, new: i32, cloexec: bool) -> Result<i32> {
+    with(|fs| {
+        let entry = fs.fd(old)?;
+        let slot = usize::try_from(new)
+            .ok()
+            .filter(|&n| n < MAX_FDS)
+            .ok_or(Errno(EBADF))?;
+        if old == new {
+            return Ok(new);
+        }
+        if let Ok(previous) = fs.fd(new) {
+            fs.fds[slot] = None;
+            fs.release(previous.description);
+        }
+        fs.descriptions[entry.description]
+            .as_mut()
+            .expect("live")
+            .refs += 1;
+        fs.set_fd(slot, entry.description, cloexec);
+        Ok(new)
+    })
+}
+
+/// Whether `fd` is closed on exec (`FD_CLOEXEC`).
+pub fn cloexec(fd: i32) -> Result<bool> {
+    with(|fs| Ok(fs.fd(fd)?.cloexec))
+}
+
+/// Sets `FD_CLOEXEC`.
+pub fn set_cloexec(fd: i32, cloexec: bool) -> Result<()> {
+    with(|fs| {
+        let entry = fs.fd(fd)?;
+        fs.set_fd(fd as usize, entry.description, cloexec);
+        Ok(())
+    })
+}
+
+/// The status flags (`F_GETFL`).
+pub fn status(fd: i32) -> Result<i32> {
+    with(|fs| Ok(fs.description(fd)?.status))
+}
+
+/// Sets the changeable status flags, `O_APPEND` and `O_NONBLOCK` (`F_SETFL`).
+pub fn set_status(fd: i32, status: i32) -> Result<()> {
+    with(|fs| {
+        let description = fs.description(fd)?;
+        let changeable = O_APPEND | O_NONBLOCK;
+        description.status = (description.status & !changeable) | (status & changeable);
+        Ok(())
+    })
+}
+
+/// `pipe2(2)`: the read and the write end.
+pub fn pipe(flags: i32) -> Result<[i32; 2]> {
+    with(|fs| {
+        let read_fd = fs.free_fd(0)?;
+        if fs.free_fd(read_fd + 1).is_err() {
+            return Err(Errno(EMFILE));
+        }
+        let index = match fs.pipes.iter().position(Option::is_none) {
+            Some(index) => index,
+            None => {
+                fs.pipes.push(None);
+                fs.pipes.len() - 1
+            }
+        };
+        fs.pipes[index] = Some(Box::new(Pipe::new()));
+        let cloexec = flags & O_CLOEXEC != 0;
+        let nonblock = flags & O_NONBLOCK;
+        let read = fs.install(
+            Object::PipeRead(index),
+            Vec::new(),
+            O_RDONLY | nonblock,
+            0,
+            cloexec,
+        )?;
+        let write = fs.install(
+            Object::PipeWrite(index),
+            Vec::new(),
+            O_WRONLY | nonblock,
+            0,
+            cloexec,
+        )?;
+        Ok([read, write])
+    })
+}
+
+/// Which of `wanted`'s `poll` events `fd` has now (`POLLNVAL` if it is not open).
+pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
+    use events::*;
+    with(|fs| {
+        let Ok((description, _, pipes)) = fs.split(fd) else {
+            return POLLNVAL;
+        };
+        match description.object {
+            Object::Console(0) => wanted & POLLIN,
+            Object::Console(_) => wanted & POLLOUT,
+            Object::PipeRead(n) => {
+                let pipe = pipes[n].as_ref().expect("open ends keep their pipe");
+                let mut ready = if pipe.buffered() > 0 {
+                    wanted & POLLIN
+                } else {
+                    0
+                };
+                if pipe.writers == 0 {
+                    ready |= POLLHUP;
+                }
+                ready
+            }
+            Object::PipeWrite(n) => {
+                let pipe = pipes[n].as_ref().expect("open ends keep their pipe");
+                if pipe.readers == 0 {
+                    POLLERR
+                } else if pipe.has_room() {
+                    wanted & POLLOUT
+                } else {
+                    0
+                }
+            }
+            _ => wanted & (POLLIN | POLLOUT),
+        }
+    })
+}
+
+/// Waits until a pipe changes or `deadline` (ns since boot) passes, for `poll`.
+pub fn wait_for_change(deadline: u64) {
+    sched::wait(&raw const POLL_KEY as usize, deadline);
+}

@@ -1,0 +1,628 @@
+//! The guest's own file tree: in-memory files and directories, the files
+//! baked into the image, and the points where host volumes are mounted.
+//!
+//! One tree serves `/`. Files baked into the image are nodes whose contents
+//! are the image's own read-only memory (no copy); they and the directories
+//! they came in are read-only (`EROFS`). Everything else is memory the
+//! program writes: `/tmp`, and any path not baked or mounted. A volume's
+//! mount point is a node that hands the rest of a path to the monitor.
+//!
+//! Nodes live in an arena and are named by index ([`Ino`]); a node is freed
+//! when its last link and its last open description are gone, as on Unix.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+
+use kiln_abi::errno::{
+    EBUSY, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, EROFS,
+};
+use kiln_abi::file::FileStat;
+use kiln_abi::fs_image::{FsImage, kind};
+
+use super::{Errno, Result};
+
+/// A node's index in the arena; also its inode number (plus one).
+pub type Ino = u32;
+
+/// The root directory.
+pub const ROOT: Ino = 0;
+
+/// Linux's limit on symbolic links followed in one lookup.
+const MAX_LINKS: u32 = 40;
+
+/// The device number `stat` reports for the guest's own tree.
+const DEVICE: u64 = 0x4b49;
+
+/// File contents.
+pub enum Data {
+    /// The image's own bytes (baked files: read-only, never copied).
+    Baked(&'static [u8]),
+    /// Bytes the program wrote.
+    Owned(Vec<u8>),
+}
+
+impl Data {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Data::Baked(bytes) => bytes,
+            Data::Owned(bytes) => bytes,
+        }
+    }
+}
+
+/// What a node is.
+pub enum Kind {
+    /// A regular file.
+    File(Data),
+    /// A directory: its entries by name, and its parent.
+    Dir {
+        entries: BTreeMap<Vec<u8>, Ino>,
+        parent: Ino,
+    },
+    /// A symbolic link and its target.
+    Symlink(Data),
+    /// The mount point of host volume `n` (an index into the boot info's list).
+    Mount(u32),
+}
+
+/// A node.
+pub struct Node {
+    /// What it is.
+    pub kind: Kind,
+    /// Permission bits.
+    pub mode: u32,
+    /// Directory entries naming it.
+    links: u32,
+    /// Open file descriptions referring to it.
+    opens: u32,
+    /// Baked into the image: read-only.
+    pub baked: bool,
+    mtime_ns: i64,
+    ctime_ns: i64,
+}
+
+impl Node {
+    fn type_bits(&self) -> u32 {
+        match self.kind {
+            Kind::File(_) => kind::FILE,
+            Kind::Dir { .. } | Kind::Mount(_) => kind::DIRECTORY,
+            Kind::Symlink(_) => kind::SYMLINK,
+        }
+    }
+
+    /// The `d_type` of a directory entry naming it.
+    pub fn dirent_type(&self) -> u8 {
+        (self.type_bits() >> 12) as u8
+    }
+}
+
+/// Where a path leads.
+pub enum Found {
+    /// An existing node of the tree.
+    Node(Ino),
+    /// Into host volume `volume`, at `rest` (relative to its root; empty
+    /// for the root itself).
+    Volume {
+        /// The volume's index.
+        volume: u32,
+        /// The path beneath its root.
+        rest: Vec<u8>,
+    },
+    /// Nothing yet: the last component `name` is missing from directory `parent`.
+    Missing {
+        /// The directory that would hold it.
+        parent: Ino,
+        /// The missing name.
+        name: Vec<u8>,
+    },
+}
+
+/// The tree.
+pub struct Tree {
+    nodes: Vec<Option<Node>>,
+    free: Vec<Ino>,
+}
+
+fn now_ns() -> i64 {
+    crate::time::unix_time().as_nanos() as i64
+}
+
+impl Tree {
+    /// A tree holding only `/` and `/tmp`.
+    pub fn new() -> Self {
+        let mut tree = Self {
+            nodes: Vec::new(),
+            free: Vec::new(),
+        };
+        let root = tree.insert(
+            Kind::Dir {
+                entries: BTreeMap::new(),
+                parent: ROOT,
+            },
+            0o755,
+        );
+        debug_assert_eq!(root, ROOT);
+        tree.node_mut(ROOT).links = 2;
+        let tmp = tree.insert(
+            Kind::Dir {
+                entries: BTreeMap::new(),
+                parent: ROOT,
+            },
+            0o1777,
+        );
+        tree.link(ROOT, b"tmp", tmp);
+        tree
+    }
+
+    fn insert(&mut self, kind: Kind, mode: u32) -> Ino {
+        let now = now_ns();
+        let node = Node {
+            kind,
+            mode: mode & 0o7777,
+            links: 0,
+            opens: 0,
+            baked: false,
+            mtime_ns: now,
+            ctime_ns: now,
+        };
+        match self.free.pop() {
+            Some(ino) => {
+                self.nodes[ino as usize] = Some(node);
+                ino
+            }
+            None => {
+                self.nodes.push(Some(node));
+                (self.nodes.len() - 1) as Ino
+            }
+        }
+    }
+
+    /// Node `ino`, which must exist.
+    pub fn node(&self, ino: Ino) -> &Node {
+        self.nodes[ino as usize]
+            .as_ref()
+            .expect("a live inode number")
+    }
+
+    fn node_mut(&mut self, ino: Ino) -> &mut Node {
+        self.nodes[ino as usize]
+            .as_mut()
+            .expect("a live inode number")
+    }
+
+    fn entries(&self, dir: Ino) -> Result<&BTreeMap<Vec<u8>, Ino>> {
+        match &self.node(dir).kind {
+            Kind::Dir { entries, .. } => Ok(entries),
+            _ => Err(Errno(ENOTDIR)),
+        }
+    }
+
+    fn entries_mut(&mut self, dir: Ino) -> &mut BTreeMap<Vec<u8>, Ino> {
+        match &mut self.node_mut(dir).kind {
+            Kind::Dir { entries, .. } => entries,
+            _ => unreachable!("callers check for a directory"),
+        }
+    }
+
+    fn link(&mut self, dir: Ino, name: &[u8], child: Ino) {
+        if let Kind::Dir { parent, .. } = &mut self.node_mut(child).kind {
+            *parent = dir;
+        }
+        self.entries_mut(dir).insert(name.to_vec(), child);
+        self.node_mut(child).links += 1;
+        self.touch(dir);
+    }
+
+    fn touch(&mut self, ino: Ino) {
+        let now = now_ns();
+        let node = self.node_mut(ino);
+        node.mtime_ns = now;
+        node.ctime_ns = now;
+    }
+
+    /// Drops a link to `ino`; frees it if nothing refers to it any more.
+    fn unlink_node(&mut self, ino: Ino) {
+        let node = self.node_mut(ino);
+        node.links -= 1;
+        self.release_if_unused(ino);
+    }
+
+    fn release_if_unused(&mut self, ino: Ino) {
+        let node = self.node(ino);
+        if node.links == 0 && node.opens == 0 && ino != ROOT {
+            self.nodes[ino as usize] = None;
+            self.free.push(ino);
+        }
+    }
+
+    /// Records an open file description of `ino`.
+    pub fn opened(&mut self, ino: Ino) {
+        self.node_mut(ino).opens += 1;
+    }
+
+    /// Records that an open file description of `ino` was closed.
+    pub fn closed(&mut self, ino: Ino) {
+        self.node_mut(ino).opens -= 1;
+        self.release_if_unused(ino);
+    }
+
+    /// Adds the files of a baked filesystem image (read-only nodes).
+    pub fn add_baked(&mut self, image: &FsImage<'static>) {
+        let mut map: Vec<Ino> = Vec::with_capacity(image.len() as usize);
+        for entry in image.entries() {
+            if entry.index == 0 {
+                map.push(ROOT);
+                continue;
+            }
+            let parent = map[entry.parent as usize];
+            let existing = self
+                .entries(parent)
+                .ok()
+                .and_then(|e| e.get(entry.name))
+                .copied();
+            let ino = match existing {
+                // `/tmp` and other directories already there are kept.
+                Some(ino) if entry.is_dir() && matches!(self.node(ino).kind, Kind::Dir { .. }) => {
+                    ino
+                }
+                _ => {
+                    let kind = match entry.mode & kind::MASK {
+                        kind::DIRECTORY => Kind::Dir {
+                            entries: BTreeMap::new(),
+                            parent,
+                        },
+                        kind::SYMLINK => Kind::Symlink(Data::Baked(entry.data)),
+                        _ => Kind::File(Data::Baked(entry.data)),
+                    };
+                    let ino = self.insert(kind, entry.mode);
+                    self.link(parent, entry.name, ino);
+                    let node = self.node_mut(ino);
+                    node.baked = true;
+                    node.mtime_ns = entry.mtime.saturating_mul(1_000_000_000);
+                    node.ctime_ns = node.mtime_ns;
+                    ino
+                }
+            };
+            map.push(ino);
+        }
+    }
+
+    /// Makes `components` the mount point of volume `volume`, creating the
+    /// directories above it as needed (a mount point may shadow baked files).
+    pub fn mount(&mut self, components: &[&[u8]], volume: u32) {
+        let mut dir = ROOT;
+        for (i, name) in components.iter().enumerate() {
+            let last = i + 1 == components.len();
+            let existing = self.entries(dir).ok().and_then(|e| e.get(*name)).copied();
+            match existing {
+                Some(child) if !last && matches!(self.node(child).kind, Kind::Dir { .. }) => {
+                    dir = child;
+                    continue;
+                }
+                Some(child) => {
+                    self.entries_mut(dir).remove(*name);
+                    self.unlink_node(child);
+                }
+                None => {}
+            }
+            let kind = if last {
+                Kind::Mount(volume)
+            } else {
+                Kind::Dir {
+                    entries: BTreeMap::new(),
+                    parent: dir,
+                }
+            };
+            let child = self.insert(kind, 0o755);
+            self.link(dir, name, child);
+            dir = child;
+        }
+    }
+
+    /// Follows `components` from the root. A final symbolic link is
+    /// followed only with `follow_last`.
+    pub fn resolve(&self, components: &[&[u8]], follow_last: bool) -> Result<Found> {
+        let mut queue: VecDeque<Vec<u8>> = components.iter().map(|c| c.to_vec()).collect();
+        let mut stack: Vec<Ino> = alloc::vec![ROOT];
+        let mut links_followed = 0;
+        while let Some(name) = queue.pop_front() {
+            let dir = *stack.last().expect("the root stays on the stack");
+            let entries = match &self.node(dir).kind {
+                Kind::Dir { entries, .. } => entries,
+                Kind::Mount(volume) => {
+                    let mut rest = name;
+                    for part in queue {
+                        rest.push(b'/');
+                        rest.extend_from_slice(&part);
+                    }
+                    return Ok(Found::Volume {
+                        volume: *volume,
+                        rest,
+                    });
+                }
+                _ => return Err(Errno(ENOTDIR)),
+            };
+            match name.as_slice() {
+                b"" | b"." => continue,
+                b".." => {
+                    if stack.len() > 1 {
+                        stack.pop();
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let Some(&child) = entries.get(&name) else {
+                return if queue.is_empty() {
+                    Ok(Found::Missing { parent: dir, name })
+                } else {
+                    Err(Errno(ENOENT))
+                };
+            };
+            if let Kind::Symlink(target) = &self.node(child).kind
+                && (follow_last || !queue.is_empty())
+            {
+                links_followed += 1;
+                if links_followed > MAX_LINKS {
+                    return Err(Errno(ELOOP));
+                }
+                let target = target.bytes();
+                if target.first() == Some(&b'/') {
+                    stack.truncate(1);
+                }
+                for part in target.split(|&b| b == b'/').rev() {
+                    queue.push_front(part.to_vec());
+                }
+                continue;
+            }
+            stack.push(child);
+        }
+        let last = *stack.last().expect("the root stays on the stack");
+        Ok(match self.node(last).kind {
+            Kind::Mount(volume) => Found::Volume {
+                volume,
+                rest: Vec::new(),
+            },
+            _ => Found::Node(last),
+        })
+    }
+
+    fn writable_dir(&self, dir: Ino) -> Result<()> {
+        self.entries(dir)?;
+        if self.node(dir).baked {
+            return Err(Errno(EROFS));
+        }
+        Ok(())
+    }
+
+    /// Creates an empty file `name` in `dir`.
+    pub fn create_file(&mut self, dir: Ino, name: &[u8], mode: u32) -> Result<Ino> {
+        self.create(dir, name, Kind::File(Data::Owned(Vec::new())), mode)
+    }
+
+    /// Creates directory `name` in `dir`.
+    pub fn mkdir(&mut self, dir: Ino, name: &[u8], mode: u32) -> Result<Ino> {
+        let kind = Kind::Dir {
+            entries: BTreeMap::new(),
+            parent: dir,
+        };
+        let ino = self.create(dir, name, kind, mode)?;
+        // Its own "." and the parent's "..".
+        self.node_mut(ino).links += 1;
+        self.node_mut(dir).links += 1;
+        Ok(ino)
+    }
+
+    /// Creates symbolic link `name` in `dir` pointing at `target`.
+    pub fn symlink(&mut self, dir: Ino, name: &[u8], target: &[u8]) -> Result<Ino> {
+        self.create(
+            dir,
+            name,
+            Kind::Symlink(Data::Owned(target.to_vec())),
+            0o777,
+        )
+    }
+
+    fn create(&mut self, dir: Ino, name: &[u8], kind: Kind, mode: u32) -> Result<Ino> {
+        self.writable_dir(dir)?;
+        if self.entries(dir)?.contains_key(name) {
+            return Err(Errno(EEXIST));
+        }
+        let ino = self.insert(kind, mode);
+        self.link(dir, name, ino);
+        Ok(ino)
+    }
+
+    /// Removes `name` from `dir`: a directory (which must be empty) if
+    /// `directory`, otherwise anything but a directory.
+    pub fn remove(&mut self, dir: Ino, name: &[u8], directory: bool) -> Result<()> {
+        let child = *self.entries(dir)?.get(name).ok_or(Errno(ENOENT))?;
+        let node = self.node(child);
+        match (&node.kind, directory) {
+            (Kind::Mount(_), _) => return Err(Errno(EBUSY)),
+            (Kind::Dir { entries, .. }, true) if !entries.is_empty() => {
+                return Err(Errno(ENOTEMPTY));
+            }
+            (Kind::Dir { .. }, true) => {}
+            (Kind::Dir { .. }, false) => return Err(Errno(EISDIR)),
+            (_, true) => return Err(Errno(ENOTDIR)),
+            (_, false) => {}
+        }
+        self.writable_dir(dir)?;
+        if node.baked {
+            return Err(Errno(EROFS));
+        }
+        self.entries_mut(dir).remove(name);
+        self.touch(dir);
+        if directory {
+            self.node_mut(dir).links -= 1;
+            self.node_mut(child).links -= 1;
+        }
+        self.unlink_node(child);
+        Ok(())
+    }
+
+    /// Renames `from_dir`/`from` to `to_dir`/`to`, replacing what is there
+    /// as `rename(2)` does.
+    pub fn rename(&mut self, from_dir: Ino, from: &[u8], to_dir: Ino, to: &[u8]) -> Result<()> {
+        let source = *self.entries(from_dir)?.get(from).ok_or(Errno(ENOENT))?;
+        self.entries(to_dir)?;
+        let target = self.entries(to_dir)?.get(to).copied();
+        if target == Some(source) {
+            return Ok(());
+        }
+        let source_is_dir = matches!(self.node(source).kind, Kind::Dir { .. });
+        if matches!(self.node(source).kind, Kind::Mount(_)) {
+            return Err(Errno(EBUSY));
+        }
+        if source_is_dir && self.is_within(to_dir, source) {
+            return Err(Errno(EINVAL));
+        }
+        if let Some(target) = target {
+            match (&self.node(target).kind, source_is_dir) {
+                (Kind::Mount(_), _) => return Err(Errno(EBUSY)),
+                (Kind::Dir { entries, .. }, true) if !entries.is_empty() => {
+                    return Err(Errno(ENOTEMPTY));
+                }
+                (Kind::Dir { .. }, true) => {}
+                (Kind::Dir { .. }, false) => return Err(Errno(EISDIR)),
+                (_, true) => return Err(Errno(ENOTDIR)),
+                (_, false) => {}
+            }
+        }
+        self.writable_dir(from_dir)?;
+        self.writable_dir(to_dir)?;
+        if self.node(source).baked || target.is_some_and(|t| self.node(t).baked) {
+            return Err(Errno(EROFS));
+        }
+        if target.is_some() {
+            self.remove(to_dir, to, source_is_dir)?;
+        }
+        self.entries_mut(from_dir).remove(from);
+        self.node_mut(source).links -= 1;
+        self.touch(from_dir);
+        self.link(to_dir, to, source);
+        if source_is_dir && from_dir != to_dir {
+            self.node_mut(from_dir).links -= 1;
+            self.node_mut(to_dir).links += 1;
+        }
+        Ok(())
+    }
+
+    /// Whether `dir` is `ancestor` or lies beneath it.
+    fn is_within(&self, mut dir: Ino, ancestor: Ino) -> bool {
+        loop {
+            if dir == ancestor {
+                return true;
+            }
+            match self.node(dir).kind {
+                Kind::Dir { parent, .. } if dir != ROOT => dir = parent,
+                _ => return false,
+            }
+        }
+    }
+
+    /// A symbolic link's target (`EINVAL` for anything else, as `readlink(2)`).
+    pub fn readlink(&self, ino: Ino) -> Result<&[u8]> {
+        match &self.node(ino).kind {
+            Kind::Symlink(target) => Ok(target.bytes()),
+            _ => Err(Errno(EINVAL)),
+        }
+    }
+
+    /// The file's contents.
+    pub fn contents(&self, ino: Ino) -> &[u8] {
+        match &self.node(ino).kind {
+            Kind::File(data) => data.bytes(),
+            _ => &[],
+        }
+    }
+
+    fn owned_contents(&mut self, ino: Ino) -> Result<&mut Vec<u8>> {
+        match &mut self.node_mut(ino).kind {
+            Kind::File(Data::Owned(bytes)) => Ok(bytes),
+            Kind::File(Data::Baked(_)) => Err(Errno(EROFS)),
+            Kind::Dir { .. } | Kind::Mount(_) => Err(Errno(EISDIR)),
+            Kind::Symlink(_) => Err(Errno(EINVAL)),
+        }
+    }
+
+    /// Writes `data` at `offset`, growing the file (with zeros) as needed.
+    pub fn write_at(&mut self, ino: Ino, offset: u64, data: &[u8]) -> Result<usize> {
+        let bytes = self.owned_contents(ino)?;
+        let start = usize::try_from(offset).map_err(|_| Errno(ENOSPC))?;
+        let end = start.checked_add(data.len()).ok_or(Errno(ENOSPC))?;
+        if end > bytes.len() {
+            bytes
+                .try_reserve(end - bytes.len())
+                .map_err(|_| Errno(ENOSPC))?;
+            bytes.resize(end, 0);
+        }
+        bytes[start..end].copy_from_slice(data);
+        self.touch(ino);
+        Ok(data.len())
+    }
+
+    /// Sets the file's length.
+    pub fn truncate(&mut self, ino: Ino, len: u64) -> Result<()> {
+        let bytes = self.owned_contents(ino)?;
+        let len = usize::try_from(len).map_err(|_| Errno(ENOSPC))?;
+        if len > bytes.len() {
+            bytes
+                .try_reserve(len - bytes.len())
+                .map_err(|_| Errno(ENOSPC))?;
+        }
+        bytes.resize(len, 0);
+        self.touch(ino);
+        Ok(())
+    }
+
+    /// `stat` of a node.
+    pub fn stat(&self, ino: Ino) -> FileStat {
+        let node = self.node(ino);
+        let size = match &node.kind {
+            Kind::File(data) | Kind::Symlink(data) => data.bytes().len() as u64,
+            Kind::Dir { .. } | Kind::Mount(_) => 4096,
+        };
+        FileStat {
+            dev: DEVICE,
+            ino: u64::from(ino) + 1,
+            mode: node.type_bits() | node.mode,
+            nlink: node.links.max(1),
+            uid: 0,
+            gid: 0,
+            size,
+            blocks: size.div_ceil(512),
+            blksize: 4096,
+            atime_ns: node.mtime_ns,
+            mtime_ns: node.mtime_ns,
+            ctime_ns: node.ctime_ns,
+        }
+    }
+
+    /// The entries of directory `dir` after `after` (all when `None`), in
+    /// name order.
+    pub fn list_after<'a>(
+        &'a self,
+        dir: Ino,
+        after: Option<&[u8]>,
+    ) -> Result<impl Iterator<Item = (&'a [u8], Ino)> + 'a> {
+        use core::ops::Bound;
+        let entries = self.entries(dir)?;
+        let start = match after {
+            Some(name) => Bound::Excluded(name.to_vec()),
+            None => Bound::Unbounded,
+        };
+        Ok(entries
+            .range((start, Bound::Unbounded))
+            .map(|(name, &ino)| (name.as_slice(), ino)))
+    }
+
+    /// A directory's parent (the root is its own).
+    pub fn parent(&self, dir: Ino) -> Ino {
+        match self.node(dir).kind {
+            Kind::Dir { parent, .. } => parent,
+            _ => ROOT,
+        }
+    }
+}
