@@ -83,6 +83,11 @@ pub struct BuildOptions {
     /// The binary to build, when the crate has several.
     #[arg(long, value_name = "NAME")]
     bin: Option<String>,
+    /// Bake a host file or directory into the image at an absolute guest
+    /// path (repeatable; after the manifest's `[package.metadata.kiln]
+    /// include` list).
+    #[arg(long, value_name = "HOST_PATH:GUEST_PATH", value_parser = guest_build::Include::from_arg)]
+    include: Vec<guest_build::Include>,
 }
 
 fn main() -> ExitCode {

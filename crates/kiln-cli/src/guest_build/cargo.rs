@@ -22,6 +22,9 @@ pub struct Package {
     /// Whether it is a native Kiln program (it depends on the library OS);
     /// otherwise it is an ordinary `std` program for the C library.
     pub native: bool,
+    /// `[package.metadata.kiln] include`: `HOST:GUEST` specs, host paths
+    /// relative to the crate directory.
+    pub includes: Vec<String>,
 }
 
 impl Package {
@@ -66,6 +69,9 @@ struct MetaPackage {
     manifest_path: PathBuf,
     targets: Vec<MetaTarget>,
     dependencies: Vec<MetaDependency>,
+    /// `[package.metadata]`, free-form (`null` when absent).
+    #[serde(default)]
+    metadata: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +129,15 @@ pub fn metadata(manifest: &Path) -> Result<Package, Failure> {
             )
         })?;
     Ok(Package {
+        includes: kiln_includes(&package.metadata).ok_or_else(|| {
+            Failure::new(
+                BUILD,
+                format!(
+                    "{}: [package.metadata.kiln] include must be a list of \"HOST_PATH:GUEST_PATH\" strings",
+                    manifest.display()
+                ),
+            )
+        })?,
         native: package.dependencies.iter().any(|d| d.name == "kiln-libos"),
         bins: package
             .targets
@@ -133,6 +148,19 @@ pub fn metadata(manifest: &Path) -> Result<Package, Failure> {
         name: package.name,
         target_dir: meta.target_directory,
     })
+}
+
+/// The strings of `[package.metadata.kiln] include` (none if absent), or
+/// `None` if it is not a list of strings.
+fn kiln_includes(metadata: &serde_json::Value) -> Option<Vec<String>> {
+    match metadata.pointer("/kiln/include") {
+        None => Some(Vec::new()),
+        Some(list) => list
+            .as_array()?
+            .iter()
+            .map(|spec| spec.as_str().map(str::to_owned))
+            .collect(),
+    }
 }
 
 /// One guest build.

@@ -13,7 +13,10 @@
 //! - A crate that depends on the library OS is a native Kiln program; any
 //!   other binary crate is an ordinary `std` program, linked against Kiln's
 //!   C library in place of glibc ([`libc`]).
+//! - Files from the host can be baked into the image as a read-only
+//!   filesystem ([`bake`]).
 
+mod bake;
 mod cargo;
 mod flags;
 mod libc;
@@ -24,6 +27,8 @@ use std::process::ExitCode;
 
 use crate::exit_code::{BUILD, Failure};
 use crate::{BuildOptions, Outcome};
+
+pub use bake::Include;
 
 /// The host target: Kiln guests use it with freestanding link flags.
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -71,13 +76,19 @@ pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result
     let quiet = verbosity == Verbosity::Quiet;
     let status = (quiet && std::io::stderr().is_terminal())
         .then(|| StatusLine::show(&format!("building {bin}")));
+    // The manifest's includes first, then the command line's.
+    let mut includes = bake::manifest_includes(&package.includes, dir, &manifest)?;
+    includes.extend(options.include.iter().cloned());
+    // Baking first: a bad include fails before the C library is built.
+    let baked = bake::link_flags(&target_dir, &bin, &includes)?;
     let c_library = !package.native;
     let script = flags::write_linker_script(&target_dir, c_library)?;
-    let extra = if c_library {
+    let mut extra = if c_library {
         libc::link_flags(&target_dir, quiet)?
     } else {
         Vec::new()
     };
+    extra.extend(baked);
     let image = cargo::build(&cargo::BuildRequest {
         manifest: &manifest,
         bin: &bin,
