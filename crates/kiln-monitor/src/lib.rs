@@ -27,6 +27,7 @@ pub mod memory;
 pub mod paging;
 pub mod seccomp;
 pub mod vm;
+pub mod volume;
 pub mod watchdog;
 
 use std::collections::BTreeMap;

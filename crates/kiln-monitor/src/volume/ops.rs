@@ -1,0 +1,195 @@
+//! The file operations, one method per [`kiln_abi::file::FileOp`], with
+//! plain Rust arguments: volume indexes, paths as bytes, buffers as slices.
+//! Each answers with its result or the errno for the guest.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use kiln_abi::file::{
+    CURRENT_POSITION, FSYNC_DATA_ONLY, FileStat, STAT_NO_FOLLOW, UNLINK_DIRECTORY,
+};
+
+use super::resolve;
+use super::{Errno, Mount, Volumes, sys};
+
+/// The `open` flags a guest may pass; others are dropped, and `O_CLOEXEC`
+/// is always added. (No `O_PATH`, `O_TMPFILE` or `O_NONBLOCK` games.)
+const OPEN_FLAGS: i32 = libc::O_ACCMODE
+    | libc::O_CREAT
+    | libc::O_EXCL
+    | libc::O_TRUNC
+    | libc::O_APPEND
+    | libc::O_DIRECTORY
+    | libc::O_NOFOLLOW;
+
+/// The permission bits a guest may give a new file or directory: never
+/// set-user-ID, set-group-ID or sticky on the host. The host's umask applies.
+const MODE_BITS: u32 = 0o777;
+
+impl Volumes {
+    /// `Open`: `path` in `volume` with Linux `O_*` `flags`; the new handle.
+    pub fn open(&mut self, volume: u32, path: &[u8], flags: u32, mode: u32) -> Result<u64, Errno> {
+        let mount = self.mount(volume)?;
+        let flags = flags.cast_signed() & OPEN_FLAGS;
+        // openat2 refuses a mode without O_CREAT.
+        let mode = if flags & libc::O_CREAT != 0 {
+            mode & MODE_BITS
+        } else {
+            0
+        };
+        let root = mount.root.as_fd();
+        let fd = if mount.read_only {
+            open_read_only(root, path, flags)?
+        } else {
+            resolve::open(root, path, flags, mode)?
+        };
+        self.handles.insert(fd)
+    }
+
+    /// `Close`.
+    pub fn close(&mut self, handle: u64) -> Result<u64, Errno> {
+        sys::close(self.handles.remove(handle)?)
+    }
+
+    /// `Read`: into `buf`, at `offset` or [`CURRENT_POSITION`].
+    pub fn read(&self, handle: u64, offset: i64, buf: &mut [u8]) -> Result<u64, Errno> {
+        sys::read(self.handles.get(handle)?, buf, position(offset))
+    }
+
+    /// `Write`: `buf`, at `offset` or [`CURRENT_POSITION`].
+    pub fn write(&self, handle: u64, offset: i64, buf: &[u8]) -> Result<u64, Errno> {
+        sys::write(self.handles.get(handle)?, buf, position(offset))
+    }
+
+    /// `Seek`: the new position.
+    pub fn seek(&self, handle: u64, offset: i64, whence: u32) -> Result<u64, Errno> {
+        sys::lseek(self.handles.get(handle)?, offset, whence.cast_signed())
+    }
+
+    /// `Stat` of an open file.
+    pub fn stat(&self, handle: u64) -> Result<FileStat, Errno> {
+        sys::fstat(self.handles.get(handle)?).map(|stat| file_stat(&stat))
+    }
+
+    /// `Stat` of `path` in `volume` (`flags`: [`STAT_NO_FOLLOW`]).
+    pub fn stat_path(&self, volume: u32, path: &[u8], flags: u32) -> Result<FileStat, Errno> {
+        let no_follow = if flags & STAT_NO_FOLLOW != 0 {
+            libc::O_NOFOLLOW
+        } else {
+            0
+        };
+        // An O_PATH descriptor names the file (or, with O_NOFOLLOW, the
+        // link itself) without opening it, whatever its permissions.
+        let root = self.mount(volume)?.root.as_fd();
+        let fd = resolve::open(root, path, libc::O_PATH | no_follow, 0)?;
+        sys::fstat(fd.as_fd()).map(|stat| file_stat(&stat))
+    }
+
+    /// `Fsync` (`flags`: [`FSYNC_DATA_ONLY`]); returns once the host's has.
+    pub fn fsync(&self, handle: u64, flags: u32) -> Result<u64, Errno> {
+        sys::fsync(self.handles.get(handle)?, flags & FSYNC_DATA_ONLY != 0)
+    }
+
+    /// `Truncate` to `len` bytes.
+    pub fn truncate(&self, handle: u64, len: i64) -> Result<u64, Errno> {
+        sys::ftruncate(self.handles.get(handle)?, len)
+    }
+
+    /// `ReadDir`: `linux_dirent64` records into `buf`.
+    pub fn read_dir(&self, handle: u64, buf: &mut [u8]) -> Result<u64, Errno> {
+        sys::getdents64(self.handles.get(handle)?, buf)
+    }
+
+    /// `Mkdir`.
+    pub fn mkdir(&self, volume: u32, path: &[u8], mode: u32) -> Result<u64, Errno> {
+        let entry = resolve::entry(self.writable(volume)?, path)?;
+        let (parent, name) = entry.named(libc::EEXIST)?;
+        sys::mkdirat(parent, name, mode & MODE_BITS)
+    }
+
+    /// `Unlink` (`flags`: [`UNLINK_DIRECTORY`] to remove a directory).
+    pub fn unlink(&self, volume: u32, path: &[u8], flags: u32) -> Result<u64, Errno> {
+        let directory = flags & UNLINK_DIRECTORY != 0;
+        let entry = resolve::entry(self.writable(volume)?, path)?;
+        let (parent, name) = entry.named(if directory { libc::EBUSY } else { libc::EISDIR })?;
+        let at_flags = if directory { libc::AT_REMOVEDIR } else { 0 };
+        sys::unlinkat(parent, name, at_flags)
+    }
+
+    /// `Rename` `from` to `to`, both in `volume`.
+    pub fn rename(&self, volume: u32, from: &[u8], to: &[u8]) -> Result<u64, Errno> {
+        let root = self.writable(volume)?;
+        let (from, to) = (resolve::entry(root, from)?, resolve::entry(root, to)?);
+        let (from_dir, from_name) = from.named(libc::EBUSY)?;
+        let (to_dir, to_name) = to.named(libc::EBUSY)?;
+        sys::renameat(from_dir, from_name, to_dir, to_name)
+    }
+
+    /// `ReadLink`: the link's text into `buf` (truncated to fit); its length.
+    pub fn read_link(&self, volume: u32, path: &[u8], buf: &mut [u8]) -> Result<u64, Errno> {
+        let entry = resolve::entry(self.mount(volume)?.root.as_fd(), path)?;
+        let (parent, name) = entry.named(libc::EINVAL)?;
+        sys::readlinkat(parent, name, buf)
+    }
+
+    /// `Symlink`: `path` pointing at the text `target`. The text is never
+    /// resolved here, and resolving it later stays beneath the volume too.
+    pub fn symlink(&self, volume: u32, path: &[u8], target: &[u8]) -> Result<u64, Errno> {
+        let target = std::ffi::CString::new(target).map_err(|_| Errno(libc::EINVAL))?;
+        let entry = resolve::entry(self.writable(volume)?, path)?;
+        let (parent, name) = entry.named(libc::EEXIST)?;
+        sys::symlinkat(&target, parent, name)
+    }
+
+    /// The root of `volume`, if the guest may change it (else `EROFS`).
+    fn writable(&self, volume: u32) -> Result<BorrowedFd<'_>, Errno> {
+        match self.mount(volume)? {
+            Mount {
+                read_only: true, ..
+            } => Err(Errno(libc::EROFS)),
+            Mount { root, .. } => Ok(root.as_fd()),
+        }
+    }
+}
+
+/// `Open` on a read-only volume: whatever could change a file is `EROFS`.
+/// As on a read-only filesystem, `O_CREAT` of a file that exists opens it.
+fn open_read_only(root: BorrowedFd<'_>, path: &[u8], flags: i32) -> Result<OwnedFd, Errno> {
+    if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
+        return Err(Errno(libc::EROFS));
+    }
+    let create = flags & libc::O_CREAT != 0;
+    let exclusive = create && flags & libc::O_EXCL != 0;
+    match resolve::open(root, path, flags & !(libc::O_CREAT | libc::O_EXCL), 0) {
+        Ok(_) if exclusive => Err(Errno(libc::EEXIST)),
+        Err(Errno(libc::ENOENT)) if create => {
+            // Missing file or missing directory? Only the first would be
+            // created, so only it is EROFS.
+            resolve::entry(root, path)?;
+            Err(Errno(libc::EROFS))
+        }
+        other => other,
+    }
+}
+
+/// An explicit file position, or none for the handle's own.
+fn position(offset: i64) -> Option<i64> {
+    (offset != CURRENT_POSITION).then_some(offset)
+}
+
+fn file_stat(stat: &libc::stat) -> FileStat {
+    let ns = |sec: i64, nsec: i64| sec.saturating_mul(1_000_000_000).saturating_add(nsec);
+    FileStat {
+        dev: stat.st_dev,
+        ino: stat.st_ino,
+        mode: stat.st_mode,
+        nlink: u32::try_from(stat.st_nlink).unwrap_or(u32::MAX),
+        uid: stat.st_uid,
+        gid: stat.st_gid,
+        size: stat.st_size.cast_unsigned(),
+        blocks: stat.st_blocks.cast_unsigned(),
+        blksize: stat.st_blksize.cast_unsigned(),
+        atime_ns: ns(stat.st_atime, stat.st_atime_nsec),
+        mtime_ns: ns(stat.st_mtime, stat.st_mtime_nsec),
+        ctime_ns: ns(stat.st_ctime, stat.st_ctime_nsec),
+    }
+}
