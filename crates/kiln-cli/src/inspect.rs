@@ -1,8 +1,11 @@
 //! `kiln inspect`: what is in an image.
 
+mod files;
+
 use std::path::Path;
 use std::process::ExitCode;
 
+use kiln_abi::fs_image::{self, FsImage};
 use kiln_monitor::{Image, ImageFile};
 use object::{Object, ObjectSection, ObjectSymbol, SectionKind};
 
@@ -10,7 +13,8 @@ use crate::Outcome;
 use crate::exit_code::{Failure, IMAGE};
 use crate::guest_build::human_size;
 
-/// Prints the image's ABI version, entry, memory extent, services and sections.
+/// Prints the image's ABI version, entry, memory extent, services, sections
+/// and baked files.
 pub fn inspect(path: &Path) -> Outcome {
     let file = ImageFile::open(path)
         .map_err(|e| Failure::new(IMAGE, format!("cannot open {}: {e}", path.display())))?;
@@ -19,6 +23,9 @@ pub fn inspect(path: &Path) -> Outcome {
         Image::parse(bytes).map_err(|e| Failure::new(IMAGE, format!("{}: {e}", path.display())))?;
     let elf = object::File::parse(bytes)
         .map_err(|e| Failure::new(IMAGE, format!("{}: {e}", path.display())))?;
+    // Checked before anything is printed: a corrupt image gets one error line.
+    let baked =
+        baked_files(&elf).map_err(|e| Failure::new(IMAGE, format!("{}: {e}", path.display())))?;
 
     let entry_name = elf
         .symbols()
@@ -69,5 +76,23 @@ pub fn inspect(path: &Path) -> Outcome {
             debug.0
         );
     }
+    if let Some(baked) = baked {
+        files::list(&baked);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The baked filesystem, if the image has one (the section is empty when
+/// nothing was included).
+fn baked_files<'a>(elf: &object::File<'a>) -> Result<Option<FsImage<'a>>, String> {
+    let Some(section) = elf
+        .section_by_name(fs_image::SECTION)
+        .filter(|s| s.size() > 0)
+    else {
+        return Ok(None);
+    };
+    let data = section
+        .data()
+        .map_err(|e| format!("cannot read section {}: {e}", fs_image::SECTION))?;
+    FsImage::parse(data).map(Some).map_err(|e| e.to_string())
 }
