@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn a_valid_blob_parses() {
         let blob = sample();
-        let image = FsImage::parse(&blob).unwrap();
+        let image = FsImage::parse(&blob).expect("a valid blob");
         assert_eq!(image.len(), 3);
         let file = image.entry(2);
         assert_eq!(
