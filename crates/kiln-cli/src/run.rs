@@ -1,5 +1,7 @@
 //! `kiln run`: boot an image (building it first when given a crate).
 
+mod volume;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -27,8 +29,12 @@ pub struct RunArgs {
     /// End the guest after this long, e.g. 10s or 500ms (exit code 124).
     #[arg(long, value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// Give the guest a host directory (repeatable): HOST_DIR:GUEST_DIR,
+    /// read-only with :ro.
+    #[arg(short = 'v', long = "volume", value_name = "HOST_DIR:GUEST_DIR[:ro]")]
+    volumes: Vec<String>,
     /// Print a boot timeline and VM exit counts on stderr.
-    #[arg(short, long)]
+    #[arg(long)]
     verbose: bool,
     /// Log each call into Kiln's C library, with its result, on stderr
     /// (std programs).
@@ -43,6 +49,7 @@ pub struct RunArgs {
 
 /// Runs the guest; the exit code is the guest's status or a Kiln failure code.
 pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
+    let volumes = volume::parse_volumes(&args.volumes)?;
     let (image_path, name) = resolve(&args)?;
     let file = ImageFile::open(&image_path)
         .map_err(|e| Failure::new(IMAGE, format!("cannot open {}: {e}", image_path.display())))?;
@@ -55,6 +62,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         timeout: args.timeout,
         process_start_ns: started_ns,
         trace_libc: args.trace_libc,
+        volumes,
     };
     let summary = kiln_monitor::run(&image, &config).map_err(|e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),

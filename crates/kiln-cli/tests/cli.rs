@@ -40,6 +40,35 @@ fn bad_env_and_timeout_are_usage_errors() {
 }
 
 #[test]
+fn bad_volumes_are_usage_errors() {
+    let dir = std::env::temp_dir();
+    let host = dir.to_str().expect("a UTF-8 temporary directory");
+    for (value, needle) in [
+        ("data".to_string(), "expected HOST_DIR:GUEST_DIR[:ro]"),
+        (":/data".to_string(), "the host directory is empty"),
+        (format!("{host}:"), "the guest path is empty"),
+        (format!("{host}:data"), "the guest path must be absolute"),
+        (format!("{host}:/"), "the guest path cannot be /"),
+        (format!("{host}:/data:rx"), "unknown option 'rx'"),
+        (
+            "/nonexistent/kiln-volume:/data".to_string(),
+            "/nonexistent/kiln-volume: No such file or directory",
+        ),
+    ] {
+        // Checked before the image is even looked at.
+        let run = kiln_run(&["run", "-v", &value, "no-such-image"]);
+        run.assert_clean_error(
+            code::USAGE,
+            &format!("invalid --volume '{value}': {needle}"),
+        );
+    }
+    let first = format!("{host}:/data");
+    let second = format!("{host}:/data/:ro");
+    let run = kiln_run(&["run", "-v", &first, "--volume", &second, "no-such-image"]);
+    run.assert_clean_error(code::USAGE, "/data is already a volume's guest path");
+}
+
+#[test]
 fn bare_kiln_prints_help_and_fails() {
     let run = kiln_run(&[]);
     assert_eq!(run.code, code::USAGE);
@@ -169,7 +198,7 @@ fn verbose_prints_the_boot_timeline_and_exits() {
 #[test]
 fn console_output_costs_one_exit_per_line() {
     let probe = image("tests/guests/probe", false);
-    let run = run_image(&probe, &["-v"], &["print-many"]);
+    let run = run_image(&probe, &["--verbose"], &["print-many"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.lines().count(), 1000);
     assert!(run.stdout.ends_with("line 999\n"));

@@ -1,15 +1,17 @@
 //! Filling in the boot-info block the guest reads at entry.
 
 use kiln_abi::boot::{BOOT_MAGIC, BootInfo, MAX_REGIONS, MemoryRegion, RegionKind};
+use kiln_abi::file::{VOLUME_READ_ONLY, Volume};
 use kiln_abi::{ABI_VERSION, GuestPtr};
 
 use crate::clock::GuestClock;
 use crate::image::Image;
 use crate::layout::{Layout, PAGE_TABLES, SYSTEM_PAGE};
 use crate::memory::{GuestAccessError, GuestMemory};
+use crate::volume::VolumeSpec;
 
-/// The program's arguments and environment as the guest will see them, and
-/// the boot flags.
+/// The program's arguments and environment as the guest will see them, the
+/// boot flags and the volumes.
 #[derive(Clone, Debug, Default)]
 pub struct ProgramArgs<'a> {
     /// `argv`, including the program name.
@@ -18,19 +20,31 @@ pub struct ProgramArgs<'a> {
     pub env: &'a [String],
     /// `kiln_abi::boot::FLAG_*` bits.
     pub flags: u64,
+    /// The volumes, in the order the `File` call numbers them.
+    pub volumes: &'a [VolumeSpec],
 }
 
 impl ProgramArgs<'_> {
     /// Bytes of boot info these arguments need: the block, both pointer
-    /// arrays with their null terminators, and the NUL-terminated strings.
+    /// arrays with their null terminators, the volume list, and the
+    /// NUL-terminated strings.
     pub fn boot_info_len(&self) -> u64 {
         let pointers = (self.argv.len() + self.env.len() + 2) * size_of::<u64>();
-        let strings: usize = self.argv.iter().chain(self.env).map(|s| s.len() + 1).sum();
-        (size_of::<BootInfo>() + pointers + strings) as u64
+        let volumes = self.volumes.len() * size_of::<Volume>();
+        let strings: usize = self.strings().map(|s| s.len() + 1).sum();
+        (size_of::<BootInfo>() + pointers + volumes + strings) as u64
+    }
+
+    /// Every string the boot info holds, in order: argv, env, guest paths.
+    fn strings(&self) -> impl Iterator<Item = &str> {
+        let args = self.argv.iter().chain(self.env).map(String::as_str);
+        args.chain(self.volumes.iter().map(VolumeSpec::guest))
     }
 }
 
-/// Writes the boot info at `layout.boot_info.start`.
+/// Writes the boot info at `layout.boot_info.start`: the block, then the
+/// `argv` and `envp` pointer arrays, the volume list (all 8-byte aligned),
+/// then the strings they point to.
 pub fn write(
     memory: &GuestMemory,
     layout: &Layout,
@@ -42,22 +56,37 @@ pub fn write(
     let base = layout.boot_info.start;
     let argv_addr = base + size_of::<BootInfo>() as u64;
     let envp_addr = argv_addr + (args.argv.len() as u64 + 1) * 8;
-    let mut strings_addr = envp_addr + (args.env.len() as u64 + 1) * 8;
+    let volumes_addr = envp_addr + (args.env.len() as u64 + 1) * 8;
+    let strings_start = volumes_addr + (args.volumes.len() * size_of::<Volume>()) as u64;
 
-    let mut pointers = Vec::with_capacity(args.argv.len() + args.env.len() + 2);
+    let mut string_addrs = Vec::new();
     let mut strings = Vec::new();
-    for list in [args.argv, args.env] {
-        for s in list {
-            pointers.push(strings_addr);
-            strings.extend_from_slice(s.as_bytes());
-            strings.push(0);
-            strings_addr += s.len() as u64 + 1;
-        }
-        pointers.push(0);
+    for s in args.strings() {
+        string_addrs.push(strings_start + strings.len() as u64);
+        strings.extend_from_slice(s.as_bytes());
+        strings.push(0);
     }
-    let pointer_bytes: Vec<u8> = pointers.iter().flat_map(|p| p.to_le_bytes()).collect();
+    let (argv, rest) = string_addrs.split_at(args.argv.len());
+    let (env, guest_paths) = rest.split_at(args.env.len());
+    let pointer_bytes: Vec<u8> = [argv, &[0], env, &[0]]
+        .concat()
+        .iter()
+        .flat_map(|p| p.to_le_bytes())
+        .collect();
     memory.write_bytes(argv_addr, &pointer_bytes)?;
-    memory.write_bytes(envp_addr + (args.env.len() as u64 + 1) * 8, &strings)?;
+    for (i, (spec, &path)) in args.volumes.iter().zip(guest_paths).enumerate() {
+        let volume = Volume {
+            guest_path: GuestPtr::new(path),
+            guest_path_len: spec.guest().len() as u64,
+            flags: if spec.read_only() {
+                VOLUME_READ_ONLY
+            } else {
+                0
+            },
+        };
+        memory.write_obj(volume, volumes_addr + (i * size_of::<Volume>()) as u64)?;
+    }
+    memory.write_bytes(strings_start, &strings)?;
 
     let (regions, region_count) = memory_map(layout);
     let info = BootInfo {
@@ -79,8 +108,12 @@ pub fn write(
         monitor_setup_ns: clock.setup_ns(),
         tls: image.tls.unwrap_or_default(),
         flags: args.flags,
-        volume_count: 0,
-        volumes: GuestPtr::NULL,
+        volume_count: args.volumes.len() as u64,
+        volumes: if args.volumes.is_empty() {
+            GuestPtr::NULL
+        } else {
+            GuestPtr::new(volumes_addr)
+        },
         guest: Default::default(),
     };
     memory.write_obj(info, base)

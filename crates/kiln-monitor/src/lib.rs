@@ -8,7 +8,8 @@
 //!    the [`paging`] tables and [`cpu`] descriptor tables, fills in the
 //!    [`boot_info`] and enters the guest at CPL3;
 //! 4. [`seccomp`] confines the monitor to the run loop's system calls;
-//! 5. [`hypercall`] serves the guest's port-write calls until it exits,
+//! 5. [`hypercall`] serves the guest's port-write calls (file operations on
+//!    host [`volume`]s among them) until it exits,
 //!    crashes (then [`crash`] unwinds and symbolizes its stack), breaks the
 //!    ABI, or the [`watchdog`] ends it.
 //!
@@ -53,6 +54,8 @@ pub struct VmConfig {
     pub process_start_ns: u64,
     /// Ask the C library to log every call (`--trace-libc`).
     pub trace_libc: bool,
+    /// Host directories to serve to the guest, in boot-info order.
+    pub volumes: Vec<volume::VolumeSpec>,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).
@@ -73,6 +76,9 @@ pub enum BootError {
     /// The timeout timer could not be armed.
     #[error("cannot arm the timeout: {0}")]
     Timer(std::io::Error),
+    /// A volume's host directory could not be opened.
+    #[error(transparent)]
+    Volume(#[from] volume::VolumeError),
     /// The seccomp filter could not be installed.
     #[error("cannot install the seccomp filter: {0}")]
     Seccomp(std::io::Error),

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, VolatileSlice};
 
 use crate::crash::unwind::StackMemory;
 
@@ -113,6 +113,17 @@ impl GuestMemory {
         self.inner
             .write_slice(bytes, GuestAddress(addr))
             .map_err(|_| self.error(addr, bytes.len() as u64))
+    }
+
+    /// The host mapping of `len` bytes at `addr`, for system calls that
+    /// move data straight between a host file and guest memory. `len` may
+    /// not be 0 (an empty range has no mapping to point at).
+    pub fn slice(&self, addr: u64, len: u64) -> Result<VolatileSlice<'_>, GuestAccessError> {
+        self.check(addr, len)?;
+        let count = usize::try_from(len).map_err(|_| self.error(addr, len))?;
+        self.inner
+            .get_slice(GuestAddress(addr), count)
+            .map_err(|_| self.error(addr, len))
     }
 
     fn error(&self, addr: u64, len: u64) -> GuestAccessError {

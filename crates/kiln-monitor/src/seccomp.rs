@@ -7,6 +7,13 @@
 //! executable code, spawn processes or talk to the network: any call outside
 //! the allowlist kills the process.
 //!
+//! A VM with host volumes gets a second program, the same list plus the
+//! file calls its `File` hypercalls make (`openat2`, reads and writes on any
+//! descriptor, `mkdirat`...). Seccomp cannot look inside `openat2`'s
+//! `open_how`, so there the confinement to the volumes is `RESOLVE_BENEATH`
+//! in [`crate::volume`], not the filter. VMs without volumes keep the
+//! tighter program.
+//!
 //! The filter is installed with `SECCOMP_FILTER_FLAG_SPEC_ALLOW`: without
 //! it the kernel also forces speculative-store-bypass mitigation on the
 //! process, which is meant for sandboxed code running *in* it; the
@@ -22,12 +29,14 @@ use std::io;
 
 use libc::sock_filter;
 
-/// The compiled allowlist: 8-byte BPF instructions, little-endian.
+/// The compiled allowlists: 8-byte BPF instructions, little-endian.
 const RUN_LOOP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/run_loop.bpf"));
+const RUN_LOOP_VOLUMES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/run_loop_volumes.bpf"));
 
-/// Restricts this process (it is single-threaded) to the run loop's system calls.
-pub fn restrict_to_run_loop() -> io::Result<()> {
-    let mut program = program();
+/// Restricts this process (it is single-threaded) to the run loop's system
+/// calls, and the file calls of volumes if it serves any.
+pub fn restrict_to_run_loop(volumes: bool) -> io::Result<()> {
+    let mut program = program(if volumes { RUN_LOOP_VOLUMES } else { RUN_LOOP });
     let fprog = libc::sock_fprog {
         len: u16::try_from(program.len()).map_err(io::Error::other)?,
         filter: program.as_mut_ptr(),
@@ -53,8 +62,8 @@ pub fn restrict_to_run_loop() -> io::Result<()> {
     Ok(())
 }
 
-fn program() -> Vec<sock_filter> {
-    RUN_LOOP
+fn program(compiled: &[u8]) -> Vec<sock_filter> {
+    compiled
         .chunks_exact(8)
         .map(|insn| sock_filter {
             code: u16::from_le_bytes([insn[0], insn[1]]),
@@ -67,7 +76,92 @@ fn program() -> Vec<sock_filter> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::process::ExitStatusExt;
+    use std::path::PathBuf;
+    use std::process::{Command, Output};
+
     use super::*;
+    use crate::volume::{VolumeSpec, Volumes};
+
+    /// Set in a child test process: the volume directory to probe. A
+    /// filter applies to the thread that installs it (and kills the whole
+    /// process on a miss), so each probe runs in a process of its own.
+    const PROBE_DIR: &str = "KILN_SECCOMP_PROBE_DIR";
+
+    /// Runs `test` (this binary's test of that name) in a child process
+    /// with a fresh volume directory, which is removed afterwards.
+    fn probe_in_child(test: &str) -> Output {
+        let dir = std::env::temp_dir().join(format!("kiln-seccomp-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the probe directory");
+        let output = Command::new(std::env::current_exe().expect("the test binary"))
+            .args([&format!("seccomp::tests::{test}"), "--exact", "--nocapture"])
+            .env(PROBE_DIR, &dir)
+            .output()
+            .expect("run the test binary");
+        let _ = std::fs::remove_dir_all(&dir);
+        output
+    }
+
+    /// In a probe child: the volume, opened before any filter.
+    fn probe_volumes() -> Option<Volumes> {
+        let dir = PathBuf::from(std::env::var_os(PROBE_DIR)?);
+        let spec = VolumeSpec::new(dir, "/data", false).expect("spec");
+        Some(Volumes::new(&[spec]).expect("open the probe volume"))
+    }
+
+    /// Every file operation, as a guest would make them.
+    fn exercise(volumes: &mut Volumes) {
+        let create = (libc::O_RDWR | libc::O_CREAT).cast_unsigned();
+        let file = volumes.open(0, b"f", create, 0o644).expect("open");
+        let mut buf = [0u8; 512];
+        volumes.write(file, -1, b"data").expect("write");
+        volumes.write(file, 8, b"more").expect("pwrite");
+        volumes.read(file, 0, &mut buf).expect("pread");
+        volumes.seek(file, 0, 0).expect("seek");
+        volumes.read(file, -1, &mut buf).expect("read");
+        volumes.stat(file).expect("fstat");
+        volumes.truncate(file, 2).expect("truncate");
+        volumes.fsync(file, 0).expect("fsync");
+        volumes.fsync(file, 1).expect("fdatasync");
+        volumes.close(file).expect("close");
+        volumes.mkdir(0, b"d", 0o755).expect("mkdir");
+        volumes.rename(0, b"f", b"d/f").expect("rename");
+        volumes.symlink(0, b"l", b"d/f").expect("symlink");
+        volumes.read_link(0, b"l", &mut buf).expect("readlink");
+        volumes.stat_path(0, b"l", 0).expect("stat");
+        let dir = volumes
+            .open(0, b"d", libc::O_DIRECTORY.cast_unsigned(), 0)
+            .expect("open a directory");
+        volumes.read_dir(dir, &mut buf).expect("getdents");
+        volumes.close(dir).expect("close");
+        volumes.unlink(0, b"l", 0).expect("unlink");
+        volumes.unlink(0, b"d/f", 0).expect("unlink");
+        volumes.unlink(0, b"d", 1 << 9).expect("rmdir");
+    }
+
+    #[test]
+    fn the_volumes_program_allows_every_file_operation() {
+        let test = "the_volumes_program_allows_every_file_operation";
+        let Some(mut volumes) = probe_volumes() else {
+            let output = probe_in_child(test);
+            assert!(output.status.success(), "{output:?}");
+            assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
+            return;
+        };
+        restrict_to_run_loop(true).expect("install the filter");
+        exercise(&mut volumes);
+    }
+
+    #[test]
+    fn the_base_program_kills_file_operations() {
+        let Some(volumes) = probe_volumes() else {
+            let output = probe_in_child("the_base_program_kills_file_operations");
+            assert_eq!(output.status.signal(), Some(libc::SIGSYS), "{output:?}");
+            return;
+        };
+        restrict_to_run_loop(false).expect("install the filter");
+        let _ = volumes.stat_path(0, b"", 0);
+    }
 
     /// `_IOR(KVMIO, nr, T)` as the kernel's headers compute it.
     fn ior<T>(nr: u32) -> u32 {
@@ -90,9 +184,12 @@ mod tests {
     }
 
     #[test]
-    fn program_is_whole_instructions() {
-        assert!(!RUN_LOOP.is_empty());
-        assert_eq!(RUN_LOOP.len() % 8, 0);
-        assert_eq!(program().len(), RUN_LOOP.len() / 8);
+    fn programs_are_whole_instructions() {
+        for compiled in [RUN_LOOP, RUN_LOOP_VOLUMES] {
+            assert!(!compiled.is_empty());
+            assert_eq!(compiled.len() % 8, 0);
+            assert_eq!(program(compiled).len(), compiled.len() / 8);
+        }
+        assert!(RUN_LOOP_VOLUMES.len() > RUN_LOOP.len());
     }
 }

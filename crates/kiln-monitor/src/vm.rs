@@ -16,6 +16,7 @@ use crate::hypercall::{self, Console, Context, Flow, Violation};
 use crate::image::Image;
 use crate::layout::Layout;
 use crate::memory::GuestMemory;
+use crate::volume::Volumes;
 use crate::watchdog::Watchdog;
 use crate::{BootError, Outcome, RunSummary, Timeline, VmConfig, cpu, paging, seccomp};
 
@@ -29,6 +30,7 @@ pub struct Vm<'a> {
     vcpu: VcpuFd,
     clock: GuestClock,
     timeout: Option<std::time::Duration>,
+    volumes: Volumes,
     // Dropped last: the memory slot and vCPU belong to this VM.
     _vm: VmFd,
 }
@@ -36,6 +38,9 @@ pub struct Vm<'a> {
 impl<'a> Vm<'a> {
     /// Creates the VM, loads the image and prepares the vCPU for entry.
     pub fn new(image: &'a Image<'a>, config: &VmConfig) -> Result<Self, BootError> {
+        // First: a missing host directory fails the boot before KVM costs
+        // anything, and the directories must be open before seccomp.
+        let volumes = Volumes::new(&config.volumes)?;
         let args = ProgramArgs {
             argv: &config.argv,
             env: &config.env,
@@ -44,6 +49,7 @@ impl<'a> Vm<'a> {
             } else {
                 0
             },
+            volumes: &config.volumes,
         };
         let layout = Layout::plan(
             config.memory,
@@ -115,6 +121,7 @@ impl<'a> Vm<'a> {
             vcpu,
             clock,
             timeout: config.timeout,
+            volumes,
             _vm: vm,
         })
     }
@@ -129,7 +136,7 @@ impl<'a> Vm<'a> {
             }
             None => None,
         };
-        seccomp::restrict_to_run_loop().map_err(BootError::Seccomp)?;
+        seccomp::restrict_to_run_loop(!self.volumes.is_empty()).map_err(BootError::Seccomp)?;
         let mut console = Console::default();
         let mut exits = BTreeMap::new();
         let outcome = loop {
@@ -151,6 +158,7 @@ impl<'a> Vm<'a> {
                         layout: &self.layout,
                         clock: &self.clock,
                         console: &mut console,
+                        volumes: &mut self.volumes,
                     };
                     hypercall::dispatch(&mut ctx, port, &data[..len])
                 }
@@ -248,6 +256,7 @@ fn hypercall_name(call: kiln_abi::hypercall::Hypercall) -> &'static str {
         Block => "block",
         Panic => "panic",
         Trap => "trap",
+        File => "file",
         _ => "unknown hypercall",
     }
 }

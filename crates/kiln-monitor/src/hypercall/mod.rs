@@ -8,6 +8,7 @@
 mod console;
 mod crash;
 mod exit;
+mod file;
 mod time;
 
 use kiln_abi::hypercall::Hypercall;
@@ -18,6 +19,7 @@ use crate::clock::GuestClock;
 use crate::image::Image;
 use crate::layout::Layout;
 use crate::memory::{GuestAccessError, GuestMemory};
+use crate::volume::Volumes;
 
 pub use console::Console;
 
@@ -56,6 +58,15 @@ pub enum Violation {
     /// A console write to a stream that does not exist.
     #[error("ConsoleWrite hypercall: unknown stream {0}")]
     BadStream(u32),
+    /// A `File` call with an operation number that is not one.
+    #[error("File hypercall: unknown operation {0}")]
+    UnknownFileOp(u32),
+    /// A `File` `Stat` whose buffer is not one `FileStat`.
+    #[error(
+        "File hypercall: Stat buffer of {0} bytes; a FileStat is {size} bytes",
+        size = size_of::<kiln_abi::file::FileStat>()
+    )]
+    StatSize(u64),
     /// A VM exit no Kiln guest causes.
     #[error("unexpected VM exit: {0}")]
     UnexpectedExit(String),
@@ -84,6 +95,8 @@ pub struct Context<'a> {
     pub clock: &'a GuestClock,
     /// The host side of the console.
     pub console: &'a mut Console,
+    /// Host volumes and the guest's open files.
+    pub volumes: &'a mut Volumes,
 }
 
 impl Context<'_> {
@@ -134,6 +147,7 @@ pub fn dispatch(ctx: &mut Context<'_>, port: u16, data: &[u8]) -> Result<Flow, V
         Hypercall::Block => time::block(ctx, gpa),
         Hypercall::Panic => crash::panic(ctx, gpa),
         Hypercall::Trap => crash::trap(ctx, gpa),
+        Hypercall::File => file::file(ctx, gpa),
         _ => Err(Violation::UnknownPort(port)),
     }
 }

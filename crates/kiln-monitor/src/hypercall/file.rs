@@ -1,0 +1,181 @@
+//! `File`: an operation on a host volume.
+//!
+//! This layer only translates between guest memory and
+//! [`crate::volume::Volumes`]: paths are copied out (they are short, and the
+//! host wants them NUL-terminated), data buffers are lent to the host call
+//! in place, so file bytes move between the host file and guest memory with
+//! no copy in between. A block the monitor cannot accept (a buffer outside
+//! guest memory, a length over its limit, an unknown operation, a `Stat`
+//! buffer of the wrong size) is a violation; everything the host refuses is
+//! an errno in `result`.
+
+use std::mem::offset_of;
+
+use kiln_abi::GuestPtr;
+use kiln_abi::file::{FileArgs, FileOp, FileStat, IO_MAX, PATH_MAX};
+use kiln_abi::hypercall::Hypercall;
+
+use super::{Context, Flow, GuestBuffer, Violation, read_buffer};
+use crate::memory::{GuestAccessError, GuestMemory};
+use crate::volume::{Errno, Volumes};
+
+const CALL: Hypercall = Hypercall::File;
+
+pub(super) fn file(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
+    let args: FileArgs = ctx.args(CALL, gpa)?;
+    let op = FileOp::from_number(args.op).ok_or(Violation::UnknownFileOp(args.op))?;
+    let result = match serve(ctx.memory, ctx.volumes, op, &args)? {
+        Answer::Opened(handle) => {
+            write(
+                ctx.memory,
+                handle,
+                gpa + offset_of!(FileArgs, handle) as u64,
+            )?;
+            Ok(0)
+        }
+        Answer::Done(result) => result,
+    };
+    let result = match result {
+        Ok(value) => i64::try_from(value).unwrap_or(-i64::from(libc::EOVERFLOW)),
+        Err(Errno(errno)) => -i64::from(errno),
+    };
+    write(
+        ctx.memory,
+        result,
+        gpa + offset_of!(FileArgs, result) as u64,
+    )?;
+    Ok(Flow::Continue)
+}
+
+/// What an operation gives back.
+enum Answer {
+    /// `Open` succeeded: the new handle (and `result` 0).
+    Opened(u64),
+    /// Any other outcome: `result`.
+    Done(Result<u64, Errno>),
+}
+
+fn serve(
+    memory: &GuestMemory,
+    volumes: &mut Volumes,
+    op: FileOp,
+    args: &FileArgs,
+) -> Result<Answer, Violation> {
+    let path = || read_path(memory, args.path, args.path_len);
+    let path2 = || read_path(memory, args.path2, args.path2_len);
+    let (volume, handle) = (args.volume, args.handle);
+    let done = match op {
+        FileOp::Open => {
+            return Ok(
+                match volumes.open(volume, &path()?, args.flags, args.mode) {
+                    Ok(handle) => Answer::Opened(handle),
+                    Err(errno) => Answer::Done(Err(errno)),
+                },
+            );
+        }
+        FileOp::Close => volumes.close(handle),
+        FileOp::Read => lend(memory, args.buf, args.len, |buf| {
+            volumes.read(handle, args.offset, buf)
+        })?,
+        FileOp::Write => lend(memory, args.buf, args.len, |buf| {
+            volumes.write(handle, args.offset, buf)
+        })?,
+        FileOp::Seek => volumes.seek(handle, args.offset, args.flags),
+        FileOp::Stat => stat(memory, volumes, args)?,
+        FileOp::Fsync => volumes.fsync(handle, args.flags),
+        FileOp::Truncate => volumes.truncate(handle, args.offset),
+        FileOp::ReadDir => lend(memory, args.buf, args.len, |buf| {
+            volumes.read_dir(handle, buf)
+        })?,
+        FileOp::Mkdir => volumes.mkdir(volume, &path()?, args.mode),
+        FileOp::Unlink => volumes.unlink(volume, &path()?, args.flags),
+        FileOp::Rename => volumes.rename(volume, &path()?, &path2()?),
+        FileOp::ReadLink => {
+            let path = path()?;
+            lend(memory, args.buf, args.len, |buf| {
+                volumes.read_link(volume, &path, buf)
+            })?
+        }
+        FileOp::Symlink => volumes.symlink(volume, &path()?, &path2()?),
+        // An operation the ABI crate knows and this monitor does not serve.
+        _ => return Err(Violation::UnknownFileOp(args.op)),
+    };
+    Ok(Answer::Done(done))
+}
+
+/// `Stat`: of the handle (no path) or of the path; the `FileStat` goes to
+/// `buf`, which must be exactly one.
+fn stat(
+    memory: &GuestMemory,
+    volumes: &Volumes,
+    args: &FileArgs,
+) -> Result<Result<u64, Errno>, Violation> {
+    if args.len != size_of::<FileStat>() as u64 {
+        return Err(Violation::StatSize(args.len));
+    }
+    memory.check(args.buf.addr(), args.len).map_err(bad)?;
+    let stat = if args.path_len == 0 {
+        volumes.stat(args.handle)
+    } else {
+        let path = read_path(memory, args.path, args.path_len)?;
+        volumes.stat_path(args.volume, &path, args.flags)
+    };
+    match stat {
+        Ok(stat) => write(memory, stat, args.buf.addr()).map(|()| Ok(0)),
+        Err(errno) => Ok(Err(errno)),
+    }
+}
+
+/// Copies a path out of guest memory.
+fn read_path(memory: &GuestMemory, data: GuestPtr<u8>, len: u64) -> Result<Vec<u8>, Violation> {
+    let mut path = Vec::new();
+    let buffer = GuestBuffer {
+        data,
+        len,
+        max: PATH_MAX,
+    };
+    read_buffer(memory, CALL, buffer, &mut path)?;
+    Ok(path)
+}
+
+/// Lends the guest's `len` bytes at `data` to `f`, in place.
+fn lend<R>(
+    memory: &GuestMemory,
+    data: GuestPtr<u8>,
+    len: u64,
+    f: impl FnOnce(&mut [u8]) -> R,
+) -> Result<R, Violation> {
+    if len > IO_MAX {
+        return Err(Violation::TooLong {
+            call: CALL,
+            len,
+            max: IO_MAX,
+        });
+    }
+    if len == 0 {
+        memory.check(data.addr(), 0).map_err(bad)?;
+        return Ok(f(&mut []));
+    }
+    let slice = memory.slice(data.addr(), len).map_err(bad)?;
+    let guard = slice.ptr_guard_mut();
+    // SAFETY: `guard` points at `slice.len()` bytes of guest memory's host
+    // mapping, bounds-checked above, which lives as long as `memory`. No
+    // one else touches those bytes while `f` runs: the guest's only vCPU is
+    // stopped in this exit, and this handler holds no other reference into
+    // guest memory (paths were copied out; the argument block was read by
+    // value and is written back only after `f` returns).
+    let bytes = unsafe { std::slice::from_raw_parts_mut(guard.as_ptr(), slice.len()) };
+    Ok(f(bytes))
+}
+
+fn write<T: vm_memory::ByteValued>(
+    memory: &GuestMemory,
+    value: T,
+    addr: u64,
+) -> Result<(), Violation> {
+    memory.write_obj(value, addr).map_err(bad)
+}
+
+fn bad(error: GuestAccessError) -> Violation {
+    Violation::BadAddress { call: CALL, error }
+}
