@@ -71,6 +71,43 @@ fn unknown_hypercall_number() {
 }
 
 #[test]
+fn file_call_with_an_unknown_operation() {
+    violation("file-unknown-op", "File hypercall: unknown operation 99");
+}
+
+#[test]
+fn file_stat_into_a_buffer_of_the_wrong_size() {
+    violation(
+        "file-stat-wrong-size",
+        "Stat buffer of 79 bytes; a FileStat is 80 bytes",
+    );
+}
+
+#[test]
+fn file_read_into_a_buffer_outside_memory() {
+    violation(
+        "file-read-outside",
+        "File hypercall: 0x10 bytes at guest address 0x801000 are outside guest memory",
+    );
+}
+
+#[test]
+fn file_read_over_the_limit() {
+    violation(
+        "file-read-too-long",
+        "File hypercall: length 16777217 exceeds the limit of 16777216 bytes",
+    );
+}
+
+#[test]
+fn file_path_over_the_limit() {
+    violation(
+        "file-path-too-long",
+        "File hypercall: length 4097 exceeds the limit of 4096 bytes",
+    );
+}
+
+#[test]
 fn hypercall_with_a_byte_access() {
     violation("byte-access", "used a 1-byte access");
 }

@@ -6,6 +6,7 @@
 use core::arch::asm;
 
 use kiln_abi::GuestPtr;
+use kiln_abi::file::{FileArgs, FileOp, IO_MAX, PATH_MAX};
 use kiln_abi::hypercall::{
     CONSOLE_WRITE_MAX, ConsoleWriteArgs, Hypercall, PORT_BASE, PORT_COUNT, PanicArgs, stream,
 };
@@ -45,6 +46,34 @@ fn main() -> i32 {
             call(Hypercall::Panic, &mut args);
         }
         "foreign-port" => out32(0x80, 0),
+        "file-unknown-op" => file(FileArgs {
+            op: 99,
+            ..FileArgs::default()
+        }),
+        "file-stat-wrong-size" => file(FileArgs {
+            op: FileOp::Stat as u32,
+            buf: GuestPtr::from_ptr(text.as_ptr()),
+            len: 79,
+            ..FileArgs::default()
+        }),
+        "file-read-outside" => file(FileArgs {
+            op: FileOp::Read as u32,
+            buf: GuestPtr::new(memory + 4096),
+            len: 16,
+            ..FileArgs::default()
+        }),
+        "file-read-too-long" => file(FileArgs {
+            op: FileOp::Read as u32,
+            buf: GuestPtr::from_ptr(text.as_ptr()),
+            len: IO_MAX + 1,
+            ..FileArgs::default()
+        }),
+        "file-path-too-long" => file(FileArgs {
+            op: FileOp::Open as u32,
+            path: GuestPtr::from_ptr(text.as_ptr()),
+            path_len: PATH_MAX + 1,
+            ..FileArgs::default()
+        }),
         "random" => {
             let seed = kiln::env::args().nth(2).and_then(|s| s.parse().ok());
             random_calls(seed.unwrap_or(1), memory);
@@ -97,6 +126,10 @@ fn console(stream: u32, data: u64, len: u64) {
         len,
     };
     call(Hypercall::ConsoleWrite, &mut args);
+}
+
+fn file(mut args: FileArgs) {
+    call(Hypercall::File, &mut args);
 }
 
 fn call<T>(call: Hypercall, args: &mut T) {
