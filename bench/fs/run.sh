@@ -7,7 +7,9 @@
 #
 #   bench/fs/run.sh > fs.md
 #
-# Env: BENCH_ALT_RUNS (alternating guest/native runs, default 15, min 10).
+# Env: BENCH_ALT_RUNS (alternating guest/native runs, default 15, min 10),
+#      BENCH_DIR (where both sides work, default a new directory in $TMPDIR
+#                 or /tmp; the repository's tree may be slowed by watchers).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -21,9 +23,9 @@ PROGRAM=bench/fs/program
 KILN=target/release/kiln
 build_kiln
 
-# Both sides work in one directory of the same host filesystem (the
-# repository's), so the disk is the same.
-WORK=$(mktemp -d "$ROOT/bench/fs/work.XXXXXX")
+# Both sides work in one directory of the same host filesystem, so the
+# disk is the same.
+WORK=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/kiln-bench-fs.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/data" "$WORK/guest" "$WORK/native"
 head -c 1048576 /dev/urandom >"$WORK/data/1mib.bin"
@@ -46,7 +48,8 @@ for ((i = 0; i < ALT_RUNS; i++)); do
     "${N_CMD[@]}" >>"$TMP/native.txt" || die "native run failed: ${N_CMD[*]}"
 done
 
-export TMP ALT_RUNS G_CMD_TEXT="${G_CMD[*]}" N_CMD_TEXT="${N_CMD[*]}"
+FS_NOTE="$(df -T "$WORK" | awk 'NR == 2 {print $2}') on $(df "$WORK" | awk 'NR == 2 {print $1}')"
+export TMP ALT_RUNS FS_NOTE G_CMD_TEXT="${G_CMD[*]}" N_CMD_TEXT="${N_CMD[*]}"
 WHEN=$(date -u '+%Y-%m-%d %H:%M UTC') MACHINE=$(machine_note) python3 - <<'PY'
 import os, re, statistics as st, sys
 E = os.environ
@@ -64,7 +67,8 @@ g, n = figures("guest"), figures("native")
 print("## Files: Kiln guest vs native\n")
 print(f"_Measured {E['WHEN']} on {E['MACHINE']}._\n")
 print("One std program (`bench/fs/program`) as a Kiln guest with a 1 MiB file baked in and a "
-      "host volume, and as a native process on the same host filesystem; "
+      "host volume, and as a native process, both working in one directory of the same host "
+      f"filesystem (`{E['FS_NOTE']}`); "
       f"{E['ALT_RUNS']} alternating runs per side, medians.\n")
 print("Command (from the repository root): `BENCH_ALT_RUNS=%s bench/fs/run.sh`, which alternates\n" % E["ALT_RUNS"])
 print("```\n" + E["G_CMD_TEXT"] + "\n" + E["N_CMD_TEXT"] + "\n```\n")
@@ -80,5 +84,6 @@ print("| Measure | Kiln | native | Kiln / native |\n|---|---|---|---|")
 for key, label in names.items():
     unit = g["unit:" + key]
     gm, nm = st.median(g[key]), st.median(n[key])
-    print(f"| {label} | {gm:,.1f} {unit} | {nm:,.1f} {unit} | {gm / nm:.2f}x |")
+    ratio = f"{gm / nm:.2f}x" if nm else "-"
+    print(f"| {label} | {gm:,.2f} {unit} | {nm:,.2f} {unit} | {ratio} |")
 PY

@@ -108,6 +108,30 @@ fn file_path_over_the_limit() {
 }
 
 #[test]
+fn file_deferred_block_that_may_not_be_deferred() {
+    violation(
+        "file-pending-open",
+        "pending block 0 is op 1 with 0 pending; only Write and Close",
+    );
+}
+
+#[test]
+fn file_deferred_blocks_outside_memory() {
+    violation(
+        "file-pending-outside",
+        "File hypercall: 0xd0 bytes at guest address 0x7ffff8 are outside guest memory",
+    );
+}
+
+#[test]
+fn file_too_many_deferred_blocks() {
+    violation(
+        "file-pending-too-many",
+        "File hypercall: 65 pending blocks; at most 64 may be deferred",
+    );
+}
+
+#[test]
 fn hypercall_with_a_byte_access() {
     violation("byte-access", "used a 1-byte access");
 }

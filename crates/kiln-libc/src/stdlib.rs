@@ -3,7 +3,7 @@
 use core::ffi::c_char;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use kiln_libos::{console, platform};
+use kiln_libos::platform;
 
 use crate::CInt;
 
@@ -37,15 +37,14 @@ pub unsafe extern "C" fn getenv(name: *const c_char) -> *mut c_char {
 /// `abort(3)`: reported to the monitor as a crash, with a backtrace.
 #[unsafe(no_mangle)]
 pub extern "C" fn abort() -> ! {
-    console::flush();
+    kiln_libos::process::flush_output();
     platform::report_panic(b"the program called abort()")
 }
 
 /// `exit(3)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn exit(status: CInt) -> ! {
-    console::flush();
-    platform::exit(status)
+    kiln_libos::process::exit(status)
 }
 
 /// `_exit(2)`.

@@ -5,11 +5,11 @@ use core::fmt::Write;
 use core::panic::PanicInfo;
 
 use crate::fixed_text::FixedText;
-use crate::{console, platform};
+use crate::{platform, process};
 
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
-    console::flush();
+    process::flush_output();
     // A fixed buffer: the heap may be the thing that failed.
     let mut message = FixedText::<1024>::new();
     // `PanicInfo` displays as "panicked at FILE:LINE:COL:\nMESSAGE"; a

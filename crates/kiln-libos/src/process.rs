@@ -5,10 +5,18 @@ use core::fmt::Debug;
 use crate::{console, platform};
 
 /// Ends the program with `status` (the host sees its low 8 bits), after
-/// flushing buffered console output.
+/// flushing buffered output.
 pub fn exit(status: i32) -> ! {
-    console::flush();
+    flush_output();
     platform::exit(status)
+}
+
+/// Hands buffered output on before the program ends: console lines, and
+/// deferred writes to host volumes.
+pub fn flush_output() {
+    console::flush();
+    #[cfg(feature = "fs")]
+    crate::fs::flush();
 }
 
 /// What a program's `main` may return, and the exit status it stands for.

@@ -493,9 +493,12 @@ fn schedule() {
             crate::process::exit(0);
         }
         if earliest == u64::MAX {
+            crate::process::flush_output();
             platform::report_panic(b"deadlock: every thread is waiting, none with a timeout");
         }
         crate::console::flush();
+        #[cfg(feature = "fs")]
+        crate::fs::flush();
         platform::block_until(earliest);
     }
 }

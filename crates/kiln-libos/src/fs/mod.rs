@@ -492,7 +492,11 @@ impl Fs {
                 Ok(data.len())
             }
             Object::Dir { .. } => Err(Errno(EISDIR)),
-            Object::Volume { handle } => volume::write(handle, data, at),
+            Object::Volume { handle } => match volume::take_error(handle) {
+                Some(error) => Err(error),
+                None if volume::write_behind(handle, data, at) => Ok(data.len()),
+                None => volume::write(handle, data, at),
+            },
             Object::File(ino) => {
                 let append = description.status & O_APPEND != 0;
                 let offset = match at {
@@ -632,10 +636,14 @@ pub fn stat(dirfd: i32, path: &[u8], follow: bool) -> Result<Stat> {
 }
 
 /// `fsync(2)`, or `fdatasync(2)` with `data_only`: returns once the data is
-/// on the host's disk (files in memory have nowhere further to go).
+/// on the host's disk (files in memory have nowhere further to go), or with
+/// the error of an earlier write that did not get there.
 pub fn fsync(fd: i32, data_only: bool) -> Result<()> {
     with(|fs| match fs.description(fd)?.object {
-        Object::Volume { handle } => volume::fsync(handle, data_only),
+        Object::Volume { handle } => {
+            volume::fsync(handle, data_only)?;
+            volume::take_error(handle).map_or(Ok(()), Err)
+        }
         Object::File(_) | Object::Dir { .. } => Ok(()),
         _ => Err(Errno(EINVAL)),
     })
@@ -969,6 +977,12 @@ pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
             _ => wanted & (POLLIN | POLLOUT),
         }
     })
+}
+
+/// Carries out deferred volume writes and closes now: before the vCPU idles
+/// and before the program ends, so the host sees what was written.
+pub fn flush() {
+    volume::flush_if_idle();
 }
 
 /// Waits until a pipe changes or `deadline` (ns since boot) passes, for `poll`.

@@ -1,14 +1,24 @@
 //! Host volumes: file operations the monitor carries out beneath a host
 //! directory, one `File` hypercall each (see `kiln_abi::file`).
 //!
-//! Nothing is cached in the guest: every read and write reaches the host
-//! file, so what `fsync` flushes is everything written before it.
+//! Every exit to the monitor costs ~30 µs on our hosts, so small writes and
+//! closes are *deferred*: the write's bytes are copied to a staging buffer
+//! and both wait in a queue that rides along with the next call (see
+//! `kiln_abi::file`), which the monitor carries out first. Nothing else is
+//! cached: every other call, `fsync` included, sees all earlier writes done.
+//! A deferred write that fails reports its error at the handle's next write
+//! or `fsync`, as a kernel's write-back does. The queue is also flushed
+//! before the vCPU idles and when the program ends.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 
 use kiln_abi::GuestPtr;
 use kiln_abi::file::{
-    CURRENT_POSITION, FSYNC_DATA_ONLY, FileArgs, FileOp, FileStat, IO_MAX, STAT_NO_FOLLOW,
-    UNLINK_DIRECTORY,
+    CURRENT_POSITION, FSYNC_DATA_ONLY, FileArgs, FileOp, FileStat, IO_MAX, PENDING_MAX,
+    STAT_NO_FOLLOW, UNLINK_DIRECTORY,
 };
+use spinning_top::Spinlock;
 
 use super::{Errno, Result};
 use crate::platform;
@@ -16,13 +26,140 @@ use crate::platform;
 /// A monitor-side open file.
 pub type Handle = u64;
 
+/// The largest write that is deferred; larger ones go at once, without a copy.
+const DEFER_MAX: usize = 64 * 1024;
+
+/// Bytes of deferred writes held at once.
+const STAGING: usize = 256 * 1024;
+
+/// Deferred writes and closes, waiting for the next call.
+struct Queue {
+    blocks: [FileArgs; PENDING_MAX as usize],
+    count: usize,
+    /// The deferred writes' bytes (allocated on first use).
+    staging: Option<Box<[u8]>>,
+    used: usize,
+    /// Errors of deferred writes, not yet reported.
+    failed: Vec<(Handle, Errno)>,
+}
+
+static QUEUE: Spinlock<Queue> = Spinlock::new(Queue {
+    blocks: [FileArgs {
+        op: 0,
+        volume: 0,
+        handle: 0,
+        path: GuestPtr::NULL,
+        path_len: 0,
+        path2: GuestPtr::NULL,
+        path2_len: 0,
+        buf: GuestPtr::NULL,
+        len: 0,
+        offset: 0,
+        flags: 0,
+        mode: 0,
+        result: 0,
+        pending: GuestPtr::NULL,
+        pending_count: 0,
+    }; PENDING_MAX as usize],
+    count: 0,
+    staging: None,
+    used: 0,
+    failed: Vec::new(),
+});
+
+impl Queue {
+    /// Makes `args` with the queued blocks in front, and notes the errors
+    /// of the deferred writes among them.
+    fn submit(&mut self, args: &mut FileArgs) {
+        args.pending = GuestPtr::from_ptr(self.blocks.as_ptr());
+        args.pending_count = self.count as u64;
+        platform::file_call(args);
+        for block in &self.blocks[..self.count] {
+            let short = block.op == FileOp::Write as u32
+                && (block.result < 0 || block.result as u64 != block.len);
+            if short {
+                let errno = if block.result < 0 {
+                    Errno(-block.result as i32)
+                } else {
+                    Errno(kiln_abi::errno::ENOSPC)
+                };
+                self.failed.push((block.handle, errno));
+            }
+        }
+        self.count = 0;
+        self.used = 0;
+    }
+
+    /// Queues `block`, flushing first if the queue is full.
+    fn push(&mut self, block: FileArgs) {
+        if self.count == self.blocks.len() {
+            self.flush();
+        }
+        self.blocks[self.count] = block;
+        self.count += 1;
+    }
+
+    fn flush(&mut self) {
+        if self.count > 0 {
+            let mut args = FileArgs {
+                op: FileOp::Flush as u32,
+                ..Default::default()
+            };
+            self.submit(&mut args);
+        }
+    }
+}
+
 fn call(mut args: FileArgs) -> Result<(i64, FileArgs)> {
-    platform::file_call(&mut args);
+    QUEUE.lock().submit(&mut args);
     if args.result < 0 {
         Err(Errno(-args.result as i32))
     } else {
         Ok((args.result, args))
     }
+}
+
+/// Carries out the deferred writes and closes now, unless the queue is in
+/// use (the program is crashing inside it): then there is nothing
+/// consistent to flush.
+pub fn flush_if_idle() {
+    if let Some(mut queue) = QUEUE.try_lock() {
+        queue.flush();
+    }
+}
+
+/// Defers a write of `data` at `offset` (or the handle's position); false
+/// if it is too large to defer (then it must be written at once).
+pub fn write_behind(handle: Handle, data: &[u8], offset: Option<u64>) -> bool {
+    if data.len() > DEFER_MAX {
+        return false;
+    }
+    let mut queue = QUEUE.lock();
+    if queue.used + data.len() > STAGING {
+        queue.flush();
+    }
+    let queue = &mut *queue;
+    let staging = queue
+        .staging
+        .get_or_insert_with(|| alloc::vec![0; STAGING].into_boxed_slice());
+    let copy = &mut staging[queue.used..queue.used + data.len()];
+    copy.copy_from_slice(data);
+    let block = FileArgs {
+        buf: GuestPtr::from_ptr(copy.as_ptr()),
+        len: data.len() as u64,
+        offset: offset.map_or(CURRENT_POSITION, |o| o as i64),
+        ..on_handle(FileOp::Write, handle)
+    };
+    queue.used += data.len();
+    queue.push(block);
+    true
+}
+
+/// The error of an earlier deferred write on `handle`, if one failed (reported once).
+pub fn take_error(handle: Handle) -> Option<Errno> {
+    let mut queue = QUEUE.lock();
+    let at = queue.failed.iter().position(|(h, _)| *h == handle)?;
+    Some(queue.failed.remove(at).1)
 }
 
 fn on_path(op: FileOp, volume: u32, path: &[u8]) -> FileArgs {
@@ -53,10 +190,12 @@ pub fn open(volume: u32, path: &[u8], flags: i32, mode: u32) -> Result<Handle> {
     call(args).map(|(_, args)| args.handle)
 }
 
-/// Closes a handle.
+/// Closes a handle (deferred: the handle is gone either way, and a close
+/// error on a host file has nothing left to report).
 pub fn close(handle: Handle) {
-    // A close that fails leaves nothing to do: the handle is gone either way.
-    let _ = call(on_handle(FileOp::Close, handle));
+    let mut queue = QUEUE.lock();
+    queue.failed.retain(|(h, _)| *h != handle);
+    queue.push(on_handle(FileOp::Close, handle));
 }
 
 /// Reads at `offset`, or at the handle's position if `None`.

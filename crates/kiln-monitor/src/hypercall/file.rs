@@ -7,12 +7,14 @@
 //! no copy in between. A block the monitor cannot accept (a buffer outside
 //! guest memory, a length over its limit, an unknown operation, a `Stat`
 //! buffer of the wrong size) is a violation; everything the host refuses is
-//! an errno in `result`.
+//! an errno in `result`. Deferred `Write`/`Close` blocks listed in
+//! `pending` are carried out first, in order, each answering in its own
+//! `result`.
 
 use std::mem::offset_of;
 
 use kiln_abi::GuestPtr;
-use kiln_abi::file::{FileArgs, FileOp, FileStat, IO_MAX, PATH_MAX};
+use kiln_abi::file::{FileArgs, FileOp, FileStat, IO_MAX, PATH_MAX, PENDING_MAX};
 use kiln_abi::hypercall::Hypercall;
 
 use super::{Context, Flow, GuestBuffer, Violation, read_buffer};
@@ -24,6 +26,7 @@ const CALL: Hypercall = Hypercall::File;
 pub(super) fn file(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
     let args: FileArgs = ctx.args(CALL, gpa)?;
     let op = FileOp::from_number(args.op).ok_or(Violation::UnknownFileOp(args.op))?;
+    serve_pending(ctx.memory, ctx.volumes, &args)?;
     let result = match serve(ctx.memory, ctx.volumes, op, &args)? {
         Answer::Opened(handle) => {
             write(
@@ -45,6 +48,41 @@ pub(super) fn file(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
         gpa + offset_of!(FileArgs, result) as u64,
     )?;
     Ok(Flow::Continue)
+}
+
+/// Carries out the deferred blocks `args.pending` lists, writing each one's
+/// `result` back.
+fn serve_pending(
+    memory: &GuestMemory,
+    volumes: &mut Volumes,
+    args: &FileArgs,
+) -> Result<(), Violation> {
+    if args.pending_count > PENDING_MAX {
+        return Err(Violation::TooManyPending(args.pending_count));
+    }
+    let size = size_of::<FileArgs>() as u64;
+    let list = args.pending.addr();
+    memory.check(list, args.pending_count * size).map_err(bad)?;
+    for index in 0..args.pending_count {
+        let at = list + index * size;
+        let block: FileArgs = memory.read_obj(at).map_err(bad)?;
+        let op = FileOp::from_number(block.op)
+            .filter(|op| matches!(op, FileOp::Write | FileOp::Close))
+            .filter(|_| block.pending_count == 0)
+            .ok_or(Violation::BadPending {
+                index,
+                op: block.op,
+                nested: block.pending_count,
+            })?;
+        let result = match serve(memory, volumes, op, &block)? {
+            Answer::Done(Ok(value)) => i64::try_from(value).unwrap_or(i64::MAX),
+            Answer::Done(Err(Errno(errno))) => -i64::from(errno),
+            // Only `Open` opens; it is never deferred.
+            Answer::Opened(_) => 0,
+        };
+        write(memory, result, at + offset_of!(FileArgs, result) as u64)?;
+    }
+    Ok(())
 }
 
 /// What an operation gives back.
@@ -97,6 +135,7 @@ fn serve(
             })?
         }
         FileOp::Symlink => volumes.symlink(volume, &path()?, &path2()?),
+        FileOp::Flush => Ok(0),
         // An operation the ABI crate knows and this monitor does not serve.
         _ => return Err(Violation::UnknownFileOp(args.op)),
     };

@@ -67,6 +67,22 @@ pub enum Violation {
         size = size_of::<kiln_abi::file::FileStat>()
     )]
     StatSize(u64),
+    /// A `File` call listing more deferred blocks than allowed.
+    #[error("File hypercall: {0} pending blocks; at most {max} may be deferred", max = kiln_abi::file::PENDING_MAX)]
+    TooManyPending(u64),
+    /// A deferred `File` block that is not a `Write` or `Close`, or lists
+    /// deferred blocks of its own.
+    #[error(
+        "File hypercall: pending block {index} is op {op} with {nested} pending; only Write and Close, without pending, may be deferred"
+    )]
+    BadPending {
+        /// Its place in the list.
+        index: u64,
+        /// Its operation number.
+        op: u32,
+        /// Its own pending count.
+        nested: u64,
+    },
     /// A VM exit no Kiln guest causes.
     #[error("unexpected VM exit: {0}")]
     UnexpectedExit(String),

@@ -6,7 +6,7 @@
 use core::arch::asm;
 
 use kiln_abi::GuestPtr;
-use kiln_abi::file::{FileArgs, FileOp, IO_MAX, PATH_MAX};
+use kiln_abi::file::{FileArgs, FileOp, IO_MAX, PATH_MAX, PENDING_MAX};
 use kiln_abi::hypercall::{
     CONSOLE_WRITE_MAX, ConsoleWriteArgs, Hypercall, PORT_BASE, PORT_COUNT, PanicArgs, stream,
 };
@@ -72,6 +72,30 @@ fn main() -> i32 {
             op: FileOp::Open as u32,
             path: GuestPtr::from_ptr(text.as_ptr()),
             path_len: PATH_MAX + 1,
+            ..FileArgs::default()
+        }),
+        "file-pending-open" => {
+            let pending = [FileArgs {
+                op: FileOp::Open as u32,
+                ..FileArgs::default()
+            }];
+            file(FileArgs {
+                op: FileOp::Flush as u32,
+                pending: GuestPtr::from_ptr(pending.as_ptr()),
+                pending_count: 1,
+                ..FileArgs::default()
+            });
+        }
+        "file-pending-outside" => file(FileArgs {
+            op: FileOp::Flush as u32,
+            pending: GuestPtr::new(memory - 8),
+            pending_count: 2,
+            ..FileArgs::default()
+        }),
+        "file-pending-too-many" => file(FileArgs {
+            op: FileOp::Flush as u32,
+            pending: GuestPtr::from_ptr(text.as_ptr().cast()),
+            pending_count: PENDING_MAX + 1,
             ..FileArgs::default()
         }),
         "random" => {
