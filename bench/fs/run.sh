@@ -49,7 +49,7 @@ for ((i = 0; i < ALT_RUNS; i++)); do
 done
 
 FS_NOTE="$(df -T "$WORK" | awk 'NR == 2 {print $2}') on $(df "$WORK" | awk 'NR == 2 {print $1}')"
-export TMP ALT_RUNS FS_NOTE G_CMD_TEXT="${G_CMD[*]}" N_CMD_TEXT="${N_CMD[*]}"
+export TMP ALT_RUNS FS_NOTE BENCH_DIR="${BENCH_DIR:-}" G_CMD_TEXT="${G_CMD[*]}" N_CMD_TEXT="${N_CMD[*]}"
 WHEN=$(date -u '+%Y-%m-%d %H:%M UTC') MACHINE=$(machine_note) python3 - <<'PY'
 import os, re, statistics as st, sys
 E = os.environ
@@ -70,7 +70,8 @@ print("One std program (`bench/fs/program`) as a Kiln guest with a 1 MiB file ba
       "host volume, and as a native process, both working in one directory of the same host "
       f"filesystem (`{E['FS_NOTE']}`); "
       f"{E['ALT_RUNS']} alternating runs per side, medians.\n")
-print("Command (from the repository root): `BENCH_ALT_RUNS=%s bench/fs/run.sh`, which alternates\n" % E["ALT_RUNS"])
+bench_dir = f"BENCH_DIR={E['BENCH_DIR']} " if E.get("BENCH_DIR") else ""
+print(f"Command (from the repository root): `{bench_dir}BENCH_ALT_RUNS={E['ALT_RUNS']} bench/fs/run.sh`, which alternates\n")
 print("```\n" + E["G_CMD_TEXT"] + "\n" + E["N_CMD_TEXT"] + "\n```\n")
 names = {
     "read": "read a 1 MiB file (guest: baked in the image; native: page cache)",
