@@ -75,11 +75,17 @@ pub fn usage(error: clap::Error) -> ExitCode {
         }
         _ => {
             let rendered = error.render().to_string();
-            let first = rendered
-                .lines()
+            let mut lines = rendered.lines();
+            let mut first = lines
                 .next()
                 .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
+                .trim_start_matches("error: ")
+                .to_string();
+            // "...not provided:" is followed by the list that says what.
+            if first.ends_with(':') {
+                let list: Vec<&str> = lines.map(str::trim).take_while(|l| !l.is_empty()).collect();
+                first = format!("{first} {}", list.join(", "));
+            }
             Failure::new(USAGE, format!("{first} (see 'kiln --help')")).report()
         }
     }

@@ -33,6 +33,7 @@ macro_rules! tell_raw {
 mod exit_code;
 mod guest_build;
 mod inspect;
+mod instance;
 mod run;
 mod units;
 
@@ -64,10 +65,64 @@ enum Command {
     },
     /// Run an image, or build a crate directory first and run it.
     Run(run::RunArgs),
-    /// Describe an image: ABI version, entry, sections, services.
+    /// Describe an image (ABI version, entry, sections, services, files),
+    /// or an instance (what it runs, its state, its last crash).
     Inspect {
-        /// The image file.
-        image: PathBuf,
+        /// An image file, or an instance's name or id.
+        target: PathBuf,
+        /// Output for an instance: table or json.
+        #[arg(long, value_enum, default_value_t)]
+        format: instance::commands::Format,
+    },
+    /// List running instances (`kiln run -d`).
+    Ps {
+        /// Exited instances too.
+        #[arg(short, long)]
+        all: bool,
+        /// Output: table or json.
+        #[arg(long, value_enum, default_value_t)]
+        format: instance::commands::Format,
+    },
+    /// Show an instance's console output.
+    Logs {
+        /// The instance's name or id.
+        name: String,
+        /// Keep printing new output until the instance ends.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the last N lines.
+        #[arg(short = 'n', long, value_name = "N")]
+        tail: Option<usize>,
+    },
+    /// Stop instances: SIGTERM, then SIGKILL after the timeout.
+    Stop {
+        /// Names or ids.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// How long to wait before killing, e.g. 10s (default 10s).
+        #[arg(short, long, value_parser = units::parse_duration)]
+        timeout: Option<std::time::Duration>,
+    },
+    /// Start stopped instances again.
+    Start {
+        /// Names or ids.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove instances' records.
+    Rm {
+        /// Names or ids.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Stop running ones first.
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Run an instance's program and keep its records (started by `kiln run -d`).
+    #[command(hide = true)]
+    Supervise {
+        /// The instance's id.
+        id: String,
     },
 }
 
@@ -99,7 +154,16 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build { dir, options } => guest_build::build_and_report(&dir, &options),
         Command::Run(args) => run::run(args, started_ns),
-        Command::Inspect { image } => inspect::inspect(&image),
+        Command::Inspect { target, .. } if target.is_file() => inspect::inspect(&target),
+        Command::Inspect { target, format } => {
+            instance::commands::inspect(&target.to_string_lossy(), format)
+        }
+        Command::Ps { all, format } => instance::commands::ps(all, format),
+        Command::Logs { name, follow, tail } => instance::commands::logs(&name, follow, tail),
+        Command::Stop { names, timeout } => instance::commands::stop(&names, timeout),
+        Command::Start { names } => instance::commands::start(&names),
+        Command::Rm { names, force } => instance::commands::rm(&names, force),
+        Command::Supervise { id } => instance::supervise(&id),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! `kiln run`: boot an image (building it first when given a crate).
 
+mod detach;
 mod volume;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use kiln_monitor::{BootError, Image, ImageFile, Outcome as GuestOutcome, RunSumm
 
 use crate::exit_code::{FAULT, Failure, HOST, IMAGE, PANIC, TIMEOUT, VIOLATION};
 use crate::guest_build::{self, Verbosity};
+use crate::instance::RestartPolicy;
 use crate::units::{parse_duration, parse_memory};
 use crate::{BuildOptions, Outcome};
 
@@ -40,6 +42,18 @@ pub struct RunArgs {
     /// (std programs).
     #[arg(long)]
     trace_libc: bool,
+    /// Run in the background as an instance and print its id (see `kiln
+    /// ps`, `logs`, `stop`).
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// The instance's name (with --detach; default: the program's name and
+    /// the start of the id).
+    #[arg(long, requires = "detach")]
+    name: Option<String>,
+    /// Start the program again when it ends (with --detach): no,
+    /// on-failure[:MAX_RESTARTS] or always.
+    #[arg(long, requires = "detach", default_value = "no")]
+    restart: RestartPolicy,
     #[command(flatten)]
     build: BuildOptions,
     /// Arguments for the guest program (after `--`).
@@ -49,8 +63,12 @@ pub struct RunArgs {
 
 /// Runs the guest; the exit code is the guest's status or a Kiln failure code.
 pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
+    crate::instance::die_with_supervisor();
     let volumes = volume::parse_volumes(&args.volumes)?;
     let (image_path, name) = resolve(&args)?;
+    if args.detach {
+        return detach::start(&args, &image_path, &volumes);
+    }
     let file = ImageFile::open(&image_path)
         .map_err(|e| Failure::new(IMAGE, format!("cannot open {}: {e}", image_path.display())))?;
     let image = Image::parse(file.bytes())

@@ -1,7 +1,8 @@
 //! A guest that reports what it sees, for the end-to-end tests:
 //! `env` prints its arguments and environment, `clock` the wall clock and
 //! monotonic readings, `heap` exercises the allocator, `spin` never ends,
-//! `block-forever` idles with no deadline.
+//! `block-forever` idles with no deadline, `ticks` prints a line every
+//! 50 ms forever.
 #![no_std]
 #![no_main]
 
@@ -51,6 +52,12 @@ fn main() -> i32 {
             core::hint::spin_loop();
         },
         "block-forever" => kiln::platform::block_until(u64::MAX),
+        "ticks" => {
+            for i in 0.. {
+                println!("tick {i}");
+                sleep(Duration::from_millis(50));
+            }
+        }
         "print-many" => {
             for i in 0..1000 {
                 println!("line {i}");

@@ -1,0 +1,331 @@
+//! The instance commands: `ps`, `logs`, `stop`, `start`, `rm`, and
+//! `inspect` of an instance; [`launch`] serves `kiln run -d`.
+
+use std::io::Write;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::log::{self, Cursor};
+use super::store::now_ms;
+use super::supervise::DEFAULT_STOP_TIMEOUT;
+use super::{Config, Instance, State, Status, Store, proc};
+use crate::Outcome;
+use crate::exit_code::{Failure, HOST, USAGE};
+use crate::guest_build::human_size;
+
+/// How a listing is printed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Columns for people.
+    #[default]
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// How long a supervisor may take to report its first start.
+const START_WAIT: Duration = Duration::from_secs(5);
+
+/// Creates an instance and starts its supervisor; returns once the
+/// supervisor has recorded the start (or an immediate end).
+pub fn launch(config: Config) -> Result<Instance, Failure> {
+    let store = Store::open()?;
+    let instance = store.create(config)?;
+    start_supervisor(&instance)?;
+    Ok(instance)
+}
+
+fn start_supervisor(instance: &Instance) -> Result<(), Failure> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::new(HOST, format!("cannot find the kiln binary: {e}")))?;
+    let before = instance.state()?.started_ms;
+    // Its own process group: a Ctrl-C meant for the shell's foreground
+    // job does not reach it.
+    std::os::unix::process::CommandExt::process_group(
+        Command::new(exe)
+            .args(["supervise", &instance.id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        0,
+    )
+    .spawn()
+    .map_err(|e| Failure::new(HOST, format!("cannot start the supervisor: {e}")))?;
+    let deadline = Instant::now() + START_WAIT;
+    while Instant::now() < deadline {
+        let state = instance.state()?;
+        if state.started_ms != before
+            && (state.monitor_pid.is_some() || state.status == Status::Exited)
+        {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Err(Failure::new(
+        HOST,
+        format!("instance {}: the supervisor did not start", instance.id),
+    ))
+}
+
+/// One line of `kiln ps`, and its JSON form.
+#[derive(Serialize)]
+struct Row {
+    id: String,
+    name: String,
+    image: String,
+    status: Status,
+    /// Seconds since it started (running) or ended (exited).
+    since_s: Option<u64>,
+    exit_code: Option<i32>,
+    restarts: u32,
+    /// Host memory of the monitor (its own and the guest's touched pages).
+    memory_bytes: Option<u64>,
+    /// Guest memory configured.
+    guest_memory_bytes: u64,
+    restart: String,
+    message: Option<String>,
+}
+
+fn row(instance: &Instance, state: &State) -> Row {
+    let since = match state.status {
+        Status::Running => state.started_ms,
+        _ => state.finished_ms,
+    };
+    Row {
+        id: instance.id.clone(),
+        name: instance.config.name.clone(),
+        image: instance.config.image.display().to_string(),
+        status: state.status,
+        since_s: since.map(|t| now_ms().saturating_sub(t) / 1000),
+        exit_code: state.exit_code,
+        restarts: state.restarts,
+        memory_bytes: state.monitor_pid.and_then(proc::resident_bytes),
+        guest_memory_bytes: instance.config.memory,
+        restart: instance.config.restart.to_string(),
+        message: state.message.clone(),
+    }
+}
+
+fn print_json(value: &impl Serialize) -> Outcome {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::new(HOST, format!("encoding JSON: {e}")))?;
+    say!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `1h02m`, `3m05s`, `42s`.
+fn human_duration(seconds: u64) -> String {
+    match seconds {
+        s if s >= 86400 => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// `kiln ps`: active instances, or all with `all`.
+pub fn ps(all: bool, format: Format) -> Outcome {
+    let store = Store::open()?;
+    let mut rows = Vec::new();
+    for instance in store.list()? {
+        let state = instance.state()?;
+        if all || state.status != Status::Exited {
+            rows.push(row(&instance, &state));
+        }
+    }
+    if format == Format::Json {
+        return print_json(&rows);
+    }
+    say!(
+        "{:<12}  {:<20}  {:<16}  {:<24}  {:>9}  {}",
+        "ID",
+        "NAME",
+        "IMAGE",
+        "STATUS",
+        "MEMORY",
+        "RESTARTS"
+    );
+    for r in rows {
+        let since = r.since_s.map_or_else(String::new, human_duration);
+        let status = match (r.status, r.exit_code) {
+            (Status::Running, _) => format!("up {since}"),
+            (Status::Restarting, code) => format!("restarting ({})", code.unwrap_or(-1)),
+            (Status::Exited, Some(code)) => format!("exited ({code}) {since} ago"),
+            (Status::Exited, None) => "created".into(),
+        };
+        let image = std::path::Path::new(&r.image)
+            .file_name()
+            .map_or(r.image.clone(), |n| n.to_string_lossy().into_owned());
+        say!(
+            "{:<12}  {:<20}  {:<16}  {:<24}  {:>9}  {}",
+            r.id,
+            r.name,
+            image,
+            status,
+            r.memory_bytes.map_or_else(|| "-".into(), human_size),
+            r.restarts
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kiln logs`: the console output, the last `tail` lines of it, and with
+/// `follow` what comes next until the instance ends.
+pub fn logs(key: &str, follow: bool, tail: Option<usize>) -> Outcome {
+    let instance = Store::open()?.find(key)?;
+    let path = instance.log_path();
+    let (text, mut cursor): (Vec<u8>, Cursor) = log::tail(&path, tail)
+        .map_err(|e| Failure::new(HOST, format!("reading {}: {e}", path.display())))?;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&text).and_then(|()| out.flush());
+    if !follow {
+        return Ok(ExitCode::SUCCESS);
+    }
+    loop {
+        // Read after checking, so the last output before the end is not missed.
+        let active = instance.is_active()?;
+        let new = log::read_new(&path, &mut cursor)
+            .map_err(|e| Failure::new(HOST, format!("reading {}: {e}", path.display())))?;
+        let closed = out.write_all(&new).and_then(|()| out.flush()).is_err();
+        if closed || (!active && new.is_empty()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kiln stop`: ends instances (SIGTERM to the monitor, SIGKILL after
+/// `timeout`) and waits until their supervisors have recorded it.
+pub fn stop(keys: &[String], timeout: Option<Duration>) -> Outcome {
+    let store = Store::open()?;
+    let timeout = timeout.unwrap_or(DEFAULT_STOP_TIMEOUT);
+    let instances = keys
+        .iter()
+        .map(|key| store.find(key))
+        .collect::<Result<Vec<_>, _>>()?;
+    for instance in &instances {
+        let state = instance.state()?;
+        let Some((pid, _)) = state.supervisor.filter(|_| state.status != Status::Exited) else {
+            continue;
+        };
+        let _ = std::fs::write(
+            instance.dir.join("stop-timeout"),
+            timeout.as_millis().to_string(),
+        );
+        proc::signal(pid, false);
+    }
+    // The supervisor kills the monitor at the timeout; a little more for it
+    // to record the end.
+    let deadline = Instant::now() + timeout + Duration::from_secs(5);
+    for instance in &instances {
+        while instance.is_active()? {
+            if Instant::now() >= deadline {
+                return Err(Failure::new(
+                    HOST,
+                    format!("instance {} did not stop", instance.config.name),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        say!("{}", instance.config.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kiln start`: starts stopped instances again.
+pub fn start(keys: &[String]) -> Outcome {
+    let store = Store::open()?;
+    for key in keys {
+        let instance = store.find(key)?;
+        if instance.is_active()? {
+            return Err(Failure::new(
+                USAGE,
+                format!("instance {} is already running", instance.config.name),
+            ));
+        }
+        start_supervisor(&instance)?;
+        say!("{}", instance.config.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kiln rm`: deletes instances' records; running ones only with `force`
+/// (which stops them first, at once).
+pub fn rm(keys: &[String], force: bool) -> Outcome {
+    let store = Store::open()?;
+    for key in keys {
+        let instance = store.find(key)?;
+        if instance.is_active()? {
+            if !force {
+                return Err(Failure::new(
+                    USAGE,
+                    format!(
+                        "instance {} is running: stop it first, or kiln rm --force",
+                        instance.config.name
+                    ),
+                ));
+            }
+            stop(std::slice::from_ref(&instance.id), Some(Duration::ZERO))?;
+        }
+        store.remove(&instance)?;
+        say!("{}", instance.config.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `kiln inspect` says of an instance.
+#[derive(Serialize)]
+struct Inspection<'a> {
+    id: &'a str,
+    directory: String,
+    config: &'a Config,
+    state: &'a State,
+    log: String,
+    /// The monitor's report of the last crash.
+    last_error: Option<String>,
+}
+
+/// `kiln inspect` of an instance.
+pub fn inspect(key: &str, format: Format) -> Outcome {
+    let instance = Store::open()?.find(key)?;
+    let state = instance.state()?;
+    let last_error = std::fs::read_to_string(instance.last_error_path()).ok();
+    let inspection = Inspection {
+        id: &instance.id,
+        directory: instance.dir.display().to_string(),
+        config: &instance.config,
+        state: &state,
+        log: instance.log_path().display().to_string(),
+        last_error,
+    };
+    if format == Format::Json {
+        return print_json(&inspection);
+    }
+    let r = row(&instance, &state);
+    say!("instance:  {} ({})", instance.config.name, instance.id);
+    say!("image:     {}", instance.config.image.display());
+    say!("run:       kiln run {}", instance.config.run_args.join(" "));
+    say!("restart:   {} ({} restarts)", r.restart, r.restarts);
+    say!("status:    {}", state.status);
+    if let Some(code) = state.exit_code {
+        say!("exit code: {code}");
+    }
+    if let Some(message) = &state.message {
+        say!("message:   {message}");
+    }
+    if let Some(bytes) = r.memory_bytes {
+        say!(
+            "memory:    {} (guest memory {})",
+            human_size(bytes),
+            human_size(r.guest_memory_bytes)
+        );
+    }
+    say!("log:       {}", inspection.log);
+    if let Some(report) = &inspection.last_error {
+        say!("last crash:\n{report}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,27 @@
+//! Instances: unikernels running in the background (`kiln run -d`).
+//!
+//! Kiln is daemonless. Each instance has a *supervisor*, a `kiln supervise
+//! ID` process started by `kiln run -d` in a process group of its own, which
+//! runs the monitor (`kiln run IMAGE ...`) as its child, writes the console
+//! to the instance's log, applies the restart policy and records the state.
+//! The other commands (`ps`, `logs`, `stop`...) only read those records and
+//! signal supervisors; nothing else runs in the background, and instances
+//! outlive the CLI.
+//!
+//! Each instance is a directory under the state directory ([`Store`]):
+//! `config.json` (what to run, written once), `state.json` (written by the
+//! supervisor, atomically), `console.log` (rotated by size), and
+//! `last-error.txt` (the monitor's stderr of the last run that crashed).
+//! A supervisor that died without recording its end is found by `ps`, which
+//! records the instance as exited rather than leaving a ghost.
+
+mod log;
+mod proc;
+mod store;
+mod supervise;
+
+pub mod commands;
+
+pub use proc::die_with_supervisor;
+pub use store::{Config, Instance, RestartPolicy, State, Status, Store, now_ms};
+pub use supervise::supervise;

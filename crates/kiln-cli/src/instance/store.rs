@@ -1,0 +1,367 @@
+//! The instance records on disk.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::proc;
+use crate::exit_code::{Failure, HOST, USAGE};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// When to start an instance's program again after it ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "policy", content = "max", rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Never.
+    No,
+    /// When it ends with a non-zero status, at most this many times (no limit if `None`).
+    OnFailure(Option<u32>),
+    /// Whenever it ends, until stopped.
+    Always,
+}
+
+impl FromStr for RestartPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            None if s == "no" => Ok(Self::No),
+            None if s == "always" => Ok(Self::Always),
+            None if s == "on-failure" => Ok(Self::OnFailure(None)),
+            Some(("on-failure", max)) => max
+                .parse()
+                .map(|max| Self::OnFailure(Some(max)))
+                .map_err(|_| format!("'{max}' is not a number of restarts")),
+            _ => Err("expected no, on-failure[:N] or always".into()),
+        }
+    }
+}
+
+impl fmt::Display for RestartPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::No => f.write_str("no"),
+            Self::OnFailure(None) => f.write_str("on-failure"),
+            Self::OnFailure(Some(max)) => write!(f, "on-failure:{max}"),
+            Self::Always => f.write_str("always"),
+        }
+    }
+}
+
+/// What to run: written once, when the instance is created.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Config {
+    /// The instance's name (unique among instances).
+    pub name: String,
+    /// The image file (absolute).
+    pub image: PathBuf,
+    /// The `kiln run` arguments that run it (image and program arguments
+    /// included), with every host path made absolute.
+    pub run_args: Vec<String>,
+    /// The restart policy.
+    pub restart: RestartPolicy,
+    /// Guest memory in bytes.
+    pub memory: u64,
+    /// Creation time (ms since the Unix epoch).
+    pub created_ms: u64,
+}
+
+/// Where an instance is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Its program is running.
+    Running,
+    /// Its program ended and is about to start again (restart policy).
+    Restarting,
+    /// It ended (or was stopped) and will not start again by itself.
+    Exited,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Running => "running",
+            Self::Restarting => "restarting",
+            Self::Exited => "exited",
+        })
+    }
+}
+
+/// What the supervisor records.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct State {
+    /// Where it is.
+    pub status: Status,
+    /// The supervisor's process id and start time (to tell a reused pid).
+    pub supervisor: Option<(u32, u64)>,
+    /// The monitor's process id, while it runs.
+    pub monitor_pid: Option<u32>,
+    /// When the current (or last) run started (ms since the Unix epoch).
+    pub started_ms: Option<u64>,
+    /// When it ended.
+    pub finished_ms: Option<u64>,
+    /// The last run's exit code (as `kiln run` gives it: the guest's
+    /// status, or Kiln's own code, e.g. 134 for a guest panic).
+    pub exit_code: Option<i32>,
+    /// How often the restart policy started it again.
+    pub restarts: u32,
+    /// Why it is in this state, when that is worth saying.
+    pub message: Option<String>,
+}
+
+impl State {
+    /// The state of an instance whose supervisor is starting.
+    pub fn starting(supervisor: (u32, u64), restarts: u32) -> Self {
+        Self {
+            status: Status::Running,
+            supervisor: Some(supervisor),
+            monitor_pid: None,
+            started_ms: Some(now_ms()),
+            finished_ms: None,
+            exit_code: None,
+            restarts,
+            message: None,
+        }
+    }
+}
+
+/// One instance.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    /// Its id: 12 hex digits.
+    pub id: String,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// What it runs.
+    pub config: Config,
+}
+
+fn io_failure(what: &str, path: &Path, error: std::io::Error) -> Failure {
+    Failure::new(HOST, format!("{what} {}: {error}", path.display()))
+}
+
+/// Writes `value` as JSON to `path` atomically (a reader sees the old or
+/// the new file, never half of one).
+fn write_json(path: &Path, value: &impl Serialize) -> Result<(), Failure> {
+    let temp = path.with_extension("tmp");
+    let json = serde_json::to_vec_pretty(value)
+        .map_err(|e| Failure::new(HOST, format!("encoding {}: {e}", path.display())))?;
+    fs::write(&temp, json)
+        .and_then(|()| fs::rename(&temp, path))
+        .map_err(|e| io_failure("writing", path, e))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Failure> {
+    let bytes = fs::read(path).map_err(|e| io_failure("reading", path, e))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Failure::new(HOST, format!("{} is corrupt: {e}", path.display())))
+}
+
+impl Instance {
+    /// The supervisor's record, corrected if the supervisor died without
+    /// writing its end (then the instance is recorded as exited).
+    pub fn state(&self) -> Result<State, Failure> {
+        let mut state: State = read_json(&self.dir.join("state.json"))?;
+        let alive = state
+            .supervisor
+            .is_some_and(|(pid, started)| proc::is_alive(pid, started));
+        if state.status != Status::Exited && !alive {
+            state.status = Status::Exited;
+            state.monitor_pid = None;
+            state.finished_ms.get_or_insert_with(now_ms);
+            state.message = Some("its supervisor ended unexpectedly".into());
+            self.write_state(&state)?;
+        }
+        Ok(state)
+    }
+
+    /// Records `state`.
+    pub fn write_state(&self, state: &State) -> Result<(), Failure> {
+        write_json(&self.dir.join("state.json"), state)
+    }
+
+    /// The console log (the current file; `console.log.1` holds the one before).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("console.log")
+    }
+
+    /// The monitor's stderr of the last run that crashed.
+    pub fn last_error_path(&self) -> PathBuf {
+        self.dir.join("last-error.txt")
+    }
+
+    /// Whether its supervisor is alive (it may be between runs).
+    pub fn is_active(&self) -> Result<bool, Failure> {
+        Ok(self.state()?.status != Status::Exited)
+    }
+}
+
+/// The state directory: every instance's records.
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// The per-user state directory: `$KILN_STATE_DIR`, else
+    /// `/var/lib/kiln` for root, else `$XDG_DATA_HOME/kiln` or
+    /// `~/.local/share/kiln`.
+    pub fn open() -> Result<Self, Failure> {
+        let root = match std::env::var_os("KILN_STATE_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None if proc::is_root() => PathBuf::from("/var/lib/kiln"),
+            None => match (std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME")) {
+                (Some(data), _) => PathBuf::from(data).join("kiln"),
+                (None, Some(home)) => PathBuf::from(home).join(".local/share/kiln"),
+                (None, None) => {
+                    return Err(Failure::new(
+                        HOST,
+                        "no state directory: set KILN_STATE_DIR or HOME",
+                    ));
+                }
+            },
+        };
+        let instances = root.join("instances");
+        fs::create_dir_all(&instances).map_err(|e| io_failure("creating", &instances, e))?;
+        Ok(Self { root })
+    }
+
+    fn instances_dir(&self) -> PathBuf {
+        self.root.join("instances")
+    }
+
+    /// Every instance, oldest first.
+    pub fn list(&self) -> Result<Vec<Instance>, Failure> {
+        let dir = self.instances_dir();
+        let entries = fs::read_dir(&dir).map_err(|e| io_failure("reading", &dir, e))?;
+        let mut instances = Vec::new();
+        for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            // A directory without its config is one being created or removed.
+            if let Ok(config) = read_json::<Config>(&entry.path().join("config.json")) {
+                instances.push(Instance {
+                    id,
+                    dir: entry.path(),
+                    config,
+                });
+            }
+        }
+        instances.sort_by_key(|i| (i.config.created_ms, i.id.clone()));
+        Ok(instances)
+    }
+
+    /// The instance with this name, id, or unique id prefix.
+    pub fn find(&self, key: &str) -> Result<Instance, Failure> {
+        let instances = self.list()?;
+        if let Some(found) = instances
+            .iter()
+            .find(|i| i.config.name == key || i.id == key)
+        {
+            return Ok(found.clone());
+        }
+        let mut prefixed = instances.into_iter().filter(|i| i.id.starts_with(key));
+        match (prefixed.next(), prefixed.next()) {
+            (Some(found), None) if !key.is_empty() => Ok(found),
+            (Some(_), Some(_)) => Err(Failure::new(
+                USAGE,
+                format!("'{key}' is the start of several instance ids; give more of it"),
+            )),
+            _ => Err(Failure::new(USAGE, format!("no instance named '{key}'"))),
+        }
+    }
+
+    /// Creates an instance (refused if the name is taken), with the state
+    /// of one whose supervisor is about to start.
+    pub fn create(&self, mut config: Config) -> Result<Instance, Failure> {
+        // One creation at a time, so two cannot take the same name.
+        let lock_path = self.root.join("lock");
+        let lock = File::create(&lock_path).map_err(|e| io_failure("creating", &lock_path, e))?;
+        lock.lock()
+            .map_err(|e| io_failure("locking", &lock_path, e))?;
+        let id = random_id()?;
+        if config.name.is_empty() {
+            config.name = format!(
+                "{}-{}",
+                config
+                    .image
+                    .file_stem()
+                    .map_or("kiln".into(), |s| s.to_string_lossy()),
+                &id[..6]
+            );
+        }
+        if let Some(taken) = self.list()?.iter().find(|i| i.config.name == config.name) {
+            return Err(Failure::new(
+                USAGE,
+                format!(
+                    "the name '{}' is taken by instance {} (kiln rm it first)",
+                    config.name, taken.id
+                ),
+            ));
+        }
+        let dir = self.instances_dir().join(&id);
+        fs::create_dir(&dir).map_err(|e| io_failure("creating", &dir, e))?;
+        let instance = Instance { id, dir, config };
+        instance.write_state(&State {
+            status: Status::Exited,
+            supervisor: None,
+            monitor_pid: None,
+            started_ms: None,
+            finished_ms: None,
+            exit_code: None,
+            restarts: 0,
+            message: Some("created".into()),
+        })?;
+        // Written last: the instance is listed from here on.
+        write_json(&instance.dir.join("config.json"), &instance.config)?;
+        Ok(instance)
+    }
+
+    /// Deletes an instance's records.
+    pub fn remove(&self, instance: &Instance) -> Result<(), Failure> {
+        // The config goes first, so a half-removed instance is no longer listed.
+        let config = instance.dir.join("config.json");
+        fs::remove_file(&config).map_err(|e| io_failure("removing", &config, e))?;
+        fs::remove_dir_all(&instance.dir).map_err(|e| io_failure("removing", &instance.dir, e))
+    }
+}
+
+/// 12 random hex digits.
+fn random_id() -> Result<String, Failure> {
+    let mut bytes = [0u8; 6];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| Failure::new(HOST, format!("reading /dev/urandom: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies_parse_as_docker_writes_them() {
+        for (text, policy) in [
+            ("no", RestartPolicy::No),
+            ("always", RestartPolicy::Always),
+            ("on-failure", RestartPolicy::OnFailure(None)),
+            ("on-failure:3", RestartPolicy::OnFailure(Some(3))),
+        ] {
+            assert_eq!(text.parse::<RestartPolicy>(), Ok(policy));
+            assert_eq!(policy.to_string(), text);
+        }
+        for bad in ["", "sometimes", "on-failure:x", "always:2", "no:1"] {
+            assert!(bad.parse::<RestartPolicy>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! `kiln run -d`: the same run as an instance in the background.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use kiln_monitor::volume::VolumeSpec;
+
+use super::{RunArgs, guest_env};
+use crate::Outcome;
+use crate::exit_code::{Failure, HOST};
+use crate::instance::{Config, commands, now_ms};
+
+fn absolute(path: &Path) -> Result<PathBuf, Failure> {
+    std::path::absolute(path).map_err(|e| Failure::new(HOST, format!("{}: {e}", path.display())))
+}
+
+/// Creates the instance for `args` (already checked and built) and starts
+/// its supervisor; prints the instance's id.
+pub(super) fn start(args: &RunArgs, image: &Path, volumes: &[VolumeSpec]) -> Outcome {
+    let image = absolute(image)?;
+    // The supervisor runs `kiln run` with these arguments later, from
+    // another directory and environment: everything is spelled out.
+    let mut run_args = vec![format!("--memory={}M", args.memory >> 20)];
+    for entry in guest_env(&args.env)? {
+        run_args.push(format!("--env={entry}"));
+    }
+    for volume in volumes {
+        let host = absolute(volume.host())?;
+        let options = if volume.read_only() { ":ro" } else { "" };
+        run_args.push(format!(
+            "--volume={}:{}{options}",
+            host.display(),
+            volume.guest()
+        ));
+    }
+    if let Some(timeout) = args.timeout {
+        run_args.push(format!("--timeout={}ms", timeout.as_millis()));
+    }
+    if args.trace_libc {
+        run_args.push("--trace-libc".into());
+    }
+    if args.verbose {
+        run_args.push("--verbose".into());
+    }
+    run_args.push(image.display().to_string());
+    run_args.push("--".into());
+    run_args.extend(args.args.iter().cloned());
+    let config = Config {
+        name: args.name.clone().unwrap_or_default(),
+        image,
+        run_args,
+        restart: args.restart,
+        memory: args.memory,
+        created_ms: now_ms(),
+    };
+    let instance = commands::launch(config)?;
+    say!("{}", instance.id);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,307 @@
+//! Instances: `kiln run -d`, `ps`, `logs`, `stop`, `start`, `rm`,
+//! `inspect`, restart policies, and records that outlive the CLI and the
+//! processes behind them.
+//!
+//! Each test has a state directory of its own (`KILN_STATE_DIR`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Run, code, image, kiln, require_kvm};
+
+/// A kiln CLI bound to one state directory.
+struct Kiln {
+    state: PathBuf,
+}
+
+impl Kiln {
+    fn new(test: &str) -> Self {
+        require_kvm();
+        let state =
+            std::env::temp_dir().join(format!("kiln-instances-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
+        Self { state }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = kiln();
+        command.env("KILN_STATE_DIR", &self.state).args(args);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.command(args).output().expect("run kiln").into()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert_eq!(run.code, 0, "kiln {args:?}: {}", run.stderr);
+        run.stdout
+    }
+
+    /// `kiln run -d IMAGE` with `flags`; returns the id.
+    fn detach(&self, image: &Path, flags: &[&str], guest_args: &[&str]) -> String {
+        let image = image.to_str().expect("utf-8 path");
+        let mut args = vec!["run", "-d"];
+        args.extend(flags);
+        args.push(image);
+        args.push("--");
+        args.extend(guest_args);
+        self.ok(&args).trim().to_string()
+    }
+
+    /// `kiln ps -a --format json`, as parsed JSON.
+    fn ps(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ok(&["ps", "-a", "--format", "json"])).expect("ps JSON")
+    }
+
+    fn instance(&self, name: &str) -> serde_json::Value {
+        self.ps()
+            .into_iter()
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("no instance {name} in ps"))
+    }
+
+    /// Waits until `name` satisfies `done`.
+    fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let instance = self.instance(name);
+            if done(&instance) {
+                return instance;
+            }
+            assert!(Instant::now() < deadline, "{name} never {what}: {instance}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Kiln {
+    fn drop(&mut self) {
+        // Nothing may keep running after a test, whatever it left behind.
+        let _ = self
+            .command(&["ps", "--format", "json"])
+            .output()
+            .map(|out| {
+                let list: Vec<serde_json::Value> =
+                    serde_json::from_slice(&out.stdout).unwrap_or_default();
+                for instance in list {
+                    if let Some(id) = instance["id"].as_str() {
+                        let _ = self.command(&["rm", "--force", id]).output();
+                    }
+                }
+            });
+    }
+}
+
+/// Whether process `pid` runs (a zombie does not).
+fn is_alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().to_string())
+        })
+        .is_some_and(|rest| !rest.starts_with('Z'))
+}
+
+fn probe() -> PathBuf {
+    image("tests/guests/probe", false)
+}
+
+#[test]
+fn run_detached_then_ps_logs_stop_start_and_rm() {
+    let kiln = Kiln::new("lifecycle");
+    let id = kiln.detach(&probe(), &["--name", "ticker"], &["ticks"]);
+    assert_eq!(id.len(), 12, "an id: {id}");
+    let running = kiln.instance("ticker");
+    assert_eq!(
+        (running["status"].as_str(), running["id"].as_str()),
+        (Some("running"), Some(id.as_str()))
+    );
+    assert!(
+        running["memory_bytes"].as_u64().is_some_and(|m| m > 0),
+        "{running}"
+    );
+    let table = kiln.ok(&["ps"]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&id) && l.contains("ticker") && l.contains("up ")),
+        "{table}"
+    );
+
+    // Output keeps coming, and the log has it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !kiln.ok(&["logs", "ticker"]).contains("tick 3\n") {
+        assert!(Instant::now() < deadline, "no ticks in the log");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let last = kiln.ok(&["logs", "--tail", "1", &id[..6]]);
+    assert!(
+        last.starts_with("tick ") && last.lines().count() == 1,
+        "{last:?}"
+    );
+
+    kiln.run(&["rm", "ticker"])
+        .assert_clean_error(code::USAGE, "is running");
+    let started = Instant::now();
+    assert_eq!(kiln.ok(&["stop", "ticker"]), "ticker\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stop took {:?}",
+        started.elapsed()
+    );
+    let stopped = kiln.instance("ticker");
+    assert_eq!(stopped["status"], "exited");
+    assert_eq!(stopped["message"], "stopped");
+    assert_eq!(
+        kiln.ok(&["ps"]).lines().count(),
+        1,
+        "ps without -a lists only the header"
+    );
+
+    kiln.ok(&["start", "ticker"]);
+    kiln.wait_for("ticker", "ran again", |i| i["status"] == "running");
+    kiln.ok(&["rm", "--force", "ticker"]);
+    assert!(kiln.ps().is_empty());
+    kiln.run(&["logs", "ticker"])
+        .assert_clean_error(code::USAGE, "no instance named 'ticker'");
+}
+
+#[test]
+fn logs_follow_streams_until_the_instance_ends() {
+    let kiln = Kiln::new("follow");
+    kiln.detach(
+        &image("examples/sleep", false),
+        &["--name", "napper"],
+        &["300"],
+    );
+    let started = Instant::now();
+    let follow = kiln.ok(&["logs", "--follow", "napper"]);
+    assert!(follow.starts_with("slept "), "{follow:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn a_crashing_program_restarts_as_the_policy_says_then_stays_down() {
+    let kiln = Kiln::new("on-failure");
+    kiln.detach(
+        &image("examples/panic", false),
+        &["--name", "crashy", "--restart", "on-failure:3"],
+        &[],
+    );
+    let done = kiln.wait_for("crashy", "gave up", |i| i["status"] == "exited");
+    assert_eq!(done["restarts"], 3, "{done}");
+    assert_eq!(done["exit_code"], 134, "{done}");
+    assert_eq!(done["message"], "the guest panicked");
+    let log = kiln.ok(&["logs", "crashy"]);
+    assert_eq!(
+        log.matches("guest panicked at").count(),
+        4,
+        "four runs in the log:\n{log}"
+    );
+    let inspect: serde_json::Value =
+        serde_json::from_str(&kiln.ok(&["inspect", "crashy", "--format", "json"])).expect("JSON");
+    let report = inspect["last_error"].as_str().expect("a crash report");
+    assert!(
+        report.contains("the answer was 42") && report.contains("backtrace:"),
+        "{report}"
+    );
+    assert_eq!(inspect["config"]["restart"]["policy"], "on-failure");
+}
+
+#[test]
+fn always_restarts_a_program_that_ends_well_until_stopped() {
+    let kiln = Kiln::new("always");
+    kiln.detach(
+        &image("examples/exit-code", false),
+        &["--name", "again", "--restart", "always"],
+        &["0"],
+    );
+    kiln.wait_for("again", "restarted twice", |i| {
+        i["restarts"].as_u64() >= Some(2)
+    });
+    kiln.ok(&["stop", "again"]);
+    let stopped = kiln.instance("again");
+    assert_eq!(
+        (stopped["status"].as_str(), stopped["message"].as_str()),
+        (Some("exited"), Some("stopped"))
+    );
+}
+
+#[test]
+fn names_are_unique_and_unknown_instances_are_clear_errors() {
+    let kiln = Kiln::new("names");
+    kiln.detach(&probe(), &["--name", "only"], &["block-forever"]);
+    let again = kiln.run(&[
+        "run",
+        "-d",
+        "--name",
+        "only",
+        probe().to_str().expect("utf-8"),
+    ]);
+    again.assert_clean_error(code::USAGE, "the name 'only' is taken");
+    kiln.run(&["stop", "ghost"])
+        .assert_clean_error(code::USAGE, "no instance named 'ghost'");
+    kiln.run(&["run", "--name", "x", "image"])
+        .assert_clean_error(code::USAGE, "--detach");
+    kiln.run(&["run", "-d", "--restart", "sometimes", "image"])
+        .assert_clean_error(code::USAGE, "sometimes");
+}
+
+#[test]
+fn records_stay_true_when_the_processes_behind_them_are_killed() {
+    let kiln = Kiln::new("killed");
+    kiln.detach(&probe(), &["--name", "victim"], &["block-forever"]);
+    kiln.detach(&probe(), &["--name", "orphan"], &["block-forever"]);
+
+    // The monitor dies: its supervisor records how.
+    let victim = kiln.instance("victim");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&kiln.ok(&["inspect", "victim", "--format", "json"])).expect("JSON");
+    let monitor = inspect["state"]["monitor_pid"]
+        .as_u64()
+        .expect("a monitor pid");
+    assert!(victim["memory_bytes"].as_u64().is_some());
+    Command::new("kill")
+        .args(["-KILL", &monitor.to_string()])
+        .status()
+        .expect("kill");
+    let dead = kiln.wait_for("victim", "was recorded dead", |i| i["status"] == "exited");
+    assert_eq!(dead["exit_code"], 137, "{dead}");
+
+    // The supervisor dies: ps finds out and says so.
+    let inspect: serde_json::Value =
+        serde_json::from_str(&kiln.ok(&["inspect", "orphan", "--format", "json"])).expect("JSON");
+    let supervisor = inspect["state"]["supervisor"][0]
+        .as_u64()
+        .expect("a supervisor pid");
+    let monitor = inspect["state"]["monitor_pid"]
+        .as_u64()
+        .expect("a monitor pid");
+    Command::new("kill")
+        .args(["-KILL", &supervisor.to_string()])
+        .status()
+        .expect("kill");
+    let ghost = kiln.wait_for("orphan", "was found dead", |i| i["status"] == "exited");
+    assert_eq!(ghost["message"], "its supervisor ended unexpectedly");
+    // And its monitor went with it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while is_alive(monitor) {
+        assert!(
+            Instant::now() < deadline,
+            "the monitor outlived its supervisor"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
