@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{code, image, run_image};
+use std::path::PathBuf;
+
+use common::{code, image, kiln, require_kvm, run_image};
 
 fn violation(case: &str, needle: &str) {
     let hostile = image("tests/guests/hostile", false);
@@ -128,6 +130,40 @@ fn file_too_many_deferred_blocks() {
     violation(
         "file-pending-too-many",
         "File hypercall: 65 pending blocks; at most 64 may be deferred",
+    );
+}
+
+/// A fresh, empty directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kiln-hostile-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// With a file-size limit on the host (`ulimit -f`), a guest writing past
+/// it gets `EFBIG`; it cannot kill the monitor with `SIGXFSZ`.
+#[test]
+fn file_write_past_the_hosts_file_size_limit_is_efbig() {
+    require_kvm();
+    let hostile = image("tests/guests/hostile", false);
+    let dir = scratch("fsize");
+    // 64 blocks: 32 or 64 KiB, whatever the shell's unit; the guest goes to 1 MiB.
+    let output = std::process::Command::new("sh")
+        .args(["-c", "ulimit -f 64 && exec \"$0\" \"$@\""])
+        .arg(kiln().get_program())
+        .arg("run")
+        .arg("-v")
+        .arg(format!("{}:/data", dir.display()))
+        .arg(&hostile)
+        .args(["--", "file-past-size-limit"])
+        .output()
+        .expect("run kiln under ulimit -f");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "past the file-size limit: EFBIG\n"
     );
 }
 

@@ -136,6 +136,7 @@ impl<'a> Vm<'a> {
             }
             None => None,
         };
+        ignore_file_size_signal();
         seccomp::restrict_to_run_loop(!self.volumes.is_empty()).map_err(BootError::Seccomp)?;
         let mut console = Console::default();
         let mut exits = BTreeMap::new();
@@ -284,6 +285,19 @@ impl From<VcpuExit<'_>> for Exit {
             other => Self::Other(format!("{other:?}")),
         }
     }
+}
+
+/// Makes a write past the host's file-size limit (`ulimit -f`,
+/// `RLIMIT_FSIZE`) fail with `EFBIG` instead of killing the monitor with
+/// `SIGXFSZ`, whose default action ends the process. The guest decides how
+/// much it writes to a volume, or to a console redirected to a file, so it
+/// must get the errno, not end the monitor without a word. Called before
+/// seccomp, which does not allow `rt_sigaction`.
+fn ignore_file_size_signal() {
+    // SAFETY: `SIG_IGN` installs no handler; nothing else in the monitor
+    // uses SIGXFSZ. `signal` fails only for an invalid signal number, which
+    // SIGXFSZ is not, so its result needs no check.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
 }
 
 /// Gives the vCPU an in-kernel local APIC (split-irqchip mode: no PIC or

@@ -6,6 +6,7 @@
 use core::arch::asm;
 
 use kiln_abi::GuestPtr;
+use kiln_abi::errno::EFBIG;
 use kiln_abi::file::{FileArgs, FileOp, IO_MAX, PATH_MAX, PENDING_MAX};
 use kiln_abi::hypercall::{
     CONSOLE_WRITE_MAX, ConsoleWriteArgs, Hypercall, PORT_BASE, PORT_COUNT, PanicArgs, stream,
@@ -98,6 +99,7 @@ fn main() -> i32 {
             pending_count: PENDING_MAX + 1,
             ..FileArgs::default()
         }),
+        "file-past-size-limit" => return past_size_limit(),
         "random" => {
             let seed = kiln::env::args().nth(2).and_then(|s| s.parse().ok());
             random_calls(seed.unwrap_or(1), memory);
@@ -142,6 +144,54 @@ fn random_calls(seed: u64, memory: u64) {
     }
 }
 
+/// Run with the host's file-size limit (`ulimit -f`) under 1 MiB and a
+/// read-write volume 0: writing or growing a file past the limit must fail
+/// with `EFBIG`, as it does for a host program that ignores `SIGXFSZ`, and
+/// must not kill the monitor with that signal.
+fn past_size_limit() -> i32 {
+    const O_RDWR: u32 = 0o2;
+    const O_CREAT: u32 = 0o100;
+    let name = b"big";
+    let open = file_call(FileArgs {
+        op: FileOp::Open as u32,
+        path: GuestPtr::from_ptr(name.as_ptr()),
+        path_len: name.len() as u64,
+        flags: O_RDWR | O_CREAT,
+        mode: 0o644,
+        ..FileArgs::default()
+    });
+    if open.result != 0 {
+        kiln::eprintln!("hostile: open failed: {}", open.result);
+        return 1;
+    }
+    let byte = b"x";
+    let write = file_call(FileArgs {
+        op: FileOp::Write as u32,
+        handle: open.handle,
+        buf: GuestPtr::from_ptr(byte.as_ptr()),
+        len: 1,
+        offset: 1 << 20,
+        ..FileArgs::default()
+    });
+    let truncate = file_call(FileArgs {
+        op: FileOp::Truncate as u32,
+        handle: open.handle,
+        offset: 1 << 20,
+        ..FileArgs::default()
+    });
+    let efbig = -i64::from(EFBIG);
+    if write.result != efbig || truncate.result != efbig {
+        kiln::eprintln!(
+            "hostile: write {}, truncate {}; expected {efbig}",
+            write.result,
+            truncate.result
+        );
+        return 1;
+    }
+    kiln::println!("past the file-size limit: EFBIG");
+    0
+}
+
 fn console(stream: u32, data: u64, len: u64) {
     let mut args = ConsoleWriteArgs {
         stream,
@@ -154,6 +204,12 @@ fn console(stream: u32, data: u64, len: u64) {
 
 fn file(mut args: FileArgs) {
     call(Hypercall::File, &mut args);
+}
+
+/// Makes a `File` call and returns the block as the monitor left it.
+fn file_call(mut args: FileArgs) -> FileArgs {
+    call(Hypercall::File, &mut args);
+    args
 }
 
 fn call<T>(call: Hypercall, args: &mut T) {
