@@ -7,6 +7,8 @@
 //! - `ro DIR`: a read-only host volume at `DIR`;
 //! - `escape DIR`: a volume at `DIR` holding links planted to lead outside;
 //! - `pipe`: a pipe between two threads;
+//! - `posix DIR`: the C calls' edge cases in a new directory `DIR`
+//!   (see `posix.rs`; also runs natively, to check the expected answers);
 //! - `durable FILE`: writes and syncs `FILE`, says so, and waits to be killed.
 //!
 //! Each check prints `ok` or `WRONG`; the exit status is the number wrong.
@@ -14,6 +16,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
+
+mod posix;
 
 struct Checks {
     wrong: u8,
@@ -308,6 +312,7 @@ fn main() {
                 Ok(())
             }
             "pipe" => pipe(&mut c),
+            "posix" => posix::posix(&mut c, &dir()),
             "durable" => durable(&dir()),
             other => panic!("unknown section {other}"),
         };
