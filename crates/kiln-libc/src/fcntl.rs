@@ -87,3 +87,19 @@ pub extern "C" fn fcntl(fd: CInt, command: CInt, arg: CLong) -> CInt {
 pub extern "C" fn fcntl64(fd: CInt, command: CInt, arg: CLong) -> CInt {
     fcntl(fd, command, arg)
 }
+
+/// `splice(2)`: not provided; `std::io::copy` falls back to `read` and
+/// `write` on `ENOSYS`.
+#[unsafe(no_mangle)]
+pub extern "C" fn splice(
+    fd_in: CInt,
+    _off_in: *mut i64,
+    fd_out: CInt,
+    _off_out: *mut i64,
+    len: usize,
+    _flags: u32,
+) -> CLong {
+    traced!("splice"(fd_in, fd_out, len) {
+    errno::fail(code::ENOSYS)
+    })
+}

@@ -154,6 +154,15 @@ pub unsafe extern "C" fn writev(fd: CInt, iov: *const IoVec, count: CInt) -> CLo
     })
 }
 
+/// `sendfile64(2)`: not provided. `std::io::copy` (under `fs::copy`) falls
+/// back to `read` and `write` on `ENOSYS`, as on a kernel without it.
+#[unsafe(no_mangle)]
+pub extern "C" fn sendfile64(out_fd: CInt, in_fd: CInt, _offset: *mut i64, count: usize) -> CLong {
+    traced!("sendfile64"(out_fd, in_fd, count) {
+    errno::fail(code::ENOSYS)
+    })
+}
+
 /// `close(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn close(fd: CInt) -> CInt {
