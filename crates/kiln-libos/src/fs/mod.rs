@@ -180,8 +180,9 @@ enum Entry {
     Tree { dir: Ino, name: Vec<u8> },
     /// A path beneath a volume's root (empty for the root itself).
     Volume { volume: u32, rest: Vec<u8> },
-    /// `/` itself.
-    Root,
+    /// A path ending in `.`, `..` or nothing but `/`: an existing directory
+    /// but no name to change (each call has its own errno for that).
+    Unnamed(path::Last),
 }
 
 impl Fs {
@@ -197,7 +198,9 @@ impl Fs {
             }
         }
         for (index, (guest_path, _read_only)) in platform::volumes().enumerate() {
-            if let Ok(components) = path::normalize(b"/", guest_path) {
+            if let Ok(components) = path::normalize(b"/", guest_path)
+                && !components.contains(&&b".."[..])
+            {
                 tree.mount(&components, index as u32);
             }
         }
@@ -318,8 +321,14 @@ impl Fs {
         }
     }
 
-    /// The directory `*at` calls start from.
-    fn base(&mut self, dirfd: i32) -> Result<Vec<u8>> {
+    /// The directory `path` in an `*at` call starts from. An empty path is
+    /// `ENOENT` and an absolute one ignores `dirfd`, as on Linux.
+    fn base(&mut self, dirfd: i32, path: &[u8]) -> Result<Vec<u8>> {
+        match path.first() {
+            None => return Err(Errno(ENOENT)),
+            Some(b'/') => return Ok(b"/".to_vec()),
+            Some(_) => {}
+        }
         if dirfd == AT_FDCWD {
             return Ok(self.cwd.clone());
         }
@@ -330,28 +339,37 @@ impl Fs {
         }
     }
 
-    /// Where `path` (relative to `dirfd`) leads, and its absolute form.
+    /// Where `path` (relative to `dirfd`) leads, and its canonical path.
+    /// A path that names a directory by its form (a trailing `/`) follows
+    /// a final link even without `follow`, and must lead to a directory.
     fn locate(&mut self, dirfd: i32, path: &[u8], follow: bool) -> Result<(Vec<u8>, Found)> {
-        let base = self.base(dirfd)?;
+        let base = self.base(dirfd, path)?;
         let components = path::normalize(&base, path)?;
-        let found = self.tree.resolve(&components, follow)?;
-        if path::demands_directory(path)
+        let wants_dir = path::demands_directory(path);
+        let (found, canonical) = self.tree.resolve(&components, follow || wants_dir)?;
+        if wants_dir
             && let Found::Node(ino) = found
             && !matches!(self.tree.node(ino).kind, Kind::Dir { .. })
         {
             return Err(Errno(ENOTDIR));
         }
-        Ok((path::join(&components), found))
+        Ok((canonical, found))
     }
 
     /// The directory entry `path` names (its last component is not followed).
     fn entry(&mut self, dirfd: i32, path: &[u8]) -> Result<Entry> {
-        let base = self.base(dirfd)?;
+        let last = path::last(path);
+        if last != path::Last::Name {
+            // No name to change, but the walk must work (`ENOENT`, `ENOTDIR`...).
+            self.locate(dirfd, path, true)?;
+            return Ok(Entry::Unnamed(last));
+        }
+        let base = self.base(dirfd, path)?;
         let components = path::normalize(&base, path)?;
-        let Some((name, parents)) = components.split_last() else {
-            return Ok(Entry::Root);
-        };
-        Ok(match self.tree.resolve(parents, true)? {
+        let (name, parents) = components
+            .split_last()
+            .expect("a path ending in a name has components");
+        Ok(match self.tree.resolve(parents, true)?.0 {
             Found::Node(dir) => Entry::Tree {
                 dir,
                 name: name.to_vec(),
@@ -367,8 +385,29 @@ impl Fs {
         })
     }
 
+    /// The type bits (`kind::*`) of what `entry` names, not following a
+    /// link; `ENOENT` if nothing.
+    fn entry_type(&self, entry: &Entry) -> Result<u32> {
+        match entry {
+            Entry::Tree { dir, name } => {
+                let child = self.tree.lookup(*dir, name)?;
+                Ok(self.tree.stat(child).mode & kind::MASK)
+            }
+            Entry::Volume { volume, rest } => {
+                Ok(volume::stat_path(*volume, rest, false)?.mode & kind::MASK)
+            }
+            Entry::Unnamed(_) => Ok(kind::DIRECTORY),
+        }
+    }
+
     fn open(&mut self, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<i32> {
         self.free_fd(0)?;
+        if flags & O_CREAT != 0 && path::demands_directory(path) {
+            // Linux creates only files here: once the parent is found,
+            // a path naming a directory by its form is `EISDIR`.
+            self.entry(dirfd, path)?;
+            return Err(Errno(EISDIR));
+        }
         let exclusive = flags & O_CREAT != 0 && flags & O_EXCL != 0;
         let follow = flags & O_NOFOLLOW == 0 && !exclusive;
         let (abs, found) = self.locate(dirfd, path, follow)?;
@@ -630,9 +669,21 @@ pub fn fstat(fd: i32) -> Result<Stat> {
 pub fn stat(dirfd: i32, path: &[u8], follow: bool) -> Result<Stat> {
     with(|fs| match fs.locate(dirfd, path, follow)?.1 {
         Found::Node(ino) => Ok(fs.tree.stat(ino)),
-        Found::Volume { volume, rest } => volume::stat_path(volume, &rest, follow),
+        Found::Volume { volume, rest } => volume_stat(volume, &rest, path, follow),
         Found::Missing { .. } => Err(Errno(ENOENT)),
     })
+}
+
+/// `stat` beneath a volume, with the rules of a trailing `/` (the host
+/// sees the path without it): a final link is followed, and what it
+/// leads to must be a directory.
+fn volume_stat(volume: u32, rest: &[u8], path: &[u8], follow: bool) -> Result<Stat> {
+    let wants_dir = path::demands_directory(path);
+    let stat = volume::stat_path(volume, rest, follow || wants_dir)?;
+    if wants_dir && stat.mode & kind::MASK != kind::DIRECTORY {
+        return Err(Errno(ENOTDIR));
+    }
+    Ok(stat)
 }
 
 /// `fsync(2)`, or `fdatasync(2)` with `data_only`: returns once the data is
@@ -739,17 +790,37 @@ pub fn mkdir(dirfd: i32, path: &[u8], mode: u32) -> Result<()> {
         Entry::Tree { dir, name } => fs.tree.mkdir(dir, &name, mode).map(drop),
         Entry::Volume { rest, .. } if rest.is_empty() => Err(Errno(EEXIST)),
         Entry::Volume { volume, rest } => volume::mkdir(volume, &rest, mode),
-        Entry::Root => Err(Errno(EEXIST)),
+        Entry::Unnamed(_) => Err(Errno(EEXIST)),
     })
 }
 
 /// `unlinkat(2)`: removes a file, or with `directory` an empty directory.
 pub fn unlink(dirfd: i32, path: &[u8], directory: bool) -> Result<()> {
-    with(|fs| match fs.entry(dirfd, path)? {
-        Entry::Tree { dir, name } => fs.tree.remove(dir, &name, directory),
-        Entry::Volume { volume, rest } => volume::unlink(volume, &rest, directory),
-        Entry::Root => Err(Errno(kiln_abi::errno::EBUSY)),
+    with(|fs| {
+        let entry = fs.entry(dirfd, path)?;
+        if !directory && path.ends_with(b"/") && !matches!(entry, Entry::Unnamed(_)) {
+            // As Linux: `unlink("x/")` removes nothing, and says why.
+            return Err(Errno(match fs.entry_type(&entry)? {
+                kind::DIRECTORY => EISDIR,
+                _ => ENOTDIR,
+            }));
+        }
+        match entry {
+            Entry::Tree { dir, name } => fs.tree.remove(dir, &name, directory),
+            Entry::Volume { volume, rest } => volume::unlink(volume, &rest, directory),
+            Entry::Unnamed(last) => Err(Errno(unnamed_unlink_error(last, directory))),
+        }
     })
+}
+
+/// Linux's answer to `unlink`/`rmdir` of a path ending in `.`, `..` or `/`.
+fn unnamed_unlink_error(last: path::Last, directory: bool) -> i32 {
+    match (directory, last) {
+        (false, _) => EISDIR,
+        (true, path::Last::Dot) => EINVAL,
+        (true, path::Last::DotDot) => kiln_abi::errno::ENOTEMPTY,
+        (true, _) => kiln_abi::errno::EBUSY,
+    }
 }
 
 /// `renameat(2)`. Moving between the tree and a volume, or between two
@@ -758,6 +829,11 @@ pub fn rename(from_dirfd: i32, from: &[u8], to_dirfd: i32, to: &[u8]) -> Result<
     with(|fs| {
         let source = fs.entry(from_dirfd, from)?;
         let target = fs.entry(to_dirfd, to)?;
+        let slash = from.ends_with(b"/") || to.ends_with(b"/");
+        if slash && fs.entry_type(&source)? != kind::DIRECTORY {
+            // A trailing `/` on either side: only directories move.
+            return Err(Errno(ENOTDIR));
+        }
         match (source, target) {
             (Entry::Tree { dir: a, name: x }, Entry::Tree { dir: b, name: y }) => {
                 fs.tree.rename(a, &x, b, &y)
@@ -767,7 +843,7 @@ pub fn rename(from_dirfd: i32, from: &[u8], to_dirfd: i32, to: &[u8]) -> Result<
             {
                 volume::rename(a, &x, &y)
             }
-            (Entry::Root, _) | (_, Entry::Root) => Err(Errno(kiln_abi::errno::EBUSY)),
+            (Entry::Unnamed(_), _) | (_, Entry::Unnamed(_)) => Err(Errno(kiln_abi::errno::EBUSY)),
             _ => Err(Errno(EXDEV)),
         }
     })
@@ -776,6 +852,11 @@ pub fn rename(from_dirfd: i32, from: &[u8], to_dirfd: i32, to: &[u8]) -> Result<
 /// `readlinkat(2)`: the target's length, truncated to `buf`.
 pub fn readlink(dirfd: i32, path: &[u8], buf: &mut [u8]) -> Result<usize> {
     with(|fs| match fs.locate(dirfd, path, false)?.1 {
+        Found::Volume { volume, rest } if path::demands_directory(path) => {
+            // A trailing `/` follows the link: what it leads to is no link.
+            volume_stat(volume, &rest, path, true)?;
+            Err(Errno(EINVAL))
+        }
         Found::Node(ino) => {
             let target = fs.tree.readlink(ino)?;
             let n = target.len().min(buf.len());
@@ -792,10 +873,19 @@ pub fn symlink(target: &[u8], dirfd: i32, path: &[u8]) -> Result<()> {
     if target.is_empty() {
         return Err(Errno(ENOENT));
     }
-    with(|fs| match fs.entry(dirfd, path)? {
-        Entry::Tree { dir, name } => fs.tree.symlink(dir, &name, target).map(drop),
-        Entry::Volume { volume, rest } => volume::symlink(volume, &rest, target),
-        Entry::Root => Err(Errno(EEXIST)),
+    with(|fs| {
+        let entry = fs.entry(dirfd, path)?;
+        if path.ends_with(b"/") && !matches!(entry, Entry::Unnamed(_)) {
+            // As Linux: a trailing `/` asks for a directory, which this
+            // would not make.
+            fs.entry_type(&entry)?;
+            return Err(Errno(EEXIST));
+        }
+        match entry {
+            Entry::Tree { dir, name } => fs.tree.symlink(dir, &name, target).map(drop),
+            Entry::Volume { volume, rest } => volume::symlink(volume, &rest, target),
+            Entry::Unnamed(_) => Err(Errno(EEXIST)),
+        }
     })
 }
 
@@ -811,7 +901,7 @@ pub fn chdir(path: &[u8]) -> Result<()> {
         let is_dir = match found {
             Found::Node(ino) => matches!(fs.tree.node(ino).kind, Kind::Dir { .. }),
             Found::Volume { volume, rest } => {
-                volume::stat_path(volume, &rest, true)?.mode & kind::MASK == kind::DIRECTORY
+                volume_stat(volume, &rest, path, true)?.mode & kind::MASK == kind::DIRECTORY
             }
             Found::Missing { .. } => return Err(Errno(ENOENT)),
         };
@@ -823,15 +913,16 @@ pub fn chdir(path: &[u8]) -> Result<()> {
     })
 }
 
-/// The absolute, normal form of an existing `path` (`realpath(3)`).
-/// Symbolic links on the way are checked but not replaced by their targets.
+/// The canonical form of an existing `path` (`realpath(3)`): absolute,
+/// without `.`, `..` or symbolic links (beneath a volume's mount point,
+/// `..` is taken lexically and the host's links are kept).
 pub fn canonicalize(path: &[u8]) -> Result<Vec<u8>> {
     with(|fs| {
         let (abs, found) = fs.locate(AT_FDCWD, path, true)?;
         match found {
             Found::Node(_) => Ok(abs),
             Found::Volume { volume, rest } => {
-                volume::stat_path(volume, &rest, true)?;
+                volume_stat(volume, &rest, path, true)?;
                 Ok(abs)
             }
             Found::Missing { .. } => Err(Errno(ENOENT)),

@@ -19,7 +19,7 @@ use kiln_abi::errno::{
 use kiln_abi::file::FileStat;
 use kiln_abi::fs_image::{FsImage, kind};
 
-use super::{Errno, Result};
+use super::{Errno, Result, path};
 
 /// A node's index in the arena; also its inode number (plus one).
 pub type Ino = u32;
@@ -127,6 +127,28 @@ fn now_ns() -> i64 {
     crate::time::unix_time().as_nanos() as i64
 }
 
+/// The part of a walk that goes on beneath a volume's mount point:
+/// `queue`'s components as a path relative to the volume's root (for the
+/// host, which resolves its own links and `..`), and their canonical form
+/// (`..` taken lexically). `None` if a `..` leads back out of the volume;
+/// the walk then goes on in the tree with what is left of `queue`.
+fn volume_rest(queue: &mut VecDeque<Vec<u8>>) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
+    let mut rest = Vec::new();
+    let mut canonical: Vec<Vec<u8>> = Vec::new();
+    while let Some(name) = queue.pop_front() {
+        if name == b".." {
+            canonical.pop()?;
+        } else {
+            canonical.push(name.clone());
+        }
+        if !rest.is_empty() {
+            rest.push(b'/');
+        }
+        rest.extend_from_slice(&name);
+    }
+    Some((rest, canonical))
+}
+
 impl Tree {
     /// A tree holding only `/` and `/tmp`.
     pub fn new() -> Self {
@@ -195,6 +217,11 @@ impl Tree {
             Kind::Dir { entries, .. } => Ok(entries),
             _ => Err(Errno(ENOTDIR)),
         }
+    }
+
+    /// The node `name` in directory `dir` names.
+    pub fn lookup(&self, dir: Ino, name: &[u8]) -> Result<Ino> {
+        self.entries(dir)?.get(name).copied().ok_or(Errno(ENOENT))
     }
 
     fn entries_mut(&mut self, dir: Ino) -> &mut BTreeMap<Vec<u8>, Ino> {
@@ -319,45 +346,44 @@ impl Tree {
         }
     }
 
-    /// Follows `components` from the root. A final symbolic link is
-    /// followed only with `follow_last`.
-    pub fn resolve(&self, components: &[&[u8]], follow_last: bool) -> Result<Found> {
+    /// Follows `components` from the root; `..` goes up from where the walk
+    /// has got to (so after a link, from where the link led). A final
+    /// symbolic link is followed only with `follow_last`. Also returns the
+    /// canonical path of where the walk ends: absolute, without links,
+    /// `.` or `..` (beneath a volume's mount point, `..` is taken lexically
+    /// and links are the host's).
+    pub fn resolve(&self, components: &[&[u8]], follow_last: bool) -> Result<(Found, Vec<u8>)> {
         let mut queue: VecDeque<Vec<u8>> = components.iter().map(|c| c.to_vec()).collect();
-        let mut stack: Vec<Ino> = alloc::vec![ROOT];
+        // The directories walked into beneath the root, with their names.
+        let mut stack: Vec<(Ino, Vec<u8>)> = Vec::new();
         let mut links_followed = 0;
         while let Some(name) = queue.pop_front() {
-            let dir = *stack.last().expect("the root stays on the stack");
+            let dir = stack.last().map_or(ROOT, |(ino, _)| *ino);
             let entries = match &self.node(dir).kind {
                 Kind::Dir { entries, .. } => entries,
                 Kind::Mount(volume) => {
-                    let mut rest = name;
-                    for part in queue {
-                        rest.push(b'/');
-                        rest.extend_from_slice(&part);
-                    }
-                    return Ok(Found::Volume {
-                        volume: *volume,
-                        rest,
-                    });
+                    queue.push_front(name);
+                    let Some((rest, canonical)) = volume_rest(&mut queue) else {
+                        // A `..` led back out of the volume.
+                        stack.pop();
+                        continue;
+                    };
+                    let path = path::join(stack.iter().map(|(_, n)| n).chain(&canonical));
+                    let volume = *volume;
+                    return Ok((Found::Volume { volume, rest }, path));
                 }
                 _ => return Err(Errno(ENOTDIR)),
             };
-            match name.as_slice() {
-                b"" | b"." => continue,
-                b".." => {
-                    if stack.len() > 1 {
-                        stack.pop();
-                    }
-                    continue;
-                }
-                _ => {}
+            if name == b".." {
+                stack.pop();
+                continue;
             }
             let Some(&child) = entries.get(&name) else {
-                return if queue.is_empty() {
-                    Ok(Found::Missing { parent: dir, name })
-                } else {
-                    Err(Errno(ENOENT))
-                };
+                if !queue.is_empty() {
+                    return Err(Errno(ENOENT));
+                }
+                let path = path::join(stack.iter().map(|(_, n)| n).chain([&name]));
+                return Ok((Found::Missing { parent: dir, name }, path));
             };
             if let Kind::Symlink(target) = &self.node(child).kind
                 && (follow_last || !queue.is_empty())
@@ -368,22 +394,29 @@ impl Tree {
                 }
                 let target = target.bytes();
                 if target.first() == Some(&b'/') {
-                    stack.truncate(1);
+                    stack.clear();
                 }
                 for part in target.split(|&b| b == b'/').rev() {
-                    queue.push_front(part.to_vec());
+                    path::check_name(part)?;
+                    if !matches!(part, b"" | b".") {
+                        queue.push_front(part.to_vec());
+                    }
                 }
                 continue;
             }
-            stack.push(child);
+            stack.push((child, name));
         }
-        let last = *stack.last().expect("the root stays on the stack");
+        let last = stack.last().map_or(ROOT, |(ino, _)| *ino);
+        let path = path::join(stack.iter().map(|(_, n)| n));
         Ok(match self.node(last).kind {
-            Kind::Mount(volume) => Found::Volume {
-                volume,
-                rest: Vec::new(),
-            },
-            _ => Found::Node(last),
+            Kind::Mount(volume) => (
+                Found::Volume {
+                    volume,
+                    rest: Vec::new(),
+                },
+                path,
+            ),
+            _ => (Found::Node(last), path),
         })
     }
 
