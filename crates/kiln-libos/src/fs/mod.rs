@@ -438,7 +438,7 @@ impl Fs {
                 match node.kind {
                     Kind::Symlink(_) => return Err(Errno(ELOOP)),
                     Kind::Dir { .. } | Kind::Mount(_) => {
-                        if writes || flags & O_TRUNC != 0 {
+                        if writes || flags & (O_TRUNC | O_CREAT) != 0 {
                             return Err(Errno(EISDIR));
                         }
                         Object::Dir {
@@ -453,7 +453,8 @@ impl Fs {
                         if (writes || flags & O_TRUNC != 0) && node.baked {
                             return Err(Errno(kiln_abi::errno::EROFS));
                         }
-                        if writes && flags & O_TRUNC != 0 {
+                        // As Linux: `O_TRUNC` truncates even with `O_RDONLY`.
+                        if flags & O_TRUNC != 0 {
                             self.tree.truncate(ino, 0)?;
                         }
                         Object::File(ino)
