@@ -85,7 +85,11 @@ pub unsafe extern "C" fn fstatat64(
     // SAFETY: per the caller.
     let result = unsafe { c_path(path) }.and_then(|path| {
         if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
-            return fs::fstat(dirfd);
+            // The descriptor itself; for `AT_FDCWD`, the working directory.
+            return match dirfd {
+                AT_FDCWD => fs::stat(AT_FDCWD, b".", true),
+                _ => fs::fstat(dirfd),
+            };
         }
         fs::stat(dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0)
     });
