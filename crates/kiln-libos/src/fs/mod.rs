@@ -478,12 +478,18 @@ impl Fs {
             return Step::Done(Err(Errno(EBADF)));
         }
         let result = match description.object {
+            Object::Console(_) if at.is_some() => Err(Errno(ESPIPE)),
             Object::Console(0) => Ok(0),
             Object::Console(_) | Object::PipeWrite(_) => Err(Errno(EBADF)),
             Object::Dir { .. } => Err(Errno(EISDIR)),
-            Object::Volume { handle } => volume::read(handle, buf, at),
+            Object::Volume { handle } => {
+                in_range(at, buf.len()).and_then(|()| volume::read(handle, buf, at))
+            }
             Object::File(ino) => {
                 let offset = at.unwrap_or(description.offset);
+                if let Err(e) = in_range(Some(offset), buf.len()) {
+                    return Step::Done(Err(e));
+                }
                 let contents = tree.contents(ino);
                 let start = usize::try_from(offset)
                     .unwrap_or(usize::MAX)
@@ -527,6 +533,7 @@ impl Fs {
         }
         let result = match description.object {
             Object::Console(0) | Object::PipeRead(_) => Err(Errno(EBADF)),
+            Object::Console(_) if at.is_some() => Err(Errno(ESPIPE)),
             Object::Console(stream) => {
                 platform::console_write(stream, data);
                 Ok(data.len())
@@ -534,16 +541,20 @@ impl Fs {
             Object::Dir { .. } => Err(Errno(EISDIR)),
             Object::Volume { handle } => match volume::take_error(handle) {
                 Some(error) => Err(error),
+                None if in_range(at, data.len()).is_err() => Err(Errno(EINVAL)),
                 None if volume::write_behind(handle, data, at) => Ok(data.len()),
                 None => volume::write(handle, data, at),
             },
             Object::File(ino) => {
-                let append = description.status & O_APPEND != 0;
-                let offset = match at {
-                    Some(offset) => offset,
-                    None if append => tree.contents(ino).len() as u64,
-                    None => description.offset,
+                // As Linux: with `O_APPEND`, even `pwrite` appends.
+                let offset = if description.status & O_APPEND != 0 {
+                    tree.contents(ino).len() as u64
+                } else {
+                    at.unwrap_or(description.offset)
                 };
+                if let Err(e) = in_range(Some(offset), data.len()) {
+                    return Step::Done(Err(e));
+                }
                 let written = tree.write_at(ino, offset, data);
                 if let (Ok(n), None) = (written, at) {
                     description.offset = offset + n as u64;
@@ -598,6 +609,16 @@ impl Fs {
                 Ok(position)
             }
         }
+    }
+}
+
+/// Linux's check of a transfer at `offset` (when known): it may not end
+/// past `i64::MAX` (`EINVAL`).
+fn in_range(offset: Option<u64>, len: usize) -> Result<()> {
+    let end = offset.map_or(Some(0), |offset| offset.checked_add(len as u64));
+    match end {
+        Some(end) if end <= i64::MAX as u64 => Ok(()),
+        _ => Err(Errno(EINVAL)),
     }
 }
 
