@@ -71,7 +71,9 @@ pub struct Node {
     pub kind: Kind,
     /// Permission bits.
     pub mode: u32,
-    /// Directory entries naming it.
+    /// Links to it, as `st_nlink` counts them: the directory entries
+    /// naming it, and for a directory also its own `.` and each
+    /// subdirectory's `..`.
     links: u32,
     /// Open file descriptions referring to it.
     opens: u32,
@@ -82,6 +84,12 @@ pub struct Node {
 }
 
 impl Node {
+    /// A directory of the tree, or a volume's mount point (which is one
+    /// to the directory holding it).
+    fn is_directory(&self) -> bool {
+        matches!(self.kind, Kind::Dir { .. } | Kind::Mount(_))
+    }
+
     fn type_bits(&self) -> u32 {
         match self.kind {
             Kind::File(_) => kind::FILE,
@@ -115,6 +123,17 @@ pub enum Found {
         /// The missing name.
         name: Vec<u8>,
     },
+}
+
+/// `st_blocks` (512-byte units) as Linux's filesystems count them: a file
+/// takes whole 4 KiB blocks, a directory one, a symbolic link none (its
+/// target is kept in the inode).
+fn blocks(kind: &Kind) -> u64 {
+    match kind {
+        Kind::File(data) => (data.bytes().len() as u64).div_ceil(4096) * 8,
+        Kind::Dir { .. } | Kind::Mount(_) => 8,
+        Kind::Symlink(_) => 0,
+    }
 }
 
 /// The tree.
@@ -164,6 +183,7 @@ impl Tree {
             0o755,
         );
         debug_assert_eq!(root, ROOT);
+        // Its `.` and its `..` (itself).
         tree.node_mut(ROOT).links = 2;
         let tmp = tree.insert(
             Kind::Dir {
@@ -178,10 +198,12 @@ impl Tree {
 
     fn insert(&mut self, kind: Kind, mode: u32) -> Ino {
         let now = now_ns();
+        // A directory's own `.` links to it from the start.
+        let links = u32::from(matches!(kind, Kind::Dir { .. }));
         let node = Node {
             kind,
             mode: mode & 0o7777,
-            links: 0,
+            links,
             opens: 0,
             baked: false,
             mtime_ns: now,
@@ -231,13 +253,33 @@ impl Tree {
         }
     }
 
+    /// Adds entry `name` to `dir` for `child`: a link to it, and for a
+    /// directory a link to `dir` from its `..`.
     fn link(&mut self, dir: Ino, name: &[u8], child: Ino) {
         if let Kind::Dir { parent, .. } = &mut self.node_mut(child).kind {
             *parent = dir;
         }
+        if self.node(child).is_directory() {
+            self.node_mut(dir).links += 1;
+        }
         self.entries_mut(dir).insert(name.to_vec(), child);
         self.node_mut(child).links += 1;
         self.touch(dir);
+    }
+
+    /// Takes entry `name` (which must be there) out of `dir`, with the
+    /// links [`Self::link`] added; the node is not freed here.
+    fn unlink(&mut self, dir: Ino, name: &[u8]) -> Ino {
+        let child = self
+            .entries_mut(dir)
+            .remove(name)
+            .expect("callers looked the entry up");
+        if self.node(child).is_directory() {
+            self.node_mut(dir).links -= 1;
+        }
+        self.node_mut(child).links -= 1;
+        self.touch(dir);
+        child
     }
 
     fn touch(&mut self, ino: Ino) {
@@ -245,13 +287,6 @@ impl Tree {
         let node = self.node_mut(ino);
         node.mtime_ns = now;
         node.ctime_ns = now;
-    }
-
-    /// Drops a link to `ino`; frees it if nothing refers to it any more.
-    fn unlink_node(&mut self, ino: Ino) {
-        let node = self.node_mut(ino);
-        node.links -= 1;
-        self.release_if_unused(ino);
     }
 
     fn release_if_unused(&mut self, ino: Ino) {
@@ -327,8 +362,12 @@ impl Tree {
                     continue;
                 }
                 Some(child) => {
-                    self.entries_mut(dir).remove(*name);
-                    self.unlink_node(child);
+                    // Shadowed: what was beneath a directory stays unreachable.
+                    self.unlink(dir, name);
+                    if self.node(child).is_directory() {
+                        self.node_mut(child).links -= 1;
+                    }
+                    self.release_if_unused(child);
                 }
                 None => {}
             }
@@ -439,11 +478,7 @@ impl Tree {
             entries: BTreeMap::new(),
             parent: dir,
         };
-        let ino = self.create(dir, name, kind, mode)?;
-        // Its own "." and the parent's "..".
-        self.node_mut(ino).links += 1;
-        self.node_mut(dir).links += 1;
-        Ok(ino)
+        self.create(dir, name, kind, mode)
     }
 
     /// Creates symbolic link `name` in `dir` pointing at `target`.
@@ -485,13 +520,12 @@ impl Tree {
         if node.baked {
             return Err(Errno(EROFS));
         }
-        self.entries_mut(dir).remove(name);
-        self.touch(dir);
+        self.unlink(dir, name);
         if directory {
-            self.node_mut(dir).links -= 1;
+            // Its `.` goes with it.
             self.node_mut(child).links -= 1;
         }
-        self.unlink_node(child);
+        self.release_if_unused(child);
         Ok(())
     }
 
@@ -531,14 +565,8 @@ impl Tree {
         if target.is_some() {
             self.remove(to_dir, to, source_is_dir)?;
         }
-        self.entries_mut(from_dir).remove(from);
-        self.node_mut(source).links -= 1;
-        self.touch(from_dir);
+        self.unlink(from_dir, from);
         self.link(to_dir, to, source);
-        if source_is_dir && from_dir != to_dir {
-            self.node_mut(from_dir).links -= 1;
-            self.node_mut(to_dir).links += 1;
-        }
         Ok(())
     }
 
@@ -621,11 +649,11 @@ impl Tree {
             dev: DEVICE,
             ino: u64::from(ino) + 1,
             mode: node.type_bits() | node.mode,
-            nlink: node.links.max(1),
+            nlink: node.links,
             uid: 0,
             gid: 0,
             size,
-            blocks: size.div_ceil(512),
+            blocks: blocks(&node.kind),
             blksize: 4096,
             atime_ns: node.mtime_ns,
             mtime_ns: node.mtime_ns,

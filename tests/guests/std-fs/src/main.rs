@@ -55,6 +55,21 @@ fn names(dir: &str) -> std::io::Result<Vec<String>> {
 }
 
 fn tmp(c: &mut Checks) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = File::open("/tmp")?;
+    c.check(
+        "/tmp nlink",
+        tmp.metadata()?.nlink() == 2,
+        tmp.metadata()?.nlink(),
+    );
+    fs::remove_dir("/tmp")?;
+    c.check(
+        "a removed dir has nlink 0",
+        tmp.metadata()?.nlink() == 0,
+        tmp.metadata()?.nlink(),
+    );
+    drop(tmp);
+    fs::create_dir("/tmp")?;
     fs::write("/tmp/a.txt", b"hello")?;
     c.check("read back", fs::read("/tmp/a.txt")? == b"hello", ());
     c.check("size", fs::metadata("/tmp/a.txt")?.len() == 5, ());
@@ -148,6 +163,13 @@ fn baked(c: &mut Checks) -> std::io::Result<()> {
     );
     let meta = fs::metadata("/etc/std-fs/docs/b.txt")?;
     c.check("baked size", meta.len() == 7 && meta.is_file(), meta.len());
+    let nlinks = ["/etc/std-fs", "/etc/std-fs/docs"]
+        .map(|dir| fs::metadata(dir).map(|m| std::os::unix::fs::MetadataExt::nlink(&m)));
+    c.check(
+        "baked dirs' nlink",
+        matches!(nlinks, [Ok(3), Ok(2)]),
+        nlinks,
+    );
     c.fails(
         "write baked",
         OpenOptions::new()
