@@ -765,6 +765,10 @@ pub fn read_dir(fd: i32, buf: &mut [u8]) -> Result<usize> {
             Object::Dir { ino, cursor } => (*ino, cursor),
             _ => return Err(Errno(ENOTDIR)),
         };
+        if tree.is_removed(ino) {
+            // As Linux: a removed directory has nothing to list, not even `.`.
+            return Err(Errno(ENOENT));
+        }
         let dir_type = (kind::DIRECTORY >> 12) as u8;
         let mut filled = 0;
         loop {

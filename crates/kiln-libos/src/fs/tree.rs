@@ -297,6 +297,11 @@ impl Tree {
         }
     }
 
+    /// Whether `ino` has been removed (it lives on while open).
+    pub fn is_removed(&self, ino: Ino) -> bool {
+        self.node(ino).links == 0
+    }
+
     /// Records an open file description of `ino`.
     pub fn opened(&mut self, ino: Ino) {
         self.node_mut(ino).opens += 1;
