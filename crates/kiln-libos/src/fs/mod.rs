@@ -569,7 +569,7 @@ impl Fs {
                 let pipe = pipes[n].as_mut().expect("open ends keep their pipe");
                 if pipe.readers == 0 {
                     Err(Errno(EPIPE))
-                } else if pipe.has_room() || data.is_empty() {
+                } else if pipe.takes_now(data.len()) {
                     let n = pipe.put(data);
                     wake_pipe_waiters(pipe.key());
                     Ok(n)
@@ -581,6 +581,13 @@ impl Fs {
             }
         };
         Step::Done(result)
+    }
+
+    /// Whether a write to `fd` goes on until all is written: a blocking
+    /// pipe's does; other writes may be short.
+    fn writes_all(&mut self, fd: i32) -> bool {
+        self.description(fd)
+            .is_ok_and(|d| matches!(d.object, Object::PipeWrite(_)) && d.status & O_NONBLOCK == 0)
     }
 
     fn seek(&mut self, fd: i32, offset: i64, whence: i32) -> Result<u64> {
@@ -642,18 +649,18 @@ pub fn read(fd: i32, buf: &mut [u8], at: Option<u64>) -> Result<usize> {
     blocking(|fs| fs.read(fd, buf, at))
 }
 
-/// `write(2)`, or `pwrite(2)` with `at`. Blocks on a full pipe until all
-/// of `data` is in it.
+/// `write(2)`, or `pwrite(2)` with `at`. A blocking write to a pipe waits
+/// until all of `data` is in it; as on Linux, one cut short by an error
+/// (`EPIPE`: the readers went away) returns the count written so far.
 pub fn write(fd: i32, data: &[u8], at: Option<u64>) -> Result<usize> {
     let mut done = 0;
     loop {
-        let n = blocking(|fs| fs.write(fd, &data[done..], at.map(|a| a + done as u64)))?;
-        done += n;
-        let is_pipe = with(|fs| {
-            fs.description(fd)
-                .is_ok_and(|d| matches!(d.object, Object::PipeWrite(_)))
-        });
-        if !is_pipe || done == data.len() {
+        match blocking(|fs| fs.write(fd, &data[done..], at)) {
+            Ok(n) => done += n,
+            Err(_) if done > 0 => return Ok(done),
+            Err(e) => return Err(e),
+        }
+        if done == data.len() || !with(|fs| fs.writes_all(fd)) {
             return Ok(done);
         }
     }
@@ -1083,13 +1090,11 @@ pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
             }
             Object::PipeWrite(n) => {
                 let pipe = pipes[n].as_ref().expect("open ends keep their pipe");
+                let mut ready = if pipe.has_room() { wanted & POLLOUT } else { 0 };
                 if pipe.readers == 0 {
-                    POLLERR
-                } else if pipe.has_room() {
-                    wanted & POLLOUT
-                } else {
-                    0
+                    ready |= POLLERR;
                 }
+                ready
             }
             _ => wanted & (POLLIN | POLLOUT),
         }

@@ -5,6 +5,10 @@ use alloc::collections::VecDeque;
 /// Linux's default pipe capacity.
 pub const CAPACITY: usize = 64 * 1024;
 
+/// Writes of up to this many bytes are atomic: all of it goes in at once,
+/// never interleaved with another writer's, or none of it (POSIX `PIPE_BUF`).
+pub const PIPE_BUF: usize = 4096;
+
 /// One pipe.
 pub struct Pipe {
     bytes: VecDeque<u8>,
@@ -48,6 +52,17 @@ impl Pipe {
     /// Whether a write would buffer something now.
     pub fn has_room(&self) -> bool {
         self.bytes.len() < CAPACITY
+    }
+
+    /// Whether a write of `len` bytes can go ahead now: one of up to
+    /// [`PIPE_BUF`] bytes needs room for all of it, a larger one for some.
+    pub fn takes_now(&self, len: usize) -> bool {
+        let room = CAPACITY - self.bytes.len();
+        match len {
+            0 => true,
+            1..=PIPE_BUF => room >= len,
+            _ => room > 0,
+        }
     }
 
     /// The scheduler wait key for threads blocked on this pipe: its own

@@ -1113,6 +1113,60 @@ fn pipes(c: &mut Checks) -> std::io::Result<()> {
     close(r).ok();
     close(w).ok();
 
+    // Writes of up to PIPE_BUF bytes from two threads never interleave.
+    let (r, w) = pipe(0);
+    let writers: Vec<_> = [b'a', b'b']
+        .map(|byte| {
+            // Small stacks: the guest has 8 MiB.
+            std::thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    for _ in 0..64 {
+                        write(w, &[byte; 4096]).ok();
+                    }
+                })
+                .expect("spawn")
+        })
+        .into();
+    let mut got = Vec::with_capacity(2 * 64 * 4096);
+    let mut chunk = vec![0; 1000];
+    while got.len() < 2 * 64 * 4096 {
+        match read(r, &mut chunk) {
+            Ok(n @ 1..) => got.extend_from_slice(&chunk[..n as usize]),
+            _ => break,
+        }
+    }
+    for writer in writers {
+        writer.join().expect("writer");
+    }
+    let whole = got
+        .chunks(4096)
+        .all(|block| block.iter().all(|&b| b == block[0]));
+    c.check(
+        "PIPE_BUF writes are atomic",
+        whole && got.len() == 2 * 64 * 4096,
+        got.len(),
+    );
+    close(r).ok();
+    close(w).ok();
+
+    // A larger non-blocking write may be short, but says what it wrote.
+    let (r, w) = pipe(O_NONBLOCK);
+    write(w, &vec![1; 65536 - 100]).ok();
+    let got = write(w, &[2; 8000]);
+    let mut drained = 0;
+    let mut chunk = vec![0; 65536];
+    while let Ok(n @ 1..) = read(r, &mut chunk) {
+        drained += n;
+    }
+    c.check(
+        "a short non-blocking write says what it wrote",
+        drained == 65436 + got.unwrap_or(0),
+        (got, drained),
+    );
+    close(r).ok();
+    close(w).ok();
+
     // A blocked writer whose reader goes away returns what it wrote.
     let (r, w) = pipe(0);
     let writer = std::thread::spawn(move || write(w, &vec![3; 100_000]));
