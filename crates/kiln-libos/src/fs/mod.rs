@@ -963,11 +963,15 @@ pub fn canonicalize(path: &[u8]) -> Result<Vec<u8>> {
     })
 }
 
-/// `dup(2)` / `fcntl(F_DUPFD)`: the lowest free descriptor at or above `min`.
+/// `dup(2)` / `fcntl(F_DUPFD)`: the lowest free descriptor at or above
+/// `min` (`EINVAL` if `min` is beyond the limit, as Linux).
 pub fn dup(fd: i32, min: i32, cloexec: bool) -> Result<i32> {
     with(|fs| {
         let entry = fs.fd(fd)?;
-        let min = usize::try_from(min).map_err(|_| Errno(EINVAL))?;
+        let min = usize::try_from(min)
+            .ok()
+            .filter(|&min| min < MAX_FDS)
+            .ok_or(Errno(EINVAL))?;
         let new = fs.free_fd(min)?;
         fs.descriptions[entry.description]
             .as_mut()
