@@ -901,10 +901,14 @@ pub fn readlink(dirfd: i32, path: &[u8], buf: &mut [u8]) -> Result<usize> {
     })
 }
 
-/// `symlinkat(2)`: `path` pointing at `target`.
+/// `symlinkat(2)`: `path` pointing at `target`, which is a path: not
+/// empty (`ENOENT`), shorter than `PATH_MAX` (`ENAMETOOLONG`).
 pub fn symlink(target: &[u8], dirfd: i32, path: &[u8]) -> Result<()> {
     if target.is_empty() {
         return Err(Errno(ENOENT));
+    }
+    if target.len() >= path::PATH_MAX {
+        return Err(Errno(kiln_abi::errno::ENAMETOOLONG));
     }
     with(|fs| {
         let entry = fs.entry(dirfd, path)?;
