@@ -81,6 +81,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         process_start_ns: started_ns,
         trace_libc: args.trace_libc,
         volumes,
+        image_file: Some(file.id()),
     };
     let summary = kiln_monitor::run(&image, &config).map_err(|e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),

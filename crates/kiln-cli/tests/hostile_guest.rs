@@ -167,6 +167,37 @@ fn file_write_past_the_hosts_file_size_limit_is_efbig() {
     );
 }
 
+/// A guest whose image file lies in one of its read-write volumes cannot
+/// write to it or cut it short (`ETXTBSY`, as for a running executable):
+/// the monitor maps the image and reads it for crash reports, and a file
+/// shrunk under that mapping would crash the monitor.
+#[test]
+fn file_the_running_image_cannot_be_truncated_through_a_volume() {
+    let dir = scratch("own-image");
+    let copy = dir.join("hostile");
+    std::fs::copy(image("tests/guests/hostile", false), &copy).expect("copy the image");
+    let size = std::fs::metadata(&copy).expect("image").len();
+    let run = run_image(
+        &copy,
+        &["-v", &format!("{}:/data", dir.display())],
+        &["file-truncate-own-image", "hostile"],
+    );
+    let after = std::fs::metadata(&copy).expect("image").len();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(run.code, code::PANIC, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("guest panicked: after truncating the image"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stdout,
+        "open 0o1001: -26\nopen 0o2: -26\nopen 0o1000: -26\n"
+    );
+    assert_eq!(after, size, "the image changed on the host");
+}
+
 #[test]
 fn hypercall_with_a_byte_access() {
     violation("byte-access", "used a 1-byte access");

@@ -6,6 +6,7 @@
 //! monitor works with a [`Image`] whose segments are known to be sane.
 
 use std::ops::Range;
+use std::os::unix::fs::MetadataExt;
 
 use kiln_abi::boot::TlsTemplate;
 use kiln_abi::{layout, note};
@@ -351,13 +352,15 @@ impl Notes {
 #[derive(Debug)]
 pub struct ImageFile {
     map: memmap2::Mmap,
+    id: crate::volume::FileId,
 }
 
 impl ImageFile {
     /// Maps the file at `path`.
     pub fn open(path: &std::path::Path) -> std::io::Result<Self> {
         let file = std::fs::File::open(path)?;
-        if file.metadata()?.is_dir() {
+        let metadata = file.metadata()?;
+        if metadata.is_dir() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::IsADirectory,
                 "is a directory",
@@ -366,9 +369,20 @@ impl ImageFile {
         // SAFETY: the mapping is private and read-only. Kiln images are build
         // outputs; if another process truncates the file while it is mapped,
         // reads past the new end would fault, a risk every mmap-based loader
-        // (ld.so included) accepts for speed.
+        // (ld.so included) accepts for speed. The guest itself cannot, even
+        // with the file in one of its volumes: the monitor refuses to open
+        // it for writing (`Volumes::protect`, given `ImageFile::id`).
         let map = unsafe { memmap2::Mmap::map(&file)? };
-        Ok(Self { map })
+        let id = crate::volume::FileId {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+        };
+        Ok(Self { map, id })
+    }
+
+    /// The file's identity, for [`crate::VmConfig::image_file`].
+    pub fn id(&self) -> crate::volume::FileId {
+        self.id
     }
 
     /// The file's bytes.

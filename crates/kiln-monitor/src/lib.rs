@@ -56,6 +56,9 @@ pub struct VmConfig {
     pub trace_libc: bool,
     /// Host directories to serve to the guest, in boot-info order.
     pub volumes: Vec<volume::VolumeSpec>,
+    /// The image's host file ([`ImageFile::id`]), which the guest may then
+    /// not open for writing through a volume.
+    pub image_file: Option<volume::FileId>,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).

@@ -76,12 +76,13 @@ fn program(compiled: &[u8]) -> Vec<sock_filter> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::MetadataExt;
     use std::os::unix::process::ExitStatusExt;
     use std::path::PathBuf;
     use std::process::{Command, Output};
 
     use super::*;
-    use crate::volume::{VolumeSpec, Volumes};
+    use crate::volume::{FileId, VolumeSpec, Volumes};
 
     /// Set in a child test process: the volume directory to probe. A
     /// filter applies to the thread that installs it (and kills the whole
@@ -102,11 +103,19 @@ mod tests {
         output
     }
 
-    /// In a probe child: the volume, opened before any filter.
+    /// In a probe child: the volume, opened before any filter, guarding
+    /// an image (the probe directory itself) as a VM's volumes do, so that
+    /// opens take the checked path.
     fn probe_volumes() -> Option<Volumes> {
         let dir = PathBuf::from(std::env::var_os(PROBE_DIR)?);
+        let image = std::fs::metadata(&dir).expect("stat the probe directory");
         let spec = VolumeSpec::new(dir, "/data", false).expect("spec");
-        Some(Volumes::new(&[spec]).expect("open the probe volume"))
+        let mut volumes = Volumes::new(&[spec]).expect("open the probe volume");
+        volumes.protect(FileId {
+            dev: image.dev(),
+            ino: image.ino(),
+        });
+        Some(volumes)
     }
 
     /// Every file operation, as a guest would make them.
@@ -123,6 +132,16 @@ mod tests {
         volumes.truncate(file, 2).expect("truncate");
         volumes.fsync(file, 0).expect("fsync");
         volumes.fsync(file, 1).expect("fdatasync");
+        volumes.close(file).expect("close");
+        let truncate = (libc::O_WRONLY | libc::O_TRUNC).cast_unsigned();
+        let file = volumes
+            .open(0, b"f", truncate, 0)
+            .expect("open, truncating");
+        volumes.close(file).expect("close");
+        let truncate = (libc::O_RDONLY | libc::O_TRUNC).cast_unsigned();
+        let file = volumes
+            .open(0, b"f", truncate, 0)
+            .expect("open, truncating");
         volumes.close(file).expect("close");
         volumes.mkdir(0, b"d", 0o755).expect("mkdir");
         volumes.rename(0, b"f", b"d/f").expect("rename");

@@ -40,7 +40,10 @@ impl<'a> Vm<'a> {
     pub fn new(image: &'a Image<'a>, config: &VmConfig) -> Result<Self, BootError> {
         // First: a missing host directory fails the boot before KVM costs
         // anything, and the directories must be open before seccomp.
-        let volumes = Volumes::new(&config.volumes)?;
+        let mut volumes = Volumes::new(&config.volumes)?;
+        if let Some(image) = config.image_file {
+            volumes.protect(image);
+        }
         let args = ProgramArgs {
             argv: &config.argv,
             env: &config.env,

@@ -21,7 +21,10 @@
 //! - creating, removing or renaming the volume root itself (the empty path,
 //!   or one ending in `.` or `..`) is `EEXIST` for mkdir and symlink,
 //!   `EBUSY` for rmdir and rename, `EISDIR` for unlink, `EINVAL` for readlink;
-//! - more than [`MAX_HANDLES`] open files is `EMFILE`.
+//! - more than [`MAX_HANDLES`] open files is `EMFILE`;
+//! - opening the image the guest runs from (see [`Volumes::protect`]) for
+//!   writing or truncation is `ETXTBSY`, Linux's answer for an executable
+//!   that is running.
 
 mod handles;
 mod ops;
@@ -77,6 +80,25 @@ pub enum VolumeError {
     Duplicate(String),
 }
 
+/// A host file's identity: its device and inode numbers, which every path
+/// to it (hard links, bind mounts) shares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId {
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
+}
+
+impl FileId {
+    fn of(stat: &libc::stat) -> Self {
+        Self {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+        }
+    }
+}
+
 /// One volume: its host root and whether it is read-only.
 #[derive(Debug)]
 struct Mount {
@@ -89,6 +111,8 @@ struct Mount {
 pub struct Volumes {
     mounts: Vec<Mount>,
     handles: handles::Handles,
+    /// The file the guest may not change (see [`Volumes::protect`]).
+    image: Option<FileId>,
 }
 
 impl Volumes {
@@ -120,7 +144,16 @@ impl Volumes {
         Ok(Self {
             mounts,
             handles: Default::default(),
+            image: None,
         })
+    }
+
+    /// Refuses to open `image`, the file the guest runs from, for writing
+    /// or truncation (`ETXTBSY`), should it lie in a read-write volume. The
+    /// monitor keeps the image mapped and reads it for crash reports: had
+    /// the guest cut it short, that read would fault and kill the monitor.
+    pub fn protect(&mut self, image: FileId) {
+        self.image = Some(image);
     }
 
     /// Whether there are none (the run loop then keeps its tighter filter).

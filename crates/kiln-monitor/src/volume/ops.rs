@@ -9,7 +9,7 @@ use kiln_abi::file::{
 };
 
 use super::resolve;
-use super::{Errno, Mount, Volumes, sys};
+use super::{Errno, FileId, Mount, Volumes, sys};
 
 /// The `open` flags a guest may pass; others are dropped, and `O_CLOEXEC`
 /// is always added. (No `O_PATH`, `O_TMPFILE` or `O_NONBLOCK` games.)
@@ -37,10 +37,10 @@ impl Volumes {
             0
         };
         let root = mount.root.as_fd();
-        let fd = if mount.read_only {
-            open_read_only(root, path, flags)?
-        } else {
-            resolve::open(root, path, flags, mode)?
+        let fd = match self.image {
+            _ if mount.read_only => open_read_only(root, path, flags)?,
+            Some(image) => open_sparing(root, path, flags, mode, image)?,
+            None => resolve::open(root, path, flags, mode)?,
         };
         self.handles.insert(fd)
     }
@@ -169,6 +169,47 @@ fn open_read_only(root: BorrowedFd<'_>, path: &[u8], flags: i32) -> Result<Owned
         }
         other => other,
     }
+}
+
+/// `Open` on a read-write volume that may hold `image`, the file the guest
+/// runs from: opening it for writing or truncation is `ETXTBSY` (see
+/// [`Volumes::protect`]); any other file opens as usual.
+fn open_sparing(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+    image: FileId,
+) -> Result<OwnedFd, Errno> {
+    let writes = matches!(flags & libc::O_ACCMODE, libc::O_WRONLY | libc::O_RDWR);
+    let truncates = flags & libc::O_TRUNC != 0;
+    if writes {
+        // The file actually opened is checked, before anything is cut.
+        let fd = resolve::open(root, path, flags & !libc::O_TRUNC, mode)?;
+        let stat = sys::fstat(fd.as_fd())?;
+        if FileId::of(&stat) == image {
+            return Err(Errno(libc::ETXTBSY));
+        }
+        // As O_TRUNC would: only regular files, and a file just created
+        // (or already empty) has nothing to cut.
+        if truncates && stat.st_mode & libc::S_IFMT == libc::S_IFREG && stat.st_size != 0 {
+            sys::ftruncate(fd.as_fd(), 0)?;
+        }
+        return Ok(fd);
+    }
+    if truncates {
+        // O_TRUNC on a descriptor that cannot write (Linux truncates all the
+        // same), which therefore could not truncate after the check: the
+        // file the path names is checked first. The guest is stopped, so
+        // only a host process could swap the file in between.
+        let target = resolve::open(root, path, libc::O_PATH | (flags & libc::O_NOFOLLOW), 0);
+        if let Ok(target) = target
+            && FileId::of(&sys::fstat(target.as_fd())?) == image
+        {
+            return Err(Errno(libc::ETXTBSY));
+        }
+    }
+    resolve::open(root, path, flags, mode)
 }
 
 /// An explicit file position, or none for the handle's own.

@@ -1,16 +1,17 @@
 //! The volume operations against real temporary directories, without a VM.
 
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{MetadataExt, symlink};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use kiln_abi::file::{CURRENT_POSITION, FSYNC_DATA_ONLY, STAT_NO_FOLLOW, UNLINK_DIRECTORY};
 use libc::{
-    EBADF, EBUSY, EEXIST, EINVAL, EISDIR, EMFILE, ENOENT, ENOTDIR, ENOTEMPTY, EROFS, EXDEV,
-    O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
+    EBADF, EBUSY, EEXIST, EINVAL, EISDIR, ELOOP, EMFILE, ENOENT, ENOTDIR, ENOTEMPTY, EROFS,
+    ETXTBSY, EXDEV, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC,
+    O_WRONLY,
 };
 
-use super::{Errno, MAX_HANDLES, VolumeError, VolumeSpec, Volumes};
+use super::{Errno, FileId, MAX_HANDLES, VolumeError, VolumeSpec, Volumes};
 
 const RW: u32 = 0;
 const RO: u32 = 1;
@@ -298,6 +299,64 @@ fn errors_are_the_hosts() {
     assert_eq!(v.read(u64::MAX, 0, &mut [0; 8]), err(EBADF));
     assert_eq!(v.mkdir(2, b"x", 0o755), err(EBADF), "no such volume");
     assert_eq!(v.stat_path(u32::MAX, b"", 0), Err(Errno(EBADF)));
+}
+
+#[test]
+fn the_image_cannot_be_opened_for_writing() {
+    let mut s = Scratch::new();
+    std::fs::hard_link(s.path("volume/file"), s.path("volume/hard")).expect("hard link");
+    symlink("file", s.path("volume/link")).expect("link");
+    std::fs::write(s.path("volume/other"), "other").expect("write other");
+    std::fs::write(s.path("volume/other-ro"), "other").expect("write other");
+    std::fs::create_dir(s.path("volume/dir")).expect("mkdir");
+    let image = std::fs::metadata(s.path("volume/file")).expect("stat the image");
+    s.volumes.protect(FileId {
+        dev: image.dev(),
+        ino: image.ino(),
+    });
+    for path in ["file", "hard", "link", "dir/../file"] {
+        for flags in [
+            O_WRONLY,
+            O_RDWR,
+            O_WRONLY | O_APPEND,
+            O_WRONLY | O_TRUNC,
+            O_RDWR | O_CREAT | O_TRUNC,
+            O_RDONLY | O_TRUNC,
+        ] {
+            assert_eq!(s.open(RW, path, flags), err(ETXTBSY), "{path} {flags:#o}");
+        }
+        let handle = s.open(RW, path, O_RDONLY).expect("open to read");
+        assert_eq!(s.volumes.close(handle), Ok(0));
+    }
+    assert_eq!(s.open(RW, "link", O_WRONLY | O_NOFOLLOW), err(ELOOP));
+    assert_eq!(
+        s.open(RW, "link", O_RDONLY | O_TRUNC | O_NOFOLLOW),
+        err(ELOOP)
+    );
+    assert_eq!(s.open(RW, "file", O_RDWR | O_CREAT | O_EXCL), err(EEXIST));
+    assert_eq!(s.open(RO, "file", O_RDWR), err(EROFS));
+    assert_eq!(
+        std::fs::read_to_string(s.path("volume/file")).expect("the image"),
+        "hello"
+    );
+    // Every other file opens as Linux opens it, O_TRUNC included.
+    let other = s.open(RW, "other", O_WRONLY | O_TRUNC).expect("other");
+    assert_eq!(s.volumes.write(other, CURRENT_POSITION, b"x"), Ok(1));
+    let other_ro = s.open(RW, "other-ro", O_RDONLY | O_TRUNC).expect("other");
+    assert!(s.volumes.write(other_ro, CURRENT_POSITION, b"x").is_err());
+    assert!(s.open(RW, "new", O_WRONLY | O_CREAT | O_TRUNC).is_ok());
+    assert_eq!(s.open(RW, "dir", O_WRONLY), err(EISDIR));
+    assert_eq!(s.open(RW, "missing", O_RDONLY | O_TRUNC), err(ENOENT));
+    assert_eq!(s.open(RW, "missing", O_WRONLY), err(ENOENT));
+    assert_eq!(
+        std::fs::read_to_string(s.path("volume/other")).expect("other"),
+        "x"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.path("volume/other-ro")).expect("other"),
+        ""
+    );
+    s.assert_outside_untouched();
 }
 
 #[test]

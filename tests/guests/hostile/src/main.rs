@@ -100,6 +100,10 @@ fn main() -> i32 {
             ..FileArgs::default()
         }),
         "file-past-size-limit" => return past_size_limit(),
+        "file-truncate-own-image" => {
+            let name = kiln::env::args().nth(2).unwrap_or_default();
+            truncate_own_image(name.as_bytes());
+        }
         "random" => {
             let seed = kiln::env::args().nth(2).and_then(|s| s.parse().ok());
             random_calls(seed.unwrap_or(1), memory);
@@ -190,6 +194,40 @@ fn past_size_limit() -> i32 {
     }
     kiln::println!("past the file-size limit: EFBIG");
     0
+}
+
+/// Run with its own image file inside read-write volume 0, named by
+/// `name`: tries to truncate and overwrite that file, then panics, so the
+/// monitor reads the image's debug info for the crash report. The monitor
+/// maps the image; had the file shrunk under it, that read would fault.
+fn truncate_own_image(name: &[u8]) {
+    const O_WRONLY: u32 = 0o1;
+    const O_RDWR: u32 = 0o2;
+    const O_TRUNC: u32 = 0o1000;
+    for flags in [O_WRONLY | O_TRUNC, O_RDWR, O_TRUNC] {
+        let open = file_call(FileArgs {
+            op: FileOp::Open as u32,
+            path: GuestPtr::from_ptr(name.as_ptr()),
+            path_len: name.len() as u64,
+            flags,
+            ..FileArgs::default()
+        });
+        kiln::println!("open {flags:#o}: {}", open.result);
+        if open.result == 0 {
+            file_call(FileArgs {
+                op: FileOp::Truncate as u32,
+                handle: open.handle,
+                ..FileArgs::default()
+            });
+        }
+    }
+    kiln::console::flush();
+    let message = b"after truncating the image";
+    let mut args = PanicArgs {
+        message: GuestPtr::from_ptr(message.as_ptr()),
+        len: message.len() as u64,
+    };
+    call(Hypercall::Panic, &mut args);
 }
 
 fn console(stream: u32, data: u64, len: u64) {
