@@ -435,8 +435,9 @@ pub extern "C" fn link(old: *const c_char, new: *const c_char) -> CInt {
     linkat(AT_FDCWD, old, AT_FDCWD, new, 0)
 }
 
-/// `faccessat(2)`: a file that exists may be used in every way; write
-/// access to a read-only file is refused by the write itself.
+/// `faccessat(2)`: the program is the superuser, who may do anything to
+/// a file that exists but write to a read-only filesystem or execute a
+/// file with no execute bit (see `fs::access`).
 ///
 /// # Safety
 /// `path` must be null or a NUL-terminated string.
@@ -444,13 +445,19 @@ pub extern "C" fn link(old: *const c_char, new: *const c_char) -> CInt {
 pub unsafe extern "C" fn faccessat(
     dirfd: CInt,
     path: *const c_char,
-    _mode: CInt,
-    _flags: CInt,
+    mode: CInt,
+    flags: CInt,
 ) -> CInt {
-    traced!("faccessat"(dirfd, path) {
+    traced!("faccessat"(dirfd, path, mode, flags) {
+    const AT_EACCESS: CInt = 0x200;
+    const AT_SYMLINK_NOFOLLOW: CInt = 0x100;
+    if mode & !0o7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW) != 0 {
+        return errno::fail(code::EINVAL);
+    }
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
     // SAFETY: per the caller.
-    let result = unsafe { c_path(path) }.and_then(|path| fs::stat(dirfd, path, true));
-    errno::check(result.map(|_| 0)) as CInt
+    let result = unsafe { c_path(path) }.and_then(|path| fs::access(dirfd, path, mode, follow));
+    errno::check(result.map(|()| 0)) as CInt
     })
 }
 

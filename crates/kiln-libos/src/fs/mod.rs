@@ -715,6 +715,34 @@ fn volume_stat(volume: u32, rest: &[u8], path: &[u8], follow: bool) -> Result<St
     Ok(stat)
 }
 
+/// `faccessat(2)` with `mode` (`R_OK` 4, `W_OK` 2, `X_OK` 1, or 0 for
+/// existence), for the superuser the program is: Linux lets it do
+/// anything but write to a read-only filesystem (`EROFS`: baked files, `:ro`
+/// volumes) or execute a file with no execute bit (`EACCES`).
+pub fn access(dirfd: i32, path: &[u8], mode: i32, follow: bool) -> Result<()> {
+    const W_OK: i32 = 2;
+    const X_OK: i32 = 1;
+    with(|fs| {
+        let (stat, read_only) = match fs.locate(dirfd, path, follow)?.1 {
+            Found::Node(ino) => (fs.tree.stat(ino), fs.tree.node(ino).baked),
+            Found::Volume { volume, rest } => {
+                let read_only = platform::volumes()
+                    .nth(volume as usize)
+                    .is_some_and(|(_, read_only)| read_only);
+                (volume_stat(volume, &rest, path, follow)?, read_only)
+            }
+            Found::Missing { .. } => return Err(Errno(ENOENT)),
+        };
+        if mode & W_OK != 0 && read_only {
+            return Err(Errno(kiln_abi::errno::EROFS));
+        }
+        if mode & X_OK != 0 && stat.mode & kind::MASK == kind::FILE && stat.mode & 0o111 == 0 {
+            return Err(Errno(kiln_abi::errno::EACCES));
+        }
+        Ok(())
+    })
+}
+
 /// `fsync(2)`, or `fdatasync(2)` with `data_only`: returns once the data is
 /// on the host's disk (files in memory have nowhere further to go), or with
 /// the error of an earlier write that did not get there.

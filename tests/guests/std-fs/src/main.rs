@@ -15,6 +15,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 mod posix;
@@ -45,6 +46,21 @@ const ENOTDIR: i32 = 20;
 const EISDIR: i32 = 21;
 const EROFS: i32 = 30;
 const ENOTEMPTY: i32 = 39;
+const W_OK: i32 = 2;
+const O_TRUNC: i32 = 0o1000;
+
+/// `access(2)`, as an `io::Result`.
+fn access(path: &str, mode: i32) -> std::io::Result<()> {
+    unsafe extern "C" {
+        fn access(path: *const std::ffi::c_char, mode: i32) -> i32;
+    }
+    let path = std::ffi::CString::new(path)?;
+    // SAFETY: a NUL-terminated path.
+    match unsafe { access(path.as_ptr(), mode) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
 
 fn names(dir: &str) -> std::io::Result<Vec<String>> {
     let mut names: Vec<String> = fs::read_dir(dir)?
@@ -193,6 +209,29 @@ fn baked(c: &mut Checks) -> std::io::Result<()> {
         EROFS,
     );
     c.fails("create in a baked parent", File::create("/etc/new"), EROFS);
+    c.fails(
+        "access W_OK to a baked file",
+        access("/etc/std-fs/config.toml", W_OK),
+        EROFS,
+    );
+    c.fails(
+        "O_RDONLY|O_TRUNC on a baked file",
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(O_TRUNC)
+            .open("/etc/std-fs/config.toml"),
+        EROFS,
+    );
+    c.fails(
+        "rename a baked file",
+        fs::rename("/etc/std-fs/config.toml", "/etc/std-fs/x"),
+        EROFS,
+    );
+    c.fails(
+        "symlink in a baked dir",
+        std::os::unix::fs::symlink("x", "/etc/std-fs/link"),
+        EROFS,
+    );
     fs::create_dir_all("/var/lib/std-fs")?;
     fs::write("/var/lib/std-fs/state", b"memory")?;
     c.check(
@@ -268,6 +307,11 @@ fn read_only(c: &mut Checks, dir: &str) -> std::io::Result<()> {
         EROFS,
     );
     c.fails("ro create", File::create(format!("{dir}/new.txt")), EROFS);
+    c.fails(
+        "ro access W_OK",
+        access(&format!("{dir}/present.txt"), W_OK),
+        EROFS,
+    );
     c.fails("ro mkdir", fs::create_dir(format!("{dir}/new")), EROFS);
     c.fails(
         "ro remove",

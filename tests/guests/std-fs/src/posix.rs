@@ -85,6 +85,7 @@ const W_OK: c_int = 2;
 const ENOENT: i32 = 2;
 const EBADF: i32 = 9;
 const EAGAIN: i32 = 11;
+const EACCES: i32 = 13;
 const EBUSY: i32 = 16;
 const EEXIST: i32 = 17;
 const ENOTDIR: i32 = 20;
@@ -513,6 +514,12 @@ fn stats(c: &mut Checks, d: &str) -> std::io::Result<()> {
         path_call_access(&format!("{d}/file"), 8),
         EINVAL,
     );
+    c.errno(
+        "access X_OK of a file with no x bit",
+        path_call_access(&format!("{d}/file"), 1),
+        EACCES,
+    );
+    c.succeeds("access X_OK of a dir", path_call_access(d, 1));
     c.errno(
         "access missing",
         path_call_access(&format!("{d}/nope"), 0),
