@@ -141,19 +141,31 @@ pub unsafe extern "C" fn mkdir(path: *const c_char, mode: u32) -> CInt {
     unsafe { mkdirat(AT_FDCWD, path, mode) }
 }
 
-/// `chmod(2)`, `fchmod(2)`: permission bits are fixed here.
+/// `chmod(2)`: sets the permission bits (on a volume, only to what they
+/// are; see `fs::chmod`).
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
 #[unsafe(no_mangle)]
-pub extern "C" fn chmod(_path: *const c_char, _mode: u32) -> CInt {
-    traced!("chmod"() {
-    errno::fail(code::EPERM)
+pub unsafe extern "C" fn chmod(path: *const c_char, mode: u32) -> CInt {
+    traced!("chmod"(path, mode) {
+    // SAFETY: per the caller.
+    let result = unsafe { c_path(path) }.and_then(|path| {
+        // An empty path is `ENOENT` here, not the descriptor `fchmod` means.
+        if path.is_empty() {
+            return Err(fs::Errno(code::ENOENT));
+        }
+        fs::chmod(AT_FDCWD, path, mode)
+    });
+    errno::check(result.map(|()| 0)) as CInt
     })
 }
 
 /// `fchmod(2)`.
 #[unsafe(no_mangle)]
-pub extern "C" fn fchmod(fd: CInt, _mode: u32) -> CInt {
-    traced!("fchmod"(fd) {
-    errno::fail(fs::fstat(fd).map_or_else(|e| e.0, |_| code::EPERM))
+pub extern "C" fn fchmod(fd: CInt, mode: u32) -> CInt {
+    traced!("fchmod"(fd, mode) {
+    errno::check(fs::chmod(fd, b"", mode).map(|()| 0)) as CInt
     })
 }
 

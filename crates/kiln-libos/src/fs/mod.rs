@@ -743,6 +743,44 @@ pub fn access(dirfd: i32, path: &[u8], mode: i32, follow: bool) -> Result<()> {
     })
 }
 
+/// `fchmodat(2)`: sets the permission bits of `path` relative to `dirfd`
+/// (following links), or with an empty `path` (`fchmod(2)`) of what
+/// descriptor `dirfd` refers to. Baked files are read-only (`EROFS`). The monitor
+/// cannot change a host file's mode, so on a volume only a change to the
+/// mode it already has succeeds (as `std::fs::copy` asks), others are
+/// `EPERM`; so are pipes and the console.
+pub fn chmod(dirfd: i32, path: &[u8], mode: u32) -> Result<()> {
+    with(|fs| {
+        let found = if path.is_empty() {
+            match fs.description(dirfd)?.object {
+                Object::File(ino) | Object::Dir { ino, .. } => Found::Node(ino),
+                Object::Volume { handle } => {
+                    return volume_chmod(volume::stat_handle(handle)?, mode);
+                }
+                _ => return Err(Errno(kiln_abi::errno::EPERM)),
+            }
+        } else {
+            fs.locate(dirfd, path, true)?.1
+        };
+        match found {
+            Found::Node(ino) => fs.tree.chmod(ino, mode),
+            Found::Volume { volume, rest } => {
+                volume_chmod(volume_stat(volume, &rest, path, true)?, mode)
+            }
+            Found::Missing { .. } => Err(Errno(ENOENT)),
+        }
+    })
+}
+
+/// `chmod` of a volume's file, whose status is `stat`: see [`chmod`].
+fn volume_chmod(stat: Stat, mode: u32) -> Result<()> {
+    if stat.mode & 0o7777 == mode & 0o7777 {
+        Ok(())
+    } else {
+        Err(Errno(kiln_abi::errno::EPERM))
+    }
+}
+
 /// `fsync(2)`, or `fdatasync(2)` with `data_only`: returns once the data is
 /// on the host's disk (files in memory have nowhere further to go), or with
 /// the error of an earlier write that did not get there.

@@ -596,6 +596,17 @@ impl Tree {
         }
     }
 
+    /// Sets the permission bits (`EROFS` for what was baked).
+    pub fn chmod(&mut self, ino: Ino, mode: u32) -> Result<()> {
+        let node = self.node_mut(ino);
+        if node.baked {
+            return Err(Errno(EROFS));
+        }
+        node.mode = mode & 0o7777;
+        node.ctime_ns = now_ns();
+        Ok(())
+    }
+
     /// The file's contents.
     pub fn contents(&self, ino: Ino) -> &[u8] {
         match &self.node(ino).kind {

@@ -15,7 +15,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 mod posix;
@@ -71,7 +71,6 @@ fn names(dir: &str) -> std::io::Result<Vec<String>> {
 }
 
 fn tmp(c: &mut Checks) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
     let tmp = File::open("/tmp")?;
     c.check(
         "/tmp nlink",
@@ -154,6 +153,15 @@ fn tmp(c: &mut Checks) -> std::io::Result<()> {
         names("/tmp")? == ["b.txt", "link"],
         names("/tmp"),
     );
+    fs::set_permissions("/tmp/b.txt", fs::Permissions::from_mode(0o600))?;
+    fs::copy("/tmp/b.txt", "/tmp/copy.txt")?;
+    let mode = fs::metadata("/tmp/copy.txt")?.mode();
+    c.check(
+        "chmod, and fs::copy copies the mode",
+        mode == 0o100600,
+        mode,
+    );
+    fs::remove_file("/tmp/copy.txt")?;
     std::env::set_current_dir("/tmp")?;
     c.check("relative path after chdir", fs::read("b.txt")? == b"he", ());
     c.check(
@@ -179,8 +187,8 @@ fn baked(c: &mut Checks) -> std::io::Result<()> {
     );
     let meta = fs::metadata("/etc/std-fs/docs/b.txt")?;
     c.check("baked size", meta.len() == 7 && meta.is_file(), meta.len());
-    let nlinks = ["/etc/std-fs", "/etc/std-fs/docs"]
-        .map(|dir| fs::metadata(dir).map(|m| std::os::unix::fs::MetadataExt::nlink(&m)));
+    let nlinks =
+        ["/etc/std-fs", "/etc/std-fs/docs"].map(|dir| fs::metadata(dir).map(|m| m.nlink()));
     c.check(
         "baked dirs' nlink",
         matches!(nlinks, [Ok(3), Ok(2)]),

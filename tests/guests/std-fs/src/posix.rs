@@ -409,6 +409,11 @@ fn io(c: &mut Checks, d: &str) -> std::io::Result<()> {
         copied.is_ok() && fs::read(format!("{d}/copy-dst"))? == b"copied",
         copied.map_err(|e| e.to_string()),
     );
+    let modes = [
+        fs::metadata(format!("{d}/copy-src"))?.mode(),
+        fs::metadata(format!("{d}/copy-dst"))?.mode(),
+    ];
+    c.check("fs::copy copies the mode", modes[0] == modes[1], modes);
     fs::remove_dir_all(d)
 }
 
