@@ -135,7 +135,10 @@ pub fn write_behind(handle: Handle, data: &[u8], offset: Option<u64>) -> bool {
         return false;
     }
     let mut queue = QUEUE.lock();
-    if queue.used + data.len() > STAGING {
+    // Flush now if either the bytes or the block would not fit: flushing
+    // later, in `push`, would free the staging buffer under this block's
+    // bytes, for the next write to overwrite before they are sent.
+    if queue.used + data.len() > STAGING || queue.count == queue.blocks.len() {
         queue.flush();
     }
     let queue = &mut *queue;

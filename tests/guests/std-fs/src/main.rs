@@ -300,8 +300,46 @@ fn volume(c: &mut Checks, dir: &str) -> std::io::Result<()> {
     f.read_to_string(&mut rest)?;
     c.check("volume seek and read", rest == "two\n", &rest);
     fs::remove_dir_all(format!("{dir}/sub"))?;
+    deferred(c, dir)?;
     c.check("volume remove_dir_all", names(dir)?.is_empty(), names(dir));
     Ok(())
+}
+
+/// Small writes and closes on a volume wait to ride along with the next
+/// call; what the program sees must be as if each had been done at once.
+fn deferred(c: &mut Checks, dir: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let path = format!("{dir}/queued.txt");
+    let mut f = File::create(&path)?;
+    let mut expected = Vec::new();
+    for i in 0..65 {
+        let line = format!("line {i:03}\n");
+        f.write_all(line.as_bytes())?;
+        expected.extend_from_slice(line.as_bytes());
+    }
+    let block = vec![b'x'; 60_000];
+    f.write_all(&block)?;
+    expected.extend_from_slice(&block);
+    drop(f);
+    let got = fs::read(&path)?;
+    c.check(
+        "a full queue of small writes, then a larger one",
+        got == expected,
+        String::from_utf8_lossy(&got[..got.len().min(600)]).into_owned(),
+    );
+    fs::remove_file(&path)?;
+    // Past ext4's largest file: EFBIG, here or (deferred) at a later call.
+    let huge = File::create(format!("{dir}/huge.txt"))?;
+    let _ = huge.write_at(b"x", 1 << 50);
+    drop(huge);
+    let after = fs::write(format!("{dir}/after.txt"), b"fine");
+    c.check(
+        "a closed file's failed write is not another file's error",
+        after.is_ok(),
+        after.map_err(|e| e.to_string()),
+    );
+    fs::remove_file(format!("{dir}/huge.txt"))?;
+    fs::remove_file(format!("{dir}/after.txt"))
 }
 
 fn read_only(c: &mut Checks, dir: &str) -> std::io::Result<()> {
