@@ -75,6 +75,12 @@ impl Queue {
         args.pending_count = self.count as u64;
         platform::file_call(args);
         for block in &self.blocks[..self.count] {
+            if block.op == FileOp::Close as u32 {
+                // Its errors go with the handle, whose number the monitor
+                // may give the next file opened.
+                self.failed.retain(|(h, _)| *h != block.handle);
+                continue;
+            }
             let short = block.op == FileOp::Write as u32
                 && (block.result < 0 || block.result as u64 != block.len);
             if short {
