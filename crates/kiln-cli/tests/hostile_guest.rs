@@ -141,6 +141,46 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Every `File` operation, and the hostile variant of each (escapes
+/// through links the guest plants, `..`, absolute paths, smuggled open
+/// flags, the volume root, every change on a read-only view, deferred
+/// blocks, an empty read at the very end of memory), made by a real guest:
+/// the monitor answers each under its seccomp filter, and nothing outside
+/// the volume changes.
+#[test]
+fn file_every_operation_answers_and_stays_inside_the_volume() {
+    let base = scratch("every-op");
+    let volume = base.join("volume");
+    std::fs::create_dir_all(&volume).expect("create the volume");
+    std::fs::create_dir_all(base.join("outside")).expect("create outside");
+    std::fs::write(base.join("outside/secret"), "secret").expect("write the secret");
+    let run = run_image(
+        &image("tests/guests/hostile", false),
+        &[
+            "-v",
+            &format!("{}:/data", volume.display()),
+            "-v",
+            &format!("{}:/ro:ro", volume.display()),
+        ],
+        &["file-every-op"],
+    );
+    let left: Vec<_> = std::fs::read_dir(&volume)
+        .expect("read the volume")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    let outside: Vec<_> = std::fs::read_dir(base.join("outside"))
+        .expect("read outside")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    let secret = std::fs::read_to_string(base.join("outside/secret")).expect("the secret");
+    let _ = std::fs::remove_dir_all(&base);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "every file operation answered as expected\n");
+    assert!(left.is_empty(), "left in the volume: {left:?}");
+    assert_eq!(outside, ["secret"]);
+    assert_eq!(secret, "secret");
+}
+
 /// With a file-size limit on the host (`ulimit -f`), a guest writing past
 /// it gets `EFBIG`; it cannot kill the monitor with `SIGXFSZ`.
 #[test]

@@ -12,6 +12,8 @@ use kiln_abi::hypercall::{
     CONSOLE_WRITE_MAX, ConsoleWriteArgs, Hypercall, PORT_BASE, PORT_COUNT, PanicArgs, stream,
 };
 
+mod files;
+
 kiln::entry!(main);
 
 fn main() -> i32 {
@@ -99,6 +101,7 @@ fn main() -> i32 {
             pending_count: PENDING_MAX + 1,
             ..FileArgs::default()
         }),
+        "file-every-op" => return files::every_op(memory),
         "file-past-size-limit" => return past_size_limit(),
         "file-truncate-own-image" => {
             let name = kiln::env::args().nth(2).unwrap_or_default();
