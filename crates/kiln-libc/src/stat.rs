@@ -182,8 +182,13 @@ pub unsafe extern "C" fn realpath(path: *const c_char, resolved: *mut c_char) ->
         Ok(absolute) => absolute,
         Err(e) => return errno::fail_null(e.0),
     };
+    const PATH_MAX: usize = 4096;
     let out = if resolved.is_null() {
         crate::malloc::malloc(absolute.len() + 1).cast::<c_char>()
+    } else if absolute.len() >= PATH_MAX {
+        // The caller's buffer holds PATH_MAX bytes; a path made from a
+        // deep working directory may be longer.
+        return errno::fail_null(code::ENAMETOOLONG);
     } else {
         resolved
     };
@@ -191,7 +196,7 @@ pub unsafe extern "C" fn realpath(path: *const c_char, resolved: *mut c_char) ->
         return out;
     }
     // SAFETY: `out` has room for the path and its NUL (allocated, or
-    // PATH_MAX bytes per the caller; normal paths are shorter).
+    // PATH_MAX bytes per the caller, checked above).
     unsafe {
         core::ptr::copy_nonoverlapping(absolute.as_ptr(), out.cast::<u8>(), absolute.len());
         out.add(absolute.len()).write(0);

@@ -929,6 +929,25 @@ fn names(c: &mut Checks, d: &str) -> std::io::Result<()> {
     );
     let long_path = format!("{d}/{}", "a/".repeat(2100));
     c.errno("a 4 KiB path", open(&long_path, O_RDONLY), ENAMETOOLONG);
+    // A directory deeper than PATH_MAX: realpath into a PATH_MAX buffer
+    // must refuse, not overrun it.
+    let cwd = std::env::current_dir()?;
+    std::env::set_current_dir(d)?;
+    for _ in 0..21 {
+        fs::create_dir(&longest[..200])?;
+        std::env::set_current_dir(&longest[..200])?;
+    }
+    let mut buf = [0x55 as c_char; 8192];
+    // SAFETY: a NUL-terminated path and a buffer of more than PATH_MAX bytes.
+    let got = unsafe { sys::realpath(c".".as_ptr(), buf.as_mut_ptr()) };
+    let error = errno();
+    let untouched = buf[4096..].iter().all(|&b| b == 0x55);
+    c.check(
+        "realpath of a path longer than PATH_MAX",
+        got.is_null() && error == ENAMETOOLONG && untouched,
+        (error, untouched),
+    );
+    std::env::set_current_dir(cwd)?;
     c.errno(
         "a 4 KiB symlink target",
         symlink(&"t".repeat(4096), &format!("{d}/long")),
