@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{image, kiln, require_kvm, run_image};
+use common::{code, image, kiln, require_kvm, run_image};
 
 /// A fresh, empty directory for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -134,6 +134,19 @@ fn data_fsynced_before_the_guest_is_killed_is_on_the_host() {
     assert_eq!(
         std::fs::read_to_string(dir.join("acked.txt")).expect("the file exists"),
         "acknowledged data\n"
+    );
+}
+
+#[test]
+fn running_out_of_memory_inside_a_file_call_ends_in_a_crash_report() {
+    let std_fs = image("tests/guests/std-fs", false);
+    let run = run_image(&std_fs, &["--timeout", "60s"], &["full"]);
+    assert!(run.stdout.contains("memory full"), "{}", run.stdout);
+    assert_eq!(run.code, code::PANIC, "stderr:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains("memory allocation of"),
+        "std's message reaches the console: {}",
+        run.stderr
     );
 }
 

@@ -144,10 +144,29 @@ static FS: Spinlock<Option<Fs>> = Spinlock::new(None);
 static POLL_KEY: u8 = 0;
 
 /// Runs `f` on the file state, set up on first use. The lock is never held
-/// across a wait: threads switch only when one waits, so it is never contended.
+/// across a wait, and threads switch only when one waits, so it is never
+/// contended: found taken, it is this thread's own, inside a file call
+/// that panicked or ran out of memory and is reporting it. Spinning would
+/// hang the VM; a crash report says what happened.
 fn with<T>(f: impl FnOnce(&mut Fs) -> T) -> T {
-    let mut state = FS.lock();
+    let Some(mut state) = FS.try_lock() else {
+        platform::report_panic(b"a file call failed inside another (out of memory?)");
+    };
     f(state.get_or_insert_with(Fs::new))
+}
+
+/// The console stream of `fd`, if a file call is under way on this
+/// thread (see [`with`]): a panic or allocation failure inside it is
+/// being reported, and the report goes to the console directly.
+fn console_while_reentered(fd: i32) -> Option<u32> {
+    if !FS.is_locked() {
+        return None;
+    }
+    match fd {
+        1 => Some(stream::STDOUT),
+        2 => Some(stream::STDERR),
+        _ => None,
+    }
 }
 
 /// A step that may have to wait for a pipe.
@@ -653,6 +672,10 @@ pub fn read(fd: i32, buf: &mut [u8], at: Option<u64>) -> Result<usize> {
 /// until all of `data` is in it; as on Linux, one cut short by an error
 /// (`EPIPE`: the readers went away) returns the count written so far.
 pub fn write(fd: i32, data: &[u8], at: Option<u64>) -> Result<usize> {
+    if let Some(stream) = console_while_reentered(fd) {
+        platform::console_write(stream, data);
+        return Ok(data.len());
+    }
     let mut done = 0;
     loop {
         match blocking(|fs| fs.write(fd, &data[done..], at)) {

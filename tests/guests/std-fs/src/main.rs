@@ -9,7 +9,9 @@
 //! - `pipe`: a pipe between two threads;
 //! - `posix DIR`: the C calls' edge cases in a new directory `DIR`
 //!   (see `posix.rs`; also runs natively, to check the expected answers);
-//! - `durable FILE`: writes and syncs `FILE`, says so, and waits to be killed.
+//! - `durable FILE`: writes and syncs `FILE`, says so, and waits to be killed;
+//! - `full`: fills memory with `/tmp` files, then makes files until an
+//!   allocation fails: that must end in a crash report, not a hang.
 //!
 //! Each check prints `ok` or `WRONG`; the exit status is the number wrong.
 
@@ -409,6 +411,29 @@ fn durable(path: &str) -> std::io::Result<()> {
     }
 }
 
+fn full() -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    // One name buffer, so that the allocations that fail are the file
+    // calls' own (std puts short paths on the stack).
+    let mut name = String::with_capacity(128);
+    let block = vec![1u8; 64 * 1024];
+    for i in 0.. {
+        name.clear();
+        let _ = write!(name, "/tmp/full-{i}");
+        let mut f = File::create(&name)?;
+        if f.write_all(&block).is_err() {
+            break;
+        }
+    }
+    println!("memory full");
+    for i in 0.. {
+        name.clear();
+        let _ = write!(name, "/tmp/a-longer-name-that-takes-memory-{i}");
+        let _ = File::create(&name);
+    }
+    Ok(())
+}
+
 fn main() {
     let mut c = Checks { wrong: 0 };
     let mut args = std::env::args().skip(1);
@@ -426,6 +451,7 @@ fn main() {
             "pipe" => pipe(&mut c),
             "posix" => posix::posix(&mut c, &dir()),
             "durable" => durable(&dir()),
+            "full" => full(),
             other => panic!("unknown section {other}"),
         };
         if let Err(e) = result {
