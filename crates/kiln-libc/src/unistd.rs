@@ -518,7 +518,8 @@ pub struct PollFd {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn poll(fds: *mut PollFd, count: u64, timeout_ms: CInt) -> CInt {
     traced!("poll"(fds, count, timeout_ms) {
-    let Ok(count) = usize::try_from(count) else {
+    // As Linux: no more entries than descriptors may be open.
+    let Some(count) = usize::try_from(count).ok().filter(|&n| n <= fs::MAX_FDS) else {
         return errno::fail(code::EINVAL);
     };
     let now = kiln_libos::time::Instant::now().as_nanos_since_boot();
