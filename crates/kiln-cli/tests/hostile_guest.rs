@@ -207,6 +207,46 @@ fn file_write_past_the_hosts_file_size_limit_is_efbig() {
     );
 }
 
+/// A FIFO on the host, in a volume, that nothing reads: every deferred
+/// write of the guest's next call blocks in the monitor, one after the
+/// other. `--timeout` still ends the VM, soon after its deadline.
+#[test]
+fn file_writes_blocked_on_a_host_fifo_do_not_outlast_the_timeout() {
+    require_kvm();
+    let hostile = image("tests/guests/hostile", false);
+    let dir = scratch("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.join("fifo"))
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    let started = std::time::Instant::now();
+    let mut child = kiln()
+        .args(["run", "--timeout", "300ms", "-v"])
+        .arg(format!("{}:/data", dir.display()))
+        .arg(&hostile)
+        .args(["--", "file-fifo-writes", "fifo"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kiln");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for kiln") {
+            break Some(status);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = status.expect("kiln was still running 10 s after a 300 ms --timeout");
+    assert_eq!(status.code(), Some(code::TIMEOUT), "{status:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
 /// A guest whose image file lies in one of its read-write volumes cannot
 /// write to it or cut it short (`ETXTBSY`, as for a running executable):
 /// the monitor maps the image and reads it for crash reports, and a file

@@ -1,15 +1,24 @@
 //! `--timeout`: ending a guest that runs too long.
 //!
 //! A guest spinning at CPL3 never exits to the monitor, so the deadline is
-//! enforced from outside: a one-shot `ITIMER_REAL` raises `SIGALRM`, whose
+//! enforced from outside: an `ITIMER_REAL` raises `SIGALRM`, whose
 //! handler sets the vCPU's `immediate_exit` flag and interrupts `KVM_RUN`
 //! (or a blocking sleep) with `EINTR`. Setting the flag as well closes the
 //! race where the signal lands just before the next `KVM_RUN`.
+//!
+//! After the deadline the signal repeats every [`REPEAT`] until the
+//! watchdog is dropped: one signal interrupts only the call it lands in,
+//! and a hypercall can block more than once (each deferred write to a FIFO
+//! on a volume that nothing reads), or begin to block just after the
+//! signal. Each such call is cut short within [`REPEAT`].
 
 use std::io;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::time::Duration;
+
+/// How often `SIGALRM` repeats once the deadline has passed.
+const REPEAT: Duration = Duration::from_millis(10);
 
 static FIRED: AtomicBool = AtomicBool::new(false);
 static IMMEDIATE_EXIT: AtomicPtr<u8> = AtomicPtr::new(ptr::null_mut());
@@ -60,17 +69,21 @@ impl Drop for Watchdog {
     }
 }
 
+/// Arms the timer for `timeout`, then every [`REPEAT`]; `Duration::ZERO`
+/// disarms it.
 fn set_timer(timeout: Duration) -> io::Result<()> {
-    let value = libc::timeval {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_usec: libc::suseconds_t::from(timeout.subsec_micros()),
+    let timeval = |d: Duration| libc::timeval {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_usec: libc::suseconds_t::from(d.subsec_micros()),
+    };
+    let repeat = if timeout.is_zero() {
+        Duration::ZERO
+    } else {
+        REPEAT
     };
     let timer = libc::itimerval {
-        it_interval: libc::timeval {
-            tv_sec: 0,
-            tv_usec: 0,
-        },
-        it_value: value,
+        it_interval: timeval(repeat),
+        it_value: timeval(timeout),
     };
     // SAFETY: `timer` is a valid itimerval; the old value is not requested.
     if unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, ptr::null_mut()) } != 0 {

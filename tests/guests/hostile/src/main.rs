@@ -103,6 +103,10 @@ fn main() -> i32 {
         }),
         "file-every-op" => return files::every_op(memory),
         "file-past-size-limit" => return past_size_limit(),
+        "file-fifo-writes" => {
+            let name = kiln::env::args().nth(2).unwrap_or_default();
+            fifo_writes(name.as_bytes());
+        }
         "file-truncate-own-image" => {
             let name = kiln::env::args().nth(2).unwrap_or_default();
             truncate_own_image(name.as_bytes());
@@ -197,6 +201,44 @@ fn past_size_limit() -> i32 {
     }
     kiln::println!("past the file-size limit: EFBIG");
     0
+}
+
+/// Run with a FIFO on the host, in read-write volume 0, named by `name`,
+/// that nothing reads: opens it (read-write, which does not wait for a
+/// peer) and then defers write after write of 64 KiB to it, so each call's
+/// first write fills the pipe and every later one blocks in the monitor.
+/// `--timeout` must still end the VM.
+fn fifo_writes(name: &[u8]) {
+    const O_RDWR: u32 = 0o2;
+    let open = file_call(FileArgs {
+        op: FileOp::Open as u32,
+        path: GuestPtr::from_ptr(name.as_ptr()),
+        path_len: name.len() as u64,
+        flags: O_RDWR,
+        ..FileArgs::default()
+    });
+    if open.result != 0 {
+        kiln::eprintln!("hostile: open failed: {}", open.result);
+        return;
+    }
+    // Any 64 KiB of guest memory will do as the data: the image's.
+    let write = FileArgs {
+        op: FileOp::Write as u32,
+        handle: open.handle,
+        buf: GuestPtr::new(kiln::platform::boot_info().image_start),
+        len: 64 << 10,
+        offset: kiln_abi::file::CURRENT_POSITION,
+        ..FileArgs::default()
+    };
+    let writes = [write; PENDING_MAX as usize];
+    loop {
+        file(FileArgs {
+            op: FileOp::Flush as u32,
+            pending: GuestPtr::from_ptr(writes.as_ptr()),
+            pending_count: PENDING_MAX,
+            ..FileArgs::default()
+        });
+    }
 }
 
 /// Run with its own image file inside read-write volume 0, named by
