@@ -141,6 +141,14 @@ pub unsafe extern "C" fn mkdir(path: *const c_char, mode: u32) -> CInt {
     unsafe { mkdirat(AT_FDCWD, path, mode) }
 }
 
+/// `umask(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn umask(mask: u32) -> u32 {
+    traced!("umask"(mask) {
+    fs::umask(mask)
+    })
+}
+
 /// `chmod(2)`: sets the permission bits (on a volume, only to what they
 /// are; see `fs::chmod`).
 ///

@@ -136,6 +136,8 @@ struct Fs {
     fds: Vec<Option<Fd>>,
     pipes: Vec<PipeSlot>,
     cwd: Vec<u8>,
+    /// Permission bits taken from the mode of new files and directories.
+    umask: u32,
 }
 
 static FS: Spinlock<Option<Fs>> = Spinlock::new(None);
@@ -229,6 +231,8 @@ impl Fs {
             fds: Vec::new(),
             pipes: Vec::new(),
             cwd: b"/".to_vec(),
+            // Linux's usual default, so new files are 0o644, directories 0o755.
+            umask: 0o022,
         };
         for (fd, stream) in [(0, 0), (1, stream::STDOUT), (2, stream::STDERR)] {
             let status = if fd == 0 { O_RDONLY } else { O_WRONLY };
@@ -428,6 +432,7 @@ impl Fs {
             return Err(Errno(EISDIR));
         }
         let exclusive = flags & O_CREAT != 0 && flags & O_EXCL != 0;
+        let mode = mode & !self.umask;
         let follow = flags & O_NOFOLLOW == 0 && !exclusive;
         let (abs, found) = self.locate(dirfd, path, follow)?;
         let writes = flags & O_ACCMODE != O_RDONLY;
@@ -908,12 +913,22 @@ pub fn read_dir(fd: i32, buf: &mut [u8]) -> Result<usize> {
 
 /// `mkdirat(2)`.
 pub fn mkdir(dirfd: i32, path: &[u8], mode: u32) -> Result<()> {
-    with(|fs| match fs.entry(dirfd, path)? {
-        Entry::Tree { dir, name } => fs.tree.mkdir(dir, &name, mode).map(drop),
-        Entry::Volume { rest, .. } if rest.is_empty() => Err(Errno(EEXIST)),
-        Entry::Volume { volume, rest } => volume::mkdir(volume, &rest, mode),
-        Entry::Unnamed(_) => Err(Errno(EEXIST)),
+    with(|fs| {
+        let mode = mode & !fs.umask;
+        match fs.entry(dirfd, path)? {
+            Entry::Tree { dir, name } => fs.tree.mkdir(dir, &name, mode).map(drop),
+            Entry::Volume { rest, .. } if rest.is_empty() => Err(Errno(EEXIST)),
+            Entry::Volume { volume, rest } => volume::mkdir(volume, &rest, mode),
+            Entry::Unnamed(_) => Err(Errno(EEXIST)),
+        }
     })
+}
+
+/// `umask(2)`: sets the bits taken from new files' and directories'
+/// modes, and returns the previous ones. (On a volume the host's own
+/// umask applies as well.)
+pub fn umask(mask: u32) -> u32 {
+    with(|fs| core::mem::replace(&mut fs.umask, mask & 0o777))
 }
 
 /// `unlinkat(2)`: removes a file, or with `directory` an empty directory.

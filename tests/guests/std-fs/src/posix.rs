@@ -42,6 +42,7 @@ mod sys {
         pub fn readlink(path: *const c_char, buf: *mut c_char, size: usize) -> isize;
         pub fn access(path: *const c_char, mode: c_int) -> c_int;
         pub fn faccessat(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> c_int;
+        pub fn umask(mask: u32) -> u32;
         pub fn realpath(path: *const c_char, resolved: *mut c_char) -> *mut c_char;
     }
 
@@ -447,7 +448,22 @@ fn stats(c: &mut Checks, d: &str) -> std::io::Result<()> {
         );
     }
 
+    // SAFETY: plain calls.
+    let old = unsafe { sys::umask(0o022) };
     fs::write(format!("{d}/file"), b"hello")?;
+    fs::create_dir(format!("{d}/made"))?;
+    let modes = [
+        fs::metadata(format!("{d}/file"))?.mode(),
+        fs::metadata(format!("{d}/made"))?.mode(),
+    ];
+    c.check("umask 022", modes == [0o100644, 0o40755], modes);
+    // SAFETY: as above.
+    let was = unsafe { sys::umask(0o077) };
+    fs::write(format!("{d}/private"), b"")?;
+    let mode = fs::metadata(format!("{d}/private"))?.mode();
+    c.check("umask 077", was == 0o022 && mode == 0o100600, (was, mode));
+    // SAFETY: as above.
+    unsafe { sys::umask(old) };
     let meta = fs::metadata(format!("{d}/file"))?;
     c.check(
         "a small file takes a 4 KiB block",
@@ -505,7 +521,7 @@ fn stats(c: &mut Checks, d: &str) -> std::io::Result<()> {
     let got = fstatat(AT_FDCWD, "", AT_EMPTY_PATH);
     c.check(
         "fstatat AT_FDCWD AT_EMPTY_PATH is the cwd",
-        got.is_ok_and(|(m, n)| kind(m) == S_IFDIR && n == 2),
+        got.is_ok_and(|(m, n)| kind(m) == S_IFDIR && n == 3),
         got,
     );
     std::env::set_current_dir(cwd)?;
