@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 
 use kiln_abi::GuestPtr;
 use kiln_abi::file::{
-    CURRENT_POSITION, FSYNC_DATA_ONLY, FileArgs, FileOp, FileStat, IO_MAX, PENDING_MAX,
+    CURRENT_POSITION, FSYNC_DATA_ONLY, FileArgs, FileOp, FileStat, IO_MAX, PATH_MAX, PENDING_MAX,
     STAT_NO_FOLLOW, UNLINK_DIRECTORY,
 };
 use spinning_top::Spinlock;
@@ -117,6 +117,12 @@ impl Queue {
 }
 
 fn call(mut args: FileArgs) -> Result<(i64, FileArgs)> {
+    // A path built from a deep working directory can be longer than one
+    // call may carry (the monitor would end the VM for it): refuse it as
+    // Linux refuses an overlong path.
+    if args.path_len >= PATH_MAX || args.path2_len >= PATH_MAX {
+        return Err(Errno(kiln_abi::errno::ENAMETOOLONG));
+    }
     QUEUE.lock().submit(&mut args);
     if args.result < 0 {
         Err(Errno(-args.result as i32))
@@ -351,3 +357,4 @@ pub fn symlink(volume: u32, path: &[u8], target: &[u8]) -> Result<()> {
     };
     call(args).map(drop)
 }
+
