@@ -303,6 +303,7 @@ fn volume(c: &mut Checks, dir: &str) -> std::io::Result<()> {
     c.check("volume seek and read", rest == "two\n", &rest);
     fs::remove_dir_all(format!("{dir}/sub"))?;
     deferred(c, dir)?;
+    too_deep(c, dir)?;
     c.check("volume remove_dir_all", names(dir)?.is_empty(), names(dir));
     Ok(())
 }
@@ -342,6 +343,25 @@ fn deferred(c: &mut Checks, dir: &str) -> std::io::Result<()> {
     );
     fs::remove_file(format!("{dir}/huge.txt"))?;
     fs::remove_file(format!("{dir}/after.txt"))
+}
+
+/// Each File call carries a whole path from the volume's root, so a
+/// volume cannot be deeper than PATH_MAX (Linux's can): past that, calls
+/// fail with ENAMETOOLONG, and the program goes on.
+fn too_deep(c: &mut Checks, dir: &str) -> std::io::Result<()> {
+    let cwd = std::env::current_dir()?;
+    std::env::set_current_dir(dir)?;
+    let name = "d".repeat(200);
+    let mut result = Ok(());
+    for _ in 0..30 {
+        result = fs::create_dir(&name).and_then(|()| std::env::set_current_dir(&name));
+        if result.is_err() {
+            break;
+        }
+    }
+    std::env::set_current_dir(cwd)?;
+    c.fails("a volume deeper than PATH_MAX", result, 36);
+    fs::remove_dir_all(format!("{dir}/{name}"))
 }
 
 fn read_only(c: &mut Checks, dir: &str) -> std::io::Result<()> {

@@ -946,9 +946,12 @@ fn names(c: &mut Checks, d: &str) -> std::io::Result<()> {
     let long_path = format!("{d}/{}", "a/".repeat(2100));
     c.errno("a 4 KiB path", open(&long_path, O_RDONLY), ENAMETOOLONG);
     // A directory deeper than PATH_MAX: realpath into a PATH_MAX buffer
-    // must refuse, not overrun it.
+    // must refuse, not overrun it. (In the temporary directory: a host
+    // volume cannot be that deep, each call carries a whole path.)
+    let deep = std::env::temp_dir().join(format!("std-fs-deep-{}", std::process::id()));
+    fs::create_dir(&deep)?;
     let cwd = std::env::current_dir()?;
-    std::env::set_current_dir(d)?;
+    std::env::set_current_dir(&deep)?;
     for _ in 0..21 {
         fs::create_dir(&longest[..200])?;
         std::env::set_current_dir(&longest[..200])?;
@@ -964,6 +967,7 @@ fn names(c: &mut Checks, d: &str) -> std::io::Result<()> {
         (error, untouched),
     );
     std::env::set_current_dir(cwd)?;
+    fs::remove_dir_all(deep)?;
     c.errno(
         "a 4 KiB symlink target",
         symlink(&"t".repeat(4096), &format!("{d}/long")),
