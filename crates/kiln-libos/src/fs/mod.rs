@@ -607,6 +607,32 @@ impl Fs {
         Step::Done(result)
     }
 
+    /// The canonical path of what `path` leads to (following links, on
+    /// the host's side too), and its status.
+    fn canonical(&mut self, path: &[u8]) -> Result<(Vec<u8>, Stat)> {
+        match self.locate(AT_FDCWD, path, true)? {
+            (abs, Found::Node(ino)) => Ok((abs, self.tree.stat(ino))),
+            (_, Found::Volume { volume, rest }) => {
+                let stat = volume_stat(volume, &rest, path, true)?;
+                let (mount, _) = platform::volumes()
+                    .nth(volume as usize)
+                    .ok_or(Errno(ENOENT))?;
+                let mount = path::normalize(b"/", mount)?;
+                let inside = volume::canonical(volume, &rest)?;
+                Ok((
+                    path::join(
+                        mount
+                            .iter()
+                            .copied()
+                            .chain(inside.iter().map(Vec::as_slice)),
+                    ),
+                    stat,
+                ))
+            }
+            (_, Found::Missing { .. }) => Err(Errno(ENOENT)),
+        }
+    }
+
     /// Whether a write to `fd` goes on until all is written: a blocking
     /// pipe's does; other writes may be short.
     fn writes_all(&mut self, fd: i32) -> bool {
@@ -1038,15 +1064,8 @@ pub fn cwd() -> Vec<u8> {
 /// `chdir(2)`.
 pub fn chdir(path: &[u8]) -> Result<()> {
     with(|fs| {
-        let (abs, found) = fs.locate(AT_FDCWD, path, true)?;
-        let is_dir = match found {
-            Found::Node(ino) => matches!(fs.tree.node(ino).kind, Kind::Dir { .. }),
-            Found::Volume { volume, rest } => {
-                volume_stat(volume, &rest, path, true)?.mode & kind::MASK == kind::DIRECTORY
-            }
-            Found::Missing { .. } => return Err(Errno(ENOENT)),
-        };
-        if !is_dir {
+        let (abs, stat) = fs.canonical(path)?;
+        if stat.mode & kind::MASK != kind::DIRECTORY {
             return Err(Errno(ENOTDIR));
         }
         fs.cwd = abs;
@@ -1055,20 +1074,9 @@ pub fn chdir(path: &[u8]) -> Result<()> {
 }
 
 /// The canonical form of an existing `path` (`realpath(3)`): absolute,
-/// without `.`, `..` or symbolic links (beneath a volume's mount point,
-/// `..` is taken lexically and the host's links are kept).
+/// without `.`, `..` or symbolic links.
 pub fn canonicalize(path: &[u8]) -> Result<Vec<u8>> {
-    with(|fs| {
-        let (abs, found) = fs.locate(AT_FDCWD, path, true)?;
-        match found {
-            Found::Node(_) => Ok(abs),
-            Found::Volume { volume, rest } => {
-                volume_stat(volume, &rest, path, true)?;
-                Ok(abs)
-            }
-            Found::Missing { .. } => Err(Errno(ENOENT)),
-        }
-    })
+    with(|fs| fs.canonical(path).map(|(abs, _)| abs))
 }
 
 /// `dup(2)` / `fcntl(F_DUPFD)`: the lowest free descriptor at or above

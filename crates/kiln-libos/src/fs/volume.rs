@@ -11,6 +11,7 @@
 //! before the vCPU idles and when the program ends.
 
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use kiln_abi::GuestPtr;
@@ -18,6 +19,7 @@ use kiln_abi::file::{
     CURRENT_POSITION, FSYNC_DATA_ONLY, FileArgs, FileOp, FileStat, IO_MAX, PATH_MAX, PENDING_MAX,
     STAT_NO_FOLLOW, UNLINK_DIRECTORY,
 };
+use kiln_abi::fs_image::kind;
 use spinning_top::Spinlock;
 
 use super::{Errno, Result};
@@ -25,6 +27,9 @@ use crate::platform;
 
 /// A monitor-side open file.
 pub type Handle = u64;
+
+/// Linux's limit on symbolic links followed in one lookup.
+const MAX_LINKS: u32 = 40;
 
 /// The largest write that is deferred; larger ones go at once, without a copy.
 const DEFER_MAX: usize = 64 * 1024;
@@ -358,3 +363,44 @@ pub fn symlink(volume: u32, path: &[u8], target: &[u8]) -> Result<()> {
     call(args).map(drop)
 }
 
+/// `path` beneath `volume`'s root with the host's symbolic links resolved,
+/// as `realpath(3)` does: the components of the canonical path (relative
+/// to the root). One `Stat` per component, and a `ReadLink` per link: for
+/// `realpath` and `chdir`, not for every call. A link that leads out of
+/// the volume (absolute, or `..` above its root) is `EXDEV`, as the host
+/// answers for the other calls.
+pub fn canonical(volume: u32, path: &[u8]) -> Result<Vec<Vec<u8>>> {
+    use kiln_abi::errno::{ELOOP, EXDEV};
+    let mut queue: VecDeque<Vec<u8>> = path.split(|&b| b == b'/').map(<[u8]>::to_vec).collect();
+    let mut done: Vec<Vec<u8>> = Vec::new();
+    let mut links = 0;
+    while let Some(name) = queue.pop_front() {
+        match name.as_slice() {
+            b"" | b"." => continue,
+            b".." => {
+                done.pop().ok_or(Errno(EXDEV))?;
+                continue;
+            }
+            _ => done.push(name),
+        }
+        let here = done.join(&b'/');
+        if stat_path(volume, &here, false)?.mode & kind::MASK != kind::SYMLINK {
+            continue;
+        }
+        links += 1;
+        if links > MAX_LINKS {
+            return Err(Errno(ELOOP));
+        }
+        let mut target = alloc::vec![0; PATH_MAX as usize];
+        let len = readlink(volume, &here, &mut target)?;
+        target.truncate(len);
+        if target.first() == Some(&b'/') {
+            return Err(Errno(EXDEV));
+        }
+        done.pop();
+        for part in target.split(|&b| b == b'/').rev() {
+            queue.push_front(part.to_vec());
+        }
+    }
+    Ok(done)
+}

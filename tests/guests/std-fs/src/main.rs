@@ -400,6 +400,11 @@ fn escape(c: &mut Checks, dir: &str) {
         c.fails(&format!("escape through {link} link"), result, EXDEV);
     }
     c.fails(
+        "escape by canonicalize",
+        fs::canonicalize(format!("{dir}/updir")),
+        EXDEV,
+    );
+    c.fails(
         "escape by write",
         fs::write(format!("{dir}/updir/planted.txt"), b"x"),
         EXDEV,
