@@ -165,6 +165,33 @@ fn timeout_stops_a_spinning_guest() {
     );
 }
 
+/// A timeout shorter than the timer's microsecond is not "no timeout".
+#[test]
+fn a_zero_timeout_stops_the_guest_at_once() {
+    let probe = image("tests/guests/probe", false);
+    let started = std::time::Instant::now();
+    let mut child = kiln()
+        .args(["run", "--timeout", "0"])
+        .arg(&probe)
+        .args(["--", "spin"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run kiln");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for kiln") {
+            break Some(status);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let status = status.expect("the guest still ran 5 s after --timeout 0");
+    assert_eq!(status.code(), Some(code::TIMEOUT), "{status:?}");
+}
+
 #[test]
 fn timeout_stops_a_guest_blocked_forever() {
     let probe = image("tests/guests/probe", false);

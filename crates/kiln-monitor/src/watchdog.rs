@@ -51,7 +51,9 @@ impl Watchdog {
         if unsafe { libc::sigaction(libc::SIGALRM, &action, ptr::null_mut()) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        set_timer(timeout)?;
+        // The timer counts whole microseconds, and a zero value would
+        // disarm it: a shorter timeout must still fire, not never.
+        set_timer(timeout.max(Duration::from_micros(1)))?;
         Ok(Self(()))
     }
 
