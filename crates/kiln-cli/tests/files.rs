@@ -40,8 +40,15 @@ fn std_fs(flags: &[&str], sections: &[&str]) -> String {
 
 #[test]
 fn tmp_is_a_linux_like_filesystem_in_memory_and_pipes_work() {
-    let out = std_fs(&[], &["tmp", "pipe"]);
+    let out = std_fs(&[], &["tmp", "pipe", "posix", "/tmp/posix"]);
     for check in [
+        "getdents64 of an empty dir: . and ..: ok",
+        "rename a dir into itself: ok",
+        "unlink file/: ok",
+        ".. after a link: ok",
+        "a 256-byte name: ok",
+        "a short non-blocking write says what it wrote: ok",
+        "50 MiB of churn in memory: ok",
         "open missing: ok",
         "rmdir not empty: ok",
         "open dir for writing: ok",
@@ -71,8 +78,14 @@ fn volumes_are_read_write_or_read_only_on_the_host() {
         "-v",
         &volume(&ro, "/ro", ":ro"),
     ];
-    let out = std_fs(&flags, &["volume", "/vol", "ro", "/ro"]);
+    let sections = ["volume", "/vol", "posix", "/vol/posix", "ro", "/ro"];
+    let out = std_fs(&flags, &sections);
     assert!(out.contains("ro create: ok"), "{out}");
+    assert!(out.contains("canonicalize resolves links: ok"), "{out}");
+    assert!(
+        out.contains("a full queue of small writes, then a larger one: ok"),
+        "{out}"
+    );
     assert_eq!(
         std::fs::read_dir(&rw).expect("list").count(),
         0,
