@@ -496,20 +496,24 @@ impl Tree {
         )
     }
 
+    /// Adds a new node `name` to `dir`. As on a read-only Linux mount,
+    /// a name already there is `EEXIST` even in a baked directory.
     fn create(&mut self, dir: Ino, name: &[u8], kind: Kind, mode: u32) -> Result<Ino> {
-        self.writable_dir(dir)?;
         if self.entries(dir)?.contains_key(name) {
             return Err(Errno(EEXIST));
         }
+        self.writable_dir(dir)?;
         let ino = self.insert(kind, mode);
         self.link(dir, name, ino);
         Ok(ino)
     }
 
     /// Removes `name` from `dir`: a directory (which must be empty) if
-    /// `directory`, otherwise anything but a directory.
+    /// `directory`, otherwise anything but a directory. As on a read-only
+    /// Linux mount, a baked directory is `EROFS` before anything is looked up.
     pub fn remove(&mut self, dir: Ino, name: &[u8], directory: bool) -> Result<()> {
-        let child = *self.entries(dir)?.get(name).ok_or(Errno(ENOENT))?;
+        self.writable_dir(dir)?;
+        let child = self.lookup(dir, name)?;
         let node = self.node(child);
         match (&node.kind, directory) {
             (Kind::Mount(_), _) => return Err(Errno(EBUSY)),
@@ -521,7 +525,6 @@ impl Tree {
             (_, true) => return Err(Errno(ENOTDIR)),
             (_, false) => {}
         }
-        self.writable_dir(dir)?;
         if node.baked {
             return Err(Errno(EROFS));
         }
@@ -535,10 +538,12 @@ impl Tree {
     }
 
     /// Renames `from_dir`/`from` to `to_dir`/`to`, replacing what is there
-    /// as `rename(2)` does.
+    /// as `rename(2)` does (a baked directory on either side is `EROFS`
+    /// first, as a read-only mount is).
     pub fn rename(&mut self, from_dir: Ino, from: &[u8], to_dir: Ino, to: &[u8]) -> Result<()> {
-        let source = *self.entries(from_dir)?.get(from).ok_or(Errno(ENOENT))?;
-        self.entries(to_dir)?;
+        self.writable_dir(from_dir)?;
+        self.writable_dir(to_dir)?;
+        let source = self.lookup(from_dir, from)?;
         let target = self.entries(to_dir)?.get(to).copied();
         if target == Some(source) {
             return Ok(());
@@ -562,8 +567,6 @@ impl Tree {
                 (_, false) => {}
             }
         }
-        self.writable_dir(from_dir)?;
-        self.writable_dir(to_dir)?;
         if self.node(source).baked || target.is_some_and(|t| self.node(t).baked) {
             return Err(Errno(EROFS));
         }

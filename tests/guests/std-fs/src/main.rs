@@ -242,6 +242,52 @@ fn baked(c: &mut Checks) -> std::io::Result<()> {
         std::os::unix::fs::symlink("x", "/etc/std-fs/link"),
         EROFS,
     );
+    // As on a read-only Linux mount: removing and renaming say EROFS
+    // before looking; creating says EEXIST for what is there.
+    c.fails(
+        "unlink missing in a baked dir",
+        fs::remove_file("/etc/std-fs/missing"),
+        EROFS,
+    );
+    c.fails(
+        "rmdir missing in a baked dir",
+        fs::remove_dir("/etc/std-fs/missing"),
+        EROFS,
+    );
+    c.fails(
+        "unlink a baked dir",
+        fs::remove_file("/etc/std-fs/docs"),
+        EROFS,
+    );
+    c.fails(
+        "rename missing in a baked dir",
+        fs::rename("/etc/std-fs/missing", "/etc/std-fs/x"),
+        EROFS,
+    );
+    c.fails(
+        "mkdir over a baked dir",
+        fs::create_dir("/etc/std-fs/docs"),
+        EEXIST,
+    );
+    c.fails(
+        "symlink over a baked file",
+        std::os::unix::fs::symlink("x", "/etc/std-fs/config.toml"),
+        EEXIST,
+    );
+    c.fails(
+        "chmod a baked file",
+        fs::set_permissions("/etc/std-fs/config.toml", fs::Permissions::from_mode(0o600)),
+        EROFS,
+    );
+    c.check(
+        "O_CREAT without writing a baked file",
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(0o100)
+            .open("/etc/std-fs/config.toml")
+            .is_ok(),
+        (),
+    );
     fs::create_dir_all("/var/lib/std-fs")?;
     fs::write("/var/lib/std-fs/state", b"memory")?;
     c.check(
