@@ -94,7 +94,9 @@ unsafe fn io_vectors<'a>(iov: *const IoVec, count: CInt) -> Option<&'a [IoVec]> 
     Some(unsafe { c_slice(iov, count) })
 }
 
-/// `readv(2)`: fills the buffers in turn, stopping at a short read.
+/// `readv(2)`: fills the buffers in turn, stopping at a short read. Only
+/// the first read may wait (for a pipe): as on Linux, `readv` returns what
+/// is there rather than wait to fill every buffer.
 ///
 /// # Safety
 /// `iov` must point to `count` valid `iovec`s describing writable buffers.
@@ -109,7 +111,8 @@ pub unsafe extern "C" fn readv(fd: CInt, iov: *const IoVec, count: CInt) -> CLon
     for v in vectors {
         // SAFETY: each iovec describes a valid buffer, per the caller.
         let buf = unsafe { c_slice_mut(v.base.cast::<u8>(), v.len.min(MAX_TRANSFER - total)) };
-        match fs::read(fd, buf, None) {
+        let result = if total == 0 { fs::read(fd, buf, None) } else { fs::read_ready(fd, buf) };
+        match result {
             Ok(n) => {
                 total += n;
                 if n < buf.len() || total == MAX_TRANSFER {

@@ -699,6 +699,16 @@ pub fn read(fd: i32, buf: &mut [u8], at: Option<u64>) -> Result<usize> {
     blocking(|fs| fs.read(fd, buf, at))
 }
 
+/// `read(2)` that never waits: what is there now, 0 if nothing yet. For
+/// the buffers after the first of a `readv`, which Linux fills from one
+/// read, without waiting for more.
+pub fn read_ready(fd: i32, buf: &mut [u8]) -> Result<usize> {
+    with(|fs| match fs.read(fd, buf, None) {
+        Step::Done(result) => result,
+        Step::Block(_) => Ok(0),
+    })
+}
+
 /// `write(2)`, or `pwrite(2)` with `at`. A blocking write to a pipe waits
 /// until all of `data` is in it; as on Linux, one cut short by an error
 /// (`EPIPE`: the readers went away) returns the count written so far.

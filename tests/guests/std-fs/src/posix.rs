@@ -43,7 +43,15 @@ mod sys {
         pub fn access(path: *const c_char, mode: c_int) -> c_int;
         pub fn faccessat(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> c_int;
         pub fn umask(mask: u32) -> u32;
+        pub fn readv(fd: c_int, iov: *const IoVec, count: c_int) -> isize;
+        pub fn writev(fd: c_int, iov: *const IoVec, count: c_int) -> isize;
         pub fn realpath(path: *const c_char, resolved: *mut c_char) -> *mut c_char;
+    }
+
+    #[repr(C)]
+    pub struct IoVec {
+        pub base: *mut c_void,
+        pub len: usize,
     }
 
     #[repr(C)]
@@ -1201,6 +1209,27 @@ fn pipes(c: &mut Checks) -> std::io::Result<()> {
         whole && got.len() == 2 * 64 * 4096,
         got.len(),
     );
+    close(r).ok();
+    close(w).ok();
+
+    // readv takes what is there: it does not wait to fill every buffer.
+    let (r, w) = pipe(0);
+    write(w, b"12345").ok();
+    let mut first = [0u8; 5];
+    let mut second = [0u8; 5];
+    let iov = [
+        sys::IoVec {
+            base: first.as_mut_ptr().cast(),
+            len: 5,
+        },
+        sys::IoVec {
+            base: second.as_mut_ptr().cast(),
+            len: 5,
+        },
+    ];
+    // SAFETY: two valid buffers.
+    let got = answer(unsafe { sys::readv(r as c_int, iov.as_ptr(), 2) } as i64);
+    c.check("readv of a pipe takes what is there", got == Ok(5), got);
     close(r).ok();
     close(w).ok();
 
