@@ -127,7 +127,27 @@ pub unsafe extern "C" fn readv(fd: CInt, iov: *const IoVec, count: CInt) -> CLon
     })
 }
 
-/// `writev(2)`: writes the buffers in turn, stopping at a short write.
+/// A `writev` of at most `PIPE_BUF` bytes, as one write: so that it is as
+/// atomic on a pipe as Linux makes it (and one call, not several). `None`
+/// for a larger one.
+fn write_gathered(fd: CInt, vectors: &[IoVec]) -> Option<fs::Result<usize>> {
+    const PIPE_BUF: usize = 4096;
+    let mut buf = [0u8; PIPE_BUF];
+    let mut len = 0;
+    for v in vectors {
+        let end = len + v.len;
+        if v.len > PIPE_BUF || end > PIPE_BUF {
+            return None;
+        }
+        // SAFETY: each iovec describes a valid buffer (per `writev`'s caller).
+        buf[len..end].copy_from_slice(unsafe { c_slice(v.base.cast_const().cast::<u8>(), v.len) });
+        len = end;
+    }
+    Some(fs::write(fd, &buf[..len], None))
+}
+
+/// `writev(2)`: writes the buffers in turn, stopping at a short write (one
+/// write for up to `PIPE_BUF` bytes in all).
 ///
 /// # Safety
 /// `iov` must point to `count` valid `iovec`s.
@@ -138,6 +158,9 @@ pub unsafe extern "C" fn writev(fd: CInt, iov: *const IoVec, count: CInt) -> CLo
     let Some(vectors) = (unsafe { io_vectors(iov, count) }) else {
         return errno::fail(code::EINVAL);
     };
+    if let Some(result) = write_gathered(fd, vectors) {
+        return errno::check(result);
+    }
     let mut total = 0;
     for v in vectors {
         // SAFETY: each iovec describes a valid buffer, per the caller.

@@ -1233,6 +1233,26 @@ fn pipes(c: &mut Checks) -> std::io::Result<()> {
     close(r).ok();
     close(w).ok();
 
+    // A writev of up to PIPE_BUF bytes is all or nothing, like a write.
+    let (r, w) = pipe(O_NONBLOCK);
+    write(w, &vec![1; 65536 - 100]).ok();
+    let (mut a, mut b) = ([2u8; 50], [3u8; 150]);
+    let iov = [
+        sys::IoVec {
+            base: a.as_mut_ptr().cast(),
+            len: a.len(),
+        },
+        sys::IoVec {
+            base: b.as_mut_ptr().cast(),
+            len: b.len(),
+        },
+    ];
+    // SAFETY: two valid buffers.
+    let got = answer(unsafe { sys::writev(w as c_int, iov.as_ptr(), 2) } as i64);
+    c.errno("writev of 200 into 100 free", got, EAGAIN);
+    close(r).ok();
+    close(w).ok();
+
     // A larger non-blocking write may be short, but says what it wrote.
     let (r, w) = pipe(O_NONBLOCK);
     write(w, &vec![1; 65536 - 100]).ok();
