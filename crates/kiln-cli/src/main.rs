@@ -154,7 +154,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build { dir, options } => guest_build::build_and_report(&dir, &options),
         Command::Run(args) => run::run(args, started_ns),
-        Command::Inspect { target, .. } if target.is_file() => inspect::inspect(&target),
+        // A path (or anything that exists) is an image; a bare word an instance.
+        Command::Inspect { target, .. } if target.exists() || target.components().count() > 1 => {
+            inspect::inspect(&target)
+        }
         Command::Inspect { target, format } => {
             instance::commands::inspect(&target.to_string_lossy(), format)
         }

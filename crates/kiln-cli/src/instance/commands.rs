@@ -290,7 +290,12 @@ struct Inspection<'a> {
 
 /// `kiln inspect` of an instance.
 pub fn inspect(key: &str, format: Format) -> Outcome {
-    let instance = Store::open()?.find(key)?;
+    let instance = Store::open()?.lookup(key)?.ok_or_else(|| {
+        Failure::new(
+            USAGE,
+            format!("'{key}' is neither an image file nor an instance's name"),
+        )
+    })?;
     let state = instance.state()?;
     let last_error = std::fs::read_to_string(instance.last_error_path()).ok();
     let inspection = Inspection {

@@ -263,21 +263,27 @@ impl Store {
 
     /// The instance with this name, id, or unique id prefix.
     pub fn find(&self, key: &str) -> Result<Instance, Failure> {
+        self.lookup(key)?
+            .ok_or_else(|| Failure::new(USAGE, format!("no instance named '{key}'")))
+    }
+
+    /// [`Self::find`], with `None` when nothing matches.
+    pub fn lookup(&self, key: &str) -> Result<Option<Instance>, Failure> {
         let instances = self.list()?;
         if let Some(found) = instances
             .iter()
             .find(|i| i.config.name == key || i.id == key)
         {
-            return Ok(found.clone());
+            return Ok(Some(found.clone()));
         }
         let mut prefixed = instances.into_iter().filter(|i| i.id.starts_with(key));
         match (prefixed.next(), prefixed.next()) {
-            (Some(found), None) if !key.is_empty() => Ok(found),
+            (Some(found), None) if !key.is_empty() => Ok(Some(found)),
             (Some(_), Some(_)) => Err(Failure::new(
                 USAGE,
                 format!("'{key}' is the start of several instance ids; give more of it"),
             )),
-            _ => Err(Failure::new(USAGE, format!("no instance named '{key}'"))),
+            _ => Ok(None),
         }
     }
 

@@ -11,6 +11,16 @@ use crate::exit_code::{Failure, USAGE};
 /// The `--volume` values as volumes, in order; the first bad one is a
 /// usage error naming it.
 pub(super) fn parse_volumes(values: &[String]) -> Result<Vec<VolumeSpec>, Failure> {
+    let max = kiln_abi::file::MAX_VOLUMES;
+    if values.len() > max {
+        return Err(Failure::new(
+            USAGE,
+            format!(
+                "{} volumes given; a VM may have at most {max}",
+                values.len()
+            ),
+        ));
+    }
     let mut guest_paths = HashSet::new();
     let mut specs = Vec::with_capacity(values.len());
     for value in values {
