@@ -251,7 +251,10 @@ pub extern "C" fn ftruncate64(fd: CInt, len: CLong) -> CInt {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn getcwd(buf: *mut c_char, size: usize) -> *mut c_char {
     traced!("getcwd"(buf, size) {
-    let cwd = fs::cwd();
+    let cwd = match fs::cwd() {
+        Ok(cwd) => cwd,
+        Err(e) => return errno::fail_null(e.0),
+    };
     let needed = cwd.len() + 1;
     let buf = if buf.is_null() {
         crate::malloc::malloc(size.max(needed)).cast::<c_char>()

@@ -135,6 +135,7 @@ struct Fs {
     descriptions: Vec<Option<Description>>,
     fds: Vec<Option<Fd>>,
     pipes: Vec<PipeSlot>,
+    /// The working directory's canonical path; empty once it is removed.
     cwd: Vec<u8>,
     /// Permission bits taken from the mode of new files and directories.
     umask: u32,
@@ -353,11 +354,23 @@ impl Fs {
             Some(_) => {}
         }
         if dirfd == AT_FDCWD {
-            return Ok(self.cwd.clone());
+            return match self.cwd.is_empty() {
+                true => Err(Errno(ENOENT)),
+                false => Ok(self.cwd.clone()),
+            };
         }
-        let description = self.description(dirfd)?;
+        let index = self.fd(dirfd)?.description;
+        let Fs {
+            tree, descriptions, ..
+        } = self;
+        let description = descriptions[index]
+            .as_ref()
+            .expect("descriptors refer to live descriptions");
         match description.object {
-            Object::Dir { .. } | Object::Volume { .. } => Ok(description.path.clone()),
+            // Where the directory is now: it may have moved since it was opened.
+            Object::Dir { ino, .. } => tree.path_of(ino),
+            Object::Volume { .. } if description.path.is_empty() => Err(Errno(ENOENT)),
+            Object::Volume { .. } => Ok(description.path.clone()),
             _ => Err(Errno(ENOTDIR)),
         }
     }
@@ -630,6 +643,31 @@ impl Fs {
                 ))
             }
             (_, Found::Missing { .. }) => Err(Errno(ENOENT)),
+        }
+    }
+
+    /// After a rename (or with `to` `None`, a directory's removal): what
+    /// knows a directory by path follows it, as on Linux, where the
+    /// working directory and descriptors follow the directory itself: the
+    /// working directory, and volume descriptions (the tree's find theirs
+    /// by node). A removed one has an empty path: relative calls there
+    /// find nothing (`ENOENT`).
+    fn moved(&mut self, from: &[u8], to: Option<&[u8]>) {
+        let volume_paths = self
+            .descriptions
+            .iter_mut()
+            .flatten()
+            .filter(|d| matches!(d.object, Object::Volume { .. }))
+            .map(|d| &mut d.path);
+        for path in volume_paths.chain([&mut self.cwd]) {
+            if let Some(rest) = path.strip_prefix(from)
+                && (rest.is_empty() || rest[0] == b'/')
+            {
+                *path = match to {
+                    Some(to) => [to, rest].concat(),
+                    None => Vec::new(),
+                };
+            }
         }
     }
 
@@ -978,11 +1016,16 @@ pub fn unlink(dirfd: i32, path: &[u8], directory: bool) -> Result<()> {
                 _ => ENOTDIR,
             }));
         }
+        let (gone, _) = fs.locate(dirfd, path, false)?;
         match entry {
-            Entry::Tree { dir, name } => fs.tree.remove(dir, &name, directory),
-            Entry::Volume { volume, rest } => volume::unlink(volume, &rest, directory),
-            Entry::Unnamed(last) => Err(Errno(unnamed_unlink_error(last, directory))),
+            Entry::Tree { dir, name } => fs.tree.remove(dir, &name, directory)?,
+            Entry::Volume { volume, rest } => volume::unlink(volume, &rest, directory)?,
+            Entry::Unnamed(last) => return Err(Errno(unnamed_unlink_error(last, directory))),
         }
+        if directory {
+            fs.moved(&gone, None);
+        }
+        Ok(())
     })
 }
 
@@ -1007,18 +1050,24 @@ pub fn rename(from_dirfd: i32, from: &[u8], to_dirfd: i32, to: &[u8]) -> Result<
             // A trailing `/` on either side: only directories move.
             return Err(Errno(ENOTDIR));
         }
+        let (old, _) = fs.locate(from_dirfd, from, false)?;
         match (source, target) {
             (Entry::Tree { dir: a, name: x }, Entry::Tree { dir: b, name: y }) => {
-                fs.tree.rename(a, &x, b, &y)
+                fs.tree.rename(a, &x, b, &y)?;
             }
             (Entry::Volume { volume: a, rest: x }, Entry::Volume { volume: b, rest: y })
                 if a == b =>
             {
-                volume::rename(a, &x, &y)
+                volume::rename(a, &x, &y)?;
             }
-            (Entry::Unnamed(_), _) | (_, Entry::Unnamed(_)) => Err(Errno(kiln_abi::errno::EBUSY)),
-            _ => Err(Errno(EXDEV)),
+            (Entry::Unnamed(_), _) | (_, Entry::Unnamed(_)) => {
+                return Err(Errno(kiln_abi::errno::EBUSY));
+            }
+            _ => return Err(Errno(EXDEV)),
         }
+        let (new, _) = fs.locate(to_dirfd, to, false)?;
+        fs.moved(&old, Some(&new));
+        Ok(())
     })
 }
 
@@ -1066,9 +1115,12 @@ pub fn symlink(target: &[u8], dirfd: i32, path: &[u8]) -> Result<()> {
     })
 }
 
-/// The working directory.
-pub fn cwd() -> Vec<u8> {
-    with(|fs| fs.cwd.clone())
+/// The working directory (`ENOENT` once it has been removed).
+pub fn cwd() -> Result<Vec<u8>> {
+    with(|fs| match fs.cwd.is_empty() {
+        true => Err(Errno(ENOENT)),
+        false => Ok(fs.cwd.clone()),
+    })
 }
 
 /// `chdir(2)`.

@@ -54,10 +54,12 @@ impl Data {
 pub enum Kind {
     /// A regular file.
     File(Data),
-    /// A directory: its entries by name, and its parent.
+    /// A directory: its entries by name, its parent and its name there
+    /// (a directory has one entry naming it; the root's name is empty).
     Dir {
         entries: BTreeMap<Vec<u8>, Ino>,
         parent: Ino,
+        name: Vec<u8>,
     },
     /// A symbolic link and its target.
     Symlink(Data),
@@ -136,6 +138,15 @@ fn blocks(kind: &Kind) -> u64 {
     }
 }
 
+/// A new, empty directory in `parent` (named when linked there).
+fn empty_dir(parent: Ino) -> Kind {
+    Kind::Dir {
+        entries: BTreeMap::new(),
+        parent,
+        name: Vec::new(),
+    }
+}
+
 /// The tree.
 pub struct Tree {
     nodes: Vec<Option<Node>>,
@@ -175,23 +186,11 @@ impl Tree {
             nodes: Vec::new(),
             free: Vec::new(),
         };
-        let root = tree.insert(
-            Kind::Dir {
-                entries: BTreeMap::new(),
-                parent: ROOT,
-            },
-            0o755,
-        );
+        let root = tree.insert(empty_dir(ROOT), 0o755);
         debug_assert_eq!(root, ROOT);
         // Its `.` and its `..` (itself).
         tree.node_mut(ROOT).links = 2;
-        let tmp = tree.insert(
-            Kind::Dir {
-                entries: BTreeMap::new(),
-                parent: ROOT,
-            },
-            0o1777,
-        );
+        let tmp = tree.insert(empty_dir(ROOT), 0o1777);
         tree.link(ROOT, b"tmp", tmp);
         tree
     }
@@ -256,8 +255,12 @@ impl Tree {
     /// Adds entry `name` to `dir` for `child`: a link to it, and for a
     /// directory a link to `dir` from its `..`.
     fn link(&mut self, dir: Ino, name: &[u8], child: Ino) {
-        if let Kind::Dir { parent, .. } = &mut self.node_mut(child).kind {
+        if let Kind::Dir {
+            parent, name: own, ..
+        } = &mut self.node_mut(child).kind
+        {
             *parent = dir;
+            *own = name.to_vec();
         }
         if self.node(child).is_directory() {
             self.node_mut(dir).links += 1;
@@ -334,10 +337,7 @@ impl Tree {
                 }
                 _ => {
                     let kind = match entry.mode & kind::MASK {
-                        kind::DIRECTORY => Kind::Dir {
-                            entries: BTreeMap::new(),
-                            parent,
-                        },
+                        kind::DIRECTORY => empty_dir(parent),
                         kind::SYMLINK => Kind::Symlink(Data::Baked(entry.data)),
                         _ => Kind::File(Data::Baked(entry.data)),
                     };
@@ -379,10 +379,7 @@ impl Tree {
             let kind = if last {
                 Kind::Mount(volume)
             } else {
-                Kind::Dir {
-                    entries: BTreeMap::new(),
-                    parent: dir,
-                }
+                empty_dir(dir)
             };
             let child = self.insert(kind, 0o755);
             self.link(dir, name, child);
@@ -479,10 +476,7 @@ impl Tree {
 
     /// Creates directory `name` in `dir`.
     pub fn mkdir(&mut self, dir: Ino, name: &[u8], mode: u32) -> Result<Ino> {
-        let kind = Kind::Dir {
-            entries: BTreeMap::new(),
-            parent: dir,
-        };
+        let kind = empty_dir(dir);
         self.create(dir, name, kind, mode)
     }
 
@@ -696,6 +690,27 @@ impl Tree {
         Ok(entries
             .range((start, Bound::Unbounded))
             .map(|(name, &ino)| (name.as_slice(), ino)))
+    }
+
+    /// The canonical path of directory `dir` now, wherever it has been
+    /// moved: the base of `*at` calls on a descriptor of it, as Linux's
+    /// follow the directory itself. `ENOENT` once it has been removed.
+    pub fn path_of(&self, dir: Ino) -> Result<Vec<u8>> {
+        if self.is_removed(dir) {
+            return Err(Errno(ENOENT));
+        }
+        let mut names = Vec::new();
+        let mut at = dir;
+        while at != ROOT {
+            match &self.node(at).kind {
+                Kind::Dir { parent, name, .. } => {
+                    names.push(name.as_slice());
+                    at = *parent;
+                }
+                _ => return Err(Errno(ENOTDIR)),
+            }
+        }
+        Ok(path::join(names.iter().rev()))
     }
 
     /// A directory's parent (the root is its own).

@@ -317,6 +317,50 @@ fn opens(c: &mut Checks, d: &str) -> std::io::Result<()> {
     let fd = openat(dir.as_raw_fd(), "../file", O_RDONLY);
     c.succeeds("openat .. from a dir fd", fd);
     close(fd.unwrap_or(-1)).ok();
+    // A directory's descriptor follows the directory when it moves, and
+    // finds nothing once it is removed.
+    fs::create_dir(format!("{d}/moving"))?;
+    fs::write(format!("{d}/moving/inside"), b"")?;
+    let moving = File::open(format!("{d}/moving"))?;
+    fs::rename(format!("{d}/moving"), format!("{d}/moved"))?;
+    let fd = openat(moving.as_raw_fd(), "inside", O_RDONLY);
+    c.succeeds("openat in a dir that moved", fd);
+    close(fd.unwrap_or(-1)).ok();
+    fs::remove_dir_all(format!("{d}/moved"))?;
+    fs::create_dir(format!("{d}/moved"))?;
+    fs::write(format!("{d}/moved/inside"), b"")?;
+    c.errno(
+        "openat in a removed dir",
+        openat(moving.as_raw_fd(), "inside", O_RDONLY),
+        ENOENT,
+    );
+    drop(moving);
+    // So does the working directory.
+    let cwd = std::env::current_dir()?;
+    fs::create_dir(format!("{d}/here"))?;
+    std::env::set_current_dir(format!("{d}/here"))?;
+    fs::rename(format!("{d}/here"), format!("{d}/there"))?;
+    let now = std::env::current_dir()?;
+    fs::write("file", b"")?;
+    c.check(
+        "the cwd follows its dir when it moves",
+        now == fs::canonicalize(format!("{d}/there"))?
+            && Path::new(&format!("{d}/there/file")).exists(),
+        &now,
+    );
+    fs::remove_dir_all(format!("{d}/there"))?;
+    let now = std::env::current_dir().map_err(|e| e.raw_os_error());
+    c.check(
+        "getcwd once the cwd is removed",
+        now == Err(Some(ENOENT)),
+        &now,
+    );
+    c.errno(
+        "relative open once the cwd is removed",
+        open("x", O_CREAT | O_WRONLY),
+        ENOENT,
+    );
+    std::env::set_current_dir(cwd)?;
     c.errno("open empty path", open("", O_RDONLY), ENOENT);
     let fd = open(&format!("{d}/file"), O_RDONLY | O_CLOEXEC);
     c.check(
