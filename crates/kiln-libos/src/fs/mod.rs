@@ -110,7 +110,9 @@ enum Cursor {
 /// An open file description, shared by duplicated descriptors.
 struct Description {
     object: Object,
-    /// The absolute guest path it was opened by (the base of `openat`).
+    /// The canonical guest path it was opened by: the base of `openat` on
+    /// a volume's directory (kept up to date by renames; empty once removed).
+    /// A tree directory's base is found from its node instead.
     path: Vec<u8>,
     /// Access mode, `O_APPEND`, `O_NONBLOCK`.
     status: i32,
