@@ -94,6 +94,15 @@ enum Command {
         #[arg(short = 'n', long, value_name = "N")]
         tail: Option<usize>,
     },
+    /// What instances use: CPU time, memory, VM exits by kind, console and volume bytes.
+    Stats {
+        /// Names or ids.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Output: table or json.
+        #[arg(long, value_enum, default_value_t)]
+        format: instance::commands::Format,
+    },
     /// Stop instances: SIGTERM, then SIGKILL after the timeout.
     Stop {
         /// Names or ids.
@@ -163,6 +172,7 @@ fn main() -> ExitCode {
         }
         Command::Ps { all, format } => instance::commands::ps(all, format),
         Command::Logs { name, follow, tail } => instance::commands::logs(&name, follow, tail),
+        Command::Stats { names, format } => instance::commands::stats(&names, format),
         Command::Stop { names, timeout } => instance::commands::stop(&names, timeout),
         Command::Start { names } => instance::commands::start(&names),
         Command::Rm { names, force } => instance::commands::rm(&names, force),

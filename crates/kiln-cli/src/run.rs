@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// (std programs).
     #[arg(long)]
     trace_libc: bool,
+    /// Publish live counters in this file (set by an instance's supervisor
+    /// for `kiln stats`).
+    #[arg(long, hide = true, value_name = "PATH")]
+    stats_file: Option<PathBuf>,
     /// Run in the background as an instance and print its id (see `kiln
     /// ps`, `logs`, `stop`).
     #[arg(short = 'd', long)]
@@ -81,6 +85,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         process_start_ns: started_ns,
         trace_libc: args.trace_libc,
         volumes,
+        stats_file: args.stats_file.clone(),
         image_file: Some(file.id()),
     };
     let summary = kiln_monitor::run(&image, &config).map_err(|e| match e {

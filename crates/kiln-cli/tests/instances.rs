@@ -152,6 +152,16 @@ fn run_detached_then_ps_logs_stop_start_and_rm() {
         "{last:?}"
     );
 
+    let stats: serde_json::Value =
+        serde_json::from_str(&kiln.ok(&["stats", "--format", "json", "ticker"])).expect("JSON");
+    let stats = &stats[0];
+    assert!(
+        stats["exits"]["console write"].as_u64() >= Some(4),
+        "{stats}"
+    );
+    assert!(stats["exits"]["block"].as_u64() >= Some(3), "{stats}");
+    assert!(stats["console_bytes"][0].as_u64() >= Some(28), "{stats}");
+    assert!(stats["cpu_seconds"].as_f64().is_some(), "{stats}");
     kiln.run(&["rm", "ticker"])
         .assert_clean_error(code::USAGE, "is running");
     let started = Instant::now();

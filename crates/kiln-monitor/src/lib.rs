@@ -27,6 +27,7 @@ pub mod layout;
 pub mod memory;
 pub mod paging;
 pub mod seccomp;
+pub mod stats;
 pub mod vm;
 pub mod volume;
 pub mod watchdog;
@@ -59,6 +60,8 @@ pub struct VmConfig {
     /// The image's host file ([`ImageFile::id`]), which the guest may then
     /// not open for writing through a volume.
     pub image_file: Option<volume::FileId>,
+    /// Where to publish live counters for `kiln stats` ([`stats`]).
+    pub stats_file: Option<std::path::PathBuf>,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).
@@ -82,6 +85,9 @@ pub enum BootError {
     /// A volume's host directory could not be opened.
     #[error(transparent)]
     Volume(#[from] volume::VolumeError),
+    /// The stats file could not be set up.
+    #[error("cannot publish stats: {0}")]
+    Stats(std::io::Error),
     /// The seccomp filter could not be installed.
     #[error("cannot install the seccomp filter: {0}")]
     Seccomp(std::io::Error),

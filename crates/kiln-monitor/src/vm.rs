@@ -16,6 +16,7 @@ use crate::hypercall::{self, Console, Context, Flow, Violation};
 use crate::image::Image;
 use crate::layout::Layout;
 use crate::memory::GuestMemory;
+use crate::stats::LiveStats;
 use crate::volume::Volumes;
 use crate::watchdog::Watchdog;
 use crate::{BootError, Outcome, RunSummary, Timeline, VmConfig, cpu, paging, seccomp};
@@ -31,6 +32,7 @@ pub struct Vm<'a> {
     clock: GuestClock,
     timeout: Option<std::time::Duration>,
     volumes: Volumes,
+    stats: LiveStats,
     // Dropped last: the memory slot and vCPU belong to this VM.
     _vm: VmFd,
 }
@@ -44,6 +46,7 @@ impl<'a> Vm<'a> {
         if let Some(image) = config.image_file {
             volumes.protect(image);
         }
+        let stats = LiveStats::publish(config.stats_file.as_deref()).map_err(BootError::Stats)?;
         let args = ProgramArgs {
             argv: &config.argv,
             env: &config.env,
@@ -125,6 +128,7 @@ impl<'a> Vm<'a> {
             clock,
             timeout: config.timeout,
             volumes,
+            stats,
             _vm: vm,
         })
     }
@@ -150,6 +154,7 @@ impl<'a> Vm<'a> {
                 Err(e) => return Err(BootError::Kvm("run vCPU", e)),
             };
             *exits.entry(exit.kind()).or_insert(0u64) += 1;
+            self.stats.exit(exit.kind());
             if Watchdog::fired() {
                 break Outcome::TimedOut;
             }
@@ -163,6 +168,7 @@ impl<'a> Vm<'a> {
                         clock: &self.clock,
                         console: &mut console,
                         volumes: &mut self.volumes,
+                        stats: &self.stats,
                     };
                     hypercall::dispatch(&mut ctx, port, &data[..len])
                 }

@@ -201,12 +201,21 @@ pub fn logs(key: &str, follow: bool, tail: Option<usize>) -> Outcome {
 /// `timeout`) and waits until their supervisors have recorded it.
 pub fn stop(keys: &[String], timeout: Option<Duration>) -> Outcome {
     let store = Store::open()?;
-    let timeout = timeout.unwrap_or(DEFAULT_STOP_TIMEOUT);
     let instances = keys
         .iter()
         .map(|key| store.find(key))
         .collect::<Result<Vec<_>, _>>()?;
+    end(&instances, timeout.unwrap_or(DEFAULT_STOP_TIMEOUT))?;
     for instance in &instances {
+        say!("{}", instance.config.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Signals the instances' supervisors to stop them and waits until they
+/// have recorded it.
+fn end(instances: &[Instance], timeout: Duration) -> Result<(), Failure> {
+    for instance in instances {
         let state = instance.state()?;
         let Some((pid, _)) = state.supervisor.filter(|_| state.status != Status::Exited) else {
             continue;
@@ -220,7 +229,7 @@ pub fn stop(keys: &[String], timeout: Option<Duration>) -> Outcome {
     // The supervisor kills the monitor at the timeout; a little more for it
     // to record the end.
     let deadline = Instant::now() + timeout + Duration::from_secs(5);
-    for instance in &instances {
+    for instance in instances {
         while instance.is_active()? {
             if Instant::now() >= deadline {
                 return Err(Failure::new(
@@ -230,9 +239,8 @@ pub fn stop(keys: &[String], timeout: Option<Duration>) -> Outcome {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        say!("{}", instance.config.name);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// `kiln start`: starts stopped instances again.
@@ -268,7 +276,7 @@ pub fn rm(keys: &[String], force: bool) -> Outcome {
                     ),
                 ));
             }
-            stop(std::slice::from_ref(&instance.id), Some(Duration::ZERO))?;
+            end(std::slice::from_ref(&instance), Duration::ZERO)?;
         }
         store.remove(&instance)?;
         say!("{}", instance.config.name);
@@ -331,6 +339,79 @@ pub fn inspect(key: &str, format: Format) -> Outcome {
     say!("log:       {}", inspection.log);
     if let Some(report) = &inspection.last_error {
         say!("last crash:\n{report}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `kiln stats` reports of a running instance.
+#[derive(Serialize)]
+struct Stats {
+    name: String,
+    id: String,
+    status: Status,
+    /// CPU time the monitor has used (guest and monitor), in seconds.
+    cpu_seconds: Option<f64>,
+    /// Host memory of the monitor: its own pages and the guest pages touched.
+    memory_bytes: Option<u64>,
+    guest_memory_bytes: u64,
+    /// VM exits by kind.
+    exits: std::collections::BTreeMap<&'static str, u64>,
+    console_bytes: [u64; 2],
+    /// Volume bytes read and written.
+    volume_bytes: [u64; 2],
+}
+
+/// `kiln stats`: what each instance's current run uses.
+pub fn stats(keys: &[String], format: Format) -> Outcome {
+    let store = Store::open()?;
+    let mut all = Vec::new();
+    for key in keys {
+        let instance = store.find(key)?;
+        let state = instance.state()?;
+        let pid = state.monitor_pid;
+        // Counters of the last run remain after it ends.
+        let counters = kiln_monitor::stats::read(&instance.stats_path()).unwrap_or_default();
+        all.push(Stats {
+            name: instance.config.name.clone(),
+            id: instance.id.clone(),
+            status: state.status,
+            cpu_seconds: pid.and_then(proc::cpu_seconds),
+            memory_bytes: pid.and_then(proc::resident_bytes),
+            guest_memory_bytes: instance.config.memory,
+            exits: counters.exits.into_iter().filter(|(_, n)| *n > 0).collect(),
+            console_bytes: counters.console,
+            volume_bytes: counters.volume,
+        });
+    }
+    if format == Format::Json {
+        return print_json(&all);
+    }
+    for s in all {
+        say!("{} ({}): {}", s.name, s.id, s.status);
+        let cpu = s
+            .cpu_seconds
+            .map_or_else(|| "-".into(), |c| format!("{c:.2} s"));
+        let memory = s.memory_bytes.map_or_else(|| "-".into(), human_size);
+        say!(
+            "  cpu {cpu}, memory {memory} (guest memory {})",
+            human_size(s.guest_memory_bytes)
+        );
+        let exits: Vec<String> = s.exits.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        say!(
+            "  exits: {}",
+            if exits.is_empty() {
+                "-".into()
+            } else {
+                exits.join(", ")
+            }
+        );
+        say!(
+            "  console {} out, {} err; volumes {} read, {} written",
+            human_size(s.console_bytes[0]),
+            human_size(s.console_bytes[1]),
+            human_size(s.volume_bytes[0]),
+            human_size(s.volume_bytes[1])
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -30,6 +30,14 @@ pub fn is_alive(pid: u32, started: u64) -> bool {
     })
 }
 
+/// CPU time (user + system) process `pid` has used, in seconds.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let fields = stat_fields(pid)?;
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports in USER_HZ, 100 on every architecture Kiln runs on.
+    Some(ticks as f64 / 100.0)
+}
+
 /// Resident memory of process `pid`, in bytes: for a monitor, its own
 /// pages plus the guest memory the guest has touched.
 pub fn resident_bytes(pid: u32) -> Option<u64> {

@@ -197,6 +197,11 @@ impl Instance {
         self.dir.join("console.log")
     }
 
+    /// The counters the monitor publishes while it runs.
+    pub fn stats_path(&self) -> PathBuf {
+        self.dir.join("stats")
+    }
+
     /// The monitor's stderr of the last run that crashed.
     pub fn last_error_path(&self) -> PathBuf {
         self.dir.join("last-error.txt")

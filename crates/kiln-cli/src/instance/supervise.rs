@@ -102,6 +102,7 @@ fn run_once(
         .map_err(|e| Failure::new(HOST, format!("cannot find the kiln binary: {e}")))?;
     let mut child: Child = Command::new(exe)
         .arg("run")
+        .arg(format!("--stats-file={}", instance.stats_path().display()))
         .args(&instance.config.run_args)
         .env(proc::SUPERVISOR_ENV, std::process::id().to_string())
         .stdin(Stdio::null())

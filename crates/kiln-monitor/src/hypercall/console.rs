@@ -29,11 +29,13 @@ pub(super) fn write(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> 
     let result = match args.stream {
         stream::STDOUT => {
             console.bytes[0] += args.len;
+            ctx.stats.console(0, args.len);
             let mut out = std::io::stdout().lock();
             out.write_all(&console.scratch).and_then(|()| out.flush())
         }
         stream::STDERR => {
             console.bytes[1] += args.len;
+            ctx.stats.console(1, args.len);
             std::io::stderr().write_all(&console.scratch)
         }
         other => return Err(Violation::BadStream(other)),

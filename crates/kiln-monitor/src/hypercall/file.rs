@@ -19,6 +19,7 @@ use kiln_abi::hypercall::Hypercall;
 
 use super::{Context, Flow, GuestBuffer, Violation, read_buffer};
 use crate::memory::{GuestAccessError, GuestMemory};
+use crate::stats::LiveStats;
 use crate::volume::{Errno, Volumes};
 
 const CALL: Hypercall = Hypercall::File;
@@ -26,8 +27,8 @@ const CALL: Hypercall = Hypercall::File;
 pub(super) fn file(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
     let args: FileArgs = ctx.args(CALL, gpa)?;
     let op = FileOp::from_number(args.op).ok_or(Violation::UnknownFileOp(args.op))?;
-    serve_pending(ctx.memory, ctx.volumes, &args)?;
-    let result = match serve(ctx.memory, ctx.volumes, op, &args)? {
+    serve_pending(ctx.memory, ctx.volumes, ctx.stats, &args)?;
+    let result = match serve(ctx.memory, ctx.volumes, ctx.stats, op, &args)? {
         Answer::Opened(handle) => {
             write(
                 ctx.memory,
@@ -55,6 +56,7 @@ pub(super) fn file(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
 fn serve_pending(
     memory: &GuestMemory,
     volumes: &mut Volumes,
+    stats: &LiveStats,
     args: &FileArgs,
 ) -> Result<(), Violation> {
     if args.pending_count > PENDING_MAX {
@@ -74,7 +76,7 @@ fn serve_pending(
                 op: block.op,
                 nested: block.pending_count,
             })?;
-        let result = match serve(memory, volumes, op, &block)? {
+        let result = match serve(memory, volumes, stats, op, &block)? {
             Answer::Done(Ok(value)) => i64::try_from(value).unwrap_or(i64::MAX),
             Answer::Done(Err(Errno(errno))) => -i64::from(errno),
             // Only `Open` opens; it is never deferred.
@@ -96,6 +98,7 @@ enum Answer {
 fn serve(
     memory: &GuestMemory,
     volumes: &mut Volumes,
+    stats: &LiveStats,
     op: FileOp,
     args: &FileArgs,
 ) -> Result<Answer, Violation> {
@@ -114,10 +117,12 @@ fn serve(
         FileOp::Close => volumes.close(handle),
         FileOp::Read => lend(memory, args.buf, args.len, |buf| {
             volumes.read(handle, args.offset, buf)
-        })?,
+        })?
+        .inspect(|&n| stats.volume(false, n)),
         FileOp::Write => lend(memory, args.buf, args.len, |buf| {
             volumes.write(handle, args.offset, buf)
-        })?,
+        })?
+        .inspect(|&n| stats.volume(true, n)),
         FileOp::Seek => volumes.seek(handle, args.offset, args.flags),
         FileOp::Stat => stat(memory, volumes, args)?,
         FileOp::Fsync => volumes.fsync(handle, args.flags),

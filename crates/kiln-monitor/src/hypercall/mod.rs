@@ -111,6 +111,8 @@ pub struct Context<'a> {
     pub clock: &'a GuestClock,
     /// The host side of the console.
     pub console: &'a mut Console,
+    /// Live counters for `kiln stats`.
+    pub stats: &'a crate::stats::LiveStats,
     /// Host volumes and the guest's open files.
     pub volumes: &'a mut Volumes,
 }
