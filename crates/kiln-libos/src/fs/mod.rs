@@ -80,6 +80,9 @@ pub mod events {
 
 use flags::*;
 
+/// The device number `fstat` reports for pipes (the tree's is another).
+const PIPE_DEVICE: u64 = 0x7069;
+
 /// The most descriptors open at once (Linux's default soft limit).
 pub const MAX_FDS: usize = 1024;
 
@@ -786,7 +789,11 @@ pub fn fstat(fd: i32) -> Result<Stat> {
                 blksize: 1024,
                 ..Stat::default()
             },
-            Object::PipeRead(_) | Object::PipeWrite(_) => Stat {
+            // As Linux's pipefs: both ends of a pipe are one inode, and
+            // each pipe has its own (`same_file` and the like compare them).
+            Object::PipeRead(n) | Object::PipeWrite(n) => Stat {
+                dev: PIPE_DEVICE,
+                ino: n as u64 + 1,
                 mode: 0o010000 | 0o600,
                 nlink: 1,
                 blksize: 4096,

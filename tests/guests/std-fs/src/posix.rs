@@ -1256,6 +1256,29 @@ fn pipes(c: &mut Checks) -> std::io::Result<()> {
     close(r).ok();
     close(w).ok();
 
+    // Each pipe is an inode of its own, shared by its two ends.
+    let (r1, w1) = std::io::pipe()?;
+    let (r2, _w2) = std::io::pipe()?;
+    let ino = |fd: &dyn AsRawFd| {
+        let mut buf = [0u8; 144];
+        // SAFETY: an empty path with AT_EMPTY_PATH and a `struct stat64` buffer.
+        unsafe {
+            sys::fstatat64(
+                fd.as_raw_fd(),
+                c"".as_ptr(),
+                buf.as_mut_ptr(),
+                AT_EMPTY_PATH,
+            )
+        };
+        u64::from_le_bytes(buf[8..16].try_into().expect("8 bytes"))
+    };
+    let inos = [ino(&r1), ino(&w1), ino(&r2)];
+    c.check(
+        "pipes' inode numbers",
+        inos[0] == inos[1] && inos[0] != inos[2],
+        inos,
+    );
+
     // readv takes what is there: it does not wait to fill every buffer.
     let (r, w) = pipe(0);
     write(w, b"12345").ok();
