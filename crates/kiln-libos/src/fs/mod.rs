@@ -688,14 +688,17 @@ impl Fs {
         match &mut description.object {
             Object::Console(_) | Object::PipeRead(_) | Object::PipeWrite(_) => Err(Errno(ESPIPE)),
             Object::Volume { handle } => volume::seek(*handle, offset, whence),
-            Object::Dir { cursor, .. } => {
-                if (whence, offset) != (SEEK_SET, 0) {
-                    return Err(Errno(EINVAL));
+            // A listing can be rewound, and asked where it is; its
+            // positions are not addresses to seek to.
+            Object::Dir { cursor, .. } => match (whence, offset) {
+                (SEEK_SET, 0) => {
+                    *cursor = Cursor::Dot;
+                    description.offset = 0;
+                    Ok(0)
                 }
-                *cursor = Cursor::Dot;
-                description.offset = 0;
-                Ok(0)
-            }
+                (SEEK_CUR, 0) => Ok(description.offset),
+                _ => Err(Errno(EINVAL)),
+            },
             Object::File(ino) => {
                 let base = match whence {
                     SEEK_SET => 0,

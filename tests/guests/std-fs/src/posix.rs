@@ -645,6 +645,11 @@ fn listing(c: &mut Checks, d: &str) -> std::io::Result<()> {
     link_to("file", format!("{d}/link"))?;
     let fd = open(&format!("{d}/empty"), O_RDONLY | O_DIRECTORY).expect("open");
     let mut buf = [0u8; 4096];
+    c.check(
+        "where a fresh listing is",
+        lseek(fd, 0, SEEK_CUR) == Ok(0),
+        (),
+    );
     let n = getdents(fd, &mut buf).unwrap_or(0) as usize;
     let got = records(&buf[..n]);
     let own = fs::metadata(format!("{d}/empty"))?.ino();
