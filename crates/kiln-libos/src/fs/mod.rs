@@ -443,6 +443,10 @@ impl Fs {
 
     fn open(&mut self, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<i32> {
         self.free_fd(0)?;
+        if flags & O_CREAT != 0 && flags & O_DIRECTORY != 0 {
+            // Linux (since 6.4) refuses the pair outright.
+            return Err(Errno(EINVAL));
+        }
         if flags & O_CREAT != 0 && path::demands_directory(path) {
             // Linux creates only files here: once the parent is found,
             // a path naming a directory by its form is `EISDIR`.

@@ -294,6 +294,11 @@ fn opens(c: &mut Checks, d: &str) -> std::io::Result<()> {
         open(&format!("{d}/dir"), O_CREAT | O_RDONLY),
         EISDIR,
     );
+    c.errno(
+        "O_CREAT|O_DIRECTORY",
+        open(&format!("{d}/dir"), O_CREAT | O_DIRECTORY | O_RDONLY),
+        EINVAL,
+    );
     c.errno("O_RDWR on a dir", open(&format!("{d}/dir"), O_RDWR), EISDIR);
     let fd = open(&format!("{d}/file"), O_RDONLY | O_TRUNC);
     c.succeeds("O_RDONLY|O_TRUNC", fd);
