@@ -261,6 +261,14 @@ fn names_are_unique_and_unknown_instances_are_clear_errors() {
         probe().to_str().expect("utf-8"),
     ]);
     again.assert_clean_error(code::USAGE, "the name 'only' is taken");
+    kiln.run(&[
+        "run",
+        "-d",
+        "--name",
+        "../x",
+        probe().to_str().expect("utf-8"),
+    ])
+    .assert_clean_error(code::USAGE, "invalid instance name '../x'");
     kiln.run(&["stop", "ghost"])
         .assert_clean_error(code::USAGE, "no instance named 'ghost'");
     kiln.run(&["run", "--name", "x", "image"])

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -237,13 +237,24 @@ impl Store {
                 }
             },
         };
-        let instances = root.join("instances");
-        fs::create_dir_all(&instances).map_err(|e| io_failure("creating", &instances, e))?;
+        for dir in [root.join("instances"), root.join("names")] {
+            fs::create_dir_all(&dir).map_err(|e| io_failure("creating", &dir, e))?;
+        }
         Ok(Self { root })
     }
 
     fn instances_dir(&self) -> PathBuf {
         self.root.join("instances")
+    }
+
+    fn load(&self, id: &str) -> Option<Instance> {
+        let dir = self.instances_dir().join(id);
+        let config = read_json::<Config>(&dir.join("config.json")).ok()?;
+        Some(Instance {
+            id: id.to_string(),
+            dir,
+            config,
+        })
     }
 
     /// Every instance, oldest first.
@@ -252,14 +263,9 @@ impl Store {
         let entries = fs::read_dir(&dir).map_err(|e| io_failure("reading", &dir, e))?;
         let mut instances = Vec::new();
         for entry in entries.flatten() {
-            let id = entry.file_name().to_string_lossy().into_owned();
             // A directory without its config is one being created or removed.
-            if let Ok(config) = read_json::<Config>(&entry.path().join("config.json")) {
-                instances.push(Instance {
-                    id,
-                    dir: entry.path(),
-                    config,
-                });
+            if let Some(instance) = self.load(&entry.file_name().to_string_lossy()) {
+                instances.push(instance);
             }
         }
         instances.sort_by_key(|i| (i.config.created_ms, i.id.clone()));
@@ -274,6 +280,12 @@ impl Store {
 
     /// [`Self::find`], with `None` when nothing matches.
     pub fn lookup(&self, key: &str) -> Result<Option<Instance>, Failure> {
+        if check_name(key).is_ok()
+            && let Ok(id) = fs::read_to_string(self.root.join("names").join(key))
+            && let Some(instance) = self.load(&id)
+        {
+            return Ok(Some(instance));
+        }
         let instances = self.list()?;
         if let Some(found) = instances
             .iter()
@@ -295,30 +307,39 @@ impl Store {
     /// Creates an instance (refused if the name is taken), with the state
     /// of one whose supervisor is about to start.
     pub fn create(&self, mut config: Config) -> Result<Instance, Failure> {
-        // One creation at a time, so two cannot take the same name.
-        let lock_path = self.root.join("lock");
-        let lock = File::create(&lock_path).map_err(|e| io_failure("creating", &lock_path, e))?;
-        lock.lock()
-            .map_err(|e| io_failure("locking", &lock_path, e))?;
         let id = random_id()?;
         if config.name.is_empty() {
-            config.name = format!(
-                "{}-{}",
-                config
-                    .image
-                    .file_stem()
-                    .map_or("kiln".into(), |s| s.to_string_lossy()),
-                &id[..6]
-            );
+            let stem = config
+                .image
+                .file_stem()
+                .map_or("kiln".into(), |s| s.to_string_lossy());
+            let stem: String = stem
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .take(48)
+                .collect();
+            config.name = format!("{stem}-{}", &id[..6]);
         }
-        if let Some(taken) = self.list()?.iter().find(|i| i.config.name == config.name) {
-            return Err(Failure::new(
-                USAGE,
-                format!(
-                    "the name '{}' is taken by instance {} (kiln rm it first)",
-                    config.name, taken.id
-                ),
-            ));
+        check_name(&config.name)?;
+        // The name is taken by creating its index entry: atomic, so two
+        // creations cannot both get it, and no listing is needed.
+        let name_path = self.root.join("names").join(&config.name);
+        if let Err(error) =
+            File::create_new(&name_path).and_then(|mut f| f.write_all(id.as_bytes()))
+        {
+            return Err(match error.kind() {
+                std::io::ErrorKind::AlreadyExists => {
+                    let taken = fs::read_to_string(&name_path).unwrap_or_default();
+                    Failure::new(
+                        USAGE,
+                        format!(
+                            "the name '{}' is taken by instance {taken} (kiln rm it first)",
+                            config.name
+                        ),
+                    )
+                }
+                _ => io_failure("creating", &name_path, error),
+            });
         }
         let dir = self.instances_dir().join(&id);
         fs::create_dir(&dir).map_err(|e| io_failure("creating", &dir, e))?;
@@ -343,7 +364,29 @@ impl Store {
         // The config goes first, so a half-removed instance is no longer listed.
         let config = instance.dir.join("config.json");
         fs::remove_file(&config).map_err(|e| io_failure("removing", &config, e))?;
-        fs::remove_dir_all(&instance.dir).map_err(|e| io_failure("removing", &instance.dir, e))
+        fs::remove_dir_all(&instance.dir).map_err(|e| io_failure("removing", &instance.dir, e))?;
+        let name = self.root.join("names").join(&instance.config.name);
+        fs::remove_file(&name).map_err(|e| io_failure("removing", &name, e))
+    }
+}
+
+/// Instance names are file names in the index: letters, digits, `_`, `.`
+/// and `-`, starting with a letter or digit (as Docker's), at most 64.
+fn check_name(name: &str) -> Result<(), Failure> {
+    let valid = name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            USAGE,
+            format!(
+                "invalid instance name '{name}': use letters, digits, '_', '.' and '-' (starting with a letter or digit), at most 64"
+            ),
+        ))
     }
 }
 
