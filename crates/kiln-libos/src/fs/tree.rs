@@ -502,24 +502,26 @@ impl Tree {
         Ok(ino)
     }
 
+    /// Whether `ino` may go (be removed, or replaced by a rename) as a
+    /// directory (`directory`) or as anything else, by Linux's rules.
+    fn check_removable(&self, ino: Ino, directory: bool) -> Result<()> {
+        match (&self.node(ino).kind, directory) {
+            (Kind::Mount(_), _) => Err(Errno(EBUSY)),
+            (Kind::Dir { entries, .. }, true) if !entries.is_empty() => Err(Errno(ENOTEMPTY)),
+            (Kind::Dir { .. }, true) | (Kind::File(_) | Kind::Symlink(_), false) => Ok(()),
+            (Kind::Dir { .. }, false) => Err(Errno(EISDIR)),
+            (_, true) => Err(Errno(ENOTDIR)),
+        }
+    }
+
     /// Removes `name` from `dir`: a directory (which must be empty) if
     /// `directory`, otherwise anything but a directory. As on a read-only
     /// Linux mount, a baked directory is `EROFS` before anything is looked up.
     pub fn remove(&mut self, dir: Ino, name: &[u8], directory: bool) -> Result<()> {
         self.writable_dir(dir)?;
         let child = self.lookup(dir, name)?;
-        let node = self.node(child);
-        match (&node.kind, directory) {
-            (Kind::Mount(_), _) => return Err(Errno(EBUSY)),
-            (Kind::Dir { entries, .. }, true) if !entries.is_empty() => {
-                return Err(Errno(ENOTEMPTY));
-            }
-            (Kind::Dir { .. }, true) => {}
-            (Kind::Dir { .. }, false) => return Err(Errno(EISDIR)),
-            (_, true) => return Err(Errno(ENOTDIR)),
-            (_, false) => {}
-        }
-        if node.baked {
+        self.check_removable(child, directory)?;
+        if self.node(child).baked {
             return Err(Errno(EROFS));
         }
         self.unlink(dir, name);
@@ -550,16 +552,7 @@ impl Tree {
             return Err(Errno(EINVAL));
         }
         if let Some(target) = target {
-            match (&self.node(target).kind, source_is_dir) {
-                (Kind::Mount(_), _) => return Err(Errno(EBUSY)),
-                (Kind::Dir { entries, .. }, true) if !entries.is_empty() => {
-                    return Err(Errno(ENOTEMPTY));
-                }
-                (Kind::Dir { .. }, true) => {}
-                (Kind::Dir { .. }, false) => return Err(Errno(EISDIR)),
-                (_, true) => return Err(Errno(ENOTDIR)),
-                (_, false) => {}
-            }
+            self.check_removable(target, source_is_dir)?;
         }
         if self.node(source).baked || target.is_some_and(|t| self.node(t).baked) {
             return Err(Errno(EROFS));

@@ -164,12 +164,7 @@ pub fn write_behind(handle: Handle, data: &[u8], offset: Option<u64>) -> bool {
         .get_or_insert_with(|| alloc::vec![0; STAGING].into_boxed_slice());
     let copy = &mut staging[queue.used..queue.used + data.len()];
     copy.copy_from_slice(data);
-    let block = FileArgs {
-        buf: GuestPtr::from_ptr(copy.as_ptr()),
-        len: data.len() as u64,
-        offset: offset.map_or(CURRENT_POSITION, |o| o as i64),
-        ..on_handle(FileOp::Write, handle)
-    };
+    let block = transfer(FileOp::Write, handle, copy.as_ptr(), copy.len(), offset);
     queue.used += data.len();
     queue.push(block);
     true
@@ -218,29 +213,35 @@ pub fn close(handle: Handle) {
     queue.push(on_handle(FileOp::Close, handle));
 }
 
+/// A `Read` or `Write` block for the `len` bytes at `buf` (at most
+/// [`IO_MAX`] of them) at `offset`, or at the handle's position if `None`.
+/// For a read the monitor writes there: `buf` must come from a `&mut`.
+fn transfer(
+    op: FileOp,
+    handle: Handle,
+    buf: *const u8,
+    len: usize,
+    offset: Option<u64>,
+) -> FileArgs {
+    FileArgs {
+        buf: GuestPtr::from_ptr(buf),
+        len: len.min(IO_MAX as usize) as u64,
+        offset: offset.map_or(CURRENT_POSITION, |o| o as i64),
+        ..on_handle(op, handle)
+    }
+}
+
 /// Reads at `offset`, or at the handle's position if `None`.
 pub fn read(handle: Handle, buf: &mut [u8], offset: Option<u64>) -> Result<usize> {
-    let len = buf.len().min(IO_MAX as usize);
-    let args = FileArgs {
-        buf: GuestPtr::from_ptr(buf.as_mut_ptr()),
-        len: len as u64,
-        offset: offset.map_or(CURRENT_POSITION, |o| o as i64),
-        ..on_handle(FileOp::Read, handle)
-    };
-    call(args).map(|(n, _)| n as usize)
+    let block = transfer(FileOp::Read, handle, buf.as_mut_ptr(), buf.len(), offset);
+    call(block).map(|(n, _)| n as usize)
 }
 
 /// Writes at `offset`, or at the handle's position (or end, with
 /// `O_APPEND`) if `None`.
 pub fn write(handle: Handle, data: &[u8], offset: Option<u64>) -> Result<usize> {
-    let len = data.len().min(IO_MAX as usize);
-    let args = FileArgs {
-        buf: GuestPtr::from_ptr(data.as_ptr()),
-        len: len as u64,
-        offset: offset.map_or(CURRENT_POSITION, |o| o as i64),
-        ..on_handle(FileOp::Write, handle)
-    };
-    call(args).map(|(n, _)| n as usize)
+    let block = transfer(FileOp::Write, handle, data.as_ptr(), data.len(), offset);
+    call(block).map(|(n, _)| n as usize)
 }
 
 /// `lseek`.
