@@ -7,6 +7,7 @@
 
 use crate::GuestPtr;
 use crate::file::Volume;
+use crate::net::NetConfig;
 
 /// `BootInfo::magic`: "KILNBOOT" in little-endian.
 pub const BOOT_MAGIC: u64 = u64::from_le_bytes(*b"KILNBOOT");
@@ -126,6 +127,8 @@ pub struct BootInfo {
     /// `volume_count` volume descriptions; the `File` hypercall names a
     /// volume by its index here.
     pub volumes: GuestPtr<Volume>,
+    /// The network device and addressing (`mmio_base` 0: none).
+    pub net: NetConfig,
     /// Written by the guest.
     pub guest: GuestStatus,
 }
@@ -148,6 +151,7 @@ const _: () = {
     assert!(core::mem::offset_of!(BootInfo, tls) == 328);
     assert!(core::mem::offset_of!(BootInfo, flags) == 360);
     assert!(core::mem::offset_of!(BootInfo, volumes) == 376);
-    assert!(core::mem::offset_of!(BootInfo, guest) == 384);
-    assert!(core::mem::size_of::<BootInfo>() == 408);
+    assert!(core::mem::offset_of!(BootInfo, net) == 384);
+    assert!(core::mem::offset_of!(BootInfo, guest) == 416);
+    assert!(core::mem::size_of::<BootInfo>() == 440);
 };

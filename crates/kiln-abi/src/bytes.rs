@@ -5,6 +5,7 @@ use vm_memory::ByteValued;
 
 use crate::boot::{BootInfo, GuestStatus, MemoryRegion, TlsTemplate};
 use crate::file::{FileArgs, FileStat, Volume};
+use crate::net::NetConfig;
 use crate::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, PanicArgs};
 use crate::trap::TrapFrame;
 
@@ -35,3 +36,5 @@ unsafe impl ByteValued for FileArgs {}
 unsafe impl ByteValued for FileStat {}
 // SAFETY: as above.
 unsafe impl ByteValued for Volume {}
+// SAFETY: as above.
+unsafe impl ByteValued for NetConfig {}

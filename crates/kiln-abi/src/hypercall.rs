@@ -102,9 +102,9 @@ pub struct ExitArgs {
 
 /// [`Hypercall::Block`]: idle until guest monotonic time reaches a deadline.
 ///
-/// The monitor returns when the deadline has passed (later issues add other
-/// wake-up reasons, such as a network frame arriving); the guest re-checks
-/// its clock on return.
+/// The monitor returns when the deadline has passed, or when the network
+/// device has put a frame in a receive buffer (see [`crate::net`]); the
+/// guest re-checks its clock and its queues on return.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BlockArgs {

@@ -9,6 +9,7 @@
 //! - [`file`]: the `File` call's operations, on host volumes;
 //! - [`errno`]: Linux error numbers, in which `File` reports failures;
 //! - [`fs_image`]: the read-only filesystem `kiln build` bakes into an image;
+//! - [`net`]: the network device (virtio-net over virtio-mmio) and its addressing;
 //! - [`trap`]: the register frame the guest's CPU-exception stubs report;
 //! - [`note`]: the ELF notes that mark a file as a Kiln image.
 //!
@@ -23,6 +24,7 @@ pub mod file;
 pub mod fs_image;
 pub mod hypercall;
 pub mod layout;
+pub mod net;
 pub mod note;
 pub mod ptr;
 pub mod trap;
@@ -34,4 +36,4 @@ pub use ptr::GuestPtr;
 
 /// Version of this ABI. Bumped on every material change; guest and monitor
 /// must carry the same number.
-pub const ABI_VERSION: u32 = 5;
+pub const ABI_VERSION: u32 = 6;

@@ -114,6 +114,7 @@ pub fn write(
         } else {
             GuestPtr::new(volumes_addr)
         },
+        net: Default::default(),
         guest: Default::default(),
     };
     memory.write_obj(info, base)
