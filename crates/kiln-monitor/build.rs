@@ -1,11 +1,13 @@
 //! Compiles the monitor's seccomp allowlist (`seccomp/x86_64.json`) to BPF
 //! at build time, so applying it at boot costs no parsing.
 //!
-//! The file holds two lists: `run_loop`, what every VM's run loop needs,
-//! and `volumes`, what serving host volumes adds. Two programs come out:
-//! `run_loop.bpf`, and `run_loop_volumes.bpf` with both lists, where a
-//! syscall that `volumes` allows outright (such as `write`) replaces the
-//! narrower `run_loop` rules for it. VMs without volumes keep the tight one.
+//! The file holds three lists: `run_loop`, what every VM's run loop needs;
+//! `volumes`, what serving host volumes adds; `net`, what the network
+//! device's backend adds. Four programs come out, one per combination:
+//! `run_loop.bpf`, `run_loop_volumes.bpf`, `run_loop_net.bpf` and
+//! `run_loop_volumes_net.bpf`. Where an added list allows a syscall
+//! outright (such as `write`), that replaces the narrower `run_loop` rules
+//! for it. VMs without volumes or network keep the tight one.
 
 use std::io::Write;
 use std::path::Path;
@@ -17,25 +19,11 @@ fn main() {
     println!("cargo:rerun-if-changed={source}");
     let text = std::fs::read_to_string(source).expect("the seccomp allowlist is part of the crate");
     let lists: Value = serde_json::from_str(&text).expect("seccomp/x86_64.json is JSON");
-    let mut combined = lists["run_loop"].clone();
-    let extra = lists["volumes"]["filter"]
-        .as_array()
-        .expect("the volumes list has a filter array");
-    let unconditional: Vec<&Value> = extra
-        .iter()
-        .filter(|rule| rule.get("args").is_none())
-        .map(|rule| &rule["syscall"])
-        .collect();
-    let rules = combined["filter"]
-        .as_array_mut()
-        .expect("the run_loop list has a filter array");
-    // seccompiler drops an argument-less rule for a syscall that also has
-    // conditional rules, so the narrower rules must go.
-    rules.retain(|rule| !unconditional.contains(&&rule["syscall"]));
-    rules.extend(extra.iter().cloned());
     let filters = serde_json::json!({
         "run_loop": lists["run_loop"],
-        "run_loop_volumes": combined,
+        "run_loop_volumes": combine(&lists, &["volumes"]),
+        "run_loop_net": combine(&lists, &["net"]),
+        "run_loop_volumes_net": combine(&lists, &["volumes", "net"]),
     });
     let compiled = seccompiler::compile_from_json(
         filters.to_string().as_bytes(),
@@ -46,6 +34,42 @@ fn main() {
     for (name, program) in compiled {
         write_program(&Path::new(&out_dir).join(format!("{name}.bpf")), &program);
     }
+}
+
+/// `run_loop` with the rules of the `extra` lists added.
+fn combine(lists: &Value, extra: &[&str]) -> Value {
+    let mut combined = lists["run_loop"].clone();
+    let mut added: Vec<Value> = Vec::new();
+    for name in extra {
+        let rules = lists[name]["filter"]
+            .as_array()
+            .expect("each added list has a filter array");
+        for rule in rules {
+            // Two lists may both allow a syscall outright; once is enough.
+            let unconditional = |r: &Value| r.get("args").is_none();
+            if unconditional(rule)
+                && added
+                    .iter()
+                    .any(|r| unconditional(r) && r["syscall"] == rule["syscall"])
+            {
+                continue;
+            }
+            added.push(rule.clone());
+        }
+    }
+    let unconditional: Vec<&Value> = added
+        .iter()
+        .filter(|rule| rule.get("args").is_none())
+        .map(|rule| &rule["syscall"])
+        .collect();
+    let rules = combined["filter"]
+        .as_array_mut()
+        .expect("the run_loop list has a filter array");
+    // seccompiler drops an argument-less rule for a syscall that also has
+    // conditional rules, so the narrower rules must go.
+    rules.retain(|rule| !unconditional.contains(&&rule["syscall"]));
+    rules.extend(added.iter().cloned());
+    combined
 }
 
 /// Writes BPF instructions as 8-byte little-endian records.

@@ -87,6 +87,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         volumes,
         stats_file: args.stats_file.clone(),
         image_file: Some(file.id()),
+        net: None,
     };
     let summary = kiln_monitor::run(&image, &config).map_err(|e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),

@@ -22,6 +22,8 @@ pub struct ProgramArgs<'a> {
     pub flags: u64,
     /// The volumes, in the order the `File` call numbers them.
     pub volumes: &'a [VolumeSpec],
+    /// The network device and addressing (all zero: none).
+    pub net: kiln_abi::net::NetConfig,
 }
 
 impl ProgramArgs<'_> {
@@ -114,7 +116,7 @@ pub fn write(
         } else {
             GuestPtr::new(volumes_addr)
         },
-        net: Default::default(),
+        net: args.net,
         guest: Default::default(),
     };
     memory.write_obj(info, base)

@@ -77,6 +77,9 @@ pub struct Layout {
     pub page_directories: u64,
     /// Number of 4 KiB page tables (one per 2 MiB of the low, finely mapped area).
     pub fine_tables: u64,
+    /// The page directory for the network device's register window (at
+    /// 4 GiB, above all memory), the last page table, when there is one.
+    pub mmio_directory: Option<u64>,
     /// Boot info and its strings, ending at the image base.
     pub boot_info: Range<u64>,
     /// The main stack, its top 16-byte aligned just below the boot info (its
@@ -92,12 +95,14 @@ impl Layout {
     /// Plans memory for an image occupying `image` with `boot_info_len` bytes
     /// of boot info. With `fine_heap`, the heap is mapped with 4 KiB pages too
     /// (so thread stacks anywhere in it can have guard pages), when those
-    /// page tables fit in the low area; otherwise only the image is.
+    /// page tables fit in the low area; otherwise only the image is. With
+    /// `mmio`, one more table maps the network device's register window.
     pub fn plan(
         memory_size: u64,
         image: Range<u64>,
         boot_info_len: u64,
         fine_heap: bool,
+        mmio: bool,
     ) -> Result<Self, LayoutError> {
         if !is_valid_memory_size(memory_size) {
             return Err(LayoutError::BadMemorySize(memory_size));
@@ -111,7 +116,9 @@ impl Layout {
         }
         let page_directories = memory_size.div_ceil(GIB);
         let image_tables = image_end.div_ceil(MEMORY_GRANULE).max(1);
-        let tables_end = |fine: u64| PAGE_TABLES + (2 + page_directories + fine) * PAGE_SIZE;
+        let mmio_tables = u64::from(mmio);
+        let tables_end =
+            |fine: u64| PAGE_TABLES + (2 + page_directories + fine + mmio_tables) * PAGE_SIZE;
         let all_tables = memory_size / MEMORY_GRANULE;
         let low_area = IMAGE_BASE
             .saturating_sub(align_up(boot_info_len, 16))
@@ -122,6 +129,7 @@ impl Layout {
             image_tables
         };
         let page_tables = PAGE_TABLES..tables_end(fine_tables);
+        let mmio_directory = page_tables.end - PAGE_SIZE;
 
         // The stack top must stay 16-byte aligned for the entry's `call`.
         let boot_info_start = IMAGE_BASE
@@ -134,6 +142,7 @@ impl Layout {
             page_tables,
             page_directories,
             fine_tables,
+            mmio_directory: mmio.then_some(mmio_directory),
             boot_info: boot_info_start..IMAGE_BASE,
             stack: stack_start..boot_info_start,
             image: image.start..image_end,
@@ -158,8 +167,8 @@ mod tests {
 
     #[test]
     fn small_image_in_two_mib() {
-        let layout =
-            Layout::plan(2 << 20, IMAGE_BASE..IMAGE_BASE + 0x9000, 600, false).expect("fits");
+        let layout = Layout::plan(2 << 20, IMAGE_BASE..IMAGE_BASE + 0x9000, 600, false, false)
+            .expect("fits");
         assert_eq!(layout.page_tables, 0x4000..0x8000);
         assert_eq!(layout.stack_guard(), 0x8000..0x9000);
         assert_eq!(layout.stack, 0x9000..IMAGE_BASE - 608);
@@ -170,12 +179,12 @@ mod tests {
     #[test]
     fn fine_heap_maps_all_memory_when_it_fits() {
         let image = IMAGE_BASE..IMAGE_BASE + 0x9000;
-        let fine = Layout::plan(64 << 20, image.clone(), 600, true).expect("fits");
+        let fine = Layout::plan(64 << 20, image.clone(), 600, true, false).expect("fits");
         assert_eq!(fine.fine_end(), 64 << 20);
-        let coarse = Layout::plan(64 << 20, image.clone(), 600, false).expect("fits");
+        let coarse = Layout::plan(64 << 20, image.clone(), 600, false, false).expect("fits");
         assert_eq!(coarse.fine_end(), 2 << 20);
         // 4 GiB of 4 KiB mappings need 8 MiB of tables: too many for the low area.
-        let huge = Layout::plan(4 << 30, image, 600, true).expect("fits");
+        let huge = Layout::plan(4 << 30, image, 600, true, false).expect("fits");
         assert_eq!(huge.fine_end(), 2 << 20);
     }
 
@@ -183,7 +192,7 @@ mod tests {
     fn rejects_bad_sizes() {
         for size in [0, 1 << 20, 3 << 20, MAX_MEMORY + MEMORY_GRANULE] {
             assert_eq!(
-                Layout::plan(size, IMAGE_BASE..IMAGE_BASE + 1, 0, false),
+                Layout::plan(size, IMAGE_BASE..IMAGE_BASE + 1, 0, false, false),
                 Err(LayoutError::BadMemorySize(size))
             );
         }
@@ -191,7 +200,8 @@ mod tests {
 
     #[test]
     fn rejects_image_larger_than_memory() {
-        let err = Layout::plan(2 << 20, IMAGE_BASE..(5 << 20), 0, false).expect_err("too large");
+        let err =
+            Layout::plan(2 << 20, IMAGE_BASE..(5 << 20), 0, false, false).expect_err("too large");
         assert_eq!(
             err,
             LayoutError::ImageTooLarge {
@@ -204,7 +214,7 @@ mod tests {
     #[test]
     fn rejects_huge_boot_info() {
         assert!(matches!(
-            Layout::plan(2 << 20, IMAGE_BASE..IMAGE_BASE + 1, 1 << 20, false),
+            Layout::plan(2 << 20, IMAGE_BASE..IMAGE_BASE + 1, 1 << 20, false, false),
             Err(LayoutError::BootInfoTooLarge(_))
         ));
     }

@@ -25,6 +25,7 @@ pub mod hypercall;
 pub mod image;
 pub mod layout;
 pub mod memory;
+pub mod net;
 pub mod paging;
 pub mod seccomp;
 pub mod stats;
@@ -62,6 +63,8 @@ pub struct VmConfig {
     pub image_file: Option<volume::FileId>,
     /// Where to publish live counters for `kiln stats` ([`stats`]).
     pub stats_file: Option<std::path::PathBuf>,
+    /// The network device, if the VM has one ([`net`]).
+    pub net: Option<net::NetSpec>,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).
@@ -85,6 +88,9 @@ pub enum BootError {
     /// A volume's host directory could not be opened.
     #[error(transparent)]
     Volume(#[from] volume::VolumeError),
+    /// The network backend could not be started.
+    #[error(transparent)]
+    Net(#[from] net::NetError),
     /// The stats file could not be set up.
     #[error("cannot publish stats: {0}")]
     Stats(std::io::Error),

@@ -107,6 +107,14 @@ impl GuestMemory {
             .map_err(|_| self.error(addr, len))
     }
 
+    /// Fills `buf` from guest memory at `addr`.
+    pub fn read_exact(&self, addr: u64, buf: &mut [u8]) -> Result<(), GuestAccessError> {
+        self.check(addr, buf.len() as u64)?;
+        self.inner
+            .read_slice(buf, GuestAddress(addr))
+            .map_err(|_| self.error(addr, buf.len() as u64))
+    }
+
     /// Copies `bytes` into guest memory.
     pub fn write_bytes(&self, addr: u64, bytes: &[u8]) -> Result<(), GuestAccessError> {
         self.check(addr, bytes.len() as u64)?;

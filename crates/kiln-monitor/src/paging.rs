@@ -7,6 +7,7 @@
 //! left unmapped so touching them faults.
 
 use kiln_abi::layout::{MEMORY_GRANULE, PAGE_SIZE};
+use kiln_abi::net::MMIO_BASE;
 
 use crate::image::Segment;
 use crate::layout::{Layout, SYSTEM_PAGE};
@@ -15,6 +16,10 @@ use crate::memory::{GuestAccessError, GuestMemory};
 const PRESENT: u64 = 1 << 0;
 const WRITABLE: u64 = 1 << 1;
 const USER: u64 = 1 << 2;
+/// Write-through and cache-disable: the network device's registers are
+/// not memory.
+const WRITE_THROUGH: u64 = 1 << 3;
+const CACHE_DISABLE: u64 = 1 << 4;
 const HUGE: u64 = 1 << 7;
 const NO_EXECUTE: u64 = 1 << 63;
 
@@ -34,13 +39,30 @@ pub fn build(
     let table = PRESENT | WRITABLE | USER;
 
     write_table(memory, pml4, |i| if i == 0 { pdpt | table } else { 0 })?;
+    let mmio_slot = MMIO_BASE / GIB;
     write_table(memory, pdpt, |i| {
         if i < layout.page_directories {
             (first_pd + i * PAGE_SIZE) | table
+        } else if let Some(pd) = layout.mmio_directory.filter(|_| i == mmio_slot) {
+            pd | table
         } else {
             0
         }
     })?;
+    if let Some(pd) = layout.mmio_directory {
+        // One 2 MiB page over the register window: user read/write (the
+        // driver runs at CPL3), uncached, never executable. Accesses past
+        // the window's 4 KiB exit too and end the VM.
+        let window = MMIO_BASE
+            | PRESENT
+            | WRITABLE
+            | USER
+            | WRITE_THROUGH
+            | CACHE_DISABLE
+            | HUGE
+            | NO_EXECUTE;
+        write_table(memory, pd, |i| if i == 0 { window } else { 0 })?;
+    }
     for pd in 0..layout.page_directories {
         write_table(memory, first_pd + pd * PAGE_SIZE, |i| {
             let granule = pd * ENTRIES + i;
@@ -61,7 +83,7 @@ pub fn build(
         })?;
     }
     debug_assert_eq!(
-        first_pt + layout.fine_tables * PAGE_SIZE,
+        first_pt + (layout.fine_tables + u64::from(layout.mmio_directory.is_some())) * PAGE_SIZE,
         layout.page_tables.end
     );
     debug_assert!(layout.memory_size.div_ceil(GIB) == layout.page_directories);
@@ -127,8 +149,8 @@ mod tests {
     fn permissions_follow_the_layout() {
         let text = segment(IMAGE_BASE, IMAGE_BASE + 0x1800, false, true);
         let data = segment(IMAGE_BASE + 0x2000, IMAGE_BASE + 0x2100, true, false);
-        let layout =
-            Layout::plan(4 << 20, IMAGE_BASE..IMAGE_BASE + 0x2100, 100, false).expect("fits");
+        let layout = Layout::plan(4 << 20, IMAGE_BASE..IMAGE_BASE + 0x2100, 100, false, false)
+            .expect("fits");
         let segments = [text, data];
         let flags = |addr| page_flags(addr, &layout, &segments);
 
@@ -151,5 +173,31 @@ mod tests {
         );
         assert_ne!(flags(IMAGE_BASE + 0x3000) & PRESENT, 0, "heap mapped");
         assert_eq!(flags(4 << 20), 0, "nothing past memory");
+    }
+
+    #[test]
+    fn the_network_window_is_one_uncached_user_page_at_four_gib() {
+        let image = [segment(IMAGE_BASE, IMAGE_BASE + 0x1000, false, true)];
+        let memory = GuestMemory::new(4 << 20).expect("memory");
+        let plan = |mmio| {
+            Layout::plan(4 << 20, IMAGE_BASE..IMAGE_BASE + 0x1000, 100, false, mmio).expect("fits")
+        };
+        let without = plan(false);
+        let layout = plan(true);
+        assert_eq!(layout.page_tables.end, without.page_tables.end + PAGE_SIZE);
+        let pml4 = build(&memory, &layout, &image).expect("tables");
+        let entry = |table: u64, i: u64| memory.read_obj::<u64>(table + 8 * i).expect("entry");
+        let pdpt = entry(pml4, 0) & !0xfff;
+        let pd = entry(pdpt, MMIO_BASE / GIB) & !0xfff;
+        assert_eq!(Some(pd), layout.mmio_directory);
+        let window = entry(pd, 0);
+        assert_eq!(window & 0x000f_ffff_ffe0_0000, MMIO_BASE);
+        let flags = PRESENT | WRITABLE | USER | WRITE_THROUGH | CACHE_DISABLE | HUGE | NO_EXECUTE;
+        assert_eq!(window & !0x000f_ffff_ffe0_0000, flags);
+        assert_eq!(entry(pd, 1), 0, "only the window");
+        // Without a device nothing is mapped there.
+        let pml4 = build(&memory, &without, &image).expect("tables");
+        let pdpt = entry(pml4, 0) & !0xfff;
+        assert_eq!(entry(pdpt, MMIO_BASE / GIB), 0);
     }
 }

@@ -11,8 +11,12 @@
 //! file calls its `File` hypercalls make (`openat2`, reads and writes on any
 //! descriptor, `mkdirat`...). Seccomp cannot look inside `openat2`'s
 //! `open_how`, so there the confinement to the volumes is `RESOLVE_BENEATH`
-//! in [`crate::volume`], not the filter. VMs without volumes keep the
-//! tighter program.
+//! in [`crate::volume`], not the filter. A VM with a network device gets
+//! what its backend needs: `ppoll` for the `Block` wait, `recvfrom`/`read`
+//! to take frames and `writev` to send them. The descriptor numbers are
+//! only known at run time, so those calls are allowed on any descriptor;
+//! the process holds few (KVM's, the console's, the backend's, volumes').
+//! VMs without volumes or network keep the tightest program.
 //!
 //! The filter is installed with `SECCOMP_FILTER_FLAG_SPEC_ALLOW`: without
 //! it the kernel also forces speculative-store-bypass mitigation on the
@@ -32,11 +36,29 @@ use libc::sock_filter;
 /// The compiled allowlists: 8-byte BPF instructions, little-endian.
 const RUN_LOOP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/run_loop.bpf"));
 const RUN_LOOP_VOLUMES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/run_loop_volumes.bpf"));
+const RUN_LOOP_NET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/run_loop_net.bpf"));
+const RUN_LOOP_VOLUMES_NET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/run_loop_volumes_net.bpf"));
+
+/// What a VM serves beyond the run loop.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Needs {
+    /// Host volumes (file calls).
+    pub volumes: bool,
+    /// A network device (its backend's calls).
+    pub net: bool,
+}
 
 /// Restricts this process (it is single-threaded) to the run loop's system
-/// calls, and the file calls of volumes if it serves any.
-pub fn restrict_to_run_loop(volumes: bool) -> io::Result<()> {
-    let mut program = program(if volumes { RUN_LOOP_VOLUMES } else { RUN_LOOP });
+/// calls, plus those of the volumes and the network device it serves.
+pub fn restrict_to_run_loop(needs: Needs) -> io::Result<()> {
+    let compiled = match (needs.volumes, needs.net) {
+        (false, false) => RUN_LOOP,
+        (true, false) => RUN_LOOP_VOLUMES,
+        (false, true) => RUN_LOOP_NET,
+        (true, true) => RUN_LOOP_VOLUMES_NET,
+    };
+    let mut program = program(compiled);
     let fprog = libc::sock_fprog {
         len: u16::try_from(program.len()).map_err(io::Error::other)?,
         filter: program.as_mut_ptr(),
@@ -167,7 +189,11 @@ mod tests {
             assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
             return;
         };
-        restrict_to_run_loop(true).expect("install the filter");
+        restrict_to_run_loop(Needs {
+            volumes: true,
+            net: false,
+        })
+        .expect("install the filter");
         exercise(&mut volumes);
     }
 
@@ -178,7 +204,7 @@ mod tests {
             assert_eq!(output.status.signal(), Some(libc::SIGSYS), "{output:?}");
             return;
         };
-        restrict_to_run_loop(false).expect("install the filter");
+        restrict_to_run_loop(Needs::default()).expect("install the filter");
         let _ = volumes.stat_path(0, b"", 0);
     }
 
@@ -204,11 +230,18 @@ mod tests {
 
     #[test]
     fn programs_are_whole_instructions() {
-        for compiled in [RUN_LOOP, RUN_LOOP_VOLUMES] {
+        for compiled in [
+            RUN_LOOP,
+            RUN_LOOP_VOLUMES,
+            RUN_LOOP_NET,
+            RUN_LOOP_VOLUMES_NET,
+        ] {
             assert!(!compiled.is_empty());
             assert_eq!(compiled.len() % 8, 0);
             assert_eq!(program(compiled).len(), compiled.len() / 8);
         }
         assert!(RUN_LOOP_VOLUMES.len() > RUN_LOOP.len());
+        assert!(RUN_LOOP_NET.len() > RUN_LOOP.len());
+        assert!(RUN_LOOP_VOLUMES_NET.len() > RUN_LOOP_VOLUMES.len());
     }
 }

@@ -16,6 +16,7 @@ use crate::hypercall::{self, Console, Context, Flow, Violation};
 use crate::image::Image;
 use crate::layout::Layout;
 use crate::memory::GuestMemory;
+use crate::net::NetDevice;
 use crate::stats::LiveStats;
 use crate::volume::Volumes;
 use crate::watchdog::Watchdog;
@@ -32,6 +33,7 @@ pub struct Vm<'a> {
     clock: GuestClock,
     timeout: Option<std::time::Duration>,
     volumes: Volumes,
+    net: Option<NetDevice>,
     stats: LiveStats,
     // Dropped last: the memory slot and vCPU belong to this VM.
     _vm: VmFd,
@@ -46,6 +48,9 @@ impl<'a> Vm<'a> {
         if let Some(image) = config.image_file {
             volumes.protect(image);
         }
+        // The backend starts early too: passt takes milliseconds to come
+        // up, which overlap with the rest of the setup.
+        let net = config.net.as_ref().map(NetDevice::new).transpose()?;
         let stats = LiveStats::publish(config.stats_file.as_deref()).map_err(BootError::Stats)?;
         let args = ProgramArgs {
             argv: &config.argv,
@@ -56,6 +61,11 @@ impl<'a> Vm<'a> {
                 0
             },
             volumes: &config.volumes,
+            net: config
+                .net
+                .as_ref()
+                .map(|spec| spec.addressing.boot_config())
+                .unwrap_or_default(),
         };
         let layout = Layout::plan(
             config.memory,
@@ -64,6 +74,7 @@ impl<'a> Vm<'a> {
             // Threads put stacks anywhere in the heap; their guard pages
             // need it mapped with 4 KiB pages.
             image.tls.is_some(),
+            net.is_some(),
         )?;
         let kvm = Kvm::new().map_err(|e| BootError::Kvm("open /dev/kvm", e))?;
         let vm = kvm
@@ -128,6 +139,7 @@ impl<'a> Vm<'a> {
             clock,
             timeout: config.timeout,
             volumes,
+            net,
             stats,
             _vm: vm,
         })
@@ -144,11 +156,22 @@ impl<'a> Vm<'a> {
             None => None,
         };
         ignore_file_size_signal();
-        seccomp::restrict_to_run_loop(!self.volumes.is_empty()).map_err(BootError::Seccomp)?;
+        seccomp::restrict_to_run_loop(seccomp::Needs {
+            volumes: !self.volumes.is_empty(),
+            net: self.net.is_some(),
+        })
+        .map_err(BootError::Seccomp)?;
         let mut console = Console::default();
         let mut exits = BTreeMap::new();
         let outcome = loop {
             let exit = match self.vcpu.run() {
+                // Answered here: the value goes back in the run page.
+                Ok(VcpuExit::MmioRead(gpa, data)) => Exit::MmioRead(match self.net.as_ref() {
+                    Some(net) if NetDevice::contains(gpa) => {
+                        net.mmio_read(gpa, data).map_err(Violation::from)
+                    }
+                    _ => Err(unbacked(gpa)),
+                }),
                 Ok(exit) => Exit::from(exit),
                 Err(e) if e.errno() == libc::EINTR => Exit::Interrupted,
                 Err(e) => return Err(BootError::Kvm("run vCPU", e)),
@@ -168,14 +191,32 @@ impl<'a> Vm<'a> {
                         clock: &self.clock,
                         console: &mut console,
                         volumes: &mut self.volumes,
+                        net: self.net.as_mut(),
                         stats: &self.stats,
                     };
                     hypercall::dispatch(&mut ctx, port, &data[..len])
                 }
+                Exit::MmioRead(result) => result.map(|()| Flow::Continue),
+                Exit::MmioWrite { gpa, data, len } => match self.net.as_mut() {
+                    Some(net) if NetDevice::contains(gpa) => net
+                        .mmio_write(&self.memory, gpa, &data[..len])
+                        .map(|()| Flow::Continue)
+                        .map_err(Violation::from),
+                    _ => Err(unbacked(gpa)),
+                },
                 Exit::Interrupted => Ok(Flow::Continue),
                 Exit::Shutdown => Ok(self.crash(CrashKind::TripleFault)),
                 Exit::InternalError => Ok(self.crash(CrashKind::EmulationFailure)),
                 Exit::Other(what) => Err(Violation::UnexpectedExit(what)),
+            };
+            // Frames that arrived while the guest ran go into its receive
+            // buffers now, whatever the exit was for.
+            let flow = match (flow, self.net.as_mut()) {
+                (Ok(Flow::Continue), Some(net)) => net
+                    .receive(&self.memory)
+                    .map(|_| Flow::Continue)
+                    .map_err(Violation::from),
+                (flow, _) => flow,
             };
             match flow {
                 Ok(Flow::Continue) => {}
@@ -239,6 +280,13 @@ enum Exit {
         data: [u8; 8],
         len: usize,
     },
+    /// A read of the network device's registers, already answered.
+    MmioRead(Result<(), Violation>),
+    MmioWrite {
+        gpa: u64,
+        data: [u8; 8],
+        len: usize,
+    },
     Interrupted,
     Shutdown,
     InternalError,
@@ -250,6 +298,8 @@ impl Exit {
         match self {
             Self::Io { port, .. } => kiln_abi::hypercall::Hypercall::from_port(*port)
                 .map_or("io (unknown port)", hypercall_name),
+            Self::MmioRead(_) => "net register read",
+            Self::MmioWrite { .. } => "net register write",
             Self::Interrupted => "signal",
             Self::Shutdown => "shutdown",
             Self::InternalError => "internal error",
@@ -287,13 +337,23 @@ impl From<VcpuExit<'_>> for Exit {
             VcpuExit::Shutdown => Self::Shutdown,
             VcpuExit::InternalError => Self::InternalError,
             VcpuExit::IoIn(port, _) => Self::Other(format!("read from I/O port {port:#x}")),
-            VcpuExit::MmioRead(addr, _) | VcpuExit::MmioWrite(addr, _) => Self::Other(format!(
-                "access to unbacked guest-physical address {addr:#x}"
-            )),
+            VcpuExit::MmioWrite(gpa, bytes) => {
+                let mut data = [0u8; 8];
+                let len = bytes.len().min(data.len());
+                data[..len].copy_from_slice(&bytes[..len]);
+                Self::MmioWrite { gpa, data, len }
+            }
             VcpuExit::Hlt => Self::Other("the guest halted".into()),
             other => Self::Other(format!("{other:?}")),
         }
     }
+}
+
+/// An access to guest-physical memory that is neither RAM nor a device.
+fn unbacked(gpa: u64) -> Violation {
+    Violation::UnexpectedExit(format!(
+        "access to unbacked guest-physical address {gpa:#x}"
+    ))
 }
 
 /// Makes a write past the host's file-size limit (`ulimit -f`,

@@ -83,6 +83,9 @@ pub enum Violation {
         /// Its own pending count.
         nested: u64,
     },
+    /// A misuse of the network device.
+    #[error("network device: {0}")]
+    Net(#[from] crate::net::NetViolation),
     /// A VM exit no Kiln guest causes.
     #[error("unexpected VM exit: {0}")]
     UnexpectedExit(String),
@@ -115,6 +118,8 @@ pub struct Context<'a> {
     pub stats: &'a crate::stats::LiveStats,
     /// Host volumes and the guest's open files.
     pub volumes: &'a mut Volumes,
+    /// The network device, if the VM has one.
+    pub net: Option<&'a mut crate::net::NetDevice>,
 }
 
 impl Context<'_> {

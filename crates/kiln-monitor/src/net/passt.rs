@@ -1,0 +1,225 @@
+//! The user-mode backend: a `passt` child process on a socket pair.
+//!
+//! passt (<https://passt.top>) gives a VM rootless networking: it NATs the
+//! guest's connections through the host's own sockets, forwards published
+//! host ports to the guest, answers ARP and DHCP, and forwards DNS. It
+//! speaks QEMU's stream protocol on a connected socket handed over with
+//! `--fd`: each Ethernet frame preceded by its length, 4 bytes big-endian.
+//! It runs in the foreground as our child, sandboxes itself, and exits when
+//! its end of the socket closes, which happens when the monitor exits for
+//! any reason (a `SIGKILL` included); the parent-death signal is a second
+//! guarantee.
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+use super::backend::{Backend, MAX_FRAME, write_all};
+use super::spec::{Addressing, PortForward, Protocol};
+
+/// The passt binary, found on `PATH`.
+pub const PASST: &str = "passt";
+
+/// Bytes of the length prefix.
+const PREFIX: usize = 4;
+
+/// A running passt and our end of its socket.
+pub struct Passt {
+    socket: OwnedFd,
+    /// Not waited for: closing `socket` makes passt exit, reaping it would
+    /// need `wait4` under seccomp, and the monitor exits right after the
+    /// VM, leaving the child to init, which reaps it.
+    _child: Option<Child>,
+    /// Bytes read from the stream; frames start at `start`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Passt {
+    /// Starts passt for a guest with `addressing`, publishing `forwards`.
+    pub fn spawn(addressing: &Addressing, forwards: &[PortForward]) -> io::Result<Self> {
+        let (ours, theirs) = socket_pair()?;
+        let mut command = Command::new(PASST);
+        command.args(arguments(addressing, forwards, theirs.as_raw_fd()));
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let child_fd = theirs.as_raw_fd();
+        // SAFETY: the closure runs in the forked child before exec and makes
+        // only async-signal-safe calls (fcntl, prctl) on its own fd table.
+        unsafe {
+            command.pre_exec(move || {
+                // The socket was created close-on-exec so no other child
+                // inherits it; passt's copy must survive the exec.
+                if libc::fcntl(child_fd, libc::F_SETFD, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let child = command.spawn()?;
+        drop(theirs);
+        let mut link = Self::on_socket(ours);
+        link._child = Some(child);
+        Ok(link)
+    }
+
+    /// The stream protocol on an already connected socket, with no child
+    /// (what passt is handed, seen from our side).
+    pub fn on_socket(socket: OwnedFd) -> Self {
+        Self {
+            socket,
+            _child: None,
+            // Room for a whole frame behind a partial one.
+            buf: vec![0; 2 * (PREFIX + MAX_FRAME)],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The next complete frame's length, if one is buffered.
+    fn buffered_frame(&self) -> io::Result<Option<usize>> {
+        let have = &self.buf[self.start..self.end];
+        let Some(prefix) = have.first_chunk::<PREFIX>() else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes(*prefix) as usize;
+        if len > MAX_FRAME {
+            // The stream is out of step; nothing after this can be trusted.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("passt sent a {len}-byte frame (the most is {MAX_FRAME})"),
+            ));
+        }
+        Ok((have.len() >= PREFIX + len).then_some(len))
+    }
+
+    /// Reads what the socket has, without blocking. Returns whether
+    /// anything came.
+    fn fill(&mut self) -> io::Result<bool> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let room = &mut self.buf[self.end..];
+        // SAFETY: `room` is a valid writable buffer of the given length.
+        let n = unsafe {
+            libc::recv(
+                self.socket.as_raw_fd(),
+                room.as_mut_ptr().cast(),
+                room.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            0 => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "passt closed the connection",
+            )),
+            n if n > 0 => {
+                self.end += n as usize;
+                Ok(true)
+            }
+            _ => {
+                let error = io::Error::last_os_error();
+                match error.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(false),
+                    _ => Err(error),
+                }
+            }
+        }
+    }
+}
+
+impl Backend for Passt {
+    fn fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        let prefix = (frame.len() as u32).to_be_bytes();
+        write_all(&self.socket, &[&prefix, frame])
+    }
+
+    fn peek(&mut self) -> io::Result<Option<&[u8]>> {
+        loop {
+            if let Some(len) = self.buffered_frame()? {
+                let at = self.start + PREFIX;
+                return Ok(Some(&self.buf[at..at + len]));
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn consume(&mut self) {
+        if let Ok(Some(len)) = self.buffered_frame() {
+            self.start += PREFIX + len;
+        }
+    }
+}
+
+/// passt's command line: foreground, quiet, IPv4 only, the guest's fixed
+/// addressing, MTU, DNS forwarding and the published ports.
+pub fn arguments(addressing: &Addressing, forwards: &[PortForward], fd: RawFd) -> Vec<String> {
+    let mut args: Vec<String> = ["--foreground", "--quiet", "--ipv4-only", "--fd"]
+        .map(String::from)
+        .into();
+    args.push(fd.to_string());
+    let dotted = |a: Ipv4Addr| a.to_string();
+    args.extend([
+        "--address".into(),
+        dotted(addressing.ipv4),
+        "--netmask".into(),
+        addressing.prefix_len.to_string(),
+        "--gateway".into(),
+        dotted(addressing.gateway),
+        "--mtu".into(),
+        addressing.mtu.to_string(),
+    ]);
+    if let Some(dns) = addressing.dns {
+        // The guest's resolver address is passt's: queries to it go to the
+        // host's resolver.
+        args.extend(["--dns-forward".into(), dotted(dns)]);
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        // passt refuses to keep root and says so on every start; naming
+        // the user it switches to anyway keeps it quiet.
+        args.extend(["--runas".into(), "nobody".into()]);
+    }
+    for forward in forwards {
+        let flag = match forward.protocol {
+            Protocol::Tcp => "--tcp-ports",
+            Protocol::Udp => "--udp-ports",
+        };
+        args.extend([flag.into(), forward.passt_spec()]);
+    }
+    args
+}
+
+/// A connected stream socket pair, both ends close-on-exec.
+pub fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors socketpair returns.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: socketpair succeeded, so both are open descriptors we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
