@@ -47,6 +47,49 @@ const TABLE: &[(CInt, &str, &str)] = &[
     ),
     (code::ENOTSUP, "EOPNOTSUPP", "Operation not supported"),
     (code::ETIMEDOUT, "ETIMEDOUT", "Connection timed out"),
+    (code::ENOTSOCK, "ENOTSOCK", "Socket operation on non-socket"),
+    (
+        code::EDESTADDRREQ,
+        "EDESTADDRREQ",
+        "Destination address required",
+    ),
+    (code::EMSGSIZE, "EMSGSIZE", "Message too long"),
+    (code::ENOPROTOOPT, "ENOPROTOOPT", "Protocol not available"),
+    (
+        code::EPROTONOSUPPORT,
+        "EPROTONOSUPPORT",
+        "Protocol not supported",
+    ),
+    (
+        code::EAFNOSUPPORT,
+        "EAFNOSUPPORT",
+        "Address family not supported by protocol",
+    ),
+    (code::EADDRINUSE, "EADDRINUSE", "Address already in use"),
+    (
+        code::EADDRNOTAVAIL,
+        "EADDRNOTAVAIL",
+        "Cannot assign requested address",
+    ),
+    (code::ENETUNREACH, "ENETUNREACH", "Network is unreachable"),
+    (code::ECONNRESET, "ECONNRESET", "Connection reset by peer"),
+    (
+        code::EISCONN,
+        "EISCONN",
+        "Transport endpoint is already connected",
+    ),
+    (
+        code::ENOTCONN,
+        "ENOTCONN",
+        "Transport endpoint is not connected",
+    ),
+    (code::ECONNREFUSED, "ECONNREFUSED", "Connection refused"),
+    (code::EALREADY, "EALREADY", "Operation already in progress"),
+    (
+        code::EINPROGRESS,
+        "EINPROGRESS",
+        "Operation now in progress",
+    ),
 ];
 
 /// The symbolic name and glibc's message of an error number.

@@ -21,12 +21,14 @@
 //! - [`pthread`]: thread-specific keys and thread attributes;
 //! - [`signal`]: handlers accepted, never delivered;
 //! - [`process`]: one process; spawning another fails with `ENOSYS`;
-//! - [`socket`]: not yet (`ENOSYS`/`EBADF`);
+//! - [`socket`]: IPv4 TCP and UDP sockets, `getaddrinfo` for numeric hosts;
 //! - [`string`]: the error messages of `strerror_r`;
 //! - [`syscall`]: the raw `syscall()` entry `std` uses for futex and friends;
 //! - [`unwind`]: unwinding (`catch_unwind`, panicking threads) and `dlsym`;
 //! - [`trace`]: `kiln run --trace-libc`.
 #![no_std]
+
+extern crate alloc;
 
 /// Runs a shim's body and, under `kiln run --trace-libc`, logs the call with
 /// its arguments and result (see [`trace`]). The body runs as a closure so

@@ -1,40 +1,690 @@
-//! Sockets: not provided yet (the networking layer adds them). Creating one
-//! fails with `ENOSYS`, as on a kernel without networking; calls on a
-//! descriptor fail with `EBADF`, since no descriptor can be a socket.
+//! Sockets: IPv4 TCP and UDP over the library OS's network stack
+//! (`kiln_libos::net`), as descriptors of its descriptor table. A VM
+//! without a network device fails `socket` with `EAFNOSUPPORT`; IPv6 and
+//! Unix-domain sockets are `EAFNOSUPPORT` too, for now.
 
-use core::ffi::c_void;
+use alloc::vec;
+use core::ffi::{c_char, c_void};
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use kiln_libos::fs::{self, Errno};
+use kiln_libos::net::{self, Kind, Shutdown};
 
 use crate::errno::{self, code};
-use crate::{CInt, CLong};
+use crate::unistd::{IoVec, io_vectors};
+use crate::{CInt, CLong, c_slice, c_slice_mut};
 
-/// `socketpair(2)`.
+const AF_INET: u16 = 2;
+const SOCK_STREAM: CInt = 1;
+const SOCK_DGRAM: CInt = 2;
+const SOCK_TYPE_MASK: CInt = 0xf;
+const SOCK_NONBLOCK: CInt = 0o4000;
+const SOCK_CLOEXEC: CInt = 0o2000000;
+const IPPROTO_TCP: CInt = 6;
+const IPPROTO_UDP: CInt = 17;
+const MSG_PEEK: CInt = 0x2;
+const MSG_DONTWAIT: CInt = 0x40;
+const SOL_SOCKET: CInt = 1;
+const SO_RCVTIMEO: CInt = 20;
+const SO_SNDTIMEO: CInt = 21;
+
+/// `struct sockaddr_in`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SockaddrIn {
+    family: u16,
+    /// Network byte order.
+    port: u16,
+    addr: [u8; 4],
+    zero: [u8; 8],
+}
+
+/// `struct msghdr`.
+#[repr(C)]
+pub struct MsgHdr {
+    name: *mut c_void,
+    name_len: u32,
+    iov: *const IoVec,
+    iov_len: usize,
+    control: *mut c_void,
+    control_len: usize,
+    flags: CInt,
+}
+
+/// `struct timeval`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Timeval {
+    sec: i64,
+    usec: i64,
+}
+
+type Result<T> = fs::Result<T>;
+
+fn result<T: TryInto<CLong>>(result: Result<T>) -> CLong {
+    errno::check(result)
+}
+
+/// An IPv4 socket address from C (`EINVAL` when too short, as Linux).
+///
+/// # Safety
+/// `addr` must be null or valid for `len` bytes.
+unsafe fn read_address(addr: *const c_void, len: u32) -> Result<SocketAddrV4> {
+    if addr.is_null() {
+        return Err(Errno(code::EFAULT));
+    }
+    if (len as usize) < size_of::<u16>() {
+        return Err(Errno(code::EINVAL));
+    }
+    // SAFETY: per the caller, at least the family is readable.
+    let family = unsafe { addr.cast::<u16>().read_unaligned() };
+    if family != AF_INET {
+        return Err(Errno(code::EAFNOSUPPORT));
+    }
+    if (len as usize) < size_of::<SockaddrIn>() {
+        return Err(Errno(code::EINVAL));
+    }
+    // SAFETY: per the caller, `len` covers a `sockaddr_in`.
+    let sin = unsafe { addr.cast::<SockaddrIn>().read_unaligned() };
+    Ok(SocketAddrV4::new(
+        Ipv4Addr::from(sin.addr),
+        u16::from_be(sin.port),
+    ))
+}
+
+/// Writes `address` to a C `sockaddr` of `*len` bytes (truncated as on
+/// Linux), and its full length to `*len`.
+///
+/// # Safety
+/// `addr` must be null or valid for `*len` bytes; `len` null or valid.
+unsafe fn write_address(addr: *mut c_void, len: *mut u32, address: SocketAddrV4) -> Result<()> {
+    if addr.is_null() || len.is_null() {
+        return Ok(());
+    }
+    let sin = SockaddrIn {
+        family: AF_INET,
+        port: address.port().to_be(),
+        addr: address.ip().octets(),
+        zero: [0; 8],
+    };
+    // SAFETY: per the caller.
+    let room = unsafe { len.read() } as usize;
+    let n = room.min(size_of::<SockaddrIn>());
+    // SAFETY: `addr` holds `room` bytes, per the caller; `sin` is plain data.
+    unsafe {
+        core::ptr::copy_nonoverlapping((&raw const sin).cast::<u8>(), addr.cast::<u8>(), n);
+        len.write(size_of::<SockaddrIn>() as u32);
+    }
+    Ok(())
+}
+
+/// `socket(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn socket(domain: CInt, kind: CInt, protocol: CInt) -> CInt {
+    traced!("socket"(domain, kind, protocol) {
+    if domain != CInt::from(AF_INET) {
+        return errno::fail(code::EAFNOSUPPORT);
+    }
+    let kind_flags = kind & !SOCK_TYPE_MASK;
+    if kind_flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+        return errno::fail(code::EINVAL);
+    }
+    let kind = match (kind & SOCK_TYPE_MASK, protocol) {
+        (SOCK_STREAM, 0 | IPPROTO_TCP) => Kind::Stream,
+        (SOCK_DGRAM, 0 | IPPROTO_UDP) => Kind::Datagram,
+        (SOCK_STREAM | SOCK_DGRAM, _) => return errno::fail(code::EPROTONOSUPPORT),
+        _ => return errno::fail(code::EINVAL),
+    };
+    // SOCK_NONBLOCK and SOCK_CLOEXEC are O_NONBLOCK and O_CLOEXEC.
+    result(net::create(kind).and_then(|id| fs::install_socket(id, kind_flags))) as CInt
+    })
+}
+
+/// `socketpair(2)`: Unix-domain sockets are not provided.
 #[unsafe(no_mangle)]
 pub extern "C" fn socketpair(_domain: CInt, _kind: CInt, _protocol: CInt, _fds: *mut CInt) -> CInt {
     traced!("socketpair"() {
-    errno::fail(code::ENOSYS)
+    errno::fail(code::EAFNOSUPPORT)
+    })
+}
+
+/// `bind(2)`.
+///
+/// # Safety
+/// `addr` must be valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bind(fd: CInt, addr: *const c_void, len: u32) -> CInt {
+    traced!("bind"(fd, addr, len) {
+    let (id, _) = match fs::socket(fd) {
+        Ok(s) => s,
+        Err(e) => return errno::fail(e.0),
+    };
+    // SAFETY: per the caller.
+    result(unsafe { read_address(addr, len) }.and_then(|a| net::bind(id, a)).map(|()| 0)) as CInt
+    })
+}
+
+/// `listen(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn listen(fd: CInt, backlog: CInt) -> CInt {
+    traced!("listen"(fd, backlog) {
+    result(fs::socket(fd).and_then(|(id, _)| net::listen(id, backlog)).map(|()| 0)) as CInt
+    })
+}
+
+/// `accept4(2)`.
+///
+/// # Safety
+/// `addr` must be null or valid for `*len` bytes, `len` null or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accept4(fd: CInt, addr: *mut c_void, len: *mut u32, flags: CInt) -> CInt {
+    traced!("accept4"(fd, addr, flags) {
+    if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+        return errno::fail(code::EINVAL);
+    }
+    let accepted = fs::socket(fd).and_then(|(id, nonblocking)| net::accept(id, nonblocking));
+    let (new, peer) = match accepted {
+        Ok(accepted) => accepted,
+        Err(e) => return errno::fail(e.0),
+    };
+    let fd = match fs::install_socket(new, flags) {
+        Ok(fd) => fd,
+        Err(e) => return errno::fail(e.0),
+    };
+    // SAFETY: per the caller.
+    let _ = unsafe { write_address(addr, len, peer) };
+    fd
+    })
+}
+
+/// `accept(2)`.
+///
+/// # Safety
+/// As [`accept4`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accept(fd: CInt, addr: *mut c_void, len: *mut u32) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { accept4(fd, addr, len, 0) }
+}
+
+/// `connect(2)`.
+///
+/// # Safety
+/// `addr` must be valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn connect(fd: CInt, addr: *const c_void, len: u32) -> CInt {
+    traced!("connect"(fd, addr, len) {
+    let (id, nonblocking) = match fs::socket(fd) {
+        Ok(s) => s,
+        Err(e) => return errno::fail(e.0),
+    };
+    // SAFETY: per the caller.
+    let connected = unsafe { read_address(addr, len) }.and_then(|a| net::connect(id, a, nonblocking));
+    result(connected.map(|()| 0)) as CInt
+    })
+}
+
+/// The socket of `fd` and whether this call must not wait.
+fn target(fd: CInt, flags: CInt) -> Result<(net::SocketId, bool)> {
+    fs::socket(fd).map(|(id, nonblocking)| (id, nonblocking || flags & MSG_DONTWAIT != 0))
+}
+
+/// `sendto(2)`.
+///
+/// # Safety
+/// `buf` must be valid for `len` bytes; `addr` null or valid for `addr_len`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sendto(
+    fd: CInt,
+    buf: *const c_void,
+    len: usize,
+    flags: CInt,
+    addr: *const c_void,
+    addr_len: u32,
+) -> CLong {
+    traced!("sendto"(fd, buf, len, flags) {
+    let (id, nonblocking) = match target(fd, flags) {
+        Ok(t) => t,
+        Err(e) => return errno::fail(e.0),
+    };
+    let to = if addr.is_null() {
+        None
+    } else {
+        // SAFETY: per the caller.
+        match unsafe { read_address(addr, addr_len) } {
+            Ok(to) => Some(to),
+            Err(e) => return errno::fail(e.0),
+        }
+    };
+    // SAFETY: per the caller.
+    let data = unsafe { c_slice(buf.cast::<u8>(), len) };
+    result(net::send(id, data, to, nonblocking))
+    })
+}
+
+/// `send(2)`.
+///
+/// # Safety
+/// `buf` must be valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn send(fd: CInt, buf: *const c_void, len: usize, flags: CInt) -> CLong {
+    // SAFETY: per the caller.
+    unsafe { sendto(fd, buf, len, flags, core::ptr::null(), 0) }
+}
+
+/// `recvfrom(2)`.
+///
+/// # Safety
+/// `buf` must be valid for `len` bytes; `addr` null or valid for
+/// `*addr_len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn recvfrom(
+    fd: CInt,
+    buf: *mut c_void,
+    len: usize,
+    flags: CInt,
+    addr: *mut c_void,
+    addr_len: *mut u32,
+) -> CLong {
+    traced!("recvfrom"(fd, buf, len, flags) {
+    let (id, nonblocking) = match target(fd, flags) {
+        Ok(t) => t,
+        Err(e) => return errno::fail(e.0),
+    };
+    // SAFETY: per the caller.
+    let data = unsafe { c_slice_mut(buf.cast::<u8>(), len) };
+    match net::recv(id, data, flags & MSG_PEEK != 0, nonblocking) {
+        Ok((n, from)) => {
+            if let Some(from) = from {
+                // SAFETY: per the caller.
+                let _ = unsafe { write_address(addr, addr_len, from) };
+            } else if !addr_len.is_null() {
+                // A connection's peer is not reported, as on Linux.
+                // SAFETY: per the caller.
+                unsafe { addr_len.write(0) };
+            }
+            n as CLong
+        }
+        Err(e) => errno::fail(e.0),
+    }
     })
 }
 
 /// `recv(2)`.
+///
+/// # Safety
+/// `buf` must be valid for `len` bytes.
 #[unsafe(no_mangle)]
-pub extern "C" fn recv(_fd: CInt, _buf: *mut c_void, _len: usize, _flags: CInt) -> CLong {
-    traced!("recv"() {
-    errno::fail(code::EBADF)
+pub unsafe extern "C" fn recv(fd: CInt, buf: *mut c_void, len: usize, flags: CInt) -> CLong {
+    // SAFETY: per the caller.
+    unsafe {
+        recvfrom(
+            fd,
+            buf,
+            len,
+            flags,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+        )
+    }
+}
+
+/// `sendmsg(2)`: the buffers gathered into one send (one datagram), no
+/// control messages.
+///
+/// # Safety
+/// `msg` must be a valid `msghdr` whose buffers are valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sendmsg(fd: CInt, msg: *const MsgHdr, flags: CInt) -> CLong {
+    traced!("sendmsg"(fd, msg, flags) {
+    if msg.is_null() {
+        return errno::fail(code::EFAULT);
+    }
+    // SAFETY: per the caller.
+    let msg = unsafe { &*msg };
+    let count = CInt::try_from(msg.iov_len).unwrap_or(CInt::MAX);
+    // SAFETY: per the caller.
+    let Some(vectors) = (unsafe { io_vectors(msg.iov, count) }) else {
+        return errno::fail(code::EMSGSIZE);
+    };
+    let mut data = vec![];
+    for v in vectors {
+        // SAFETY: per the caller, each iovec is a valid buffer.
+        data.extend_from_slice(unsafe { c_slice(v.base.cast_const().cast::<u8>(), v.len) });
+    }
+    // SAFETY: per the caller.
+    unsafe { sendto(fd, data.as_ptr().cast(), data.len(), flags, msg.name, msg.name_len) }
     })
 }
 
-/// `recvmsg(2)`.
+/// The most bytes one `recvmsg` takes (a datagram's largest size).
+const RECVMSG_MAX: usize = 64 * 1024;
+
+/// `recvmsg(2)`: one receive, scattered into the buffers; no control
+/// messages.
+///
+/// # Safety
+/// `msg` must be a valid `msghdr` whose buffers are valid and writable.
 #[unsafe(no_mangle)]
-pub extern "C" fn recvmsg(_fd: CInt, _msg: *mut c_void, _flags: CInt) -> CLong {
-    traced!("recvmsg"() {
-    errno::fail(code::EBADF)
+pub unsafe extern "C" fn recvmsg(fd: CInt, msg: *mut MsgHdr, flags: CInt) -> CLong {
+    traced!("recvmsg"(fd, msg, flags) {
+    if msg.is_null() {
+        return errno::fail(code::EFAULT);
+    }
+    // SAFETY: per the caller.
+    let msg = unsafe { &mut *msg };
+    let count = CInt::try_from(msg.iov_len).unwrap_or(CInt::MAX);
+    // SAFETY: per the caller.
+    let Some(vectors) = (unsafe { io_vectors(msg.iov, count) }) else {
+        return errno::fail(code::EMSGSIZE);
+    };
+    let total = vectors.iter().fold(0usize, |sum, v| sum.saturating_add(v.len));
+    let mut data = vec![0u8; total.min(RECVMSG_MAX)];
+    // SAFETY: `data` is a valid buffer; `msg.name` per the caller.
+    let n = unsafe {
+        recvfrom(fd, data.as_mut_ptr().cast(), data.len(), flags, msg.name, &raw mut msg.name_len)
+    };
+    if n < 0 {
+        return n;
+    }
+    let mut rest = &data[..n as usize];
+    for v in vectors {
+        let take = rest.len().min(v.len);
+        // SAFETY: per the caller, each iovec is a valid writable buffer.
+        unsafe { c_slice_mut(v.base.cast::<u8>(), take) }.copy_from_slice(&rest[..take]);
+        rest = &rest[take..];
+    }
+    msg.control_len = 0;
+    msg.flags = 0;
+    n
     })
 }
 
-/// `sendmsg(2)`.
+/// `shutdown(2)`.
 #[unsafe(no_mangle)]
-pub extern "C" fn sendmsg(_fd: CInt, _msg: *const c_void, _flags: CInt) -> CLong {
-    traced!("sendmsg"() {
-    errno::fail(code::EBADF)
+pub extern "C" fn shutdown(fd: CInt, how: CInt) -> CInt {
+    traced!("shutdown"(fd, how) {
+    let how = match how {
+        0 => Shutdown::Read,
+        1 => Shutdown::Write,
+        2 => Shutdown::Both,
+        _ => return errno::fail(code::EINVAL),
+    };
+    result(fs::socket(fd).and_then(|(id, _)| net::shutdown(id, how)).map(|()| 0)) as CInt
     })
+}
+
+/// `setsockopt(2)`: timeouts take a `timeval`, the rest an `int`; options
+/// without an effect here are kept for `getsockopt`.
+///
+/// # Safety
+/// `value` must be valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn setsockopt(
+    fd: CInt,
+    level: CInt,
+    name: CInt,
+    value: *const c_void,
+    len: u32,
+) -> CInt {
+    traced!("setsockopt"(fd, level, name, len) {
+    let (id, _) = match fs::socket(fd) {
+        Ok(s) => s,
+        Err(e) => return errno::fail(e.0),
+    };
+    if value.is_null() {
+        return errno::fail(code::EFAULT);
+    }
+    let set = match (level, name) {
+        (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => {
+            if (len as usize) < size_of::<Timeval>() {
+                return errno::fail(code::EINVAL);
+            }
+            // SAFETY: per the caller, `len` covers a `timeval`.
+            let tv = unsafe { value.cast::<Timeval>().read_unaligned() };
+            if tv.sec < 0 || !(0..1_000_000).contains(&tv.usec) {
+                return errno::fail(code::EINVAL);
+            }
+            let ns = (tv.sec as u64).saturating_mul(1_000_000_000).saturating_add(tv.usec as u64 * 1000);
+            net::set_timeout(id, name == SO_RCVTIMEO, (ns > 0).then_some(ns))
+        }
+        _ => {
+            if (len as usize) < size_of::<CInt>() {
+                return errno::fail(code::EINVAL);
+            }
+            // SAFETY: per the caller, `len` covers an int.
+            let v = unsafe { value.cast::<CInt>().read_unaligned() };
+            net::set_option(id, level, name, v)
+        }
+    };
+    result(set.map(|()| 0)) as CInt
+    })
+}
+
+/// `getsockopt(2)`.
+///
+/// # Safety
+/// `value` must be valid for `*len` bytes, `len` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getsockopt(
+    fd: CInt,
+    level: CInt,
+    name: CInt,
+    value: *mut c_void,
+    len: *mut u32,
+) -> CInt {
+    traced!("getsockopt"(fd, level, name) {
+    let (id, _) = match fs::socket(fd) {
+        Ok(s) => s,
+        Err(e) => return errno::fail(e.0),
+    };
+    if value.is_null() || len.is_null() {
+        return errno::fail(code::EFAULT);
+    }
+    let mut bytes = [0u8; size_of::<Timeval>()];
+    let size = match (level, name) {
+        (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => match net::timeout(id, name == SO_RCVTIMEO) {
+            Ok(ns) => {
+                let ns = ns.unwrap_or(0);
+                let tv = Timeval {
+                    sec: (ns / 1_000_000_000) as i64,
+                    usec: (ns % 1_000_000_000 / 1000) as i64,
+                };
+                bytes[..8].copy_from_slice(&tv.sec.to_ne_bytes());
+                bytes[8..].copy_from_slice(&tv.usec.to_ne_bytes());
+                size_of::<Timeval>()
+            }
+            Err(e) => return errno::fail(e.0),
+        },
+        _ => match net::option(id, level, name) {
+            Ok(v) => {
+                bytes[..4].copy_from_slice(&v.to_ne_bytes());
+                size_of::<CInt>()
+            }
+            Err(e) => return errno::fail(e.0),
+        },
+    };
+    // SAFETY: per the caller.
+    let room = unsafe { len.read() } as usize;
+    let n = room.min(size);
+    // SAFETY: `value` holds `room` bytes, per the caller.
+    unsafe {
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), value.cast::<u8>(), n);
+        len.write(n as u32);
+    }
+    0
+    })
+}
+
+/// `getsockname(2)`.
+///
+/// # Safety
+/// `addr` must be valid for `*len` bytes, `len` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getsockname(fd: CInt, addr: *mut c_void, len: *mut u32) -> CInt {
+    traced!("getsockname"(fd, addr) {
+    if addr.is_null() || len.is_null() {
+        return errno::fail(code::EFAULT);
+    }
+    let address = fs::socket(fd).and_then(|(id, _)| net::local_address(id));
+    // SAFETY: per the caller.
+    result(address.and_then(|a| unsafe { write_address(addr, len, a) }).map(|()| 0)) as CInt
+    })
+}
+
+/// `getpeername(2)`.
+///
+/// # Safety
+/// `addr` must be valid for `*len` bytes, `len` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getpeername(fd: CInt, addr: *mut c_void, len: *mut u32) -> CInt {
+    traced!("getpeername"(fd, addr) {
+    if addr.is_null() || len.is_null() {
+        return errno::fail(code::EFAULT);
+    }
+    let address = fs::socket(fd).and_then(|(id, _)| net::peer_address(id));
+    // SAFETY: per the caller.
+    result(address.and_then(|a| unsafe { write_address(addr, len, a) }).map(|()| 0)) as CInt
+    })
+}
+
+/// `struct addrinfo`.
+#[repr(C)]
+pub struct AddrInfo {
+    flags: CInt,
+    family: CInt,
+    kind: CInt,
+    protocol: CInt,
+    addr_len: u32,
+    addr: *mut c_void,
+    canonname: *mut c_char,
+    next: *mut AddrInfo,
+}
+
+/// One `getaddrinfo` answer: the `addrinfo` and its address, freed together.
+#[repr(C)]
+struct Answer {
+    info: AddrInfo,
+    address: SockaddrIn,
+}
+
+const EAI_NONAME: CInt = -2;
+const EAI_FAMILY: CInt = -6;
+const EAI_MEMORY: CInt = -10;
+const AF_UNSPEC: CInt = 0;
+
+/// `getaddrinfo(3)`: numeric IPv4 hosts and `localhost`, without DNS (for
+/// now); other names are `EAI_NONAME`.
+///
+/// # Safety
+/// `node` and `service` must be null or C strings; `hints` null or valid;
+/// `res` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getaddrinfo(
+    node: *const c_char,
+    service: *const c_char,
+    hints: *const AddrInfo,
+    res: *mut *mut AddrInfo,
+) -> CInt {
+    traced!("getaddrinfo"(node, service) {
+    if res.is_null() {
+        return EAI_NONAME;
+    }
+    // SAFETY: per the caller.
+    let hints = unsafe { hints.as_ref() };
+    let family = hints.map_or(AF_UNSPEC, |h| h.family);
+    if family != AF_UNSPEC && family != CInt::from(AF_INET) {
+        return EAI_FAMILY;
+    }
+    const AI_PASSIVE: CInt = 1;
+    if node.is_null() && service.is_null() {
+        return EAI_NONAME;
+    }
+    // Without a node: the wildcard address for a server, else loopback.
+    let ip = if node.is_null() {
+        if hints.is_some_and(|h| h.flags & AI_PASSIVE != 0) {
+            Ipv4Addr::UNSPECIFIED
+        } else {
+            Ipv4Addr::LOCALHOST
+        }
+    } else {
+        // SAFETY: per the caller, a C string.
+        let node = unsafe { core::ffi::CStr::from_ptr(node) }.to_bytes();
+        match node {
+            b"localhost" => Ipv4Addr::LOCALHOST,
+            _ => match core::str::from_utf8(node).ok().and_then(|s| s.parse().ok()) {
+                Some(ip) => ip,
+                None => return EAI_NONAME,
+            },
+        }
+    };
+    // Without a service: port 0 (std sets the port itself).
+    let port = if service.is_null() {
+        0
+    } else {
+        // SAFETY: per the caller, a C string.
+        let service = unsafe { core::ffi::CStr::from_ptr(service) }.to_bytes();
+        match core::str::from_utf8(service).ok().and_then(|s| s.parse::<u16>().ok()) {
+            Some(port) => port,
+            None => return EAI_NONAME,
+        }
+    };
+    let answer = crate::malloc::malloc(size_of::<Answer>()).cast::<Answer>();
+    if answer.is_null() {
+        return EAI_MEMORY;
+    }
+    let kind = hints.map_or(SOCK_STREAM, |h| if h.kind == 0 { SOCK_STREAM } else { h.kind });
+    // SAFETY: fresh memory for an `Answer` (malloc aligns to 16).
+    unsafe {
+        answer.write(Answer {
+            info: AddrInfo {
+                flags: 0,
+                family: CInt::from(AF_INET),
+                kind,
+                protocol: if kind == SOCK_DGRAM { IPPROTO_UDP } else { IPPROTO_TCP },
+                addr_len: size_of::<SockaddrIn>() as u32,
+                addr: (&raw mut (*answer).address).cast(),
+                canonname: core::ptr::null_mut(),
+                next: core::ptr::null_mut(),
+            },
+            address: SockaddrIn {
+                family: AF_INET,
+                port: port.to_be(),
+                addr: ip.octets(),
+                zero: [0; 8],
+            },
+        });
+        res.write(answer.cast());
+    }
+    0
+    })
+}
+
+/// `freeaddrinfo(3)`.
+///
+/// # Safety
+/// `info` must come from [`getaddrinfo`] (or be null).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn freeaddrinfo(info: *mut AddrInfo) {
+    // Each answer is one allocation with its address; lists have one.
+    // SAFETY: per the caller, from `malloc` (in `getaddrinfo`) or null.
+    unsafe { crate::malloc::free(info.cast()) };
+}
+
+/// `gai_strerror(3)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn gai_strerror(error: CInt) -> *const c_char {
+    match error {
+        EAI_NONAME => c"Name or service not known".as_ptr(),
+        EAI_FAMILY => c"ai_family not supported".as_ptr(),
+        EAI_MEMORY => c"Memory allocation failure".as_ptr(),
+        _ => c"Unknown error".as_ptr(),
+    }
+}
+
+/// `res_init(3)`, which `std` calls after a failed lookup so that a
+/// changed `/etc/resolv.conf` is read again: there is nothing to reload.
+#[unsafe(no_mangle)]
+pub extern "C" fn __res_init() -> CInt {
+    0
 }

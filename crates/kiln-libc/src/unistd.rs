@@ -79,15 +79,15 @@ pub unsafe extern "C" fn pwrite64(
 /// One element of a `readv`/`writev` array (`struct iovec`).
 #[repr(C)]
 pub struct IoVec {
-    base: *mut c_void,
-    len: usize,
+    pub(crate) base: *mut c_void,
+    pub(crate) len: usize,
 }
 
 /// Checks an iovec count and returns the array.
 ///
 /// # Safety
 /// `iov` must point to `count` valid `iovec`s.
-unsafe fn io_vectors<'a>(iov: *const IoVec, count: CInt) -> Option<&'a [IoVec]> {
+pub(crate) unsafe fn io_vectors<'a>(iov: *const IoVec, count: CInt) -> Option<&'a [IoVec]> {
     const IOV_MAX: usize = 1024;
     let count = usize::try_from(count).ok().filter(|&n| n <= IOV_MAX)?;
     // SAFETY: per the caller.

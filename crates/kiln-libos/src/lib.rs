@@ -47,6 +47,9 @@ pub mod heap;
 extern crate alloc;
 #[cfg(feature = "fs")]
 pub mod fs;
+#[cfg(feature = "net")]
+#[allow(unsafe_code)]
+pub mod net;
 
 /// Declares the program's entry point (feature `native`): `kiln::entry!(main);` where `main`
 /// takes no arguments and returns `()`, an `i32` exit status, or a

@@ -492,7 +492,22 @@ fn schedule() {
             // called `exit(0)`, as POSIX specifies.
             crate::process::exit(0);
         }
-        if earliest == u64::MAX {
+        // The network first: traffic that arrived may wake a thread, and
+        // smoltcp's timers (retransmits, delayed ACKs) bound the block. With
+        // a device, a wait without a deadline is not a deadlock: `Block`
+        // also returns when a frame arrives.
+        #[cfg(feature = "net")]
+        let network = {
+            let idle = crate::net::idle();
+            if idle.woke {
+                continue;
+            }
+            earliest = earliest.min(idle.deadline);
+            idle.present
+        };
+        #[cfg(not(feature = "net"))]
+        let network = false;
+        if earliest == u64::MAX && !network {
             crate::process::flush_output();
             platform::report_panic(b"deadlock: every thread is waiting, none with a timeout");
         }

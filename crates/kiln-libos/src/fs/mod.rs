@@ -83,6 +83,10 @@ use flags::*;
 /// The device number `fstat` reports for pipes (the tree's is another).
 const PIPE_DEVICE: u64 = 0x7069;
 
+/// The device number `fstat` reports for sockets.
+#[cfg(feature = "net")]
+const SOCKET_DEVICE: u64 = 0x736f;
+
 /// The most descriptors open at once (Linux's default soft limit).
 pub const MAX_FDS: usize = 1024;
 
@@ -100,6 +104,9 @@ enum Object {
     PipeRead(usize),
     /// The write end of pipe `n`.
     PipeWrite(usize),
+    /// A socket of the network stack.
+    #[cfg(feature = "net")]
+    Socket(crate::net::SocketId),
 }
 
 /// Where listing a directory of the tree has got to.
@@ -347,6 +354,8 @@ impl Fs {
                     self.pipes[n] = None;
                 }
             }
+            #[cfg(feature = "net")]
+            Object::Socket(id) => crate::net::close(id),
         }
     }
 
@@ -527,6 +536,9 @@ impl Fs {
             Object::Console(_) if at.is_some() => Err(Errno(ESPIPE)),
             Object::Console(0) => Ok(0),
             Object::Console(_) | Object::PipeWrite(_) => Err(Errno(EBADF)),
+            // Sockets are read through `net`, without the file lock.
+            #[cfg(feature = "net")]
+            Object::Socket(_) => Err(Errno(EBADF)),
             Object::Dir { .. } => Err(Errno(EISDIR)),
             Object::Volume { handle } => {
                 in_range(at, buf.len()).and_then(|()| volume::read(handle, buf, at))
@@ -579,6 +591,9 @@ impl Fs {
         }
         let result = match description.object {
             Object::Console(0) | Object::PipeRead(_) => Err(Errno(EBADF)),
+            // Sockets are written through `net`, without the file lock.
+            #[cfg(feature = "net")]
+            Object::Socket(_) => Err(Errno(EBADF)),
             Object::Console(_) if at.is_some() => Err(Errno(ESPIPE)),
             Object::Console(stream) => {
                 platform::console_write(stream, data);
@@ -691,6 +706,8 @@ impl Fs {
         let (description, tree, _) = self.split(fd)?;
         match &mut description.object {
             Object::Console(_) | Object::PipeRead(_) | Object::PipeWrite(_) => Err(Errno(ESPIPE)),
+            #[cfg(feature = "net")]
+            Object::Socket(_) => Err(Errno(ESPIPE)),
             Object::Volume { handle } => volume::seek(*handle, offset, whence),
             // A listing can be rewound, and asked where it is; its
             // positions are not addresses to seek to.
@@ -746,6 +763,13 @@ pub fn close(fd: i32) -> Result<()> {
 
 /// `read(2)`, or `pread(2)` with `at`. Blocks on an empty pipe.
 pub fn read(fd: i32, buf: &mut [u8], at: Option<u64>) -> Result<usize> {
+    #[cfg(feature = "net")]
+    if let Ok((id, nonblocking)) = socket(fd) {
+        return match at {
+            Some(_) => Err(Errno(ESPIPE)),
+            None => crate::net::recv(id, buf, false, nonblocking).map(|(n, _)| n),
+        };
+    }
     blocking(|fs| fs.read(fd, buf, at))
 }
 
@@ -753,6 +777,13 @@ pub fn read(fd: i32, buf: &mut [u8], at: Option<u64>) -> Result<usize> {
 /// the buffers after the first of a `readv`, which Linux fills from one
 /// read, without waiting for more.
 pub fn read_ready(fd: i32, buf: &mut [u8]) -> Result<usize> {
+    #[cfg(feature = "net")]
+    if let Ok((id, _)) = socket(fd) {
+        return match crate::net::recv(id, buf, false, true) {
+            Err(Errno(EAGAIN)) => Ok(0),
+            result => result.map(|(n, _)| n),
+        };
+    }
     with(|fs| match fs.read(fd, buf, None) {
         Step::Done(result) => result,
         Step::Block(_) => Ok(0),
@@ -766,6 +797,13 @@ pub fn write(fd: i32, data: &[u8], at: Option<u64>) -> Result<usize> {
     if let Some(stream) = console_while_reentered(fd) {
         platform::console_write(stream, data);
         return Ok(data.len());
+    }
+    #[cfg(feature = "net")]
+    if let Ok((id, nonblocking)) = socket(fd) {
+        return match at {
+            Some(_) => Err(Errno(ESPIPE)),
+            None => crate::net::send(id, data, None, nonblocking),
+        };
     }
     let mut done = 0;
     loop {
@@ -794,6 +832,15 @@ pub fn fstat(fd: i32) -> Result<Stat> {
                 mode: 0o020000 | 0o620,
                 nlink: 1,
                 blksize: 1024,
+                ..Stat::default()
+            },
+            #[cfg(feature = "net")]
+            Object::Socket(id) => Stat {
+                mode: 0o140000 | 0o777,
+                nlink: 1,
+                ino: id as u64 + 1,
+                dev: SOCKET_DEVICE,
+                blksize: 4096,
                 ..Stat::default()
             },
             // As Linux's pipefs: both ends of a pipe are one inode, and
@@ -1267,6 +1314,10 @@ pub fn pipe(flags: i32) -> Result<[i32; 2]> {
 /// Which of `wanted`'s `poll` events `fd` has now (`POLLNVAL` if it is not open).
 pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
     use events::*;
+    #[cfg(feature = "net")]
+    if let Ok((id, _)) = socket(fd) {
+        return crate::net::poll_ready(id, wanted);
+    }
     with(|fs| {
         let Ok((description, _, pipes)) = fs.split(fd) else {
             return POLLNVAL;
@@ -1294,6 +1345,9 @@ pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
                 }
                 ready
             }
+            // Asked below, without the file lock.
+            #[cfg(feature = "net")]
+            Object::Socket(_) => 0,
             _ => wanted & (POLLIN | POLLOUT),
         }
     })
@@ -1308,4 +1362,42 @@ pub fn flush() {
 /// Waits until a pipe changes or `deadline` (ns since boot) passes, for `poll`.
 pub fn wait_for_change(deadline: u64) {
     sched::wait(&raw const POLL_KEY as usize, deadline);
+}
+
+/// Wakes the threads waiting in `poll`; returns how many.
+#[cfg(feature = "net")]
+pub(crate) fn wake_pollers() -> usize {
+    sched::wake(&raw const POLL_KEY as usize, usize::MAX)
+}
+
+/// The socket `fd` refers to, and whether it is non-blocking
+/// (`ENOTSOCK` for another kind of descriptor).
+#[cfg(feature = "net")]
+pub fn socket(fd: i32) -> Result<(crate::net::SocketId, bool)> {
+    with(|fs| {
+        let description = fs.description(fd)?;
+        match description.object {
+            Object::Socket(id) => Ok((id, description.status & O_NONBLOCK != 0)),
+            _ => Err(Errno(kiln_abi::errno::ENOTSOCK)),
+        }
+    })
+}
+
+/// A descriptor for socket `id` (`flags`: `O_NONBLOCK`, `O_CLOEXEC`). On
+/// failure (`EMFILE`) the socket is closed.
+#[cfg(feature = "net")]
+pub fn install_socket(id: crate::net::SocketId, flags: i32) -> Result<i32> {
+    let installed = with(|fs| {
+        fs.install(
+            Object::Socket(id),
+            Vec::new(),
+            O_RDWR | (flags & O_NONBLOCK),
+            0,
+            flags & O_CLOEXEC != 0,
+        )
+    });
+    if installed.is_err() {
+        crate::net::close(id);
+    }
+    installed
 }

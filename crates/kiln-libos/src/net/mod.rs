@@ -1,0 +1,398 @@
+//! Networking: the virtio-net device, TCP/IP with smoltcp, and the sockets
+//! the descriptor table refers to.
+//!
+//! Everything runs on the program's own threads, cooperatively: a socket
+//! call polls the stack, acts on its smoltcp socket and polls again, so
+//! what it produced goes out at once. A call that would block waits in the
+//! scheduler on its socket's key; when no thread can run, the scheduler
+//! calls [`idle`], which polls the stack and wakes the sockets' waiters,
+//! and then blocks the vCPU until traffic arrives (the monitor ends a
+//! `Block` when it fills a receive buffer) or smoltcp's next timer.
+//!
+//! A VM without a network device never touches MMIO: socket creation
+//! fails with `EAFNOSUPPORT`, as on a kernel built without IPv4.
+
+mod device;
+mod hal;
+mod socket;
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+
+use kiln_abi::errno::*;
+use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::time::Instant as NetInstant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
+use spinning_top::Spinlock;
+
+use crate::fs::{Errno, Result};
+use crate::platform;
+use crate::sched;
+use crate::time::Instant;
+use device::Device;
+use socket::{Io, Socket};
+pub use socket::{Kind, Shutdown};
+
+/// A socket of the table, as the descriptor table names it.
+pub type SocketId = usize;
+
+/// The network stack.
+struct Net {
+    device: Device,
+    iface: Interface,
+    set: SocketSet<'static>,
+    /// The program's sockets, by id; boxed so each has a stable address,
+    /// its scheduler key.
+    sockets: Vec<Option<Box<Socket>>>,
+    /// smoltcp sockets the program closed, kept until their connections
+    /// have ended (a FIN to send, a reset to deliver).
+    closing: Vec<SocketHandle>,
+    /// The next ephemeral port to try.
+    next_port: u16,
+    /// The guest's address.
+    address: Ipv4Addr,
+}
+
+/// The stack: `None` until the first socket call, then `Some(None)` when
+/// the VM has no network device.
+static NET: Spinlock<Option<Option<Net>>> = Spinlock::new(None);
+
+fn now() -> NetInstant {
+    NetInstant::from_micros((Instant::now().as_nanos_since_boot() / 1000) as i64)
+}
+
+impl Net {
+    fn open() -> Option<Self> {
+        let config = platform::boot_info().net;
+        let mut device = Device::open(&config)?;
+        let mut iface_config = Config::new(HardwareAddress::Ethernet(EthernetAddress(config.mac)));
+        iface_config.random_seed = platform::boot_info().random_seed[3] ^ platform::rdtsc();
+        let mut iface = Interface::new(iface_config, &mut device, now());
+        let address = Ipv4Addr::from(config.ipv4);
+        iface.update_ip_addrs(|addrs| {
+            let _ = addrs.push(IpCidr::new(address.into(), config.prefix_len.min(32)));
+        });
+        if config.gateway != [0; 4] {
+            let _ = iface
+                .routes_mut()
+                .add_default_ipv4_route(Ipv4Addr::from(config.gateway));
+        }
+        Some(Self {
+            device,
+            iface,
+            set: SocketSet::new(Vec::new()),
+            sockets: Vec::new(),
+            closing: Vec::new(),
+            next_port: socket::EPHEMERAL_FIRST,
+            address,
+        })
+    }
+
+    /// Runs the stack: takes every received frame, sends what is due.
+    /// Returns whether a socket may have changed.
+    fn poll(&mut self) -> bool {
+        let changed = self.iface.poll(now(), &mut self.device, &mut self.set)
+            == PollResult::SocketStateChanged;
+        self.device.repost();
+        let set = &mut self.set;
+        self.closing.retain(|&handle| {
+            let done = socket::finished(set, handle);
+            if done {
+                set.remove(handle);
+            }
+            !done
+        });
+        changed
+    }
+
+    /// Wakes every thread waiting on a socket, or in `poll`: each checks
+    /// its own socket again.
+    fn wake_all(&self) -> bool {
+        let mut woken = 0;
+        for socket in self.sockets.iter().flatten() {
+            woken += sched::wake(socket.key(), usize::MAX);
+        }
+        woken += crate::fs::wake_pollers();
+        woken > 0
+    }
+
+    /// A socket with the smoltcp sockets beside it.
+    fn parts(&mut self, id: SocketId) -> Result<(&mut Socket, &mut SocketSet<'static>)> {
+        let socket = self.sockets.get_mut(id).and_then(Option::as_deref_mut);
+        Ok((socket.ok_or(Errno(EBADF))?, &mut self.set))
+    }
+
+    fn socket(&mut self, id: SocketId) -> Result<&mut Socket> {
+        self.sockets
+            .get_mut(id)
+            .and_then(Option::as_deref_mut)
+            .ok_or(Errno(EBADF))
+    }
+}
+
+/// Runs `f` on the stack, opened on first use. Like the file state's
+/// lock, this one is never held across a wait, so finding it taken means
+/// a network call failed inside another (out of memory).
+fn with<T>(f: impl FnOnce(&mut Net) -> Result<T>) -> Result<T> {
+    let Some(mut state) = NET.try_lock() else {
+        platform::report_panic(b"a network call failed inside another (out of memory?)");
+    };
+    match state.get_or_insert_with(Net::open) {
+        Some(net) => f(net),
+        None => Err(Errno(EAFNOSUPPORT)),
+    }
+}
+
+/// What the scheduler learns from [`idle`].
+pub struct Idle {
+    /// Threads were woken: schedule them instead of blocking.
+    pub woke: bool,
+    /// When the stack next needs polling (ns since boot), or `u64::MAX`.
+    pub deadline: u64,
+    /// A device exists, so traffic can end a wait without a deadline.
+    pub present: bool,
+}
+
+/// The scheduler's idle hook: polls the stack, wakes the waiters of
+/// sockets that may have changed, and says when to poll next.
+pub fn idle() -> Idle {
+    let mut result = Idle {
+        woke: false,
+        deadline: u64::MAX,
+        present: false,
+    };
+    let Some(mut state) = NET.try_lock() else {
+        return result;
+    };
+    let Some(Some(net)) = state.as_mut() else {
+        return result;
+    };
+    result.present = true;
+    if net.poll() {
+        result.woke = net.wake_all();
+    }
+    if let Some(delay) = net.iface.poll_delay(now(), &net.set) {
+        result.deadline = Instant::now()
+            .as_nanos_since_boot()
+            .saturating_add(delay.total_micros().saturating_mul(1000));
+    }
+    result
+}
+
+/// Runs a socket operation: polls, tries it, polls again (so what it
+/// produced is sent now). One that would block returns `EAGAIN` when
+/// `nonblocking` or past `timeout` (ns), else waits on the socket's key
+/// and tries again.
+fn blocking<T>(
+    id: SocketId,
+    nonblocking: bool,
+    timeout: impl Fn(&Socket) -> Option<u64>,
+    mut op: impl FnMut(&mut Net, SocketId) -> Io<T>,
+) -> Result<T> {
+    let mut deadline = None;
+    loop {
+        let (outcome, key, limit) = with(|net| {
+            net.poll();
+            let outcome = op(net, id);
+            if net.poll() {
+                net.wake_all();
+            }
+            let socket = net.socket(id)?;
+            Ok((outcome, socket.key(), timeout(socket)))
+        })?;
+        match outcome {
+            Io::Done(result) => return result,
+            Io::Again if nonblocking => return Err(Errno(EAGAIN)),
+            Io::Again => {
+                let now = Instant::now().as_nanos_since_boot();
+                let deadline = *deadline.get_or_insert_with(|| {
+                    limit.map_or(u64::MAX, |limit| now.saturating_add(limit))
+                });
+                if now >= deadline {
+                    return Err(Errno(EAGAIN));
+                }
+                sched::wait(key, deadline);
+            }
+        }
+    }
+}
+
+/// Runs an operation that never waits, then polls (to send what it made).
+fn immediate<T>(f: impl FnOnce(&mut Net) -> Result<T>) -> Result<T> {
+    with(|net| {
+        net.poll();
+        let result = f(net);
+        if net.poll() {
+            net.wake_all();
+        }
+        result
+    })
+}
+
+/// `socket(2)` for `AF_INET`: a new socket of `kind`.
+pub fn create(kind: Kind) -> Result<SocketId> {
+    with(|net| create_in(net, Socket::new(kind)))
+}
+
+/// Adds `socket` to the table.
+fn create_in(net: &mut Net, socket: Socket) -> Result<SocketId> {
+    let id = match net.sockets.iter().position(Option::is_none) {
+        Some(id) => id,
+        None => {
+            net.sockets.push(None);
+            net.sockets.len() - 1
+        }
+    };
+    net.sockets[id] = Some(Box::new(socket));
+    Ok(id)
+}
+
+/// Releases a socket (its last descriptor was closed): a connection is
+/// closed gracefully, in the background.
+pub fn close(id: SocketId) {
+    let _ = immediate(|net| {
+        let Some(socket) = net.sockets.get_mut(id).and_then(Option::take) else {
+            return Ok(());
+        };
+        let key = socket.key();
+        let handles = socket.release(&mut net.set);
+        net.closing.extend(handles);
+        sched::wake(key, usize::MAX);
+        Ok(())
+    });
+}
+
+/// `bind(2)`.
+pub fn bind(id: SocketId, address: core::net::SocketAddrV4) -> Result<()> {
+    immediate(|net| socket::bind(net, id, address))
+}
+
+/// `listen(2)`.
+pub fn listen(id: SocketId, backlog: i32) -> Result<()> {
+    immediate(|net| socket::listen(net, id, backlog))
+}
+
+/// `accept(2)`: a new socket for the next connection, and its peer.
+pub fn accept(id: SocketId, nonblocking: bool) -> Result<(SocketId, core::net::SocketAddrV4)> {
+    blocking(id, nonblocking, |s| s.recv_timeout(), socket::accept)
+}
+
+/// `connect(2)`. A non-blocking one returns `EINPROGRESS` and finishes in
+/// the background (`poll` for writing, then `SO_ERROR`).
+pub fn connect(id: SocketId, address: core::net::SocketAddrV4, nonblocking: bool) -> Result<()> {
+    immediate(|net| socket::connect(net, id, address))?;
+    if nonblocking {
+        let connecting = with(|net| {
+            let (socket, set) = net.parts(id)?;
+            Ok(socket.is_connecting(set))
+        })?;
+        return if connecting {
+            Err(Errno(EINPROGRESS))
+        } else {
+            Ok(())
+        };
+    }
+    blocking(id, false, |s| s.send_timeout(), socket::finish_connect)
+}
+
+/// `recvfrom(2)`: bytes (or a datagram) into `buf`, and who sent them.
+/// With `peek`, they stay to be read again.
+pub fn recv(
+    id: SocketId,
+    buf: &mut [u8],
+    peek: bool,
+    nonblocking: bool,
+) -> Result<(usize, Option<core::net::SocketAddrV4>)> {
+    blocking(
+        id,
+        nonblocking,
+        |s| s.recv_timeout(),
+        |net, id| socket::recv(net, id, buf, peek),
+    )
+}
+
+/// `sendto(2)`: `data` on the connection, or as a datagram to `to`.
+pub fn send(
+    id: SocketId,
+    data: &[u8],
+    to: Option<core::net::SocketAddrV4>,
+    nonblocking: bool,
+) -> Result<usize> {
+    blocking(
+        id,
+        nonblocking,
+        |s| s.send_timeout(),
+        |net, id| socket::send(net, id, data, to),
+    )
+}
+
+/// `shutdown(2)`.
+pub fn shutdown(id: SocketId, how: Shutdown) -> Result<()> {
+    immediate(|net| socket::shutdown(net, id, how))
+}
+
+/// `getsockname(2)`.
+pub fn local_address(id: SocketId) -> Result<core::net::SocketAddrV4> {
+    with(|net| {
+        let address = net.address;
+        let socket = net.sockets.get(id).and_then(Option::as_deref);
+        let socket = socket.ok_or(Errno(EBADF))?;
+        Ok(socket.local_address(&net.set, address))
+    })
+}
+
+/// `getpeername(2)`.
+pub fn peer_address(id: SocketId) -> Result<core::net::SocketAddrV4> {
+    with(|net| {
+        let set = &net.set;
+        let socket = net.sockets.get(id).and_then(Option::as_deref);
+        socket.ok_or(Errno(EBADF))?.peer_address(set)
+    })
+}
+
+/// `setsockopt(2)` for an integer option.
+pub fn set_option(id: SocketId, level: i32, name: i32, value: i32) -> Result<()> {
+    immediate(|net| {
+        let (socket, set) = net.parts(id)?;
+        socket.set_option(set, level, name, value)
+    })
+}
+
+/// `getsockopt(2)` for an integer option (`SO_ERROR` clears the error).
+pub fn option(id: SocketId, level: i32, name: i32) -> Result<i32> {
+    with(|net| {
+        let (socket, set) = net.parts(id)?;
+        socket.option(set, level, name)
+    })
+}
+
+/// Sets `SO_RCVTIMEO` (`receive`) or `SO_SNDTIMEO`: `None` waits forever.
+pub fn set_timeout(id: SocketId, receive: bool, timeout: Option<u64>) -> Result<()> {
+    with(|net| {
+        net.socket(id)?.set_timeout(receive, timeout);
+        Ok(())
+    })
+}
+
+/// `SO_RCVTIMEO` (`receive`) or `SO_SNDTIMEO`, in ns.
+pub fn timeout(id: SocketId, receive: bool) -> Result<Option<u64>> {
+    with(|net| {
+        let socket = net.socket(id)?;
+        Ok(if receive {
+            socket.recv_timeout()
+        } else {
+            socket.send_timeout()
+        })
+    })
+}
+
+/// Which of `wanted`'s `poll` events the socket has now.
+pub fn poll_ready(id: SocketId, wanted: i16) -> i16 {
+    with(|net| {
+        net.poll();
+        let (socket, set) = net.parts(id)?;
+        Ok(socket.ready(set, wanted))
+    })
+    .unwrap_or(crate::fs::events::POLLNVAL)
+}

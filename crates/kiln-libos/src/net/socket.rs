@@ -1,0 +1,723 @@
+//! Socket records and their operations over smoltcp's sockets.
+//!
+//! A stream socket is first `Fresh` (maybe bound), then either listening
+//! (a set of smoltcp sockets in LISTEN, one per backlog slot, re-armed as
+//! connections are accepted, since a smoltcp socket is one connection) or
+//! one connection. A datagram socket gets its smoltcp socket when bound
+//! (explicitly, or at its first send or receive).
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use kiln_abi::errno::*;
+use smoltcp::iface::{SocketHandle, SocketSet};
+use smoltcp::socket::{tcp, udp};
+use smoltcp::time::Duration;
+use smoltcp::wire::{IpAddress, IpEndpoint, IpListenEndpoint};
+
+use super::{Net, SocketId};
+use crate::fs::events::*;
+use crate::fs::{Errno, Result};
+
+/// The first ephemeral port, as Linux's `ip_local_port_range`.
+pub const EPHEMERAL_FIRST: u16 = 32768;
+const EPHEMERAL_LAST: u16 = 60999;
+
+/// Bytes buffered in each direction of a TCP connection.
+const TCP_BUFFER: usize = 64 * 1024;
+
+/// Datagrams and bytes buffered in each direction of a UDP socket.
+const UDP_PACKETS: usize = 64;
+const UDP_BUFFER: usize = 64 * 1024;
+
+/// The most connections a listening socket holds before `accept`.
+const MAX_BACKLOG: usize = 16;
+
+/// How long a closed connection may wait for its peer before it is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(60);
+
+// Option levels and names (Linux's).
+const SOL_SOCKET: i32 = 1;
+const IPPROTO_TCP: i32 = 6;
+const SO_TYPE: i32 = 3;
+const SO_ERROR: i32 = 4;
+const SO_SNDBUF: i32 = 7;
+const SO_RCVBUF: i32 = 8;
+const SO_KEEPALIVE: i32 = 9;
+const SO_ACCEPTCONN: i32 = 30;
+const TCP_NODELAY: i32 = 1;
+const SOCK_STREAM: i32 = 1;
+const SOCK_DGRAM: i32 = 2;
+
+/// The keep-alive interval `SO_KEEPALIVE` turns on (Linux waits two hours
+/// before the first probe; smoltcp has one interval).
+const KEEPALIVE: Duration = Duration::from_secs(75);
+
+/// What a socket carries.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// TCP.
+    Stream,
+    /// UDP.
+    Datagram,
+}
+
+/// Which directions `shutdown` closes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Shutdown {
+    /// `SHUT_RD`.
+    Read,
+    /// `SHUT_WR`.
+    Write,
+    /// `SHUT_RDWR`.
+    Both,
+}
+
+/// The outcome of one try at an operation.
+pub enum Io<T> {
+    Done(Result<T>),
+    /// It would block: wait for the socket to change.
+    Again,
+}
+
+enum State {
+    /// Not listening or connected; `local` says whether it is bound.
+    Fresh,
+    /// Listening on `local`'s port.
+    Listening(Vec<SocketHandle>),
+    /// A connection, being made (`connecting`) or made.
+    Connection(SocketHandle),
+    /// A bound UDP socket.
+    Datagram(SocketHandle),
+}
+
+/// A socket.
+pub struct Socket {
+    kind: Kind,
+    state: State,
+    /// The address it was bound to (explicitly, or implicitly by `listen`,
+    /// `connect` or a first datagram).
+    local: Option<SocketAddrV4>,
+    /// A datagram socket's `connect`ed peer.
+    peer: Option<SocketAddrV4>,
+    /// A connection started but not yet established or refused.
+    connecting: bool,
+    /// The pending error `SO_ERROR` reports (0: none).
+    error: i32,
+    read_shut: bool,
+    nodelay: bool,
+    keepalive: bool,
+    recv_timeout: Option<u64>,
+    send_timeout: Option<u64>,
+    /// Other integer options, stored so `getsockopt` returns what was set.
+    options: Vec<((i32, i32), i32)>,
+}
+
+fn endpoint(address: SocketAddrV4) -> IpEndpoint {
+    IpEndpoint::new(IpAddress::Ipv4(*address.ip()), address.port())
+}
+
+fn v4(endpoint: IpEndpoint) -> SocketAddrV4 {
+    let IpAddress::Ipv4(ip) = endpoint.addr;
+    SocketAddrV4::new(ip, endpoint.port)
+}
+
+fn tcp_socket() -> tcp::Socket<'static> {
+    tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
+        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
+    )
+}
+
+fn udp_socket() -> udp::Socket<'static> {
+    let buffer = || {
+        udp::PacketBuffer::new(
+            vec![udp::PacketMetadata::EMPTY; UDP_PACKETS],
+            vec![0; UDP_BUFFER],
+        )
+    };
+    udp::Socket::new(buffer(), buffer())
+}
+
+/// Whether a closed connection's smoltcp socket can go.
+pub fn finished(set: &SocketSet<'_>, handle: SocketHandle) -> bool {
+    matches!(
+        set.get::<tcp::Socket>(handle).state(),
+        tcp::State::Closed | tcp::State::TimeWait
+    )
+}
+
+/// A connection ready for `accept`: past the handshake (it may already be
+/// closed by the peer, with data to read).
+fn accepted(socket: &tcp::Socket<'_>) -> bool {
+    !matches!(
+        socket.state(),
+        tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed
+    )
+}
+
+impl Socket {
+    /// A fresh socket.
+    pub fn new(kind: Kind) -> Self {
+        Self {
+            kind,
+            state: State::Fresh,
+            local: None,
+            peer: None,
+            connecting: false,
+            error: 0,
+            read_shut: false,
+            nodelay: false,
+            keepalive: false,
+            recv_timeout: None,
+            send_timeout: None,
+            options: Vec::new(),
+        }
+    }
+
+    /// The scheduler key its waiters wait on: its own address.
+    pub fn key(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// `SO_RCVTIMEO`.
+    pub fn recv_timeout(&self) -> Option<u64> {
+        self.recv_timeout
+    }
+
+    /// `SO_SNDTIMEO`.
+    pub fn send_timeout(&self) -> Option<u64> {
+        self.send_timeout
+    }
+
+    /// Sets `SO_RCVTIMEO` or `SO_SNDTIMEO`.
+    pub fn set_timeout(&mut self, receive: bool, timeout: Option<u64>) {
+        if receive {
+            self.recv_timeout = timeout;
+        } else {
+            self.send_timeout = timeout;
+        }
+    }
+
+    /// Notes the end of a connection attempt: established, or refused
+    /// (then `SO_ERROR` says so).
+    fn settle(&mut self, set: &SocketSet<'_>) {
+        if let (true, State::Connection(handle)) = (self.connecting, &self.state) {
+            match set.get::<tcp::Socket>(*handle).state() {
+                tcp::State::SynSent | tcp::State::SynReceived => {}
+                tcp::State::Closed => {
+                    self.connecting = false;
+                    self.error = ECONNREFUSED;
+                }
+                _ => self.connecting = false,
+            }
+        }
+    }
+
+    /// Whether a connection attempt is still under way.
+    pub fn is_connecting(&mut self, set: &mut SocketSet<'_>) -> bool {
+        self.settle(set);
+        self.connecting
+    }
+
+    /// Gives up the smoltcp sockets: they are closed and handed back, to
+    /// be removed once their connections have ended.
+    pub fn release(&self, set: &mut SocketSet<'static>) -> Vec<SocketHandle> {
+        match &self.state {
+            State::Fresh => Vec::new(),
+            State::Datagram(handle) => {
+                set.remove(*handle);
+                Vec::new()
+            }
+            State::Connection(handle) => {
+                let socket = set.get_mut::<tcp::Socket>(*handle);
+                socket.close();
+                socket.set_timeout(Some(CLOSE_TIMEOUT));
+                vec![*handle]
+            }
+            // Connections not yet accepted are reset, as Linux does.
+            State::Listening(handles) => {
+                for &handle in handles {
+                    set.get_mut::<tcp::Socket>(handle).abort();
+                }
+                handles.clone()
+            }
+        }
+    }
+
+    /// `getsockname`: the bound address, or the connection's own end.
+    pub fn local_address(&self, set: &SocketSet<'_>, own: Ipv4Addr) -> SocketAddrV4 {
+        if let State::Connection(handle) = self.state
+            && let Some(local) = set.get::<tcp::Socket>(handle).local_endpoint()
+        {
+            return v4(local);
+        }
+        match self.local {
+            Some(local) if local.ip().is_unspecified() && self.peer.is_some() => {
+                SocketAddrV4::new(own, local.port())
+            }
+            Some(local) => local,
+            None => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+        }
+    }
+
+    /// `getpeername`.
+    pub fn peer_address(&self, set: &SocketSet<'_>) -> Result<SocketAddrV4> {
+        match self.state {
+            State::Connection(handle) if !self.connecting => set
+                .get::<tcp::Socket>(handle)
+                .remote_endpoint()
+                .map(v4)
+                .ok_or(Errno(ENOTCONN)),
+            State::Datagram(_) | State::Fresh if self.kind == Kind::Datagram => {
+                self.peer.ok_or(Errno(ENOTCONN))
+            }
+            _ => Err(Errno(ENOTCONN)),
+        }
+    }
+
+    /// `setsockopt` for an integer option. Options without an effect here
+    /// (`SO_REUSEADDR`, `IPV6_V6ONLY`, buffer sizes...) are kept, so
+    /// `getsockopt` returns them.
+    pub fn set_option(
+        &mut self,
+        set: &mut SocketSet<'_>,
+        level: i32,
+        name: i32,
+        value: i32,
+    ) -> Result<()> {
+        match (level, name) {
+            (IPPROTO_TCP, TCP_NODELAY) => self.nodelay = value != 0,
+            (SOL_SOCKET, SO_KEEPALIVE) => self.keepalive = value != 0,
+            (SOL_SOCKET, SO_TYPE | SO_ERROR | SO_ACCEPTCONN) => return Err(Errno(ENOPROTOOPT)),
+            _ => match self
+                .options
+                .iter_mut()
+                .find(|(key, _)| *key == (level, name))
+            {
+                Some((_, stored)) => *stored = value,
+                None => self.options.push(((level, name), value)),
+            },
+        }
+        if let State::Connection(handle) = self.state {
+            self.configure(set.get_mut::<tcp::Socket>(handle));
+        }
+        Ok(())
+    }
+
+    /// Applies the options to a connection's smoltcp socket.
+    fn configure(&self, socket: &mut tcp::Socket<'_>) {
+        socket.set_nagle_enabled(!self.nodelay);
+        socket.set_keep_alive(self.keepalive.then_some(KEEPALIVE));
+    }
+
+    /// `getsockopt` for an integer option.
+    pub fn option(&mut self, set: &mut SocketSet<'_>, level: i32, name: i32) -> Result<i32> {
+        self.settle(set);
+        Ok(match (level, name) {
+            (IPPROTO_TCP, TCP_NODELAY) => i32::from(self.nodelay),
+            (SOL_SOCKET, SO_KEEPALIVE) => i32::from(self.keepalive),
+            (SOL_SOCKET, SO_ERROR) => core::mem::take(&mut self.error),
+            (SOL_SOCKET, SO_TYPE) => match self.kind {
+                Kind::Stream => SOCK_STREAM,
+                Kind::Datagram => SOCK_DGRAM,
+            },
+            (SOL_SOCKET, SO_ACCEPTCONN) => i32::from(matches!(self.state, State::Listening(_))),
+            (SOL_SOCKET, SO_SNDBUF | SO_RCVBUF) => self
+                .options
+                .iter()
+                .find(|(key, _)| *key == (level, name))
+                .map_or(TCP_BUFFER as i32, |(_, value)| *value),
+            _ => self
+                .options
+                .iter()
+                .find(|(key, _)| *key == (level, name))
+                .map_or(0, |(_, value)| *value),
+        })
+    }
+
+    /// The `poll` events among `wanted` it has now.
+    pub fn ready(&mut self, set: &mut SocketSet<'_>, wanted: i16) -> i16 {
+        self.settle(set);
+        let mut ready = 0;
+        if self.error != 0 {
+            ready |= POLLERR;
+        }
+        match &self.state {
+            // As Linux: an unconnected stream socket is writable and hung up.
+            State::Fresh if self.kind == Kind::Stream => ready |= POLLOUT | POLLHUP,
+            State::Fresh => ready |= POLLOUT,
+            State::Listening(handles) => {
+                if handles.iter().any(|&h| accepted(set.get::<tcp::Socket>(h))) {
+                    ready |= POLLIN;
+                }
+            }
+            State::Connection(_) if self.connecting => {}
+            State::Connection(handle) => {
+                let socket = set.get::<tcp::Socket>(*handle);
+                if socket.can_recv() || !socket.may_recv() || self.read_shut {
+                    ready |= POLLIN;
+                }
+                if socket.can_send() {
+                    ready |= POLLOUT;
+                }
+                if matches!(socket.state(), tcp::State::Closed | tcp::State::TimeWait) {
+                    ready |= POLLHUP;
+                }
+            }
+            State::Datagram(handle) => {
+                let socket = set.get::<udp::Socket>(*handle);
+                if socket.can_recv() {
+                    ready |= POLLIN;
+                }
+                if socket.can_send() {
+                    ready |= POLLOUT;
+                }
+            }
+        }
+        ready & (wanted | POLLERR | POLLHUP)
+    }
+}
+
+/// Whether `port` is taken for sockets of `kind`: by a bound, listening
+/// or datagram socket (connections share their listener's port).
+fn port_taken(net: &Net, kind: Kind, port: u16) -> bool {
+    net.sockets.iter().flatten().any(|s| {
+        s.kind == kind
+            && s.local.is_some_and(|l| l.port() == port)
+            && !matches!(s.state, State::Connection(_))
+    })
+}
+
+/// A free ephemeral port.
+fn ephemeral(net: &mut Net, kind: Kind) -> Result<u16> {
+    for _ in EPHEMERAL_FIRST..=EPHEMERAL_LAST {
+        let port = net.next_port;
+        net.next_port = if port >= EPHEMERAL_LAST {
+            EPHEMERAL_FIRST
+        } else {
+            port + 1
+        };
+        let in_use_by_connection = net
+            .sockets
+            .iter()
+            .flatten()
+            .any(|s| s.kind == kind && s.local.is_some_and(|l| l.port() == port));
+        if !in_use_by_connection {
+            return Ok(port);
+        }
+    }
+    Err(Errno(EADDRINUSE))
+}
+
+/// Binds `id` to `address` (port 0: an ephemeral one).
+pub fn bind(net: &mut Net, id: SocketId, address: SocketAddrV4) -> Result<()> {
+    let own = net.address;
+    let ip = *address.ip();
+    if !(ip.is_unspecified() || ip == own) {
+        return Err(Errno(EADDRNOTAVAIL));
+    }
+    let socket = net.socket(id)?;
+    if socket.local.is_some() || !matches!(socket.state, State::Fresh) {
+        return Err(Errno(EINVAL));
+    }
+    let kind = socket.kind;
+    let port = match address.port() {
+        0 => ephemeral(net, kind)?,
+        port if port_taken(net, kind, port) => return Err(Errno(EADDRINUSE)),
+        port => port,
+    };
+    let local = SocketAddrV4::new(ip, port);
+    if kind == Kind::Datagram {
+        let mut udp = udp_socket();
+        let listen = IpListenEndpoint {
+            addr: (!ip.is_unspecified()).then_some(IpAddress::Ipv4(ip)),
+            port,
+        };
+        udp.bind(listen).map_err(|_| Errno(EINVAL))?;
+        let handle = net.set.add(udp);
+        net.socket(id)?.state = State::Datagram(handle);
+    }
+    net.socket(id)?.local = Some(local);
+    Ok(())
+}
+
+fn listen_endpoint(local: SocketAddrV4) -> IpListenEndpoint {
+    IpListenEndpoint {
+        addr: (!local.ip().is_unspecified()).then_some(IpAddress::Ipv4(*local.ip())),
+        port: local.port(),
+    }
+}
+
+/// Starts listening with up to `backlog` connections waiting.
+pub fn listen(net: &mut Net, id: SocketId, backlog: i32) -> Result<()> {
+    let socket = net.socket(id)?;
+    if socket.kind != Kind::Stream {
+        return Err(Errno(ENOTSUP));
+    }
+    match socket.state {
+        State::Fresh => {}
+        State::Listening(_) => return Ok(()),
+        _ => return Err(Errno(EINVAL)),
+    }
+    if socket.local.is_none() {
+        bind(net, id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+    }
+    let socket = net.socket(id)?;
+    let local = socket.local.ok_or(Errno(EINVAL))?;
+    let slots = usize::try_from(backlog).unwrap_or(0).clamp(1, MAX_BACKLOG);
+    let mut handles = Vec::with_capacity(slots);
+    for _ in 0..slots {
+        let mut tcp = tcp_socket();
+        tcp.listen(listen_endpoint(local))
+            .map_err(|_| Errno(EINVAL))?;
+        handles.push(net.set.add(tcp));
+    }
+    net.socket(id)?.state = State::Listening(handles);
+    Ok(())
+}
+
+/// Takes an established connection off a listening socket, re-arming its
+/// slot with a fresh LISTEN socket.
+pub fn accept(net: &mut Net, id: SocketId) -> Io<(SocketId, SocketAddrV4)> {
+    let (handles, local, nodelay, keepalive) = match net.socket(id) {
+        Ok(Socket {
+            state: State::Listening(handles),
+            local: Some(local),
+            nodelay,
+            keepalive,
+            ..
+        }) => (handles.clone(), *local, *nodelay, *keepalive),
+        Ok(_) => return Io::Done(Err(Errno(EINVAL))),
+        Err(e) => return Io::Done(Err(e)),
+    };
+    // A slot whose handshake was reset before `accept` listens again.
+    for &handle in &handles {
+        let tcp = net.set.get_mut::<tcp::Socket>(handle);
+        if tcp.state() == tcp::State::Closed {
+            let _ = tcp.listen(listen_endpoint(local));
+        }
+    }
+    let Some(slot) = handles
+        .iter()
+        .position(|&h| accepted(net.set.get::<tcp::Socket>(h)))
+    else {
+        return Io::Again;
+    };
+    let mut fresh = tcp_socket();
+    if fresh.listen(listen_endpoint(local)).is_err() {
+        return Io::Done(Err(Errno(EINVAL)));
+    }
+    let fresh = net.set.add(fresh);
+    let Ok(Socket {
+        state: State::Listening(handles),
+        ..
+    }) = net.socket(id)
+    else {
+        return Io::Done(Err(Errno(EINVAL)));
+    };
+    let handle = core::mem::replace(&mut handles[slot], fresh);
+    let tcp = net.set.get_mut::<tcp::Socket>(handle);
+    let peer = tcp.remote_endpoint().map(v4);
+    let mut connection = Socket::new(Kind::Stream);
+    connection.nodelay = nodelay;
+    connection.keepalive = keepalive;
+    connection.configure(tcp);
+    connection.local = tcp.local_endpoint().map(v4);
+    connection.state = State::Connection(handle);
+    let new = match super::create_in(net, connection) {
+        Ok(new) => new,
+        Err(e) => return Io::Done(Err(e)),
+    };
+    Io::Done(Ok((
+        new,
+        peer.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+    )))
+}
+
+/// Starts a connection to `to` (a datagram socket just records its peer).
+pub fn connect(net: &mut Net, id: SocketId, to: SocketAddrV4) -> Result<()> {
+    let socket = net.socket(id)?;
+    if socket.kind == Kind::Datagram {
+        if socket.local.is_none() {
+            bind(net, id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+        }
+        net.socket(id)?.peer = Some(to);
+        return Ok(());
+    }
+    match socket.state {
+        State::Fresh => {}
+        State::Connection(_) if socket.connecting => return Err(Errno(EALREADY)),
+        State::Connection(_) => return Err(Errno(EISCONN)),
+        _ => return Err(Errno(EINVAL)),
+    }
+    if to.ip().is_unspecified() || to.port() == 0 {
+        return Err(Errno(ECONNREFUSED));
+    }
+    let port = match socket.local {
+        Some(local) => local.port(),
+        None => ephemeral(net, Kind::Stream)?,
+    };
+    let mut tcp = tcp_socket();
+    let socket = net.socket(id)?;
+    socket.configure(&mut tcp);
+    tcp.connect(net.iface.context(), endpoint(to), port)
+        .map_err(|_| Errno(ENETUNREACH))?;
+    let handle = net.set.add(tcp);
+    let own = net.address;
+    let socket = net.socket(id)?;
+    socket.local = Some(SocketAddrV4::new(own, port));
+    socket.state = State::Connection(handle);
+    socket.connecting = true;
+    Ok(())
+}
+
+/// Waits out a blocking `connect`.
+pub fn finish_connect(net: &mut Net, id: SocketId) -> Io<()> {
+    let (socket, set) = match net.parts(id) {
+        Ok(parts) => parts,
+        Err(e) => return Io::Done(Err(e)),
+    };
+    if socket.is_connecting(set) {
+        return Io::Again;
+    }
+    match core::mem::take(&mut socket.error) {
+        0 => Io::Done(Ok(())),
+        error => Io::Done(Err(Errno(error))),
+    }
+}
+
+/// Receives into `buf`.
+pub fn recv(
+    net: &mut Net,
+    id: SocketId,
+    buf: &mut [u8],
+    peek: bool,
+) -> Io<(usize, Option<SocketAddrV4>)> {
+    if let Ok(socket) = net.socket(id)
+        && socket.kind == Kind::Datagram
+        && socket.local.is_none()
+        && let Err(e) = bind(net, id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+    {
+        return Io::Done(Err(e));
+    }
+    let (socket, set) = match net.parts(id) {
+        Ok(parts) => parts,
+        Err(e) => return Io::Done(Err(e)),
+    };
+    socket.settle(set);
+    if socket.error != 0 {
+        return Io::Done(Err(Errno(core::mem::take(&mut socket.error))));
+    }
+    match socket.state {
+        State::Fresh | State::Listening(_) => Io::Done(Err(Errno(ENOTCONN))),
+        State::Connection(_) if socket.connecting => Io::Again,
+        State::Connection(_) if socket.read_shut => Io::Done(Ok((0, None))),
+        State::Connection(handle) => {
+            let tcp = set.get_mut::<tcp::Socket>(handle);
+            if buf.is_empty() {
+                return Io::Done(Ok((0, None)));
+            }
+            if tcp.can_recv() {
+                let n = if peek {
+                    tcp.peek_slice(buf)
+                } else {
+                    tcp.recv_slice(buf)
+                };
+                return Io::Done(Ok((n.unwrap_or(0), None)));
+            }
+            if tcp.may_recv() {
+                Io::Again
+            } else {
+                // The peer sent FIN (or the connection is gone): end of file.
+                Io::Done(Ok((0, None)))
+            }
+        }
+        State::Datagram(handle) => {
+            let udp = set.get_mut::<udp::Socket>(handle);
+            let received = if peek {
+                udp.peek().map(|(data, meta)| (data, *meta))
+            } else {
+                udp.recv()
+            };
+            match received {
+                Ok((data, meta)) => {
+                    // As Linux: the rest of a datagram too long for the
+                    // buffer is lost.
+                    let n = data.len().min(buf.len());
+                    buf[..n].copy_from_slice(&data[..n]);
+                    Io::Done(Ok((n, Some(v4(meta.endpoint)))))
+                }
+                Err(_) => Io::Again,
+            }
+        }
+    }
+}
+
+/// Sends `data` on the connection, or as one datagram to `to` (or the
+/// connected peer).
+pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddrV4>) -> Io<usize> {
+    if let Ok(socket) = net.socket(id)
+        && socket.kind == Kind::Datagram
+        && socket.local.is_none()
+        && let Err(e) = bind(net, id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+    {
+        return Io::Done(Err(e));
+    }
+    let (socket, set) = match net.parts(id) {
+        Ok(parts) => parts,
+        Err(e) => return Io::Done(Err(e)),
+    };
+    socket.settle(set);
+    if socket.error != 0 {
+        return Io::Done(Err(Errno(core::mem::take(&mut socket.error))));
+    }
+    match socket.state {
+        State::Fresh | State::Listening(_) => Io::Done(Err(Errno(ENOTCONN))),
+        State::Connection(_) if socket.connecting => Io::Again,
+        State::Connection(handle) => {
+            let tcp = set.get_mut::<tcp::Socket>(handle);
+            if !tcp.may_send() {
+                return Io::Done(Err(Errno(EPIPE)));
+            }
+            if data.is_empty() {
+                return Io::Done(Ok(0));
+            }
+            match tcp.send_slice(data) {
+                Ok(0) => Io::Again,
+                Ok(n) => Io::Done(Ok(n)),
+                Err(_) => Io::Done(Err(Errno(EPIPE))),
+            }
+        }
+        State::Datagram(handle) => {
+            let Some(to) = to.or(socket.peer) else {
+                return Io::Done(Err(Errno(EDESTADDRREQ)));
+            };
+            let udp = set.get_mut::<udp::Socket>(handle);
+            if data.len() > udp.payload_send_capacity() {
+                return Io::Done(Err(Errno(EMSGSIZE)));
+            }
+            match udp.send_slice(data, endpoint(to)) {
+                Ok(()) => Io::Done(Ok(data.len())),
+                Err(udp::SendError::BufferFull) => Io::Again,
+                Err(udp::SendError::Unaddressable) => Io::Done(Err(Errno(ENETUNREACH))),
+            }
+        }
+    }
+}
+
+/// Closes one or both directions of a connection.
+pub fn shutdown(net: &mut Net, id: SocketId, how: Shutdown) -> Result<()> {
+    let (socket, set) = net.parts(id)?;
+    let State::Connection(handle) = socket.state else {
+        return Err(Errno(ENOTCONN));
+    };
+    if matches!(how, Shutdown::Read | Shutdown::Both) {
+        socket.read_shut = true;
+    }
+    if matches!(how, Shutdown::Write | Shutdown::Both) {
+        set.get_mut::<tcp::Socket>(handle).close();
+    }
+    Ok(())
+}
