@@ -67,7 +67,8 @@ impl Net {
         let config = platform::boot_info().net;
         let mut device = Device::open(&config)?;
         let mut iface_config = Config::new(HardwareAddress::Ethernet(EthernetAddress(config.mac)));
-        iface_config.random_seed = platform::boot_info().random_seed[3] ^ platform::rdtsc();
+        let seed = platform::boot_info().random_seed[3] ^ platform::rdtsc();
+        iface_config.random_seed = seed;
         let mut iface = Interface::new(iface_config, &mut device, now());
         let address = Ipv4Addr::from(config.ipv4);
         iface.update_ip_addrs(|addrs| {
@@ -84,7 +85,10 @@ impl Net {
             set: SocketSet::new(Vec::new()),
             sockets: Vec::new(),
             closing: Vec::new(),
-            next_port: socket::EPHEMERAL_FIRST,
+            // A random start, so a rebooted guest does not reuse the
+            // ports of its previous life's connections at once.
+            next_port: socket::EPHEMERAL_FIRST
+                + (seed % u64::from(socket::EPHEMERAL_LAST - socket::EPHEMERAL_FIRST + 1)) as u16,
             address,
         })
     }
@@ -150,7 +154,7 @@ pub struct Idle {
     pub woke: bool,
     /// When the stack next needs polling (ns since boot), or `u64::MAX`.
     pub deadline: u64,
-    /// A device exists, so traffic can end a wait without a deadline.
+    /// Sockets exist, so traffic can end a wait without a deadline.
     pub present: bool,
 }
 
@@ -168,7 +172,7 @@ pub fn idle() -> Idle {
     let Some(Some(net)) = state.as_mut() else {
         return result;
     };
-    result.present = true;
+    result.present = net.sockets.iter().any(Option::is_some) || !net.closing.is_empty();
     if net.poll() {
         result.woke = net.wake_all();
     }

@@ -22,7 +22,8 @@ use crate::fs::{Errno, Result};
 
 /// The first ephemeral port, as Linux's `ip_local_port_range`.
 pub const EPHEMERAL_FIRST: u16 = 32768;
-const EPHEMERAL_LAST: u16 = 60999;
+/// The last ephemeral port.
+pub const EPHEMERAL_LAST: u16 = 60999;
 
 /// Bytes buffered in each direction of a TCP connection.
 const TCP_BUFFER: usize = 64 * 1024;
@@ -31,8 +32,9 @@ const TCP_BUFFER: usize = 64 * 1024;
 const UDP_PACKETS: usize = 64;
 const UDP_BUFFER: usize = 64 * 1024;
 
-/// The most connections a listening socket holds before `accept`.
-const MAX_BACKLOG: usize = 16;
+/// The most connections a listening socket holds before `accept`: each
+/// is a smoltcp socket with its buffers, allocated at `listen`.
+const MAX_BACKLOG: usize = 8;
 
 /// How long a closed connection may wait for its peer before it is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(60);
