@@ -64,7 +64,7 @@ enum Command {
         options: BuildOptions,
     },
     /// Run an image, or build a crate directory first and run it.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Describe an image (ABI version, entry, sections, services, files),
     /// or an instance (what it runs, its state, its last crash).
     Inspect {
@@ -162,7 +162,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Build { dir, options } => guest_build::build_and_report(&dir, &options),
-        Command::Run(args) => run::run(args, started_ns),
+        Command::Run(args) => run::run(*args, started_ns),
         // A path (or anything that exists) is an image; a bare word an instance.
         Command::Inspect { target, .. } if target.exists() || target.components().count() > 1 => {
             inspect::inspect(&target)

@@ -1,6 +1,7 @@
 //! `kiln run`: boot an image (building it first when given a crate).
 
 mod detach;
+mod net;
 mod volume;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,26 @@ pub struct RunArgs {
     /// read-only with :ro.
     #[arg(short = 'v', long = "volume", value_name = "HOST_DIR:GUEST_DIR[:ro]")]
     volumes: Vec<String>,
+    /// Publish a guest port on the host (repeatable), as Docker does:
+    /// [HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]. Implies --net user.
+    #[arg(
+        short = 'p',
+        long = "publish",
+        value_name = "[HOST_IP:]HOST_PORT:GUEST_PORT[/PROTO]"
+    )]
+    publish: Vec<String>,
+    /// The guest's network: `user` (rootless, through passt; the guest is
+    /// 10.0.2.15/24, gateway 10.0.2.2 (the host), DNS 10.0.2.3; the
+    /// default with -p), `tap:NAME` (an existing TAP device; addresses
+    /// from --ip and --gateway) or `none` (the default without -p).
+    #[arg(long, value_name = "user|tap:NAME|none")]
+    net: Option<String>,
+    /// The guest's address on a TAP network, as CIDR (default 10.0.2.15/24).
+    #[arg(long, value_name = "IPV4/PREFIX")]
+    ip: Option<String>,
+    /// The gateway on a TAP network (default 10.0.2.2).
+    #[arg(long, value_name = "IPV4")]
+    gateway: Option<String>,
     /// Print a boot timeline and VM exit counts on stderr.
     #[arg(long)]
     verbose: bool,
@@ -69,6 +90,12 @@ pub struct RunArgs {
 pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
     crate::instance::die_with_supervisor();
     let volumes = volume::parse_volumes(&args.volumes)?;
+    let net = net::parse(&net::NetArgs {
+        publish: &args.publish,
+        net: args.net.as_deref(),
+        ip: args.ip.as_deref(),
+        gateway: args.gateway.as_deref(),
+    })?;
     let (image_path, name) = resolve(&args)?;
     if args.detach {
         return detach::start(&args, &image_path, &volumes);
@@ -87,7 +114,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         volumes,
         stats_file: args.stats_file.clone(),
         image_file: Some(file.id()),
-        net: None,
+        net,
     };
     let summary = kiln_monitor::run(&image, &config).map_err(|e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),

@@ -360,3 +360,101 @@ fn a_closed_stdout_does_not_crash_kiln() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn bad_network_flags_are_usage_errors() {
+    for (flags, needle) in [
+        (
+            &["-p", "80"][..],
+            "invalid --publish '80': expected [HOST_IP:]HOST_PORT:GUEST_PORT",
+        ),
+        (
+            &["-p", "8080:0"],
+            "invalid --publish '8080:0': '0' is not a port",
+        ),
+        (&["--publish", "99999:80"], "'99999' is not a port"),
+        (&["-p", "8080:80/sctp"], "unknown protocol 'sctp'"),
+        (&["-p", "nohost:8080:80"], "'nohost' is not an IP address"),
+        (
+            &["-p", "8080:80", "-p", "8080:81"],
+            "host port 8080/tcp is published twice",
+        ),
+        (
+            &["--net", "bridge"],
+            "unknown --net 'bridge': expected user, tap:NAME or none",
+        ),
+        (&["--net", "tap:"], "--net tap needs a device name"),
+        (&["--net", "tap:kilnnosuch0"], "no TAP device kilnnosuch0"),
+        (
+            &["--net", "none", "-p", "8080:80"],
+            "--net none gives the guest no network",
+        ),
+        (
+            &["--net", "tap:lo", "-p", "8080:80"],
+            "--publish needs user-mode networking",
+        ),
+        (
+            &["--net", "user", "--ip", "10.0.0.2/24"],
+            "user mode's addresses are fixed",
+        ),
+        (
+            &["--ip", "10.0.0.2/24"],
+            "--ip and --gateway need --net tap:NAME",
+        ),
+    ] {
+        // Checked before the image is even looked at.
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        args.push("no-such-image");
+        kiln_run(&args).assert_clean_error(code::USAGE, needle);
+    }
+}
+
+#[test]
+fn a_missing_passt_says_how_to_install_it() {
+    require_kvm();
+    let run: Run = kiln()
+        .args(["run", "-p", "8080:80", "no-such-image"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .expect("run kiln")
+        .into();
+    run.assert_clean_error(code::USAGE, "passt is not installed: apt install passt");
+}
+
+#[test]
+fn a_published_port_in_use_is_a_clear_error() {
+    let hello = image("examples/hello", false);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("address").port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let run = run_image(&hello, &["-p", &publish], &[]);
+    run.assert_clean_error(
+        code::HOST,
+        &format!("host port 127.0.0.1:{port}/tcp is already in use"),
+    );
+}
+
+#[test]
+fn a_guest_with_a_network_device_runs_and_passt_goes_with_it() {
+    let hello = image("examples/hello", false);
+    // A free port: bound and released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let run = run_image(&hello, &["-p", &publish, "--timeout", "10s"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Hello"), "{}", run.stdout);
+    assert_eq!(run.stderr, "", "no noise from passt");
+    // passt exits when the monitor does, releasing the port.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "passt still holds port {port} after kiln exited"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -33,6 +33,18 @@ pub(super) fn start(args: &RunArgs, image: &Path, volumes: &[VolumeSpec]) -> Out
             volume.guest()
         ));
     }
+    for publish in &args.publish {
+        run_args.push(format!("--publish={publish}"));
+    }
+    for (flag, value) in [
+        ("net", &args.net),
+        ("ip", &args.ip),
+        ("gateway", &args.gateway),
+    ] {
+        if let Some(value) = value {
+            run_args.push(format!("--{flag}={value}"));
+        }
+    }
     if let Some(timeout) = args.timeout {
         run_args.push(format!("--timeout={}ms", timeout.as_millis()));
     }
