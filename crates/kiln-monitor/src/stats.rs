@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use memmap2::MmapMut;
 
 /// The kinds of VM exit counted, in the file's order.
-pub const EXIT_KINDS: [&str; 12] = [
+pub const EXIT_KINDS: [&str; 14] = [
     "console write",
     "exit",
     "block",
@@ -28,6 +28,8 @@ pub const EXIT_KINDS: [&str; 12] = [
     "shutdown",
     "internal error",
     "other",
+    "net register read",
+    "net register write",
 ];
 
 const MAGIC: u64 = u64::from_le_bytes(*b"KILNSTAT");

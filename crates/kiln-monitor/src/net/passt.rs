@@ -66,6 +66,13 @@ impl Passt {
         drop(theirs);
         let mut link = Self::on_socket(ours);
         link._child = Some(child);
+        // passt addresses frames to the guest's MAC, which it learns from
+        // the guest's first frame; until then it sends to 00:00:00:00:00:00,
+        // which the guest drops, so a connection to a published port made
+        // before the guest has sent anything would hang. Announcing the
+        // guest at once (a gratuitous ARP, as hypervisors send after a
+        // migration) teaches passt the MAC before any traffic.
+        link.send(&gratuitous_arp(addressing))?;
         Ok(link)
     }
 
@@ -164,6 +171,21 @@ impl Backend for Passt {
             self.start += PREFIX + len;
         }
     }
+}
+
+/// An ARP announcement of the guest's address from its MAC.
+pub fn gratuitous_arp(addressing: &Addressing) -> Vec<u8> {
+    let ip = addressing.ipv4.octets();
+    let mut frame = vec![0xff; 6]; // broadcast
+    frame.extend_from_slice(&addressing.mac);
+    frame.extend_from_slice(&[0x08, 0x06]); // ARP
+    // Ethernet, IPv4, 6-byte and 4-byte addresses, a request.
+    frame.extend_from_slice(&[0, 1, 0x08, 0, 6, 4, 0, 1]);
+    frame.extend_from_slice(&addressing.mac);
+    frame.extend_from_slice(&ip);
+    frame.extend_from_slice(&[0; 6]);
+    frame.extend_from_slice(&ip);
+    frame
 }
 
 /// passt's command line: foreground, quiet, IPv4 only, the guest's fixed

@@ -19,6 +19,9 @@ const DESC_WRITE: u16 = 2;
 /// `VIRTQ_DESC_F_INDIRECT`: a table of descriptors (not offered).
 const DESC_INDIRECT: u16 = 4;
 
+/// `VIRTQ_USED_F_NO_NOTIFY`: the driver need not notify the device.
+const USED_NO_NOTIFY: u16 = 1;
+
 /// The most bytes one chain may hold that the device reads or writes:
 /// a 12-byte header and a 64 KiB frame, with room to spare.
 pub const MAX_CHAIN_BYTES: u64 = 128 * 1024;
@@ -177,6 +180,11 @@ impl Queue {
                 .check(addr, len)
                 .map_err(|error| QueueError::Memory { what, error })?;
         }
+        // The device looks for receive buffers at every exit, so a driver
+        // that posts them need not spend an exit telling it; transmit
+        // chains are carried out only on notification.
+        let flags = if device_writes { USED_NO_NOTIFY } else { 0 };
+        write(memory, flags, setup.device)?;
         Ok(Self {
             setup,
             device_writes,

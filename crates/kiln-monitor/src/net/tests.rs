@@ -311,6 +311,14 @@ fn a_transmitted_frame_reaches_the_host_length_prefixed() {
         assert_eq!(got, expected);
     }
     assert_eq!(driver.used_idx(TX), 2);
+    let flags = |queue: usize| {
+        driver
+            .memory
+            .read_obj::<u16>(RINGS[queue].used)
+            .expect("flags")
+    };
+    assert_eq!(flags(TX), 0, "transmit needs QueueNotify");
+    assert_eq!(flags(RX), 1, "receive buffers are found without one");
     assert_eq!(driver.used(TX, 0), (0, 0));
     assert_eq!(driver.used(TX, 1), (2, 0));
 }
