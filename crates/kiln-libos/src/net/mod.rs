@@ -54,6 +54,37 @@ struct Net {
     address: Ipv4Addr,
 }
 
+/// Sends a gratuitous ARP, as an interface coming up does: the network
+/// (passt, a bridge) learns the guest's MAC address from it. Until then
+/// passt addresses frames for the guest to 00:00:00:00:00:00, which the
+/// stack drops, so a first inbound connection would never be answered.
+fn announce(device: &mut Device, mac: EthernetAddress, ip: Ipv4Addr) {
+    use smoltcp::phy::{Device as _, TxToken as _};
+    use smoltcp::wire::{
+        ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, EthernetRepr,
+    };
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: mac,
+        source_protocol_addr: ip,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: ip,
+    };
+    let ethernet = EthernetRepr {
+        src_addr: mac,
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Arp,
+    };
+    let Some(token) = device.transmit(now()) else {
+        return;
+    };
+    token.consume(ethernet.buffer_len() + arp.buffer_len(), |buffer| {
+        let mut frame = EthernetFrame::new_unchecked(buffer);
+        ethernet.emit(&mut frame);
+        arp.emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
+    });
+}
+
 /// The stack: `None` until the first socket call, then `Some(None)` when
 /// the VM has no network device.
 static NET: Spinlock<Option<Option<Net>>> = Spinlock::new(None);
@@ -74,6 +105,7 @@ impl Net {
         iface.update_ip_addrs(|addrs| {
             let _ = addrs.push(IpCidr::new(address.into(), config.prefix_len.min(32)));
         });
+        announce(&mut device, EthernetAddress(config.mac), address);
         if config.gateway != [0; 4] {
             let _ = iface
                 .routes_mut()
