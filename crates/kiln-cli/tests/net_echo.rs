@@ -1,0 +1,122 @@
+//! The std::net echo server (`examples/net-echo`) as a unikernel: reached
+//! through `-p` (passt) from the host, several TCP clients at once and UDP;
+//! and, without a network, failing as a kernel without IPv4 would.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::process::{Child, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use common::{image, kiln, require_kvm, run_image};
+
+/// A host port free now (the kernel's choice), for `-p`.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let port = listener.local_addr().expect("local address").port();
+    drop(listener);
+    port
+}
+
+/// A running `kiln run`, stopped when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Boots net-echo with guest port 7 published on `port` (TCP and UDP) and
+/// waits until it says it is listening.
+fn start_echo(port: u16) -> Server {
+    require_kvm();
+    let image = image("examples/net-echo", true);
+    let publish_tcp = format!("{port}:7");
+    let publish_udp = format!("{port}:7/udp");
+    let mut child = kiln()
+        .args(["run", "--memory", "64M", "--timeout", "60s", "-p"])
+        .arg(&publish_tcp)
+        .arg("-p")
+        .arg(&publish_udp)
+        .arg(&image)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start kiln run");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let server = Server(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert_eq!(first, "net-echo: listening on port 7");
+    // Keep draining the guest's output so it never blocks on a full pipe.
+    thread::spawn(move || lines.for_each(drop));
+    server
+}
+
+#[test]
+fn net_echo_serves_concurrent_tcp_clients_and_udp_through_publish() {
+    let port = free_port();
+    let _server = start_echo(port);
+    let clients: Vec<_> = (0..8u8)
+        .map(|i| {
+            thread::spawn(move || {
+                let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(20)))
+                    .expect("timeout");
+                let data: Vec<u8> = (0..200_000u32).map(|j| (j as u8).wrapping_add(i)).collect();
+                let mut reader = stream.try_clone().expect("clone");
+                let expected = data.len();
+                let echo = thread::spawn(move || {
+                    let mut back = Vec::with_capacity(expected);
+                    let mut buf = [0u8; 65536];
+                    while back.len() < expected {
+                        match reader.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => back.extend_from_slice(&buf[..n]),
+                            Err(e) => panic!("client {i}: read: {e}"),
+                        }
+                    }
+                    back
+                });
+                stream.write_all(&data).expect("write");
+                let back = echo.join().expect("reader");
+                assert!(
+                    back == data,
+                    "client {i}: {} bytes came back, not the same",
+                    back.len()
+                );
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("client");
+    }
+
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("udp socket");
+    udp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    udp.send_to(b"ping over udp", ("127.0.0.1", port))
+        .expect("send");
+    let mut buf = [0u8; 64];
+    let (n, _) = udp.recv_from(&mut buf).expect("udp echo");
+    assert_eq!(&buf[..n], b"ping over udp");
+}
+
+#[test]
+fn net_echo_without_a_network_fails_like_a_kernel_without_ipv4() {
+    let image = image("examples/net-echo", true);
+    let run = run_image(&image, &[], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "cannot listen on TCP port 7: Address family not supported by protocol (os error 97)"
+        ),
+        "{}",
+        run.stderr
+    );
+}
