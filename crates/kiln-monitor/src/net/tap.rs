@@ -22,13 +22,15 @@ pub struct Tap {
     held: Option<usize>,
 }
 
-/// Whether a TAP (or TUN) device called `name` exists on the host.
+/// Whether a network interface called `name` exists in this process's
+/// network namespace (`/sys/class/net` may show another one's). That it is
+/// a TAP device is checked when attaching: `TUNSETIFF` refuses others.
 pub fn exists(name: &str) -> bool {
-    // Only TUN/TAP devices have this attribute.
-    std::path::Path::new("/sys/class/net")
-        .join(name)
-        .join("tun_flags")
-        .exists()
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated string; the call only reads it.
+    unsafe { libc::if_nametoindex(name.as_ptr()) != 0 }
 }
 
 impl Tap {
