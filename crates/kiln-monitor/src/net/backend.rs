@@ -17,9 +17,14 @@ pub const MAX_FRAME: usize = 65536 + 14;
 pub trait Backend {
     /// The descriptor that becomes readable when a frame arrives.
     fn fd(&self) -> RawFd;
-    /// Sends one frame. A frame the host cannot take now is dropped, as a
-    /// NIC drops frames on a full link; errors mean the link is gone.
+    /// Sends one frame, or queues it until [`flush`](Self::flush). A frame
+    /// the host cannot take now is dropped, as a NIC drops frames on a full
+    /// link; errors mean the link is gone.
     fn send(&mut self, frame: &[u8]) -> io::Result<()>;
+    /// Sends what [`send`](Self::send) queued: the device calls it once
+    /// per `QueueNotify`, so a backend that can batch frames makes one
+    /// system call for all of them.
+    fn flush(&mut self) -> io::Result<()>;
     /// The next received frame, without consuming it; `None` when none
     /// has arrived. Never blocks.
     fn peek(&mut self) -> io::Result<Option<&[u8]>>;

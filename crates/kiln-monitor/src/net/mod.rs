@@ -288,6 +288,11 @@ impl NetDevice {
             }
             tx.push_used(memory, chain.head, 0).map_err(queue_error)?;
         }
+        if let Some(backend) = self.backend.as_mut()
+            && let Err(error) = backend.flush()
+        {
+            link_down(&mut self.backend, &error);
+        }
         Ok(())
     }
 }

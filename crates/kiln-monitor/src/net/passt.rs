@@ -25,6 +25,9 @@ pub const PASST: &str = "passt";
 /// Bytes of the length prefix.
 const PREFIX: usize = 4;
 
+/// Queued outgoing bytes that trigger a write before the batch ends.
+const BATCH_BYTES: usize = 256 * 1024;
+
 /// A running passt and our end of its socket.
 pub struct Passt {
     socket: OwnedFd,
@@ -32,6 +35,8 @@ pub struct Passt {
     /// need `wait4` under seccomp, and the monitor exits right after the
     /// VM, leaving the child to init, which reaps it.
     _child: Option<Child>,
+    /// Frames to send, each behind its length: one write per batch.
+    outgoing: Vec<u8>,
     /// Bytes read from the stream; frames start at `start`.
     buf: Vec<u8>,
     start: usize,
@@ -73,6 +78,7 @@ impl Passt {
         // guest at once (a gratuitous ARP, as hypervisors send after a
         // migration) teaches passt the MAC before any traffic.
         link.send(&gratuitous_arp(addressing))?;
+        link.flush()?;
         Ok(link)
     }
 
@@ -82,6 +88,7 @@ impl Passt {
         Self {
             socket,
             _child: None,
+            outgoing: Vec::new(),
             // Room for a whole frame behind a partial one.
             buf: vec![0; 2 * (PREFIX + MAX_FRAME)],
             start: 0,
@@ -150,8 +157,20 @@ impl Backend for Passt {
     }
 
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
-        let prefix = (frame.len() as u32).to_be_bytes();
-        write_all(&self.socket, &[&prefix, frame])
+        self.outgoing
+            .extend_from_slice(&(frame.len() as u32).to_be_bytes());
+        self.outgoing.extend_from_slice(frame);
+        // A full queue of large frames would be megabytes: send in pieces.
+        if self.outgoing.len() >= BATCH_BYTES {
+            return self.flush();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let sent = write_all(&self.socket, &[&self.outgoing]);
+        self.outgoing.clear();
+        sent
     }
 
     fn peek(&mut self) -> io::Result<Option<&[u8]>> {

@@ -83,6 +83,11 @@ impl Backend for Tap {
         }
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        // Each frame is its own write: a TAP device takes one per call.
+        Ok(())
+    }
+
     fn peek(&mut self) -> io::Result<Option<&[u8]>> {
         if self.held.is_none() {
             // SAFETY: `buf` is a valid writable buffer of the given length.
