@@ -92,6 +92,10 @@ pub struct NetDevice {
     backend: Option<Box<dyn Backend>>,
     /// Transmit chains are gathered here.
     scratch: Vec<u8>,
+    /// Frames were put in receive buffers since the guest last blocked.
+    /// The guest may have looked at its ring before the exit that filled
+    /// it, so its next `Block` must not sleep past them.
+    unseen: bool,
 }
 
 impl NetDevice {
@@ -118,6 +122,7 @@ impl NetDevice {
             queues: [None, None],
             backend: Some(backend),
             scratch: Vec::with_capacity(HEADER_LEN + MAX_FRAME),
+            unseen: false,
         }
     }
 
@@ -208,15 +213,18 @@ impl NetDevice {
                 .map_err(queue_error)?;
             delivered += 1;
         }
+        self.unseen |= delivered > 0;
         Ok(delivered)
     }
 
     /// The `Block` hypercall with a network device: delivers waiting frames
-    /// and returns at once if there were any; otherwise sleeps until the
+    /// and returns at once if there were any, or if frames were delivered
+    /// at other exits since the last `Block`; otherwise sleeps until the
     /// deadline (host `CLOCK_MONOTONIC` ns) or a frame arrives for a posted
     /// buffer, then delivers it. A signal (the watchdog) ends the wait.
     pub fn block(&mut self, memory: &GuestMemory, deadline_ns: u64) -> Result<(), NetViolation> {
-        if self.receive(memory)? > 0 {
+        self.receive(memory)?;
+        if std::mem::take(&mut self.unseen) {
             return Ok(());
         }
         let listening = match (live(&self.registers, &mut self.queues[RX]), &self.backend) {
@@ -252,6 +260,7 @@ impl NetDevice {
         let ready = unsafe { libc::ppoll(&mut poll, 1, &timeout, std::ptr::null()) };
         if ready > 0 {
             self.receive(memory)?;
+            self.unseen = false;
         }
         Ok(())
     }
