@@ -1,10 +1,12 @@
-//! The virtio-net device as smoltcp's `phy::Device`: the `virtio-drivers`
-//! crate's raw queue API on the monitor's virtio-mmio window.
+//! The virtio-net device as smoltcp's `phy::Device`: two `virtio-drivers`
+//! virtqueues on the monitor's virtio-mmio window, driven in batches.
 //!
-//! Receive buffers are posted once and re-posted after smoltcp has read
-//! them; every frame the monitor has put in them is taken in one poll.
-//! Transmitted frames complete as soon as the monitor has seen the
-//! `QueueNotify`, so their buffers are reclaimed right away and reused.
+//! Every exit costs ~30 µs here, so the device is told about new buffers
+//! once per poll, not once per frame: frames smoltcp sends during a poll
+//! are queued and the transmit queue is notified once, in [`Device::flush`]
+//! (or early, when it fills up); receive buffers smoltcp has read are
+//! posted again together. The monitor sends queued frames during the
+//! notify's exit, so their buffers are taken back right after it.
 
 use alloc::boxed::Box;
 use alloc::vec;
@@ -14,11 +16,25 @@ use core::ptr::NonNull;
 use kiln_abi::net::{MMIO_SIZE, NetConfig, QUEUE_SIZE};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
-use virtio_drivers::device::net::VirtIONetRaw;
+use virtio_drivers::queue::VirtQueue;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, Transport};
 
 use super::hal::Identity;
+
+bitflags::bitflags! {
+    /// The feature bits Kiln's driver uses (virtio 1.x, 5.1.3).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Features: u64 {
+        /// The device has a MAC address (Kiln takes it from the boot info).
+        const MAC = 1 << 5;
+        /// Virtio 1.x: the 12-byte header, little-endian rings.
+        const VERSION_1 = 1 << 32;
+    }
+}
+
+const RECEIVE: u16 = 0;
+const TRANSMIT: u16 = 1;
 
 /// Receive buffers kept posted: frames that can arrive between two polls.
 const RX_BUFFERS: usize = 64;
@@ -26,7 +42,8 @@ const RX_BUFFERS: usize = 64;
 /// Ethernet header bytes in front of the IP packet.
 const ETHERNET_HEADER: usize = 14;
 
-/// `virtio_net_hdr_v1`, in front of every frame in a buffer.
+/// `virtio_net_hdr_v1`, in front of every frame in a buffer; all zero
+/// both ways, since no offloads are negotiated.
 const VIRTIO_HEADER: usize = 12;
 
 /// The largest IP packet the guest sends or expects. A larger link MTU
@@ -37,22 +54,29 @@ const MAX_MTU: usize = 1500;
 /// The smallest MTU IPv4 allows.
 const MIN_MTU: usize = 576;
 
-type Raw = VirtIONetRaw<Identity, MmioTransport<'static>, { QUEUE_SIZE as usize }>;
+/// Bytes of a receive buffer: a header and the largest frame.
+const BUFFER_LEN: usize = VIRTIO_HEADER + ETHERNET_HEADER + MAX_MTU;
 
-/// The queues and the buffers the device holds.
-struct Queues {
-    raw: Raw,
-    /// Posted receive buffers, by the token the driver gave them.
-    rx: Vec<Option<Box<[u8]>>>,
+type Queue = VirtQueue<Identity, { QUEUE_SIZE as usize }>;
+
+/// The transmit side: what the transmit token needs.
+struct Transmit {
+    transport: MmioTransport<'static>,
+    queue: Queue,
     /// Frames being transmitted, by token.
-    tx: Vec<Option<Vec<u8>>>,
+    in_flight: Vec<Option<Vec<u8>>>,
     /// Transmit buffers to reuse.
     spare: Vec<Vec<u8>>,
+    /// Frames queued since the last notify.
+    unannounced: bool,
 }
 
 /// The network device.
 pub struct Device {
-    queues: Queues,
+    tx: Transmit,
+    rx: Queue,
+    /// Posted receive buffers, by the token the queue gave them.
+    posted: Vec<Option<Box<[u8]>>>,
     /// Receive buffers smoltcp has read, to post again.
     recycled: Vec<Box<[u8]>>,
     mtu: usize,
@@ -61,7 +85,7 @@ pub struct Device {
 impl Device {
     /// The device the monitor describes in `config`, or `None` when the VM
     /// has none (nothing is probed then) or it does not answer as a
-    /// virtio-net device.
+    /// virtio 1.x network device.
     pub fn open(config: &NetConfig) -> Option<Self> {
         if config.mmio_base == 0 {
             return None;
@@ -70,61 +94,84 @@ impl Device {
         // SAFETY: the monitor maps the device's register window (MMIO_SIZE
         // bytes, header and config space) at `mmio_base` for the VM's whole
         // life; nothing else in the guest uses it.
-        let transport = unsafe { MmioTransport::new(header, MMIO_SIZE as usize) }.ok()?;
+        let mut transport = unsafe { MmioTransport::new(header, MMIO_SIZE as usize) }.ok()?;
         if transport.device_type() != DeviceType::Network {
             return None;
         }
-        let raw = Raw::new(transport).ok()?;
+        let features = transport.begin_init(Features::MAC | Features::VERSION_1);
+        if !features.contains(Features::VERSION_1) {
+            return None;
+        }
+        let rx = Queue::new(&mut transport, RECEIVE, false, false).ok()?;
+        let queue = Queue::new(&mut transport, TRANSMIT, false, false).ok()?;
+        transport.finish_init();
         let mtu = match config.mtu as usize {
             0 => MAX_MTU,
             mtu => mtu.clamp(MIN_MTU, MAX_MTU),
         };
         let mut device = Self {
-            queues: Queues {
-                raw,
-                rx: (0..QUEUE_SIZE).map(|_| None).collect(),
-                tx: (0..QUEUE_SIZE).map(|_| None).collect(),
+            tx: Transmit {
+                transport,
+                queue,
+                in_flight: (0..QUEUE_SIZE).map(|_| None).collect(),
                 spare: Vec::new(),
+                unannounced: false,
             },
+            rx,
+            posted: (0..QUEUE_SIZE).map(|_| None).collect(),
             recycled: (0..RX_BUFFERS)
-                .map(|_| vec![0; Self::buffer_len()].into_boxed_slice())
+                .map(|_| vec![0; BUFFER_LEN].into_boxed_slice())
                 .collect(),
             mtu,
         };
-        device.repost();
+        device.flush();
         Some(device)
     }
 
-    /// Bytes of a receive buffer: a header and the largest frame.
-    fn buffer_len() -> usize {
-        VIRTIO_HEADER + ETHERNET_HEADER + MAX_MTU
-    }
-
-    /// Hands the buffers smoltcp has finished with back to the device.
-    pub fn repost(&mut self) {
+    /// Hands the device what the last poll produced: the receive buffers
+    /// smoltcp has finished with, and the frames it queued, with one
+    /// notify per queue.
+    pub fn flush(&mut self) {
+        let mut posted = false;
         while let Some(mut buffer) = self.recycled.pop() {
-            // SAFETY: the buffer is kept in `rx` under its token, untouched,
-            // until the device has used it (`receive`).
-            match unsafe { self.queues.raw.receive_begin(&mut buffer) } {
-                Ok(token) => self.queues.rx[usize::from(token)] = Some(buffer),
+            // SAFETY: the buffer is kept in `posted` under its token,
+            // untouched, until the device has used it (`receive`).
+            match unsafe { self.rx.add(&[], &mut [&mut buffer]) } {
+                Ok(token) => {
+                    self.posted[usize::from(token)] = Some(buffer);
+                    posted = true;
+                }
                 Err(_) => {
                     self.recycled.push(buffer);
-                    return;
+                    break;
                 }
             }
         }
+        if posted && self.rx.should_notify() {
+            self.tx.transport.notify(RECEIVE);
+        }
+        self.tx.announce();
     }
 }
 
-impl Queues {
-    /// Takes back the buffers of frames the device has sent.
-    fn reap(&mut self) {
-        while let Some(token) = self.raw.poll_transmit() {
-            let Some(buffer) = self.tx.get_mut(usize::from(token)).and_then(Option::take) else {
+impl Transmit {
+    /// Notifies the transmit queue of the frames queued since the last
+    /// time, and takes back the buffers of those sent.
+    fn announce(&mut self) {
+        if self.unannounced && self.queue.should_notify() {
+            self.transport.notify(TRANSMIT);
+        }
+        self.unannounced = false;
+        while let Some(token) = self.queue.peek_used() {
+            let Some(buffer) = self
+                .in_flight
+                .get_mut(usize::from(token))
+                .and_then(Option::take)
+            else {
                 return;
             };
-            // SAFETY: the buffer `transmit_begin` was given for this token.
-            let _ = unsafe { self.raw.transmit_complete(token, &buffer) };
+            // SAFETY: the buffer `add` was given for this token.
+            let _ = unsafe { self.queue.pop_used(token, &[&buffer], &mut []) };
             self.spare.push(buffer);
         }
     }
@@ -135,36 +182,34 @@ impl phy::Device for Device {
     type TxToken<'a> = TxToken<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
-        let Self {
-            queues, recycled, ..
-        } = self;
-        let token = queues.raw.poll_receive()?;
-        let mut buffer = queues.rx.get_mut(usize::from(token))?.take()?;
-        // SAFETY: the buffer `receive_begin` was given for this token.
-        match unsafe { queues.raw.receive_complete(token, &mut buffer) } {
-            Ok((start, len)) if start + len <= buffer.len() => Some((
+        let token = self.rx.peek_used()?;
+        let mut buffer = self.posted.get_mut(usize::from(token))?.take()?;
+        // SAFETY: the buffer `add` was given for this token.
+        let used = unsafe { self.rx.pop_used(token, &[], &mut [&mut buffer]) };
+        match used.map(|len| len as usize) {
+            Ok(len) if (VIRTIO_HEADER..=buffer.len()).contains(&len) => Some((
                 RxToken {
                     buffer,
-                    start,
                     len,
-                    recycled,
+                    recycled: &mut self.recycled,
                 },
-                TxToken { queues },
+                TxToken { tx: &mut self.tx },
             )),
             // A used length the buffer cannot hold (a monitor bug): the
             // frame is dropped, the buffer reused.
             _ => {
-                recycled.push(buffer);
+                self.recycled.push(buffer);
                 None
             }
         }
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
-        self.queues.reap();
-        self.queues.raw.can_send().then_some(TxToken {
-            queues: &mut self.queues,
-        })
+        if self.tx.queue.available_desc() == 0 {
+            // Full: send what is queued now rather than stall the poll.
+            self.tx.announce();
+        }
+        (self.tx.queue.available_desc() > 0).then_some(TxToken { tx: &mut self.tx })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -178,41 +223,42 @@ impl phy::Device for Device {
 /// A received frame.
 pub struct RxToken<'a> {
     buffer: Box<[u8]>,
-    start: usize,
+    /// Bytes the device wrote, header included.
     len: usize,
     recycled: &'a mut Vec<Box<[u8]>>,
 }
 
 impl phy::RxToken for RxToken<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        let result = f(&self.buffer[self.start..self.start + self.len]);
+        let result = f(&self.buffer[VIRTIO_HEADER..self.len]);
         self.recycled.push(self.buffer);
         result
     }
 }
 
-/// Room to send a frame.
+/// Room to queue a frame.
 pub struct TxToken<'a> {
-    queues: &'a mut Queues,
+    tx: &'a mut Transmit,
 }
 
 impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let queues = self.queues;
-        let mut buffer = queues.spare.pop().unwrap_or_default();
+        let tx = self.tx;
+        let mut buffer = tx.spare.pop().unwrap_or_default();
         buffer.clear();
         buffer.resize(VIRTIO_HEADER + len, 0);
         let result = f(&mut buffer[VIRTIO_HEADER..]);
-        // The header stays all zero: no offloads were negotiated. A full
-        // queue drops the frame, as a NIC would; TCP sends it again.
-        // SAFETY: the buffer is kept in `tx` under its token, untouched,
-        // until the device has used it (`reap`).
-        if let Ok(token) = unsafe { queues.raw.transmit_begin(&buffer) } {
-            queues.tx[usize::from(token)] = Some(buffer);
-        } else {
-            queues.spare.push(buffer);
+        // SAFETY: the buffer is kept in `in_flight` under its token,
+        // untouched, until the device has used it (`announce`).
+        match unsafe { tx.queue.add(&[&buffer], &mut []) } {
+            Ok(token) => {
+                tx.in_flight[usize::from(token)] = Some(buffer);
+                tx.unannounced = true;
+            }
+            // Cannot happen (`transmit` checked for room); a NIC would
+            // drop the frame, and TCP sends it again.
+            Err(_) => tx.spare.push(buffer),
         }
-        queues.reap();
         result
     }
 }

@@ -83,6 +83,7 @@ fn announce(device: &mut Device, mac: EthernetAddress, ip: Ipv4Addr) {
         ethernet.emit(&mut frame);
         arp.emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
     });
+    device.flush();
 }
 
 /// The stack: `None` until the first socket call, then `Some(None)` when
@@ -130,7 +131,7 @@ impl Net {
     fn poll(&mut self) -> bool {
         let changed = self.iface.poll(now(), &mut self.device, &mut self.set)
             == PollResult::SocketStateChanged;
-        self.device.repost();
+        self.device.flush();
         let set = &mut self.set;
         self.closing.retain(|&handle| {
             let done = socket::finished(set, handle);
