@@ -1364,10 +1364,10 @@ pub fn wait_for_change(deadline: u64) {
     sched::wait(&raw const POLL_KEY as usize, deadline);
 }
 
-/// Wakes the threads waiting in `poll`; returns how many.
+/// Wakes the threads waiting in `poll`.
 #[cfg(feature = "net")]
-pub(crate) fn wake_pollers() -> usize {
-    sched::wake(&raw const POLL_KEY as usize, usize::MAX)
+pub(crate) fn wake_pollers() {
+    sched::wake(&raw const POLL_KEY as usize, usize::MAX);
 }
 
 /// The socket `fd` refers to, and whether it is non-blocking

@@ -126,8 +126,10 @@ impl Net {
         })
     }
 
-    /// Runs the stack: takes every received frame, sends what is due.
-    /// Returns whether a socket may have changed.
+    /// Runs the stack: takes every received frame, sends what is due, and
+    /// wakes the waiters of every socket when one may have changed (a poll
+    /// for one thread's call may bring another's data). Returns whether
+    /// one may have.
     fn poll(&mut self) -> bool {
         let changed = self.iface.poll(now(), &mut self.device, &mut self.set)
             == PollResult::SocketStateChanged;
@@ -140,18 +142,19 @@ impl Net {
             }
             !done
         });
+        if changed {
+            self.wake_all();
+        }
         changed
     }
 
     /// Wakes every thread waiting on a socket, or in `poll`: each checks
     /// its own socket again.
-    fn wake_all(&self) -> bool {
-        let mut woken = 0;
+    fn wake_all(&self) {
         for socket in self.sockets.iter().flatten() {
-            woken += sched::wake(socket.key(), usize::MAX);
+            sched::wake(socket.key(), usize::MAX);
         }
-        woken += crate::fs::wake_pollers();
-        woken > 0
+        crate::fs::wake_pollers();
     }
 
     /// A socket with the smoltcp sockets beside it.
@@ -183,7 +186,8 @@ fn with<T>(f: impl FnOnce(&mut Net) -> Result<T>) -> Result<T> {
 
 /// What the scheduler learns from [`idle`].
 pub struct Idle {
-    /// Threads were woken: schedule them instead of blocking.
+    /// Sockets may have changed and their waiters were woken: schedule
+    /// them instead of blocking.
     pub woke: bool,
     /// When the stack next needs polling (ns since boot), or `u64::MAX`.
     pub deadline: u64,
@@ -206,9 +210,7 @@ pub fn idle() -> Idle {
         return result;
     };
     result.present = net.sockets.iter().any(Option::is_some) || !net.closing.is_empty();
-    if net.poll() {
-        result.woke = net.wake_all();
-    }
+    result.woke = net.poll();
     if let Some(delay) = net.iface.poll_delay(now(), &net.set) {
         result.deadline = Instant::now()
             .as_nanos_since_boot()
@@ -229,18 +231,18 @@ fn blocking<T>(
 ) -> Result<T> {
     let mut deadline = None;
     loop {
-        let (outcome, key, limit) = with(|net| {
+        let (outcome, key, limit, changed) = with(|net| {
             net.poll();
             let outcome = op(net, id);
-            if net.poll() {
-                net.wake_all();
-            }
+            // What the op sent may have brought an answer already.
+            let changed = net.poll();
             let socket = net.socket(id)?;
-            Ok((outcome, socket.key(), timeout(socket)))
+            Ok((outcome, socket.key(), timeout(socket), changed))
         })?;
         match outcome {
             Io::Done(result) => return result,
             Io::Again if nonblocking => return Err(Errno(EAGAIN)),
+            Io::Again if changed => {}
             Io::Again => {
                 let now = Instant::now().as_nanos_since_boot();
                 let deadline = *deadline.get_or_insert_with(|| {
@@ -260,9 +262,7 @@ fn immediate<T>(f: impl FnOnce(&mut Net) -> Result<T>) -> Result<T> {
     with(|net| {
         net.poll();
         let result = f(net);
-        if net.poll() {
-            net.wake_all();
-        }
+        net.poll();
         result
     })
 }
