@@ -9,7 +9,8 @@
 //! - [`time`] (feature `time`): monotonic and wall-clock time, `sleep`;
 //! - the heap (feature `alloc`): `extern crate alloc` just works;
 //! - [`sched`] (feature `threads`): threads on the one vCPU;
-//! - [`fs`] (feature `fs`): baked-in files, in-memory `/tmp`, host volumes, pipes.
+//! - [`fs`] (feature `fs`): baked-in files, in-memory `/tmp`, host volumes, pipes;
+//! - [`net`] (feature `net`): the virtio-net device, TCP/IP (smoltcp), sockets.
 //!
 //! With the default feature `native` the library OS is the whole runtime of
 //! a `no_std` program. Without it, it runs under Kiln's C-library layer

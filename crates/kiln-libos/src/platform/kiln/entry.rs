@@ -70,6 +70,8 @@ service_note!("threads");
 service_note!("fs");
 #[cfg(feature = "time")]
 service_note!("time");
+#[cfg(feature = "net")]
+service_note!("net");
 
 extern "C" fn kiln_entry(info: *mut BootInfo) -> ! {
     // Read at once, so the stamp marks entry; stored only once the block is
