@@ -17,18 +17,22 @@ use common::{image, kiln, require_kvm};
 fn start_echo(echo: &Path, flags: &[&str]) -> Child {
     require_kvm();
     let mut child = kiln()
-        .args(["run", "--timeout", "60s"])
+        .args(["run", "--memory", "64M", "--timeout", "60s"])
         .args(flags)
         .arg(echo)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("start kiln");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
+    stdout
         .read_line(&mut line)
         .expect("read the guest's first line");
     assert!(line.contains("listening on port 7"), "guest said {line:?}");
+    // Keep reading: the guest logs each connection, and a closed pipe
+    // would make its println! panic.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     child
 }
 
@@ -45,11 +49,9 @@ fn connect(at: SocketAddr) -> TcpStream {
     }
 }
 
-/// Bytes each client sends after its name. One segment, one client per
-/// round for now: with several clients, or a payload of several segments,
-/// the guest's stack (not the device) still loses the echo; raise both
-/// when it does not.
-const PAYLOAD: usize = 100;
+/// Bytes each client sends after its name: many segments, more than one
+/// batch of receive buffers.
+const PAYLOAD: usize = 20_000;
 
 /// Several clients at once, each getting back exactly what it sent.
 fn tcp_echo_from_clients(at: SocketAddr, clients: usize) {
@@ -116,7 +118,7 @@ fn published_ports_reach_a_std_net_server_in_user_mode() {
     let udp = format!("127.0.0.1:{port}:7/udp");
     let child = start_echo(&echo, &["-p", &tcp, "-p", &udp]);
     let at: SocketAddr = ([127, 0, 0, 1], port).into();
-    tcp_echo_from_clients(at, 1);
+    tcp_echo_from_clients(at, 4);
     udp_echo(at);
     stop(child);
     // passt goes with the monitor, even one killed with SIGKILL.
@@ -171,10 +173,10 @@ fn a_tap_device_in_a_namespace_reaches_the_guest_and_survives_garbage() {
         ],
     );
     let at: SocketAddr = ([10, 0, 3, 2], 7).into();
-    tcp_echo_from_clients(at, 1);
+    tcp_echo_from_clients(at, 4);
     udp_echo(at);
     send_garbage(TAP);
-    tcp_echo_from_clients(at, 1);
+    tcp_echo_from_clients(at, 2);
     stop(child);
 }
 
