@@ -183,6 +183,11 @@ impl phy::Device for Device {
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
         let token = self.rx.peek_used()?;
+        // The frame's answer (an ACK, a SYN-ACK) goes through the token
+        // returned with it: make room for it, or it would be dropped.
+        if self.tx.queue.available_desc() == 0 {
+            self.tx.announce();
+        }
         let mut buffer = self.posted.get_mut(usize::from(token))?.take()?;
         // SAFETY: the buffer `add` was given for this token.
         let used = unsafe { self.rx.pop_used(token, &[], &mut [&mut buffer]) };
@@ -255,8 +260,8 @@ impl phy::TxToken for TxToken<'_> {
                 tx.in_flight[usize::from(token)] = Some(buffer);
                 tx.unannounced = true;
             }
-            // Cannot happen (`transmit` checked for room); a NIC would
-            // drop the frame, and TCP sends it again.
+            // Cannot happen (`transmit` and `receive` make room); a NIC
+            // would drop the frame, and TCP sends it again.
             Err(_) => tx.spare.push(buffer),
         }
         result
