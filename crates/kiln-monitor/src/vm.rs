@@ -148,7 +148,7 @@ impl<'a> Vm<'a> {
     /// Runs the guest until it exits, crashes, breaks the ABI or times out.
     pub fn run(mut self) -> Result<RunSummary, BootError> {
         let entered_ns = host_now_ns(libc::CLOCK_MONOTONIC);
-        let _watchdog = match self.timeout {
+        let watchdog = match self.timeout {
             Some(timeout) => {
                 let flag = &mut self.vcpu.get_kvm_run().immediate_exit as *mut u8;
                 Some(Watchdog::arm(timeout, flag).map_err(BootError::Timer)?)
@@ -228,6 +228,10 @@ impl<'a> Vm<'a> {
         let mut timeline = self.timeline(entered_ns, ended_ns);
         let memory_size = self.memory.size();
         let process_start_ns = self.clock.process_start_ns;
+        // Disarmed first: past its deadline SIGALRM repeats every 10 ms, and
+        // its handler writes to the vCPU's run page, which the teardown
+        // unmaps (a late signal there faulted the monitor).
+        drop(watchdog);
         // Tear down now, inside the timeline: destroying the VM is the
         // kernel's single largest cost after creating it.
         drop(self);
