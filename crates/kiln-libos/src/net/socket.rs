@@ -543,6 +543,7 @@ pub fn accept(net: &mut Net, id: SocketId) -> Io<(SocketId, SocketAddrV4)> {
 
 /// Starts a connection to `to` (a datagram socket just records its peer).
 pub fn connect(net: &mut Net, id: SocketId, to: SocketAddrV4) -> Result<()> {
+    local_destination(net, to)?;
     let socket = net.socket(id)?;
     if socket.kind == Kind::Datagram {
         if socket.local.is_none() {
@@ -575,6 +576,16 @@ pub fn connect(net: &mut Net, id: SocketId, to: SocketAddrV4) -> Result<()> {
     socket.local = Some(SocketAddrV4::new(own, port));
     socket.state = State::Connection(handle);
     socket.connecting = true;
+    Ok(())
+}
+
+/// There is no loopback interface yet: a packet to 127.0.0.0/8 or to the
+/// guest's own address would go out to the network and never come back,
+/// so such a destination fails at once instead of hanging.
+fn local_destination(net: &Net, to: SocketAddrV4) -> Result<()> {
+    if to.ip().is_loopback() || *to.ip() == net.address {
+        return Err(Errno(ENETUNREACH));
+    }
     Ok(())
 }
 
@@ -663,6 +674,7 @@ pub fn recv(
 /// Sends `data` on the connection, or as one datagram to `to` (or the
 /// connected peer).
 pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddrV4>) -> Io<usize> {
+    let own = net.address;
     if let Ok(socket) = net.socket(id)
         && socket.kind == Kind::Datagram
         && socket.local.is_none()
@@ -699,6 +711,9 @@ pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddrV4>) 
             let Some(to) = to.or(socket.peer) else {
                 return Io::Done(Err(Errno(EDESTADDRREQ)));
             };
+            if to.ip().is_loopback() || *to.ip() == own {
+                return Io::Done(Err(Errno(ENETUNREACH)));
+            }
             let udp = set.get_mut::<udp::Socket>(handle);
             if data.len() > udp.payload_send_capacity() {
                 return Io::Done(Err(Errno(EMSGSIZE)));
