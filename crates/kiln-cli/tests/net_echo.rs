@@ -128,3 +128,35 @@ fn net_echo_without_a_network_fails_like_a_kernel_without_ipv4() {
         run.stderr
     );
 }
+
+#[test]
+fn std_net_calls_answer_as_linux_does_and_reach_the_host() {
+    require_kvm();
+    let image = image("tests/guests/std-net", false);
+    let host = TcpListener::bind("127.0.0.1:0").expect("host listener");
+    let host_port = host.local_addr().expect("address").port().to_string();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = host.accept().expect("the guest connects");
+        let mut line = [0u8; 11];
+        stream.read_exact(&mut line).expect("the guest writes");
+        stream.write_all(b"host got ").expect("write");
+        stream.write_all(&line).expect("write");
+    });
+    let publish = format!("{}:7", free_port());
+    let run = run_image(&image, &["-p", &publish], &[&host_port]);
+    server.join().expect("host side");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "ephemeral port in range: true\n\
+         same port again: AddrInUse (98)\n\
+         foreign address: AddrNotAvailable (99)\n\
+         accept with nobody: WouldBlock (11)\n\
+         connect to loopback: NetworkUnreachable (101)\n  at once: true\n\
+         udp bound: true\n\
+         udp recv timeout: WouldBlock (11)\n  waited: true\n\
+         udp without peer: Uncategorized (89)\n\
+         connect to the host: ok\n\
+         host said: \"host got hello host\\n\"\n"
+    );
+}

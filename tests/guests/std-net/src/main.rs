@@ -1,0 +1,69 @@
+//! `std::net` edge cases, each printed as `name: outcome` for the test to
+//! compare with what Linux answers. Run on a VM with a network device;
+//! with a port as argument, it also connects out to that port of the host
+//! (the gateway, through passt) and prints what the host answers.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+fn outcome<T>(result: std::io::Result<T>) -> String {
+    match result {
+        Ok(_) => "ok".into(),
+        Err(e) => format!("{:?} ({})", e.kind(), e.raw_os_error().unwrap_or(0)),
+    }
+}
+
+fn main() {
+    let listener = TcpListener::bind("0.0.0.0:0").expect("bind an ephemeral port");
+    let port = listener.local_addr().expect("local address").port();
+    println!(
+        "ephemeral port in range: {}",
+        (32768..=60999).contains(&port)
+    );
+    println!(
+        "same port again: {}",
+        outcome(TcpListener::bind(("0.0.0.0", port)))
+    );
+    println!(
+        "foreign address: {}",
+        outcome(TcpListener::bind("10.9.9.9:80"))
+    );
+
+    listener.set_nonblocking(true).expect("nonblocking");
+    println!("accept with nobody: {}", outcome(listener.accept()));
+
+    let start = Instant::now();
+    println!(
+        "connect to loopback: {}",
+        outcome(TcpStream::connect("127.0.0.1:9"))
+    );
+    println!("  at once: {}", start.elapsed() < Duration::from_secs(1));
+
+    let udp = UdpSocket::bind("0.0.0.0:0").expect("udp bind");
+    println!(
+        "udp bound: {}",
+        udp.local_addr().map(|a| a.port() != 0).unwrap_or(false)
+    );
+    udp.set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("timeout");
+    let start = Instant::now();
+    let mut buf = [0u8; 16];
+    println!("udp recv timeout: {}", outcome(udp.recv_from(&mut buf)));
+    println!("  waited: {}", start.elapsed() >= Duration::from_millis(50));
+    println!("udp without peer: {}", outcome(udp.send(b"x")));
+
+    if let Some(port) = std::env::args().nth(1).and_then(|p| p.parse::<u16>().ok()) {
+        let host = SocketAddr::from((Ipv4Addr::new(10, 0, 2, 2), port));
+        match TcpStream::connect_timeout(&host, Duration::from_secs(5)) {
+            Ok(mut stream) => {
+                use std::io::{Read, Write};
+                println!("connect to the host: ok");
+                let _ = stream.write_all(b"hello host\n");
+                let mut back = String::new();
+                let _ = stream.read_to_string(&mut back);
+                println!("host said: {back:?}");
+            }
+            Err(e) => println!("connect to the host: {}", outcome::<()>(Err(e))),
+        }
+    }
+}
