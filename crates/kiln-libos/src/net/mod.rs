@@ -242,7 +242,10 @@ fn blocking<T>(
         match outcome {
             Io::Done(result) => return result,
             Io::Again if nonblocking => return Err(Errno(EAGAIN)),
-            Io::Again if changed => {}
+            // The poll after the op may have brought what it waits for, and
+            // woke the others (not this thread, which was not waiting yet):
+            // let them run, then try again rather than sleep past it.
+            Io::Again if changed => sched::yield_now(),
             Io::Again => {
                 let now = Instant::now().as_nanos_since_boot();
                 let deadline = *deadline.get_or_insert_with(|| {
