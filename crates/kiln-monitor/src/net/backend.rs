@@ -30,6 +30,12 @@ pub trait Backend {
     fn peek(&mut self) -> io::Result<Option<&[u8]>>;
     /// Drops the frame [`peek`](Self::peek) returned.
     fn consume(&mut self);
+    /// Takes in what the host has sent, up to the backend's own bound,
+    /// while the guest has no buffer for it: a sender that cannot wait (passt
+    /// drops what it cannot write) must not find the link full.
+    fn prefetch(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Writes all of `parts` to `fd` as one gathered write, finishing a write a

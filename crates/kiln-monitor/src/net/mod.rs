@@ -213,6 +213,11 @@ impl NetDevice {
                 .map_err(queue_error)?;
             delivered += 1;
         }
+        if let Some(backend) = link.as_mut()
+            && let Err(error) = backend.prefetch()
+        {
+            link_down(link, &error);
+        }
         self.unseen |= delivered > 0;
         Ok(delivered)
     }

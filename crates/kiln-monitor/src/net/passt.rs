@@ -28,6 +28,12 @@ const PREFIX: usize = 4;
 /// Queued outgoing bytes that trigger a write before the batch ends.
 const BATCH_BYTES: usize = 256 * 1024;
 
+/// Received bytes held for the guest while it has no receive buffer. passt
+/// cannot wait for us: what it cannot write to the socket it drops (and a
+/// SYN it forwards is not sent again), so the monitor keeps reading into
+/// this much memory, on top of the kernel's socket buffer.
+const RECEIVE_HOLD: usize = 4 << 20;
+
 /// A running passt and our end of its socket.
 pub struct Passt {
     socket: OwnedFd,
@@ -114,12 +120,18 @@ impl Passt {
     }
 
     /// Reads what the socket has, without blocking. Returns whether
-    /// anything came.
+    /// anything came (false also when [`RECEIVE_HOLD`] bytes wait already).
     fn fill(&mut self) -> io::Result<bool> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            if self.buf.len() >= RECEIVE_HOLD {
+                return Ok(false);
+            }
+            self.buf.resize((self.buf.len() * 2).min(RECEIVE_HOLD), 0);
         }
         let room = &mut self.buf[self.end..];
         // SAFETY: `room` is a valid writable buffer of the given length.
@@ -189,6 +201,11 @@ impl Backend for Passt {
         if let Ok(Some(len)) = self.buffered_frame() {
             self.start += PREFIX + len;
         }
+    }
+
+    fn prefetch(&mut self) -> io::Result<()> {
+        while self.fill()? {}
+        Ok(())
     }
 }
 
