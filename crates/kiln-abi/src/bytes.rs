@@ -5,8 +5,8 @@ use vm_memory::ByteValued;
 
 use crate::boot::{BootInfo, GuestStatus, MemoryRegion, TlsTemplate};
 use crate::file::{FileArgs, FileStat, Volume};
-use crate::net::NetConfig;
 use crate::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, PanicArgs};
+use crate::net::NetConfig;
 use crate::trap::TrapFrame;
 
 // SAFETY: each type is `#[repr(C)]`, made only of integers (and `GuestPtr`,
