@@ -199,3 +199,56 @@ fn fs_demo_keeps_its_log_on_the_volume_across_runs() {
         without.stdout
     );
 }
+
+#[test]
+fn http_static_serves_baked_files_through_publish() {
+    use std::io::{Read, Write};
+    require_kvm();
+    let image = image("examples/http-static", false);
+    let port = common::free_port();
+    let child = kiln()
+        .args(["run", "--memory", "32M", "--timeout", "60s", "-p"])
+        .arg(format!("{port}:80"))
+        .arg(&image)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start kiln run");
+    let mut server = common::Server(child);
+    let stdout = server.0.stdout.take().expect("piped stdout");
+    let first = BufReader::new(stdout).lines().next().and_then(Result::ok);
+    assert_eq!(first.as_deref(), Some("serving /srv/www on port 80"));
+    let get = |target: &str| -> String {
+        // passt may publish the port a moment after the guest listens.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                let request =
+                    format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                stream.write_all(request.as_bytes()).expect("send");
+                let mut response = String::new();
+                if stream.read_to_string(&mut response).is_ok() && !response.is_empty() {
+                    return response;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no answer from http-static for {target}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let index = get("/");
+    assert!(index.starts_with("HTTP/1.1 200 OK\r\n"), "{index}");
+    assert!(
+        index.contains("<h1>Served from a unikernel</h1>"),
+        "{index}"
+    );
+    let css = get("/css/site.css");
+    assert!(
+        css.contains("Content-Type: text/css") && css.ends_with("margin: 3em; }\n"),
+        "{css}"
+    );
+    assert!(get("/missing").starts_with("HTTP/1.1 404"));
+    assert!(get("/../etc/passwd").starts_with("HTTP/1.1 404"));
+}

@@ -6,29 +6,11 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::thread;
 use std::time::Duration;
 
-use common::{image, kiln, require_kvm, run_image};
-
-/// A host port free now (the kernel's choice), for `-p`.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    let port = listener.local_addr().expect("local address").port();
-    drop(listener);
-    port
-}
-
-/// A running `kiln run`, stopped when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{Server, free_port, image, kiln, require_kvm, run_image};
 
 /// Boots net-echo with guest port 7 published on `port` (TCP and UDP) and
 /// waits until it says it is listening.

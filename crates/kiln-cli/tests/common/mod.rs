@@ -148,3 +148,21 @@ pub fn run_image(image: &Path, flags: &[&str], args: &[&str]) -> Run {
         .expect("run kiln")
         .into()
 }
+
+/// A host port free now (the kernel's choice), for `-p`.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let port = listener.local_addr().expect("local address").port();
+    drop(listener);
+    port
+}
+
+/// A running `kiln run`, stopped when dropped.
+pub struct Server(pub std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
