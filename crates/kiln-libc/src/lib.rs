@@ -22,6 +22,8 @@
 //! - [`signal`]: handlers accepted, never delivered;
 //! - [`process`]: one process; spawning another fails with `ENOSYS`;
 //! - [`socket`]: IPv4 TCP and UDP sockets, `getaddrinfo` for numeric hosts;
+//! - [`event`]: `epoll` and `eventfd`, for mio and tokio;
+//! - [`math`]: the few `libm` functions compiled Rust calls;
 //! - [`string`]: the error messages of `strerror_r`;
 //! - [`syscall`]: the raw `syscall()` entry `std` uses for futex and friends;
 //! - [`unwind`]: unwinding (`catch_unwind`, panicking threads) and `dlsym`;
@@ -46,8 +48,10 @@ macro_rules! traced {
 
 pub mod dirent;
 pub mod errno;
+pub mod event;
 pub mod fcntl;
 pub mod malloc;
+pub mod math;
 pub mod mman;
 pub mod process;
 pub mod pthread;

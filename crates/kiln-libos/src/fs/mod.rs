@@ -18,6 +18,7 @@
 //!
 //! Errors are Linux's `errno` values, as the C library reports them.
 
+mod event;
 mod path;
 mod pipe;
 mod tree;
@@ -37,6 +38,7 @@ use crate::{platform, sched};
 use pipe::Pipe;
 use tree::{Found, Ino, Kind, Tree};
 
+pub use event::{Event, bits as epoll};
 pub use kiln_abi::file::FileStat as Stat;
 
 /// A Linux error number.
@@ -107,6 +109,10 @@ enum Object {
     /// A socket of the network stack.
     #[cfg(feature = "net")]
     Socket(crate::net::SocketId),
+    /// An epoll instance and its interest list.
+    Epoll(Vec<event::Interest>),
+    /// An eventfd's counter, and whether it counts as a semaphore.
+    EventFd { count: u64, semaphore: bool },
 }
 
 /// Where listing a directory of the tree has got to.
@@ -158,6 +164,12 @@ static FS: Spinlock<Option<Fs>> = Spinlock::new(None);
 /// Threads waiting in `poll` wait on this key; pipe activity wakes them.
 static POLL_KEY: u8 = 0;
 
+/// Threads blocked reading or writing an eventfd wait on this key.
+static EVENTFD_KEY: u8 = 0;
+
+/// The device number `fstat` reports for epoll and eventfd descriptors.
+const ANON_DEVICE: u64 = 0x616e;
+
 /// Runs `f` on the file state, set up on first use. The lock is never held
 /// across a wait, and threads switch only when one waits, so it is never
 /// contended: found taken, it is this thread's own, inside a file call
@@ -205,6 +217,7 @@ fn blocking<T>(mut step: impl FnMut(&mut Fs) -> Step<T>) -> Result<T> {
 
 fn wake_pipe_waiters(key: usize) {
     sched::wake(key, usize::MAX);
+    event::changed();
     sched::wake(&raw const POLL_KEY as usize, usize::MAX);
 }
 
@@ -356,6 +369,14 @@ impl Fs {
             }
             #[cfg(feature = "net")]
             Object::Socket(id) => crate::net::close(id),
+            Object::Epoll(_) | Object::EventFd { .. } => {}
+        }
+        // As Linux: closing a description's last descriptor takes it out
+        // of every epoll interest list.
+        for description in self.descriptions.iter_mut().flatten() {
+            if let Object::Epoll(interests) = &mut description.object {
+                interests.retain(|interest| interest.description != index);
+            }
         }
     }
 
@@ -536,6 +557,25 @@ impl Fs {
             Object::Console(_) if at.is_some() => Err(Errno(ESPIPE)),
             Object::Console(0) => Ok(0),
             Object::Console(_) | Object::PipeWrite(_) => Err(Errno(EBADF)),
+            Object::Epoll(_) => Err(Errno(EINVAL)),
+            Object::EventFd { .. } if at.is_some() => Err(Errno(ESPIPE)),
+            Object::EventFd { .. } if buf.len() < 8 => Err(Errno(EINVAL)),
+            Object::EventFd { count: 0, .. } if description.status & O_NONBLOCK != 0 => {
+                Err(Errno(EAGAIN))
+            }
+            Object::EventFd { count: 0, .. } => {
+                return Step::Block(&raw const EVENTFD_KEY as usize);
+            }
+            Object::EventFd {
+                ref mut count,
+                semaphore,
+            } => {
+                let value = if semaphore { 1 } else { *count };
+                *count -= value;
+                buf[..8].copy_from_slice(&value.to_ne_bytes());
+                wake_pipe_waiters(&raw const EVENTFD_KEY as usize);
+                Ok(8)
+            }
             // Sockets are read through `net`, without the file lock.
             #[cfg(feature = "net")]
             Object::Socket(_) => Err(Errno(EBADF)),
@@ -591,6 +631,25 @@ impl Fs {
         }
         let result = match description.object {
             Object::Console(0) | Object::PipeRead(_) => Err(Errno(EBADF)),
+            Object::Epoll(_) => Err(Errno(EINVAL)),
+            Object::EventFd { .. } if at.is_some() => Err(Errno(ESPIPE)),
+            Object::EventFd { ref mut count, .. } => {
+                let value = match data.get(..8) {
+                    Some(bytes) => u64::from_ne_bytes(bytes.try_into().expect("8 bytes")),
+                    None => return Step::Done(Err(Errno(EINVAL))),
+                };
+                if value == u64::MAX {
+                    Err(Errno(EINVAL))
+                } else if value <= event::EVENTFD_MAX - *count {
+                    *count += value;
+                    wake_pipe_waiters(&raw const EVENTFD_KEY as usize);
+                    Ok(8)
+                } else if description.status & O_NONBLOCK != 0 {
+                    Err(Errno(EAGAIN))
+                } else {
+                    return Step::Block(&raw const EVENTFD_KEY as usize);
+                }
+            }
             // Sockets are written through `net`, without the file lock.
             #[cfg(feature = "net")]
             Object::Socket(_) => Err(Errno(EBADF)),
@@ -708,6 +767,7 @@ impl Fs {
             Object::Console(_) | Object::PipeRead(_) | Object::PipeWrite(_) => Err(Errno(ESPIPE)),
             #[cfg(feature = "net")]
             Object::Socket(_) => Err(Errno(ESPIPE)),
+            Object::Epoll(_) | Object::EventFd { .. } => Err(Errno(ESPIPE)),
             Object::Volume { handle } => volume::seek(*handle, offset, whence),
             // A listing can be rewound, and asked where it is; its
             // positions are not addresses to seek to.
@@ -849,6 +909,15 @@ pub fn fstat(fd: i32) -> Result<Stat> {
                 dev: PIPE_DEVICE,
                 ino: n as u64 + 1,
                 mode: 0o010000 | 0o600,
+                nlink: 1,
+                blksize: 4096,
+                ..Stat::default()
+            },
+            // As Linux's anonymous inodes: no file type, mode 0600.
+            Object::Epoll(_) | Object::EventFd { .. } => Stat {
+                dev: ANON_DEVICE,
+                ino: 1,
+                mode: 0o600,
                 nlink: 1,
                 blksize: 4096,
                 ..Stat::default()
@@ -1348,6 +1417,15 @@ pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
             // Asked below, without the file lock.
             #[cfg(feature = "net")]
             Object::Socket(_) => 0,
+            Object::EventFd { count, .. } => {
+                let mut ready = if count > 0 { wanted & POLLIN } else { 0 };
+                if count < event::EVENTFD_MAX {
+                    ready |= wanted & POLLOUT;
+                }
+                ready
+            }
+            // Nested epoll instances are not supported: never ready.
+            Object::Epoll(_) => 0,
             _ => wanted & (POLLIN | POLLOUT),
         }
     })
@@ -1367,6 +1445,7 @@ pub fn wait_for_change(deadline: u64) {
 /// Wakes the threads waiting in `poll`.
 #[cfg(feature = "net")]
 pub(crate) fn wake_pollers() {
+    event::changed();
     sched::wake(&raw const POLL_KEY as usize, usize::MAX);
 }
 
@@ -1400,4 +1479,145 @@ pub fn install_socket(id: crate::net::SocketId, flags: i32) -> Result<i32> {
         crate::net::close(id);
     }
     installed
+}
+
+/// `eventfd2(2)`: a counter starting at `initial` (`flags`: `O_NONBLOCK`,
+/// `O_CLOEXEC`, and 1 for `EFD_SEMAPHORE`).
+pub fn eventfd(initial: u32, flags: i32) -> Result<i32> {
+    const EFD_SEMAPHORE: i32 = 1;
+    if flags & !(EFD_SEMAPHORE | O_NONBLOCK | O_CLOEXEC) != 0 {
+        return Err(Errno(EINVAL));
+    }
+    with(|fs| {
+        fs.install(
+            Object::EventFd {
+                count: u64::from(initial),
+                semaphore: flags & EFD_SEMAPHORE != 0,
+            },
+            Vec::new(),
+            O_RDWR | (flags & O_NONBLOCK),
+            0,
+            flags & O_CLOEXEC != 0,
+        )
+    })
+}
+
+/// `epoll_create1(2)` (`cloexec`: `EPOLL_CLOEXEC`).
+pub fn epoll_create(cloexec: bool) -> Result<i32> {
+    with(|fs| fs.install(Object::Epoll(Vec::new()), Vec::new(), O_RDWR, 0, cloexec))
+}
+
+/// `epoll_ctl(2)`: `op` is `EPOLL_CTL_ADD`, `_MOD` or `_DEL`; `events`
+/// and `data` are the `epoll_event` (ignored for `_DEL`).
+pub fn epoll_ctl(epfd: i32, op: i32, fd: i32, events: u32, data: u64) -> Result<()> {
+    use event::bits::*;
+    with(|fs| {
+        let target = fs.fd(fd)?.description;
+        let own = fs.fd(epfd)?.description;
+        let target_object = &fs.descriptions[target]
+            .as_ref()
+            .expect("descriptors refer to live descriptions")
+            .object;
+        // As Linux: regular files and directories cannot be watched.
+        if matches!(
+            target_object,
+            Object::File(_) | Object::Dir { .. } | Object::Volume { .. }
+        ) {
+            return Err(Errno(kiln_abi::errno::EPERM));
+        }
+        let nested = matches!(target_object, Object::Epoll(_));
+        let description = fs.descriptions[own]
+            .as_mut()
+            .expect("descriptors refer to live descriptions");
+        let Object::Epoll(interests) = &mut description.object else {
+            return Err(Errno(EINVAL));
+        };
+        if fd == epfd || (nested && op != EPOLL_CTL_DEL) {
+            return Err(Errno(EINVAL));
+        }
+        let found = interests
+            .iter()
+            .position(|i| i.fd == fd && i.description == target);
+        match (op, found) {
+            (EPOLL_CTL_ADD, Some(_)) => Err(Errno(EEXIST)),
+            (EPOLL_CTL_ADD, None) => {
+                interests.push(event::Interest {
+                    fd,
+                    description: target,
+                    events,
+                    data,
+                    reported: 0,
+                    epoch: 0,
+                });
+                Ok(())
+            }
+            (EPOLL_CTL_MOD, Some(at)) => {
+                let interest = &mut interests[at];
+                interest.events = events;
+                interest.data = data;
+                interest.reported = 0;
+                Ok(())
+            }
+            (EPOLL_CTL_DEL, Some(at)) => {
+                interests.remove(at);
+                Ok(())
+            }
+            (EPOLL_CTL_MOD | EPOLL_CTL_DEL, None) => Err(Errno(ENOENT)),
+            _ => Err(Errno(EINVAL)),
+        }
+    })
+}
+
+/// `epoll_wait(2)`: fills `out` with the ready registrations, waiting
+/// until one is ready or `deadline` (ns since boot) passes (then 0).
+pub fn epoll_wait(epfd: i32, out: &mut [Event], deadline: u64) -> Result<usize> {
+    if out.is_empty() {
+        return Err(Errno(EINVAL));
+    }
+    loop {
+        let start = event::changes();
+        let watched: Vec<(i32, i16)> = with(|fs| match &fs.description(epfd)?.object {
+            Object::Epoll(interests) => Ok(interests
+                .iter()
+                .map(|i| (i.fd, event::poll_wanted(i.events)))
+                .collect()),
+            _ => Err(Errno(EINVAL)),
+        })?;
+        // Asked without the file lock: a socket's readiness takes it.
+        let ready: Vec<i16> = watched
+            .iter()
+            .map(|&(fd, wanted)| poll_ready(fd, wanted))
+            .collect();
+        let count = with(|fs| {
+            let Ok(Description {
+                object: Object::Epoll(interests),
+                ..
+            }) = fs.description(epfd)
+            else {
+                return 0;
+            };
+            let mut count = 0;
+            for (interest, &ready) in interests.iter_mut().zip(&ready) {
+                if count == out.len() {
+                    break;
+                }
+                let events = interest.report(ready & !events::POLLNVAL, start);
+                if events != 0 {
+                    out[count] = Event {
+                        events,
+                        data: interest.data,
+                    };
+                    count += 1;
+                }
+            }
+            count
+        });
+        if count > 0 || crate::time::Instant::now().as_nanos_since_boot() >= deadline {
+            return Ok(count);
+        }
+        // Something changed while looking: look again before waiting.
+        if event::changes() == start {
+            wait_for_change(deadline);
+        }
+    }
 }
