@@ -1,0 +1,135 @@
+//! The tokio + hyper server (`examples/http-hello`) as a unikernel: an
+//! unmodified async program on Kiln's epoll and eventfd, reached through
+//! `-p` (passt) from the host, with keep-alive and eight clients at once,
+//! in the default 8 MiB of guest memory.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Server, free_port, image, kiln, require_kvm};
+
+const BODY: &str = "Hello from Kiln!\n";
+
+/// Boots http-hello (release) with guest port 80 published on `port`, in
+/// the default memory, and waits until it says it is listening.
+fn start_hello(port: u16) -> Server {
+    require_kvm();
+    let image = image("examples/http-hello", true);
+    let mut child = kiln()
+        .args(["run", "--memory", "8M", "--timeout", "60s", "-p"])
+        .arg(format!("{port}:80"))
+        .arg(&image)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start kiln run");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let server = Server(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert_eq!(first, "http-hello: listening on port 80");
+    thread::spawn(move || lines.for_each(drop));
+    server
+}
+
+/// Connects, retrying while passt may not have published the port yet.
+fn connect(port: u16) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .expect("timeout");
+            return stream;
+        }
+        assert!(Instant::now() < deadline, "cannot connect to http-hello");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends one GET on `stream` and reads one response (by its length):
+/// the status line and the body.
+fn get(stream: &mut BufReader<TcpStream>, target: &str) -> (String, String) {
+    let request = format!("GET {target} HTTP/1.1\r\nHost: kiln\r\n\r\n");
+    stream
+        .get_mut()
+        .write_all(request.as_bytes())
+        .expect("send request");
+    let mut status = String::new();
+    stream.read_line(&mut status).expect("status line");
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).expect("header");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; length.expect("a content-length header")];
+    stream.read_exact(&mut body).expect("body");
+    (
+        status.trim_end().to_string(),
+        String::from_utf8(body).expect("UTF-8 body"),
+    )
+}
+
+#[test]
+fn http_hello_serves_keep_alive_and_concurrent_clients_through_publish() {
+    let port = free_port();
+    let _server = start_hello(port);
+
+    // One connection at a time, each closed after its request.
+    for i in 0..5 {
+        let mut stream = connect(port);
+        let request = format!("GET /{i} HTTP/1.1\r\nHost: kiln\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read to close");
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        assert!(response.ends_with(BODY), "{response}");
+    }
+
+    // Several requests on one kept-alive connection.
+    let mut stream = BufReader::new(connect(port));
+    for i in 0..5 {
+        let (status, body) = get(&mut stream, &format!("/keep/{i}"));
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert_eq!(body, BODY);
+    }
+
+    // Eight clients at once, each with a few requests.
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            thread::spawn(move || {
+                let mut stream = BufReader::new(connect(port));
+                for i in 0..10 {
+                    let (status, body) = get(&mut stream, &format!("/client/{c}/{i}"));
+                    assert_eq!(status, "HTTP/1.1 200 OK");
+                    assert_eq!(body, BODY);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("client");
+    }
+}
+
+/// The tokio + hyper server is a small image: at most 2 MiB (release).
+#[test]
+fn http_hello_image_is_at_most_two_mib() {
+    let image = image("examples/http-hello", true);
+    let size = std::fs::metadata(&image).expect("image").len();
+    assert!(size <= 2 << 20, "http-hello is {size} bytes");
+}
