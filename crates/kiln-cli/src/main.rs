@@ -35,6 +35,7 @@ mod guest_build;
 mod inspect;
 mod instance;
 mod run;
+mod serve;
 mod units;
 
 use std::path::PathBuf;
@@ -65,6 +66,10 @@ enum Command {
     },
     /// Run an image, or build a crate directory first and run it.
     Run(Box<run::RunArgs>),
+    /// Serve a host port on demand: boot instances when connections
+    /// arrive, hand each connection over without dropping it, and stop
+    /// instances that stay idle.
+    Serve(Box<serve::ServeArgs>),
     /// Describe an image (ABI version, entry, sections, services, files),
     /// or an instance (what it runs, its state, its last crash).
     Inspect {
@@ -163,6 +168,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build { dir, options } => guest_build::build_and_report(&dir, &options),
         Command::Run(args) => run::run(*args, started_ns),
+        Command::Serve(args) => serve::serve(*args),
         // A path (or anything that exists) is an image; a bare word an instance.
         Command::Inspect { target, .. } if target.exists() || target.components().count() > 1 => {
             inspect::inspect(&target)

@@ -1,7 +1,7 @@
 //! `kiln run`: boot an image (building it first when given a crate).
 
 mod detach;
-mod net;
+pub mod net;
 mod volume;
 
 use std::path::{Path, PathBuf};

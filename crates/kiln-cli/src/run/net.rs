@@ -108,7 +108,7 @@ pub(super) fn parse(args: &NetArgs<'_>) -> Result<Option<NetSpec>, Failure> {
 }
 
 /// `[HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]`.
-fn parse_publish(value: &str) -> Result<PortForward, String> {
+pub fn parse_publish(value: &str) -> Result<PortForward, String> {
     const FORM: &str = "expected [HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]";
     let (ports, protocol) = match value.rsplit_once('/') {
         None => (value, Protocol::Tcp),

@@ -1,0 +1,134 @@
+//! `kiln serve`: listen on a host port with no instance running, boot
+//! instances when connections arrive, and stop them when idle.
+//!
+//! `kiln serve` owns the host port. Each accepted connection gets a thread
+//! that takes an instance from the [`pool`] (booting one when none has room)
+//! and [`proxy`]s bytes between the client and the instance, which is a
+//! child `kiln run` publishing the guest port on a private loopback port.
+
+mod pool;
+mod proxy;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use clap::Args;
+use kiln_monitor::net::Protocol;
+use kiln_monitor::{Image, ImageFile};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::exit_code::{Failure, HOST, IMAGE, USAGE};
+use crate::guest_build::{self, Verbosity};
+use crate::units::{parse_duration, parse_memory};
+use crate::{BuildOptions, Outcome};
+
+/// Arguments of `kiln serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// An image file, or a crate directory to build first.
+    target: PathBuf,
+    /// The port to serve and the guest port to pass connections to:
+    /// [HOST_IP:]HOST_PORT:GUEST_PORT (TCP).
+    #[arg(
+        short = 'p',
+        long = "publish",
+        required = true,
+        value_name = "[HOST_IP:]HOST_PORT:GUEST_PORT"
+    )]
+    publish: String,
+    /// Stop an instance after this long without a connection, e.g. 30s.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    idle: Duration,
+    /// Run at most this many instances at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    max: u16,
+    /// Guest memory, e.g. 8M or 1G.
+    #[arg(short = 'm', long, default_value = "8M", value_parser = parse_memory)]
+    memory: u64,
+    /// Set a guest environment variable: KEY=VALUE, or KEY to pass the host's value.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Give each instance a host directory (repeatable): HOST_DIR:GUEST_DIR[:ro].
+    #[arg(short = 'v', long = "volume", value_name = "HOST_DIR:GUEST_DIR[:ro]")]
+    volumes: Vec<String>,
+    #[command(flatten)]
+    build: BuildOptions,
+    /// Arguments for the guest program (after `--`).
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+/// Serves until SIGINT or SIGTERM, which stop the instances.
+pub fn serve(args: ServeArgs) -> Outcome {
+    let usage = |why: String| Failure::new(USAGE, why);
+    let forward = crate::run::net::parse_publish(&args.publish)
+        .map_err(|why| usage(format!("invalid --publish '{}': {why}", args.publish)))?;
+    if forward.protocol != Protocol::Tcp {
+        return Err(usage("kiln serve serves TCP only".into()));
+    }
+    let image = resolve(&args)?;
+    let host_ip = forward.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let listener = TcpListener::bind(SocketAddr::new(host_ip, forward.host_port)).map_err(|e| {
+        Failure::new(
+            HOST,
+            format!("cannot listen on {host_ip}:{}: {e}", forward.host_port),
+        )
+    })?;
+    let mut run_args = vec![format!("--memory={}", args.memory)];
+    run_args.extend(args.env.iter().map(|e| format!("--env={e}")));
+    run_args.extend(args.volumes.iter().map(|v| format!("--volume={v}")));
+    run_args.push(image.to_string_lossy().into_owned());
+    let pool = pool::Pool::start(pool::Plan {
+        run_args,
+        guest_args: args.args,
+        guest_port: forward.guest_port,
+        idle: args.idle,
+        max: usize::from(args.max),
+    });
+    stop_on_signal(Arc::clone(&pool))?;
+    if let Ok(addr) = listener.local_addr() {
+        tell!("kiln serve: listening on {addr}");
+    }
+    for client in listener.incoming() {
+        // A failed accept (the client reset first, no fds left for a
+        // moment) concerns that client only.
+        let Ok(client) = client else { continue };
+        let pool = Arc::clone(&pool);
+        thread::spawn(move || proxy::serve(&pool, client));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The image to boot, built first for a crate directory; a file is checked
+/// now, so a bad one is one error at start rather than one per connection.
+fn resolve(args: &ServeArgs) -> Result<PathBuf, Failure> {
+    if args.target.is_dir() {
+        return Ok(guest_build::build(&args.target, &args.build, Verbosity::Quiet)?.image);
+    }
+    let path = &args.target;
+    let file = ImageFile::open(path)
+        .map_err(|e| Failure::new(IMAGE, format!("cannot open {}: {e}", path.display())))?;
+    Image::parse(file.bytes())
+        .map_err(|e| Failure::new(IMAGE, format!("{}: {e}", path.display())))?;
+    std::path::absolute(path)
+        .map_err(|e| Failure::new(IMAGE, format!("cannot open {}: {e}", path.display())))
+}
+
+/// SIGINT and SIGTERM stop the instances, then kiln serve exits as killed
+/// by that signal would (128 + signal).
+fn stop_on_signal(pool: Arc<pool::Pool>) -> Result<(), Failure> {
+    let mut signals = Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| Failure::new(HOST, format!("cannot handle signals: {e}")))?;
+    thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            pool.shutdown();
+            std::process::exit(128 + signal);
+        }
+    });
+    Ok(())
+}
