@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# On demand: cold request latency through `kiln serve` (a client connects
+# with zero instances running; the time to the full HTTP response, the boot
+# included) side by side with warm latency (an instance already running).
+# The app is examples/http-static (GET /, Connection: close). Each cold
+# trial waits until kiln serve has stopped its instance (--idle 50ms).
+# Prints a Markdown section for BENCHMARKS.md on stdout; progress on stderr.
+#
+#   bench/serve/run.sh > serve.md
+#
+# Env: BENCH_TRIALS (cold and warm trials each, default 200, min 100).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+TRIALS=$(runs_from_env BENCH_TRIALS 200 100)
+need python3 python3
+need passt passt
+cd "$ROOT"
+KILN=target/release/kiln
+build_kiln
+log "building examples/http-static"
+IMAGE=$(build_guest http-static)
+
+export KILN IMAGE TRIALS
+WHEN=$(date -u '+%Y-%m-%d %H:%M UTC') MACHINE=$(machine_note) python3 - <<'PY'
+import os, socket, statistics as st, subprocess, sys, threading, time
+E = os.environ
+TRIALS = int(E["TRIALS"])
+REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+def children(pid):
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found += f.read().split()
+        except FileNotFoundError:  # a connection thread that just ended
+            pass
+    return found
+
+def start(idle):
+    port = free_port()
+    cmd = [E["KILN"], "serve", "-p", f"127.0.0.1:{port}:80", "--idle", idle,
+           "--memory", "32M", E["IMAGE"]]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    if "listening on" not in line:
+        sys.exit(f"error: kiln serve did not start: {line}")
+    # Keep reading its boot/stop lines so it never blocks on a full pipe.
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    return proc, port, " ".join(cmd)
+
+def request(port):
+    """Milliseconds from connect to the end of the full response."""
+    t0 = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(REQUEST)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    t1 = time.perf_counter()
+    if not data.startswith(b"HTTP/1.1 200"):
+        sys.exit(f"error: bad response: {data[:80]!r}")
+    return (t1 - t0) * 1e3
+
+def wait_for_zero(proc):
+    deadline = time.monotonic() + 10
+    while children(proc.pid):
+        if time.monotonic() > deadline:
+            sys.exit("error: kiln serve did not stop its idle instance")
+        time.sleep(0.005)
+
+def stop(proc):
+    proc.terminate()
+    proc.wait()
+
+print(f"==> {TRIALS} cold trials", file=sys.stderr)
+proc, port, cold_cmd = start("50ms")
+cold = []
+for _ in range(TRIALS):
+    wait_for_zero(proc)
+    cold.append(request(port))
+stop(proc)
+
+print(f"==> {TRIALS} warm trials", file=sys.stderr)
+proc, port, warm_cmd = start("10m")
+request(port)
+warm = [request(port) for _ in range(TRIALS)]
+stop(proc)
+
+def row(label, xs):
+    xs = sorted(xs)
+    p99 = xs[min(len(xs) - 1, int(round(0.99 * len(xs))) - 1)]
+    return f"| {label} | {st.median(xs):.2f} ms | {p99:.2f} ms | {xs[0]:.2f} ms | {xs[-1]:.2f} ms |"
+
+print("## On demand: cold and warm request latency through `kiln serve`\n")
+print(f"_Measured {E['WHEN']} on {E['MACHINE']}._\n")
+print("A client connects to `kiln serve`'s port and sends `GET /` (Connection: close) to "
+      "`examples/http-static`; the time is from the connect to the end of the full response. "
+      "Cold: zero instances when the client connects (each trial waits until the previous "
+      "instance was stopped for being idle), so the boot, passt and the handoff are included. "
+      f"Warm: an instance already running. {TRIALS} trials each.\n")
+print(f"Command (from the repository root): `BENCH_TRIALS={TRIALS} bench/serve/run.sh`, which runs\n")
+print("```\n" + cold_cmd + "\n" + warm_cmd + "\n```\n")
+print("| Request | median | p99 | min | max |\n|---|---|---|---|---|")
+print(row("cold (zero instances)", cold))
+print(row("warm (instance running)", warm))
+PY
