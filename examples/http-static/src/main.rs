@@ -20,10 +20,15 @@ fn main() -> std::io::Result<()> {
         // A connection that failed before it was accepted is the client's
         // loss, not a reason to stop serving.
         let Ok(stream) = stream else { continue };
-        std::thread::spawn(move || {
-            // A client that goes away mid-request is no error of ours.
-            let _ = serve(stream);
-        });
+        // A thread per connection, with a small stack: the default 2 MiB
+        // would make a few dozen clients need more memory than a small
+        // unikernel has. A connection no thread can be made for is closed.
+        let _ = std::thread::Builder::new()
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                // A client that goes away mid-request is no error of ours.
+                let _ = serve(stream);
+            });
     }
     Ok(())
 }
@@ -61,14 +66,17 @@ fn serve(stream: TcpStream) -> std::io::Result<()> {
                 b"GET or HEAD only\n".to_vec(),
             ),
         };
-        write!(
-            out,
+        // One write for the head and the body: two small writes would wait
+        // on each other (Nagle's algorithm and delayed ACKs).
+        let mut response = format!(
             "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n",
             body.len()
-        )?;
+        )
+        .into_bytes();
         if method != "HEAD" {
-            out.write_all(&body)?;
+            response.extend_from_slice(&body);
         }
+        out.write_all(&response)?;
         if close {
             return Ok(());
         }
