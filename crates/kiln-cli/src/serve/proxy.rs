@@ -6,11 +6,11 @@
 //! guest is not listening yet; passt does not resend a SYN the guest never
 //! saw). So until an instance has answered once, what the client sends is
 //! kept and replayed on each new attempt, and an attempt counts only once
-//! the instance sends its first byte back. An instance that has answered is
-//! connected to directly. The cost: a request sent during a boot may reach
-//! the guest more than once (an attempt that timed out may still have
-//! arrived), which is fine for the idempotent requests such services get
-//! first, and documented.
+//! the instance sends its first byte back; the first attempt to answer is
+//! kept, the others closed. An instance that has answered is connected to
+//! directly. The cost: a request sent during a boot may reach the guest
+//! more than once (up to [`MAX_ATTEMPTS`] times), which is fine for the
+//! idempotent requests such services get first.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -23,11 +23,14 @@ use super::pool::{Lease, Pool};
 
 /// How long an instance may take to answer its first connection.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The first wait for an answer before trying again; it doubles each try.
-const FIRST_ANSWER_WAIT: Duration = Duration::from_millis(5);
-/// The last wait for an answer: a slow first response is replayed at most
-/// once a second.
+/// The wait for an answer before adding another attempt; it doubles each
+/// time.
+const FIRST_ANSWER_WAIT: Duration = Duration::from_millis(2);
+/// The longest wait between attempts.
 const MAX_ANSWER_WAIT: Duration = Duration::from_secs(1);
+/// Attempts open at once, which bounds how often a request sent during a
+/// boot can be replayed.
+const MAX_ATTEMPTS: usize = 8;
 /// How much a client may send before the instance answers and still be
 /// replayed; past this, the current attempt is the only one.
 const REPLAY_LIMIT: usize = 1 << 20;
@@ -76,131 +79,132 @@ pub fn serve(pool: &Pool, client: TcpStream) {
 }
 
 /// Connects the client to the leased instance, replaying what it sent
-/// until the instance answers.
+/// until the instance answers. Attempts are not abandoned: a guest's first
+/// connection can take ~10 ms to be answered, and dropping it for a new one
+/// would start that wait again. So new attempts are added beside the old
+/// ones, further and further apart, and the first to answer wins.
 fn hand_over(pool: &Pool, lease: &Lease, client: &TcpStream, replay: &mut Replay) -> Attempt {
     let deadline = Instant::now() + BOOT_TIMEOUT;
-    let mut wait = FIRST_ANSWER_WAIT;
+    let mut attempts: Vec<TcpStream> = Vec::new();
+    let mut next_attempt = Instant::now();
+    let mut spacing = FIRST_ANSWER_WAIT;
     let mut backoff = Duration::from_micros(100);
-    while Instant::now() < deadline {
-        let upstream = match TcpStream::connect(lease.addr) {
-            Ok(stream) => stream,
-            Err(_) => {
-                if !pool.is_running(lease.number) {
-                    return Attempt::InstanceGone;
-                }
-                thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_millis(2));
-                continue;
-            }
-        };
-        // Connecting to a loopback port nobody listens on yet can pick
-        // that very port as the source and connect to itself.
-        if upstream.local_addr().ok() == upstream.peer_addr().ok() {
-            continue;
-        }
-        let _ = upstream.set_nodelay(true);
-        if (&upstream).write_all(&replay.bytes).is_err()
-            || (replay.eof && upstream.shutdown(Shutdown::Write).is_err())
-        {
-            continue;
-        }
-        if lease.ready {
-            return Attempt::Connected(upstream);
-        }
-        match first_answer(client, &upstream, replay, wait) {
-            Answer::Answered => {
-                pool.mark_ready(lease.number);
-                return Attempt::Connected(upstream);
-            }
-            Answer::Committed => return Attempt::Connected(upstream),
-            Answer::ClientGone => return Attempt::ClientGone,
-            Answer::None => {
-                if !pool.is_running(lease.number) {
-                    return Attempt::InstanceGone;
-                }
-                wait = (wait * 2).min(MAX_ANSWER_WAIT);
-            }
-        }
-    }
-    tell!(
-        "kiln serve: instance {} did not answer within {BOOT_TIMEOUT:?}",
-        lease.number
-    );
-    Attempt::InstanceGone
-}
-
-enum Answer {
-    /// The instance sent its first bytes, now passed to the client.
-    Answered,
-    /// The client sent more than can be replayed: stay with this attempt.
-    Committed,
-    /// The instance closed, reset or stayed silent for the whole wait.
-    None,
-    ClientGone,
-}
-
-/// Forwards (and keeps) client bytes until the instance sends its first.
-fn first_answer(
-    client: &TcpStream,
-    upstream: &TcpStream,
-    replay: &mut Replay,
-    wait: Duration,
-) -> Answer {
-    let deadline = Instant::now() + wait;
     let mut buf = [0u8; 16 * 1024];
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Answer::None;
+        let now = Instant::now();
+        if now >= deadline {
+            tell!(
+                "kiln serve: instance {} did not answer within {BOOT_TIMEOUT:?}",
+                lease.number
+            );
+            return Attempt::InstanceGone;
         }
-        let timeout = Timespec::try_from(left).unwrap_or(Timespec {
-            tv_sec: 1,
-            tv_nsec: 0,
-        });
-        let mut fds = vec![PollFd::new(upstream, PollFlags::IN)];
+        if now >= next_attempt && attempts.len() < MAX_ATTEMPTS {
+            match connect(lease, replay) {
+                Ok(upstream) if lease.ready => return Attempt::Connected(upstream),
+                Ok(upstream) => {
+                    attempts.push(upstream);
+                    next_attempt = now + spacing;
+                    spacing = (spacing * 2).min(MAX_ANSWER_WAIT);
+                }
+                Err(()) => {
+                    if !pool.is_running(lease.number) {
+                        return Attempt::InstanceGone;
+                    }
+                    next_attempt = now + backoff;
+                    backoff = (backoff * 2).min(Duration::from_micros(500));
+                }
+            }
+            continue;
+        }
+        let until = if attempts.len() < MAX_ATTEMPTS {
+            next_attempt.min(deadline)
+        } else {
+            deadline
+        };
+        let timeout =
+            Timespec::try_from(until.saturating_duration_since(now)).unwrap_or(Timespec {
+                tv_sec: 1,
+                tv_nsec: 0,
+            });
+        let mut fds: Vec<PollFd<'_>> = attempts
+            .iter()
+            .map(|a| PollFd::new(a, PollFlags::IN))
+            .collect();
         if !replay.eof {
             fds.push(PollFd::new(client, PollFlags::IN));
         }
         match poll(&mut fds, Some(&timeout)) {
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(_) => return Answer::None,
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return Attempt::ClientGone,
         }
-        let upstream_ready = !fds[0].revents().is_empty();
-        let client_ready = fds.get(1).is_some_and(|fd| !fd.revents().is_empty());
-        if upstream_ready {
-            return match (&*upstream).read(&mut buf) {
-                Ok(0) | Err(_) => Answer::None,
-                Ok(n) => match (&*client).write_all(&buf[..n]) {
-                    Ok(()) => Answer::Answered,
-                    Err(_) => Answer::ClientGone,
-                },
-            };
+        let readable: Vec<bool> = fds.iter().map(|fd| !fd.revents().is_empty()).collect();
+        drop(fds);
+        let client_readable = !replay.eof && readable[attempts.len()];
+        // Newest first, so removing one does not shift the others' indexes.
+        for index in (0..attempts.len()).rev() {
+            if !readable[index] {
+                continue;
+            }
+            match (&attempts[index]).read(&mut buf) {
+                Ok(n) if n > 0 => {
+                    return match (&*client).write_all(&buf[..n]) {
+                        Ok(()) => {
+                            pool.mark_ready(lease.number);
+                            Attempt::Connected(attempts.swap_remove(index))
+                        }
+                        Err(_) => Attempt::ClientGone,
+                    };
+                }
+                // Closed or reset before answering (the guest was not
+                // listening yet): that attempt is over.
+                _ => {
+                    attempts.remove(index);
+                }
+            }
         }
-        if client_ready {
+        if client_readable {
             match (&*client).read(&mut buf) {
                 // A client that leaves without sending a byte (a port
                 // probe) is owed nothing; retrying for it would keep the
                 // instance busy.
-                Ok(0) if replay.bytes.is_empty() => return Answer::ClientGone,
+                Ok(0) if replay.bytes.is_empty() => return Attempt::ClientGone,
                 Ok(0) => {
                     replay.eof = true;
-                    let _ = upstream.shutdown(Shutdown::Write);
+                    for attempt in &attempts {
+                        let _ = attempt.shutdown(Shutdown::Write);
+                    }
                 }
                 Ok(n) => {
                     replay.bytes.extend_from_slice(&buf[..n]);
-                    if (&*upstream).write_all(&buf[..n]).is_err() {
-                        return Answer::None;
-                    }
-                    if replay.bytes.len() > REPLAY_LIMIT {
-                        return Answer::Committed;
+                    attempts.retain(|mut a| a.write_all(&buf[..n]).is_ok());
+                    if replay.bytes.len() > REPLAY_LIMIT
+                        && let Some(newest) = attempts.pop()
+                    {
+                        return Attempt::Connected(newest);
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return Answer::ClientGone,
+                Err(_) => return Attempt::ClientGone,
             }
         }
     }
+}
+
+/// A new connection to the instance, sent what the client sent so far.
+fn connect(lease: &Lease, replay: &Replay) -> Result<TcpStream, ()> {
+    let upstream = TcpStream::connect(lease.addr).map_err(drop)?;
+    // Connecting to a loopback port nobody listens on yet can pick that
+    // very port as the source and connect to itself.
+    if upstream.local_addr().ok() == upstream.peer_addr().ok() {
+        return Err(());
+    }
+    let _ = upstream.set_nodelay(true);
+    (&upstream).write_all(&replay.bytes).map_err(drop)?;
+    if replay.eof {
+        upstream.shutdown(Shutdown::Write).map_err(drop)?;
+    }
+    Ok(upstream)
 }
 
 /// Copies both ways until both directions have ended; each side's end of
