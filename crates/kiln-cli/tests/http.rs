@@ -1,7 +1,8 @@
 //! The tokio + hyper server (`examples/http-hello`) as a unikernel: an
 //! unmodified async program on Kiln's epoll and eventfd, reached through
 //! `-p` (passt) from the host, with keep-alive and eight clients at once,
-//! in the default 8 MiB of guest memory.
+//! in the default 8 MiB of guest memory; and the epoll and eventfd calls
+//! beneath it (`tests/guests/std-epoll`) against Linux's answers.
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Server, free_port, image, kiln, require_kvm};
+use common::{Server, free_port, image, kiln, require_kvm, run_image};
 
 const BODY: &str = "Hello from Kiln!\n";
 
@@ -132,4 +133,50 @@ fn http_hello_image_is_at_most_two_mib() {
     let image = image("examples/http-hello", true);
     let size = std::fs::metadata(&image).expect("image").len();
     assert!(size <= 2 << 20, "http-hello is {size} bytes");
+}
+
+/// epoll (level- and edge-triggered) and eventfd: the guest prints each
+/// call's answer; these are the lines the same program prints on Linux.
+#[test]
+fn epoll_and_eventfd_answer_as_linux_does() {
+    let image = image("tests/guests/std-epoll", false);
+    let run = run_image(&image, &[], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "eventfd empty read: errno 11\n\
+         eventfd write: 8 8\n\
+         eventfd read: value 3 then errno 11\n\
+         eventfd write max: errno 22\n\
+         eventfd short read: errno 22\n\
+         eventfd overflow: 8 errno 11\n\
+         semaphore: value 1 value 1 errno 11\n\
+         add pipe: 0\n\
+         add again: errno 17\n\
+         mod unknown: errno 2\n\
+         del unknown: errno 2\n\
+         add itself: errno 22\n\
+         ctl on a pipe: errno 22\n\
+         bad op: errno 22\n\
+         nothing yet: 0 []\n\
+         level: 1 [1:0x1]\n\
+         level again: 1 [1:0x1]\n\
+         drained: 0 []\n\
+         add eventfd ET: 0\n\
+         add writer ET: 0\n\
+         writer edge: 1 [4:0x4]\n\
+         no new edge: 0 []\n\
+         eventfd edge: 1 [3:0x1]\n\
+         consumed: 0 []\n\
+         another write, another edge: 1 [3:0x1]\n\
+         mod re-arms: 0\n\
+         re-armed: 1 [5:0x4]\n\
+         del writer: 0\n\
+         hang-up: 1 [1:0x10]\n\
+         close removes: 0 then 0 []\n\
+         timeout: 0 [], waited: true\n\
+         woken: 1 [3:0x1], after the write: true, before the timeout: true\n\
+         zero max: errno 22\n\
+         wait on a non-epoll: errno 22\n"
+    );
 }

@@ -6,11 +6,14 @@
 //! (the key `poll` waits on) or the timeout passes.
 //!
 //! Edge-triggered registrations (`EPOLLET`, as mio makes them) report a
-//! readiness once, then again only when it newly appears or when anything
-//! has changed since (a counter bumped by every wake of `poll`'s waiters):
-//! that may report an edge Linux would not, never misses one, and a program
-//! written for edge triggering reads until `EAGAIN` and takes a spare
-//! report in its stride.
+//! readiness once, then again only when a bit newly appears or the
+//! descriptor has changed since: a pipe or an eventfd counts its own reads
+//! and writes (so a write to a readable eventfd is a new edge, as on
+//! Linux); a socket uses a count of every wake of `poll`'s waiters, since
+//! the stack only says that some socket may have changed. That may report
+//! a socket's edge Linux would not, never misses one, and a program written
+//! for edge triggering reads until `EAGAIN` and takes a spare report in
+//! its stride.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -52,7 +55,8 @@ pub(super) struct Interest {
     pub description: usize,
     pub events: u32,
     pub data: u64,
-    /// Edge-triggered: the bits last reported, and [`CHANGES`] then.
+    /// Edge-triggered: the bits last reported, and the descriptor's change
+    /// count then (see `Fs::generation`).
     pub reported: u32,
     pub epoch: u64,
 }
@@ -75,8 +79,8 @@ pub(super) fn poll_wanted(events: u32) -> i16 {
 }
 
 impl Interest {
-    /// What to report for readiness `ready` (`poll` bits) at change count
-    /// `now`, updating the edge state; 0 for nothing.
+    /// What to report for readiness `ready` (`poll` bits) with the
+    /// descriptor at change count `now`, updating the edge state; 0 for nothing.
     pub fn report(&mut self, ready: i16, now: u64) -> u32 {
         let ready = ready as u16 as u32
             & (self.events | bits::EPOLLERR | bits::EPOLLHUP)

@@ -111,8 +111,13 @@ enum Object {
     Socket(crate::net::SocketId),
     /// An epoll instance and its interest list.
     Epoll(Vec<event::Interest>),
-    /// An eventfd's counter, and whether it counts as a semaphore.
-    EventFd { count: u64, semaphore: bool },
+    /// An eventfd's counter, whether it counts as a semaphore, and how
+    /// many reads and writes it has seen (for edge-triggered epoll).
+    EventFd {
+        count: u64,
+        semaphore: bool,
+        changes: u64,
+    },
 }
 
 /// Where listing a directory of the tree has got to.
@@ -341,6 +346,19 @@ impl Fs {
             .expect("descriptors refer to live descriptions"))
     }
 
+    /// How many changes description `index` has seen, for edge-triggered
+    /// epoll: a pipe's or an eventfd's own count; `shared` (the count of
+    /// every wake of `poll`'s waiters) for sockets and the rest.
+    fn generation(&self, index: usize, shared: u64) -> u64 {
+        match self.descriptions[index].as_ref().map(|d| &d.object) {
+            Some(Object::PipeRead(n) | Object::PipeWrite(n)) => {
+                self.pipes[*n].as_ref().map_or(shared, |pipe| pipe.changes)
+            }
+            Some(Object::EventFd { changes, .. }) => *changes,
+            _ => shared,
+        }
+    }
+
     /// Drops one reference to a description, releasing what it holds with the last.
     fn release(&mut self, index: usize) {
         let description = self.descriptions[index]
@@ -362,6 +380,7 @@ impl Fs {
                 } else {
                     pipe.writers -= 1;
                 }
+                pipe.changes += 1;
                 wake_pipe_waiters(pipe.key());
                 if pipe.readers == 0 && pipe.writers == 0 {
                     self.pipes[n] = None;
@@ -569,9 +588,11 @@ impl Fs {
             Object::EventFd {
                 ref mut count,
                 semaphore,
+                ref mut changes,
             } => {
                 let value = if semaphore { 1 } else { *count };
                 *count -= value;
+                *changes += 1;
                 buf[..8].copy_from_slice(&value.to_ne_bytes());
                 wake_pipe_waiters(&raw const EVENTFD_KEY as usize);
                 Ok(8)
@@ -607,6 +628,7 @@ impl Fs {
                 let pipe = pipes[n].as_mut().expect("open ends keep their pipe");
                 if pipe.buffered() > 0 || buf.is_empty() {
                     let n = pipe.take(buf);
+                    pipe.changes += 1;
                     wake_pipe_waiters(pipe.key());
                     Ok(n)
                 } else if pipe.writers == 0 {
@@ -633,7 +655,11 @@ impl Fs {
             Object::Console(0) | Object::PipeRead(_) => Err(Errno(EBADF)),
             Object::Epoll(_) => Err(Errno(EINVAL)),
             Object::EventFd { .. } if at.is_some() => Err(Errno(ESPIPE)),
-            Object::EventFd { ref mut count, .. } => {
+            Object::EventFd {
+                ref mut count,
+                ref mut changes,
+                ..
+            } => {
                 let value = match data.get(..8) {
                     Some(bytes) => u64::from_ne_bytes(bytes.try_into().expect("8 bytes")),
                     None => return Step::Done(Err(Errno(EINVAL))),
@@ -642,6 +668,7 @@ impl Fs {
                     Err(Errno(EINVAL))
                 } else if value <= event::EVENTFD_MAX - *count {
                     *count += value;
+                    *changes += 1;
                     wake_pipe_waiters(&raw const EVENTFD_KEY as usize);
                     Ok(8)
                 } else if description.status & O_NONBLOCK != 0 {
@@ -691,6 +718,7 @@ impl Fs {
                     Err(Errno(EPIPE))
                 } else if pipe.takes_now(data.len()) {
                     let n = pipe.put(data);
+                    pipe.changes += 1;
                     wake_pipe_waiters(pipe.key());
                     Ok(n)
                 } else if nonblocking {
@@ -1493,6 +1521,7 @@ pub fn eventfd(initial: u32, flags: i32) -> Result<i32> {
             Object::EventFd {
                 count: u64::from(initial),
                 semaphore: flags & EFD_SEMAPHORE != 0,
+                changes: 0,
             },
             Vec::new(),
             O_RDWR | (flags & O_NONBLOCK),
@@ -1589,19 +1618,37 @@ pub fn epoll_wait(epfd: i32, out: &mut [Event], deadline: u64) -> Result<usize> 
             .map(|&(fd, wanted)| poll_ready(fd, wanted))
             .collect();
         let count = with(|fs| {
-            let Ok(Description {
+            let Ok(index) = fs.fd(epfd).map(|fd| fd.description) else {
+                return 0;
+            };
+            let Some(Description {
                 object: Object::Epoll(interests),
                 ..
-            }) = fs.description(epfd)
+            }) = &fs.descriptions[index]
+            else {
+                return 0;
+            };
+            // What has changed each registered description since its last
+            // report: sockets share the stack's count, read before asking.
+            let generations: Vec<u64> = interests
+                .iter()
+                .map(|interest| fs.generation(interest.description, start))
+                .collect();
+            let Some(Description {
+                object: Object::Epoll(interests),
+                ..
+            }) = &mut fs.descriptions[index]
             else {
                 return 0;
             };
             let mut count = 0;
-            for (interest, &ready) in interests.iter_mut().zip(&ready) {
+            for ((interest, &ready), &generation) in
+                interests.iter_mut().zip(&ready).zip(&generations)
+            {
                 if count == out.len() {
                     break;
                 }
-                let events = interest.report(ready & !events::POLLNVAL, start);
+                let events = interest.report(ready & !events::POLLNVAL, generation);
                 if events != 0 {
                     out[count] = Event {
                         events,

@@ -16,6 +16,8 @@ pub struct Pipe {
     pub readers: u32,
     /// Open write ends.
     pub writers: u32,
+    /// Counts changes (reads, writes, closed ends), for edge-triggered epoll.
+    pub changes: u64,
 }
 
 impl Pipe {
@@ -25,6 +27,7 @@ impl Pipe {
             bytes: VecDeque::new(),
             readers: 1,
             writers: 1,
+            changes: 0,
         }
     }
 
