@@ -147,6 +147,21 @@ fn first_request_boots_an_instance_and_idle_ones_stop() {
     serve.wait_for("started instance 2 (", 1);
 }
 
+/// Requests spaced about one idle period apart arrive while the instance
+/// is being stopped, or just after: none may be lost.
+#[test]
+fn requests_racing_the_idle_stop_are_not_lost() {
+    let serve = Serve::start(&["--idle", "100ms"]);
+    for i in 0..12u64 {
+        drop(connect_and_echo(
+            serve.port,
+            format!("request {i}").as_bytes(),
+        ));
+        thread::sleep(Duration::from_millis(90 + 2 * i));
+    }
+    assert!(serve.count("stopped instance") >= 1, "{}", serve.stderr());
+}
+
 #[test]
 fn a_burst_of_first_requests_all_succeed() {
     let serve = Serve::start(&[]);
