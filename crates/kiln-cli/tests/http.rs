@@ -1,8 +1,9 @@
 //! The tokio + hyper server (`examples/http-hello`) as a unikernel: an
 //! unmodified async program on Kiln's epoll and eventfd, reached through
 //! `-p` (passt) from the host, with keep-alive and eight clients at once,
-//! in the default 8 MiB of guest memory; and the epoll and eventfd calls
-//! beneath it (`tests/guests/std-epoll`) against Linux's answers.
+//! in the default 8 MiB of guest memory; and the epoll, eventfd and
+//! socketpair calls beneath tokio (`tests/guests/std-epoll`) against
+//! Linux's answers.
 
 mod common;
 
@@ -135,10 +136,11 @@ fn http_hello_image_is_at_most_two_mib() {
     assert!(size <= 2 << 20, "http-hello is {size} bytes");
 }
 
-/// epoll (level- and edge-triggered) and eventfd: the guest prints each
+/// epoll (level- and edge-triggered), eventfd and Unix stream pairs (tokio's
+/// signal driver makes one): the guest prints each
 /// call's answer; these are the lines the same program prints on Linux.
 #[test]
-fn epoll_and_eventfd_answer_as_linux_does() {
+fn epoll_eventfd_and_socketpair_answer_as_linux_does() {
     let image = image("tests/guests/std-epoll", false);
     let run = run_image(&image, &[], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -177,6 +179,17 @@ fn epoll_and_eventfd_answer_as_linux_does() {
          timeout: 0 [], waited: true\n\
          woken: 1 [3:0x1], after the write: true, before the timeout: true\n\
          zero max: errno 22\n\
-         wait on a non-epoll: errno 22\n"
+         wait on a non-epoll: errno 22\n\
+         socketpair: 0\n\
+         socketpair inet: errno 95\n\
+         add pair: 0\n\
+         pair writable: 1 [6:0x4]\n\
+         pair empty: errno 11\n\
+         pair send: 2\n\
+         pair readable: 1 [6:0x5]\n\
+         pair recv: 2\n\
+         pair back: 2\n\
+         pair other way: 2\n\
+         pair eof: 0\n"
     );
 }

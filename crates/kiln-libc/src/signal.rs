@@ -74,3 +74,15 @@ pub(crate) fn wait_forever() -> ! {
         kiln_libos::sched::wait(0, u64::MAX);
     }
 }
+
+/// `SIGRTMIN`, as glibc gives it (it keeps 32 and 33 for itself).
+#[unsafe(no_mangle)]
+pub extern "C" fn __libc_current_sigrtmin() -> CInt {
+    34
+}
+
+/// `SIGRTMAX`.
+#[unsafe(no_mangle)]
+pub extern "C" fn __libc_current_sigrtmax() -> CInt {
+    64
+}

@@ -13,8 +13,10 @@
 //! A path is made absolute and normal ([`path`]), then walked through the
 //! tree; a walk that reaches a volume's mount point hands the rest of the
 //! path to the monitor. Descriptors 0-2 start as the console. Pipes
-//! ([`pipe`]) connect descriptors within the program; a thread blocked on
-//! one waits in the scheduler, never spinning.
+//! ([`pipe`]) connect descriptors within the program, and so do Unix
+//! stream pairs (`socketpair`, a pipe each way); a thread blocked on one
+//! waits in the scheduler, never spinning. Epoll instances and eventfd
+//! counters ([`event`]) are descriptors too.
 //!
 //! Errors are Linux's `errno` values, as the C library reports them.
 
@@ -109,6 +111,9 @@ enum Object {
     /// A socket of the network stack.
     #[cfg(feature = "net")]
     Socket(crate::net::SocketId),
+    /// One end of a `socketpair(AF_UNIX, SOCK_STREAM)`: it reads pipe
+    /// `read` and writes pipe `write` (the other end's `read`).
+    Pair { read: usize, write: usize },
     /// An epoll instance and its interest list.
     Epoll(Vec<event::Interest>),
     /// An eventfd's counter, whether it counts as a semaphore, and how
@@ -351,7 +356,7 @@ impl Fs {
     /// every wake of `poll`'s waiters) for sockets and the rest.
     fn generation(&self, index: usize, shared: u64) -> u64 {
         match self.descriptions[index].as_ref().map(|d| &d.object) {
-            Some(Object::PipeRead(n) | Object::PipeWrite(n)) => {
+            Some(Object::PipeRead(n) | Object::PipeWrite(n) | Object::Pair { read: n, .. }) => {
                 self.pipes[*n].as_ref().map_or(shared, |pipe| pipe.changes)
             }
             Some(Object::EventFd { changes, .. }) => *changes,
@@ -388,6 +393,21 @@ impl Fs {
             }
             #[cfg(feature = "net")]
             Object::Socket(id) => crate::net::close(id),
+            Object::Pair { read, write } => {
+                for (n, reading) in [(read, true), (write, false)] {
+                    let pipe = self.pipes[n].as_mut().expect("open ends keep their pipe");
+                    if reading {
+                        pipe.readers -= 1;
+                    } else {
+                        pipe.writers -= 1;
+                    }
+                    pipe.changes += 1;
+                    wake_pipe_waiters(pipe.key());
+                    if pipe.readers == 0 && pipe.writers == 0 {
+                        self.pipes[n] = None;
+                    }
+                }
+            }
             Object::Epoll(_) | Object::EventFd { .. } => {}
         }
         // As Linux: closing a description's last descriptor takes it out
@@ -620,7 +640,7 @@ impl Fs {
                 }
                 Ok(n)
             }
-            Object::PipeRead(n) => {
+            Object::PipeRead(n) | Object::Pair { read: n, .. } => {
                 if at.is_some() {
                     return Step::Done(Err(Errno(ESPIPE)));
                 }
@@ -708,7 +728,7 @@ impl Fs {
                 }
                 written
             }
-            Object::PipeWrite(n) => {
+            Object::PipeWrite(n) | Object::Pair { write: n, .. } => {
                 if at.is_some() {
                     return Step::Done(Err(Errno(ESPIPE)));
                 }
@@ -785,8 +805,10 @@ impl Fs {
     /// Whether a write to `fd` goes on until all is written: a blocking
     /// pipe's does; other writes may be short.
     fn writes_all(&mut self, fd: i32) -> bool {
-        self.description(fd)
-            .is_ok_and(|d| matches!(d.object, Object::PipeWrite(_)) && d.status & O_NONBLOCK == 0)
+        self.description(fd).is_ok_and(|d| {
+            matches!(d.object, Object::PipeWrite(_) | Object::Pair { .. })
+                && d.status & O_NONBLOCK == 0
+        })
     }
 
     fn seek(&mut self, fd: i32, offset: i64, whence: i32) -> Result<u64> {
@@ -795,7 +817,7 @@ impl Fs {
             Object::Console(_) | Object::PipeRead(_) | Object::PipeWrite(_) => Err(Errno(ESPIPE)),
             #[cfg(feature = "net")]
             Object::Socket(_) => Err(Errno(ESPIPE)),
-            Object::Epoll(_) | Object::EventFd { .. } => Err(Errno(ESPIPE)),
+            Object::Epoll(_) | Object::EventFd { .. } | Object::Pair { .. } => Err(Errno(ESPIPE)),
             Object::Volume { handle } => volume::seek(*handle, offset, whence),
             // A listing can be rewound, and asked where it is; its
             // positions are not addresses to seek to.
@@ -938,6 +960,14 @@ pub fn fstat(fd: i32) -> Result<Stat> {
                 ino: n as u64 + 1,
                 mode: 0o010000 | 0o600,
                 nlink: 1,
+                blksize: 4096,
+                ..Stat::default()
+            },
+            Object::Pair { read, .. } => Stat {
+                mode: 0o140000 | 0o777,
+                nlink: 1,
+                ino: read as u64 + 1,
+                dev: PIPE_DEVICE,
                 blksize: 4096,
                 ..Stat::default()
             },
@@ -1452,6 +1482,21 @@ pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
                 }
                 ready
             }
+            Object::Pair { read, write } => {
+                let incoming = pipes[read].as_ref().expect("open ends keep their pipe");
+                let outgoing = pipes[write].as_ref().expect("open ends keep their pipe");
+                let mut ready = 0;
+                if incoming.buffered() > 0 || incoming.writers == 0 {
+                    ready |= wanted & POLLIN;
+                }
+                if outgoing.has_room() || outgoing.readers == 0 {
+                    ready |= wanted & POLLOUT;
+                }
+                if incoming.writers == 0 && outgoing.readers == 0 {
+                    ready |= POLLHUP;
+                }
+                ready
+            }
             // Nested epoll instances are not supported: never ready.
             Object::Epoll(_) => 0,
             _ => wanted & (POLLIN | POLLOUT),
@@ -1667,4 +1712,59 @@ pub fn epoll_wait(epfd: i32, out: &mut [Event], deadline: u64) -> Result<usize> 
             wait_for_change(deadline);
         }
     }
+}
+
+/// `socketpair(AF_UNIX, SOCK_STREAM)` (`flags`: `O_NONBLOCK`, `O_CLOEXEC`):
+/// two connected ends, a pipe each way, within the program.
+pub fn socketpair(flags: i32) -> Result<[i32; 2]> {
+    with(|fs| {
+        let first = fs.free_fd(0)?;
+        if fs.free_fd(first + 1).is_err() {
+            return Err(Errno(EMFILE));
+        }
+        let new_pipe = |fs: &mut Fs| {
+            let index = match fs.pipes.iter().position(Option::is_none) {
+                Some(index) => index,
+                None => {
+                    fs.pipes.push(None);
+                    fs.pipes.len() - 1
+                }
+            };
+            fs.pipes[index] = Some(Box::new(Pipe::new()));
+            index
+        };
+        let there = new_pipe(fs);
+        let back = new_pipe(fs);
+        let cloexec = flags & O_CLOEXEC != 0;
+        let status = O_RDWR | (flags & O_NONBLOCK);
+        let one = fs.install(
+            Object::Pair {
+                read: back,
+                write: there,
+            },
+            Vec::new(),
+            status,
+            0,
+            cloexec,
+        )?;
+        let other = fs.install(
+            Object::Pair {
+                read: there,
+                write: back,
+            },
+            Vec::new(),
+            status,
+            0,
+            cloexec,
+        )?;
+        Ok([one, other])
+    })
+}
+
+/// Whether `fd` is an end of a [`socketpair`].
+pub fn is_pair(fd: i32) -> bool {
+    with(|fs| {
+        fs.description(fd)
+            .is_ok_and(|d| matches!(d.object, Object::Pair { .. }))
+    })
 }

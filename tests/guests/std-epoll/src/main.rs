@@ -21,6 +21,9 @@ unsafe extern "C" {
     fn read(fd: c_int, buf: *mut c_void, count: usize) -> isize;
     fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
     fn close(fd: c_int) -> c_int;
+    fn socketpair(domain: c_int, kind: c_int, protocol: c_int, fds: *mut c_int) -> c_int;
+    fn send(fd: c_int, buf: *const c_void, len: usize, flags: c_int) -> isize;
+    fn recv(fd: c_int, buf: *mut c_void, len: usize, flags: c_int) -> isize;
 }
 
 const EPOLLIN: u32 = 0x1;
@@ -183,5 +186,39 @@ fn main() {
             answer(epoll_wait(ep, &mut e, 0, 0) as isize)
         });
         println!("wait on a non-epoll: {}", wait(efd, 0));
+
+        // A Unix stream pair, as tokio's signal driver makes one.
+        let mut pair = [0; 2];
+        let made = socketpair(1, 1 | NONBLOCK | CLOEXEC, 0, pair.as_mut_ptr());
+        println!("socketpair: {}", answer(made as isize));
+        let mut unused = [-1; 2];
+        let inet = socketpair(2, 1, 0, unused.as_mut_ptr());
+        println!("socketpair inet: {}", answer(inet as isize));
+        let [a, b] = pair;
+        let ep2 = epoll_create1(0);
+        let mio = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        println!("add pair: {}", ctl(ep2, ADD, b, mio, 6));
+        println!("pair writable: {}", wait(ep2, 0));
+        let mut buf = [0u8; 8];
+        println!(
+            "pair empty: {}",
+            answer(recv(b, buf.as_mut_ptr().cast(), 8, 0))
+        );
+        println!(
+            "pair send: {}",
+            answer(send(a, b"hi".as_ptr().cast(), 2, 0))
+        );
+        println!("pair readable: {}", wait(ep2, 0));
+        println!("pair recv: {}", answer(read(b, buf.as_mut_ptr().cast(), 8)));
+        println!("pair back: {}", answer(write(b, b"yo".as_ptr().cast(), 2)));
+        println!(
+            "pair other way: {}",
+            answer(recv(a, buf.as_mut_ptr().cast(), 8, 0))
+        );
+        close(a);
+        println!(
+            "pair eof: {}",
+            answer(recv(b, buf.as_mut_ptr().cast(), 8, 0))
+        );
     }
 }
