@@ -3,7 +3,7 @@
 //! `-p` (passt) from the host, with keep-alive and eight clients at once,
 //! in the default 8 MiB of guest memory; and the epoll, eventfd and
 //! socketpair calls beneath tokio (`tests/guests/std-epoll`) against
-//! Linux's answers.
+//! Linux's answers; and tokio's runtimes with every feature (`std-tokio`).
 
 mod common;
 
@@ -191,5 +191,31 @@ fn epoll_eventfd_and_socketpair_answer_as_linux_does() {
          pair back: 2\n\
          pair other way: 2\n\
          pair eof: 0\n"
+    );
+}
+
+/// An unmodified tokio program with every feature (its signal driver
+/// makes a socketpair) on both runtimes, in the default memory: timers,
+/// blocking tasks, channels, in-memory pipes. Linux prints the same.
+#[test]
+fn tokio_runtimes_run_timers_tasks_and_channels() {
+    let image = image("tests/guests/std-tokio", false);
+    let run = run_image(&image, &["--timeout", "30s"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "current-thread: slept 50 ms: true\n\
+         current-thread: spawn_blocking: Ok(42)\n\
+         current-thread: channel sum: 10\n\
+         current-thread: timeout elapsed: true\n\
+         current-thread: duplex: Ok(21) \"ping through a duplex\" Some(Ok(()))\n\
+         current-thread: interval: true\n\
+         multi-thread: slept 50 ms: true\n\
+         multi-thread: spawn_blocking: Ok(42)\n\
+         multi-thread: channel sum: 10\n\
+         multi-thread: timeout elapsed: true\n\
+         multi-thread: duplex: Ok(21) \"ping through a duplex\" Some(Ok(()))\n\
+         multi-thread: interval: true\n\
+         done\n"
     );
 }
