@@ -7,8 +7,8 @@
 //! saw). So until an instance has answered once, what the client sends is
 //! kept and replayed on each new attempt, and an attempt counts only once
 //! the instance sends its first byte back; the first attempt to answer is
-//! kept, the others closed. An instance that has answered is connected to
-//! directly. The cost: a request sent during a boot may reach the guest
+//! kept, the others closed. A running instance gets one attempt at a time,
+//! retried only if it closes without answering. The cost: a request sent during a boot may reach the guest
 //! more than once (up to [`MAX_ATTEMPTS`] times), which is fine for the
 //! idempotent requests such services get first.
 
@@ -36,6 +36,9 @@ const MAX_ATTEMPTS: usize = 8;
 const REPLAY_LIMIT: usize = 1 << 20;
 /// Instances that end before answering, per connection, before giving up.
 const BOOT_ATTEMPTS: usize = 3;
+/// New attempts after a running instance closed one without answering (a
+/// guest between two accepts may reset a connection).
+const READY_RETRIES: usize = 2;
 
 /// What the client sent before an instance answered.
 #[derive(Default)]
@@ -52,6 +55,9 @@ enum Attempt {
     InstanceGone,
     /// The client went away.
     ClientGone,
+    /// A running instance closed each attempt without answering: the
+    /// client sees that close.
+    Closed,
 }
 
 /// Serves one client connection to the end.
@@ -90,18 +96,21 @@ fn hand_over(pool: &Pool, lease: &Lease, client: &TcpStream, replay: &mut Replay
     let mut spacing = FIRST_ANSWER_WAIT;
     let mut backoff = Duration::from_micros(100);
     let mut buf = [0u8; 16 * 1024];
+    let mut closes = 0;
     loop {
         let now = Instant::now();
-        if now >= deadline {
+        if now >= deadline && !lease.ready {
             tell!(
                 "kiln serve: instance {} did not answer within {BOOT_TIMEOUT:?}",
                 lease.number
             );
             return Attempt::InstanceGone;
         }
-        if now >= next_attempt && attempts.len() < MAX_ATTEMPTS {
+        // A running instance that is slow to answer is just slow: it gets
+        // one attempt at a time, and no deadline.
+        let most = if lease.ready { 1 } else { MAX_ATTEMPTS };
+        if now >= next_attempt && attempts.len() < most {
             match connect(lease, replay) {
-                Ok(upstream) if lease.ready => return Attempt::Connected(upstream),
                 Ok(upstream) => {
                     attempts.push(upstream);
                     next_attempt = now + spacing;
@@ -117,10 +126,11 @@ fn hand_over(pool: &Pool, lease: &Lease, client: &TcpStream, replay: &mut Replay
             }
             continue;
         }
-        let until = if attempts.len() < MAX_ATTEMPTS {
-            next_attempt.min(deadline)
-        } else {
-            deadline
+        let until = match (attempts.len() < most, lease.ready) {
+            (true, true) => next_attempt,
+            (true, false) => next_attempt.min(deadline),
+            (false, true) => now + Duration::from_secs(1),
+            (false, false) => deadline,
         };
         let timeout =
             Timespec::try_from(until.saturating_duration_since(now)).unwrap_or(Timespec {
@@ -160,6 +170,13 @@ fn hand_over(pool: &Pool, lease: &Lease, client: &TcpStream, replay: &mut Replay
                 // listening yet): that attempt is over.
                 _ => {
                     attempts.remove(index);
+                    if lease.ready {
+                        closes += 1;
+                        if closes > READY_RETRIES {
+                            return Attempt::Closed;
+                        }
+                        next_attempt = now;
+                    }
                 }
             }
         }
