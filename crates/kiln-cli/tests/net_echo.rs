@@ -137,3 +137,40 @@ fn std_net_calls_answer_as_linux_does_and_reach_the_host() {
          host said: \"host got hello host\\n\"\n"
     );
 }
+
+/// `examples/net-client`: an outbound HTTP request from the guest to a
+/// server this test runs on the host (10.0.2.2 is the host's loopback
+/// through passt).
+#[test]
+fn net_client_fetches_from_a_server_on_the_host() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).expect("request");
+            request.push(byte[0]);
+        }
+        let body = "answered by the host\n";
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("response");
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    let client = image("examples/net-client", false);
+    let url = format!("http://10.0.2.2:{port}/hello");
+    let run = run_image(&client, &["--net", "user", "--timeout", "30s"], &[&url]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "HTTP/1.1 200 OK\nanswered by the host\n");
+    let request = server.join().expect("server thread");
+    assert!(
+        request.starts_with("GET /hello HTTP/1.1\r\n")
+            && request.contains("User-Agent: kiln-net-client"),
+        "{request}"
+    );
+}
