@@ -2,7 +2,7 @@
 
 mod detach;
 pub mod net;
-mod volume;
+pub mod volume;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -163,7 +163,7 @@ fn program_name(path: &Path) -> String {
 }
 
 /// `-e KEY=VALUE` as given; `-e KEY` takes the host's value (and is dropped if unset).
-fn guest_env(entries: &[String]) -> Result<Vec<String>, Failure> {
+pub fn guest_env(entries: &[String]) -> Result<Vec<String>, Failure> {
     let mut env = Vec::new();
     for entry in entries {
         if entry.is_empty() || entry.starts_with('=') || entry.contains('\0') {

@@ -246,6 +246,9 @@ fn bad_arguments_are_one_clear_error() {
     run(&["-p", "8080", image]).assert_clean_error(code::USAGE, "invalid --publish");
     run(&["-p", "8080:7/udp", image]).assert_clean_error(code::USAGE, "TCP only");
     run(&["-p", "8080:7", "--max", "0", image]).assert_clean_error(code::USAGE, "--max");
+    run(&["-p", "8080:7", "-e", "=x", image]).assert_clean_error(code::USAGE, "--env");
+    run(&["-p", "8080:7", "-v", "/nonexistent:/x", image])
+        .assert_clean_error(code::USAGE, "/nonexistent");
     run(&["-p", "8080:7", "/nonexistent/image"])
         .assert_clean_error(code::IMAGE, "/nonexistent/image");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

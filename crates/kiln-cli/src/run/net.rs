@@ -187,7 +187,7 @@ fn probe(forward: &PortForward) -> Result<(), Failure> {
     })
 }
 
-fn passt_installed() -> bool {
+pub fn passt_installed() -> bool {
     std::env::var_os("PATH").is_some_and(|path| {
         std::env::split_paths(&path).any(|dir| {
             std::fs::metadata(dir.join(PASST)).is_ok_and(|m| {

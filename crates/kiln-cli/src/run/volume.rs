@@ -10,7 +10,7 @@ use crate::exit_code::{Failure, USAGE};
 
 /// The `--volume` values as volumes, in order; the first bad one is a
 /// usage error naming it.
-pub(super) fn parse_volumes(values: &[String]) -> Result<Vec<VolumeSpec>, Failure> {
+pub fn parse_volumes(values: &[String]) -> Result<Vec<VolumeSpec>, Failure> {
     let max = kiln_abi::file::MAX_VOLUMES;
     if values.len() > max {
         return Err(Failure::new(

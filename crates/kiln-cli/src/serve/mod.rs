@@ -71,6 +71,12 @@ pub fn serve(args: ServeArgs) -> Outcome {
     if forward.protocol != Protocol::Tcp {
         return Err(usage("kiln serve serves TCP only".into()));
     }
+    // Checked once here: a bad value would otherwise fail every boot.
+    crate::run::guest_env(&args.env)?;
+    crate::run::volume::parse_volumes(&args.volumes)?;
+    if !crate::run::net::passt_installed() {
+        return Err(usage("passt is not installed: apt install passt".into()));
+    }
     let image = resolve(&args)?;
     let host_ip = forward.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let listener = TcpListener::bind(SocketAddr::new(host_ip, forward.host_port)).map_err(|e| {
