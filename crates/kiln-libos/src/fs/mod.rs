@@ -80,6 +80,7 @@ pub mod events {
     pub const POLLERR: i16 = 0x8;
     pub const POLLHUP: i16 = 0x10;
     pub const POLLNVAL: i16 = 0x20;
+    pub const POLLRDHUP: i16 = 0x2000;
 }
 
 use flags::*;

@@ -364,6 +364,10 @@ impl Socket {
                 if socket.can_recv() || !socket.may_recv() || self.read_shut {
                     ready |= POLLIN;
                 }
+                // The peer shut its side (or this one was shut for reading).
+                if !socket.may_recv() || self.read_shut {
+                    ready |= wanted & POLLRDHUP;
+                }
                 if socket.can_send() {
                     ready |= POLLOUT;
                 }
