@@ -224,12 +224,21 @@ pub fn gratuitous_arp(addressing: &Addressing) -> Vec<u8> {
     frame
 }
 
-/// passt's command line: foreground, quiet, IPv4 only, the guest's fixed
-/// addressing, MTU, DNS forwarding and the published ports.
+/// passt's command line: foreground, quiet, IPv4 only, one client (it quits
+/// when our end of the socket closes, however the monitor ends: its
+/// parent-death signal does not survive the change to an unprivileged user
+/// when started as root), the guest's fixed addressing, MTU, DNS forwarding
+/// and the published ports.
 pub fn arguments(addressing: &Addressing, forwards: &[PortForward], fd: RawFd) -> Vec<String> {
-    let mut args: Vec<String> = ["--foreground", "--quiet", "--ipv4-only", "--fd"]
-        .map(String::from)
-        .into();
+    let mut args: Vec<String> = [
+        "--foreground",
+        "--quiet",
+        "--ipv4-only",
+        "--one-off",
+        "--fd",
+    ]
+    .map(String::from)
+    .into();
     args.push(fd.to_string());
     let dotted = |a: Ipv4Addr| a.to_string();
     args.extend([

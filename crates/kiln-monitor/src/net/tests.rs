@@ -648,7 +648,7 @@ fn passt_gets_the_addressing_and_ports() {
     ];
     let args = passt::arguments(&Addressing::user_mode(), &forwards, 7).join(" ");
     for expected in [
-        "--foreground --quiet --ipv4-only --fd 7",
+        "--foreground --quiet --ipv4-only --one-off --fd 7",
         "--address 10.0.2.15 --netmask 24 --gateway 10.0.2.2 --mtu 1500",
         "--dns-forward 10.0.2.3",
         "--tcp-ports 8080:80 --udp-ports 127.0.0.1/5353:53",
