@@ -24,7 +24,7 @@ IMAGE=$(build_guest http-static)
 
 export KILN IMAGE TRIALS
 WHEN=$(date -u '+%Y-%m-%d %H:%M UTC') MACHINE=$(machine_note) python3 - <<'PY'
-import os, socket, statistics as st, subprocess, sys, threading, time
+import atexit, os, socket, statistics as st, subprocess, sys, threading, time
 E = os.environ
 TRIALS = int(E["TRIALS"])
 REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
@@ -49,6 +49,8 @@ def start(idle):
     cmd = [E["KILN"], "serve", "-p", f"127.0.0.1:{port}:80", "--idle", idle,
            "--memory", "32M", E["IMAGE"]]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    # An error exit must not leave kiln serve (and its instances) behind.
+    atexit.register(stop, proc)
     line = proc.stderr.readline()
     if "listening on" not in line:
         sys.exit(f"error: kiln serve did not start: {line}")
@@ -77,8 +79,9 @@ def wait_for_zero(proc):
         time.sleep(0.005)
 
 def stop(proc):
-    proc.terminate()
-    proc.wait()
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait()
 
 print(f"==> {TRIALS} cold trials", file=sys.stderr)
 proc, port, cold_cmd = start("50ms")
