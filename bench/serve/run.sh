@@ -59,7 +59,14 @@ def start(idle):
     return proc, port, " ".join(cmd)
 
 def request(port):
-    """Milliseconds from connect to the end of the full response."""
+    """Milliseconds from connect to the end of the full response, or None
+    for a request that got no answer within 10 s (counted and reported)."""
+    try:
+        return timed_request(port)
+    except socket.timeout:
+        return None
+
+def timed_request(port):
     t0 = time.perf_counter()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(REQUEST)
@@ -97,10 +104,11 @@ request(port)
 warm = [request(port) for _ in range(TRIALS)]
 stop(proc)
 
-def row(label, xs):
-    xs = sorted(xs)
+def row(label, results):
+    xs = sorted(x for x in results if x is not None)
+    lost = len(results) - len(xs)
     p99 = xs[min(len(xs) - 1, int(round(0.99 * len(xs))) - 1)]
-    return f"| {label} | {st.median(xs):.2f} ms | {p99:.2f} ms | {xs[0]:.2f} ms | {xs[-1]:.2f} ms |"
+    return f"| {label} | {st.median(xs):.2f} ms | {p99:.2f} ms | {xs[0]:.2f} ms | {xs[-1]:.2f} ms | {lost} |"
 
 print("## On demand: cold and warm request latency through `kiln serve`\n")
 print(f"_Measured {E['WHEN']} on {E['MACHINE']}._\n")
@@ -111,7 +119,7 @@ print("A client connects to `kiln serve`'s port and sends `GET /` (Connection: c
       f"Warm: an instance already running. {TRIALS} trials each.\n")
 print(f"Command (from the repository root): `BENCH_TRIALS={TRIALS} bench/serve/run.sh`, which runs\n")
 print("```\n" + cold_cmd + "\n" + warm_cmd + "\n```\n")
-print("| Request | median | p99 | min | max |\n|---|---|---|---|---|")
+print("| Request | median | p99 | min | max | no answer in 10 s |\n|---|---|---|---|---|---|")
 print(row("cold (zero instances)", cold))
 print(row("warm (instance running)", warm))
 PY
