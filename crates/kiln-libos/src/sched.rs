@@ -498,7 +498,9 @@ fn schedule() {
         // also returns when a frame arrives.
         #[cfg(feature = "net")]
         let network = {
-            let idle = crate::net::idle();
+            let idle = crate::net::hooks()
+                .map(|net| (net.idle)())
+                .unwrap_or_default();
             if idle.woke {
                 continue;
             }

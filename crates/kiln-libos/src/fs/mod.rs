@@ -393,7 +393,11 @@ impl Fs {
                 }
             }
             #[cfg(feature = "net")]
-            Object::Socket(id) => crate::net::close(id),
+            Object::Socket(id) => {
+                if let Some(net) = crate::net::hooks() {
+                    (net.close)(id);
+                }
+            }
             Object::Pair { read, write } => {
                 for (n, reading) in [(read, true), (write, false)] {
                     let pipe = self.pipes[n].as_mut().expect("open ends keep their pipe");
@@ -878,7 +882,7 @@ pub fn read(fd: i32, buf: &mut [u8], at: Option<u64>) -> Result<usize> {
     if let Ok((id, nonblocking)) = socket(fd) {
         return match at {
             Some(_) => Err(Errno(ESPIPE)),
-            None => crate::net::recv(id, buf, false, nonblocking).map(|(n, _)| n),
+            None => (net_hooks()?.recv)(id, buf, false, nonblocking).map(|(n, _)| n),
         };
     }
     blocking(|fs| fs.read(fd, buf, at))
@@ -890,7 +894,7 @@ pub fn read(fd: i32, buf: &mut [u8], at: Option<u64>) -> Result<usize> {
 pub fn read_ready(fd: i32, buf: &mut [u8]) -> Result<usize> {
     #[cfg(feature = "net")]
     if let Ok((id, _)) = socket(fd) {
-        return match crate::net::recv(id, buf, false, true) {
+        return match (net_hooks()?.recv)(id, buf, false, true) {
             Err(Errno(EAGAIN)) => Ok(0),
             result => result.map(|(n, _)| n),
         };
@@ -913,7 +917,7 @@ pub fn write(fd: i32, data: &[u8], at: Option<u64>) -> Result<usize> {
     if let Ok((id, nonblocking)) = socket(fd) {
         return match at {
             Some(_) => Err(Errno(ESPIPE)),
-            None => crate::net::send(id, data, None, nonblocking),
+            None => (net_hooks()?.send)(id, data, None, nonblocking),
         };
     }
     let mut done = 0;
@@ -1444,7 +1448,7 @@ pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
     use events::*;
     #[cfg(feature = "net")]
     if let Ok((id, _)) = socket(fd) {
-        return crate::net::poll_ready(id, wanted);
+        return crate::net::hooks().map_or(POLLNVAL, |net| (net.poll_ready)(id, wanted));
     }
     with(|fs| {
         let Ok((description, _, pipes)) = fs.split(fd) else {
@@ -1523,6 +1527,13 @@ pub(crate) fn wake_pollers() {
     sched::wake(&raw const POLL_KEY as usize, usize::MAX);
 }
 
+/// The stack's entry points: a socket descriptor exists only after
+/// `socket()` put them in place.
+#[cfg(feature = "net")]
+fn net_hooks() -> Result<&'static crate::net::Hooks> {
+    crate::net::hooks().ok_or(Errno(EBADF))
+}
+
 /// The socket `fd` refers to, and whether it is non-blocking
 /// (`ENOTSOCK` for another kind of descriptor).
 #[cfg(feature = "net")]
@@ -1549,8 +1560,10 @@ pub fn install_socket(id: crate::net::SocketId, flags: i32) -> Result<i32> {
             flags & O_CLOEXEC != 0,
         )
     });
-    if installed.is_err() {
-        crate::net::close(id);
+    if installed.is_err()
+        && let Some(net) = crate::net::hooks()
+    {
+        (net.close)(id);
     }
     installed
 }

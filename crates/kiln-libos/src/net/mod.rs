@@ -195,14 +195,21 @@ pub struct Idle {
     pub present: bool,
 }
 
+/// Nothing to do: no socket has been created.
+impl Default for Idle {
+    fn default() -> Self {
+        Self {
+            woke: false,
+            deadline: u64::MAX,
+            present: false,
+        }
+    }
+}
+
 /// The scheduler's idle hook: polls the stack, wakes the waiters of
 /// sockets that may have changed, and says when to poll next.
 pub fn idle() -> Idle {
-    let mut result = Idle {
-        woke: false,
-        deadline: u64::MAX,
-        present: false,
-    };
+    let mut result = Idle::default();
     let Some(mut state) = NET.try_lock() else {
         return result;
     };
@@ -272,7 +279,44 @@ fn immediate<T>(f: impl FnOnce(&mut Net) -> Result<T>) -> Result<T> {
 
 /// `socket(2)` for `AF_INET`: a new socket of `kind`.
 pub fn create(kind: Kind) -> Result<SocketId> {
+    *ACTIVE.lock() = Some(&HOOKS);
     with(|net| create_in(net, Socket::new(kind)))
+}
+
+/// What [`recv`] gives: the bytes' count and their sender.
+pub type Received = (usize, Option<core::net::SocketAddrV4>);
+
+/// The stack's entry points for the descriptor table and the scheduler.
+/// They reach the stack through this table, which the first `socket()`
+/// puts in place, instead of calling it: so a program that never opens a
+/// socket does not link the stack (smoltcp and the driver, about 100 KiB),
+/// because nothing the linker can follow leads to it.
+pub struct Hooks {
+    /// [`recv`].
+    pub recv: fn(SocketId, &mut [u8], bool, bool) -> Result<Received>,
+    /// [`send`].
+    pub send: fn(SocketId, &[u8], Option<core::net::SocketAddrV4>, bool) -> Result<usize>,
+    /// [`poll_ready`].
+    pub poll_ready: fn(SocketId, i16) -> i16,
+    /// [`close`].
+    pub close: fn(SocketId),
+    /// [`idle`].
+    pub idle: fn() -> Idle,
+}
+
+static HOOKS: Hooks = Hooks {
+    recv,
+    send,
+    poll_ready,
+    close,
+    idle,
+};
+
+static ACTIVE: Spinlock<Option<&'static Hooks>> = Spinlock::new(None);
+
+/// The stack's entry points, once a socket has been created.
+pub fn hooks() -> Option<&'static Hooks> {
+    *ACTIVE.lock()
 }
 
 /// Adds `socket` to the table.
