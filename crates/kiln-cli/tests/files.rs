@@ -203,21 +203,11 @@ fn fs_demo_keeps_its_log_on_the_volume_across_runs() {
 #[test]
 fn http_static_serves_baked_files_through_publish() {
     use std::io::{Read, Write};
-    require_kvm();
     let image = image("examples/http-static", false);
     let port = common::free_port();
-    let child = kiln()
-        .args(["run", "--memory", "32M", "--timeout", "60s", "-p"])
-        .arg(format!("{port}:80"))
-        .arg(&image)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start kiln run");
-    let mut server = common::Server(child);
-    let stdout = server.0.stdout.take().expect("piped stdout");
-    let first = BufReader::new(stdout).lines().next().and_then(Result::ok);
-    assert_eq!(first.as_deref(), Some("serving /srv/www on port 80"));
+    let publish = format!("{port}:80");
+    let flags = ["--memory", "32M", "--timeout", "60s", "-p", &publish];
+    let _server = common::start_server(&image, &flags, "serving /srv/www on port 80");
     let get = |target: &str| -> String {
         // passt may publish the port a moment after the guest listens.
         let deadline = Instant::now() + Duration::from_secs(10);

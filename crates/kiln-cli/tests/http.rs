@@ -9,34 +9,20 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Server, free_port, image, kiln, require_kvm, run_image};
+use common::{Server, free_port, image, run_image, start_server};
 
 const BODY: &str = "Hello from Kiln!\n";
 
 /// Boots http-hello (release) with guest port 80 published on `port`, in
 /// the default memory, and waits until it says it is listening.
 fn start_hello(port: u16) -> Server {
-    require_kvm();
     let image = image("examples/http-hello", true);
-    let mut child = kiln()
-        .args(["run", "--memory", "8M", "--timeout", "60s", "-p"])
-        .arg(format!("{port}:80"))
-        .arg(&image)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start kiln run");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let server = Server(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    assert_eq!(first, "http-hello: listening on port 80");
-    thread::spawn(move || lines.for_each(drop));
-    server
+    let publish = format!("{port}:80");
+    let flags = ["--memory", "8M", "--timeout", "60s", "-p", &publish];
+    start_server(&image, &flags, "http-hello: listening on port 80")
 }
 
 /// Connects, retrying while passt may not have published the port yet.

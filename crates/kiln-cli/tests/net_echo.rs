@@ -4,39 +4,30 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::process::Stdio;
 use std::thread;
 use std::time::Duration;
 
-use common::{Server, free_port, image, kiln, require_kvm, run_image};
+use common::{Server, free_port, image, require_kvm, run_image, start_server};
 
 /// Boots net-echo with guest port 7 published on `port` (TCP and UDP) and
 /// waits until it says it is listening.
 fn start_echo(port: u16) -> Server {
-    require_kvm();
     let image = image("examples/net-echo", true);
     let publish_tcp = format!("{port}:7");
     let publish_udp = format!("{port}:7/udp");
-    let mut child = kiln()
-        .args(["run", "--memory", "64M", "--timeout", "60s", "-p"])
-        .arg(&publish_tcp)
-        .arg("-p")
-        .arg(&publish_udp)
-        .arg(&image)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start kiln run");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let server = Server(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    assert_eq!(first, "net-echo: listening on port 7");
-    // Keep draining the guest's output so it never blocks on a full pipe.
-    thread::spawn(move || lines.for_each(drop));
-    server
+    let flags = [
+        "--memory",
+        "64M",
+        "--timeout",
+        "60s",
+        "-p",
+        &publish_tcp,
+        "-p",
+        &publish_udp,
+    ];
+    start_server(&image, &flags, "net-echo: listening on port 7")
 }
 
 /// Four clients at once, 200 kB each: passt drops what it cannot write to

@@ -166,3 +166,26 @@ impl Drop for Server {
         let _ = self.0.wait();
     }
 }
+
+/// Starts `kiln run FLAGS IMAGE` with the guest's stdout piped, checks that
+/// its first line is `ready`, and keeps draining the rest so the guest never
+/// blocks on a full pipe.
+pub fn start_server(image: &Path, flags: &[&str], ready: &str) -> Server {
+    use std::io::{BufRead, BufReader};
+    require_kvm();
+    let mut child = kiln()
+        .arg("run")
+        .args(flags)
+        .arg(image)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start kiln run");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let server = Server(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert_eq!(first, ready);
+    std::thread::spawn(move || lines.for_each(drop));
+    server
+}

@@ -365,6 +365,22 @@ impl Fs {
         }
     }
 
+    /// Closes pipe `n`'s read end (`reading`) or write end, waking its
+    /// waiters; the pipe goes with its last end.
+    fn close_pipe_end(&mut self, n: usize, reading: bool) {
+        let pipe = self.pipes[n].as_mut().expect("open ends keep their pipe");
+        if reading {
+            pipe.readers -= 1;
+        } else {
+            pipe.writers -= 1;
+        }
+        pipe.changes += 1;
+        wake_pipe_waiters(pipe.key());
+        if pipe.readers == 0 && pipe.writers == 0 {
+            self.pipes[n] = None;
+        }
+    }
+
     /// Drops one reference to a description, releasing what it holds with the last.
     fn release(&mut self, index: usize) {
         let description = self.descriptions[index]
@@ -379,19 +395,8 @@ impl Fs {
             Object::Console(_) => {}
             Object::File(ino) | Object::Dir { ino, .. } => self.tree.closed(ino),
             Object::Volume { handle } => volume::close(handle),
-            Object::PipeRead(n) | Object::PipeWrite(n) => {
-                let pipe = self.pipes[n].as_mut().expect("open ends keep their pipe");
-                if matches!(description.object, Object::PipeRead(_)) {
-                    pipe.readers -= 1;
-                } else {
-                    pipe.writers -= 1;
-                }
-                pipe.changes += 1;
-                wake_pipe_waiters(pipe.key());
-                if pipe.readers == 0 && pipe.writers == 0 {
-                    self.pipes[n] = None;
-                }
-            }
+            Object::PipeRead(n) => self.close_pipe_end(n, true),
+            Object::PipeWrite(n) => self.close_pipe_end(n, false),
             #[cfg(feature = "net")]
             Object::Socket(id) => {
                 if let Some(net) = crate::net::hooks() {
@@ -399,19 +404,8 @@ impl Fs {
                 }
             }
             Object::Pair { read, write } => {
-                for (n, reading) in [(read, true), (write, false)] {
-                    let pipe = self.pipes[n].as_mut().expect("open ends keep their pipe");
-                    if reading {
-                        pipe.readers -= 1;
-                    } else {
-                        pipe.writers -= 1;
-                    }
-                    pipe.changes += 1;
-                    wake_pipe_waiters(pipe.key());
-                    if pipe.readers == 0 && pipe.writers == 0 {
-                        self.pipes[n] = None;
-                    }
-                }
+                self.close_pipe_end(read, true);
+                self.close_pipe_end(write, false);
             }
             Object::Epoll(_) | Object::EventFd { .. } => {}
         }

@@ -608,6 +608,24 @@ pub fn finish_connect(net: &mut Net, id: SocketId) -> Io<()> {
     }
 }
 
+/// The socket and the set, settled, for a receive or a send: a datagram
+/// socket without an address is bound to an ephemeral port first (as on
+/// Linux), and a pending error (`SO_ERROR`) is reported, and cleared.
+fn ready_for_io(net: &mut Net, id: SocketId) -> Result<(&mut Socket, &mut SocketSet<'static>)> {
+    if let Ok(socket) = net.socket(id)
+        && socket.kind == Kind::Datagram
+        && socket.local.is_none()
+    {
+        bind(net, id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+    }
+    let (socket, set) = net.parts(id)?;
+    socket.settle(set);
+    if socket.error != 0 {
+        return Err(Errno(core::mem::take(&mut socket.error)));
+    }
+    Ok((socket, set))
+}
+
 /// Receives into `buf`.
 pub fn recv(
     net: &mut Net,
@@ -615,21 +633,10 @@ pub fn recv(
     buf: &mut [u8],
     peek: bool,
 ) -> Io<(usize, Option<SocketAddrV4>)> {
-    if let Ok(socket) = net.socket(id)
-        && socket.kind == Kind::Datagram
-        && socket.local.is_none()
-        && let Err(e) = bind(net, id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
-    {
-        return Io::Done(Err(e));
-    }
-    let (socket, set) = match net.parts(id) {
+    let (socket, set) = match ready_for_io(net, id) {
         Ok(parts) => parts,
         Err(e) => return Io::Done(Err(e)),
     };
-    socket.settle(set);
-    if socket.error != 0 {
-        return Io::Done(Err(Errno(core::mem::take(&mut socket.error))));
-    }
     match socket.state {
         State::Fresh | State::Listening(_) => Io::Done(Err(Errno(ENOTCONN))),
         State::Connection(_) if socket.connecting => Io::Again,
@@ -679,21 +686,10 @@ pub fn recv(
 /// connected peer).
 pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddrV4>) -> Io<usize> {
     let own = net.address;
-    if let Ok(socket) = net.socket(id)
-        && socket.kind == Kind::Datagram
-        && socket.local.is_none()
-        && let Err(e) = bind(net, id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
-    {
-        return Io::Done(Err(e));
-    }
-    let (socket, set) = match net.parts(id) {
+    let (socket, set) = match ready_for_io(net, id) {
         Ok(parts) => parts,
         Err(e) => return Io::Done(Err(e)),
     };
-    socket.settle(set);
-    if socket.error != 0 {
-        return Io::Done(Err(Errno(core::mem::take(&mut socket.error))));
-    }
     match socket.state {
         State::Fresh | State::Listening(_) => Io::Done(Err(Errno(ENOTCONN))),
         State::Connection(_) if socket.connecting => Io::Again,
