@@ -187,10 +187,14 @@ impl NetDevice {
             error,
         };
         let mut delivered = 0;
+        let mut starved = true;
         while rx.has_available(memory).map_err(queue_error)? {
             let frame = match backend.peek() {
                 Ok(Some(frame)) => frame,
-                Ok(None) => break,
+                Ok(None) => {
+                    starved = false;
+                    break;
+                }
                 Err(error) => {
                     link_down(link, &error);
                     break;
@@ -213,7 +217,11 @@ impl NetDevice {
                 .map_err(queue_error)?;
             delivered += 1;
         }
-        if let Some(backend) = link.as_mut()
+        // Only while the guest has no buffer: after the backend ran dry,
+        // what arrives next must stay in its descriptor, where `block`'s
+        // poll sees it; read into our hold, it would wait for the next frame.
+        if starved
+            && let Some(backend) = link.as_mut()
             && let Err(error) = backend.prefetch()
         {
             link_down(link, &error);
