@@ -8,7 +8,7 @@ use core::ffi::{c_char, c_void};
 use core::net::{Ipv4Addr, SocketAddrV4};
 
 use kiln_libos::fs::{self, Errno};
-use kiln_libos::net::{self, Kind, Shutdown};
+use kiln_libos::net::{self, Kind, LookupError, ResolverOptions, Shutdown};
 
 use crate::errno::{self, code};
 use crate::unistd::{IoVec, io_vectors};
@@ -613,13 +613,27 @@ struct Answer {
     address: SockaddrIn,
 }
 
+// `getaddrinfo`'s errors, glibc's numbers.
+const EAI_BADFLAGS: CInt = -1;
 const EAI_NONAME: CInt = -2;
+const EAI_AGAIN: CInt = -3;
+const EAI_FAIL: CInt = -4;
+const EAI_NODATA: CInt = -5;
 const EAI_FAMILY: CInt = -6;
+const EAI_SOCKTYPE: CInt = -7;
+const EAI_SERVICE: CInt = -8;
+const EAI_ADDRFAMILY: CInt = -9;
 const EAI_MEMORY: CInt = -10;
-const AF_UNSPEC: CInt = 0;
+const EAI_SYSTEM: CInt = -11;
+const EAI_OVERFLOW: CInt = -12;
 
-/// `getaddrinfo(3)`: numeric IPv4 hosts and `localhost`, without DNS (for
-/// now); other names are `EAI_NONAME`.
+const AF_UNSPEC: CInt = 0;
+const AI_PASSIVE: CInt = 1;
+const AI_NUMERICHOST: CInt = 4;
+
+/// `getaddrinfo(3)` for IPv4: numeric hosts, `localhost`, then names from
+/// `/etc/hosts` or the DNS server (`kiln_libos::net::resolve`), one
+/// answer per address. `AI_NUMERICHOST` never looks a name up.
 ///
 /// # Safety
 /// `node` and `service` must be null or C strings; `hints` null or valid;
@@ -641,29 +655,11 @@ pub unsafe extern "C" fn getaddrinfo(
     if family != AF_UNSPEC && family != CInt::from(AF_INET) {
         return EAI_FAMILY;
     }
-    const AI_PASSIVE: CInt = 1;
     if node.is_null() && service.is_null() {
         return EAI_NONAME;
     }
-    // Without a node: the wildcard address for a server, else loopback.
-    let ip = if node.is_null() {
-        if hints.is_some_and(|h| h.flags & AI_PASSIVE != 0) {
-            Ipv4Addr::UNSPECIFIED
-        } else {
-            Ipv4Addr::LOCALHOST
-        }
-    } else {
-        // SAFETY: per the caller, a C string.
-        let node = unsafe { core::ffi::CStr::from_ptr(node) }.to_bytes();
-        match node {
-            b"localhost" => Ipv4Addr::LOCALHOST,
-            _ => match core::str::from_utf8(node).ok().and_then(|s| s.parse().ok()) {
-                Some(ip) => ip,
-                None => return EAI_NONAME,
-            },
-        }
-    };
-    // Without a service: port 0 (std sets the port itself).
+    // Without a service: port 0 (std sets the port itself). Checked first,
+    // so a bad service costs no lookup.
     let port = if service.is_null() {
         0
     } else {
@@ -674,35 +670,105 @@ pub unsafe extern "C" fn getaddrinfo(
             None => return EAI_NONAME,
         }
     };
-    let answer = crate::malloc::malloc(size_of::<Answer>()).cast::<Answer>();
-    if answer.is_null() {
-        return EAI_MEMORY;
-    }
+    let flags = hints.map_or(0, |h| h.flags);
+    // Without a node: the wildcard address for a server, else loopback.
+    let addresses = if node.is_null() {
+        vec![if flags & AI_PASSIVE != 0 {
+            Ipv4Addr::UNSPECIFIED
+        } else {
+            Ipv4Addr::LOCALHOST
+        }]
+    } else {
+        // SAFETY: per the caller, a C string.
+        let node = unsafe { core::ffi::CStr::from_ptr(node) }.to_bytes();
+        match addresses(node, flags & AI_NUMERICHOST != 0) {
+            Ok(addresses) => addresses,
+            Err(error) => return error,
+        }
+    };
     let kind = hints.map_or(SOCK_STREAM, |h| if h.kind == 0 { SOCK_STREAM } else { h.kind });
-    // SAFETY: fresh memory for an `Answer` (malloc aligns to 16).
-    unsafe {
-        answer.write(Answer {
-            info: AddrInfo {
-                flags: 0,
-                family: CInt::from(AF_INET),
-                kind,
-                protocol: if kind == SOCK_DGRAM { IPPROTO_UDP } else { IPPROTO_TCP },
-                addr_len: size_of::<SockaddrIn>() as u32,
-                addr: (&raw mut (*answer).address).cast(),
-                canonname: core::ptr::null_mut(),
-                next: core::ptr::null_mut(),
-            },
-            address: SockaddrIn {
-                family: AF_INET,
-                port: port.to_be(),
-                addr: ip.octets(),
-                zero: [0; 8],
-            },
-        });
-        res.write(answer.cast());
+    let mut list: *mut AddrInfo = core::ptr::null_mut();
+    // Built from the last address back, so the list keeps their order.
+    for ip in addresses.iter().rev() {
+        let answer = crate::malloc::malloc(size_of::<Answer>()).cast::<Answer>();
+        if answer.is_null() {
+            // SAFETY: a list this function built.
+            unsafe { freeaddrinfo(list) };
+            return EAI_MEMORY;
+        }
+        // SAFETY: fresh memory for an `Answer` (malloc aligns to 16).
+        unsafe {
+            answer.write(Answer {
+                info: AddrInfo {
+                    flags: 0,
+                    family: CInt::from(AF_INET),
+                    kind,
+                    protocol: if kind == SOCK_DGRAM { IPPROTO_UDP } else { IPPROTO_TCP },
+                    addr_len: size_of::<SockaddrIn>() as u32,
+                    addr: (&raw mut (*answer).address).cast(),
+                    canonname: core::ptr::null_mut(),
+                    next: list,
+                },
+                address: SockaddrIn {
+                    family: AF_INET,
+                    port: port.to_be(),
+                    addr: ip.octets(),
+                    zero: [0; 8],
+                },
+            });
+        }
+        list = answer.cast();
     }
+    // SAFETY: per the caller.
+    unsafe { res.write(list) };
     0
     })
+}
+
+/// The addresses of `node`: numeric, `localhost`, or (unless
+/// `numeric_only`) looked up; else the `EAI_*` error.
+fn addresses(
+    node: &[u8],
+    numeric_only: bool,
+) -> core::result::Result<alloc::vec::Vec<Ipv4Addr>, CInt> {
+    if node == b"localhost" {
+        return Ok(vec![Ipv4Addr::LOCALHOST]);
+    }
+    let name = core::str::from_utf8(node).map_err(|_| EAI_NONAME)?;
+    if let Ok(ip) = name.parse() {
+        return Ok(vec![ip]);
+    }
+    if numeric_only {
+        return Err(EAI_NONAME);
+    }
+    net::resolve(name, &resolver_options()).map_err(|error| match error {
+        LookupError::NotFound => EAI_NONAME,
+        LookupError::NoAnswer => EAI_AGAIN,
+    })
+}
+
+/// The resolver's timeout and attempts, changed as glibc lets `RES_OPTIONS`
+/// change them (`timeout:N` seconds, at most 30; `attempts:N`, at most 5).
+fn resolver_options() -> ResolverOptions {
+    let mut options = ResolverOptions::default();
+    let text = crate::stdlib::var(b"RES_OPTIONS").unwrap_or_default();
+    for option in text.split(u8::is_ascii_whitespace) {
+        let Some((name, value)) = core::str::from_utf8(option)
+            .ok()
+            .and_then(|o| o.split_once(':'))
+        else {
+            continue;
+        };
+        let Ok(value) = value.parse::<u32>() else {
+            continue;
+        };
+        match name {
+            "timeout" => options.timeout_ns = u64::from(value.clamp(1, 30)) * 1_000_000_000,
+            "attempts" => options.attempts = value.clamp(1, 5),
+            _ => {}
+        }
+    }
+    options
 }
 
 /// `freeaddrinfo(3)`.
@@ -711,18 +777,35 @@ pub unsafe extern "C" fn getaddrinfo(
 /// `info` must come from [`getaddrinfo`] (or be null).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn freeaddrinfo(info: *mut AddrInfo) {
-    // Each answer is one allocation with its address; lists have one.
-    // SAFETY: per the caller, from `malloc` (in `getaddrinfo`) or null.
-    unsafe { crate::malloc::free(info.cast()) };
+    let mut info = info;
+    // Each answer is one allocation, its address included.
+    while !info.is_null() {
+        // SAFETY: per the caller, a list from `getaddrinfo`, each answer
+        // from `malloc`.
+        unsafe {
+            let next = (*info).next;
+            crate::malloc::free(info.cast());
+            info = next;
+        }
+    }
 }
 
-/// `gai_strerror(3)`.
+/// `gai_strerror(3)`: glibc's messages.
 #[unsafe(no_mangle)]
 pub extern "C" fn gai_strerror(error: CInt) -> *const c_char {
     match error {
+        EAI_BADFLAGS => c"Bad value for ai_flags".as_ptr(),
         EAI_NONAME => c"Name or service not known".as_ptr(),
+        EAI_AGAIN => c"Temporary failure in name resolution".as_ptr(),
+        EAI_FAIL => c"Non-recoverable failure in name resolution".as_ptr(),
+        EAI_NODATA => c"No address associated with hostname".as_ptr(),
         EAI_FAMILY => c"ai_family not supported".as_ptr(),
+        EAI_SOCKTYPE => c"ai_socktype not supported".as_ptr(),
+        EAI_SERVICE => c"Servname not supported for ai_socktype".as_ptr(),
+        EAI_ADDRFAMILY => c"Address family for hostname not supported".as_ptr(),
         EAI_MEMORY => c"Memory allocation failure".as_ptr(),
+        EAI_SYSTEM => c"System error".as_ptr(),
+        EAI_OVERFLOW => c"Argument buffer overflow".as_ptr(),
         _ => c"Unknown error".as_ptr(),
     }
 }

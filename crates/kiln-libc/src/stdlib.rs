@@ -34,6 +34,17 @@ pub unsafe extern "C" fn getenv(name: *const c_char) -> *mut c_char {
     })
 }
 
+/// The value of the environment variable `name`, for the C library's own
+/// reads (which, unlike a program's `getenv`, are not traced). Like
+/// `getenv`'s pointer, it is valid until the program changes the variable.
+pub(crate) fn var(name: &[u8]) -> Option<&'static [u8]> {
+    let entries = entries();
+    let entry = entries[find(entries, name)?];
+    // SAFETY: environment entries are NUL-terminated strings.
+    let text = unsafe { core::ffi::CStr::from_ptr(entry) }.to_bytes();
+    Some(&text[name.len() + 1..])
+}
+
 /// `abort(3)`: reported to the monitor as a crash, with a backtrace.
 #[unsafe(no_mangle)]
 pub extern "C" fn abort() -> ! {

@@ -13,7 +13,9 @@
 //! fails with `EAFNOSUPPORT`, as on a kernel built without IPv4.
 
 mod device;
+mod dns;
 mod hal;
+mod hosts;
 mod socket;
 
 use alloc::boxed::Box;
@@ -31,6 +33,7 @@ use crate::platform;
 use crate::sched;
 use crate::time::Instant;
 use device::Device;
+pub use dns::{LookupError, Options as ResolverOptions};
 use socket::{Io, Socket};
 pub use socket::{Kind, Shutdown};
 
@@ -281,6 +284,21 @@ fn immediate<T>(f: impl FnOnce(&mut Net) -> Result<T>) -> Result<T> {
 pub fn create(kind: Kind) -> Result<SocketId> {
     *ACTIVE.lock() = Some(&HOOKS);
     with(|net| create_in(net, Socket::new(kind)))
+}
+
+/// A host name's IPv4 addresses, as glibc finds them: `/etc/hosts` if it
+/// names the host, else the boot info's DNS server.
+pub fn resolve(
+    name: &str,
+    options: &ResolverOptions,
+) -> core::result::Result<Vec<Ipv4Addr>, LookupError> {
+    let pinned = hosts::lookup(name);
+    if !pinned.is_empty() {
+        return Ok(pinned);
+    }
+    // The scheduler polls the stack while the query waits.
+    *ACTIVE.lock() = Some(&HOOKS);
+    dns::query(name, options)
 }
 
 /// What [`recv`] gives: the bytes' count and their sender.
