@@ -56,6 +56,11 @@ pub struct RunArgs {
     /// The gateway on a TAP network (default 10.0.2.2).
     #[arg(long, value_name = "IPV4")]
     gateway: Option<String>,
+    /// The DNS server the guest asks for names, with any network (user
+    /// mode's default: 10.0.2.3, passt's forwarder to the host's resolver;
+    /// a TAP network has none without it).
+    #[arg(long, value_name = "IPV4")]
+    dns: Option<String>,
     /// Print a boot timeline and VM exit counts on stderr.
     #[arg(long)]
     verbose: bool,
@@ -95,6 +100,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         net: args.net.as_deref(),
         ip: args.ip.as_deref(),
         gateway: args.gateway.as_deref(),
+        dns: args.dns.as_deref(),
     })?;
     let (image_path, name) = resolve(&args)?;
     if args.detach {

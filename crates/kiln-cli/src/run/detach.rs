@@ -40,6 +40,7 @@ pub(super) fn start(args: &RunArgs, image: &Path, volumes: &[VolumeSpec]) -> Out
         ("net", &args.net),
         ("ip", &args.ip),
         ("gateway", &args.gateway),
+        ("dns", &args.dns),
     ] {
         if let Some(value) = value {
             run_args.push(format!("--{flag}={value}"));

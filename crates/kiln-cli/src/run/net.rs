@@ -20,11 +20,13 @@ pub(super) struct NetArgs<'a> {
     pub net: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub gateway: Option<&'a str>,
+    pub dns: Option<&'a str>,
 }
 
 /// The network the flags ask for, checked; `None` for no network device.
 pub(super) fn parse(args: &NetArgs<'_>) -> Result<Option<NetSpec>, Failure> {
     let usage = |message: String| Failure::new(USAGE, message);
+    let dns = args.dns.map(parse_dns).transpose().map_err(usage)?;
     let forwards = args
         .publish
         .iter()
@@ -46,16 +48,22 @@ pub(super) fn parse(args: &NetArgs<'_>) -> Result<Option<NetSpec>, Failure> {
             if args.ip.is_some() || args.gateway.is_some() {
                 return Err(usage("--ip and --gateway need --net tap:NAME".into()));
             }
+            if dns.is_some() {
+                return Err(usage(
+                    "--dns needs a network: -p or --net user|tap:NAME".into(),
+                ));
+            }
             return Ok(None);
         }
         None => "user",
     };
     let addressing_flags = args.ip.is_some() || args.gateway.is_some();
-    let spec = match kind.split_once(':') {
+    let mut spec = match kind.split_once(':') {
         None if kind == "none" => {
-            if !forwards.is_empty() || addressing_flags {
+            if !forwards.is_empty() || addressing_flags || dns.is_some() {
                 return Err(usage(
-                    "--net none gives the guest no network: no --publish, --ip or --gateway".into(),
+                    "--net none gives the guest no network: no --publish, --ip, --gateway or --dns"
+                        .into(),
                 ));
             }
             return Ok(None);
@@ -99,6 +107,9 @@ pub(super) fn parse(args: &NetArgs<'_>) -> Result<Option<NetSpec>, Failure> {
             )));
         }
     };
+    if dns.is_some() {
+        spec.addressing.dns = dns;
+    }
     if let BackendSpec::Passt { forwards } = &spec.backend {
         for forward in forwards {
             probe(forward)?;
@@ -198,6 +209,15 @@ pub fn passt_installed() -> bool {
     })
 }
 
+/// `--dns IP`: an IPv4 address the guest can send queries to.
+fn parse_dns(value: &str) -> Result<Ipv4Addr, String> {
+    value
+        .parse()
+        .ok()
+        .filter(|ip: &Ipv4Addr| !ip.is_unspecified() && !ip.is_broadcast() && !ip.is_multicast())
+        .ok_or_else(|| format!("invalid --dns '{value}': expected an IPv4 address, e.g. 10.0.3.1"))
+}
+
 /// `--ip CIDR` and `--gateway IP` for a TAP device; by default user mode's
 /// addresses (10.0.2.15/24 via 10.0.2.2), no DNS server.
 fn tap_addressing(ip: Option<&str>, gateway: Option<&str>) -> Result<Addressing, String> {
@@ -287,6 +307,18 @@ mod tests {
             assert!(tap_addressing(Some(ip), None).is_err(), "{ip}");
         }
         assert!(tap_addressing(None, Some("gw")).is_err());
+    }
+
+    #[test]
+    fn dns_values_are_ipv4_unicast_addresses() {
+        assert_eq!(parse_dns("10.0.3.1"), Ok(Ipv4Addr::new(10, 0, 3, 1)));
+        for value in ["", "dns.example", "::1", "10.0.3", "0.0.0.0", "224.0.0.1"] {
+            let error = parse_dns(value).expect_err(value);
+            assert!(
+                error.starts_with(&format!("invalid --dns '{value}'")),
+                "{error}"
+            );
+        }
     }
 
     #[test]

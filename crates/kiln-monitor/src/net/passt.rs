@@ -17,7 +17,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use super::backend::{Backend, MAX_FRAME, write_all};
-use super::spec::{Addressing, PortForward, Protocol};
+use super::spec::{Addressing, PASST_DNS, PortForward, Protocol};
 
 /// The passt binary, found on `PATH`.
 pub const PASST: &str = "passt";
@@ -251,11 +251,10 @@ pub fn arguments(addressing: &Addressing, forwards: &[PortForward], fd: RawFd) -
         "--mtu".into(),
         addressing.mtu.to_string(),
     ]);
-    if let Some(dns) = addressing.dns {
-        // The guest's resolver address is passt's: queries to it go to the
-        // host's resolver.
-        args.extend(["--dns-forward".into(), dotted(dns)]);
-    }
+    // Queries to passt's resolver address go to the host's resolver. It
+    // stays passt's even when `--dns` gives the guest another server,
+    // which passt then reaches like any other address.
+    args.extend(["--dns-forward".into(), dotted(PASST_DNS)]);
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } == 0 {
         // passt refuses to keep root and says so on every start; naming

@@ -82,6 +82,9 @@ pub struct Addressing {
 /// administered address, so it never collides with real hardware.
 pub const DEFAULT_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 
+/// The address passt answers DNS at in user mode (QEMU's well-known one).
+pub const PASST_DNS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 3);
+
 impl Addressing {
     /// User mode's fixed network, QEMU's well-known one: the guest is
     /// 10.0.2.15/24, the gateway (the host, through passt) 10.0.2.2, DNS
@@ -93,7 +96,7 @@ impl Addressing {
             ipv4: Ipv4Addr::new(10, 0, 2, 15),
             prefix_len: 24,
             gateway: Ipv4Addr::new(10, 0, 2, 2),
-            dns: Some(Ipv4Addr::new(10, 0, 2, 3)),
+            dns: Some(PASST_DNS),
             mtu: 1500,
         }
     }
