@@ -1,8 +1,9 @@
 //! Name resolution in the guest: `std-dns` resolves names through a DNS
-//! server this test runs itself, on a TAP network inside a network
-//! namespace the test creates (`kiln run --dns`), so no query leaves the
-//! namespace. Names pinned in the image's `/etc/hosts`, numeric hosts and
-//! `localhost` must be answered without a query.
+//! server this test runs itself, inside a network namespace the test
+//! creates, so no query leaves it: on a TAP network with `kiln run --dns`,
+//! and in user mode through passt's forwarder. Names pinned in the image's
+//! `/etc/hosts`, numeric hosts and `localhost` must be answered without a
+//! query.
 
 mod common;
 
@@ -32,13 +33,14 @@ const RECORDS: &[(&str, &[Ipv4Addr])] = &[
     ),
 ];
 
-/// Runs `test` again inside a fresh network namespace (needs
-/// CAP_SYS_ADMIN) and returns false; inside it, sets up the TAP device
-/// with the host's two addresses and returns true.
-fn in_namespace(test: &str) -> bool {
+/// Outside the test's namespace, runs `test` again inside a fresh one
+/// (`unshare` with `namespaces`; needs CAP_SYS_ADMIN) and returns false;
+/// inside, returns true.
+fn in_namespace(test: &str, namespaces: &[&str]) -> bool {
     if std::env::var_os(IN_NAMESPACE).is_none() {
         let output = Command::new("unshare")
-            .args(["--net", "--"])
+            .args(namespaces)
+            .arg("--")
             .arg(std::env::current_exe().expect("test binary"))
             .args([test, "--exact", "--nocapture"])
             .env(IN_NAMESPACE, "1")
@@ -48,19 +50,28 @@ fn in_namespace(test: &str) -> bool {
         assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
         return false;
     }
+    true
+}
+
+/// Runs each `ip` command, insisting on success.
+fn ip(commands: &[&[&str]]) {
+    for args in commands {
+        let status = Command::new("ip").args(*args).status().expect("run ip");
+        assert!(status.success(), "ip {args:?}");
+    }
+}
+
+/// The guest's TAP device, with the host's two addresses on its network.
+fn tap_network() {
     let host = format!("{HOST}/24");
     let silent = format!("{SILENT}/24");
-    for args in [
-        &["link", "set", "lo", "up"][..],
+    ip(&[
+        &["link", "set", "lo", "up"],
         &["tuntap", "add", "dev", TAP, "mode", "tap"],
         &["addr", "add", &host, "dev", TAP],
         &["addr", "add", &silent, "dev", TAP],
         &["link", "set", TAP, "up"],
-    ] {
-        let status = Command::new("ip").args(args).status().expect("run ip");
-        assert!(status.success(), "ip {args:?}");
-    }
-    true
+    ]);
 }
 
 /// The queries a test DNS server received: transaction id and name.
@@ -171,9 +182,10 @@ fn std_dns(image: &Path, flags: &[&str], steps: &[&str]) -> Run {
 fn names_resolve_through_the_dns_server_given_with_dns() {
     let test = "names_resolve_through_the_dns_server_given_with_dns";
     let image = image("tests/guests/std-dns", false);
-    if !in_namespace(test) {
+    if !in_namespace(test, &["--net"]) {
         return;
     }
+    tap_network();
     let asked = dns_server(HOST, true);
     let listener = TcpListener::bind((HOST, 0)).expect("bind");
     let port = listener.local_addr().expect("address").port();
@@ -238,9 +250,10 @@ fn names_resolve_through_the_dns_server_given_with_dns() {
 fn a_server_that_never_answers_is_a_temporary_failure_after_the_timeouts() {
     let test = "a_server_that_never_answers_is_a_temporary_failure_after_the_timeouts";
     let image = image("tests/guests/std-dns", false);
-    if !in_namespace(test) {
+    if !in_namespace(test, &["--net"]) {
         return;
     }
+    tap_network();
     let asked = dns_server(SILENT, false);
     let failure = "lookup web.test: failed to lookup address information: \
                    Temporary failure in name resolution\n";
@@ -287,6 +300,72 @@ fn a_server_that_never_answers_is_a_temporary_failure_after_the_timeouts() {
         start.elapsed() < Duration::from_secs(4),
         "waited for nobody"
     );
+}
+
+#[test]
+fn user_mode_asks_the_hosts_resolver_through_passt() {
+    let test = "user_mode_asks_the_hosts_resolver_through_passt";
+    let image = image("tests/guests/std-dns", false);
+    // A mount namespace too, for the namespace's own /etc/resolv.conf.
+    if !in_namespace(test, &["--net", "--mount"]) {
+        return;
+    }
+    // passt needs an interface with a default route to call the host's
+    // uplink; the namespace's resolver is that interface's own address.
+    let uplink = Ipv4Addr::new(192, 0, 2, 1);
+    let address = format!("{uplink}/24");
+    ip(&[
+        &["link", "set", "lo", "up"],
+        &["tuntap", "add", "dev", "kilnup0", "mode", "tap"],
+        &["addr", "add", &address, "dev", "kilnup0"],
+        &["link", "set", "kilnup0", "up"],
+        &[
+            "route",
+            "add",
+            "default",
+            "via",
+            "192.0.2.254",
+            "dev",
+            "kilnup0",
+        ],
+    ]);
+    let resolv = std::env::temp_dir().join(format!("kiln-dns-{}.conf", std::process::id()));
+    std::fs::write(&resolv, format!("nameserver {uplink}\n")).expect("write resolv.conf");
+    let status = Command::new("mount")
+        .arg("--bind")
+        .arg(&resolv)
+        .arg("/etc/resolv.conf")
+        .status()
+        .expect("run mount");
+    assert!(status.success(), "mount --bind over /etc/resolv.conf");
+    let resolver = dns_server(uplink, true);
+    // By default the guest asks passt (10.0.2.3), which forwards to the
+    // host's resolver.
+    let run = run_image(
+        &image,
+        &["--net", "user", "--timeout", "60s"],
+        &["lookup:web.test", "lookup:nowhere.test"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "lookup web.test: 10.0.3.1\n\
+         lookup nowhere.test: failed to lookup address information: Name or service not known\n"
+    );
+    assert_eq!(names(&resolver), ["web.test", "nowhere.test"]);
+    // --dns names another server: the gateway, which passt maps to the
+    // host's loopback.
+    let loopback = dns_server(Ipv4Addr::LOCALHOST, true);
+    let run = run_image(
+        &image,
+        &["--net", "user", "--dns", "10.0.2.2", "--timeout", "60s"],
+        &["lookup:multi.test"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "lookup multi.test: 10.0.3.5, 10.0.3.6\n");
+    assert_eq!(names(&loopback), ["multi.test"]);
+    assert_eq!(names(&resolver).len(), 2, "passt's forwarder was not asked");
+    let _ = std::fs::remove_file(&resolv);
 }
 
 #[test]
