@@ -50,6 +50,7 @@ pub const EADDRINUSE: i32 = 98;
 pub const EADDRNOTAVAIL: i32 = 99;
 pub const ENETUNREACH: i32 = 101;
 pub const ECONNRESET: i32 = 104;
+pub const ENOBUFS: i32 = 105;
 pub const EISCONN: i32 = 106;
 pub const ENOTCONN: i32 = 107;
 pub const ECONNREFUSED: i32 = 111;

@@ -73,6 +73,7 @@ const TABLE: &[(CInt, &str, &str)] = &[
     ),
     (code::ENETUNREACH, "ENETUNREACH", "Network is unreachable"),
     (code::ECONNRESET, "ECONNRESET", "Connection reset by peer"),
+    (code::ENOBUFS, "ENOBUFS", "No buffer space available"),
     (
         code::EISCONN,
         "EISCONN",

@@ -50,6 +50,17 @@ unsafe impl GlobalAlloc for Heap {
     }
 }
 
+/// Whether `bytes` more can be allocated while leaving a quarter of the
+/// heap (at least 256 KiB) free. Buffers a program asks for implicitly,
+/// such as a new connection's, are refused below that, so the program's
+/// own allocations do not fail because of them.
+pub fn can_spare(bytes: usize) -> bool {
+    let talc = HEAP.0.lock();
+    let counters = talc.counters();
+    let reserve = (counters.claimed_bytes / 4).max(256 << 10);
+    counters.available_bytes >= bytes.saturating_add(reserve)
+}
+
 /// A talc source that claims the boot info's free regions once, when talc
 /// first runs out of memory.
 #[derive(Debug)]

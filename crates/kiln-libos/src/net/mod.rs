@@ -23,7 +23,9 @@ use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
 use kiln_abi::errno::*;
-use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::iface::{
+    Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
+};
 use smoltcp::time::Instant as NetInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
 use spinning_top::Spinlock;
@@ -48,6 +50,9 @@ struct Net {
     /// The program's sockets, by id; boxed so each has a stable address,
     /// its scheduler key.
     sockets: Vec<Option<Box<Socket>>>,
+    /// The listening ones among them (ids no longer listening are dropped
+    /// when next seen).
+    listeners: Vec<SocketId>,
     /// smoltcp sockets the program closed, kept until their connections
     /// have ended (a FIN to send, a reset to deliver).
     closing: Vec<SocketHandle>,
@@ -120,6 +125,7 @@ impl Net {
             iface,
             set: SocketSet::new(Vec::new()),
             sockets: Vec::new(),
+            listeners: Vec::new(),
             closing: Vec::new(),
             // A random start, so a rebooted guest does not reuse the
             // ports of its previous life's connections at once.
@@ -134,8 +140,27 @@ impl Net {
     /// for one thread's call may bring another's data). Returns whether
     /// one may have.
     fn poll(&mut self) -> bool {
-        let changed = self.iface.poll(now(), &mut self.device, &mut self.set)
-            == PollResult::SocketStateChanged;
+        let now = now();
+        self.iface.poll_maintenance(now);
+        let mut changed = false;
+        // One frame at a time, so that each SYN of a burst finds a socket
+        // in LISTEN (`iface.poll` would take the whole batch at once).
+        loop {
+            match self
+                .iface
+                .poll_ingress_single(now, &mut self.device, &mut self.set)
+            {
+                PollIngressSingleResult::None => break,
+                PollIngressSingleResult::PacketProcessed => {}
+                PollIngressSingleResult::SocketStateChanged => changed = true,
+            }
+            socket::arm_listeners(self);
+        }
+        while self.iface.poll_egress(now, &mut self.device, &mut self.set)
+            == PollResult::SocketStateChanged
+        {
+            changed = true;
+        }
         self.device.flush();
         let set = &mut self.set;
         self.closing.retain(|&handle| {

@@ -25,19 +25,23 @@ pub const EPHEMERAL_FIRST: u16 = 32768;
 /// The last ephemeral port.
 pub const EPHEMERAL_LAST: u16 = 60999;
 
-/// Bytes buffered in each direction of a TCP connection: the most a
-/// window can say without window scaling. With 64 KiB, smoltcp 0.14
-/// scales its window and, under eight concurrent echo clients, once
-/// accepted more data than its buffer held (a panic in its ring buffer).
-const TCP_BUFFER: usize = 65535;
+/// Bytes buffered in each direction of a TCP connection. smoltcp's
+/// buffers are allocated whole when the socket is made (Linux's grow with
+/// the data), so they set what a connection costs: 64 KiB here, a hundred
+/// connections in 8 MiB. A window of 32 KiB still fills the round trips
+/// through the monitor. Above 64 KiB smoltcp 0.14 would scale its window,
+/// and under eight concurrent echo clients it once accepted more data than
+/// its buffer held (a panic in its ring buffer).
+const TCP_BUFFER: usize = 32 * 1024;
 
 /// Datagrams and bytes buffered in each direction of a UDP socket.
 const UDP_PACKETS: usize = 64;
 const UDP_BUFFER: usize = 64 * 1024;
 
-/// The most connections a listening socket holds before `accept`: each
-/// is a smoltcp socket with its buffers, allocated at `listen`.
-const MAX_BACKLOG: usize = 8;
+/// The most connections a listening socket holds before `accept`, as
+/// Linux's `somaxconn`; guest memory usually bounds them first (each has
+/// its buffers), and then further connections are refused, not crashed on.
+const MAX_BACKLOG: usize = 4096;
 
 /// How long a closed connection may wait for its peer before it is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -89,7 +93,9 @@ pub enum Io<T> {
 enum State {
     /// Not listening or connected; `local` says whether it is bound.
     Fresh,
-    /// Listening on `local`'s port.
+    /// Listening on `local`'s port: connections in their handshake or
+    /// waiting for `accept`, oldest first, and last the socket in LISTEN
+    /// that takes the next SYN (see [`arm`]).
     Listening(Vec<SocketHandle>),
     /// A connection, being made (`connecting`) or made.
     Connection(SocketHandle),
@@ -110,6 +116,8 @@ pub struct Socket {
     connecting: bool,
     /// The pending error `SO_ERROR` reports (0: none).
     error: i32,
+    /// A listening socket's most connections waiting for `accept`.
+    backlog: usize,
     read_shut: bool,
     nodelay: bool,
     keepalive: bool,
@@ -128,11 +136,23 @@ fn v4(endpoint: IpEndpoint) -> SocketAddrV4 {
     SocketAddrV4::new(ip, endpoint.port)
 }
 
-fn tcp_socket() -> tcp::Socket<'static> {
-    tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
-        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
-    )
+/// A TCP socket, or `ENOBUFS` when guest memory cannot hold its buffers
+/// (a server under a burst of connections refuses some instead of
+/// ending the program).
+fn tcp_socket() -> Result<tcp::Socket<'static>> {
+    let buffer = || {
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(TCP_BUFFER)
+            .map_err(|_| Errno(ENOBUFS))?;
+        bytes.resize(TCP_BUFFER, 0);
+        Ok(tcp::SocketBuffer::new(bytes))
+    };
+    let socket = tcp::Socket::new(buffer()?, buffer()?);
+    if !crate::heap::can_spare(0) {
+        return Err(Errno(ENOBUFS));
+    }
+    Ok(socket)
 }
 
 fn udp_socket() -> udp::Socket<'static> {
@@ -172,6 +192,7 @@ impl Socket {
             peer: None,
             connecting: false,
             error: 0,
+            backlog: 0,
             read_shut: false,
             nodelay: false,
             keepalive: false,
@@ -475,63 +496,94 @@ pub fn listen(net: &mut Net, id: SocketId, backlog: i32) -> Result<()> {
     }
     let socket = net.socket(id)?;
     let local = socket.local.ok_or(Errno(EINVAL))?;
-    let slots = usize::try_from(backlog).unwrap_or(0).clamp(1, MAX_BACKLOG);
-    let mut handles = Vec::with_capacity(slots);
-    for _ in 0..slots {
-        let mut tcp = tcp_socket();
-        tcp.listen(listen_endpoint(local))
-            .map_err(|_| Errno(EINVAL))?;
-        handles.push(net.set.add(tcp));
+    let mut tcp = tcp_socket()?;
+    tcp.listen(listen_endpoint(local))
+        .map_err(|_| Errno(EINVAL))?;
+    let handle = net.set.add(tcp);
+    let socket = net.socket(id)?;
+    socket.state = State::Listening(vec![handle]);
+    socket.backlog = usize::try_from(backlog).unwrap_or(0).clamp(1, MAX_BACKLOG);
+    if !net.listeners.contains(&id) {
+        net.listeners.push(id);
     }
-    net.socket(id)?.state = State::Listening(handles);
     Ok(())
 }
 
-/// Takes an established connection off a listening socket, re-arming its
-/// slot with a fresh LISTEN socket.
+/// Keeps a socket in LISTEN behind every listening socket's connections,
+/// while its backlog has room. smoltcp socket is one connection, and it
+/// answers a SYN that no socket in LISTEN takes with a reset, so the
+/// stack calls this after every received frame: a burst of SYNs in one
+/// batch each finds a socket.
+pub fn arm_listeners(net: &mut Net) {
+    let Net {
+        listeners,
+        sockets,
+        set,
+        ..
+    } = net;
+    listeners.retain(|&id| {
+        let Some(Some(socket)) = sockets.get_mut(id) else {
+            return false;
+        };
+        let (State::Listening(slots), Some(local)) = (&mut socket.state, socket.local) else {
+            return false;
+        };
+        arm(set, slots, local, socket.backlog);
+        true
+    });
+}
+
+/// Adds a socket in LISTEN to `slots` unless the last one still is, or
+/// `backlog` connections wait already. Out of memory, it adds none: the
+/// next SYN is refused, as a full backlog's would be.
+fn arm(
+    set: &mut SocketSet<'static>,
+    slots: &mut Vec<SocketHandle>,
+    local: SocketAddrV4,
+    backlog: usize,
+) {
+    let last = slots.last().map(|&h| set.get::<tcp::Socket>(h).state());
+    if last == Some(tcp::State::Listen) || slots.len() > backlog {
+        return;
+    }
+    if let Ok(mut tcp) = tcp_socket()
+        && tcp.listen(listen_endpoint(local)).is_ok()
+    {
+        slots.push(set.add(tcp));
+    }
+}
+
+/// Takes the oldest established connection off a listening socket.
 pub fn accept(net: &mut Net, id: SocketId) -> Io<(SocketId, SocketAddrV4)> {
-    let (handles, local, nodelay, keepalive) = match net.socket(id) {
-        Ok(Socket {
-            state: State::Listening(handles),
-            local: Some(local),
-            nodelay,
-            keepalive,
-            ..
-        }) => (handles.clone(), *local, *nodelay, *keepalive),
-        Ok(_) => return Io::Done(Err(Errno(EINVAL))),
+    let (listener, set) = match net.parts(id) {
+        Ok(parts) => parts,
         Err(e) => return Io::Done(Err(e)),
     };
-    // A slot whose handshake was reset before `accept` listens again.
-    for &handle in &handles {
-        let tcp = net.set.get_mut::<tcp::Socket>(handle);
-        if tcp.state() == tcp::State::Closed {
-            let _ = tcp.listen(listen_endpoint(local));
+    let backlog = listener.backlog;
+    let (State::Listening(slots), Some(local)) = (&mut listener.state, listener.local) else {
+        return Io::Done(Err(Errno(EINVAL)));
+    };
+    // A handshake that failed leaves its socket closed.
+    slots.retain(|&handle| {
+        let closed = set.get::<tcp::Socket>(handle).state() == tcp::State::Closed;
+        if closed {
+            set.remove(handle);
         }
-    }
-    let Some(slot) = handles
+        !closed
+    });
+    let ready = slots
         .iter()
-        .position(|&h| accepted(net.set.get::<tcp::Socket>(h)))
-    else {
+        .position(|&h| accepted(set.get::<tcp::Socket>(h)));
+    let handle = ready.map(|slot| slots.remove(slot));
+    arm(set, slots, local, backlog);
+    let Some(handle) = handle else {
         return Io::Again;
     };
-    let mut fresh = tcp_socket();
-    if fresh.listen(listen_endpoint(local)).is_err() {
-        return Io::Done(Err(Errno(EINVAL)));
-    }
-    let fresh = net.set.add(fresh);
-    let Ok(Socket {
-        state: State::Listening(handles),
-        ..
-    }) = net.socket(id)
-    else {
-        return Io::Done(Err(Errno(EINVAL)));
-    };
-    let handle = core::mem::replace(&mut handles[slot], fresh);
-    let tcp = net.set.get_mut::<tcp::Socket>(handle);
-    let peer = tcp.remote_endpoint().map(v4);
     let mut connection = Socket::new(Kind::Stream);
-    connection.nodelay = nodelay;
-    connection.keepalive = keepalive;
+    connection.nodelay = listener.nodelay;
+    connection.keepalive = listener.keepalive;
+    let tcp = set.get_mut::<tcp::Socket>(handle);
+    let peer = tcp.remote_endpoint().map(v4);
     connection.configure(tcp);
     connection.local = tcp.local_endpoint().map(v4);
     connection.state = State::Connection(handle);
@@ -569,7 +621,7 @@ pub fn connect(net: &mut Net, id: SocketId, to: SocketAddrV4) -> Result<()> {
         Some(local) => local.port(),
         None => ephemeral(net, Kind::Stream)?,
     };
-    let mut tcp = tcp_socket();
+    let mut tcp = tcp_socket()?;
     let socket = net.socket(id)?;
     socket.configure(&mut tcp);
     tcp.connect(net.iface.context(), endpoint(to), port)
