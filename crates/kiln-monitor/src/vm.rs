@@ -181,6 +181,15 @@ impl<'a> Vm<'a> {
             if Watchdog::fired() {
                 break Outcome::TimedOut;
             }
+            // Frames the guest queued go out at every exit it makes: it
+            // notifies the transmit queue only for frames that waited a
+            // while, counting on its next exit (`Block` above all, and
+            // `Exit`) to carry them.
+            if let Some(net) = self.net.as_mut()
+                && let Err(violation) = net.transmit(&self.memory)
+            {
+                break Outcome::Violation(violation.into());
+            }
             let flow = match exit {
                 Exit::Io { port, data, len } => {
                     let mut ctx = Context {

@@ -1,12 +1,14 @@
 //! The virtio-net device as smoltcp's `phy::Device`: two `virtio-drivers`
 //! virtqueues on the monitor's virtio-mmio window, driven in batches.
 //!
-//! Every exit costs ~30 µs here, so the device is told about new buffers
-//! once per poll, not once per frame: frames smoltcp sends during a poll
-//! are queued and the transmit queue is notified once, in [`Device::flush`]
-//! (or early, when it fills up); receive buffers smoltcp has read are
-//! posted again together. The monitor sends queued frames during the
-//! notify's exit, so their buffers are taken back right after it.
+//! Every exit costs ~30 µs here, so the device is rarely told about new
+//! frames: the monitor sends what the transmit queue holds at every exit
+//! the guest makes anyway (above all `Block`, when the program has nothing
+//! left to do, and `Exit`). The stack asks for an exit of its own (a
+//! `QueueNotify`, [`Device::kick`]) only when a busy program has not made
+//! one for a while, and the device when its queue is full. Receive buffers
+//! smoltcp has read are posted again together, and the monitor finds them
+//! at its next exit without being told.
 
 use alloc::boxed::Box;
 use alloc::vec;
@@ -67,7 +69,7 @@ struct Transmit {
     in_flight: Vec<Option<Vec<u8>>>,
     /// Transmit buffers to reuse.
     spare: Vec<Vec<u8>>,
-    /// Frames queued since the last notify.
+    /// Frames were queued since the last notify.
     unannounced: bool,
 }
 
@@ -128,9 +130,8 @@ impl Device {
         Some(device)
     }
 
-    /// Hands the device what the last poll produced: the receive buffers
-    /// smoltcp has finished with, and the frames it queued, with one
-    /// notify per queue.
+    /// Posts the receive buffers smoltcp has finished with again, and takes
+    /// back the buffers of frames the monitor has sent.
     pub fn flush(&mut self) {
         let mut posted = false;
         while let Some(mut buffer) = self.recycled.pop() {
@@ -150,6 +151,12 @@ impl Device {
         if posted && self.rx.should_notify() {
             self.tx.transport.notify(RECEIVE);
         }
+        self.tx.reclaim();
+    }
+
+    /// Sends the frames queued so far now (an exit), rather than with the
+    /// guest's next exit.
+    pub fn kick(&mut self) {
         self.tx.announce();
     }
 }
@@ -158,10 +165,15 @@ impl Transmit {
     /// Notifies the transmit queue of the frames queued since the last
     /// time, and takes back the buffers of those sent.
     fn announce(&mut self) {
-        if self.unannounced && self.queue.should_notify() {
+        if core::mem::take(&mut self.unannounced) && self.queue.should_notify() {
             self.transport.notify(TRANSMIT);
         }
-        self.unannounced = false;
+        self.reclaim();
+    }
+
+    /// Takes back the buffers of the frames the monitor has sent (at any
+    /// exit): when it has sent them all, none waits for a notify.
+    fn reclaim(&mut self) {
         while let Some(token) = self.queue.peek_used() {
             let Some(buffer) = self
                 .in_flight
@@ -173,6 +185,9 @@ impl Transmit {
             // SAFETY: the buffer `add` was given for this token.
             let _ = unsafe { self.queue.pop_used(token, &[&buffer], &mut []) };
             self.spare.push(buffer);
+        }
+        if self.queue.available_desc() == usize::from(QUEUE_SIZE) {
+            self.unannounced = false;
         }
     }
 }

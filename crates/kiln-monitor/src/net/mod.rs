@@ -278,7 +278,8 @@ impl NetDevice {
         Ok(())
     }
 
-    fn transmit(&mut self, memory: &GuestMemory) -> Result<(), NetViolation> {
+    /// Sends the frames the transmit queue holds, in one batch.
+    pub fn transmit(&mut self, memory: &GuestMemory) -> Result<(), NetViolation> {
         let Some(tx) = live(&self.registers, &mut self.queues[TX]) else {
             return Ok(());
         };
