@@ -30,6 +30,8 @@ bitflags::bitflags! {
     struct Features: u64 {
         /// The device has a MAC address (Kiln takes it from the boot info).
         const MAC = 1 << 5;
+        /// The device reports its link status.
+        const STATUS = 1 << 16;
         /// Virtio 1.x: the 12-byte header, little-endian rings.
         const VERSION_1 = 1 << 32;
     }
@@ -55,6 +57,12 @@ const MAX_MTU: usize = 1500;
 
 /// The smallest MTU IPv4 allows.
 const MIN_MTU: usize = 576;
+
+/// `VIRTIO_NET_S_LINK_UP`, in the status word at config offset 6.
+const LINK_UP: u16 = 1;
+
+/// The longest a first socket call waits for the link to come up.
+const LINK_WAIT_NS: u64 = 2_000_000_000;
 
 /// Bytes of a receive buffer: a header and the largest frame.
 const BUFFER_LEN: usize = VIRTIO_HEADER + ETHERNET_HEADER + MAX_MTU;
@@ -100,7 +108,7 @@ impl Device {
         if transport.device_type() != DeviceType::Network {
             return None;
         }
-        let features = transport.begin_init(Features::MAC | Features::VERSION_1);
+        let features = transport.begin_init(Features::MAC | Features::STATUS | Features::VERSION_1);
         if !features.contains(Features::VERSION_1) {
             return None;
         }
@@ -127,7 +135,28 @@ impl Device {
             mtu,
         };
         device.flush();
+        if features.contains(Features::STATUS) {
+            device.wait_for_link();
+        }
         Some(device)
+    }
+
+    /// Blocks the vCPU until the link is up, or [`LINK_WAIT_NS`] passed.
+    /// The monitor raises it once the host side serves (passt starts in
+    /// ~10 ms): until then a published port may not be bound on the host,
+    /// so a program that said it listens could not be reached. The program
+    /// starts meanwhile; only its first socket call waits.
+    fn wait_for_link(&mut self) {
+        let now = || crate::time::Instant::now().as_nanos_since_boot();
+        let deadline = now().saturating_add(LINK_WAIT_NS);
+        loop {
+            let status = self.tx.transport.read_config_space::<u16>(6);
+            if status.map_or(true, |status| status & LINK_UP != 0) || now() >= deadline {
+                return;
+            }
+            // Ends early when a frame arrives (passt's first is the sign).
+            crate::platform::block_until(deadline);
+        }
     }
 
     /// Posts the receive buffers smoltcp has finished with again, and takes

@@ -30,6 +30,11 @@ pub trait Backend {
     fn peek(&mut self) -> io::Result<Option<&[u8]>>;
     /// Drops the frame [`peek`](Self::peek) returned.
     fn consume(&mut self);
+    /// Whether the host side is ready to carry traffic: the guest sees the
+    /// link down until then.
+    fn ready(&self) -> bool {
+        true
+    }
     /// Takes in what the host has sent, up to the backend's own bound,
     /// while the guest has no buffer for it: a sender that cannot wait (passt
     /// drops what it cannot write) must not find the link full.

@@ -1,8 +1,8 @@
 //! The virtio-mmio register file (virtio 1.2, section 4.2.2), version 2.
 //!
 //! Registers are 32-bit and must be accessed as aligned 4-byte reads or
-//! writes; the device-specific configuration (the MAC address) may be read
-//! at any width. Accesses the specification does not define (an unknown
+//! writes; the device-specific configuration (the MAC address and the
+//! link status) may be read at any width. Accesses the specification does not define (an unknown
 //! offset, a write to a read-only register, a wrong width) are
 //! [`Misuse`]: the device cannot guess what a driver meant, and a clear
 //! stop beats a guest that hangs waiting for a device that ignored it.
@@ -22,10 +22,15 @@ const VENDOR: u32 = 0x4e4c_494b;
 
 /// `VIRTIO_NET_F_MAC`: the config space holds the MAC address.
 const F_MAC: u64 = 1 << 5;
+/// `VIRTIO_NET_F_STATUS`: the config space holds the link status.
+const F_STATUS: u64 = 1 << 16;
 /// `VIRTIO_F_VERSION_1`: the modern interface, required by this transport.
 const F_VERSION_1: u64 = 1 << 32;
 /// What the device offers.
-pub const FEATURES: u64 = F_VERSION_1 | F_MAC;
+pub const FEATURES: u64 = F_VERSION_1 | F_MAC | F_STATUS;
+
+/// `VIRTIO_NET_S_LINK_UP` in the config space's status word (offset 6).
+const LINK_UP: u8 = 1;
 
 /// Device status bits the device itself looks at.
 pub const STATUS_FEATURES_OK: u32 = 8;
@@ -77,7 +82,10 @@ pub struct Registers {
     pub queues: [(QueueSetup, bool); QUEUES],
     /// `Status`.
     pub status: u32,
+    /// The MAC address and the link status word.
     config: [u8; 8],
+    /// `ConfigGeneration`: changes with the configuration (the link).
+    generation: u32,
 }
 
 impl Registers {
@@ -95,8 +103,18 @@ impl Registers {
     pub fn reset(&mut self) {
         *self = Self {
             config: self.config,
+            generation: self.generation,
             ..Self::default()
         };
+    }
+
+    /// Sets the link status the driver reads.
+    pub fn set_link(&mut self, up: bool) {
+        let status = if up { LINK_UP } else { 0 };
+        if self.config[6] != status {
+            self.config[6] = status;
+            self.generation = self.generation.wrapping_add(1);
+        }
     }
 
     /// Serves a read of `data.len()` bytes at `offset`.
@@ -110,7 +128,7 @@ impl Registers {
         if offset >= CONFIG {
             let start = offset - CONFIG;
             for (i, byte) in data.iter_mut().enumerate() {
-                // Past the MAC (and the absent status word) reads as zero.
+                // Past the status word reads as zero.
                 *byte = usize::try_from(start)
                     .ok()
                     .and_then(|s| s.checked_add(i))
@@ -138,8 +156,7 @@ impl Registers {
             // No interrupts, so nothing ever pends.
             0x060 => 0,
             0x070 => self.status,
-            // The configuration never changes.
-            0x0fc => 0,
+            0x0fc => self.generation,
             _ => return Err(misuse("is not a readable register")),
         };
         data.copy_from_slice(&value.to_le_bytes());

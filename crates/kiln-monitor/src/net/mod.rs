@@ -117,8 +117,10 @@ impl NetDevice {
 
     /// A device on `backend` (tests use a socket).
     pub fn with_backend(mac: [u8; 6], backend: Box<dyn Backend>) -> Self {
+        let mut registers = Registers::new(mac);
+        registers.set_link(backend.ready());
         Self {
-            registers: Registers::new(mac),
+            registers,
             queues: [None, None],
             backend: Some(backend),
             scratch: Vec::with_capacity(HEADER_LEN + MAX_FRAME),
@@ -226,6 +228,7 @@ impl NetDevice {
         {
             link_down(link, &error);
         }
+        registers.set_link(link.as_ref().is_some_and(|backend| backend.ready()));
         self.unseen |= delivered > 0;
         Ok(delivered)
     }

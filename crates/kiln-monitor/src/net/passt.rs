@@ -43,6 +43,9 @@ pub struct Passt {
     _child: Option<Child>,
     /// Frames to send, each behind its length: one write per batch.
     outgoing: Vec<u8>,
+    /// passt has sent something: it runs its event loop, so it has bound
+    /// the published ports (it does that first) and serves them.
+    heard: bool,
     /// Bytes read from the stream; frames start at `start`.
     buf: Vec<u8>,
     start: usize,
@@ -84,6 +87,10 @@ impl Passt {
         // guest at once (a gratuitous ARP, as hypervisors send after a
         // migration) teaches passt the MAC before any traffic.
         link.send(&gratuitous_arp(addressing))?;
+        // passt takes ~10 ms to start here; its answer to this request for
+        // the gateway is the first sign that it serves (see `ready`). The
+        // answer goes to the guest, which then knows the gateway already.
+        link.send(&arp_request(addressing, addressing.gateway))?;
         link.flush()?;
         Ok(link)
     }
@@ -95,6 +102,7 @@ impl Passt {
             socket,
             _child: None,
             outgoing: Vec::new(),
+            heard: false,
             // Room for a whole frame behind a partial one.
             buf: vec![0; 2 * (PREFIX + MAX_FRAME)],
             start: 0,
@@ -150,6 +158,7 @@ impl Passt {
             )),
             n if n > 0 => {
                 self.end += n as usize;
+                self.heard = true;
                 Ok(true)
             }
             _ => {
@@ -207,20 +216,28 @@ impl Backend for Passt {
         while self.fill()? {}
         Ok(())
     }
+
+    fn ready(&self) -> bool {
+        self.heard
+    }
 }
 
 /// An ARP announcement of the guest's address from its MAC.
 pub fn gratuitous_arp(addressing: &Addressing) -> Vec<u8> {
-    let ip = addressing.ipv4.octets();
+    arp_request(addressing, addressing.ipv4)
+}
+
+/// An ARP request from the guest for `target`'s MAC address.
+fn arp_request(addressing: &Addressing, target: Ipv4Addr) -> Vec<u8> {
     let mut frame = vec![0xff; 6]; // broadcast
     frame.extend_from_slice(&addressing.mac);
     frame.extend_from_slice(&[0x08, 0x06]); // ARP
     // Ethernet, IPv4, 6-byte and 4-byte addresses, a request.
     frame.extend_from_slice(&[0, 1, 0x08, 0, 6, 4, 0, 1]);
     frame.extend_from_slice(&addressing.mac);
-    frame.extend_from_slice(&ip);
+    frame.extend_from_slice(&addressing.ipv4.octets());
     frame.extend_from_slice(&[0; 6]);
-    frame.extend_from_slice(&ip);
+    frame.extend_from_slice(&target.octets());
     frame
 }
 
