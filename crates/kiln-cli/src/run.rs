@@ -4,12 +4,13 @@ mod detach;
 pub mod net;
 pub mod volume;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use kiln_monitor::clock::format_ns;
+use kiln_monitor::clock::{format_ns, host_now_ns};
 use kiln_monitor::{BootError, Image, ImageFile, Outcome as GuestOutcome, RunSummary, VmConfig};
 
 use crate::exit_code::{FAULT, Failure, HOST, IMAGE, PANIC, TIMEOUT, VIOLATION};
@@ -72,6 +73,12 @@ pub struct RunArgs {
     /// for `kiln stats`).
     #[arg(long, hide = true, value_name = "PATH")]
     stats_file: Option<PathBuf>,
+    /// Prepare everything up to creating the VM, the network backend
+    /// included, then wait for a byte on stdin to boot (EOF: exit). `kiln
+    /// serve` keeps one such monitor ready, so a cold request does not wait
+    /// for process and passt start-up.
+    #[arg(long, hide = true, conflicts_with = "detach")]
+    standby: bool,
     /// Run in the background as an instance and print its id (see `kiln
     /// ps`, `logs`, `stop`).
     #[arg(short = 'd', long)]
@@ -110,7 +117,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         .map_err(|e| Failure::new(IMAGE, format!("cannot open {}: {e}", image_path.display())))?;
     let image = Image::parse(file.bytes())
         .map_err(|e| Failure::new(IMAGE, format!("{}: {e}", image_path.display())))?;
-    let config = VmConfig {
+    let mut config = VmConfig {
         memory: args.memory,
         argv: std::iter::once(name).chain(args.args).collect(),
         env: guest_env(&args.env)?,
@@ -122,10 +129,19 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         image_file: Some(file.id()),
         net,
     };
-    let summary = kiln_monitor::run(&image, &config).map_err(|e| match e {
+    let boot_failure = |e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),
         other => Failure::new(HOST, other),
-    })?;
+    };
+    let net = kiln_monitor::start_network(&config).map_err(boot_failure)?;
+    if args.standby {
+        if !wait_for_boot()? {
+            return Ok(ExitCode::SUCCESS);
+        }
+        // The timeline counts from the order to boot, not from the wait.
+        config.process_start_ns = host_now_ns(libc::CLOCK_MONOTONIC);
+    }
+    let summary = kiln_monitor::run_on(&image, &config, net).map_err(boot_failure)?;
     if args.verbose {
         print_timeline(&summary);
     }
@@ -150,6 +166,19 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
                 args.timeout.unwrap_or_default()
             ),
         )),
+    }
+}
+
+/// A standby monitor's wait: a byte on stdin means boot (true), EOF means
+/// the spare is no longer wanted (false).
+fn wait_for_boot() -> Result<bool, Failure> {
+    let mut byte = [0u8; 1];
+    loop {
+        match std::io::stdin().read(&mut byte) {
+            Ok(n) => return Ok(n == 1),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Failure::new(HOST, format!("standby: reading stdin: {e}"))),
+        }
     }
 }
 

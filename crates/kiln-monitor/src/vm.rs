@@ -40,17 +40,19 @@ pub struct Vm<'a> {
 }
 
 impl<'a> Vm<'a> {
-    /// Creates the VM, loads the image and prepares the vCPU for entry.
-    pub fn new(image: &'a Image<'a>, config: &VmConfig) -> Result<Self, BootError> {
+    /// Creates the VM, loads the image and prepares the vCPU for entry;
+    /// `net` is the network device [`crate::start_network`] started.
+    pub fn new(
+        image: &'a Image<'a>,
+        config: &VmConfig,
+        net: Option<NetDevice>,
+    ) -> Result<Self, BootError> {
         // First: a missing host directory fails the boot before KVM costs
         // anything, and the directories must be open before seccomp.
         let mut volumes = Volumes::new(&config.volumes)?;
         if let Some(image) = config.image_file {
             volumes.protect(image);
         }
-        // The backend starts early too: passt takes milliseconds to come
-        // up, which overlap with the rest of the setup.
-        let net = config.net.as_ref().map(NetDevice::new).transpose()?;
         let stats = LiveStats::publish(config.stats_file.as_deref()).map_err(BootError::Stats)?;
         let args = ProgramArgs {
             argv: &config.argv,
