@@ -1,12 +1,15 @@
 //! `kiln serve`: on-demand instances of the echo server (`examples/net-echo`)
 //! behind a host port: the first connection boots one and is not lost, idle
 //! instances stop, bursts and long-lived connections are spread up to
-//! `--max`, and a signal stops everything.
+//! `--max`, the instances show in `kiln ps` and `kiln stop` ends one, and a
+//! signal stops everything. Each kiln serve has a state directory of its
+//! own (`KILN_STATE_DIR`).
 
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -19,6 +22,7 @@ struct Serve {
     server: Server,
     port: u16,
     stderr: Arc<Mutex<String>>,
+    state: PathBuf,
 }
 
 impl Serve {
@@ -26,7 +30,10 @@ impl Serve {
         require_kvm();
         let image = image("examples/net-echo", true);
         let port = free_port();
+        let state = std::env::temp_dir().join(format!("kiln-serve-{port}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
         let mut child = kiln()
+            .env("KILN_STATE_DIR", &state)
             .arg("serve")
             .arg("-p")
             .arg(format!("127.0.0.1:{port}:7"))
@@ -51,6 +58,7 @@ impl Serve {
             server: Server(child),
             port,
             stderr,
+            state,
         };
         // Not a probe connection: that would itself boot an instance.
         serve.wait_for("kiln serve: listening on", 1);
@@ -82,9 +90,30 @@ impl Serve {
         }
     }
 
-    /// The `kiln run` children of kiln serve.
+    /// The `kiln run` children of kiln serve that have a VM (the monitor
+    /// prepared for the next boot has none).
     fn instances(&self) -> usize {
-        children(self.server.0.id()).len()
+        children(self.server.0.id())
+            .into_iter()
+            .filter(|&pid| has_vm(pid))
+            .count()
+    }
+
+    /// A kiln command on this kiln serve's state directory.
+    fn kiln(&self, args: &[&str]) -> common::Run {
+        kiln()
+            .env("KILN_STATE_DIR", &self.state)
+            .args(args)
+            .output()
+            .expect("run kiln")
+            .into()
+    }
+
+    /// `kiln ps --format json`, parsed.
+    fn ps(&self) -> Vec<serde_json::Value> {
+        let run = self.kiln(&["ps", "--format", "json"]);
+        assert_eq!(run.code, 0, "kiln ps: {}", run.stderr);
+        serde_json::from_str(&run.stdout).expect("ps JSON")
     }
 }
 
@@ -94,7 +123,19 @@ impl Drop for Serve {
         if thread::panicking() {
             eprintln!("kiln serve's stderr:\n{}", self.stderr());
         }
+        let _ = std::fs::remove_dir_all(&self.state);
     }
+}
+
+/// Whether process `pid` holds a KVM VM.
+fn has_vm(pid: u32) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.map_while(Result::ok).any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("anon_inode:kvm-vm"))
+    })
 }
 
 /// The child processes of `pid`.
@@ -229,6 +270,57 @@ fn sigterm_stops_the_instances() {
             "instance {pid} outlived kiln serve"
         );
     }
+}
+
+#[test]
+fn instances_show_in_ps_and_kiln_stop_ends_one() {
+    let serve = Serve::start(&[]);
+    assert!(serve.ps().is_empty(), "no instance before a connection");
+    drop(connect_and_echo(serve.port, b"boot one"));
+    serve.wait_for("started instance 1 (", 1);
+    let listed = serve.ps();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let instance = &listed[0];
+    assert_eq!(instance["status"], "running");
+    assert!(
+        instance["image"]
+            .as_str()
+            .is_some_and(|i| i.ends_with("net-echo"))
+    );
+    assert!(instance["memory_bytes"].as_u64().is_some_and(|m| m > 0));
+    assert_eq!(instance["guest_memory_bytes"], 64 << 20);
+    let address = format!("127.0.0.1:{}", serve.port);
+    assert!(
+        instance["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&address)),
+        "{instance}"
+    );
+    let name = instance["name"].as_str().expect("a name");
+
+    // Started on demand only: kiln start refuses, kiln logs points to serve.
+    serve
+        .kiln(&["start", name])
+        .assert_clean_error(code::USAGE, "on demand by kiln serve");
+    serve
+        .kiln(&["logs", name])
+        .assert_clean_error(code::USAGE, "stderr of kiln serve");
+
+    // kiln stop ends the VM and kiln serve removes the record...
+    let stop = serve.kiln(&["stop", name]);
+    assert_eq!(stop.code, 0, "kiln stop: {}", stop.stderr);
+    serve.wait_for("instance 1 ended", 1);
+    assert_eq!(serve.instances(), 0);
+    assert!(serve.ps().is_empty(), "{:?}", serve.ps());
+    assert!(serve.kiln(&["ps", "-a", "--format", "json"]).stdout.trim() == "[]");
+    // ...and kiln serve goes on: the next connection boots another.
+    drop(connect_and_echo(serve.port, b"after kiln stop"));
+    serve.wait_for("started instance 2 (", 1);
+    let name = serve.ps()[0]["name"].as_str().expect("a name").to_string();
+    let rm = serve.kiln(&["rm", "-f", &name]);
+    assert_eq!(rm.code, 0, "kiln rm -f: {}", rm.stderr);
+    serve.wait_for("instance 2 ended", 1);
+    assert!(serve.ps().is_empty());
 }
 
 #[test]

@@ -175,6 +175,15 @@ pub fn ps(all: bool, format: Format) -> Outcome {
 /// `follow` what comes next until the instance ends.
 pub fn logs(key: &str, follow: bool, tail: Option<usize>) -> Outcome {
     let instance = Store::open()?.find(key)?;
+    if let Some(server) = &instance.config.served_by {
+        return Err(Failure::new(
+            USAGE,
+            format!(
+                "instance {} runs on demand: its output goes to the stderr of kiln serve {} (pid {})",
+                instance.config.name, server.address, server.pid
+            ),
+        ));
+    }
     let path = instance.log_path();
     let (text, mut cursor): (Vec<u8>, Cursor) = log::tail(&path, tail)
         .map_err(|e| Failure::new(HOST, format!("reading {}: {e}", path.display())))?;
@@ -213,24 +222,43 @@ pub fn stop(keys: &[String], timeout: Option<Duration>) -> Outcome {
 }
 
 /// Signals the instances' supervisors to stop them and waits until they
-/// have recorded it.
+/// have recorded it. An instance `kiln serve` runs has no supervisor of its
+/// own: its monitor is signalled, and kiln serve removes its record.
 fn end(instances: &[Instance], timeout: Duration) -> Result<(), Failure> {
+    let mut served = Vec::new();
     for instance in instances {
         let state = instance.state()?;
         let Some((pid, _)) = state.supervisor.filter(|_| state.status != Status::Exited) else {
             continue;
         };
+        if instance.config.served_by.is_some() {
+            if let Some(monitor) = state.monitor_pid.filter(|&m| proc::parent(m) == Some(pid)) {
+                proc::signal(monitor, false);
+                served.push((instance, monitor));
+            }
+            continue;
+        }
         let _ = std::fs::write(
             instance.dir.join("stop-timeout"),
             timeout.as_millis().to_string(),
         );
         proc::signal(pid, false);
     }
-    // The supervisor kills the monitor at the timeout; a little more for it
-    // to record the end.
-    let deadline = Instant::now() + timeout + Duration::from_secs(5);
+    // The supervisor kills the monitor at the timeout (for kiln serve's,
+    // this does); a little more for it to record the end.
+    let started = Instant::now();
+    let deadline = started + timeout + Duration::from_secs(5);
+    let mut killed = false;
     for instance in instances {
-        while instance.is_active()? {
+        while still_active(instance)? {
+            if !killed && started.elapsed() >= timeout {
+                for (instance, monitor) in &served {
+                    if still_active(instance)? {
+                        proc::signal(*monitor, true);
+                    }
+                }
+                killed = true;
+            }
             if Instant::now() >= deadline {
                 return Err(Failure::new(
                     HOST,
@@ -243,11 +271,29 @@ fn end(instances: &[Instance], timeout: Duration) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Whether an instance still runs; one whose record is gone (kiln serve
+/// removes its instances' records as they end) does not.
+fn still_active(instance: &Instance) -> Result<bool, Failure> {
+    match instance.is_active() {
+        Err(_) if !instance.dir.join("config.json").exists() => Ok(false),
+        other => other,
+    }
+}
+
 /// `kiln start`: starts stopped instances again.
 pub fn start(keys: &[String]) -> Outcome {
     let store = Store::open()?;
     for key in keys {
         let instance = store.find(key)?;
+        if let Some(server) = &instance.config.served_by {
+            return Err(Failure::new(
+                USAGE,
+                format!(
+                    "instance {} is started on demand by kiln serve {} (pid {})",
+                    instance.config.name, server.address, server.pid
+                ),
+            ));
+        }
         if instance.is_active()? {
             return Err(Failure::new(
                 USAGE,
@@ -278,7 +324,10 @@ pub fn rm(keys: &[String], force: bool) -> Outcome {
             }
             end(std::slice::from_ref(&instance), Duration::ZERO)?;
         }
-        store.remove(&instance)?;
+        // kiln serve removes its instances' records itself as they end.
+        if instance.config.served_by.is_none() || instance.dir.exists() {
+            store.remove(&instance)?;
+        }
         say!("{}", instance.config.name);
     }
     Ok(ExitCode::SUCCESS)

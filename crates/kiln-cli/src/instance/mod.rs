@@ -22,6 +22,6 @@ mod supervise;
 
 pub mod commands;
 
-pub use proc::{SUPERVISOR_ENV, die_with_supervisor, signal};
-pub use store::{Config, Instance, RestartPolicy, State, Status, Store, now_ms};
+pub use proc::{SUPERVISOR_ENV, die_with_supervisor, me, signal};
+pub use store::{Config, Instance, RestartPolicy, ServedBy, State, Status, Store, now_ms};
 pub use supervise::supervise;

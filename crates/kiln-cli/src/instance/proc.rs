@@ -22,6 +22,12 @@ pub fn start_time(pid: u32) -> Option<u64> {
     stat_fields(pid)?.get(19)?.parse().ok()
 }
 
+/// The parent of process `pid`.
+pub fn parent(pid: u32) -> Option<u32> {
+    // Field 4 of the line; 2 after the name.
+    stat_fields(pid)?.get(1)?.parse().ok()
+}
+
 /// Whether process `pid`, started at `started`, still runs (a zombie
 /// counts as ended).
 pub fn is_alive(pid: u32, started: u64) -> bool {

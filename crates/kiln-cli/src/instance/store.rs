@@ -75,6 +75,19 @@ pub struct Config {
     pub memory: u64,
     /// Creation time (ms since the Unix epoch).
     pub created_ms: u64,
+    /// The `kiln serve` that booted it on demand (it then records the
+    /// instance's start and end itself, and no `kiln supervise` runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<ServedBy>,
+}
+
+/// Which `kiln serve` runs an on-demand instance.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ServedBy {
+    /// Its process id.
+    pub pid: u32,
+    /// The address it serves.
+    pub address: String,
 }
 
 /// Where an instance is in its life.

@@ -65,6 +65,7 @@ pub(super) fn start(args: &RunArgs, image: &Path, volumes: &[VolumeSpec]) -> Out
         restart: args.restart,
         memory: args.memory,
         created_ms: now_ms(),
+        served_by: None,
     };
     let instance = commands::launch(config)?;
     say!("{}", instance.id);

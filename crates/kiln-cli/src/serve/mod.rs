@@ -4,10 +4,14 @@
 //! `kiln serve` owns the host port. Each accepted connection gets a thread
 //! that takes an instance from the [`pool`] (booting one when none has room)
 //! and [`proxy`]s bytes between the client and the instance, which is a
-//! child `kiln run` publishing the guest port on a private loopback port.
+//! child `kiln run` publishing the guest port on a private loopback port,
+//! prepared ahead as a [`spare`] and listed in the instance store by
+//! [`records`].
 
 mod pool;
 mod proxy;
+mod records;
+mod spare;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -47,6 +51,11 @@ pub struct ServeArgs {
     /// Run at most this many instances at once.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     max: u16,
+    /// Do not keep a monitor prepared for the next boot (it has no VM but
+    /// holds its passt, about 20 MiB); cold requests then also wait for
+    /// the monitor and passt to start.
+    #[arg(long)]
+    no_spare: bool,
     /// Guest memory, e.g. 8M or 1G.
     #[arg(short = 'm', long, default_value = "8M", value_parser = parse_memory)]
     memory: u64,
@@ -89,13 +98,27 @@ pub fn serve(args: ServeArgs) -> Outcome {
     run_args.extend(args.env.iter().map(|e| format!("--env={e}")));
     run_args.extend(args.volumes.iter().map(|v| format!("--volume={v}")));
     run_args.push(image.to_string_lossy().into_owned());
-    let pool = pool::Pool::start(pool::Plan {
-        run_args,
-        guest_args: args.args,
-        guest_port: forward.guest_port,
-        idle: args.idle,
-        max: usize::from(args.max),
-    });
+    let address = listener.local_addr().map_or_else(
+        |_| format!("{host_ip}:{}", forward.host_port),
+        |a| a.to_string(),
+    );
+    let mut recorded_args = run_args.clone();
+    if !args.args.is_empty() {
+        recorded_args.push("--".into());
+        recorded_args.extend(args.args.iter().cloned());
+    }
+    let records = records::Records::open(image, recorded_args, args.memory, address);
+    let pool = pool::Pool::start(
+        pool::Plan {
+            run_args,
+            guest_args: args.args,
+            guest_port: forward.guest_port,
+            idle: args.idle,
+            max: usize::from(args.max),
+            spare: !args.no_spare,
+        },
+        records,
+    );
     stop_on_signal(Arc::clone(&pool))?;
     if let Ok(addr) = listener.local_addr() {
         tell!("kiln serve: listening on {addr}");

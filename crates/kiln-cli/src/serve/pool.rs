@@ -2,12 +2,13 @@
 //! and stopping idle ones.
 //!
 //! Each instance is a child `kiln run` publishing the guest port on a
-//! private loopback port. Everything is under one mutex: the decisions are
-//! a few comparisons, and holding the lock while one is taken is what makes
-//! "a connection never goes to an instance being stopped" true.
+//! private loopback port, started ahead as a [`Spare`] when it can be.
+//! Everything is under one mutex: the decisions are a few comparisons, and
+//! holding the lock while one is taken is what makes "a connection never
+//! goes to an instance being stopped" true.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Child, Command};
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
@@ -15,7 +16,14 @@ use std::time::{Duration, Instant};
 
 use kiln_monitor::clock::format_ns;
 
-use crate::instance::SUPERVISOR_ENV;
+use super::records::Records;
+use super::spare::{Recipe, Spare};
+use crate::instance::Instance as Record;
+
+/// How long after an instance first answered the next spare is started:
+/// starting one (a `kiln run` and its passt, ~10 ms of CPU) while the new
+/// instance sends its first response would slow that response down.
+const SPARE_DELAY: Duration = Duration::from_millis(20);
 
 /// What to boot, and when to boot and stop.
 pub struct Plan {
@@ -29,6 +37,8 @@ pub struct Plan {
     pub idle: Duration,
     /// At most this many instances at once.
     pub max: usize,
+    /// Keep a monitor prepared for the next boot.
+    pub spare: bool,
 }
 
 /// One running (or booting) instance.
@@ -45,10 +55,16 @@ struct Instance {
     ready: bool,
     /// When its last connection ended.
     idle_since: Instant,
+    /// Its entry in the instance store.
+    record: Option<Record>,
 }
 
 struct State {
     instances: Vec<Instance>,
+    /// The monitor prepared for the next boot.
+    spare: Option<Spare>,
+    /// When an instance last answered for the first time.
+    last_ready: Option<Instant>,
     booted: u64,
     shutting_down: bool,
 }
@@ -61,6 +77,7 @@ pub struct Pool {
     wake: Condvar,
     /// Asks the spawner thread for a child.
     spawner: Mutex<Sender<SpawnRequest>>,
+    records: Records,
 }
 
 /// A command to spawn, and where to send the result.
@@ -75,8 +92,8 @@ pub struct Lease {
 }
 
 impl Pool {
-    /// An empty pool and its reaper thread.
-    pub fn start(plan: Plan) -> Arc<Pool> {
+    /// An empty pool and its reaper thread (which also keeps the spare).
+    pub fn start(plan: Plan, records: Records) -> Arc<Pool> {
         // A child's monitor dies with the *thread* that spawned it (the
         // parent-death signal it sets follows the thread), so children are
         // spawned by one thread that lives as long as kiln serve, not by
@@ -91,11 +108,14 @@ impl Pool {
             plan,
             state: Mutex::new(State {
                 instances: Vec::new(),
+                spare: None,
+                last_ready: None,
                 booted: 0,
                 shutting_down: false,
             }),
             wake: Condvar::new(),
             spawner: Mutex::new(spawner),
+            records,
         });
         let reaper = Arc::clone(&pool);
         thread::spawn(move || reaper.reap());
@@ -133,10 +153,12 @@ impl Pool {
                 ready: instance.ready,
             });
         }
-        // Spawning takes about a millisecond; doing it under the lock keeps
-        // a burst of connections from booting more than one instance each.
+        // Booting takes a write to the spare, or a spawn (about a
+        // millisecond) without one; doing it under the lock keeps a burst
+        // of connections from booting more than one instance each.
         let number = state.booted + 1;
-        let mut instance = self.boot(number)?;
+        let spare = state.spare.take();
+        let mut instance = self.boot(number, spare)?;
         state.booted = number;
         instance.active = 1;
         let lease = Lease {
@@ -148,47 +170,61 @@ impl Pool {
         Ok(lease)
     }
 
-    fn boot(&self, number: u64) -> Result<Instance, String> {
-        // The kernel's free port; the child binds it a moment later (a
-        // lost race makes the child fail, and the connection boots again).
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free loopback port: {e}"))?
-            .port();
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find kiln itself: {e}"))?;
-        let mut command = Command::new(exe);
-        command
-            .arg("run")
-            .args(&self.plan.run_args)
-            .arg("-p")
-            .arg(format!("127.0.0.1:{port}:{}", self.plan.guest_port))
-            .arg("--")
-            .args(&self.plan.guest_args)
-            // The monitor dies with us even if we are killed outright.
-            .env(SUPERVISOR_ENV, std::process::id().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
+    /// Boots instance `number` on the spare, or on a new monitor if there
+    /// is none or it has ended.
+    fn boot(&self, number: u64, spare: Option<Spare>) -> Result<Instance, String> {
+        let started = Instant::now();
+        let booted = match spare.map(Spare::boot) {
+            Some(Ok(booted)) => booted,
+            Some(Err((why, child))) => {
+                tell!("kiln serve: {why}; starting another");
+                reap(child);
+                self.prepare()?.boot().map_err(|(why, child)| {
+                    reap(child);
+                    why
+                })?
+            }
+            None => self.prepare()?.boot().map_err(|(why, child)| {
+                reap(child);
+                why
+            })?,
+        };
+        let (addr, child) = booted;
+        let record = self.records.add(child.id());
+        Ok(Instance {
+            number,
+            addr,
+            child,
+            started,
+            active: 0,
+            ready: false,
+            idle_since: started,
+            record,
+        })
+    }
+
+    /// A new monitor, waiting for the order to boot.
+    fn prepare(&self) -> Result<Spare, String> {
+        let (command, addr) = Spare::command(&Recipe {
+            run_args: &self.plan.run_args,
+            guest_args: &self.plan.guest_args,
+            guest_port: self.plan.guest_port,
+        })?;
+        Spare::new(self.spawn(command)?, addr)
+    }
+
+    /// Spawns `command` on the spawner thread.
+    fn spawn(&self, command: Command) -> Result<Child, String> {
         let (reply, result) = channel();
         let sent = self
             .spawner
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .send((command, reply));
-        let child = sent
-            .ok()
+        sent.ok()
             .and_then(|()| result.recv().ok())
             .ok_or("the spawner thread is gone")?
-            .map_err(|e| format!("cannot start kiln run: {e}"))?;
-        let now = Instant::now();
-        Ok(Instance {
-            number,
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            child,
-            started: now,
-            active: 0,
-            ready: false,
-            idle_since: now,
-        })
+            .map_err(|e| format!("cannot start kiln run: {e}"))
     }
 
     /// Records that instance `number` answered a connection (the first
@@ -201,6 +237,7 @@ impl Pool {
             i.ready = true;
             let ns = i.started.elapsed().as_nanos() as u64;
             tell!("kiln serve: started instance {number} ({})", format_ns(ns));
+            state.last_ready = Some(Instant::now());
         }
     }
 
@@ -214,7 +251,9 @@ impl Pool {
         match state.instances[index].child.try_wait() {
             Ok(None) => true,
             Ok(Some(status)) => {
-                state.instances.remove(index);
+                let instance = state.instances.remove(index);
+                drop(state);
+                self.forget(&instance);
                 tell!("kiln serve: instance {number} ended ({status})");
                 false
             }
@@ -233,9 +272,9 @@ impl Pool {
         }
     }
 
-    /// Stops instances idle for `--idle`. Removing one from the pool and
-    /// choosing one for a connection happen under the same lock, so a
-    /// connection arriving now goes to another instance or a new one.
+    /// Stops instances idle for `--idle`, and keeps a spare ready while no
+    /// instance boots or has just booted (a spare started then would
+    /// compete with it for the CPU).
     fn reap(&self) {
         let tick = (self.plan.idle / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
         let mut state = self.lock();
@@ -252,10 +291,26 @@ impl Pool {
                     index += 1;
                 }
             }
+            if let Some(spare) = &mut state.spare
+                && !matches!(spare.child.try_wait(), Ok(None))
+            {
+                tell!("kiln serve: the prepared monitor ended; starting another");
+                state.spare = None;
+            }
+            let settled = state.last_ready.map(|t| t + SPARE_DELAY);
+            let want_spare = self.plan.spare
+                && state.spare.is_none()
+                && state.instances.iter().all(|i| i.ready)
+                && settled.is_none_or(|t| now >= t);
             drop(state);
             for instance in stopping {
                 let number = instance.number;
-                match stop(instance) {
+                let record = instance.record.clone();
+                let ended = stop(instance);
+                if let Some(record) = &record {
+                    self.records.remove(record);
+                }
+                match ended {
                     Some(status) => tell!("kiln serve: instance {number} ended ({status})"),
                     None => tell!(
                         "kiln serve: stopped instance {number} (idle {})",
@@ -263,26 +318,62 @@ impl Pool {
                     ),
                 }
             }
+            let spare = if want_spare {
+                self.prepare()
+                    .map_err(|why| tell!("kiln serve: cannot prepare a monitor: {why}"))
+                    .ok()
+            } else {
+                None
+            };
             state = self.lock();
+            if let Some(spare) = spare {
+                if state.shutting_down || state.spare.is_some() {
+                    drop(state);
+                    stop_child(spare.child);
+                    state = self.lock();
+                } else {
+                    state.spare = Some(spare);
+                }
+            }
+            // A spare put off until the last boot settles is made then.
+            let left = settled.and_then(|t| t.checked_duration_since(Instant::now()));
+            let wait = match left {
+                Some(left) if self.plan.spare && state.spare.is_none() => tick.min(left),
+                _ => tick,
+            };
             state = self
                 .wake
-                .wait_timeout(state, tick)
+                .wait_timeout(state, wait)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
     }
 
-    /// Stops every instance (SIGINT/SIGTERM to `kiln serve`).
+    /// Deletes an ended instance's record.
+    fn forget(&self, instance: &Instance) {
+        if let Some(record) = &instance.record {
+            self.records.remove(record);
+        }
+    }
+
+    /// Stops every instance and the spare (SIGINT/SIGTERM to `kiln serve`).
     pub fn shutdown(&self) {
-        let instances = {
+        let (instances, spare) = {
             let mut state = self.lock();
             state.shutting_down = true;
-            std::mem::take(&mut state.instances)
+            (std::mem::take(&mut state.instances), state.spare.take())
         };
         self.wake.notify_all();
+        if let Some(spare) = spare {
+            stop_child(spare.child);
+        }
         for instance in instances {
             let number = instance.number;
+            let record = instance.record.clone();
             stop(instance);
+            if let Some(record) = &record {
+                self.records.remove(record);
+            }
             tell!("kiln serve: stopped instance {number} (shutting down)");
         }
     }
@@ -294,15 +385,25 @@ fn stop(mut instance: Instance) -> Option<std::process::ExitStatus> {
     if let Ok(Some(status)) = instance.child.try_wait() {
         return Some(status);
     }
-    crate::instance::signal(instance.child.id(), false);
+    stop_child(instance.child);
+    None
+}
+
+/// SIGTERM, then SIGKILL if it lingers, and reaps it.
+fn stop_child(mut child: Child) {
+    crate::instance::signal(child.id(), false);
     let deadline = Instant::now() + Duration::from_secs(2);
     while Instant::now() < deadline {
-        if let Ok(Some(_)) = instance.child.try_wait() {
-            return None;
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
         }
         thread::sleep(Duration::from_millis(1));
     }
-    let _ = instance.child.kill();
-    let _ = instance.child.wait();
-    None
+    reap(child);
+}
+
+/// Kills and reaps a child whatever it is doing.
+fn reap(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }

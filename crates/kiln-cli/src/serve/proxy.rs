@@ -28,6 +28,11 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_ANSWER_WAIT: Duration = Duration::from_millis(2);
 /// The longest wait between attempts.
 const MAX_ANSWER_WAIT: Duration = Duration::from_secs(1);
+/// The wait before trying again after a refused or reset attempt (passt
+/// or the guest's listener about to come up); it doubles each time.
+const FIRST_RETRY_WAIT: Duration = Duration::from_micros(100);
+/// The longest wait after a refused or reset attempt.
+const MAX_RETRY_WAIT: Duration = Duration::from_micros(500);
 /// Attempts open at once, which bounds how often a request sent during a
 /// boot can be replayed.
 const MAX_ATTEMPTS: usize = 8;
@@ -94,7 +99,7 @@ fn hand_over(pool: &Pool, lease: &Lease, client: &TcpStream, replay: &mut Replay
     let mut attempts: Vec<TcpStream> = Vec::new();
     let mut next_attempt = Instant::now();
     let mut spacing = FIRST_ANSWER_WAIT;
-    let mut backoff = Duration::from_micros(100);
+    let mut backoff = FIRST_RETRY_WAIT;
     let mut buf = [0u8; 16 * 1024];
     let mut closes = 0;
     loop {
@@ -121,7 +126,7 @@ fn hand_over(pool: &Pool, lease: &Lease, client: &TcpStream, replay: &mut Replay
                         return Attempt::InstanceGone;
                     }
                     next_attempt = now + backoff;
-                    backoff = (backoff * 2).min(Duration::from_micros(500));
+                    backoff = (backoff * 2).min(MAX_RETRY_WAIT);
                 }
             }
             continue;
@@ -176,6 +181,12 @@ fn hand_over(pool: &Pool, lease: &Lease, client: &TcpStream, replay: &mut Replay
                             return Attempt::Closed;
                         }
                         next_attempt = now;
+                    } else {
+                        // A booting guest that resets a connection has its
+                        // network up and is about to listen: try again
+                        // soon, not at the next spaced attempt.
+                        next_attempt = next_attempt.min(now + backoff);
+                        backoff = (backoff * 2).min(MAX_RETRY_WAIT);
                     }
                 }
             }
