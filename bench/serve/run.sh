@@ -3,7 +3,9 @@
 # with zero instances running; the time to the full HTTP response, the boot
 # included) side by side with warm latency (an instance already running).
 # The app is examples/http-static (GET /, Connection: close). Each cold
-# trial waits until kiln serve has stopped its instance (--idle 50ms).
+# trial waits until kiln serve has stopped its instance (--idle 50ms) and no
+# child of it holds a VM. Cold trials alternate between kiln serve as it is
+# (a prepared spare monitor, passt up, no VM) and kiln serve --no-spare.
 # Prints a Markdown section for BENCHMARKS.md on stdout; progress on stderr.
 #
 #   bench/serve/run.sh > serve.md
@@ -44,9 +46,16 @@ def children(pid):
             pass
     return found
 
-def start(idle):
+def has_vm(pid):
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}").startswith("anon_inode:kvm-vm")
+                   for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:  # it just ended
+        return False
+
+def start(idle, *flags):
     port = free_port()
-    cmd = [E["KILN"], "serve", "-p", f"127.0.0.1:{port}:80", "--idle", idle,
+    cmd = [E["KILN"], "serve", *flags, "-p", f"127.0.0.1:{port}:80", "--idle", idle,
            "--memory", "32M", E["IMAGE"]]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     # An error exit must not leave kiln serve (and its instances) behind.
@@ -79,24 +88,31 @@ def timed_request(port):
     return (t1 - t0) * 1e3
 
 def wait_for_zero(proc):
+    """Until no child of kiln serve holds a VM (its spare has none), and a
+    little more so a spare made after the last boot is up."""
     deadline = time.monotonic() + 10
-    while children(proc.pid):
+    while any(has_vm(child) for child in children(proc.pid)):
         if time.monotonic() > deadline:
             sys.exit("error: kiln serve did not stop its idle instance")
         time.sleep(0.005)
+    time.sleep(0.03)
 
 def stop(proc):
     if proc.poll() is None:
         proc.terminate()
         proc.wait()
 
-print(f"==> {TRIALS} cold trials", file=sys.stderr)
-proc, port, cold_cmd = start("50ms")
-cold = []
+print(f"==> {TRIALS} cold trials each, with and without a spare, alternating", file=sys.stderr)
+spare_proc, spare_port, cold_cmd = start("50ms")
+bare_proc, bare_port, bare_cmd = start("50ms", "--no-spare")
+cold, bare = [], []
 for _ in range(TRIALS):
-    wait_for_zero(proc)
-    cold.append(request(port))
-stop(proc)
+    wait_for_zero(spare_proc)
+    cold.append(request(spare_port))
+    wait_for_zero(bare_proc)
+    bare.append(request(bare_port))
+stop(spare_proc)
+stop(bare_proc)
 
 print(f"==> {TRIALS} warm trials", file=sys.stderr)
 proc, port, warm_cmd = start("10m")
@@ -114,12 +130,16 @@ print("## On demand: cold and warm request latency through `kiln serve`\n")
 print(f"_Measured {E['WHEN']} on {E['MACHINE']}._\n")
 print("A client connects to `kiln serve`'s port and sends `GET /` (Connection: close) to "
       "`examples/http-static`; the time is from the connect to the end of the full response. "
-      "Cold: zero instances when the client connects (each trial waits until the previous "
-      "instance was stopped for being idle), so the boot, passt and the handoff are included. "
+      "Cold: zero instances (no VM) when the client connects (each trial waits until the "
+      "previous instance was stopped for being idle), so the VM's creation, the guest's boot "
+      "and the handoff are included; kiln serve keeps a spare monitor with its passt started "
+      "and no VM, so their start-up is not; `--no-spare` boots without one (a new `kiln run` "
+      "and passt per cold request), alternating with the first trial by trial. "
       f"Warm: an instance already running. {TRIALS} trials each.\n")
 print(f"Command (from the repository root): `BENCH_TRIALS={TRIALS} bench/serve/run.sh`, which runs\n")
-print("```\n" + cold_cmd + "\n" + warm_cmd + "\n```\n")
+print("```\n" + cold_cmd + "\n" + bare_cmd + "\n" + warm_cmd + "\n```\n")
 print("| Request | median | p99 | min | max | no answer in 10 s |\n|---|---|---|---|---|---|")
-print(row("cold (zero instances)", cold))
+print(row("cold (zero instances, a spare monitor ready)", cold))
+print(row("cold, `--no-spare`", bare))
 print(row("warm (instance running)", warm))
 PY
