@@ -1,26 +1,49 @@
 #!/usr/bin/env bash
 # Density: how many idle instances one machine holds, what each costs in
 # host memory, and how fast `kiln run -d` launches them. The guest is the
-# probe test guest idling in the Block hypercall (no deadline), --memory 8M.
+# probe test guest idling in the Block hypercall (no deadline), or with
+# BENCH_APP=http-hello the tokio+hyper server, each instance publishing its
+# own host port with -p (so each has a passt), answering one GET before
+# the memory is read; --memory 8M.
 # Prints a Markdown section for BENCHMARKS.md on stdout; progress on stderr.
 #
 #   bench/instances/run.sh > instances.md
 #
 # Env: BENCH_INSTANCES (default 1000, min 100),
-#      BENCH_PARALLEL (kiln run -d processes at once, default 4; 1 is sequential).
+#      BENCH_PARALLEL (kiln run -d processes at once, default 4; 1 is sequential),
+#      BENCH_APP (probe, the default, or http-hello),
+#      BENCH_PORT (http-hello: the first host port, default 20000),
+#      BENCH_KSM=1 (root: run the kernel's same-page merging, which Kiln's
+#      passt processes opt into, during the run and wait for two full scans
+#      before reading the memory; the KSM settings are restored at the end).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 N=$(runs_from_env BENCH_INSTANCES 1000 100)
 P=$(runs_from_env BENCH_PARALLEL 4 1)
+APP=${BENCH_APP:-probe}
+PORT=$(runs_from_env BENCH_PORT 20000 1024)
 need python3 python3
 cd "$ROOT"
 KILN=target/release/kiln
 build_kiln
-log "building the idle guest (tests/guests/probe)"
-IMAGE=$("$KILN" build --release tests/guests/probe)
-IMAGE=${IMAGE% (*}
+case $APP in
+    probe)
+        log "building the idle guest (tests/guests/probe)"
+        IMAGE=$("$KILN" build --release tests/guests/probe)
+        IMAGE=${IMAGE% (*}
+        GUEST_ARGS=(-- block-forever)
+        ;;
+    http-hello)
+        need passt passt
+        ((PORT + N <= 65536)) || die "BENCH_PORT + BENCH_INSTANCES is past port 65535"
+        log "building examples/http-hello"
+        IMAGE=$(build_guest http-hello)
+        GUEST_ARGS=()
+        ;;
+    *) die "BENCH_APP must be probe or http-hello, got '$APP'" ;;
+esac
 
 KILN_STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-instances.XXXXXX")
 export KILN_STATE_DIR
@@ -29,22 +52,82 @@ cleanup() {
         | xargs -r "$KILN" rm --force >/dev/null 2>&1 || true
     rm -rf "$KILN_STATE_DIR"
 }
-trap cleanup EXIT
+KSM=/sys/kernel/mm/ksm
+KSM_SAVED=()
+if [[ ${BENCH_KSM:-0} == 1 ]]; then
+    [[ -w $KSM/run ]] || die "BENCH_KSM=1 needs root and $KSM"
+    for knob in run pages_to_scan sleep_millisecs use_zero_pages; do
+        KSM_SAVED+=("$knob=$(cat "$KSM/$knob")")
+    done
+fi
+restore_ksm() {
+    local saved
+    for saved in "${KSM_SAVED[@]}"; do
+        echo "${saved#*=}" >"$KSM/${saved%%=*}"
+    done
+}
+trap 'cleanup; restore_ksm' EXIT
+if ((${#KSM_SAVED[@]})); then
+    # Zero-filled pages map to the zero page; a full scan of ~5000 pages
+    # per instance takes seconds, not minutes.
+    echo 1 >"$KSM/use_zero_pages"
+    echo 20000 >"$KSM/pages_to_scan"
+    echo 20 >"$KSM/sleep_millisecs"
+    echo 1 >"$KSM/run"
+fi
 
 mem_available_kib() { awk '/^MemAvailable:/ {print $2}' /proc/meminfo; }
 sync; sleep 1
 BEFORE=$(mem_available_kib)
 log "launching $N instances, $P kiln run -d at a time"
 START=$(date +%s%N)
-seq 0 $((N - 1)) | xargs -P "$P" -I{} \
-    "$KILN" run -d --name "idle-{}" --memory 8M "$IMAGE" -- block-forever >/dev/null
+# Each launch first checks that 2 GiB are still available: the machine is
+# shared, and running out must end the run, not other people's processes
+# (xargs stops at an exit status of 255).
+export KILN IMAGE
+launch='(( $(awk "/^MemAvailable:/ {print \$2}" /proc/meminfo) > 2097152 )) || { echo "error: under 2 GiB available; stopping the launches" >&2; exit 255; }
+exec "$KILN" run -d "$@" >/dev/null'
+if [[ $APP == probe ]]; then
+    seq 0 $((N - 1)) | xargs -P "$P" -I{} \
+        bash -c "$launch" launch --name "idle-{}" --memory 8M "$IMAGE" "${GUEST_ARGS[@]}"
+else
+    seq "$PORT" $((PORT + N - 1)) | xargs -P "$P" -I{} \
+        bash -c "$launch" launch --name "http-{}" --memory 8M -p "127.0.0.1:{}:80" "$IMAGE"
+fi
 END=$(date +%s%N)
+ANSWERED=$N
+if [[ $APP == http-hello ]]; then
+    log "one GET to each instance"
+    ANSWERED=$(PORT=$PORT N=$N python3 - <<'PY'
+import os, socket
+port, n, ok = int(os.environ["PORT"]), int(os.environ["N"]), 0
+for p in range(port, port + n):
+    try:
+        with socket.create_connection(("127.0.0.1", p), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+        ok += data.startswith(b"HTTP/1.1 200") and b"Hello from Kiln!" in data
+    except OSError:
+        pass
+print(ok)
+PY
+)
+fi
 sleep 2
+if ((${#KSM_SAVED[@]})); then
+    log "waiting for two full KSM scans"
+    SCANS=$(cat "$KSM/full_scans")
+    while (($(cat "$KSM/full_scans") < SCANS + 2)); do sleep 0.5; done
+fi
 AFTER=$(mem_available_kib)
 "$KILN" ps --format json >"$KILN_STATE_DIR/ps.json"
 
 # PSS splits shared pages (the kiln binary's text) among the processes that map them.
-export N P START END BEFORE AFTER IMAGE KILN_STATE_DIR
+KSM_USED=$(( ${#KSM_SAVED[@]} ? 1 : 0 ))
+export N P APP PORT ANSWERED START END BEFORE AFTER IMAGE KILN_STATE_DIR
+export KSM_USED
 WHEN=$(date -u '+%Y-%m-%d %H:%M UTC') MACHINE=$(machine_note) python3 - <<'PY'
 import json, os, statistics as st
 E = os.environ
@@ -58,26 +141,70 @@ def pss_kib(pid):
                 return int(line.split()[1])
     except OSError:
         return None
-pss, rss = [], []
+def rss_kib(pid):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+
+def children(pid):
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found += [int(c) for c in f.read().split()]
+    except OSError:
+        pass
+    return found
+
+pss, rss, passt_pss, passt_rss = [], [], [], []
 for r in running:
     state = json.load(open(f"{E['KILN_STATE_DIR']}/instances/{r['id']}/state.json"))
-    parts = [pss_kib(state["supervisor"][0]), pss_kib(state["monitor_pid"])]
+    monitor = state["monitor_pid"]
+    # The monitor's children are its passt (none for the probe guest).
+    pids = [state["supervisor"][0], monitor, *children(monitor)]
+    parts = [pss_kib(pid) for pid in pids]
     if None not in parts:
         pss.append(sum(parts))
     if r["memory_bytes"]:
         rss.append(r["memory_bytes"] / 1024)
+    for pid in children(monitor):
+        if (p := pss_kib(pid)) is not None:
+            passt_pss.append(p)
+            passt_rss.append(rss_kib(pid))
 seconds = (int(E["END"]) - int(E["START"])) / 1e9
 drop = (int(E["BEFORE"]) - int(E["AFTER"])) / n
+http = E["APP"] == "http-hello"
 print("## Instances: density and launch rate\n")
 print(f"_Measured {E['WHEN']} on {E['MACHINE']}._\n")
-print(f"{n} idle instances (`tests/guests/probe block-forever`, `--memory 8M`), each a supervisor "
-      f"process and a monitor, launched by `kiln run -d`, {E['P']} at a time; the guests idle in the "
-      "Block hypercall.\n")
-print(f"Command (from the repository root): `BENCH_INSTANCES={n} BENCH_PARALLEL={E['P']} bench/instances/run.sh`\n")
+if http:
+    print(f"{n} idle `examples/http-hello` instances (`--memory 8M`, each publishing its own host "
+          f"port with `-p 127.0.0.1:PORT:80`, so each is a supervisor, a monitor and a passt), "
+          f"launched by `kiln run -d`, {E['P']} at a time; each answered one `GET /` before the "
+          "memory was read.\n")
+    command = f"BENCH_APP=http-hello BENCH_INSTANCES={n} BENCH_PARALLEL={E['P']} BENCH_PORT={E['PORT']}"
+    if E["KSM_USED"] == "1":
+        command = "BENCH_KSM=1 " + command
+        print("KSM ran during the run (`use_zero_pages` 1, 20000 pages per 20 ms) and the memory "
+              "was read after two full scans; passt is started with `PR_SET_MEMORY_MERGE`.\n")
+else:
+    print(f"{n} idle instances (`tests/guests/probe block-forever`, `--memory 8M`), each a supervisor "
+          f"process and a monitor, launched by `kiln run -d`, {E['P']} at a time; the guests idle in the "
+          "Block hypercall.\n")
+    command = f"BENCH_INSTANCES={n} BENCH_PARALLEL={E['P']}"
+print(f"Command (from the repository root): `{command} bench/instances/run.sh`\n")
 print("| Measure | Value |\n|---|---|")
 print(f"| instances running after the launches | {len(running)} of {n} |")
+if http:
+    print(f"| instances that answered `GET /` | {E['ANSWERED']} of {n} |")
 print(f"| launch rate (`kiln run -d` returns once the monitor runs) | {n / seconds:.1f} per second ({seconds:.2f} s) |")
 print(f"| host memory per instance: drop of MemAvailable / {n} | {drop / 1024:.2f} MiB |")
-print(f"| PSS per instance (supervisor + monitor), median | {st.median(pss) / 1024:.2f} MiB |")
+who = "supervisor + monitor + passt" if http else "supervisor + monitor"
+print(f"| PSS per instance ({who}), median | {st.median(pss) / 1024:.2f} MiB |")
 print(f"| monitor RSS per instance (own pages + guest pages touched), median | {st.median(rss) / 1024:.2f} MiB |")
+if passt_pss:
+    print(f"| passt PSS / RSS per instance, median | {st.median(passt_pss) / 1024:.2f} / "
+          f"{st.median(passt_rss) / 1024:.2f} MiB |")
 PY
