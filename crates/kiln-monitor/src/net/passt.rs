@@ -56,6 +56,13 @@ impl Passt {
     /// Starts passt for a guest with `addressing`, publishing `forwards`.
     pub fn spawn(addressing: &Addressing, forwards: &[PortForward]) -> io::Result<Self> {
         let (ours, theirs) = socket_pair()?;
+        // The monitor reads passt's frames only at the guest's exits, which
+        // a busy guest (or a host that preempts the vCPU) may not make for
+        // milliseconds; what passt cannot write meanwhile it drops, and a
+        // SYN it drops is never sent again (the client waits 10 s for a
+        // reset). On a stream socket the sender's buffer bounds what waits.
+        set_send_buffer(&theirs, SOCKET_BUFFER);
+        set_send_buffer(&ours, SOCKET_BUFFER);
         let mut command = Command::new(PASST);
         command.args(arguments(addressing, forwards, theirs.as_raw_fd()));
         command
@@ -293,6 +300,25 @@ pub fn arguments(addressing: &Addressing, forwards: &[PortForward], fd: RawFd) -
         args.extend([flag.into(), forward.passt_spec()]);
     }
     args
+}
+
+/// The send buffer asked for on each end of passt's socket; the kernel
+/// caps it at `net.core.wmem_max` (4 MiB here, 208 KiB by default).
+const SOCKET_BUFFER: libc::c_int = 4 << 20;
+
+/// Sets `SO_SNDBUF`, as far as the host allows: a smaller buffer is not an
+/// error, only more drops under load.
+fn set_send_buffer(socket: &OwnedFd, bytes: libc::c_int) {
+    // SAFETY: a valid socket and an int option of the size given.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&raw const bytes).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
 }
 
 /// A connected stream socket pair, both ends close-on-exec.
