@@ -50,15 +50,18 @@ unsafe impl GlobalAlloc for Heap {
     }
 }
 
-/// Whether `bytes` more can be allocated while leaving a quarter of the
-/// heap (at least 256 KiB) free. Buffers a program asks for implicitly,
-/// such as a new connection's, are refused below that, so the program's
-/// own allocations do not fail because of them.
-pub fn can_spare(bytes: usize) -> bool {
+/// Bytes that can still be allocated while leaving a quarter of the heap
+/// (at least 256 KiB) free: buffers a program asks for implicitly, such as
+/// a new connection's, stay within this, so the program's own allocations
+/// do not fail because of them. Unbounded before the first allocation.
+pub fn spare() -> usize {
     let talc = HEAP.0.lock();
     let counters = talc.counters();
+    if counters.claimed_bytes == 0 {
+        return usize::MAX;
+    }
     let reserve = (counters.claimed_bytes / 4).max(256 << 10);
-    counters.available_bytes >= bytes.saturating_add(reserve)
+    counters.available_bytes.saturating_sub(reserve)
 }
 
 /// A talc source that claims the boot info's free regions once, when talc

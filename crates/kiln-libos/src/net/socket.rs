@@ -34,6 +34,10 @@ pub const EPHEMERAL_LAST: u16 = 60999;
 /// its buffer held (a panic in its ring buffer).
 const TCP_BUFFER: usize = 32 * 1024;
 
+/// The smallest buffers a connection gets when memory runs short: a few
+/// segments each way.
+const MIN_TCP_BUFFER: usize = 4 * 1024;
+
 /// Datagrams and bytes buffered in each direction of a UDP socket.
 const UDP_PACKETS: usize = 64;
 const UDP_BUFFER: usize = 64 * 1024;
@@ -119,6 +123,10 @@ pub struct Socket {
     /// A listening socket's most connections waiting for `accept`.
     backlog: usize,
     read_shut: bool,
+    /// The program shut its writing half (`shutdown`).
+    write_shut: bool,
+    /// The connection's reset was reported.
+    reset: bool,
     nodelay: bool,
     keepalive: bool,
     recv_timeout: Option<u64>,
@@ -136,23 +144,23 @@ fn v4(endpoint: IpEndpoint) -> SocketAddrV4 {
     SocketAddrV4::new(ip, endpoint.port)
 }
 
-/// A TCP socket, or `ENOBUFS` when guest memory cannot hold its buffers
-/// (a server under a burst of connections refuses some instead of
-/// ending the program).
+/// A TCP socket, with buffers of [`TCP_BUFFER`] while memory is plentiful
+/// and smaller ones (down to [`MIN_TCP_BUFFER`]) as it runs short, or
+/// `ENOBUFS` when it cannot spare even those: a server under a burst of
+/// connections serves them more slowly, then refuses some, instead of
+/// ending the program.
 fn tcp_socket() -> Result<tcp::Socket<'static>> {
-    let buffer = || {
-        let mut bytes = Vec::new();
-        bytes
-            .try_reserve_exact(TCP_BUFFER)
-            .map_err(|_| Errno(ENOBUFS))?;
-        bytes.resize(TCP_BUFFER, 0);
-        Ok(tcp::SocketBuffer::new(bytes))
-    };
-    let socket = tcp::Socket::new(buffer()?, buffer()?);
-    if !crate::heap::can_spare(0) {
+    let size = (crate::heap::spare() / 16).min(TCP_BUFFER) & !1023;
+    if size < MIN_TCP_BUFFER {
         return Err(Errno(ENOBUFS));
     }
-    Ok(socket)
+    let buffer = || {
+        let mut bytes = Vec::new();
+        bytes.try_reserve_exact(size).map_err(|_| Errno(ENOBUFS))?;
+        bytes.resize(size, 0);
+        Ok(tcp::SocketBuffer::new(bytes))
+    };
+    Ok(tcp::Socket::new(buffer()?, buffer()?))
 }
 
 fn udp_socket() -> udp::Socket<'static> {
@@ -194,6 +202,8 @@ impl Socket {
             error: 0,
             backlog: 0,
             read_shut: false,
+            write_shut: false,
+            reset: false,
             nodelay: false,
             keepalive: false,
             recv_timeout: None,
@@ -226,11 +236,17 @@ impl Socket {
         }
     }
 
-    /// Notes the end of a connection attempt: established, or refused
-    /// (then `SO_ERROR` says so).
+    /// Notes the end of a connection attempt (established, or refused:
+    /// then `SO_ERROR` says so), or of a connection: one that is gone while
+    /// this side still had its writing half open was reset (or timed out),
+    /// which Linux reports once as `ECONNRESET`, then as end of file.
     fn settle(&mut self, set: &SocketSet<'_>) {
-        if let (true, State::Connection(handle)) = (self.connecting, &self.state) {
-            match set.get::<tcp::Socket>(*handle).state() {
+        let State::Connection(handle) = self.state else {
+            return;
+        };
+        let state = set.get::<tcp::Socket>(handle).state();
+        if self.connecting {
+            match state {
                 tcp::State::SynSent | tcp::State::SynReceived => {}
                 tcp::State::Closed => {
                     self.connecting = false;
@@ -238,6 +254,9 @@ impl Socket {
                 }
                 _ => self.connecting = false,
             }
+        } else if state == tcp::State::Closed && !self.write_shut && !self.reset {
+            self.reset = true;
+            self.error = ECONNRESET;
         }
     }
 
@@ -789,6 +808,7 @@ pub fn shutdown(net: &mut Net, id: SocketId, how: Shutdown) -> Result<()> {
         socket.read_shut = true;
     }
     if matches!(how, Shutdown::Write | Shutdown::Both) {
+        socket.write_shut = true;
         set.get_mut::<tcp::Socket>(handle).close();
     }
     Ok(())

@@ -1,7 +1,8 @@
 //! `std::net` edge cases, each printed as `name: outcome` for the test to
 //! compare with what Linux answers. Run on a VM with a network device;
 //! with a port as argument, it also connects out to that port of the host
-//! (the gateway, through passt) and prints what the host answers.
+//! (the gateway, through passt), prints what the host answers, and then
+//! what a connection the host resets gives.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
@@ -64,6 +65,18 @@ fn main() {
                 println!("host said: {back:?}");
             }
             Err(e) => println!("connect to the host: {}", outcome::<()>(Err(e))),
+        }
+        // The host resets the second connection once it has read a line.
+        if let Ok(mut stream) = TcpStream::connect_timeout(&host, Duration::from_secs(5)) {
+            use std::io::{Read, Write};
+            let _ = stream.write_all(b"reset me\n");
+            let mut buf = [0u8; 16];
+            println!("read after a reset: {}", outcome(stream.read(&mut buf)));
+            println!(
+                "  and again: {:?}",
+                stream.read(&mut buf).map_err(|e| e.kind())
+            );
+            println!("  write: {}", outcome(stream.write(b"x")));
         }
     }
 }
