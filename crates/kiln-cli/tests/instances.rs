@@ -323,3 +323,41 @@ fn records_stay_true_when_the_processes_behind_them_are_killed() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// `kiln stats` counts the frame bytes a networked instance receives and
+/// sends: at least what its clients' requests and responses carried.
+#[test]
+fn stats_count_the_network_bytes_of_a_published_server() {
+    use std::io::{Read, Write};
+    let kiln = Kiln::new("network");
+    let image = image("examples/http-hello", true);
+    let port = common::free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    kiln.detach(&image, &["--name", "web", "-p", &publish], &[]);
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: kiln\r\nConnection: close\r\n\r\n";
+    let mut answered = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for _ in 0..5 {
+        let mut response = Vec::new();
+        loop {
+            assert!(Instant::now() < deadline, "http-hello does not answer");
+            let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let _ = stream.write_all(REQUEST);
+            let _ = stream.read_to_end(&mut response);
+            if response.starts_with(b"HTTP/1.1 200") {
+                break;
+            }
+            response.clear();
+        }
+        answered += response.len() as u64;
+    }
+    let stats: serde_json::Value =
+        serde_json::from_str(&kiln.ok(&["stats", "--format", "json", "web"])).expect("JSON");
+    let [received, sent] = [0, 1].map(|i| stats[0]["network_bytes"][i].as_u64().unwrap_or(0));
+    assert!(received >= 5 * REQUEST.len() as u64, "{stats}");
+    assert!(sent >= answered, "{stats}");
+    kiln.ok(&["rm", "-f", "web"]);
+}

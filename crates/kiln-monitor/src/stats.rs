@@ -4,8 +4,8 @@
 //! filter goes on, and updates with plain memory writes: the run loop makes
 //! no system call for them. Readers ([`read`]) see the page cache's copy.
 //! The file holds little-endian `u64`s: a magic number, the VM exits by
-//! kind ([`EXIT_KINDS`] order), console bytes (stdout, stderr) and volume
-//! bytes (read, written).
+//! kind ([`EXIT_KINDS`] order), console bytes (stdout, stderr), volume
+//! bytes (read, written) and network bytes (received, sent by the guest).
 
 use std::fs::OpenOptions;
 use std::io;
@@ -35,7 +35,8 @@ pub const EXIT_KINDS: [&str; 14] = [
 const MAGIC: u64 = u64::from_le_bytes(*b"KILNSTAT");
 const CONSOLE: usize = 1 + EXIT_KINDS.len();
 const VOLUME: usize = CONSOLE + 2;
-const SLOTS: usize = VOLUME + 2;
+const NET: usize = VOLUME + 2;
+const SLOTS: usize = NET + 2;
 
 /// The counters, published to a file or kept only in memory.
 pub struct LiveStats {
@@ -94,6 +95,16 @@ impl LiveStats {
     pub fn volume(&self, written: bool, bytes: u64) {
         self.add(VOLUME + usize::from(written), bytes);
     }
+
+    /// Publishes the network device's totals: frame bytes the guest
+    /// received and sent.
+    pub fn network(&self, totals: [u64; 2]) {
+        for (i, total) in totals.into_iter().enumerate() {
+            if let Some(slot) = self.slot(NET + i) {
+                slot.store(total, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// What a stats file says.
@@ -105,6 +116,8 @@ pub struct Snapshot {
     pub console: [u64; 2],
     /// Volume bytes: read, written.
     pub volume: [u64; 2],
+    /// Network frame bytes: received, sent (by the guest).
+    pub network: [u64; 2],
 }
 
 /// Reads the counters a monitor publishes at `path`.
@@ -129,6 +142,7 @@ pub fn read(path: &Path) -> io::Result<Snapshot> {
             .collect(),
         console: [at(CONSOLE), at(CONSOLE + 1)],
         volume: [at(VOLUME), at(VOLUME + 1)],
+        network: [at(NET), at(NET + 1)],
     })
 }
 
@@ -146,11 +160,14 @@ mod tests {
         stats.exit("no such kind");
         stats.console(0, 12);
         stats.volume(true, 4096);
+        stats.network([1514, 60]);
+        stats.network([3028, 120]);
         let snapshot = read(&path).expect("read");
         assert_eq!(snapshot.exits[0], ("console write", 2));
         assert_eq!(snapshot.exits[2], ("block", 1));
         assert_eq!(snapshot.exits.iter().map(|e| e.1).sum::<u64>(), 3);
         assert_eq!((snapshot.console, snapshot.volume), ([12, 0], [0, 4096]));
+        assert_eq!(snapshot.network, [3028, 120], "totals, not sums");
         std::fs::write(&path, b"garbage").expect("write");
         assert!(read(&path).is_err());
     }

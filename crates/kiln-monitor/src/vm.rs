@@ -223,10 +223,11 @@ impl<'a> Vm<'a> {
             // Frames that arrived while the guest ran go into its receive
             // buffers now, whatever the exit was for.
             let flow = match (flow, self.net.as_mut()) {
-                (Ok(Flow::Continue), Some(net)) => net
-                    .receive(&self.memory)
-                    .map(|_| Flow::Continue)
-                    .map_err(Violation::from),
+                (Ok(Flow::Continue), Some(net)) => {
+                    let received = net.receive(&self.memory);
+                    self.stats.network(net.totals());
+                    received.map(|_| Flow::Continue).map_err(Violation::from)
+                }
                 (flow, _) => flow,
             };
             match flow {

@@ -408,6 +408,8 @@ struct Stats {
     console_bytes: [u64; 2],
     /// Volume bytes read and written.
     volume_bytes: [u64; 2],
+    /// Network frame bytes the guest received and sent.
+    network_bytes: [u64; 2],
 }
 
 /// `kiln stats`: what each instance's current run uses.
@@ -430,6 +432,7 @@ pub fn stats(keys: &[String], format: Format) -> Outcome {
             exits: counters.exits.into_iter().filter(|(_, n)| *n > 0).collect(),
             console_bytes: counters.console,
             volume_bytes: counters.volume,
+            network_bytes: counters.network,
         });
     }
     if format == Format::Json {
@@ -455,11 +458,13 @@ pub fn stats(keys: &[String], format: Format) -> Outcome {
             }
         );
         say!(
-            "  console {} out, {} err; volumes {} read, {} written",
+            "  console {} out, {} err; volumes {} read, {} written; network {} in, {} out",
             human_size(s.console_bytes[0]),
             human_size(s.console_bytes[1]),
             human_size(s.volume_bytes[0]),
-            human_size(s.volume_bytes[1])
+            human_size(s.volume_bytes[1]),
+            human_size(s.network_bytes[0]),
+            human_size(s.network_bytes[1])
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -96,6 +96,8 @@ pub struct NetDevice {
     /// The guest may have looked at its ring before the exit that filled
     /// it, so its next `Block` must not sleep past them.
     unseen: bool,
+    /// Frame bytes the guest has received and sent, for `kiln stats`.
+    totals: [u64; 2],
 }
 
 impl NetDevice {
@@ -125,7 +127,13 @@ impl NetDevice {
             backend: Some(backend),
             scratch: Vec::with_capacity(HEADER_LEN + MAX_FRAME),
             unseen: false,
+            totals: [0; 2],
         }
+    }
+
+    /// Frame bytes the guest has received and sent so far.
+    pub fn totals(&self) -> [u64; 2] {
+        self.totals
     }
 
     /// Whether `gpa` is in the register window.
@@ -179,6 +187,7 @@ impl NetDevice {
             registers,
             queues,
             backend: link,
+            totals,
             ..
         } = self;
         let (Some(rx), Some(backend)) = (live(registers, &mut queues[RX]), link.as_mut()) else {
@@ -214,6 +223,7 @@ impl NetDevice {
                 continue;
             }
             scatter(memory, &chain.buffers, &[&RX_HEADER, frame]).map_err(queue_error)?;
+            totals[0] += frame.len() as u64;
             backend.consume();
             rx.push_used(memory, chain.head, len as u32)
                 .map_err(queue_error)?;
@@ -307,6 +317,7 @@ impl NetDevice {
                         })
                     })?;
             }
+            self.totals[1] += (self.scratch.len() - HEADER_LEN) as u64;
             if let Some(backend) = self.backend.as_mut()
                 && let Err(error) = backend.send(&self.scratch[HEADER_LEN..])
             {
