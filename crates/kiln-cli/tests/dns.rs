@@ -14,10 +14,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Run, code, image, kiln, require_kvm, run_image};
+use common::{Run, code, image, in_namespace, ip, kiln, require_kvm, run_image};
 
 /// Set in the child that runs inside the test's network namespace.
-const IN_NAMESPACE: &str = "KILN_TEST_IN_NETNS";
 const TAP: &str = "kilntap0";
 /// The host's end of the TAP network, where the DNS server answers.
 const HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 1);
@@ -32,34 +31,6 @@ const RECORDS: &[(&str, &[Ipv4Addr])] = &[
         &[Ipv4Addr::new(10, 0, 3, 5), Ipv4Addr::new(10, 0, 3, 6)],
     ),
 ];
-
-/// Outside the test's namespace, runs `test` again inside a fresh one
-/// (`unshare` with `namespaces`; needs CAP_SYS_ADMIN) and returns false;
-/// inside, returns true.
-fn in_namespace(test: &str, namespaces: &[&str]) -> bool {
-    if std::env::var_os(IN_NAMESPACE).is_none() {
-        let output = Command::new("unshare")
-            .args(namespaces)
-            .arg("--")
-            .arg(std::env::current_exe().expect("test binary"))
-            .args([test, "--exact", "--nocapture"])
-            .env(IN_NAMESPACE, "1")
-            .output()
-            .expect("run unshare (util-linux)");
-        assert!(output.status.success(), "in the namespace: {output:?}");
-        assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
-        return false;
-    }
-    true
-}
-
-/// Runs each `ip` command, insisting on success.
-fn ip(commands: &[&[&str]]) {
-    for args in commands {
-        let status = Command::new("ip").args(*args).status().expect("run ip");
-        assert!(status.success(), "ip {args:?}");
-    }
-}
 
 /// The guest's TAP device, with the host's two addresses on its network.
 fn tap_network() {

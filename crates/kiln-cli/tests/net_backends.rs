@@ -8,10 +8,10 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{image, kiln, require_kvm};
+use common::{image, in_namespace, ip, kiln, require_kvm};
 
 /// Starts `net-echo` with `flags` and waits for it to listen.
 fn start_echo(echo: &Path, flags: &[&str]) -> Child {
@@ -129,37 +129,24 @@ fn published_ports_reach_a_std_net_server_in_user_mode() {
     }
 }
 
-/// Set in the child that runs inside the test's network namespace.
-const IN_NAMESPACE: &str = "KILN_TEST_IN_NETNS";
+/// The TAP device the test makes in its network namespace.
 const TAP: &str = "kilntap0";
 
 #[test]
 fn a_tap_device_in_a_namespace_reaches_the_guest_and_survives_garbage() {
     let test = "a_tap_device_in_a_namespace_reaches_the_guest_and_survives_garbage";
     let echo = image("examples/net-echo", false);
-    if std::env::var_os(IN_NAMESPACE).is_none() {
-        // A fresh network namespace (needs CAP_SYS_ADMIN): the TAP device,
-        // its addresses and the guest are gone when the child exits.
-        let output = Command::new("unshare")
-            .args(["--net", "--"])
-            .arg(std::env::current_exe().expect("test binary"))
-            .args([test, "--exact", "--nocapture"])
-            .env(IN_NAMESPACE, "1")
-            .output()
-            .expect("run unshare (util-linux)");
-        assert!(output.status.success(), "in the namespace: {output:?}");
-        assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
+    // A fresh network namespace: the TAP device, its addresses and the
+    // guest are gone when the child exits.
+    if !in_namespace(test, &["--net"]) {
         return;
     }
-    for args in [
-        &["link", "set", "lo", "up"][..],
+    ip(&[
+        &["link", "set", "lo", "up"],
         &["tuntap", "add", "dev", TAP, "mode", "tap"],
         &["addr", "add", "10.0.3.1/24", "dev", TAP],
         &["link", "set", TAP, "up"],
-    ] {
-        let status = Command::new("ip").args(args).status().expect("run ip");
-        assert!(status.success(), "ip {args:?}");
-    }
+    ]);
     let net = format!("tap:{TAP}");
     let child = start_echo(
         &echo,

@@ -189,3 +189,34 @@ pub fn start_server(image: &Path, flags: &[&str], ready: &str) -> Server {
     std::thread::spawn(move || lines.for_each(drop));
     server
 }
+
+/// Set in the child that runs a test inside its own namespaces.
+const IN_NAMESPACE: &str = "KILN_TEST_IN_NETNS";
+
+/// Outside the test's namespace, runs `test` again inside a fresh one
+/// (`unshare` with `namespaces`; needs CAP_SYS_ADMIN) and returns false;
+/// inside, returns true.
+pub fn in_namespace(test: &str, namespaces: &[&str]) -> bool {
+    if std::env::var_os(IN_NAMESPACE).is_none() {
+        let output = Command::new("unshare")
+            .args(namespaces)
+            .arg("--")
+            .arg(std::env::current_exe().expect("test binary"))
+            .args([test, "--exact", "--nocapture"])
+            .env(IN_NAMESPACE, "1")
+            .output()
+            .expect("run unshare (util-linux)");
+        assert!(output.status.success(), "in the namespace: {output:?}");
+        assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
+        return false;
+    }
+    true
+}
+
+/// Runs each `ip` command, insisting on success.
+pub fn ip(commands: &[&[&str]]) {
+    for args in commands {
+        let status = Command::new("ip").args(*args).status().expect("run ip");
+        assert!(status.success(), "ip {args:?}");
+    }
+}
