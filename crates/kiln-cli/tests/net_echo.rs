@@ -144,7 +144,9 @@ fn std_net_calls_answer_as_linux_does_and_reach_the_host() {
          same port again: AddrInUse (98)\n\
          foreign address: AddrNotAvailable (99)\n\
          accept with nobody: WouldBlock (11)\n\
-         connect to loopback: NetworkUnreachable (101)\n  at once: true\n\
+         connect to loopback: ConnectionRefused (111)\n  at once: true\n\
+         loopback tcp: Ok(\"echo: ping\\n\") from 127.0.0.1\n\
+         loopback udp: Ok(([104, 105], true))\n\
          udp bound: true\n\
          udp recv timeout: WouldBlock (11)\n  waited: true\n\
          udp without peer: Uncategorized (89)\n\

@@ -23,6 +23,7 @@ use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, Transport};
 
 use super::hal::Identity;
+use super::loopback::Loopback;
 
 bitflags::bitflags! {
     /// The feature bits Kiln's driver uses (virtio 1.x, 5.1.3).
@@ -89,6 +90,8 @@ pub struct Device {
     posted: Vec<Option<Box<[u8]>>>,
     /// Receive buffers smoltcp has read, to post again.
     recycled: Vec<Box<[u8]>>,
+    /// Frames the guest sends itself.
+    loopback: Loopback,
     mtu: usize,
 }
 
@@ -132,6 +135,7 @@ impl Device {
             recycled: (0..RX_BUFFERS)
                 .map(|_| vec![0; BUFFER_LEN].into_boxed_slice())
                 .collect(),
+            loopback: Loopback::new(config.mac, config.ipv4.into()),
             mtu,
         };
         device.flush();
@@ -188,6 +192,29 @@ impl Device {
     pub fn kick(&mut self) {
         self.tx.announce();
     }
+
+    /// Frames the guest sent itself wait to be received.
+    pub fn has_looped(&self) -> bool {
+        !self.loopback.is_empty()
+    }
+
+    /// Room for a frame that goes to the network whatever its destination
+    /// (the guest announcing its own address).
+    pub fn transmit_outside(&mut self) -> Option<TxToken<'_>> {
+        self.room().then_some(TxToken {
+            tx: &mut self.tx,
+            loopback: None,
+        })
+    }
+
+    /// Whether the transmit queue takes a frame, after sending what it
+    /// holds if it was full.
+    fn room(&mut self) -> bool {
+        if self.tx.queue.available_desc() == 0 {
+            self.tx.announce();
+        }
+        self.tx.queue.available_desc() > 0
+    }
 }
 
 impl Transmit {
@@ -226,6 +253,13 @@ impl phy::Device for Device {
     type TxToken<'a> = TxToken<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
+        if let Some(frame) = self.loopback.pop() {
+            let tx = TxToken {
+                tx: &mut self.tx,
+                loopback: Some(&mut self.loopback),
+            };
+            return Some((RxToken::Looped(frame), tx));
+        }
         let token = self.rx.peek_used()?;
         // The frame's answer (an ACK, a SYN-ACK) goes through the token
         // returned with it: make room for it, or it would be dropped.
@@ -237,12 +271,15 @@ impl phy::Device for Device {
         let used = unsafe { self.rx.pop_used(token, &[], &mut [&mut buffer]) };
         match used.map(|len| len as usize) {
             Ok(len) if (VIRTIO_HEADER..=buffer.len()).contains(&len) => Some((
-                RxToken {
+                RxToken::Device {
                     buffer,
                     len,
                     recycled: &mut self.recycled,
                 },
-                TxToken { tx: &mut self.tx },
+                TxToken {
+                    tx: &mut self.tx,
+                    loopback: Some(&mut self.loopback),
+                },
             )),
             // A used length the buffer cannot hold (a monitor bug): the
             // frame is dropped, the buffer reused.
@@ -254,11 +291,11 @@ impl phy::Device for Device {
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
-        if self.tx.queue.available_desc() == 0 {
-            // Full: send what is queued now rather than stall the poll.
-            self.tx.announce();
-        }
-        (self.tx.queue.available_desc() > 0).then_some(TxToken { tx: &mut self.tx })
+        // Full: send what is queued now rather than stall the poll.
+        self.room().then_some(TxToken {
+            tx: &mut self.tx,
+            loopback: Some(&mut self.loopback),
+        })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -270,24 +307,40 @@ impl phy::Device for Device {
 }
 
 /// A received frame.
-pub struct RxToken<'a> {
-    buffer: Box<[u8]>,
-    /// Bytes the device wrote, header included.
-    len: usize,
-    recycled: &'a mut Vec<Box<[u8]>>,
+pub enum RxToken<'a> {
+    /// From the device, in a receive buffer.
+    Device {
+        buffer: Box<[u8]>,
+        /// Bytes the device wrote, header included.
+        len: usize,
+        recycled: &'a mut Vec<Box<[u8]>>,
+    },
+    /// One the guest sent itself.
+    Looped(Vec<u8>),
 }
 
 impl phy::RxToken for RxToken<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        let result = f(&self.buffer[VIRTIO_HEADER..self.len]);
-        self.recycled.push(self.buffer);
-        result
+        match self {
+            Self::Device {
+                buffer,
+                len,
+                recycled,
+            } => {
+                let result = f(&buffer[VIRTIO_HEADER..len]);
+                recycled.push(buffer);
+                result
+            }
+            Self::Looped(frame) => f(&frame),
+        }
     }
 }
 
 /// Room to queue a frame.
 pub struct TxToken<'a> {
     tx: &'a mut Transmit,
+    /// Where frames for the guest itself go; `None` sends every frame out.
+    loopback: Option<&'a mut Loopback>,
 }
 
 impl phy::TxToken for TxToken<'_> {
@@ -297,6 +350,12 @@ impl phy::TxToken for TxToken<'_> {
         buffer.clear();
         buffer.resize(VIRTIO_HEADER + len, 0);
         let result = f(&mut buffer[VIRTIO_HEADER..]);
+        if let Some(loopback) = self.loopback
+            && loopback.take(&buffer[VIRTIO_HEADER..])
+        {
+            tx.spare.push(buffer);
+            return result;
+        }
         // SAFETY: the buffer is kept in `in_flight` under its token,
         // untouched, until the device has used it (`announce`).
         match unsafe { tx.queue.add(&[&buffer], &mut []) } {

@@ -19,6 +19,7 @@ mod device;
 mod dns;
 mod hal;
 mod hosts;
+mod loopback;
 mod socket;
 
 use alloc::boxed::Box;
@@ -77,7 +78,7 @@ const EGRESS_INTERVAL_NS: u64 = 200_000;
 /// passt addresses frames for the guest to 00:00:00:00:00:00, which the
 /// stack drops, so a first inbound connection would never be answered.
 fn announce(device: &mut Device, mac: EthernetAddress, ip: Ipv4Addr) {
-    use smoltcp::phy::{Device as _, TxToken as _};
+    use smoltcp::phy::TxToken as _;
     use smoltcp::wire::{
         ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, EthernetRepr,
     };
@@ -93,7 +94,7 @@ fn announce(device: &mut Device, mac: EthernetAddress, ip: Ipv4Addr) {
         dst_addr: EthernetAddress::BROADCAST,
         ethertype: EthernetProtocol::Arp,
     };
-    let Some(token) = device.transmit(now()) else {
+    let Some(token) = device.transmit_outside() else {
         return;
     };
     token.consume(ethernet.buffer_len() + arp.buffer_len(), |buffer| {
@@ -121,8 +122,11 @@ impl Net {
         iface_config.random_seed = seed;
         let mut iface = Interface::new(iface_config, &mut device, now());
         let address = Ipv4Addr::from(config.ipv4);
+        // The guest's own address first: smoltcp takes the first address
+        // as the source for destinations outside every subnet.
         iface.update_ip_addrs(|addrs| {
             let _ = addrs.push(IpCidr::new(address.into(), config.prefix_len.min(32)));
+            let _ = addrs.push(IpCidr::new(Ipv4Addr::LOCALHOST.into(), 8));
         });
         announce(&mut device, EthernetAddress(config.mac), address);
         if config.gateway != [0; 4] {
@@ -175,26 +179,32 @@ impl Net {
         let now = NetInstant::from_micros((now_ns / 1000) as i64);
         self.iface.poll_maintenance(now);
         let mut changed = false;
-        // One frame at a time, so that each SYN of a burst finds a socket
-        // in LISTEN (`iface.poll` would take the whole batch at once).
+        // Until the frames the guest sends itself have come back too.
         loop {
-            match self
-                .iface
-                .poll_ingress_single(now, &mut self.device, &mut self.set)
-            {
-                PollIngressSingleResult::None => break,
-                PollIngressSingleResult::PacketProcessed => {}
-                PollIngressSingleResult::SocketStateChanged => changed = true,
+            // One frame at a time, so that each SYN of a burst finds a
+            // socket in LISTEN (`iface.poll` would take the whole batch).
+            loop {
+                match self
+                    .iface
+                    .poll_ingress_single(now, &mut self.device, &mut self.set)
+                {
+                    PollIngressSingleResult::None => break,
+                    PollIngressSingleResult::PacketProcessed => {}
+                    PollIngressSingleResult::SocketStateChanged => changed = true,
+                }
+                socket::arm_listeners(self);
             }
-            socket::arm_listeners(self);
-        }
-        if egress {
-            while self.iface.poll_egress(now, &mut self.device, &mut self.set)
-                == PollResult::SocketStateChanged
-            {
-                changed = true;
+            if egress {
+                while self.iface.poll_egress(now, &mut self.device, &mut self.set)
+                    == PollResult::SocketStateChanged
+                {
+                    changed = true;
+                }
+                self.last_egress = now_ns;
             }
-            self.last_egress = now_ns;
+            if !self.device.has_looped() {
+                break;
+            }
         }
         self.device.flush();
         let set = &mut self.set;

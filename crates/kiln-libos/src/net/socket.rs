@@ -464,7 +464,7 @@ fn ephemeral(net: &mut Net, kind: Kind) -> Result<u16> {
 pub fn bind(net: &mut Net, id: SocketId, address: SocketAddrV4) -> Result<()> {
     let own = net.address;
     let ip = *address.ip();
-    if !(ip.is_unspecified() || ip == own) {
+    if !(ip.is_unspecified() || ip == own || ip.is_loopback()) {
         return Err(Errno(EADDRNOTAVAIL));
     }
     let socket = net.socket(id)?;
@@ -618,7 +618,6 @@ pub fn accept(net: &mut Net, id: SocketId) -> Io<(SocketId, SocketAddrV4)> {
 
 /// Starts a connection to `to` (a datagram socket just records its peer).
 pub fn connect(net: &mut Net, id: SocketId, to: SocketAddrV4) -> Result<()> {
-    local_destination(net, to)?;
     let socket = net.socket(id)?;
     if socket.kind == Kind::Datagram {
         if socket.local.is_none() {
@@ -645,22 +644,14 @@ pub fn connect(net: &mut Net, id: SocketId, to: SocketAddrV4) -> Result<()> {
     socket.configure(&mut tcp);
     tcp.connect(net.iface.context(), endpoint(to), port)
         .map_err(|_| Errno(ENETUNREACH))?;
+    // The source smoltcp chose: 127.0.0.1 towards the guest itself.
+    let local = tcp.local_endpoint().map(v4);
     let handle = net.set.add(tcp);
     let own = net.address;
     let socket = net.socket(id)?;
-    socket.local = Some(SocketAddrV4::new(own, port));
+    socket.local = Some(local.unwrap_or(SocketAddrV4::new(own, port)));
     socket.state = State::Connection(handle);
     socket.connecting = true;
-    Ok(())
-}
-
-/// There is no loopback interface yet: a packet to 127.0.0.0/8 or to the
-/// guest's own address would go out to the network and never come back,
-/// so such a destination fails at once instead of hanging.
-fn local_destination(net: &Net, to: SocketAddrV4) -> Result<()> {
-    if to.ip().is_loopback() || *to.ip() == net.address {
-        return Err(Errno(ENETUNREACH));
-    }
     Ok(())
 }
 
@@ -756,7 +747,6 @@ pub fn recv(
 /// Sends `data` on the connection, or as one datagram to `to` (or the
 /// connected peer).
 pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddrV4>) -> Io<usize> {
-    let own = net.address;
     let (socket, set) = match ready_for_io(net, id) {
         Ok(parts) => parts,
         Err(e) => return Io::Done(Err(e)),
@@ -782,9 +772,6 @@ pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddrV4>) 
             let Some(to) = to.or(socket.peer) else {
                 return Io::Done(Err(Errno(EDESTADDRREQ)));
             };
-            if to.ip().is_loopback() || *to.ip() == own {
-                return Io::Done(Err(Errno(ENETUNREACH)));
-            }
             let udp = set.get_mut::<udp::Socket>(handle);
             if data.len() > udp.payload_send_capacity() {
                 return Io::Done(Err(Errno(EMSGSIZE)));

@@ -40,6 +40,42 @@ fn main() {
     );
     println!("  at once: {}", start.elapsed() < Duration::from_secs(1));
 
+    // The program talking to itself over the loopback address.
+    let local = TcpListener::bind("127.0.0.1:0").expect("bind the loopback address");
+    let at = local.local_addr().expect("local address");
+    let server = std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Write};
+        let (mut stream, peer) = local.accept().expect("accept over loopback");
+        let mut line = String::new();
+        let _ = BufReader::new(&stream).read_line(&mut line);
+        let _ = stream.write_all(format!("echo: {line}").as_bytes());
+        peer.ip()
+    });
+    let reply = TcpStream::connect(at).and_then(|mut stream| {
+        use std::io::{Read, Write};
+        stream.write_all(b"ping\n")?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply)?;
+        Ok(reply)
+    });
+    let peer = server.join().expect("loopback server");
+    println!("loopback tcp: {reply:?} from {peer}");
+    let (a, b) = (
+        UdpSocket::bind("127.0.0.1:0").expect("udp on loopback"),
+        UdpSocket::bind("127.0.0.1:0").expect("udp on loopback"),
+    );
+    let _ = a.send_to(b"hi", b.local_addr().expect("address"));
+    b.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut datagram = [0u8; 8];
+    let received = b.recv_from(&mut datagram).map(|(n, from)| {
+        (
+            datagram[..n].to_vec(),
+            from == a.local_addr().expect("address"),
+        )
+    });
+    println!("loopback udp: {received:?}");
+
     let udp = UdpSocket::bind("0.0.0.0:0").expect("udp bind");
     println!(
         "udp bound: {}",

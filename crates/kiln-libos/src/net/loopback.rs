@@ -1,0 +1,104 @@
+//! The guest talking to itself: frames smoltcp sends to 127.0.0.0/8 or to
+//! the guest's own address come straight back as received frames instead
+//! of going to the device.
+//!
+//! smoltcp has no loopback of its own on an Ethernet interface, and a
+//! second interface would need a second socket set, so the interface also
+//! owns 127.0.0.1/8 and the device turns such frames around. smoltcp asks
+//! for the MAC address of a local destination like any other neighbour's;
+//! the answer, its own MAC, is made here too.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+
+const ETHERNET_HEADER: usize = 14;
+const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
+const ETHERTYPE_ARP: [u8; 2] = [0x08, 0x06];
+/// An ARP packet for IPv4 over Ethernet.
+const ARP_LEN: usize = 28;
+
+/// Frames on their way back to the guest.
+pub struct Loopback {
+    frames: VecDeque<Vec<u8>>,
+    mac: [u8; 6],
+    own: Ipv4Addr,
+}
+
+impl Loopback {
+    /// A loopback for the guest at `own` with `mac`.
+    pub fn new(mac: [u8; 6], own: Ipv4Addr) -> Self {
+        Self {
+            frames: VecDeque::new(),
+            mac,
+            own,
+        }
+    }
+
+    fn is_local(&self, ip: Ipv4Addr) -> bool {
+        ip.is_loopback() || ip == self.own
+    }
+
+    /// Takes `frame` if it is for the guest itself (an IPv4 packet to a
+    /// local address, or an ARP request for one, answered here); a frame
+    /// not taken goes to the device.
+    pub fn take(&mut self, frame: &[u8]) -> bool {
+        let Some((header, payload)) = frame.split_at_checked(ETHERNET_HEADER) else {
+            return false;
+        };
+        match [header[12], header[13]] {
+            ETHERTYPE_IPV4 => {
+                let local = payload
+                    .get(16..20)
+                    .and_then(|destination| <[u8; 4]>::try_from(destination).ok())
+                    .is_some_and(|destination| self.is_local(destination.into()));
+                if local {
+                    self.frames.push_back(frame.to_vec());
+                }
+                local
+            }
+            ETHERTYPE_ARP => match self.answer(payload) {
+                Some(reply) => {
+                    self.frames.push_back(reply);
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// The reply to an ARP request for a local address: its MAC is ours.
+    fn answer(&self, arp: &[u8]) -> Option<Vec<u8>> {
+        let arp = arp.get(..ARP_LEN)?;
+        // Ethernet, IPv4, 6 and 4 bytes of address, a request.
+        if arp[..8] != [0, 1, 0x08, 0, 6, 4, 0, 1] {
+            return None;
+        }
+        let (sender_mac, sender_ip, target_ip) = (&arp[8..14], &arp[14..18], &arp[24..28]);
+        let target: [u8; 4] = target_ip.try_into().ok()?;
+        if !self.is_local(target.into()) {
+            return None;
+        }
+        let mut reply = Vec::with_capacity(ETHERNET_HEADER + ARP_LEN);
+        reply.extend_from_slice(sender_mac);
+        reply.extend_from_slice(&self.mac);
+        reply.extend_from_slice(&ETHERTYPE_ARP);
+        reply.extend_from_slice(&[0, 1, 0x08, 0, 6, 4, 0, 2]);
+        reply.extend_from_slice(&self.mac);
+        reply.extend_from_slice(target_ip);
+        reply.extend_from_slice(sender_mac);
+        reply.extend_from_slice(sender_ip);
+        Some(reply)
+    }
+
+    /// The next frame coming back.
+    pub fn pop(&mut self) -> Option<Vec<u8>> {
+        self.frames.pop_front()
+    }
+
+    /// Whether frames are on their way back.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+}
