@@ -44,7 +44,15 @@ impl GuestMemory {
         let len = usize::try_from(size).map_err(std::io::Error::other)?;
         let inner = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), len)])
             .map_err(std::io::Error::other)?;
-        Ok(Self { inner, size })
+        let memory = Self { inner, size };
+        // Instances of one image hold the same loaded segments: a host
+        // that runs KSM (/sys/kernel/mm/ksm/run) may share those pages, as
+        // it does for VMs' memory elsewhere. Only advice: without KSM it
+        // does nothing, and a refusal leaves the memory as it was.
+        // SAFETY: the range is exactly this memory's own mapping; the
+        // advice changes no contents.
+        unsafe { libc::madvise(memory.host_base().cast(), len, libc::MADV_MERGEABLE) };
+        Ok(memory)
     }
 
     /// Size in bytes.
