@@ -324,10 +324,7 @@ pub fn rm(keys: &[String], force: bool) -> Outcome {
             }
             end(std::slice::from_ref(&instance), Duration::ZERO)?;
         }
-        // kiln serve removes its instances' records itself as they end.
-        if instance.config.served_by.is_none() || instance.dir.exists() {
-            store.remove(&instance)?;
-        }
+        store.remove(&instance)?;
         say!("{}", instance.config.name);
     }
     Ok(ExitCode::SUCCESS)

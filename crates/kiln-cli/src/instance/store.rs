@@ -372,14 +372,22 @@ impl Store {
         Ok(instance)
     }
 
-    /// Deletes an instance's records.
+    /// Deletes an instance's records. What is already gone is not an
+    /// error: `kiln rm -f` and the `kiln serve` that ran the instance may
+    /// both remove it.
     pub fn remove(&self, instance: &Instance) -> Result<(), Failure> {
+        let gone = |path: &Path, result: std::io::Result<()>| match result {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(io_failure("removing", path, e))
+            }
+            _ => Ok(()),
+        };
         // The config goes first, so a half-removed instance is no longer listed.
         let config = instance.dir.join("config.json");
-        fs::remove_file(&config).map_err(|e| io_failure("removing", &config, e))?;
-        fs::remove_dir_all(&instance.dir).map_err(|e| io_failure("removing", &instance.dir, e))?;
+        gone(&config, fs::remove_file(&config))?;
+        gone(&instance.dir, fs::remove_dir_all(&instance.dir))?;
         let name = self.root.join("names").join(&instance.config.name);
-        fs::remove_file(&name).map_err(|e| io_failure("removing", &name, e))
+        gone(&name, fs::remove_file(&name))
     }
 }
 
