@@ -52,6 +52,11 @@ cleanup() {
         | xargs -r "$KILN" rm --force >/dev/null 2>&1 || true
     rm -rf "$KILN_STATE_DIR"
 }
+# Instances run a copy of the image: a rebuild of the shared one (others
+# build on this machine) would make later launches fail to open it.
+cp "$IMAGE" "$KILN_STATE_DIR/image"
+IMAGE=$KILN_STATE_DIR/image
+
 KSM=/sys/kernel/mm/ksm
 KSM_SAVED=()
 if [[ ${BENCH_KSM:-0} == 1 ]]; then
@@ -77,8 +82,16 @@ if ((${#KSM_SAVED[@]})); then
 fi
 
 mem_available_kib() { awk '/^MemAvailable:/ {print $2}' /proc/meminfo; }
+# The kernel's share: page tables, unreclaimable slab (KVM's shadow pages,
+# sockets...), kernel stacks; KiB, space-separated.
+kernel_kib() {
+    awk '/^PageTables:/ {t = $2} /^SUnreclaim:/ {s = $2} /^KernelStack:/ {k = $2}
+         END {print t, s, k}' /proc/meminfo
+}
 sync; sleep 1
+cp /proc/meminfo "$KILN_STATE_DIR/meminfo.before"
 BEFORE=$(mem_available_kib)
+KERNEL_BEFORE=$(kernel_kib)
 log "launching $N instances, $P kiln run -d at a time"
 START=$(date +%s%N)
 # Each launch first checks that 2 GiB are still available: the machine is
@@ -95,10 +108,9 @@ else
         bash -c "$launch" launch --name "http-{}" --memory 8M -p "127.0.0.1:{}:80" "$IMAGE"
 fi
 END=$(date +%s%N)
-ANSWERED=$N
-if [[ $APP == http-hello ]]; then
-    log "one GET to each instance"
-    ANSWERED=$(PORT=$PORT N=$N python3 - <<'PY'
+# How many instances answer `GET /`.
+answering() {
+    PORT=$PORT N=$N python3 - <<'PY'
 import os, socket
 port, n, ok = int(os.environ["PORT"]), int(os.environ["N"]), 0
 for p in range(port, port + n):
@@ -113,20 +125,38 @@ for p in range(port, port + n):
         pass
 print(ok)
 PY
-)
+}
+ANSWERED=$N
+ANSWERED_AGAIN=
+if [[ $APP == http-hello ]]; then
+    log "one GET to each instance"
+    ANSWERED=$(answering)
 fi
 sleep 2
 if ((${#KSM_SAVED[@]})); then
     log "waiting for two full KSM scans"
     SCANS=$(cat "$KSM/full_scans")
     while (($(cat "$KSM/full_scans") < SCANS + 2)); do sleep 0.5; done
+    if [[ $APP == http-hello ]]; then
+        # Merged pages are copied again when written: the guests must
+        # still work, and the memory is read after this use.
+        log "another GET to each instance, after merging"
+        ANSWERED_AGAIN=$(answering)
+    fi
 fi
 AFTER=$(mem_available_kib)
+KERNEL_AFTER=$(kernel_kib)
+# Where MemAvailable went, per instance, on stderr (other users of the
+# machine move these figures too).
+awk -v n="$N" 'NR == FNR {before[$1] = $2; next}
+    $1 ~ /^(MemFree|AnonPages|Cached|Shmem|Slab|PageTables):/ {
+        printf "==> %s %+.2f MiB per instance\n", $1, ($2 - before[$1]) / n / 1024 }' \
+    "$KILN_STATE_DIR/meminfo.before" /proc/meminfo >&2
 "$KILN" ps --format json >"$KILN_STATE_DIR/ps.json"
 
 # PSS splits shared pages (the kiln binary's text) among the processes that map them.
 KSM_USED=$(( ${#KSM_SAVED[@]} ? 1 : 0 ))
-export N P APP PORT ANSWERED START END BEFORE AFTER IMAGE KILN_STATE_DIR
+export N P APP PORT ANSWERED ANSWERED_AGAIN START END BEFORE AFTER KERNEL_BEFORE KERNEL_AFTER IMAGE KILN_STATE_DIR
 export KSM_USED
 WHEN=$(date -u '+%Y-%m-%d %H:%M UTC') MACHINE=$(machine_note) python3 - <<'PY'
 import json, os, statistics as st
@@ -188,7 +218,7 @@ if http:
     if E["KSM_USED"] == "1":
         command = "BENCH_KSM=1 " + command
         print("KSM ran during the run (`use_zero_pages` 1, 20000 pages per 20 ms) and the memory "
-              "was read after two full scans; passt is started with `PR_SET_MEMORY_MERGE`.\n")
+              "was read after two full scans; passt is started with `PR_SET_MEMORY_MERGE` and guest memory is `MADV_MERGEABLE`.\n")
 else:
     print(f"{n} idle instances (`tests/guests/probe block-forever`, `--memory 8M`), each a supervisor "
           f"process and a monitor, launched by `kiln run -d`, {E['P']} at a time; the guests idle in the "
@@ -199,11 +229,17 @@ print("| Measure | Value |\n|---|---|")
 print(f"| instances running after the launches | {len(running)} of {n} |")
 if http:
     print(f"| instances that answered `GET /` | {E['ANSWERED']} of {n} |")
+if E["ANSWERED_AGAIN"]:
+    print(f"| instances that answered `GET /` again after KSM merged their pages | {E['ANSWERED_AGAIN']} of {n} |")
 print(f"| launch rate (`kiln run -d` returns once the monitor runs) | {n / seconds:.1f} per second ({seconds:.2f} s) |")
 print(f"| host memory per instance: drop of MemAvailable / {n} | {drop / 1024:.2f} MiB |")
 who = "supervisor + monitor + passt" if http else "supervisor + monitor"
 print(f"| PSS per instance ({who}), median | {st.median(pss) / 1024:.2f} MiB |")
 print(f"| monitor RSS per instance (own pages + guest pages touched), median | {st.median(rss) / 1024:.2f} MiB |")
+tables, slab, stacks = (int(a) - int(b) for a, b in
+                        zip(E["KERNEL_AFTER"].split(), E["KERNEL_BEFORE"].split()))
+print(f"| of which the kernel's, per instance: page tables / unreclaimable slab / kernel stacks | "
+      f"{tables / n / 1024:.2f} / {slab / n / 1024:.2f} / {stacks / n / 1024:.2f} MiB |")
 if passt_pss:
     print(f"| passt PSS / RSS per instance, median | {st.median(passt_pss) / 1024:.2f} / "
           f"{st.median(passt_rss) / 1024:.2f} MiB |")
