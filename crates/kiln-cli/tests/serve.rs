@@ -188,6 +188,45 @@ fn first_request_boots_an_instance_and_idle_ones_stop() {
     serve.wait_for("started instance 2 (", 1);
 }
 
+/// kiln serve keeps one monitor prepared (passt started, no VM); the first
+/// connection boots that one, and another is prepared after it answered.
+/// With --no-spare nothing runs before a connection.
+#[test]
+fn a_spare_monitor_waits_without_a_vm_and_boots_the_first_connection() {
+    let serve = Serve::start(&[]);
+    let pid = serve.server.0.id();
+    let spare = wait_until(|| children(pid).first().copied());
+    assert!(!has_vm(spare), "the spare has no VM");
+    let cmdline = std::fs::read(format!("/proc/{spare}/cmdline")).unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains("--standby"),
+        "the spare is a kiln run --standby"
+    );
+    drop(connect_and_echo(serve.port, b"boot the spare"));
+    serve.wait_for("started instance 1 (", 1);
+    assert!(has_vm(spare), "the spare became instance 1");
+    let next = wait_until(|| children(pid).into_iter().find(|&c| c != spare));
+    assert!(!has_vm(next), "the next spare has no VM");
+
+    let bare = Serve::start(&["--no-spare"]);
+    thread::sleep(Duration::from_millis(300));
+    assert!(children(bare.server.0.id()).is_empty());
+    drop(connect_and_echo(bare.port, b"boot without a spare"));
+    bare.wait_for("started instance 1 (", 1);
+}
+
+/// Polls `found` for up to 10 s.
+fn wait_until<T>(found: impl Fn() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = found() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "waited 10 s in vain");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Requests spaced from under to over one idle period apart arrive before,
 /// during and after the instance is stopped: none may be lost.
 #[test]
@@ -225,7 +264,9 @@ fn a_burst_of_first_requests_all_succeed() {
     for client in clients {
         client.join().expect("a client failed");
     }
-    // --max 1 (the default): the whole burst went to one instance.
+    // --max 1 (the default): the whole burst went to one instance. (Its
+    // line may come after the echoes.)
+    serve.wait_for("started instance 1 (", 1);
     assert_eq!(serve.count("started instance"), 1, "{}", serve.stderr());
 }
 

@@ -153,6 +153,8 @@ pub fn ps(all: bool, format: Format) -> Outcome {
             (Status::Running, _) => format!("up {since}"),
             (Status::Restarting, code) => format!("restarting ({})", code.unwrap_or(-1)),
             (Status::Exited, Some(code)) => format!("exited ({code}) {since} ago"),
+            // Ended without a code: its supervisor (or kiln serve) died.
+            (Status::Exited, None) if r.since_s.is_some() => format!("exited {since} ago"),
             (Status::Exited, None) => "created".into(),
         };
         let image = std::path::Path::new(&r.image)

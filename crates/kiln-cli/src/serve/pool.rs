@@ -89,6 +89,8 @@ pub struct Lease {
     pub addr: SocketAddr,
     /// The instance had answered before: connect and proxy, no replay.
     pub ready: bool,
+    /// This connection booted the instance.
+    pub booted: bool,
 }
 
 impl Pool {
@@ -151,6 +153,7 @@ impl Pool {
                 number: instance.number,
                 addr: instance.addr,
                 ready: instance.ready,
+                booted: false,
             });
         }
         // Booting takes a write to the spare, or a spawn (about a
@@ -165,6 +168,7 @@ impl Pool {
             number,
             addr: instance.addr,
             ready: false,
+            booted: true,
         };
         state.instances.push(instance);
         Ok(lease)

@@ -8,9 +8,10 @@
 //! kept and replayed on each new attempt, and an attempt counts only once
 //! the instance sends its first byte back; the first attempt to answer is
 //! kept, the others closed. A running instance gets one attempt at a time,
-//! retried only if it closes without answering. The cost: a request sent during a boot may reach the guest
-//! more than once (up to [`MAX_ATTEMPTS`] times), which is fine for the
-//! idempotent requests such services get first.
+//! retried (a few times, spaced) only if it closes without answering. The
+//! cost: a request sent during a boot may reach the guest more than once
+//! (up to [`MAX_ATTEMPTS`] times), which is fine for the idempotent
+//! requests such services get first.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -23,9 +24,11 @@ use super::pool::{Lease, Pool};
 
 /// How long an instance may take to answer its first connection.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The wait for an answer before adding another attempt; it doubles each
-/// time.
-const FIRST_ANSWER_WAIT: Duration = Duration::from_millis(2);
+/// The wait for an answer before adding another attempt beside an
+/// unanswered one; it doubles each time. A booting guest that is not
+/// listening yet resets an attempt, which is retried at once, so an extra
+/// attempt is for a SYN lost on the way: it waits past a boot (~5-10 ms).
+const FIRST_ANSWER_WAIT: Duration = Duration::from_millis(10);
 /// The longest wait between attempts.
 const MAX_ANSWER_WAIT: Duration = Duration::from_secs(1);
 /// The wait before trying again after a refused or reset attempt (passt
@@ -41,9 +44,13 @@ const MAX_ATTEMPTS: usize = 8;
 const REPLAY_LIMIT: usize = 1 << 20;
 /// Instances that end before answering, per connection, before giving up.
 const BOOT_ATTEMPTS: usize = 3;
-/// New attempts after a running instance closed one without answering (a
-/// guest between two accepts may reset a connection).
-const READY_RETRIES: usize = 2;
+/// New attempts after a running instance closed one without answering: a
+/// guest whose listening sockets are all taken (a burst of connections,
+/// more than it has accepted yet) resets the next one.
+const READY_RETRIES: usize = 8;
+/// The longest wait before such a new attempt; the waits double from
+/// [`FIRST_RETRY_WAIT`], so the retries span about 20 ms.
+const MAX_READY_RETRY_WAIT: Duration = Duration::from_millis(8);
 
 /// What the client sent before an instance answered.
 #[derive(Default)]
@@ -112,8 +119,15 @@ fn hand_over(pool: &Pool, lease: &Lease, client: &TcpStream, replay: &mut Replay
             return Attempt::InstanceGone;
         }
         // A running instance that is slow to answer is just slow: it gets
-        // one attempt at a time, and no deadline.
-        let most = if lease.ready { 1 } else { MAX_ATTEMPTS };
+        // one attempt at a time, and no deadline. Extra attempts during a
+        // boot are for the connection that boots it only: each attempt the
+        // guest accepts costs it a connection (often a thread), and a burst
+        // of clients would multiply them.
+        let most = if lease.booted && !lease.ready {
+            MAX_ATTEMPTS
+        } else {
+            1
+        };
         if now >= next_attempt && attempts.len() < most {
             match connect(lease, replay) {
                 Ok(upstream) => {
@@ -180,7 +194,8 @@ fn hand_over(pool: &Pool, lease: &Lease, client: &TcpStream, replay: &mut Replay
                         if closes > READY_RETRIES {
                             return Attempt::Closed;
                         }
-                        next_attempt = now;
+                        next_attempt = now + backoff;
+                        backoff = (backoff * 2).min(MAX_READY_RETRY_WAIT);
                     } else {
                         // A booting guest that resets a connection has its
                         // network up and is about to listen: try again
