@@ -1,13 +1,18 @@
 //! Compiles the monitor's seccomp allowlist (`seccomp/x86_64.json`) to BPF
 //! at build time, so applying it at boot costs no parsing.
 //!
-//! The file holds three lists: `run_loop`, what every VM's run loop needs;
+//! The file holds five lists: `run_loop`, what every VM's run loop needs;
 //! `volumes`, what serving host volumes adds; `net`, what the network
-//! device's backend adds. Four programs come out, one per combination:
-//! `run_loop.bpf`, `run_loop_volumes.bpf`, `run_loop_net.bpf` and
-//! `run_loop_volumes_net.bpf`. Where an added list allows a syscall
-//! outright (such as `write`), that replaces the narrower `run_loop` rules
-//! for it. VMs without volumes or network keep the tight one.
+//! device's backend adds; `forwarder`, what the `--net ports` thread needs,
+//! and `forwarder_refused`, what it may try but must not do.
+//! Four run-loop programs come out, one per combination: `run_loop.bpf`,
+//! `run_loop_volumes.bpf`, `run_loop_net.bpf` and `run_loop_volumes_net.bpf`;
+//! where an added list allows a syscall outright (such as `write`), that
+//! replaces the narrower `run_loop` rules for it. VMs without volumes or
+//! network keep the tight one. The forwarder's thread gets `forwarder.bpf`,
+//! its list alone, stacked with `forwarder_refused.bpf`, which fails the
+//! calls it lists with an errno instead of killing (the kernel applies the
+//! stricter answer of the two).
 
 use std::io::Write;
 use std::path::Path;
@@ -24,6 +29,8 @@ fn main() {
         "run_loop_volumes": combine(&lists, &["volumes"]),
         "run_loop_net": combine(&lists, &["net"]),
         "run_loop_volumes_net": combine(&lists, &["volumes", "net"]),
+        "forwarder": lists["forwarder"],
+        "forwarder_refused": lists["forwarder_refused"],
     });
     let compiled = seccompiler::compile_from_json(
         filters.to_string().as_bytes(),

@@ -38,7 +38,8 @@ pub struct RunArgs {
     #[arg(short = 'v', long = "volume", value_name = "HOST_DIR:GUEST_DIR[:ro]")]
     volumes: Vec<String>,
     /// Publish a guest port on the host (repeatable), as Docker does:
-    /// [HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]. Implies --net user.
+    /// [HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]. Implies --net user
+    /// unless --net ports is given.
     #[arg(
         short = 'p',
         long = "publish",
@@ -47,9 +48,13 @@ pub struct RunArgs {
     publish: Vec<String>,
     /// The guest's network: `user` (rootless, through passt; the guest is
     /// 10.0.2.15/24, gateway 10.0.2.2 (the host), DNS 10.0.2.3; the
-    /// default with -p), `tap:NAME` (an existing TAP device; addresses
-    /// from --ip and --gateway) or `none` (the default without -p).
-    #[arg(long, value_name = "user|tap:NAME|none")]
+    /// default with -p), `ports` (the -p ports only, forwarded by the
+    /// monitor itself, lighter and faster to start than passt; the guest
+    /// can reach nothing else: its own connections fail or time out, as on
+    /// an isolated network, and it has no DNS), `tap:NAME` (an existing
+    /// TAP device; addresses from --ip and --gateway) or `none` (the
+    /// default without -p).
+    #[arg(long, value_name = "user|ports|tap:NAME|none")]
     net: Option<String>,
     /// The guest's address on a TAP network, as CIDR (default 10.0.2.15/24).
     #[arg(long, value_name = "IPV4/PREFIX")]

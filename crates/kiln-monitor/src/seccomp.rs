@@ -18,6 +18,12 @@
 //! the process holds few (KVM's, the console's, the backend's, volumes').
 //! VMs without volumes or network keep the tightest program.
 //!
+//! A filter binds the thread that installs it (no `TSYNC`). With `--net
+//! ports` the monitor has a second thread, the port forwarder, which
+//! installs its own program ([`restrict_forwarder`]) before it reads a
+//! guest frame: socket calls on its descriptors, its allocator, its exit,
+//! and nothing that opens, maps executable memory or spawns.
+//!
 //! The filter is installed with `SECCOMP_FILTER_FLAG_SPEC_ALLOW`: without
 //! it the kernel also forces speculative-store-bypass mitigation on the
 //! process, which is meant for sandboxed code running *in* it; the
@@ -39,6 +45,8 @@ const RUN_LOOP_VOLUMES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/run_lo
 const RUN_LOOP_NET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/run_loop_net.bpf"));
 const RUN_LOOP_VOLUMES_NET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/run_loop_volumes_net.bpf"));
+const FORWARDER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/forwarder.bpf"));
+const FORWARDER_REFUSED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/forwarder_refused.bpf"));
 
 /// What a VM serves beyond the run loop.
 #[derive(Clone, Copy, Debug, Default)]
@@ -49,15 +57,29 @@ pub struct Needs {
     pub net: bool,
 }
 
-/// Restricts this process (it is single-threaded) to the run loop's system
+/// Restricts the calling thread, the vCPU's, to the run loop's system
 /// calls, plus those of the volumes and the network device it serves.
 pub fn restrict_to_run_loop(needs: Needs) -> io::Result<()> {
-    let compiled = match (needs.volumes, needs.net) {
+    install(match (needs.volumes, needs.net) {
         (false, false) => RUN_LOOP,
         (true, false) => RUN_LOOP_VOLUMES,
         (false, true) => RUN_LOOP_NET,
         (true, true) => RUN_LOOP_VOLUMES_NET,
-    };
+    })
+}
+
+/// Restricts the calling thread, the port forwarder's, to its calls. Two
+/// programs: its allowlist, and one that fails `openat` with `EACCES` (the
+/// kernel takes the stricter answer, so that call fails, the allowlist's
+/// calls pass and anything else kills): glibc's malloc opens a `/proc`
+/// file the first time a thread's arena shrinks, and does without.
+pub fn restrict_forwarder() -> io::Result<()> {
+    install(FORWARDER_REFUSED)?;
+    install(FORWARDER)
+}
+
+/// Installs `compiled` on the calling thread.
+fn install(compiled: &[u8]) -> io::Result<()> {
     let mut program = program(compiled);
     let fprog = libc::sock_fprog {
         len: u16::try_from(program.len()).map_err(io::Error::other)?,
@@ -235,6 +257,8 @@ mod tests {
             RUN_LOOP_VOLUMES,
             RUN_LOOP_NET,
             RUN_LOOP_VOLUMES_NET,
+            FORWARDER,
+            FORWARDER_REFUSED,
         ] {
             assert!(!compiled.is_empty());
             assert_eq!(compiled.len() % 8, 0);

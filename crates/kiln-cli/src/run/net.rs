@@ -5,6 +5,9 @@
 //! line and exit code 2; a published host port that is taken is found by
 //! binding it first (passt would only say so on its own stderr, after the
 //! guest had booted), and is exit code 123.
+//!
+//! `--net ports` publishes the `-p` ports without passt: the monitor
+//! forwards them itself, and the guest reaches nothing else.
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener, UdpSocket};
 
@@ -82,6 +85,22 @@ pub(super) fn parse(args: &NetArgs<'_>) -> Result<Option<NetSpec>, Failure> {
                 addressing: Addressing::user_mode(),
             }
         }
+        None if kind == "ports" => {
+            if addressing_flags || dns.is_some() {
+                return Err(usage(
+                    "--net ports only publishes ports: its addresses are fixed (10.0.2.15/24, gateway 10.0.2.2) and it has no DNS".into(),
+                ));
+            }
+            NetSpec {
+                backend: BackendSpec::Ports { forwards },
+                // No DNS server: there is nothing to ask, and a name then
+                // fails at once instead of after the resolver's timeouts.
+                addressing: Addressing {
+                    dns: None,
+                    ..Addressing::user_mode()
+                },
+            }
+        }
         Some(("tap", name)) => {
             if !forwards.is_empty() {
                 return Err(usage(format!(
@@ -103,14 +122,14 @@ pub(super) fn parse(args: &NetArgs<'_>) -> Result<Option<NetSpec>, Failure> {
         }
         _ => {
             return Err(usage(format!(
-                "unknown --net '{kind}': expected user, tap:NAME or none"
+                "unknown --net '{kind}': expected user, ports, tap:NAME or none"
             )));
         }
     };
     if dns.is_some() {
         spec.addressing.dns = dns;
     }
-    if let BackendSpec::Passt { forwards } = &spec.backend {
+    if let BackendSpec::Passt { forwards } | BackendSpec::Ports { forwards } = &spec.backend {
         for forward in forwards {
             probe(forward)?;
         }
@@ -180,8 +199,9 @@ fn describe(forward: &PortForward) -> String {
     }
 }
 
-/// Binds the host port as passt will, and lets it go: a port another
-/// process holds is a clear error now instead of a line from passt later.
+/// Binds the host port as the backend will, and lets it go: a port another
+/// process holds is a clear error now instead of a line from passt later
+/// (or the monitor's, for `--net ports`, after the build).
 fn probe(forward: &PortForward) -> Result<(), Failure> {
     let ip = forward.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let address = (ip, forward.host_port);
@@ -319,6 +339,33 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn net_ports_publishes_without_passt_or_dns() {
+        let free = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = free.local_addr().expect("addr").port();
+        drop(free);
+        let publish = [format!("127.0.0.1:{port}:80")];
+        let args = |dns| NetArgs {
+            publish: &publish,
+            net: Some("ports"),
+            ip: None,
+            gateway: None,
+            dns,
+        };
+        let spec = parse(&args(None)).expect("valid").expect("a device");
+        assert_eq!(
+            spec.backend,
+            BackendSpec::Ports {
+                forwards: vec![forward(Some("127.0.0.1"), port, 80, Protocol::Tcp)]
+            }
+        );
+        assert_eq!(spec.addressing.dns, None, "nothing answers DNS");
+        assert_eq!(spec.addressing.ipv4, Ipv4Addr::new(10, 0, 2, 15));
+        let error = parse(&args(Some("10.0.2.3"))).expect_err("no DNS");
+        assert_eq!(error.code, USAGE);
+        assert!(error.message.contains("--net ports"), "{}", error.message);
     }
 
     #[test]

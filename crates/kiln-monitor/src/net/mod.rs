@@ -11,13 +11,15 @@
 //! - [`mmio`]: the register file;
 //! - [`queue`]: the split virtqueues, walked with every index and buffer
 //!   checked;
-//! - [`backend`]: the host side, [`passt`] (user mode, rootless) or
+//! - [`backend`]: the host side, [`passt`] (user mode, rootless),
+//!   [`ports`] (published ports only, forwarded by a monitor thread) or
 //!   [`tap`] (an existing TAP device);
 //! - [`spec`]: what `kiln run` asks for.
 
 pub mod backend;
 pub mod mmio;
 pub mod passt;
+pub mod ports;
 pub mod queue;
 pub mod spec;
 pub mod tap;
@@ -74,6 +76,9 @@ pub enum NetError {
     /// passt could not be started.
     #[error("cannot start passt: {0}")]
     Passt(io::Error),
+    /// The published ports could not be bound or their forwarder started.
+    #[error("cannot publish the ports: {0}")]
+    Ports(io::Error),
     /// The TAP device could not be attached.
     #[error("cannot attach to TAP device {name}: {error}")]
     Tap {
@@ -106,6 +111,9 @@ impl NetDevice {
         let backend: Box<dyn Backend> = match &spec.backend {
             BackendSpec::Passt { forwards } => {
                 Box::new(passt::Passt::spawn(&spec.addressing, forwards).map_err(NetError::Passt)?)
+            }
+            BackendSpec::Ports { forwards } => {
+                Box::new(ports::start(&spec.addressing, forwards).map_err(NetError::Ports)?)
             }
             BackendSpec::Tap { name } => {
                 Box::new(tap::Tap::open(name).map_err(|error| NetError::Tap {

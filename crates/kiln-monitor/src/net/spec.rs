@@ -22,6 +22,12 @@ pub enum BackendSpec {
         /// The published ports.
         forwards: Vec<PortForward>,
     },
+    /// Published ports only, forwarded by a thread of the monitor (see
+    /// [`crate::net::ports`]); the guest reaches nothing else.
+    Ports {
+        /// The published ports.
+        forwards: Vec<PortForward>,
+    },
     /// An existing TAP device.
     Tap {
         /// Its interface name.

@@ -1,0 +1,289 @@
+//! The forwarder's end of the frame socket, as smoltcp's device.
+//!
+//! The stream is the one passt speaks (each Ethernet frame behind its
+//! length, 4 bytes big-endian), so the vCPU's side is an unchanged
+//! [`Passt::on_socket`](crate::net::passt::Passt::on_socket). Neither end
+//! may wait for the other: the monitor writes the guest's frames with
+//! blocking writes at its exits and reads ours only then, so this end
+//! never blocks and always keeps reading. What smoltcp sends waits here,
+//! at most [`OUTPUT_LIMIT`] bytes, until the socket takes it; meanwhile
+//! smoltcp is told the link is busy and retransmits later (TCP's own
+//! back-pressure), so no queue grows.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::time::Instant;
+
+use crate::net::backend::MAX_FRAME;
+
+/// Bytes of the length prefix.
+const PREFIX: usize = 4;
+
+/// Bytes of Ethernet header in front of the IP packet.
+pub const ETHERNET_HEADER: usize = 14;
+
+/// Outgoing bytes held while the monitor has not read the previous ones.
+const OUTPUT_LIMIT: usize = 256 * 1024;
+
+/// Guest frames handed to smoltcp per round of the event loop: a guest
+/// that floods the link cannot starve the host's sockets.
+pub const INGRESS_BUDGET: usize = 256;
+
+/// The frame socket as a smoltcp device.
+pub struct FrameLink {
+    socket: OwnedFd,
+    /// The largest frame, Ethernet header included, either way.
+    max_frame: usize,
+    input: Input,
+    output: Output,
+    /// Frames smoltcp may still take this round.
+    budget: usize,
+    /// The monitor's end is gone: the VM ended.
+    closed: bool,
+}
+
+/// Bytes read from the stream; frames start at `start`.
+struct Input {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+/// Frames to write, each behind its length; `sent` bytes of them are gone.
+struct Output {
+    buf: Vec<u8>,
+    sent: usize,
+    /// Where smoltcp writes a frame there is no room for (it is dropped, as
+    /// a NIC drops frames on a full link).
+    discard: Vec<u8>,
+    max_frame: usize,
+}
+
+impl FrameLink {
+    /// The forwarder's end of the socket; `mtu` is the guest's IP MTU.
+    pub fn new(socket: OwnedFd, mtu: usize) -> Self {
+        let max_frame = (mtu + ETHERNET_HEADER).min(MAX_FRAME);
+        Self {
+            socket,
+            max_frame,
+            input: Input {
+                // Room for the largest frame the monitor sends behind a
+                // partial one.
+                buf: vec![0; 2 * (PREFIX + MAX_FRAME)],
+                start: 0,
+                end: 0,
+            },
+            output: Output {
+                buf: Vec::new(),
+                sent: 0,
+                discard: Vec::new(),
+                max_frame,
+            },
+            budget: INGRESS_BUDGET,
+            closed: false,
+        }
+    }
+
+    /// The socket, for the event loop's poll.
+    pub fn fd(&self) -> i32 {
+        self.socket.as_raw_fd()
+    }
+
+    /// Whether the VM has ended (the monitor's end closed).
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Whether frames wait for the socket to take them.
+    pub fn pending(&self) -> bool {
+        self.output.sent < self.output.buf.len()
+    }
+
+    /// Whether the queue is too full for another frame: smoltcp can send
+    /// nothing until the socket drains.
+    pub fn full(&self) -> bool {
+        !self.output.has_room()
+    }
+
+    /// Starts a round: smoltcp may take [`INGRESS_BUDGET`] more frames.
+    pub fn new_round(&mut self) {
+        self.budget = INGRESS_BUDGET;
+    }
+
+    /// Queues a frame we built ourselves (the announcement at start).
+    pub fn queue(&mut self, frame: &[u8]) {
+        if let Some(room) = self.output.reserve(frame.len()) {
+            room.copy_from_slice(frame);
+        }
+    }
+
+    /// Writes what is queued, as far as the socket takes it now.
+    pub fn flush(&mut self) {
+        let output = &mut self.output;
+        while output.sent < output.buf.len() {
+            let rest = &output.buf[output.sent..];
+            // SAFETY: `rest` is a valid readable buffer of the given length.
+            let n = unsafe {
+                libc::send(
+                    self.socket.as_raw_fd(),
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if n >= 0 {
+                output.sent += n as usize;
+                continue;
+            }
+            match io::Error::last_os_error().kind() {
+                io::ErrorKind::Interrupted => {}
+                io::ErrorKind::WouldBlock => return,
+                _ => {
+                    self.closed = true;
+                    return;
+                }
+            }
+        }
+        output.buf.clear();
+        output.sent = 0;
+    }
+
+    /// The next whole frame's place in the input, reading more if needed.
+    fn next_frame(&mut self) -> Option<(usize, usize)> {
+        loop {
+            let input = &self.input;
+            let have = &input.buf[input.start..input.end];
+            if let Some(prefix) = have.first_chunk::<PREFIX>() {
+                let len = u32::from_be_bytes(*prefix) as usize;
+                if len > MAX_FRAME {
+                    // The monitor writes the prefixes: a wrong one means the
+                    // stream is broken, and nothing after it can be trusted.
+                    self.closed = true;
+                    return None;
+                }
+                if have.len() >= PREFIX + len {
+                    return Some((input.start + PREFIX, len));
+                }
+            }
+            if !self.fill() {
+                return None;
+            }
+        }
+    }
+
+    /// Reads what the socket has, without blocking; whether anything came.
+    fn fill(&mut self) -> bool {
+        let input = &mut self.input;
+        if input.start > 0 {
+            input.buf.copy_within(input.start..input.end, 0);
+            input.end -= input.start;
+            input.start = 0;
+        }
+        let room = &mut input.buf[input.end..];
+        // SAFETY: `room` is a valid writable buffer of the given length.
+        let n = unsafe {
+            libc::recv(
+                self.socket.as_raw_fd(),
+                room.as_mut_ptr().cast(),
+                room.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n > 0 {
+            input.end += n as usize;
+            return true;
+        }
+        let gone = n == 0
+            || !matches!(
+                io::Error::last_os_error().kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            );
+        self.closed |= gone;
+        false
+    }
+}
+
+impl Output {
+    /// Room for a `len`-byte frame behind its prefix, if it fits the bound.
+    fn reserve(&mut self, len: usize) -> Option<&mut [u8]> {
+        if len > self.max_frame || self.buf.len() - self.sent + PREFIX + len > OUTPUT_LIMIT {
+            return None;
+        }
+        self.buf.extend_from_slice(&(len as u32).to_be_bytes());
+        let at = self.buf.len();
+        self.buf.resize(at + len, 0);
+        Some(&mut self.buf[at..])
+    }
+
+    /// Whether a frame of the largest size would fit now.
+    fn has_room(&self) -> bool {
+        self.buf.len() - self.sent + PREFIX + self.max_frame <= OUTPUT_LIMIT
+    }
+}
+
+/// One received frame.
+pub struct RxToken<'a>(&'a [u8]);
+
+/// Room for one frame to send.
+pub struct TxToken<'a>(&'a mut Output);
+
+impl phy::RxToken for RxToken<'_> {
+    fn consume<R, F>(self, f: F) -> R
+    where
+        F: FnOnce(&[u8]) -> R,
+    {
+        f(self.0)
+    }
+}
+
+impl phy::TxToken for TxToken<'_> {
+    fn consume<R, F>(self, len: usize, f: F) -> R
+    where
+        F: FnOnce(&mut [u8]) -> R,
+    {
+        let output = self.0;
+        if let Some(room) = output.reserve(len) {
+            return f(room);
+        }
+        output.discard.clear();
+        output.discard.resize(len, 0);
+        f(&mut output.discard)
+    }
+}
+
+impl phy::Device for FrameLink {
+    type RxToken<'a> = RxToken<'a>;
+    type TxToken<'a> = TxToken<'a>;
+
+    fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
+        loop {
+            if self.budget == 0 || self.closed {
+                return None;
+            }
+            let (at, len) = self.next_frame()?;
+            self.input.start = at + len;
+            self.budget -= 1;
+            // A frame longer than the link's MTU allows is dropped, as a
+            // NIC would; smoltcp never sees it.
+            if len <= self.max_frame {
+                return Some((
+                    RxToken(&self.input.buf[at..at + len]),
+                    TxToken(&mut self.output),
+                ));
+            }
+        }
+    }
+
+    fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
+        (!self.closed && self.output.has_room()).then_some(TxToken(&mut self.output))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = self.max_frame;
+        caps
+    }
+}
