@@ -178,22 +178,15 @@ impl Pool {
     /// is none or it has ended.
     fn boot(&self, number: u64, spare: Option<Spare>) -> Result<Instance, String> {
         let started = Instant::now();
-        let booted = match spare.map(Spare::boot) {
+        let (addr, child) = match spare.map(Spare::boot) {
             Some(Ok(booted)) => booted,
             Some(Err((why, child))) => {
                 tell!("kiln serve: {why}; starting another");
                 reap(child);
-                self.prepare()?.boot().map_err(|(why, child)| {
-                    reap(child);
-                    why
-                })?
+                self.boot_new()?
             }
-            None => self.prepare()?.boot().map_err(|(why, child)| {
-                reap(child);
-                why
-            })?,
+            None => self.boot_new()?,
         };
-        let (addr, child) = booted;
         let record = self.records.add(child.id());
         Ok(Instance {
             number,
@@ -204,6 +197,14 @@ impl Pool {
             ready: false,
             idle_since: started,
             record,
+        })
+    }
+
+    /// A new monitor, told to boot at once.
+    fn boot_new(&self) -> Result<(SocketAddr, Child), String> {
+        self.prepare()?.boot().map_err(|(why, child)| {
+            reap(child);
+            why
         })
     }
 
