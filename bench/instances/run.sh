@@ -13,6 +13,8 @@
 #      BENCH_PARALLEL (kiln run -d processes at once, default 4; 1 is sequential),
 #      BENCH_APP (probe, the default, or http-hello),
 #      BENCH_PORT (http-hello: the first host port, default 20000),
+#      BENCH_NET (http-hello: user, the default, a passt per instance, or
+#      ports, the monitor forwarding the published port itself),
 #      BENCH_KSM=1 (root: run the kernel's same-page merging, which Kiln's
 #      passt processes opt into, during the run and wait for two full scans
 #      before reading the memory; the KSM settings are restored at the end).
@@ -24,6 +26,8 @@ N=$(runs_from_env BENCH_INSTANCES 1000 100)
 P=$(runs_from_env BENCH_PARALLEL 4 1)
 APP=${BENCH_APP:-probe}
 PORT=$(runs_from_env BENCH_PORT 20000 1024)
+NET=${BENCH_NET:-user}
+[[ $NET == user || $NET == ports ]] || die "BENCH_NET must be user or ports, got '$NET'"
 need python3 python3
 cd "$ROOT"
 KILN=target/release/kiln
@@ -99,7 +103,7 @@ if [[ $APP == probe ]]; then
         "$KILN" run -d --name "idle-{}" --memory 8M "$IMAGE" "${GUEST_ARGS[@]}" >/dev/null &
 else
     seq "$PORT" $((PORT + N - 1)) | xargs -P "$P" -I{} \
-        "$KILN" run -d --name "http-{}" --memory 8M -p "127.0.0.1:{}:80" "$IMAGE" >/dev/null &
+        "$KILN" run -d --name "http-{}" --memory 8M --net "$NET" -p "127.0.0.1:{}:80" "$IMAGE" >/dev/null &
 fi
 # The machine is shared: if less than 2 GiB stays available, the launches
 # stop (xargs ends on SIGTERM after the running ones), not other people's
@@ -165,7 +169,7 @@ awk -v n="$N" 'NR == FNR {before[$1] = $2; next}
 
 # PSS splits shared pages (the kiln binary's text) among the processes that map them.
 KSM_USED=$(( ${#KSM_SAVED[@]} ? 1 : 0 ))
-export N P APP PORT ANSWERED ANSWERED_AGAIN START END BEFORE AFTER KERNEL_BEFORE KERNEL_AFTER IMAGE KILN_STATE_DIR
+export N P APP NET PORT ANSWERED ANSWERED_AGAIN START END BEFORE AFTER KERNEL_BEFORE KERNEL_AFTER IMAGE KILN_STATE_DIR
 export KSM_USED
 WHEN=$(date -u '+%Y-%m-%d %H:%M UTC') MACHINE=$(machine_note) python3 - <<'PY'
 import json, os, statistics as st
@@ -218,12 +222,17 @@ drop = (int(E["BEFORE"]) - int(E["AFTER"])) / n
 http = E["APP"] == "http-hello"
 print("## Instances: density and launch rate\n")
 print(f"_Measured {E['WHEN']} on {E['MACHINE']}._\n")
+ports = E["NET"] == "ports"
 if http:
+    network = ("`--net ports`: the monitor forwards it, so each is a supervisor and a monitor"
+               if ports else "so each is a supervisor, a monitor and a passt")
     print(f"{n} idle `examples/http-hello` instances (`--memory 8M`, each publishing its own host "
-          f"port with `-p 127.0.0.1:PORT:80`, so each is a supervisor, a monitor and a passt), "
+          f"port with `-p 127.0.0.1:PORT:80`, {network}), "
           f"launched by `kiln run -d`, {E['P']} at a time; each answered one `GET /` before the "
           "memory was read.\n")
     command = f"BENCH_APP=http-hello BENCH_INSTANCES={n} BENCH_PARALLEL={E['P']} BENCH_PORT={E['PORT']}"
+    if ports:
+        command = "BENCH_NET=ports " + command
     if E["KSM_USED"] == "1":
         command = "BENCH_KSM=1 " + command
         print("KSM ran during the run (`use_zero_pages` 1, 20000 pages per 20 ms) and the memory "
@@ -242,7 +251,7 @@ if E["ANSWERED_AGAIN"]:
     print(f"| instances that answered `GET /` again after KSM merged their pages | {E['ANSWERED_AGAIN']} of {n} |")
 print(f"| launch rate (`kiln run -d` returns once the monitor runs) | {n / seconds:.1f} per second ({seconds:.2f} s) |")
 print(f"| host memory per instance: drop of MemAvailable / {n} | {drop / 1024:.2f} MiB |")
-who = "supervisor + monitor + passt" if http else "supervisor + monitor"
+who = "supervisor + monitor + passt" if http and not ports else "supervisor + monitor"
 print(f"| PSS per instance ({who}), median | {st.median(pss) / 1024:.2f} MiB |")
 print(f"| monitor RSS per instance (own pages + guest pages touched), median | {st.median(rss) / 1024:.2f} MiB |")
 tables, slab, stacks = (int(a) - int(b) for a, b in

@@ -5,7 +5,8 @@
 # The app is examples/http-static (GET /, Connection: close). Each cold
 # trial waits until kiln serve has stopped its instance (--idle 50ms) and no
 # child of it holds a VM. Cold trials alternate between kiln serve as it is
-# (a prepared spare monitor, passt up, no VM) and kiln serve --no-spare.
+# (a prepared spare monitor, passt up, no VM), kiln serve --no-spare, and
+# kiln serve --net ports (the monitor forwards the port; no passt).
 # Prints a Markdown section for BENCHMARKS.md on stdout; progress on stderr.
 #
 #   bench/serve/run.sh > serve.md
@@ -102,17 +103,18 @@ def stop(proc):
         proc.terminate()
         proc.wait()
 
-print(f"==> {TRIALS} cold trials each, with and without a spare, alternating", file=sys.stderr)
+print(f"==> {TRIALS} cold trials each: spare, no spare, --net ports; alternating", file=sys.stderr)
 spare_proc, spare_port, cold_cmd = start("50ms")
 bare_proc, bare_port, bare_cmd = start("50ms", "--no-spare")
-cold, bare = [], []
+ports_proc, ports_port, ports_cmd = start("50ms", "--net", "ports")
+cold, bare, ports = [], [], []
 for _ in range(TRIALS):
-    wait_for_zero(spare_proc)
-    cold.append(request(spare_port))
-    wait_for_zero(bare_proc)
-    bare.append(request(bare_port))
-stop(spare_proc)
-stop(bare_proc)
+    for proc, port, results in ((spare_proc, spare_port, cold), (bare_proc, bare_port, bare),
+                                (ports_proc, ports_port, ports)):
+        wait_for_zero(proc)
+        results.append(request(port))
+for proc in (spare_proc, bare_proc, ports_proc):
+    stop(proc)
 
 print(f"==> {TRIALS} warm trials", file=sys.stderr)
 proc, port, warm_cmd = start("10m")
@@ -134,12 +136,14 @@ print("A client connects to `kiln serve`'s port and sends `GET /` (Connection: c
       "previous instance was stopped for being idle), so the VM's creation, the guest's boot "
       "and the handoff are included; kiln serve keeps a spare monitor with its passt started "
       "and no VM, so their start-up is not; `--no-spare` boots without one (a new `kiln run` "
-      "and passt per cold request), alternating with the first trial by trial. "
+      "and passt per cold request); `--net ports` has the monitor forward the port itself (no "
+      "passt; with the spare). The three alternate trial by trial. "
       f"Warm: an instance already running. {TRIALS} trials each.\n")
 print(f"Command (from the repository root): `BENCH_TRIALS={TRIALS} bench/serve/run.sh`, which runs\n")
-print("```\n" + cold_cmd + "\n" + bare_cmd + "\n" + warm_cmd + "\n```\n")
+print("```\n" + "\n".join([cold_cmd, bare_cmd, ports_cmd, warm_cmd]) + "\n```\n")
 print("| Request | median | p99 | min | max | no answer in 10 s |\n|---|---|---|---|---|---|")
 print(row("cold (zero instances, a spare monitor ready)", cold))
 print(row("cold, `--no-spare`", bare))
+print(row("cold, `--net ports` (a spare ready)", ports))
 print(row("warm (instance running)", warm))
 PY

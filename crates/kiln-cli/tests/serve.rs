@@ -215,6 +215,28 @@ fn a_spare_monitor_waits_without_a_vm_and_boots_the_first_connection() {
     bare.wait_for("started instance 1 (", 1);
 }
 
+/// With --net ports the monitor forwards the served port itself: no passt
+/// runs, and connections work as through passt.
+#[test]
+fn net_ports_serves_without_passt() {
+    let serve = Serve::start(&["--net", "ports"]);
+    drop(connect_and_echo(
+        serve.port,
+        b"through the monitor's forwarder",
+    ));
+    serve.wait_for("started instance 1 (", 1);
+    let pid = serve.server.0.id();
+    let monitors = children(pid);
+    assert!(!monitors.is_empty());
+    for monitor in monitors {
+        assert!(
+            children(monitor).is_empty(),
+            "monitor {monitor} has a child"
+        );
+    }
+    drop(connect_and_echo(serve.port, b"and again, warm"));
+}
+
 /// Polls `found` for up to 10 s.
 fn wait_until<T>(found: impl Fn() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -379,6 +401,7 @@ fn bad_arguments_are_one_clear_error() {
     run(&["-p", "8080", image]).assert_clean_error(code::USAGE, "invalid --publish");
     run(&["-p", "8080:7/udp", image]).assert_clean_error(code::USAGE, "TCP only");
     run(&["-p", "8080:7", "--max", "0", image]).assert_clean_error(code::USAGE, "--max");
+    run(&["-p", "8080:7", "--net", "tap:x", image]).assert_clean_error(code::USAGE, "--net");
     run(&["-p", "8080:7", "-e", "=x", image]).assert_clean_error(code::USAGE, "--env");
     run(&["-p", "8080:7", "-v", "/nonexistent:/x", image])
         .assert_clean_error(code::USAGE, "/nonexistent");

@@ -52,10 +52,16 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     max: u16,
     /// Do not keep a monitor prepared for the next boot (it has no VM but
-    /// holds its passt, about 20 MiB); cold requests then also wait for
-    /// the monitor and passt to start.
+    /// holds its network backend: with --net user a passt, about 20 MiB);
+    /// cold requests then also wait for the monitor (and passt) to start.
     #[arg(long)]
     no_spare: bool,
+    /// The instances' network: `user` (passt: the guest also reaches the
+    /// host's network and DNS) or `ports` (the monitor forwards the served
+    /// port itself: lighter and faster to start, but the guest reaches
+    /// nothing else). See `kiln run --net`.
+    #[arg(long, default_value = "user", value_parser = ["user", "ports"])]
+    net: String,
     /// Guest memory, e.g. 8M or 1G.
     #[arg(short = 'm', long, default_value = "8M", value_parser = parse_memory)]
     memory: u64,
@@ -83,7 +89,7 @@ pub fn serve(args: ServeArgs) -> Outcome {
     // Checked once here: a bad value would otherwise fail every boot.
     crate::run::guest_env(&args.env)?;
     crate::run::volume::parse_volumes(&args.volumes)?;
-    if !crate::run::net::passt_installed() {
+    if args.net == "user" && !crate::run::net::passt_installed() {
         return Err(usage("passt is not installed: apt install passt".into()));
     }
     let image = resolve(&args)?;
@@ -94,7 +100,10 @@ pub fn serve(args: ServeArgs) -> Outcome {
             format!("cannot listen on {host_ip}:{}: {e}", forward.host_port),
         )
     })?;
-    let mut run_args = vec![format!("--memory={}", args.memory)];
+    let mut run_args = vec![
+        format!("--memory={}", args.memory),
+        format!("--net={}", args.net),
+    ];
     run_args.extend(args.env.iter().map(|e| format!("--env={e}")));
     run_args.extend(args.volumes.iter().map(|v| format!("--volume={v}")));
     run_args.push(image.to_string_lossy().into_owned());
