@@ -69,10 +69,10 @@ pub fn restrict_to_run_loop(needs: Needs) -> io::Result<()> {
 }
 
 /// Restricts the calling thread, the port forwarder's, to its calls. Two
-/// programs: its allowlist, and one that fails `openat` with `EACCES` (the
-/// kernel takes the stricter answer, so that call fails, the allowlist's
-/// calls pass and anything else kills): glibc's malloc opens a `/proc`
-/// file the first time a thread's arena shrinks, and does without.
+/// programs, of which the kernel takes the stricter answer: the allowlist
+/// (anything else kills), which lets `openat` through, and one that fails
+/// `openat` with `EACCES`. glibc's malloc opens a `/proc` file the first
+/// time a thread's arena shrinks, and does without it.
 pub fn restrict_forwarder() -> io::Result<()> {
     install(FORWARDER_REFUSED)?;
     install(FORWARDER)
@@ -248,6 +248,31 @@ mod tests {
                 "ioctl {request:#x} missing from the allowlist"
             );
         }
+    }
+
+    /// Set in the child that probes the forwarder's programs.
+    const FORWARDER_PROBE: &str = "KILN_SECCOMP_FORWARDER_PROBE";
+
+    #[test]
+    fn the_forwarder_programs_refuse_opens_without_killing() {
+        let test = "seccomp::tests::the_forwarder_programs_refuse_opens_without_killing";
+        if std::env::var_os(FORWARDER_PROBE).is_none() {
+            let output = Command::new(std::env::current_exe().expect("the test binary"))
+                .args([test, "--exact", "--nocapture"])
+                .env(FORWARDER_PROBE, "1")
+                .output()
+                .expect("run the test binary");
+            assert!(output.status.success(), "{output:?}");
+            assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
+            return;
+        }
+        restrict_forwarder().expect("install the filters");
+        let path = c"/proc/sys/vm/overcommit_memory";
+        // SAFETY: a valid C string; the result is only compared.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        assert_eq!(fd, -1, "the open was refused");
+        let error = std::io::Error::last_os_error();
+        assert_eq!(error.raw_os_error(), Some(libc::EACCES));
     }
 
     #[test]

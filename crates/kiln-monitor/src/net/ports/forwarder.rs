@@ -30,6 +30,13 @@ pub const MAX_CONNECTIONS: usize = 128;
 /// Connections accepted per listener per round.
 const ACCEPT_BUDGET: usize = 32;
 
+/// Connections whose handshake with the guest may be under way at once;
+/// the rest wait in the host's accept queue. A guest's stack takes a burst
+/// of SYNs only as far as its memory goes and resets the others (`http-hello`
+/// in 8 MiB holds ~40 connections): let in a few at a time, connections
+/// that finish make room for the next.
+const MAX_HANDSHAKES: usize = 8;
+
 /// The published ports, bound (and non-blocking) before the guest starts.
 pub struct Listeners {
     /// TCP listeners and the guest port each forwards to.
@@ -147,13 +154,31 @@ impl Forwarder {
         Instant::from_micros(i64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(i64::MAX))
     }
 
+    /// Connections waiting for the guest's SYN-ACK.
+    fn handshakes(&self) -> usize {
+        self.splices
+            .iter()
+            .filter(|splice| splice.handshaking(&self.sockets))
+            .count()
+    }
+
     /// Takes the connections waiting on ready listeners.
     fn accept(&mut self) {
+        let mut handshakes = self.handshakes();
         for index in 0..self.listeners.len() {
+            if handshakes >= MAX_HANDSHAKES {
+                // The listener stays ready; it is not polled meanwhile.
+                return;
+            }
             if !std::mem::take(&mut self.listeners[index].ready) {
                 continue;
             }
             for _ in 0..ACCEPT_BUDGET {
+                if handshakes >= MAX_HANDSHAKES {
+                    // More may wait: try again once the guest answered.
+                    self.listeners[index].ready = true;
+                    break;
+                }
                 let Some(host) = accept(&self.listeners[index].socket) else {
                     break;
                 };
@@ -168,7 +193,10 @@ impl Forwarder {
                 let guest = (self.guest, self.listeners[index].guest_port);
                 let cx = self.iface.context();
                 match Splice::connect(host, &mut self.sockets, cx, (self.gateway, port), guest) {
-                    Ok(splice) => self.splices.push(splice),
+                    Ok(splice) => {
+                        self.splices.push(splice);
+                        handshakes += 1;
+                    }
                     // Not reachable for our fixed addresses; the host's
                     // socket, dropped with the error, closes.
                     Err(_) => self.tcp_ports.release(port),
@@ -209,7 +237,13 @@ impl Forwarder {
             libc::POLLIN
         };
         watch(self.link.fd(), link_events, Slot::Link);
+        // At the handshake limit a waiting connection is no news: the
+        // guest's answers, on the link, wake the loop instead.
+        let accepting = self.handshakes() < MAX_HANDSHAKES;
         for (index, listener) in self.listeners.iter().enumerate() {
+            if !accepting {
+                break;
+            }
             watch(
                 listener.socket.as_raw_fd(),
                 libc::POLLIN,

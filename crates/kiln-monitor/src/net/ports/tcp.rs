@@ -98,6 +98,11 @@ impl Splice {
         self.handle
     }
 
+    /// Whether the guest has yet to answer the SYN.
+    pub fn handshaking(&self, sockets: &SocketSet<'static>) -> bool {
+        sockets.get::<tcp::Socket>(self.handle).state() == State::SynSent
+    }
+
     /// The host descriptor and the poll events it waits for, if any.
     pub fn interest(&self, sockets: &SocketSet<'static>) -> Option<(i32, i16)> {
         if self.hung {
