@@ -190,6 +190,10 @@ impl Forwarder {
                     tcp::reset_on_close(&host);
                     continue;
                 };
+                // The guest has cut the stream into segments already;
+                // holding back a small one for the ACK of the last (Nagle)
+                // would meet the client's delayed ACK: 40 ms stalls.
+                let _ = host.set_nodelay(true);
                 let guest = (self.guest, self.listeners[index].guest_port);
                 let cx = self.iface.context();
                 match Splice::connect(host, &mut self.sockets, cx, (self.gateway, port), guest) {

@@ -73,6 +73,10 @@ impl Splice {
         // a fuller segment only adds latency the host's sender chose not to.
         socket.set_nagle_enabled(false);
         socket.set_timeout(Some(ACK_TIMEOUT));
+        // ACK at once: a guest that holds a small segment until its last
+        // one is acknowledged (Nagle) would otherwise wait out smoltcp's
+        // 10 ms delayed ACK (p99 35 ms at 50 connections; 2.4 ms without).
+        socket.set_ack_delay(None);
         socket.connect(cx, IpEndpoint::from(guest), IpEndpoint::from(local))?;
         Ok(Self {
             host,
