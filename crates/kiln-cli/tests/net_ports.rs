@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::{Server, free_port, image, kiln, require_kvm, run_image, start_server};
 
 /// The forwarder's bound on connections at once.
-const MAX_CONNECTIONS: usize = 128;
+const MAX_CONNECTIONS: usize = 256;
 
 /// A running `kiln run`, with what the guest wrote on stderr so far.
 struct Guest {

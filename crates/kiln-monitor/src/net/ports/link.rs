@@ -107,6 +107,15 @@ impl FrameLink {
         !self.output.has_room()
     }
 
+    /// Whether a whole frame waits in our buffer (a round's budget ran
+    /// out): the socket may be empty, so only a round without a wait
+    /// takes it in.
+    pub fn backlog(&self) -> bool {
+        let have = &self.input.buf[self.input.start..self.input.end];
+        have.first_chunk::<PREFIX>()
+            .is_some_and(|prefix| have.len() >= PREFIX + u32::from_be_bytes(*prefix) as usize)
+    }
+
     /// Starts a round: smoltcp may take [`INGRESS_BUDGET`] more frames.
     pub fn new_round(&mut self) {
         self.budget = INGRESS_BUDGET;

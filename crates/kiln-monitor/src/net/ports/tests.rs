@@ -476,6 +476,50 @@ fn garbage_from_the_guest_leaves_the_forwarder_serving() {
     finish(setup, Some((stop, guest)));
 }
 
+/// More frames in one write than a round takes in: the rest are handled
+/// in the next rounds, not left for the next frame to come.
+#[test]
+fn a_burst_beyond_a_rounds_budget_is_answered_whole() {
+    let setup = setup();
+    let mut device = std::os::unix::net::UnixStream::from(setup.device.try_clone().expect("dup"));
+    device
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let addressing = Addressing::user_mode();
+    // The guest asking for the gateway's MAC, from the guest's MAC.
+    let mut request = vec![0xff; 6];
+    request.extend_from_slice(&DEFAULT_MAC);
+    request.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+    request.extend_from_slice(&DEFAULT_MAC);
+    request.extend_from_slice(&addressing.ipv4.octets());
+    request.extend_from_slice(&[0; 6]);
+    request.extend_from_slice(&addressing.gateway.octets());
+    let burst = 3 * super::link::INGRESS_BUDGET / 2;
+    let mut stream = Vec::new();
+    for _ in 0..burst {
+        stream.extend_from_slice(&(request.len() as u32).to_be_bytes());
+        stream.extend_from_slice(&request);
+    }
+    device.write_all(&stream).expect("the burst");
+    // The announcement, then one reply per request.
+    for i in 0..=burst {
+        let mut prefix = [0; 4];
+        device
+            .read_exact(&mut prefix)
+            .unwrap_or_else(|e| panic!("frame {i} of {burst}: {e}"));
+        let mut frame = vec![0; u32::from_be_bytes(prefix) as usize];
+        device.read_exact(&mut frame).expect("a frame");
+        assert_eq!(frame[12..14], [0x08, 0x06], "ARP");
+        assert_eq!(
+            frame[21],
+            if i == 0 { 1 } else { 2 },
+            "request, then replies"
+        );
+    }
+    drop(device);
+    finish(setup, None);
+}
+
 /// Set in the child process that runs the forwarder's whole path.
 const SECCOMP_PROBE: &str = "KILN_PORTS_SECCOMP_PROBE";
 
