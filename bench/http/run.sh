@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # HTTP serving: wrk against the same std program (default examples/http-hello)
-# as a native process, as a Kiln guest through -p (passt, user mode), and as a
-# Kiln guest on a TAP device inside a network namespace this script creates;
-# requests/s and p50/p99 latency at 1, 50 and 200 connections, side by side in
-# one run; and the time from `kiln run -p` to the first successful response.
+# as a native process, as a Kiln guest through -p (passt, user mode), through
+# `--net ports -p` (the monitor forwards the port itself), and as a Kiln guest
+# on a TAP device inside a network namespace this script creates; requests/s
+# and p50/p99 latency at 1, 50 and 200 connections, side by side in one run;
+# and the time from `kiln run -p` to the first successful response, with
+# passt and with `--net ports`, trial by trial.
 # Prints a Markdown section for BENCHMARKS.md on stdout; progress on stderr.
 # Needs root (the namespace and TAP device), wrk and passt.
 #
@@ -103,6 +105,15 @@ log "kiln -p (passt): wrk at 1, 50, 200 connections"
 bench_target kiln-user "http://127.0.0.1:$PORT/"
 kill "${PIDS[-1]}"
 
+# Kiln, the port forwarded by the monitor itself (--net ports).
+PORT=$(free_port)
+"$KILN" run -m "$MEMORY" --net ports -p "$PORT:80" "$GUEST" >/dev/null 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$PORT/"
+log "kiln --net ports: wrk at 1, 50, 200 connections"
+bench_target kiln-ports "http://127.0.0.1:$PORT/"
+kill "${PIDS[-1]}"
+
 # Kiln on a TAP device in a namespace of our own (the client runs there too).
 ip netns add "$NS"
 ip netns exec "$NS" ip link set lo up
@@ -116,16 +127,19 @@ log "kiln --net tap: wrk at 1, 50, 200 connections"
 bench_target kiln-tap "http://10.0.9.2/" "$NS"
 kill "${PIDS[-1]}"
 
-# From `kiln run -p` to the first successful response.
-log "time to first response: $FIRST_RUNS runs"
+# From `kiln run -p` to the first successful response: passt and --net
+# ports alternate trial by trial, so both see the same host load.
+log "time to first response: $FIRST_RUNS runs each, passt and --net ports"
 for ((i = 0; i < FIRST_RUNS; i++)); do
-    PORT=$(free_port)
-    start=$(date +%s%N)
-    "$KILN" run -m "$MEMORY" -p "$PORT:80" "$GUEST" >/dev/null 2>&1 &
-    pid=$!
-    until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/"; do :; done
-    echo $(( $(date +%s%N) - start )) >>"$TMP/first.txt"
-    kill "$pid"; wait "$pid" 2>/dev/null || true
+    for net in user ports; do
+        PORT=$(free_port)
+        start=$(date +%s%N)
+        "$KILN" run -m "$MEMORY" --net "$net" -p "$PORT:80" "$GUEST" >/dev/null 2>&1 &
+        pid=$!
+        until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/"; do :; done
+        echo $(( $(date +%s%N) - start )) >>"$TMP/first-$net.txt"
+        kill "$pid"; wait "$pid" 2>/dev/null || true
+    done
 done
 
 export TMP APP SECONDS_PER_RUN FIRST_RUNS MEMORY GUEST NATIVE
@@ -134,25 +148,30 @@ import os, statistics as st
 E = os.environ
 rows = [l.split() for l in open(f"{E['TMP']}/results.txt")]
 res = {(r[0], int(r[1])): (float(r[2]), float(r[3]), float(r[4]), int(r[5])) for r in rows}
-first = sorted(int(l) / 1e6 for l in open(f"{E['TMP']}/first.txt"))
+first = {net: sorted(int(l) / 1e6 for l in open(f"{E['TMP']}/first-{net}.txt"))
+         for net in ("user", "ports")}
 print(f"## HTTP: `{E['APP']}` as a Kiln guest vs native\n")
 print(f"_Measured {E['WHEN']} on {E['MACHINE']}._\n")
 print(f"`wrk --latency` for {E['SECONDS_PER_RUN']} s per row against the same program "
       f"(`{E['NATIVE']}` natively on the host's loopback; `{E['GUEST']}` with `--memory {E['MEMORY']}`, "
-      "through `-p` (passt) from the host, and on a TAP device in a network namespace with wrk in "
-      "the namespace), one after another in one run.\n")
+      "through `-p` (passt) from the host, through `--net ports -p` (the monitor forwards the port) "
+      "from the host, and on a TAP device in a network namespace with wrk in the namespace), one "
+      "after another in one run.\n")
 print(f"Command (from the repository root): `BENCH_APP={E['APP']} BENCH_SECONDS={E['SECONDS_PER_RUN']} "
       f"BENCH_FIRST_RUNS={E['FIRST_RUNS']} bench/http/run.sh`\n")
-print("| connections | native req/s | Kiln TAP req/s (ratio) | Kiln `-p` req/s (ratio) | p50 / p99 native | p50 / p99 TAP | p50 / p99 `-p` |")
-print("|---|---|---|---|---|---|---|")
+print("| connections | native req/s | Kiln TAP req/s (ratio) | Kiln `-p` req/s (ratio) | Kiln `--net ports` req/s (ratio) | p50 / p99 native | p50 / p99 TAP | p50 / p99 `-p` | p50 / p99 `--net ports` |")
+print("|---|---|---|---|---|---|---|---|---|")
 for c in (1, 50, 200):
-    n, t, u = res[("native", c)], res[("kiln-tap", c)], res[("kiln-user", c)]
+    n, t, u, f = (res[(name, c)] for name in ("native", "kiln-tap", "kiln-user", "kiln-ports"))
     lat = lambda r: f"{r[1]:.2f} / {r[2]:.2f} ms"
-    print(f"| {c} | {n[0]:,.0f} | {t[0]:,.0f} ({t[0] / n[0]:.2f}x) | {u[0]:,.0f} ({u[0] / n[0]:.2f}x) | "
-          f"{lat(n)} | {lat(t)} | {lat(u)} |")
+    ratio = lambda r: f"{r[0]:,.0f} ({r[0] / n[0]:.2f}x)"
+    print(f"| {c} | {n[0]:,.0f} | {ratio(t)} | {ratio(u)} | {ratio(f)} | "
+          f"{lat(n)} | {lat(t)} | {lat(u)} | {lat(f)} |")
 bad = {k: v[3] for k, v in res.items() if v[3]}
 if bad:
     print(f"\nNon-2xx responses: {bad}")
-print(f"\nFrom `kiln run -p` to the first successful response ({len(first)} runs): "
-      f"median {st.median(first):.1f} ms, p90 {st.quantiles(first, n=10)[8]:.1f} ms.")
+for net, label in (("user", "`kiln run -p` (passt)"), ("ports", "`kiln run --net ports -p`")):
+    runs = first[net]
+    print(f"\nFrom {label} to the first successful response ({len(runs)} runs, alternating): "
+          f"median {st.median(runs):.1f} ms, p90 {st.quantiles(runs, n=10)[8]:.1f} ms.")
 PY
