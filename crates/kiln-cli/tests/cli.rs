@@ -381,7 +381,11 @@ fn bad_network_flags_are_usage_errors() {
         ),
         (
             &["--net", "bridge"],
-            "unknown --net 'bridge': expected user, tap:NAME or none",
+            "unknown --net 'bridge': expected user, ports, tap:NAME or none",
+        ),
+        (
+            &["--net", "ports", "-p", "8080:80", "--dns", "10.0.2.3"],
+            "--net ports only publishes ports",
         ),
         (&["--net", "tap:"], "--net tap needs a device name"),
         (&["--net", "tap:kilnnosuch0"], "no TAP device kilnnosuch0"),
