@@ -302,6 +302,16 @@ fn udp_datagrams_come_back_from_the_published_port() {
 }
 
 #[test]
+fn more_udp_peers_than_flows_evict_the_oldest_and_all_get_answers() {
+    let mut setup = setup();
+    let (stop, _, guest) = with_guest(&mut setup);
+    for _ in 0..super::udp::MAX_FLOWS + 8 {
+        udp_echo(setup.udp);
+    }
+    finish(setup, Some((stop, guest)));
+}
+
+#[test]
 fn a_port_the_guest_does_not_serve_resets_the_host_connection() {
     let mut setup = setup();
     let (stop, _, guest) = with_guest(&mut setup);
