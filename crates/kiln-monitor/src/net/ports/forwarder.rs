@@ -9,7 +9,7 @@
 //! room, write only where data waits), so the loop never spins.
 
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use smoltcp::iface::{Config, Interface, SocketSet};
 use smoltcp::time::{Duration, Instant};
@@ -53,8 +53,6 @@ pub struct Forwarder {
     link: FrameLink,
     gateway: Ipv4Address,
     guest: Ipv4Address,
-    /// Said to the guest first (see [`announcement`]).
-    hello: Vec<u8>,
     listeners: Vec<Listener>,
     udp: Vec<(UdpForward, bool)>,
     splices: Vec<Splice>,
@@ -97,8 +95,9 @@ impl Forwarder {
             let _ = addrs.push(IpCidr::new(gateway.into(), addressing.prefix_len));
         });
         let guest = addressing.ipv4;
+        // Said first, once the thread runs (see `announcement`).
+        link.queue(&announcement(mac, gateway, guest));
         Self {
-            hello: announcement(mac, gateway, guest),
             iface,
             sockets: SocketSet::new(Vec::new()),
             link,
@@ -127,8 +126,6 @@ impl Forwarder {
 
     /// Serves until the VM ends (the frame socket closes).
     pub fn run(mut self) {
-        let hello = std::mem::take(&mut self.hello);
-        self.link.queue(&hello);
         loop {
             let now = self.now();
             self.link.new_round();
@@ -228,7 +225,7 @@ impl Forwarder {
     fn wait(&mut self, now: Instant) {
         let mut fds = Vec::with_capacity(1 + self.listeners.len() + self.splices.len());
         let mut slots = Vec::with_capacity(fds.capacity());
-        let mut watch = |fd: i32, events: i16, slot: Slot| {
+        let mut watch = |fd: RawFd, events: i16, slot: Slot| {
             fds.push(libc::pollfd {
                 fd,
                 events,

@@ -11,7 +11,7 @@
 //! back-pressure), so no queue grows.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
@@ -87,7 +87,7 @@ impl FrameLink {
     }
 
     /// The socket, for the event loop's poll.
-    pub fn fd(&self) -> i32 {
+    pub fn fd(&self) -> RawFd {
         self.socket.as_raw_fd()
     }
 

@@ -10,7 +10,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 use smoltcp::iface::{Context, SocketHandle, SocketSet};
 use smoltcp::socket::tcp::{self, State};
@@ -108,7 +108,7 @@ impl Splice {
     }
 
     /// The host descriptor and the poll events it waits for, if any.
-    pub fn interest(&self, sockets: &SocketSet<'static>) -> Option<(i32, i16)> {
+    pub fn interest(&self, sockets: &SocketSet<'static>) -> Option<(RawFd, i16)> {
         if self.hung {
             return None;
         }

@@ -11,7 +11,7 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::udp;
@@ -67,7 +67,7 @@ impl UdpForward {
     }
 
     /// The host socket, for the poll.
-    pub fn fd(&self) -> i32 {
+    pub fn fd(&self) -> RawFd {
         self.host.as_raw_fd()
     }
 
