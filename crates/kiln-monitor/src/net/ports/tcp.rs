@@ -140,10 +140,13 @@ impl Splice {
         ) {
             self.guest_fin = true;
         }
-        if self.pump_to_guest(socket).is_err() || self.pump_to_host(socket).is_err() {
+        // Nothing moves once the host's side is to be reset.
+        if !self.reset
+            && (self.pump_to_guest(socket).is_err() || self.pump_to_host(socket).is_err())
+        {
             // One side failed: the other is reset. The host's socket is
             // dropped with the splice; the guest's stays until its RST is
-            // out (see `finished`).
+            // out (the `Closed` arm below).
             socket.abort();
             self.reset_host();
             return Progress::Open;
@@ -159,10 +162,15 @@ impl Splice {
         match socket.state() {
             State::TimeWait if !socket.can_recv() => Progress::Done,
             State::Closed => {
-                if !(self.guest_fin && self.host_eof) {
+                let graceful = self.guest_fin && self.host_eof && !self.reset;
+                if !graceful {
                     // Reset by the guest, refused (nothing listens on the
                     // port), timed out, or aborted here.
                     self.reset_host();
+                } else if socket.can_recv() {
+                    // Both FINs are through, but the host has yet to take
+                    // the guest's last bytes.
+                    return Progress::Open;
                 }
                 // An abort's RST goes out before the socket forgets the
                 // connection.
