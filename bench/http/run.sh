@@ -133,12 +133,9 @@ log "time to first response: $FIRST_RUNS runs each, passt and --net ports"
 for ((i = 0; i < FIRST_RUNS; i++)); do
     for net in user ports; do
         PORT=$(free_port)
-        start=$(date +%s%N)
-        "$KILN" run -m "$MEMORY" --net "$net" -p "$PORT:80" "$GUEST" >/dev/null 2>&1 &
-        pid=$!
-        until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/"; do :; done
-        echo $(( $(date +%s%N) - start )) >>"$TMP/first-$net.txt"
-        kill "$pid"; wait "$pid" 2>/dev/null || true
+        python3 "$ROOT/bench/http/first_response.py" "$PORT" \
+            "$KILN" run -m "$MEMORY" --net "$net" -p "$PORT:80" "$GUEST" >>"$TMP/first-$net.txt" \
+            || die "no first response through --net $net"
     done
 done
 
@@ -148,7 +145,7 @@ import os, statistics as st
 E = os.environ
 rows = [l.split() for l in open(f"{E['TMP']}/results.txt")]
 res = {(r[0], int(r[1])): (float(r[2]), float(r[3]), float(r[4]), int(r[5])) for r in rows}
-first = {net: sorted(int(l) / 1e6 for l in open(f"{E['TMP']}/first-{net}.txt"))
+first = {net: sorted(float(l) for l in open(f"{E['TMP']}/first-{net}.txt"))
          for net in ("user", "ports")}
 print(f"## HTTP: `{E['APP']}` as a Kiln guest vs native\n")
 print(f"_Measured {E['WHEN']} on {E['MACHINE']}._\n")
