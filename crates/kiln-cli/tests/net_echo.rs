@@ -145,6 +145,7 @@ fn std_net_calls_answer_as_linux_does_and_reach_the_host() {
          foreign address: AddrNotAvailable (99)\n\
          accept with nobody: WouldBlock (11)\n\
          connect to loopback: ConnectionRefused (111)\n  at once: true\n\
+         connect_timeout to loopback: ConnectionRefused (111)\n\
          loopback tcp: Ok(\"echo: ping\\n\") from 127.0.0.1\n\
          loopback udp: Ok(([104, 105], true))\n\
          udp bound: true\n\

@@ -369,9 +369,8 @@ fn the_guest_cannot_reach_out_through_net_ports() {
     let client = image("examples/net-client", false);
     let flags = ["--net", "ports", "--timeout", "60s"];
     for (url, why, within) in [
-        // Kiln's C library reports the gateway's reset to the SYN as
-        // ECONNRESET (Linux says ECONNREFUSED).
-        ("http://10.0.2.2:80/", "connection re", 5),
+        // The gateway answers the SYN with a reset: refused, as on Linux.
+        ("http://10.0.2.2:80/", "connection refused", 5),
         ("http://192.0.2.1:80/", "timed out", 20),
         ("http://example.com/", "", 10),
     ] {

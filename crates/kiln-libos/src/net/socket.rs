@@ -125,8 +125,8 @@ pub struct Socket {
     read_shut: bool,
     /// The program shut its writing half (`shutdown`).
     write_shut: bool,
-    /// The connection's reset was reported.
-    reset: bool,
+    /// The connection's end (refused, or reset) was reported.
+    ended: bool,
     nodelay: bool,
     keepalive: bool,
     recv_timeout: Option<u64>,
@@ -203,7 +203,7 @@ impl Socket {
             backlog: 0,
             read_shut: false,
             write_shut: false,
-            reset: false,
+            ended: false,
             nodelay: false,
             keepalive: false,
             recv_timeout: None,
@@ -250,12 +250,13 @@ impl Socket {
                 tcp::State::SynSent | tcp::State::SynReceived => {}
                 tcp::State::Closed => {
                     self.connecting = false;
+                    self.ended = true;
                     self.error = ECONNREFUSED;
                 }
                 _ => self.connecting = false,
             }
-        } else if state == tcp::State::Closed && !self.write_shut && !self.reset {
-            self.reset = true;
+        } else if state == tcp::State::Closed && !self.write_shut && !self.ended {
+            self.ended = true;
             self.error = ECONNRESET;
         }
     }

@@ -39,6 +39,12 @@ fn main() {
         outcome(TcpStream::connect("127.0.0.1:9"))
     );
     println!("  at once: {}", start.elapsed() < Duration::from_secs(1));
+    // Non-blocking, then poll and SO_ERROR: the refusal must survive them.
+    let nine = SocketAddr::from((Ipv4Addr::LOCALHOST, 9));
+    println!(
+        "connect_timeout to loopback: {}",
+        outcome(TcpStream::connect_timeout(&nine, Duration::from_secs(1)))
+    );
 
     // The program talking to itself over the loopback address.
     let local = TcpListener::bind("127.0.0.1:0").expect("bind the loopback address");
