@@ -11,7 +11,7 @@
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::iface::{Config, Interface, PollResult, SocketSet};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 
@@ -128,24 +128,43 @@ impl Forwarder {
     pub fn run(mut self) {
         loop {
             let now = self.now();
-            self.link.new_round();
-            self.iface.poll(now, &mut self.link, &mut self.sockets);
-            self.accept();
-            self.splice();
-            for (udp, ready) in &mut self.udp {
-                if std::mem::take(ready) {
-                    udp.pump_from_host(&mut self.sockets, &mut self.udp_ports, now);
-                }
-                udp.pump_replies(&mut self.sockets, &mut self.udp_ports, now);
-            }
-            // What the host sent, out to the guest.
-            self.iface.poll(now, &mut self.link, &mut self.sockets);
-            self.link.flush();
+            self.serve(now);
+            self.send(now);
             if self.link.closed() {
                 return;
             }
             self.wait(now);
         }
+    }
+
+    /// The first half of a round: takes in the guest's frames, accepts
+    /// host connections and moves bytes and datagrams both ways.
+    pub(super) fn serve(&mut self, now: Instant) {
+        self.link.new_round();
+        self.iface.poll(now, &mut self.link, &mut self.sockets);
+        self.accept();
+        self.splice();
+        for (udp, ready) in &mut self.udp {
+            if std::mem::take(ready) {
+                udp.pump_from_host(&mut self.sockets, &mut self.udp_ports, now);
+            }
+            udp.pump_replies(&mut self.sockets, &mut self.udp_ports, now);
+        }
+    }
+
+    /// The second half: what the host sent, out to the guest. Nothing is
+    /// taken in: a guest frame taken in here would land after the service,
+    /// and with no descriptor ready for it the loop would sleep on it (a
+    /// connection's last bytes and FIN waited in its ring until other
+    /// traffic came, or until TIME-WAIT ran out and reset the host's side).
+    /// It waits on the link instead, which wakes the next round.
+    pub(super) fn send(&mut self, now: Instant) {
+        while self
+            .iface
+            .poll_egress(now, &mut self.link, &mut self.sockets)
+            == PollResult::SocketStateChanged
+        {}
+        self.link.flush();
     }
 
     fn now(&self) -> Instant {
