@@ -227,7 +227,7 @@ fn connections_beyond_the_bound_are_reset_cleanly() {
 }
 
 /// 200 connections at once to `http-hello` in 8 MiB, whose stack holds
-/// ~40: the forwarder lets a few handshakes in at a time, so (nearly)
+/// ~30: the forwarder lets a few handshakes in at a time, so (nearly)
 /// every one is served, none hangs, and the monitor serves on afterwards.
 #[test]
 fn a_burst_of_connections_is_served_a_few_handshakes_at_a_time() {

@@ -25,7 +25,7 @@ use crate::net::spec::Addressing;
 /// holds up to 128 KiB here (two rings), so this bounds the forwarder's
 /// memory at ~32 MiB under a flood; a guest with the memory for them
 /// serves as many (`wrk -c200` through 128 lost a third of its requests
-/// to resets), while `http-hello` in 8 MiB holds ~40.
+/// to resets), while `http-hello` in 8 MiB holds ~30.
 pub const MAX_CONNECTIONS: usize = 256;
 
 /// Connections accepted per listener per round.
@@ -34,7 +34,7 @@ const ACCEPT_BUDGET: usize = 32;
 /// Connections whose handshake with the guest may be under way at once;
 /// the rest wait in the host's accept queue. A guest's stack takes a burst
 /// of SYNs only as far as its memory goes and resets the others (`http-hello`
-/// in 8 MiB holds ~40 connections): let in a few at a time, connections
+/// in 8 MiB holds ~30 connections): let in a few at a time, connections
 /// that finish make room for the next.
 const MAX_HANDSHAKES: usize = 8;
 
