@@ -158,6 +158,8 @@ impl Forwarder {
     /// connection's last bytes and FIN waited in its ring until other
     /// traffic came, or until TIME-WAIT ran out and reset the host's side).
     /// It waits on the link instead, which wakes the next round.
+    /// Connections whose RST just went out (aborted here, or timed out)
+    /// are dropped now: no descriptor would wake the loop for them.
     pub(super) fn send(&mut self, now: Instant) {
         while self
             .iface
@@ -165,6 +167,13 @@ impl Forwarder {
             == PollResult::SocketStateChanged
         {}
         self.link.flush();
+        self.drop_finished(|splice, sockets| splice.settle(sockets));
+    }
+
+    /// Connections being forwarded.
+    #[cfg(test)]
+    pub(super) fn connections(&self) -> usize {
+        self.splices.len()
     }
 
     fn now(&self) -> Instant {
@@ -228,9 +237,15 @@ impl Forwarder {
 
     /// Moves bytes on every connection; drops the finished ones.
     fn splice(&mut self) {
+        self.drop_finished(Splice::service);
+    }
+
+    /// Drops the connections `step` finds over, with their smoltcp sockets
+    /// and ports.
+    fn drop_finished(&mut self, step: impl Fn(&mut Splice, &mut SocketSet<'static>) -> Progress) {
         let mut index = 0;
         while index < self.splices.len() {
-            if self.splices[index].service(&mut self.sockets) == Progress::Open {
+            if step(&mut self.splices[index], &mut self.sockets) == Progress::Open {
                 index += 1;
                 continue;
             }
@@ -241,7 +256,7 @@ impl Forwarder {
     }
 
     /// Sleeps until a descriptor can make progress or smoltcp's next timer.
-    fn wait(&mut self, now: Instant) {
+    pub(super) fn wait(&mut self, now: Instant) {
         let mut fds = Vec::with_capacity(1 + self.listeners.len() + self.splices.len());
         let mut slots = Vec::with_capacity(fds.capacity());
         let mut watch = |fd: RawFd, events: i16, slot: Slot| {

@@ -146,7 +146,7 @@ impl Splice {
         {
             // One side failed: the other is reset. The host's socket is
             // dropped with the splice; the guest's stays until its RST is
-            // out (the `Closed` arm below).
+            // out (see `settle`).
             socket.abort();
             self.reset_host();
             return Progress::Open;
@@ -159,6 +159,20 @@ impl Splice {
                 return Progress::Open;
             }
         }
+        self.closing(socket)
+    }
+
+    /// Whether the connection is over once smoltcp has sent what it had:
+    /// an abort (ours, or its timeout) leaves only its RST to go, and
+    /// after that nothing, not even a guest frame, would bring the loop
+    /// back to the connection, which would keep its port and rings.
+    pub fn settle(&mut self, sockets: &mut SocketSet<'static>) -> Progress {
+        let socket = sockets.get_mut::<tcp::Socket>(self.handle);
+        self.closing(socket)
+    }
+
+    /// Follows the connection's end, once it is closed or in TIME-WAIT.
+    fn closing(&mut self, socket: &tcp::Socket<'static>) -> Progress {
         match socket.state() {
             State::TimeWait if !socket.can_recv() => Progress::Done,
             State::Closed => {

@@ -557,6 +557,58 @@ fn a_frame_that_comes_while_a_round_serves_waits_for_the_next_round() {
     );
 }
 
+/// A connection the forwarder aborts itself (here for the host's reset)
+/// is gone once the round that sent its RST ends: nothing else may come
+/// to wake the loop, and until then it held its port and its rings.
+#[test]
+fn an_aborted_connection_is_dropped_in_the_round_that_resets_it() {
+    let listeners = bind(&[PortForward {
+        host_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        host_port: 0,
+        guest_port: ECHO,
+        protocol: Protocol::Tcp,
+    }])
+    .expect("bind a loopback port");
+    let echo = listeners.tcp[0].0.local_addr().expect("addr");
+    let (device, theirs) = socket_pair().expect("socketpair");
+    let mut forwarder = Forwarder::new(theirs, &Addressing::user_mode(), GATEWAY_MAC, listeners);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (seen, guest) = FakeGuest::start(device, stop.clone());
+    let mut stream = connect(echo);
+    stream.write_all(b"hello").expect("send");
+    stream.set_nonblocking(true).expect("non-blocking");
+    let mut echoed = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while echoed.len() < 5 {
+        assert!(std::time::Instant::now() < deadline, "no echo");
+        forwarder.serve(Instant::ZERO);
+        forwarder.send(Instant::ZERO);
+        let mut buf = [0; 5];
+        match stream.read(&mut buf) {
+            Ok(n) => echoed.extend_from_slice(&buf[..n]),
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(error) => panic!("reading the echo: {error}"),
+        }
+    }
+    assert_eq!(forwarder.connections(), 1);
+    reset_on_close(&stream);
+    drop(stream);
+    // The host's reset is ready at once: this wait returns.
+    forwarder.wait(Instant::ZERO);
+    forwarder.serve(Instant::ZERO);
+    forwarder.send(Instant::ZERO);
+    assert_eq!(forwarder.connections(), 0, "dropped as its RST went out");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while seen.resets.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the guest saw no RST");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop.store(true, Ordering::SeqCst);
+    guest.join().expect("fake guest");
+}
+
 /// More frames in one write than a round takes in: the rest are handled
 /// in the next rounds, not left for the next frame to come.
 #[test]
