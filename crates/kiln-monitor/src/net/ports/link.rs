@@ -148,7 +148,14 @@ impl FrameLink {
             }
             match io::Error::last_os_error().kind() {
                 io::ErrorKind::Interrupted => {}
-                io::ErrorKind::WouldBlock => return,
+                io::ErrorKind::WouldBlock => {
+                    // What was taken goes: while the monitor lags the
+                    // queue never empties, and kept it would grow by all
+                    // that was ever sent.
+                    output.buf.drain(..output.sent);
+                    output.sent = 0;
+                    return;
+                }
                 _ => {
                     self.closed = true;
                     return;
@@ -294,5 +301,38 @@ impl phy::Device for FrameLink {
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = self.max_frame;
         caps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+
+    /// A monitor that reads a little at a time never empties the queue:
+    /// what it has taken must still be let go, or the buffer grows by
+    /// everything ever sent.
+    #[test]
+    fn the_output_stays_bounded_while_the_monitor_lags() {
+        let (ours, mut monitor) = UnixStream::pair().expect("socketpair");
+        monitor.set_nonblocking(true).expect("non-blocking");
+        let mut link = FrameLink::new(OwnedFd::from(ours), 1500);
+        let frame = [7; 1000];
+        let mut read = [0; 600];
+        for _ in 0..5000 {
+            if !link.full() {
+                link.queue(&frame);
+            }
+            link.flush();
+            let _ = monitor.read(&mut read);
+            assert!(
+                link.output.buf.len() <= OUTPUT_LIMIT,
+                "{} bytes held",
+                link.output.buf.len()
+            );
+        }
+        assert!(link.pending(), "the monitor lagged throughout");
     }
 }
