@@ -194,3 +194,35 @@ fn net_client_fetches_from_a_server_on_the_host() {
         "{request}"
     );
 }
+
+/// A program that writes to a socket and exits at once: its bytes leave
+/// with the exit, though output is otherwise sent only when the program
+/// idles (or every 200 µs while it keeps making socket calls).
+#[test]
+fn bytes_written_right_before_exit_reach_the_host() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut request = Vec::new();
+        // Until EOF: passt closes the connection when the VM ends.
+        let _ = stream.read_to_end(&mut request);
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    let client = image("examples/net-client", false);
+    let url = format!("http://10.0.2.2:{port}/bye");
+    let run = run_image(
+        &client,
+        &["--net", "user", "--timeout", "30s"],
+        &["--send-only", &url],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let request = server.join().expect("server thread");
+    assert!(
+        request.starts_with("GET /bye HTTP/1.1\r\n") && request.ends_with("\r\n\r\n"),
+        "the host got {request:?}"
+    );
+}

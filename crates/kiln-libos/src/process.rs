@@ -11,12 +11,16 @@ pub fn exit(status: i32) -> ! {
     platform::exit(status)
 }
 
-/// Hands buffered output on before the program ends: console lines, and
-/// deferred writes to host volumes.
+/// Hands buffered output on before the program ends: console lines,
+/// deferred writes to host volumes, and what sockets have yet to send.
 pub fn flush_output() {
     console::flush();
     #[cfg(feature = "fs")]
     crate::fs::flush();
+    #[cfg(feature = "net")]
+    if let Some(net) = crate::net::hooks() {
+        (net.flush)();
+    }
 }
 
 /// What a program's `main` may return, and the exit status it stands for.

@@ -1,15 +1,19 @@
-//! `net-client URL`: fetches an `http://HOST[:PORT]/PATH` URL with a plain
-//! HTTP/1.1 GET over `std::net` and prints the status line and the body.
-//! HOST may be a name (resolved with the C library's `getaddrinfo`).
+//! `net-client [--send-only] URL`: fetches an `http://HOST[:PORT]/PATH`
+//! URL with a plain HTTP/1.1 GET over `std::net` and prints the status
+//! line and the body. HOST may be a name (resolved with the C library's
+//! `getaddrinfo`). With `--send-only` it exits as soon as the request is
+//! written, as a program that reports something and ends would.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::args()
-        .nth(1)
-        .ok_or("usage: net-client http://HOST[:PORT]/PATH")?;
+    let mut args = std::env::args().skip(1).peekable();
+    let send_only = args.next_if(|arg| arg == "--send-only").is_some();
+    let url = args
+        .next()
+        .ok_or("usage: net-client [--send-only] http://HOST[:PORT]/PATH")?;
     let rest = url
         .strip_prefix("http://")
         .ok_or("only http:// URLs are supported")?;
@@ -29,6 +33,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stream,
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nUser-Agent: kiln-net-client\r\n\r\n"
     )?;
+    if send_only {
+        return Ok(());
+    }
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
     let text = String::from_utf8_lossy(&response);

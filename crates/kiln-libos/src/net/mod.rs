@@ -299,6 +299,22 @@ pub fn idle() -> Idle {
     result
 }
 
+/// Sends what the sockets hold now, before the program ends: output is
+/// otherwise turned into frames only when the program idles or every
+/// [`EGRESS_INTERVAL_NS`], so bytes written (or a FIN from a close) right
+/// before `exit` would never leave. The `Exit` hypercall carries the
+/// frames out, as every exit does; what the peer's window does not take
+/// yet is lost, as the VM ends.
+pub fn flush() {
+    let Some(mut state) = NET.try_lock() else {
+        return;
+    };
+    if let Some(Some(net)) = state.as_mut() {
+        net.poll_idle();
+        net.device.kick();
+    }
+}
+
 /// Runs a socket operation: polls (so it sees what arrived), then tries
 /// it. One that would block returns `EAGAIN` when `nonblocking` or past
 /// `timeout` (ns), else waits on the socket's key and tries again.
@@ -382,6 +398,8 @@ pub struct Hooks {
     pub close: fn(SocketId),
     /// [`idle`].
     pub idle: fn() -> Idle,
+    /// [`flush`].
+    pub flush: fn(),
 }
 
 static HOOKS: Hooks = Hooks {
@@ -390,6 +408,7 @@ static HOOKS: Hooks = Hooks {
     poll_ready,
     close,
     idle,
+    flush,
 };
 
 static ACTIVE: Spinlock<Option<&'static Hooks>> = Spinlock::new(None);
