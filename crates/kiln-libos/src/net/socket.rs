@@ -173,12 +173,17 @@ fn udp_socket() -> udp::Socket<'static> {
     udp::Socket::new(buffer(), buffer())
 }
 
-/// Whether a closed connection's smoltcp socket can go.
+/// Whether a closed connection's smoltcp socket can go. An aborted one
+/// (a connection a closed listener had not handed out) still has its
+/// reset to send while it knows its peer: removed before an egress pass,
+/// it would leave the peer waiting on a connection that is gone.
 pub fn finished(set: &SocketSet<'_>, handle: SocketHandle) -> bool {
-    matches!(
-        set.get::<tcp::Socket>(handle).state(),
-        tcp::State::Closed | tcp::State::TimeWait
-    )
+    let socket = set.get::<tcp::Socket>(handle);
+    match socket.state() {
+        tcp::State::TimeWait => true,
+        tcp::State::Closed => socket.remote_endpoint().is_none(),
+        _ => false,
+    }
 }
 
 /// A connection ready for `accept`: past the handshake (it may already be
