@@ -260,34 +260,42 @@ impl phy::Device for Device {
             };
             return Some((RxToken::Looped(frame), tx));
         }
-        let token = self.rx.peek_used()?;
+        // A frame dropped here is skipped, not reported as the end: the
+        // frames behind it would wait, unseen, while the vCPU blocks.
+        let (buffer, len) = loop {
+            let token = self.rx.peek_used()?;
+            let mut buffer = self.posted.get_mut(usize::from(token))?.take()?;
+            // SAFETY: the buffer `add` was given for this token.
+            let used = unsafe { self.rx.pop_used(token, &[], &mut [&mut buffer]) };
+            match used.map(|len| len as usize) {
+                Ok(len)
+                    if (VIRTIO_HEADER..=buffer.len()).contains(&len)
+                        && !Loopback::martian(&buffer[VIRTIO_HEADER..len]) =>
+                {
+                    break (buffer, len);
+                }
+                // A used length the buffer cannot hold (a monitor bug), or
+                // a frame claiming a loopback address: dropped, the buffer
+                // reused.
+                _ => self.recycled.push(buffer),
+            }
+        };
         // The frame's answer (an ACK, a SYN-ACK) goes through the token
         // returned with it: make room for it, or it would be dropped.
         if self.tx.queue.available_desc() == 0 {
             self.tx.announce();
         }
-        let mut buffer = self.posted.get_mut(usize::from(token))?.take()?;
-        // SAFETY: the buffer `add` was given for this token.
-        let used = unsafe { self.rx.pop_used(token, &[], &mut [&mut buffer]) };
-        match used.map(|len| len as usize) {
-            Ok(len) if (VIRTIO_HEADER..=buffer.len()).contains(&len) => Some((
-                RxToken::Device {
-                    buffer,
-                    len,
-                    recycled: &mut self.recycled,
-                },
-                TxToken {
-                    tx: &mut self.tx,
-                    loopback: Some(&mut self.loopback),
-                },
-            )),
-            // A used length the buffer cannot hold (a monitor bug): the
-            // frame is dropped, the buffer reused.
-            _ => {
-                self.recycled.push(buffer);
-                None
-            }
-        }
+        Some((
+            RxToken::Device {
+                buffer,
+                len,
+                recycled: &mut self.recycled,
+            },
+            TxToken {
+                tx: &mut self.tx,
+                loopback: Some(&mut self.loopback),
+            },
+        ))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {

@@ -68,6 +68,23 @@ impl Loopback {
         }
     }
 
+    /// Whether `frame`, from the network, claims a loopback address (as
+    /// its IPv4 source or destination, or an ARP sender or target). The
+    /// interface owns 127.0.0.0/8 for the loopback, so it would take such
+    /// a frame as its own: anyone on the link could reach a service bound
+    /// to 127.0.0.1. Linux drops these as martians.
+    pub fn martian(frame: &[u8]) -> bool {
+        let Some((header, payload)) = frame.split_at_checked(ETHERNET_HEADER) else {
+            return false;
+        };
+        let loopback = |at: usize| payload.get(at).is_some_and(|&first| first == 127);
+        match [header[12], header[13]] {
+            ETHERTYPE_IPV4 => loopback(12) || loopback(16),
+            ETHERTYPE_ARP => loopback(14) || loopback(24),
+            _ => false,
+        }
+    }
+
     /// The reply to an ARP request for a local address: its MAC is ours.
     fn answer(&self, arp: &[u8]) -> Option<Vec<u8>> {
         let arp = arp.get(..ARP_LEN)?;
