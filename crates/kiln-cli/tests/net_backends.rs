@@ -164,7 +164,81 @@ fn a_tap_device_in_a_namespace_reaches_the_guest_and_survives_garbage() {
     udp_echo(at);
     send_garbage(TAP);
     tcp_echo_from_clients(at, 2);
+    assert!(
+        answers_arp_for(TAP, [10, 0, 3, 2]),
+        "the guest answers ARP for its address"
+    );
+    assert!(
+        !answers_arp_for(TAP, [127, 0, 0, 1]),
+        "a loopback address is not reachable from the link"
+    );
     stop(child);
+}
+
+/// Whether the guest answers, within half a second, an ARP request from
+/// the link for `target`.
+fn answers_arp_for(interface: &str, target: [u8; 4]) -> bool {
+    const ETH_P_ALL: u16 = 0x0003;
+    let name = std::ffi::CString::new(interface).expect("name");
+    let source_mac = [0x02, 0, 0, 0, 0, 0x99];
+    let mut request = vec![0xff; 6];
+    request.extend_from_slice(&source_mac);
+    // ARP: Ethernet, IPv4, 6- and 4-byte addresses, a request.
+    request.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+    request.extend_from_slice(&source_mac);
+    request.extend_from_slice(&[10, 0, 3, 1]);
+    request.extend_from_slice(&[0; 6]);
+    request.extend_from_slice(&target);
+    // SAFETY: plain socket calls on a descriptor this function owns;
+    // `address`, the request and `frame` are valid for the lengths given.
+    unsafe {
+        let index = libc::if_nametoindex(name.as_ptr());
+        assert_ne!(index, 0, "no interface {interface}");
+        let fd = libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW,
+            i32::from(ETH_P_ALL.to_be()),
+        );
+        assert!(fd >= 0, "AF_PACKET: {}", std::io::Error::last_os_error());
+        let mut address: libc::sockaddr_ll = std::mem::zeroed();
+        address.sll_family = libc::AF_PACKET as u16;
+        address.sll_protocol = ETH_P_ALL.to_be();
+        address.sll_ifindex = index as i32;
+        address.sll_halen = 6;
+        address.sll_addr[..6].fill(0xff);
+        let size = size_of::<libc::sockaddr_ll>() as u32;
+        assert_eq!(libc::bind(fd, (&raw const address).cast(), size), 0);
+        libc::sendto(
+            fd,
+            request.as_ptr().cast(),
+            request.len(),
+            0,
+            (&raw const address).cast(),
+            size,
+        );
+        let deadline = Instant::now() + Duration::from_millis(500);
+        let mut answered = false;
+        while !answered && Instant::now() < deadline {
+            let mut poll = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            if libc::poll(&mut poll, 1, 50) <= 0 {
+                continue;
+            }
+            let mut frame = [0u8; 2048];
+            let n = libc::recv(fd, frame.as_mut_ptr().cast(), frame.len(), 0);
+            // An ARP reply to us, from the address asked for.
+            answered = n >= 42
+                && frame[12..14] == [0x08, 0x06]
+                && frame[20..22] == [0, 2]
+                && frame[28..32] == target
+                && frame[32..38] == source_mac;
+        }
+        libc::close(fd);
+        answered
+    }
 }
 
 /// A burst of malformed frames into the TAP device, as a hostile host-side
