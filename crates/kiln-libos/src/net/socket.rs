@@ -678,8 +678,14 @@ pub fn finish_connect(net: &mut Net, id: SocketId) -> Io<()> {
 
 /// The socket and the set, settled, for a receive or a send: a datagram
 /// socket without an address is bound to an ephemeral port first (as on
-/// Linux), and a pending error (`SO_ERROR`) is reported, and cleared.
-fn ready_for_io(net: &mut Net, id: SocketId) -> Result<(&mut Socket, &mut SocketSet<'static>)> {
+/// Linux), and a pending error (`SO_ERROR`) is reported, and cleared. For
+/// a receive (`reading`) the bytes that came before a reset are read
+/// first, as on Linux: the error waits for the next call.
+fn ready_for_io(
+    net: &mut Net,
+    id: SocketId,
+    reading: bool,
+) -> Result<(&mut Socket, &mut SocketSet<'static>)> {
     if let Ok(socket) = net.socket(id)
         && socket.kind == Kind::Datagram
         && socket.local.is_none()
@@ -688,7 +694,11 @@ fn ready_for_io(net: &mut Net, id: SocketId) -> Result<(&mut Socket, &mut Socket
     }
     let (socket, set) = net.parts(id)?;
     socket.settle(set);
-    if socket.error != 0 {
+    let unread = match socket.state {
+        State::Connection(handle) => reading && set.get::<tcp::Socket>(handle).can_recv(),
+        _ => false,
+    };
+    if socket.error != 0 && !unread {
         return Err(Errno(core::mem::take(&mut socket.error)));
     }
     Ok((socket, set))
@@ -701,7 +711,7 @@ pub fn recv(
     buf: &mut [u8],
     peek: bool,
 ) -> Io<(usize, Option<SocketAddrV4>)> {
-    let (socket, set) = match ready_for_io(net, id) {
+    let (socket, set) = match ready_for_io(net, id, true) {
         Ok(parts) => parts,
         Err(e) => return Io::Done(Err(e)),
     };
@@ -753,7 +763,7 @@ pub fn recv(
 /// Sends `data` on the connection, or as one datagram to `to` (or the
 /// connected peer).
 pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddrV4>) -> Io<usize> {
-    let (socket, set) = match ready_for_io(net, id) {
+    let (socket, set) = match ready_for_io(net, id, false) {
         Ok(parts) => parts,
         Err(e) => return Io::Done(Err(e)),
     };

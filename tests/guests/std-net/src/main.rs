@@ -108,11 +108,20 @@ fn main() {
             }
             Err(e) => println!("connect to the host: {}", outcome::<()>(Err(e))),
         }
-        // The host resets the second connection once it has read a line.
+        // The host answers a line on the second connection, then resets it.
         if let Ok(mut stream) = TcpStream::connect_timeout(&host, Duration::from_secs(5)) {
             use std::io::{Read, Write};
             let _ = stream.write_all(b"reset me\n");
+            // Both the answer and the reset are in before the first read.
+            std::thread::sleep(Duration::from_millis(400));
             let mut buf = [0u8; 16];
+            let answer = stream.read(&mut buf);
+            println!(
+                "read before the reset: {:?}",
+                answer
+                    .map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .map_err(|e| e.kind())
+            );
             println!("read after a reset: {}", outcome(stream.read(&mut buf)));
             println!(
                 "  and again: {:?}",
