@@ -50,6 +50,12 @@ const MAX_BACKLOG: usize = 4096;
 /// How long a closed connection may wait for its peer before it is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a listener's connection may wait for the peer to finish its
+/// handshake (Linux gives up after five SYN-ACKs, about a minute). smoltcp
+/// resends a SYN-ACK forever otherwise: SYNs that are never completed
+/// would fill the backlog for good, and the port would refuse everyone.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
 // Option levels and names (Linux's).
 const SOL_SOCKET: i32 = 1;
 const IPPROTO_TCP: i32 = 6;
@@ -524,6 +530,7 @@ pub fn listen(net: &mut Net, id: SocketId, backlog: i32) -> Result<()> {
     let mut tcp = tcp_socket()?;
     tcp.listen(listen_endpoint(local))
         .map_err(|_| Errno(EINVAL))?;
+    tcp.set_timeout(Some(HANDSHAKE_TIMEOUT));
     let handle = net.set.add(tcp);
     let socket = net.socket(id)?;
     socket.state = State::Listening(vec![handle]);
@@ -567,6 +574,22 @@ fn arm(
     local: SocketAddrV4,
     backlog: usize,
 ) {
+    // A handshake that failed (timed out) or a connection reset before
+    // `accept` leaves its socket closed: it goes here, not only in
+    // `accept`, which a program polling for readiness calls only once a
+    // connection is ready, so closed ones would hold the backlog. An
+    // established one waits for `accept` as long as its peer does.
+    slots.retain(|&handle| {
+        let socket = set.get_mut::<tcp::Socket>(handle);
+        if accepted(socket) {
+            socket.set_timeout(None);
+        }
+        let closed = socket.state() == tcp::State::Closed;
+        if closed {
+            set.remove(handle);
+        }
+        !closed
+    });
     let last = slots.last().map(|&h| set.get::<tcp::Socket>(h).state());
     if last == Some(tcp::State::Listen) || slots.len() > backlog {
         return;
@@ -574,6 +597,7 @@ fn arm(
     if let Ok(mut tcp) = tcp_socket()
         && tcp.listen(listen_endpoint(local)).is_ok()
     {
+        tcp.set_timeout(Some(HANDSHAKE_TIMEOUT));
         slots.push(set.add(tcp));
     }
 }
@@ -588,14 +612,6 @@ pub fn accept(net: &mut Net, id: SocketId) -> Io<(SocketId, SocketAddrV4)> {
     let (State::Listening(slots), Some(local)) = (&mut listener.state, listener.local) else {
         return Io::Done(Err(Errno(EINVAL)));
     };
-    // A handshake that failed leaves its socket closed.
-    slots.retain(|&handle| {
-        let closed = set.get::<tcp::Socket>(handle).state() == tcp::State::Closed;
-        if closed {
-            set.remove(handle);
-        }
-        !closed
-    });
     let ready = slots
         .iter()
         .position(|&h| accepted(set.get::<tcp::Socket>(h)));
