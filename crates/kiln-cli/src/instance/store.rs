@@ -186,11 +186,17 @@ impl Instance {
     /// The supervisor's record, corrected if the supervisor died without
     /// writing its end (then the instance is recorded as exited).
     pub fn state(&self) -> Result<State, Failure> {
-        let mut state: State = read_json(&self.dir.join("state.json"))?;
+        let state: State = read_json(&self.dir.join("state.json"))?;
         let alive = state
             .supervisor
             .is_some_and(|(pid, started)| proc::is_alive(pid, started));
-        if state.status != Status::Exited && !alive {
+        if state.status == Status::Exited || alive {
+            return Ok(state);
+        }
+        // The supervisor may have recorded its end and exited between the
+        // read and the check: what it wrote before dying is read now.
+        let mut state: State = read_json(&self.dir.join("state.json"))?;
+        if state.status != Status::Exited {
             state.status = Status::Exited;
             state.monitor_pid = None;
             state.finished_ms.get_or_insert_with(now_ms);
