@@ -394,6 +394,17 @@ impl Socket {
         })
     }
 
+    /// Whether it holds input the program has yet to take: bytes, a
+    /// datagram, or a connection to accept.
+    pub fn has_input(&self, set: &SocketSet<'_>) -> bool {
+        match &self.state {
+            State::Fresh => false,
+            State::Listening(slots) => slots.iter().any(|&h| accepted(set.get::<tcp::Socket>(h))),
+            State::Connection(handle) => set.get::<tcp::Socket>(*handle).can_recv(),
+            State::Datagram(handle) => set.get::<udp::Socket>(*handle).can_recv(),
+        }
+    }
+
     /// The `poll` events among `wanted` it has now.
     pub fn ready(&mut self, set: &mut SocketSet<'_>, wanted: i16) -> i16 {
         self.settle(set);
