@@ -17,6 +17,7 @@
 //! - [`spec`]: what `kiln run` asks for.
 
 pub mod backend;
+mod framing;
 pub mod mmio;
 pub mod passt;
 pub mod ports;

@@ -16,14 +16,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
-use super::backend::{Backend, MAX_FRAME, write_all};
+use super::backend::{Backend, write_all};
+use super::framing::FrameReader;
 use super::spec::{Addressing, PASST_DNS, PortForward, Protocol};
 
 /// The passt binary, found on `PATH`.
 pub const PASST: &str = "passt";
-
-/// Bytes of the length prefix.
-const PREFIX: usize = 4;
 
 /// Queued outgoing bytes that trigger a write before the batch ends.
 const BATCH_BYTES: usize = 256 * 1024;
@@ -43,13 +41,10 @@ pub struct Passt {
     _child: Option<Child>,
     /// Frames to send, each behind its length: one write per batch.
     outgoing: Vec<u8>,
-    /// passt has sent something: it runs its event loop, so it has bound
-    /// the published ports (it does that first) and serves them.
-    heard: bool,
-    /// Bytes read from the stream; frames start at `start`.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+    /// What passt sends. Once it has sent anything it runs its event
+    /// loop, so it has bound the published ports (it does that first) and
+    /// serves them.
+    incoming: FrameReader,
 }
 
 impl Passt {
@@ -116,72 +111,7 @@ impl Passt {
             socket,
             _child: None,
             outgoing: Vec::new(),
-            heard: false,
-            // Room for a whole frame behind a partial one.
-            buf: vec![0; 2 * (PREFIX + MAX_FRAME)],
-            start: 0,
-            end: 0,
-        }
-    }
-
-    /// The next complete frame's length, if one is buffered.
-    fn buffered_frame(&self) -> io::Result<Option<usize>> {
-        let have = &self.buf[self.start..self.end];
-        let Some(prefix) = have.first_chunk::<PREFIX>() else {
-            return Ok(None);
-        };
-        let len = u32::from_be_bytes(*prefix) as usize;
-        if len > MAX_FRAME {
-            // The stream is out of step; nothing after this can be trusted.
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("passt sent a {len}-byte frame (the most is {MAX_FRAME})"),
-            ));
-        }
-        Ok((have.len() >= PREFIX + len).then_some(len))
-    }
-
-    /// Reads what the socket has, without blocking. Returns whether
-    /// anything came (false also when [`RECEIVE_HOLD`] bytes wait already).
-    fn fill(&mut self) -> io::Result<bool> {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.end == self.buf.len() {
-            if self.buf.len() >= RECEIVE_HOLD {
-                return Ok(false);
-            }
-            self.buf.resize((self.buf.len() * 2).min(RECEIVE_HOLD), 0);
-        }
-        let room = &mut self.buf[self.end..];
-        // SAFETY: `room` is a valid writable buffer of the given length.
-        let n = unsafe {
-            libc::recv(
-                self.socket.as_raw_fd(),
-                room.as_mut_ptr().cast(),
-                room.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        match n {
-            0 => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "passt closed the connection",
-            )),
-            n if n > 0 => {
-                self.end += n as usize;
-                self.heard = true;
-                Ok(true)
-            }
-            _ => {
-                let error = io::Error::last_os_error();
-                match error.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(false),
-                    _ => Err(error),
-                }
-            }
+            incoming: FrameReader::new("passt", RECEIVE_HOLD),
         }
     }
 }
@@ -209,30 +139,20 @@ impl Backend for Passt {
     }
 
     fn peek(&mut self) -> io::Result<Option<&[u8]>> {
-        loop {
-            if let Some(len) = self.buffered_frame()? {
-                let at = self.start + PREFIX;
-                return Ok(Some(&self.buf[at..at + len]));
-            }
-            if !self.fill()? {
-                return Ok(None);
-            }
-        }
+        self.incoming.peek(self.socket.as_raw_fd())
     }
 
     fn consume(&mut self) {
-        if let Ok(Some(len)) = self.buffered_frame() {
-            self.start += PREFIX + len;
-        }
+        self.incoming.consume();
     }
 
     fn prefetch(&mut self) -> io::Result<()> {
-        while self.fill()? {}
+        while self.incoming.fill(self.socket.as_raw_fd())? {}
         Ok(())
     }
 
     fn ready(&self) -> bool {
-        self.heard
+        self.incoming.heard()
     }
 }
 

@@ -17,9 +17,7 @@ use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
 use crate::net::backend::MAX_FRAME;
-
-/// Bytes of the length prefix.
-const PREFIX: usize = 4;
+use crate::net::framing::{FrameReader, PREFIX};
 
 /// Bytes of Ethernet header in front of the IP packet.
 pub const ETHERNET_HEADER: usize = 14;
@@ -36,19 +34,13 @@ pub struct FrameLink {
     socket: OwnedFd,
     /// The largest frame, Ethernet header included, either way.
     max_frame: usize,
-    input: Input,
+    /// What the monitor sends: the guest's frames.
+    input: FrameReader,
     output: Output,
     /// Frames smoltcp may still take this round.
     budget: usize,
     /// The monitor's end is gone: the VM ended.
     closed: bool,
-}
-
-/// Bytes read from the stream; frames start at `start`.
-struct Input {
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
 }
 
 /// Frames to write, each behind its length; `sent` bytes of them are gone.
@@ -68,13 +60,9 @@ impl FrameLink {
         Self {
             socket,
             max_frame,
-            input: Input {
-                // Room for the largest frame the monitor sends behind a
-                // partial one.
-                buf: vec![0; 2 * (PREFIX + MAX_FRAME)],
-                start: 0,
-                end: 0,
-            },
+            // A fixed buffer: the monitor writes with blocking writes, so
+            // the kernel's socket buffer holds what does not fit here.
+            input: FrameReader::new("the monitor", 0),
             output: Output {
                 buf: Vec::new(),
                 sent: 0,
@@ -111,9 +99,7 @@ impl FrameLink {
     /// out): the socket may be empty, so only a round without a wait
     /// takes it in.
     pub fn backlog(&self) -> bool {
-        let have = &self.input.buf[self.input.start..self.input.end];
-        have.first_chunk::<PREFIX>()
-            .is_some_and(|prefix| have.len() >= PREFIX + u32::from_be_bytes(*prefix) as usize)
+        self.input.has_frame()
     }
 
     /// Starts a round: smoltcp may take [`INGRESS_BUDGET`] more frames.
@@ -164,60 +150,6 @@ impl FrameLink {
         }
         output.buf.clear();
         output.sent = 0;
-    }
-
-    /// The next whole frame's place in the input, reading more if needed.
-    fn next_frame(&mut self) -> Option<(usize, usize)> {
-        loop {
-            let input = &self.input;
-            let have = &input.buf[input.start..input.end];
-            if let Some(prefix) = have.first_chunk::<PREFIX>() {
-                let len = u32::from_be_bytes(*prefix) as usize;
-                if len > MAX_FRAME {
-                    // The monitor writes the prefixes: a wrong one means the
-                    // stream is broken, and nothing after it can be trusted.
-                    self.closed = true;
-                    return None;
-                }
-                if have.len() >= PREFIX + len {
-                    return Some((input.start + PREFIX, len));
-                }
-            }
-            if !self.fill() {
-                return None;
-            }
-        }
-    }
-
-    /// Reads what the socket has, without blocking; whether anything came.
-    fn fill(&mut self) -> bool {
-        let input = &mut self.input;
-        if input.start > 0 {
-            input.buf.copy_within(input.start..input.end, 0);
-            input.end -= input.start;
-            input.start = 0;
-        }
-        let room = &mut input.buf[input.end..];
-        // SAFETY: `room` is a valid writable buffer of the given length.
-        let n = unsafe {
-            libc::recv(
-                self.socket.as_raw_fd(),
-                room.as_mut_ptr().cast(),
-                room.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n > 0 {
-            input.end += n as usize;
-            return true;
-        }
-        let gone = n == 0
-            || !matches!(
-                io::Error::last_os_error().kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-            );
-        self.closed |= gone;
-        false
     }
 }
 
@@ -278,17 +210,24 @@ impl phy::Device for FrameLink {
             if self.budget == 0 || self.closed {
                 return None;
             }
-            let (at, len) = self.next_frame()?;
-            self.input.start = at + len;
+            let len = match self.input.peek(self.socket.as_raw_fd()) {
+                Ok(Some(frame)) => frame.len(),
+                Ok(None) => return None,
+                // Gone, or a wrong prefix: the monitor writes the prefixes,
+                // so the stream is broken and nothing after it is trusted.
+                Err(_) => {
+                    self.closed = true;
+                    return None;
+                }
+            };
             self.budget -= 1;
             // A frame longer than the link's MTU allows is dropped, as a
             // NIC would; smoltcp never sees it.
-            if len <= self.max_frame {
-                return Some((
-                    RxToken(&self.input.buf[at..at + len]),
-                    TxToken(&mut self.output),
-                ));
+            if len > self.max_frame {
+                self.input.consume();
+                continue;
             }
+            return Some((RxToken(self.input.take()), TxToken(&mut self.output)));
         }
     }
 
