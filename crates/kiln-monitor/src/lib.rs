@@ -29,6 +29,8 @@ pub mod net;
 pub mod paging;
 pub mod seccomp;
 pub mod stats;
+#[cfg(test)]
+mod test_support;
 pub mod vm;
 pub mod volume;
 pub mod watchdog;

@@ -250,20 +250,10 @@ mod tests {
         }
     }
 
-    /// Set in the child that probes the forwarder's programs.
-    const FORWARDER_PROBE: &str = "KILN_SECCOMP_FORWARDER_PROBE";
-
     #[test]
     fn the_forwarder_programs_refuse_opens_without_killing() {
         let test = "seccomp::tests::the_forwarder_programs_refuse_opens_without_killing";
-        if std::env::var_os(FORWARDER_PROBE).is_none() {
-            let output = Command::new(std::env::current_exe().expect("the test binary"))
-                .args([test, "--exact", "--nocapture"])
-                .env(FORWARDER_PROBE, "1")
-                .output()
-                .expect("run the test binary");
-            assert!(output.status.success(), "{output:?}");
-            assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
+        if !crate::test_support::in_child(test) {
             return;
         }
         restrict_forwarder().expect("install the filters");

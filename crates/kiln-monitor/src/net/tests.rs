@@ -663,21 +663,10 @@ fn passt_gets_the_addressing_and_ports() {
     }
 }
 
-/// Set in the child process that runs the device under the seccomp filter.
-const SECCOMP_PROBE: &str = "KILN_NET_SECCOMP_PROBE";
-
 #[test]
 fn the_net_seccomp_program_allows_the_device_path() {
-    let test = "net::tests::the_net_seccomp_program_allows_the_device_path";
-    if std::env::var_os(SECCOMP_PROBE).is_none() {
-        // The filter would bind this test process for good: probe in a child.
-        let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
-            .args([test, "--exact", "--nocapture"])
-            .env(SECCOMP_PROBE, "1")
-            .output()
-            .expect("run the probe");
-        assert!(output.status.success(), "{output:?}");
-        assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
+    if !crate::test_support::in_child("net::tests::the_net_seccomp_program_allows_the_device_path")
+    {
         return;
     }
     let mut driver = Driver::new();

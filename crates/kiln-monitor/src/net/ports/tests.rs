@@ -646,21 +646,10 @@ fn a_burst_beyond_a_rounds_budget_is_answered_whole() {
     finish(setup, None);
 }
 
-/// Set in the child process that runs the forwarder's whole path.
-const SECCOMP_PROBE: &str = "KILN_PORTS_SECCOMP_PROBE";
-
 #[test]
 fn the_forwarder_seccomp_program_allows_its_whole_path() {
     let test = "net::ports::tests::the_forwarder_seccomp_program_allows_its_whole_path";
-    if std::env::var_os(SECCOMP_PROBE).is_none() {
-        // A miss kills the process: probe in a child.
-        let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
-            .args([test, "--exact", "--nocapture"])
-            .env(SECCOMP_PROBE, "1")
-            .output()
-            .expect("run the probe");
-        assert!(output.status.success(), "{output:?}");
-        assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
+    if !crate::test_support::in_child(test) {
         return;
     }
     let mut setup = setup();
