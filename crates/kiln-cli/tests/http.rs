@@ -7,12 +7,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Server, free_port, image, run_image, start_server};
+use common::{Server, free_port, http_get, image, run_image, start_server};
 
 const BODY: &str = "Hello from Kiln!\n";
 
@@ -40,38 +40,6 @@ fn connect(port: u16) -> TcpStream {
     }
 }
 
-/// Sends one GET on `stream` and reads one response (by its length):
-/// the status line and the body.
-fn get(stream: &mut BufReader<TcpStream>, target: &str) -> (String, String) {
-    let request = format!("GET {target} HTTP/1.1\r\nHost: kiln\r\n\r\n");
-    stream
-        .get_mut()
-        .write_all(request.as_bytes())
-        .expect("send request");
-    let mut status = String::new();
-    stream.read_line(&mut status).expect("status line");
-    let mut length = None;
-    loop {
-        let mut line = String::new();
-        stream.read_line(&mut line).expect("header");
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse::<usize>().ok();
-        }
-    }
-    let mut body = vec![0; length.expect("a content-length header")];
-    stream.read_exact(&mut body).expect("body");
-    (
-        status.trim_end().to_string(),
-        String::from_utf8(body).expect("UTF-8 body"),
-    )
-}
-
 /// Clients at once, with the kept-alive one beside them: well within the
 /// ~30 connections 8 MiB of guest memory holds (~110 KiB each: socket
 /// buffers, hyper's and tokio's), whatever the timing of their handshakes.
@@ -96,7 +64,7 @@ fn http_hello_serves_keep_alive_and_concurrent_clients_through_publish() {
     // Several requests on one kept-alive connection.
     let mut stream = BufReader::new(connect(port));
     for i in 0..5 {
-        let (status, body) = get(&mut stream, &format!("/keep/{i}"));
+        let (status, body) = http_get(&mut stream, &format!("/keep/{i}"));
         assert_eq!(status, "HTTP/1.1 200 OK");
         assert_eq!(body, BODY);
     }
@@ -112,7 +80,7 @@ fn http_hello_serves_keep_alive_and_concurrent_clients_through_publish() {
                 start.wait();
                 let mut stream = BufReader::new(connect(port));
                 for i in 0..10 {
-                    let (status, body) = get(&mut stream, &format!("/client/{c}/{i}"));
+                    let (status, body) = http_get(&mut stream, &format!("/client/{c}/{i}"));
                     assert_eq!(status, "HTTP/1.1 200 OK");
                     assert_eq!(body, BODY);
                 }
@@ -136,7 +104,7 @@ fn a_kept_alive_connection_never_stalls() {
     let mut slowest = Duration::ZERO;
     for i in 0..3000 {
         let started = Instant::now();
-        let (status, body) = get(&mut stream, &format!("/{i}"));
+        let (status, body) = http_get(&mut stream, &format!("/{i}"));
         slowest = slowest.max(started.elapsed());
         assert_eq!((status.as_str(), body.as_str()), ("HTTP/1.1 200 OK", BODY));
     }

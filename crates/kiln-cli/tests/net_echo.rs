@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::thread;
 use std::time::Duration;
 
-use common::{Server, free_port, image, require_kvm, run_image, start_server};
+use common::{Server, free_port, image, require_kvm, reset_on_close, run_image, start_server};
 
 /// Boots net-echo with guest port 7 published on `port` (TCP and UDP) and
 /// waits until it says it is listening.
@@ -122,22 +122,7 @@ fn std_net_calls_answer_as_linux_does_and_reach_the_host() {
         // what is unread when its socket is reset), and the guest reads it
         // only after both.
         thread::sleep(Duration::from_millis(100));
-        // Closing with a zero linger time resets the connection.
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: a valid socket and a `linger` of the size given.
-        let rc = unsafe {
-            libc::setsockopt(
-                std::os::fd::AsRawFd::as_raw_fd(&stream),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                (&raw const linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0, "SO_LINGER");
+        reset_on_close(&stream);
     });
     let publish = format!("{}:7", free_port());
     let run = run_image(&image, &["-p", &publish], &[&host_port]);

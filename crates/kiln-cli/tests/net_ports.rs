@@ -8,13 +8,14 @@ mod common;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Server, free_port, image, kiln, require_kvm, run_image, start_server};
+use common::{
+    Server, free_port, http_get, image, kiln, require_kvm, reset_on_close, run_image, start_server,
+};
 
 /// The forwarder's bound on connections at once.
 const MAX_CONNECTIONS: usize = 256;
@@ -174,21 +175,7 @@ fn a_reset_from_the_host_reaches_the_guest() {
     stream.write_all(b"hello").expect("send");
     let mut buf = [0; 5];
     stream.read_exact(&mut buf).expect("echo");
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket and a `linger` of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&raw const linger).cast(),
-            size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0);
+    reset_on_close(&stream);
     drop(stream); // a reset, not a FIN
     guest.wait_for_stderr("Connection reset");
     echo_with_half_close(at, 1000, 7);
@@ -305,33 +292,11 @@ fn start_hello(port: u16) -> Server {
     start_server(&image, &flags, "http-hello: listening on port 80")
 }
 
-/// Reads one response on a kept-alive connection, by its length.
+/// Reads one response on a kept-alive connection: it must be a 200.
 fn get(stream: &mut BufReader<TcpStream>, target: &str) -> String {
-    let request = format!("GET {target} HTTP/1.1\r\nHost: kiln\r\n\r\n");
-    stream
-        .get_mut()
-        .write_all(request.as_bytes())
-        .expect("send request");
-    let mut status = String::new();
-    stream.read_line(&mut status).expect("status line");
-    assert_eq!(status.trim_end(), "HTTP/1.1 200 OK");
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        stream.read_line(&mut line).expect("header");
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().expect("a length");
-        }
-    }
-    let mut body = vec![0; length];
-    stream.read_exact(&mut body).expect("body");
-    String::from_utf8(body).expect("UTF-8")
+    let (status, body) = http_get(stream, target);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    body
 }
 
 /// Clients at once for `http-hello` in 8 MiB, which holds ~30 kept-alive

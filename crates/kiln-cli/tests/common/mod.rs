@@ -220,3 +220,59 @@ pub fn ip(commands: &[&[&str]]) {
         assert!(status.success(), "ip {args:?}");
     }
 }
+
+/// Makes closing `stream` reset the connection instead of ending it with a
+/// FIN (`SO_LINGER` with a zero time).
+pub fn reset_on_close(stream: &std::net::TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket and a `linger` of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(stream),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER");
+}
+
+/// Sends one GET for `target` on a kept-alive connection and reads one
+/// response, by its length: the status line and the body.
+pub fn http_get(
+    stream: &mut std::io::BufReader<std::net::TcpStream>,
+    target: &str,
+) -> (String, String) {
+    use std::io::{BufRead, Read, Write};
+    let request = format!("GET {target} HTTP/1.1\r\nHost: kiln\r\n\r\n");
+    stream
+        .get_mut()
+        .write_all(request.as_bytes())
+        .expect("send request");
+    let mut status = String::new();
+    stream.read_line(&mut status).expect("status line");
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).expect("header");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; length.expect("a content-length header")];
+    stream.read_exact(&mut body).expect("body");
+    (
+        status.trim_end().to_string(),
+        String::from_utf8(body).expect("UTF-8 body"),
+    )
+}
