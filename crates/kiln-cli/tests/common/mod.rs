@@ -276,3 +276,58 @@ pub fn http_get(
         String::from_utf8(body).expect("UTF-8 body"),
     )
 }
+
+/// Builds the `std` guest at `dir` (relative to the repository root) as an
+/// ordinary Linux program against the host's glibc, once per test process,
+/// and runs it with `args` and `stdin`: the answers a Kiln run of the same
+/// program is compared with.
+pub fn run_native(dir: &str, args: &[&str], stdin: &[u8]) -> Run {
+    use std::io::Write;
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let binary = {
+        let built = BUILT.get_or_init(Default::default);
+        let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+        built
+            .entry(dir.to_string())
+            .or_insert_with(|| build_native(dir))
+            .clone()
+    };
+    let mut child = Command::new(&binary)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {binary:?}: {e}"));
+    let mut input = child.stdin.take().expect("piped stdin");
+    input.write_all(stdin).expect("write the native program's stdin");
+    drop(input);
+    child
+        .wait_with_output()
+        .expect("wait for the native program")
+        .into()
+}
+
+/// `cargo build` of the guest crate at `dir` for the host, in a target
+/// directory of its own (never the one `kiln build` uses for guests).
+fn build_native(dir: &str) -> PathBuf {
+    let manifest = root().join(dir).join("Cargo.toml");
+    let target = root().join("target/native-guests");
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--message-format=json", "--manifest-path"])
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("run cargo build");
+    assert!(
+        output.status.success(),
+        "native build of {dir} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|m| m.get("executable")?.as_str().map(PathBuf::from))
+        .next_back()
+        .unwrap_or_else(|| panic!("native build of {dir} made no executable"))
+}
