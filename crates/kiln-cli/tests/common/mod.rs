@@ -300,12 +300,23 @@ pub fn run_native(dir: &str, args: &[&str], stdin: &[u8]) -> Run {
         .spawn()
         .unwrap_or_else(|e| panic!("run {binary:?}: {e}"));
     let mut input = child.stdin.take().expect("piped stdin");
-    input.write_all(stdin).expect("write the native program's stdin");
+    input
+        .write_all(stdin)
+        .expect("write the native program's stdin");
     drop(input);
-    child
+    let output = child
         .wait_with_output()
-        .expect("wait for the native program")
-        .into()
+        .expect("wait for the native program");
+    // A signal reads as the shell shows it, 128 + its number (134 for
+    // SIGABRT), which is also how Kiln reports a guest abort.
+    let code = output.status.code().unwrap_or_else(|| {
+        128 + std::os::unix::process::ExitStatusExt::signal(&output.status).unwrap_or(0)
+    });
+    Run {
+        code,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
 }
 
 /// `cargo build` of the guest crate at `dir` for the host, in a target
@@ -314,7 +325,12 @@ fn build_native(dir: &str) -> PathBuf {
     let manifest = root().join(dir).join("Cargo.toml");
     let target = root().join("target/native-guests");
     let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--message-format=json", "--manifest-path"])
+        .args([
+            "build",
+            "--quiet",
+            "--message-format=json",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .env("CARGO_TARGET_DIR", &target)
         .output()
