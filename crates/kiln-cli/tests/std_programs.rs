@@ -290,3 +290,14 @@ fn c_library_edge_cases_answer_as_linux_does() {
         run.stderr
     );
 }
+
+/// A dependency may declare `crate-type = ["cdylib", "rlib"]` (redb 2.x
+/// does): cargo then links it as a shared library too, which the guest's
+/// freestanding flags must not reach.
+#[test]
+fn a_dependency_that_is_also_a_cdylib_links() {
+    let program = image("tests/guests/std-cdylib-dep", false);
+    let run = run_image(&program, &[], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "hello, Kiln, from a cdylib crate\n");
+}

@@ -175,8 +175,9 @@ pub struct BuildRequest<'a> {
     pub options: &'a BuildOptions,
     /// Guest compiler flags (for every crate).
     pub rustflags: Vec<String>,
-    /// Arguments for the final crate's `rustc` only (the C library's link
-    /// inputs): part of its fingerprint, so a changed C library relinks it.
+    /// Arguments for the final crate's `rustc` only (the freestanding link,
+    /// the C library's link inputs): part of its fingerprint, so a changed
+    /// C library relinks it.
     pub final_args: Vec<String>,
     /// Hide cargo's progress output.
     pub quiet: bool,

@@ -86,9 +86,19 @@ pub fn codegen_flags() -> Vec<String> {
     .to_vec()
 }
 
-/// Compiler and linker flags for the guest program (passed via
-/// `CARGO_ENCODED_RUSTFLAGS`).
-pub fn rustflags(script: &Path) -> Vec<String> {
+/// Compiler flags for every crate of the guest program (passed via
+/// `CARGO_ENCODED_RUSTFLAGS`). Dependencies keep the target's default
+/// position-independent code: a dependency may also declare a `cdylib`
+/// crate type (redb does), which cargo links as a shared library that
+/// cannot hold absolute relocations; lld resolves the program's own link
+/// statically either way.
+pub fn rustflags() -> Vec<String> {
+    vec!["-Cforce-frame-pointers=yes".to_string()]
+}
+
+/// Flags for the final crate's `rustc` only: its code model and the
+/// freestanding link, which would break a dependency's `cdylib` link.
+pub fn final_flags(script: &Path) -> Vec<String> {
     let mut flags = codegen_flags();
     flags.extend(
         [

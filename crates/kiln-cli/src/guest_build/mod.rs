@@ -83,18 +83,17 @@ pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result
     let baked = bake::link_flags(&target_dir, &bin, &includes)?;
     let c_library = !package.native;
     let script = flags::write_linker_script(&target_dir, c_library)?;
-    let mut extra = if c_library {
-        libc::link_flags(&target_dir, quiet)?
-    } else {
-        Vec::new()
-    };
+    let mut extra = flags::final_flags(&script);
+    if c_library {
+        extra.extend(libc::link_flags(&target_dir, quiet)?);
+    }
     extra.extend(baked);
     let image = cargo::build(&cargo::BuildRequest {
         manifest: &manifest,
         bin: &bin,
         target_dir: &target_dir,
         options,
-        rustflags: flags::rustflags(&script),
+        rustflags: flags::rustflags(),
         final_args: extra,
         quiet,
         abort_on_panic: !c_library,

@@ -1,0 +1,5 @@
+//! Prints what a dependency that is also a `cdylib` returns.
+
+fn main() {
+    println!("{}", greeting::greet("Kiln"));
+}
