@@ -43,17 +43,21 @@ pub enum Hypercall {
     Trap = 5,
     /// A file operation on a host volume: [`crate::file::FileArgs`].
     File = 6,
+    /// The program cannot go on without memory it could not get:
+    /// [`OutOfMemoryArgs`].
+    OutOfMemory = 7,
 }
 
 impl Hypercall {
     /// All calls, for dispatch tables and documentation.
-    pub const ALL: [Hypercall; 6] = [
+    pub const ALL: [Hypercall; 7] = [
         Self::ConsoleWrite,
         Self::Exit,
         Self::Block,
         Self::Panic,
         Self::Trap,
         Self::File,
+        Self::OutOfMemory,
     ];
 
     /// The call whose port this is, if any.
@@ -123,7 +127,19 @@ pub struct PanicArgs {
     pub len: u64,
 }
 
+/// [`Hypercall::OutOfMemory`]: an allocation the program cannot do without
+/// failed (its runtime gave up: Rust's `handle_alloc_error`). The monitor
+/// ends the VM with one line naming the guest memory and `-m`, instead of a
+/// crash report: nothing in the program's code is at fault.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutOfMemoryArgs {
+    /// in: the size of the allocation that failed, in bytes.
+    pub requested: u64,
+}
+
 const _: () = {
+    assert!(core::mem::size_of::<OutOfMemoryArgs>() == 8);
     assert!(core::mem::size_of::<ConsoleWriteArgs>() == 24);
     assert!(core::mem::size_of::<ExitArgs>() == 8);
     assert!(core::mem::size_of::<BlockArgs>() == 8);
@@ -151,7 +167,8 @@ mod tests {
             0,
             PORT_BASE - 1,
             PORT_BASE,
-            PORT_BASE + 7,
+            // Calls are numbered from 1 with no gaps: the next number is none.
+            PORT_BASE + Hypercall::ALL.len() as u16 + 1,
             PORT_BASE + PORT_COUNT,
             u16::MAX,
         ] {

@@ -13,6 +13,7 @@
 //! | 124 | the guest ran past `--timeout` (as `timeout(1)`) |
 //! | 125 | the guest broke the hypercall ABI (a bad or hostile call) |
 //! | 134 | the guest panicked (128 + SIGABRT, as an aborting process) |
+//! | 137 | the guest ran out of memory (128 + SIGKILL, as a container the OOM killer ended) |
 //! | 139 | the guest faulted (128 + SIGSEGV, as a crashing process) |
 
 use std::fmt;
@@ -32,6 +33,8 @@ pub const TIMEOUT: u8 = 124;
 pub const VIOLATION: u8 = 125;
 /// The guest panicked.
 pub const PANIC: u8 = 134;
+/// The guest ran out of memory.
+pub const OUT_OF_MEMORY: u8 = 137;
 /// The guest faulted.
 pub const FAULT: u8 = 139;
 

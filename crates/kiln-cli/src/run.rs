@@ -13,7 +13,7 @@ use clap::Args;
 use kiln_monitor::clock::{format_ns, host_now_ns};
 use kiln_monitor::{BootError, Image, ImageFile, Outcome as GuestOutcome, RunSummary, VmConfig};
 
-use crate::exit_code::{FAULT, Failure, HOST, IMAGE, PANIC, TIMEOUT, VIOLATION};
+use crate::exit_code::{FAULT, Failure, HOST, IMAGE, OUT_OF_MEMORY, PANIC, TIMEOUT, VIOLATION};
 use crate::guest_build::{self, Verbosity};
 use crate::instance::RestartPolicy;
 use crate::units::{parse_duration, parse_memory};
@@ -160,6 +160,9 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
                 FAULT
             }))
         }
+        GuestOutcome::OutOfMemory { requested } => {
+            Err(out_of_memory(requested, summary.memory_size))
+        }
         GuestOutcome::Violation(violation) => Err(Failure::new(
             VIOLATION,
             format!("guest stopped for breaking the hypercall ABI: {violation}"),
@@ -172,6 +175,24 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
             ),
         )),
     }
+}
+
+/// The one line for a guest that gave up for want of memory: what it asked
+/// for, what it has, and the flag that gives it more (double, or enough for
+/// the request, in whole MiB).
+fn out_of_memory(requested: u64, memory: u64) -> Failure {
+    let suggested = (memory.saturating_mul(2))
+        .max(memory.saturating_add(requested))
+        .div_ceil(1 << 20);
+    Failure::new(
+        OUT_OF_MEMORY,
+        format!(
+            "the guest ran out of memory: an allocation of {} did not fit in its {} MiB; \
+             give it more with -m (e.g. -m {suggested}M)",
+            guest_build::human_size(requested),
+            memory >> 20,
+        ),
+    )
 }
 
 /// A standby monitor's wait: a byte on stdin means boot (true), EOF means

@@ -301,3 +301,29 @@ fn a_dependency_that_is_also_a_cdylib_links() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "hello, Kiln, from a cdylib crate\n");
 }
+
+/// A program that runs out of guest memory ends with one line naming the
+/// memory it had and `-m`, not a crash report; with the memory it suggests,
+/// the program runs.
+#[test]
+fn running_out_of_memory_says_so_in_one_line_naming_m() {
+    let program = image("tests/guests/std-oom", false);
+    let run = run_image(&program, &[], &[]);
+    assert_eq!(run.code, 137, "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "memory allocation of 1048576 bytes failed",
+            "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
+            "kiln: error: the guest ran out of memory: an allocation of 1.0 MiB did not fit \
+             in its 8 MiB; give it more with -m (e.g. -m 16M)",
+        ],
+        "std's own lines, as on Linux, then Kiln's: {}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
+    let run = run_image(&program, &["-m", "16M"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "held 12 MiB (check 66)\n");
+}

@@ -37,8 +37,14 @@ fn allocate(size: usize, align: usize, zeroed: bool) -> *mut c_void {
             HEAP.alloc(layout)
         }
     };
+    // SAFETY: the calling thread's live TCB (installed before any C code runs).
+    let failed = unsafe { &mut (*crate::thread::current()).failed_allocation };
     if base.is_null() {
+        *failed = size;
         return errno::fail_null(code::ENOMEM);
+    }
+    if *failed != 0 {
+        *failed = 0;
     }
     // SAFETY: `align >= HEADER` bytes of the allocation precede `user`.
     unsafe {

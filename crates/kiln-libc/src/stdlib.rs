@@ -45,10 +45,17 @@ pub(crate) fn var(name: &[u8]) -> Option<&'static [u8]> {
     Some(&text[name.len() + 1..])
 }
 
-/// `abort(3)`: reported to the monitor as a crash, with a backtrace.
+/// `abort(3)`: reported to the monitor as a crash, with a backtrace; or,
+/// right after an allocation failed, as the program running out of memory,
+/// which the monitor says in one line naming `-m`.
 #[unsafe(no_mangle)]
 pub extern "C" fn abort() -> ! {
     kiln_libos::process::flush_output();
+    // SAFETY: the calling thread's live TCB.
+    let failed = unsafe { (*crate::thread::current()).failed_allocation };
+    if failed != 0 {
+        platform::report_out_of_memory(failed);
+    }
     platform::report_panic(b"the program called abort()")
 }
 

@@ -33,6 +33,10 @@ pub struct Tcb {
     pub keys: [KeyValue; KEYS],
     /// The scheduler's record of this thread.
     pub thread: *mut kiln_libos::sched::Thread,
+    /// The size of this thread's latest allocation if the heap could not
+    /// give it, else 0: `abort` right after such a failure is the runtime
+    /// giving up for want of memory (Rust's `handle_alloc_error`).
+    pub failed_allocation: usize,
     /// The allocation holding the TLS block and this TCB.
     block: *mut u8,
     layout: Layout,

@@ -108,6 +108,12 @@ pub enum Outcome {
     Exited(i32),
     /// It panicked or faulted.
     Crashed(Box<CrashReport>),
+    /// It gave up for want of memory: an allocation of `requested` bytes
+    /// failed.
+    OutOfMemory {
+        /// The size of the allocation that failed.
+        requested: u64,
+    },
     /// It broke the hypercall ABI.
     Violation(Violation),
     /// It ran past `--timeout`.

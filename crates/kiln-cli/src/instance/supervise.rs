@@ -21,7 +21,7 @@ use super::log::LogWriter;
 use super::store::now_ms;
 use super::{Instance, RestartPolicy, State, Status, Store, proc};
 use crate::Outcome;
-use crate::exit_code::{FAULT, Failure, HOST, PANIC, VIOLATION};
+use crate::exit_code::{FAULT, Failure, HOST, OUT_OF_MEMORY, PANIC, VIOLATION};
 
 /// The first pause before starting a failed program again; it doubles for
 /// each quick failure in a row.
@@ -127,8 +127,8 @@ fn run_once(
         let _ = pump.join();
     }
     let status = status.map_err(|e| Failure::new(HOST, format!("waiting for the monitor: {e}")))?;
-    if matches!(exit_code(status), c if c == i32::from(PANIC) || c == i32::from(FAULT) || c == i32::from(VIOLATION))
-    {
+    let crashed = [PANIC, FAULT, VIOLATION, OUT_OF_MEMORY].map(i32::from);
+    if crashed.contains(&exit_code(status)) {
         let tail = error_tail.lock().unwrap_or_else(|e| e.into_inner());
         let _ = std::fs::write(instance.last_error_path(), &*tail);
     }
@@ -245,6 +245,7 @@ fn describe(code: i32) -> String {
         c if c == i32::from(PANIC) => "the guest panicked".into(),
         c if c == i32::from(FAULT) => "the guest faulted".into(),
         c if c == i32::from(VIOLATION) => "the guest broke the hypercall ABI".into(),
+        c if c == i32::from(OUT_OF_MEMORY) => "the guest ran out of memory".into(),
         c if c > 128 => format!("the monitor was killed by signal {}", c - 128),
         c => format!("exited with {c}"),
     }

@@ -171,6 +171,7 @@ pub fn dispatch(ctx: &mut Context<'_>, port: u16, data: &[u8]) -> Result<Flow, V
         Hypercall::Panic => crash::panic(ctx, gpa),
         Hypercall::Trap => crash::trap(ctx, gpa),
         Hypercall::File => file::file(ctx, gpa),
+        Hypercall::OutOfMemory => exit::out_of_memory(ctx, gpa),
         _ => Err(Violation::UnknownPort(port)),
     }
 }

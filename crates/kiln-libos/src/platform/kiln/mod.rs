@@ -14,7 +14,9 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kiln_abi::GuestPtr;
 use kiln_abi::boot::BootInfo;
-use kiln_abi::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, Hypercall, PanicArgs};
+use kiln_abi::hypercall::{
+    BlockArgs, ConsoleWriteArgs, ExitArgs, Hypercall, OutOfMemoryArgs, PanicArgs,
+};
 
 use hypercall::hypercall;
 
@@ -111,6 +113,16 @@ pub fn report_panic(message: &[u8]) -> ! {
         len: len as u64,
     };
     hypercall(Hypercall::Panic, &mut args);
+    unreachable_after_stop()
+}
+
+/// Ends the program for want of memory: an allocation of `requested` bytes
+/// it cannot do without failed. The monitor says so in one line.
+pub fn report_out_of_memory(requested: usize) -> ! {
+    let mut args = OutOfMemoryArgs {
+        requested: requested as u64,
+    };
+    hypercall(Hypercall::OutOfMemory, &mut args);
     unreachable_after_stop()
 }
 
