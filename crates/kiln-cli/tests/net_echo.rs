@@ -9,7 +9,9 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::thread;
 use std::time::Duration;
 
-use common::{Server, free_port, image, require_kvm, reset_on_close, run_image, start_server};
+use common::{
+    Server, free_port, image, require_kvm, reset_on_close, run_image, run_native, start_server,
+};
 
 /// Boots net-echo with guest port 7 published on `port` (TCP and UDP) and
 /// waits until it says it is listening.
@@ -216,4 +218,26 @@ fn bytes_written_right_before_exit_reach_the_host() {
         request.starts_with("GET /bye HTTP/1.1\r\n") && request.ends_with("\r\n\r\n"),
         "the host got {request:?}"
     );
+}
+
+/// IPv6 as servers meet it: a dual-stack `[::]` listener takes IPv4
+/// clients at mapped addresses, `::1` works for TCP and UDP,
+/// `IPV6_V6ONLY` and the errors answer as on Linux: the same program run
+/// natively prints exactly the same.
+#[test]
+fn ipv6_sockets_answer_as_linux_does() {
+    let linux = run_native("tests/guests/std-ipv6", &[], b"");
+    assert_eq!(linux.code, 0, "natively: {}", linux.stderr);
+    assert!(
+        linux
+            .stdout
+            .contains("dual-stack from 127.0.0.1: peer ::ffff:127.0.0.1"),
+        "{}",
+        linux.stdout
+    );
+    let image = image("tests/guests/std-ipv6", false);
+    let publish = format!("{}:7", free_port());
+    let run = run_image(&image, &["--net", "ports", "-p", &publish], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, linux.stdout);
 }

@@ -1,20 +1,21 @@
-//! Sockets: IPv4 TCP and UDP over the library OS's network stack
-//! (`kiln_libos::net`), as descriptors of its descriptor table. A VM
-//! without a network device fails `socket` with `EAFNOSUPPORT`; IPv6 and
-//! Unix-domain sockets are `EAFNOSUPPORT` too, for now.
+//! Sockets: TCP and UDP over IPv4 and IPv6 on the library OS's network
+//! stack (`kiln_libos::net`), as descriptors of its descriptor table. A
+//! VM without a network device fails `socket` with `EAFNOSUPPORT`;
+//! Unix-domain sockets are `EAFNOSUPPORT` too, for now (except pairs).
 
 use alloc::vec;
 use core::ffi::{c_char, c_void};
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use kiln_libos::fs::{self, Errno};
-use kiln_libos::net::{self, Kind, LookupError, ResolverOptions, Shutdown};
+use kiln_libos::net::{self, Family, Kind, LookupError, ResolverOptions, Shutdown};
 
 use crate::errno::{self, code};
 use crate::unistd::{IoVec, io_vectors};
 use crate::{CInt, CLong, c_slice, c_slice_mut};
 
 const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
 const SOCK_STREAM: CInt = 1;
 const SOCK_DGRAM: CInt = 2;
 const SOCK_TYPE_MASK: CInt = 0xf;
@@ -37,6 +38,61 @@ struct SockaddrIn {
     port: u16,
     addr: [u8; 4],
     zero: [u8; 8],
+}
+
+/// `struct sockaddr_in6`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SockaddrIn6 {
+    family: u16,
+    /// Network byte order.
+    port: u16,
+    /// Network byte order.
+    flowinfo: u32,
+    addr: [u8; 16],
+    scope_id: u32,
+}
+
+/// The shortest `sockaddr_in6` Linux takes: RFC 2133's, without `scope_id`.
+const SIN6_LEN_RFC2133: usize = 24;
+
+/// Room for either address, as C code's `sockaddr_storage` is used.
+#[repr(C)]
+#[derive(Clone, Copy)]
+union Sockaddr {
+    v4: SockaddrIn,
+    v6: SockaddrIn6,
+}
+
+impl Sockaddr {
+    /// `address` in C's layout, and its length.
+    fn new(address: SocketAddr) -> (Self, usize) {
+        match address {
+            SocketAddr::V4(v4) => (
+                Self {
+                    v4: SockaddrIn {
+                        family: AF_INET,
+                        port: v4.port().to_be(),
+                        addr: v4.ip().octets(),
+                        zero: [0; 8],
+                    },
+                },
+                size_of::<SockaddrIn>(),
+            ),
+            SocketAddr::V6(v6) => (
+                Self {
+                    v6: SockaddrIn6 {
+                        family: AF_INET6,
+                        port: v6.port().to_be(),
+                        flowinfo: v6.flowinfo().to_be(),
+                        addr: v6.ip().octets(),
+                        scope_id: v6.scope_id(),
+                    },
+                },
+                size_of::<SockaddrIn6>(),
+            ),
+        }
+    }
 }
 
 /// `struct msghdr`.
@@ -65,31 +121,57 @@ fn result<T: TryInto<CLong>>(result: Result<T>) -> CLong {
     errno::check(result)
 }
 
-/// An IPv4 socket address from C (`EINVAL` when too short, as Linux).
+/// A socket address from C (`EINVAL` when too short, as Linux); whether
+/// its family fits the socket is the library OS's to say.
 ///
 /// # Safety
 /// `addr` must be null or valid for `len` bytes.
-unsafe fn read_address(addr: *const c_void, len: u32) -> Result<SocketAddrV4> {
+unsafe fn read_address(addr: *const c_void, len: u32) -> Result<SocketAddr> {
     if addr.is_null() {
         return Err(Errno(code::EFAULT));
     }
-    if (len as usize) < size_of::<u16>() {
+    let len = len as usize;
+    if len < size_of::<u16>() {
         return Err(Errno(code::EINVAL));
     }
     // SAFETY: per the caller, at least the family is readable.
     let family = unsafe { addr.cast::<u16>().read_unaligned() };
-    if family != AF_INET {
-        return Err(Errno(code::EAFNOSUPPORT));
+    match family {
+        AF_INET if len >= size_of::<SockaddrIn>() => {
+            // SAFETY: per the caller, `len` covers a `sockaddr_in`.
+            let sin = unsafe { addr.cast::<SockaddrIn>().read_unaligned() };
+            Ok(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(sin.addr),
+                u16::from_be(sin.port),
+            )))
+        }
+        AF_INET6 if len >= SIN6_LEN_RFC2133 => {
+            let mut sin6 = SockaddrIn6 {
+                family,
+                port: 0,
+                flowinfo: 0,
+                addr: [0; 16],
+                scope_id: 0,
+            };
+            // SAFETY: per the caller, `len` bytes are readable, and at most
+            // a `sockaddr_in6` is copied into one.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    addr.cast::<u8>(),
+                    (&raw mut sin6).cast::<u8>(),
+                    len.min(size_of::<SockaddrIn6>()),
+                );
+            }
+            Ok(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(sin6.addr),
+                u16::from_be(sin6.port),
+                u32::from_be(sin6.flowinfo),
+                sin6.scope_id,
+            )))
+        }
+        AF_INET | AF_INET6 => Err(Errno(code::EINVAL)),
+        _ => Err(Errno(code::EAFNOSUPPORT)),
     }
-    if (len as usize) < size_of::<SockaddrIn>() {
-        return Err(Errno(code::EINVAL));
-    }
-    // SAFETY: per the caller, `len` covers a `sockaddr_in`.
-    let sin = unsafe { addr.cast::<SockaddrIn>().read_unaligned() };
-    Ok(SocketAddrV4::new(
-        Ipv4Addr::from(sin.addr),
-        u16::from_be(sin.port),
-    ))
 }
 
 /// Writes `address` to a C `sockaddr` of `*len` bytes (truncated as on
@@ -97,23 +179,19 @@ unsafe fn read_address(addr: *const c_void, len: u32) -> Result<SocketAddrV4> {
 ///
 /// # Safety
 /// `addr` must be null or valid for `*len` bytes; `len` null or valid.
-unsafe fn write_address(addr: *mut c_void, len: *mut u32, address: SocketAddrV4) -> Result<()> {
+unsafe fn write_address(addr: *mut c_void, len: *mut u32, address: SocketAddr) -> Result<()> {
     if addr.is_null() || len.is_null() {
         return Ok(());
     }
-    let sin = SockaddrIn {
-        family: AF_INET,
-        port: address.port().to_be(),
-        addr: address.ip().octets(),
-        zero: [0; 8],
-    };
+    let (sockaddr, size) = Sockaddr::new(address);
     // SAFETY: per the caller.
     let room = unsafe { len.read() } as usize;
-    let n = room.min(size_of::<SockaddrIn>());
-    // SAFETY: `addr` holds `room` bytes, per the caller; `sin` is plain data.
+    let n = room.min(size);
+    // SAFETY: `addr` holds `room` bytes, per the caller; `sockaddr` is
+    // plain data of at least `size` bytes.
     unsafe {
-        core::ptr::copy_nonoverlapping((&raw const sin).cast::<u8>(), addr.cast::<u8>(), n);
-        len.write(size_of::<SockaddrIn>() as u32);
+        core::ptr::copy_nonoverlapping((&raw const sockaddr).cast::<u8>(), addr.cast::<u8>(), n);
+        len.write(size as u32);
     }
     Ok(())
 }
@@ -122,9 +200,11 @@ unsafe fn write_address(addr: *mut c_void, len: *mut u32, address: SocketAddrV4)
 #[unsafe(no_mangle)]
 pub extern "C" fn socket(domain: CInt, kind: CInt, protocol: CInt) -> CInt {
     traced!("socket"(domain, kind, protocol) {
-    if domain != CInt::from(AF_INET) {
-        return errno::fail(code::EAFNOSUPPORT);
-    }
+    let family = match u16::try_from(domain) {
+        Ok(AF_INET) => Family::V4,
+        Ok(AF_INET6) => Family::V6,
+        _ => return errno::fail(code::EAFNOSUPPORT),
+    };
     let kind_flags = kind & !SOCK_TYPE_MASK;
     if kind_flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return errno::fail(code::EINVAL);
@@ -136,7 +216,7 @@ pub extern "C" fn socket(domain: CInt, kind: CInt, protocol: CInt) -> CInt {
         _ => return errno::fail(code::EINVAL),
     };
     // SOCK_NONBLOCK and SOCK_CLOEXEC are O_NONBLOCK and O_CLOEXEC.
-    result(net::create(kind).and_then(|id| fs::install_socket(id, kind_flags))) as CInt
+    result(net::create(kind, family).and_then(|id| fs::install_socket(id, kind_flags))) as CInt
     })
 }
 
@@ -610,7 +690,7 @@ pub struct AddrInfo {
 #[repr(C)]
 struct Answer {
     info: AddrInfo,
-    address: SockaddrIn,
+    address: Sockaddr,
 }
 
 // `getaddrinfo`'s errors, glibc's numbers.
@@ -630,10 +710,15 @@ const EAI_OVERFLOW: CInt = -12;
 const AF_UNSPEC: CInt = 0;
 const AI_PASSIVE: CInt = 1;
 const AI_NUMERICHOST: CInt = 4;
+const AI_V4MAPPED: CInt = 8;
 
-/// `getaddrinfo(3)` for IPv4: numeric hosts, `localhost`, then names from
-/// `/etc/hosts` or the DNS server (`kiln_libos::net::resolve`), one
-/// answer per address. `AI_NUMERICHOST` never looks a name up.
+/// `getaddrinfo(3)`: numeric hosts (IPv4 or IPv6), `localhost`, then
+/// names from `/etc/hosts` or the DNS server (`kiln_libos::net::resolve`,
+/// IPv4 records), one answer per address. `AI_NUMERICHOST` never looks a
+/// name up. Without a family, names and the wildcard are IPv4 only: the
+/// guest's one IPv6 address is `::1`, and an IPv4 server bound to
+/// `0.0.0.0` would be offered connections to `::1` first, as glibc
+/// sorts them.
 ///
 /// # Safety
 /// `node` and `service` must be null or C strings; `hints` null or valid;
@@ -652,9 +737,12 @@ pub unsafe extern "C" fn getaddrinfo(
     // SAFETY: per the caller.
     let hints = unsafe { hints.as_ref() };
     let family = hints.map_or(AF_UNSPEC, |h| h.family);
-    if family != AF_UNSPEC && family != CInt::from(AF_INET) {
-        return EAI_FAMILY;
-    }
+    let v6 = match u16::try_from(family) {
+        Ok(0) => false,
+        Ok(AF_INET) => false,
+        Ok(AF_INET6) => true,
+        _ => return EAI_FAMILY,
+    };
     if node.is_null() && service.is_null() {
         return EAI_NONAME;
     }
@@ -673,19 +761,37 @@ pub unsafe extern "C" fn getaddrinfo(
     let flags = hints.map_or(0, |h| h.flags);
     // Without a node: the wildcard address for a server, else loopback.
     let addresses = if node.is_null() {
-        vec![if flags & AI_PASSIVE != 0 {
-            Ipv4Addr::UNSPECIFIED
-        } else {
-            Ipv4Addr::LOCALHOST
+        vec![match (flags & AI_PASSIVE != 0, v6) {
+            (true, false) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            (true, true) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            (false, false) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            (false, true) => IpAddr::V6(Ipv6Addr::LOCALHOST),
         }]
     } else {
         // SAFETY: per the caller, a C string.
         let node = unsafe { core::ffi::CStr::from_ptr(node) }.to_bytes();
-        match addresses(node, flags & AI_NUMERICHOST != 0) {
+        match addresses(node, flags & AI_NUMERICHOST != 0, v6) {
             Ok(addresses) => addresses,
             Err(error) => return error,
         }
     };
+    // The family asked for: IPv4 answers for IPv6 only as mapped addresses
+    // (`AI_V4MAPPED`); IPv6 ones never for IPv4.
+    let addresses: alloc::vec::Vec<IpAddr> = match u16::try_from(family) {
+        Ok(AF_INET6) => addresses
+            .into_iter()
+            .filter_map(|ip| match ip {
+                IpAddr::V4(v4) if flags & AI_V4MAPPED != 0 => Some(IpAddr::V6(v4.to_ipv6_mapped())),
+                IpAddr::V4(_) => None,
+                v6 => Some(v6),
+            })
+            .collect(),
+        Ok(AF_INET) => addresses.into_iter().filter(IpAddr::is_ipv4).collect(),
+        _ => addresses,
+    };
+    if addresses.is_empty() {
+        return EAI_ADDRFAMILY;
+    }
     let kind = hints.map_or(SOCK_STREAM, |h| if h.kind == 0 { SOCK_STREAM } else { h.kind });
     let mut list: *mut AddrInfo = core::ptr::null_mut();
     // Built from the last address back, so the list keeps their order.
@@ -696,25 +802,21 @@ pub unsafe extern "C" fn getaddrinfo(
             unsafe { freeaddrinfo(list) };
             return EAI_MEMORY;
         }
+        let (address, addr_len) = Sockaddr::new(SocketAddr::new(*ip, port));
         // SAFETY: fresh memory for an `Answer` (malloc aligns to 16).
         unsafe {
             answer.write(Answer {
                 info: AddrInfo {
                     flags: 0,
-                    family: CInt::from(AF_INET),
+                    family: CInt::from(if ip.is_ipv6() { AF_INET6 } else { AF_INET }),
                     kind,
                     protocol: if kind == SOCK_DGRAM { IPPROTO_UDP } else { IPPROTO_TCP },
-                    addr_len: size_of::<SockaddrIn>() as u32,
+                    addr_len: addr_len as u32,
                     addr: (&raw mut (*answer).address).cast(),
                     canonname: core::ptr::null_mut(),
                     next: list,
                 },
-                address: SockaddrIn {
-                    family: AF_INET,
-                    port: port.to_be(),
-                    addr: ip.octets(),
-                    zero: [0; 8],
-                },
+                address,
             });
         }
         list = answer.cast();
@@ -725,14 +827,20 @@ pub unsafe extern "C" fn getaddrinfo(
     })
 }
 
-/// The addresses of `node`: numeric, `localhost`, or (unless
-/// `numeric_only`) looked up; else the `EAI_*` error.
+/// The addresses of `node`: numeric, `localhost` (`::1` when `v6` is
+/// asked for), or (unless `numeric_only`) looked up; else the `EAI_*`
+/// error.
 fn addresses(
     node: &[u8],
     numeric_only: bool,
-) -> core::result::Result<alloc::vec::Vec<Ipv4Addr>, CInt> {
+    v6: bool,
+) -> core::result::Result<alloc::vec::Vec<IpAddr>, CInt> {
     if node == b"localhost" {
-        return Ok(vec![Ipv4Addr::LOCALHOST]);
+        return Ok(vec![if v6 {
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        }]);
     }
     let name = core::str::from_utf8(node).map_err(|_| EAI_NONAME)?;
     if let Ok(ip) = name.parse() {
@@ -741,10 +849,11 @@ fn addresses(
     if numeric_only {
         return Err(EAI_NONAME);
     }
-    net::resolve(name, &resolver_options()).map_err(|error| match error {
+    let found = net::resolve(name, &resolver_options()).map_err(|error| match error {
         LookupError::NotFound => EAI_NONAME,
         LookupError::NoAnswer => EAI_AGAIN,
-    })
+    })?;
+    Ok(found.into_iter().map(IpAddr::V4).collect())
 }
 
 /// The resolver's timeout and attempts, changed as glibc lets `RES_OPTIONS`

@@ -98,11 +98,12 @@ fn attempt(
         match result {
             Ok(addresses) => {
                 return Ok(Some(
+                    // The query asks for A records only.
                     addresses
                         .iter()
-                        .map(|&address| {
-                            let IpAddress::Ipv4(address) = address;
-                            address
+                        .filter_map(|&address| match address {
+                            IpAddress::Ipv4(address) => Some(address),
+                            IpAddress::Ipv6(_) => None,
                         })
                         .collect(),
                 ));

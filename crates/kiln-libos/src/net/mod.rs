@@ -24,7 +24,7 @@ mod socket;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use kiln_abi::errno::*;
 use smoltcp::iface::{
@@ -40,8 +40,8 @@ use crate::sched;
 use crate::time::Instant;
 use device::Device;
 pub use dns::{LookupError, Options as ResolverOptions};
+pub use socket::{Family, Kind, Shutdown};
 use socket::{Io, Socket};
-pub use socket::{Kind, Shutdown};
 
 /// A socket of the table, as the descriptor table names it.
 pub type SocketId = usize;
@@ -127,6 +127,7 @@ impl Net {
         iface.update_ip_addrs(|addrs| {
             let _ = addrs.push(IpCidr::new(address.into(), config.prefix_len.min(32)));
             let _ = addrs.push(IpCidr::new(Ipv4Addr::LOCALHOST.into(), 8));
+            let _ = addrs.push(IpCidr::new(Ipv6Addr::LOCALHOST.into(), 128));
         });
         announce(&mut device, EthernetAddress(config.mac), address);
         if config.gateway != [0; 4] {
@@ -373,10 +374,10 @@ fn immediate<T>(f: impl FnOnce(&mut Net) -> Result<T>) -> Result<T> {
     })
 }
 
-/// `socket(2)` for `AF_INET`: a new socket of `kind`.
-pub fn create(kind: Kind) -> Result<SocketId> {
+/// `socket(2)` for `AF_INET` or `AF_INET6`: a new socket of `kind`.
+pub fn create(kind: Kind, family: Family) -> Result<SocketId> {
     *ACTIVE.lock() = Some(&HOOKS);
-    with(|net| create_in(net, Socket::new(kind)))
+    with(|net| create_in(net, Socket::new(kind, family)))
 }
 
 /// A host name's IPv4 addresses, as glibc finds them: `/etc/hosts` if it
@@ -395,7 +396,7 @@ pub fn resolve(
 }
 
 /// What [`recv`] gives: the bytes' count and their sender.
-pub type Received = (usize, Option<core::net::SocketAddrV4>);
+pub type Received = (usize, Option<SocketAddr>);
 
 /// The stack's entry points for the descriptor table and the scheduler.
 /// They reach the stack through this table, which the first `socket()`
@@ -406,7 +407,7 @@ pub struct Hooks {
     /// [`recv`].
     pub recv: fn(SocketId, &mut [u8], bool, bool) -> Result<Received>,
     /// [`send`].
-    pub send: fn(SocketId, &[u8], Option<core::net::SocketAddrV4>, bool) -> Result<usize>,
+    pub send: fn(SocketId, &[u8], Option<SocketAddr>, bool) -> Result<usize>,
     /// [`poll_ready`].
     pub poll_ready: fn(SocketId, i16) -> i16,
     /// [`close`].
@@ -462,7 +463,7 @@ pub fn close(id: SocketId) {
 }
 
 /// `bind(2)`.
-pub fn bind(id: SocketId, address: core::net::SocketAddrV4) -> Result<()> {
+pub fn bind(id: SocketId, address: SocketAddr) -> Result<()> {
     immediate(|net| socket::bind(net, id, address))
 }
 
@@ -472,13 +473,13 @@ pub fn listen(id: SocketId, backlog: i32) -> Result<()> {
 }
 
 /// `accept(2)`: a new socket for the next connection, and its peer.
-pub fn accept(id: SocketId, nonblocking: bool) -> Result<(SocketId, core::net::SocketAddrV4)> {
+pub fn accept(id: SocketId, nonblocking: bool) -> Result<(SocketId, SocketAddr)> {
     blocking(id, nonblocking, |s| s.recv_timeout(), socket::accept)
 }
 
 /// `connect(2)`. A non-blocking one returns `EINPROGRESS` and finishes in
 /// the background (`poll` for writing, then `SO_ERROR`).
-pub fn connect(id: SocketId, address: core::net::SocketAddrV4, nonblocking: bool) -> Result<()> {
+pub fn connect(id: SocketId, address: SocketAddr, nonblocking: bool) -> Result<()> {
     immediate(|net| socket::connect(net, id, address))?;
     if nonblocking {
         let connecting = with(|net| {
@@ -496,12 +497,7 @@ pub fn connect(id: SocketId, address: core::net::SocketAddrV4, nonblocking: bool
 
 /// `recvfrom(2)`: bytes (or a datagram) into `buf`, and who sent them.
 /// With `peek`, they stay to be read again.
-pub fn recv(
-    id: SocketId,
-    buf: &mut [u8],
-    peek: bool,
-    nonblocking: bool,
-) -> Result<(usize, Option<core::net::SocketAddrV4>)> {
+pub fn recv(id: SocketId, buf: &mut [u8], peek: bool, nonblocking: bool) -> Result<Received> {
     blocking(
         id,
         nonblocking,
@@ -511,12 +507,7 @@ pub fn recv(
 }
 
 /// `sendto(2)`: `data` on the connection, or as a datagram to `to`.
-pub fn send(
-    id: SocketId,
-    data: &[u8],
-    to: Option<core::net::SocketAddrV4>,
-    nonblocking: bool,
-) -> Result<usize> {
+pub fn send(id: SocketId, data: &[u8], to: Option<SocketAddr>, nonblocking: bool) -> Result<usize> {
     let sent = blocking(
         id,
         nonblocking,
@@ -544,7 +535,7 @@ pub fn shutdown(id: SocketId, how: Shutdown) -> Result<()> {
 }
 
 /// `getsockname(2)`.
-pub fn local_address(id: SocketId) -> Result<core::net::SocketAddrV4> {
+pub fn local_address(id: SocketId) -> Result<SocketAddr> {
     with(|net| {
         let address = net.address;
         let socket = net.sockets.get(id).and_then(Option::as_deref);
@@ -554,7 +545,7 @@ pub fn local_address(id: SocketId) -> Result<core::net::SocketAddrV4> {
 }
 
 /// `getpeername(2)`.
-pub fn peer_address(id: SocketId) -> Result<core::net::SocketAddrV4> {
+pub fn peer_address(id: SocketId) -> Result<SocketAddr> {
     with(|net| {
         let set = &net.set;
         let socket = net.sockets.get(id).and_then(Option::as_deref);

@@ -5,10 +5,18 @@
 //! connections are accepted, since a smoltcp socket is one connection) or
 //! one connection. A datagram socket gets its smoltcp socket when bound
 //! (explicitly, or at its first send or receive).
+//!
+//! An `AF_INET6` socket is dual-stack unless `IPV6_V6ONLY` is set, as
+//! with Linux's default `bindv6only = 0`: it reaches IPv4 peers through
+//! IPv4-mapped addresses (`::ffff:a.b.c.d`). Addresses are kept as the
+//! stack sees them (a mapped address as the IPv4 one) and shown to the
+//! program as its socket's family has them ([`Socket::shown`]). The
+//! guest's one IPv6 address is `::1`: IPv6 reaches the guest itself; the
+//! network is IPv4.
 
 use alloc::vec;
 use alloc::vec::Vec;
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use kiln_abi::errno::*;
 use smoltcp::iface::{SocketHandle, SocketSet};
@@ -59,6 +67,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 // Option levels and names (Linux's).
 const SOL_SOCKET: i32 = 1;
 const IPPROTO_TCP: i32 = 6;
+const IPPROTO_IPV6: i32 = 41;
+const IPV6_V6ONLY: i32 = 26;
 const SO_TYPE: i32 = 3;
 const SO_ERROR: i32 = 4;
 const SO_SNDBUF: i32 = 7;
@@ -80,6 +90,15 @@ pub enum Kind {
     Stream,
     /// UDP.
     Datagram,
+}
+
+/// An address family.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Family {
+    /// `AF_INET`.
+    V4,
+    /// `AF_INET6`.
+    V6,
 }
 
 /// Which directions `shutdown` closes.
@@ -116,12 +135,15 @@ enum State {
 /// A socket.
 pub struct Socket {
     kind: Kind,
+    family: Family,
+    /// `IPV6_V6ONLY`: an IPv6 socket that does not reach IPv4.
+    v6only: bool,
     state: State,
     /// The address it was bound to (explicitly, or implicitly by `listen`,
-    /// `connect` or a first datagram).
-    local: Option<SocketAddrV4>,
-    /// A datagram socket's `connect`ed peer.
-    peer: Option<SocketAddrV4>,
+    /// `connect` or a first datagram), as the stack sees it.
+    local: Option<SocketAddr>,
+    /// A datagram socket's `connect`ed peer, as the stack sees it.
+    peer: Option<SocketAddr>,
     /// A connection started but not yet established or refused.
     connecting: bool,
     /// The pending error `SO_ERROR` reports (0: none).
@@ -141,13 +163,43 @@ pub struct Socket {
     options: Vec<((i32, i32), i32)>,
 }
 
-fn endpoint(address: SocketAddrV4) -> IpEndpoint {
-    IpEndpoint::new(IpAddress::Ipv4(*address.ip()), address.port())
+/// An address as the stack sees it: an IPv4-mapped IPv6 address is the
+/// IPv4 one.
+fn unmapped(address: SocketAddr) -> SocketAddr {
+    match address {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(ip) => SocketAddr::V4(SocketAddrV4::new(ip, v6.port())),
+            None => address,
+        },
+        SocketAddr::V4(_) => address,
+    }
 }
 
-fn v4(endpoint: IpEndpoint) -> SocketAddrV4 {
-    let IpAddress::Ipv4(ip) = endpoint.addr;
-    SocketAddrV4::new(ip, endpoint.port)
+fn ip_address(ip: IpAddr) -> IpAddress {
+    match ip {
+        IpAddr::V4(ip) => IpAddress::Ipv4(ip),
+        IpAddr::V6(ip) => IpAddress::Ipv6(ip),
+    }
+}
+
+fn endpoint(address: SocketAddr) -> IpEndpoint {
+    IpEndpoint::new(ip_address(address.ip()), address.port())
+}
+
+fn address(endpoint: IpEndpoint) -> SocketAddr {
+    let ip = match endpoint.addr {
+        IpAddress::Ipv4(ip) => IpAddr::V4(ip),
+        IpAddress::Ipv6(ip) => IpAddr::V6(ip),
+    };
+    SocketAddr::new(ip, endpoint.port)
+}
+
+/// The unspecified address of `family`, port 0.
+fn unspecified(family: Family) -> SocketAddr {
+    match family {
+        Family::V4 => SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+        Family::V6 => SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)),
+    }
 }
 
 /// A TCP socket, with buffers of [`TCP_BUFFER`] while memory is plentiful
@@ -203,9 +255,11 @@ fn accepted(socket: &tcp::Socket<'_>) -> bool {
 
 impl Socket {
     /// A fresh socket.
-    pub fn new(kind: Kind) -> Self {
+    pub fn new(kind: Kind, family: Family) -> Self {
         Self {
             kind,
+            family,
+            v6only: false,
             state: State::Fresh,
             local: None,
             peer: None,
@@ -220,6 +274,44 @@ impl Socket {
             recv_timeout: None,
             send_timeout: None,
             options: Vec::new(),
+        }
+    }
+
+    /// `address` (as the stack sees it) as this socket's family shows it:
+    /// an IPv6 socket sees IPv4 peers at IPv4-mapped addresses.
+    pub fn shown(&self, address: SocketAddr) -> SocketAddr {
+        match (self.family, address) {
+            (Family::V6, SocketAddr::V4(v4)) => {
+                SocketAddr::V6(SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0))
+            }
+            _ => address,
+        }
+    }
+
+    /// Whether the socket can reach `address` (as the stack sees it).
+    fn reaches(&self, address: SocketAddr) -> bool {
+        match self.family {
+            Family::V4 => address.is_ipv4(),
+            Family::V6 => address.is_ipv6() || !self.v6only,
+        }
+    }
+
+    /// `address` from the program, as the stack sees it: `EAFNOSUPPORT`
+    /// for the other family's, `ENETUNREACH` for an IPv4-mapped one on an
+    /// IPv6-only socket.
+    fn accept_address(&self, address: SocketAddr) -> Result<SocketAddr> {
+        match (self.family, address) {
+            (Family::V4, SocketAddr::V6(_)) | (Family::V6, SocketAddr::V4(_)) => {
+                Err(Errno(EAFNOSUPPORT))
+            }
+            _ => {
+                let address = unmapped(address);
+                if self.reaches(address) {
+                    Ok(address)
+                } else {
+                    Err(Errno(ENETUNREACH))
+                }
+            }
         }
     }
 
@@ -304,34 +396,42 @@ impl Socket {
     }
 
     /// `getsockname`: the bound address, or the connection's own end.
-    pub fn local_address(&self, set: &SocketSet<'_>, own: Ipv4Addr) -> SocketAddrV4 {
+    pub fn local_address(&self, set: &SocketSet<'_>, own: Ipv4Addr) -> SocketAddr {
         if let State::Connection(handle) = self.state
             && let Some(local) = set.get::<tcp::Socket>(handle).local_endpoint()
         {
-            return v4(local);
+            return self.shown(address(local));
         }
-        match self.local {
-            Some(local) if local.ip().is_unspecified() && self.peer.is_some() => {
-                SocketAddrV4::new(own, local.port())
+        let local = match (self.local, self.peer) {
+            // A connected datagram socket's source towards an IPv4 peer.
+            (Some(local), Some(SocketAddr::V4(peer))) if local.ip().is_unspecified() => {
+                let ip = if peer.ip().is_loopback() {
+                    Ipv4Addr::LOCALHOST
+                } else {
+                    own
+                };
+                SocketAddr::V4(SocketAddrV4::new(ip, local.port()))
             }
-            Some(local) => local,
-            None => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
-        }
+            (Some(local), Some(SocketAddr::V6(_))) if local.ip().is_unspecified() => {
+                SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, local.port(), 0, 0))
+            }
+            (Some(local), _) => local,
+            (None, _) => unspecified(self.family),
+        };
+        self.shown(local)
     }
 
     /// `getpeername`.
-    pub fn peer_address(&self, set: &SocketSet<'_>) -> Result<SocketAddrV4> {
-        match self.state {
+    pub fn peer_address(&self, set: &SocketSet<'_>) -> Result<SocketAddr> {
+        let peer = match self.state {
             State::Connection(handle) if !self.connecting => set
                 .get::<tcp::Socket>(handle)
                 .remote_endpoint()
-                .map(v4)
-                .ok_or(Errno(ENOTCONN)),
-            State::Datagram(_) | State::Fresh if self.kind == Kind::Datagram => {
-                self.peer.ok_or(Errno(ENOTCONN))
-            }
-            _ => Err(Errno(ENOTCONN)),
-        }
+                .map(address),
+            State::Datagram(_) | State::Fresh if self.kind == Kind::Datagram => self.peer,
+            _ => None,
+        };
+        peer.map(|peer| self.shown(peer)).ok_or(Errno(ENOTCONN))
     }
 
     /// `setsockopt` for an integer option. Options without an effect here
@@ -345,6 +445,10 @@ impl Socket {
         value: i32,
     ) -> Result<()> {
         match (level, name) {
+            (IPPROTO_IPV6, _) if self.family != Family::V6 => return Err(Errno(ENOPROTOOPT)),
+            // As Linux: fixed once the socket has an address.
+            (IPPROTO_IPV6, IPV6_V6ONLY) if self.local.is_some() => return Err(Errno(EINVAL)),
+            (IPPROTO_IPV6, IPV6_V6ONLY) => self.v6only = value != 0,
             (IPPROTO_TCP, TCP_NODELAY) => self.nodelay = value != 0,
             (SOL_SOCKET, SO_KEEPALIVE) => self.keepalive = value != 0,
             (SOL_SOCKET, SO_TYPE | SO_ERROR | SO_ACCEPTCONN) => return Err(Errno(ENOPROTOOPT)),
@@ -373,6 +477,9 @@ impl Socket {
     pub fn option(&mut self, set: &mut SocketSet<'_>, level: i32, name: i32) -> Result<i32> {
         self.settle(set);
         Ok(match (level, name) {
+            // As Linux's IPv4 sockets answer a `getsockopt` at another level.
+            (IPPROTO_IPV6, _) if self.family != Family::V6 => return Err(Errno(ENOTSUP)),
+            (IPPROTO_IPV6, IPV6_V6ONLY) => i32::from(self.v6only),
             (IPPROTO_TCP, TCP_NODELAY) => i32::from(self.nodelay),
             (SOL_SOCKET, SO_KEEPALIVE) => i32::from(self.keepalive),
             (SOL_SOCKET, SO_ERROR) => core::mem::take(&mut self.error),
@@ -452,13 +559,30 @@ impl Socket {
     }
 }
 
-/// Whether `port` is taken for sockets of `kind`: by a bound, listening
-/// or datagram socket (connections share their listener's port).
-fn port_taken(net: &Net, kind: Kind, port: u16) -> bool {
+/// Which IP versions a socket bound to `local` takes traffic of: an IPv6
+/// socket bound to `::` takes IPv4 too, unless it is IPv6-only.
+fn versions(socket: &Socket, local: SocketAddr) -> (bool, bool) {
+    match local {
+        SocketAddr::V4(_) => (true, false),
+        SocketAddr::V6(v6) => (v6.ip().is_unspecified() && !socket.v6only, true),
+    }
+}
+
+/// Whether `port` is taken for socket `id` bound to `local`: by a bound,
+/// listening or datagram socket of its kind that takes traffic of the same
+/// IP version (connections share their listener's port).
+fn port_taken(net: &Net, id: SocketId, local: SocketAddr) -> bool {
+    let Some(socket) = net.sockets.get(id).and_then(Option::as_deref) else {
+        return false;
+    };
+    let (v4, v6) = versions(socket, local);
     net.sockets.iter().flatten().any(|s| {
-        s.kind == kind
-            && s.local.is_some_and(|l| l.port() == port)
+        s.kind == socket.kind
             && !matches!(s.state, State::Connection(_))
+            && s.local.is_some_and(|l| {
+                let (other_v4, other_v6) = versions(s, l);
+                l.port() == local.port() && ((v4 && other_v4) || (v6 && other_v6))
+            })
     })
 }
 
@@ -483,31 +607,33 @@ fn ephemeral(net: &mut Net, kind: Kind) -> Result<u16> {
     Err(Errno(EADDRINUSE))
 }
 
-/// Binds `id` to `address` (port 0: an ephemeral one).
-pub fn bind(net: &mut Net, id: SocketId, address: SocketAddrV4) -> Result<()> {
-    let own = net.address;
-    let ip = *address.ip();
+/// Binds `id` to `address`, from the program (port 0: an ephemeral one).
+pub fn bind(net: &mut Net, id: SocketId, address: SocketAddr) -> Result<()> {
+    let own = IpAddr::V4(net.address);
+    let socket = net.socket(id)?;
+    let address = socket.accept_address(address).map_err(|e| match e {
+        // As Linux: an IPv6-only socket has no IPv4 address to bind.
+        Errno(ENETUNREACH) => Errno(EADDRNOTAVAIL),
+        e => e,
+    })?;
+    let ip = address.ip();
     if !(ip.is_unspecified() || ip == own || ip.is_loopback()) {
         return Err(Errno(EADDRNOTAVAIL));
     }
-    let socket = net.socket(id)?;
     if socket.local.is_some() || !matches!(socket.state, State::Fresh) {
         return Err(Errno(EINVAL));
     }
     let kind = socket.kind;
-    let port = match address.port() {
-        0 => ephemeral(net, kind)?,
-        port if port_taken(net, kind, port) => return Err(Errno(EADDRINUSE)),
-        port => port,
-    };
-    let local = SocketAddrV4::new(ip, port);
+    let mut local = address;
+    match address.port() {
+        0 => local.set_port(ephemeral(net, kind)?),
+        _ if port_taken(net, id, address) => return Err(Errno(EADDRINUSE)),
+        _ => {}
+    }
     if kind == Kind::Datagram {
         let mut udp = udp_socket();
-        let listen = IpListenEndpoint {
-            addr: (!ip.is_unspecified()).then_some(IpAddress::Ipv4(ip)),
-            port,
-        };
-        udp.bind(listen).map_err(|_| Errno(EINVAL))?;
+        udp.bind(listen_endpoint(net.socket(id)?, local))
+            .map_err(|_| Errno(EINVAL))?;
         let handle = net.set.add(udp);
         net.socket(id)?.state = State::Datagram(handle);
     }
@@ -515,9 +641,19 @@ pub fn bind(net: &mut Net, id: SocketId, address: SocketAddrV4) -> Result<()> {
     Ok(())
 }
 
-fn listen_endpoint(local: SocketAddrV4) -> IpListenEndpoint {
+/// What smoltcp takes traffic for: no address takes every address of
+/// both versions, so an IPv6-only socket bound to `::` takes the guest's
+/// one IPv6 address, `::1`.
+fn listen_endpoint(socket: &Socket, local: SocketAddr) -> IpListenEndpoint {
+    let addr = match local.ip() {
+        IpAddr::V6(ip) if ip.is_unspecified() && socket.v6only => {
+            Some(IpAddress::Ipv6(Ipv6Addr::LOCALHOST))
+        }
+        ip if ip.is_unspecified() => None,
+        ip => Some(ip_address(ip)),
+    };
     IpListenEndpoint {
-        addr: (!local.ip().is_unspecified()).then_some(IpAddress::Ipv4(*local.ip())),
+        addr,
         port: local.port(),
     }
 }
@@ -534,13 +670,14 @@ pub fn listen(net: &mut Net, id: SocketId, backlog: i32) -> Result<()> {
         _ => return Err(Errno(EINVAL)),
     }
     if socket.local.is_none() {
-        bind(net, id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+        let family = socket.family;
+        bind(net, id, unspecified(family))?;
     }
     let socket = net.socket(id)?;
     let local = socket.local.ok_or(Errno(EINVAL))?;
+    let endpoint = listen_endpoint(socket, local);
     let mut tcp = tcp_socket()?;
-    tcp.listen(listen_endpoint(local))
-        .map_err(|_| Errno(EINVAL))?;
+    tcp.listen(endpoint).map_err(|_| Errno(EINVAL))?;
     tcp.set_timeout(Some(HANDSHAKE_TIMEOUT));
     let handle = net.set.add(tcp);
     let socket = net.socket(id)?;
@@ -568,10 +705,14 @@ pub fn arm_listeners(net: &mut Net) {
         let Some(Some(socket)) = sockets.get_mut(id) else {
             return false;
         };
-        let (State::Listening(slots), Some(local)) = (&mut socket.state, socket.local) else {
+        let Some(local) = socket.local else {
             return false;
         };
-        arm(set, slots, local, socket.backlog);
+        let endpoint = listen_endpoint(socket, local);
+        let State::Listening(slots) = &mut socket.state else {
+            return false;
+        };
+        arm(set, slots, endpoint, socket.backlog);
         true
     });
 }
@@ -582,7 +723,7 @@ pub fn arm_listeners(net: &mut Net) {
 fn arm(
     set: &mut SocketSet<'static>,
     slots: &mut Vec<SocketHandle>,
-    local: SocketAddrV4,
+    endpoint: IpListenEndpoint,
     backlog: usize,
 ) {
     // A handshake that failed (timed out) or a connection reset before
@@ -606,55 +747,77 @@ fn arm(
         return;
     }
     if let Ok(mut tcp) = tcp_socket()
-        && tcp.listen(listen_endpoint(local)).is_ok()
+        && tcp.listen(endpoint).is_ok()
     {
         tcp.set_timeout(Some(HANDSHAKE_TIMEOUT));
         slots.push(set.add(tcp));
     }
 }
 
-/// Takes the oldest established connection off a listening socket.
-pub fn accept(net: &mut Net, id: SocketId) -> Io<(SocketId, SocketAddrV4)> {
+/// Takes the oldest established connection off a listening socket, and
+/// its peer as the listener's family shows it.
+pub fn accept(net: &mut Net, id: SocketId) -> Io<(SocketId, SocketAddr)> {
     let (listener, set) = match net.parts(id) {
         Ok(parts) => parts,
         Err(e) => return Io::Done(Err(e)),
     };
     let backlog = listener.backlog;
-    let (State::Listening(slots), Some(local)) = (&mut listener.state, listener.local) else {
+    let Some(local) = listener.local else {
         return Io::Done(Err(Errno(EINVAL)));
     };
+    let endpoint = listen_endpoint(listener, local);
+    let family = listener.family;
+    let State::Listening(slots) = &mut listener.state else {
+        return Io::Done(Err(Errno(EINVAL)));
+    };
+    // smoltcp's wildcard takes both IP versions; an IPv4 socket's
+    // connections over IPv6 (to ::1) were never Linux's to make: reset.
+    if family == Family::V4 {
+        for &handle in slots.iter() {
+            let tcp = set.get_mut::<tcp::Socket>(handle);
+            if accepted(tcp)
+                && tcp
+                    .remote_endpoint()
+                    .is_some_and(|e| e.addr.version() == smoltcp::wire::IpVersion::Ipv6)
+            {
+                tcp.abort();
+            }
+        }
+    }
     let ready = slots
         .iter()
         .position(|&h| accepted(set.get::<tcp::Socket>(h)));
     let handle = ready.map(|slot| slots.remove(slot));
-    arm(set, slots, local, backlog);
+    arm(set, slots, endpoint, backlog);
     let Some(handle) = handle else {
         return Io::Again;
     };
-    let mut connection = Socket::new(Kind::Stream);
+    let mut connection = Socket::new(Kind::Stream, listener.family);
+    connection.v6only = listener.v6only;
     connection.nodelay = listener.nodelay;
     connection.keepalive = listener.keepalive;
     let tcp = set.get_mut::<tcp::Socket>(handle);
-    let peer = tcp.remote_endpoint().map(v4);
+    let peer = tcp.remote_endpoint().map(address);
     connection.configure(tcp);
-    connection.local = tcp.local_endpoint().map(v4);
+    connection.local = tcp.local_endpoint().map(address);
     connection.state = State::Connection(handle);
+    let peer = connection.shown(peer.unwrap_or(unspecified(listener.family)));
     let new = match super::create_in(net, connection) {
         Ok(new) => new,
         Err(e) => return Io::Done(Err(e)),
     };
-    Io::Done(Ok((
-        new,
-        peer.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
-    )))
+    Io::Done(Ok((new, peer)))
 }
 
-/// Starts a connection to `to` (a datagram socket just records its peer).
-pub fn connect(net: &mut Net, id: SocketId, to: SocketAddrV4) -> Result<()> {
+/// Starts a connection to `to`, from the program (a datagram socket just
+/// records its peer).
+pub fn connect(net: &mut Net, id: SocketId, to: SocketAddr) -> Result<()> {
     let socket = net.socket(id)?;
+    let to = socket.accept_address(to)?;
     if socket.kind == Kind::Datagram {
         if socket.local.is_none() {
-            bind(net, id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+            let family = socket.family;
+            bind(net, id, unspecified(family))?;
         }
         net.socket(id)?.peer = Some(to);
         return Ok(());
@@ -678,11 +841,11 @@ pub fn connect(net: &mut Net, id: SocketId, to: SocketAddrV4) -> Result<()> {
     tcp.connect(net.iface.context(), endpoint(to), port)
         .map_err(|_| Errno(ENETUNREACH))?;
     // The source smoltcp chose: 127.0.0.1 towards the guest itself.
-    let local = tcp.local_endpoint().map(v4);
+    let local = tcp.local_endpoint().map(address);
     let handle = net.set.add(tcp);
-    let own = net.address;
+    let own = SocketAddr::V4(SocketAddrV4::new(net.address, port));
     let socket = net.socket(id)?;
-    socket.local = Some(local.unwrap_or(SocketAddrV4::new(own, port)));
+    socket.local = Some(local.unwrap_or(own));
     socket.state = State::Connection(handle);
     socket.connecting = true;
     Ok(())
@@ -717,7 +880,8 @@ fn ready_for_io(
         && socket.kind == Kind::Datagram
         && socket.local.is_none()
     {
-        bind(net, id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+        let family = socket.family;
+        bind(net, id, unspecified(family))?;
     }
     let (socket, set) = net.parts(id)?;
     socket.settle(set);
@@ -737,7 +901,7 @@ pub fn recv(
     id: SocketId,
     buf: &mut [u8],
     peek: bool,
-) -> Io<(usize, Option<SocketAddrV4>)> {
+) -> Io<(usize, Option<SocketAddr>)> {
     let (socket, set) = match ready_for_io(net, id, true) {
         Ok(parts) => parts,
         Err(e) => return Io::Done(Err(e)),
@@ -779,7 +943,7 @@ pub fn recv(
                     // buffer is lost.
                     let n = data.len().min(buf.len());
                     buf[..n].copy_from_slice(&data[..n]);
-                    Io::Done(Ok((n, Some(v4(meta.endpoint)))))
+                    Io::Done(Ok((n, Some(socket.shown(address(meta.endpoint))))))
                 }
                 Err(_) => Io::Again,
             }
@@ -787,11 +951,15 @@ pub fn recv(
     }
 }
 
-/// Sends `data` on the connection, or as one datagram to `to` (or the
-/// connected peer).
-pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddrV4>) -> Io<usize> {
+/// Sends `data` on the connection, or as one datagram to `to` (from the
+/// program) or the connected peer.
+pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddr>) -> Io<usize> {
     let (socket, set) = match ready_for_io(net, id, false) {
         Ok(parts) => parts,
+        Err(e) => return Io::Done(Err(e)),
+    };
+    let to = match to.map(|to| socket.accept_address(to)).transpose() {
+        Ok(to) => to,
         Err(e) => return Io::Done(Err(e)),
     };
     match socket.state {
