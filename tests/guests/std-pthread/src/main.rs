@@ -115,4 +115,17 @@ fn main() {
     semaphore::run();
     thread::run();
     stress::run();
+    random();
+}
+
+/// `getrandom` 0.2 links its `/dev/urandom` fallback, which locks a
+/// `pthread_mutex_t`, into every program that uses it (ring, rand 0.8).
+fn random() {
+    let mut bytes = [0u8; 32];
+    let result = getrandom::getrandom(&mut bytes);
+    println!(
+        "getrandom 0.2: {:?}, some byte set: {}",
+        result,
+        bytes.iter().any(|&b| b != 0)
+    );
 }
