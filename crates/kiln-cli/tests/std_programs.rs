@@ -304,7 +304,7 @@ fn pthread_synchronisation_answers_as_linux_does() {
     for line in [
         "errorcheck relock: EDEADLK",
         "timedlock held: ETIMEDOUT",
-        "kind 2 keeps readers out while a writer waits: true",
+        "static writers first: readers kept out while a writer waits: true",
         "cond broadcast: woke 4 waiters, results [0, 0, 0, 0]",
         "sem_post at the maximum: -1 EOVERFLOW",
         "stress mutexes: normal 80000, recursive 80000, clocklock 80000, failures 0",

@@ -1,6 +1,7 @@
 //! Reader-writer locks: shared and exclusive holding, try and timed
 //! variants, deadlock detection, attributes and writer preference.
 
+use std::mem::size_of;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -161,21 +162,52 @@ fn attributes() {
     }
 }
 
+/// glibc's `PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP`, which the
+/// `libc` crate lacks: all zeros but the kind, at byte 48.
+fn writer_nonrecursive_initializer() -> pthread_rwlock_t {
+    let mut bytes = [0u8; size_of::<pthread_rwlock_t>()];
+    bytes[48] = crate::ffi::PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP as u8;
+    // SAFETY: a pthread_rwlock_t is plain bytes of this size.
+    unsafe { std::mem::transmute(bytes) }
+}
+
+/// A lock of `kind` made through its attributes.
+fn with_kind(kind: i32) -> pthread_rwlock_t {
+    let mut lock = zeroed::<pthread_rwlock_t>();
+    let mut attr = zeroed::<pthread_rwlockattr_t>();
+    // SAFETY: exclusively owned objects; a rwlock may be moved before use.
+    unsafe {
+        libc::pthread_rwlockattr_init(&mut attr);
+        libc::pthread_rwlockattr_setkind_np(&mut attr, kind);
+        libc::pthread_rwlock_init(&mut lock, &attr);
+    }
+    lock
+}
+
 /// With `PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP`, a waiting writer
 /// keeps new readers out; with the default kind it does not.
 fn writer_preference() {
-    for kind in [
-        crate::ffi::PTHREAD_RWLOCK_PREFER_READER_NP,
-        crate::ffi::PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP,
-    ] {
-        let lock = Shared::new(zeroed::<pthread_rwlock_t>());
-        let mut attr = zeroed::<pthread_rwlockattr_t>();
-        // SAFETY: exclusively owned objects, then a lock shared with one
-        // joined thread.
+    let locks = [
+        (
+            "readers first",
+            with_kind(crate::ffi::PTHREAD_RWLOCK_PREFER_READER_NP),
+            true,
+        ),
+        (
+            "writers first",
+            with_kind(crate::ffi::PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP),
+            false,
+        ),
+        (
+            "static writers first",
+            writer_nonrecursive_initializer(),
+            false,
+        ),
+    ];
+    for (label, lock, readers_first) in locks {
+        let lock = Shared::new(lock);
+        // SAFETY: an initialised lock shared with one joined thread.
         unsafe {
-            libc::pthread_rwlockattr_init(&mut attr);
-            libc::pthread_rwlockattr_setkind_np(&mut attr, kind);
-            libc::pthread_rwlock_init(lock.get(), &attr);
             libc::pthread_rwlock_rdlock(lock.get());
             let shut_out = thread::scope(|s| {
                 let writer = s.spawn(|| {
@@ -187,11 +219,7 @@ fn writer_preference() {
                 // always, when readers go first) a new reader gets in. Only
                 // the answer for readers first depends on the time limit,
                 // and it cannot change with it.
-                let limit = if kind == crate::ffi::PTHREAD_RWLOCK_PREFER_READER_NP {
-                    300
-                } else {
-                    30_000
-                };
+                let limit = if readers_first { 300 } else { 30_000 };
                 let start = Instant::now();
                 let shut_out = loop {
                     let result = libc::pthread_rwlock_tryrdlock(lock.get());
@@ -206,12 +234,12 @@ fn writer_preference() {
                 };
                 libc::pthread_rwlock_unlock(lock.get());
                 show(
-                    &format!("kind {kind} writer after readers"),
+                    &format!("{label}: writer after readers"),
                     writer.join().unwrap(),
                 );
                 shut_out
             });
-            println!("kind {kind} keeps readers out while a writer waits: {shut_out}");
+            println!("{label}: readers kept out while a writer waits: {shut_out}");
         }
     }
 }
