@@ -18,8 +18,8 @@ pub(super) struct Attributes {
     policy: CInt,
     flags: CInt,
     guard_size: usize,
-    /// The stack's lowest address, when [`FLAG_STACK`] is set.
-    stack: usize,
+    /// The stack's end (highest address), as glibc keeps it.
+    stack_top: usize,
     /// 0 until chosen: the default.
     stack_size: usize,
     extension: usize,
@@ -92,7 +92,7 @@ pub unsafe extern "C" fn pthread_attr_init(attr: *mut c_void) -> CInt {
             policy: SCHED_OTHER,
             flags: 0,
             guard_size: GUARD_SIZE,
-            stack: 0,
+            stack_top: 0,
             stack_size: 0,
             extension: 0,
             unused: 0,
@@ -204,13 +204,15 @@ pub unsafe extern "C" fn pthread_attr_setstack(
     }
     // SAFETY: per the caller.
     let attr = unsafe { attributes(attr) };
-    attr.stack = stack as usize;
+    attr.stack_top = (stack as usize).wrapping_add(size);
     attr.stack_size = size;
     attr.flags |= FLAG_STACK;
     0
 }
 
-/// `pthread_attr_getstack(3)`.
+/// `pthread_attr_getstack(3)`: the stack `pthread_attr_setstack` or
+/// `pthread_getattr_np` stored; before either, the stack size chosen so far
+/// below address 0, as glibc computes it.
 ///
 /// # Safety
 /// `attr` from `pthread_attr_init` or `pthread_getattr_np`; the
@@ -224,8 +226,8 @@ pub unsafe extern "C" fn pthread_attr_getstack(
     // SAFETY: per the caller.
     unsafe {
         let attr = attributes(attr);
-        stack.write(attr.stack);
-        size.write(attr.stack_size());
+        stack.write(attr.stack_top.wrapping_sub(attr.stack_size));
+        size.write(attr.stack_size);
     }
     0
 }
@@ -372,7 +374,7 @@ pub unsafe extern "C" fn pthread_getattr_np(thread: usize, attr: *mut c_void) ->
             policy: SCHED_OTHER,
             flags: FLAG_STACK,
             guard_size: GUARD_SIZE,
-            stack,
+            stack_top: stack + stack_size,
             stack_size,
             extension: 0,
             unused: 0,

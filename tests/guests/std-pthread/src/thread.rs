@@ -64,6 +64,9 @@ fn attributes() {
         );
         libc::pthread_attr_getstacksize(attr, &mut size);
         println!("attr stacksize: {size}");
+        let mut stack = ptr::null_mut();
+        libc::pthread_attr_getstack(attr, &mut stack, &mut size);
+        println!("attr getstack unset: null {}, size {size}", stack.is_null());
         let mut memory = vec![0u8; 1 << 16];
         let base = memory.as_mut_ptr().cast::<c_void>();
         show(
