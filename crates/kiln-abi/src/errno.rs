@@ -7,6 +7,7 @@
 
 pub const EPERM: i32 = 1;
 pub const ENOENT: i32 = 2;
+pub const ESRCH: i32 = 3;
 pub const EINTR: i32 = 4;
 pub const EIO: i32 = 5;
 pub const EBADF: i32 = 9;
@@ -32,6 +33,7 @@ pub const EROFS: i32 = 30;
 pub const EMLINK: i32 = 31;
 pub const EPIPE: i32 = 32;
 pub const ERANGE: i32 = 34;
+pub const EDEADLK: i32 = 35;
 pub const ENAMETOOLONG: i32 = 36;
 pub const ENOSYS: i32 = 38;
 pub const ENOTEMPTY: i32 = 39;

@@ -326,4 +326,32 @@ fn running_out_of_memory_says_so_in_one_line_naming_m() {
     let run = run_image(&program, &["-m", "16M"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "held 12 MiB (check 66)\n");
+#[test]
+fn pthread_synchronisation_answers_as_linux_does() {
+    let dir = "tests/guests/std-pthread";
+    let native = common::run_native(dir, &[], b"");
+    assert_eq!(native.code, 0, "{}", native.stderr);
+    let program = image(dir, false);
+    let run = run_image(&program, &["--memory", "64M", "--timeout", "60s"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Non-trivial: every family answered, errors included, and the stress
+    // counts came out whole.
+    for line in [
+        "errorcheck relock: EDEADLK",
+        "timedlock held: ETIMEDOUT",
+        "static writers first: readers kept out while a writer waits: true",
+        "cond broadcast: woke 4 waiters, results [0, 0, 0, 0]",
+        "sem_post at the maximum: -1 EOVERFLOW",
+        "stress mutexes: normal 80000, recursive 80000, clocklock 80000, failures 0",
+        "stress producer/consumer: 20000 items, sum 100010000",
+        "getrandom 0.2: Ok(()), some byte set: true",
+    ] {
+        assert!(native.stdout.contains(line), "{line}\n{}", native.stdout);
+    }
+    let native_lines: Vec<&str> = native.stdout.lines().collect();
+    let kiln_lines: Vec<&str> = run.stdout.lines().collect();
+    for (native_line, kiln_line) in native_lines.iter().zip(&kiln_lines) {
+        assert_eq!(kiln_line, native_line, "Kiln differs from Linux");
+    }
+    assert_eq!(kiln_lines.len(), native_lines.len(), "{}", run.stdout);
 }

@@ -11,6 +11,7 @@ pub use kiln_abi::errno as code;
 const TABLE: &[(CInt, &str, &str)] = &[
     (code::EPERM, "EPERM", "Operation not permitted"),
     (code::ENOENT, "ENOENT", "No such file or directory"),
+    (code::ESRCH, "ESRCH", "No such process"),
     (code::EINTR, "EINTR", "Interrupted system call"),
     (code::EIO, "EIO", "Input/output error"),
     (code::EBADF, "EBADF", "Bad file descriptor"),
@@ -36,6 +37,7 @@ const TABLE: &[(CInt, &str, &str)] = &[
     (code::EMLINK, "EMLINK", "Too many links"),
     (code::EPIPE, "EPIPE", "Broken pipe"),
     (code::ERANGE, "ERANGE", "Numerical result out of range"),
+    (code::EDEADLK, "EDEADLK", "Resource deadlock avoided"),
     (code::ENAMETOOLONG, "ENAMETOOLONG", "File name too long"),
     (code::ENOSYS, "ENOSYS", "Function not implemented"),
     (code::ENOTEMPTY, "ENOTEMPTY", "Directory not empty"),

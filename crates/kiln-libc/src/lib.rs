@@ -18,8 +18,10 @@
 //!   files and directories, on the library OS's `fs`;
 //! - [`stdlib`]: environment, exit;
 //! - [`time`]: clocks and sleeping;
-//! - [`pthread`]: thread-specific keys and thread attributes;
-//! - [`signal`]: handlers accepted, never delivered;
+//! - [`pthread`]: threads, keys, attributes, and the synchronisation
+//!   objects (mutexes, rwlocks, condition variables, once, spin locks,
+//!   barriers) on atomics and [`futex`] waits; [`semaphore`]: `sem_*`;
+//! - [`signal`]: handlers accepted, never delivered; masks recorded;
 //! - [`process`]: one process; spawning another fails with `ENOSYS`;
 //! - [`socket`]: IPv4 TCP and UDP sockets, `getaddrinfo` for numeric hosts;
 //! - [`event`]: `epoll` and `eventfd`, for mio and tokio;
@@ -50,11 +52,13 @@ pub mod dirent;
 pub mod errno;
 pub mod event;
 pub mod fcntl;
+pub mod futex;
 pub mod malloc;
 pub mod math;
 pub mod mman;
 pub mod process;
 pub mod pthread;
+pub mod semaphore;
 pub mod signal;
 pub mod socket;
 pub mod start;

@@ -16,6 +16,21 @@ unsafe extern "C" {
     static __init_array_end: [InitFn; 0];
 }
 
+/// Names the main thread after the program, as Linux names a process after
+/// its executable's file name.
+///
+/// # Safety
+/// `argv` must hold `argc` NUL-terminated strings.
+unsafe fn name_main_thread(tcb: &thread::Tcb, argc: CInt, argv: *const *const c_char) {
+    if argc < 1 {
+        return;
+    }
+    // SAFETY: per the caller.
+    let program = unsafe { core::ffi::CStr::from_ptr(*argv) }.to_bytes();
+    let file_name = program.rsplit(|&b| b == b'/').next().unwrap_or(program);
+    thread::set_name(tcb, file_name);
+}
+
 /// Called by the library OS once the boot info is installed: sets up the
 /// main thread's TLS and `environ`, runs the `.init_array` constructors with
 /// `(argc, argv, envp)` as glibc does (`std` reads its arguments there), then
@@ -34,6 +49,8 @@ pub extern "Rust" fn __kiln_libc_start() -> ! {
     let argv = boot.argv.addr() as *const *const c_char;
     let envp = boot.envp.addr() as *const *const c_char;
     stdlib::set_environ(envp);
+    // SAFETY: the TCB installed above; argv is the monitor's array.
+    unsafe { name_main_thread(&*tcb, argc, argv) };
     // SAFETY: the linker script brackets `.init_array` with these symbols;
     // every entry is a constructor taking glibc's (argc, argv, envp).
     unsafe {

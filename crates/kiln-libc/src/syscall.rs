@@ -7,12 +7,14 @@
 
 use core::cell::Cell;
 
-use kiln_libos::time::{Instant, unix_time};
-use kiln_libos::{platform, sched};
+use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::CLong;
+use kiln_libos::platform;
+use kiln_libos::time::Instant;
+
 use crate::errno::{self, code};
 use crate::time::Timespec;
+use crate::{CLong, futex};
 
 const SYS_GETTID: CLong = 186;
 const SYS_FUTEX: CLong = 202;
@@ -53,9 +55,7 @@ pub unsafe extern "C" fn syscall(
     })
 }
 
-/// Futex wait and wake, on the library OS scheduler. Checking the value and
-/// going to sleep cannot be interleaved with another thread: threads switch
-/// only when one waits.
+/// Futex wait and wake, on the C library's [`futex`](crate::futex) layer.
 ///
 /// # Safety
 /// `addr` must be valid for a read; `timeout` null or valid.
@@ -66,14 +66,16 @@ unsafe fn futex(addr: *const u32, op: CLong, value: u32, timeout: *const Timespe
         return errno::fail(code::ENOSYS);
     }
     match op & FUTEX_COMMAND_MASK {
-        FUTEX_WAKE | FUTEX_WAKE_BITSET => sched::wake(addr as usize, value as usize) as CLong,
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => futex::wake(addr.cast(), value as usize) as CLong,
         command @ (FUTEX_WAIT | FUTEX_WAIT_BITSET) => {
-            // SAFETY: per the caller.
-            if unsafe { addr.read_volatile() } != value {
+            // SAFETY: per the caller, a valid, aligned u32 that other threads
+            // access only atomically (as futex words are).
+            let word = unsafe { AtomicU32::from_ptr(addr.cast_mut()) };
+            if word.load(Ordering::SeqCst) != value {
                 return errno::fail(code::EAGAIN);
             }
             let deadline = if timeout.is_null() {
-                u64::MAX
+                futex::FOREVER
             } else {
                 // SAFETY: per the caller.
                 let Some(span) = (unsafe { &*timeout }).to_duration() else {
@@ -83,19 +85,17 @@ unsafe fn futex(addr: *const u32, op: CLong, value: u32, timeout: *const Timespe
                 // absolute one on CLOCK_MONOTONIC (zero at boot here), or on
                 // CLOCK_REALTIME with the flag.
                 let span = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
-                let now = Instant::now().as_nanos_since_boot();
                 if command == FUTEX_WAIT {
-                    now.saturating_add(span)
+                    Instant::now().as_nanos_since_boot().saturating_add(span)
                 } else if realtime {
-                    let wall_now = u64::try_from(unix_time().as_nanos()).unwrap_or(u64::MAX);
-                    span.saturating_sub(wall_now.saturating_sub(now))
+                    futex::boot_nanos_of_wall(span)
                 } else {
                     span
                 }
             };
-            match sched::wait(addr as usize, deadline) {
-                sched::Wake::Woken => 0,
-                sched::Wake::TimedOut => errno::fail(code::ETIMEDOUT),
+            match futex::wait(word, value, deadline) {
+                Ok(()) => 0,
+                Err(futex::TimedOut) => errno::fail(code::ETIMEDOUT),
             }
         }
         _ => errno::fail(code::ENOSYS),

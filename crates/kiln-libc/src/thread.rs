@@ -8,7 +8,7 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr;
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
 use kiln_abi::boot::TlsTemplate;
 use kiln_libos::heap::HEAP;
@@ -17,6 +17,9 @@ use crate::CInt;
 
 /// Number of `pthread_key_t` slots per thread.
 pub const KEYS: usize = 128;
+
+/// Bytes of a thread name with its NUL: Linux's `TASK_COMM_LEN`.
+pub const NAME_BYTES: usize = 16;
 
 /// The thread control block `%fs` points at.
 #[repr(C)]
@@ -37,6 +40,15 @@ pub struct Tcb {
     /// give it, else 0: `abort` right after such a failure is the runtime
     /// giving up for want of memory (Rust's `handle_alloc_error`).
     pub failed_allocation: usize,
+    /// The thread's name (`pthread_setname_np`), NUL-terminated, at most 15
+    /// bytes as Linux keeps. Other threads may rename it, hence atomics.
+    pub name: [AtomicU8; NAME_BYTES],
+    /// The blocked signals (`pthread_sigmask`), bit `n - 1` for signal `n`.
+    pub signal_mask: u64,
+    /// `PTHREAD_CANCEL_ENABLE` or `_DISABLE`.
+    pub cancel_state: CInt,
+    /// `PTHREAD_CANCEL_DEFERRED` or `_ASYNCHRONOUS`.
+    pub cancel_type: CInt,
     /// The allocation holding the TLS block and this TCB.
     block: *mut u8,
     layout: Layout,
@@ -120,6 +132,25 @@ pub fn destroy(tp: u64) {
     }
     // SAFETY: `tp` is a TCB from `create` whose thread has finished.
     unsafe { HEAP.dealloc((*tcb).block, (*tcb).layout) };
+}
+
+/// Names the thread of `tcb`: at most `NAME_BYTES - 1` bytes of `name` are
+/// kept, as Linux truncates a task's name.
+pub fn set_name(tcb: &Tcb, name: &[u8]) {
+    let kept = &name[..name.len().min(NAME_BYTES - 1)];
+    for (i, slot) in tcb.name.iter().enumerate() {
+        slot.store(kept.get(i).copied().unwrap_or(0), Ordering::Relaxed);
+    }
+}
+
+/// The name of the thread of `tcb`, NUL-terminated.
+pub fn name(tcb: &Tcb) -> [u8; NAME_BYTES] {
+    let mut name = [0; NAME_BYTES];
+    for (to, from) in name.iter_mut().zip(&tcb.name) {
+        *to = from.load(Ordering::Relaxed);
+    }
+    name[NAME_BYTES - 1] = 0;
+    name
 }
 
 /// Points `%fs` at `tcb` (the monitor enables `wrfsbase` for TLS images).

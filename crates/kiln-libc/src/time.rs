@@ -8,8 +8,8 @@ use kiln_libos::time::{Instant, sleep, sleep_until, unix_time};
 use crate::CInt;
 use crate::errno::{self, code};
 
-const CLOCK_REALTIME: CInt = 0;
-const CLOCK_MONOTONIC: CInt = 1;
+pub(crate) const CLOCK_REALTIME: CInt = 0;
+pub(crate) const CLOCK_MONOTONIC: CInt = 1;
 const CLOCK_PROCESS_CPUTIME_ID: CInt = 2;
 const CLOCK_THREAD_CPUTIME_ID: CInt = 3;
 const CLOCK_MONOTONIC_RAW: CInt = 4;
@@ -38,8 +38,8 @@ fn now(clock: CInt) -> Option<Duration> {
 /// `struct timespec`.
 #[repr(C)]
 pub struct Timespec {
-    sec: i64,
-    nsec: i64,
+    pub(crate) sec: i64,
+    pub(crate) nsec: i64,
 }
 
 impl Timespec {
