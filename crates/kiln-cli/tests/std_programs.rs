@@ -290,3 +290,35 @@ fn c_library_edge_cases_answer_as_linux_does() {
         run.stderr
     );
 }
+
+/// Runs the guest at `dir` under Kiln and natively against the host's
+/// glibc, and asserts both print the same non-trivial output.
+fn assert_same_as_linux(dir: &str, min_lines: usize) {
+    let program = image(dir, false);
+    let kiln_run = run_image(&program, &[], &[]);
+    let linux = common::run_native(dir, &[], &[]);
+    assert_eq!(linux.code, 0, "{}", linux.stderr);
+    assert_eq!(kiln_run.code, 0, "{}", kiln_run.stderr);
+    assert!(
+        linux.stdout.lines().count() >= min_lines,
+        "{}",
+        linux.stdout
+    );
+    let differences: Vec<String> = linux
+        .stdout
+        .lines()
+        .zip(kiln_run.stdout.lines())
+        .filter(|(native, kiln)| native != kiln)
+        .map(|(native, kiln)| format!("Linux: {native}\n Kiln: {kiln}"))
+        .take(40)
+        .collect();
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    assert_eq!(linux.stdout, kiln_run.stdout);
+}
+
+/// Every C99 `libm` function, double and float, at ±0, ±inf, NaN,
+/// subnormals and huge values, with `errno`: the same answers as glibc's.
+#[test]
+fn c_math_answers_as_glibc_does() {
+    assert_same_as_linux("tests/guests/std-cmath", 5000);
+}

@@ -35,6 +35,7 @@ const TABLE: &[(CInt, &str, &str)] = &[
     (code::EROFS, "EROFS", "Read-only file system"),
     (code::EMLINK, "EMLINK", "Too many links"),
     (code::EPIPE, "EPIPE", "Broken pipe"),
+    (code::EDOM, "EDOM", "Numerical argument out of domain"),
     (code::ERANGE, "ERANGE", "Numerical result out of range"),
     (code::ENAMETOOLONG, "ENAMETOOLONG", "File name too long"),
     (code::ENOSYS, "ENOSYS", "Function not implemented"),

@@ -46,6 +46,7 @@ macro_rules! traced {
     }};
 }
 
+pub mod ctype;
 pub mod dirent;
 pub mod errno;
 pub mod event;

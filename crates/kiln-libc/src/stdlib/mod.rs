@@ -1,5 +1,7 @@
 //! The environment, `abort` and `exit`.
 
+pub mod number;
+
 use core::ffi::c_char;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
