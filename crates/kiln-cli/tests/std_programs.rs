@@ -322,3 +322,55 @@ fn assert_same_as_linux(dir: &str, min_lines: usize) {
 fn c_math_answers_as_glibc_does() {
     assert_same_as_linux("tests/guests/std-cmath", 5000);
 }
+
+/// string.h, ctype.h (glibc's tables), the strtol/strtod families, qsort,
+/// rand, locale, raise with a handler, dlopen/dlsym: the same answers as
+/// glibc's.
+#[test]
+fn c_strings_ctype_stdlib_and_dl_answer_as_glibc_does() {
+    assert_same_as_linux("tests/guests/std-cstring", 300);
+}
+
+/// A failed `assert`, a fatal `raise` and a fortify check end the program
+/// as on Linux: the same message on stderr and the same exit status.
+#[test]
+fn assert_raise_and_fortify_checks_end_the_program_as_on_linux() {
+    let dir = "tests/guests/std-cstring";
+    let program = image(dir, false);
+    for (mode, message) in [
+        (
+            "assert",
+            "std-cstring: src/main.rs:42: int main(void): Assertion `1 + 1 == 3' failed.",
+        ),
+        ("raise-term", ""),
+        ("raise-abort", ""),
+        ("overflow", "*** buffer overflow detected ***: terminated"),
+        (
+            "memcpy-overflow",
+            "*** buffer overflow detected ***: terminated",
+        ),
+    ] {
+        let linux = common::run_native(dir, &[mode], &[]);
+        let kiln_run = run_image(&program, &[], &[mode]);
+        assert_eq!(
+            (mode, linux.stdout.as_str()),
+            (mode, ""),
+            "{}",
+            linux.stderr
+        );
+        assert_eq!(
+            (mode, kiln_run.code, kiln_run.stdout.as_str()),
+            (mode, linux.code, ""),
+            "{}",
+            kiln_run.stderr
+        );
+        assert_ne!(linux.code, 0, "{mode}");
+        let first_line = |text: &str| text.lines().next().unwrap_or("").to_string();
+        if message.is_empty() {
+            assert_eq!(linux.stderr, "", "{mode}");
+        } else {
+            assert_eq!(first_line(&linux.stderr), message, "{mode}");
+            assert_eq!(first_line(&kiln_run.stderr), message, "{mode}");
+        }
+    }
+}

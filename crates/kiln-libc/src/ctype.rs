@@ -72,7 +72,9 @@ const fn class_table() -> [u16; ENTRIES] {
     table
 }
 
-/// A case table: identity except for the ASCII letters `map` changes.
+/// A case table: the ASCII letters mapped, every other byte itself. A
+/// negative index is a signed `char`, which maps to its unsigned value
+/// (as in glibc's tables), except -1, `EOF`, which stays -1.
 const fn case_table(upper: bool) -> [i32; ENTRIES] {
     let mut table = [0; ENTRIES];
     let mut i = 0;
@@ -85,6 +87,8 @@ const fn case_table(upper: bool) -> [i32; ENTRIES] {
             } else {
                 byte.to_ascii_lowercase()
             }) as i32
+        } else if c < -1 {
+            c + 256
         } else {
             c
         };

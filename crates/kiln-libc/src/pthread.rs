@@ -385,3 +385,15 @@ pub unsafe extern "C" fn pthread_detach(thread: usize) -> CInt {
 pub extern "C" fn pthread_setname_np(_thread: usize, _name: *const c_void) -> CInt {
     0
 }
+
+/// `PTHREAD_STACK_MIN` on x86_64.
+const STACK_MIN: usize = 16384;
+
+/// `__pthread_get_minstack`: glibc's private answer to "how small can a
+/// thread's stack be", which `std` looks up with `dlsym`: the minimum
+/// plus the static TLS block every thread carries.
+#[unsafe(no_mangle)]
+pub extern "C" fn __pthread_get_minstack(_attr: *const c_void) -> usize {
+    let tls = kiln_libos::platform::boot_info().tls.mem_size as usize;
+    STACK_MIN + tls
+}
