@@ -1,6 +1,7 @@
 //! The environment, `abort` and `exit`.
 
 pub mod arith;
+mod hex_float;
 pub mod number;
 pub mod random;
 pub mod sort;

@@ -5,10 +5,12 @@
 //! The integer parser is written here: C's syntax (leading space, sign,
 //! base prefixes, where parsing stops, overflow clamping) has no Rust
 //! counterpart. Decimal floating-point text is validated here and
-//! converted by `core`'s correctly rounded `from_str`.
+//! converted by `core`'s correctly rounded `from_str`; hexadecimal text
+//! by [`hex_float`].
 
 use core::ffi::{c_char, c_double, c_float, c_int, c_long, c_longlong, c_ulong, c_ulonglong};
 
+use super::hex_float::{self, HexFloat};
 use crate::ctype::is_space;
 use crate::errno::{self, code};
 
@@ -232,6 +234,8 @@ enum FloatText {
     Infinity(usize),
     /// `nan` or `nan(chars)`, with the payload the chars name.
     Nan(usize, u64),
+    /// `0x` hex digits, point, binary exponent.
+    Hex(HexFloat),
 }
 
 /// How many ASCII digits (of `radix`) start `text`.
@@ -263,6 +267,9 @@ fn scan_float(text: &[u8]) -> Option<FloatText> {
         }
         return Some(FloatText::Nan(3, 0));
     }
+    if let Some(hex) = hex_float::scan(text) {
+        return Some(FloatText::Hex(hex));
+    }
     let whole = digits(text, 10);
     let mut at = whole;
     let mut fraction = 0;
@@ -287,13 +294,21 @@ fn scan_float(text: &[u8]) -> Option<FloatText> {
 trait Parse: Copy + core::str::FromStr + PartialEq + core::ops::Neg<Output = Self> {
     const INFINITY: Self;
     const ZERO: Self;
+    /// Significant bits, and the exponents of normal values.
+    const FORMAT: (i64, i64, i64);
     fn quiet_nan(payload: u64) -> Self;
     fn is_tiny(self) -> bool;
+    /// `significand * 2^scale`, which the caller knows is exact.
+    fn scaled(significand: u64, scale: i32) -> Self;
 }
 
 impl Parse for f64 {
     const INFINITY: Self = f64::INFINITY;
     const ZERO: Self = 0.0;
+    const FORMAT: (i64, i64, i64) = (53, -1022, 1023);
+    fn scaled(significand: u64, scale: i32) -> Self {
+        libm::scalbn(significand as f64, scale)
+    }
     fn quiet_nan(payload: u64) -> Self {
         f64::from_bits(f64::NAN.to_bits() | (payload & ((1 << 51) - 1)))
     }
@@ -305,6 +320,10 @@ impl Parse for f64 {
 impl Parse for f32 {
     const INFINITY: Self = f32::INFINITY;
     const ZERO: Self = 0.0;
+    const FORMAT: (i64, i64, i64) = (24, -126, 127);
+    fn scaled(significand: u64, scale: i32) -> Self {
+        libm::scalbnf(significand as f32, scale)
+    }
     fn quiet_nan(payload: u64) -> Self {
         f32::from_bits(f32::NAN.to_bits() | (payload as u32 & ((1 << 22) - 1)))
     }
@@ -326,6 +345,23 @@ fn parse_float<F: Parse>(text: &[u8]) -> (F, usize) {
         None => return (F::ZERO, 0),
         Some(FloatText::Infinity(len)) => (F::INFINITY, len),
         Some(FloatText::Nan(len, payload)) => (F::quiet_nan(payload), len),
+        Some(FloatText::Hex(hex)) => {
+            let (precision, min_exponent, max_exponent) = F::FORMAT;
+            let value = match hex.round(precision, min_exponent, max_exponent) {
+                None => {
+                    errno::set(code::ERANGE);
+                    F::INFINITY
+                }
+                Some(rounded) => {
+                    let value = F::scaled(rounded.significand, rounded.scale);
+                    if rounded.inexact && (value.is_tiny() || value == F::ZERO) {
+                        errno::set(code::ERANGE);
+                    }
+                    value
+                }
+            };
+            (value, hex.len)
+        }
         Some(FloatText::Decimal(len)) => {
             let number = &text[at..at + len];
             // The scan admitted only ASCII digits, '.', 'e' and a sign.
@@ -347,7 +383,7 @@ fn parse_float<F: Parse>(text: &[u8]) -> (F, usize) {
     (if negative { -value } else { value }, at + len)
 }
 
-/// `strtod(3)`, decimal, `inf` and `nan` forms.
+/// `strtod(3)`: decimal, hexadecimal, `inf` and `nan` forms.
 ///
 /// # Safety
 /// `text` must be a NUL-terminated string; `end` null or valid for writes.
