@@ -374,3 +374,20 @@ fn assert_raise_and_fortify_checks_end_the_program_as_on_linux() {
         }
     }
 }
+
+/// C code that the `cc` crate compiled against the host's glibc headers,
+/// with `_FORTIFY_SOURCE` and the stack protector (ctype macros, strtol,
+/// fortified copies, qsort, libm with errno), links into a std program and
+/// answers as on Linux; its failed `assert` reads as glibc's.
+#[test]
+fn c_code_built_against_glibc_headers_runs_as_on_linux() {
+    let dir = "tests/guests/std-cc";
+    assert_same_as_linux(dir, 4);
+    let linux = common::run_native(dir, &["assert"], &[]);
+    let kiln_run = run_image(&image(dir, false), &[], &["assert"]);
+    let message = "std-cc: c/probe.c:123: probe_assert: Assertion `value == 42' failed.";
+    assert_eq!(linux.code, 134, "{}", linux.stderr);
+    assert_eq!(kiln_run.code, 134, "{}", kiln_run.stderr);
+    assert_eq!(linux.stderr.lines().next(), Some(message));
+    assert_eq!(kiln_run.stderr.lines().next(), Some(message));
+}

@@ -114,7 +114,7 @@ unsafe impl Sync for Random {}
 
 static RANDOM: Random = Random(Cell::new(None));
 
-fn next_random() -> u64 {
+pub(crate) fn next_random() -> u64 {
     let mut s = RANDOM.0.get().unwrap_or(platform::boot_info().random_seed);
     let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
     let t = s[1] << 17;
