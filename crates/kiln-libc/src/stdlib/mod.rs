@@ -5,6 +5,7 @@ mod hex_float;
 pub mod number;
 pub mod random;
 pub mod sort;
+pub mod temp;
 
 use core::ffi::c_char;
 use core::sync::atomic::{AtomicPtr, Ordering};

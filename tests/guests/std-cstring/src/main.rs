@@ -130,6 +130,11 @@ unsafe extern "C" {
     fn dlerror() -> *mut c_char;
     fn dladdr(address: *const c_void, info: *mut c_void) -> c_int;
     fn getrandom(buf: *mut c_void, n: usize, flags: c_uint) -> isize;
+    fn mkstemp(template: *mut c_char) -> c_int;
+    fn mkostemp(template: *mut c_char, flags: c_int) -> c_int;
+    fn unlink(path: *const c_char) -> c_int;
+    fn close(fd: c_int) -> c_int;
+    fn write(fd: c_int, buf: *const c_void, n: usize) -> isize;
 }
 
 fn errno() -> c_int {
@@ -663,6 +668,47 @@ fn dl() {
     }
 }
 
+fn temp_files() {
+    for (template, with_flags) in [
+        ("/tmp/kiln-cstring-XXXXXX", false),
+        ("/tmp/kiln-cstring-XXXXXX", true),
+        ("/tmp/kiln-cstring-XXXXX", false),
+        ("/tmp/XXXXXXsuffix", false),
+        ("/no-such-directory/aXXXXXX", false),
+    ] {
+        let mut name = format!("{template}\0").into_bytes();
+        clear_errno();
+        // SAFETY: `name` is a writable C string.
+        let fd = unsafe {
+            if with_flags {
+                mkostemp(name.as_mut_ptr().cast(), 0o2000000)
+            } else {
+                mkstemp(name.as_mut_ptr().cast())
+            }
+        };
+        let e = errno();
+        let name = String::from_utf8_lossy(&name[..name.len() - 1]).into_owned();
+        let same_prefix = name[..name.len() - 6] == template[..template.len() - 6];
+        let replaced = name[name.len() - 6..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric())
+            && name != template;
+        println!(
+            "mkstemp {template}: {} errno {e} prefix kept {same_prefix} letters {replaced}",
+            fd >= 0
+        );
+        if fd >= 0 {
+            // SAFETY: a descriptor and C string of ours.
+            unsafe {
+                println!("  write: {}", write(fd, c"x".as_ptr().cast(), 1));
+                close(fd);
+                let path = std::ffi::CString::new(name).expect("no NUL");
+                println!("  unlink: {}", unlink(path.as_ptr()));
+            }
+        }
+    }
+}
+
 fn main() {
     match std::env::args().nth(1).as_deref() {
         // SAFETY: C strings; __assert_fail does not return.
@@ -701,6 +747,7 @@ fn main() {
             locale();
             signals();
             dl();
+            temp_files();
         }
     }
     println!("still running");
