@@ -72,7 +72,8 @@ static RETURNED: AtomicPtr<c_char> = AtomicPtr::new(core::ptr::null_mut());
 /// # Safety
 /// `name` must be null or a NUL-terminated string.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dlopen(name: *const c_char, _flags: c_int) -> *mut c_void {
+pub unsafe extern "C" fn dlopen(name: *const c_char, flags: c_int) -> *mut c_void {
+    traced!("dlopen"(name, flags) {
     if name.is_null() {
         return (&raw const PROGRAM).cast_mut().cast();
     }
@@ -82,6 +83,7 @@ pub unsafe extern "C" fn dlopen(name: *const c_char, _flags: c_int) -> *mut c_vo
         "{name}: cannot open shared object file: No such file or directory"
     ));
     core::ptr::null_mut()
+    })
 }
 
 /// `dlsym(3)`: a function of [`SYMBOLS`], or null with "prog: undefined
@@ -92,6 +94,7 @@ pub unsafe extern "C" fn dlopen(name: *const c_char, _flags: c_int) -> *mut c_vo
 /// `name` must be a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dlsym(handle: *mut c_void, name: *const c_char) -> *mut c_void {
+    traced!("dlsym"(handle, name) {
     // SAFETY: per the caller.
     let wanted = unsafe { bytes(name) };
     let known = [
@@ -109,6 +112,7 @@ pub unsafe extern "C" fn dlsym(handle: *mut c_void, name: *const c_char) -> *mut
     let wanted = alloc::string::String::from_utf8_lossy(wanted);
     set_error(format!("{program}: undefined symbol: {wanted}"));
     core::ptr::null_mut()
+    })
 }
 
 /// `dlclose(3)`: the program's handle stays open; 0.

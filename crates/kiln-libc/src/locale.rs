@@ -43,8 +43,9 @@ fn from_environment() -> &'static [u8] {
 /// `locale` must be null or a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn setlocale(category: c_int, locale: *const c_char) -> *const c_char {
+    traced!("setlocale"(category, locale) {
     if !CATEGORIES.contains(&category) {
-        return errno::fail_null::<c_char>(code::EINVAL);
+        return errno::fail_null::<c_char>(code::EINVAL).cast_const();
     }
     if !locale.is_null() {
         // SAFETY: per the caller.
@@ -62,6 +63,7 @@ pub unsafe extern "C" fn setlocale(category: c_int, locale: *const c_char) -> *c
     } else {
         c"C".as_ptr()
     }
+    })
 }
 
 /// `struct lconv` (glibc's layout): the strings, then the `char` fields.

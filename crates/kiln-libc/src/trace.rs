@@ -3,7 +3,8 @@
 //!
 //! The lines go straight to the console hypercall, not through `write`, so
 //! tracing never traces itself. Allocation and clock reads are not traced:
-//! `std` makes them constantly, and they cannot fail in interesting ways.
+//! `std` makes them constantly, and they cannot fail in interesting ways;
+//! nor are pure computations (math, strings, ctype, number parsing).
 
 use core::fmt::Write;
 

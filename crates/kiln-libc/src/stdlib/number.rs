@@ -6,7 +6,7 @@
 //! base prefixes, where parsing stops, overflow clamping) has no Rust
 //! counterpart. Decimal floating-point text is validated here and
 //! converted by `core`'s correctly rounded `from_str`; hexadecimal text
-//! by [`hex_float`].
+//! by [`hex_float`]. `strtold` is left out: Rust has no `long double`.
 
 use core::ffi::{c_char, c_double, c_float, c_int, c_long, c_longlong, c_ulong, c_ulonglong};
 

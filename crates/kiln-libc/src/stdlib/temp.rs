@@ -22,6 +22,7 @@ const ATTEMPTS: u32 = 62 * 62 * 62;
 /// `template` must be a writable NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mkostemp(template: *mut c_char, flags: c_int) -> c_int {
+    traced!("mkostemp"(template, flags) {
     // SAFETY: per the caller.
     let len = unsafe { bytes(template) }.len();
     // SAFETY: as above.
@@ -45,6 +46,7 @@ pub unsafe extern "C" fn mkostemp(template: *mut c_char, flags: c_int) -> c_int 
         }
     }
     -1
+    })
 }
 
 /// `mkstemp(3)`.
