@@ -3,6 +3,7 @@
 pub mod arith;
 mod hex_float;
 pub mod number;
+pub mod rand48;
 pub mod random;
 pub mod sort;
 pub mod temp;

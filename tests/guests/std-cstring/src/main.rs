@@ -130,6 +130,14 @@ unsafe extern "C" {
     fn dlerror() -> *mut c_char;
     fn dladdr(address: *const c_void, info: *mut c_void) -> c_int;
     fn getrandom(buf: *mut c_void, n: usize, flags: c_uint) -> isize;
+    fn drand48() -> f64;
+    fn lrand48() -> c_long;
+    fn mrand48() -> c_long;
+    fn erand48(x: *mut u16) -> f64;
+    fn nrand48(x: *mut u16) -> c_long;
+    fn jrand48(x: *mut u16) -> c_long;
+    fn srand48(seed: c_long);
+    fn seed48(seed: *const u16) -> *mut u16;
     fn mkstemp(template: *mut c_char) -> c_int;
     fn mkostemp(template: *mut c_char, flags: c_int) -> c_int;
     fn unlink(path: *const c_char) -> c_int;
@@ -556,6 +564,18 @@ fn random_numbers() {
         let mut seed = 7;
         let reentrant: Vec<c_int> = (0..4).map(|_| rand_r(&mut seed)).collect();
         println!("rand: {first:?} {seeded:?} {zero:?} {again} {reentrant:?} {seed}");
+        let unseeded = (drand48(), lrand48(), mrand48());
+        srand48(-12345);
+        let seeded = (drand48(), lrand48(), mrand48());
+        let old = *seed48([1, 2, 3].as_ptr()).cast::<[u16; 3]>();
+        let after_seed48 = lrand48();
+        let mut own = [0x330e_u16, 0xabcd, 0x1234];
+        let caller = (
+            erand48(own.as_mut_ptr()),
+            nrand48(own.as_mut_ptr()),
+            jrand48(own.as_mut_ptr()),
+        );
+        println!("rand48: {unseeded:?} {seeded:?} {old:?} {after_seed48} {caller:?} {own:?}");
     }
 }
 
