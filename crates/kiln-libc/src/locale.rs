@@ -121,3 +121,10 @@ pub extern "C" fn nl_langinfo(item: c_int) -> *const c_char {
         _ => c"".as_ptr(),
     }
 }
+
+/// `__ctype_get_mb_cur_max`, behind C's `MB_CUR_MAX`: the longest
+/// multibyte character, 1 byte in "C", 6 in "C.UTF-8" (glibc's bound).
+#[unsafe(no_mangle)]
+pub extern "C" fn __ctype_get_mb_cur_max() -> usize {
+    if UTF8.load(Ordering::Relaxed) { 6 } else { 1 }
+}

@@ -114,6 +114,7 @@ unsafe extern "C" {
     fn setlocale(category: c_int, locale: *const c_char) -> *mut c_char;
     fn localeconv() -> *const *const c_char;
     fn nl_langinfo(item: c_int) -> *const c_char;
+    fn __ctype_get_mb_cur_max() -> usize;
     fn signal(signal: c_int, handler: usize) -> usize;
     fn raise(signal: c_int) -> c_int;
     fn __assert_fail(
@@ -585,12 +586,20 @@ fn locale() {
     unsafe { std::env::set_var("LC_ALL", "C.UTF-8") };
     // SAFETY: C strings; the results are the C library's.
     unsafe {
-        println!("nl_langinfo at start: {}", text(nl_langinfo(14)));
+        println!(
+            "nl_langinfo at start: {} {}",
+            text(nl_langinfo(14)),
+            __ctype_get_mb_cur_max()
+        );
         for name in [c"C", c"POSIX", c"", c"xx_YY.UTF-8"] {
             clear_errno();
             println!("setlocale {name:?}: {}", text(setlocale(6, name.as_ptr())));
         }
-        println!("setlocale query: {}", text(setlocale(0, std::ptr::null())));
+        println!(
+            "setlocale query: {} {}",
+            text(setlocale(0, std::ptr::null())),
+            __ctype_get_mb_cur_max()
+        );
         clear_errno();
         println!(
             "setlocale bad: {} errno {}",
