@@ -1,111 +1,73 @@
 //! `errno`, per thread, and the error values Linux uses.
 
-use core::ffi::CStr;
-
 use crate::thread;
 use crate::{CInt, CLong};
 
 /// Linux error numbers.
 pub use kiln_abi::errno as code;
 
-/// The errors the layer returns or names: number, symbolic name (for
-/// `--trace-libc`) and glibc's message (for `strerror_r`).
-const TABLE: &[(CInt, &str, &CStr)] = &[
-    (code::EPERM, "EPERM", c"Operation not permitted"),
-    (code::ENOENT, "ENOENT", c"No such file or directory"),
-    (code::EINTR, "EINTR", c"Interrupted system call"),
-    (code::EIO, "EIO", c"Input/output error"),
-    (code::EBADF, "EBADF", c"Bad file descriptor"),
-    (code::ECHILD, "ECHILD", c"No child processes"),
-    (code::EAGAIN, "EAGAIN", c"Resource temporarily unavailable"),
-    (code::ENOMEM, "ENOMEM", c"Cannot allocate memory"),
-    (code::EACCES, "EACCES", c"Permission denied"),
-    (code::EFAULT, "EFAULT", c"Bad address"),
-    (code::EBUSY, "EBUSY", c"Device or resource busy"),
-    (code::EEXIST, "EEXIST", c"File exists"),
-    (code::EXDEV, "EXDEV", c"Invalid cross-device link"),
-    (code::ENODEV, "ENODEV", c"No such device"),
-    (code::ENOTDIR, "ENOTDIR", c"Not a directory"),
-    (code::EISDIR, "EISDIR", c"Is a directory"),
-    (code::EINVAL, "EINVAL", c"Invalid argument"),
-    (code::ENFILE, "ENFILE", c"Too many open files in system"),
-    (code::EMFILE, "EMFILE", c"Too many open files"),
-    (code::ENOTTY, "ENOTTY", c"Inappropriate ioctl for device"),
-    (code::EFBIG, "EFBIG", c"File too large"),
-    (code::ENOSPC, "ENOSPC", c"No space left on device"),
-    (code::ESPIPE, "ESPIPE", c"Illegal seek"),
-    (code::EROFS, "EROFS", c"Read-only file system"),
-    (code::EMLINK, "EMLINK", c"Too many links"),
-    (code::EPIPE, "EPIPE", c"Broken pipe"),
-    (code::EDOM, "EDOM", c"Numerical argument out of domain"),
-    (code::ERANGE, "ERANGE", c"Numerical result out of range"),
-    (code::ENAMETOOLONG, "ENAMETOOLONG", c"File name too long"),
-    (code::ENOSYS, "ENOSYS", c"Function not implemented"),
-    (code::ENOTEMPTY, "ENOTEMPTY", c"Directory not empty"),
-    (code::ELOOP, "ELOOP", c"Too many levels of symbolic links"),
-    (
-        code::EOVERFLOW,
-        "EOVERFLOW",
-        c"Value too large for defined data type",
-    ),
-    (code::ENOTSUP, "EOPNOTSUPP", c"Operation not supported"),
-    (code::ETIMEDOUT, "ETIMEDOUT", c"Connection timed out"),
-    (
-        code::ENOTSOCK,
-        "ENOTSOCK",
-        c"Socket operation on non-socket",
-    ),
-    (
-        code::EDESTADDRREQ,
-        "EDESTADDRREQ",
-        c"Destination address required",
-    ),
-    (code::EMSGSIZE, "EMSGSIZE", c"Message too long"),
-    (code::ENOPROTOOPT, "ENOPROTOOPT", c"Protocol not available"),
-    (
-        code::EPROTONOSUPPORT,
-        "EPROTONOSUPPORT",
-        c"Protocol not supported",
-    ),
-    (
-        code::EAFNOSUPPORT,
-        "EAFNOSUPPORT",
-        c"Address family not supported by protocol",
-    ),
-    (code::EADDRINUSE, "EADDRINUSE", c"Address already in use"),
-    (
-        code::EADDRNOTAVAIL,
-        "EADDRNOTAVAIL",
-        c"Cannot assign requested address",
-    ),
-    (code::ENETUNREACH, "ENETUNREACH", c"Network is unreachable"),
-    (code::ECONNRESET, "ECONNRESET", c"Connection reset by peer"),
-    (code::ENOBUFS, "ENOBUFS", c"No buffer space available"),
-    (
-        code::EISCONN,
-        "EISCONN",
-        c"Transport endpoint is already connected",
-    ),
-    (
-        code::ENOTCONN,
-        "ENOTCONN",
-        c"Transport endpoint is not connected",
-    ),
-    (code::ECONNREFUSED, "ECONNREFUSED", c"Connection refused"),
-    (code::EALREADY, "EALREADY", c"Operation already in progress"),
-    (
-        code::EINPROGRESS,
-        "EINPROGRESS",
-        c"Operation now in progress",
-    ),
+/// The errors the layer returns or names: number and symbolic name (for
+/// `--trace-libc`). Their messages are `string::messages`.
+const TABLE: &[(CInt, &str)] = &[
+    (code::EPERM, "EPERM"),
+    (code::ENOENT, "ENOENT"),
+    (code::EINTR, "EINTR"),
+    (code::EIO, "EIO"),
+    (code::EBADF, "EBADF"),
+    (code::ECHILD, "ECHILD"),
+    (code::EAGAIN, "EAGAIN"),
+    (code::ENOMEM, "ENOMEM"),
+    (code::EACCES, "EACCES"),
+    (code::EFAULT, "EFAULT"),
+    (code::EBUSY, "EBUSY"),
+    (code::EEXIST, "EEXIST"),
+    (code::EXDEV, "EXDEV"),
+    (code::ENODEV, "ENODEV"),
+    (code::ENOTDIR, "ENOTDIR"),
+    (code::EISDIR, "EISDIR"),
+    (code::EINVAL, "EINVAL"),
+    (code::ENFILE, "ENFILE"),
+    (code::EMFILE, "EMFILE"),
+    (code::ENOTTY, "ENOTTY"),
+    (code::EFBIG, "EFBIG"),
+    (code::ENOSPC, "ENOSPC"),
+    (code::ESPIPE, "ESPIPE"),
+    (code::EROFS, "EROFS"),
+    (code::EMLINK, "EMLINK"),
+    (code::EPIPE, "EPIPE"),
+    (code::EDOM, "EDOM"),
+    (code::ERANGE, "ERANGE"),
+    (code::ENAMETOOLONG, "ENAMETOOLONG"),
+    (code::ENOSYS, "ENOSYS"),
+    (code::ENOTEMPTY, "ENOTEMPTY"),
+    (code::ELOOP, "ELOOP"),
+    (code::EOVERFLOW, "EOVERFLOW"),
+    (code::ENOTSUP, "EOPNOTSUPP"),
+    (code::ETIMEDOUT, "ETIMEDOUT"),
+    (code::ENOTSOCK, "ENOTSOCK"),
+    (code::EDESTADDRREQ, "EDESTADDRREQ"),
+    (code::EMSGSIZE, "EMSGSIZE"),
+    (code::ENOPROTOOPT, "ENOPROTOOPT"),
+    (code::EPROTONOSUPPORT, "EPROTONOSUPPORT"),
+    (code::EAFNOSUPPORT, "EAFNOSUPPORT"),
+    (code::EADDRINUSE, "EADDRINUSE"),
+    (code::EADDRNOTAVAIL, "EADDRNOTAVAIL"),
+    (code::ENETUNREACH, "ENETUNREACH"),
+    (code::ECONNRESET, "ECONNRESET"),
+    (code::ENOBUFS, "ENOBUFS"),
+    (code::EISCONN, "EISCONN"),
+    (code::ENOTCONN, "ENOTCONN"),
+    (code::ECONNREFUSED, "ECONNREFUSED"),
+    (code::EALREADY, "EALREADY"),
+    (code::EINPROGRESS, "EINPROGRESS"),
 ];
 
-/// The symbolic name and glibc's message of an error number.
-pub fn describe(value: CInt) -> Option<(&'static str, &'static CStr)> {
+/// The symbolic name of an error number.
+pub fn name(value: CInt) -> Option<&'static str> {
     TABLE
         .iter()
-        .find(|(number, _, _)| *number == value)
-        .map(|&(_, name, message)| (name, message))
+        .find(|(number, _)| *number == value)
+        .map(|&(_, name)| name)
 }
 
 /// glibc's accessor for the calling thread's `errno`.

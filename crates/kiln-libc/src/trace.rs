@@ -21,7 +21,7 @@ pub fn enabled() -> bool {
 }
 
 fn errno_name(value: i32) -> &'static str {
-    errno::describe(value).map_or("?", |(name, _)| name)
+    errno::name(value).unwrap_or("?")
 }
 
 /// Logs one call. Small numbers print in decimal, addresses in hex.

@@ -1,5 +1,5 @@
-//! `strerror`, `strerror_r` (GNU and XSI) and `strsignal`: the messages
-//! glibc gives for the errors Kiln returns, and for signals.
+//! `strerror`, `strerror_r` (GNU and XSI) and `strsignal`: glibc's
+//! messages for errors and signals.
 
 use core::ffi::c_char;
 use core::fmt::Write;
@@ -10,10 +10,9 @@ use crate::CInt;
 use crate::errno::code;
 
 fn message(errnum: CInt) -> Option<&'static core::ffi::CStr> {
-    if errnum == 0 {
-        return Some(c"Success");
-    }
-    crate::errno::describe(errnum).map(|(_, message)| message)
+    usize::try_from(errnum)
+        .ok()
+        .and_then(|i| super::messages::MESSAGES.get(i).copied().flatten())
 }
 
 /// "Unknown error N", as glibc words an error it has no message for.

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod copy;
 pub mod errors;
 pub mod fortify;
+mod messages;
 pub mod search;
 
 use core::ffi::{CStr, c_char};

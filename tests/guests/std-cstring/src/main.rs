@@ -307,7 +307,9 @@ fn strings() {
             tokens.push(text(strtok_r(null_mut(), c" ".as_ptr(), &mut saved)));
         }
         println!("strtok_r: {tokens:?}");
-        for e in [0, 1, 2, 22, 33, 34, 38, 110, 4000, -1] {
+        for e in [
+            0, 1, 2, 3, 8, 22, 33, 34, 38, 41, 58, 95, 110, 133, 134, 4000, -1,
+        ] {
             let mut small = [0 as c_char; 8];
             let r = strerror_r(e, small.as_mut_ptr(), small.len());
             println!("strerror {e}: {} / {}", text(strerror(e)), text(r));
