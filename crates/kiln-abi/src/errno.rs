@@ -32,6 +32,7 @@ pub const ESPIPE: i32 = 29;
 pub const EROFS: i32 = 30;
 pub const EMLINK: i32 = 31;
 pub const EPIPE: i32 = 32;
+pub const EDOM: i32 = 33;
 pub const ERANGE: i32 = 34;
 pub const EDEADLK: i32 = 35;
 pub const ENAMETOOLONG: i32 = 36;

@@ -354,4 +354,103 @@ fn pthread_synchronisation_answers_as_linux_does() {
         assert_eq!(kiln_line, native_line, "Kiln differs from Linux");
     }
     assert_eq!(kiln_lines.len(), native_lines.len(), "{}", run.stdout);
+/// Runs the guest at `dir` under Kiln and natively against the host's
+/// glibc, and asserts both print the same non-trivial output.
+fn assert_same_as_linux(dir: &str, min_lines: usize) {
+    let program = image(dir, false);
+    let kiln_run = run_image(&program, &[], &[]);
+    let linux = common::run_native(dir, &[], &[]);
+    assert_eq!(linux.code, 0, "{}", linux.stderr);
+    assert_eq!(kiln_run.code, 0, "{}", kiln_run.stderr);
+    assert!(
+        linux.stdout.lines().count() >= min_lines,
+        "{}",
+        linux.stdout
+    );
+    let differences: Vec<String> = linux
+        .stdout
+        .lines()
+        .zip(kiln_run.stdout.lines())
+        .filter(|(native, kiln)| native != kiln)
+        .map(|(native, kiln)| format!("Linux: {native}\n Kiln: {kiln}"))
+        .take(40)
+        .collect();
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    assert_eq!(linux.stdout, kiln_run.stdout);
+}
+
+/// Every C99 `libm` function, double and float, at ±0, ±inf, NaN,
+/// subnormals and huge values, with `errno`: the same answers as glibc's.
+#[test]
+fn c_math_answers_as_glibc_does() {
+    assert_same_as_linux("tests/guests/std-cmath", 5000);
+}
+
+/// string.h, ctype.h (glibc's tables), the strtol/strtod families, qsort,
+/// rand, locale, raise with a handler, dlopen/dlsym: the same answers as
+/// glibc's.
+#[test]
+fn c_strings_ctype_stdlib_and_dl_answer_as_glibc_does() {
+    assert_same_as_linux("tests/guests/std-cstring", 300);
+}
+
+/// A failed `assert`, a fatal `raise` and a fortify check end the program
+/// as on Linux: the same message on stderr and the same exit status.
+#[test]
+fn assert_raise_and_fortify_checks_end_the_program_as_on_linux() {
+    let dir = "tests/guests/std-cstring";
+    let program = image(dir, false);
+    for (mode, message) in [
+        (
+            "assert",
+            "std-cstring: src/main.rs:42: int main(void): Assertion `1 + 1 == 3' failed.",
+        ),
+        ("raise-term", ""),
+        ("raise-abort", ""),
+        ("overflow", "*** buffer overflow detected ***: terminated"),
+        (
+            "memcpy-overflow",
+            "*** buffer overflow detected ***: terminated",
+        ),
+    ] {
+        let linux = common::run_native(dir, &[mode], &[]);
+        let kiln_run = run_image(&program, &[], &[mode]);
+        assert_eq!(
+            (mode, linux.stdout.as_str()),
+            (mode, ""),
+            "{}",
+            linux.stderr
+        );
+        assert_eq!(
+            (mode, kiln_run.code, kiln_run.stdout.as_str()),
+            (mode, linux.code, ""),
+            "{}",
+            kiln_run.stderr
+        );
+        assert_ne!(linux.code, 0, "{mode}");
+        let first_line = |text: &str| text.lines().next().unwrap_or("").to_string();
+        if message.is_empty() {
+            assert_eq!(linux.stderr, "", "{mode}");
+        } else {
+            assert_eq!(first_line(&linux.stderr), message, "{mode}");
+            assert_eq!(first_line(&kiln_run.stderr), message, "{mode}");
+        }
+    }
+}
+
+/// C code that the `cc` crate compiled against the host's glibc headers,
+/// with `_FORTIFY_SOURCE` and the stack protector (ctype macros, strtol,
+/// fortified copies, qsort, libm with errno), links into a std program and
+/// answers as on Linux; its failed `assert` reads as glibc's.
+#[test]
+fn c_code_built_against_glibc_headers_runs_as_on_linux() {
+    let dir = "tests/guests/std-cc";
+    assert_same_as_linux(dir, 4);
+    let linux = common::run_native(dir, &["assert"], &[]);
+    let kiln_run = run_image(&image(dir, false), &[], &["assert"]);
+    let message = "std-cc: c/probe.c:123: probe_assert: Assertion `value == 42' failed.";
+    assert_eq!(linux.code, 134, "{}", linux.stderr);
+    assert_eq!(kiln_run.code, 134, "{}", kiln_run.stderr);
+    assert_eq!(linux.stderr.lines().next(), Some(message));
+    assert_eq!(kiln_run.stderr.lines().next(), Some(message));
 }

@@ -6,101 +6,70 @@ use crate::{CInt, CLong};
 /// Linux error numbers.
 pub use kiln_abi::errno as code;
 
-/// The errors the layer returns or names: number, symbolic name (for
-/// `--trace-libc`) and glibc's message (for `strerror_r`).
-const TABLE: &[(CInt, &str, &str)] = &[
-    (code::EPERM, "EPERM", "Operation not permitted"),
-    (code::ENOENT, "ENOENT", "No such file or directory"),
-    (code::ESRCH, "ESRCH", "No such process"),
-    (code::EINTR, "EINTR", "Interrupted system call"),
-    (code::EIO, "EIO", "Input/output error"),
-    (code::EBADF, "EBADF", "Bad file descriptor"),
-    (code::ECHILD, "ECHILD", "No child processes"),
-    (code::EAGAIN, "EAGAIN", "Resource temporarily unavailable"),
-    (code::ENOMEM, "ENOMEM", "Cannot allocate memory"),
-    (code::EACCES, "EACCES", "Permission denied"),
-    (code::EFAULT, "EFAULT", "Bad address"),
-    (code::EBUSY, "EBUSY", "Device or resource busy"),
-    (code::EEXIST, "EEXIST", "File exists"),
-    (code::EXDEV, "EXDEV", "Invalid cross-device link"),
-    (code::ENODEV, "ENODEV", "No such device"),
-    (code::ENOTDIR, "ENOTDIR", "Not a directory"),
-    (code::EISDIR, "EISDIR", "Is a directory"),
-    (code::EINVAL, "EINVAL", "Invalid argument"),
-    (code::ENFILE, "ENFILE", "Too many open files in system"),
-    (code::EMFILE, "EMFILE", "Too many open files"),
-    (code::ENOTTY, "ENOTTY", "Inappropriate ioctl for device"),
-    (code::EFBIG, "EFBIG", "File too large"),
-    (code::ENOSPC, "ENOSPC", "No space left on device"),
-    (code::ESPIPE, "ESPIPE", "Illegal seek"),
-    (code::EROFS, "EROFS", "Read-only file system"),
-    (code::EMLINK, "EMLINK", "Too many links"),
-    (code::EPIPE, "EPIPE", "Broken pipe"),
-    (code::ERANGE, "ERANGE", "Numerical result out of range"),
-    (code::EDEADLK, "EDEADLK", "Resource deadlock avoided"),
-    (code::ENAMETOOLONG, "ENAMETOOLONG", "File name too long"),
-    (code::ENOSYS, "ENOSYS", "Function not implemented"),
-    (code::ENOTEMPTY, "ENOTEMPTY", "Directory not empty"),
-    (code::ELOOP, "ELOOP", "Too many levels of symbolic links"),
-    (
-        code::EOVERFLOW,
-        "EOVERFLOW",
-        "Value too large for defined data type",
-    ),
-    (code::ENOTSUP, "EOPNOTSUPP", "Operation not supported"),
-    (code::ETIMEDOUT, "ETIMEDOUT", "Connection timed out"),
-    (code::ENOTSOCK, "ENOTSOCK", "Socket operation on non-socket"),
-    (
-        code::EDESTADDRREQ,
-        "EDESTADDRREQ",
-        "Destination address required",
-    ),
-    (code::EMSGSIZE, "EMSGSIZE", "Message too long"),
-    (code::ENOPROTOOPT, "ENOPROTOOPT", "Protocol not available"),
-    (
-        code::EPROTONOSUPPORT,
-        "EPROTONOSUPPORT",
-        "Protocol not supported",
-    ),
-    (
-        code::EAFNOSUPPORT,
-        "EAFNOSUPPORT",
-        "Address family not supported by protocol",
-    ),
-    (code::EADDRINUSE, "EADDRINUSE", "Address already in use"),
-    (
-        code::EADDRNOTAVAIL,
-        "EADDRNOTAVAIL",
-        "Cannot assign requested address",
-    ),
-    (code::ENETUNREACH, "ENETUNREACH", "Network is unreachable"),
-    (code::ECONNRESET, "ECONNRESET", "Connection reset by peer"),
-    (code::ENOBUFS, "ENOBUFS", "No buffer space available"),
-    (
-        code::EISCONN,
-        "EISCONN",
-        "Transport endpoint is already connected",
-    ),
-    (
-        code::ENOTCONN,
-        "ENOTCONN",
-        "Transport endpoint is not connected",
-    ),
-    (code::ECONNREFUSED, "ECONNREFUSED", "Connection refused"),
-    (code::EALREADY, "EALREADY", "Operation already in progress"),
-    (
-        code::EINPROGRESS,
-        "EINPROGRESS",
-        "Operation now in progress",
-    ),
+/// The errors the layer returns or names: number and symbolic name (for
+/// `--trace-libc`). Their messages are `string::messages`.
+const TABLE: &[(CInt, &str)] = &[
+    (code::EPERM, "EPERM"),
+    (code::ENOENT, "ENOENT"),
+    (code::ESRCH, "ESRCH"),
+    (code::EINTR, "EINTR"),
+    (code::EIO, "EIO"),
+    (code::EBADF, "EBADF"),
+    (code::ECHILD, "ECHILD"),
+    (code::EAGAIN, "EAGAIN"),
+    (code::ENOMEM, "ENOMEM"),
+    (code::EACCES, "EACCES"),
+    (code::EFAULT, "EFAULT"),
+    (code::EBUSY, "EBUSY"),
+    (code::EEXIST, "EEXIST"),
+    (code::EXDEV, "EXDEV"),
+    (code::ENODEV, "ENODEV"),
+    (code::ENOTDIR, "ENOTDIR"),
+    (code::EISDIR, "EISDIR"),
+    (code::EINVAL, "EINVAL"),
+    (code::ENFILE, "ENFILE"),
+    (code::EMFILE, "EMFILE"),
+    (code::ENOTTY, "ENOTTY"),
+    (code::EFBIG, "EFBIG"),
+    (code::ENOSPC, "ENOSPC"),
+    (code::ESPIPE, "ESPIPE"),
+    (code::EROFS, "EROFS"),
+    (code::EMLINK, "EMLINK"),
+    (code::EPIPE, "EPIPE"),
+    (code::EDOM, "EDOM"),
+    (code::ERANGE, "ERANGE"),
+    (code::EDEADLK, "EDEADLK"),
+    (code::ENAMETOOLONG, "ENAMETOOLONG"),
+    (code::ENOSYS, "ENOSYS"),
+    (code::ENOTEMPTY, "ENOTEMPTY"),
+    (code::ELOOP, "ELOOP"),
+    (code::EOVERFLOW, "EOVERFLOW"),
+    (code::ENOTSUP, "EOPNOTSUPP"),
+    (code::ETIMEDOUT, "ETIMEDOUT"),
+    (code::ENOTSOCK, "ENOTSOCK"),
+    (code::EDESTADDRREQ, "EDESTADDRREQ"),
+    (code::EMSGSIZE, "EMSGSIZE"),
+    (code::ENOPROTOOPT, "ENOPROTOOPT"),
+    (code::EPROTONOSUPPORT, "EPROTONOSUPPORT"),
+    (code::EAFNOSUPPORT, "EAFNOSUPPORT"),
+    (code::EADDRINUSE, "EADDRINUSE"),
+    (code::EADDRNOTAVAIL, "EADDRNOTAVAIL"),
+    (code::ENETUNREACH, "ENETUNREACH"),
+    (code::ECONNRESET, "ECONNRESET"),
+    (code::ENOBUFS, "ENOBUFS"),
+    (code::EISCONN, "EISCONN"),
+    (code::ENOTCONN, "ENOTCONN"),
+    (code::ECONNREFUSED, "ECONNREFUSED"),
+    (code::EALREADY, "EALREADY"),
+    (code::EINPROGRESS, "EINPROGRESS"),
 ];
 
-/// The symbolic name and glibc's message of an error number.
-pub fn describe(value: CInt) -> Option<(&'static str, &'static str)> {
+/// The symbolic name of an error number.
+pub fn name(value: CInt) -> Option<&'static str> {
     TABLE
         .iter()
-        .find(|(number, _, _)| *number == value)
-        .map(|&(_, name, message)| (name, message))
+        .find(|(number, _)| *number == value)
+        .map(|&(_, name)| name)
 }
 
 /// glibc's accessor for the calling thread's `errno`.

@@ -16,19 +16,21 @@
 //! - [`malloc`], [`mman`]: memory;
 //! - [`unistd`], [`fcntl`], [`stat`], [`dirent`], [`stdio`]: descriptors,
 //!   files and directories, on the library OS's `fs`;
-//! - [`stdlib`]: environment, exit;
+//! - [`stdlib`]: environment, exit, number parsing, sorting, `rand`;
 //! - [`time`]: clocks and sleeping;
 //! - [`pthread`]: threads, keys, attributes, and the synchronisation
 //!   objects (mutexes, rwlocks, condition variables, once, spin locks,
 //!   barriers) on atomics and [`futex`] waits; [`semaphore`]: `sem_*`;
-//! - [`signal`]: handlers accepted, never delivered; masks recorded;
+//! - [`signal`]: handlers recorded, run by `raise`; masks recorded;
 //! - [`process`]: one process; spawning another fails with `ENOSYS`;
 //! - [`socket`]: IPv4 TCP and UDP sockets, `getaddrinfo` for numeric hosts;
 //! - [`event`]: `epoll` and `eventfd`, for mio and tokio;
-//! - [`math`]: the few `libm` functions compiled Rust calls;
-//! - [`string`]: the error messages of `strerror_r`;
+//! - [`math`]: the C99 `libm`, double and float, with glibc's `errno`;
+//! - [`string`]: `string.h`, error and signal messages, fortify checks;
+//! - [`ctype`]: `ctype.h` with glibc's tables; [`locale`]: "C", "C.UTF-8";
+//! - [`assert`]: `__assert_fail`; [`dl`]: `dlopen`, `dlsym` and friends;
 //! - [`syscall`]: the raw `syscall()` entry `std` uses for futex and friends;
-//! - [`unwind`]: unwinding (`catch_unwind`, panicking threads) and `dlsym`;
+//! - [`unwind`]: unwinding (`catch_unwind`, panicking threads);
 //! - [`trace`]: `kiln run --trace-libc`.
 #![no_std]
 
@@ -48,11 +50,15 @@ macro_rules! traced {
     }};
 }
 
+pub mod assert;
+pub mod ctype;
 pub mod dirent;
+pub mod dl;
 pub mod errno;
 pub mod event;
 pub mod fcntl;
 pub mod futex;
+pub mod locale;
 pub mod malloc;
 pub mod math;
 pub mod mman;

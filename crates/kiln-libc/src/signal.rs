@@ -1,34 +1,168 @@
-//! Signals. A unikernel has no other processes and no terminal, so no
-//! signal is ever delivered: installing handlers and alternate stacks (all
-//! `std` does) is accepted and has no effect, and per-thread masks are only
-//! recorded.
+//! Signals. A unikernel has no other processes and no terminal, so the
+//! only signals are those the program raises itself: handlers installed
+//! with `sigaction` or `signal` are recorded, and `raise` runs them (or
+//! the default action) synchronously; per-thread masks are recorded.
+//! Alternate stacks are accepted and never used.
 
 use core::ffi::c_void;
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use crate::CInt;
 use crate::errno::{self, code};
 
 const SS_DISABLE: CInt = 2;
 
-/// `sigaction(2)`: the old action reads as the default.
+/// Handler values with a meaning of their own.
+const SIG_DFL: usize = 0;
+const SIG_IGN: usize = 1;
+const SIG_ERR: usize = usize::MAX;
+
+/// `sa_flags` bits.
+const SA_SIGINFO: CInt = 4;
+const SA_RESETHAND: CInt = 0x8000_0000_u32 as CInt;
+const SA_RESTART: CInt = 0x1000_0000;
+
+const SIGKILL: CInt = 9;
+const SIGSTOP: CInt = 19;
+const SIGABRT: CInt = 6;
+
+/// Signals 1 to 64.
+const SIGNALS: usize = 64;
+
+/// Each signal's handler (`SIG_DFL` at start) and `sa_flags`.
+static HANDLERS: [AtomicUsize; SIGNALS] = [const { AtomicUsize::new(SIG_DFL) }; SIGNALS];
+static FLAGS: [AtomicI32; SIGNALS] = [const { AtomicI32::new(0) }; SIGNALS];
+
+/// `struct sigaction` as glibc lays it out (152 bytes).
+#[repr(C)]
+pub struct SignalAction {
+    handler: usize,
+    mask: [u64; 16],
+    flags: CInt,
+    restorer: usize,
+}
+
+/// The table slot of `signal`, if it is one.
+fn slot(signal: CInt) -> Option<usize> {
+    usize::try_from(signal)
+        .ok()
+        .filter(|s| (1..=SIGNALS).contains(s))
+        .map(|s| s - 1)
+}
+
+/// `sigaction(2)`: records the new action, reports the old one (its mask
+/// reads as empty). `SIGKILL` and `SIGSTOP` cannot be caught (`EINVAL`).
 ///
 /// # Safety
-/// `old` must be null or valid for a `struct sigaction` (152 bytes).
+/// `action` must be null or a valid `struct sigaction`; `old` null or
+/// valid for writing one.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn sigaction(_signal: CInt, _action: *const c_void, old: *mut u8) -> CInt {
-    traced!("sigaction"(old) {
+pub unsafe extern "C" fn sigaction(
+    signal: CInt,
+    action: *const SignalAction,
+    old: *mut SignalAction,
+) -> CInt {
+    traced!("sigaction"(signal, action, old) {
+    let Some(slot) = slot(signal) else {
+        return errno::fail(code::EINVAL);
+    };
+    if !action.is_null() && (signal == SIGKILL || signal == SIGSTOP) {
+        return errno::fail(code::EINVAL);
+    }
     if !old.is_null() {
         // SAFETY: per the caller.
-        unsafe { old.write_bytes(0, 152) };
+        unsafe {
+            old.write(SignalAction {
+                handler: HANDLERS[slot].load(Ordering::Relaxed),
+                mask: [0; 16],
+                flags: FLAGS[slot].load(Ordering::Relaxed),
+                restorer: 0,
+            })
+        };
+    }
+    if !action.is_null() {
+        // SAFETY: per the caller.
+        let action = unsafe { &*action };
+        HANDLERS[slot].store(action.handler, Ordering::Relaxed);
+        FLAGS[slot].store(action.flags, Ordering::Relaxed);
     }
     0
     })
 }
 
-/// `signal(2)`: the previous handler reads as `SIG_DFL`.
+/// `signal(2)`: installs `handler` (BSD semantics, as glibc's), returning
+/// the previous one, or `SIG_ERR` with `EINVAL`.
 #[unsafe(no_mangle)]
-pub extern "C" fn signal(_signal: CInt, _handler: usize) -> usize {
-    traced!("signal"() {
+pub extern "C" fn signal(signal: CInt, handler: usize) -> usize {
+    traced!("signal"(signal, handler) {
+    match slot(signal) {
+        Some(slot) if signal != SIGKILL && signal != SIGSTOP => {
+            FLAGS[slot].store(SA_RESTART, Ordering::Relaxed);
+            HANDLERS[slot].swap(handler, Ordering::Relaxed)
+        }
+        _ => {
+            errno::set(code::EINVAL);
+            SIG_ERR
+        }
+    }
+    })
+}
+
+/// `siginfo_t`'s first fields (the structure is 128 bytes).
+#[repr(C)]
+struct SignalInfo {
+    signo: CInt,
+    errno: CInt,
+    code: CInt,
+    rest: [CInt; 29],
+}
+
+/// `si_code` of a signal a thread sent itself (`tgkill`, which glibc's
+/// `raise` uses).
+const SI_TKILL: CInt = -6;
+
+/// Signals whose default action is to do nothing (`SIGCHLD`, `SIGCONT`,
+/// `SIGURG`, `SIGWINCH`), and the stop signals, which have no one to
+/// continue the program here.
+fn ignored_by_default(signal: CInt) -> bool {
+    matches!(signal, 17..=23 | 28)
+}
+
+/// `raise(3)`: runs the signal's handler now; with none, its default
+/// action: `SIGABRT` aborts (Kiln's crash report), other fatal signals end
+/// the program with status 128 + the signal, as a shell shows a process a
+/// signal killed.
+#[unsafe(no_mangle)]
+pub extern "C" fn raise(signal: CInt) -> CInt {
+    traced!("raise"(signal) {
+    let Some(slot) = slot(signal) else {
+        return errno::fail(code::EINVAL);
+    };
+    let flags = FLAGS[slot].load(Ordering::Relaxed);
+    let handler = if flags & SA_RESETHAND != 0 {
+        HANDLERS[slot].swap(SIG_DFL, Ordering::Relaxed)
+    } else {
+        HANDLERS[slot].load(Ordering::Relaxed)
+    };
+    match handler {
+        SIG_IGN => {}
+        SIG_DFL if ignored_by_default(signal) => {}
+        SIG_DFL if signal == SIGABRT => crate::stdlib::abort(),
+        SIG_DFL => kiln_libos::process::exit(128 + signal),
+        _ if flags & SA_SIGINFO != 0 => {
+            let info = SignalInfo { signo: signal, errno: 0, code: SI_TKILL, rest: [0; 29] };
+            // SAFETY: the program installed this address as an
+            // `SA_SIGINFO` handler.
+            let handler: extern "C" fn(CInt, *const SignalInfo, *mut c_void) =
+                unsafe { core::mem::transmute(handler) };
+            handler(signal, &info, core::ptr::null_mut());
+        }
+        _ => {
+            // SAFETY: the program installed this address as a handler.
+            let handler: extern "C" fn(CInt) = unsafe { core::mem::transmute(handler) };
+            handler(signal);
+        }
+    }
     0
     })
 }
@@ -92,17 +226,13 @@ pub extern "C" fn __libc_current_sigrtmax() -> CInt {
 const SIG_BLOCK: CInt = 0;
 const SIG_UNBLOCK: CInt = 1;
 const SIG_SETMASK: CInt = 2;
-const SIGKILL: u32 = 9;
-const SIGSTOP: u32 = 19;
 /// glibc's own signals (cancellation and `setxid`), which it never lets a
 /// program block or send.
-const SIGCANCEL: u32 = 32;
-const SIGSETXID: u32 = 33;
-/// The highest signal number.
-const SIGNAL_MAX: CInt = 64;
+const SIGCANCEL: CInt = 32;
+const SIGSETXID: CInt = 33;
 
-/// The mask bit of signal `number`.
-const fn bit(number: u32) -> u64 {
+/// The mask bit of signal `number` (1 to 64).
+const fn bit(number: CInt) -> u64 {
     1 << (number - 1)
 }
 
@@ -164,8 +294,8 @@ pub extern "C" fn pthread_kill(_thread: usize, signal: CInt) -> CInt {
     traced!("pthread_kill"(signal) {
     match signal {
         0 => 0,
-        s if !(1..=SIGNAL_MAX).contains(&s) => code::EINVAL,
-        s if s as u32 == SIGCANCEL || s as u32 == SIGSETXID => code::EINVAL,
+        s if !(1..=SIGNALS as CInt).contains(&s) => code::EINVAL,
+        SIGCANCEL | SIGSETXID => code::EINVAL,
         _ => code::ENOSYS,
     }
     })

@@ -14,7 +14,7 @@ use kiln_libos::time::Instant;
 
 use crate::errno::{self, code};
 use crate::time::Timespec;
-use crate::{CLong, futex};
+use crate::{CInt, CLong, futex};
 
 const SYS_GETTID: CLong = 186;
 const SYS_FUTEX: CLong = 202;
@@ -48,7 +48,7 @@ pub unsafe extern "C" fn syscall(
         // SAFETY: per the caller.
         SYS_FUTEX => unsafe { futex(a1 as *const u32, a2, a3 as u32, a4 as *const Timespec) },
         // SAFETY: per the caller.
-        SYS_GETRANDOM => unsafe { getrandom(a1 as *mut u8, a2 as usize) },
+        SYS_GETRANDOM => unsafe { getrandom(a1 as *mut u8, a2 as usize, a3 as CInt) },
         // statx and everything else: std falls back to older calls on ENOSYS.
         _ => errno::fail(code::ENOSYS),
     }
@@ -114,7 +114,7 @@ unsafe impl Sync for Random {}
 
 static RANDOM: Random = Random(Cell::new(None));
 
-fn next_random() -> u64 {
+pub(crate) fn next_random() -> u64 {
     let mut s = RANDOM.0.get().unwrap_or(platform::boot_info().random_seed);
     let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
     let t = s[1] << 17;
@@ -143,11 +143,19 @@ fn rdrand() -> Option<u64> {
     (ok == 1).then_some(value)
 }
 
-/// `getrandom(2)`.
+/// `getrandom(2)`'s flags: `GRND_NONBLOCK`, `GRND_RANDOM`, `GRND_INSECURE`.
+const GRND_ALL: CInt = 1 | 2 | 4;
+
+/// `getrandom(2)`, also glibc's function of that name (which `dlsym` finds
+/// for the `getrandom` crate). Unknown flags are `EINVAL`.
 ///
 /// # Safety
 /// `buf` must be valid for `len` bytes.
-unsafe fn getrandom(buf: *mut u8, len: usize) -> CLong {
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getrandom(buf: *mut u8, len: usize, flags: CInt) -> CLong {
+    if flags & !GRND_ALL != 0 {
+        return errno::fail(code::EINVAL);
+    }
     // SAFETY: per the caller.
     let out = unsafe { crate::c_slice_mut(buf, len) };
     for chunk in out.chunks_mut(8) {

@@ -8,12 +8,30 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr;
-use core::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU8, AtomicUsize, Ordering};
 
 use kiln_abi::boot::TlsTemplate;
 use kiln_libos::heap::HEAP;
 
 use crate::CInt;
+
+/// GCC's stack protector reads the canary at this offset from `%fs`.
+const _: () = assert!(core::mem::offset_of!(Tcb, stack_guard) == 0x28);
+
+/// The stack-protector canary every thread's TCB carries; chosen when the
+/// first TCB is made.
+static STACK_GUARD: AtomicUsize = AtomicUsize::new(0);
+
+fn stack_guard() -> usize {
+    let guard = STACK_GUARD.load(Ordering::Relaxed);
+    if guard != 0 {
+        return guard;
+    }
+    // A zero low byte; the rest random and never all zero.
+    let fresh = (crate::syscall::next_random() as usize & !0xff) | 0x100;
+    STACK_GUARD.store(fresh, Ordering::Relaxed);
+    fresh
+}
 
 /// Number of `pthread_key_t` slots per thread.
 pub const KEYS: usize = 128;
@@ -28,6 +46,20 @@ pub struct Tcb {
     self_ptr: *mut Tcb,
     /// glibc's DTV slot; unused (static images have one TLS module).
     dtv: usize,
+    /// glibc's `header.self` at `%fs:0x10`, which some code reads for the
+    /// thread pointer.
+    self_again: *mut Tcb,
+    /// glibc's `multiple_threads`, `gscope_flag` and `sysinfo`: unused, but
+    /// they put the guards below at glibc's offsets.
+    glibc_reserved: [usize; 2],
+    /// The canary that code compiled with `-fstack-protector` reads at
+    /// `%fs:0x28` (GCC hard-codes the offset): one random value for every
+    /// thread, its low byte zero as in glibc, so a string overflow cannot
+    /// reproduce it.
+    stack_guard: usize,
+    /// glibc's pointer guard at `%fs:0x30`; Kiln's code does not mangle
+    /// pointers, so it stays zero.
+    pointer_guard: usize,
     /// This thread's `errno`.
     pub errno: CInt,
     /// This thread's id (`gettid`); the main thread is 1.
@@ -117,6 +149,8 @@ pub fn create(template: &TlsTemplate) -> *mut Tcb {
     // are not zero to start with are set here.
     unsafe {
         (&raw mut (*tcb).self_ptr).write(tcb);
+        (&raw mut (*tcb).self_again).write(tcb);
+        (&raw mut (*tcb).stack_guard).write(stack_guard());
         (&raw mut (*tcb).id).write(NEXT_ID.fetch_add(1, Ordering::Relaxed));
         (&raw mut (*tcb).block).write(base);
         (&raw mut (*tcb).layout).write(layout);

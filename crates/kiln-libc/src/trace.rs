@@ -3,7 +3,8 @@
 //!
 //! The lines go straight to the console hypercall, not through `write`, so
 //! tracing never traces itself. Allocation and clock reads are not traced:
-//! `std` makes them constantly, and they cannot fail in interesting ways.
+//! `std` makes them constantly, and they cannot fail in interesting ways;
+//! nor are pure computations (math, strings, ctype, number parsing).
 
 use core::fmt::Write;
 
@@ -20,7 +21,7 @@ pub fn enabled() -> bool {
 }
 
 fn errno_name(value: i32) -> &'static str {
-    errno::describe(value).map_or("?", |(name, _)| name)
+    errno::name(value).unwrap_or("?")
 }
 
 /// Logs one call. Small numbers print in decimal, addresses in hex.

@@ -383,3 +383,12 @@ pub unsafe extern "C" fn pthread_getattr_np(thread: usize, attr: *mut c_void) ->
     0
     })
 }
+
+/// `__pthread_get_minstack`: glibc's private answer to "how small can a
+/// thread's stack be", which `std` looks up with `dlsym`: the minimum
+/// plus the static TLS block every thread carries.
+#[unsafe(no_mangle)]
+pub extern "C" fn __pthread_get_minstack(_attr: *const c_void) -> usize {
+    let tls = kiln_libos::platform::boot_info().tls.mem_size as usize;
+    PTHREAD_STACK_MIN + tls
+}

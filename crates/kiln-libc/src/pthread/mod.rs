@@ -8,7 +8,7 @@
 //! being cooperative. The objects keep glibc's sizes, and the fields C's
 //! static initialisers set sit at glibc's offsets.
 
-mod attr;
+pub(crate) mod attr;
 mod barrier;
 mod cond;
 mod control;

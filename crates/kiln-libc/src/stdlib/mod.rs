@@ -1,5 +1,13 @@
 //! The environment, `abort` and `exit`.
 
+pub mod arith;
+mod hex_float;
+pub mod number;
+pub mod rand48;
+pub mod random;
+pub mod sort;
+pub mod temp;
+
 use core::ffi::c_char;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
@@ -43,6 +51,12 @@ pub(crate) fn var(name: &[u8]) -> Option<&'static [u8]> {
     // SAFETY: environment entries are NUL-terminated strings.
     let text = unsafe { core::ffi::CStr::from_ptr(entry) }.to_bytes();
     Some(&text[name.len() + 1..])
+}
+
+/// Writes one of the C library's own diagnostics (assertions, fortify
+/// failures) to standard error, descriptor 2, as glibc does.
+pub(crate) fn write_stderr(text: &[u8]) {
+    let _ = kiln_libos::fs::write(2, text, None);
 }
 
 /// `abort(3)`: reported to the monitor as a crash, with a backtrace; or,

@@ -1,0 +1,157 @@
+//! `strerror`, `strerror_r` (GNU and XSI) and `strsignal`: glibc's
+//! messages for errors and signals.
+
+use core::ffi::c_char;
+use core::fmt::Write;
+
+use kiln_libos::fixed_text::FixedText;
+
+use crate::CInt;
+use crate::errno::code;
+
+fn message(errnum: CInt) -> Option<&'static core::ffi::CStr> {
+    usize::try_from(errnum)
+        .ok()
+        .and_then(|i| super::messages::MESSAGES.get(i).copied().flatten())
+}
+
+/// "Unknown error N", as glibc words an error it has no message for.
+fn unknown(errnum: CInt) -> FixedText<32> {
+    let mut text = FixedText::new();
+    // The longest ("Unknown error -2147483648") fits: nothing is cut off.
+    let _ = write!(text, "Unknown error {errnum}");
+    text
+}
+
+/// The XSI `strerror_r(3)` (what `std` calls): 0, `ERANGE` if truncated, or
+/// `EINVAL` (with "Unknown error N" written) for an unknown error.
+///
+/// # Safety
+/// `buf` must be valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __xpg_strerror_r(errnum: CInt, buf: *mut c_char, len: usize) -> CInt {
+    if len == 0 {
+        return code::ERANGE;
+    }
+    let fallback;
+    let text = match message(errnum) {
+        Some(text) => text.to_bytes(),
+        None => {
+            fallback = unknown(errnum);
+            fallback.as_bytes()
+        }
+    };
+    let n = text.len().min(len - 1);
+    // SAFETY: per the caller, `n + 1 <= len` bytes fit.
+    unsafe {
+        core::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+        buf.add(n).write(0);
+    }
+    if n < text.len() {
+        code::ERANGE
+    } else if message(errnum).is_none() {
+        code::EINVAL
+    } else {
+        0
+    }
+}
+
+/// A buffer for the messages composed at run time (`strerror`'s "Unknown
+/// error N", `strsignal`'s): shared, so those calls are not thread-safe,
+/// which POSIX allows.
+struct Composed(core::cell::UnsafeCell<[u8; 40]>);
+
+// SAFETY: see the type's comment; C callers accept the race.
+unsafe impl Sync for Composed {}
+
+static COMPOSED: Composed = Composed(core::cell::UnsafeCell::new([0; 40]));
+
+/// `text` with a NUL in [`COMPOSED`]: the pointer C gets.
+fn composed(text: &[u8]) -> *mut c_char {
+    let buffer = COMPOSED.0.get().cast::<u8>();
+    let n = text.len().min(39);
+    // SAFETY: the buffer holds 40 bytes.
+    unsafe {
+        core::ptr::copy_nonoverlapping(text.as_ptr(), buffer, n);
+        buffer.add(n).write(0);
+    }
+    buffer.cast()
+}
+
+/// `strerror(3)`: the static message, or "Unknown error N" composed in
+/// the shared buffer.
+#[unsafe(no_mangle)]
+pub extern "C" fn strerror(errnum: CInt) -> *mut c_char {
+    match message(errnum) {
+        Some(text) => text.as_ptr().cast_mut(),
+        None => composed(unknown(errnum).as_bytes()),
+    }
+}
+
+/// The GNU `strerror_r(3)` (what `<string.h>` declares with `_GNU_SOURCE`):
+/// the static message, or "Unknown error N" written to `buf` (cut to fit)
+/// and `buf` returned.
+///
+/// # Safety
+/// `buf` must be valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn strerror_r(errnum: CInt, buf: *mut c_char, len: usize) -> *mut c_char {
+    if let Some(text) = message(errnum) {
+        return text.as_ptr().cast_mut();
+    }
+    // SAFETY: per the caller.
+    unsafe { __xpg_strerror_r(errnum, buf, len) };
+    buf
+}
+
+/// glibc's signal descriptions, by number.
+const SIGNALS: [&str; 32] = [
+    "Unknown signal 0",
+    "Hangup",
+    "Interrupt",
+    "Quit",
+    "Illegal instruction",
+    "Trace/breakpoint trap",
+    "Aborted",
+    "Bus error",
+    "Floating point exception",
+    "Killed",
+    "User defined signal 1",
+    "Segmentation fault",
+    "User defined signal 2",
+    "Broken pipe",
+    "Alarm clock",
+    "Terminated",
+    "Stack fault",
+    "Child exited",
+    "Continued",
+    "Stopped (signal)",
+    "Stopped",
+    "Stopped (tty input)",
+    "Stopped (tty output)",
+    "Urgent I/O condition",
+    "CPU time limit exceeded",
+    "File size limit exceeded",
+    "Virtual timer expired",
+    "Profiling timer expired",
+    "Window changed",
+    "I/O possible",
+    "Power failure",
+    "Bad system call",
+];
+
+/// `strsignal(3)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn strsignal(signal: CInt) -> *mut c_char {
+    let mut text = FixedText::<40>::new();
+    let (min, max) = (
+        crate::signal::__libc_current_sigrtmin(),
+        crate::signal::__libc_current_sigrtmax(),
+    );
+    let _ = match usize::try_from(signal).ok().and_then(|i| SIGNALS.get(i)) {
+        Some(name) if signal != 0 => text.write_str(name),
+        _ if (min..=max).contains(&signal) => write!(text, "Real-time signal {}", signal - min),
+        _ => write!(text, "Unknown signal {signal}"),
+    };
+    composed(text.as_bytes())
+}
