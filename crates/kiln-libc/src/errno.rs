@@ -45,6 +45,11 @@ const TABLE: &[(CInt, &str, &str)] = &[
         "EOVERFLOW",
         "Value too large for defined data type",
     ),
+    (
+        code::EILSEQ,
+        "EILSEQ",
+        "Invalid or incomplete multibyte or wide character",
+    ),
     (code::ENOTSUP, "EOPNOTSUPP", "Operation not supported"),
     (code::ETIMEDOUT, "ETIMEDOUT", "Connection timed out"),
     (code::ENOTSOCK, "ENOTSOCK", "Socket operation on non-socket"),

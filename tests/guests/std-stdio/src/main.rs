@@ -1,0 +1,17 @@
+//! C stdio as C code uses it (FILE streams, printf, scanf), called through
+//! `extern "C"` declarations, printing every answer: run natively against
+//! glibc it prints exactly what it prints under Kiln.
+
+#[macro_use]
+mod c;
+mod console;
+mod files;
+mod format;
+mod scan;
+
+fn main() {
+    format::run();
+    scan::run();
+    files::run();
+    console::run();
+}
