@@ -293,16 +293,6 @@ pub unsafe extern "C" fn fflush(file: *mut File) -> CInt {
     })
 }
 
-/// `fflush_unlocked`.
-///
-/// # Safety
-/// As [`fflush`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn fflush_unlocked(file: *mut File) -> CInt {
-    // SAFETY: per the caller.
-    unsafe { fflush(file) }
-}
-
 /// `fseeko(3)`.
 ///
 /// # Safety

@@ -6,6 +6,7 @@
 //! - [`io`]: bytes, lines and blocks;
 //! - [`printf`] and [`float`]: the formatter; [`print`]: its entry points;
 //! - [`scanf`]: the scanner and its entry points;
+//! - [`unlocked`]: glibc's `_unlocked` names for the same calls;
 //! - [`va_list`]: C variadic arguments (trampolines and `va_arg`).
 
 use core::ffi::c_char;
@@ -22,6 +23,7 @@ pub mod print;
 pub mod printf;
 pub mod scanf;
 pub mod stream;
+pub mod unlocked;
 pub mod va_list;
 
 /// `renameat(2)`.

@@ -7,11 +7,13 @@ mod c;
 mod console;
 mod files;
 mod format;
+mod from_c;
 mod scan;
 
 fn main() {
     format::run();
     scan::run();
     files::run();
+    from_c::run();
     console::run();
 }
