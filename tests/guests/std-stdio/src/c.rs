@@ -26,7 +26,13 @@ unsafe extern "C" {
     pub fn dprintf(fd: c_int, format: *const c_char, ...) -> c_int;
     pub fn __printf_chk(flag: c_int, format: *const c_char, ...) -> c_int;
     pub fn __fprintf_chk(file: *mut File, flag: c_int, format: *const c_char, ...) -> c_int;
-    pub fn __sprintf_chk(buf: *mut c_char, flag: c_int, size: usize, format: *const c_char, ...) -> c_int;
+    pub fn __sprintf_chk(
+        buf: *mut c_char,
+        flag: c_int,
+        size: usize,
+        format: *const c_char,
+        ...
+    ) -> c_int;
     pub fn __snprintf_chk(
         buf: *mut c_char,
         max: usize,
@@ -72,7 +78,12 @@ unsafe extern "C" {
     pub fn setbuf(file: *mut File, buf: *mut c_char);
     pub fn setlinebuf(file: *mut File);
     pub fn getline(line: *mut *mut c_char, capacity: *mut usize, file: *mut File) -> isize;
-    pub fn getdelim(line: *mut *mut c_char, capacity: *mut usize, delimiter: c_int, file: *mut File) -> isize;
+    pub fn getdelim(
+        line: *mut *mut c_char,
+        capacity: *mut usize,
+        delimiter: c_int,
+        file: *mut File,
+    ) -> isize;
     pub fn tmpfile() -> *mut File;
     pub fn remove(path: *const c_char) -> c_int;
     pub fn perror(s: *const c_char);

@@ -45,9 +45,15 @@ pub fn run() {
         c::setvbuf(c::stdout, std::ptr::null_mut(), 0, 0);
 
         let input = c::getchar();
-        println!("getchar on empty stdin: {input} eof {}", c::feof(c::stdin) != 0);
+        println!(
+            "getchar on empty stdin: {input} eof {}",
+            c::feof(c::stdin) != 0
+        );
         let mut value = 0 as c_int;
-        println!("scanf on empty stdin: {}", c::__isoc99_scanf(c!("%d"), &raw mut value));
+        println!(
+            "scanf on empty stdin: {}",
+            c::__isoc99_scanf(c!("%d"), &raw mut value)
+        );
 
         // Left in stdout's buffer: `exit` must write it.
         c::printf(c!("written at exit by %s\n"), c!("the C library"));

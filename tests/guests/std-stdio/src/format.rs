@@ -16,21 +16,35 @@ fn show(format: &str, label: &str, call: impl FnOnce(*mut c_char, usize, *const 
 }
 
 const INT_FORMATS: &[&str] = &[
-    "%d", "%i", "%5d", "%-5d|", "%05d", "%+d", "% d", "%+ d", "%.3d", "%.0d", "%8.3d", "%-8.3d|", "%08.3d",
-    "%x", "%#x", "%X", "%#X", "%#08x", "%o", "%#o", "%#.0o", "%.0o", "%u", "%hhd", "%hd", "%hhu", "%hu",
-    "%hhx", "%b", "%#b", "%B", "%'d", "%c", "%5c", "%-3c|",
+    "%d", "%i", "%5d", "%-5d|", "%05d", "%+d", "% d", "%+ d", "%.3d", "%.0d", "%8.3d", "%-8.3d|",
+    "%08.3d", "%x", "%#x", "%X", "%#X", "%#08x", "%o", "%#o", "%#.0o", "%.0o", "%u", "%hhd", "%hd",
+    "%hhu", "%hu", "%hhx", "%b", "%#b", "%B", "%'d", "%c", "%5c", "%-3c|",
 ];
-const INTS: &[c_int] = &[0, 1, -1, 42, 255, 256, -129, 65535, 70000, c_int::MAX, c_int::MIN];
+const INTS: &[c_int] = &[
+    0,
+    1,
+    -1,
+    42,
+    255,
+    256,
+    -129,
+    65535,
+    70000,
+    c_int::MAX,
+    c_int::MIN,
+];
 
 const LONG_FORMATS: &[&str] = &[
-    "%ld", "%lu", "%lx", "%lld", "%llu", "%llx", "%jd", "%zu", "%zd", "%td", "%qd", "%Ld", "%#lo", "%20.15ld", "%-+22ld|",
+    "%ld", "%lu", "%lx", "%lld", "%llu", "%llx", "%jd", "%zu", "%zd", "%td", "%qd", "%Ld", "%#lo",
+    "%20.15ld", "%-+22ld|",
 ];
 const LONGS: &[c_long] = &[0, 1, -1, c_long::MAX, c_long::MIN, 1 << 40];
 
 const FLOAT_FORMATS: &[&str] = &[
-    "%f", "%.0f", "%.1f", "%.2f", "%.20f", "%F", "%#.0f", "%+f", "% f", "%010.3f", "%-12.4f|", "%e", "%.0e", "%.3e",
-    "%#.0e", "%E", "%+.2e", "%g", "%.0g", "%.1g", "%.2g", "%.3g", "%.6g", "%.10g", "%.17g", "%#g", "%#.3g", "%#.2g", "%#.1g", "%G",
-    "%+012g", "%-10g|", "%a", "%.0a", "%.1a", "%.3a", "%A", "%#a", "%015a", "%8.3f", "%08f",
+    "%f", "%.0f", "%.1f", "%.2f", "%.20f", "%F", "%#.0f", "%+f", "% f", "%010.3f", "%-12.4f|",
+    "%e", "%.0e", "%.3e", "%#.0e", "%E", "%+.2e", "%g", "%.0g", "%.1g", "%.2g", "%.3g", "%.6g",
+    "%.10g", "%.17g", "%#g", "%#.3g", "%#.2g", "%#.1g", "%G", "%+012g", "%-10g|", "%a", "%.0a",
+    "%.1a", "%.3a", "%A", "%#a", "%015a", "%8.3f", "%08f",
 ];
 const FLOATS: &[f64] = &[
     0.0,
@@ -75,30 +89,66 @@ pub fn run() {
     for format in INT_FORMATS {
         for &value in INTS {
             // SAFETY: the format takes one int.
-            show(format, &value.to_string(), |b, n, f| unsafe { snprintf(b, n, f, value) });
+            show(format, &value.to_string(), |b, n, f| unsafe {
+                snprintf(b, n, f, value)
+            });
         }
     }
     for format in LONG_FORMATS {
         for &value in LONGS {
             // SAFETY: the format takes one long.
-            show(format, &value.to_string(), |b, n, f| unsafe { snprintf(b, n, f, value) });
+            show(format, &value.to_string(), |b, n, f| unsafe {
+                snprintf(b, n, f, value)
+            });
         }
     }
     for format in FLOAT_FORMATS {
         for &value in FLOATS.iter().chain(&[-f64::NAN]) {
             // SAFETY: the format takes one double.
-            show(format, &format!("{value:?}"), |b, n, f| unsafe { snprintf(b, n, f, value) });
+            show(format, &format!("{value:?}"), |b, n, f| unsafe {
+                snprintf(b, n, f, value)
+            });
         }
     }
-    for (format, value) in [("%.300f", 1e300), ("%.60f", 5e-324), ("%.40e", 0.1), ("%.50g", 1e-300), ("%.30a", 0.1)] {
+    for (format, value) in [
+        ("%.300f", 1e300),
+        ("%.60f", 5e-324),
+        ("%.40e", 0.1),
+        ("%.50g", 1e-300),
+        ("%.30a", 0.1),
+    ] {
         // SAFETY: the format takes one double.
-        show(format, &format!("{value:?}"), |b, n, f| unsafe { snprintf(b, n, f, value) });
+        show(format, &format!("{value:?}"), |b, n, f| unsafe {
+            snprintf(b, n, f, value)
+        });
     }
     // More doubles than there are vector registers: the rest come from the stack.
-    show("%g %g %g %g %g %g %g %g %g %g %d %s", "ten doubles", |b, n, f| {
-        // SAFETY: the format's arguments, in order.
-        unsafe { snprintf(b, n, f, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.5, 10.25, 11, c!("end")) }
-    });
+    show(
+        "%g %g %g %g %g %g %g %g %g %g %d %s",
+        "ten doubles",
+        |b, n, f| {
+            // SAFETY: the format's arguments, in order.
+            unsafe {
+                snprintf(
+                    b,
+                    n,
+                    f,
+                    1.0,
+                    2.0,
+                    3.0,
+                    4.0,
+                    5.0,
+                    6.0,
+                    7.0,
+                    8.0,
+                    9.5,
+                    10.25,
+                    11,
+                    c!("end"),
+                )
+            }
+        },
+    );
     show("%d %d %d %d %d %d %d %d %ld %s", "many ints", |b, n, f| {
         // SAFETY: the format's arguments, in order.
         unsafe { snprintf(b, n, f, 1, 2, 3, 4, 5, 6, 7, 8, -9i64, c!("stack")) }
@@ -110,22 +160,30 @@ pub fn run() {
 }
 
 fn strings() {
-    for format in ["%s", "%10s", "%-10s|", "%.2s", "%.0s", "%10.3s", "%05s", "%.10s"] {
+    for format in [
+        "%s", "%10s", "%-10s|", "%.2s", "%.0s", "%10.3s", "%05s", "%.10s",
+    ] {
         for text in [c!("hello"), c!(""), c!("a longer string")] {
             // SAFETY: a string argument.
-            let label = unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned();
+            let label = unsafe { CStr::from_ptr(text) }
+                .to_string_lossy()
+                .into_owned();
             // SAFETY: the format takes one string.
             show(format, &label, |b, n, f| unsafe { snprintf(b, n, f, text) });
         }
     }
     for format in ["%s", "%.3s", "%.6s", "%10s", "%-8s|"] {
         // SAFETY: glibc prints a null string as "(null)".
-        show(format, "null", |b, n, f| unsafe { snprintf(b, n, f, std::ptr::null::<c_char>()) });
+        show(format, "null", |b, n, f| unsafe {
+            snprintf(b, n, f, std::ptr::null::<c_char>())
+        });
     }
     // A precision bounds the read: no NUL is needed within it.
     let unterminated = *b"abcdef";
     // SAFETY: the precision keeps the read inside the array.
-    show("%.4s", "unterminated", |b, n, f| unsafe { snprintf(b, n, f, unterminated.as_ptr()) });
+    show("%.4s", "unterminated", |b, n, f| unsafe {
+        snprintf(b, n, f, unterminated.as_ptr())
+    });
     show("%ls|%lc|%5ls", "wide", |b, n, f| {
         let wide: [u32; 4] = [b'w' as u32, b'i' as u32, b'd' as u32, 0];
         // SAFETY: a wide string, a wide char, a wide string.
@@ -138,12 +196,14 @@ fn strings() {
         println!("  errno {}", c::errno());
         r
     });
-    for format in ["100%%", "%5%|", "%y", "%5.2y", "%-*d|", "%*d", "%.*f", "%.*d", "%*.*f"] {
+    for format in [
+        "100%%", "%5%|", "%y", "%5.2y", "%-*d|", "%*d", "%.*f", "%.*d", "%*.*f",
+    ] {
         // SAFETY: formats taking at most (int, int, double); extra arguments are ignored.
         show(format, "star", |b, n, f| unsafe {
             match format {
-                "%.*f" => snprintf(b, n, f, 3, 3.14159),
-                "%*.*f" => snprintf(b, n, f, -10, 2, 2.71828),
+                "%.*f" => snprintf(b, n, f, 3, std::f64::consts::PI),
+                "%*.*f" => snprintf(b, n, f, -10, 2, std::f64::consts::E),
                 "%.*d" => snprintf(b, n, f, -1, 5),
                 "%*d" | "%-*d|" => snprintf(b, n, f, -8, 42),
                 _ => snprintf(b, n, f, 0),
@@ -152,17 +212,23 @@ fn strings() {
     }
     c::set_errno(2);
     // SAFETY: %m takes no argument.
-    show("%m|%20m|", "errno 2", |b, n, f| unsafe { snprintf(b, n, f) });
+    show("%m|%20m|", "errno 2", |b, n, f| unsafe {
+        snprintf(b, n, f)
+    });
     c::set_errno(9999);
     // SAFETY: as above.
     show("%m", "errno 9999", |b, n, f| unsafe { snprintf(b, n, f) });
 }
 
 fn pointers_and_counts() {
-    for format in ["%p", "%20p", "%-20p|", "%+p", "% p", "%.10p", "%#p", "%010p"] {
+    for format in [
+        "%p", "%20p", "%-20p|", "%+p", "% p", "%.10p", "%#p", "%010p",
+    ] {
         for value in [0usize, 0x1234, usize::MAX] {
             // SAFETY: the format takes one pointer.
-            show(format, &format!("{value:#x}"), |b, n, f| unsafe { snprintf(b, n, f, value as *const u8) });
+            show(format, &format!("{value:#x}"), |b, n, f| unsafe {
+                snprintf(b, n, f, value as *const u8)
+            });
         }
     }
     let mut int_count: c_int = -1;
@@ -170,7 +236,17 @@ fn pointers_and_counts() {
     let mut long_count: c_long = -1;
     show("ab%ncde%hhn%5d%ln!", "counts", |b, n, f| {
         // SAFETY: the pointers match the %n sizes.
-        unsafe { snprintf(b, n, f, &raw mut int_count, &raw mut char_count, 7, &raw mut long_count) }
+        unsafe {
+            snprintf(
+                b,
+                n,
+                f,
+                &raw mut int_count,
+                &raw mut char_count,
+                7,
+                &raw mut long_count,
+            )
+        }
     });
     println!("  %n stored {int_count} {char_count} {long_count}");
 }
@@ -179,16 +255,37 @@ fn truncation() {
     let mut buf = [b'#'; 8];
     for size in [0usize, 1, 4, 8] {
         // SAFETY: `size` bytes fit.
-        let n = unsafe { snprintf(buf.as_mut_ptr().cast(), size, c!("%d-%s"), 123456789, c!("xyz")) };
-        println!("snprintf size {size}: {n} {:?}", String::from_utf8_lossy(&buf));
+        let n = unsafe {
+            snprintf(
+                buf.as_mut_ptr().cast(),
+                size,
+                c!("%d-%s"),
+                123456789,
+                c!("xyz"),
+            )
+        };
+        println!(
+            "snprintf size {size}: {n} {:?}",
+            String::from_utf8_lossy(&buf)
+        );
     }
     // SAFETY: a null buffer with size 0 only counts.
     let n = unsafe { snprintf(std::ptr::null_mut(), 0, c!("%s and %g"), c!("length"), 1.5) };
     println!("snprintf null: {n}");
     let mut big = [0u8; 64];
     // SAFETY: the output fits.
-    let n = unsafe { c::sprintf(big.as_mut_ptr().cast(), c!("%s=%05.1f"), c!("pi"), 3.14159) };
-    println!("sprintf: {n} {:?}", CStr::from_bytes_until_nul(&big).expect("NUL"));
+    let n = unsafe {
+        c::sprintf(
+            big.as_mut_ptr().cast(),
+            c!("%s=%05.1f"),
+            c!("pi"),
+            std::f64::consts::PI,
+        )
+    };
+    println!(
+        "sprintf: {n} {:?}",
+        CStr::from_bytes_until_nul(&big).expect("NUL")
+    );
 }
 
 fn allocation_and_fortified() {
@@ -206,7 +303,10 @@ fn allocation_and_fortified() {
     let n = unsafe { c::asprintf(&raw mut out, c!("[%s]"), long_c.as_ptr()) };
     // SAFETY: as above.
     unsafe {
-        println!("asprintf long: {n} {}", CStr::from_ptr(out).to_bytes().len());
+        println!(
+            "asprintf long: {n} {}",
+            CStr::from_ptr(out).to_bytes().len()
+        );
         c::free(out.cast());
     }
     // SAFETY: as above.
@@ -219,8 +319,14 @@ fn allocation_and_fortified() {
     let mut buf = [0u8; 32];
     // SAFETY: the object is 32 bytes.
     let n = unsafe { c::__snprintf_chk(buf.as_mut_ptr().cast(), 8, 1, 32, c!("%d%d"), 1234, 5678) };
-    println!("__snprintf_chk: {n} {:?}", CStr::from_bytes_until_nul(&buf).expect("NUL"));
+    println!(
+        "__snprintf_chk: {n} {:?}",
+        CStr::from_bytes_until_nul(&buf).expect("NUL")
+    );
     // SAFETY: as above.
     let n = unsafe { c::__sprintf_chk(buf.as_mut_ptr().cast(), 1, 32, c!("%x-%o"), 255, 8) };
-    println!("__sprintf_chk: {n} {:?}", CStr::from_bytes_until_nul(&buf).expect("NUL"));
+    println!(
+        "__sprintf_chk: {n} {:?}",
+        CStr::from_bytes_until_nul(&buf).expect("NUL")
+    );
 }

@@ -6,7 +6,10 @@ use std::ffi::{CStr, c_int, c_long};
 use crate::c::{self, __isoc99_sscanf, sscanf};
 
 fn text(buf: &[u8]) -> String {
-    CStr::from_bytes_until_nul(buf).map_or_else(|_| "<unterminated>".into(), |s| s.to_string_lossy().into_owned())
+    CStr::from_bytes_until_nul(buf).map_or_else(
+        |_| "<unterminated>".into(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }
 
 pub fn run() {
@@ -47,7 +50,8 @@ fn integers() {
         let format_c = std::ffi::CString::new(format).expect("no NUL");
         let input_c = std::ffi::CString::new(input).expect("no NUL");
         // SAFETY: each format stores at most two ints (or an int and a %n count).
-        let n = unsafe { __isoc99_sscanf(input_c.as_ptr(), format_c.as_ptr(), &raw mut a, &raw mut b) };
+        let n =
+            unsafe { __isoc99_sscanf(input_c.as_ptr(), format_c.as_ptr(), &raw mut a, &raw mut b) };
         println!("sscanf {format:?} {input:?} => {n} {a} {b}");
     }
     let (mut hh, mut h, mut l, mut ll, mut z) = (0i8, 0i16, 0 as c_long, 0i64, 0usize);
@@ -93,34 +97,83 @@ fn strings() {
         let format_c = std::ffi::CString::new(format).expect("no NUL");
         let input_c = std::ffi::CString::new(input).expect("no NUL");
         // SAFETY: at most two buffers of 32 bytes, inputs shorter than that.
-        let n = unsafe { sscanf(input_c.as_ptr(), format_c.as_ptr(), a.as_mut_ptr(), b.as_mut_ptr()) };
-        println!("sscanf {format:?} {input:?} => {n} {:?} {:?}", text(&a), text(&b));
+        let n = unsafe {
+            sscanf(
+                input_c.as_ptr(),
+                format_c.as_ptr(),
+                a.as_mut_ptr(),
+                b.as_mut_ptr(),
+            )
+        };
+        println!(
+            "sscanf {format:?} {input:?} => {n} {:?} {:?}",
+            text(&a),
+            text(&b)
+        );
     }
 }
 
 fn floats() {
     let inputs = [
-        "3.14", "1e10", "-inf", "INFINITY", "nan", "0x1.8p1", ".5", "5.", "1e400", "1e-400", "-0", "2.5e-3xyz",
-        "1e", "1e+", "0.1", "123456789012345678901234567890", "4.9406564584124654e-324", "x",
+        "3.14",
+        "1e10",
+        "-inf",
+        "INFINITY",
+        "nan",
+        "0x1.8p1",
+        ".5",
+        "5.",
+        "1e400",
+        "1e-400",
+        "-0",
+        "2.5e-3xyz",
+        "1e",
+        "1e+",
+        "0.1",
+        "123456789012345678901234567890",
+        "4.9406564584124654e-324",
+        "x",
     ];
     for input in inputs {
         let (mut f, mut d): (f32, f64) = (-1.0, -1.0);
         let input_c = std::ffi::CString::new(input).expect("no NUL");
         let mut rest = [0u8; 32];
         // SAFETY: a double and a 32-byte buffer.
-        let n = unsafe { sscanf(input_c.as_ptr(), c!("%lf%31s"), &raw mut d, rest.as_mut_ptr()) };
+        let n = unsafe {
+            sscanf(
+                input_c.as_ptr(),
+                c!("%lf%31s"),
+                &raw mut d,
+                rest.as_mut_ptr(),
+            )
+        };
         // SAFETY: a float.
         let m = unsafe { sscanf(input_c.as_ptr(), c!("%f"), &raw mut f) };
         println!("float {input:?} => {n} {d:?} {:?} / {m} {f:?}", text(&rest));
     }
     let (mut e, mut g, mut a): (f64, f64, f64) = (0.0, 0.0, 0.0);
     // SAFETY: three doubles.
-    let n = unsafe { sscanf(c!("1.5 -2e-2 0X10"), c!("%le %lg %la"), &raw mut e, &raw mut g, &raw mut a) };
+    let n = unsafe {
+        sscanf(
+            c!("1.5 -2e-2 0X10"),
+            c!("%le %lg %la"),
+            &raw mut e,
+            &raw mut g,
+            &raw mut a,
+        )
+    };
     println!("e g a => {n} {e:?} {g:?} {a:?}");
     let mut width = 0.0f64;
     let mut tail = [0u8; 8];
     // SAFETY: a double and an 8-byte buffer.
-    let n = unsafe { sscanf(c!("12345.678"), c!("%4lf%7s"), &raw mut width, tail.as_mut_ptr()) };
+    let n = unsafe {
+        sscanf(
+            c!("12345.678"),
+            c!("%4lf%7s"),
+            &raw mut width,
+            tail.as_mut_ptr(),
+        )
+    };
     println!("float width => {n} {width:?} {:?}", text(&tail));
     c::set_errno(0);
 }
