@@ -238,8 +238,15 @@ pub unsafe extern "C" fn getdelim(
     }
     // SAFETY: per the caller.
     let (line, capacity, file) = unsafe { (&mut *line, &mut *capacity, stream::stream(file)) };
-    if line.is_null() {
-        *capacity = 0;
+    // glibc allocates first, even when nothing is read.
+    if line.is_null() || *capacity == 0 {
+        // SAFETY: `*line` is null or the caller's `malloc` allocation.
+        let new = unsafe { realloc(line.cast(), 120) }.cast::<c_char>();
+        if new.is_null() {
+            return errno::fail(code::ENOMEM);
+        }
+        *line = new;
+        *capacity = 120;
     }
     let mut len = 0;
     while let Some(byte) = file.get() {

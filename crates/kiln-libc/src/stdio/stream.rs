@@ -167,7 +167,8 @@ impl File {
         self.read_len = 0;
     }
 
-    /// Writes `data` through the buffer.
+    /// Writes `data` through the buffer. A line-buffered stream hands on
+    /// everything up to its last newline.
     pub fn put(&mut self, data: &[u8]) -> bool {
         if !self.writable {
             return self.fail(code::EBADF);
@@ -175,24 +176,43 @@ impl File {
         if self.read_len > 0 {
             self.drop_read_ahead();
         }
-        let (buf, capacity) = self.buffer();
+        let (_, capacity) = self.buffer();
         if self.buffering == Buffering::Unbuffered || capacity == 1 {
             return self.write_out(data);
         }
-        if self.pending + data.len() > capacity {
+        if self.buffering == Buffering::Line
+            && let Some(last) = data.iter().rposition(|&b| b == b'\n')
+        {
+            let (lines, rest) = data.split_at(last + 1);
+            return self.put_buffered(lines) && self.flush() && self.put_buffered(rest);
+        }
+        self.put_buffered(data)
+    }
+
+    /// Buffers `data` as glibc does: fill the buffer, write it when full,
+    /// write whole buffers' worth directly, keep the remainder.
+    fn put_buffered(&mut self, mut data: &[u8]) -> bool {
+        let (buf, capacity) = self.buffer();
+        while !data.is_empty() {
+            let n = data.len().min(capacity - self.pending);
+            // SAFETY: `pending + n <= capacity` bytes fit in `buf`.
+            unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), buf.add(self.pending), n) };
+            self.pending += n;
+            data = &data[n..];
+            flush_at_exit_needed();
+            if data.is_empty() {
+                break;
+            }
             if !self.flush() {
                 return false;
             }
-            if data.len() >= capacity {
-                return self.write_out(data);
+            let direct = data.len() - data.len() % capacity;
+            if direct > 0 {
+                if !self.write_out(&data[..direct]) {
+                    return false;
+                }
+                data = &data[direct..];
             }
-        }
-        // SAFETY: `pending + data.len() <= capacity` bytes fit in `buf`.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), buf.add(self.pending), data.len()) };
-        self.pending += data.len();
-        flush_at_exit_needed();
-        if self.buffering == Buffering::Line && data.contains(&b'\n') {
-            return self.flush();
         }
         true
     }
@@ -205,6 +225,9 @@ impl File {
         }
         if self.pending > 0 && !self.flush() {
             return false;
+        }
+        if self.buffering != Buffering::Full {
+            flush_line_buffered_stdout(self);
         }
         let (buf, capacity) = self.buffer();
         // SAFETY: `buf` holds `capacity` bytes and nothing else borrows it.
@@ -236,11 +259,28 @@ impl File {
     }
 
     /// Reads up to `out.len()` bytes; fewer only at end of file or on error.
+    /// Whole buffers' worth go straight into `out`.
     pub fn read(&mut self, out: &mut [u8]) -> usize {
         let mut done = 0;
         while done < out.len() {
             let available = self.read_len - self.read_pos;
-            if available > 0 {
+            let (_, capacity) = self.buffer();
+            if available == 0 && out.len() - done >= capacity && capacity > 1 {
+                if self.pending > 0 && !self.flush() {
+                    break;
+                }
+                match fs::read(self.fd, &mut out[done..], None) {
+                    Ok(0) => {
+                        self.flags |= FLAG_EOF;
+                        break;
+                    }
+                    Ok(n) => done += n,
+                    Err(e) => {
+                        self.fail(e.0);
+                        break;
+                    }
+                }
+            } else if available > 0 {
                 let n = available.min(out.len() - done);
                 let (buf, _) = self.buffer();
                 // SAFETY: `buf[read_pos..read_pos + n]` is read-ahead input.
@@ -312,6 +352,7 @@ impl File {
 
     /// `setvbuf`: a new mode and, optionally, the program's buffer.
     pub fn set_buffering(&mut self, buffering: Buffering, buf: *mut u8, size: usize) {
+        let _ = self.flush();
         self.release_buffer();
         self.buffering = buffering;
         if !buf.is_null() && size > 1 && buffering != Buffering::Unbuffered {
@@ -484,6 +525,20 @@ pub fn for_each_open(mut each: impl FnMut(&mut File)) {
         let file = unsafe { &mut *current };
         current = file.next;
         each(file);
+    }
+}
+
+/// Before an unbuffered or line-buffered stream reads, glibc writes a
+/// line-buffered `stdout`'s pending output (a prompt before its answer).
+fn flush_line_buffered_stdout(reader: &File) {
+    let out = stdout.load(Ordering::Relaxed);
+    if core::ptr::eq(out, reader) || out.is_null() {
+        return;
+    }
+    // SAFETY: `stdout` points to a stream, not the one borrowed as `reader`.
+    let out = unsafe { &mut *out };
+    if out.buffering == Buffering::Line && out.pending > 0 {
+        out.flush();
     }
 }
 

@@ -42,6 +42,9 @@ pub fn run() {
         raw(1, "(raw before the newline) ");
         c::printf(c!("now the newline\n"));
         raw(1, "raw after the line\n");
+        c::printf(c!("two\nlines and a tail "));
+        raw(1, "(raw after the last newline) ");
+        c::printf(c!("end\n"));
         c::setvbuf(c::stdout, std::ptr::null_mut(), 0, 0);
 
         let input = c::getchar();

@@ -306,6 +306,25 @@ fn descriptors_and_temporaries() {
             String::from_utf8_lossy(&all[..n])
         );
         c::fclose(file);
+
+        // Blocks larger than the buffer, both ways, then an empty getline.
+        let file = c::fopen(path.as_ptr(), c!("w+"));
+        let block: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let written = c::fwrite(block.as_ptr().cast(), 1, block.len(), file);
+        c::fseek(file, 3, 0);
+        let mut back = vec![0u8; 12_000];
+        let n = c::fread(back.as_mut_ptr().cast(), 1, back.len(), file);
+        println!(
+            "big block: wrote {written} read {n} same {}",
+            back[..n] == block[3..]
+        );
+        status("after big fread", file);
+        let mut line: *mut c_char = null_mut();
+        let mut capacity = 0usize;
+        let n = c::getline(&raw mut line, &raw mut capacity, file);
+        println!("getline at end: {n} allocated {}", !line.is_null());
+        c::free(line.cast());
+        c::fclose(file);
         c::remove(path.as_ptr());
     }
 }
