@@ -22,6 +22,7 @@ fn c_stdio_answers_as_glibc_does() {
         "sizes => 5",
         "fclose: 0",
         "getc_unlocked read 20 bytes, 2 newlines, feof_unlocked 1",
+        "long double 1.500000 1.000000e+10 0xcp-3",
         "C half returned 0",
         "written at exit by the C library",
     ] {

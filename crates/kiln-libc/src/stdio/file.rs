@@ -6,10 +6,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use kiln_libos::fs::{
     self,
-    flags::{
-        AT_FDCWD, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_WRONLY,
-        SEEK_SET,
-    },
+    flags::{AT_FDCWD, O_ACCMODE, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_WRONLY, SEEK_SET},
 };
 
 use super::stream::{self, Buffering, EOF, File, Mode, parse_mode};
@@ -168,7 +165,7 @@ static TMPFILE_COUNTER: AtomicU32 = AtomicU32::new(0);
 #[unsafe(no_mangle)]
 pub extern "C" fn tmpfile() -> *mut File {
     traced!("tmpfile"() {
-    let mode = Mode { flags: O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, readable: true, writable: true };
+    let mode = Mode { flags: O_RDWR | O_CREAT | O_EXCL, readable: true, writable: true };
     loop {
         let n = TMPFILE_COUNTER.fetch_add(1, Ordering::Relaxed);
         let mut name = *b"/tmp/tmpf00000000";

@@ -171,7 +171,8 @@ pub unsafe extern "C" fn fputs(s: *const c_char, file: *mut File) -> CInt {
     if file.put(text) { 1 } else { EOF }
 }
 
-/// `puts(3)`: the string and a newline on `stdout`.
+/// `puts(3)`: the string and a newline on `stdout`; glibc returns the
+/// count written.
 ///
 /// # Safety
 /// `s` is a NUL-terminated string.
@@ -180,7 +181,7 @@ pub unsafe extern "C" fn puts(s: *const c_char) -> CInt {
     // SAFETY: per the caller; `stdout` is a stream.
     let (text, file) = unsafe { (CStr::from_ptr(s).to_bytes(), stream::stream(standard_out())) };
     if file.put(text) && file.put(b"\n") {
-        1
+        CInt::try_from(text.len() + 1).unwrap_or(CInt::MAX)
     } else {
         EOF
     }

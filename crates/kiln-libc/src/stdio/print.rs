@@ -246,6 +246,7 @@ pub unsafe extern "C" fn vasprintf(
         len: 0,
         failed: false,
     };
+    // Allocates now, so that empty output is still a string.
     sink.write(b"");
     // SAFETY: per the caller.
     let outcome = unsafe { printf::format(&mut sink, format, &mut *args) };

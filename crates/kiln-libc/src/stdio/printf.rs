@@ -247,6 +247,15 @@ unsafe fn parse(
         _ => Length::Int,
     };
     spec.conversion = byte(at);
+    // `%C` and `%S` are glibc's old names for `%lc` and `%ls`.
+    if let Some(narrow) = match spec.conversion {
+        b'C' => Some(b'c'),
+        b'S' => Some(b's'),
+        _ => None,
+    } {
+        spec.conversion = narrow;
+        spec.length = Length::Long;
+    }
     let known = b"diouxXbBcspnm%eEfFgGaA".contains(&spec.conversion) && spec.conversion != 0;
     let end = (at + 1).min(format.len());
     Ok((known.then_some(spec), end))

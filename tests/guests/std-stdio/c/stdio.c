@@ -22,10 +22,18 @@ static int report(FILE *out, const char *format, ...) {
 }
 
 int kiln_c_stdio(const char *path) {
+    int n0;
     printf("C printf %d %s %.3f %c\n", 42, "str", 2.0 / 3.0, 'z');
     printf("C puts by the compiler\n");
     report(stdout, "%s %5.2e %-4d|%lu", "va_list", 12345.678, -7, 99UL);
     report(stdout, "%g %g %g %g %g %g %g %g %g %d", 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10);
+
+    /* long double: passed in memory, 80-bit; %La shows its own mantissa. */
+    printf("long double %Lf %Le %La %La %Lg %.3La %10.2Lf|\n", 1.5L, 1e10L, 1.5L, 0.1L, 0.1L, 0.1L,
+           -2.25L);
+    long double parsed = 0;
+    n0 = sscanf("2.5e3", "%Lf", &parsed);
+    printf("sscanf %%Lf %d %Lg %La\n", n0, parsed, parsed);
 
     char small[16];
     int n = snprintf(small, sizeof small, "%s-%d", "fortified", 123456);

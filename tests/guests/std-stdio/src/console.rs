@@ -16,7 +16,8 @@ pub fn run() {
     unsafe {
         c::fflush(c::stdout);
         c::printf(c!("printf %s %d\n"), c!("buffered"), 1);
-        c::puts(c!("puts buffered"));
+        let n = c::puts(c!("puts buffered"));
+        println!("puts returned {n}");
         c::putchar(b'p' as c_int);
         c::putchar(b'\n' as c_int);
         c::__printf_chk(1, c!("__printf_chk %05.1f\n"), 2.25);

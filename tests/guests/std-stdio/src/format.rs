@@ -189,6 +189,11 @@ fn strings() {
         // SAFETY: a wide string, a wide char, a wide string.
         unsafe { snprintf(b, n, f, wide.as_ptr(), b'Z' as u32, wide.as_ptr()) }
     });
+    show("%S|%C", "old wide names", |b, n, f| {
+        let wide: [u32; 3] = [b'o' as u32, b'k' as u32, 0];
+        // SAFETY: a wide string and a wide char.
+        unsafe { snprintf(b, n, f, wide.as_ptr(), b'!' as u32) }
+    });
     show("[%ls]", "wide non-ASCII", |b, n, f| {
         let wide: [u32; 2] = [0xe9, 0];
         // SAFETY: a wide string.
