@@ -309,15 +309,10 @@ fn integer(
         digits = 1;
         let prefix =
             |b: u8| matches!(b, b'x' | b'X') || (binary && base == 0 && matches!(b, b'b' | b'B'));
+        // The `0` counts as a digit: glibc reads "0x" alone as zero.
         match scanner.take_if(&mut width, prefix) {
-            Some(b'x' | b'X') => {
-                base = 16;
-                digits = 0;
-            }
-            Some(_) => {
-                base = 2;
-                digits = 0;
-            }
+            Some(b'x' | b'X') => base = 16,
+            Some(_) => base = 2,
             None if base == 0 => base = 8,
             None => {}
         }
@@ -378,7 +373,8 @@ fn float(scanner: &mut Scanner, mut width: usize, single: bool) -> Result<f64, S
     if let Some(sign) = scanner.take_if(&mut width, |b| b == b'-' || b == b'+') {
         negative = sign == b'-';
     }
-    let first = scanner.peek().ok_or(Stop::Input)?;
+    // A sign and then nothing is a matching failure, as in glibc.
+    let first = scanner.peek().ok_or(Stop::Matching)?;
     if matches!(first.to_ascii_lowercase(), b'i' | b'n') {
         let word: &[u8] = if first.eq_ignore_ascii_case(&b'i') {
             b"infinity"
