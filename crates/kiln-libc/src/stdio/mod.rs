@@ -4,7 +4,8 @@
 //! - [`stream`]: the `FILE` object, its buffering, `stdin`/`stdout`/`stderr`;
 //! - [`file`]: opening, closing, positioning, buffering modes, `remove`;
 //! - [`io`]: bytes, lines and blocks;
-//! - [`printf`] and [`float`]: the formatter; [`print`]: its entry points;
+//! - [`printf`] and [`float`]: the formatter, [`arguments`] its argument
+//!   sources (in order, or by position); [`print`]: its entry points;
 //! - [`scanf`]: the scanner and its entry points;
 //! - [`unlocked`]: glibc's `_unlocked` names for the same calls;
 //! - [`va_list`]: C variadic arguments (trampolines and `va_arg`).
@@ -16,6 +17,7 @@ use kiln_libos::fs::{self, flags::AT_FDCWD};
 use crate::errno;
 use crate::{CInt, c_path};
 
+pub mod arguments;
 pub mod file;
 pub mod float;
 pub mod io;

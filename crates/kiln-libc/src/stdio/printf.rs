@@ -7,11 +7,13 @@
 //!
 //! Beyond C17, `%b`/`%B` (binary) as glibc 2.35 added it. Wide characters (`%lc`, `%ls`) are converted as glibc does in the "C"
 //! locale, the only one a Kiln program has: ASCII passes, anything else
-//! fails the call with `EILSEQ`. Positional arguments (`%1$d`) are not
-//! supported: the call fails with `EINVAL`.
+//! fails the call with `EILSEQ`. Positional arguments (`%1$d`, `*2$`) are
+//! read through [`super::arguments`]; a format mixing them with plain
+//! conversions fails with `EINVAL`.
 
 use core::ffi::{CStr, c_char};
 
+use super::arguments::{Arguments, Class, Positions, Value};
 use super::float;
 use super::va_list::VaList;
 use crate::CInt;
@@ -110,8 +112,51 @@ impl Spec {
     }
 }
 
+/// A width or precision as written.
+#[derive(Clone, Copy)]
+enum Count {
+    Absent,
+    Fixed(usize),
+    /// `*`: the next argument.
+    Next,
+    /// `*m$`: argument `m`.
+    At(usize),
+}
+
+/// A conversion specification as written, before its `*` are resolved.
+struct Written {
+    spec: Spec,
+    /// `n$`: the argument's position.
+    position: Option<usize>,
+    width: Count,
+    precision: Count,
+    /// Whether the conversion is one glibc knows.
+    known: bool,
+    /// The index after the specification.
+    end: usize,
+}
+
+impl Written {
+    /// The class of the argument the conversion itself takes, if any.
+    fn class(&self) -> Option<Class> {
+        match self.spec.conversion {
+            _ if !self.known => None,
+            b'%' | b'm' => None,
+            b'e' | b'E' | b'f' | b'F' | b'g' | b'G' | b'a' | b'A' => {
+                Some(if self.spec.length == Length::LongDouble {
+                    Class::LongDouble
+                } else {
+                    Class::Double
+                })
+            }
+            _ => Some(Class::Integer),
+        }
+    }
+}
+
 /// Formats `format` with `args` into `sink`; the count written, or the
-/// `errno` value of a failure (`EOVERFLOW` past `INT_MAX`).
+/// `errno` value of a failure (`EOVERFLOW` past `INT_MAX`, `EINVAL` for a
+/// malformed positional format).
 ///
 /// # Safety
 /// `format` is a NUL-terminated string and `args` holds arguments of the
@@ -124,6 +169,78 @@ pub unsafe fn format(
     let mut out = Out { sink, count: 0 };
     // SAFETY: per the caller.
     let format = unsafe { CStr::from_ptr(format) }.to_bytes();
+    let positional = specifications(format)
+        .next()
+        .is_some_and(|w| w.position.is_some());
+    if positional {
+        let mut positions = Positions::default();
+        for written in specifications(format) {
+            let Some(position) = written.position else {
+                return Err(code::EINVAL);
+            };
+            if let Some(class) = written.class() {
+                positions.record(position, class)?;
+            }
+            for count in [written.width, written.precision] {
+                match count {
+                    Count::At(m) => positions.record(m, Class::Integer)?,
+                    Count::Next => return Err(code::EINVAL),
+                    Count::Absent | Count::Fixed(_) => {}
+                }
+            }
+        }
+        // SAFETY: per the caller, the arguments have the recorded classes.
+        let values = unsafe { positions.read(args) };
+        run(&mut out, format, |out, written| {
+            let pick = |count| match count {
+                Count::At(m) => Some(values[m - 1].integer_value()),
+                _ => None,
+            };
+            let spec = checked(resolve(written, pick))?;
+            let mut value = written
+                .position
+                .map_or(Value::Integer(0), |n| values[n - 1]);
+            // SAFETY: per the caller, the value has the conversion's type.
+            unsafe { convert(out, &spec, &mut value) }
+        })?;
+    } else {
+        run(&mut out, format, |out, written| {
+            if written.position.is_some() {
+                return Err(code::EINVAL);
+            }
+            // SAFETY: per the caller, `*` takes an `int`.
+            let spec = checked(resolve(written, |_| Some(unsafe { args.integer() })))?;
+            // SAFETY: per the caller, the arguments have the conversions' types.
+            unsafe { convert(out, &spec, args) }
+        })?;
+    }
+    CInt::try_from(out.count).map_err(|_| code::EOVERFLOW)
+}
+
+impl Value {
+    fn integer_value(&self) -> u64 {
+        match *self {
+            Value::Integer(value) => value,
+            _ => 0,
+        }
+    }
+}
+
+/// A spec whose width and precision C's `int` return value can count.
+fn checked(spec: Spec) -> Result<Spec, CInt> {
+    if spec.width > CInt::MAX as usize || spec.precision.is_some_and(|p| p > CInt::MAX as usize) {
+        return Err(code::EOVERFLOW);
+    }
+    Ok(spec)
+}
+
+/// Writes the literal text of `format` and has `convert_one` perform each
+/// conversion; unknown conversions are copied as they stand, as glibc does.
+fn run(
+    out: &mut Out,
+    format: &[u8],
+    mut convert_one: impl FnMut(&mut Out, &Written) -> Result<(), CInt>,
+) -> Result<(), CInt> {
     let mut i = 0;
     while i < format.len() {
         let literal_end = format[i..]
@@ -134,33 +251,57 @@ pub unsafe fn format(
         if literal_end == format.len() {
             break;
         }
-        let start = literal_end;
-        // SAFETY: per the caller.
-        let (spec, end) = unsafe { parse(format, start + 1, args) }?;
-        i = end;
-        match spec {
-            Some(spec) => {
-                // SAFETY: per the caller.
-                unsafe { convert(&mut out, &spec, args) }?;
-            }
-            // An unknown conversion is copied as it stands, as glibc does.
-            None => out.put(&format[start..end]),
+        let written = parse(format, literal_end + 1);
+        i = written.end;
+        if written.known {
+            convert_one(out, &written)?;
+        } else {
+            out.put(&format[literal_end..written.end]);
         }
     }
-    CInt::try_from(out.count).map_err(|_| code::EOVERFLOW)
+    Ok(())
 }
 
-/// Parses the specification after a `%` at `at`: the spec (None for an
-/// unknown conversion) and the index after it. `*` widths and precisions
-/// are taken from `args`.
-///
-/// # Safety
-/// As [`format`].
-unsafe fn parse(
-    format: &[u8],
-    mut at: usize,
-    args: &mut VaList,
-) -> Result<(Option<Spec>, usize), CInt> {
+/// Every conversion specification of `format` (not `%%`).
+fn specifications(format: &[u8]) -> impl Iterator<Item = Written> + '_ {
+    let mut i = 0;
+    core::iter::from_fn(move || {
+        loop {
+            let at = i + format.get(i..)?.iter().position(|&b| b == b'%')?;
+            let written = parse(format, at + 1);
+            i = written.end;
+            if written.spec.conversion != b'%' || written.position.is_some() {
+                return Some(written);
+            }
+        }
+    })
+}
+
+/// The spec with its `*` width and precision filled in by `pick` (which
+/// gives an `int` argument's slot): a negative width means `-`, a negative
+/// precision none.
+fn resolve(written: &Written, mut pick: impl FnMut(Count) -> Option<u64>) -> Spec {
+    let mut spec = written.spec;
+    let mut value = |count| match count {
+        Count::Absent => None,
+        Count::Fixed(n) => Some(n as i64),
+        star => pick(star).map(|slot| i64::from(slot as CInt)),
+    };
+    if let Some(width) = value(written.width) {
+        if width < 0 {
+            spec.left = true;
+        }
+        spec.width = width.unsigned_abs() as usize;
+    }
+    spec.precision = match written.precision {
+        Count::Absent => None,
+        count => value(count).and_then(|p| usize::try_from(p).ok()),
+    };
+    spec
+}
+
+/// Parses the specification after a `%` at `at`.
+fn parse(format: &[u8], mut at: usize) -> Written {
     let byte = |i: usize| format.get(i).copied().unwrap_or(0);
     let mut spec = Spec {
         left: false,
@@ -173,14 +314,7 @@ unsafe fn parse(
         length: Length::Int,
         conversion: 0,
     };
-    // Positional arguments: digits then `$`.
-    let digits = format[at..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    if digits > 0 && byte(at + digits) == b'$' {
-        return Err(code::EINVAL);
-    }
+    let position = dollar(format, &mut at);
     loop {
         match byte(at) {
             b'-' => spec.left = true,
@@ -194,35 +328,16 @@ unsafe fn parse(
         }
         at += 1;
     }
-    if byte(at) == b'*' {
-        // SAFETY: per the caller, an `int` argument.
-        let width = unsafe { args.next_u64() } as CInt;
-        if width < 0 {
-            spec.left = true;
-        }
-        spec.width = width.unsigned_abs() as usize;
+    let width = count(format, &mut at);
+    let precision = if byte(at) == b'.' {
         at += 1;
+        match count(format, &mut at) {
+            Count::Absent => Count::Fixed(0),
+            count => count,
+        }
     } else {
-        let (value, next) = number(format, at);
-        spec.width = value;
-        at = next;
-    }
-    if byte(at) == b'.' {
-        at += 1;
-        if byte(at) == b'*' {
-            // SAFETY: per the caller, an `int` argument.
-            let precision = unsafe { args.next_u64() } as CInt;
-            spec.precision = usize::try_from(precision).ok();
-            at += 1;
-        } else {
-            let (value, next) = number(format, at);
-            spec.precision = Some(value);
-            at = next;
-        }
-    }
-    if spec.width > CInt::MAX as usize || spec.precision.is_some_and(|p| p > CInt::MAX as usize) {
-        return Err(code::EOVERFLOW);
-    }
+        Count::Absent
+    };
     spec.length = match (byte(at), byte(at + 1)) {
         (b'h', b'h') => {
             at += 2;
@@ -256,9 +371,38 @@ unsafe fn parse(
         spec.conversion = narrow;
         spec.length = Length::Long;
     }
-    let known = b"diouxXbBcspnm%eEfFgGaA".contains(&spec.conversion) && spec.conversion != 0;
-    let end = (at + 1).min(format.len());
-    Ok((known.then_some(spec), end))
+    let known = spec.conversion != 0 && b"diouxXbBcspnm%eEfFgGaA".contains(&spec.conversion);
+    Written {
+        spec,
+        position,
+        width,
+        precision,
+        known,
+        end: (at + 1).min(format.len()),
+    }
+}
+
+/// A `n$` position at `at` (digits then `$`), stepping past it.
+fn dollar(format: &[u8], at: &mut usize) -> Option<usize> {
+    let (value, next) = number(format, *at);
+    (next > *at && format.get(next) == Some(&b'$')).then(|| {
+        *at = next + 1;
+        value
+    })
+}
+
+/// A width or precision at `at`: digits, `*` or `*m$`.
+fn count(format: &[u8], at: &mut usize) -> Count {
+    if format.get(*at) == Some(&b'*') {
+        *at += 1;
+        return dollar(format, at).map_or(Count::Next, Count::At);
+    }
+    let (value, next) = number(format, *at);
+    if next == *at {
+        return Count::Absent;
+    }
+    *at = next;
+    Count::Fixed(value)
 }
 
 /// A decimal number at `at` (saturating), and the index after it.
@@ -277,12 +421,12 @@ fn number(format: &[u8], mut at: usize) -> (usize, usize) {
 ///
 /// # Safety
 /// As [`format`].
-unsafe fn convert(out: &mut Out, spec: &Spec, args: &mut VaList) -> Result<(), CInt> {
+unsafe fn convert(out: &mut Out, spec: &Spec, args: &mut dyn Arguments) -> Result<(), CInt> {
     match spec.conversion {
         b'%' => out.put(b"%"),
         b'd' | b'i' => {
             // SAFETY: per the caller.
-            let raw = unsafe { args.next_u64() };
+            let raw = unsafe { args.integer() };
             let value = match spec.length {
                 Length::Char => i64::from(raw as i8),
                 Length::Short => i64::from(raw as i16),
@@ -294,7 +438,7 @@ unsafe fn convert(out: &mut Out, spec: &Spec, args: &mut VaList) -> Result<(), C
         }
         b'u' | b'o' | b'x' | b'X' | b'b' | b'B' => {
             // SAFETY: per the caller.
-            let raw = unsafe { args.next_u64() };
+            let raw = unsafe { args.integer() };
             let value = match spec.length {
                 Length::Char => u64::from(raw as u8),
                 Length::Short => u64::from(raw as u16),
@@ -311,7 +455,7 @@ unsafe fn convert(out: &mut Out, spec: &Spec, args: &mut VaList) -> Result<(), C
         }
         b'p' => {
             // SAFETY: per the caller.
-            let value = unsafe { args.next_u64() };
+            let value = unsafe { args.integer() };
             if value == 0 {
                 let nil = Spec {
                     precision: None,
@@ -330,7 +474,7 @@ unsafe fn convert(out: &mut Out, spec: &Spec, args: &mut VaList) -> Result<(), C
         }
         b'c' => {
             // SAFETY: per the caller.
-            let value = unsafe { args.next_u64() };
+            let value = unsafe { args.integer() };
             let byte = if spec.length == Length::Long {
                 wide_to_byte(value as u32)?
             } else {
@@ -347,7 +491,7 @@ unsafe fn convert(out: &mut Out, spec: &Spec, args: &mut VaList) -> Result<(), C
         }
         b's' => {
             // SAFETY: per the caller.
-            let ptr = unsafe { args.next_u64() } as usize as *const c_char;
+            let ptr = unsafe { args.integer() } as usize as *const c_char;
             if spec.length == Length::Long {
                 // SAFETY: per the caller, a wide string (or null).
                 return unsafe { wide_string(out, spec, ptr.cast::<u32>()) };
@@ -375,7 +519,7 @@ unsafe fn convert(out: &mut Out, spec: &Spec, args: &mut VaList) -> Result<(), C
         b'n' => {
             // SAFETY: per the caller, a pointer to an integer of the size named.
             unsafe {
-                let ptr = args.next_u64() as usize;
+                let ptr = args.integer() as usize;
                 let count = out.count;
                 match spec.length {
                     Length::Char => (ptr as *mut i8).write(count as i8),
@@ -388,10 +532,10 @@ unsafe fn convert(out: &mut Out, spec: &Spec, args: &mut VaList) -> Result<(), C
         _ => {
             let value = if spec.length == Length::LongDouble {
                 // SAFETY: per the caller.
-                float::Value::Extended(unsafe { args.next_long_double() })
+                float::Value::Extended(unsafe { args.long_double() })
             } else {
                 // SAFETY: per the caller.
-                float::Value::Double(unsafe { args.next_f64() })
+                float::Value::Double(unsafe { args.double() })
             };
             float::convert(out, spec, value);
         }

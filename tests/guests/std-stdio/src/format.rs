@@ -162,6 +162,7 @@ pub fn run() {
         // SAFETY: the format's arguments, in order.
         unsafe { snprintf(b, n, f, 1, 2, 3, 4, 5, 6, 7, 8, -9i64, c!("stack")) }
     });
+    positional();
     strings();
     pointers_and_counts();
     truncation();
@@ -343,4 +344,38 @@ fn allocation_and_fortified() {
         "__sprintf_chk: {n} {:?}",
         CStr::from_bytes_until_nul(&buf).expect("NUL")
     );
+}
+
+/// `%n$` arguments, in any order, for values and for `*` widths and
+/// precisions; more than fit in registers.
+fn positional() {
+    // SAFETY: each call passes the arguments its format names.
+    unsafe {
+        show("%2$s %1$d", "7 seven", |b, n, f| {
+            snprintf(b, n, f, 7, c!("seven"))
+        });
+        show("%1$d %1$x %1$#o %1$+d", "255", |b, n, f| {
+            snprintf(b, n, f, 255)
+        });
+        show("%2$*1$d|%2$-*1$d|", "8 42", |b, n, f| {
+            snprintf(b, n, f, 8, 42)
+        });
+        show("%3$.*1$f %2$s %3$.*4$e", "2 x pi 1", |b, n, f| {
+            snprintf(b, n, f, 2, c!("x"), std::f64::consts::PI, 1)
+        });
+        show(
+            "%8$d %7$d %6$d %5$d %4$d %3$d %2$d %1$d",
+            "1..8",
+            |b, n, f| snprintf(b, n, f, 1, 2, 3, 4, 5, 6, 7, 8),
+        );
+        show(
+            "%2$g %1$g %10$g %9$d %3$g %4$g %5$g %6$g %7$g %8$g",
+            "mixed",
+            |b, n, f| snprintf(b, n, f, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9, 10.5),
+        );
+        show("%1$d%% %1$ld", "5", |b, n, f| snprintf(b, n, f, 5i64));
+        show("%1$s %1$.2s %1$5.1s|", "abc", |b, n, f| {
+            snprintf(b, n, f, c!("abc"))
+        });
+    }
 }
