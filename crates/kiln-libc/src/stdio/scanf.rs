@@ -6,9 +6,8 @@
 //! `va_list` crate). Numbers follow `strtol`/`strtoul`/`strtod`: integers
 //! saturate at the 64-bit limits and are then cut to the size the length
 //! modifier names, as glibc's scanf does; decimal floats are converted by
-//! `core`'s correctly rounded parser. Not supported: the `m` allocation
-//! modifier and positional arguments (the call stops there, as at a
-//! matching failure).
+//! `core`'s correctly rounded parser. Not supported: positional arguments
+//! (the call stops there, as at a matching failure).
 
 use core::ffi::{CStr, c_char};
 use core::sync::atomic::Ordering;
@@ -17,6 +16,8 @@ use super::printf::Length;
 use super::stream::{self, EOF, File};
 use super::va_list::{VaList, variadic};
 use crate::CInt;
+use crate::errno::{self, code};
+use crate::malloc::{free, realloc};
 
 /// Where input comes from, with one byte of pushback (all C allows).
 trait Input {
@@ -171,6 +172,12 @@ unsafe fn scan(
             has_width = true;
             i += 1;
         }
+        // POSIX's `m`: `%ms`, `%mc`, `%m[...]` store a new `malloc`
+        // allocation through a `char **`.
+        let allocate = format.get(i) == Some(&b'm');
+        if allocate {
+            i += 1;
+        }
         let length = match (format.get(i).copied(), format.get(i + 1).copied()) {
             (Some(b'h'), Some(b'h')) => {
                 i += 2;
@@ -244,10 +251,16 @@ unsafe fn scan(
                     None
                 };
                 let destination = if suppress {
-                    None
+                    Destination::Discard
                 } else {
-                    // SAFETY: per the caller, a pointer to a large enough buffer.
-                    Some(unsafe { args.next_u64() } as usize)
+                    // SAFETY: per the caller, a pointer to a large enough
+                    // buffer, or (`m`) to a `char *`.
+                    let ptr = unsafe { args.next_u64() } as usize;
+                    if allocate {
+                        Destination::Allocate(ptr as *mut *mut u8)
+                    } else {
+                        Destination::Buffer(ptr as *mut u8)
+                    }
                 };
                 // SAFETY: per the caller.
                 unsafe {
@@ -543,35 +556,61 @@ fn hex_float(mantissa: &[u8], exponent: &[u8]) -> f64 {
     value
 }
 
-/// `%c`, `%s` and `%[`: bytes into the caller's buffer (`%c` without a
-/// NUL), or (`wide`) as `wchar_t`s.
+/// Where `%c`, `%s` and `%[` put what they read.
+enum Destination {
+    /// Suppressed (`*`).
+    Discard,
+    /// The caller's buffer.
+    Buffer(*mut u8),
+    /// A new `malloc` allocation, stored through the pointer (`m`).
+    Allocate(*mut *mut u8),
+}
+
+/// `%c`, `%s` and `%[`: bytes into the destination (`%c` without a NUL),
+/// or (`wide`) as `wchar_t`s.
 ///
 /// # Safety
-/// `destination` is null or a buffer large enough for what is read.
+/// A `Buffer` destination is large enough for what is read; an `Allocate`
+/// one is valid for a pointer write.
 unsafe fn characters(
     scanner: &mut Scanner,
     mut width: usize,
     conversion: u8,
     set: Option<&[bool; 256]>,
-    destination: Option<usize>,
+    destination: Destination,
     wide: bool,
 ) -> Result<(), Stop> {
+    let unit = if wide { 4 } else { 1 };
+    let (mut base, mut capacity) = match destination {
+        Destination::Buffer(buf) => (buf, usize::MAX),
+        _ => (core::ptr::null_mut(), 0),
+    };
+    let allocating = matches!(destination, Destination::Allocate(_));
     let mut count = 0;
     let accept = |b: u8| match conversion {
         b'c' => true,
         b's' => !is_space(b),
         _ => set.is_some_and(|set| set[usize::from(b)]),
     };
+    let terminated = conversion != b'c';
     while let Some(byte) = scanner.take_if(&mut width, accept) {
-        if let Some(base) = destination {
-            // SAFETY: per the caller.
-            unsafe {
-                if wide {
-                    (base as *mut u32).add(count).write(u32::from(byte));
-                } else {
-                    (base as *mut u8).add(count).write(byte);
-                }
+        // Room for this unit and the terminator.
+        if allocating && count + 2 > capacity {
+            let grown = (capacity * 2).max(100);
+            // SAFETY: `base` is null or this conversion's allocation.
+            let new = unsafe { realloc(base.cast(), grown * unit) }.cast::<u8>();
+            if new.is_null() {
+                // SAFETY: as above.
+                unsafe { free(base.cast()) };
+                errno::set(code::ENOMEM);
+                return Err(Stop::Input);
             }
+            base = new;
+            capacity = grown;
+        }
+        if !base.is_null() {
+            // SAFETY: per the caller, or the allocation's room checked above.
+            unsafe { put_unit(base, count, byte, wide) };
         }
         count += 1;
     }
@@ -582,19 +621,32 @@ unsafe fn characters(
             Stop::Matching
         });
     }
-    if conversion != b'c'
-        && let Some(base) = destination
-    {
-        // SAFETY: per the caller, room for the terminator.
-        unsafe {
-            if wide {
-                (base as *mut u32).add(count).write(0);
-            } else {
-                (base as *mut u8).add(count).write(0);
-            }
-        }
+    if !base.is_null() && terminated {
+        // SAFETY: per the caller, or the allocation's room kept for it.
+        unsafe { put_unit(base, count, 0, wide) };
+    }
+    if let Destination::Allocate(out) = destination {
+        // SAFETY: per the caller.
+        unsafe { out.write(base) };
     }
     Ok(())
+}
+
+/// Writes unit `index` of a byte or `wchar_t` buffer.
+///
+/// # Safety
+/// `base` has room for `index + 1` units.
+unsafe fn put_unit(base: *mut u8, index: usize, byte: u8, wide: bool) {
+    // SAFETY: per the caller.
+    unsafe {
+        if wide {
+            base.cast::<u32>()
+                .add(index)
+                .write_unaligned(u32::from(byte));
+        } else {
+            base.add(index).write(byte);
+        }
+    }
 }
 
 /// A `%[...]` set starting at `at` (after the `[`): the accepted bytes and

@@ -1,7 +1,7 @@
 //! scanf's conversions through `sscanf` (and glibc's ISO C name for it):
 //! the count returned and every value stored.
 
-use std::ffi::{CStr, c_int, c_long};
+use std::ffi::{CStr, c_char, c_int, c_long};
 
 use crate::c::{self, __isoc99_sscanf, sscanf};
 
@@ -15,6 +15,7 @@ fn text(buf: &[u8]) -> String {
 pub fn run() {
     integers();
     strings();
+    allocated();
     floats();
 }
 
@@ -118,6 +119,39 @@ fn strings() {
             text(&a),
             text(&b)
         );
+    }
+}
+
+/// POSIX's `m`: the conversion allocates the string.
+fn allocated() {
+    let (mut s, mut set, mut chars): (*mut c_char, *mut c_char, *mut c_char) = (
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    );
+    let long = format!("{} {}", "w".repeat(300), "abc123 xyzq");
+    let long_c = std::ffi::CString::new(long).expect("no NUL");
+    // SAFETY: `char **` for each `m` conversion; the strings are freed after.
+    unsafe {
+        let n = sscanf(
+            long_c.as_ptr(),
+            c!("%ms %m[a-z]%*d %3mc"),
+            &raw mut s,
+            &raw mut set,
+            &raw mut chars,
+        );
+        println!(
+            "%m => {n} {} {:?} {:?}",
+            CStr::from_ptr(s).to_bytes().len(),
+            CStr::from_ptr(set),
+            std::slice::from_raw_parts(chars.cast::<u8>(), 3)
+        );
+        c::free(s.cast());
+        c::free(set.cast());
+        c::free(chars.cast());
+        let mut untouched: *mut c_char = std::ptr::null_mut();
+        let n = sscanf(c!("123"), c!("%m[a-z]"), &raw mut untouched);
+        println!("%m no match => {n} null {}", untouched.is_null());
     }
 }
 
