@@ -40,6 +40,7 @@ pub const ENOSYS: i32 = 38;
 pub const ENOTEMPTY: i32 = 39;
 pub const ELOOP: i32 = 40;
 pub const EOVERFLOW: i32 = 75;
+pub const EILSEQ: i32 = 84;
 pub const ENOTSUP: i32 = 95;
 pub const ETIMEDOUT: i32 = 110;
 // Sockets (the C library's network calls).

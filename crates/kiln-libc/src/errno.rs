@@ -44,6 +44,7 @@ const TABLE: &[(CInt, &str)] = &[
     (code::ENOTEMPTY, "ENOTEMPTY"),
     (code::ELOOP, "ELOOP"),
     (code::EOVERFLOW, "EOVERFLOW"),
+    (code::EILSEQ, "EILSEQ"),
     (code::ENOTSUP, "EOPNOTSUPP"),
     (code::ETIMEDOUT, "ETIMEDOUT"),
     (code::ENOTSOCK, "ENOTSOCK"),

@@ -14,8 +14,10 @@
 //! - [`start`]: `_start`'s C half: TLS, `environ`, `.init_array`, `main`;
 //! - [`errno`] and [`thread`]: the thread control block `%fs` points at;
 //! - [`malloc`], [`mman`]: memory;
-//! - [`unistd`], [`fcntl`], [`stat`], [`dirent`], [`stdio`]: descriptors,
-//!   files and directories, on the library OS's `fs`;
+//! - [`unistd`], [`fcntl`], [`stat`], [`dirent`]: descriptors, files and
+//!   directories, on the library OS's `fs`;
+//! - [`stdio`]: `FILE` streams, printf and scanf for C code (with
+//!   assembly trampolines for the variadic entry points), and `rename`;
 //! - [`stdlib`]: environment, exit, number parsing, sorting, `rand`;
 //! - [`time`]: clocks and sleeping;
 //! - [`pthread`]: threads, keys, attributes, and the synchronisation

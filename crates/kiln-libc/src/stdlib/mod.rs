@@ -73,16 +73,32 @@ pub extern "C" fn abort() -> ! {
     platform::report_panic(b"the program called abort()")
 }
 
-/// `exit(3)`.
+/// What `exit` calls to write C streams' pending output: set by the
+/// streams when they first buffer output, so that a program without C
+/// stdio does not link it.
+static FLUSH_STREAMS: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Registers the streams' flush with `exit`.
+pub(crate) fn at_exit_flush(flush: fn() -> bool) {
+    FLUSH_STREAMS.store(flush as *mut (), Ordering::Relaxed);
+}
+
+/// `exit(3)`: writes the C streams' pending output, then ends the program.
 #[unsafe(no_mangle)]
 pub extern "C" fn exit(status: CInt) -> ! {
+    let flush = FLUSH_STREAMS.load(Ordering::Relaxed);
+    if !flush.is_null() {
+        // SAFETY: only `at_exit_flush` stores here, a `fn() -> bool`.
+        let flush = unsafe { core::mem::transmute::<*mut (), fn() -> bool>(flush) };
+        flush();
+    }
     kiln_libos::process::exit(status)
 }
 
-/// `_exit(2)`.
+/// `_exit(2)`: ends the program without flushing C streams.
 #[unsafe(no_mangle)]
 pub extern "C" fn _exit(status: CInt) -> ! {
-    exit(status)
+    kiln_libos::process::exit(status)
 }
 
 /// The current environment's entries.

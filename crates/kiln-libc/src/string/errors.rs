@@ -23,6 +23,18 @@ fn unknown(errnum: CInt) -> FixedText<32> {
     text
 }
 
+/// glibc's message for `errnum`, or "Unknown error N" (for `%m` and
+/// `perror`).
+pub(crate) fn message_or_unknown(errnum: CInt) -> FixedText<64> {
+    let mut text = FixedText::new();
+    // The longest message (49 bytes) fits: nothing is cut off.
+    let _ = match message(errnum) {
+        Some(message) => text.write_str(message.to_str().unwrap_or_default()),
+        None => write!(text, "Unknown error {errnum}"),
+    };
+    text
+}
+
 /// The XSI `strerror_r(3)` (what `std` calls): 0, `ERANGE` if truncated, or
 /// `EINVAL` (with "Unknown error N" written) for an unknown error.
 ///

@@ -1,4 +1,14 @@
-//! The file calls of `stdio.h`: `rename` and `renameat`.
+//! `stdio.h`: `FILE` streams for C code (the `cc`-built parts of crates),
+//! the printf and scanf families, and `rename`/`renameat`.
+//!
+//! - [`stream`]: the `FILE` object, its buffering, `stdin`/`stdout`/`stderr`;
+//! - [`file`]: opening, closing, positioning, buffering modes, `remove`;
+//! - [`io`]: bytes, lines and blocks;
+//! - [`printf`] and [`float`]: the formatter, [`arguments`] its argument
+//!   sources (in order, or by position); [`print`]: its entry points;
+//! - [`scanf`]: the scanner and its entry points;
+//! - [`unlocked`]: glibc's `_unlocked` names for the same calls;
+//! - [`va_list`]: C variadic arguments (trampolines and `va_arg`).
 
 use core::ffi::c_char;
 
@@ -6,6 +16,17 @@ use kiln_libos::fs::{self, flags::AT_FDCWD};
 
 use crate::errno;
 use crate::{CInt, c_path};
+
+pub mod arguments;
+pub mod file;
+pub mod float;
+pub mod io;
+pub mod print;
+pub mod printf;
+pub mod scanf;
+pub mod stream;
+pub mod unlocked;
+pub mod va_list;
 
 /// `renameat(2)`.
 ///
