@@ -114,3 +114,23 @@ pub(crate) unsafe fn c_path<'a>(
 pub type CInt = i32;
 /// C's `long` / `ssize_t` on x86_64.
 pub type CLong = i64;
+
+/// The whole contents of the file at `path`, read through the library OS
+/// (for the files the C library itself consults: time zones, `/etc/passwd`).
+pub(crate) fn read_file(path: &[u8]) -> kiln_libos::fs::Result<alloc::vec::Vec<u8>> {
+    use kiln_libos::fs::{self, flags};
+    let fd = fs::open(flags::AT_FDCWD, path, flags::O_RDONLY | flags::O_CLOEXEC, 0)?;
+    let mut contents = alloc::vec::Vec::new();
+    let mut chunk = [0u8; 4096];
+    let result = loop {
+        match fs::read(fd, &mut chunk, None) {
+            Ok(0) => break Ok(contents),
+            Ok(n) => contents.extend_from_slice(&chunk[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    // A read-only descriptor has nothing to flush: closing cannot fail in a
+    // way that changes what was read.
+    let _ = fs::close(fd);
+    result
+}
