@@ -11,8 +11,10 @@ pub use kiln_abi::errno as code;
 const TABLE: &[(CInt, &str, &str)] = &[
     (code::EPERM, "EPERM", "Operation not permitted"),
     (code::ENOENT, "ENOENT", "No such file or directory"),
+    (code::ESRCH, "ESRCH", "No such process"),
     (code::EINTR, "EINTR", "Interrupted system call"),
     (code::EIO, "EIO", "Input/output error"),
+    (code::ENXIO, "ENXIO", "No such device or address"),
     (code::EBADF, "EBADF", "Bad file descriptor"),
     (code::ECHILD, "ECHILD", "No child processes"),
     (code::EAGAIN, "EAGAIN", "Resource temporarily unavailable"),

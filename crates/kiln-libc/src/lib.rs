@@ -17,7 +17,12 @@
 //! - [`unistd`], [`fcntl`], [`stat`], [`dirent`], [`stdio`]: descriptors,
 //!   files and directories, on the library OS's `fs`;
 //! - [`stdlib`]: environment, exit;
-//! - [`time`]: clocks and sleeping;
+//! - [`time`]: clocks and sleeping, time zones (`TZ`, zoneinfo files from
+//!   the image), broken-down time and `strftime`;
+//! - [`ids`], [`pwd`], [`grp`] (on [`nss`]): the root identity, users and
+//!   groups from the image's `/etc/passwd` and `/etc/group`;
+//! - [`resource`], [`sysinfo`]: resource limits and usage, memory,
+//!   uptime and CPUs;
 //! - [`pthread`]: thread-specific keys and thread attributes;
 //! - [`signal`]: handlers accepted, never delivered;
 //! - [`process`]: one process; spawning another fails with `ENOSYS`;
@@ -50,11 +55,16 @@ pub mod dirent;
 pub mod errno;
 pub mod event;
 pub mod fcntl;
+pub mod grp;
+pub mod ids;
 pub mod malloc;
 pub mod math;
 pub mod mman;
+pub mod nss;
 pub mod process;
 pub mod pthread;
+pub mod pwd;
+pub mod resource;
 pub mod signal;
 pub mod socket;
 pub mod start;
@@ -63,6 +73,7 @@ pub mod stdio;
 pub mod stdlib;
 pub mod string;
 pub mod syscall;
+pub mod sysinfo;
 pub mod thread;
 pub mod time;
 pub mod trace;
