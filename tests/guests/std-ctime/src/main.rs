@@ -119,9 +119,28 @@ fn conversions() {
         let mut local = zero_tm();
         let mut utc = zero_tm();
         // SAFETY: valid pointers to a time and to `struct tm`s.
-        let (l, g) = unsafe { (libc::localtime_r(&t, &mut local), libc::gmtime_r(&t, &mut utc)) };
-        println!("{t} local {}", if l.is_null() { format!("null errno {}", errno()) } else { fields(&local) });
-        println!("{t} utc {}", if g.is_null() { format!("null errno {}", errno()) } else { fields(&utc) });
+        let (l, g) = unsafe {
+            (
+                libc::localtime_r(&t, &mut local),
+                libc::gmtime_r(&t, &mut utc),
+            )
+        };
+        println!(
+            "{t} local {}",
+            if l.is_null() {
+                format!("null errno {}", errno())
+            } else {
+                fields(&local)
+            }
+        );
+        println!(
+            "{t} utc {}",
+            if g.is_null() {
+                format!("null errno {}", errno())
+            } else {
+                fields(&utc)
+            }
+        );
         let mut copy = local;
         // SAFETY: `copy` is a valid `struct tm`.
         let back = unsafe { libc::mktime(&mut copy) };
@@ -130,14 +149,24 @@ fn conversions() {
         let mut buf = [0 as c_char; 26];
         // SAFETY: `buf` holds the 26 bytes asctime_r and ctime_r need.
         unsafe {
-            println!("{t} asctime_r {:?}", text(libc::asctime_r(&local, buf.as_mut_ptr())));
-            println!("{t} ctime_r {:?}", text(libc::ctime_r(&t, buf.as_mut_ptr())));
+            println!(
+                "{t} asctime_r {:?}",
+                text(libc::asctime_r(&local, buf.as_mut_ptr()))
+            );
+            println!(
+                "{t} ctime_r {:?}",
+                text(libc::ctime_r(&t, buf.as_mut_ptr()))
+            );
         }
         match Local.timestamp_opt(t, 0).single() {
             Some(at) => println!("{t} chrono {}", at.format("%Y-%m-%d %H:%M:%S %z %Z")),
             None => println!("{t} chrono none"),
         }
-        for zone in [chrono_tz::Europe::Paris, chrono_tz::America::New_York, chrono_tz::Australia::Lord_Howe] {
+        for zone in [
+            chrono_tz::Europe::Paris,
+            chrono_tz::America::New_York,
+            chrono_tz::Australia::Lord_Howe,
+        ] {
             if let Some(at) = zone.timestamp_opt(t, 0).single() {
                 println!("{t} chrono-tz {}", at.format("%Y-%m-%d %H:%M:%S %z %Z"));
             }
@@ -188,7 +217,14 @@ fn normalisation() {
 }
 
 fn formatting() {
-    let samples: &[i64] = &[1_609_459_199, 1_625_140_800, 1_640_995_200, 1_704_067_200, 0, 1_230_768_000];
+    let samples: &[i64] = &[
+        1_609_459_199,
+        1_625_140_800,
+        1_640_995_200,
+        1_704_067_200,
+        0,
+        1_230_768_000,
+    ];
     for &t in samples {
         let mut tm = zero_tm();
         // SAFETY: valid pointers.
@@ -208,7 +244,10 @@ fn formatting() {
     println!("out of range {}", strftime("%a %A %b %B", &tm, 64));
     let mut buf = [0 as c_char; 26];
     // SAFETY: `buf` holds 26 bytes.
-    println!("asctime out of range {:?}", text(unsafe { libc::asctime_r(&tm, buf.as_mut_ptr()) }));
+    println!(
+        "asctime out of range {:?}",
+        text(unsafe { libc::asctime_r(&tm, buf.as_mut_ptr()) })
+    );
     tm.tm_wday = 1;
     tm.tm_mon = 1;
     tm.tm_year = 100_000;
@@ -217,7 +256,11 @@ fn formatting() {
     println!("asctime too long {:?} errno {}", text(long), errno());
     // SAFETY: difftime is pure.
     unsafe {
-        println!("difftime {} {}", libc::difftime(1_000_000_000, -5), libc::difftime(i64::MIN, i64::MAX));
+        println!(
+            "difftime {} {}",
+            libc::difftime(1_000_000_000, -5),
+            libc::difftime(i64::MIN, i64::MAX)
+        );
     }
     // SAFETY: time accepts null.
     let now = unsafe { libc::time(std::ptr::null_mut()) };

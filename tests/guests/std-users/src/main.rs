@@ -50,7 +50,13 @@ fn group(g: &libc::group) -> String {
             m = m.add(1);
         }
     }
-    format!("{}:{}:{}:{}", text(g.gr_name), text(g.gr_passwd), g.gr_gid, members.join(","))
+    format!(
+        "{}:{}:{}:{}",
+        text(g.gr_name),
+        text(g.gr_passwd),
+        g.gr_gid,
+        members.join(",")
+    )
 }
 
 fn maybe_user(p: *const libc::passwd) -> String {
@@ -70,8 +76,20 @@ fn getpwnam_r(name: &str, size: usize) -> String {
     let mut buf = vec![0 as c_char; size];
     let mut result = ptr::null_mut();
     // SAFETY: valid pointers and sizes.
-    let rc = unsafe { libc::getpwnam_r(name.as_ptr(), &mut record, buf.as_mut_ptr(), size, &mut result) };
-    if result.is_null() { format!("rc {rc} null") } else { format!("rc {rc} {}", user(&record)) }
+    let rc = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut record,
+            buf.as_mut_ptr(),
+            size,
+            &mut result,
+        )
+    };
+    if result.is_null() {
+        format!("rc {rc} null")
+    } else {
+        format!("rc {rc} {}", user(&record))
+    }
 }
 
 fn getpwuid_r(uid: u32, size: usize) -> String {
@@ -81,7 +99,11 @@ fn getpwuid_r(uid: u32, size: usize) -> String {
     let mut result = ptr::null_mut();
     // SAFETY: valid pointers and sizes.
     let rc = unsafe { libc::getpwuid_r(uid, &mut record, buf.as_mut_ptr(), size, &mut result) };
-    if result.is_null() { format!("rc {rc} null") } else { format!("rc {rc} {}", user(&record)) }
+    if result.is_null() {
+        format!("rc {rc} null")
+    } else {
+        format!("rc {rc} {}", user(&record))
+    }
 }
 
 fn getgrnam_r(name: &str, size: usize) -> String {
@@ -91,8 +113,20 @@ fn getgrnam_r(name: &str, size: usize) -> String {
     let mut buf = vec![0 as c_char; size];
     let mut result = ptr::null_mut();
     // SAFETY: valid pointers and sizes.
-    let rc = unsafe { libc::getgrnam_r(name.as_ptr(), &mut record, buf.as_mut_ptr(), size, &mut result) };
-    if result.is_null() { format!("rc {rc} null") } else { format!("rc {rc} {}", group(&record)) }
+    let rc = unsafe {
+        libc::getgrnam_r(
+            name.as_ptr(),
+            &mut record,
+            buf.as_mut_ptr(),
+            size,
+            &mut result,
+        )
+    };
+    if result.is_null() {
+        format!("rc {rc} null")
+    } else {
+        format!("rc {rc} {}", group(&record))
+    }
 }
 
 fn getgrgid_r(gid: u32, size: usize) -> String {
@@ -102,22 +136,48 @@ fn getgrgid_r(gid: u32, size: usize) -> String {
     let mut result = ptr::null_mut();
     // SAFETY: valid pointers and sizes.
     let rc = unsafe { libc::getgrgid_r(gid, &mut record, buf.as_mut_ptr(), size, &mut result) };
-    if result.is_null() { format!("rc {rc} null") } else { format!("rc {rc} {}", group(&record)) }
+    if result.is_null() {
+        format!("rc {rc} null")
+    } else {
+        format!("rc {rc} {}", group(&record))
+    }
 }
 
 fn rc(value: c_int) -> String {
-    if value == -1 { format!("-1 errno {}", errno()) } else { value.to_string() }
+    if value == -1 {
+        format!("-1 errno {}", errno())
+    } else {
+        value.to_string()
+    }
 }
 
 fn identities() {
     // SAFETY: these calls take no pointers, or valid ones.
     unsafe {
-        println!("same: ids {} {} {} {}", libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid());
+        println!(
+            "same: ids {} {} {} {}",
+            libc::getuid(),
+            libc::geteuid(),
+            libc::getgid(),
+            libc::getegid()
+        );
         let (mut r, mut e, mut s) = (9, 9, 9);
-        println!("same: getresuid {} {r} {e} {s}", libc::getresuid(&mut r, &mut e, &mut s));
-        println!("same: getresgid {} {r} {e} {s}", libc::getresgid(&mut r, &mut e, &mut s));
-        println!("same: getgroups {}", rc(libc::getgroups(0, ptr::null_mut())));
-        println!("same: getgroups negative {}", rc(libc::getgroups(-1, ptr::null_mut())));
+        println!(
+            "same: getresuid {} {r} {e} {s}",
+            libc::getresuid(&mut r, &mut e, &mut s)
+        );
+        println!(
+            "same: getresgid {} {r} {e} {s}",
+            libc::getresgid(&mut r, &mut e, &mut s)
+        );
+        println!(
+            "same: getgroups {}",
+            rc(libc::getgroups(0, ptr::null_mut()))
+        );
+        println!(
+            "same: getgroups negative {}",
+            rc(libc::getgroups(-1, ptr::null_mut()))
+        );
         println!("same: setuid self {}", rc(libc::setuid(0)));
         println!("same: seteuid self {}", rc(libc::seteuid(0)));
         println!("same: setgid self {}", rc(libc::setgid(0)));
@@ -128,14 +188,23 @@ fn identities() {
         let login = libc::getlogin();
         println!("same: getlogin null {} errno {}", login.is_null(), errno());
         let mut name = [0 as c_char; 64];
-        println!("same: getlogin_r {}", getlogin_r(name.as_mut_ptr(), name.len()));
+        println!(
+            "same: getlogin_r {}",
+            getlogin_r(name.as_mut_ptr(), name.len())
+        );
     }
 }
 
 fn lookups_linux_shares() {
-    println!("same: getpwnam_r unknown {}", getpwnam_r("no-such-user", 1024));
+    println!(
+        "same: getpwnam_r unknown {}",
+        getpwnam_r("no-such-user", 1024)
+    );
     println!("same: getpwuid_r unknown {}", getpwuid_r(4_000_000, 1024));
-    println!("same: getgrnam_r unknown {}", getgrnam_r("no-such-group", 1024));
+    println!(
+        "same: getgrnam_r unknown {}",
+        getgrnam_r("no-such-group", 1024)
+    );
     println!("same: getgrgid_r unknown {}", getgrgid_r(4_000_000, 1024));
     println!("same: getpwnam_r root short {}", getpwnam_r("root", 4));
     println!("same: getpwuid_r root short {}", getpwuid_r(0, 4));
@@ -162,7 +231,10 @@ fn lookups_from_fixture() {
     println!("fixture: getpwnam_r broken {}", getpwnam_r("broken", 1024));
     println!("fixture: getgrnam_r users {}", getgrnam_r("users", 1024));
     println!("fixture: getgrgid_r 10 {}", getgrgid_r(10, 1024));
-    println!("fixture: getgrnam_r users short {}", getgrnam_r("users", 24));
+    println!(
+        "fixture: getgrnam_r users short {}",
+        getgrnam_r("users", 24)
+    );
     let alice = CString::new("alice").expect("no NUL");
     // SAFETY: C strings and valid buffers.
     unsafe {
@@ -175,10 +247,16 @@ fn lookups_from_fixture() {
         let mut groups = [0u32; 10];
         let mut count: c_int = 1;
         let n = libc::getgrouplist(alice.as_ptr(), 1000, groups.as_mut_ptr(), &mut count);
-        println!("fixture: getgrouplist alice room 1 {n} count {count} first {}", groups[0]);
+        println!(
+            "fixture: getgrouplist alice room 1 {n} count {count} first {}",
+            groups[0]
+        );
         count = 10;
         let n = libc::getgrouplist(alice.as_ptr(), 1000, groups.as_mut_ptr(), &mut count);
-        println!("fixture: getgrouplist alice {n} {:?}", &groups[..count as usize]);
+        println!(
+            "fixture: getgrouplist alice {n} {:?}",
+            &groups[..count as usize]
+        );
         let mut names = Vec::new();
         libc::setpwent();
         loop {
@@ -196,7 +274,10 @@ fn lookups_from_fixture() {
 }
 
 fn limit(resource: libc::__rlimit_resource_t) -> libc::rlimit {
-    let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: a valid out pointer.
     assert_eq!(unsafe { libc::getrlimit(resource, &mut l) }, 0);
     l
@@ -223,48 +304,117 @@ fn open_until_full() -> String {
 fn limits() {
     // SAFETY: valid pointers throughout.
     unsafe {
-        let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         println!("same: getrlimit bad {}", rc(libc::getrlimit(99, &mut l)));
         println!("same: getrlimit16 bad {}", rc(libc::getrlimit(16, &mut l)));
         let nofile = limit(libc::RLIMIT_NOFILE);
-        let inverted = libc::rlimit { rlim_cur: 2, rlim_max: 1 };
-        println!("same: setrlimit soft above hard {}", rc(libc::setrlimit(libc::RLIMIT_NOFILE, &inverted)));
-        let low = libc::rlimit { rlim_cur: 16, rlim_max: nofile.rlim_max };
-        println!("same: lower NOFILE {}", rc(libc::setrlimit(libc::RLIMIT_NOFILE, &low)));
+        let inverted = libc::rlimit {
+            rlim_cur: 2,
+            rlim_max: 1,
+        };
+        println!(
+            "same: setrlimit soft above hard {}",
+            rc(libc::setrlimit(libc::RLIMIT_NOFILE, &inverted))
+        );
+        let low = libc::rlimit {
+            rlim_cur: 16,
+            rlim_max: nofile.rlim_max,
+        };
+        println!(
+            "same: lower NOFILE {}",
+            rc(libc::setrlimit(libc::RLIMIT_NOFILE, &low))
+        );
         println!("same: open with NOFILE 16: {}", open_until_full());
         println!("same: dup2 above the limit {}", rc(libc::dup2(0, 20)));
-        println!("same: F_DUPFD above the limit {}", rc(libc::fcntl(0, libc::F_DUPFD, 20)));
-        println!("same: dup below the limit {}", libc::fcntl(0, libc::F_DUPFD, 10) >= 10);
-        let restored = libc::rlimit { rlim_cur: nofile.rlim_cur, rlim_max: nofile.rlim_max };
-        println!("same: restore NOFILE {}", rc(libc::setrlimit(libc::RLIMIT_NOFILE, &restored)));
+        println!(
+            "same: F_DUPFD above the limit {}",
+            rc(libc::fcntl(0, libc::F_DUPFD, 20))
+        );
+        println!(
+            "same: dup below the limit {}",
+            libc::fcntl(0, libc::F_DUPFD, 10) >= 10
+        );
+        let restored = libc::rlimit {
+            rlim_cur: nofile.rlim_cur,
+            rlim_max: nofile.rlim_max,
+        };
+        println!(
+            "same: restore NOFILE {}",
+            rc(libc::setrlimit(libc::RLIMIT_NOFILE, &restored))
+        );
         println!("same: dup2 after restoring {}", libc::dup2(0, 20));
-        let mut old = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        println!("same: prlimit other pid {}", rc(libc::prlimit(999_999, libc::RLIMIT_NOFILE, ptr::null(), &mut old)));
-        println!("same: prlimit self {} {}", rc(libc::prlimit(0, libc::RLIMIT_NOFILE, ptr::null(), &mut old)), old.rlim_cur == nofile.rlim_cur);
+        let mut old = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        println!(
+            "same: prlimit other pid {}",
+            rc(libc::prlimit(
+                999_999,
+                libc::RLIMIT_NOFILE,
+                ptr::null(),
+                &mut old
+            ))
+        );
+        println!(
+            "same: prlimit self {} {}",
+            rc(libc::prlimit(0, libc::RLIMIT_NOFILE, ptr::null(), &mut old)),
+            old.rlim_cur == nofile.rlim_cur
+        );
         let core = limit(libc::RLIMIT_CORE);
         println!("same: core soft {}", core.rlim_cur);
         let mut usage: libc::rusage = std::mem::zeroed();
-        println!("same: getrusage bad {}", rc(libc::getrusage(99, &mut usage)));
+        println!(
+            "same: getrusage bad {}",
+            rc(libc::getrusage(99, &mut usage))
+        );
         // Spin a little so there is CPU time to see.
         let start = std::time::Instant::now();
         let mut x = 0u64;
         while start.elapsed() < std::time::Duration::from_millis(30) {
             x = std::hint::black_box(x.wrapping_add(1));
         }
-        println!("same: getrusage self {}", rc(libc::getrusage(libc::RUSAGE_SELF, &mut usage)));
-        let cpu = usage.ru_utime.tv_sec * 1_000_000 + usage.ru_utime.tv_usec + usage.ru_stime.tv_sec * 1_000_000 + usage.ru_stime.tv_usec;
+        println!(
+            "same: getrusage self {}",
+            rc(libc::getrusage(libc::RUSAGE_SELF, &mut usage))
+        );
+        let cpu = usage.ru_utime.tv_sec * 1_000_000
+            + usage.ru_utime.tv_usec
+            + usage.ru_stime.tv_sec * 1_000_000
+            + usage.ru_stime.tv_usec;
         println!("same: cpu time positive {}", cpu > 0);
-        println!("same: getrusage children {} {}", rc(libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage)), usage.ru_utime.tv_sec + usage.ru_utime.tv_usec);
+        println!(
+            "same: getrusage children {} {}",
+            rc(libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage)),
+            usage.ru_utime.tv_sec + usage.ru_utime.tv_usec
+        );
         let mut info: libc::sysinfo = std::mem::zeroed();
         println!("same: sysinfo {}", rc(libc::sysinfo(&mut info)));
         println!(
             "same: sysinfo sane {}",
-            info.totalram > 0 && info.freeram > 0 && info.freeram <= info.totalram && info.procs >= 1 && info.mem_unit >= 1
+            info.totalram > 0
+                && info.freeram > 0
+                && info.freeram <= info.totalram
+                && info.procs >= 1
+                && info.mem_unit >= 1
         );
         let procs = get_nprocs();
-        println!("same: get_nprocs matches sysconf {}", i64::from(procs) == libc::sysconf(libc::_SC_NPROCESSORS_ONLN) && get_nprocs_conf() >= procs);
-        let raise = libc::rlimit { rlim_cur: nofile.rlim_max + 1, rlim_max: nofile.rlim_max + 1 };
-        println!("kiln: raise NOFILE hard {}", rc(libc::setrlimit(libc::RLIMIT_NOFILE, &raise)));
+        println!(
+            "same: get_nprocs matches sysconf {}",
+            i64::from(procs) == libc::sysconf(libc::_SC_NPROCESSORS_ONLN)
+                && get_nprocs_conf() >= procs
+        );
+        let raise = libc::rlimit {
+            rlim_cur: nofile.rlim_max + 1,
+            rlim_max: nofile.rlim_max + 1,
+        };
+        println!(
+            "kiln: raise NOFILE hard {}",
+            rc(libc::setrlimit(libc::RLIMIT_NOFILE, &raise))
+        );
         for (name, resource) in [
             ("NOFILE", libc::RLIMIT_NOFILE),
             ("NPROC", libc::RLIMIT_NPROC),
@@ -275,14 +425,25 @@ fn limits() {
             let l = limit(resource);
             println!("kiln: {name} {} {}", l.rlim_cur, l.rlim_max);
         }
-        println!("kiln: STACK positive {}", limit(libc::RLIMIT_STACK).rlim_cur > 0);
-        println!("kiln: sysinfo totalram {} procs {} nprocs {}", info.totalram * u64::from(info.mem_unit), info.procs, procs);
+        println!(
+            "kiln: STACK positive {}",
+            limit(libc::RLIMIT_STACK).rlim_cur > 0
+        );
+        println!(
+            "kiln: sysinfo totalram {} procs {} nprocs {}",
+            info.totalram * u64::from(info.mem_unit),
+            info.procs,
+            procs
+        );
         let worker = std::thread::spawn(|| {
             let mut info: libc::sysinfo = std::mem::zeroed();
             libc::sysinfo(&mut info);
             info.procs
         });
-        println!("kiln: sysinfo procs with a second thread {}", worker.join().expect("joins"));
+        println!(
+            "kiln: sysinfo procs with a second thread {}",
+            worker.join().expect("joins")
+        );
     }
 }
 
