@@ -271,6 +271,37 @@ fn formatting() {
     println!("time near the system clock: {}", (now - system).abs() <= 2);
 }
 
+/// A program changing `TZ` as it runs: `tzset` and `localtime` see the
+/// change, `localtime_r` keeps the zone it first loaded, as glibc's do.
+fn switching() {
+    let set = |value: &std::ffi::CStr| {
+        // SAFETY: C strings; this program has no other threads.
+        unsafe { libc::setenv(c"TZ".as_ptr(), value.as_ptr(), 1) };
+    };
+    let zone_of = |reentrant: bool| {
+        let t: libc::time_t = 1_625_140_800;
+        let mut tm = zero_tm();
+        // SAFETY: valid pointers; `localtime` returns its own buffer.
+        unsafe {
+            if reentrant {
+                libc::localtime_r(&t, &mut tm);
+            } else {
+                tm = *libc::localtime(&t);
+            }
+        }
+        format!("{} {}", tm.tm_hour, text(tm.tm_zone))
+    };
+    set(c"America/New_York");
+    globals();
+    println!("switched localtime {}", zone_of(false));
+    set(c"Europe/Paris");
+    println!("switched localtime_r without tzset {}", zone_of(true));
+    println!("switched localtime {}", zone_of(false));
+    set(c"Australia/Lord_Howe");
+    globals();
+    println!("switched localtime_r after tzset {}", zone_of(true));
+}
+
 fn main() {
     println!("TZ {:?}", std::env::var("TZ").ok());
     globals();
@@ -278,4 +309,5 @@ fn main() {
     normalisation();
     formatting();
     globals();
+    switching();
 }
