@@ -1,9 +1,10 @@
 //! Time zones and broken-down time in Kiln's C library against glibc's:
 //! `tests/guests/std-ctime` prints `tzset`'s globals, `localtime_r`,
 //! `gmtime_r`, `mktime` (normalisation, DST gaps and overlaps), `timegm`,
-//! `strftime` with every conversion and flag, `asctime_r`, `ctime_r`, and
-//! chrono's and chrono-tz's answers, for the zone `TZ` names. Natively it
-//! reads the host's zoneinfo; its image bakes the same files in.
+//! `strftime` with every conversion and flag, `strptime`, `asctime_r`,
+//! `ctime_r`, and chrono's and chrono-tz's answers, for the zone `TZ`
+//! names. Natively it reads the host's zoneinfo; its image bakes the same
+//! files in.
 
 mod common;
 

@@ -18,7 +18,7 @@
 //!   files and directories, on the library OS's `fs`;
 //! - [`stdlib`]: environment, exit;
 //! - [`time`]: clocks and sleeping, time zones (`TZ`, zoneinfo files from
-//!   the image), broken-down time and `strftime`;
+//!   the image), broken-down time, `strftime` and `strptime`;
 //! - [`ids`], [`pwd`], [`grp`] (on [`nss`]): the root identity, users and
 //!   groups from the image's `/etc/passwd` and `/etc/group`;
 //! - [`resource`], [`sysinfo`]: resource limits and usage, memory,

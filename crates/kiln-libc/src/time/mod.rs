@@ -1,10 +1,11 @@
 //! `<time.h>`: clocks and sleeping, on the library OS's TSC clock (reading
 //! the time is never a VM exit, sleeping idles the vCPU in the monitor);
 //! time zones ([`zone`]), broken-down time ([`calendar`]) and its text
-//! ([`strftime`], [`text`]).
+//! ([`strftime`], [`strptime`], [`text`]).
 
 pub mod calendar;
 pub mod strftime;
+pub mod strptime;
 pub mod text;
 pub mod zone;
 

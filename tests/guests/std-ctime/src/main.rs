@@ -302,8 +302,104 @@ fn switching() {
     println!("switched localtime_r after tzset {}", zone_of(true));
 }
 
+/// `strptime` on every conversion, with fields derived from others
+/// (weekday, day of the year, month from `%j` or week numbers), edge
+/// widths and failures; each result with the whole `struct tm`.
+fn parsing() {
+    unsafe extern "C" {
+        fn strptime(input: *const c_char, format: *const c_char, tm: *mut libc::tm) -> *mut c_char;
+    }
+    let cases: &[(&str, &str)] = &[
+        ("%Y-%m-%d %H:%M:%S", "2021-03-28 02:30:00"),
+        ("%F %T", "2024-02-29 23:59:60"),
+        (
+            "%a, %d %b %Y %H:%M:%S %z",
+            "Sun, 06 Nov 1994 08:49:37 +0100",
+        ),
+        ("%A %B %e %Y", "thursday JANUARY  1 1970"),
+        ("%c", "Tue Feb 29 00:00:00 2000"),
+        ("%D %r", "12/31/99 11:59:59 PM"),
+        ("%I:%M %p", "12:00 am"),
+        ("%l %P", "3 pm"),
+        ("%j %Y", "060 2024"),
+        ("%Y %j", "2023 365"),
+        ("%Y %U %w", "2021 10 3"),
+        ("%Y %W %u", "2021 51 7"),
+        ("%U %a %Y", "00 Sat 2022"),
+        ("%s", "1616893200"),
+        ("%s", "x"),
+        ("%C%y", "1969"),
+        ("%y", "68"),
+        ("%y", "69"),
+        ("%C", "20"),
+        ("%y %C", "05 21"),
+        ("%z", "-05:30"),
+        ("%z", "Z"),
+        ("%z", "+5"),
+        ("%z", "+0575"),
+        ("%z", "+13"),
+        ("%H%M", "1234"),
+        ("%Y", "12345"),
+        ("%m/%d", "13/01"),
+        ("%d", "  7"),
+        ("%d", "0"),
+        ("%Z %Y", "CEST 2021"),
+        ("%n%t%%", "  %"),
+        ("%Ey", "2021"),
+        ("%a %Ey", "Mon 21"),
+        ("%EY", "2021"),
+        ("%EC %Ey", "20 21"),
+        ("%Ec", "Mon Jan  4 05:06:07 2021"),
+        ("%Ex %EX", "01/04/21 05:06:07"),
+        ("%Ox", "01/04/21"),
+        ("%OH:%OM:%OS %Od/%Om %Oy", "07:05:09 03/04 21"),
+        ("%Ob %OB", "mar April"),
+        ("%OH %EY", "07 2021"),
+        ("%EY %OH %a %Ey", "2021 07 Mon 2021"),
+        ("%G-%V-%g", "2020-53-20"),
+        ("%Q", "x"),
+        ("%Y-%m-%dT", "2021-01-01"),
+        ("%b", "Sept"),
+        ("%k %M", "7 5"),
+        ("%R", "23:59"),
+        ("%x", "02/29/24"),
+        ("%X %p", "13:00:00 PM"),
+        ("  %Y  ", "2021"),
+        ("%5Y%-m%_d", "20210102"),
+        ("", "rest"),
+        ("%", "x"),
+    ];
+    for (format, input) in cases {
+        let mut tm = zero_tm();
+        tm.tm_sec = 1;
+        tm.tm_min = 2;
+        tm.tm_hour = 3;
+        tm.tm_mday = 15;
+        tm.tm_mon = 5;
+        tm.tm_year = 100;
+        tm.tm_wday = 6;
+        tm.tm_yday = 200;
+        tm.tm_gmtoff = -1;
+        let (c_format, c_input) = (
+            std::ffi::CString::new(*format).expect("no NUL"),
+            std::ffi::CString::new(*input).expect("no NUL"),
+        );
+        // SAFETY: C strings and a valid `struct tm`.
+        let end = unsafe { strptime(c_input.as_ptr(), c_format.as_ptr(), &mut tm) };
+        let result = if end.is_null() {
+            "NULL".to_string()
+        } else {
+            // SAFETY: `end` points into `c_input`.
+            let used = unsafe { end.offset_from(c_input.as_ptr()) };
+            format!("used {used}")
+        };
+        println!("strptime {format:?} {input:?}: {result} {}", fields(&tm));
+    }
+}
+
 fn main() {
     println!("TZ {:?}", std::env::var("TZ").ok());
+    parsing();
     globals();
     conversions();
     normalisation();
