@@ -151,7 +151,7 @@ fn a_missing_c_function_fails_the_build_with_its_name() {
     let last = run.stderr.lines().last().unwrap_or_default();
     assert_eq!(
         last,
-        "kiln: error: missing-symbol needs C-library functions Kiln does not provide: getpwnam"
+        "kiln: error: missing-symbol needs C-library functions Kiln does not provide: getspnam"
     );
 }
 

@@ -14,6 +14,7 @@ const TABLE: &[(CInt, &str)] = &[
     (code::ESRCH, "ESRCH"),
     (code::EINTR, "EINTR"),
     (code::EIO, "EIO"),
+    (code::ENXIO, "ENXIO"),
     (code::EBADF, "EBADF"),
     (code::ECHILD, "ECHILD"),
     (code::EAGAIN, "EAGAIN"),

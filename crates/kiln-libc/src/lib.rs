@@ -19,7 +19,12 @@
 //! - [`stdio`]: `FILE` streams, printf and scanf for C code (with
 //!   assembly trampolines for the variadic entry points), and `rename`;
 //! - [`stdlib`]: environment, exit, number parsing, sorting, `rand`;
-//! - [`time`]: clocks and sleeping;
+//! - [`time`]: clocks and sleeping, time zones (`TZ`, zoneinfo files from
+//!   the image), broken-down time, `strftime` and `strptime`;
+//! - [`ids`], [`pwd`], [`grp`] (on [`nss`]): the root identity, users and
+//!   groups from the image's `/etc/passwd` and `/etc/group`;
+//! - [`resource`], [`sysinfo`]: resource limits and usage, memory,
+//!   uptime and CPUs;
 //! - [`pthread`]: threads, keys, attributes, and the synchronisation
 //!   objects (mutexes, rwlocks, condition variables, once, spin locks,
 //!   barriers) on atomics and [`futex`] waits; [`semaphore`]: `sem_*`;
@@ -60,12 +65,17 @@ pub mod errno;
 pub mod event;
 pub mod fcntl;
 pub mod futex;
+pub mod grp;
+pub mod ids;
 pub mod locale;
 pub mod malloc;
 pub mod math;
 pub mod mman;
+pub mod nss;
 pub mod process;
 pub mod pthread;
+pub mod pwd;
+pub mod resource;
 pub mod semaphore;
 pub mod signal;
 pub mod socket;
@@ -75,6 +85,7 @@ pub mod stdio;
 pub mod stdlib;
 pub mod string;
 pub mod syscall;
+pub mod sysinfo;
 pub mod thread;
 pub mod time;
 pub mod trace;
@@ -126,3 +137,23 @@ pub(crate) unsafe fn c_path<'a>(
 pub type CInt = i32;
 /// C's `long` / `ssize_t` on x86_64.
 pub type CLong = i64;
+
+/// The whole contents of the file at `path`, read through the library OS
+/// (for the files the C library itself consults: time zones, `/etc/passwd`).
+pub(crate) fn read_file(path: &[u8]) -> kiln_libos::fs::Result<alloc::vec::Vec<u8>> {
+    use kiln_libos::fs::{self, flags};
+    let fd = fs::open(flags::AT_FDCWD, path, flags::O_RDONLY | flags::O_CLOEXEC, 0)?;
+    let mut contents = alloc::vec::Vec::new();
+    let mut chunk = [0u8; 4096];
+    let result = loop {
+        match fs::read(fd, &mut chunk, None) {
+            Ok(0) => break Ok(contents),
+            Ok(n) => contents.extend_from_slice(&chunk[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    // A read-only descriptor has nothing to flush: closing cannot fail in a
+    // way that changes what was read.
+    let _ = fs::close(fd);
+    result
+}

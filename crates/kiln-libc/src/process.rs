@@ -84,14 +84,6 @@ accepted! {
     posix_spawnattr_setsigmask(_attr: *mut c_void, _set: *const c_void);
 }
 
-/// `setgid(2)`: there are no other identities to take.
-#[unsafe(no_mangle)]
-pub extern "C" fn setgid(_gid: u32) -> CInt {
-    traced!("setgid"() {
-    errno::fail(code::EPERM)
-    })
-}
-
 /// `setgroups(2)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn setgroups(_count: usize, _groups: *const u32) -> CInt {
@@ -179,7 +171,6 @@ macro_rules! not_permitted {
 }
 
 not_permitted! {
-    setuid(_uid: u32);
     setpgid(_pid: CInt, _group: CInt);
     setsid();
     chroot(_path: *const c_void);
@@ -192,7 +183,7 @@ pub extern "C" fn gnu_get_libc_version() -> *const core::ffi::c_char {
     c"2.36".as_ptr()
 }
 
-/// `sched_getaffinity(2)`: the program runs on one vCPU, CPU 0.
+/// `sched_getaffinity(2)`: the CPUs the scheduler runs threads on.
 ///
 /// # Safety
 /// `mask` must be valid for `size` bytes.
@@ -203,9 +194,10 @@ pub unsafe extern "C" fn sched_getaffinity(_pid: CInt, size: usize, mask: *mut u
         return errno::fail(code::EINVAL);
     }
     // SAFETY: per the caller.
-    unsafe {
-        mask.write_bytes(0, size);
-        mask.write(1);
+    let mask = unsafe { crate::c_slice_mut(mask, size) };
+    mask.fill(0);
+    for cpu in 0..kiln_libos::sched::CPUS.min(size * 8) {
+        mask[cpu / 8] |= 1 << (cpu % 8);
     }
     0
     })

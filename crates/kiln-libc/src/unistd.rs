@@ -585,8 +585,8 @@ pub extern "C" fn sysconf(name: CInt) -> CLong {
     match name {
         SC_CLK_TCK => 100,
         SC_PAGESIZE => 4096,
-        // One vCPU: `available_parallelism` is 1.
-        SC_NPROCESSORS_CONF | SC_NPROCESSORS_ONLN => 1,
+        // The CPUs the scheduler runs threads on: `available_parallelism`.
+        SC_NPROCESSORS_CONF | SC_NPROCESSORS_ONLN => kiln_libos::sched::CPUS as CLong,
         _ => errno::fail(code::EINVAL),
     }
     })

@@ -64,6 +64,11 @@ pub fn spare() -> usize {
     counters.available_bytes.saturating_sub(reserve)
 }
 
+/// Bytes the program has allocated now (the heap's own overhead apart).
+pub fn allocated() -> usize {
+    HEAP.0.lock().counters().allocated_bytes
+}
+
 /// A talc source that claims the boot info's free regions once, when talc
 /// first runs out of memory.
 #[derive(Debug)]

@@ -30,6 +30,28 @@ use crate::time::Instant;
 /// The most threads that can exist at once.
 pub const MAX_THREADS: usize = 1024;
 
+/// The CPUs threads run on: the one vCPU (the C library's `sysconf`,
+/// `sched_getaffinity` and `get_nprocs` all answer from here).
+pub const CPUS: usize = 1;
+
+/// Nanoseconds the vCPU has spent idle, waiting in the monitor because no
+/// thread could run: the rest of the time since boot is the program's CPU
+/// time.
+static IDLE_NS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The CPU time the program has used: time since boot less time idle.
+pub fn cpu_time() -> core::time::Duration {
+    let since_boot = Instant::now().as_nanos_since_boot();
+    let idle = IDLE_NS.load(core::sync::atomic::Ordering::Relaxed);
+    core::time::Duration::from_nanos(since_boot.saturating_sub(idle))
+}
+
+/// The threads that exist now, the main one included (which exists
+/// before the scheduler first records it).
+pub fn thread_count() -> usize {
+    sched().count.max(1)
+}
+
 /// Stacks are handed out in whole pages, 16-byte aligned at the top.
 const STACK_ALIGN: usize = 4096;
 
@@ -516,7 +538,10 @@ fn schedule() {
         crate::console::flush();
         #[cfg(feature = "fs")]
         crate::fs::flush();
+        let idle_from = Instant::now();
         platform::block_until(earliest);
+        let idle = Instant::now().duration_since(idle_from).as_nanos() as u64;
+        IDLE_NS.fetch_add(idle, core::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -282,6 +282,17 @@ pub fn http_get(
 /// and runs it with `args` and `stdin`: the answers a Kiln run of the same
 /// program is compared with.
 pub fn run_native(dir: &str, args: &[&str], stdin: &[u8]) -> Run {
+    run_native_with_env(dir, args, stdin, &[])
+}
+
+/// [`run_native`] with `env` added to the environment, or removed for a
+/// `None` value (the same variables a Kiln run gets with `-e`).
+pub fn run_native_with_env(
+    dir: &str,
+    args: &[&str],
+    stdin: &[u8],
+    env: &[(&str, Option<&str>)],
+) -> Run {
     use std::io::Write;
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let binary = {
@@ -292,7 +303,14 @@ pub fn run_native(dir: &str, args: &[&str], stdin: &[u8]) -> Run {
             .or_insert_with(|| build_native(dir))
             .clone()
     };
-    let mut child = Command::new(&binary)
+    let mut command = Command::new(&binary);
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let mut child = command
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -92,8 +92,25 @@ const PIPE_DEVICE: u64 = 0x7069;
 #[cfg(feature = "net")]
 const SOCKET_DEVICE: u64 = 0x736f;
 
-/// The most descriptors open at once (Linux's default soft limit).
+/// The most descriptors open at once (Linux's default soft limit): the
+/// table's size, and `RLIMIT_NOFILE`'s hard limit.
 pub const MAX_FDS: usize = 1024;
+
+/// The descriptor numbers new descriptors may take, below this: `MAX_FDS`
+/// unless the program lowered `RLIMIT_NOFILE`.
+static DESCRIPTOR_LIMIT: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(MAX_FDS);
+
+/// The current limit on descriptor numbers (`RLIMIT_NOFILE`'s soft limit).
+pub fn descriptor_limit() -> usize {
+    DESCRIPTOR_LIMIT.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Sets the limit on new descriptor numbers (at most [`MAX_FDS`]); open
+/// descriptors above it stay open, as on Linux.
+pub fn set_descriptor_limit(limit: usize) {
+    DESCRIPTOR_LIMIT.store(limit.min(MAX_FDS), core::sync::atomic::Ordering::Relaxed);
+}
 
 /// What an open file description refers to.
 enum Object {
@@ -308,7 +325,7 @@ impl Fs {
     }
 
     fn free_fd(&self, min: usize) -> Result<usize> {
-        (min..MAX_FDS)
+        (min..descriptor_limit())
             .find(|&fd| self.fds.get(fd).is_none_or(Option::is_none))
             .ok_or(Errno(EMFILE))
     }
@@ -1337,7 +1354,7 @@ pub fn dup(fd: i32, min: i32, cloexec: bool) -> Result<i32> {
         let entry = fs.fd(fd)?;
         let min = usize::try_from(min)
             .ok()
-            .filter(|&min| min < MAX_FDS)
+            .filter(|&min| min < descriptor_limit())
             .ok_or(Errno(EINVAL))?;
         let new = fs.free_fd(min)?;
         fs.descriptions[entry.description]
@@ -1355,7 +1372,7 @@ pub fn dup_to(old: i32, new: i32, cloexec: bool) -> Result<i32> {
         let entry = fs.fd(old)?;
         let slot = usize::try_from(new)
             .ok()
-            .filter(|&n| n < MAX_FDS)
+            .filter(|&n| n < descriptor_limit())
             .ok_or(Errno(EBADF))?;
         if old == new {
             return Ok(new);

@@ -4,11 +4,11 @@
 use std::ffi::{c_char, c_void};
 
 unsafe extern "C" {
-    fn getpwnam(name: *const c_char) -> *mut c_void;
+    fn getspnam(name: *const c_char) -> *mut c_void;
 }
 
 fn main() {
     // SAFETY: a valid C string; the result is only compared with null.
-    let entry = unsafe { getpwnam(c"root".as_ptr()) };
-    println!("root exists: {}", !entry.is_null());
+    let entry = unsafe { getspnam(c"root".as_ptr()) };
+    println!("shadow entry exists: {}", !entry.is_null());
 }

@@ -1,5 +1,13 @@
-//! Clocks and sleeping, on the library OS's TSC clock: reading the time is
-//! never a VM exit, sleeping idles the vCPU in the monitor.
+//! `<time.h>`: clocks and sleeping, on the library OS's TSC clock (reading
+//! the time is never a VM exit, sleeping idles the vCPU in the monitor);
+//! time zones ([`zone`]), broken-down time ([`calendar`]) and its text
+//! ([`strftime`], [`strptime`], [`text`]).
+
+pub mod calendar;
+pub mod strftime;
+pub mod strptime;
+pub mod text;
+pub mod zone;
 
 use core::time::Duration;
 
@@ -69,6 +77,20 @@ pub unsafe extern "C" fn clock_gettime(clock: CInt, out: *mut Timespec) -> CInt 
         None => return errno::fail(code::EINVAL),
     }
     0
+}
+
+/// `time(2)`.
+///
+/// # Safety
+/// `out` must be null or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn time(out: *mut i64) -> i64 {
+    let now = unix_time().as_secs() as i64;
+    if !out.is_null() {
+        // SAFETY: per the caller.
+        unsafe { out.write(now) };
+    }
+    now
 }
 
 /// `struct timeval`.
