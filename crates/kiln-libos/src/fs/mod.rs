@@ -21,8 +21,10 @@
 //! Errors are Linux's `errno` values, as the C library reports them.
 
 mod event;
+mod fd_links;
 mod path;
 mod pipe;
+mod system;
 mod tree;
 mod volume;
 
@@ -38,10 +40,12 @@ use spinning_top::Spinlock;
 
 use crate::{platform, sched};
 use pipe::Pipe;
+use system::Device;
 use tree::{Found, Ino, Kind, Tree};
 
 pub use event::{Event, bits as epoll};
 pub use kiln_abi::file::FileStat as Stat;
+pub use system::RELEASE;
 
 /// A Linux error number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +105,10 @@ enum Object {
     Console(u32),
     /// A file of the guest's tree.
     File(Ino),
+    /// A device node of the tree.
+    Device { ino: Ino, device: Device },
+    /// A generated file of the tree, and its contents as made at `open`.
+    Generated { ino: Ino, contents: Vec<u8> },
     /// A directory of the guest's tree, and how far it has been listed.
     Dir { ino: Ino, cursor: Cursor },
     /// A file or directory on a host volume.
@@ -262,6 +270,7 @@ impl Fs {
                 tree.mount(&components, index as u32);
             }
         }
+        system::add(&mut tree);
         let mut fs = Self {
             tree,
             descriptions: Vec::new(),
@@ -393,7 +402,10 @@ impl Fs {
         let description = self.descriptions[index].take().expect("checked above");
         match description.object {
             Object::Console(_) => {}
-            Object::File(ino) | Object::Dir { ino, .. } => self.tree.closed(ino),
+            Object::File(ino)
+            | Object::Dir { ino, .. }
+            | Object::Device { ino, .. }
+            | Object::Generated { ino, .. } => self.tree.closed(ino),
             Object::Volume { handle } => volume::close(handle),
             Object::PipeRead(n) => self.close_pipe_end(n, true),
             Object::PipeWrite(n) => self.close_pipe_end(n, false),
@@ -490,6 +502,7 @@ impl Fs {
                 rest.extend_from_slice(name);
                 Entry::Volume { volume, rest }
             }
+            Found::Fd { .. } => return Err(Errno(ENOTDIR)),
             Found::Missing { .. } => return Err(Errno(ENOENT)),
         })
     }
@@ -535,6 +548,7 @@ impl Fs {
                     handle: volume::open(volume, &rest, flags, mode)?,
                 }
             }
+            Found::Fd { fd, .. } => return self.reopen(fd, flags),
             Found::Missing { parent, name } => {
                 if flags & O_CREAT == 0 {
                     return Err(Errno(ENOENT));
@@ -551,7 +565,23 @@ impl Fs {
                 let node = self.tree.node(ino);
                 match node.kind {
                     Kind::Symlink(_) => return Err(Errno(ELOOP)),
-                    Kind::Dir { .. } | Kind::Mount(_) => {
+                    Kind::Device(_) | Kind::Generated(_) if want_dir => {
+                        return Err(Errno(ENOTDIR));
+                    }
+                    Kind::Device(device) => {
+                        device.open()?;
+                        Object::Device { ino, device }
+                    }
+                    Kind::Generated(generated) => {
+                        if writes || flags & O_TRUNC != 0 {
+                            return Err(generated.write_error());
+                        }
+                        Object::Generated {
+                            ino,
+                            contents: generated.contents(),
+                        }
+                    }
+                    Kind::Dir { .. } | Kind::Mount(_) | Kind::FdDir => {
                         if writes || flags & (O_TRUNC | O_CREAT) != 0 {
                             return Err(Errno(EISDIR));
                         }
@@ -576,7 +606,11 @@ impl Fs {
                 }
             }
         };
-        if let Object::File(ino) | Object::Dir { ino, .. } = object {
+        if let Object::File(ino)
+        | Object::Dir { ino, .. }
+        | Object::Device { ino, .. }
+        | Object::Generated { ino, .. } = object
+        {
             self.tree.opened(ino);
         }
         let status = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK);
@@ -623,12 +657,17 @@ impl Fs {
             Object::Volume { handle } => {
                 in_range(at, buf.len()).and_then(|()| volume::read(handle, buf, at))
             }
-            Object::File(ino) => {
+            Object::Device { device, .. } => Ok(device.read(buf)),
+            Object::File(_) | Object::Generated { .. } => {
                 let offset = at.unwrap_or(description.offset);
                 if let Err(e) = in_range(Some(offset), buf.len()) {
                     return Step::Done(Err(e));
                 }
-                let contents = tree.contents(ino);
+                let contents = match &description.object {
+                    Object::Generated { contents, .. } => contents,
+                    Object::File(ino) => tree.contents(*ino),
+                    _ => unreachable!("matched above"),
+                };
                 let start = usize::try_from(offset)
                     .unwrap_or(usize::MAX)
                     .min(contents.len());
@@ -705,6 +744,9 @@ impl Fs {
                 Ok(data.len())
             }
             Object::Dir { .. } => Err(Errno(EISDIR)),
+            Object::Device { device, .. } => device.write(data.len()),
+            // Opened read-only: writers were refused at `open`.
+            Object::Generated { .. } => Err(Errno(EBADF)),
             Object::Volume { handle } => match volume::take_error(handle) {
                 Some(error) => Err(error),
                 None if in_range(at, data.len()).is_err() => Err(Errno(EINVAL)),
@@ -772,6 +814,7 @@ impl Fs {
                     stat,
                 ))
             }
+            (_, Found::Fd { fd, .. }) => Ok((self.fd_link(fd)?, self.fd_target_stat(fd)?)),
             (_, Found::Missing { .. }) => Err(Errno(ENOENT)),
         }
     }
@@ -818,6 +861,8 @@ impl Fs {
             Object::Socket(_) => Err(Errno(ESPIPE)),
             Object::Epoll(_) | Object::EventFd { .. } | Object::Pair { .. } => Err(Errno(ESPIPE)),
             Object::Volume { handle } => volume::seek(*handle, offset, whence),
+            // As Linux's memory devices: seeking goes nowhere.
+            Object::Device { .. } => Ok(0),
             // A listing can be rewound, and asked where it is; its
             // positions are not addresses to seek to.
             Object::Dir { cursor, .. } => match (whence, offset) {
@@ -829,11 +874,16 @@ impl Fs {
                 (SEEK_CUR, 0) => Ok(description.offset),
                 _ => Err(Errno(EINVAL)),
             },
-            Object::File(ino) => {
+            Object::File(_) | Object::Generated { .. } => {
+                let len = match &description.object {
+                    Object::Generated { contents, .. } => contents.len(),
+                    Object::File(ino) => tree.contents(*ino).len(),
+                    _ => unreachable!("matched above"),
+                };
                 let base = match whence {
                     SEEK_SET => 0,
                     SEEK_CUR => description.offset as i64,
-                    SEEK_END => tree.contents(*ino).len() as i64,
+                    SEEK_END => len as i64,
                     _ => return Err(Errno(EINVAL)),
                 };
                 let position = base.checked_add(offset).filter(|p| *p >= 0);
@@ -934,8 +984,13 @@ pub fn seek(fd: i32, offset: i64, whence: i32) -> Result<u64> {
 
 /// `fstat(2)`.
 pub fn fstat(fd: i32) -> Result<Stat> {
-    with(|fs| {
-        let (description, tree, _) = fs.split(fd)?;
+    with(|fs| fs.fd_stat(fd))
+}
+
+impl Fs {
+    /// The status of what descriptor `fd` refers to.
+    fn fd_stat(&mut self, fd: i32) -> Result<Stat> {
+        let (description, tree, _) = self.split(fd)?;
         Ok(match description.object {
             Object::Console(_) => Stat {
                 mode: 0o020000 | 0o620,
@@ -980,9 +1035,12 @@ pub fn fstat(fd: i32) -> Result<Stat> {
                 ..Stat::default()
             },
             Object::Volume { handle } => volume::stat_handle(handle)?,
-            Object::File(ino) | Object::Dir { ino, .. } => tree.stat(ino),
+            Object::File(ino)
+            | Object::Dir { ino, .. }
+            | Object::Device { ino, .. }
+            | Object::Generated { ino, .. } => tree.stat(ino),
         })
-    })
+    }
 }
 
 /// `fstatat(2)`: `stat`, or `lstat` without `follow`.
@@ -990,6 +1048,8 @@ pub fn stat(dirfd: i32, path: &[u8], follow: bool) -> Result<Stat> {
     with(|fs| match fs.locate(dirfd, path, follow)?.1 {
         Found::Node(ino) => Ok(fs.tree.stat(ino)),
         Found::Volume { volume, rest } => volume_stat(volume, &rest, path, follow),
+        Found::Fd { fd, follow: true } => fs.fd_target_stat(fd),
+        Found::Fd { fd, follow: false } => fs.fd_link_stat(fd),
         Found::Missing { .. } => Err(Errno(ENOENT)),
     })
 }
@@ -1015,7 +1075,20 @@ pub fn access(dirfd: i32, path: &[u8], mode: i32, follow: bool) -> Result<()> {
     const X_OK: i32 = 1;
     with(|fs| {
         let (stat, read_only) = match fs.locate(dirfd, path, follow)?.1 {
-            Found::Node(ino) => (fs.tree.stat(ino), fs.tree.node(ino).baked),
+            // Device nodes are read-only in that they cannot be removed
+            // or renamed; they can be written.
+            Found::Node(ino) => {
+                let node = fs.tree.node(ino);
+                let read_only = node.baked && !matches!(node.kind, Kind::Device(_));
+                (fs.tree.stat(ino), read_only)
+            }
+            Found::Fd { fd, follow } => {
+                let stat = match follow {
+                    true => fs.fd_target_stat(fd)?,
+                    false => fs.fd_link_stat(fd)?,
+                };
+                (stat, false)
+            }
             Found::Volume { volume, rest } => {
                 let read_only = platform::volumes()
                     .nth(volume as usize)
@@ -1058,6 +1131,7 @@ pub fn chmod(dirfd: i32, path: &[u8], mode: u32) -> Result<()> {
             Found::Volume { volume, rest } => {
                 volume_chmod(volume_stat(volume, &rest, path, true)?, mode)
             }
+            Found::Fd { .. } => Err(Errno(kiln_abi::errno::EPERM)),
             Found::Missing { .. } => Err(Errno(ENOENT)),
         }
     })
@@ -1123,6 +1197,7 @@ fn put_dirent(
 /// `getdents64(2)`: directory entries as `linux_dirent64` records.
 pub fn read_dir(fd: i32, buf: &mut [u8]) -> Result<usize> {
     with(|fs| {
+        let listed_fds = fs.fd_dir_listing(fd);
         let (description, tree, _) = fs.split(fd)?;
         let (ino, cursor) = match &mut description.object {
             Object::Volume { handle } => return volume::read_dir(*handle, buf),
@@ -1150,13 +1225,31 @@ pub fn read_dir(fd: i32, buf: &mut [u8]) -> Result<usize> {
                     )
                 }
                 Cursor::After(last) => {
-                    let Some((name, child)) = tree.list_after(ino, last.as_deref())?.next() else {
+                    let next =
+                        match &listed_fds {
+                            Some(fds) => {
+                                let after = last.as_deref().and_then(tree::parse_fd);
+                                let link_type = (kind::SYMLINK >> 12) as u8;
+                                fds.iter()
+                                    .find(|&&n| after.is_none_or(|a| n > a))
+                                    .map(|&n| {
+                                        let name = alloc::format!("{n}").into_bytes();
+                                        (name, fd_links::link_ino(n), link_type)
+                                    })
+                            }
+                            None => tree.list_after(ino, last.as_deref())?.next().map(
+                                |(name, child)| {
+                                    let kind = tree.node(child).dirent_type();
+                                    (name.to_vec(), u64::from(child) + 1, kind)
+                                },
+                            ),
+                        };
+                    let Some((name, child_ino, kind)) = next else {
                         break;
                     };
-                    let kind = tree.node(child).dirent_type();
                     (
-                        put_dirent(buf, filled, u64::from(child) + 1, offset, kind, name),
-                        Cursor::After(Some(name.to_vec())),
+                        put_dirent(buf, filled, child_ino, offset, kind, &name),
+                        Cursor::After(Some(name)),
                     )
                 }
             };
@@ -1275,6 +1368,12 @@ pub fn readlink(dirfd: i32, path: &[u8], buf: &mut [u8]) -> Result<usize> {
             Ok(n)
         }
         Found::Volume { volume, rest } => volume::readlink(volume, &rest, buf),
+        Found::Fd { fd, .. } => {
+            let target = fs.fd_link(fd)?;
+            let n = target.len().min(buf.len());
+            buf[..n].copy_from_slice(&target[..n]);
+            Ok(n)
+        }
         Found::Missing { .. } => Err(Errno(ENOENT)),
     })
 }
