@@ -13,6 +13,7 @@ const TABLE: &[(CInt, &str, &str)] = &[
     (code::ENOENT, "ENOENT", "No such file or directory"),
     (code::EINTR, "EINTR", "Interrupted system call"),
     (code::EIO, "EIO", "Input/output error"),
+    (code::ENXIO, "ENXIO", "No such device or address"),
     (code::EBADF, "EBADF", "Bad file descriptor"),
     (code::ECHILD, "ECHILD", "No child processes"),
     (code::EAGAIN, "EAGAIN", "Resource temporarily unavailable"),

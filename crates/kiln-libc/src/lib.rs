@@ -27,6 +27,7 @@
 //! - [`string`]: the error messages of `strerror_r`;
 //! - [`syscall`]: the raw `syscall()` entry `std` uses for futex and friends;
 //! - [`unwind`]: unwinding (`catch_unwind`, panicking threads) and `dlsym`;
+//! - [`utsname`]: `uname` and the host name;
 //! - [`trace`]: `kiln run --trace-libc`.
 #![no_std]
 
@@ -68,6 +69,7 @@ pub mod time;
 pub mod trace;
 pub mod unistd;
 pub mod unwind;
+pub mod utsname;
 
 /// A C buffer as a slice. C passes a null (or dangling) pointer with a zero
 /// length; a Rust slice needs a non-null, aligned pointer even then.
