@@ -232,8 +232,7 @@ fn trace_libc_logs_each_call_with_its_result() {
         traced
             .stderr
             .lines()
-            .any(|l| l.starts_with("kiln-libc: readlinkat(-100, ")
-                && l.ends_with(" = 8")),
+            .any(|l| l.starts_with("kiln-libc: readlinkat(-100, ") && l.ends_with(" = 8")),
         "current_exe's readlink of /proc/self/exe is missing:\n{}",
         traced.stderr
     );
