@@ -336,9 +336,11 @@ impl Store {
         }
         check_name(&config.name)?;
         // As Docker's containers, the guest is named after the instance
-        // unless `--hostname` says otherwise.
-        let options = config.run_args.iter().take_while(|arg| *arg != "--");
-        if !options.clone().any(|arg| arg.starts_with("--hostname=")) {
+        // unless `--hostname` says otherwise. (`kiln serve` booted its
+        // monitor before the instance had a name: its run arguments are
+        // recorded as they were.)
+        let mut options = config.run_args.iter().take_while(|arg| *arg != "--");
+        if config.served_by.is_none() && !options.any(|arg| arg.starts_with("--hostname=")) {
             config
                 .run_args
                 .insert(0, format!("--hostname={}", config.name));
