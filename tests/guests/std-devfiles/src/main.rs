@@ -345,6 +345,14 @@ fn kiln_only() {
         println!("meminfo {line}");
     }
     println!("release: {}", field(&uname().release));
+    // Never run natively: it would rename the host.
+    let name = b"renamed";
+    // SAFETY: a buffer of the length given.
+    let renamed = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
+    println!(
+        "sethostname: {renamed} errno {}",
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    );
     let mut etc: Vec<String> = fs::read_dir("/etc")
         .expect("list /etc")
         .map(|entry| {
