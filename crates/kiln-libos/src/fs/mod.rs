@@ -29,6 +29,7 @@ mod tree;
 mod volume;
 
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::vec::Vec;
 
 use kiln_abi::errno::{
@@ -1194,6 +1195,34 @@ fn put_dirent(
     Some(at + len)
 }
 
+/// The entry of directory `ino` after `last` (the first when `None`): its
+/// name, inode number and `d_type`. A descriptor directory lists `fds`.
+fn next_entry(
+    tree: &Tree,
+    ino: Ino,
+    fds: Option<&[i32]>,
+    last: Option<&[u8]>,
+) -> Result<Option<(Vec<u8>, u64, u8)>> {
+    if let Some(fds) = fds {
+        let after = last.and_then(tree::parse_fd);
+        let link_type = (kind::SYMLINK >> 12) as u8;
+        return Ok(fds
+            .iter()
+            .find(|&&n| after.is_none_or(|a| n > a))
+            .map(|&n| {
+                (
+                    format!("{n}").into_bytes(),
+                    fd_links::link_ino(n),
+                    link_type,
+                )
+            }));
+    }
+    Ok(tree.list_after(ino, last)?.next().map(|(name, child)| {
+        let kind = tree.node(child).dirent_type();
+        (name.to_vec(), u64::from(child) + 1, kind)
+    }))
+}
+
 /// `getdents64(2)`: directory entries as `linux_dirent64` records.
 pub fn read_dir(fd: i32, buf: &mut [u8]) -> Result<usize> {
     with(|fs| {
@@ -1225,25 +1254,7 @@ pub fn read_dir(fd: i32, buf: &mut [u8]) -> Result<usize> {
                     )
                 }
                 Cursor::After(last) => {
-                    let next =
-                        match &listed_fds {
-                            Some(fds) => {
-                                let after = last.as_deref().and_then(tree::parse_fd);
-                                let link_type = (kind::SYMLINK >> 12) as u8;
-                                fds.iter()
-                                    .find(|&&n| after.is_none_or(|a| n > a))
-                                    .map(|&n| {
-                                        let name = alloc::format!("{n}").into_bytes();
-                                        (name, fd_links::link_ino(n), link_type)
-                                    })
-                            }
-                            None => tree.list_after(ino, last.as_deref())?.next().map(
-                                |(name, child)| {
-                                    let kind = tree.node(child).dirent_type();
-                                    (name.to_vec(), u64::from(child) + 1, kind)
-                                },
-                            ),
-                        };
+                    let next = next_entry(tree, ino, listed_fds.as_deref(), last.as_deref())?;
                     let Some((name, child_ino, kind)) = next else {
                         break;
                     };
