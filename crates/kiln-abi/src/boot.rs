@@ -15,6 +15,9 @@ pub const BOOT_MAGIC: u64 = u64::from_le_bytes(*b"KILNBOOT");
 /// [`BootInfo::flags`]: log every call into the C library (`kiln run --trace-libc`).
 pub const FLAG_TRACE_LIBC: u64 = 1 << 0;
 
+/// The longest host name, in bytes (Linux's `HOST_NAME_MAX`).
+pub const HOST_NAME_MAX: usize = 64;
+
 /// How many entries [`BootInfo::regions`] holds.
 pub const MAX_REGIONS: usize = 8;
 
@@ -131,6 +134,11 @@ pub struct BootInfo {
     pub net: NetConfig,
     /// Written by the guest.
     pub guest: GuestStatus,
+    /// The host name (`kiln run --hostname`; 1 to [`HOST_NAME_MAX`] bytes,
+    /// NUL-terminated), which `uname` and `gethostname` report.
+    pub hostname: GuestPtr<u8>,
+    /// Its length, without the NUL.
+    pub hostname_len: u64,
 }
 
 impl BootInfo {
@@ -153,5 +161,6 @@ const _: () = {
     assert!(core::mem::offset_of!(BootInfo, volumes) == 376);
     assert!(core::mem::offset_of!(BootInfo, net) == 384);
     assert!(core::mem::offset_of!(BootInfo, guest) == 416);
-    assert!(core::mem::size_of::<BootInfo>() == 440);
+    assert!(core::mem::offset_of!(BootInfo, hostname) == 440);
+    assert!(core::mem::size_of::<BootInfo>() == 456);
 };

@@ -196,6 +196,9 @@ pub struct FileStat {
     pub mtime_ns: i64,
     /// Last status change.
     pub ctime_ns: i64,
+    /// The device a character or block device node stands for (Linux's
+    /// `st_rdev` encoding); zero for anything else.
+    pub rdev: u64,
 }
 
 /// One entry of the boot info's volume list.
@@ -221,7 +224,7 @@ pub const MAX_VOLUMES: usize = 64;
 const _: () = {
     assert!(core::mem::size_of::<FileArgs>() == 104);
     assert!(core::mem::offset_of!(FileArgs, result) == 80);
-    assert!(core::mem::size_of::<FileStat>() == 80);
+    assert!(core::mem::size_of::<FileStat>() == 88);
     assert!(core::mem::size_of::<Volume>() == 24);
 };
 

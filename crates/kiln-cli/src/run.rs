@@ -1,6 +1,7 @@
 //! `kiln run`: boot an image (building it first when given a crate).
 
 mod detach;
+mod hostname;
 pub mod net;
 pub mod volume;
 
@@ -88,6 +89,11 @@ pub struct RunArgs {
     /// ps`, `logs`, `stop`).
     #[arg(short = 'd', long)]
     detach: bool,
+    /// The guest's host name (`uname`, `gethostname`, `/etc/hostname`): 1 to
+    /// 64 letters, digits, '_', '.' and '-'. Default: the instance's name
+    /// with --detach, otherwise the program's name and six random hex digits.
+    #[arg(long, value_name = "NAME", value_parser = hostname::check)]
+    hostname: Option<String>,
     /// The instance's name (with --detach; default: the program's name and
     /// the start of the id).
     #[arg(long, requires = "detach")]
@@ -124,7 +130,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         .map_err(|e| Failure::new(IMAGE, format!("{}: {e}", image_path.display())))?;
     let mut config = VmConfig {
         memory: args.memory,
-        argv: std::iter::once(name).chain(args.args).collect(),
+        argv: std::iter::once(name.clone()).chain(args.args).collect(),
         env: guest_env(&args.env)?,
         timeout: args.timeout,
         process_start_ns: started_ns,
@@ -133,6 +139,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         stats_file: args.stats_file.clone(),
         image_file: Some(file.id()),
         net,
+        hostname: hostname::choose(args.hostname.as_deref(), &name)?,
     };
     let boot_failure = |e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),

@@ -81,7 +81,7 @@ fn file_call_with_an_unknown_operation() {
 fn file_stat_into_a_buffer_of_the_wrong_size() {
     violation(
         "file-stat-wrong-size",
-        "Stat buffer of 79 bytes; a FileStat is 80 bytes",
+        "Stat buffer of 87 bytes; a FileStat is 88 bytes",
     );
 }
 

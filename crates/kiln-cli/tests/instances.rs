@@ -361,3 +361,31 @@ fn stats_count_the_network_bytes_of_a_published_server() {
     assert!(sent >= answered, "{stats}");
     kiln.ok(&["rm", "-f", "web"]);
 }
+
+#[test]
+fn an_instance_is_its_own_host_unless_told_otherwise() {
+    let kiln = Kiln::new("hostname");
+    let guest = image("tests/guests/std-devfiles", false);
+    let cat = ["cat", "/etc/hostname"];
+    kiln.detach(&guest, &["--name", "named-host"], &cat);
+    kiln.detach(&guest, &["--name", "told", "--hostname", "other"], &cat);
+    let id = kiln.detach(&guest, &[], &cat);
+    let generated = kiln
+        .ps()
+        .into_iter()
+        .find(|i| i["id"] == id.as_str())
+        .and_then(|i| i["name"].as_str().map(String::from))
+        .expect("the unnamed instance in ps");
+    for (name, host) in [
+        ("named-host", "named-host"),
+        ("told", "other"),
+        (generated.as_str(), generated.as_str()),
+    ] {
+        kiln.wait_for(name, "exited", |i| i["status"] == "exited");
+        assert_eq!(
+            kiln.ok(&["logs", name]),
+            format!("{host}\n"),
+            "instance {name}"
+        );
+    }
+}

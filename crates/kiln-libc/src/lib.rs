@@ -38,6 +38,7 @@
 //! - [`assert`]: `__assert_fail`; [`dl`]: `dlopen`, `dlsym` and friends;
 //! - [`syscall`]: the raw `syscall()` entry `std` uses for futex and friends;
 //! - [`unwind`]: unwinding (`catch_unwind`, panicking threads);
+//! - [`utsname`]: `uname` and the host name;
 //! - [`trace`]: `kiln run --trace-libc`.
 #![no_std]
 
@@ -91,6 +92,7 @@ pub mod time;
 pub mod trace;
 pub mod unistd;
 pub mod unwind;
+pub mod utsname;
 
 /// A C buffer as a slice. C passes a null (or dangling) pointer with a zero
 /// length; a Rust slice needs a non-null, aligned pointer even then.

@@ -27,6 +27,7 @@ unsafe fn write_stat(buf: *mut u8, stat: &Stat) {
     put(24, &stat.mode.to_le_bytes());
     put(28, &stat.uid.to_le_bytes());
     put(32, &stat.gid.to_le_bytes());
+    put(40, &stat.rdev.to_le_bytes());
     put(48, &stat.size.to_le_bytes());
     put(56, &stat.blksize.to_le_bytes());
     put(64, &stat.blocks.to_le_bytes());

@@ -5,11 +5,8 @@
 //! integer arguments in the same registers as a fixed one, so six `long`
 //! parameters read them correctly on stable Rust.
 
-use core::cell::Cell;
-
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use kiln_libos::platform;
 use kiln_libos::time::Instant;
 
 use crate::errno::{self, code};
@@ -102,47 +99,6 @@ unsafe fn futex(addr: *const u32, op: CLong, value: u32, timeout: *const Timespe
     }
 }
 
-/// The generator behind `getrandom`: xoshiro256** seeded from the 256-bit
-/// host seed in the boot info, with each output mixed with the CPU's RDRAND
-/// where the CPU has it (the monitor lists RDRAND in the guest CPUID when
-/// the host has it).
-struct Random(Cell<Option<[u64; 4]>>);
-
-// SAFETY: one vCPU, cooperative threads that never switch inside
-// `next_random`: never accessed from two contexts.
-unsafe impl Sync for Random {}
-
-static RANDOM: Random = Random(Cell::new(None));
-
-pub(crate) fn next_random() -> u64 {
-    let mut s = RANDOM.0.get().unwrap_or(platform::boot_info().random_seed);
-    let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-    let t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = s[3].rotate_left(45);
-    RANDOM.0.set(Some(s));
-    result ^ rdrand().unwrap_or(0)
-}
-
-/// A hardware random number, if the CPU has RDRAND and it delivers.
-fn rdrand() -> Option<u64> {
-    const RDRAND: u32 = 1 << 30;
-    if core::arch::x86_64::__cpuid(1).ecx & RDRAND == 0 {
-        return None;
-    }
-    let (value, ok): (u64, u8);
-    // SAFETY: RDRAND is present (checked above); it only writes the two
-    // outputs and the flags.
-    unsafe {
-        core::arch::asm!("rdrand {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok, options(nomem, nostack));
-    }
-    (ok == 1).then_some(value)
-}
-
 /// `getrandom(2)`'s flags: `GRND_NONBLOCK`, `GRND_RANDOM`, `GRND_INSECURE`.
 const GRND_ALL: CInt = 1 | 2 | 4;
 
@@ -158,8 +114,6 @@ pub unsafe extern "C" fn getrandom(buf: *mut u8, len: usize, flags: CInt) -> CLo
     }
     // SAFETY: per the caller.
     let out = unsafe { crate::c_slice_mut(buf, len) };
-    for chunk in out.chunks_mut(8) {
-        chunk.copy_from_slice(&next_random().to_le_bytes()[..chunk.len()]);
-    }
+    kiln_libos::random::fill(out);
     len as CLong
 }

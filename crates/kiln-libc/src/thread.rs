@@ -28,7 +28,7 @@ fn stack_guard() -> usize {
         return guard;
     }
     // A zero low byte; the rest random and never all zero.
-    let fresh = (crate::syscall::next_random() as usize & !0xff) | 0x100;
+    let fresh = (kiln_libos::random::next() as usize & !0xff) | 0x100;
     STACK_GUARD.store(fresh, Ordering::Relaxed);
     fresh
 }

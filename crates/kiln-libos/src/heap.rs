@@ -69,6 +69,23 @@ pub fn allocated() -> usize {
     HEAP.0.lock().counters().allocated_bytes
 }
 
+/// Bytes of the heap not allocated now: what talc has free once it has
+/// claimed the free regions, the regions' whole size before that.
+pub fn free() -> u64 {
+    let talc = HEAP.0.lock();
+    let counters = talc.counters();
+    if counters.claimed_bytes == 0 {
+        let free = RegionKind::Free as u32;
+        return platform::boot_info()
+            .regions()
+            .iter()
+            .filter(|region| region.kind == free)
+            .map(|region| region.len)
+            .sum();
+    }
+    counters.available_bytes as u64
+}
+
 /// A talc source that claims the boot info's free regions once, when talc
 /// first runs out of memory.
 #[derive(Debug)]

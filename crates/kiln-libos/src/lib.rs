@@ -6,6 +6,7 @@
 //! - [`console`]: `println!`/`eprintln!`, line-buffered so a line costs one exit;
 //! - [`env`]: the program's arguments and environment;
 //! - [`process`]: exit codes;
+//! - [`random`]: random bytes (`getrandom`, `/dev/urandom`);
 //! - [`time`] (feature `time`): monotonic and wall-clock time, `sleep`;
 //! - the heap (feature `alloc`): `extern crate alloc` just works;
 //! - [`sched`] (feature `threads`): threads on the one vCPU;
@@ -32,6 +33,9 @@ mod panic;
 #[allow(unsafe_code)]
 pub mod platform;
 pub mod process;
+#[cfg(feature = "heap")]
+#[allow(unsafe_code)]
+pub mod random;
 #[allow(unsafe_code)]
 mod rt;
 #[cfg(feature = "threads")]

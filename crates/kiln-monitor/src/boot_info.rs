@@ -24,6 +24,8 @@ pub struct ProgramArgs<'a> {
     pub volumes: &'a [VolumeSpec],
     /// The network device and addressing (all zero: none).
     pub net: kiln_abi::net::NetConfig,
+    /// The host name (checked by the caller: 1 to `HOST_NAME_MAX` bytes).
+    pub hostname: &'a str,
 }
 
 impl ProgramArgs<'_> {
@@ -37,16 +39,18 @@ impl ProgramArgs<'_> {
         (size_of::<BootInfo>() + pointers + volumes + strings) as u64
     }
 
-    /// Every string the boot info holds, in order: argv, env, guest paths.
+    /// Every string the boot info holds, in order: argv, env, guest
+    /// paths, the host name.
     fn strings(&self) -> impl Iterator<Item = &str> {
         let args = self.argv.iter().chain(self.env).map(String::as_str);
         args.chain(self.volumes.iter().map(VolumeSpec::guest))
+            .chain([self.hostname])
     }
 }
 
 /// Writes the boot info at `layout.boot_info.start`: the block, then the
 /// `argv` and `envp` pointer arrays, the volume list (all 8-byte aligned),
-/// then the strings they point to.
+/// then the strings they point to (the host name's last).
 pub fn write(
     memory: &GuestMemory,
     layout: &Layout,
@@ -69,7 +73,8 @@ pub fn write(
         strings.push(0);
     }
     let (argv, rest) = string_addrs.split_at(args.argv.len());
-    let (env, guest_paths) = rest.split_at(args.env.len());
+    let (env, rest) = rest.split_at(args.env.len());
+    let (guest_paths, hostname) = rest.split_at(args.volumes.len());
     let pointer_bytes: Vec<u8> = [argv, &[0], env, &[0]]
         .concat()
         .iter()
@@ -118,6 +123,8 @@ pub fn write(
         },
         net: args.net,
         guest: Default::default(),
+        hostname: GuestPtr::new(hostname[0]),
+        hostname_len: args.hostname.len() as u64,
     };
     memory.write_obj(info, base)
 }

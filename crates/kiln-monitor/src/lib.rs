@@ -67,6 +67,9 @@ pub struct VmConfig {
     pub stats_file: Option<std::path::PathBuf>,
     /// The network device, if the VM has one ([`net`]).
     pub net: Option<net::NetSpec>,
+    /// The guest's host name: 1 to `kiln_abi::boot::HOST_NAME_MAX` bytes
+    /// (the CLI checks it; the guest reads no more than that).
+    pub hostname: String,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).

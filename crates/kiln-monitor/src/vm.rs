@@ -68,6 +68,7 @@ impl<'a> Vm<'a> {
                 .as_ref()
                 .map(|spec| spec.addressing.boot_config())
                 .unwrap_or_default(),
+            hostname: &config.hostname,
         };
         let layout = Layout::plan(
             config.memory,

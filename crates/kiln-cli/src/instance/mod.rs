@@ -23,5 +23,8 @@ mod supervise;
 pub mod commands;
 
 pub use proc::{SUPERVISOR_ENV, die_with_supervisor, me, signal};
-pub use store::{Config, Instance, RestartPolicy, ServedBy, State, Status, Store, now_ms};
+pub use store::{
+    Config, Instance, RestartPolicy, ServedBy, State, Status, Store, generated_name, now_ms,
+    random_id,
+};
 pub use supervise::supervise;

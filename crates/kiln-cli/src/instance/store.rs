@@ -332,14 +332,19 @@ impl Store {
                 .image
                 .file_stem()
                 .map_or("kiln".into(), |s| s.to_string_lossy());
-            let stem: String = stem
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                .take(48)
-                .collect();
-            config.name = format!("{stem}-{}", &id[..6]);
+            config.name = generated_name(&stem, &id);
         }
         check_name(&config.name)?;
+        // As Docker's containers, the guest is named after the instance
+        // unless `--hostname` says otherwise. (`kiln serve` booted its
+        // monitor before the instance had a name: its run arguments are
+        // recorded as they were.)
+        let mut options = config.run_args.iter().take_while(|arg| *arg != "--");
+        if config.served_by.is_none() && !options.any(|arg| arg.starts_with("--hostname=")) {
+            config
+                .run_args
+                .insert(0, format!("--hostname={}", config.name));
+        }
         // The name is taken by creating its index entry: atomic, so two
         // creations cannot both get it, and no listing is needed.
         let name_path = self.root.join("names").join(&config.name);
@@ -417,8 +422,22 @@ fn check_name(name: &str) -> Result<(), Failure> {
     }
 }
 
+/// A name made of a program's name (what is not a letter or digit made
+/// `-`, leading ones dropped) and the start of a random id:
+/// `std-hello-3f9a1c`, or `kiln-3f9a1c` when nothing of the name is left.
+pub fn generated_name(program: &str, id: &str) -> String {
+    let stem: String = program
+        .chars()
+        .skip_while(|c| !c.is_ascii_alphanumeric())
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(48)
+        .collect();
+    let stem = if stem.is_empty() { "kiln" } else { &stem };
+    format!("{stem}-{}", &id[..6])
+}
+
 /// 12 random hex digits.
-fn random_id() -> Result<String, Failure> {
+pub fn random_id() -> Result<String, Failure> {
     let mut bytes = [0u8; 6];
     File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))

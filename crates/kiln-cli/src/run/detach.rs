@@ -37,6 +37,7 @@ pub(super) fn start(args: &RunArgs, image: &Path, volumes: &[VolumeSpec]) -> Out
         run_args.push(format!("--publish={publish}"));
     }
     for (flag, value) in [
+        ("hostname", &args.hostname),
         ("net", &args.net),
         ("ip", &args.ip),
         ("gateway", &args.gateway),

@@ -30,7 +30,7 @@ pub unsafe extern "C" fn mkostemp(template: *mut c_char, flags: c_int) -> c_int 
         return errno::fail(code::EINVAL);
     }
     for _ in 0..ATTEMPTS {
-        let random = crate::syscall::next_random();
+        let random = kiln_libos::random::next();
         for i in 0..6 {
             let letter = LETTERS[(random >> (i * 8)) as usize % LETTERS.len()];
             // SAFETY: within the template's last six bytes.

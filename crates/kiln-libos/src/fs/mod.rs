@@ -21,12 +21,15 @@
 //! Errors are Linux's `errno` values, as the C library reports them.
 
 mod event;
+mod fd_links;
 mod path;
 mod pipe;
+mod system;
 mod tree;
 mod volume;
 
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::vec::Vec;
 
 use kiln_abi::errno::{
@@ -38,10 +41,12 @@ use spinning_top::Spinlock;
 
 use crate::{platform, sched};
 use pipe::Pipe;
+use system::Device;
 use tree::{Found, Ino, Kind, Tree};
 
 pub use event::{Event, bits as epoll};
 pub use kiln_abi::file::FileStat as Stat;
+pub use system::RELEASE;
 
 /// A Linux error number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,6 +123,10 @@ enum Object {
     Console(u32),
     /// A file of the guest's tree.
     File(Ino),
+    /// A device node of the tree.
+    Device { ino: Ino, device: Device },
+    /// A generated file of the tree, and its contents as made at `open`.
+    Generated { ino: Ino, contents: Vec<u8> },
     /// A directory of the guest's tree, and how far it has been listed.
     Dir { ino: Ino, cursor: Cursor },
     /// A file or directory on a host volume.
@@ -279,6 +288,7 @@ impl Fs {
                 tree.mount(&components, index as u32);
             }
         }
+        system::add(&mut tree);
         let mut fs = Self {
             tree,
             descriptions: Vec::new(),
@@ -410,7 +420,10 @@ impl Fs {
         let description = self.descriptions[index].take().expect("checked above");
         match description.object {
             Object::Console(_) => {}
-            Object::File(ino) | Object::Dir { ino, .. } => self.tree.closed(ino),
+            Object::File(ino)
+            | Object::Dir { ino, .. }
+            | Object::Device { ino, .. }
+            | Object::Generated { ino, .. } => self.tree.closed(ino),
             Object::Volume { handle } => volume::close(handle),
             Object::PipeRead(n) => self.close_pipe_end(n, true),
             Object::PipeWrite(n) => self.close_pipe_end(n, false),
@@ -507,6 +520,7 @@ impl Fs {
                 rest.extend_from_slice(name);
                 Entry::Volume { volume, rest }
             }
+            Found::Fd { .. } => return Err(Errno(ENOTDIR)),
             Found::Missing { .. } => return Err(Errno(ENOENT)),
         })
     }
@@ -552,6 +566,7 @@ impl Fs {
                     handle: volume::open(volume, &rest, flags, mode)?,
                 }
             }
+            Found::Fd { fd, .. } => return self.reopen(fd, flags),
             Found::Missing { parent, name } => {
                 if flags & O_CREAT == 0 {
                     return Err(Errno(ENOENT));
@@ -568,7 +583,23 @@ impl Fs {
                 let node = self.tree.node(ino);
                 match node.kind {
                     Kind::Symlink(_) => return Err(Errno(ELOOP)),
-                    Kind::Dir { .. } | Kind::Mount(_) => {
+                    Kind::Device(_) | Kind::Generated(_) if want_dir => {
+                        return Err(Errno(ENOTDIR));
+                    }
+                    Kind::Device(device) => {
+                        device.open()?;
+                        Object::Device { ino, device }
+                    }
+                    Kind::Generated(generated) => {
+                        if writes || flags & O_TRUNC != 0 {
+                            return Err(generated.write_error());
+                        }
+                        Object::Generated {
+                            ino,
+                            contents: generated.contents(),
+                        }
+                    }
+                    Kind::Dir { .. } | Kind::Mount(_) | Kind::FdDir => {
                         if writes || flags & (O_TRUNC | O_CREAT) != 0 {
                             return Err(Errno(EISDIR));
                         }
@@ -593,7 +624,11 @@ impl Fs {
                 }
             }
         };
-        if let Object::File(ino) | Object::Dir { ino, .. } = object {
+        if let Object::File(ino)
+        | Object::Dir { ino, .. }
+        | Object::Device { ino, .. }
+        | Object::Generated { ino, .. } = object
+        {
             self.tree.opened(ino);
         }
         let status = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK);
@@ -640,12 +675,17 @@ impl Fs {
             Object::Volume { handle } => {
                 in_range(at, buf.len()).and_then(|()| volume::read(handle, buf, at))
             }
-            Object::File(ino) => {
+            Object::Device { device, .. } => Ok(device.read(buf)),
+            Object::File(_) | Object::Generated { .. } => {
                 let offset = at.unwrap_or(description.offset);
                 if let Err(e) = in_range(Some(offset), buf.len()) {
                     return Step::Done(Err(e));
                 }
-                let contents = tree.contents(ino);
+                let contents = match &description.object {
+                    Object::Generated { contents, .. } => contents,
+                    Object::File(ino) => tree.contents(*ino),
+                    _ => unreachable!("matched above"),
+                };
                 let start = usize::try_from(offset)
                     .unwrap_or(usize::MAX)
                     .min(contents.len());
@@ -722,6 +762,9 @@ impl Fs {
                 Ok(data.len())
             }
             Object::Dir { .. } => Err(Errno(EISDIR)),
+            Object::Device { device, .. } => device.write(data.len()),
+            // Opened read-only: writers were refused at `open`.
+            Object::Generated { .. } => Err(Errno(EBADF)),
             Object::Volume { handle } => match volume::take_error(handle) {
                 Some(error) => Err(error),
                 None if in_range(at, data.len()).is_err() => Err(Errno(EINVAL)),
@@ -789,6 +832,7 @@ impl Fs {
                     stat,
                 ))
             }
+            (_, Found::Fd { fd, .. }) => Ok((self.fd_link(fd)?, self.fd_target_stat(fd)?)),
             (_, Found::Missing { .. }) => Err(Errno(ENOENT)),
         }
     }
@@ -835,6 +879,8 @@ impl Fs {
             Object::Socket(_) => Err(Errno(ESPIPE)),
             Object::Epoll(_) | Object::EventFd { .. } | Object::Pair { .. } => Err(Errno(ESPIPE)),
             Object::Volume { handle } => volume::seek(*handle, offset, whence),
+            // As Linux's memory devices: seeking goes nowhere.
+            Object::Device { .. } => Ok(0),
             // A listing can be rewound, and asked where it is; its
             // positions are not addresses to seek to.
             Object::Dir { cursor, .. } => match (whence, offset) {
@@ -846,11 +892,16 @@ impl Fs {
                 (SEEK_CUR, 0) => Ok(description.offset),
                 _ => Err(Errno(EINVAL)),
             },
-            Object::File(ino) => {
+            Object::File(_) | Object::Generated { .. } => {
+                let len = match &description.object {
+                    Object::Generated { contents, .. } => contents.len(),
+                    Object::File(ino) => tree.contents(*ino).len(),
+                    _ => unreachable!("matched above"),
+                };
                 let base = match whence {
                     SEEK_SET => 0,
                     SEEK_CUR => description.offset as i64,
-                    SEEK_END => tree.contents(*ino).len() as i64,
+                    SEEK_END => len as i64,
                     _ => return Err(Errno(EINVAL)),
                 };
                 let position = base.checked_add(offset).filter(|p| *p >= 0);
@@ -951,8 +1002,13 @@ pub fn seek(fd: i32, offset: i64, whence: i32) -> Result<u64> {
 
 /// `fstat(2)`.
 pub fn fstat(fd: i32) -> Result<Stat> {
-    with(|fs| {
-        let (description, tree, _) = fs.split(fd)?;
+    with(|fs| fs.fd_stat(fd))
+}
+
+impl Fs {
+    /// The status of what descriptor `fd` refers to.
+    fn fd_stat(&mut self, fd: i32) -> Result<Stat> {
+        let (description, tree, _) = self.split(fd)?;
         Ok(match description.object {
             Object::Console(_) => Stat {
                 mode: 0o020000 | 0o620,
@@ -997,9 +1053,12 @@ pub fn fstat(fd: i32) -> Result<Stat> {
                 ..Stat::default()
             },
             Object::Volume { handle } => volume::stat_handle(handle)?,
-            Object::File(ino) | Object::Dir { ino, .. } => tree.stat(ino),
+            Object::File(ino)
+            | Object::Dir { ino, .. }
+            | Object::Device { ino, .. }
+            | Object::Generated { ino, .. } => tree.stat(ino),
         })
-    })
+    }
 }
 
 /// `fstatat(2)`: `stat`, or `lstat` without `follow`.
@@ -1007,6 +1066,8 @@ pub fn stat(dirfd: i32, path: &[u8], follow: bool) -> Result<Stat> {
     with(|fs| match fs.locate(dirfd, path, follow)?.1 {
         Found::Node(ino) => Ok(fs.tree.stat(ino)),
         Found::Volume { volume, rest } => volume_stat(volume, &rest, path, follow),
+        Found::Fd { fd, follow: true } => fs.fd_target_stat(fd),
+        Found::Fd { fd, follow: false } => fs.fd_link_stat(fd),
         Found::Missing { .. } => Err(Errno(ENOENT)),
     })
 }
@@ -1032,7 +1093,20 @@ pub fn access(dirfd: i32, path: &[u8], mode: i32, follow: bool) -> Result<()> {
     const X_OK: i32 = 1;
     with(|fs| {
         let (stat, read_only) = match fs.locate(dirfd, path, follow)?.1 {
-            Found::Node(ino) => (fs.tree.stat(ino), fs.tree.node(ino).baked),
+            // Device nodes are read-only in that they cannot be removed
+            // or renamed; they can be written.
+            Found::Node(ino) => {
+                let node = fs.tree.node(ino);
+                let read_only = node.baked && !matches!(node.kind, Kind::Device(_));
+                (fs.tree.stat(ino), read_only)
+            }
+            Found::Fd { fd, follow } => {
+                let stat = match follow {
+                    true => fs.fd_target_stat(fd)?,
+                    false => fs.fd_link_stat(fd)?,
+                };
+                (stat, false)
+            }
             Found::Volume { volume, rest } => {
                 let read_only = platform::volumes()
                     .nth(volume as usize)
@@ -1075,6 +1149,7 @@ pub fn chmod(dirfd: i32, path: &[u8], mode: u32) -> Result<()> {
             Found::Volume { volume, rest } => {
                 volume_chmod(volume_stat(volume, &rest, path, true)?, mode)
             }
+            Found::Fd { .. } => Err(Errno(kiln_abi::errno::EPERM)),
             Found::Missing { .. } => Err(Errno(ENOENT)),
         }
     })
@@ -1137,9 +1212,38 @@ fn put_dirent(
     Some(at + len)
 }
 
+/// The entry of directory `ino` after `last` (the first when `None`): its
+/// name, inode number and `d_type`. A descriptor directory lists `fds`.
+fn next_entry(
+    tree: &Tree,
+    ino: Ino,
+    fds: Option<&[i32]>,
+    last: Option<&[u8]>,
+) -> Result<Option<(Vec<u8>, u64, u8)>> {
+    if let Some(fds) = fds {
+        let after = last.and_then(tree::parse_fd);
+        let link_type = (kind::SYMLINK >> 12) as u8;
+        return Ok(fds
+            .iter()
+            .find(|&&n| after.is_none_or(|a| n > a))
+            .map(|&n| {
+                (
+                    format!("{n}").into_bytes(),
+                    fd_links::link_ino(n),
+                    link_type,
+                )
+            }));
+    }
+    Ok(tree.list_after(ino, last)?.next().map(|(name, child)| {
+        let kind = tree.node(child).dirent_type();
+        (name.to_vec(), u64::from(child) + 1, kind)
+    }))
+}
+
 /// `getdents64(2)`: directory entries as `linux_dirent64` records.
 pub fn read_dir(fd: i32, buf: &mut [u8]) -> Result<usize> {
     with(|fs| {
+        let listed_fds = fs.fd_dir_listing(fd);
         let (description, tree, _) = fs.split(fd)?;
         let (ino, cursor) = match &mut description.object {
             Object::Volume { handle } => return volume::read_dir(*handle, buf),
@@ -1167,13 +1271,13 @@ pub fn read_dir(fd: i32, buf: &mut [u8]) -> Result<usize> {
                     )
                 }
                 Cursor::After(last) => {
-                    let Some((name, child)) = tree.list_after(ino, last.as_deref())?.next() else {
+                    let next = next_entry(tree, ino, listed_fds.as_deref(), last.as_deref())?;
+                    let Some((name, child_ino, kind)) = next else {
                         break;
                     };
-                    let kind = tree.node(child).dirent_type();
                     (
-                        put_dirent(buf, filled, u64::from(child) + 1, offset, kind, name),
-                        Cursor::After(Some(name.to_vec())),
+                        put_dirent(buf, filled, child_ino, offset, kind, &name),
+                        Cursor::After(Some(name)),
                     )
                 }
             };
@@ -1292,6 +1396,12 @@ pub fn readlink(dirfd: i32, path: &[u8], buf: &mut [u8]) -> Result<usize> {
             Ok(n)
         }
         Found::Volume { volume, rest } => volume::readlink(volume, &rest, buf),
+        Found::Fd { fd, .. } => {
+            let target = fs.fd_link(fd)?;
+            let n = target.len().min(buf.len());
+            buf[..n].copy_from_slice(&target[..n]);
+            Ok(n)
+        }
         Found::Missing { .. } => Err(Errno(ENOENT)),
     })
 }

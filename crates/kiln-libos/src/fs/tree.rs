@@ -19,6 +19,7 @@ use kiln_abi::errno::{
 use kiln_abi::file::FileStat;
 use kiln_abi::fs_image::{FsImage, kind};
 
+use super::system::{Device, Generated};
 use super::{Errno, Result, path};
 
 /// A node's index in the arena; also its inode number (plus one).
@@ -32,6 +33,9 @@ const MAX_LINKS: u32 = 40;
 
 /// The device number `stat` reports for the guest's own tree.
 const DEVICE: u64 = 0x4b49;
+
+/// The type bits of a character device.
+const CHARACTER_DEVICE: u32 = 0o020000;
 
 /// File contents.
 pub enum Data {
@@ -65,6 +69,13 @@ pub enum Kind {
     Symlink(Data),
     /// The mount point of host volume `n` (an index into the boot info's list).
     Mount(u32),
+    /// A character device.
+    Device(Device),
+    /// A read-only file whose contents are made when it is opened.
+    Generated(Generated),
+    /// `/proc/<pid>/fd`: a directory listing the open descriptors, each
+    /// a link to what it refers to.
+    FdDir,
 }
 
 /// A node.
@@ -89,14 +100,15 @@ impl Node {
     /// A directory of the tree, or a volume's mount point (which is one
     /// to the directory holding it).
     fn is_directory(&self) -> bool {
-        matches!(self.kind, Kind::Dir { .. } | Kind::Mount(_))
+        matches!(self.kind, Kind::Dir { .. } | Kind::Mount(_) | Kind::FdDir)
     }
 
     fn type_bits(&self) -> u32 {
         match self.kind {
-            Kind::File(_) => kind::FILE,
-            Kind::Dir { .. } | Kind::Mount(_) => kind::DIRECTORY,
+            Kind::File(_) | Kind::Generated(_) => kind::FILE,
+            Kind::Dir { .. } | Kind::Mount(_) | Kind::FdDir => kind::DIRECTORY,
             Kind::Symlink(_) => kind::SYMLINK,
+            Kind::Device(_) => CHARACTER_DEVICE,
         }
     }
 
@@ -118,6 +130,15 @@ pub enum Found {
         /// The path beneath its root.
         rest: Vec<u8>,
     },
+    /// Descriptor `fd`, named in `/proc/<pid>/fd` (the C library's
+    /// descriptor table knows what it is): the file it refers to when
+    /// `follow`ed, otherwise the link itself.
+    Fd {
+        /// The descriptor.
+        fd: i32,
+        /// Whether the link is followed.
+        follow: bool,
+    },
     /// Nothing yet: the last component `name` is missing from directory `parent`.
     Missing {
         /// The directory that would hold it.
@@ -134,7 +155,7 @@ fn blocks(kind: &Kind) -> u64 {
     match kind {
         Kind::File(data) => (data.bytes().len() as u64).div_ceil(4096) * 8,
         Kind::Dir { .. } | Kind::Mount(_) => 8,
-        Kind::Symlink(_) => 0,
+        Kind::Symlink(_) | Kind::Device(_) | Kind::Generated(_) | Kind::FdDir => 0,
     }
 }
 
@@ -387,6 +408,40 @@ impl Tree {
         }
     }
 
+    /// Adds a system node (read-only) `name` in directory `dir` (as
+    /// components from the root), creating the directories on the way
+    /// (read-only ones with `read_only_dirs`). A name already there (baked
+    /// into the image) is kept, and so is a path blocked by a baked file.
+    pub fn add_system(&mut self, dir: &[&[u8]], name: &[u8], kind: Kind, read_only_dirs: bool) {
+        let mut at = ROOT;
+        for component in dir {
+            at = match self.lookup(at, component) {
+                Ok(child) if matches!(self.node(child).kind, Kind::Dir { .. }) => child,
+                Ok(_) => return,
+                Err(_) => {
+                    let mode = if read_only_dirs { 0o555 } else { 0o755 };
+                    let child = self.insert(empty_dir(at), mode);
+                    self.link(at, component, child);
+                    self.node_mut(child).baked = read_only_dirs;
+                    child
+                }
+            };
+        }
+        if self.lookup(at, name).is_ok() {
+            return;
+        }
+        let mode = match kind {
+            Kind::Device(_) => 0o666,
+            Kind::Symlink(_) => 0o777,
+            Kind::FdDir => 0o500,
+            Kind::Generated(generated) if generated.in_proc() => 0o444,
+            _ => 0o644,
+        };
+        let child = self.insert(kind, mode);
+        self.link(at, name, child);
+        self.node_mut(child).baked = true;
+    }
+
     /// Follows `components` from the root; `..` goes up from where the walk
     /// has got to (so after a link, from where the link led). A final
     /// symbolic link is followed only with `follow_last`. Also returns the
@@ -412,6 +467,25 @@ impl Tree {
                     let path = path::join(stack.iter().map(|(_, n)| n).chain(&canonical));
                     let volume = *volume;
                     return Ok((Found::Volume { volume, rest }, path));
+                }
+                Kind::FdDir if name == b".." => {
+                    stack.pop();
+                    continue;
+                }
+                Kind::FdDir => {
+                    let fd = parse_fd(&name).ok_or(Errno(ENOENT))?;
+                    if !queue.is_empty() {
+                        // A descriptor's link leads out of the tree.
+                        return Err(Errno(ENOTDIR));
+                    }
+                    let path = path::join(stack.iter().map(|(_, n)| n).chain([&name]));
+                    return Ok((
+                        Found::Fd {
+                            fd,
+                            follow: follow_last,
+                        },
+                        path,
+                    ));
                 }
                 _ => return Err(Errno(ENOTDIR)),
             };
@@ -508,8 +582,11 @@ impl Tree {
         match (&self.node(ino).kind, directory) {
             (Kind::Mount(_), _) => Err(Errno(EBUSY)),
             (Kind::Dir { entries, .. }, true) if !entries.is_empty() => Err(Errno(ENOTEMPTY)),
-            (Kind::Dir { .. }, true) | (Kind::File(_) | Kind::Symlink(_), false) => Ok(()),
-            (Kind::Dir { .. }, false) => Err(Errno(EISDIR)),
+            (Kind::Dir { .. } | Kind::FdDir, true)
+            | (Kind::File(_) | Kind::Symlink(_) | Kind::Device(_) | Kind::Generated(_), false) => {
+                Ok(())
+            }
+            (Kind::Dir { .. } | Kind::FdDir, false) => Err(Errno(EISDIR)),
             (_, true) => Err(Errno(ENOTDIR)),
         }
     }
@@ -608,8 +685,8 @@ impl Tree {
     fn owned_contents(&mut self, ino: Ino) -> Result<&mut Vec<u8>> {
         match &mut self.node_mut(ino).kind {
             Kind::File(Data::Owned(bytes)) => Ok(bytes),
-            Kind::File(Data::Baked(_)) => Err(Errno(EROFS)),
-            Kind::Dir { .. } | Kind::Mount(_) => Err(Errno(EISDIR)),
+            Kind::File(Data::Baked(_)) | Kind::Device(_) | Kind::Generated(_) => Err(Errno(EROFS)),
+            Kind::Dir { .. } | Kind::Mount(_) | Kind::FdDir => Err(Errno(EISDIR)),
             Kind::Symlink(_) => Err(Errno(EINVAL)),
         }
     }
@@ -650,6 +727,13 @@ impl Tree {
         let size = match &node.kind {
             Kind::File(data) | Kind::Symlink(data) => data.bytes().len() as u64,
             Kind::Dir { .. } | Kind::Mount(_) => 4096,
+            // As Linux: procfs files have no size; the others have theirs now.
+            Kind::Generated(generated) if !generated.in_proc() => generated.contents().len() as u64,
+            Kind::Device(_) | Kind::Generated(_) | Kind::FdDir => 0,
+        };
+        let rdev = match node.kind {
+            Kind::Device(device) => device.rdev(),
+            _ => 0,
         };
         FileStat {
             dev: DEVICE,
@@ -664,6 +748,7 @@ impl Tree {
             atime_ns: node.mtime_ns,
             mtime_ns: node.mtime_ns,
             ctime_ns: node.ctime_ns,
+            rdev,
         }
     }
 
@@ -713,4 +798,17 @@ impl Tree {
             _ => ROOT,
         }
     }
+}
+
+/// A descriptor number as `/proc/<pid>/fd` names it: decimal digits,
+/// no sign or leading zero.
+pub fn parse_fd(name: &[u8]) -> Option<i32> {
+    if name.is_empty() || (name.len() > 1 && name[0] == b'0') {
+        return None;
+    }
+    core::str::from_utf8(name)
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|fd: &i32| *fd >= 0)
 }

@@ -10,7 +10,7 @@ pub mod kiln;
 #[cfg(feature = "fs")]
 pub use kiln::{baked_files, file_call, volumes};
 pub use kiln::{
-    block_until, boot_info, console_write, exit, report_out_of_memory, report_panic,
+    block_until, boot_info, console_write, exit, hostname, report_out_of_memory, report_panic,
     set_current_thread, set_page_present, stamp_main,
 };
 

@@ -232,5 +232,6 @@ fn file_stat(stat: &libc::stat) -> FileStat {
         atime_ns: ns(stat.st_atime, stat.st_atime_nsec),
         mtime_ns: ns(stat.st_mtime, stat.st_mtime_nsec),
         ctime_ns: ns(stat.st_ctime, stat.st_ctime_nsec),
+        rdev: stat.st_rdev,
     }
 }

@@ -57,7 +57,7 @@ fn main() -> i32 {
         "file-stat-wrong-size" => file(FileArgs {
             op: FileOp::Stat as u32,
             buf: GuestPtr::from_ptr(text.as_ptr()),
-            len: 79,
+            len: 87,
             ..FileArgs::default()
         }),
         "file-read-outside" => file(FileArgs {

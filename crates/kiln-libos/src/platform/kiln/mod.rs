@@ -159,6 +159,19 @@ pub fn volumes() -> impl Iterator<Item = (&'static [u8], bool)> {
     })
 }
 
+/// The host name the monitor gave the guest (`kiln run --hostname`), at
+/// most `HOST_NAME_MAX` bytes.
+pub fn hostname() -> &'static [u8] {
+    let info = boot_info();
+    let len = (info.hostname_len as usize).min(kiln_abi::boot::HOST_NAME_MAX);
+    if len == 0 {
+        return &[];
+    }
+    // SAFETY: the monitor writes the name's bytes in the boot-info region,
+    // which nothing writes after boot.
+    unsafe { core::slice::from_raw_parts(info.hostname.addr() as *const u8, len) }
+}
+
 /// The filesystem `kiln build` baked into the image (empty if none).
 #[cfg(feature = "fs")]
 pub fn baked_files() -> &'static [u8] {

@@ -1,0 +1,76 @@
+//! Random bytes: the one generator behind `getrandom(2)`, `/dev/urandom`
+//! and the C library's own needs (temporary names, guard words).
+//!
+//! xoshiro256** seeded from the 256-bit host seed in the boot info, each
+//! output mixed with the CPU's RDRAND where the CPU has it (the monitor
+//! lists RDRAND in the guest CPUID when the host has it). Written here
+//! rather than taken from `rand_xoshiro` because it is a dozen lines and the
+//! library OS keeps its dependencies to what it cannot do without.
+//!
+//! The state sits behind a spin lock, so two threads never draw the same
+//! output, whatever the scheduling. Whether the CPU has RDRAND is asked of
+//! CPUID once: CPUID exits to the hypervisor (tens of µs on our hosts).
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use spinning_top::Spinlock;
+
+use crate::platform;
+
+/// The generator's state; `None` until the first draw seeds it.
+static STATE: Spinlock<Option<[u64; 4]>> = Spinlock::new(None);
+
+/// Whether the CPU has RDRAND: unknown, no, yes.
+static RDRAND: AtomicU8 = AtomicU8::new(UNKNOWN);
+const UNKNOWN: u8 = 0;
+const ABSENT: u8 = 1;
+const PRESENT: u8 = 2;
+
+/// The next 64 random bits.
+pub fn next() -> u64 {
+    let result = {
+        let mut state = STATE.lock();
+        let s = state.get_or_insert_with(|| platform::boot_info().random_seed);
+        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    };
+    result ^ rdrand().unwrap_or(0)
+}
+
+/// A hardware random number, if the CPU has RDRAND and it delivers.
+fn rdrand() -> Option<u64> {
+    let known = match RDRAND.load(Ordering::Relaxed) {
+        UNKNOWN => {
+            const RDRAND_BIT: u32 = 1 << 30;
+            let present = core::arch::x86_64::__cpuid(1).ecx & RDRAND_BIT != 0;
+            let known = if present { PRESENT } else { ABSENT };
+            RDRAND.store(known, Ordering::Relaxed);
+            known
+        }
+        known => known,
+    };
+    if known != PRESENT {
+        return None;
+    }
+    let (value, ok): (u64, u8);
+    // SAFETY: RDRAND is present (checked above); it only writes the two
+    // outputs and the flags.
+    unsafe {
+        core::arch::asm!("rdrand {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok, options(nomem, nostack));
+    }
+    (ok == 1).then_some(value)
+}
+
+/// Fills `out` with random bytes.
+pub fn fill(out: &mut [u8]) {
+    for chunk in out.chunks_mut(8) {
+        chunk.copy_from_slice(&next().to_le_bytes()[..chunk.len()]);
+    }
+}
