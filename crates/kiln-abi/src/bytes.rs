@@ -5,7 +5,7 @@ use vm_memory::ByteValued;
 
 use crate::boot::{BootInfo, GuestStatus, MemoryRegion, TlsTemplate};
 use crate::file::{FileArgs, FileStat, Volume};
-use crate::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, PanicArgs};
+use crate::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, PanicArgs, StdinReadArgs};
 use crate::net::NetConfig;
 use crate::trap::TrapFrame;
 
@@ -28,6 +28,8 @@ unsafe impl ByteValued for ExitArgs {}
 unsafe impl ByteValued for BlockArgs {}
 // SAFETY: as above.
 unsafe impl ByteValued for PanicArgs {}
+// SAFETY: as above.
+unsafe impl ByteValued for StdinReadArgs {}
 // SAFETY: as above.
 unsafe impl ByteValued for TrapFrame {}
 // SAFETY: as above.

@@ -29,6 +29,7 @@ pub mod net;
 pub mod paging;
 pub mod seccomp;
 pub mod stats;
+pub mod stdin;
 #[cfg(test)]
 mod test_support;
 pub mod vm;
@@ -67,6 +68,9 @@ pub struct VmConfig {
     pub stats_file: Option<std::path::PathBuf>,
     /// The network device, if the VM has one ([`net`]).
     pub net: Option<net::NetSpec>,
+    /// Give the guest the monitor's stdin (foreground runs); without it the
+    /// guest's stdin is empty ([`stdin`]).
+    pub stdin: bool,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).

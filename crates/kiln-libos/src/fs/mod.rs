@@ -23,6 +23,7 @@
 mod event;
 mod path;
 mod pipe;
+mod stdin;
 mod tree;
 mod volume;
 
@@ -593,7 +594,7 @@ impl Fs {
         }
         let result = match description.object {
             Object::Console(_) if at.is_some() => Err(Errno(ESPIPE)),
-            Object::Console(0) => Ok(0),
+            Object::Console(0) => return stdin::read(buf, description.status & O_NONBLOCK != 0),
             Object::Console(_) | Object::PipeWrite(_) => Err(Errno(EBADF)),
             Object::Epoll(_) => Err(Errno(EINVAL)),
             Object::EventFd { .. } if at.is_some() => Err(Errno(ESPIPE)),
@@ -858,6 +859,17 @@ fn in_range(offset: Option<u64>, len: usize) -> Result<()> {
 /// `openat(2)`: `path` relative to `dirfd` (or [`flags::AT_FDCWD`]).
 pub fn open(dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<i32> {
     with(|fs| fs.open(dirfd, path, flags, mode))
+}
+
+pub use stdin::{ready as stdin_ready, watched as stdin_watched};
+
+/// `isatty(3)`: whether `fd` is the guest's stdin and that is a terminal
+/// on the host (the console's output streams are not terminals to it).
+pub fn is_terminal(fd: i32) -> Result<bool> {
+    with(|fs| {
+        let (description, _, _) = fs.split(fd)?;
+        Ok(matches!(description.object, Object::Console(0)) && platform::stdin_is_terminal())
+    })
 }
 
 /// `close(2)`.
@@ -1449,7 +1461,7 @@ pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
             return POLLNVAL;
         };
         match description.object {
-            Object::Console(0) => wanted & POLLIN,
+            Object::Console(0) => stdin::poll(wanted),
             Object::Console(_) => wanted & POLLOUT,
             Object::PipeRead(n) => {
                 let pipe = pipes[n].as_ref().expect("open ends keep their pipe");

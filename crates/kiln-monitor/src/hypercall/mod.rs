@@ -9,6 +9,7 @@ mod console;
 mod crash;
 mod exit;
 mod file;
+mod stdin;
 mod time;
 
 use kiln_abi::hypercall::Hypercall;
@@ -120,6 +121,8 @@ pub struct Context<'a> {
     pub volumes: &'a mut Volumes,
     /// The network device, if the VM has one.
     pub net: Option<&'a mut crate::net::NetDevice>,
+    /// The guest's stdin.
+    pub stdin: crate::stdin::HostStdin,
 }
 
 impl Context<'_> {
@@ -171,6 +174,7 @@ pub fn dispatch(ctx: &mut Context<'_>, port: u16, data: &[u8]) -> Result<Flow, V
         Hypercall::Panic => crash::panic(ctx, gpa),
         Hypercall::Trap => crash::trap(ctx, gpa),
         Hypercall::File => file::file(ctx, gpa),
+        Hypercall::StdinRead => stdin::read(ctx, gpa),
         _ => Err(Violation::UnknownPort(port)),
     }
 }
