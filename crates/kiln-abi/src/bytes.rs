@@ -4,7 +4,7 @@
 use vm_memory::ByteValued;
 
 use crate::boot::{BootInfo, GuestStatus, MemoryRegion, TlsTemplate};
-use crate::file::{FileArgs, FileStat, Volume};
+use crate::file::{FileArgs, FileLock, FileStat, Volume};
 use crate::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, PanicArgs, StdinReadArgs};
 use crate::net::NetConfig;
 use crate::trap::TrapFrame;
@@ -36,6 +36,8 @@ unsafe impl ByteValued for TrapFrame {}
 unsafe impl ByteValued for FileArgs {}
 // SAFETY: as above.
 unsafe impl ByteValued for FileStat {}
+// SAFETY: as above.
+unsafe impl ByteValued for FileLock {}
 // SAFETY: as above.
 unsafe impl ByteValued for Volume {}
 // SAFETY: as above.

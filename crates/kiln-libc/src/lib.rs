@@ -17,7 +17,8 @@
 //! - [`unistd`], [`fcntl`], [`stat`], [`dirent`], [`stdio`]: descriptors,
 //!   files and directories, on the library OS's `fs`;
 //! - [`stdlib`]: environment, exit;
-//! - [`time`]: clocks and sleeping;
+//! - [`file`]: `flock`;
+//! - [`time`]: clocks and sleeping, `utimes`;
 //! - [`pthread`]: thread-specific keys and thread attributes;
 //! - [`signal`]: handlers accepted, never delivered;
 //! - [`process`]: one process; spawning another fails with `ENOSYS`;
@@ -50,6 +51,7 @@ pub mod dirent;
 pub mod errno;
 pub mod event;
 pub mod fcntl;
+pub mod file;
 pub mod malloc;
 pub mod math;
 pub mod mman;

@@ -125,3 +125,45 @@ pub fn wait(stdin: Option<RawFd>, extra: Option<RawFd>, deadline_ns: u64) -> (bo
     let [stdin, extra] = fds.map(|fd| fd.revents != 0);
     (stdin, extra)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+    use crate::clock::host_now_ns;
+
+    #[test]
+    fn a_wait_ends_when_the_descriptor_is_readable_or_at_the_deadline() {
+        let (reader, mut writer) = std::io::pipe().expect("pipe");
+        let soon = host_now_ns(libc::CLOCK_MONOTONIC) + 20_000_000;
+        assert_eq!(wait(Some(reader.as_raw_fd()), None, soon), (false, false));
+        assert!(
+            host_now_ns(libc::CLOCK_MONOTONIC) >= soon,
+            "waited until the deadline"
+        );
+        writer.write_all(b"x").expect("write");
+        assert_eq!(
+            wait(Some(reader.as_raw_fd()), None, u64::MAX),
+            (true, false)
+        );
+        assert_eq!(
+            wait(None, Some(reader.as_raw_fd()), u64::MAX),
+            (false, true)
+        );
+        let past = host_now_ns(libc::CLOCK_MONOTONIC) - 1;
+        assert_eq!(wait(Some(reader.as_raw_fd()), None, past), (false, false));
+    }
+
+    #[test]
+    fn an_empty_stdin_is_at_end_of_file_and_never_waited_for() {
+        let stdin = HostStdin::new(false);
+        assert_eq!(stdin.wait_fd(), None);
+        assert!(!stdin.is_terminal());
+        let mut buf = [0u8; 8];
+        // SAFETY: `buf` is writable for its length.
+        let (result, revents) = unsafe { stdin.read(buf.as_mut_ptr(), buf.len()) };
+        assert_eq!((result, revents), (0, libc::POLLIN as u32));
+    }
+}

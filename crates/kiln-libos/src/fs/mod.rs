@@ -21,9 +21,11 @@
 //! Errors are Linux's `errno` values, as the C library reports them.
 
 mod event;
+mod lock;
 mod path;
 mod pipe;
 mod stdin;
+mod times;
 mod tree;
 mod volume;
 
@@ -169,6 +171,8 @@ struct Fs {
     cwd: Vec<u8>,
     /// Permission bits taken from the mode of new files and directories.
     umask: u32,
+    /// Locks on the tree's files.
+    locks: lock::Locks,
 }
 
 static FS: Spinlock<Option<Fs>> = Spinlock::new(None);
@@ -271,6 +275,7 @@ impl Fs {
             cwd: b"/".to_vec(),
             // Linux's usual default, so new files are 0o644, directories 0o755.
             umask: 0o022,
+            locks: lock::Locks::default(),
         };
         for (fd, stream) in [(0, 0), (1, stream::STDOUT), (2, stream::STDERR)] {
             let status = if fd == 0 { O_RDONLY } else { O_WRONLY };
@@ -392,6 +397,9 @@ impl Fs {
             return;
         }
         let description = self.descriptions[index].take().expect("checked above");
+        if self.locks.release(lock::Owner::Description(index), None) {
+            lock::wake_waiters();
+        }
         match description.object {
             Object::Console(_) => {}
             Object::File(ino) | Object::Dir { ino, .. } => self.tree.closed(ino),
@@ -861,7 +869,10 @@ pub fn open(dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<i32> {
     with(|fs| fs.open(dirfd, path, flags, mode))
 }
 
+pub use kiln_abi::file::FileLock;
+pub use lock::{flock, record, record_lock};
 pub use stdin::{ready as stdin_ready, watched as stdin_watched};
+pub use times::{advise, set_times, sync_range};
 
 /// `isatty(3)`: whether `fd` is the guest's stdin and that is a terminal
 /// on the host (the console's output streams are not terminals to it).
@@ -872,10 +883,16 @@ pub fn is_terminal(fd: i32) -> Result<bool> {
     })
 }
 
-/// `close(2)`.
+/// `close(2)`. As Linux, closing any descriptor of a file lets go of the
+/// program's POSIX record locks on it.
 pub fn close(fd: i32) -> Result<()> {
     with(|fs| {
         let entry = fs.fd(fd)?;
+        if let Object::File(ino) | Object::Dir { ino, .. } = fs.description(fd)?.object
+            && fs.locks.release(lock::Owner::Process, Some(ino))
+        {
+            lock::wake_waiters();
+        }
         fs.fds[fd as usize] = None;
         fs.release(entry.description);
         Ok(())

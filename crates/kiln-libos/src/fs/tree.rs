@@ -81,6 +81,9 @@ pub struct Node {
     opens: u32,
     /// Baked into the image: read-only.
     pub baked: bool,
+    /// Last access: set only by `utimensat` (reads do not update it, as
+    /// on a `noatime` mount).
+    atime_ns: i64,
     mtime_ns: i64,
     ctime_ns: i64,
 }
@@ -205,6 +208,7 @@ impl Tree {
             links,
             opens: 0,
             baked: false,
+            atime_ns: now,
             mtime_ns: now,
             ctime_ns: now,
         };
@@ -347,6 +351,7 @@ impl Tree {
                     node.baked = true;
                     node.mtime_ns = entry.mtime.saturating_mul(1_000_000_000);
                     node.ctime_ns = node.mtime_ns;
+                    node.atime_ns = node.mtime_ns;
                     ino
                 }
             };
@@ -597,6 +602,23 @@ impl Tree {
         Ok(())
     }
 
+    /// Sets the access and modification times (`None`: leave it), and the
+    /// status-change time to now, as Linux does (`EROFS` for what was baked).
+    pub fn set_times(&mut self, ino: Ino, atime_ns: Option<i64>, mtime_ns: Option<i64>) -> Result<()> {
+        let node = self.node_mut(ino);
+        if node.baked {
+            return Err(Errno(EROFS));
+        }
+        if let Some(atime) = atime_ns {
+            node.atime_ns = atime;
+        }
+        if let Some(mtime) = mtime_ns {
+            node.mtime_ns = mtime;
+        }
+        node.ctime_ns = now_ns();
+        Ok(())
+    }
+
     /// The file's contents.
     pub fn contents(&self, ino: Ino) -> &[u8] {
         match &self.node(ino).kind {
@@ -661,7 +683,7 @@ impl Tree {
             size,
             blocks: blocks(&node.kind),
             blksize: 4096,
-            atime_ns: node.mtime_ns,
+            atime_ns: node.atime_ns,
             mtime_ns: node.mtime_ns,
             ctime_ns: node.ctime_ns,
         }

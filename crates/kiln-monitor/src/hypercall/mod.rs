@@ -68,6 +68,16 @@ pub enum Violation {
         size = size_of::<kiln_abi::file::FileStat>()
     )]
     StatSize(u64),
+    /// A `File` call whose buffer is not the one structure its operation takes.
+    #[error("File hypercall: {what} buffer of {len} bytes; it takes {size} bytes")]
+    BlockSize {
+        /// The operation.
+        what: &'static str,
+        /// The length given.
+        len: u64,
+        /// The structure's size.
+        size: usize,
+    },
     /// A `File` call listing more deferred blocks than allowed.
     #[error("File hypercall: {0} pending blocks; at most {max} may be deferred", max = kiln_abi::file::PENDING_MAX)]
     TooManyPending(u64),
