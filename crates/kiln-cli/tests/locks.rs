@@ -135,3 +135,14 @@ fn a_host_process_and_a_guest_exclude_each_other() {
     assert_eq!(locked, 0, "the lock went with the guest");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn baked_files_keep_their_times() {
+    let run = run_image(
+        &image(GUEST, false),
+        &[],
+        &["times-of", "/etc/std-locks/file"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "utimensat: -1 EROFS\nfutimens: -1 EROFS\n");
+}

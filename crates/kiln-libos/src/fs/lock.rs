@@ -182,12 +182,17 @@ pub(super) fn wake_waiters() {
 enum Attempt {
     Done(Result<()>),
     /// Held by another description in the guest, or by someone on the host.
-    Conflict { host: bool },
+    Conflict {
+        host: bool,
+    },
 }
 
 /// Makes attempts until one is done; a conflict fails at once (`EAGAIN`,
 /// which is `EWOULDBLOCK`) when `nonblocking`.
-fn attempt_until_done(nonblocking: bool, mut attempt: impl FnMut(&mut Fs) -> Attempt) -> Result<()> {
+fn attempt_until_done(
+    nonblocking: bool,
+    mut attempt: impl FnMut(&mut Fs) -> Attempt,
+) -> Result<()> {
     loop {
         match with(&mut attempt) {
             Attempt::Done(result) => return result,
@@ -273,7 +278,8 @@ impl Fs {
         }
         // As Linux: a conversion first lets go of the lock held, and a
         // conflict then leaves none.
-        self.locks.set(ino, Family::Flock, owner, (0, u64::MAX), None);
+        self.locks
+            .set(ino, Family::Flock, owner, (0, u64::MAX), None);
         wake_waiters();
         if let Some(exclusive) = exclusive {
             if self.locks.conflict(ino, Family::Flock, &whole).is_some() {

@@ -75,7 +75,11 @@ fn in_nanoseconds([seconds, nanoseconds]: [i64; 2]) -> Option<i64> {
     match nanoseconds {
         UTIME_OMIT => None,
         UTIME_NOW => Some(crate::time::unix_time().as_nanos() as i64),
-        _ => Some(seconds.saturating_mul(1_000_000_000).saturating_add(nanoseconds)),
+        _ => Some(
+            seconds
+                .saturating_mul(1_000_000_000)
+                .saturating_add(nanoseconds),
+        ),
     }
 }
 
@@ -101,9 +105,11 @@ pub fn sync_range(fd: i32, offset: i64, len: i64, flags: u32) -> Result<()> {
 /// to do (files in memory have no cache to fill or drop).
 pub fn advise(fd: i32, len: i64, advice: i32) -> Result<()> {
     const POSIX_FADV_NOREUSE: i32 = 5;
-    with(|fs| match fs.description(fd).map_err(|_| Errno(EBADF))?.object {
-        Object::PipeRead(_) | Object::PipeWrite(_) | Object::Pair { .. } => Err(Errno(ESPIPE)),
-        _ if len < 0 || !(0..=POSIX_FADV_NOREUSE).contains(&advice) => Err(Errno(EINVAL)),
-        _ => Ok(()),
-    })
+    with(
+        |fs| match fs.description(fd).map_err(|_| Errno(EBADF))?.object {
+            Object::PipeRead(_) | Object::PipeWrite(_) | Object::Pair { .. } => Err(Errno(ESPIPE)),
+            _ if len < 0 || !(0..=POSIX_FADV_NOREUSE).contains(&advice) => Err(Errno(EINVAL)),
+            _ => Ok(()),
+        },
+    )
 }

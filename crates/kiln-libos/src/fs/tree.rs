@@ -604,7 +604,12 @@ impl Tree {
 
     /// Sets the access and modification times (`None`: leave it), and the
     /// status-change time to now, as Linux does (`EROFS` for what was baked).
-    pub fn set_times(&mut self, ino: Ino, atime_ns: Option<i64>, mtime_ns: Option<i64>) -> Result<()> {
+    pub fn set_times(
+        &mut self,
+        ino: Ino,
+        atime_ns: Option<i64>,
+        mtime_ns: Option<i64>,
+    ) -> Result<()> {
         let node = self.node_mut(ino);
         if node.baked {
             return Err(Errno(EROFS));

@@ -51,7 +51,10 @@ fn main() {
         report("vfork", i64::from(vfork()));
         report("execv", i64::from(execv(ls.as_ptr(), argv.as_ptr())));
         report("execvp", i64::from(execvp(c"ls".as_ptr(), argv.as_ptr())));
-        report("execve", i64::from(execve(ls.as_ptr(), argv.as_ptr(), env.as_ptr())));
+        report(
+            "execve",
+            i64::from(execve(ls.as_ptr(), argv.as_ptr(), env.as_ptr())),
+        );
         report("system", i64::from(system(c"ls".as_ptr())));
         let stream = popen(c"ls".as_ptr(), c"r".as_ptr());
         report("popen", if stream.is_null() { 0 } else { 1 });

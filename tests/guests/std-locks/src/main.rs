@@ -6,7 +6,8 @@
 //!
 //! With `hold PATH` instead, it takes an exclusive `flock` on PATH, says
 //! so, and holds it until its stdin ends; with `try PATH`, it tries a
-//! non-blocking exclusive `flock` on PATH and prints the answer.
+//! non-blocking exclusive `flock` on PATH and prints the answer; with
+//! `times-of PATH`, it sets PATH's times by path and by descriptor.
 
 use std::ffi::CString;
 use std::io::Error;
@@ -603,6 +604,17 @@ fn hold(path: &str) {
     println!("hold: done");
 }
 
+fn times_of(path: &str) {
+    say("utimensat", utimensat(libc::AT_FDCWD, Some(path), None, 0));
+    let fd = open(path, libc::O_RDONLY);
+    // SAFETY: null times mean now.
+    say(
+        "futimens",
+        i64::from(unsafe { libc::futimens(fd, std::ptr::null()) }),
+    );
+    close(fd);
+}
+
 fn try_lock(path: &str) {
     let fd = open(path, libc::O_RDWR | libc::O_CREAT);
     say(
@@ -616,6 +628,7 @@ fn main() {
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["hold", path] => return hold(path),
         ["try", path] => return try_lock(path),
+        ["times-of", path] => return times_of(path),
         _ => {}
     }
     let dir = args.first().map_or("/tmp", String::as_str);

@@ -64,7 +64,9 @@ fn eof() -> io::Result<()> {
     println!("terminal: {}", io::stdin().is_terminal());
     let mut all = Vec::new();
     io::stdin().lock().read_to_end(&mut all)?;
-    let sum = all.iter().fold(0u64, |sum, b| sum.wrapping_mul(31).wrapping_add(u64::from(*b)));
+    let sum = all.iter().fold(0u64, |sum, b| {
+        sum.wrapping_mul(31).wrapping_add(u64::from(*b))
+    });
     println!("read {} bytes, checksum {sum:x}", all.len());
     let mut buf = [0u8; 16];
     println!("read after end of file: {}", read_raw(&mut buf));

@@ -14,9 +14,9 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kiln_abi::GuestPtr;
 use kiln_abi::boot::BootInfo;
-use kiln_abi::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, Hypercall, PanicArgs};
 #[cfg(feature = "fs")]
 use kiln_abi::hypercall::StdinReadArgs;
+use kiln_abi::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, Hypercall, PanicArgs};
 
 use hypercall::hypercall;
 
@@ -119,9 +119,7 @@ pub fn block(deadline_ns: u64, wait: u32) -> u32 {
 /// file) or `-errno` (`-EAGAIN`: nothing yet), and the host's `poll` bits.
 #[cfg(feature = "fs")]
 pub fn stdin_read(buf: &mut [u8]) -> (i64, u32) {
-    let len = buf
-        .len()
-        .min(kiln_abi::hypercall::STDIN_READ_MAX as usize);
+    let len = buf.len().min(kiln_abi::hypercall::STDIN_READ_MAX as usize);
     let mut args = StdinReadArgs {
         data: GuestPtr::from_ptr(buf.as_mut_ptr().cast_const()),
         len: len as u64,
