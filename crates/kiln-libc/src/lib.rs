@@ -17,7 +17,7 @@
 //! - [`unistd`], [`fcntl`], [`stat`], [`dirent`], [`stdio`]: descriptors,
 //!   files and directories, on the library OS's `fs`;
 //! - [`stdlib`]: environment, exit;
-//! - [`file`]: `flock`;
+//! - [`file`]: whole-file locks (`flock`);
 //! - [`time`]: clocks and sleeping, `utimes`;
 //! - [`pthread`]: thread-specific keys and thread attributes;
 //! - [`signal`]: handlers accepted, never delivered;
