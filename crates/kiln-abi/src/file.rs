@@ -119,6 +119,9 @@ pub enum FileOp {
     /// two Linux `struct timespec` (`len` 32), as `utimensat(2)` takes them
     /// (`tv_nsec` may be `UTIME_NOW` or `UTIME_OMIT`).
     SetTimes = 19,
+    /// `fallocate(2)` of `handle`: `flags` the mode (Linux's
+    /// `FALLOC_FL_*`), `offset`, `len` bytes.
+    Allocate = 20,
 }
 
 /// [`FileOp::Flock`]: a shared lock.
@@ -160,7 +163,7 @@ pub struct FileLock {
 
 impl FileOp {
     /// All operations.
-    pub const ALL: [FileOp; 19] = [
+    pub const ALL: [FileOp; 20] = [
         Self::Open,
         Self::Close,
         Self::Read,
@@ -180,6 +183,7 @@ impl FileOp {
         Self::Lock,
         Self::SyncRange,
         Self::SetTimes,
+        Self::Allocate,
     ];
 
     /// The operation with this number, if any.
@@ -296,6 +300,6 @@ mod tests {
             assert_eq!(FileOp::from_number(op as u32), Some(op));
         }
         assert_eq!(FileOp::from_number(0), None);
-        assert_eq!(FileOp::from_number(20), None);
+        assert_eq!(FileOp::from_number(21), None);
     }
 }

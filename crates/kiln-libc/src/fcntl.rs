@@ -113,6 +113,39 @@ pub extern "C" fn sync_file_range(fd: CInt, offset: i64, len: i64, flags: u32) -
     })
 }
 
+/// `fallocate(2)`: see `kiln_libos::fs::allocate`.
+#[unsafe(no_mangle)]
+pub extern "C" fn fallocate64(fd: CInt, mode: CInt, offset: i64, len: i64) -> CInt {
+    traced!("fallocate64"(fd, mode, offset, len) {
+    errno::check(fs::allocate(fd, mode, offset, len).map(|()| 0)) as CInt
+    })
+}
+
+/// `fallocate(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn fallocate(fd: CInt, mode: CInt, offset: i64, len: i64) -> CInt {
+    fallocate64(fd, mode, offset, len)
+}
+
+/// `posix_fallocate(3)`: `fallocate` with mode 0 (which every file Kiln
+/// serves supports, so glibc's write-zeros fallback is never needed);
+/// returns the error instead of setting `errno`.
+#[unsafe(no_mangle)]
+pub extern "C" fn posix_fallocate64(fd: CInt, offset: i64, len: i64) -> CInt {
+    traced!("posix_fallocate64"(fd, offset, len) {
+    match fs::allocate(fd, 0, offset, len) {
+        Ok(()) => 0,
+        Err(e) => e.0,
+    }
+    })
+}
+
+/// `posix_fallocate(3)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn posix_fallocate(fd: CInt, offset: i64, len: i64) -> CInt {
+    posix_fallocate64(fd, offset, len)
+}
+
 /// `posix_fadvise(2)`: checked hints; returns the error instead of
 /// setting `errno`.
 #[unsafe(no_mangle)]

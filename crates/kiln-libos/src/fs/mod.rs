@@ -1128,6 +1128,46 @@ pub fn truncate(fd: i32, len: u64) -> Result<()> {
     })
 }
 
+/// `fallocate(2)`: in memory, as tmpfs, mode 0 (reserve, growing the file),
+/// `FALLOC_FL_KEEP_SIZE` (nothing to reserve) and
+/// `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE` (zeroes); a volume's file
+/// is the host's. Checked in Linux's order.
+pub fn allocate(fd: i32, mode: i32, offset: i64, len: i64) -> Result<()> {
+    use kiln_abi::errno::{EFBIG, ENODEV, ENOTSUP};
+    const KEEP_SIZE: i32 = 0x1;
+    const PUNCH_HOLE: i32 = 0x2;
+    with(|fs| {
+        let (description, tree, _) = fs.split(fd)?;
+        if offset < 0 || len <= 0 {
+            return Err(Errno(EINVAL));
+        }
+        if let Object::Volume { handle } = description.object {
+            return volume::allocate(handle, mode as u32, offset, len);
+        }
+        if mode & !(KEEP_SIZE | PUNCH_HOLE) != 0 || mode == PUNCH_HOLE {
+            return Err(Errno(ENOTSUP));
+        }
+        if description.status & O_ACCMODE == O_RDONLY {
+            return Err(Errno(EBADF));
+        }
+        let ino = match description.object {
+            Object::File(ino) => ino,
+            Object::PipeWrite(_) | Object::Pair { .. } => return Err(Errno(ESPIPE)),
+            Object::Dir { .. } => return Err(Errno(EISDIR)),
+            _ => return Err(Errno(ENODEV)),
+        };
+        let end = offset.checked_add(len).ok_or(Errno(EFBIG))? as u64;
+        let size = tree.contents(ino).len() as u64;
+        match mode {
+            0 if end > size => tree.truncate(ino, end),
+            _ if mode & PUNCH_HOLE != 0 && (offset as u64) < size => {
+                tree.zero(ino, offset as u64, end.min(size))
+            }
+            _ => Ok(()),
+        }
+    })
+}
+
 /// Appends one `linux_dirent64` record to `buf` at `at`; `None` if it does not fit.
 fn put_dirent(
     buf: &mut [u8],

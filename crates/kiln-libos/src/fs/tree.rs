@@ -671,6 +671,15 @@ impl Tree {
         Ok(())
     }
 
+    /// Zeroes bytes `start..end` of a file (within its length).
+    pub fn zero(&mut self, ino: Ino, start: u64, end: u64) -> Result<()> {
+        let bytes = self.owned_contents(ino)?;
+        let (start, end) = (start as usize, end as usize);
+        bytes[start..end].fill(0);
+        self.touch(ino);
+        Ok(())
+    }
+
     /// `stat` of a node.
     pub fn stat(&self, ino: Ino) -> FileStat {
         let node = self.node(ino);

@@ -327,6 +327,17 @@ pub fn lock(handle: Handle, command: u32, lock: &mut FileLock) -> Result<()> {
     call(args).map(drop)
 }
 
+/// `fallocate` on the host file.
+pub fn allocate(handle: Handle, mode: u32, offset: i64, len: i64) -> Result<()> {
+    let args = FileArgs {
+        offset,
+        len: len as u64,
+        flags: mode,
+        ..on_handle(FileOp::Allocate, handle)
+    };
+    call(args).map(drop)
+}
+
 /// `sync_file_range` on the host file.
 pub fn sync_range(handle: Handle, offset: i64, len: i64, flags: u32) -> Result<()> {
     let args = FileArgs {

@@ -145,6 +145,7 @@ fn serve(
         FileOp::Lock => lock(memory, volumes, args)?,
         FileOp::SyncRange => volumes.sync_range(handle, args.offset, args.len, args.flags),
         FileOp::SetTimes => set_times(memory, volumes, args)?,
+        FileOp::Allocate => volumes.allocate(handle, args.flags, args.offset, args.len),
         // An operation the ABI crate knows and this monitor does not serve.
         _ => return Err(Violation::UnknownFileOp(args.op)),
     };

@@ -180,6 +180,13 @@ impl Volumes {
         sys::sync_file_range(self.handles.get(handle)?, offset, len, flags)
     }
 
+    /// `Allocate`: `fallocate(2)` on the host file (a read-only volume's
+    /// handles are never writable, so the host refuses with `EBADF`).
+    pub fn allocate(&self, handle: u64, mode: u32, offset: i64, len: u64) -> Result<u64, Errno> {
+        let len = i64::try_from(len).map_err(|_| Errno(libc::EFBIG))?;
+        sys::fallocate(self.handles.get(handle)?, mode.cast_signed(), offset, len)
+    }
+
     /// `SetTimes` of an open file: `times` as `utimensat(2)` takes them.
     pub fn set_times(&self, handle: u64, times: &[libc::timespec; 2]) -> Result<u64, Errno> {
         sys::set_times(self.handles.get_writable(handle)?, times, 0)

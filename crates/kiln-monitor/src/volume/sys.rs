@@ -163,6 +163,19 @@ pub(super) fn fcntl_lock(
     Ok(ret)
 }
 
+/// `fallocate(2)`.
+pub(super) fn fallocate(
+    fd: BorrowedFd<'_>,
+    mode: i32,
+    offset: i64,
+    len: i64,
+) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    check(i64::from(unsafe {
+        libc::fallocate64(fd.as_raw_fd(), mode, offset, len)
+    }))
+}
+
 /// `sync_file_range(2)`.
 pub(super) fn sync_file_range(
     fd: BorrowedFd<'_>,

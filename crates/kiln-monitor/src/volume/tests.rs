@@ -514,3 +514,29 @@ fn times_are_set_on_the_host_except_on_read_only_volumes() {
     assert_eq!(s.volumes.sync_range(handle, 0, u64::MAX, 0), err(EINVAL));
     s.assert_outside_untouched();
 }
+
+#[test]
+fn allocation_is_the_hosts_and_needs_a_writable_handle() {
+    let mut s = Scratch::new();
+    let writable = s.open(RW, "file", O_RDWR).expect("open");
+    assert_eq!(s.volumes.allocate(writable, 0, 0, 4096), Ok(0));
+    assert_eq!(
+        std::fs::metadata(s.path("volume/file"))
+            .expect("stat")
+            .len(),
+        4096
+    );
+    assert_eq!(s.volumes.allocate(writable, 0, -1, 1), err(EINVAL));
+    assert_eq!(
+        s.volumes.allocate(writable, 0, 0, u64::MAX),
+        err(libc::EFBIG)
+    );
+    let read_only = s.open(RO, "file", O_RDONLY).expect("open read-only");
+    assert_eq!(s.volumes.allocate(read_only, 0, 0, 8192), err(EBADF));
+    assert_eq!(
+        std::fs::metadata(s.path("volume/file"))
+            .expect("stat")
+            .len(),
+        4096
+    );
+}

@@ -1,4 +1,4 @@
-//! Locks and the file calls that change no contents, in the directory the
+//! Locks, the file calls that change no contents and `fallocate`, in the directory the
 //! first argument names (default `/tmp`). Every line is an answer Linux
 //! gives the same way wherever the directory is (pids are normalised), so
 //! the test compares this program's output under Kiln with its output
@@ -541,6 +541,56 @@ fn hints(file: &str) {
         ] {
             println!("{what}: {}", libc::posix_fadvise(fd, 0, len, advice));
         }
+        let size = |fd| {
+            let mut out = std::mem::zeroed::<libc::stat64>();
+            libc::fstat64(fd, &mut out);
+            out.st_size
+        };
+        println!(
+            "posix_fallocate grow: {}",
+            libc::posix_fallocate(fd, 0, 100)
+        );
+        println!("size: {}", size(fd));
+        say(
+            "fallocate keep size",
+            i64::from(libc::fallocate(fd, libc::FALLOC_FL_KEEP_SIZE, 0, 1000)),
+        );
+        println!("size: {}", size(fd));
+        let hole = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+        say(
+            "fallocate punch hole",
+            i64::from(libc::fallocate(fd, hole, 2, 3)),
+        );
+        let mut head = [0u8; 7];
+        libc::pread64(fd, head.as_mut_ptr().cast(), head.len(), 0);
+        println!("after the hole: {head:?}, size {}", size(fd));
+        say(
+            "fallocate hole past the end",
+            i64::from(libc::fallocate(fd, hole, 500, 10)),
+        );
+        say(
+            "fallocate hole without keep size",
+            i64::from(libc::fallocate(fd, libc::FALLOC_FL_PUNCH_HOLE, 0, 1)),
+        );
+        say(
+            "fallocate negative offset",
+            i64::from(libc::fallocate(fd, 0, -1, 1)),
+        );
+        say("fallocate empty", i64::from(libc::fallocate(fd, 0, 0, 0)));
+        let read_only = open(file, libc::O_RDONLY);
+        println!(
+            "posix_fallocate read-only: {}",
+            libc::posix_fallocate(read_only, 0, 1)
+        );
+        close(read_only);
+        println!(
+            "posix_fallocate pipe: {}",
+            libc::posix_fallocate(pipe[1], 0, 1)
+        );
+        println!(
+            "posix_fallocate closed: {}",
+            libc::posix_fallocate(999, 0, 1)
+        );
         close(pipe[0]);
         close(pipe[1]);
     }
