@@ -184,6 +184,38 @@ fn a_non_blocking_host_stdin_still_blocks_the_guest_reader() {
 }
 
 #[test]
+fn epoll_waits_for_stdin_to_become_readable() {
+    let (read_end, write_end) = pipe();
+    require_kvm();
+    let mut child = kiln()
+        .arg("run")
+        .arg(guest())
+        .args(["--", "epoll"])
+        .stdin(read_end)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kiln");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut seen = String::new();
+    while !seen.contains("before input:") {
+        let n = stdout
+            .read_line(&mut seen)
+            .expect("read the guest's output");
+        assert!(n > 0, "the guest ended early: {seen}");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let mut stdin = std::fs::File::from(write_end);
+    stdin.write_all(b"ping\n").expect("write stdin");
+    stdout.read_to_string(&mut seen).expect("read the rest");
+    assert!(child.wait().expect("wait for kiln").success(), "{seen}");
+    assert_eq!(
+        seen,
+        "add: 0\nbefore input: 0\nwaited: 1, readable true, data 7\nread: \"ping\\n\"\n"
+    );
+}
+
+#[test]
 fn a_background_instance_reads_an_empty_stdin() {
     let state = scratch("detached");
     let command = |args: &[&str]| {

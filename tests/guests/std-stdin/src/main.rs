@@ -5,7 +5,8 @@
 //! - `eof`: counts stdin's bytes, then reads again after end of file,
 //!   polls it, and says whether it is a terminal;
 //! - `heartbeat`: one thread prints a heartbeat every 20 ms while the main
-//!   thread blocks reading stdin; prints what it read once stdin ends.
+//!   thread blocks reading stdin; prints what it read once stdin ends;
+//! - `epoll`: waits for stdin in `epoll_wait`, as mio does, then reads it.
 
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -20,10 +21,22 @@ struct PollFd {
 
 const POLLIN: i16 = 0x1;
 
-// SAFETY: `poll(2)` and `read(2)` as glibc declares them.
+#[repr(C, packed)]
+struct EpollEvent {
+    events: u32,
+    data: u64,
+}
+
+const EPOLLIN: u32 = 0x1;
+const EPOLL_CTL_ADD: i32 = 1;
+
+// SAFETY: `poll(2)`, `read(2)` and the epoll calls as glibc declares them.
 unsafe extern "C" {
     fn poll(fds: *mut PollFd, count: u64, timeout_ms: i32) -> i32;
     fn read(fd: i32, buf: *mut u8, len: usize) -> isize;
+    fn epoll_create1(flags: i32) -> i32;
+    fn epoll_ctl(epoll: i32, op: i32, fd: i32, event: *mut EpollEvent) -> i32;
+    fn epoll_wait(epoll: i32, events: *mut EpollEvent, max: i32, timeout_ms: i32) -> i32;
 }
 
 /// `poll` on stdin alone: its `revents`, or -1.
@@ -96,12 +109,38 @@ fn heartbeat() -> io::Result<()> {
     Ok(())
 }
 
+fn epoll() -> io::Result<()> {
+    // SAFETY: a new epoll instance, stdin registered with a valid event,
+    // and waits into one valid event record.
+    unsafe {
+        let epoll = epoll_create1(0);
+        let mut event = EpollEvent {
+            events: EPOLLIN,
+            data: 7,
+        };
+        println!("add: {}", epoll_ctl(epoll, EPOLL_CTL_ADD, 0, &mut event));
+        let mut ready = EpollEvent { events: 0, data: 0 };
+        println!("before input: {}", epoll_wait(epoll, &mut ready, 1, 0));
+        let n = epoll_wait(epoll, &mut ready, 1, -1);
+        let (events, data) = (ready.events, ready.data);
+        println!(
+            "waited: {n}, readable {}, data {data}",
+            events & EPOLLIN != 0
+        );
+    }
+    let mut line = String::new();
+    io::stdin().read_line(&mut line)?;
+    println!("read: {line:?}");
+    Ok(())
+}
+
 fn main() -> io::Result<()> {
     match std::env::args().nth(1).as_deref() {
         Some("echo") => echo(),
         Some("lines") => lines(),
         Some("eof") => eof(),
         Some("heartbeat") => heartbeat(),
+        Some("epoll") => epoll(),
         other => {
             eprintln!("unknown mode {other:?}");
             std::process::exit(2);
