@@ -56,7 +56,7 @@ fn key() -> usize {
 
 /// One `StdinRead` into `into`: bytes, 0 at end of file, `EAGAIN` for
 /// nothing yet, or the host's error.
-fn hypercall(into: &mut [u8], revents: &mut i16) -> Result<usize> {
+fn ask_monitor(into: &mut [u8], revents: &mut i16) -> Result<usize> {
     let (result, bits) = platform::stdin_read(into);
     *revents = bits as i16;
     match usize::try_from(result) {
@@ -84,7 +84,7 @@ impl Buffer {
             self.bytes = vec![0; CHUNK];
         }
         let mut revents = 0;
-        let result = hypercall(&mut self.bytes, &mut revents);
+        let result = ask_monitor(&mut self.bytes, &mut revents);
         self.revents = revents;
         match result {
             Ok(0) => {
@@ -120,7 +120,7 @@ pub(super) fn read(buf: &mut [u8], nonblocking: bool) -> Step<usize> {
     }
     let result = if buf.len() >= CHUNK {
         let mut revents = 0;
-        let result = hypercall(buf, &mut revents);
+        let result = ask_monitor(buf, &mut revents);
         state.revents = revents;
         result
     } else {
