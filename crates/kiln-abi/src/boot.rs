@@ -14,6 +14,9 @@ pub const BOOT_MAGIC: u64 = u64::from_le_bytes(*b"KILNBOOT");
 
 /// [`BootInfo::flags`]: log every call into the C library (`kiln run --trace-libc`).
 pub const FLAG_TRACE_LIBC: u64 = 1 << 0;
+/// [`BootInfo::flags`]: the guest's stdin is the host's, and a terminal
+/// (so `isatty(0)` says so).
+pub const FLAG_STDIN_TTY: u64 = 1 << 1;
 
 /// The longest host name, in bytes (Linux's `HOST_NAME_MAX`).
 pub const HOST_NAME_MAX: usize = 64;

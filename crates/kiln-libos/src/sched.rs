@@ -4,8 +4,9 @@
 //! sleep or a join), yields, or exits. Guest code cannot be preempted
 //! anyway: there are no interrupts. When no thread can run, the vCPU idles
 //! in the monitor's `Block` hypercall until the earliest deadline among the
-//! waiting threads; when every thread waits without a deadline, the program
-//! is deadlocked, and that is reported as a crash.
+//! waiting threads, or until stdin or the network has something for one;
+//! when every thread waits without a deadline and for nothing the monitor
+//! can deliver, the program is deadlocked, and that is reported as a crash.
 //!
 //! A switch saves the callee-saved registers, MXCSR and the x87 control
 //! word (the ABI's callee-saved state), swaps stacks, and points `%fs` at
@@ -531,7 +532,13 @@ fn schedule() {
         };
         #[cfg(not(feature = "net"))]
         let network = false;
-        if earliest == u64::MAX && !network {
+        // A thread waiting for stdin: the monitor wakes the vCPU when it is
+        // readable, so that wait is no deadlock either.
+        #[cfg(feature = "fs")]
+        let stdin = crate::fs::stdin_watched();
+        #[cfg(not(feature = "fs"))]
+        let stdin = false;
+        if earliest == u64::MAX && !network && !stdin {
             crate::process::flush_output();
             platform::report_panic(b"deadlock: every thread is waiting, none with a timeout");
         }
@@ -539,6 +546,15 @@ fn schedule() {
         #[cfg(feature = "fs")]
         crate::fs::flush();
         let idle_from = Instant::now();
+        #[cfg(feature = "fs")]
+        {
+            use kiln_abi::hypercall::wait::STDIN;
+            let wait = if stdin { STDIN } else { 0 };
+            if platform::block(earliest, wait) & STDIN != 0 {
+                crate::fs::stdin_ready();
+            }
+        }
+        #[cfg(not(feature = "fs"))]
         platform::block_until(earliest);
         let idle = Instant::now().duration_since(idle_from).as_nanos() as u64;
         IDLE_NS.fetch_add(idle, core::sync::atomic::Ordering::Relaxed);

@@ -29,6 +29,7 @@ pub mod net;
 pub mod paging;
 pub mod seccomp;
 pub mod stats;
+pub mod stdin;
 #[cfg(test)]
 mod test_support;
 pub mod vm;
@@ -70,6 +71,9 @@ pub struct VmConfig {
     /// The guest's host name: 1 to `kiln_abi::boot::HOST_NAME_MAX` bytes
     /// (the CLI checks it; the guest reads no more than that).
     pub hostname: String,
+    /// Give the guest the monitor's stdin (foreground runs); without it the
+    /// guest's stdin is empty ([`stdin`]).
+    pub stdin: bool,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).

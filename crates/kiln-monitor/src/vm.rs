@@ -18,6 +18,7 @@ use crate::layout::Layout;
 use crate::memory::GuestMemory;
 use crate::net::NetDevice;
 use crate::stats::LiveStats;
+use crate::stdin::HostStdin;
 use crate::volume::Volumes;
 use crate::watchdog::Watchdog;
 use crate::{BootError, Outcome, RunSummary, Timeline, VmConfig, cpu, paging, seccomp};
@@ -34,6 +35,7 @@ pub struct Vm<'a> {
     timeout: Option<std::time::Duration>,
     volumes: Volumes,
     net: Option<NetDevice>,
+    stdin: HostStdin,
     stats: LiveStats,
     // Dropped last: the memory slot and vCPU belong to this VM.
     _vm: VmFd,
@@ -53,12 +55,17 @@ impl<'a> Vm<'a> {
         if let Some(image) = config.image_file {
             volumes.protect(image);
         }
+        let stdin = HostStdin::new(config.stdin);
         let stats = LiveStats::publish(config.stats_file.as_deref()).map_err(BootError::Stats)?;
         let args = ProgramArgs {
             argv: &config.argv,
             env: &config.env,
             flags: if config.trace_libc {
                 kiln_abi::boot::FLAG_TRACE_LIBC
+            } else {
+                0
+            } | if stdin.is_terminal() {
+                kiln_abi::boot::FLAG_STDIN_TTY
             } else {
                 0
             },
@@ -143,6 +150,7 @@ impl<'a> Vm<'a> {
             timeout: config.timeout,
             volumes,
             net,
+            stdin,
             stats,
             _vm: vm,
         })
@@ -204,6 +212,7 @@ impl<'a> Vm<'a> {
                         console: &mut console,
                         volumes: &mut self.volumes,
                         net: self.net.as_mut(),
+                        stdin: self.stdin,
                         stats: &self.stats,
                     };
                     hypercall::dispatch(&mut ctx, port, &data[..len])
@@ -334,6 +343,7 @@ fn hypercall_name(call: kiln_abi::hypercall::Hypercall) -> &'static str {
         Panic => "panic",
         Trap => "trap",
         File => "file",
+        StdinRead => "stdin read",
         _ => "unknown hypercall",
     }
 }
