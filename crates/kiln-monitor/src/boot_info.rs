@@ -118,6 +118,7 @@ pub fn write(
         },
         net: args.net,
         guest: Default::default(),
+        preemption: Default::default(),
     };
     memory.write_obj(info, base)
 }
