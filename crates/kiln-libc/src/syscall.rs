@@ -8,6 +8,7 @@
 use core::cell::Cell;
 
 use kiln_libos::time::{Instant, unix_time};
+use kiln_libos::preempt::NoPreempt;
 use kiln_libos::{platform, sched};
 
 use crate::CLong;
@@ -54,8 +55,9 @@ pub unsafe extern "C" fn syscall(
 }
 
 /// Futex wait and wake, on the library OS scheduler. Checking the value and
-/// going to sleep cannot be interleaved with another thread: threads switch
-/// only when one waits.
+/// going to sleep cannot be interleaved with another thread: both happen
+/// with preemption disabled, and a thread that waits gives up the vCPU only
+/// once it is queued.
 ///
 /// # Safety
 /// `addr` must be valid for a read; `timeout` null or valid.
@@ -68,6 +70,7 @@ unsafe fn futex(addr: *const u32, op: CLong, value: u32, timeout: *const Timespe
     match op & FUTEX_COMMAND_MASK {
         FUTEX_WAKE | FUTEX_WAKE_BITSET => sched::wake(addr as usize, value as usize) as CLong,
         command @ (FUTEX_WAIT | FUTEX_WAIT_BITSET) => {
+            let _section = NoPreempt::new();
             // SAFETY: per the caller.
             if unsafe { addr.read_volatile() } != value {
                 return errno::fail(code::EAGAIN);
@@ -108,13 +111,14 @@ unsafe fn futex(addr: *const u32, op: CLong, value: u32, timeout: *const Timespe
 /// the host has it).
 struct Random(Cell<Option<[u64; 4]>>);
 
-// SAFETY: one vCPU, cooperative threads that never switch inside
-// `next_random`: never accessed from two contexts.
+// SAFETY: one vCPU, and `next_random` runs with preemption disabled, so no
+// thread switch happens inside it: never accessed from two contexts.
 unsafe impl Sync for Random {}
 
 static RANDOM: Random = Random(Cell::new(None));
 
 fn next_random() -> u64 {
+    let _section = NoPreempt::new();
     let mut s = RANDOM.0.get().unwrap_or(platform::boot_info().random_seed);
     let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
     let t = s[1] << 17;

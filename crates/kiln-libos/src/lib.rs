@@ -31,6 +31,8 @@ pub mod mem;
 mod panic;
 #[allow(unsafe_code)]
 pub mod platform;
+#[allow(unsafe_code)]
+pub mod preempt;
 pub mod process;
 #[allow(unsafe_code)]
 mod rt;

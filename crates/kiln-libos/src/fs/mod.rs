@@ -34,8 +34,8 @@ use kiln_abi::errno::{
 };
 use kiln_abi::fs_image::{FsImage, kind};
 use kiln_abi::hypercall::stream;
-use spinning_top::Spinlock;
 
+use crate::preempt::Lock;
 use crate::{platform, sched};
 use pipe::Pipe;
 use tree::{Found, Ino, Kind, Tree};
@@ -170,7 +170,7 @@ struct Fs {
     umask: u32,
 }
 
-static FS: Spinlock<Option<Fs>> = Spinlock::new(None);
+static FS: Lock<Option<Fs>> = Lock::new(None);
 
 /// Threads waiting in `poll` wait on this key; pipe activity wakes them.
 static POLL_KEY: u8 = 0;

@@ -32,10 +32,10 @@ use smoltcp::iface::{
 };
 use smoltcp::time::Instant as NetInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
-use spinning_top::Spinlock;
 
 use crate::fs::{Errno, Result};
 use crate::platform;
+use crate::preempt::Lock;
 use crate::sched;
 use crate::time::Instant;
 use device::Device;
@@ -107,7 +107,7 @@ fn announce(device: &mut Device, mac: EthernetAddress, ip: Ipv4Addr) {
 
 /// The stack: `None` until the first socket call, then `Some(None)` when
 /// the VM has no network device.
-static NET: Spinlock<Option<Option<Net>>> = Spinlock::new(None);
+static NET: Lock<Option<Option<Net>>> = Lock::new(None);
 
 fn now() -> NetInstant {
     NetInstant::from_micros((Instant::now().as_nanos_since_boot() / 1000) as i64)
@@ -426,7 +426,7 @@ static HOOKS: Hooks = Hooks {
     flush,
 };
 
-static ACTIVE: Spinlock<Option<&'static Hooks>> = Spinlock::new(None);
+static ACTIVE: Lock<Option<&'static Hooks>> = Lock::new(None);
 
 /// The stack's entry points, once a socket has been created.
 pub fn hooks() -> Option<&'static Hooks> {
