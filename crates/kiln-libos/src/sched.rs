@@ -549,22 +549,33 @@ fn schedule() {
     }
 }
 
-/// Whether a thread other than `running` is ready, or sleeps until a
-/// deadline: then time slices are worth their ticks.
+/// Whether a thread other than `running` is ready, or waits for something
+/// that can happen while `running` computes (a deadline, or traffic once
+/// sockets exist): then time slices are worth their ticks.
 fn others_could_run(s: &Scheduler, running: *mut Thread) -> bool {
+    #[cfg(feature = "net")]
+    let network = crate::net::hooks().is_some();
+    #[cfg(not(feature = "net"))]
+    let network = false;
     s.threads[..s.count].iter().any(|&t| {
         // SAFETY: live thread records.
         t != running
             && unsafe {
                 (*t).state == State::Ready
-                    || ((*t).state == State::Waiting && (*t).deadline != u64::MAX)
+                    || ((*t).state == State::Waiting && ((*t).deadline != u64::MAX || network))
             }
     })
 }
 
 /// The running thread's time slice is over (the platform's tick, with
-/// preemption disabled): lets the other ready threads run first.
+/// preemption disabled): lets the other ready threads run first, among them
+/// those the network stack wakes for traffic that arrived meanwhile (it is
+/// otherwise polled only when no thread can run, or by socket calls).
 fn preempted() {
+    #[cfg(feature = "net")]
+    if let Some(net) = crate::net::hooks() {
+        (net.idle)();
+    }
     yield_now();
 }
 
