@@ -122,9 +122,9 @@ impl Preemptor {
     pub fn pause(&mut self, memory: &GuestMemory) -> Result<(), BootError> {
         if self.armed {
             self.set_armed(memory, false)?;
+            // A tick that fired meanwhile is dropped, not taken after the sleep.
+            take_tick();
         }
-        // A tick that fired meanwhile is dropped, not taken after the sleep.
-        take_tick();
         Ok(())
     }
 
