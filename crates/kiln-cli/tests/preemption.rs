@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{code, image, run_image, run_native};
+use common::{code, free_port, image, run_image, run_native, start_server_with_args};
 
 const GUEST: &str = "tests/guests/std-preempt";
 
@@ -111,4 +111,24 @@ fn a_wild_stack_pointer_when_preempted_is_a_violation() {
          stack pointer 0x7fff00000000 leaves no room for the upcall frame in the guest's stack \
          or heap memory\n"
     );
+}
+
+#[test]
+fn traffic_reaches_a_waiting_server_thread_while_another_computes() {
+    use std::io::{BufRead, BufReader, Write};
+    let program = image(GUEST, false);
+    let port = free_port();
+    let publish = format!("{port}:7");
+    let flags = ["--memory", "32M", "--timeout", "30s", "-p", &publish];
+    let _server = start_server_with_args(&program, &flags, &["serve-busy"], "listening on port 7");
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("read timeout");
+    (&stream).write_all(b"ping while busy\n").expect("send");
+    let mut line = String::new();
+    BufReader::new(&stream)
+        .read_line(&mut line)
+        .expect("the server thread answers while the main thread computes");
+    assert_eq!(line, "ping while busy\n");
 }

@@ -10,6 +10,9 @@
 //! - `busy`: four threads that wait for each other by spinning, then
 //!   compute integer and floating-point results (the upcall must preserve
 //!   every register and the SSE state);
+//! - `serve-busy`: a thread serves one TCP echo on port 7 while the main
+//!   thread computes until it is done (traffic must reach the server
+//!   thread while nothing blocks);
 //! - `alone`: one thread computes for 300 ms after another has finished
 //!   (no other thread could run: Kiln must not tick);
 //! - `wild-stack`: with another thread sleeping in a loop, the main thread
@@ -29,6 +32,7 @@ fn main() {
         "mutex-poll" => mutex_poll(),
         "heartbeat" => heartbeat(),
         "busy" => busy(),
+        "serve-busy" => serve_busy(),
         "alone" => alone(),
         "wild-stack" => wild_stack(),
         other => {
@@ -127,6 +131,26 @@ fn busy() {
         let (hash, sum) = worker.join().expect("worker");
         println!("thread {n}: hash {hash:016x} sum {sum}");
     }
+}
+
+fn serve_busy() {
+    use std::io::{BufRead, BufReader, Write};
+    static DONE: AtomicBool = AtomicBool::new(false);
+    let listener = std::net::TcpListener::bind("0.0.0.0:7").expect("listen on port 7");
+    println!("listening on port 7");
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line).expect("read");
+        (&stream).write_all(line.as_bytes()).expect("write");
+        DONE.store(true, Ordering::Release);
+    });
+    let mut x = 1u64;
+    while !DONE.load(Ordering::Acquire) {
+        x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+    server.join().expect("server");
+    println!("answered while busy");
 }
 
 fn alone() {
