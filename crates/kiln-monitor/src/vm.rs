@@ -170,7 +170,7 @@ impl<'a> Vm<'a> {
         let mut exits = BTreeMap::new();
         let outcome = loop {
             if let Some(preemptor) = preemptor.as_mut() {
-                preemptor.sync(&self.memory)?;
+                preemptor.sync(&mut self.vcpu, &self.memory)?;
             }
             let exit = match self.vcpu.run() {
                 // Answered here: the value goes back in the run page.
@@ -203,7 +203,7 @@ impl<'a> Vm<'a> {
                     if let Some(preemptor) = preemptor.as_mut()
                         && port == Hypercall::Block.port()
                     {
-                        preemptor.pause(&self.memory)?;
+                        preemptor.pause(&mut self.vcpu, &self.memory)?;
                     }
                     let mut ctx = Context {
                         memory: &self.memory,
@@ -227,7 +227,7 @@ impl<'a> Vm<'a> {
                     _ => Err(unbacked(gpa)),
                 },
                 Exit::Interrupted => match preemptor.as_mut() {
-                    Some(preemptor) => match preemptor.tick(&self.vcpu, &self.memory)? {
+                    Some(preemptor) => match preemptor.tick(&mut self.vcpu, &self.memory)? {
                         Tick::BadStack(violation) => Err(violation),
                         Tick::None | Tick::Delivered | Tick::Deferred => Ok(Flow::Continue),
                     },
