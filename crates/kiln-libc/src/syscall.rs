@@ -7,8 +7,8 @@
 
 use core::cell::Cell;
 
-use kiln_libos::time::{Instant, unix_time};
 use kiln_libos::preempt::NoPreempt;
+use kiln_libos::time::{Instant, unix_time};
 use kiln_libos::{platform, sched};
 
 use crate::CLong;

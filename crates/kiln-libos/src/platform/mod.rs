@@ -7,9 +7,9 @@
 
 pub mod kiln;
 
+pub use kiln::preempt;
 #[cfg(feature = "fs")]
 pub use kiln::{baked_files, file_call, volumes};
-pub use kiln::preempt;
 pub use kiln::{
     block_until, boot_info, console_write, exit, report_panic, set_current_thread,
     set_page_present, stamp_main,

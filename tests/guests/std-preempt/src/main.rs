@@ -57,7 +57,10 @@ fn spin() {
     setter.join().expect("setter");
     let waited = start.elapsed();
     println!("flag seen after spinning: {}", spins > 0);
-    println!("waited at least 100 ms: {}", waited >= Duration::from_millis(100));
+    println!(
+        "waited at least 100 ms: {}",
+        waited >= Duration::from_millis(100)
+    );
 }
 
 fn mutex_poll() {
