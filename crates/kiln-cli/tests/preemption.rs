@@ -95,8 +95,10 @@ fn assert_steady_heartbeat(stdout: &str) {
 fn a_lone_thread_gets_no_ticks() {
     let (stdout, stderr) = same_as_linux("alone", &["--verbose"]);
     assert_eq!(stdout, "helper answered 42\ncomputed alone\n");
-    // At most the one tick that finds no other thread and stops the timer.
-    assert!(exits(&stderr, "signal") <= 1, "{stderr}");
+    // A timer left running would tick ~60 times in 300 ms; allowed: one
+    // that finds no other thread and stops it, and, on a loaded host, one or
+    // two while the helper still existed.
+    assert!(exits(&stderr, "signal") <= 3, "{stderr}");
 }
 
 #[test]
