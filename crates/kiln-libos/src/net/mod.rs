@@ -1,12 +1,13 @@
 //! Networking: the virtio-net device, TCP/IP with smoltcp, and the sockets
 //! the descriptor table refers to.
 //!
-//! Everything runs on the program's own threads, cooperatively: a socket
-//! call polls the stack (taking in what arrived) and acts on its smoltcp
-//! socket. A call that would block waits in the scheduler on its socket's
-//! key; when no thread can run, the scheduler calls [`idle`], which polls
-//! the stack, turns what the sockets have to send into frames, wakes the
-//! sockets' waiters, and then blocks the vCPU until traffic arrives (the
+//! Everything runs on the program's own threads, under the stack's lock
+//! (no preemption inside it): a socket call polls the stack (taking in
+//! what arrived) and acts on its smoltcp socket. A call that would block
+//! waits in the scheduler on its socket's key; when no thread can run, or
+//! a time slice ends, the scheduler calls [`idle`], which polls the stack,
+//! turns what the sockets have to send into frames, wakes the sockets'
+//! waiters, and then (when no thread can run) blocks the vCPU until traffic arrives (the
 //! monitor ends a `Block` when it fills a receive buffer) or smoltcp's
 //! next timer. The `Block` exit carries the frames out; a program that
 //! stays busy has its output sent every [`EGRESS_INTERVAL_NS`] instead
