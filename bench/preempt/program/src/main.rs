@@ -41,8 +41,7 @@ fn tsc() -> u64 {
 fn gaps() -> (usize, f64) {
     let calibration = (tsc(), Instant::now());
     while calibration.1.elapsed() < Duration::from_millis(50) {}
-    let per_us =
-        (tsc() - calibration.0) as f64 / calibration.1.elapsed().as_secs_f64() / 1e6;
+    let per_us = (tsc() - calibration.0) as f64 / calibration.1.elapsed().as_secs_f64() / 1e6;
     let mut gaps = Vec::new();
     let start = Instant::now();
     let mut last = tsc();
