@@ -238,7 +238,7 @@ fn inspect_shows_abi_entry_sections_and_services() {
     let run = kiln_run(&["inspect", hello.to_str().expect("utf-8 path")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     for needle in [
-        "Kiln ABI version 6",
+        "Kiln ABI version 7",
         "entry:     0x100000 _start",
         "services:  console, alloc, time",
         ".text",

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{code, free_port, image, run_image, run_native, start_server_with_args};
+use common::{code, free_port, image, kiln, run_image, run_native, start_server_with_args};
 
 const GUEST: &str = "tests/guests/std-preempt";
 
@@ -133,4 +133,24 @@ fn traffic_reaches_a_waiting_server_thread_while_another_computes() {
         .read_line(&mut line)
         .expect("the server thread answers while the main thread computes");
     assert_eq!(line, "ping while busy\n");
+}
+
+#[test]
+fn inspect_shows_the_upcall_entry_of_a_threaded_image_only() {
+    let inspect = |dir: &str| {
+        let output = kiln()
+            .arg("inspect")
+            .arg(image(dir, false))
+            .output()
+            .expect("run kiln inspect");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let threaded = inspect(GUEST);
+    assert!(
+        threaded.contains("upcall:    time-slice entry at 0x"),
+        "{threaded}"
+    );
+    let native = inspect("examples/hello");
+    assert!(!native.contains("upcall:"), "{native}");
 }

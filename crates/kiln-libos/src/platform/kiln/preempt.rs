@@ -16,7 +16,7 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use kiln_abi::boot::{Preemption, UPCALL_RED_ZONE};
+use kiln_abi::boot::Preemption;
 
 use super::BOOT_INFO;
 
@@ -171,5 +171,5 @@ core::arch::global_asm!(
     ".popsection",
     upcall = sym upcall,
     upcall_note = const kiln_abi::note::UPCALL,
-    red_zone = const UPCALL_RED_ZONE,
+    red_zone = const kiln_abi::boot::UPCALL_RED_ZONE,
 );
