@@ -133,6 +133,11 @@ impl Preemptor {
         if !take_tick() {
             return Ok(Tick::None);
         }
+        if !self.armed {
+            // Sent before the timer was stopped (the run page holds no
+            // registers then); the next `sync` restarts it if needed.
+            return Ok(Tick::Deferred);
+        }
         let words = self.read(memory);
         if words.wanted == 0 {
             self.set_armed(vcpu, memory, false)?;
