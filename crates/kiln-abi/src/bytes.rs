@@ -3,7 +3,7 @@
 
 use vm_memory::ByteValued;
 
-use crate::boot::{BootInfo, GuestStatus, MemoryRegion, TlsTemplate};
+use crate::boot::{BootInfo, GuestStatus, MemoryRegion, Preemption, TlsTemplate};
 use crate::file::{FileArgs, FileLock, FileStat, Volume};
 use crate::hypercall::{
     BlockArgs, ConsoleWriteArgs, ExitArgs, OutOfMemoryArgs, PanicArgs, StdinReadArgs,
@@ -22,6 +22,8 @@ unsafe impl ByteValued for MemoryRegion {}
 unsafe impl ByteValued for GuestStatus {}
 // SAFETY: as above.
 unsafe impl ByteValued for TlsTemplate {}
+// SAFETY: as above.
+unsafe impl ByteValued for Preemption {}
 // SAFETY: as above.
 unsafe impl ByteValued for ConsoleWriteArgs {}
 // SAFETY: as above.

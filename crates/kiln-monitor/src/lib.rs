@@ -27,6 +27,7 @@ pub mod layout;
 pub mod memory;
 pub mod net;
 pub mod paging;
+pub mod preempt;
 pub mod seccomp;
 pub mod stats;
 pub mod stdin;
@@ -94,6 +95,9 @@ pub enum BootError {
     /// The timeout timer could not be armed.
     #[error("cannot arm the timeout: {0}")]
     Timer(std::io::Error),
+    /// The time-slice timer of a threaded guest failed.
+    #[error("time-slice timer: {0}")]
+    TimeSlice(std::io::Error),
     /// A volume's host directory could not be opened.
     #[error(transparent)]
     Volume(#[from] volume::VolumeError),

@@ -40,8 +40,8 @@ use kiln_abi::errno::{
 };
 use kiln_abi::fs_image::{FsImage, kind};
 use kiln_abi::hypercall::stream;
-use spinning_top::Spinlock;
 
+use crate::preempt::Lock;
 use crate::{platform, sched};
 use pipe::Pipe;
 use system::Device;
@@ -201,7 +201,7 @@ struct Fs {
     locks: lock::Locks,
 }
 
-static FS: Spinlock<Option<Fs>> = Spinlock::new(None);
+static FS: Lock<Option<Fs>> = Lock::new(None);
 
 /// Threads waiting in `poll` wait on this key; pipe activity wakes them.
 static POLL_KEY: u8 = 0;

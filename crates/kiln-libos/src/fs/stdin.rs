@@ -15,8 +15,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use crate::preempt::Lock;
 use kiln_abi::errno::EAGAIN;
-use spinning_top::Spinlock;
 
 use super::events::{POLLERR, POLLHUP, POLLIN};
 use super::{Errno, Result, Step};
@@ -36,7 +36,7 @@ struct Buffer {
     revents: i16,
 }
 
-static BUFFER: Spinlock<Buffer> = Spinlock::new(Buffer {
+static BUFFER: Lock<Buffer> = Lock::new(Buffer {
     bytes: Vec::new(),
     start: 0,
     end: 0,

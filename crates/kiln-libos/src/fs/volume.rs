@@ -20,10 +20,10 @@ use kiln_abi::file::{
     PENDING_MAX, STAT_NO_FOLLOW, UNLINK_DIRECTORY,
 };
 use kiln_abi::fs_image::kind;
-use spinning_top::Spinlock;
 
 use super::{Errno, Result};
 use crate::platform;
+use crate::preempt::Lock;
 
 /// A monitor-side open file.
 pub type Handle = u64;
@@ -48,7 +48,7 @@ struct Queue {
     failed: Vec<(Handle, Errno)>,
 }
 
-static QUEUE: Spinlock<Queue> = Spinlock::new(Queue {
+static QUEUE: Lock<Queue> = Lock::new(Queue {
     blocks: [FileArgs {
         op: 0,
         volume: 0,

@@ -7,6 +7,7 @@
 
 pub mod kiln;
 
+pub use kiln::preempt;
 #[cfg(feature = "fs")]
 pub use kiln::{baked_files, file_call, stdin_read, volumes};
 pub use kiln::{

@@ -97,6 +97,12 @@ pub enum Violation {
     /// A misuse of the network device.
     #[error("network device: {0}")]
     Net(#[from] crate::net::NetViolation),
+    /// A time slice ended while the guest's stack pointer left no room for
+    /// the upcall frame below it in the guest's stack memory.
+    #[error(
+        "preemption: the interrupted stack pointer {0:#x} leaves no room for the upcall frame in the guest's stack or heap memory"
+    )]
+    UpcallStack(u64),
     /// A VM exit no Kiln guest causes.
     #[error("unexpected VM exit: {0}")]
     UnexpectedExit(String),

@@ -2,10 +2,12 @@
 //!
 //! The monitor enters [`entry`]'s `_start` at CPL3 with `rdi` pointing at the
 //! boot info; the library OS talks back only through [`hypercall`]s. CPU
-//! exceptions go to the CPL0 stubs in [`traps`].
+//! exceptions go to the CPL0 stubs in [`traps`]; time-slice ends arrive as
+//! upcalls at CPL3 ([`preempt`]).
 
 mod entry;
 mod hypercall;
+pub mod preempt;
 mod traps;
 
 use core::cell::UnsafeCell;
