@@ -150,15 +150,24 @@ fn data_fsynced_before_the_guest_is_killed_is_on_the_host() {
     );
 }
 
+/// Memory filled through files: std's own message reaches the console,
+/// then Kiln's one line naming the guest memory and `-m`.
 #[test]
-fn running_out_of_memory_inside_a_file_call_ends_in_a_crash_report() {
+fn running_out_of_memory_inside_a_file_call_says_so_in_one_line() {
     let std_fs = image("tests/guests/std-fs", false);
     let run = run_image(&std_fs, &["--timeout", "60s"], &["full"]);
     assert!(run.stdout.contains("memory full"), "{}", run.stdout);
-    assert_eq!(run.code, code::PANIC, "stderr:\n{}", run.stderr);
+    assert_eq!(run.code, code::OUT_OF_MEMORY, "stderr:\n{}", run.stderr);
     assert!(
         run.stderr.contains("memory allocation of"),
         "std's message reaches the console: {}",
+        run.stderr
+    );
+    let last = run.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("kiln: error: the guest ran out of memory: ")
+            && last.ends_with("give it more with -m (e.g. -m 16M)"),
+        "{}",
         run.stderr
     );
 }

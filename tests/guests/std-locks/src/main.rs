@@ -138,18 +138,21 @@ fn flocks(file: &str) {
     // A thread blocks on the lock a holds until a lets go.
     let (started, wait_started) = mpsc::channel();
     let path = file.to_string();
+    // The thread's answer is printed after the join: once the lock is let
+    // go, which of the two threads prints first is the scheduler's choice.
     let waiter = std::thread::spawn(move || {
         let c = open(&path, libc::O_RDONLY);
         started.send(()).expect("main waits");
-        let result = flock(c, libc::LOCK_EX);
-        println!("thread: flock exclusive: {}", answer(result));
+        let result = answer(flock(c, libc::LOCK_EX));
         close(c);
+        result
     });
     wait_started.recv().expect("the thread starts");
     std::thread::sleep(Duration::from_millis(100));
     println!("main: unlocking");
     say("flock unlock", flock(a, libc::LOCK_UN));
-    waiter.join().expect("the waiting thread");
+    let result = waiter.join().expect("the waiting thread");
+    println!("thread: flock exclusive: {result}");
     close(a2);
     close(a);
 }
@@ -328,9 +331,13 @@ fn record_locks(file: &str) {
     let waiter = std::thread::spawn(move || {
         let c = open(&path, libc::O_RDWR);
         started.send(()).expect("main waits");
-        let result = fcntl_lock(c, F_OFD_SETLKW, &mut record(F_WRLCK, libc::SEEK_SET, 0, 0));
-        println!("thread: ofd lock wait: {}", answer(result));
+        let result = answer(fcntl_lock(
+            c,
+            F_OFD_SETLKW,
+            &mut record(F_WRLCK, libc::SEEK_SET, 0, 0),
+        ));
         close(c);
+        result
     });
     wait_started.recv().expect("the thread starts");
     std::thread::sleep(Duration::from_millis(100));
@@ -339,7 +346,8 @@ fn record_locks(file: &str) {
         "ofd unlock a",
         fcntl_lock(a, F_OFD_SETLK, &mut record(F_UNLCK, libc::SEEK_SET, 0, 0)),
     );
-    waiter.join().expect("the waiting thread");
+    let result = waiter.join().expect("the waiting thread");
+    println!("thread: ofd lock wait: {result}");
     for fd in [a, b, r] {
         close(fd);
     }
