@@ -89,6 +89,26 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> CInt {
     })
 }
 
+/// `msync(2)`: anonymous memory has nothing to write back; only the
+/// arguments are checked, as Linux does (a page-aligned address, known
+/// flags, not both `MS_SYNC` and `MS_ASYNC`).
+#[unsafe(no_mangle)]
+pub extern "C" fn msync(addr: *mut c_void, _len: usize, flags: CInt) -> CInt {
+    const MS_ASYNC: CInt = 1;
+    const MS_INVALIDATE: CInt = 2;
+    const MS_SYNC: CInt = 4;
+    traced!("msync"(addr, flags) {
+    let known = MS_ASYNC | MS_INVALIDATE | MS_SYNC;
+    if !(addr as usize).is_multiple_of(PAGE)
+        || flags & !known != 0
+        || flags & (MS_ASYNC | MS_SYNC) == MS_ASYNC | MS_SYNC
+    {
+        return errno::fail(code::EINVAL);
+    }
+    0
+    })
+}
+
 /// `mprotect(2)`: accepted, without effect (see the module docs).
 #[unsafe(no_mangle)]
 pub extern "C" fn mprotect(_addr: *mut c_void, _len: usize, _prot: CInt) -> CInt {

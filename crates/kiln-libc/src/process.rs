@@ -19,6 +19,32 @@ pub extern "C" fn getpid() -> CInt {
     PID
 }
 
+/// `gettid(2)`: the calling thread's id (the main thread's is the pid).
+#[unsafe(no_mangle)]
+pub extern "C" fn gettid() -> CInt {
+    // SAFETY: the calling thread's live TCB.
+    unsafe { (*crate::thread::current()).id }
+}
+
+/// `kill(2)`: the program is the only process, so a signal to itself
+/// (its pid, 0 or -1: every process it may signal) is `raise`d, signal 0
+/// only checks; any other pid does not exist (`ESRCH`).
+#[unsafe(no_mangle)]
+pub extern "C" fn kill(pid: CInt, signal: CInt) -> CInt {
+    traced!("kill"(pid, signal) {
+    if !(0..=64).contains(&signal) {
+        return errno::fail(code::EINVAL);
+    }
+    if pid != PID && pid != 0 && pid != -1 && pid != -PID {
+        return errno::fail(code::ESRCH);
+    }
+    if signal == 0 {
+        return 0;
+    }
+    crate::signal::raise(signal)
+    })
+}
+
 /// `getppid(2)`: nothing started this process inside the VM.
 #[unsafe(no_mangle)]
 pub extern "C" fn getppid() -> CInt {

@@ -119,6 +119,54 @@ pub unsafe extern "C" fn lstat64(path: *const c_char, buf: *mut u8) -> CInt {
     unsafe { fstatat64(AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW) }
 }
 
+// On x86_64, glibc's `struct stat` is `struct stat64`: the plain names
+// (which glibc 2.33+ exports as functions) are the same calls.
+
+/// `fstat(2)`.
+///
+/// # Safety
+/// As [`fstat64`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fstat(fd: CInt, buf: *mut u8) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { fstat64(fd, buf) }
+}
+
+/// `fstatat(2)`.
+///
+/// # Safety
+/// As [`fstatat64`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fstatat(
+    dirfd: CInt,
+    path: *const c_char,
+    buf: *mut u8,
+    flags: CInt,
+) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { fstatat64(dirfd, path, buf, flags) }
+}
+
+/// `stat(2)`.
+///
+/// # Safety
+/// As [`fstatat64`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stat(path: *const c_char, buf: *mut u8) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { stat64(path, buf) }
+}
+
+/// `lstat(2)`.
+///
+/// # Safety
+/// As [`fstatat64`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lstat(path: *const c_char, buf: *mut u8) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { lstat64(path, buf) }
+}
+
 /// `mkdirat(2)`.
 ///
 /// # Safety

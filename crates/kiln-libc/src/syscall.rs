@@ -40,8 +40,7 @@ pub unsafe extern "C" fn syscall(
 ) -> CLong {
     traced!("syscall"(number, a1, a2, a3, a4) {
     match number {
-        // SAFETY: the current thread's live TCB.
-        SYS_GETTID => CLong::from(unsafe { (*crate::thread::current()).id }),
+        SYS_GETTID => CLong::from(crate::process::gettid()),
         // SAFETY: per the caller.
         SYS_FUTEX => unsafe { futex(a1 as *const u32, a2, a3 as u32, a4 as *const Timespec) },
         // SAFETY: per the caller.

@@ -101,3 +101,15 @@ pub extern "C" fn pthread_testcancel() {}
 pub extern "C" fn pthread_atfork(_prepare: usize, _parent: usize, _child: usize) -> CInt {
     0
 }
+
+/// `__register_atfork`: glibc's own name behind `pthread_atfork`, which
+/// code built against glibc's headers calls (with its DSO handle).
+#[unsafe(no_mangle)]
+pub extern "C" fn __register_atfork(
+    prepare: usize,
+    parent: usize,
+    child: usize,
+    _dso: *const core::ffi::c_void,
+) -> CInt {
+    pthread_atfork(prepare, parent, child)
+}

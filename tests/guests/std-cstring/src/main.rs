@@ -779,7 +779,67 @@ fn main() {
             signals();
             dl();
             temp_files();
+            process_calls();
         }
     }
     println!("still running");
+}
+
+/// The process-level calls the census found crates making: the plain `stat`
+/// names, `gettid`, `kill`, `msync` and glibc's `__register_atfork`.
+fn process_calls() {
+    unsafe extern "C" {
+        fn stat(path: *const c_char, buf: *mut libc::stat) -> c_int;
+        fn fstat(fd: c_int, buf: *mut libc::stat) -> c_int;
+        fn lstat(path: *const c_char, buf: *mut libc::stat) -> c_int;
+        fn gettid() -> c_int;
+        fn getpid() -> c_int;
+        fn kill(pid: c_int, signal: c_int) -> c_int;
+        fn msync(addr: *mut c_void, len: usize, flags: c_int) -> c_int;
+        fn __register_atfork(
+            prepare: Option<unsafe extern "C" fn()>,
+            parent: Option<unsafe extern "C" fn()>,
+            child: Option<unsafe extern "C" fn()>,
+            dso: *const c_void,
+        ) -> c_int;
+    }
+    // SAFETY: all-zero bytes are a valid `stat`; every call gets valid
+    // pointers and C strings.
+    unsafe {
+        let mut a: libc::stat = std::mem::zeroed();
+        let mut b: libc::stat = std::mem::zeroed();
+        let rc = stat(c"/tmp".as_ptr(), &raw mut a);
+        let fd = libc::open(c"/tmp".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+        let frc = fstat(fd, &raw mut b);
+        libc::close(fd);
+        println!(
+            "stat /tmp: {rc}, fstat agrees: {}, a directory: {}",
+            frc == 0 && a.st_ino == b.st_ino,
+            a.st_mode & libc::S_IFMT == libc::S_IFDIR
+        );
+        let rc = lstat(c"/no/such/file".as_ptr(), &raw mut a);
+        println!("lstat missing: {rc} errno {}", errno());
+        println!("main thread's tid is the pid: {}", gettid() == getpid());
+        println!("kill self 0: {}", kill(getpid(), 0));
+        let rc = kill(999_999, 0);
+        println!("kill nobody: {rc} errno {}", errno());
+        let rc = kill(getpid(), 65);
+        println!("kill bad signal: {rc} errno {}", errno());
+        let page = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        println!("msync: {}", msync(page, 4096, libc::MS_SYNC));
+        let rc = msync(page.cast::<u8>().add(1).cast(), 4096, libc::MS_SYNC);
+        println!("msync unaligned: {rc} errno {}", errno());
+        let rc = msync(page, 4096, libc::MS_SYNC | libc::MS_ASYNC);
+        println!("msync sync and async: {rc} errno {}", errno());
+        libc::munmap(page, 4096);
+        let rc = __register_atfork(None, None, None, std::ptr::null());
+        println!("__register_atfork: {rc}");
+    }
 }
