@@ -4,6 +4,7 @@
 //! ([`strftime`], [`strptime`], [`text`]).
 
 pub mod calendar;
+mod names;
 pub mod strftime;
 pub mod strptime;
 pub mod text;
