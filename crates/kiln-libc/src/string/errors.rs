@@ -8,6 +8,7 @@ use kiln_libos::fixed_text::FixedText;
 
 use crate::CInt;
 use crate::errno::code;
+use crate::shared_buffer::SharedBuffer;
 
 fn message(errnum: CInt) -> Option<&'static core::ffi::CStr> {
     usize::try_from(errnum)
@@ -68,19 +69,13 @@ pub unsafe extern "C" fn __xpg_strerror_r(errnum: CInt, buf: *mut c_char, len: u
     }
 }
 
-/// A buffer for the messages composed at run time (`strerror`'s "Unknown
-/// error N", `strsignal`'s): shared, so those calls are not thread-safe,
-/// which POSIX allows.
-struct Composed(core::cell::UnsafeCell<[u8; 40]>);
-
-// SAFETY: see the type's comment; C callers accept the race.
-unsafe impl Sync for Composed {}
-
-static COMPOSED: Composed = Composed(core::cell::UnsafeCell::new([0; 40]));
+/// The buffer for the messages composed at run time (`strerror`'s "Unknown
+/// error N", `strsignal`'s).
+static COMPOSED: SharedBuffer<[u8; 40]> = SharedBuffer::new([0; 40]);
 
 /// `text` with a NUL in [`COMPOSED`]: the pointer C gets.
 fn composed(text: &[u8]) -> *mut c_char {
-    let buffer = COMPOSED.0.get().cast::<u8>();
+    let buffer = COMPOSED.get().cast::<u8>();
     let n = text.len().min(39);
     // SAFETY: the buffer holds 40 bytes.
     unsafe {

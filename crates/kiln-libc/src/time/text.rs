@@ -5,9 +5,10 @@ use core::fmt::Write;
 
 use kiln_libos::fixed_text::FixedText;
 
-use super::calendar::{SharedBuffer, Tm, localtime, localtime_r};
+use super::calendar::{Tm, localtime, localtime_r};
 use super::names::{self, DAYS, MONTHS};
 use crate::errno::{self, code};
+use crate::shared_buffer::SharedBuffer;
 
 /// The buffer `asctime_r`'s caller provides (POSIX: at least 26 bytes).
 const CALLER_BUFFER: usize = 26;
