@@ -327,6 +327,8 @@ fn running_out_of_memory_says_so_in_one_line_naming_m() {
     let run = run_image(&program, &["-m", "16M"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "held 12 MiB (check 66)\n");
+}
+
 #[test]
 fn pthread_synchronisation_answers_as_linux_does() {
     let dir = "tests/guests/std-pthread";
@@ -355,6 +357,8 @@ fn pthread_synchronisation_answers_as_linux_does() {
         assert_eq!(kiln_line, native_line, "Kiln differs from Linux");
     }
     assert_eq!(kiln_lines.len(), native_lines.len(), "{}", run.stdout);
+}
+
 /// Runs the guest at `dir` under Kiln and natively against the host's
 /// glibc, and asserts both print the same non-trivial output.
 fn assert_same_as_linux(dir: &str, min_lines: usize) {
