@@ -7,9 +7,15 @@
 //! the descriptors are pipes, which is what Kiln's console is to the
 //! program. Pending output is written at `exit`.
 //!
-//! Threads are cooperative on one vCPU, so a stream needs no lock while
-//! its call does not block; two threads using one stream across a blocking
-//! read or write on it are not serialised (glibc would lock the stream).
+//! Streams take no lock (glibc locks each stream for each call, and has
+//! `flockfile`). This relies on one scheduler guarantee: Kiln switches
+//! threads only where one blocks or yields, never preempting, on one vCPU.
+//! So a call that does not block runs alone, and the open list
+//! ([`allocate`], [`discard`], [`for_each_open`]) is never changed by two
+//! threads at once; a call that blocks in a read or write lets another
+//! thread use the same stream mid-call, which glibc would serialise. With
+//! preemption or a second vCPU, each stream needs glibc's recursive lock
+//! and the open list a lock of its own, not held across a flush.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
@@ -431,7 +437,9 @@ pub fn parse_mode(mode: &[u8]) -> Option<Mode> {
 /// A standard stream's storage.
 struct Standard(UnsafeCell<File>);
 
-// SAFETY: threads are cooperative on one vCPU (see the module comment).
+// SAFETY: sound only while the scheduler never preempts and runs one
+// vCPU, so that no two threads touch a stream between blocking points
+// (see the module comment for what preemption will need).
 unsafe impl Sync for Standard {}
 
 static STDIN: Standard = Standard(UnsafeCell::new(File::new(0, true, false, Buffering::Full)));
@@ -546,8 +554,9 @@ fn flush_line_buffered_stdout(reader: &File) {
 static OUTPUT_BUFFERED: AtomicBool = AtomicBool::new(false);
 
 fn flush_at_exit_needed() {
-    if !OUTPUT_BUFFERED.load(Ordering::Relaxed) {
-        OUTPUT_BUFFERED.store(true, Ordering::Relaxed);
+    // One swap, so that two threads writing their first output at once
+    // register the flush once.
+    if !OUTPUT_BUFFERED.swap(true, Ordering::Relaxed) {
         crate::stdlib::at_exit_flush(flush_all);
     }
 }
