@@ -649,6 +649,15 @@ fn signals() {
         println!("raise bad: {} errno {}", raise(99), errno());
         clear_errno();
         println!("signal bad: {} errno {}", signal(9, 1) as isize, errno());
+        // glibc keeps 32 and 33 for itself.
+        for internal in [32, 33] {
+            clear_errno();
+            println!(
+                "signal internal {internal}: {} errno {}",
+                signal(internal, 1) as isize,
+                errno()
+            );
+        }
     }
 }
 
