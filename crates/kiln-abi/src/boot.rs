@@ -14,6 +14,9 @@ pub const BOOT_MAGIC: u64 = u64::from_le_bytes(*b"KILNBOOT");
 
 /// [`BootInfo::flags`]: log every call into the C library (`kiln run --trace-libc`).
 pub const FLAG_TRACE_LIBC: u64 = 1 << 0;
+/// [`BootInfo::flags`]: the guest's stdin is the host's, and a terminal
+/// (so `isatty(0)` says so).
+pub const FLAG_STDIN_TTY: u64 = 1 << 1;
 
 /// The longest host name, in bytes (Linux's `HOST_NAME_MAX`).
 pub const HOST_NAME_MAX: usize = 64;
@@ -66,6 +69,36 @@ pub struct GuestStatus {
     /// main thread is 1).
     pub thread: u64,
 }
+
+/// Preemption of guest threads, one per vCPU: the words guest and monitor
+/// share so that the monitor's time-slice tick interrupts only code that
+/// may be interrupted (see `docs/architecture.md`, "Threads and preemption").
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Preemption {
+    /// in/out (guest): non-zero while the running thread is inside a
+    /// library-OS critical section, which a tick must not interrupt. The
+    /// monitor adds one when it delivers an upcall; the upcall takes it off.
+    pub disabled: u32,
+    /// out (monitor): set when a tick found `disabled` non-zero (or the vCPU
+    /// at CPL0); the guest clears it and yields when `disabled` drops to zero.
+    pub pending: u32,
+    /// out (guest): non-zero while another thread could run (ready, or
+    /// sleeping until a deadline); the monitor ticks only then. The guest
+    /// makes an exit after setting it while `armed` is zero.
+    pub wanted: u32,
+    /// out (monitor): non-zero while the monitor's tick timer is armed.
+    pub armed: u32,
+}
+
+/// Bytes below the interrupted stack pointer that an upcall leaves alone:
+/// the x86_64 ABI's red zone, which the interrupted code may be using.
+pub const UPCALL_RED_ZONE: u64 = 128;
+
+/// The frame the monitor writes just below the red zone when it delivers an
+/// upcall: the interrupted RFLAGS, then the interrupted RIP (lowest address
+/// first). The upcall entry starts with RSP pointing at the RFLAGS word.
+pub const UPCALL_FRAME: u64 = 16;
 
 /// The image's thread-local-storage template (its `PT_TLS` segment), for the
 /// guest to lay out each thread's TLS block from. All zero when the image has
@@ -139,6 +172,8 @@ pub struct BootInfo {
     pub hostname: GuestPtr<u8>,
     /// Its length, without the NUL.
     pub hostname_len: u64,
+    /// Shared by guest and monitor (vCPU 0's).
+    pub preemption: Preemption,
 }
 
 impl BootInfo {
@@ -162,5 +197,7 @@ const _: () = {
     assert!(core::mem::offset_of!(BootInfo, net) == 384);
     assert!(core::mem::offset_of!(BootInfo, guest) == 416);
     assert!(core::mem::offset_of!(BootInfo, hostname) == 440);
-    assert!(core::mem::size_of::<BootInfo>() == 456);
+    assert!(core::mem::size_of::<Preemption>() == 16);
+    assert!(core::mem::offset_of!(BootInfo, preemption) == 456);
+    assert!(core::mem::size_of::<BootInfo>() == 472);
 };

@@ -3,9 +3,11 @@
 
 use vm_memory::ByteValued;
 
-use crate::boot::{BootInfo, GuestStatus, MemoryRegion, TlsTemplate};
-use crate::file::{FileArgs, FileStat, Volume};
-use crate::hypercall::{BlockArgs, ConsoleWriteArgs, ExitArgs, OutOfMemoryArgs, PanicArgs};
+use crate::boot::{BootInfo, GuestStatus, MemoryRegion, Preemption, TlsTemplate};
+use crate::file::{FileArgs, FileLock, FileStat, Volume};
+use crate::hypercall::{
+    BlockArgs, ConsoleWriteArgs, ExitArgs, OutOfMemoryArgs, PanicArgs, StdinReadArgs,
+};
 use crate::net::NetConfig;
 use crate::trap::TrapFrame;
 
@@ -21,6 +23,8 @@ unsafe impl ByteValued for GuestStatus {}
 // SAFETY: as above.
 unsafe impl ByteValued for TlsTemplate {}
 // SAFETY: as above.
+unsafe impl ByteValued for Preemption {}
+// SAFETY: as above.
 unsafe impl ByteValued for ConsoleWriteArgs {}
 // SAFETY: as above.
 unsafe impl ByteValued for ExitArgs {}
@@ -31,11 +35,15 @@ unsafe impl ByteValued for PanicArgs {}
 // SAFETY: as above.
 unsafe impl ByteValued for OutOfMemoryArgs {}
 // SAFETY: as above.
+unsafe impl ByteValued for StdinReadArgs {}
+// SAFETY: as above.
 unsafe impl ByteValued for TrapFrame {}
 // SAFETY: as above.
 unsafe impl ByteValued for FileArgs {}
 // SAFETY: as above.
 unsafe impl ByteValued for FileStat {}
+// SAFETY: as above.
+unsafe impl ByteValued for FileLock {}
 // SAFETY: as above.
 unsafe impl ByteValued for Volume {}
 // SAFETY: as above.

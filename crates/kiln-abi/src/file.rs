@@ -102,11 +102,68 @@ pub enum FileOp {
     Symlink = 14,
     /// Nothing but the `pending` blocks. `result` 0.
     Flush = 15,
+    /// `flock(2)` on `handle`'s host file, so other processes and VMs
+    /// sharing the volume see it: `flags` = [`LOCK_SH`], [`LOCK_EX`] or
+    /// [`LOCK_UN`]. Never waits: `result` is `-EWOULDBLOCK` on a conflict.
+    Flock = 16,
+    /// A record lock on `handle`'s host file: `flags` = a Linux `fcntl`
+    /// command ([`F_GETLK`], [`F_SETLK`], [`F_OFD_GETLK`], [`F_OFD_SETLK`];
+    /// others are `-EINVAL`), `buf` a [`FileLock`] (`len` its size) read
+    /// and, for the `GETLK`s, written back. Never waits (`-EAGAIN`).
+    Lock = 17,
+    /// `sync_file_range(2)` of `handle`: `offset`, `len` bytes (0: to the
+    /// end), `flags` Linux's `SYNC_FILE_RANGE_*`.
+    SyncRange = 18,
+    /// Sets access and modification times: of `handle` if `path_len` is 0,
+    /// else of `volume`/`path` (`flags`: [`STAT_NO_FOLLOW`]). `buf` holds
+    /// two Linux `struct timespec` (`len` 32), as `utimensat(2)` takes them
+    /// (`tv_nsec` may be `UTIME_NOW` or `UTIME_OMIT`).
+    SetTimes = 19,
+    /// `fallocate(2)` of `handle`: `flags` the mode (Linux's
+    /// `FALLOC_FL_*`), `offset`, `len` bytes.
+    Allocate = 20,
+}
+
+/// [`FileOp::Flock`]: a shared lock.
+pub const LOCK_SH: u32 = 1;
+/// [`FileOp::Flock`]: an exclusive lock.
+pub const LOCK_EX: u32 = 2;
+/// [`FileOp::Flock`]: release.
+pub const LOCK_UN: u32 = 8;
+
+/// [`FileOp::Lock`]: which lock would block this one (POSIX, per process).
+pub const F_GETLK: u32 = 5;
+/// [`FileOp::Lock`]: take or release a POSIX (per-process) lock.
+pub const F_SETLK: u32 = 6;
+/// [`FileOp::Lock`]: as [`F_GETLK`], for open-file-description locks.
+pub const F_OFD_GETLK: u32 = 36;
+/// [`FileOp::Lock`]: take or release an open-file-description lock.
+pub const F_OFD_SETLK: u32 = 37;
+
+/// A record lock: Linux's `struct flock` on x86_64.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileLock {
+    /// `F_RDLCK` 0, `F_WRLCK` 1, `F_UNLCK` 2.
+    pub kind: i16,
+    /// `SEEK_SET`, `SEEK_CUR` or `SEEK_END`: what `start` counts from.
+    pub whence: i16,
+    /// Zero.
+    pub reserved: u32,
+    /// The first byte.
+    pub start: i64,
+    /// How many bytes; 0 to the end of the file, however long it grows.
+    pub len: i64,
+    /// The holder (out, `GETLK`): 0 for a process outside the guest, -1
+    /// for an open-file-description lock, as Linux reports them.
+    pub pid: i32,
+    /// Zero.
+    pub reserved2: u32,
 }
 
 impl FileOp {
     /// All operations.
-    pub const ALL: [FileOp; 15] = [
+    pub const ALL: [FileOp; 20] = [
         Self::Open,
         Self::Close,
         Self::Read,
@@ -122,6 +179,11 @@ impl FileOp {
         Self::ReadLink,
         Self::Symlink,
         Self::Flush,
+        Self::Flock,
+        Self::Lock,
+        Self::SyncRange,
+        Self::SetTimes,
+        Self::Allocate,
     ];
 
     /// The operation with this number, if any.
@@ -226,6 +288,9 @@ const _: () = {
     assert!(core::mem::offset_of!(FileArgs, result) == 80);
     assert!(core::mem::size_of::<FileStat>() == 88);
     assert!(core::mem::size_of::<Volume>() == 24);
+    assert!(core::mem::size_of::<FileLock>() == 32);
+    assert!(core::mem::offset_of!(FileLock, start) == 8);
+    assert!(core::mem::offset_of!(FileLock, pid) == 24);
 };
 
 #[cfg(test)]
@@ -238,6 +303,6 @@ mod tests {
             assert_eq!(FileOp::from_number(op as u32), Some(op));
         }
         assert_eq!(FileOp::from_number(0), None);
-        assert_eq!(FileOp::from_number(16), None);
+        assert_eq!(FileOp::from_number(21), None);
     }
 }

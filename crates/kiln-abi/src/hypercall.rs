@@ -23,6 +23,9 @@ pub const PORT_COUNT: u16 = 16;
 /// The longest buffer one [`ConsoleWriteArgs`] may carry.
 pub const CONSOLE_WRITE_MAX: u64 = 64 * 1024;
 
+/// The most bytes one [`StdinReadArgs`] may ask for.
+pub const STDIN_READ_MAX: u64 = 1024 * 1024;
+
 /// The longest message one [`PanicArgs`] may carry.
 pub const PANIC_MESSAGE_MAX: u64 = 4096;
 
@@ -46,11 +49,13 @@ pub enum Hypercall {
     /// The program cannot go on without memory it could not get:
     /// [`OutOfMemoryArgs`].
     OutOfMemory = 7,
+    /// Read what the host's stdin holds now, without waiting: [`StdinReadArgs`].
+    StdinRead = 8,
 }
 
 impl Hypercall {
     /// All calls, for dispatch tables and documentation.
-    pub const ALL: [Hypercall; 7] = [
+    pub const ALL: [Hypercall; 8] = [
         Self::ConsoleWrite,
         Self::Exit,
         Self::Block,
@@ -58,6 +63,7 @@ impl Hypercall {
         Self::Trap,
         Self::File,
         Self::OutOfMemory,
+        Self::StdinRead,
     ];
 
     /// The call whose port this is, if any.
@@ -104,16 +110,47 @@ pub struct ExitArgs {
     pub reserved: u32,
 }
 
+/// [`BlockArgs::wait`] and [`BlockArgs::ready`] bits.
+pub mod wait {
+    /// Stdin: wake when the host's stdin is readable (data, end of file
+    /// or an error), so a guest thread reading it does not stop the others.
+    pub const STDIN: u32 = 1 << 0;
+}
+
 /// [`Hypercall::Block`]: idle until guest monotonic time reaches a deadline.
 ///
-/// The monitor returns when the deadline has passed, or when the network
-/// device has put a frame in a receive buffer (see [`crate::net`]); the
-/// guest re-checks its clock and its queues on return.
+/// The monitor returns when the deadline has passed, when the network
+/// device has put a frame in a receive buffer (see [`crate::net`]), or when
+/// a source in `wait` became ready; the guest re-checks its clock and its
+/// queues on return.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BlockArgs {
     /// in: guest monotonic time in nanoseconds (see [`crate::boot::BootInfo::tsc_base`]).
     pub deadline_ns: u64,
+    /// in: [`wait`] bits, other sources that end the wait.
+    pub wait: u32,
+    /// out: the [`wait`] bits found ready (the monitor always writes it).
+    pub ready: u32,
+}
+
+/// [`Hypercall::StdinRead`]: copy what the host's stdin holds now into a
+/// guest buffer. Never waits: with nothing to read yet the answer is
+/// `-EAGAIN`, and the guest waits in [`Hypercall::Block`] with [`wait::STDIN`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StdinReadArgs {
+    /// in: where the bytes go.
+    pub data: GuestPtr<u8>,
+    /// in: room at `data`, at most [`STDIN_READ_MAX`].
+    pub len: u64,
+    /// out: bytes read, 0 at end of file, or `-errno` (`-EAGAIN`: nothing yet).
+    pub result: i64,
+    /// out: the host's `poll` bits for its stdin before the read (`POLLIN`
+    /// 0x1, `POLLERR` 0x8, `POLLHUP` 0x10), for the guest's own `poll`.
+    pub revents: u32,
+    /// Zero.
+    pub reserved: u32,
 }
 
 /// [`Hypercall::Panic`]: the program panicked. The monitor reads the vCPU's
@@ -142,7 +179,8 @@ const _: () = {
     assert!(core::mem::size_of::<OutOfMemoryArgs>() == 8);
     assert!(core::mem::size_of::<ConsoleWriteArgs>() == 24);
     assert!(core::mem::size_of::<ExitArgs>() == 8);
-    assert!(core::mem::size_of::<BlockArgs>() == 8);
+    assert!(core::mem::size_of::<BlockArgs>() == 16);
+    assert!(core::mem::size_of::<StdinReadArgs>() == 32);
     assert!(core::mem::size_of::<PanicArgs>() == 16);
 };
 

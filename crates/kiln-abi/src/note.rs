@@ -17,3 +17,9 @@ pub const SERVICE: u32 = 2;
 /// Descriptor: the little-endian `u64` address of the trap stub table
 /// (see [`crate::trap`]).
 pub const TRAP_TABLE: u32 = 3;
+
+/// Descriptor: the little-endian `u64` address of the preemption upcall
+/// entry, where the monitor sends a thread whose time slice ended (CPL3
+/// code; the interrupted RFLAGS and RIP are on the stack, 128 bytes below
+/// the interrupted stack pointer, see [`crate::boot::Preemption`]).
+pub const UPCALL: u32 = 4;

@@ -53,6 +53,9 @@ pub fn inspect(path: &Path) -> Outcome {
         Some(table) => say!("traps:     stub table at {table:#x}"),
         None => say!("traps:     none (an exception stops the VM without a report)"),
     }
+    if let Some(entry) = image.upcall {
+        say!("upcall:    time-slice entry at {entry:#x}");
+    }
     say!("sections:");
     let mut debug = (0usize, 0u64);
     for section in elf.sections() {

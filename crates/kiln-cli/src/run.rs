@@ -140,6 +140,9 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         image_file: Some(file.id()),
         net,
         hostname: hostname::choose(args.hostname.as_deref(), &name)?,
+        // A standby monitor's stdin carries `kiln serve`'s order to boot,
+        // not the guest's input; an instance's supervisor gives /dev/null.
+        stdin: !args.standby,
     };
     let boot_failure = |e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),

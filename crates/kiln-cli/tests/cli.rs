@@ -237,8 +237,9 @@ fn inspect_shows_abi_entry_sections_and_services() {
     let hello = image("examples/hello", true);
     let run = kiln_run(&["inspect", hello.to_str().expect("utf-8 path")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let version = format!("Kiln ABI version {}", kiln_abi::ABI_VERSION);
     for needle in [
-        "Kiln ABI version 7",
+        version.as_str(),
         "entry:     0x100000 _start",
         "services:  console, alloc, time",
         ".text",

@@ -93,6 +93,47 @@ fn file_read_into_a_buffer_outside_memory() {
     );
 }
 
+/// The buffer is checked before anything is taken from the host's stdin,
+/// which holds bytes here.
+fn stdin_violation(case: &str, needle: &str) {
+    let hostile = image("tests/guests/hostile", false);
+    require_kvm();
+    let run: common::Run = kiln()
+        .arg("run")
+        .arg(&hostile)
+        .args(["--", case])
+        .stdin(std::fs::File::open(hostile.as_path()).expect("open the image"))
+        .output()
+        .expect("run kiln")
+        .into();
+    run.assert_clean_error(code::VIOLATION, needle);
+    assert_eq!(run.stdout, "", "{case}: nothing may be printed");
+}
+
+#[test]
+fn stdin_read_into_a_buffer_outside_memory() {
+    stdin_violation(
+        "stdin-outside",
+        "StdinRead hypercall: 0x10 bytes at guest address 0x801000 are outside guest memory",
+    );
+}
+
+#[test]
+fn stdin_read_into_a_buffer_past_the_end_of_memory() {
+    stdin_violation(
+        "stdin-past-end",
+        "StdinRead hypercall: 0x10 bytes at guest address 0x7ffff8",
+    );
+}
+
+#[test]
+fn stdin_read_over_the_limit() {
+    stdin_violation(
+        "stdin-too-long",
+        "StdinRead hypercall: length 1048577 exceeds the limit of 1048576 bytes",
+    );
+}
+
 #[test]
 fn file_read_over_the_limit() {
     violation(

@@ -56,10 +56,15 @@ pub unsafe extern "C" fn open(path: *const c_char, flags: CInt, mode: u32) -> CI
     unsafe { openat64(AT_FDCWD, path, flags, mode) }
 }
 
-/// `fcntl(2)`: duplication, `FD_CLOEXEC`, and the status flags.
+/// `fcntl(2)`: duplication, `FD_CLOEXEC`, the status flags, and record
+/// locks (POSIX and open-file-description ones, as Linux keeps them).
+///
+/// # Safety
+/// For the lock commands, `arg` must be null or point at a `struct flock`.
 #[unsafe(no_mangle)]
-pub extern "C" fn fcntl(fd: CInt, command: CInt, arg: CLong) -> CInt {
+pub unsafe extern "C" fn fcntl(fd: CInt, command: CInt, arg: CLong) -> CInt {
     traced!("fcntl"(fd, command, arg) {
+    use fs::record::*;
     const F_DUPFD: CInt = 0;
     const F_GETFD: CInt = 1;
     const F_SETFD: CInt = 2;
@@ -76,6 +81,14 @@ pub extern "C" fn fcntl(fd: CInt, command: CInt, arg: CLong) -> CInt {
         F_SETFD => fs::set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|()| 0),
         F_GETFL => fs::status(fd),
         F_SETFL => fs::set_status(fd, arg as CInt).map(|()| 0),
+        F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => {
+            // SAFETY: per the caller, `arg` is null or a `struct flock`,
+            // which `FileLock` lays out exactly.
+            match unsafe { (arg as *mut fs::FileLock).as_mut() } {
+                Some(lock) => fs::record_lock(fd, command, lock).map(|()| 0),
+                None => fs::status(fd).and(Err(fs::Errno(code::EFAULT))),
+            }
+        }
         _ => fs::status(fd).and(Err(fs::Errno(code::EINVAL))),
     };
     errno::check(result) as CInt
@@ -83,9 +96,72 @@ pub extern "C" fn fcntl(fd: CInt, command: CInt, arg: CLong) -> CInt {
 }
 
 /// `fcntl64`: glibc's name for the same call.
+///
+/// # Safety
+/// As [`fcntl`].
 #[unsafe(no_mangle)]
-pub extern "C" fn fcntl64(fd: CInt, command: CInt, arg: CLong) -> CInt {
-    fcntl(fd, command, arg)
+pub unsafe extern "C" fn fcntl64(fd: CInt, command: CInt, arg: CLong) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { fcntl(fd, command, arg) }
+}
+
+/// `sync_file_range(2)`: a volume's file is written back by the host.
+#[unsafe(no_mangle)]
+pub extern "C" fn sync_file_range(fd: CInt, offset: i64, len: i64, flags: u32) -> CInt {
+    traced!("sync_file_range"(fd, offset, len, flags) {
+    errno::check(fs::sync_range(fd, offset, len, flags).map(|()| 0)) as CInt
+    })
+}
+
+/// `fallocate(2)`: see `kiln_libos::fs::allocate`.
+#[unsafe(no_mangle)]
+pub extern "C" fn fallocate64(fd: CInt, mode: CInt, offset: i64, len: i64) -> CInt {
+    traced!("fallocate64"(fd, mode, offset, len) {
+    errno::check(fs::allocate(fd, mode, offset, len).map(|()| 0)) as CInt
+    })
+}
+
+/// `fallocate(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn fallocate(fd: CInt, mode: CInt, offset: i64, len: i64) -> CInt {
+    fallocate64(fd, mode, offset, len)
+}
+
+/// `posix_fallocate(3)`: `fallocate` with mode 0 (which every file Kiln
+/// serves supports, so glibc's write-zeros fallback is never needed);
+/// returns the error instead of setting `errno`.
+#[unsafe(no_mangle)]
+pub extern "C" fn posix_fallocate64(fd: CInt, offset: i64, len: i64) -> CInt {
+    traced!("posix_fallocate64"(fd, offset, len) {
+    match fs::allocate(fd, 0, offset, len) {
+        Ok(()) => 0,
+        Err(e) => e.0,
+    }
+    })
+}
+
+/// `posix_fallocate(3)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn posix_fallocate(fd: CInt, offset: i64, len: i64) -> CInt {
+    posix_fallocate64(fd, offset, len)
+}
+
+/// `posix_fadvise(2)`: checked hints; returns the error instead of
+/// setting `errno`.
+#[unsafe(no_mangle)]
+pub extern "C" fn posix_fadvise64(fd: CInt, _offset: i64, len: i64, advice: CInt) -> CInt {
+    traced!("posix_fadvise64"(fd, len, advice) {
+    match fs::advise(fd, len, advice) {
+        Ok(()) => 0,
+        Err(e) => e.0,
+    }
+    })
+}
+
+/// `posix_fadvise(3)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn posix_fadvise(fd: CInt, offset: i64, len: i64, advice: CInt) -> CInt {
+    posix_fadvise64(fd, offset, len, advice)
 }
 
 /// `splice(2)`: not provided; `std::io::copy` falls back to `read` and

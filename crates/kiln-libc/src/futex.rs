@@ -10,6 +10,7 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 
+use kiln_libos::preempt::NoPreempt;
 use kiln_libos::sched;
 use kiln_libos::time::{Instant, unix_time};
 
@@ -30,10 +31,11 @@ pub struct TimedOut;
 /// Sleeps while `word` holds `expected`, until a [`wake`] on it or
 /// `deadline`. Returns at once when the word already differs.
 pub fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), TimedOut> {
-    // The scheduler switches threads only inside `sched::wait`, so nothing
-    // can change the word and wake between this check and the sleep; a
-    // scheduler that preempts must keep this check-then-sleep atomic with
-    // respect to `wake` (as Linux's futex does under its bucket lock).
+    // No tick may land between the check and the sleep: a wake in between
+    // would be lost. With preemption disabled, nothing runs on this vCPU
+    // until `sched::wait` has queued the thread (as Linux's futex keeps the
+    // two atomic under its bucket lock).
+    let _section = NoPreempt::new();
     if word.load(Ordering::SeqCst) != expected {
         return Ok(());
     }

@@ -19,8 +19,9 @@
 //! - [`stdio`]: `FILE` streams, printf and scanf for C code (with
 //!   assembly trampolines for the variadic entry points), and `rename`;
 //! - [`stdlib`]: environment, exit, number parsing, sorting, `rand`;
+//! - [`file`]: whole-file locks (`flock`);
 //! - [`time`]: clocks and sleeping, time zones (`TZ`, zoneinfo files from
-//!   the image), broken-down time, `strftime` and `strptime`;
+//!   the image), broken-down time, `strftime` and `strptime`, `utimes`;
 //! - [`ids`], [`pwd`], [`grp`] (on [`nss`]): the root identity, users and
 //!   groups from the image's `/etc/passwd` and `/etc/group`;
 //! - [`resource`], [`sysinfo`]: resource limits and usage, memory,
@@ -67,6 +68,7 @@ pub mod dl;
 pub mod errno;
 pub mod event;
 pub mod fcntl;
+pub mod file;
 pub mod futex;
 pub mod grp;
 pub mod ids;

@@ -96,3 +96,55 @@ pub extern "C" fn mprotect(_addr: *mut c_void, _len: usize, _prot: CInt) -> CInt
     0
     })
 }
+
+/// The `madvise` advice values Linux accepts for private anonymous memory.
+fn advice_valid(advice: CInt) -> bool {
+    const MADV_FREE: CInt = 8;
+    const MADV_DONTFORK: CInt = 10;
+    const MADV_COLLAPSE: CInt = 25;
+    matches!(advice, 0..=MADV_DONTNEED | MADV_FREE | MADV_DONTFORK..=MADV_COLLAPSE)
+}
+
+const MADV_DONTNEED: CInt = 4;
+
+/// `madvise(2)`: `MADV_DONTNEED` zeroes the pages, as Linux's private
+/// anonymous memory reads back zero-filled after it; every other valid
+/// advice is a hint with nothing to do (`MADV_FREE` may keep the data, as
+/// Linux may until it reclaims the pages).
+///
+/// # Safety
+/// With `MADV_DONTNEED`, `addr..addr + len` (rounded up to whole pages)
+/// must be memory the program may overwrite, as Linux requires it to be
+/// mapped.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn madvise(addr: *mut c_void, len: usize, advice: CInt) -> CInt {
+    traced!("madvise"(addr, len, advice) {
+    if !(addr as usize).is_multiple_of(PAGE) || !advice_valid(advice) {
+        return errno::fail(code::EINVAL);
+    }
+    let Some(len) = len.checked_next_multiple_of(PAGE) else {
+        return errno::fail(code::EINVAL);
+    };
+    if (addr as usize).checked_add(len).is_none() {
+        return errno::fail(code::EINVAL);
+    }
+    if advice == MADV_DONTNEED && len > 0 {
+        // SAFETY: per the caller, the whole pages are the program's.
+        unsafe { core::ptr::write_bytes(addr.cast::<u8>(), 0, len) };
+    }
+    0
+    })
+}
+
+/// `posix_madvise(3)`: hints only (its `POSIX_MADV_DONTNEED` discards
+/// nothing in glibc either); returns the error instead of setting `errno`.
+#[unsafe(no_mangle)]
+pub extern "C" fn posix_madvise(addr: *mut c_void, _len: usize, advice: CInt) -> CInt {
+    traced!("posix_madvise"(addr, advice) {
+    if !(addr as usize).is_multiple_of(PAGE) || !(0..=MADV_DONTNEED).contains(&advice) {
+        code::EINVAL
+    } else {
+        0
+    }
+    })
+}

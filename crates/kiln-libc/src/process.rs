@@ -1,6 +1,7 @@
-//! Processes. A unikernel is one process: starting another fails with
+//! Processes. A unikernel is one process: starting another (`fork`,
+//! `vfork`, the `exec` family, `posix_spawn`, `system`, `popen`) fails with
 //! `ENOSYS`, as on a kernel built without the feature, so `std::process::
-//! Command` returns an error the program can handle. The attribute objects
+//! Command` returns an error the program can handle (`ErrorKind::Unsupported`). The attribute objects
 //! `posix_spawn` takes are accepted (there is nothing to configure), and
 //! signal sets work as data.
 
@@ -134,11 +135,62 @@ pub extern "C" fn sched_yield() -> CInt {
     0
 }
 
-/// `execvp(3)`: there is no other program to run.
+/// `vfork(2)`: as `fork`.
 #[unsafe(no_mangle)]
-pub extern "C" fn execvp(_file: *const c_void, _argv: *const c_void) -> CInt {
-    traced!("execvp"() {
+pub extern "C" fn vfork() -> CInt {
+    traced!("vfork"() {
     errno::fail(code::ENOSYS)
+    })
+}
+
+macro_rules! no_exec {
+    ($($name:ident = $label:literal($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            /// There is no other program to run in this one's place.
+            #[unsafe(no_mangle)]
+            pub extern "C" fn $name($($arg: $ty),*) -> CInt {
+                traced!($label() {
+                errno::fail(code::ENOSYS)
+                })
+            }
+        )*
+    };
+}
+
+no_exec! {
+    execve = "execve"(_path: *const c_void, _argv: *const c_void, _envp: *const c_void);
+    execv = "execv"(_path: *const c_void, _argv: *const c_void);
+    execvp = "execvp"(_file: *const c_void, _argv: *const c_void);
+    execvpe = "execvpe"(_file: *const c_void, _argv: *const c_void, _envp: *const c_void);
+    fexecve = "fexecve"(_fd: CInt, _argv: *const c_void, _envp: *const c_void);
+}
+
+/// `system(3)`: with a null command, 0 says there is no shell, as glibc
+/// does without `/bin/sh`; a command cannot be run (-1, `ENOSYS`).
+#[unsafe(no_mangle)]
+pub extern "C" fn system(command: *const c_void) -> CInt {
+    traced!("system"(command) {
+    if command.is_null() {
+        0
+    } else {
+        errno::fail(code::ENOSYS)
+    }
+    })
+}
+
+/// `popen(3)`: starts no process (null, `ENOSYS`).
+#[unsafe(no_mangle)]
+pub extern "C" fn popen(_command: *const c_void, _mode: *const c_void) -> *mut c_void {
+    traced!("popen"() {
+    errno::fail_null(code::ENOSYS)
+    })
+}
+
+/// `pclose(3)`: no stream came from `popen`, so there is no child to wait for.
+#[unsafe(no_mangle)]
+pub extern "C" fn pclose(_stream: *mut c_void) -> CInt {
+    traced!("pclose"() {
+    errno::fail(code::ECHILD)
     })
 }
 

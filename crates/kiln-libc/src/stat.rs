@@ -213,3 +213,56 @@ pub unsafe extern "C" fn realpath(path: *const c_char, resolved: *mut c_char) ->
     out
     })
 }
+
+/// `utimensat(2)`: times of `path` from `dirfd` (`times` null: both now).
+/// As glibc's, a null `path` is `EINVAL` (the kernel's "the descriptor
+/// itself" is `futimens`).
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string; `times` null or two
+/// `struct timespec`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn utimensat(
+    dirfd: CInt,
+    path: *const c_char,
+    times: *const [i64; 2],
+    flags: CInt,
+) -> CInt {
+    traced!("utimensat"(dirfd, path, times, flags) {
+    if path.is_null() || flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return errno::fail(code::EINVAL);
+    }
+    // SAFETY: per the caller.
+    let path = match unsafe { c_path(path) } {
+        Ok(b"") if flags & AT_EMPTY_PATH != 0 => None,
+        Ok(path) => Some(path),
+        Err(e) => return errno::fail(e.0),
+    };
+    // SAFETY: per the caller.
+    let times = unsafe { read_times(times) };
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    errno::check(fs::set_times(dirfd, path, times, follow).map(|()| 0)) as CInt
+    })
+}
+
+/// `futimens(3)`: times of the open file `fd`.
+///
+/// # Safety
+/// `times` must be null or point at two `struct timespec`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn futimens(fd: CInt, times: *const [i64; 2]) -> CInt {
+    traced!("futimens"(fd, times) {
+    // SAFETY: per the caller.
+    let times = unsafe { read_times(times) };
+    errno::check(fs::set_times(fd, None, times, true).map(|()| 0)) as CInt
+    })
+}
+
+/// Two `struct timespec` as `[seconds, nanoseconds]`, if `times` is not null.
+///
+/// # Safety
+/// `times` must be null or point at two `struct timespec`.
+unsafe fn read_times(times: *const [i64; 2]) -> Option<[[i64; 2]; 2]> {
+    // SAFETY: per the caller.
+    (!times.is_null()).then(|| unsafe { [*times, *times.add(1)] })
+}

@@ -205,15 +205,22 @@ pub extern "C" fn lseek64(fd: CInt, offset: CLong, whence: CInt) -> CLong {
     })
 }
 
-/// `isatty(3)`: no descriptor is a terminal the guest can control.
+/// `isatty(3)`: stdin is a terminal when the host's is (`kiln run` from a
+/// terminal); the console's output streams and everything else are not.
 #[unsafe(no_mangle)]
 pub extern "C" fn isatty(fd: CInt) -> CInt {
     traced!("isatty"(fd) {
-    errno::set(match fs::fstat(fd) {
-        Ok(_) => code::ENOTTY,
-        Err(e) => e.0,
-    });
-    0
+    match fs::is_terminal(fd) {
+        Ok(true) => 1,
+        Ok(false) => {
+            errno::set(code::ENOTTY);
+            0
+        }
+        Err(e) => {
+            errno::set(e.0);
+            0
+        }
+    }
     })
 }
 

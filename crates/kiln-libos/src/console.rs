@@ -13,6 +13,7 @@ use core::fmt::{self, Write};
 use kiln_abi::hypercall::stream;
 
 use crate::platform;
+use crate::preempt::NoPreempt;
 
 /// Standard output's line buffer. Standard error's is small: it is flushed
 /// after every call anyway, and together they must fit in one page of
@@ -63,17 +64,18 @@ impl<const N: usize> Write for Stream<N> {
     }
 }
 
-/// A console stream shared by the program. The library OS runs on one vCPU
-/// without interrupts, so the only re-entry is a panic while printing, which
-/// `try_borrow_mut` turns into an unbuffered write.
+/// A console stream shared by the program. It is used with preemption
+/// disabled, on one vCPU, so the only re-entry is a panic while printing,
+/// which `try_borrow_mut` turns into an unbuffered write.
 struct Shared<const N: usize> {
     id: u32,
     stream: RefCell<Stream<N>>,
 }
 
 #[allow(unsafe_code)]
-// SAFETY: guest code runs on a single vCPU with interrupts off and no
-// preemption, so the cell is never accessed from two contexts at once.
+// SAFETY: guest code runs on a single vCPU with interrupts off, and the
+// cell is only used with preemption disabled (`NoPreempt`), so it is never
+// accessed from two contexts at once.
 unsafe impl<const N: usize> Sync for Shared<N> {}
 
 impl<const N: usize> Shared<N> {
@@ -85,6 +87,7 @@ impl<const N: usize> Shared<N> {
     }
 
     fn print(&self, args: fmt::Arguments<'_>, flush_now: bool) {
+        let _section = NoPreempt::new();
         // Formatting into the buffer cannot fail; a Display impl that returns
         // an error just ends its own output, as in std.
         match self.stream.try_borrow_mut() {
@@ -108,6 +111,7 @@ static STDERR: Shared<STDERR_BUFFER> = Shared::new(stream::STDERR);
 
 /// Flushes buffered standard output.
 pub fn flush() {
+    let _section = NoPreempt::new();
     if let Ok(mut stream) = STDOUT.stream.try_borrow_mut() {
         stream.flush();
     }

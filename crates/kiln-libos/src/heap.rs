@@ -18,14 +18,13 @@ use talc::source::Source;
 
 use crate::platform;
 
-/// The heap. One vCPU without preemption never contends for its lock; a
-/// spinlock is the cheapest `lock_api` mutex that is still correct if that
-/// changes.
+/// The heap, behind a library-OS lock: a thread is never preempted inside
+/// the allocator, so one vCPU never contends for it.
 #[cfg_attr(feature = "alloc", global_allocator)]
 pub static HEAP: Heap = Heap(TalcLock::new(FreeRegions { claimed: false }));
 
 /// The guest's heap allocator.
-pub struct Heap(TalcLock<spinning_top::RawSpinlock, FreeRegions>);
+pub struct Heap(TalcLock<crate::preempt::RawLock, FreeRegions>);
 
 // SAFETY: delegates to talc's `GlobalAlloc`, which upholds the contract.
 unsafe impl GlobalAlloc for Heap {

@@ -32,6 +32,8 @@ pub mod mem;
 mod panic;
 #[allow(unsafe_code)]
 pub mod platform;
+#[allow(unsafe_code)]
+pub mod preempt;
 pub mod process;
 #[cfg(feature = "heap")]
 #[allow(unsafe_code)]

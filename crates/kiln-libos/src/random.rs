@@ -7,18 +7,17 @@
 //! rather than taken from `rand_xoshiro` because it is a dozen lines and the
 //! library OS keeps its dependencies to what it cannot do without.
 //!
-//! The state sits behind a spin lock, so two threads never draw the same
-//! output, whatever the scheduling. Whether the CPU has RDRAND is asked of
+//! The state sits behind a lock (which also holds preemption off), so two
+//! threads never draw the same output, whatever the scheduling. Whether the CPU has RDRAND is asked of
 //! CPUID once: CPUID exits to the hypervisor (tens of µs on our hosts).
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use spinning_top::Spinlock;
-
 use crate::platform;
+use crate::preempt::Lock;
 
 /// The generator's state; `None` until the first draw seeds it.
-static STATE: Spinlock<Option<[u64; 4]>> = Spinlock::new(None);
+static STATE: Lock<Option<[u64; 4]>> = Lock::new(None);
 
 /// Whether the CPU has RDRAND: unknown, no, yes.
 static RDRAND: AtomicU8 = AtomicU8::new(UNKNOWN);

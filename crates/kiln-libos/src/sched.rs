@@ -1,15 +1,22 @@
 //! Threads on the one vCPU.
 //!
-//! Scheduling is cooperative: a thread runs until it waits (on a futex, a
-//! sleep or a join), yields, or exits. Guest code cannot be preempted
-//! anyway: there are no interrupts. When no thread can run, the vCPU idles
-//! in the monitor's `Block` hypercall until the earliest deadline among the
-//! waiting threads; when every thread waits without a deadline, the program
-//! is deadlocked, and that is reported as a crash.
+//! A thread runs until it waits (on a futex, a sleep or a join), yields,
+//! exits, or uses up its time slice: while another thread could run (one is
+//! ready, or sleeps until a deadline), the platform delivers a tick every
+//! slice, and [`preempted`] moves the running thread to the back of the
+//! queue, waking sleepers whose deadline passed. Ticks never land inside the
+//! library OS's critical sections ([`crate::preempt`]); every function here
+//! runs in one. When no thread can run, the vCPU idles in the monitor's
+//! `Block` hypercall until the earliest deadline among the waiting threads,
+//! or until stdin or the network has something for one; when every thread
+//! waits without a deadline and for nothing the monitor can deliver, the
+//! program is deadlocked, and that is reported as a crash.
 //!
 //! A switch saves the callee-saved registers, MXCSR and the x87 control
 //! word (the ABI's callee-saved state), swaps stacks, and points `%fs` at
-//! the next thread's thread pointer (its TLS block) with `wrfsbase`.
+//! the next thread's thread pointer (its TLS block) with `wrfsbase`. A
+//! preempted thread's other registers were saved by the upcall that brought
+//! it here. Each thread keeps its own critical-section depth across a switch.
 //!
 //! Each thread stack's lowest page is a guard page, unmapped through the
 //! platform's kernel call, so an overflow faults at once and the monitor
@@ -25,6 +32,8 @@ use core::ptr;
 
 use crate::heap::HEAP;
 use crate::platform;
+use crate::platform::preempt;
+use crate::preempt::NoPreempt;
 use crate::time::Instant;
 
 /// The most threads that can exist at once.
@@ -99,6 +108,8 @@ pub struct Thread {
     joiner: *mut Thread,
     detached: bool,
     result: usize,
+    /// Its critical-section depth while it is switched out.
+    preempt_depth: u32,
 }
 
 impl Thread {
@@ -141,8 +152,9 @@ struct Scheduler {
 
 struct Global(UnsafeCell<Scheduler>);
 
-// SAFETY: one vCPU, no interrupts, no preemption: the scheduler is only
-// ever touched by the running thread, between switches.
+// SAFETY: one vCPU, no interrupts, and every function that touches the
+// scheduler runs with preemption disabled: it is only ever touched by the
+// running thread, between switches.
 unsafe impl Sync for Global {}
 
 static SCHED: Global = Global(UnsafeCell::new(Scheduler {
@@ -187,6 +199,7 @@ fn read_fs_base() -> u64 {
 
 /// The running thread (the main thread is registered on first use).
 pub fn current() -> *mut Thread {
+    let _section = NoPreempt::new();
     let s = sched();
     if s.current.is_null() {
         let main = allocate(Thread {
@@ -201,6 +214,7 @@ pub fn current() -> *mut Thread {
             joiner: ptr::null_mut(),
             detached: true,
             result: 0,
+            preempt_depth: 0,
         });
         if main.is_null() {
             platform::report_panic(b"kiln: no memory for the main thread");
@@ -260,6 +274,7 @@ fn put_stack(s: &mut Scheduler, stack: Stack) {
 
 /// Sets the function that releases a finished thread's thread pointer.
 pub fn set_reaper(reaper: fn(u64)) {
+    let _section = NoPreempt::new();
     sched().reaper = Some(reaper);
 }
 
@@ -272,6 +287,7 @@ pub fn spawn(
     stack_size: usize,
     tp: u64,
 ) -> *mut Thread {
+    let _section = NoPreempt::new();
     current();
     let s = sched();
     if s.count == MAX_THREADS {
@@ -325,6 +341,7 @@ pub fn spawn(
         joiner: ptr::null_mut(),
         detached: false,
         result: 0,
+        preempt_depth: 0,
     });
     if thread.is_null() {
         put_stack(s, stack);
@@ -333,11 +350,15 @@ pub fn spawn(
     s.next_id += 1;
     s.threads[s.count] = thread;
     s.count += 1;
+    // From now on another thread can run: time slices start.
+    preempt::set_handler(preempted);
+    preempt::set_wanted(true);
     thread
 }
 
 /// Lets other ready threads run.
 pub fn yield_now() {
+    let _section = NoPreempt::new();
     let me = current();
     // SAFETY: the running thread's own record.
     unsafe { (*me).state = State::Ready };
@@ -347,6 +368,7 @@ pub fn yield_now() {
 /// Blocks the running thread until [`wake`] on `key` or `deadline` (ns
 /// since boot; `u64::MAX` for none).
 pub fn wait(key: usize, deadline: u64) -> Wake {
+    let _section = NoPreempt::new();
     let me = current();
     // SAFETY: the running thread's own record.
     unsafe {
@@ -361,6 +383,7 @@ pub fn wait(key: usize, deadline: u64) -> Wake {
 
 /// Wakes up to `count` threads waiting on `key`; returns how many.
 pub fn wake(key: usize, count: usize) -> usize {
+    let _section = NoPreempt::new();
     let s = sched();
     let mut woken = 0;
     for &t in &s.threads[..s.count] {
@@ -376,6 +399,9 @@ pub fn wake(key: usize, count: usize) -> usize {
             }
         }
     }
+    if woken > 0 {
+        preempt::set_wanted(true);
+    }
     woken
 }
 
@@ -388,6 +414,7 @@ pub fn sleep_until(deadline: u64) {
 
 /// Ends the running thread with `result`, which [`join`] returns.
 pub fn exit(result: usize) -> ! {
+    let _section = NoPreempt::new();
     let me = current();
     // SAFETY: the running thread's own record; its joiner, if any, is live.
     unsafe {
@@ -408,6 +435,7 @@ pub fn exit(result: usize) -> ! {
 /// # Safety
 /// `thread` must come from [`spawn`], not be detached, and be joined once.
 pub unsafe fn join(thread: *mut Thread) -> usize {
+    let _section = NoPreempt::new();
     let me = current();
     // SAFETY: per the caller, `thread` is live until released below.
     unsafe {
@@ -426,6 +454,7 @@ pub unsafe fn join(thread: *mut Thread) -> usize {
 /// # Safety
 /// `thread` must come from [`spawn`] and not be joined afterwards.
 pub unsafe fn detach(thread: *mut Thread) {
+    let _section = NoPreempt::new();
     // SAFETY: per the caller.
     unsafe {
         if (*thread).state == State::Finished {
@@ -500,6 +529,7 @@ fn schedule() {
             // SAFETY: live thread records.
             .find(|t| unsafe { (**t).state } == State::Ready);
         if let Some(next) = next {
+            preempt::set_wanted(others_could_run(s, next));
             if next != me {
                 switch(me, next);
             } else {
@@ -531,7 +561,13 @@ fn schedule() {
         };
         #[cfg(not(feature = "net"))]
         let network = false;
-        if earliest == u64::MAX && !network {
+        // A thread waiting for stdin: the monitor wakes the vCPU when it is
+        // readable, so that wait is no deadlock either.
+        #[cfg(feature = "fs")]
+        let stdin = crate::fs::stdin_watched();
+        #[cfg(not(feature = "fs"))]
+        let stdin = false;
+        if earliest == u64::MAX && !network && !stdin {
             crate::process::flush_output();
             platform::report_panic(b"deadlock: every thread is waiting, none with a timeout");
         }
@@ -539,10 +575,49 @@ fn schedule() {
         #[cfg(feature = "fs")]
         crate::fs::flush();
         let idle_from = Instant::now();
+        #[cfg(feature = "fs")]
+        {
+            use kiln_abi::hypercall::wait::STDIN;
+            let wait = if stdin { STDIN } else { 0 };
+            if platform::block(earliest, wait) & STDIN != 0 {
+                crate::fs::stdin_ready();
+            }
+        }
+        #[cfg(not(feature = "fs"))]
         platform::block_until(earliest);
         let idle = Instant::now().duration_since(idle_from).as_nanos() as u64;
         IDLE_NS.fetch_add(idle, core::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// Whether a thread other than `running` is ready, or waits for something
+/// that can happen while `running` computes (a deadline, or traffic once
+/// sockets exist): then time slices are worth their ticks.
+fn others_could_run(s: &Scheduler, running: *mut Thread) -> bool {
+    #[cfg(feature = "net")]
+    let network = crate::net::hooks().is_some();
+    #[cfg(not(feature = "net"))]
+    let network = false;
+    s.threads[..s.count].iter().any(|&t| {
+        // SAFETY: live thread records.
+        t != running
+            && unsafe {
+                (*t).state == State::Ready
+                    || ((*t).state == State::Waiting && ((*t).deadline != u64::MAX || network))
+            }
+    })
+}
+
+/// The running thread's time slice is over (the platform's tick, with
+/// preemption disabled): lets the other ready threads run first, among them
+/// those the network stack wakes for traffic that arrived meanwhile (it is
+/// otherwise polled only when no thread can run, or by socket calls).
+fn preempted() {
+    #[cfg(feature = "net")]
+    if let Some(net) = crate::net::hooks() {
+        (net.idle)();
+    }
+    yield_now();
 }
 
 /// Reports a thread that ran past the end of its stack.
@@ -569,8 +644,18 @@ fn switch(from: *mut Thread, to: *mut Thread) {
         // one is suspended in `kiln_switch`.
         sched().current = to;
         platform::set_current_thread(u64::from((*to).id));
+        (*from).preempt_depth = preempt::depth();
         kiln_switch(&raw mut (*from).rsp, (*to).rsp, (*to).tp);
+        // Running again, inside the switch of whichever thread gave way.
+        preempt::resume((*from).preempt_depth);
     }
+}
+
+/// A new thread's first Rust code, called by `kiln_thread_start`: it starts
+/// outside any critical section (the thread that switched to it was in one).
+extern "C" fn thread_begin(entry: extern "C" fn(usize) -> !, arg: usize) -> ! {
+    preempt::resume(0);
+    entry(arg)
 }
 
 // SAFETY: both are defined in the `global_asm!` below with these
@@ -580,7 +665,8 @@ unsafe extern "C" {
     /// Saves the callee-saved state on the current stack, stores the stack
     /// pointer at `save`, then restores the thread suspended at `rsp`.
     fn kiln_switch(save: *mut u64, rsp: u64, tp: u64);
-    /// A new thread's first instruction: calls `entry(arg)` from r12/r13.
+    /// A new thread's first instruction: calls `thread_begin(entry, arg)`
+    /// with `entry` and `arg` from r12 and r13.
     fn kiln_thread_start();
 }
 
@@ -615,9 +701,11 @@ core::arch::global_asm!(
     ".cfi_startproc",
     ".cfi_undefined rip",
     "xor ebp, ebp",
-    "mov rdi, r13",
-    "call r12",
+    "mov rdi, r12",
+    "mov rsi, r13",
+    "call {begin}",
     "ud2",
     ".cfi_endproc",
     ".popsection",
+    begin = sym thread_begin,
 );

@@ -125,6 +125,7 @@ pub fn write(
         guest: Default::default(),
         hostname: GuestPtr::new(hostname[0]),
         hostname_len: args.hostname.len() as u64,
+        preemption: Default::default(),
     };
     memory.write_obj(info, base)
 }

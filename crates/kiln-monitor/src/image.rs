@@ -120,6 +120,8 @@ pub struct Image<'data> {
     pub abi_version: u32,
     /// Address of the trap stub table, if the image provides one.
     pub trap_table: Option<u64>,
+    /// Address of the preemption upcall entry, if the image has threads.
+    pub upcall: Option<u64>,
     /// Library-OS services compiled into the image.
     pub services: Vec<String>,
     /// The thread-local-storage template (`PT_TLS`), if any, validated to
@@ -202,12 +204,16 @@ impl<'data> Image<'data> {
         if notes.trap_table.is_some_and(|a| !executable(a)) {
             return Err(ImageError::BadNote(note::TRAP_TABLE));
         }
+        if notes.upcall.is_some_and(|a| !executable(a)) {
+            return Err(ImageError::BadNote(note::UPCALL));
+        }
         Ok(Self {
             bytes,
             entry,
             segments,
             abi_version,
             trap_table: notes.trap_table,
+            upcall: notes.upcall,
             services: notes.services,
             tls,
         })
@@ -316,7 +322,13 @@ fn check_no_overlap(segments: &mut [Segment]) -> Result<(), ImageError> {
 struct Notes {
     abi_version: Option<u32>,
     trap_table: Option<u64>,
+    upcall: Option<u64>,
     services: Vec<String>,
+}
+
+/// A note's little-endian `u64` address (its descriptor's first 8 bytes).
+fn address(desc: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(desc.get(..8)?.try_into().ok()?))
 }
 
 impl Notes {
@@ -327,14 +339,8 @@ impl Notes {
                 let bytes = desc.try_into().map_err(|_| bad())?;
                 self.abi_version = Some(u32::from_le_bytes(bytes));
             }
-            note::TRAP_TABLE => {
-                let bytes = desc
-                    .get(..8)
-                    .ok_or_else(bad)?
-                    .try_into()
-                    .map_err(|_| bad())?;
-                self.trap_table = Some(u64::from_le_bytes(bytes));
-            }
+            note::TRAP_TABLE => self.trap_table = Some(address(desc).ok_or_else(bad)?),
+            note::UPCALL => self.upcall = Some(address(desc).ok_or_else(bad)?),
             note::SERVICE => {
                 let name = desc.split(|b| *b == 0).next().unwrap_or_default();
                 self.services

@@ -27,8 +27,10 @@ pub mod layout;
 pub mod memory;
 pub mod net;
 pub mod paging;
+pub mod preempt;
 pub mod seccomp;
 pub mod stats;
+pub mod stdin;
 #[cfg(test)]
 mod test_support;
 pub mod vm;
@@ -70,6 +72,9 @@ pub struct VmConfig {
     /// The guest's host name: 1 to `kiln_abi::boot::HOST_NAME_MAX` bytes
     /// (the CLI checks it; the guest reads no more than that).
     pub hostname: String,
+    /// Give the guest the monitor's stdin (foreground runs); without it the
+    /// guest's stdin is empty ([`stdin`]).
+    pub stdin: bool,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).
@@ -90,6 +95,9 @@ pub enum BootError {
     /// The timeout timer could not be armed.
     #[error("cannot arm the timeout: {0}")]
     Timer(std::io::Error),
+    /// The time-slice timer of a threaded guest failed.
+    #[error("time-slice timer: {0}")]
+    TimeSlice(std::io::Error),
     /// A volume's host directory could not be opened.
     #[error(transparent)]
     Volume(#[from] volume::VolumeError),

@@ -2,7 +2,7 @@
 //!
 //! Once the VM is set up, the monitor needs only a handful of system calls
 //! to serve the guest (see `seccomp/x86_64.json`, compiled to BPF by
-//! `build.rs`). The filter is installed just before the first `KVM_RUN`, so
+//! `build.rs`), reads of its stdin (fd 0) and `ppoll` among them. The filter is installed just before the first `KVM_RUN`, so
 //! a monitor bug reachable from a hostile guest cannot open files, map
 //! executable code, spawn processes or talk to the network: any call outside
 //! the allowlist kills the process.

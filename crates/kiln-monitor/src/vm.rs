@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use kiln_abi::boot::{BootInfo, GuestStatus};
+use kiln_abi::hypercall::Hypercall;
 use kvm_bindings::{
     KVM_CAP_SPLIT_IRQCHIP, Msrs, kvm_enable_cap, kvm_msr_entry, kvm_userspace_memory_region,
 };
@@ -17,7 +18,9 @@ use crate::image::Image;
 use crate::layout::Layout;
 use crate::memory::GuestMemory;
 use crate::net::NetDevice;
+use crate::preempt::{Preemptor, Tick};
 use crate::stats::LiveStats;
+use crate::stdin::HostStdin;
 use crate::volume::Volumes;
 use crate::watchdog::Watchdog;
 use crate::{BootError, Outcome, RunSummary, Timeline, VmConfig, cpu, paging, seccomp};
@@ -34,6 +37,7 @@ pub struct Vm<'a> {
     timeout: Option<std::time::Duration>,
     volumes: Volumes,
     net: Option<NetDevice>,
+    stdin: HostStdin,
     stats: LiveStats,
     // Dropped last: the memory slot and vCPU belong to this VM.
     _vm: VmFd,
@@ -53,12 +57,17 @@ impl<'a> Vm<'a> {
         if let Some(image) = config.image_file {
             volumes.protect(image);
         }
+        let stdin = HostStdin::new(config.stdin);
         let stats = LiveStats::publish(config.stats_file.as_deref()).map_err(BootError::Stats)?;
         let args = ProgramArgs {
             argv: &config.argv,
             env: &config.env,
             flags: if config.trace_libc {
                 kiln_abi::boot::FLAG_TRACE_LIBC
+            } else {
+                0
+            } | if stdin.is_terminal() {
+                kiln_abi::boot::FLAG_STDIN_TTY
             } else {
                 0
             },
@@ -143,6 +152,7 @@ impl<'a> Vm<'a> {
             timeout: config.timeout,
             volumes,
             net,
+            stdin,
             stats,
             _vm: vm,
         })
@@ -158,6 +168,7 @@ impl<'a> Vm<'a> {
             }
             None => None,
         };
+        let mut preemptor = self.preemptor()?;
         ignore_file_size_signal();
         seccomp::restrict_to_run_loop(seccomp::Needs {
             volumes: !self.volumes.is_empty(),
@@ -167,6 +178,9 @@ impl<'a> Vm<'a> {
         let mut console = Console::default();
         let mut exits = BTreeMap::new();
         let outcome = loop {
+            if let Some(preemptor) = preemptor.as_mut() {
+                preemptor.sync(&mut self.vcpu, &self.memory)?;
+            }
             let exit = match self.vcpu.run() {
                 // Answered here: the value goes back in the run page.
                 Ok(VcpuExit::MmioRead(gpa, data)) => Exit::MmioRead(match self.net.as_ref() {
@@ -195,6 +209,11 @@ impl<'a> Vm<'a> {
             }
             let flow = match exit {
                 Exit::Io { port, data, len } => {
+                    if let Some(preemptor) = preemptor.as_mut()
+                        && port == Hypercall::Block.port()
+                    {
+                        preemptor.pause(&mut self.vcpu, &self.memory)?;
+                    }
                     let mut ctx = Context {
                         memory: &self.memory,
                         vcpu: &self.vcpu,
@@ -204,6 +223,7 @@ impl<'a> Vm<'a> {
                         console: &mut console,
                         volumes: &mut self.volumes,
                         net: self.net.as_mut(),
+                        stdin: self.stdin,
                         stats: &self.stats,
                     };
                     hypercall::dispatch(&mut ctx, port, &data[..len])
@@ -216,7 +236,13 @@ impl<'a> Vm<'a> {
                         .map_err(Violation::from),
                     _ => Err(unbacked(gpa)),
                 },
-                Exit::Interrupted => Ok(Flow::Continue),
+                Exit::Interrupted => match preemptor.as_mut() {
+                    Some(preemptor) => match preemptor.tick(&mut self.vcpu, &self.memory)? {
+                        Tick::BadStack(violation) => Err(violation),
+                        Tick::None | Tick::Delivered | Tick::Deferred => Ok(Flow::Continue),
+                    },
+                    None => Ok(Flow::Continue),
+                },
                 Exit::Shutdown => Ok(self.crash(CrashKind::TripleFault)),
                 Exit::InternalError => Ok(self.crash(CrashKind::EmulationFailure)),
                 Exit::Other(what) => Err(Violation::UnexpectedExit(what)),
@@ -241,6 +267,7 @@ impl<'a> Vm<'a> {
         let mut timeline = self.timeline(entered_ns, ended_ns);
         let memory_size = self.memory.size();
         let process_start_ns = self.clock.process_start_ns;
+        drop(preemptor);
         // Disarmed first: past its deadline SIGALRM repeats every 10 ms, and
         // its handler writes to the vCPU's run page, which the teardown
         // unmaps (a late signal there faulted the monitor).
@@ -256,6 +283,17 @@ impl<'a> Vm<'a> {
             console_bytes: console.bytes,
             memory_size,
         })
+    }
+
+    /// The time-slice timer, for images whose threads can be preempted.
+    fn preemptor(&self) -> Result<Option<Preemptor>, BootError> {
+        let threads = self.image.services.iter().any(|s| s == "threads");
+        match self.image.upcall {
+            Some(upcall) if threads => Preemptor::new(&self.vcpu, upcall, &self.layout)
+                .map(Some)
+                .map_err(BootError::TimeSlice),
+            _ => Ok(None),
+        }
     }
 
     fn crash(&self, kind: CrashKind) -> Flow {
@@ -334,6 +372,7 @@ fn hypercall_name(call: kiln_abi::hypercall::Hypercall) -> &'static str {
         Panic => "panic",
         Trap => "trap",
         File => "file",
+        StdinRead => "stdin read",
         _ => "unknown hypercall",
     }
 }

@@ -171,12 +171,19 @@ impl Drop for Server {
 /// its first line is `ready`, and keeps draining the rest so the guest never
 /// blocks on a full pipe.
 pub fn start_server(image: &Path, flags: &[&str], ready: &str) -> Server {
+    start_server_with_args(image, flags, &[], ready)
+}
+
+/// [`start_server`], with arguments for the program.
+pub fn start_server_with_args(image: &Path, flags: &[&str], args: &[&str], ready: &str) -> Server {
     use std::io::{BufRead, BufReader};
     require_kvm();
     let mut child = kiln()
         .arg("run")
         .args(flags)
         .arg(image)
+        .arg("--")
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()

@@ -3,6 +3,7 @@
 
 use core::ffi::c_void;
 
+use kiln_libos::preempt::NoPreempt;
 use kiln_libos::sched;
 
 use super::attr::{Attributes, DEFAULT_STACK};
@@ -58,6 +59,9 @@ pub unsafe extern "C" fn pthread_create(
     }
     // SAFETY: a fresh allocation for one Start.
     unsafe { start.write(Start { routine, arg }) };
+    // The new thread may run as soon as it exists: it must find its own
+    // record in its TCB (`pthread_detach(pthread_self())`).
+    let _section = NoPreempt::new();
     let spawned = sched::spawn(thread_main, start as usize, stack_size, tcb as u64);
     if spawned.is_null() {
         // SAFETY: allocated above and not handed to any thread.

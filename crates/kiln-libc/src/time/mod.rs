@@ -12,6 +12,9 @@ pub mod zone;
 
 use core::time::Duration;
 
+use core::ffi::c_char;
+
+use kiln_libos::fs::{self, flags::AT_FDCWD};
 use kiln_libos::time::{Instant, sleep, sleep_until, unix_time};
 
 use crate::CInt;
@@ -161,5 +164,83 @@ pub unsafe extern "C" fn clock_nanosleep(
         sleep_until(Instant::now() + (d - current));
     }
     0
+    })
+}
+
+/// `[access, modification]` as `utimensat` takes them, from `utimes`'s
+/// two `struct timeval` (null: both now).
+///
+/// # Safety
+/// `times` must be null or point at two `struct timeval`.
+unsafe fn timespecs(times: *const Timeval) -> Result<Option<[[i64; 2]; 2]>, CInt> {
+    if times.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: per the caller.
+    let pair = unsafe { [&*times, &*times.add(1)] };
+    let mut out = [[0; 2]; 2];
+    for (out, time) in out.iter_mut().zip(pair) {
+        if !(0..1_000_000).contains(&time.usec) {
+            return Err(code::EINVAL);
+        }
+        *out = [time.sec, time.usec * 1000];
+    }
+    Ok(Some(out))
+}
+
+/// `utimes(2)` and `lutimes(3)` (`follow` false).
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string; `times` null or two
+/// `struct timeval`.
+unsafe fn set_path_times(path: *const c_char, times: *const Timeval, follow: bool) -> CInt {
+    // SAFETY: per the caller.
+    let times = match unsafe { timespecs(times) } {
+        Ok(times) => times,
+        Err(e) => return errno::fail(e),
+    };
+    // SAFETY: per the caller.
+    let result = unsafe { crate::c_path(path) }
+        .and_then(|path| fs::set_times(AT_FDCWD, Some(path), times, follow));
+    errno::check(result.map(|()| 0)) as CInt
+}
+
+/// `utimes(2)`.
+///
+/// # Safety
+/// As `set_path_times`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn utimes(path: *const c_char, times: *const Timeval) -> CInt {
+    traced!("utimes"(path, times) {
+    // SAFETY: per the caller.
+    unsafe { set_path_times(path, times, true) }
+    })
+}
+
+/// `lutimes(3)`: of a symbolic link itself.
+///
+/// # Safety
+/// As `set_path_times`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lutimes(path: *const c_char, times: *const Timeval) -> CInt {
+    traced!("lutimes"(path, times) {
+    // SAFETY: per the caller.
+    unsafe { set_path_times(path, times, false) }
+    })
+}
+
+/// `futimes(3)`.
+///
+/// # Safety
+/// `times` must be null or point at two `struct timeval`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn futimes(fd: CInt, times: *const Timeval) -> CInt {
+    traced!("futimes"(fd, times) {
+    // SAFETY: per the caller.
+    let result = match unsafe { timespecs(times) } {
+        Ok(times) => fs::set_times(fd, None, times, true),
+        Err(e) => Err(fs::Errno(e)),
+    };
+    errno::check(result.map(|()| 0)) as CInt
     })
 }

@@ -22,9 +22,12 @@
 
 mod event;
 mod fd_links;
+mod lock;
 mod path;
 mod pipe;
+mod stdin;
 mod system;
+mod times;
 mod tree;
 mod volume;
 
@@ -37,8 +40,8 @@ use kiln_abi::errno::{
 };
 use kiln_abi::fs_image::{FsImage, kind};
 use kiln_abi::hypercall::stream;
-use spinning_top::Spinlock;
 
+use crate::preempt::Lock;
 use crate::{platform, sched};
 use pipe::Pipe;
 use system::Device;
@@ -194,9 +197,11 @@ struct Fs {
     cwd: Vec<u8>,
     /// Permission bits taken from the mode of new files and directories.
     umask: u32,
+    /// Locks on the tree's files.
+    locks: lock::Locks,
 }
 
-static FS: Spinlock<Option<Fs>> = Spinlock::new(None);
+static FS: Lock<Option<Fs>> = Lock::new(None);
 
 /// Threads waiting in `poll` wait on this key; pipe activity wakes them.
 static POLL_KEY: u8 = 0;
@@ -297,6 +302,7 @@ impl Fs {
             cwd: b"/".to_vec(),
             // Linux's usual default, so new files are 0o644, directories 0o755.
             umask: 0o022,
+            locks: lock::Locks::default(),
         };
         for (fd, stream) in [(0, 0), (1, stream::STDOUT), (2, stream::STDERR)] {
             let status = if fd == 0 { O_RDONLY } else { O_WRONLY };
@@ -418,6 +424,9 @@ impl Fs {
             return;
         }
         let description = self.descriptions[index].take().expect("checked above");
+        if self.locks.release(lock::Owner::Description(index), None) {
+            lock::wake_waiters();
+        }
         match description.object {
             Object::Console(_) => {}
             Object::File(ino)
@@ -645,7 +654,7 @@ impl Fs {
         }
         let result = match description.object {
             Object::Console(_) if at.is_some() => Err(Errno(ESPIPE)),
-            Object::Console(0) => Ok(0),
+            Object::Console(0) => return stdin::read(buf, description.status & O_NONBLOCK != 0),
             Object::Console(_) | Object::PipeWrite(_) => Err(Errno(EBADF)),
             Object::Epoll(_) => Err(Errno(EINVAL)),
             Object::EventFd { .. } if at.is_some() => Err(Errno(ESPIPE)),
@@ -928,10 +937,30 @@ pub fn open(dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<i32> {
     with(|fs| fs.open(dirfd, path, flags, mode))
 }
 
-/// `close(2)`.
+pub use kiln_abi::file::FileLock;
+pub use lock::{flock, record, record_lock};
+pub use stdin::{ready as stdin_ready, watched as stdin_watched};
+pub use times::{advise, set_times, sync_range};
+
+/// `isatty(3)`: whether `fd` is the guest's stdin and that is a terminal
+/// on the host (the console's output streams are not terminals to it).
+pub fn is_terminal(fd: i32) -> Result<bool> {
+    with(|fs| {
+        let (description, _, _) = fs.split(fd)?;
+        Ok(matches!(description.object, Object::Console(0)) && platform::stdin_is_terminal())
+    })
+}
+
+/// `close(2)`. As Linux, closing any descriptor of a file lets go of the
+/// program's POSIX record locks on it.
 pub fn close(fd: i32) -> Result<()> {
     with(|fs| {
         let entry = fs.fd(fd)?;
+        if let Object::File(ino) | Object::Dir { ino, .. } = fs.description(fd)?.object
+            && fs.locks.release(lock::Owner::Process, Some(ino))
+        {
+            lock::wake_waiters();
+        }
         fs.fds[fd as usize] = None;
         fs.release(entry.description);
         Ok(())
@@ -1187,6 +1216,46 @@ pub fn truncate(fd: i32, len: u64) -> Result<()> {
             Object::Volume { handle } => volume::truncate(handle, len),
             Object::File(ino) if writable => tree.truncate(ino, len),
             _ => Err(Errno(EINVAL)),
+        }
+    })
+}
+
+/// `fallocate(2)`: in memory, as tmpfs, mode 0 (reserve, growing the file),
+/// `FALLOC_FL_KEEP_SIZE` (nothing to reserve) and
+/// `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE` (zeroes); a volume's file
+/// is the host's. Checked in Linux's order.
+pub fn allocate(fd: i32, mode: i32, offset: i64, len: i64) -> Result<()> {
+    use kiln_abi::errno::{EFBIG, ENODEV, ENOTSUP};
+    const KEEP_SIZE: i32 = 0x1;
+    const PUNCH_HOLE: i32 = 0x2;
+    with(|fs| {
+        let (description, tree, _) = fs.split(fd)?;
+        if offset < 0 || len <= 0 {
+            return Err(Errno(EINVAL));
+        }
+        if let Object::Volume { handle } = description.object {
+            return volume::allocate(handle, mode as u32, offset, len);
+        }
+        if mode & !(KEEP_SIZE | PUNCH_HOLE) != 0 || mode == PUNCH_HOLE {
+            return Err(Errno(ENOTSUP));
+        }
+        if description.status & O_ACCMODE == O_RDONLY {
+            return Err(Errno(EBADF));
+        }
+        let ino = match description.object {
+            Object::File(ino) => ino,
+            Object::PipeWrite(_) | Object::Pair { .. } => return Err(Errno(ESPIPE)),
+            Object::Dir { .. } => return Err(Errno(EISDIR)),
+            _ => return Err(Errno(ENODEV)),
+        };
+        let end = offset.checked_add(len).ok_or(Errno(EFBIG))? as u64;
+        let size = tree.contents(ino).len() as u64;
+        match mode {
+            0 if end > size => tree.truncate(ino, end),
+            _ if mode & PUNCH_HOLE != 0 && (offset as u64) < size => {
+                tree.zero(ino, offset as u64, end.min(size))
+            }
+            _ => Ok(()),
         }
     })
 }
@@ -1576,7 +1645,7 @@ pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
             return POLLNVAL;
         };
         match description.object {
-            Object::Console(0) => wanted & POLLIN,
+            Object::Console(0) => stdin::poll(wanted),
             Object::Console(_) => wanted & POLLOUT,
             Object::PipeRead(n) => {
                 let pipe = pipes[n].as_ref().expect("open ends keep their pipe");

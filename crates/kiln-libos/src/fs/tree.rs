@@ -92,6 +92,9 @@ pub struct Node {
     opens: u32,
     /// Baked into the image: read-only.
     pub baked: bool,
+    /// Last access: set only by `utimensat` (reads do not update it, as
+    /// on a `noatime` mount).
+    atime_ns: i64,
     mtime_ns: i64,
     ctime_ns: i64,
 }
@@ -226,6 +229,7 @@ impl Tree {
             links,
             opens: 0,
             baked: false,
+            atime_ns: now,
             mtime_ns: now,
             ctime_ns: now,
         };
@@ -368,6 +372,7 @@ impl Tree {
                     node.baked = true;
                     node.mtime_ns = entry.mtime.saturating_mul(1_000_000_000);
                     node.ctime_ns = node.mtime_ns;
+                    node.atime_ns = node.mtime_ns;
                     ino
                 }
             };
@@ -674,6 +679,28 @@ impl Tree {
         Ok(())
     }
 
+    /// Sets the access and modification times (`None`: leave it), and the
+    /// status-change time to now, as Linux does (`EROFS` for what was baked).
+    pub fn set_times(
+        &mut self,
+        ino: Ino,
+        atime_ns: Option<i64>,
+        mtime_ns: Option<i64>,
+    ) -> Result<()> {
+        let node = self.node_mut(ino);
+        if node.baked {
+            return Err(Errno(EROFS));
+        }
+        if let Some(atime) = atime_ns {
+            node.atime_ns = atime;
+        }
+        if let Some(mtime) = mtime_ns {
+            node.mtime_ns = mtime;
+        }
+        node.ctime_ns = now_ns();
+        Ok(())
+    }
+
     /// The file's contents.
     pub fn contents(&self, ino: Ino) -> &[u8] {
         match &self.node(ino).kind {
@@ -721,6 +748,15 @@ impl Tree {
         Ok(())
     }
 
+    /// Zeroes bytes `start..end` of a file (within its length).
+    pub fn zero(&mut self, ino: Ino, start: u64, end: u64) -> Result<()> {
+        let bytes = self.owned_contents(ino)?;
+        let (start, end) = (start as usize, end as usize);
+        bytes[start..end].fill(0);
+        self.touch(ino);
+        Ok(())
+    }
+
     /// `stat` of a node.
     pub fn stat(&self, ino: Ino) -> FileStat {
         let node = self.node(ino);
@@ -745,7 +781,7 @@ impl Tree {
             size,
             blocks: blocks(&node.kind),
             blksize: 4096,
-            atime_ns: node.mtime_ns,
+            atime_ns: node.atime_ns,
             mtime_ns: node.mtime_ns,
             ctime_ns: node.ctime_ns,
             rdev,

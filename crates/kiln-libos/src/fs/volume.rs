@@ -16,14 +16,14 @@ use alloc::vec::Vec;
 
 use kiln_abi::GuestPtr;
 use kiln_abi::file::{
-    CURRENT_POSITION, FSYNC_DATA_ONLY, FileArgs, FileOp, FileStat, IO_MAX, PATH_MAX, PENDING_MAX,
-    STAT_NO_FOLLOW, UNLINK_DIRECTORY,
+    CURRENT_POSITION, FSYNC_DATA_ONLY, FileArgs, FileLock, FileOp, FileStat, IO_MAX, PATH_MAX,
+    PENDING_MAX, STAT_NO_FOLLOW, UNLINK_DIRECTORY,
 };
 use kiln_abi::fs_image::kind;
-use spinning_top::Spinlock;
 
 use super::{Errno, Result};
 use crate::platform;
+use crate::preempt::Lock;
 
 /// A monitor-side open file.
 pub type Handle = u64;
@@ -48,7 +48,7 @@ struct Queue {
     failed: Vec<(Handle, Errno)>,
 }
 
-static QUEUE: Spinlock<Queue> = Spinlock::new(Queue {
+static QUEUE: Lock<Queue> = Lock::new(Queue {
     blocks: [FileArgs {
         op: 0,
         volume: 0,
@@ -304,6 +304,83 @@ pub fn truncate(handle: Handle, len: u64) -> Result<()> {
         ..on_handle(FileOp::Truncate, handle)
     };
     call(args).map(drop)
+}
+
+/// `flock` on the host file, never waiting (`EWOULDBLOCK` on a conflict).
+pub fn flock(handle: Handle, operation: u32) -> Result<()> {
+    let args = FileArgs {
+        flags: operation,
+        ..on_handle(FileOp::Flock, handle)
+    };
+    call(args).map(drop)
+}
+
+/// A record-lock `fcntl` command on the host file, never waiting; `lock`
+/// is updated for the `GETLK`s.
+pub fn lock(handle: Handle, command: u32, lock: &mut FileLock) -> Result<()> {
+    let args = FileArgs {
+        flags: command,
+        buf: GuestPtr::from_ptr((&raw mut *lock).cast()),
+        len: size_of::<FileLock>() as u64,
+        ..on_handle(FileOp::Lock, handle)
+    };
+    call(args).map(drop)
+}
+
+/// `fallocate` on the host file.
+pub fn allocate(handle: Handle, mode: u32, offset: i64, len: i64) -> Result<()> {
+    let args = FileArgs {
+        offset,
+        len: len as u64,
+        flags: mode,
+        ..on_handle(FileOp::Allocate, handle)
+    };
+    call(args).map(drop)
+}
+
+/// `sync_file_range` on the host file.
+pub fn sync_range(handle: Handle, offset: i64, len: i64, flags: u32) -> Result<()> {
+    let args = FileArgs {
+        offset,
+        len: len as u64,
+        flags,
+        ..on_handle(FileOp::SyncRange, handle)
+    };
+    call(args).map(drop)
+}
+
+/// Sets times as `utimensat` takes them: `[atime, mtime]` as
+/// `(seconds, nanoseconds)`, of a handle or (with `path`) a path.
+pub fn set_times(target: TimesOf<'_>, times: &[[i64; 2]; 2]) -> Result<()> {
+    let base = match target {
+        TimesOf::Handle(handle) => on_handle(FileOp::SetTimes, handle),
+        TimesOf::Path {
+            volume,
+            path,
+            follow,
+        } => FileArgs {
+            flags: if follow { 0 } else { STAT_NO_FOLLOW },
+            ..on_path(FileOp::SetTimes, volume, path)
+        },
+    };
+    let args = FileArgs {
+        buf: GuestPtr::from_ptr(times.as_ptr().cast()),
+        len: size_of::<[[i64; 2]; 2]>() as u64,
+        ..base
+    };
+    call(args).map(drop)
+}
+
+/// Whose times [`set_times`] sets.
+pub enum TimesOf<'a> {
+    /// An open file.
+    Handle(Handle),
+    /// A path in a volume (the empty path is its root).
+    Path {
+        volume: u32,
+        path: &'a [u8],
+        follow: bool,
+    },
 }
 
 /// `getdents64` on a directory handle.

@@ -1,12 +1,13 @@
 //! Networking: the virtio-net device, TCP/IP with smoltcp, and the sockets
 //! the descriptor table refers to.
 //!
-//! Everything runs on the program's own threads, cooperatively: a socket
-//! call polls the stack (taking in what arrived) and acts on its smoltcp
-//! socket. A call that would block waits in the scheduler on its socket's
-//! key; when no thread can run, the scheduler calls [`idle`], which polls
-//! the stack, turns what the sockets have to send into frames, wakes the
-//! sockets' waiters, and then blocks the vCPU until traffic arrives (the
+//! Everything runs on the program's own threads, under the stack's lock
+//! (no preemption inside it): a socket call polls the stack (taking in
+//! what arrived) and acts on its smoltcp socket. A call that would block
+//! waits in the scheduler on its socket's key; when no thread can run, or
+//! a time slice ends, the scheduler calls [`idle`], which polls the stack,
+//! turns what the sockets have to send into frames, wakes the sockets'
+//! waiters, and then (when no thread can run) blocks the vCPU until traffic arrives (the
 //! monitor ends a `Block` when it fills a receive buffer) or smoltcp's
 //! next timer. The `Block` exit carries the frames out; a program that
 //! stays busy has its output sent every [`EGRESS_INTERVAL_NS`] instead
@@ -32,10 +33,10 @@ use smoltcp::iface::{
 };
 use smoltcp::time::Instant as NetInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
-use spinning_top::Spinlock;
 
 use crate::fs::{Errno, Result};
 use crate::platform;
+use crate::preempt::Lock;
 use crate::sched;
 use crate::time::Instant;
 use device::Device;
@@ -107,7 +108,7 @@ fn announce(device: &mut Device, mac: EthernetAddress, ip: Ipv4Addr) {
 
 /// The stack: `None` until the first socket call, then `Some(None)` when
 /// the VM has no network device.
-static NET: Spinlock<Option<Option<Net>>> = Spinlock::new(None);
+static NET: Lock<Option<Option<Net>>> = Lock::new(None);
 
 fn now() -> NetInstant {
     NetInstant::from_micros((Instant::now().as_nanos_since_boot() / 1000) as i64)
@@ -427,7 +428,7 @@ static HOOKS: Hooks = Hooks {
     flush,
 };
 
-static ACTIVE: Spinlock<Option<&'static Hooks>> = Spinlock::new(None);
+static ACTIVE: Lock<Option<&'static Hooks>> = Lock::new(None);
 
 /// The stack's entry points, once a socket has been created.
 pub fn hooks() -> Option<&'static Hooks> {

@@ -14,7 +14,7 @@
 use std::mem::offset_of;
 
 use kiln_abi::GuestPtr;
-use kiln_abi::file::{FileArgs, FileOp, FileStat, IO_MAX, PATH_MAX, PENDING_MAX};
+use kiln_abi::file::{FileArgs, FileLock, FileOp, FileStat, IO_MAX, PATH_MAX, PENDING_MAX};
 use kiln_abi::hypercall::Hypercall;
 
 use super::{Context, Flow, GuestBuffer, Violation, read_buffer};
@@ -141,6 +141,11 @@ fn serve(
         }
         FileOp::Symlink => volumes.symlink(volume, &path()?, &path2()?),
         FileOp::Flush => Ok(0),
+        FileOp::Flock => volumes.flock(handle, args.flags),
+        FileOp::Lock => lock(memory, volumes, args)?,
+        FileOp::SyncRange => volumes.sync_range(handle, args.offset, args.len, args.flags),
+        FileOp::SetTimes => set_times(memory, volumes, args)?,
+        FileOp::Allocate => volumes.allocate(handle, args.flags, args.offset, args.len),
         // An operation the ABI crate knows and this monitor does not serve.
         _ => return Err(Violation::UnknownFileOp(args.op)),
     };
@@ -180,6 +185,60 @@ fn read_path(memory: &GuestMemory, data: GuestPtr<u8>, len: u64) -> Result<Vec<u
     };
     read_buffer(memory, CALL, buffer, &mut path)?;
     Ok(path)
+}
+
+/// `Lock`: the `FileLock` at `buf` (exactly one) in, and back out.
+fn lock(
+    memory: &GuestMemory,
+    volumes: &Volumes,
+    args: &FileArgs,
+) -> Result<Result<u64, Errno>, Violation> {
+    if args.len != size_of::<FileLock>() as u64 {
+        return Err(Violation::BlockSize {
+            what: "Lock",
+            len: args.len,
+            size: size_of::<FileLock>(),
+        });
+    }
+    let mut lock: FileLock = memory.read_obj(args.buf.addr()).map_err(bad)?;
+    match volumes.lock(args.handle, args.flags, &mut lock) {
+        Ok(value) => write(memory, lock, args.buf.addr()).map(|()| Ok(value)),
+        Err(errno) => Ok(Err(errno)),
+    }
+}
+
+/// `SetTimes`: two `struct timespec` at `buf`, of the handle (no path) or
+/// of the path.
+fn set_times(
+    memory: &GuestMemory,
+    volumes: &Volumes,
+    args: &FileArgs,
+) -> Result<Result<u64, Errno>, Violation> {
+    const SIZE: usize = 2 * size_of::<[i64; 2]>();
+    if args.len != SIZE as u64 {
+        return Err(Violation::BlockSize {
+            what: "SetTimes",
+            len: args.len,
+            size: SIZE,
+        });
+    }
+    let words: [i64; 4] = memory.read_obj(args.buf.addr()).map_err(bad)?;
+    let times = [
+        libc::timespec {
+            tv_sec: words[0],
+            tv_nsec: words[1],
+        },
+        libc::timespec {
+            tv_sec: words[2],
+            tv_nsec: words[3],
+        },
+    ];
+    Ok(if args.path_len == 0 {
+        volumes.set_times(args.handle, &times)
+    } else {
+        let path = read_path(memory, args.path, args.path_len)?;
+        volumes.set_times_path(args.volume, &path, args.flags, &times)
+    })
 }
 
 /// Lends the guest's `len` bytes at `data` to `f`, in place.

@@ -9,6 +9,7 @@ mod console;
 mod crash;
 mod exit;
 mod file;
+mod stdin;
 mod time;
 
 use kiln_abi::hypercall::Hypercall;
@@ -67,6 +68,16 @@ pub enum Violation {
         size = size_of::<kiln_abi::file::FileStat>()
     )]
     StatSize(u64),
+    /// A `File` call whose buffer is not the one structure its operation takes.
+    #[error("File hypercall: {what} buffer of {len} bytes; it takes {size} bytes")]
+    BlockSize {
+        /// The operation.
+        what: &'static str,
+        /// The length given.
+        len: u64,
+        /// The structure's size.
+        size: usize,
+    },
     /// A `File` call listing more deferred blocks than allowed.
     #[error("File hypercall: {0} pending blocks; at most {max} may be deferred", max = kiln_abi::file::PENDING_MAX)]
     TooManyPending(u64),
@@ -86,6 +97,12 @@ pub enum Violation {
     /// A misuse of the network device.
     #[error("network device: {0}")]
     Net(#[from] crate::net::NetViolation),
+    /// A time slice ended while the guest's stack pointer left no room for
+    /// the upcall frame below it in the guest's stack memory.
+    #[error(
+        "preemption: the interrupted stack pointer {0:#x} leaves no room for the upcall frame in the guest's stack or heap memory"
+    )]
+    UpcallStack(u64),
     /// A VM exit no Kiln guest causes.
     #[error("unexpected VM exit: {0}")]
     UnexpectedExit(String),
@@ -120,6 +137,8 @@ pub struct Context<'a> {
     pub volumes: &'a mut Volumes,
     /// The network device, if the VM has one.
     pub net: Option<&'a mut crate::net::NetDevice>,
+    /// The guest's stdin.
+    pub stdin: crate::stdin::HostStdin,
 }
 
 impl Context<'_> {
@@ -172,6 +191,7 @@ pub fn dispatch(ctx: &mut Context<'_>, port: u16, data: &[u8]) -> Result<Flow, V
         Hypercall::Trap => crash::trap(ctx, gpa),
         Hypercall::File => file::file(ctx, gpa),
         Hypercall::OutOfMemory => exit::out_of_memory(ctx, gpa),
+        Hypercall::StdinRead => stdin::read(ctx, gpa),
         _ => Err(Violation::UnknownPort(port)),
     }
 }

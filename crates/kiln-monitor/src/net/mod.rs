@@ -256,11 +256,17 @@ impl NetDevice {
     /// and returns at once if there were any, or if frames were delivered
     /// at other exits since the last `Block`; otherwise sleeps until the
     /// deadline (host `CLOCK_MONOTONIC` ns) or a frame arrives for a posted
-    /// buffer, then delivers it. A signal (the watchdog) ends the wait.
-    pub fn block(&mut self, memory: &GuestMemory, deadline_ns: u64) -> Result<(), NetViolation> {
+    /// buffer, or `stdin` (if given) is readable, then delivers it. A
+    /// signal (the watchdog) ends the wait. Returns whether stdin is ready.
+    pub fn block(
+        &mut self,
+        memory: &GuestMemory,
+        deadline_ns: u64,
+        stdin: Option<std::os::fd::RawFd>,
+    ) -> Result<bool, NetViolation> {
         self.receive(memory)?;
         if std::mem::take(&mut self.unseen) {
-            return Ok(());
+            return Ok(false);
         }
         let listening = match (live(&self.registers, &mut self.queues[RX]), &self.backend) {
             (Some(rx), Some(backend)) => rx
@@ -272,32 +278,19 @@ impl NetDevice {
                 .then(|| backend.fd()),
             _ => None,
         };
-        let now = host_now_ns(libc::CLOCK_MONOTONIC);
-        if deadline_ns <= now {
-            return Ok(());
-        }
-        let Some(fd) = listening else {
+        if listening.is_none() && stdin.is_none() {
             // Nowhere to put a frame: only the deadline can wake the guest.
-            sleep_until(deadline_ns);
-            return Ok(());
-        };
-        let wait = deadline_ns - now;
-        let timeout = libc::timespec {
-            tv_sec: (wait / 1_000_000_000) as libc::time_t,
-            tv_nsec: (wait % 1_000_000_000) as libc::c_long,
-        };
-        let mut poll = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd and a valid timespec; no signal mask.
-        let ready = unsafe { libc::ppoll(&mut poll, 1, &timeout, std::ptr::null()) };
-        if ready > 0 {
+            if deadline_ns > host_now_ns(libc::CLOCK_MONOTONIC) {
+                sleep_until(deadline_ns);
+            }
+            return Ok(false);
+        }
+        let (stdin_ready, frames) = crate::stdin::wait(stdin, listening, deadline_ns);
+        if frames {
             self.receive(memory)?;
             self.unseen = false;
         }
-        Ok(())
+        Ok(stdin_ready)
     }
 
     /// Sends the frames the transmit queue holds, in one batch.

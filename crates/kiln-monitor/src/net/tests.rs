@@ -536,7 +536,7 @@ fn block_wakes_for_a_frame_before_its_deadline() {
     let deadline = host_now_ns(libc::CLOCK_MONOTONIC) + 5_000_000_000;
     driver
         .device
-        .block(&driver.memory, deadline)
+        .block(&driver.memory, deadline, None)
         .expect("block");
     assert!(
         start.elapsed() < Duration::from_secs(2),
@@ -558,7 +558,7 @@ fn block_wakes_for_a_frame_before_its_deadline() {
     let deadline = host_now_ns(libc::CLOCK_MONOTONIC) + 5_000_000_000;
     driver
         .device
-        .block(&driver.memory, deadline)
+        .block(&driver.memory, deadline, None)
         .expect("block");
     assert!(
         start.elapsed() < Duration::from_secs(1),
@@ -572,7 +572,7 @@ fn block_wakes_for_a_frame_before_its_deadline() {
     let deadline = host_now_ns(libc::CLOCK_MONOTONIC) + 50_000_000;
     driver
         .device
-        .block(&driver.memory, deadline)
+        .block(&driver.memory, deadline, None)
         .expect("block");
     assert!(start.elapsed() >= Duration::from_millis(45));
     assert_eq!(driver.used_idx(RX), 2);
@@ -609,7 +609,7 @@ fn passt_answers_the_guest_with_the_configured_addressing() {
     while driver.used_idx(RX) == 0 && host_now_ns(libc::CLOCK_MONOTONIC) < deadline {
         driver
             .device
-            .block(&driver.memory, deadline)
+            .block(&driver.memory, deadline, None)
             .expect("block");
     }
     assert_eq!(driver.used_idx(RX), 1, "passt answered");
@@ -681,13 +681,16 @@ fn the_net_seccomp_program_allows_the_device_path() {
     assert_eq!(driver.device.receive(&driver.memory), Ok(1), "recvfrom");
     driver.post_rx(1, 2048);
     let soon = host_now_ns(libc::CLOCK_MONOTONIC) + 1_000_000_000;
-    driver.device.block(&driver.memory, soon).expect("ppoll");
+    driver
+        .device
+        .block(&driver.memory, soon, None)
+        .expect("ppoll");
     assert_eq!(driver.used_idx(RX), 2);
     driver.post_rx(2, 2048);
     let soon = host_now_ns(libc::CLOCK_MONOTONIC) + 10_000_000;
     driver
         .device
-        .block(&driver.memory, soon)
+        .block(&driver.memory, soon, None)
         .expect("ppoll, timing out");
     driver.send(4, &frame(60, 3)).expect("writev");
     assert_eq!(driver.used_idx(TX), 1);

@@ -12,12 +12,20 @@ pub const MAX_HANDLES: usize = 1024;
 /// Linux reuses descriptors.
 #[derive(Debug, Default)]
 pub(super) struct Handles {
-    slots: Vec<Option<OwnedFd>>,
+    slots: Vec<Option<Handle>>,
+}
+
+/// An open file and whether its volume is read-only.
+#[derive(Debug)]
+struct Handle {
+    fd: OwnedFd,
+    read_only: bool,
 }
 
 impl Handles {
-    /// Takes `fd` and returns its handle.
-    pub(super) fn insert(&mut self, fd: OwnedFd) -> Result<u64, Errno> {
+    /// Takes `fd`, opened on a volume that is `read_only` or not, and
+    /// returns its handle.
+    pub(super) fn insert(&mut self, fd: OwnedFd, read_only: bool) -> Result<u64, Errno> {
         let slot = match self.slots.iter().position(Option::is_none) {
             Some(free) => free,
             None if self.slots.len() < MAX_HANDLES => {
@@ -26,7 +34,7 @@ impl Handles {
             }
             None => return Err(Errno(libc::EMFILE)),
         };
-        self.slots[slot] = Some(fd);
+        self.slots[slot] = Some(Handle { fd, read_only });
         Ok(slot as u64)
     }
 
@@ -35,8 +43,23 @@ impl Handles {
         usize::try_from(handle)
             .ok()
             .and_then(|slot| self.slots.get(slot)?.as_ref())
-            .map(AsFd::as_fd)
+            .map(|handle| handle.fd.as_fd())
             .ok_or(Errno(libc::EBADF))
+    }
+
+    /// As [`Handles::get`], for a change to the file's metadata: `EROFS`
+    /// on a read-only volume, whatever the descriptor's access mode.
+    pub(super) fn get_writable(&self, handle: u64) -> Result<BorrowedFd<'_>, Errno> {
+        match usize::try_from(handle)
+            .ok()
+            .and_then(|slot| self.slots.get(slot)?.as_ref())
+        {
+            Some(Handle {
+                read_only: true, ..
+            }) => Err(Errno(libc::EROFS)),
+            Some(handle) => Ok(handle.fd.as_fd()),
+            None => Err(Errno(libc::EBADF)),
+        }
     }
 
     /// Gives up `handle`'s descriptor (`EBADF` if none).
@@ -44,6 +67,7 @@ impl Handles {
         usize::try_from(handle)
             .ok()
             .and_then(|slot| self.slots.get_mut(slot)?.take())
+            .map(|handle| handle.fd)
             .ok_or(Errno(libc::EBADF))
     }
 }

@@ -5,7 +5,8 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use kiln_abi::file::{
-    CURRENT_POSITION, FSYNC_DATA_ONLY, FileStat, STAT_NO_FOLLOW, UNLINK_DIRECTORY,
+    CURRENT_POSITION, F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_SETLK, FSYNC_DATA_ONLY, FileLock,
+    FileStat, LOCK_EX, LOCK_SH, LOCK_UN, STAT_NO_FOLLOW, UNLINK_DIRECTORY,
 };
 
 use super::resolve;
@@ -36,13 +37,13 @@ impl Volumes {
         } else {
             0
         };
-        let root = mount.root.as_fd();
+        let (root, read_only) = (mount.root.as_fd(), mount.read_only);
         let fd = match self.image {
             _ if mount.read_only => open_read_only(root, path, flags)?,
             Some(image) => open_sparing(root, path, flags, mode, image)?,
             None => resolve::open(root, path, flags, mode)?,
         };
-        self.handles.insert(fd)
+        self.handles.insert(fd, read_only)
     }
 
     /// `Close`.
@@ -138,6 +139,77 @@ impl Volumes {
         let entry = resolve::entry(self.writable(volume)?, path)?;
         let (parent, name) = entry.named(libc::EEXIST)?;
         sys::symlinkat(&target, parent, name)
+    }
+
+    /// `Flock`: `flock(2)` with `LOCK_NB` always (`flags`: [`LOCK_SH`],
+    /// [`LOCK_EX`] or [`LOCK_UN`]), so other processes sharing the host
+    /// file see it and the monitor never waits.
+    pub fn flock(&self, handle: u64, flags: u32) -> Result<u64, Errno> {
+        let operation = match flags {
+            LOCK_SH => libc::LOCK_SH,
+            LOCK_EX => libc::LOCK_EX,
+            LOCK_UN => libc::LOCK_UN,
+            _ => return Err(Errno(libc::EINVAL)),
+        };
+        sys::flock(self.handles.get(handle)?, operation | libc::LOCK_NB)
+    }
+
+    /// `Lock`: a record lock on the host file with `fcntl` command
+    /// `command`; `lock` is updated for the `GETLK`s. The monitor's own
+    /// POSIX locks are the guest's (one process each); the holder's pid is
+    /// not the guest's business: 0, as Linux reports a process outside
+    /// the caller's pid namespace.
+    pub fn lock(&self, handle: u64, command: u32, lock: &mut FileLock) -> Result<u64, Errno> {
+        let command = match command {
+            F_GETLK => libc::F_GETLK,
+            F_SETLK => libc::F_SETLK,
+            F_OFD_GETLK => libc::F_OFD_GETLK,
+            F_OFD_SETLK => libc::F_OFD_SETLK,
+            _ => return Err(Errno(libc::EINVAL)),
+        };
+        let result = sys::fcntl_lock(self.handles.get(handle)?, command, lock)?;
+        if command == libc::F_GETLK && lock.pid > 0 {
+            lock.pid = 0;
+        }
+        Ok(result)
+    }
+
+    /// `SyncRange`: `sync_file_range(2)` on the host file.
+    pub fn sync_range(&self, handle: u64, offset: i64, len: u64, flags: u32) -> Result<u64, Errno> {
+        let len = i64::try_from(len).map_err(|_| Errno(libc::EINVAL))?;
+        sys::sync_file_range(self.handles.get(handle)?, offset, len, flags)
+    }
+
+    /// `Allocate`: `fallocate(2)` on the host file (a read-only volume's
+    /// handles are never writable, so the host refuses with `EBADF`).
+    pub fn allocate(&self, handle: u64, mode: u32, offset: i64, len: u64) -> Result<u64, Errno> {
+        let len = i64::try_from(len).map_err(|_| Errno(libc::EFBIG))?;
+        sys::fallocate(self.handles.get(handle)?, mode.cast_signed(), offset, len)
+    }
+
+    /// `SetTimes` of an open file: `times` as `utimensat(2)` takes them.
+    pub fn set_times(&self, handle: u64, times: &[libc::timespec; 2]) -> Result<u64, Errno> {
+        sys::set_times(self.handles.get_writable(handle)?, times, 0)
+    }
+
+    /// `SetTimes` of `path` in `volume` ([`STAT_NO_FOLLOW`]: of a final
+    /// symbolic link itself).
+    pub fn set_times_path(
+        &self,
+        volume: u32,
+        path: &[u8],
+        flags: u32,
+        times: &[libc::timespec; 2],
+    ) -> Result<u64, Errno> {
+        let no_follow = if flags & STAT_NO_FOLLOW != 0 {
+            libc::O_NOFOLLOW
+        } else {
+            0
+        };
+        // As `stat_path`: an O_PATH descriptor names the file, and
+        // `utimensat` with `AT_EMPTY_PATH` changes what it names.
+        let fd = resolve::open(self.writable(volume)?, path, libc::O_PATH | no_follow, 0)?;
+        sys::set_times(fd.as_fd(), times, libc::AT_EMPTY_PATH)
     }
 
     /// The root of `volume`, if the guest may change it (else `EROFS`).

@@ -131,6 +131,89 @@ pub(super) fn ftruncate(fd: BorrowedFd<'_>, len: i64) -> Result<u64, Errno> {
     check(i64::from(unsafe { libc::ftruncate64(fd.as_raw_fd(), len) }))
 }
 
+/// `flock(2)`.
+pub(super) fn flock(fd: BorrowedFd<'_>, operation: i32) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    check(i64::from(unsafe { libc::flock(fd.as_raw_fd(), operation) }))
+}
+
+/// `fcntl(2)` with a record-lock command; `lock` in and out.
+pub(super) fn fcntl_lock(
+    fd: BorrowedFd<'_>,
+    command: i32,
+    lock: &mut kiln_abi::file::FileLock,
+) -> Result<u64, Errno> {
+    let mut host = libc::flock {
+        l_type: lock.kind,
+        l_whence: lock.whence,
+        l_start: lock.start,
+        l_len: lock.len,
+        l_pid: lock.pid,
+    };
+    // SAFETY: `host` is a valid `struct flock` the kernel reads and, for
+    // the GETLK commands, writes.
+    let ret = check(i64::from(unsafe {
+        libc::fcntl(fd.as_raw_fd(), command, &raw mut host)
+    }))?;
+    lock.kind = host.l_type;
+    lock.whence = host.l_whence;
+    lock.start = host.l_start;
+    lock.len = host.l_len;
+    lock.pid = host.l_pid;
+    Ok(ret)
+}
+
+/// `fallocate(2)`.
+pub(super) fn fallocate(
+    fd: BorrowedFd<'_>,
+    mode: i32,
+    offset: i64,
+    len: i64,
+) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    check(i64::from(unsafe {
+        libc::fallocate64(fd.as_raw_fd(), mode, offset, len)
+    }))
+}
+
+/// `sync_file_range(2)`.
+pub(super) fn sync_file_range(
+    fd: BorrowedFd<'_>,
+    offset: i64,
+    len: i64,
+    flags: u32,
+) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    check(i64::from(unsafe {
+        libc::sync_file_range(fd.as_raw_fd(), offset, len, flags)
+    }))
+}
+
+/// `utimensat(fd, "", times, flags)`: with `AT_EMPTY_PATH` the file `fd`
+/// names (even an `O_PATH` one), else `futimens`.
+pub(super) fn set_times(
+    fd: BorrowedFd<'_>,
+    times: &[libc::timespec; 2],
+    flags: i32,
+) -> Result<u64, Errno> {
+    let path: *const libc::c_char = if flags & libc::AT_EMPTY_PATH != 0 {
+        c"".as_ptr()
+    } else {
+        std::ptr::null()
+    };
+    // SAFETY: `path` is null (Linux then changes `fd` itself, as
+    // `futimens`) or an empty C string; `times` is two valid timespecs.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_utimensat,
+            fd.as_raw_fd(),
+            path,
+            times.as_ptr(),
+            flags,
+        )
+    })
+}
+
 /// `getdents64`: `linux_dirent64` records into `buf`.
 pub(super) fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<u64, Errno> {
     // The kernel takes an `unsigned int` count; a shorter read is valid.

@@ -419,3 +419,124 @@ fn setup_errors_name_the_volume() {
     let many = vec![spec; kiln_abi::file::MAX_VOLUMES + 1];
     assert!(matches!(Volumes::new(&many), Err(VolumeError::TooMany(65))));
 }
+
+#[test]
+fn locks_are_the_host_files_and_never_wait() {
+    use kiln_abi::file::{
+        F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_SETLK, FileLock, LOCK_EX, LOCK_SH, LOCK_UN,
+    };
+    let mut s = Scratch::new();
+    let a = s.open(RW, "file", O_RDWR).expect("open a");
+    let b = s.open(RO, "file", O_RDONLY).expect("open b");
+    assert_eq!(s.volumes.flock(a, LOCK_EX), Ok(0));
+    // Another open file description: the host refuses at once.
+    assert_eq!(s.volumes.flock(b, LOCK_SH), err(libc::EWOULDBLOCK));
+    assert_eq!(s.volumes.flock(a, LOCK_UN), Ok(0));
+    assert_eq!(s.volumes.flock(b, LOCK_SH), Ok(0));
+    assert_eq!(s.volumes.flock(b, 3), err(EINVAL));
+    assert_eq!(s.volumes.flock(99, LOCK_SH), err(EBADF));
+
+    let whole = |kind| FileLock {
+        kind,
+        ..FileLock::default()
+    };
+    let (read, write, unlock) = (
+        libc::F_RDLCK as i16,
+        libc::F_WRLCK as i16,
+        libc::F_UNLCK as i16,
+    );
+    // POSIX locks are the monitor's: they never conflict among its handles.
+    assert_eq!(s.volumes.lock(a, F_SETLK, &mut whole(write)), Ok(0));
+    let mut query = whole(write);
+    assert_eq!(s.volumes.lock(a, F_GETLK, &mut query), Ok(0));
+    assert_eq!(query.kind, unlock);
+    // An OFD lock conflicts with them; the holder's pid is the monitor's.
+    let mut query = whole(read);
+    assert_eq!(s.volumes.lock(b, F_OFD_GETLK, &mut query), Ok(0));
+    assert_eq!(query.kind, write);
+    assert_eq!(
+        s.volumes.lock(b, F_OFD_SETLK, &mut whole(read)),
+        err(libc::EAGAIN)
+    );
+    assert_eq!(s.volumes.lock(a, 7, &mut whole(read)), err(EINVAL));
+    assert_eq!(s.volumes.lock(a, F_SETLK, &mut whole(9)), err(EINVAL));
+}
+
+#[test]
+fn times_are_set_on_the_host_except_on_read_only_volumes() {
+    use kiln_abi::file::STAT_NO_FOLLOW as NO_FOLLOW;
+    let mut s = Scratch::new();
+    let at = |sec, nsec| libc::timespec {
+        tv_sec: sec,
+        tv_nsec: nsec,
+    };
+    let times = [at(1_000_000_000, 7), at(1_100_000_000, 9)];
+    assert_eq!(s.volumes.set_times_path(RW, b"file", 0, &times), Ok(0));
+    let meta = std::fs::metadata(s.path("volume/file")).expect("stat");
+    assert_eq!((meta.atime(), meta.atime_nsec()), (1_000_000_000, 7));
+    assert_eq!((meta.mtime(), meta.mtime_nsec()), (1_100_000_000, 9));
+    symlink("file", s.path("volume/link")).expect("symlink");
+    assert_eq!(
+        s.volumes
+            .set_times_path(RW, b"link", NO_FOLLOW, &[at(5, 0), at(6, 0)]),
+        Ok(0)
+    );
+    let link = std::fs::symlink_metadata(s.path("volume/link")).expect("lstat");
+    assert_eq!(link.mtime(), 6);
+    assert_eq!(
+        std::fs::metadata(s.path("volume/file"))
+            .expect("stat")
+            .mtime(),
+        1_100_000_000
+    );
+    let handle = s.open(RW, "file", O_RDONLY).expect("open");
+    assert_eq!(s.volumes.set_times(handle, &[at(1, 0), at(2, 0)]), Ok(0));
+    assert_eq!(
+        std::fs::metadata(s.path("volume/file"))
+            .expect("stat")
+            .mtime(),
+        2
+    );
+    assert_eq!(
+        s.volumes.set_times_path(RW, b"missing", 0, &times),
+        err(ENOENT)
+    );
+    assert_eq!(
+        s.volumes
+            .set_times_path(RW, b"../outside/secret", 0, &times),
+        err(EXDEV)
+    );
+    let read_only = s.open(RO, "file", O_RDONLY).expect("open read-only");
+    assert_eq!(s.volumes.set_times(read_only, &times), err(EROFS));
+    assert_eq!(s.volumes.set_times_path(RO, b"file", 0, &times), err(EROFS));
+    assert_eq!(s.volumes.sync_range(handle, 0, 0, 1), Ok(0));
+    assert_eq!(s.volumes.sync_range(handle, -1, 0, 0), err(EINVAL));
+    assert_eq!(s.volumes.sync_range(handle, 0, u64::MAX, 0), err(EINVAL));
+    s.assert_outside_untouched();
+}
+
+#[test]
+fn allocation_is_the_hosts_and_needs_a_writable_handle() {
+    let mut s = Scratch::new();
+    let writable = s.open(RW, "file", O_RDWR).expect("open");
+    assert_eq!(s.volumes.allocate(writable, 0, 0, 4096), Ok(0));
+    assert_eq!(
+        std::fs::metadata(s.path("volume/file"))
+            .expect("stat")
+            .len(),
+        4096
+    );
+    assert_eq!(s.volumes.allocate(writable, 0, -1, 1), err(EINVAL));
+    assert_eq!(
+        s.volumes.allocate(writable, 0, 0, u64::MAX),
+        err(libc::EFBIG)
+    );
+    let read_only = s.open(RO, "file", O_RDONLY).expect("open read-only");
+    assert_eq!(s.volumes.allocate(read_only, 0, 0, 8192), err(EBADF));
+    assert_eq!(
+        std::fs::metadata(s.path("volume/file"))
+            .expect("stat")
+            .len(),
+        4096
+    );
+}

@@ -9,7 +9,8 @@ use kiln_abi::GuestPtr;
 use kiln_abi::errno::EFBIG;
 use kiln_abi::file::{FileArgs, FileOp, IO_MAX, PATH_MAX, PENDING_MAX};
 use kiln_abi::hypercall::{
-    CONSOLE_WRITE_MAX, ConsoleWriteArgs, Hypercall, PORT_BASE, PORT_COUNT, PanicArgs, stream,
+    CONSOLE_WRITE_MAX, ConsoleWriteArgs, Hypercall, PORT_BASE, PORT_COUNT, PanicArgs,
+    STDIN_READ_MAX, StdinReadArgs, stream,
 };
 
 mod files;
@@ -50,6 +51,9 @@ fn main() -> i32 {
             call(Hypercall::Panic, &mut args);
         }
         "foreign-port" => out32(0x80, 0),
+        "stdin-outside" => stdin_read(memory + 0x1000, 16),
+        "stdin-past-end" => stdin_read(memory - 8, 16),
+        "stdin-too-long" => stdin_read(text.as_ptr() as u64, STDIN_READ_MAX + 1),
         "file-unknown-op" => file(FileArgs {
             op: 99,
             ..FileArgs::default()
@@ -284,6 +288,15 @@ fn console(stream: u32, data: u64, len: u64) {
         len,
     };
     call(Hypercall::ConsoleWrite, &mut args);
+}
+
+fn stdin_read(data: u64, len: u64) {
+    let mut args = StdinReadArgs {
+        data: GuestPtr::new(data),
+        len,
+        ..StdinReadArgs::default()
+    };
+    call(Hypercall::StdinRead, &mut args);
 }
 
 fn file(mut args: FileArgs) {

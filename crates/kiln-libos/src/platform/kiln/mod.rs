@@ -2,10 +2,12 @@
 //!
 //! The monitor enters [`entry`]'s `_start` at CPL3 with `rdi` pointing at the
 //! boot info; the library OS talks back only through [`hypercall`]s. CPU
-//! exceptions go to the CPL0 stubs in [`traps`].
+//! exceptions go to the CPL0 stubs in [`traps`]; time-slice ends arrive as
+//! upcalls at CPL3 ([`preempt`]).
 
 mod entry;
 mod hypercall;
+pub mod preempt;
 mod traps;
 
 use core::cell::UnsafeCell;
@@ -14,6 +16,8 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kiln_abi::GuestPtr;
 use kiln_abi::boot::BootInfo;
+#[cfg(feature = "fs")]
+use kiln_abi::hypercall::StdinReadArgs;
 use kiln_abi::hypercall::{
     BlockArgs, ConsoleWriteArgs, ExitArgs, Hypercall, OutOfMemoryArgs, PanicArgs,
 };
@@ -99,8 +103,39 @@ pub fn exit(status: i32) -> ! {
 /// Idles the vCPU until guest monotonic time reaches `deadline_ns` (or the
 /// monitor wakes it earlier; callers re-check their clock).
 pub fn block_until(deadline_ns: u64) {
-    let mut args = BlockArgs { deadline_ns };
+    block(deadline_ns, 0);
+}
+
+/// As [`block_until`], also ending the wait when a source in `wait`
+/// (`kiln_abi::hypercall::wait` bits) is ready; returns the ready ones.
+pub fn block(deadline_ns: u64, wait: u32) -> u32 {
+    let mut args = BlockArgs {
+        deadline_ns,
+        wait,
+        ready: 0,
+    };
     hypercall(Hypercall::Block, &mut args);
+    args.ready
+}
+
+/// Reads what the host's stdin holds now into `buf` (at most
+/// `STDIN_READ_MAX` bytes), never waiting: the byte count (0 at end of
+/// file) or `-errno` (`-EAGAIN`: nothing yet), and the host's `poll` bits.
+#[cfg(feature = "fs")]
+pub fn stdin_read(buf: &mut [u8]) -> (i64, u32) {
+    let len = buf.len().min(kiln_abi::hypercall::STDIN_READ_MAX as usize);
+    let mut args = StdinReadArgs {
+        data: GuestPtr::from_ptr(buf.as_mut_ptr().cast_const()),
+        len: len as u64,
+        ..StdinReadArgs::default()
+    };
+    hypercall(Hypercall::StdinRead, &mut args);
+    (args.result, args.revents)
+}
+
+/// Whether the guest's stdin is a terminal on the host.
+pub fn stdin_is_terminal() -> bool {
+    boot_info().flags & kiln_abi::boot::FLAG_STDIN_TTY != 0
 }
 
 /// Reports a panic; the monitor unwinds the stack from here and ends the VM.
