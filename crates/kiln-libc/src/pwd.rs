@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 use core::ffi::{CStr, c_char};
 
-use spinning_top::Spinlock;
+use kiln_libos::preempt::Lock;
 
 use crate::CInt;
 use crate::nss::{self, Packer, Record};
@@ -123,7 +123,7 @@ struct Static {
 // SAFETY: the raw pointers point into `strings`, owned alongside them.
 unsafe impl Send for Static {}
 
-static STATIC: Spinlock<Static> = Spinlock::new(Static {
+static STATIC: Lock<Static> = Lock::new(Static {
     record: Passwd {
         name: core::ptr::null_mut(),
         password: core::ptr::null_mut(),

@@ -5,7 +5,7 @@
 
 use core::ffi::{c_double, c_long, c_ushort};
 
-use spinning_top::Spinlock;
+use kiln_libos::preempt::Lock;
 
 use crate::shared_buffer::SharedBuffer;
 
@@ -14,7 +14,7 @@ const INCREMENT: u64 = 0xB;
 const MASK: u64 = (1 << 48) - 1;
 
 /// The shared state, and the old state `seed48` returns a pointer to.
-static STATE: Spinlock<u64> = Spinlock::new(0);
+static STATE: Lock<u64> = Lock::new(0);
 static PREVIOUS: SharedBuffer<[c_ushort; 3]> = SharedBuffer::new([0; 3]);
 
 fn step(x: u64) -> u64 {
