@@ -150,15 +150,23 @@ fn data_fsynced_before_the_guest_is_killed_is_on_the_host() {
     );
 }
 
+/// Memory that runs out inside a file call ends the program as any other
+/// failed allocation does: std's message, then Kiln's one line naming `-m`.
 #[test]
-fn running_out_of_memory_inside_a_file_call_ends_in_a_crash_report() {
+fn running_out_of_memory_inside_a_file_call_ends_in_the_out_of_memory_line() {
     let std_fs = image("tests/guests/std-fs", false);
     let run = run_image(&std_fs, &["--timeout", "60s"], &["full"]);
     assert!(run.stdout.contains("memory full"), "{}", run.stdout);
-    assert_eq!(run.code, code::PANIC, "stderr:\n{}", run.stderr);
+    assert_eq!(run.code, code::OUT_OF_MEMORY, "stderr:\n{}", run.stderr);
     assert!(
         run.stderr.contains("memory allocation of"),
         "std's message reaches the console: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("kiln: error: the guest ran out of memory: an allocation of"),
+        "{}",
         run.stderr
     );
 }
