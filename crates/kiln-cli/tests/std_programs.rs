@@ -320,7 +320,7 @@ fn a_dependency_that_is_also_a_cdylib_links() {
 fn running_out_of_memory_says_so_in_one_line_naming_m() {
     let program = image("tests/guests/std-oom", false);
     let run = run_image(&program, &[], &[]);
-    assert_eq!(run.code, 137, "{}", run.stderr);
+    assert_eq!(run.code, code::OUT_OF_MEMORY, "{}", run.stderr);
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(
         lines,
