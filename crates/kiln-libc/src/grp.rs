@@ -4,10 +4,10 @@
 use alloc::vec::Vec;
 use core::ffi::{CStr, c_char};
 
-use spinning_top::Spinlock;
+use kiln_libos::preempt::Lock;
 
 use crate::CInt;
-use crate::nss::{self, Packer};
+use crate::nss::{self, Packer, Record};
 
 const GROUP: &[u8] = b"/etc/group";
 
@@ -47,6 +47,10 @@ impl Entry {
             .split(|&b| b == b',')
             .filter(|m| !m.is_empty())
     }
+}
+
+impl Record for Entry {
+    type C = Group;
 
     /// Fills `out` with this group, its strings and member array in `buf`.
     fn pack(&self, out: &mut Group, buf: &mut [u8]) -> Result<(), i32> {
@@ -71,33 +75,6 @@ fn groups() -> impl Iterator<Item = Entry> {
     nss::records(GROUP).into_iter().filter_map(Entry::parse)
 }
 
-/// The `_r` calls' contract: 0 and `*result = out` when found, 0 and null
-/// when not, `ERANGE` (and null) when `buf` is too small.
-///
-/// # Safety
-/// `out` and `result` must be valid for writes, `buf` for `len` bytes.
-unsafe fn answer(
-    entry: Option<Entry>,
-    out: *mut Group,
-    buf: *mut c_char,
-    len: usize,
-    result: *mut *mut Group,
-) -> CInt {
-    // SAFETY: per the caller.
-    unsafe { result.write(core::ptr::null_mut()) };
-    let Some(entry) = entry else {
-        return 0;
-    };
-    // SAFETY: per the caller.
-    let (out_ref, buf) = unsafe { (&mut *out, crate::c_slice_mut(buf.cast::<u8>(), len)) };
-    match entry.pack(out_ref, buf) {
-        // SAFETY: per the caller.
-        Ok(()) => unsafe { result.write(out) },
-        Err(e) => return e,
-    }
-    0
-}
-
 /// `getgrnam_r(3)`.
 ///
 /// # Safety
@@ -116,7 +93,7 @@ pub unsafe extern "C" fn getgrnam_r(
     let name = unsafe { CStr::from_ptr(name) }.to_bytes();
     let entry = groups().find(|g| g.name() == name);
     // SAFETY: per the caller.
-    unsafe { answer(entry, out, buf, len, result) }
+    unsafe { nss::answer(entry, out, buf, len, result) }
     })
 }
 
@@ -135,7 +112,7 @@ pub unsafe extern "C" fn getgrgid_r(
     traced!("getgrgid_r"(gid, len) {
     let entry = groups().find(|g| g.gid == gid);
     // SAFETY: per the caller.
-    unsafe { answer(entry, out, buf, len, result) }
+    unsafe { nss::answer(entry, out, buf, len, result) }
     })
 }
 
@@ -148,7 +125,7 @@ struct Static {
 // SAFETY: the raw pointers point into `strings`, owned alongside them.
 unsafe impl Send for Static {}
 
-static STATIC: Spinlock<Static> = Spinlock::new(Static {
+static STATIC: Lock<Static> = Lock::new(Static {
     record: Group {
         name: core::ptr::null_mut(),
         password: core::ptr::null_mut(),
@@ -161,18 +138,11 @@ static STATIC: Spinlock<Static> = Spinlock::new(Static {
 /// Packs `entry` into the static record: the pointer the non-reentrant
 /// calls return (valid until the next call, as glibc's), or null.
 fn into_static(entry: Option<Entry>) -> *mut Group {
-    let Some(entry) = entry else {
-        return core::ptr::null_mut();
-    };
     let mut state = STATIC.lock();
-    let Static { record, strings } = &mut *state;
-    match nss::retry_growing(strings, |buf| entry.pack(record, buf).map(Some)) {
-        Ok(_) => record as *mut Group,
-        Err(e) => {
-            crate::errno::set(e);
-            core::ptr::null_mut()
-        }
-    }
+    let Static {
+        record, strings, ..
+    } = &mut *state;
+    nss::into_static(entry, record, strings)
 }
 
 /// `getgrnam(3)`.

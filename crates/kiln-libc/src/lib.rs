@@ -31,7 +31,8 @@
 //!   barriers) on atomics and [`futex`] waits; [`semaphore`]: `sem_*`;
 //! - [`signal`]: handlers recorded, run by `raise`; masks recorded;
 //! - [`process`]: one process; spawning another fails with `ENOSYS`;
-//! - [`socket`]: IPv4 TCP and UDP sockets, `getaddrinfo` for numeric hosts;
+//! - [`socket`]: IPv4 and IPv6 TCP and UDP sockets, `getaddrinfo` (hosts
+//!   file and DNS through the library OS);
 //! - [`event`]: `epoll` and `eventfd`, for mio and tokio;
 //! - [`math`]: the C99 `libm`, double and float, with glibc's `errno`;
 //! - [`string`]: `string.h`, error and signal messages, fortify checks;
@@ -40,7 +41,8 @@
 //! - [`syscall`]: the raw `syscall()` entry `std` uses for futex and friends;
 //! - [`unwind`]: unwinding (`catch_unwind`, panicking threads);
 //! - [`utsname`]: `uname` and the host name;
-//! - [`trace`]: `kiln run --trace-libc`.
+//! - [`trace`]: `kiln run --trace-libc`;
+//! - `shared_buffer`: the static buffers non-reentrant calls return.
 #![no_std]
 
 extern crate alloc;
@@ -80,6 +82,7 @@ pub mod pthread;
 pub mod pwd;
 pub mod resource;
 pub mod semaphore;
+mod shared_buffer;
 pub mod signal;
 pub mod socket;
 pub mod start;

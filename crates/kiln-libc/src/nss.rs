@@ -63,22 +63,68 @@ impl<'a> Packer<'a> {
     }
 }
 
-/// A growable buffer for the non-reentrant calls (`getpwnam`...): the
-/// record they return lives in it until the next call, as in glibc.
-pub(crate) fn retry_growing<T>(
-    storage: &mut Vec<u8>,
-    mut attempt: impl FnMut(&mut [u8]) -> Result<Option<T>, i32>,
-) -> Result<Option<T>, i32> {
-    if storage.is_empty() {
-        storage.resize(1024, 0);
+/// A record of a database, packed into the C structure callers get (its
+/// strings in a buffer of theirs or the C library's).
+pub(crate) trait Record {
+    /// The C structure (`struct passwd`, `struct group`).
+    type C;
+
+    /// Fills `out`, its strings in `buf`; `ERANGE` if `buf` is too small.
+    fn pack(&self, out: &mut Self::C, buf: &mut [u8]) -> Result<(), i32>;
+}
+
+/// The `_r` calls' contract: 0 and `*result = out` when found, 0 and null
+/// when not, `ERANGE` (and null) when `buf` is too small.
+///
+/// # Safety
+/// `out` and `result` must be valid for writes, `buf` for `len` bytes.
+pub(crate) unsafe fn answer<R: Record>(
+    record: Option<R>,
+    out: *mut R::C,
+    buf: *mut c_char,
+    len: usize,
+    result: *mut *mut R::C,
+) -> i32 {
+    // SAFETY: per the caller.
+    unsafe { result.write(core::ptr::null_mut()) };
+    let Some(record) = record else {
+        return 0;
+    };
+    // SAFETY: per the caller.
+    let (out_ref, buf) = unsafe { (&mut *out, crate::c_slice_mut(buf.cast::<u8>(), len)) };
+    match record.pack(out_ref, buf) {
+        // SAFETY: per the caller.
+        Ok(()) => unsafe { result.write(out) },
+        Err(e) => return e,
+    }
+    0
+}
+
+/// Packs `record` into `out` and `strings` (grown until it fits), for the
+/// non-reentrant calls (`getpwnam`...): the pointer they return, valid
+/// until the next call as glibc's, or null with `errno` set.
+pub(crate) fn into_static<R: Record>(
+    record: Option<R>,
+    out: &mut R::C,
+    strings: &mut Vec<u8>,
+) -> *mut R::C {
+    let Some(record) = record else {
+        return core::ptr::null_mut();
+    };
+    if strings.is_empty() {
+        strings.resize(1024, 0);
     }
     loop {
-        match attempt(storage) {
+        match record.pack(out, strings) {
+            Ok(()) => return out,
             Err(code::ERANGE) => {
-                let bigger = storage.len() * 2;
-                storage.resize(bigger, 0);
+                let bigger = strings.len() * 2;
+                strings.resize(bigger, 0);
             }
-            other => return other,
+            Err(e) => {
+                crate::errno::set(e);
+                return core::ptr::null_mut();
+            }
         }
     }
 }

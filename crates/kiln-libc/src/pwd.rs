@@ -4,10 +4,10 @@
 use alloc::vec::Vec;
 use core::ffi::{CStr, c_char};
 
-use spinning_top::Spinlock;
+use kiln_libos::preempt::Lock;
 
 use crate::CInt;
-use crate::nss::{self, Packer};
+use crate::nss::{self, Packer, Record};
 
 const PASSWD: &[u8] = b"/etc/passwd";
 
@@ -45,6 +45,10 @@ impl User {
     fn name(&self) -> &[u8] {
         &self.fields[0]
     }
+}
+
+impl Record for User {
+    type C = Passwd;
 
     /// Fills `out` with this user, its strings in `buf`.
     fn pack(&self, out: &mut Passwd, buf: &mut [u8]) -> Result<(), i32> {
@@ -67,33 +71,6 @@ fn users() -> impl Iterator<Item = User> {
     nss::records(PASSWD).into_iter().filter_map(User::parse)
 }
 
-/// The `_r` calls' contract: 0 and `*result = out` when found, 0 and null
-/// when not, `ERANGE` (and null) when `buf` is too small.
-///
-/// # Safety
-/// `out` and `result` must be valid for writes, `buf` for `len` bytes.
-unsafe fn answer(
-    user: Option<User>,
-    out: *mut Passwd,
-    buf: *mut c_char,
-    len: usize,
-    result: *mut *mut Passwd,
-) -> CInt {
-    // SAFETY: per the caller.
-    unsafe { result.write(core::ptr::null_mut()) };
-    let Some(user) = user else {
-        return 0;
-    };
-    // SAFETY: per the caller.
-    let (out_ref, buf) = unsafe { (&mut *out, crate::c_slice_mut(buf.cast::<u8>(), len)) };
-    match user.pack(out_ref, buf) {
-        // SAFETY: per the caller.
-        Ok(()) => unsafe { result.write(out) },
-        Err(e) => return e,
-    }
-    0
-}
-
 /// `getpwnam_r(3)`.
 ///
 /// # Safety
@@ -112,7 +89,7 @@ pub unsafe extern "C" fn getpwnam_r(
     let name = unsafe { CStr::from_ptr(name) }.to_bytes();
     let user = users().find(|u| u.name() == name);
     // SAFETY: per the caller.
-    unsafe { answer(user, out, buf, len, result) }
+    unsafe { nss::answer(user, out, buf, len, result) }
     })
 }
 
@@ -131,7 +108,7 @@ pub unsafe extern "C" fn getpwuid_r(
     traced!("getpwuid_r"(uid, len) {
     let user = users().find(|u| u.uid == uid);
     // SAFETY: per the caller.
-    unsafe { answer(user, out, buf, len, result) }
+    unsafe { nss::answer(user, out, buf, len, result) }
     })
 }
 
@@ -146,7 +123,7 @@ struct Static {
 // SAFETY: the raw pointers point into `strings`, owned alongside them.
 unsafe impl Send for Static {}
 
-static STATIC: Spinlock<Static> = Spinlock::new(Static {
+static STATIC: Lock<Static> = Lock::new(Static {
     record: Passwd {
         name: core::ptr::null_mut(),
         password: core::ptr::null_mut(),
@@ -163,21 +140,11 @@ static STATIC: Spinlock<Static> = Spinlock::new(Static {
 /// Packs `user` into the static record: the pointer the non-reentrant
 /// calls return (valid until the next call, as glibc's), or null.
 fn into_static(user: Option<User>) -> *mut Passwd {
-    let Some(user) = user else {
-        return core::ptr::null_mut();
-    };
     let mut state = STATIC.lock();
     let Static {
         record, strings, ..
     } = &mut *state;
-    let packed = nss::retry_growing(strings, |buf| user.pack(record, buf).map(Some));
-    match packed {
-        Ok(_) => record as *mut Passwd,
-        Err(e) => {
-            crate::errno::set(e);
-            core::ptr::null_mut()
-        }
-    }
+    nss::into_static(user, record, strings)
 }
 
 /// `getpwnam(3)`.

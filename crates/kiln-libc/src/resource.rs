@@ -7,7 +7,7 @@
 //! limit is `EINVAL` and raising a hard limit `EPERM` (there is nothing to
 //! raise it into).
 
-use spinning_top::Spinlock;
+use kiln_libos::preempt::Lock;
 
 use kiln_abi::boot::RegionKind;
 use kiln_libos::platform;
@@ -31,7 +31,7 @@ pub struct Rlimit {
 }
 
 /// The limits as the program set them, once read.
-static LIMITS: Spinlock<Option<[Rlimit; RESOURCES]>> = Spinlock::new(None);
+static LIMITS: Lock<Option<[Rlimit; RESOURCES]>> = Lock::new(None);
 
 /// The limits a program starts with.
 fn initial() -> [Rlimit; RESOURCES] {

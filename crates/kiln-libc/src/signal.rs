@@ -50,6 +50,12 @@ fn slot(signal: CInt) -> Option<usize> {
         .map(|s| s - 1)
 }
 
+/// The table slot of `signal` for `sigaction` and `signal`: glibc refuses
+/// its two internal signals (`SIGCANCEL`, `SIGSETXID`) with `EINVAL`.
+fn action_slot(signal: CInt) -> Option<usize> {
+    slot(signal).filter(|_| signal != SIGCANCEL && signal != SIGSETXID)
+}
+
 /// `sigaction(2)`: records the new action, reports the old one (its mask
 /// reads as empty). `SIGKILL` and `SIGSTOP` cannot be caught (`EINVAL`).
 ///
@@ -63,7 +69,7 @@ pub unsafe extern "C" fn sigaction(
     old: *mut SignalAction,
 ) -> CInt {
     traced!("sigaction"(signal, action, old) {
-    let Some(slot) = slot(signal) else {
+    let Some(slot) = action_slot(signal) else {
         return errno::fail(code::EINVAL);
     };
     if !action.is_null() && (signal == SIGKILL || signal == SIGSTOP) {
@@ -95,7 +101,7 @@ pub unsafe extern "C" fn sigaction(
 #[unsafe(no_mangle)]
 pub extern "C" fn signal(signal: CInt, handler: usize) -> usize {
     traced!("signal"(signal, handler) {
-    match slot(signal) {
+    match action_slot(signal) {
         Some(slot) if signal != SIGKILL && signal != SIGSTOP => {
             FLAGS[slot].store(SA_RESTART, Ordering::Relaxed);
             HANDLERS[slot].swap(handler, Ordering::Relaxed)

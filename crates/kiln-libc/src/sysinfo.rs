@@ -2,7 +2,6 @@
 //! what the heap has left, uptime, threads, and the CPUs the scheduler
 //! runs threads on.
 
-use kiln_abi::boot::RegionKind;
 use kiln_libos::platform;
 use kiln_libos::time::Instant;
 
@@ -27,8 +26,8 @@ pub struct Sysinfo {
     reserved: [u8; 4],
 }
 
-/// `sysinfo(2)`: total RAM is the guest's memory, free RAM what the heap's
-/// regions hold beyond the program's allocations, `procs` the threads
+/// `sysinfo(2)`: total RAM is the guest's memory, free RAM what the heap
+/// has not allocated (`/proc/meminfo`'s `MemFree`), `procs` the threads
 /// (each a task, as Linux counts them). No swap, no load averages.
 ///
 /// # Safety
@@ -37,13 +36,6 @@ pub struct Sysinfo {
 pub unsafe extern "C" fn sysinfo(out: *mut Sysinfo) -> CInt {
     traced!("sysinfo"(out) {
     let boot = platform::boot_info();
-    let heap: u64 = boot
-        .regions()
-        .iter()
-        .filter(|r| r.kind == RegionKind::Free as u32)
-        .map(|r| r.len)
-        .sum();
-    let allocated = kiln_libos::heap::allocated() as u64;
     let uptime = Instant::now().as_nanos_since_boot() / 1_000_000_000;
     // SAFETY: per the caller.
     unsafe {
@@ -51,7 +43,7 @@ pub unsafe extern "C" fn sysinfo(out: *mut Sysinfo) -> CInt {
             uptime: uptime as i64,
             loads: [0; 3],
             total_ram: boot.memory_size,
-            free_ram: heap.saturating_sub(allocated),
+            free_ram: kiln_libos::heap::free(),
             shared_ram: 0,
             buffer_ram: 0,
             total_swap: 0,

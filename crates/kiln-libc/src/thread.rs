@@ -27,10 +27,13 @@ fn stack_guard() -> usize {
     if guard != 0 {
         return guard;
     }
-    // A zero low byte; the rest random and never all zero.
+    // A zero low byte; the rest random and never all zero. Two threads
+    // made at once may both draw one: the first stored is every thread's.
     let fresh = (kiln_libos::random::next() as usize & !0xff) | 0x100;
-    STACK_GUARD.store(fresh, Ordering::Relaxed);
-    fresh
+    match STACK_GUARD.compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => fresh,
+        Err(stored) => stored,
+    }
 }
 
 /// Number of `pthread_key_t` slots per thread.

@@ -63,11 +63,6 @@ pub fn spare() -> usize {
     counters.available_bytes.saturating_sub(reserve)
 }
 
-/// Bytes the program has allocated now (the heap's own overhead apart).
-pub fn allocated() -> usize {
-    HEAP.0.lock().counters().allocated_bytes
-}
-
 /// Bytes of the heap not allocated now: what talc has free once it has
 /// claimed the free regions, the regions' whole size before that.
 pub fn free() -> u64 {

@@ -58,6 +58,9 @@ pub fn cpu_time() -> core::time::Duration {
 /// The threads that exist now, the main one included (which exists
 /// before the scheduler first records it).
 pub fn thread_count() -> usize {
+    // Like every reader of the scheduler, in a critical section: a tick
+    // here would take its own reference to it.
+    let _section = NoPreempt::new();
     sched().count.max(1)
 }
 

@@ -108,7 +108,7 @@ pub unsafe extern "C" fn freopen(
 ) -> *mut File {
     traced!("freopen"(path, mode, file) {
     // SAFETY: per the caller.
-    let stream_ref = unsafe { stream::stream(file) };
+    let mut stream_ref = unsafe { stream::stream(file) };
     let _ = stream_ref.close();
     if path.is_null() {
         return errno::fail_null(code::EINVAL);
@@ -121,7 +121,7 @@ pub unsafe extern "C" fn freopen(
     let opened = unsafe { c_path(path) }.and_then(|path| fs::open(AT_FDCWD, path, mode.flags, 0o666));
     match opened {
         Ok(fd) => {
-            stream::reinit(stream_ref, fd, &mode);
+            stream::reinit(&mut stream_ref, fd, &mode);
             file
         }
         Err(e) => errno::fail_null(e.0),
@@ -361,7 +361,7 @@ pub unsafe extern "C" fn ftello64(file: *mut File) -> CLong {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rewind(file: *mut File) {
     // SAFETY: per the caller.
-    let file = unsafe { stream::stream(file) };
+    let mut file = unsafe { stream::stream(file) };
     let _ = file.seek(0, SEEK_SET);
     file.clear_flags();
 }

@@ -34,7 +34,7 @@ pub unsafe extern "C" fn fread(
         return 0;
     };
     // SAFETY: per the caller.
-    let (out, file) = unsafe { (c_slice_mut(buf.cast::<u8>(), total), stream::stream(file)) };
+    let (out, mut file) = unsafe { (c_slice_mut(buf.cast::<u8>(), total), stream::stream(file)) };
     file.read(out) / size
     })
 }
@@ -55,7 +55,7 @@ pub unsafe extern "C" fn fwrite(
         return 0;
     };
     // SAFETY: per the caller.
-    let (data, file) = unsafe { (c_slice(buf.cast::<u8>(), total), stream::stream(file)) };
+    let (data, mut file) = unsafe { (c_slice(buf.cast::<u8>(), total), stream::stream(file)) };
     if file.put(data) { count } else { 0 }
     })
 }
@@ -167,7 +167,7 @@ pub unsafe extern "C" fn __overflow(file: *mut File, c: CInt) -> CInt {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fputs(s: *const c_char, file: *mut File) -> CInt {
     // SAFETY: per the caller.
-    let (text, file) = unsafe { (CStr::from_ptr(s).to_bytes(), stream::stream(file)) };
+    let (text, mut file) = unsafe { (CStr::from_ptr(s).to_bytes(), stream::stream(file)) };
     if file.put(text) { 1 } else { EOF }
 }
 
@@ -179,7 +179,8 @@ pub unsafe extern "C" fn fputs(s: *const c_char, file: *mut File) -> CInt {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn puts(s: *const c_char) -> CInt {
     // SAFETY: per the caller; `stdout` is a stream.
-    let (text, file) = unsafe { (CStr::from_ptr(s).to_bytes(), stream::stream(standard_out())) };
+    let (text, mut file) =
+        unsafe { (CStr::from_ptr(s).to_bytes(), stream::stream(standard_out())) };
     if file.put(text) && file.put(b"\n") {
         CInt::try_from(text.len() + 1).unwrap_or(CInt::MAX)
     } else {
@@ -198,7 +199,7 @@ pub unsafe extern "C" fn fgets(buf: *mut c_char, size: CInt, file: *mut File) ->
         return core::ptr::null_mut();
     };
     // SAFETY: per the caller.
-    let (out, file) = unsafe { (c_slice_mut(buf.cast::<u8>(), size), stream::stream(file)) };
+    let (out, mut file) = unsafe { (c_slice_mut(buf.cast::<u8>(), size), stream::stream(file)) };
     let mut len = 0;
     while len + 1 < size {
         match file.get() {
@@ -238,7 +239,7 @@ pub unsafe extern "C" fn getdelim(
         return errno::fail(code::EINVAL);
     }
     // SAFETY: per the caller.
-    let (line, capacity, file) = unsafe { (&mut *line, &mut *capacity, stream::stream(file)) };
+    let (line, capacity, mut file) = unsafe { (&mut *line, &mut *capacity, stream::stream(file)) };
     // glibc allocates first, even when nothing is read.
     if line.is_null() || *capacity == 0 {
         // SAFETY: `*line` is null or the caller's `malloc` allocation.

@@ -135,7 +135,7 @@ pub unsafe extern "C" fn vfprintf(
 ) -> CInt {
     traced!("vfprintf"(file, format) {
     // SAFETY: per the caller.
-    let (file, args) = unsafe { (stream::stream(file), &mut *args) };
+    let (mut file, args) = unsafe { (stream::stream(file), &mut *args) };
     let mut sink = Chunked::new(|bytes: &[u8]| file.put(bytes));
     // SAFETY: per the caller.
     let outcome = unsafe { printf::format(&mut sink, format, args) };
@@ -385,7 +385,7 @@ pub unsafe extern "C" fn perror(s: *const c_char) {
     let message = crate::string::errors::message_or_unknown(errno::get());
     let file = stream::stderr.load(core::sync::atomic::Ordering::Relaxed);
     // SAFETY: `stderr` is a stream.
-    let file = unsafe { stream::stream(file) };
+    let mut file = unsafe { stream::stream(file) };
     let mut sink = Chunked::new(|bytes: &[u8]| file.put(bytes));
     if !s.is_null() {
         // SAFETY: per the caller.

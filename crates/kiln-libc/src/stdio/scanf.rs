@@ -811,7 +811,8 @@ unsafe fn stream_scan(
 ) -> CInt {
     traced!("vfscanf"(file, format) {
     // SAFETY: per the caller.
-    let mut input = Stream(unsafe { stream::stream(file) });
+    let mut file = unsafe { stream::stream(file) };
+    let mut input = Stream(&mut file);
     // SAFETY: per the caller.
     unsafe { scan(&mut input, format, &mut *args, binary) }
     })

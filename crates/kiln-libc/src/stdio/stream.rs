@@ -7,9 +7,15 @@
 //! the descriptors are pipes, which is what Kiln's console is to the
 //! program. Pending output is written at `exit`.
 //!
-//! Threads are cooperative on one vCPU, so a stream needs no lock while
-//! its call does not block; two threads using one stream across a blocking
-//! read or write on it are not serialised (glibc would lock the stream).
+//! Streams take no lock (glibc locks each stream for each call, and has
+//! `flockfile`). Instead a call on a stream ([`stream`]) and the open
+//! list's changes ([`allocate`], [`discard`], [`for_each_open`]) run with
+//! preemption disabled, which on Kiln's one vCPU means no other thread
+//! runs until the call ends or blocks. So a call that does not block runs
+//! alone; a call that blocks in a read or write lets another thread use
+//! the same stream mid-call, which glibc would serialise. On more than one
+//! vCPU, each stream needs glibc's recursive lock and the open list a lock
+//! of its own, not held across a flush.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
@@ -18,6 +24,7 @@ use kiln_libos::fs::{
     self,
     flags::{SEEK_CUR, SEEK_END, SEEK_SET},
 };
+use kiln_libos::preempt::NoPreempt;
 
 use crate::CInt;
 use crate::errno::{self, code};
@@ -431,7 +438,9 @@ pub fn parse_mode(mode: &[u8]) -> Option<Mode> {
 /// A standard stream's storage.
 struct Standard(UnsafeCell<File>);
 
-// SAFETY: threads are cooperative on one vCPU (see the module comment).
+// SAFETY: sound only on one vCPU: streams are used with preemption
+// disabled, so no two threads touch one between blocking points (see the
+// module comment for what a second vCPU will need).
 unsafe impl Sync for Standard {}
 
 static STDIN: Standard = Standard(UnsafeCell::new(File::new(0, true, false, Buffering::Full)));
@@ -460,6 +469,7 @@ static OPEN: AtomicPtr<File> = AtomicPtr::new(core::ptr::null_mut());
 /// Allocates a stream for `fd`, adding it to the open list; null (with
 /// `ENOMEM`) if memory runs out.
 pub fn allocate(fd: CInt, mode: &Mode) -> *mut File {
+    let _section = NoPreempt::new();
     let file = malloc(size_of::<File>()).cast::<File>();
     if file.is_null() {
         return errno::fail_null(code::ENOMEM);
@@ -487,6 +497,7 @@ pub fn reinit(file: &mut File, fd: CInt, mode: &Mode) {
 /// # Safety
 /// `file` is a stream no one uses any more.
 pub unsafe fn discard(file: *mut File) {
+    let _section = NoPreempt::new();
     // SAFETY: per the caller, a valid stream.
     let (heap, next) = unsafe { ((*file).heap, (*file).next) };
     if !heap {
@@ -512,6 +523,7 @@ pub unsafe fn discard(file: *mut File) {
 
 /// Calls `each` with every open stream: the standard ones, then the rest.
 pub fn for_each_open(mut each: impl FnMut(&mut File)) {
+    let _section = NoPreempt::new();
     for standard in [&STDIN, &STDOUT, &STDERR] {
         // SAFETY: the standard streams live forever; see the module comment.
         let file = unsafe { &mut *standard.0.get() };
@@ -546,8 +558,9 @@ fn flush_line_buffered_stdout(reader: &File) {
 static OUTPUT_BUFFERED: AtomicBool = AtomicBool::new(false);
 
 fn flush_at_exit_needed() {
-    if !OUTPUT_BUFFERED.load(Ordering::Relaxed) {
-        OUTPUT_BUFFERED.store(true, Ordering::Relaxed);
+    // One swap, so that two threads writing their first output at once
+    // register the flush once.
+    if !OUTPUT_BUFFERED.swap(true, Ordering::Relaxed) {
         crate::stdlib::at_exit_flush(flush_all);
     }
 }
@@ -563,12 +576,38 @@ pub fn flush_all() -> bool {
     ok
 }
 
-/// A stream argument as a reference.
+/// A stream in use by one call: preemption stays off on this vCPU until
+/// it is dropped (see the module comment).
+pub struct InUse<'a> {
+    file: &'a mut File,
+    _section: NoPreempt,
+}
+
+impl core::ops::Deref for InUse<'_> {
+    type Target = File;
+
+    fn deref(&self) -> &File {
+        self.file
+    }
+}
+
+impl core::ops::DerefMut for InUse<'_> {
+    fn deref_mut(&mut self) -> &mut File {
+        self.file
+    }
+}
+
+/// A stream argument, for the length of one call.
 ///
 /// # Safety
 /// `file` must be a stream from this C library (a standard one or one
 /// that `fopen` returned and that is not closed).
-pub unsafe fn stream<'a>(file: *mut File) -> &'a mut File {
-    // SAFETY: per the caller.
-    unsafe { &mut *file }
+pub unsafe fn stream<'a>(file: *mut File) -> InUse<'a> {
+    let section = NoPreempt::new();
+    InUse {
+        // SAFETY: per the caller; no other thread runs on this vCPU until
+        // the section ends or this thread blocks (see the module comment).
+        file: unsafe { &mut *file },
+        _section: section,
+    }
 }

@@ -5,15 +5,17 @@
 
 use core::ffi::{c_double, c_long, c_ushort};
 
-use spinning_top::Spinlock;
+use kiln_libos::preempt::Lock;
+
+use crate::shared_buffer::SharedBuffer;
 
 const MULTIPLIER: u64 = 0x5_DEEC_E66D;
 const INCREMENT: u64 = 0xB;
 const MASK: u64 = (1 << 48) - 1;
 
 /// The shared state, and the old state `seed48` returns a pointer to.
-static STATE: Spinlock<u64> = Spinlock::new(0);
-static mut PREVIOUS: [c_ushort; 3] = [0; 3];
+static STATE: Lock<u64> = Lock::new(0);
+static PREVIOUS: SharedBuffer<[c_ushort; 3]> = SharedBuffer::new([0; 3]);
 
 fn step(x: u64) -> u64 {
     x.wrapping_mul(MULTIPLIER).wrapping_add(INCREMENT) & MASK
@@ -120,8 +122,9 @@ pub unsafe extern "C" fn seed48(seed: *const c_ushort) -> *mut c_ushort {
     let mut state = STATE.lock();
     let previous = *state;
     *state = words.iter().rev().fold(0, |x, &w| x << 16 | u64::from(w));
-    let buffer = &raw mut PREVIOUS;
-    // SAFETY: written only here, under the state's lock.
+    let buffer = PREVIOUS.get();
+    // SAFETY: written only here, under the state's lock; readers are the
+    // callers `seed48` gave the pointer to (see `SharedBuffer`).
     unsafe {
         *buffer = [
             previous as c_ushort,

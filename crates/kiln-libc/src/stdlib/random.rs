@@ -4,7 +4,7 @@
 
 use core::ffi::{c_int, c_long, c_uint};
 
-use spinning_top::Spinlock;
+use kiln_libos::preempt::Lock;
 
 /// glibc's default `random` state: the additive feedback generator of
 /// degree 31 ("TYPE_3"), x[i] = x[i-31] + x[i-3], output bits 31..1.
@@ -54,7 +54,7 @@ impl Additive {
 }
 
 /// The shared generator; `None` until first used (seed 1, as C says).
-static GENERATOR: Spinlock<Option<Additive>> = Spinlock::new(None);
+static GENERATOR: Lock<Option<Additive>> = Lock::new(None);
 
 fn with_generator<T>(f: impl FnOnce(&mut Additive) -> T) -> T {
     let mut generator = GENERATOR.lock();

@@ -8,6 +8,7 @@ use kiln_libos::fixed_text::FixedText;
 
 use crate::CInt;
 use crate::errno::code;
+use crate::shared_buffer::SharedBuffer;
 
 fn message(errnum: CInt) -> Option<&'static core::ffi::CStr> {
     usize::try_from(errnum)
@@ -35,59 +36,57 @@ pub(crate) fn message_or_unknown(errnum: CInt) -> FixedText<64> {
     text
 }
 
-/// The XSI `strerror_r(3)` (what `std` calls): 0, `ERANGE` if truncated, or
-/// `EINVAL` (with "Unknown error N" written) for an unknown error.
+/// The XSI `strerror_r(3)` (what `std` calls), as glibc's: what fits of
+/// the message, NUL-terminated; 0, or `ERANGE` if it did not all fit. An
+/// unknown error writes what fits of "Unknown error N" and is `EINVAL`,
+/// however much room there was.
 ///
 /// # Safety
 /// `buf` must be valid for `len` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __xpg_strerror_r(errnum: CInt, buf: *mut c_char, len: usize) -> CInt {
-    if len == 0 {
-        return code::ERANGE;
-    }
-    let fallback;
-    let text = match message(errnum) {
-        Some(text) => text.to_bytes(),
-        None => {
-            fallback = unknown(errnum);
-            fallback.as_bytes()
-        }
+    let Some(text) = message(errnum) else {
+        // SAFETY: per the caller.
+        unsafe { copy_cut(unknown(errnum).as_bytes(), buf, len) };
+        return code::EINVAL;
     };
-    let n = text.len().min(len - 1);
-    // SAFETY: per the caller, `n + 1 <= len` bytes fit.
-    unsafe {
-        core::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
-        buf.add(n).write(0);
-    }
-    if n < text.len() {
+    // SAFETY: per the caller.
+    unsafe { copy_cut(text.to_bytes(), buf, len) };
+    if len <= text.to_bytes().len() {
         code::ERANGE
-    } else if message(errnum).is_none() {
-        code::EINVAL
     } else {
         0
     }
 }
 
-/// A buffer for the messages composed at run time (`strerror`'s "Unknown
-/// error N", `strsignal`'s): shared, so those calls are not thread-safe,
-/// which POSIX allows.
-struct Composed(core::cell::UnsafeCell<[u8; 40]>);
+/// Copies what fits of `text` into the `len` bytes at `buf`, with a NUL
+/// (nothing when `len` is 0).
+///
+/// # Safety
+/// `buf` must be valid for `len` bytes.
+unsafe fn copy_cut(text: &[u8], buf: *mut c_char, len: usize) {
+    let Some(room) = len.checked_sub(1) else {
+        return;
+    };
+    let n = text.len().min(room);
+    // SAFETY: per the caller, `n + 1 <= len` bytes fit.
+    unsafe {
+        core::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+        buf.add(n).write(0);
+    }
+}
 
-// SAFETY: see the type's comment; C callers accept the race.
-unsafe impl Sync for Composed {}
-
-static COMPOSED: Composed = Composed(core::cell::UnsafeCell::new([0; 40]));
+/// The buffer for the messages composed at run time (`strerror`'s "Unknown
+/// error N", `strsignal`'s).
+static COMPOSED: SharedBuffer<[u8; COMPOSED_BYTES]> = SharedBuffer::new([0; COMPOSED_BYTES]);
+const COMPOSED_BYTES: usize = 40;
 
 /// `text` with a NUL in [`COMPOSED`]: the pointer C gets.
 fn composed(text: &[u8]) -> *mut c_char {
-    let buffer = COMPOSED.0.get().cast::<u8>();
-    let n = text.len().min(39);
-    // SAFETY: the buffer holds 40 bytes.
-    unsafe {
-        core::ptr::copy_nonoverlapping(text.as_ptr(), buffer, n);
-        buffer.add(n).write(0);
-    }
-    buffer.cast()
+    let buffer = COMPOSED.get().cast();
+    // SAFETY: the buffer holds `COMPOSED_BYTES` bytes.
+    unsafe { copy_cut(text, buffer, COMPOSED_BYTES) };
+    buffer
 }
 
 /// `strerror(3)`: the static message, or "Unknown error N" composed in
@@ -112,7 +111,7 @@ pub unsafe extern "C" fn strerror_r(errnum: CInt, buf: *mut c_char, len: usize) 
         return text.as_ptr().cast_mut();
     }
     // SAFETY: per the caller.
-    unsafe { __xpg_strerror_r(errnum, buf, len) };
+    unsafe { copy_cut(unknown(errnum).as_bytes(), buf, len) };
     buf
 }
 

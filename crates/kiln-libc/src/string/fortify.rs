@@ -72,69 +72,49 @@ pub unsafe extern "C" fn __explicit_bzero_chk(dest: *mut c_void, n: usize, size:
     unsafe { explicit_bzero(dest, n) }
 }
 
-/// `__strcpy_chk`.
-///
-/// # Safety
-/// As `strcpy`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn __strcpy_chk(
-    dest: *mut c_char,
-    src: *const c_char,
-    size: usize,
-) -> *mut c_char {
-    // SAFETY: per the caller.
-    check(unsafe { bytes(src) }.len() + 1, size);
-    // SAFETY: per the caller, and it fits.
-    unsafe { strcpy(dest, src) }
+/// Defines `__name_chk(dest, src, dest_size)` for a string copy, which
+/// needs room for all of `src` and its NUL.
+macro_rules! string_checked {
+    ($($checked:ident => $function:ident),* $(,)?) => {$(
+        #[doc = concat!("`", stringify!($function), "` with `dest`'s size checked.")]
+        ///
+        /// # Safety
+        #[doc = concat!("As `", stringify!($function), "`.")]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $checked(dest: *mut c_char, src: *const c_char, size: usize) -> *mut c_char {
+            // SAFETY: per the caller.
+            check(unsafe { bytes(src) }.len() + 1, size);
+            // SAFETY: per the caller, and it fits.
+            unsafe { $function(dest, src) }
+        }
+    )*};
 }
 
-/// `__stpcpy_chk`.
-///
-/// # Safety
-/// As `stpcpy`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn __stpcpy_chk(
-    dest: *mut c_char,
-    src: *const c_char,
-    size: usize,
-) -> *mut c_char {
-    // SAFETY: per the caller.
-    check(unsafe { bytes(src) }.len() + 1, size);
-    // SAFETY: per the caller, and it fits.
-    unsafe { stpcpy(dest, src) }
+string_checked!(__strcpy_chk => strcpy, __stpcpy_chk => stpcpy);
+
+/// Defines `__name_chk(dest, src, n, dest_size)` for a bounded string
+/// copy, which writes exactly `n` bytes.
+macro_rules! bounded_checked {
+    ($($checked:ident => $function:ident),* $(,)?) => {$(
+        #[doc = concat!("`", stringify!($function), "` with `dest`'s size checked.")]
+        ///
+        /// # Safety
+        #[doc = concat!("As `", stringify!($function), "`.")]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $checked(
+            dest: *mut c_char,
+            src: *const c_char,
+            n: usize,
+            size: usize,
+        ) -> *mut c_char {
+            check(n, size);
+            // SAFETY: per the caller, and it fits.
+            unsafe { $function(dest, src, n) }
+        }
+    )*};
 }
 
-/// `__strncpy_chk`.
-///
-/// # Safety
-/// As `strncpy`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn __strncpy_chk(
-    dest: *mut c_char,
-    src: *const c_char,
-    n: usize,
-    size: usize,
-) -> *mut c_char {
-    check(n, size);
-    // SAFETY: per the caller, and it fits.
-    unsafe { strncpy(dest, src, n) }
-}
-
-/// `__stpncpy_chk`.
-///
-/// # Safety
-/// As `stpncpy`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn __stpncpy_chk(
-    dest: *mut c_char,
-    src: *const c_char,
-    n: usize,
-    size: usize,
-) -> *mut c_char {
-    check(n, size);
-    // SAFETY: per the caller, and it fits.
-    unsafe { stpncpy(dest, src, n) }
-}
+bounded_checked!(__strncpy_chk => strncpy, __stpncpy_chk => stpncpy);
 
 /// `__strcat_chk`.
 ///

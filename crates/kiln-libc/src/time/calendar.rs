@@ -2,7 +2,6 @@
 //! `timegm` and `difftime`, on the zone [`super::zone`] chooses and
 //! `tz-rs`'s calendar arithmetic.
 
-use core::cell::UnsafeCell;
 use core::ffi::c_char;
 use core::sync::atomic::{AtomicI64, Ordering};
 
@@ -10,6 +9,7 @@ use tz::{DateTime, UtcDateTime};
 
 use super::zone::{self, Zone};
 use crate::errno::{self, code};
+use crate::shared_buffer::SharedBuffer;
 use crate::{CInt, CLong};
 
 /// glibc's `struct tm`, with its `tm_gmtoff` and `tm_zone` extensions.
@@ -29,24 +29,7 @@ pub struct Tm {
     pub zone: *const c_char,
 }
 
-/// The one result buffer C's non-reentrant calls (`gmtime`, `localtime`,
-/// `asctime`) share, as glibc's do.
-pub(crate) struct SharedBuffer<T>(UnsafeCell<T>);
-
-// SAFETY: the C functions that use these buffers are documented as not
-// thread-safe; callers that share them across threads race in glibc too.
-unsafe impl<T> Sync for SharedBuffer<T> {}
-
-impl<T> SharedBuffer<T> {
-    pub(crate) const fn new(value: T) -> Self {
-        Self(UnsafeCell::new(value))
-    }
-
-    pub(crate) fn get(&self) -> *mut T {
-        self.0.get()
-    }
-}
-
+/// `gmtime` and `localtime`'s result.
 static TM_BUFFER: SharedBuffer<Tm> = SharedBuffer::new(Tm {
     sec: 0,
     min: 0,

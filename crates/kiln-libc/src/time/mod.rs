@@ -4,6 +4,7 @@
 //! ([`strftime`], [`strptime`], [`text`]).
 
 pub mod calendar;
+mod names;
 pub mod strftime;
 pub mod strptime;
 pub mod text;
@@ -33,15 +34,13 @@ const TIMER_ABSTIME: CInt = 1;
 fn now(clock: CInt) -> Option<Duration> {
     match clock {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Some(unix_time()),
-        // One vCPU that only this program uses: CPU time is time since boot.
-        CLOCK_MONOTONIC
-        | CLOCK_MONOTONIC_RAW
-        | CLOCK_MONOTONIC_COARSE
-        | CLOCK_BOOTTIME
-        | CLOCK_PROCESS_CPUTIME_ID
-        | CLOCK_THREAD_CPUTIME_ID => {
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
             Some(Duration::from_nanos(Instant::now().as_nanos_since_boot()))
         }
+        // The scheduler keeps no per-thread CPU time: a thread's clock is
+        // the process's, which like Linux's stands still while it sleeps
+        // (the same answer as `getrusage`).
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Some(kiln_libos::sched::cpu_time()),
         _ => None,
     }
 }

@@ -9,43 +9,12 @@ use core::ffi::{CStr, c_char};
 use core::sync::atomic::Ordering;
 
 use super::calendar::{Tm, mktime};
+use super::names::{self, DAYS, MONTHS, abbreviated};
 use super::zone::{self, tzname};
-
-const DAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
 
 /// A name from `table`, or `?` for an out-of-range index, as glibc prints.
 fn name(table: &[&'static str], index: i32) -> &'static str {
-    usize::try_from(index)
-        .ok()
-        .and_then(|i| table.get(i))
-        .copied()
-        .unwrap_or("?")
-}
-
-fn abbreviated(name: &str) -> &str {
-    name.get(..3).unwrap_or(name)
+    names::get(table, index).unwrap_or("?")
 }
 
 /// One conversion's flags, width and modifier.

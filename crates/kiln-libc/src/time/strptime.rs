@@ -9,30 +9,7 @@
 use core::ffi::{CStr, c_char};
 
 use super::calendar::{Tm, localtime_r};
-
-const DAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
+use super::names::{DAYS, MONTHS, abbreviated};
 
 /// Days before each month, in common and leap years.
 const MONTH_STARTS: [[i32; 13]; 2] = [
@@ -129,7 +106,7 @@ impl Parser<'_> {
             |n: &str| rest.len() >= n.len() && rest[..n.len()].eq_ignore_ascii_case(n.as_bytes());
         let mut best: Option<(usize, usize)> = None;
         for (i, full) in names.iter().enumerate() {
-            for candidate in [*full, &full[..3]] {
+            for candidate in [*full, abbreviated(full)] {
                 if starts(candidate) && best.is_none_or(|(_, len)| candidate.len() > len) {
                     best = Some((i, candidate.len()));
                 }

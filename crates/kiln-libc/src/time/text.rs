@@ -5,8 +5,10 @@ use core::fmt::Write;
 
 use kiln_libos::fixed_text::FixedText;
 
-use super::calendar::{SharedBuffer, Tm, localtime, localtime_r};
+use super::calendar::{Tm, localtime, localtime_r};
+use super::names::{self, DAYS, MONTHS};
 use crate::errno::{self, code};
+use crate::shared_buffer::SharedBuffer;
 
 /// The buffer `asctime_r`'s caller provides (POSIX: at least 26 bytes).
 const CALLER_BUFFER: usize = 26;
@@ -34,16 +36,8 @@ impl core::fmt::Display for TwoDigits {
 unsafe fn format(tm: *const Tm, out: *mut c_char, size: usize) -> *mut c_char {
     // SAFETY: per the caller.
     let tm = unsafe { &*tm };
-    let name = |table: &[&'static str], i: i32| {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| table.get(i).copied())
-            .unwrap_or("???")
-    };
-    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    let name =
+        |table: &[&'static str], i: i32| names::get(table, i).map_or("???", names::abbreviated);
     let mut text = FixedText::<OWN_BUFFER>::new();
     let written = writeln!(
         text,

@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 use core::ffi::{CStr, c_char};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicPtr, Ordering};
 
-use spinning_top::Spinlock;
+use kiln_libos::preempt::Lock;
 use tz::timezone::TransitionRule;
 use tz::{LocalTimeType, TimeZone, TimeZoneSettings};
 
@@ -67,7 +67,7 @@ struct Loaded {
     zone: Arc<Zone>,
 }
 
-static LOADED: Spinlock<Option<Loaded>> = Spinlock::new(None);
+static LOADED: Lock<Option<Loaded>> = Lock::new(None);
 
 /// The local zone. With `recheck` (`tzset`, `localtime`, `mktime`), a
 /// changed `TZ` loads the new zone, as glibc's `tzset` does; without it
@@ -319,7 +319,7 @@ impl Zone {
 /// Abbreviations handed out as C strings: kept for the program's life (C
 /// code holds `tzname` and `tm_zone` pointers forever), each stored once.
 fn intern(name: &str) -> &'static CStr {
-    static NAMES: Spinlock<Vec<&'static CStr>> = Spinlock::new(Vec::new());
+    static NAMES: Lock<Vec<&'static CStr>> = Lock::new(Vec::new());
     let mut names = NAMES.lock();
     if let Some(known) = names.iter().find(|n| n.to_bytes() == name.as_bytes()) {
         return known;

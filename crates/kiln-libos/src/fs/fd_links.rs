@@ -66,7 +66,7 @@ impl Fs {
             _ => 0o700,
         };
         Ok(Stat {
-            ino: LINK_INO_BASE + fd as u64,
+            ino: link_ino(fd),
             mode: 0o120000 | permissions,
             nlink: 1,
             size: 64,

@@ -47,6 +47,7 @@ unsafe extern "C" {
     fn strtok_r(s: *mut c_char, delim: *const c_char, saved: *mut *mut c_char) -> *mut c_char;
     fn strerror(e: c_int) -> *mut c_char;
     fn strerror_r(e: c_int, buf: *mut c_char, n: usize) -> *mut c_char;
+    fn __xpg_strerror_r(e: c_int, buf: *mut c_char, n: usize) -> c_int;
     fn strsignal(s: c_int) -> *mut c_char;
     fn memchr(s: *const c_void, c: c_int, n: usize) -> *mut c_void;
     fn memrchr(s: *const c_void, c: c_int, n: usize) -> *mut c_void;
@@ -313,6 +314,21 @@ fn strings() {
             let mut small = [0 as c_char; 8];
             let r = strerror_r(e, small.as_mut_ptr(), small.len());
             println!("strerror {e}: {} / {}", text(strerror(e)), text(r));
+        }
+        // The XSI form: an unknown error is EINVAL whatever the room.
+        for (e, len) in [
+            (2, 0),
+            (2, 5),
+            (2, 64),
+            (4000, 0),
+            (4000, 5),
+            (4000, 64),
+            (-1, 8),
+        ] {
+            let mut buf = [b'#' as c_char; 64];
+            let rc = __xpg_strerror_r(e, buf.as_mut_ptr(), len);
+            buf[63] = 0;
+            println!("__xpg_strerror_r {e} {len}: {rc} {}", text(buf.as_ptr()));
         }
         for s in [0, 1, 6, 9, 11, 15, 31, 32, 34, 40, 64, 65, -1] {
             println!("strsignal {s}: {}", text(strsignal(s)));
@@ -649,6 +665,15 @@ fn signals() {
         println!("raise bad: {} errno {}", raise(99), errno());
         clear_errno();
         println!("signal bad: {} errno {}", signal(9, 1) as isize, errno());
+        // glibc keeps 32 and 33 for itself.
+        for internal in [32, 33] {
+            clear_errno();
+            println!(
+                "signal internal {internal}: {} errno {}",
+                signal(internal, 1) as isize,
+                errno()
+            );
+        }
     }
 }
 

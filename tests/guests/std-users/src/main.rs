@@ -386,6 +386,23 @@ fn limits() {
             + usage.ru_stime.tv_sec * 1_000_000
             + usage.ru_stime.tv_usec;
         println!("same: cpu time positive {}", cpu > 0);
+        // CPU-time clocks stand still while the program sleeps.
+        for (name, clock) in [
+            ("process", libc::CLOCK_PROCESS_CPUTIME_ID),
+            ("thread", libc::CLOCK_THREAD_CPUTIME_ID),
+        ] {
+            let mut before: libc::timespec = std::mem::zeroed();
+            let mut after: libc::timespec = std::mem::zeroed();
+            libc::clock_gettime(clock, &mut before);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            libc::clock_gettime(clock, &mut after);
+            let spent_ms = (after.tv_sec - before.tv_sec) * 1000
+                + (after.tv_nsec - before.tv_nsec) / 1_000_000;
+            println!(
+                "same: {name} cpu clock still while asleep {}",
+                spent_ms < 150
+            );
+        }
         println!(
             "same: getrusage children {} {}",
             rc(libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage)),
