@@ -5,6 +5,7 @@ Input (written by tools/census/run):
   --kiln       the global symbols Kiln's C library and linker script define
   --toolchain  those Rust's compiler_builtins defines (linked into every program)
   --published  the pinned published crates, one "crate version bin..." a line
+  --link       optional: program<TAB>what `kiln build` said, for the programs tried
 """
 
 import argparse
@@ -134,10 +135,36 @@ def imported_by(programs, everyone):
     return ", ".join(sorted(programs))
 
 
+def link_section(path):
+    """The `kiln build` results, as a Markdown section."""
+    marker = "needs C-library functions Kiln does not provide: "
+    rows = []
+    with open(path) as lines:
+        for line in lines:
+            program, said = line.rstrip("\n").split("\t", 1)
+            if said == "links":
+                rows.append(f"| {program} | links | |")
+            elif marker in said:
+                rows.append(f"| {program} | missing symbols | {said.split(marker, 1)[1]} |")
+            else:
+                rows.append(f"| {program} | fails | {said} |")
+    linked = sum("| links |" in row for row in rows)
+    return [
+        "## Linking under Kiln\n",
+        f"`tools/census/run --link` ran `kiln build` on {len(rows)} of the small programs; "
+        f"{linked} link. The linker names at most 20 missing symbols a program.\n",
+        "| program | `kiln build` | missing |",
+        "| --- | --- | --- |",
+        *rows,
+        "",
+    ]
+
+
 def main():
     parser = argparse.ArgumentParser()
     for option in ("--imports", "--kiln", "--toolchain", "--published", "--tsv", "--markdown"):
         parser.add_argument(option, required=True)
+    parser.add_argument("--link")
     args = parser.parse_args()
 
     imports, weak = read_imports(args.imports)
@@ -228,6 +255,8 @@ def main():
             f"{', '.join(lacking)} |"
         )
     out.append("")
+    if args.link:
+        out.extend(link_section(args.link))
     out.append("## Symbols\n")
     out.append("| symbol | programs | Kiln | imported by |")
     out.append("| --- | ---: | --- | --- |")

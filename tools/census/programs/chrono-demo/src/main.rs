@@ -3,5 +3,10 @@ use chrono::{Local, Utc};
 
 fn main() {
     let now = Utc::now();
-    println!("{} {} {}", now, Local::now(), now.with_timezone(&chrono_tz::Europe::Paris));
+    println!(
+        "{} {} {}",
+        now,
+        Local::now(),
+        now.with_timezone(&chrono_tz::Europe::Paris)
+    );
 }

@@ -6,6 +6,8 @@ fn main() {
     encoder.write_all(&[1u8; 1000]).unwrap();
     let packed = encoder.finish().unwrap();
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(&packed[..]).read_to_end(&mut out).unwrap();
+    flate2::read::GzDecoder::new(&packed[..])
+        .read_to_end(&mut out)
+        .unwrap();
     println!("{} {}", packed.len(), out.len());
 }

@@ -4,6 +4,9 @@ use nix::unistd::{getpid, getuid, User};
 fn main() {
     let user = User::from_uid(getuid()).ok().flatten().map(|u| u.name);
     println!("{} {:?} {:?}", getpid(), user, nix::unistd::gethostname());
-    println!("{:?}", nix::sys::utsname::uname().map(|u| u.release().to_owned()));
+    println!(
+        "{:?}",
+        nix::sys::utsname::uname().map(|u| u.release().to_owned())
+    );
     let _ = nix::sys::signal::kill(getpid(), None);
 }

@@ -1,5 +1,5 @@
 //! The redb embedded key-value store.
-use redb::{Database, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition};
 
 const TABLE: TableDefinition<&str, u64> = TableDefinition::new("t");
 

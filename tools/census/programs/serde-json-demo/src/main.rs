@@ -7,7 +7,12 @@ struct Point {
 }
 
 fn main() {
-    let text = serde_json::to_string(&Point { x: 1.5, y: -2.0, name: "p".into() }).unwrap();
+    let text = serde_json::to_string(&Point {
+        x: 1.5,
+        y: -2.0,
+        name: "p".into(),
+    })
+    .unwrap();
     let back: Point = serde_json::from_str(&text).unwrap();
     println!("{text} {back:?}");
 }

@@ -16,12 +16,20 @@ async fn main() -> std::io::Result<()> {
     client.write_all(b"hello").await?;
     let got = server.await.expect("server task")?;
     let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
-    let text = tokio::fs::read_to_string("/etc/hostname").await.unwrap_or_default();
+    let text = tokio::fs::read_to_string("/etc/hostname")
+        .await
+        .unwrap_or_default();
     let status = tokio::process::Command::new("true").status().await;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = tokio::time::sleep(Duration::from_millis(1)) => {}
     }
-    println!("{} {} {:?} {:?}", String::from_utf8_lossy(&got), text.len(), status.is_ok(), udp.local_addr());
+    println!(
+        "{} {} {:?} {:?}",
+        String::from_utf8_lossy(&got),
+        text.len(),
+        status.is_ok(),
+        udp.local_addr()
+    );
     Ok(())
 }
