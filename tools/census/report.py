@@ -32,6 +32,12 @@ DYNAMIC_ONLY = {"__tls_get_addr"}
 # glibc (libc, libm, libpthread, libdl, librt, ld.so) and libgcc_s.
 KILN_LIBRARIES = ("GLIBC_", "GCC_")
 
+# Unversioned weak imports that are hooks a bundled C library lets the
+# program define (allocator and tracing hooks), not C-library functions.
+# Other unversioned imports are glibc functions newer than the build host's
+# glibc (std refers to them weakly, e.g. pidfd_spawnp): those are counted.
+HOOKS = re.compile(r"OPENSSL_.*|ZSTD_trace_.*|sdallocx")
+
 MATH = re.compile(
     r"(a?(sin|cos|tan)h?|atan2|exp(2|10|m1)?|log(2|10|1p|b)?|i?logb|pow|sqrt|cbrt|hypot"
     r"|fmod|remainder|remquo|n?l?l?round|l?l?rint|nearbyint|trunc|floor|ceil|fabs|fmin|fmax"
@@ -123,7 +129,7 @@ def library_of(version):
         return "libssl/libcrypto"
     if version.startswith(("GLIBCXX_", "CXXABI_")):
         return "libstdc++"
-    return version or "unversioned"
+    return version or "weak hooks"
 
 
 def read_symbols(path):
@@ -192,7 +198,7 @@ def main():
         for symbol, version in imports[program].items():
             if symbol in STARTUP or symbol in DYNAMIC_ONLY:
                 startup_seen.add(symbol)
-            elif version.startswith(KILN_LIBRARIES):
+            elif version.startswith(KILN_LIBRARIES) or not (version or HOOKS.fullmatch(symbol)):
                 counted[program].add(symbol)
             else:
                 others[program][library_of(version)] += 1
@@ -304,7 +310,8 @@ def main():
                 f"{p}: " + ", ".join(f"{lib} {n}" for lib, n in sorted(libs.items()))
                 for p, libs in foreign
             )
-            + "."
+            + ". The weak hooks (`OPENSSL_memory_*`, `ZSTD_trace_*`, `sdallocx`) are "
+            "functions bundled C code lets a program define; it copes without them."
         )
     out.append(
         "- Functions a program looks up at run time with `dlsym` (std does so for a few, "
