@@ -34,8 +34,9 @@ KILN_LIBRARIES = ("GLIBC_", "GCC_")
 
 # Unversioned weak imports that are hooks a bundled C library lets the
 # program define (allocator and tracing hooks), not C-library functions.
-# Other unversioned imports are glibc functions newer than the build host's
-# glibc (std refers to them weakly, e.g. pidfd_spawnp): those are counted.
+# Other weak unversioned imports are glibc functions newer than the build
+# host's glibc (std refers to them weakly, e.g. pidfd_spawnp): those are
+# counted. Strong unversioned ones come from an unversioned library (libz).
 HOOKS = re.compile(r"OPENSSL_.*|ZSTD_trace_.*|sdallocx")
 
 MATH = re.compile(
@@ -123,13 +124,16 @@ def read_imports(path):
     return imports, weak
 
 
-def library_of(version):
+def library_of(version, symbol):
     """The library a symbol version names, for the imports Kiln does not stand in for."""
     if version.startswith(("OPENSSL_", "OPENSSL")):
         return "libssl/libcrypto"
     if version.startswith(("GLIBCXX_", "CXXABI_")):
         return "libstdc++"
-    return version or "weak hooks"
+    if not version:
+        # Strong unversioned imports come from an unversioned library (bat's libz).
+        return "weak hooks" if HOOKS.fullmatch(symbol) else "unversioned library (libz)"
+    return version
 
 
 def read_symbols(path):
@@ -198,10 +202,12 @@ def main():
         for symbol, version in imports[program].items():
             if symbol in STARTUP or symbol in DYNAMIC_ONLY:
                 startup_seen.add(symbol)
-            elif version.startswith(KILN_LIBRARIES) or not (version or HOOKS.fullmatch(symbol)):
+            elif version.startswith(KILN_LIBRARIES) or (
+                not version and (program, symbol) in weak and not HOOKS.fullmatch(symbol)
+            ):
                 counted[program].add(symbol)
             else:
-                others[program][library_of(version)] += 1
+                others[program][library_of(version, symbol)] += 1
 
     importers = defaultdict(list)
     for program in programs:
