@@ -1,0 +1,6 @@
+//! log with env_logger.
+fn main() {
+    env_logger::init();
+    log::info!("hello");
+    log::error!("an error");
+}

@@ -1,0 +1,4 @@
+//! The host name.
+fn main() {
+    println!("{:?}", hostname::get());
+}

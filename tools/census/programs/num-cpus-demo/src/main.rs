@@ -1,0 +1,4 @@
+//! The number of CPUs.
+fn main() {
+    println!("{} {}", num_cpus::get(), num_cpus::get_physical());
+}
