@@ -16,6 +16,7 @@ use crate::{CInt, CLong};
 const PAGE: usize = 4096;
 const MAP_FIXED: CInt = 0x10;
 const MAP_ANONYMOUS: CInt = 0x20;
+const MAP_PRIVATE: CInt = 0x02;
 const MAP_FAILED: *mut c_void = !0usize as *mut c_void;
 
 /// `mmap(2)` (also exported as `mmap64`).
@@ -86,6 +87,60 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> CInt {
     // SAFETY: per the caller, this is a whole mapping from mmap64.
     unsafe { HEAP.dealloc(addr.cast(), layout) };
     0
+    })
+}
+
+/// `mremap(2)`: a mapping moves to a new one of the new size, its contents
+/// copied (`MREMAP_MAYMOVE`); mappings are heap blocks that cannot grow or
+/// shrink in place, so without that flag any change of size is `ENOMEM`,
+/// as Linux answers when the space after a mapping is taken.
+///
+/// # Safety
+/// `old`/`old_len` must describe a whole mapping from [`mmap64`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mremap(
+    old: *mut c_void,
+    old_len: usize,
+    new_len: usize,
+    flags: CInt,
+    _new_address: *mut c_void,
+) -> *mut c_void {
+    const MREMAP_MAYMOVE: CInt = 1;
+    traced!("mremap"(old, old_len, new_len, flags) {
+    if !(old as usize).is_multiple_of(PAGE) || new_len == 0 || flags & !MREMAP_MAYMOVE != 0 {
+        errno::set(code::EINVAL);
+        return MAP_FAILED;
+    }
+    let (Some(old_layout), Some(new_layout)) = (page_layout(old_len), page_layout(new_len)) else {
+        errno::set(code::EINVAL);
+        return MAP_FAILED;
+    };
+    if old_layout.size() == new_layout.size() {
+        return old;
+    }
+    if flags & MREMAP_MAYMOVE == 0 {
+        errno::set(code::ENOMEM);
+        return MAP_FAILED;
+    }
+    let new = mmap64(
+        core::ptr::null_mut(),
+        new_len,
+        0,
+        MAP_ANONYMOUS | MAP_PRIVATE,
+        -1,
+        0,
+    );
+    if new == MAP_FAILED {
+        return MAP_FAILED;
+    }
+    // SAFETY: per the caller `old` holds `old_len` bytes; `new` is a fresh
+    // mapping of `new_len`; they are distinct blocks. Then the old block,
+    // a whole mapping, is released.
+    unsafe {
+        core::ptr::copy_nonoverlapping(old.cast::<u8>(), new.cast::<u8>(), old_len.min(new_len));
+        HEAP.dealloc(old.cast(), old_layout);
+    }
+    new
     })
 }
 

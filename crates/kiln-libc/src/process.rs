@@ -45,6 +45,22 @@ pub extern "C" fn kill(pid: CInt, signal: CInt) -> CInt {
     })
 }
 
+/// `getpgid(2)`: the program is its own process group (pid 0: the caller).
+#[unsafe(no_mangle)]
+pub extern "C" fn getpgid(pid: CInt) -> CInt {
+    if pid == 0 || pid == PID {
+        PID
+    } else {
+        errno::fail(code::ESRCH)
+    }
+}
+
+/// `getsid(2)`: and its own session.
+#[unsafe(no_mangle)]
+pub extern "C" fn getsid(pid: CInt) -> CInt {
+    getpgid(pid)
+}
+
 /// `getppid(2)`: nothing started this process inside the VM.
 #[unsafe(no_mangle)]
 pub extern "C" fn getppid() -> CInt {

@@ -205,6 +205,40 @@ pub extern "C" fn lseek64(fd: CInt, offset: CLong, whence: CInt) -> CLong {
     })
 }
 
+// On x86_64 `off_t` is 64 bits: the plain names glibc also exports (and
+// C code built without `_FILE_OFFSET_BITS=64` calls) are the same calls.
+
+/// `lseek(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn lseek(fd: CInt, offset: CLong, whence: CInt) -> CLong {
+    lseek64(fd, offset, whence)
+}
+
+/// `pread(2)`.
+///
+/// # Safety
+/// As [`pread64`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pread(fd: CInt, buf: *mut c_void, count: usize, offset: CLong) -> CLong {
+    // SAFETY: per the caller.
+    unsafe { pread64(fd, buf, count, offset) }
+}
+
+/// `pwrite(2)`.
+///
+/// # Safety
+/// As [`pwrite64`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pwrite(
+    fd: CInt,
+    buf: *const c_void,
+    count: usize,
+    offset: CLong,
+) -> CLong {
+    // SAFETY: per the caller.
+    unsafe { pwrite64(fd, buf, count, offset) }
+}
+
 /// `isatty(3)`: stdin is a terminal when the host's is (`kiln run` from a
 /// terminal); the console's output streams and everything else are not.
 #[unsafe(no_mangle)]

@@ -821,6 +821,12 @@ fn process_calls() {
         fn getpid() -> c_int;
         fn kill(pid: c_int, signal: c_int) -> c_int;
         fn msync(addr: *mut c_void, len: usize, flags: c_int) -> c_int;
+        fn mremap(old: *mut c_void, old_len: usize, new_len: usize, flags: c_int) -> *mut c_void;
+        fn getpgid(pid: c_int) -> c_int;
+        fn getsid(pid: c_int) -> c_int;
+        fn pread(fd: c_int, buf: *mut c_void, count: usize, offset: c_long) -> isize;
+        fn pwrite(fd: c_int, buf: *const c_void, count: usize, offset: c_long) -> isize;
+        fn lseek(fd: c_int, offset: c_long, whence: c_int) -> c_long;
         fn __register_atfork(
             prepare: Option<unsafe extern "C" fn()>,
             parent: Option<unsafe extern "C" fn()>,
@@ -866,5 +872,46 @@ fn process_calls() {
         libc::munmap(page, 4096);
         let rc = __register_atfork(None, None, None, std::ptr::null());
         println!("__register_atfork: {rc}");
+        let first = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        first.cast::<u8>().write_bytes(7, 4096);
+        let moved = mremap(first, 4096, 3 * 4096, libc::MREMAP_MAYMOVE);
+        let moved = moved.cast::<u8>();
+        println!(
+            "mremap grow: kept {} zero after {}",
+            *moved.add(4095),
+            *moved.add(3 * 4096 - 1)
+        );
+        libc::munmap(moved.cast(), 3 * 4096);
+        let rc = mremap(first.cast::<u8>().add(1).cast(), 4096, 8192, 0);
+        println!("mremap unaligned: {} errno {}", rc as isize, errno());
+        // Which group and session depends on who started the program.
+        println!(
+            "getpgid self {} getsid self {}",
+            getpgid(0) > 0,
+            getsid(0) > 0
+        );
+        println!("getpgid nobody: {} errno {}", getpgid(999_999), errno());
+        let fd = libc::open(
+            c"/tmp/kiln-cstring-pread".as_ptr(),
+            libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
+            0o600,
+        );
+        let n = pwrite(fd, c"hello world".as_ptr().cast(), 11, 3);
+        let mut buf = [0u8; 5];
+        let m = pread(fd, buf.as_mut_ptr().cast(), 5, 9);
+        println!(
+            "pwrite {n} pread {m} {:?} lseek end {}",
+            String::from_utf8_lossy(&buf),
+            lseek(fd, 0, libc::SEEK_END)
+        );
+        libc::close(fd);
+        libc::unlink(c"/tmp/kiln-cstring-pread".as_ptr());
     }
 }
