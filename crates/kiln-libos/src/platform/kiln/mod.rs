@@ -133,6 +133,30 @@ pub fn stdin_read(buf: &mut [u8]) -> (i64, u32) {
     (args.result, args.revents)
 }
 
+/// As [`stdin_read`], into the spare capacity of `into` (at most `max`
+/// bytes), which grows by the bytes read. The capacity is not zeroed first:
+/// its pages are touched only by the bytes that come.
+#[cfg(feature = "fs")]
+pub fn stdin_read_append(into: &mut alloc::vec::Vec<u8>, max: usize) -> (i64, u32) {
+    into.reserve_exact(max);
+    let spare = into.spare_capacity_mut();
+    let len = max
+        .min(spare.len())
+        .min(kiln_abi::hypercall::STDIN_READ_MAX as usize);
+    let mut args = StdinReadArgs {
+        data: GuestPtr::from_ptr(spare.as_mut_ptr().cast::<u8>().cast_const()),
+        len: len as u64,
+        ..StdinReadArgs::default()
+    };
+    hypercall(Hypercall::StdinRead, &mut args);
+    if let Ok(n) = usize::try_from(args.result) {
+        // SAFETY: the monitor wrote the first `n` bytes of the spare
+        // capacity (`n` is at most the `len` it was given, enforced here).
+        unsafe { into.set_len(into.len() + n.min(len)) };
+    }
+    (args.result, args.revents)
+}
+
 /// Whether the guest's stdin is a terminal on the host.
 pub fn stdin_is_terminal() -> bool {
     boot_info().flags & kiln_abi::boot::FLAG_STDIN_TTY != 0
