@@ -1,5 +1,5 @@
 //! redb: write and read transactions, range scans, reopening the file.
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 const SCORES: TableDefinition<&str, u64> = TableDefinition::new("scores");
 

@@ -5,7 +5,7 @@ fn main() {
     {
         let db = sled::open(&path).expect("open");
         for i in 0..500u32 {
-            db.insert(format!("user/{i:03}"), &i.to_be_bytes())
+            db.insert(format!("user/{i:03}"), i.to_be_bytes().to_vec())
                 .expect("insert");
         }
         db.insert("config/mode", "fast").expect("insert");

@@ -42,7 +42,7 @@ async fn main() {
                 text.as_str() == big
             ),
             Message::Text(text) => println!("text {text}"),
-            Message::Binary(bytes) => println!("binary {:?}", bytes.as_ref()),
+            Message::Binary(bytes) => println!("binary {:?}", &bytes[..]),
             other => println!("other {other:?}"),
         }
     }
