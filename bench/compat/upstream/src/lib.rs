@@ -1,0 +1,1 @@
+//! Empty: this package only pins crates for `cargo fetch` (see Cargo.toml).
