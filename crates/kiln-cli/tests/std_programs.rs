@@ -469,3 +469,14 @@ fn c_code_built_against_glibc_headers_runs_as_on_linux() {
     assert_eq!(linux.stderr.lines().next(), Some(message));
     assert_eq!(kiln_run.stderr.lines().next(), Some(message));
 }
+
+/// A release profile with cross-crate LTO (`lto = true`, as fd and tokei
+/// set) still links: the C library sits beside the program, and LTO would
+/// internalise the `core` functions it calls.
+#[test]
+fn a_program_whose_profile_asks_for_lto_links() {
+    let program = image("tests/fixtures/std-lto", true);
+    let run = run_image(&program, &[], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "built with lto: 0xdead, caught: true\n");
+}

@@ -181,8 +181,9 @@ pub struct BuildRequest<'a> {
     pub final_args: Vec<String>,
     /// Hide cargo's progress output.
     pub quiet: bool,
-    /// Build with `panic = "abort"` whatever the profile says.
-    pub abort_on_panic: bool,
+    /// The program is an ordinary `std` program linked against Kiln's C
+    /// library (not a native Kiln program).
+    pub c_library: bool,
 }
 
 #[derive(Deserialize)]
@@ -271,9 +272,6 @@ pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
     if request.quiet {
         command.arg("--quiet");
     }
-    // Native Kiln programs abort on panic in every profile (the library OS
-    // has no unwinder); std programs keep their profile's strategy, as the
-    // C library unwinds.
     let mut profiles = vec!["DEV".to_string(), "RELEASE".to_string()];
     if request.options.release {
         command.arg("--release");
@@ -282,8 +280,17 @@ pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
         command.args(["--profile", profile]);
         profiles.push(profile.to_uppercase().replace('-', "_"));
     }
-    if request.abort_on_panic {
-        for profile in profiles {
+    for profile in profiles {
+        if request.c_library {
+            // The C library is linked beside the program, not compiled into
+            // it, and calls `core` and `alloc` functions that cross-crate LTO
+            // (`lto = true` or "thin", as fd and tokei set) internalises or
+            // drops: the link then fails on them. LTO stays within each crate.
+            command.env(format!("CARGO_PROFILE_{profile}_LTO"), "false");
+        } else {
+            // Native Kiln programs abort on panic in every profile (the
+            // library OS has no unwinder); std programs keep their profile's
+            // strategy, as the C library unwinds.
             command.env(format!("CARGO_PROFILE_{profile}_PANIC"), "abort");
         }
     }

@@ -96,7 +96,7 @@ pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result
         rustflags: flags::rustflags(),
         final_args: extra,
         quiet,
-        abort_on_panic: !c_library,
+        c_library,
     });
     drop(status);
     Ok(Built {
