@@ -226,6 +226,75 @@ pub extern "C" fn fchmod(fd: CInt, mode: u32) -> CInt {
     })
 }
 
+/// The answer to changing a file's owner: everything in the guest belongs
+/// to root, the one identity there is (see `ids.rs`), so "root" (0) and
+/// "unchanged" (-1) succeed and any other owner is `EPERM`, as `setuid` to
+/// another id is; a file that is not there fails first.
+fn change_owner(found: fs::Result<Stat>, owner: u32, group: u32) -> CInt {
+    let keep_or_root = |id: u32| id == 0 || id == u32::MAX;
+    let result = found.and_then(|_| {
+        if keep_or_root(owner) && keep_or_root(group) {
+            Ok(0)
+        } else {
+            Err(fs::Errno(code::EPERM))
+        }
+    });
+    errno::check(result) as CInt
+}
+
+/// `fchownat(2)`.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fchownat(
+    dirfd: CInt,
+    path: *const c_char,
+    owner: u32,
+    group: u32,
+    flags: CInt,
+) -> CInt {
+    traced!("fchownat"(dirfd, path, owner, group, flags) {
+    // SAFETY: per the caller.
+    let found = unsafe { c_path(path) }.and_then(|path| {
+        if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+            fs::fstat(dirfd)
+        } else {
+            fs::stat(dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0)
+        }
+    });
+    change_owner(found, owner, group)
+    })
+}
+
+/// `fchown(2)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn fchown(fd: CInt, owner: u32, group: u32) -> CInt {
+    traced!("fchown"(fd, owner, group) {
+    change_owner(fs::fstat(fd), owner, group)
+    })
+}
+
+/// `chown(2)`.
+///
+/// # Safety
+/// As [`fchownat`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn chown(path: *const c_char, owner: u32, group: u32) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { fchownat(AT_FDCWD, path, owner, group, 0) }
+}
+
+/// `lchown(2)`.
+///
+/// # Safety
+/// As [`fchownat`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lchown(path: *const c_char, owner: u32, group: u32) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { fchownat(AT_FDCWD, path, owner, group, AT_SYMLINK_NOFOLLOW) }
+}
+
 /// `realpath(3)`; with a null `resolved`, a `malloc`ed result.
 ///
 /// # Safety

@@ -911,6 +911,17 @@ fn process_calls() {
             String::from_utf8_lossy(&buf),
             lseek(fd, 0, libc::SEEK_END)
         );
+        // Owners: root (the tests run as root on Linux too) or unchanged.
+        println!(
+            "chown to root {} unchanged {} fchown {}",
+            libc::chown(c"/tmp/kiln-cstring-pread".as_ptr(), 0, 0),
+            libc::chown(c"/tmp/kiln-cstring-pread".as_ptr(), u32::MAX, u32::MAX),
+            libc::fchown(fd, 0, u32::MAX)
+        );
+        let rc = libc::chown(c"/no/such/file".as_ptr(), 0, 0);
+        println!("chown missing: {rc} errno {}", errno());
+        let rc = libc::fchown(999, 0, 0);
+        println!("fchown closed: {rc} errno {}", errno());
         libc::close(fd);
         libc::unlink(c"/tmp/kiln-cstring-pread".as_ptr());
     }
