@@ -32,7 +32,7 @@ pub extern "C" fn gettid() -> CInt {
 #[unsafe(no_mangle)]
 pub extern "C" fn kill(pid: CInt, signal: CInt) -> CInt {
     traced!("kill"(pid, signal) {
-    if !(0..=64).contains(&signal) {
+    if signal != 0 && crate::signal::slot(signal).is_none() {
         return errno::fail(code::EINVAL);
     }
     if pid != PID && pid != 0 && pid != -1 && pid != -PID {

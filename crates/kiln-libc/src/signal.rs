@@ -43,7 +43,7 @@ pub struct SignalAction {
 }
 
 /// The table slot of `signal`, if it is one.
-fn slot(signal: CInt) -> Option<usize> {
+pub(crate) fn slot(signal: CInt) -> Option<usize> {
     usize::try_from(signal)
         .ok()
         .filter(|s| (1..=SIGNALS).contains(s))
@@ -300,7 +300,7 @@ pub extern "C" fn pthread_kill(_thread: usize, signal: CInt) -> CInt {
     traced!("pthread_kill"(signal) {
     match signal {
         0 => 0,
-        s if !(1..=SIGNALS as CInt).contains(&s) => code::EINVAL,
+        s if slot(s).is_none() => code::EINVAL,
         SIGCANCEL | SIGSETXID => code::EINVAL,
         _ => code::ENOSYS,
     }

@@ -64,6 +64,9 @@ pub fn thread_count() -> usize {
     sched().count.max(1)
 }
 
+/// The smallest stack a thread gets (glibc's `PTHREAD_STACK_MIN` on x86_64).
+pub const MIN_STACK: usize = 16 * 1024;
+
 /// Stacks are handed out in whole pages, 16-byte aligned at the top.
 const STACK_ALIGN: usize = 4096;
 
@@ -299,7 +302,7 @@ pub fn spawn(
     // A size too large to add the guard page and round up could never be
     // allocated: fail as when memory runs out, not with a wrapped-around size.
     let Some(size) = stack_size
-        .max(16 * 1024)
+        .max(MIN_STACK)
         .checked_add(GUARD)
         .and_then(|size| size.checked_next_multiple_of(STACK_ALIGN))
     else {

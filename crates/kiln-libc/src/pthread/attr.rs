@@ -42,8 +42,9 @@ const SCHED_OTHER: CInt = 0;
 const SCHED_FIFO: CInt = 1;
 const SCHED_RR: CInt = 2;
 
-/// The smallest stack glibc accepts (its `PTHREAD_STACK_MIN` on x86_64).
-const PTHREAD_STACK_MIN: usize = 16 * 1024;
+/// The smallest stack glibc accepts (its `PTHREAD_STACK_MIN` on x86_64),
+/// the scheduler's own floor.
+const PTHREAD_STACK_MIN: usize = kiln_libos::sched::MIN_STACK;
 
 /// The guard page below every stack: the monitor's for the main thread, the
 /// scheduler's for the others.

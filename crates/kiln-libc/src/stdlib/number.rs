@@ -110,19 +110,38 @@ unsafe fn set_end(end: *mut *mut c_char, text: *const c_char, used: usize) {
     }
 }
 
+/// Parses the integer at the start of C string `text` in `base` and
+/// stores where it ended in `*end`; `None` (with `EINVAL`) for a bad base
+/// or no digits, the case both `strtol` and `strtoul` answer with 0.
+///
+/// # Safety
+/// As `strtol(3)`.
+unsafe fn parse_c_integer(
+    text: *const c_char,
+    end: *mut *mut c_char,
+    base: c_int,
+    c23: bool,
+) -> Option<Parsed> {
+    // SAFETY: per the caller.
+    let bytes = unsafe { c_text(text) };
+    let Some(parsed) = parse_integer(bytes, base, c23) else {
+        errno::set(code::EINVAL);
+        return None;
+    };
+    // SAFETY: `used` is within the string.
+    unsafe { set_end(end, text, parsed.used) };
+    Some(parsed)
+}
+
 /// `strtol` for `long` (64 bits, as `long long` and `intmax_t`).
 ///
 /// # Safety
 /// As `strtol(3)`.
 unsafe fn to_signed(text: *const c_char, end: *mut *mut c_char, base: c_int, c23: bool) -> i64 {
     // SAFETY: per the caller.
-    let bytes = unsafe { c_text(text) };
-    let Some(parsed) = parse_integer(bytes, base, c23) else {
-        errno::set(code::EINVAL);
+    let Some(parsed) = (unsafe { parse_c_integer(text, end, base, c23) }) else {
         return 0;
     };
-    // SAFETY: `used` is within the string.
-    unsafe { set_end(end, text, parsed.used) };
     let limit = if parsed.negative {
         i64::MIN.unsigned_abs()
     } else {
@@ -146,13 +165,9 @@ unsafe fn to_signed(text: *const c_char, end: *mut *mut c_char, base: c_int, c23
 /// As `strtoul(3)`.
 unsafe fn to_unsigned(text: *const c_char, end: *mut *mut c_char, base: c_int, c23: bool) -> u64 {
     // SAFETY: per the caller.
-    let bytes = unsafe { c_text(text) };
-    let Some(parsed) = parse_integer(bytes, base, c23) else {
-        errno::set(code::EINVAL);
+    let Some(parsed) = (unsafe { parse_c_integer(text, end, base, c23) }) else {
         return 0;
     };
-    // SAFETY: `used` is within the string.
-    unsafe { set_end(end, text, parsed.used) };
     if parsed.overflowed {
         errno::set(code::ERANGE);
         return u64::MAX;
