@@ -119,6 +119,25 @@ fn a_file_on_stdin_reads_to_its_end() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Starts the guest in `mode` with `read_end` as its stdin, and its stdout
+/// piped to the test.
+fn start_on_pipe(
+    mode: &str,
+    read_end: std::os::fd::OwnedFd,
+) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+    let mut child = kiln()
+        .arg("run")
+        .arg(guest())
+        .args(["--", mode])
+        .stdin(read_end)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kiln");
+    let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    (child, stdout)
+}
+
 /// One thread blocks reading a pipe nobody writes yet; another keeps
 /// printing. The host's end is non-blocking when `nonblocking` is set,
 /// which must change nothing for the guest.
@@ -131,16 +150,7 @@ fn reader_waits_while_another_thread_runs(nonblocking: bool) {
         assert_eq!(rc, 0, "set O_NONBLOCK on the pipe");
     }
     require_kvm();
-    let mut child = kiln()
-        .arg("run")
-        .arg(guest())
-        .args(["--", "heartbeat"])
-        .stdin(read_end)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start kiln");
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let (mut child, mut stdout) = start_on_pipe("heartbeat", read_end);
     let mut seen = String::new();
     let started = Instant::now();
     let mut line = String::new();
@@ -187,16 +197,7 @@ fn a_non_blocking_host_stdin_still_blocks_the_guest_reader() {
 fn epoll_waits_for_stdin_to_become_readable() {
     let (read_end, write_end) = pipe();
     require_kvm();
-    let mut child = kiln()
-        .arg("run")
-        .arg(guest())
-        .args(["--", "epoll"])
-        .stdin(read_end)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start kiln");
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let (mut child, mut stdout) = start_on_pipe("epoll", read_end);
     let mut seen = String::new();
     while !seen.contains("before input:") {
         let n = stdout
