@@ -600,6 +600,9 @@ pub unsafe extern "C" fn poll(fds: *mut PollFd, count: u64, timeout_ms: CInt) ->
     // SAFETY: per the caller.
     let entries = unsafe { c_slice_mut(fds, count) };
     loop {
+        // Looking and waiting are one critical section, so a change made
+        // in between by another thread cannot go unseen.
+        let _section = kiln_libos::preempt::NoPreempt::new();
         let mut ready = 0;
         for p in entries.iter_mut() {
             p.revents = if p.fd < 0 { 0 } else { fs::poll_ready(p.fd, p.events) };

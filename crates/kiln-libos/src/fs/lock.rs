@@ -20,6 +20,7 @@ use kiln_abi::file::{self, FileLock};
 use super::flags::{O_ACCMODE, O_RDONLY, O_WRONLY};
 use super::tree::Ino;
 use super::{Errno, Fs, Object, Result, volume, with};
+use crate::preempt::NoPreempt;
 use crate::sched;
 
 /// Who holds a lock.
@@ -194,6 +195,9 @@ fn attempt_until_done(
     mut attempt: impl FnMut(&mut Fs) -> Attempt,
 ) -> Result<()> {
     loop {
+        // The attempt and the wait after it are one critical section, so
+        // the unlock that would wake this thread cannot slip between them.
+        let _section = NoPreempt::new();
         match with(&mut attempt) {
             Attempt::Done(result) => return result,
             Attempt::Conflict { .. } if nonblocking => return Err(Errno(EAGAIN)),

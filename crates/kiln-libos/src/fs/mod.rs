@@ -41,7 +41,7 @@ use kiln_abi::errno::{
 use kiln_abi::fs_image::{FsImage, kind};
 use kiln_abi::hypercall::stream;
 
-use crate::preempt::Lock;
+use crate::preempt::{Lock, NoPreempt};
 use crate::{platform, sched};
 use pipe::Pipe;
 use system::Device;
@@ -246,8 +246,11 @@ enum Step<T> {
 }
 
 /// Runs `step` until it completes, waiting (without the lock) between tries.
+/// Each try and the wait after it are one critical section: a tick between
+/// them could run the thread whose wake this one would then miss.
 fn blocking<T>(mut step: impl FnMut(&mut Fs) -> Step<T>) -> Result<T> {
     loop {
+        let _section = NoPreempt::new();
         match with(&mut step) {
             Step::Done(result) => return result,
             Step::Block(key) => {
@@ -1911,7 +1914,10 @@ pub fn epoll_wait(epfd: i32, out: &mut [Event], deadline: u64) -> Result<usize> 
         if count > 0 || crate::time::Instant::now().as_nanos_since_boot() >= deadline {
             return Ok(count);
         }
-        // Something changed while looking: look again before waiting.
+        // Something changed while looking: look again before waiting. No
+        // tick may come between this check and the wait (a change it let
+        // run would wake nobody).
+        let _section = NoPreempt::new();
         if event::changes() == start {
             wait_for_change(deadline);
         }

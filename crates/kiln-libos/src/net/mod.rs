@@ -36,7 +36,7 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
 
 use crate::fs::{Errno, Result};
 use crate::platform;
-use crate::preempt::Lock;
+use crate::preempt::{Lock, NoPreempt};
 use crate::sched;
 use crate::time::Instant;
 use device::Device;
@@ -343,6 +343,10 @@ fn blocking<T>(
 ) -> Result<T> {
     let mut deadline = None;
     loop {
+        // The try and the wait after it are one critical section: a tick
+        // between them could let another thread poll the stack and wake
+        // this socket's waiters before this thread is one of them.
+        let _section = NoPreempt::new();
         let (outcome, key, limit) = with(|net| {
             net.poll();
             let outcome = op(net, id);
