@@ -302,6 +302,7 @@ pub fn run_native_with_env(
     env: &[(&str, Option<&str>)],
 ) -> Run {
     use std::io::Write;
+    use std::os::unix::process::CommandExt;
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let binary = {
         let built = BUILT.get_or_init(Default::default);
@@ -317,6 +318,24 @@ pub fn run_native_with_env(
             Some(value) => command.env(name, value),
             None => command.env_remove(name),
         };
+    }
+    // The native run starts as a Kiln guest does, whoever started the test:
+    // the leader of its own session, and no core dumps (a CI runner's
+    // session leader may live outside its PID namespace, and its core limit
+    // is the runner's choice).
+    // SAFETY: between fork and exec the closure calls only setsid and
+    // setrlimit, both async-signal-safe, with a valid pointer.
+    unsafe {
+        command.pre_exec(|| {
+            let no_core = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::setsid() < 0 || libc::setrlimit(libc::RLIMIT_CORE, &no_core) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
     let mut child = command
         .args(args)
