@@ -58,9 +58,7 @@ pub fn assert_near_host_clock(guest_unix_seconds: u64) {
 /// Builds the guest crate at `dir` (relative to the repository root) with
 /// `kiln build`, once per test process and profile, and returns the image path.
 pub fn image(dir: &str, release: bool) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<(String, bool), PathBuf>>> = OnceLock::new();
-    let built = BUILT.get_or_init(Default::default);
-    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    let mut built = built_images().lock().unwrap_or_else(|e| e.into_inner());
     if let Some(path) = built.get(&(dir.to_string(), release)) {
         return path.clone();
     }
@@ -201,17 +199,50 @@ pub fn start_server_with_args(image: &Path, flags: &[&str], args: &[&str], ready
 /// Set in the child that runs a test inside its own namespaces.
 const IN_NAMESPACE: &str = "KILN_TEST_IN_NETNS";
 
+/// The images the parent built, handed to a namespace child as
+/// `dir\trelease\tpath` lines: a second `kiln build` of the same program
+/// there would re-link its output (cargo replaces the file even when
+/// nothing changed) while the parent's other tests run it.
+const BUILT_IMAGES: &str = "KILN_TEST_BUILT_IMAGES";
+
+type BuiltImages = Mutex<HashMap<(String, bool), PathBuf>>;
+
+/// This process's built images, seeded from the parent's in a namespace
+/// child.
+fn built_images() -> &'static BuiltImages {
+    static BUILT: OnceLock<BuiltImages> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let inherited = std::env::var(BUILT_IMAGES).unwrap_or_default();
+        let images = inherited
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.splitn(3, '\t');
+                let (dir, release, path) = (fields.next()?, fields.next()?, fields.next()?);
+                Some(((dir.to_string(), release == "true"), PathBuf::from(path)))
+            })
+            .collect();
+        Mutex::new(images)
+    })
+}
+
 /// Outside the test's namespace, runs `test` again inside a fresh one
 /// (`unshare` with `namespaces`; needs CAP_SYS_ADMIN) and returns false;
 /// inside, returns true.
 pub fn in_namespace(test: &str, namespaces: &[&str]) -> bool {
     if std::env::var_os(IN_NAMESPACE).is_none() {
+        let images: String = built_images()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|((dir, release), path)| format!("{dir}\t{release}\t{}\n", path.display()))
+            .collect();
         let output = Command::new("unshare")
             .args(namespaces)
             .arg("--")
             .arg(std::env::current_exe().expect("test binary"))
             .args([test, "--exact", "--nocapture"])
             .env(IN_NAMESPACE, "1")
+            .env(BUILT_IMAGES, images)
             .output()
             .expect("run unshare (util-linux)");
         assert!(output.status.success(), "in the namespace: {output:?}");
