@@ -130,7 +130,9 @@ pub struct BootInfo {
     pub region_count: u32,
     /// The guest memory map, sorted by address. Holes are unmapped.
     pub regions: [MemoryRegion; MAX_REGIONS],
-    /// Total guest memory in bytes.
+    /// The guest memory limit in bytes (`kiln run -m`). Only the regions
+    /// are mapped at entry; [`crate::hypercall::Hypercall::GrowMemory`]
+    /// maps more, up to this.
     pub memory_size: u64,
     /// First byte of the loaded image.
     pub image_start: u64,

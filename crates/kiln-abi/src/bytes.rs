@@ -6,7 +6,8 @@ use vm_memory::ByteValued;
 use crate::boot::{BootInfo, GuestStatus, MemoryRegion, Preemption, TlsTemplate};
 use crate::file::{FileArgs, FileLock, FileStat, Volume};
 use crate::hypercall::{
-    BlockArgs, ConsoleWriteArgs, ExitArgs, OutOfMemoryArgs, PanicArgs, StdinReadArgs,
+    BlockArgs, ConsoleWriteArgs, ExitArgs, GrowMemoryArgs, OutOfMemoryArgs, PanicArgs,
+    StdinReadArgs,
 };
 use crate::net::NetConfig;
 use crate::trap::TrapFrame;
@@ -36,6 +37,8 @@ unsafe impl ByteValued for PanicArgs {}
 unsafe impl ByteValued for OutOfMemoryArgs {}
 // SAFETY: as above.
 unsafe impl ByteValued for StdinReadArgs {}
+// SAFETY: as above.
+unsafe impl ByteValued for GrowMemoryArgs {}
 // SAFETY: as above.
 unsafe impl ByteValued for TrapFrame {}
 // SAFETY: as above.

@@ -51,11 +51,13 @@ pub enum Hypercall {
     OutOfMemory = 7,
     /// Read what the host's stdin holds now, without waiting: [`StdinReadArgs`].
     StdinRead = 8,
+    /// Map more guest memory, up to the VM's limit: [`GrowMemoryArgs`].
+    GrowMemory = 9,
 }
 
 impl Hypercall {
     /// All calls, for dispatch tables and documentation.
-    pub const ALL: [Hypercall; 8] = [
+    pub const ALL: [Hypercall; 9] = [
         Self::ConsoleWrite,
         Self::Exit,
         Self::Block,
@@ -64,6 +66,7 @@ impl Hypercall {
         Self::File,
         Self::OutOfMemory,
         Self::StdinRead,
+        Self::GrowMemory,
     ];
 
     /// The call whose port this is, if any.
@@ -175,7 +178,25 @@ pub struct OutOfMemoryArgs {
     pub requested: u64,
 }
 
+/// [`Hypercall::GrowMemory`]: the guest's memory is the boot info's free
+/// region at first; the heap asks for more when it runs out, and the
+/// monitor maps a new block above what is mapped, up to the memory limit
+/// (the boot info's `memory_size`), as an operating system's `brk` does.
+/// Memory is never unmapped again.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GrowMemoryArgs {
+    /// in: the least number of usable bytes the guest needs.
+    pub at_least: u64,
+    /// out: the first usable byte of the new memory (0 when refused).
+    pub start: u64,
+    /// out: usable bytes from `start`, at least `at_least`; 0 when the
+    /// limit leaves no room for `at_least` more.
+    pub len: u64,
+}
+
 const _: () = {
+    assert!(core::mem::size_of::<GrowMemoryArgs>() == 24);
     assert!(core::mem::size_of::<OutOfMemoryArgs>() == 8);
     assert!(core::mem::size_of::<ConsoleWriteArgs>() == 24);
     assert!(core::mem::size_of::<ExitArgs>() == 8);

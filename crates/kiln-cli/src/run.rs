@@ -25,8 +25,8 @@ use crate::{BuildOptions, Outcome};
 pub struct RunArgs {
     /// An image file, or a crate directory to build first.
     target: PathBuf,
-    /// Guest memory, e.g. 8M or 1G; only what the guest touches costs host memory.
-    #[arg(short = 'm', long, default_value = "8M", value_parser = parse_memory)]
+    /// The guest memory limit, e.g. 512M or 1G: memory is mapped as the guest grows into it, and only what it touches costs host memory.
+    #[arg(short = 'm', long, default_value = "3G", value_parser = parse_memory)]
     memory: u64,
     /// Set a guest environment variable: KEY=VALUE, or KEY to pass the host's value.
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
@@ -171,7 +171,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
             }))
         }
         GuestOutcome::OutOfMemory { requested } => {
-            Err(out_of_memory(requested, summary.memory_size))
+            Err(out_of_memory(requested, summary.memory_limit))
         }
         GuestOutcome::Violation(violation) => Err(Failure::new(
             VIOLATION,
@@ -191,18 +191,28 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
 /// for, what it has, and the flag that gives it more (double, or enough for
 /// the request, in whole MiB).
 fn out_of_memory(requested: u64, memory: u64) -> Failure {
-    let suggested = (memory.saturating_mul(2))
-        .max(memory.saturating_add(requested))
-        .div_ceil(1 << 20);
-    Failure::new(
-        OUT_OF_MEMORY,
-        format!(
-            "the guest ran out of memory: an allocation of {} did not fit in its {} MiB; \
-             give it more with -m (e.g. -m {suggested}M)",
-            guest_build::human_size(requested),
-            memory >> 20,
-        ),
+    use kiln_abi::layout::{MAX_MEMORY, MEMORY_GRANULE, align_up};
+    let what = format!(
+        "the guest ran out of memory: an allocation of {} did not fit in its {} MiB",
+        guest_build::human_size(requested),
+        memory >> 20,
+    );
+    let suggested = align_up(
+        memory
+            .saturating_mul(2)
+            .max(memory.saturating_add(requested)),
+        MEMORY_GRANULE,
     )
+    .min(MAX_MEMORY);
+    let message = if suggested > memory {
+        format!(
+            "{what}; give it more with -m (e.g. -m {}M)",
+            suggested >> 20
+        )
+    } else {
+        format!("{what}, the most a guest can have")
+    };
+    Failure::new(OUT_OF_MEMORY, message)
 }
 
 /// A standby monitor's wait: a byte on stdin means boot (true), EOF means
@@ -269,9 +279,31 @@ fn print_timeline(summary: &RunSummary) {
         .collect();
     tell!("kiln: {total} exits: {}", kinds.join(", "));
     tell!(
-        "kiln: guest memory {} MiB; console {} bytes out, {} bytes err",
-        summary.memory_size >> 20,
+        "kiln: guest memory {} MiB mapped of {} MiB; console {} bytes out, {} bytes err",
+        summary.memory_mapped >> 20,
+        summary.memory_limit >> 20,
         summary.console_bytes[0],
         summary.console_bytes[1]
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::out_of_memory;
+
+    #[test]
+    fn out_of_memory_suggests_a_larger_limit_up_to_the_most_a_guest_can_have() {
+        let small = out_of_memory(1 << 20, 8 << 20).message;
+        assert!(
+            small.ends_with("in its 8 MiB; give it more with -m (e.g. -m 16M)"),
+            "{small}"
+        );
+        let default = out_of_memory(1 << 30, 3 << 30).message;
+        assert!(default.ends_with("(e.g. -m 4096M)"), "{default}");
+        let most = out_of_memory(1 << 20, 4 << 30).message;
+        assert!(
+            most.ends_with("in its 4096 MiB, the most a guest can have"),
+            "{most}"
+        );
+    }
 }

@@ -155,7 +155,7 @@ fn data_fsynced_before_the_guest_is_killed_is_on_the_host() {
 #[test]
 fn running_out_of_memory_inside_a_file_call_says_so_in_one_line() {
     let std_fs = image("tests/guests/std-fs", false);
-    let run = run_image(&std_fs, &["--timeout", "60s"], &["full"]);
+    let run = run_image(&std_fs, &["-m", "8M", "--timeout", "60s"], &["full"]);
     assert!(run.stdout.contains("memory full"), "{}", run.stdout);
     assert_eq!(run.code, code::OUT_OF_MEMORY, "stderr:\n{}", run.stderr);
     assert!(

@@ -47,6 +47,36 @@ fn console_buffer_running_past_the_end_of_memory() {
 }
 
 #[test]
+fn grow_memory_arguments_past_the_end_of_memory() {
+    violation(
+        "grow-args-outside",
+        "GrowMemory hypercall: 0x18 bytes at guest address 0x7ffff8",
+    );
+}
+
+/// Memory grows in doubling blocks up to the limit and no further; each new
+/// block is the guest's to use, for its own stores and for hypercall
+/// buffers; impossible requests are refused, not failed.
+#[test]
+fn memory_grows_block_by_block_to_the_limit_and_no_further() {
+    let hostile = image("tests/guests/hostile", false);
+    let run = run_image(&hostile, &["-m", "64M"], &["grow-until-refused"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "u64::MAX: (0, 0)\n\
+         the limit: (0, 0)\n\
+         block ends at 16 MiB\n\
+         written in the new block\n\
+         block ends at 32 MiB\n\
+         written in the new block\n\
+         block ends at 64 MiB\n\
+         written in the new block\n\
+         refused: 0 0\n"
+    );
+}
+
+#[test]
 fn console_to_an_unknown_stream() {
     violation("console-bad-stream", "unknown stream 7");
 }

@@ -167,13 +167,27 @@ fn segment_outside_guest_memory() {
     let mut elf = Elf::hello();
     let data = elf.load(2);
     let vaddr = elf.u64_at(data + 16);
-    elf.set_u64(data + 16, 0x7000_0000 + vaddr % 4096);
-    // A valid image (inspect shows it) that no default-sized guest can hold.
+    elf.set_u64(data + 16, 0xe000_0000 + vaddr % 4096);
+    // A valid image (inspect shows it) that the default memory limit cannot hold.
     refused_by(
         &["run"],
         &elf,
         "high-segment",
-        "needs at least 1794 MiB of guest memory",
+        "needs at least 3586 MiB of guest memory; --memory gives 3072 MiB",
+    );
+}
+
+#[test]
+fn segments_spread_wider_than_the_image_area_maps() {
+    let mut elf = Elf::hello();
+    let data = elf.load(2);
+    let vaddr = elf.u64_at(data + 16);
+    elf.set_u64(data + 16, 0x7000_0000 + vaddr % 4096);
+    refused_by(
+        &["run"],
+        &elf,
+        "spread-segments",
+        "the image's segments span 1794 MiB of addresses; Kiln maps images of at most",
     );
 }
 

@@ -170,7 +170,8 @@ fn a_missing_c_function_fails_the_build_with_its_name() {
 #[test]
 fn std_threads_spawn_join_share_and_synchronise() {
     let threads = image("examples/std-threads", false);
-    let run = run_image(&threads, &["--memory", "64M", "--timeout", "20s"], &[]);
+    // At the default memory limit: eight 2 MiB stacks grow the memory.
+    let run = run_image(&threads, &["--timeout", "20s"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout,
@@ -185,10 +186,23 @@ fn std_threads_spawn_join_share_and_synchronise() {
     );
 }
 
+/// Stacks are memory the guest maps as it needs it, like Linux's address
+/// space: a thousand threads with std's 2 MiB stacks, alive at once, one of
+/// them deep in its stack, at the default memory limit.
 #[test]
-fn threads_beyond_guest_memory_fail_as_linux_would() {
+fn a_thousand_threads_run_at_the_default_memory_limit() {
+    let dir = "tests/guests/std-many-threads";
+    let native = common::run_native(dir, &[], b"");
+    assert_eq!(native.code, 0, "{}", native.stderr);
+    assert!(native.stdout.starts_with("1000 threads alive at once"));
+    let run = run_image(&image(dir, false), &["--timeout", "60s"], &[]);
+    assert_eq!((run.code, run.stdout), (0, native.stdout), "{}", run.stderr);
+}
+
+#[test]
+fn threads_beyond_the_memory_limit_fail_as_linux_would() {
     let threads = image("examples/std-threads", false);
-    let run = run_image(&threads, &["--timeout", "20s"], &[]);
+    let run = run_image(&threads, &["--memory", "8M", "--timeout", "20s"], &[]);
     assert_eq!(run.code, 101, "{}", run.stderr);
     assert!(
         run.stderr
@@ -319,7 +333,7 @@ fn a_dependency_that_is_also_a_cdylib_links() {
 #[test]
 fn running_out_of_memory_says_so_in_one_line_naming_m() {
     let program = image("tests/guests/std-oom", false);
-    let run = run_image(&program, &[], &[]);
+    let run = run_image(&program, &["-m", "8M"], &[]);
     assert_eq!(run.code, code::OUT_OF_MEMORY, "{}", run.stderr);
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(

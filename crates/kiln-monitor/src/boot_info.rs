@@ -101,7 +101,7 @@ pub fn write(
         abi_version: ABI_VERSION,
         region_count,
         regions,
-        memory_size: layout.memory_size,
+        memory_size: layout.memory_limit,
         image_start: image.start(),
         image_end: image.end(),
         tsc_hz: clock.tsc_hz,

@@ -19,6 +19,13 @@
 //! Addresses below 2 MiB (and up to the end of the image) are mapped with
 //! 4 KiB pages so that guards and segment permissions are exact; the heap
 //! above uses 2 MiB pages so large memories need few page tables.
+//!
+//! The memory size a user gives (`-m`) is a limit: a boot maps only
+//! [`INITIAL_MEMORY`] (or what the image needs), and the guest's heap asks
+//! for more with the `GrowMemory` call (`crate::growth`). A large KVM memory
+//! slot costs the host at boot even when untouched (on kvm_pvm, ~1.5 ms and
+//! 2 MiB of kernel memory per GiB for shadow-paging metadata), so memory
+//! is mapped as the guest needs it, not up front.
 
 use std::ops::Range;
 
@@ -41,6 +48,10 @@ pub const PAGE_TABLES: u64 = 0x4000;
 /// The least main-stack size a boot accepts.
 pub const MIN_STACK: u64 = 64 * 1024;
 
+/// What a boot maps at first, when the limit allows: room for the image
+/// and a small heap (more when the image is larger).
+pub const INITIAL_MEMORY: u64 = 8 << 20;
+
 const GIB: u64 = 1 << 30;
 
 /// Why a boot cannot be laid out.
@@ -61,6 +72,17 @@ pub enum LayoutError {
         /// MiB configured.
         memory: u64,
     },
+    /// The image's addresses span more than the low area's page tables
+    /// can map with 4 KiB pages.
+    #[error(
+        "the image's segments span {extent} MiB of addresses; Kiln maps images of at most {max} MiB"
+    )]
+    ImageTooSpread {
+        /// MiB from 0 to the image's end.
+        extent: u64,
+        /// MiB the low area's tables can map.
+        max: u64,
+    },
     /// Arguments and environment leave too little room for the stack.
     #[error("arguments and environment are too large ({0} bytes)")]
     BootInfoTooLarge(u64),
@@ -69,14 +91,19 @@ pub enum LayoutError {
 /// The plan for one boot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
-    /// Total guest memory.
+    /// The most guest memory the guest may grow to.
+    pub memory_limit: u64,
+    /// The guest memory mapped at boot.
     pub memory_size: u64,
     /// Page tables: PML4, PDPT, page directories, then page tables.
     pub page_tables: Range<u64>,
-    /// Number of page directories (one per GiB).
+    /// Number of page directories (one per GiB of the limit).
     pub page_directories: u64,
     /// Number of 4 KiB page tables (one per 2 MiB of the low, finely mapped area).
     pub fine_tables: u64,
+    /// Whether memory mapped later gets 4 KiB pages too (all memory mapped
+    /// at boot does), so thread stacks there can have guard pages.
+    pub fine_growth: bool,
     /// The page directory for the network device's register window (at
     /// 4 GiB, above all memory), the last page table, when there is one.
     pub mmio_directory: Option<u64>,
@@ -93,28 +120,31 @@ pub struct Layout {
 
 impl Layout {
     /// Plans memory for an image occupying `image` with `boot_info_len` bytes
-    /// of boot info. With `fine_heap`, the heap is mapped with 4 KiB pages too
-    /// (so thread stacks anywhere in it can have guard pages), when those
-    /// page tables fit in the low area; otherwise only the image is. With
-    /// `mmio`, one more table maps the network device's register window.
+    /// of boot info, in at most `memory_limit` bytes. With `fine_heap`, the
+    /// heap is mapped with 4 KiB pages too (so thread stacks anywhere in it
+    /// can have guard pages), when those page tables fit in the low area;
+    /// otherwise only the image is. With `mmio`, one more table maps the
+    /// network device's register window.
     pub fn plan(
-        memory_size: u64,
+        memory_limit: u64,
         image: Range<u64>,
         boot_info_len: u64,
         fine_heap: bool,
         mmio: bool,
     ) -> Result<Self, LayoutError> {
-        if !is_valid_memory_size(memory_size) {
-            return Err(LayoutError::BadMemorySize(memory_size));
+        if !is_valid_memory_size(memory_limit) {
+            return Err(LayoutError::BadMemorySize(memory_limit));
         }
         let image_end = align_up(image.end, PAGE_SIZE);
-        if image_end > memory_size {
+        if image_end > memory_limit {
             return Err(LayoutError::ImageTooLarge {
                 needed: align_up(image_end, MEMORY_GRANULE) >> 20,
-                memory: memory_size >> 20,
+                memory: memory_limit >> 20,
             });
         }
-        let page_directories = memory_size.div_ceil(GIB);
+        let memory_size = memory_limit
+            .min(INITIAL_MEMORY.max(align_up(image_end, MEMORY_GRANULE) + MEMORY_GRANULE));
+        let page_directories = memory_limit.div_ceil(GIB);
         let image_tables = image_end.div_ceil(MEMORY_GRANULE).max(1);
         let mmio_tables = u64::from(mmio);
         let tables_end =
@@ -123,6 +153,15 @@ impl Layout {
         let low_area = IMAGE_BASE
             .saturating_sub(align_up(boot_info_len, 16))
             .saturating_sub(PAGE_SIZE + MIN_STACK);
+        // Without boot info (a long one is refused below, by name).
+        let largest_low_area = IMAGE_BASE - PAGE_SIZE - MIN_STACK;
+        if tables_end(image_tables) > largest_low_area {
+            let spare_pages = (largest_low_area - tables_end(0)) / PAGE_SIZE;
+            return Err(LayoutError::ImageTooSpread {
+                extent: (image_tables * MEMORY_GRANULE) >> 20,
+                max: (spare_pages * MEMORY_GRANULE) >> 20,
+            });
+        }
         let fine_tables = if fine_heap && tables_end(all_tables) <= low_area {
             all_tables
         } else {
@@ -138,10 +177,12 @@ impl Layout {
             .ok_or(LayoutError::BootInfoTooLarge(boot_info_len))?;
         let stack_start = page_tables.end + PAGE_SIZE; // one guard page between
         Ok(Self {
+            memory_limit,
             memory_size,
             page_tables,
             page_directories,
             fine_tables,
+            fine_growth: fine_heap && fine_tables == all_tables,
             mmio_directory: mmio.then_some(mmio_directory),
             boot_info: boot_info_start..IMAGE_BASE,
             stack: stack_start..boot_info_start,
@@ -180,12 +221,29 @@ mod tests {
     fn fine_heap_maps_all_memory_when_it_fits() {
         let image = IMAGE_BASE..IMAGE_BASE + 0x9000;
         let fine = Layout::plan(64 << 20, image.clone(), 600, true, false).expect("fits");
-        assert_eq!(fine.fine_end(), 64 << 20);
+        assert_eq!(fine.fine_end(), INITIAL_MEMORY);
+        assert!(fine.fine_growth);
         let coarse = Layout::plan(64 << 20, image.clone(), 600, false, false).expect("fits");
         assert_eq!(coarse.fine_end(), 2 << 20);
-        // 4 GiB of 4 KiB mappings need 8 MiB of tables: too many for the low area.
-        let huge = Layout::plan(4 << 30, image, 600, true, false).expect("fits");
-        assert_eq!(huge.fine_end(), 2 << 20);
+        assert!(!coarse.fine_growth);
+        // Only what is mapped at boot needs tables below the image: a 4 GiB
+        // limit is fine too.
+        let limit = Layout::plan(4 << 30, image, 600, true, false).expect("fits");
+        assert_eq!(limit.fine_end(), INITIAL_MEMORY);
+    }
+
+    #[test]
+    fn only_the_initial_memory_is_mapped_at_boot() {
+        let image = IMAGE_BASE..IMAGE_BASE + 0x9000;
+        let small = Layout::plan(4 << 20, image.clone(), 600, true, false).expect("fits");
+        assert_eq!((small.memory_size, small.memory_limit), (4 << 20, 4 << 20));
+        let large = Layout::plan(3 << 30, image, 600, true, false).expect("fits");
+        assert_eq!(
+            (large.memory_size, large.memory_limit),
+            (INITIAL_MEMORY, 3 << 30)
+        );
+        assert_eq!(large.heap.end, INITIAL_MEMORY);
+        assert_eq!(large.page_directories, 3);
     }
 
     #[test]
@@ -208,6 +266,16 @@ mod tests {
                 needed: 6,
                 memory: 2
             }
+        );
+    }
+
+    #[test]
+    fn rejects_an_image_spread_wider_than_its_tables_can_map() {
+        let err = Layout::plan(3 << 30, IMAGE_BASE..(1792 << 20) + 1, 600, true, false)
+            .expect_err("too spread");
+        assert!(
+            matches!(err, LayoutError::ImageTooSpread { extent: 1794, max } if (400..=460).contains(&max)),
+            "{err:?}"
         );
     }
 

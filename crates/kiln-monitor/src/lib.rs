@@ -21,6 +21,7 @@ pub mod boot_info;
 pub mod clock;
 pub mod cpu;
 pub mod crash;
+pub mod growth;
 pub mod hypercall;
 pub mod image;
 pub mod layout;
@@ -157,8 +158,10 @@ pub struct RunSummary {
     pub exits: BTreeMap<&'static str, u64>,
     /// Console bytes written (stdout, stderr).
     pub console_bytes: [u64; 2],
-    /// Guest memory size.
-    pub memory_size: u64,
+    /// The guest memory limit (`-m`).
+    pub memory_limit: u64,
+    /// Guest memory mapped when the guest ended (it grows up to the limit).
+    pub memory_mapped: u64,
 }
 
 /// Boots `image` and runs it to the end.

@@ -6,6 +6,7 @@
 //! host fault.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, VolatileSlice};
 
@@ -23,28 +24,37 @@ pub struct GuestAccessError {
     pub size: u64,
 }
 
-/// Anonymous, lazily backed guest memory starting at guest-physical 0.
+/// Anonymous, lazily backed guest memory starting at guest-physical 0: a
+/// host reservation of the whole limit, of which the first `size` bytes are
+/// the guest's memory now (the rest is mapped into the VM as it grows).
 pub struct GuestMemory {
     inner: GuestMemoryMmap,
-    size: u64,
+    size: AtomicU64,
+    limit: u64,
 }
 
 impl fmt::Debug for GuestMemory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GuestMemory")
-            .field("size", &self.size)
+            .field("size", &self.size())
+            .field("limit", &self.limit)
             .finish()
     }
 }
 
 impl GuestMemory {
-    /// Reserves `size` bytes. Nothing is backed until first touched
-    /// (`MAP_NORESERVE`), so a large `--memory` costs only what the guest uses.
-    pub fn new(size: u64) -> std::io::Result<Self> {
-        let len = usize::try_from(size).map_err(std::io::Error::other)?;
+    /// Reserves `limit` bytes, of which the first `size` are guest memory
+    /// now. Nothing is backed until first touched (`MAP_NORESERVE`), so a
+    /// large limit costs only what the guest uses.
+    pub fn new(size: u64, limit: u64) -> std::io::Result<Self> {
+        let len = usize::try_from(limit).map_err(std::io::Error::other)?;
         let inner = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), len)])
             .map_err(std::io::Error::other)?;
-        let memory = Self { inner, size };
+        let memory = Self {
+            inner,
+            size: AtomicU64::new(size.min(limit)),
+            limit,
+        };
         // Instances of one image hold the same loaded segments: a host
         // that runs KSM (/sys/kernel/mm/ksm/run) may share those pages, as
         // it does for VMs' memory elsewhere. Only advice: without KSM it
@@ -55,9 +65,21 @@ impl GuestMemory {
         Ok(memory)
     }
 
-    /// Size in bytes.
+    /// Bytes of guest memory now.
     pub fn size(&self) -> u64 {
-        self.size
+        self.size.load(Ordering::Relaxed)
+    }
+
+    /// The most bytes guest memory may grow to.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Makes the first `size` bytes of the reservation guest memory, once
+    /// the VM maps them.
+    pub fn grow_to(&self, size: u64) {
+        debug_assert!(size <= self.limit);
+        self.size.fetch_max(size.min(self.limit), Ordering::Relaxed);
     }
 
     /// The host address where guest-physical 0 is mapped, for KVM.
@@ -70,12 +92,8 @@ impl GuestMemory {
     /// Checks that `len` bytes at `addr` lie inside guest memory.
     pub fn check(&self, addr: u64, len: u64) -> Result<(), GuestAccessError> {
         match addr.checked_add(len) {
-            Some(end) if end <= self.size => Ok(()),
-            _ => Err(GuestAccessError {
-                addr,
-                len,
-                size: self.size,
-            }),
+            Some(end) if end <= self.size() => Ok(()),
+            _ => Err(self.error(addr, len)),
         }
     }
 
@@ -146,7 +164,7 @@ impl GuestMemory {
         GuestAccessError {
             addr,
             len,
-            size: self.size,
+            size: self.size(),
         }
     }
 }

@@ -6,6 +6,8 @@
 //! permissions (W^X, NX on data); the null page and the stack guard page are
 //! left unmapped so touching them faults.
 
+use std::ops::Range;
+
 use kiln_abi::layout::{MEMORY_GRANULE, PAGE_SIZE};
 use kiln_abi::net::MMIO_BASE;
 
@@ -86,8 +88,58 @@ pub fn build(
         first_pt + (layout.fine_tables + u64::from(layout.mmio_directory.is_some())) * PAGE_SIZE,
         layout.page_tables.end
     );
-    debug_assert!(layout.memory_size.div_ceil(GIB) == layout.page_directories);
+    debug_assert!(layout.memory_limit.div_ceil(GIB) == layout.page_directories);
     Ok(pml4)
+}
+
+/// Maps `range`, whole granules just above the memory mapped so far, into
+/// the guest's address space and returns the part the guest may use. With
+/// `fine`, 4 KiB pages: the range's first pages hold its own page tables
+/// (supervisor-only, as all tables are); otherwise 2 MiB pages. The
+/// directory entries are written last, so the guest never walks a table
+/// half written; they go from not present to present, which needs no TLB
+/// flush, and the guest has never mapped these addresses before.
+pub fn map_growth(
+    memory: &GuestMemory,
+    layout: &Layout,
+    range: Range<u64>,
+    fine: bool,
+) -> Result<Range<u64>, GuestAccessError> {
+    debug_assert!(range.start.is_multiple_of(MEMORY_GRANULE));
+    debug_assert!(range.end.is_multiple_of(MEMORY_GRANULE));
+    let first = range.start / MEMORY_GRANULE;
+    let granules = (range.end - range.start) / MEMORY_GRANULE;
+    let tables_end = if fine {
+        range.start + granules * PAGE_SIZE
+    } else {
+        range.start
+    };
+    let table = PRESENT | WRITABLE | USER;
+    for i in 0..granules {
+        let granule_start = range.start + i * MEMORY_GRANULE;
+        let entry = if fine {
+            let pt = range.start + i * PAGE_SIZE;
+            write_table(memory, pt, |j| {
+                let addr = granule_start + j * PAGE_SIZE;
+                if addr < tables_end {
+                    addr | PRESENT | WRITABLE | NO_EXECUTE
+                } else {
+                    addr | PRESENT | WRITABLE | USER | NO_EXECUTE
+                }
+            })?;
+            pt | table
+        } else {
+            granule_start | PRESENT | WRITABLE | USER | HUGE | NO_EXECUTE
+        };
+        memory.write_obj(entry, directory_entry(layout, first + i))?;
+    }
+    Ok(tables_end..range.end)
+}
+
+/// Where the page-directory entry for 2 MiB granule `granule` is.
+fn directory_entry(layout: &Layout, granule: u64) -> u64 {
+    let first_pd = layout.page_tables.start + 2 * PAGE_SIZE;
+    first_pd + (granule / ENTRIES) * PAGE_SIZE + (granule % ENTRIES) * 8
 }
 
 /// Flags for the 4 KiB page at `addr`, or 0 to leave it unmapped.
@@ -178,7 +230,7 @@ mod tests {
     #[test]
     fn the_network_window_is_one_uncached_user_page_at_four_gib() {
         let image = [segment(IMAGE_BASE, IMAGE_BASE + 0x1000, false, true)];
-        let memory = GuestMemory::new(4 << 20).expect("memory");
+        let memory = GuestMemory::new(4 << 20, 4 << 20).expect("memory");
         let plan = |mmio| {
             Layout::plan(4 << 20, IMAGE_BASE..IMAGE_BASE + 0x1000, 100, false, mmio).expect("fits")
         };

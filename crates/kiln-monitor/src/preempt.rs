@@ -105,7 +105,9 @@ impl Preemptor {
             armed: false,
             upcall,
             words: layout.boot_info.start + offset_of!(BootInfo, preemption) as u64,
-            stacks: [layout.stack.clone(), layout.heap.clone()],
+            // The heap grows up to the limit; writes past the mapped memory
+            // fail its bounds check.
+            stacks: [layout.stack.clone(), layout.heap.start..layout.memory_limit],
         })
     }
 

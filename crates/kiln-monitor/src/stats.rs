@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use memmap2::MmapMut;
 
 /// The kinds of VM exit counted, in the file's order.
-pub const EXIT_KINDS: [&str; 14] = [
+pub const EXIT_KINDS: [&str; 16] = [
     "console write",
     "exit",
     "block",
@@ -30,6 +30,8 @@ pub const EXIT_KINDS: [&str; 14] = [
     "other",
     "net register read",
     "net register write",
+    "stdin read",
+    "grow memory",
 ];
 
 const MAGIC: u64 = u64::from_le_bytes(*b"KILNSTAT");

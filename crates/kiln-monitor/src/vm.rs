@@ -13,6 +13,7 @@ use crate::boot_info::{self, ProgramArgs};
 use crate::clock::{GuestClock, host_now_ns};
 use crate::crash::report::{CrashKind, CrashReport};
 use crate::crash::unwind::Registers;
+use crate::growth::Growth;
 use crate::hypercall::{self, Console, Context, Flow, Violation};
 use crate::image::Image;
 use crate::layout::Layout;
@@ -39,8 +40,9 @@ pub struct Vm<'a> {
     net: Option<NetDevice>,
     stdin: HostStdin,
     stats: LiveStats,
-    // Dropped last: the memory slot and vCPU belong to this VM.
-    _vm: VmFd,
+    growth: Growth,
+    // Dropped last: the memory slots and vCPU belong to this VM.
+    vm: VmFd,
 }
 
 impl<'a> Vm<'a> {
@@ -99,7 +101,8 @@ impl<'a> Vm<'a> {
         let vcpu = vm
             .create_vcpu(0)
             .map_err(|e| BootError::Kvm("create vCPU", e))?;
-        let memory = GuestMemory::new(config.memory).map_err(BootError::Memory)?;
+        let memory =
+            GuestMemory::new(layout.memory_size, layout.memory_limit).map_err(BootError::Memory)?;
 
         for segment in &image.segments {
             memory.write_bytes(segment.memory.start, &image.bytes[segment.file.clone()])?;
@@ -154,7 +157,8 @@ impl<'a> Vm<'a> {
             net,
             stdin,
             stats,
-            _vm: vm,
+            growth: Growth::default(),
+            vm,
         })
     }
 
@@ -225,6 +229,8 @@ impl<'a> Vm<'a> {
                         net: self.net.as_mut(),
                         stdin: self.stdin,
                         stats: &self.stats,
+                        vm: &self.vm,
+                        growth: &mut self.growth,
                     };
                     hypercall::dispatch(&mut ctx, port, &data[..len])
                 }
@@ -265,7 +271,8 @@ impl<'a> Vm<'a> {
         };
         let ended_ns = host_now_ns(libc::CLOCK_MONOTONIC);
         let mut timeline = self.timeline(entered_ns, ended_ns);
-        let memory_size = self.memory.size();
+        let memory_mapped = self.memory.size();
+        let memory_limit = self.memory.limit();
         let process_start_ns = self.clock.process_start_ns;
         drop(preemptor);
         // Disarmed first: past its deadline SIGALRM repeats every 10 ms, and
@@ -281,7 +288,8 @@ impl<'a> Vm<'a> {
             timeline,
             exits,
             console_bytes: console.bytes,
-            memory_size,
+            memory_limit,
+            memory_mapped,
         })
     }
 
@@ -373,6 +381,7 @@ fn hypercall_name(call: kiln_abi::hypercall::Hypercall) -> &'static str {
         Trap => "trap",
         File => "file",
         StdinRead => "stdin read",
+        GrowMemory => "grow memory",
         _ => "unknown hypercall",
     }
 }

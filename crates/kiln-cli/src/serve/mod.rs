@@ -62,8 +62,8 @@ pub struct ServeArgs {
     /// nothing else). See `kiln run --net`.
     #[arg(long, default_value = "user", value_parser = ["user", "ports"])]
     net: String,
-    /// Guest memory, e.g. 8M or 1G.
-    #[arg(short = 'm', long, default_value = "8M", value_parser = parse_memory)]
+    /// Each instance's guest memory limit, e.g. 512M or 1G.
+    #[arg(short = 'm', long, default_value = "3G", value_parser = parse_memory)]
     memory: u64,
     /// Set a guest environment variable: KEY=VALUE, or KEY to pass the host's value.
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]

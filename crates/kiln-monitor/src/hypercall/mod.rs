@@ -9,11 +9,12 @@ mod console;
 mod crash;
 mod exit;
 mod file;
+mod memory;
 mod stdin;
 mod time;
 
 use kiln_abi::hypercall::Hypercall;
-use kvm_ioctls::VcpuFd;
+use kvm_ioctls::{VcpuFd, VmFd};
 
 use crate::Outcome;
 use crate::clock::GuestClock;
@@ -103,6 +104,10 @@ pub enum Violation {
         "preemption: the interrupted stack pointer {0:#x} leaves no room for the upcall frame in the guest's stack or heap memory"
     )]
     UpcallStack(u64),
+    /// Guest memory could not grow for a reason of the host's (KVM refused
+    /// a slot): the guest asked properly, but nothing can be promised.
+    #[error("GrowMemory hypercall: {0}")]
+    Grow(String),
     /// A VM exit no Kiln guest causes.
     #[error("unexpected VM exit: {0}")]
     UnexpectedExit(String),
@@ -139,6 +144,10 @@ pub struct Context<'a> {
     pub net: Option<&'a mut crate::net::NetDevice>,
     /// The guest's stdin.
     pub stdin: crate::stdin::HostStdin,
+    /// The VM (for new memory slots).
+    pub vm: &'a VmFd,
+    /// The memory mapped beyond the boot's.
+    pub growth: &'a mut crate::growth::Growth,
 }
 
 impl Context<'_> {
@@ -192,6 +201,7 @@ pub fn dispatch(ctx: &mut Context<'_>, port: u16, data: &[u8]) -> Result<Flow, V
         Hypercall::File => file::file(ctx, gpa),
         Hypercall::OutOfMemory => exit::out_of_memory(ctx, gpa),
         Hypercall::StdinRead => stdin::read(ctx, gpa),
+        Hypercall::GrowMemory => memory::grow(ctx, gpa),
         _ => Err(Violation::UnknownPort(port)),
     }
 }

@@ -67,7 +67,7 @@ impl Driver {
         peer.set_read_timeout(Some(Duration::from_secs(5)))
             .expect("timeout");
         Self {
-            memory: GuestMemory::new(2 << 20).expect("memory"),
+            memory: GuestMemory::new(2 << 20, 2 << 20).expect("memory"),
             device: NetDevice::with_backend(MAC, Box::new(Passt::on_socket(ours))),
             peer,
             avail: [0; 2],

@@ -9,8 +9,8 @@ use kiln_abi::GuestPtr;
 use kiln_abi::errno::EFBIG;
 use kiln_abi::file::{FileArgs, FileOp, IO_MAX, PATH_MAX, PENDING_MAX};
 use kiln_abi::hypercall::{
-    CONSOLE_WRITE_MAX, ConsoleWriteArgs, Hypercall, PORT_BASE, PORT_COUNT, PanicArgs,
-    STDIN_READ_MAX, StdinReadArgs, stream,
+    CONSOLE_WRITE_MAX, ConsoleWriteArgs, GrowMemoryArgs, Hypercall, PORT_BASE, PORT_COUNT,
+    PanicArgs, STDIN_READ_MAX, StdinReadArgs, stream,
 };
 
 mod files;
@@ -22,7 +22,14 @@ fn main() -> i32 {
         kiln::eprintln!("usage: hostile CASE");
         return 2;
     };
-    let memory = kiln::platform::boot_info().memory_size;
+    // The end of the memory mapped now: the limit is mapped only as the
+    // heap grows.
+    let memory = kiln::platform::boot_info()
+        .regions()
+        .iter()
+        .map(|region| region.start + region.len)
+        .max()
+        .unwrap_or(0);
     let text = b"never printed\n";
     match case {
         "console-outside" => console(stream::STDOUT, 0xffff_0000, 16),
@@ -51,6 +58,11 @@ fn main() -> i32 {
             call(Hypercall::Panic, &mut args);
         }
         "foreign-port" => out32(0x80, 0),
+        "grow-args-outside" => out32(Hypercall::GrowMemory.port(), (memory - 8) as u32),
+        "grow-until-refused" => {
+            grow_until_refused();
+            return 0;
+        }
         "stdin-outside" => stdin_read(memory + 0x1000, 16),
         "stdin-past-end" => stdin_read(memory - 8, 16),
         "stdin-too-long" => stdin_read(text.as_ptr() as u64, STDIN_READ_MAX + 1),
@@ -288,6 +300,41 @@ fn console(stream: u32, data: u64, len: u64) {
         len,
     };
     call(Hypercall::ConsoleWrite, &mut args);
+}
+
+fn grow(at_least: u64) -> (u64, u64) {
+    let mut args = GrowMemoryArgs {
+        at_least,
+        ..GrowMemoryArgs::default()
+    };
+    call(Hypercall::GrowMemory, &mut args);
+    (args.start, args.len)
+}
+
+/// Asks for impossible amounts, then grows block by block to the limit,
+/// writing each block's last byte and printing from the block itself (the
+/// monitor must accept a buffer there), until the limit refuses.
+fn grow_until_refused() {
+    let limit = kiln::platform::boot_info().memory_size;
+    kiln::println!("u64::MAX: {:?}", grow(u64::MAX));
+    kiln::println!("the limit: {:?}", grow(limit));
+    loop {
+        let (start, len) = grow(1);
+        if len == 0 {
+            kiln::println!("refused: {start} {len}");
+            return;
+        }
+        let text = b"written in the new block\n";
+        // SAFETY: the monitor just mapped `len` bytes at `start` for us.
+        unsafe {
+            let last = (start + len - 1) as *mut u8;
+            last.write_volatile(0x5a);
+            assert_eq!(last.read_volatile(), 0x5a);
+            core::ptr::copy_nonoverlapping(text.as_ptr(), start as *mut u8, text.len());
+        }
+        kiln::println!("block ends at {} MiB", (start + len) >> 20);
+        console(stream::STDOUT, start, text.len() as u64);
+    }
 }
 
 fn stdin_read(data: u64, len: u64) {

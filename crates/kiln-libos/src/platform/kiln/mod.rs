@@ -19,7 +19,7 @@ use kiln_abi::boot::BootInfo;
 #[cfg(feature = "fs")]
 use kiln_abi::hypercall::StdinReadArgs;
 use kiln_abi::hypercall::{
-    BlockArgs, ConsoleWriteArgs, ExitArgs, Hypercall, OutOfMemoryArgs, PanicArgs,
+    BlockArgs, ConsoleWriteArgs, ExitArgs, GrowMemoryArgs, Hypercall, OutOfMemoryArgs, PanicArgs,
 };
 
 use hypercall::hypercall;
@@ -183,6 +183,17 @@ pub fn report_out_of_memory(requested: usize) -> ! {
     };
     hypercall(Hypercall::OutOfMemory, &mut args);
     unreachable_after_stop()
+}
+
+/// Asks the monitor for at least `at_least` more bytes of memory: the
+/// usable block it mapped (address and length), or `None` at the limit.
+pub fn grow_memory(at_least: usize) -> Option<(usize, usize)> {
+    let mut args = GrowMemoryArgs {
+        at_least: at_least as u64,
+        ..GrowMemoryArgs::default()
+    };
+    hypercall(Hypercall::GrowMemory, &mut args);
+    (args.len != 0).then_some((args.start as usize, args.len as usize))
 }
 
 /// Makes a `File` hypercall (host volumes); the monitor fills in the
