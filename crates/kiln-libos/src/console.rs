@@ -17,20 +17,20 @@ use crate::preempt::NoPreempt;
 
 /// Standard output's line buffer. Standard error's is small: it is flushed
 /// after every call anyway, and together they must fit in one page of
-/// `.data` (each page the guest touches costs a fault on boot).
+/// `.bss` (each page the guest touches costs a fault on boot).
 const STDOUT_BUFFER: usize = 2048;
 const STDERR_BUFFER: usize = 256;
 
-struct Stream<const N: usize> {
-    id: u32,
+/// Stream `ID`'s buffer of `N` bytes. The id is a parameter, not a field,
+/// so the buffers' statics are all zeros: in `.bss`, not in the image.
+struct Stream<const ID: u32, const N: usize> {
     len: usize,
     buf: [u8; N],
 }
 
-impl<const N: usize> Stream<N> {
-    const fn new(id: u32) -> Self {
+impl<const ID: u32, const N: usize> Stream<ID, N> {
+    const fn new() -> Self {
         Self {
-            id,
             len: 0,
             buf: [0; N],
         }
@@ -38,7 +38,7 @@ impl<const N: usize> Stream<N> {
 
     fn flush(&mut self) {
         if self.len > 0 {
-            platform::console_write(self.id, &self.buf[..self.len]);
+            platform::console_write(ID, &self.buf[..self.len]);
             self.len = 0;
         }
     }
@@ -48,7 +48,7 @@ impl<const N: usize> Stream<N> {
     }
 }
 
-impl<const N: usize> Write for Stream<N> {
+impl<const ID: u32, const N: usize> Write for Stream<ID, N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let mut bytes = s.as_bytes();
         while !bytes.is_empty() {
@@ -67,22 +67,20 @@ impl<const N: usize> Write for Stream<N> {
 /// A console stream shared by the program. It is used with preemption
 /// disabled, on one vCPU, so the only re-entry is a panic while printing,
 /// which `try_borrow_mut` turns into an unbuffered write.
-struct Shared<const N: usize> {
-    id: u32,
-    stream: RefCell<Stream<N>>,
+struct Shared<const ID: u32, const N: usize> {
+    stream: RefCell<Stream<ID, N>>,
 }
 
 #[allow(unsafe_code)]
 // SAFETY: guest code runs on a single vCPU with interrupts off, and the
 // cell is only used with preemption disabled (`NoPreempt`), so it is never
 // accessed from two contexts at once.
-unsafe impl<const N: usize> Sync for Shared<N> {}
+unsafe impl<const ID: u32, const N: usize> Sync for Shared<ID, N> {}
 
-impl<const N: usize> Shared<N> {
-    const fn new(id: u32) -> Self {
+impl<const ID: u32, const N: usize> Shared<ID, N> {
+    const fn new() -> Self {
         Self {
-            id,
-            stream: RefCell::new(Stream::new(id)),
+            stream: RefCell::new(Stream::new()),
         }
     }
 
@@ -98,7 +96,7 @@ impl<const N: usize> Shared<N> {
                 }
             }
             Err(_) => {
-                let mut direct = Stream::<STDERR_BUFFER>::new(self.id);
+                let mut direct = Stream::<ID, STDERR_BUFFER>::new();
                 let _ = direct.write_fmt(args);
                 direct.flush();
             }
@@ -106,8 +104,8 @@ impl<const N: usize> Shared<N> {
     }
 }
 
-static STDOUT: Shared<STDOUT_BUFFER> = Shared::new(stream::STDOUT);
-static STDERR: Shared<STDERR_BUFFER> = Shared::new(stream::STDERR);
+static STDOUT: Shared<{ stream::STDOUT }, STDOUT_BUFFER> = Shared::new();
+static STDERR: Shared<{ stream::STDERR }, STDERR_BUFFER> = Shared::new();
 
 /// Flushes buffered standard output.
 pub fn flush() {

@@ -28,7 +28,7 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
-use core::ptr;
+use core::ptr::{self, NonNull};
 
 use crate::heap::HEAP;
 use crate::platform;
@@ -127,22 +127,25 @@ impl Thread {
     }
 }
 
-/// A thread stack, with its guard page at `base` when `guarded`.
+/// A thread stack, with a guard page of `guard_size` bytes (0 or one page)
+/// at `base`. No `bool` field: `Option<Stack>`'s `None` is then the null
+/// `base`, all zeros, so the scheduler's static stays in `.bss` rather than
+/// in the image.
 #[derive(Clone, Copy)]
 struct Stack {
-    base: *mut u8,
+    base: NonNull<u8>,
     size: usize,
-    guarded: bool,
+    guard_size: usize,
 }
 
 impl Stack {
     fn guard_size(&self) -> usize {
-        if self.guarded { GUARD } else { 0 }
+        self.guard_size
     }
 
     /// The lowest usable byte, above the guard page: where the canary lives.
     fn usable(&self) -> *mut u8 {
-        self.base.wrapping_add(self.guard_size())
+        self.base.as_ptr().wrapping_add(self.guard_size())
     }
 }
 
@@ -151,7 +154,9 @@ struct Scheduler {
     count: usize,
     stacks: [Option<Stack>; STACK_CACHE],
     current: *mut Thread,
-    next_id: u32,
+    /// Thread ids handed out so far (the next is one more): counted from
+    /// zero so the scheduler's static is all zeros, in `.bss`, not the image.
+    ids_issued: u32,
     /// Releases a finished thread's thread pointer (its TLS block).
     reaper: Option<fn(u64)>,
 }
@@ -168,7 +173,7 @@ static SCHED: Global = Global(UnsafeCell::new(Scheduler {
     count: 0,
     stacks: [None; STACK_CACHE],
     current: ptr::null_mut(),
-    next_id: 1,
+    ids_issued: 0,
     reaper: None,
 }));
 
@@ -212,7 +217,7 @@ pub fn current() -> *mut Thread {
             rsp: 0,
             tp: read_fs_base(),
             state: State::Running,
-            id: s.next_id,
+            id: s.ids_issued + 1,
             stack: None,
             key: 0,
             deadline: u64::MAX,
@@ -225,7 +230,7 @@ pub fn current() -> *mut Thread {
         if main.is_null() {
             platform::report_panic(b"kiln: no memory for the main thread");
         }
-        s.next_id += 1;
+        s.ids_issued += 1;
         s.threads[0] = main;
         s.count = 1;
         s.current = main;
@@ -246,15 +251,12 @@ fn take_stack(s: &mut Scheduler, size: usize) -> Option<Stack> {
     }
     let layout = Layout::from_size_align(size, STACK_ALIGN).ok()?;
     // SAFETY: a non-zero-sized layout.
-    let base = unsafe { HEAP.alloc(layout) };
-    if base.is_null() {
-        return None;
-    }
-    let guarded = platform::set_page_present(base as u64, false);
+    let base = NonNull::new(unsafe { HEAP.alloc(layout) })?;
+    let guarded = platform::set_page_present(base.as_ptr() as u64, false);
     Some(Stack {
         base,
         size,
-        guarded,
+        guard_size: if guarded { GUARD } else { 0 },
     })
 }
 
@@ -265,14 +267,14 @@ fn put_stack(s: &mut Scheduler, stack: Stack) {
         *slot = Some(stack);
         return;
     }
-    if stack.guarded {
-        platform::set_page_present(stack.base as u64, true);
+    if stack.guard_size > 0 {
+        platform::set_page_present(stack.base.as_ptr() as u64, true);
     }
     // SAFETY: allocated by `take_stack` with this size and alignment, and
     // no thread runs on it any more.
     unsafe {
         HEAP.dealloc(
-            stack.base,
+            stack.base.as_ptr(),
             Layout::from_size_align_unchecked(stack.size, STACK_ALIGN),
         )
     };
@@ -315,7 +317,7 @@ pub fn spawn(
     // word, pops six registers and returns into the trampoline, which calls
     // `entry(arg)` from r12 and r13. The two padding words leave rsp 16-byte
     // aligned at the trampoline's `call`, as the ABI requires.
-    let top = stack.base as u64 + stack.size as u64;
+    let top = stack.base.as_ptr() as u64 + stack.size as u64;
     let frame: [u64; 10] = [
         0x037f_0000_1f80,      // MXCSR 0x1f80 and x87 control word 0x037f: the defaults
         0,                     // r15
@@ -339,7 +341,7 @@ pub fn spawn(
         rsp,
         tp,
         state: State::Ready,
-        id: s.next_id,
+        id: s.ids_issued + 1,
         stack: Some(stack),
         key: 0,
         deadline: u64::MAX,
@@ -353,7 +355,7 @@ pub fn spawn(
         put_stack(s, stack);
         return ptr::null_mut();
     }
-    s.next_id += 1;
+    s.ids_issued += 1;
     s.threads[s.count] = thread;
     s.count += 1;
     // From now on another thread can run: time slices start.

@@ -44,9 +44,13 @@ struct Queue {
     /// The deferred writes' bytes (allocated on first use).
     staging: Option<Box<[u8]>>,
     used: usize,
-    /// Errors of deferred writes, not yet reported.
-    failed: Vec<(Handle, Errno)>,
 }
+
+/// Errors of deferred writes, not yet reported. Apart from [`QUEUE`]: an
+/// empty `Vec` is not all zeros, and inside the queue it would put the
+/// whole queue in the image's `.data` rather than `.bss`. Taken after
+/// `QUEUE` when both are held.
+static FAILED: Lock<Vec<(Handle, Errno)>> = Lock::new(Vec::new());
 
 static QUEUE: Lock<Queue> = Lock::new(Queue {
     blocks: [FileArgs {
@@ -69,8 +73,12 @@ static QUEUE: Lock<Queue> = Lock::new(Queue {
     count: 0,
     staging: None,
     used: 0,
-    failed: Vec::new(),
 });
+
+/// Drops the unreported errors of `handle`'s deferred writes.
+fn forget_errors(handle: Handle) {
+    FAILED.lock().retain(|(h, _)| *h != handle);
+}
 
 impl Queue {
     /// Makes `args` with the queued blocks in front, and notes the errors
@@ -83,7 +91,7 @@ impl Queue {
             if block.op == FileOp::Close as u32 {
                 // Its errors go with the handle, whose number the monitor
                 // may give the next file opened.
-                self.failed.retain(|(h, _)| *h != block.handle);
+                forget_errors(block.handle);
                 continue;
             }
             let short = block.op == FileOp::Write as u32
@@ -94,7 +102,7 @@ impl Queue {
                 } else {
                     Errno(kiln_abi::errno::ENOSPC)
                 };
-                self.failed.push((block.handle, errno));
+                FAILED.lock().push((block.handle, errno));
             }
         }
         self.count = 0;
@@ -172,9 +180,9 @@ pub fn write_behind(handle: Handle, data: &[u8], offset: Option<u64>) -> bool {
 
 /// The error of an earlier deferred write on `handle`, if one failed (reported once).
 pub fn take_error(handle: Handle) -> Option<Errno> {
-    let mut queue = QUEUE.lock();
-    let at = queue.failed.iter().position(|(h, _)| *h == handle)?;
-    Some(queue.failed.remove(at).1)
+    let mut failed = FAILED.lock();
+    let at = failed.iter().position(|(h, _)| *h == handle)?;
+    Some(failed.remove(at).1)
 }
 
 fn on_path(op: FileOp, volume: u32, path: &[u8]) -> FileArgs {
@@ -209,7 +217,7 @@ pub fn open(volume: u32, path: &[u8], flags: i32, mode: u32) -> Result<Handle> {
 /// error on a host file has nothing left to report).
 pub fn close(handle: Handle) {
     let mut queue = QUEUE.lock();
-    queue.failed.retain(|(h, _)| *h != handle);
+    forget_errors(handle);
     queue.push(on_handle(FileOp::Close, handle));
 }
 
