@@ -188,6 +188,24 @@ fn net_client_fetches_from_a_server_on_the_host() {
     );
 }
 
+/// A connection to a host port nobody listens on is refused at once, as it
+/// is for a program on the host, not left to the client's own timeout.
+#[test]
+fn a_closed_host_port_refuses_the_guest_at_once_through_passt() {
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("address").port();
+    drop(closed);
+    let client = image("examples/net-client", false);
+    let url = format!("http://10.0.2.2:{port}/");
+    let started = std::time::Instant::now();
+    let run = run_image(&client, &["--net", "user", "--timeout", "30s"], &[&url]);
+    let took = started.elapsed();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("ConnectionRefused"), "{}", run.stderr);
+    // net-client gives up on its own after 10 s; a refusal takes a boot.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
 /// A program that writes to a socket and exits at once: its bytes leave
 /// with the exit, though output is otherwise sent only when the program
 /// idles (or every 200 µs while it keeps making socket calls).

@@ -75,11 +75,12 @@ impl FrameReader {
     }
 
     /// The next frame, reading `fd` if none is buffered; it stays until
-    /// [`consume`](Self::consume). `None` when none has arrived.
-    pub fn peek(&mut self, fd: RawFd) -> io::Result<Option<&[u8]>> {
+    /// [`consume`](Self::consume), and may be changed in place meanwhile.
+    /// `None` when none has arrived.
+    pub fn peek(&mut self, fd: RawFd) -> io::Result<Option<&mut [u8]>> {
         loop {
             if let Some(frame) = self.buffered()? {
-                return Ok(Some(&self.buf[frame]));
+                return Ok(Some(&mut self.buf[frame]));
             }
             if !self.fill(fd)? {
                 return Ok(None);

@@ -139,7 +139,10 @@ impl Backend for Passt {
     }
 
     fn peek(&mut self) -> io::Result<Option<&[u8]>> {
-        self.incoming.peek(self.socket.as_raw_fd())
+        Ok(self
+            .incoming
+            .peek(self.socket.as_raw_fd())?
+            .map(|frame| &*acknowledge_reset(frame)))
     }
 
     fn consume(&mut self) {
@@ -154,6 +157,52 @@ impl Backend for Passt {
     fn ready(&self) -> bool {
         self.incoming.heard()
     }
+}
+
+/// Sets the ACK flag on a TCP reset that names an acknowledgment number
+/// but lacks the flag, and returns the frame.
+///
+/// passt (Debian 12's, 2023-03) answers a guest's SYN to a closed host port
+/// with such a reset. In SYN-SENT a reset counts only when it acknowledges
+/// the SYN (RFC 9293 3.10.7.3; Linux's guests and smoltcp both ignore this
+/// one), so the guest's connect would wait out its retries (a minute and
+/// more) where a program on the host is refused at once. passt's
+/// acknowledgment number is the one the SYN needs; setting the flag, with
+/// the checksum updated to match (RFC 1624), makes it the reset it meant.
+/// A reset whose acknowledgment number is zero is left alone.
+fn acknowledge_reset(frame: &mut [u8]) -> &mut [u8] {
+    const ETHERNET: usize = 14;
+    const RST: u8 = 0x04;
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    let ipv4 = frame.get(12..14) == Some(&[0x08, 0x00]);
+    let Some(&version_ihl) = frame.get(ETHERNET) else {
+        return frame;
+    };
+    let header = usize::from(version_ihl & 0x0f) * 4;
+    let tcp = ETHERNET + header;
+    if !ipv4 || version_ihl >> 4 != 4 || frame.get(ETHERNET + 9) != Some(&6) {
+        return frame;
+    }
+    let Some(segment) = frame.get_mut(tcp..tcp + 20) else {
+        return frame;
+    };
+    let flags = segment[13];
+    let acknowledges = segment[8..12] != [0; 4];
+    if flags & (RST | SYN | ACK) != RST || !acknowledges {
+        return frame;
+    }
+    let old_word = u16::from_be_bytes([segment[12], flags]);
+    segment[13] = flags | ACK;
+    let new_word = u16::from_be_bytes([segment[12], flags | ACK]);
+    let checksum = u16::from_be_bytes([segment[16], segment[17]]);
+    // RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m'), in ones' complement.
+    let mut sum = u32::from(!checksum) + u32::from(!old_word) + u32::from(new_word);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    segment[16..18].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    frame
 }
 
 /// An ARP announcement of the guest's address from its MAC.
@@ -258,4 +307,73 @@ pub fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: socketpair succeeded, so both are open descriptors we own.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acknowledge_reset;
+
+    /// The reset passt sent for a SYN to a closed host port (10.0.2.2:39999
+    /// to the guest 10.0.2.15), captured from its socket.
+    const PASST_RESET: [u8; 54] = [
+        0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x02, 0xfc, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x45,
+        0x00, 0x00, 0x28, 0x00, 0x00, 0x00, 0x00, 0xff, 0x06, 0xa3, 0xbf, 0x0a, 0x00, 0x02, 0x02,
+        0x0a, 0x00, 0x02, 0x0f, 0x9c, 0x3f, 0xbd, 0x01, 0x78, 0x4a, 0x4f, 0xda, 0x6a, 0x1b, 0x2e,
+        0x22, 0x50, 0x04, 0xff, 0xff, 0xde, 0x2c, 0x00, 0x00,
+    ];
+
+    /// The TCP checksum over the pseudo-header and segment: 0 when valid.
+    fn tcp_checksum(frame: &[u8]) -> u16 {
+        let segment = &frame[34..];
+        let mut sum: u32 = 0;
+        let mut add = |bytes: &[u8]| {
+            for pair in bytes.chunks(2) {
+                sum += u32::from(u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]));
+            }
+        };
+        add(&frame[26..34]);
+        add(&[0, 6]);
+        add(&(segment.len() as u16).to_be_bytes());
+        add(segment);
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+
+    #[test]
+    fn passts_reset_to_a_syn_gets_its_ack_flag_and_a_valid_checksum() {
+        let mut frame = PASST_RESET;
+        assert_eq!(tcp_checksum(&frame), 0, "the capture is valid as sent");
+        acknowledge_reset(&mut frame);
+        assert_eq!(frame[47], 0x14, "RST and ACK");
+        assert_eq!(tcp_checksum(&frame), 0);
+        assert_eq!(frame[..47], PASST_RESET[..47]);
+        // Done once: a second look (peek then consume) changes nothing.
+        let fixed = frame;
+        acknowledge_reset(&mut frame);
+        assert_eq!(frame, fixed);
+    }
+
+    #[test]
+    fn other_segments_and_frames_are_left_alone() {
+        let mut zero_ack = PASST_RESET;
+        zero_ack[42..46].copy_from_slice(&[0; 4]);
+        let mut syn = PASST_RESET;
+        syn[47] = 0x02;
+        let mut udp = PASST_RESET;
+        udp[23] = 17;
+        let mut short = PASST_RESET[..40].to_vec();
+        for frame in [
+            &mut zero_ack[..],
+            &mut syn[..],
+            &mut udp[..],
+            &mut short[..],
+            &mut [],
+        ] {
+            let before = frame.to_vec();
+            acknowledge_reset(frame);
+            assert_eq!(frame, &before[..]);
+        }
+    }
 }
