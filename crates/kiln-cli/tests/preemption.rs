@@ -91,6 +91,36 @@ fn assert_steady_heartbeat(stdout: &str) {
     }
 }
 
+/// A seeded random mix of mutex, rwlock, condvar queue, channel, atomic,
+/// barrier and epoll-on-pipes operations by threads preempted anywhere:
+/// no update lost, no torn read, no lost wake-up (a hang would meet the
+/// timeout), and the same totals as the same program on Linux, for
+/// several seeds. Debug builds: more instructions per operation, so more
+/// ticks land inside the library OS's and the program's critical sections.
+#[test]
+fn randomized_stress_of_synchronisation_and_epoll_matches_linux() {
+    const STRESS: &str = "tests/guests/std-stress";
+    let program = image(STRESS, false);
+    let mut ticks = 0;
+    for seed in ["1", "2", "3", "4"] {
+        let kiln = run_image(
+            &program,
+            &["--timeout", "120s", "--verbose"],
+            &[seed, "150"],
+        );
+        assert_eq!(kiln.code, 0, "seed {seed}: {}", kiln.stderr);
+        let linux = run_native(STRESS, &[seed, "150"], b"");
+        assert_eq!(linux.code, 0, "seed {seed} on Linux: {}", linux.stderr);
+        assert!(linux.stdout.contains("torn reads 0"), "{}", linux.stdout);
+        assert_eq!(kiln.stdout, linux.stdout, "seed {seed}");
+        ticks += exits(&kiln.stderr, "signal");
+    }
+    assert!(
+        ticks >= 4,
+        "only {ticks} time slices ended: preemption was barely exercised"
+    );
+}
+
 #[test]
 fn a_lone_thread_gets_no_ticks() {
     let (stdout, stderr) = same_as_linux("alone", &["--verbose"]);
