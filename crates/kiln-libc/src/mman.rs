@@ -1,9 +1,10 @@
-//! `mmap` and friends, for anonymous memory only.
+//! `mmap` and friends: anonymous memory, and files as the library OS maps
+//! them (copies kept current for `MAP_SHARED`; see `kiln_libos::fs`'s
+//! `mapping` module).
 //!
-//! There are no files to map yet, and guest code runs at CPL3 without a
-//! page-table interface, so `mprotect` is accepted without effect (`std`
-//! uses it only for guard pages, which the monitor already provides for the
-//! main stack).
+//! Guest code runs at CPL3 without a page-table interface, so `mprotect`
+//! is accepted without effect (`std` uses it only for guard pages, which
+//! the monitor already provides for the main stack).
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
@@ -16,7 +17,10 @@ use crate::{CInt, CLong};
 const PAGE: usize = 4096;
 const MAP_FIXED: CInt = 0x10;
 const MAP_ANONYMOUS: CInt = 0x20;
+const MAP_SHARED: CInt = 0x01;
 const MAP_PRIVATE: CInt = 0x02;
+const MAP_SHARED_VALIDATE: CInt = 0x03;
+const MAP_TYPE: CInt = 0x0f;
 const MAP_FAILED: *mut c_void = !0usize as *mut c_void;
 
 /// `mmap(2)` (also exported as `mmap64`).
@@ -24,19 +28,22 @@ const MAP_FAILED: *mut c_void = !0usize as *mut c_void;
 pub extern "C" fn mmap64(
     _addr: *mut c_void,
     len: usize,
-    _prot: CInt,
+    prot: CInt,
     flags: CInt,
-    _fd: CInt,
-    _offset: CLong,
+    fd: CInt,
+    offset: CLong,
 ) -> *mut c_void {
-    traced!("mmap64"(len, flags) {
-    if flags & MAP_ANONYMOUS == 0 {
-        errno::set(code::ENODEV);
-        return MAP_FAILED;
-    }
-    if flags & MAP_FIXED != 0 || len == 0 {
+    traced!("mmap64"(len, prot, flags, fd, offset) {
+    let sharing = flags & MAP_TYPE;
+    if flags & MAP_FIXED != 0
+        || len == 0
+        || !(sharing == MAP_SHARED || sharing == MAP_PRIVATE || sharing == MAP_SHARED_VALIDATE)
+    {
         errno::set(code::EINVAL);
         return MAP_FAILED;
+    }
+    if flags & MAP_ANONYMOUS == 0 {
+        return map_file(len, prot, sharing != MAP_PRIVATE, fd, offset);
     }
     let Some(layout) = page_layout(len) else {
         errno::set(code::ENOMEM);
@@ -52,10 +59,39 @@ pub extern "C" fn mmap64(
     })
 }
 
-/// The page-rounded layout of a `len`-byte mapping, if one can exist.
+/// `mmap` of descriptor `fd`: `offset` must be page-aligned, as on Linux.
+fn map_file(len: usize, prot: CInt, shared: bool, fd: CInt, offset: CLong) -> *mut c_void {
+    const PROT_WRITE: CInt = 2;
+    // As Linux: an unaligned offset is invalid; an aligned negative one
+    // does not fit a file.
+    if !offset.unsigned_abs().is_multiple_of(PAGE as u64) {
+        errno::set(code::EINVAL);
+        return MAP_FAILED;
+    }
+    let Ok(offset) = u64::try_from(offset) else {
+        errno::set(code::EOVERFLOW);
+        return MAP_FAILED;
+    };
+    let request = kiln_libos::fs::MapRequest {
+        fd,
+        len,
+        offset,
+        shared,
+        writable: prot & PROT_WRITE != 0,
+    };
+    match kiln_libos::fs::map(request) {
+        Ok(memory) => memory.cast(),
+        Err(e) => {
+            errno::set(e.0);
+            MAP_FAILED
+        }
+    }
+}
+
+/// The page-rounded layout of a `len`-byte mapping, if one can exist: the
+/// library OS's, which allocates file mappings.
 fn page_layout(len: usize) -> Option<Layout> {
-    let size = len.checked_next_multiple_of(PAGE)?;
-    Layout::from_size_align(size, PAGE).ok()
+    kiln_libos::fs::map_layout(len)
 }
 
 /// `mmap(2)`.
@@ -84,6 +120,8 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> CInt {
     if len == 0 || addr.is_null() || !(addr as usize).is_multiple_of(PAGE) {
         return errno::fail(code::EINVAL);
     }
+    // A file's shared mapping stops following the file first.
+    kiln_libos::fs::unmap(addr as usize);
     // SAFETY: per the caller, this is a whole mapping from mmap64.
     unsafe { HEAP.dealloc(addr.cast(), layout) };
     0
@@ -133,6 +171,8 @@ pub unsafe extern "C" fn mremap(
     if new == MAP_FAILED {
         return MAP_FAILED;
     }
+    // A file's shared mapping that moves stops following the file.
+    kiln_libos::fs::unmap(old as usize);
     // SAFETY: per the caller `old` holds `old_len` bytes; `new` is a fresh
     // mapping of `new_len`; they are distinct blocks. Then the old block,
     // a whole mapping, is released.

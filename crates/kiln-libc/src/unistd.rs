@@ -285,6 +285,45 @@ pub extern "C" fn ftruncate64(fd: CInt, len: CLong) -> CInt {
     })
 }
 
+/// `ftruncate(2)`: `off_t` is 64 bits on x86_64, so it is `ftruncate64`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ftruncate(fd: CInt, len: CLong) -> CInt {
+    ftruncate64(fd, len)
+}
+
+/// `truncate64(2)`: the file at `path`, opened for writing as Linux
+/// requires (`EISDIR` for a directory, `EACCES` without write access).
+///
+/// # Safety
+/// `path` must be a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn truncate64(path: *const c_char, len: CLong) -> CInt {
+    traced!("truncate64"(len) {
+    let Ok(len) = u64::try_from(len) else {
+        return errno::fail(code::EINVAL);
+    };
+    // SAFETY: per the caller.
+    let truncated = unsafe { c_path(path) }
+        .and_then(|path| fs::open(AT_FDCWD, path, fs::flags::O_WRONLY | fs::flags::O_CLOEXEC, 0))
+        .and_then(|fd| {
+            let result = fs::truncate(fd, len);
+            let _ = fs::close(fd);
+            result
+        });
+    errno::check(truncated.map(|()| 0)) as CInt
+    })
+}
+
+/// `truncate(2)`: as [`truncate64`].
+///
+/// # Safety
+/// `path` must be a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn truncate(path: *const c_char, len: CLong) -> CInt {
+    // SAFETY: per the caller.
+    unsafe { truncate64(path, len) }
+}
+
 /// `getcwd(3)`; with a null `buf`, a `malloc`ed one (glibc's extension).
 ///
 /// # Safety

@@ -23,6 +23,9 @@
 mod event;
 mod fd_links;
 mod lock;
+// The one part of the file layer that touches raw memory: the mappings.
+#[allow(unsafe_code)]
+mod mapping;
 mod path;
 mod pipe;
 mod stdin;
@@ -49,6 +52,7 @@ use tree::{Found, Ino, Kind, Tree};
 
 pub use event::{Event, bits as epoll};
 pub use kiln_abi::file::FileStat as Stat;
+pub use mapping::{Request as MapRequest, layout as map_layout, map, unmap};
 pub use system::RELEASE;
 
 /// A Linux error number.
@@ -199,6 +203,8 @@ struct Fs {
     umask: u32,
     /// Locks on the tree's files.
     locks: lock::Locks,
+    /// Shared mappings of files, which the program's writes keep current.
+    mappings: Vec<mapping::Mapping>,
 }
 
 static FS: Lock<Option<Fs>> = Lock::new(None);
@@ -306,6 +312,7 @@ impl Fs {
             // Linux's usual default, so new files are 0o644, directories 0o755.
             umask: 0o022,
             locks: lock::Locks::default(),
+            mappings: Vec::new(),
         };
         for (fd, stream) in [(0, 0), (1, stream::STDOUT), (2, stream::STDERR)] {
             let status = if fd == 0 { O_RDONLY } else { O_WRONLY };
@@ -732,6 +739,36 @@ impl Fs {
     }
 
     fn write(&mut self, fd: i32, data: &[u8], at: Option<u64>) -> Step<usize> {
+        let index = match self.fd(fd) {
+            Ok(fd) => fd.description,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        if !self.must_write_through(index) {
+            return self.write_object(fd, data, at, false);
+        }
+        // Where a tree file's bytes go, worked out as `write_object` does.
+        let tree_offset = self.descriptions[index]
+            .as_ref()
+            .and_then(|d| match d.object {
+                Object::File(ino) if d.status & O_APPEND != 0 => {
+                    Some(self.tree.contents(ino).len() as u64)
+                }
+                Object::File(_) => Some(at.unwrap_or(d.offset)),
+                _ => None,
+            });
+        let step = self.write_object(fd, data, at, true);
+        if let Step::Done(Ok(n)) = step {
+            match tree_offset {
+                Some(offset) => self.written(index, offset, &data[..n]),
+                None => self.changed(index),
+            }
+        }
+        step
+    }
+
+    /// [`Fs::write`] on the object; `mapped` when a shared mapping shows
+    /// its file, so a volume's write is made at once, not deferred.
+    fn write_object(&mut self, fd: i32, data: &[u8], at: Option<u64>, mapped: bool) -> Step<usize> {
         let (description, tree, pipes) = match self.split(fd) {
             Ok(parts) => parts,
             Err(e) => return Step::Done(Err(e)),
@@ -780,7 +817,7 @@ impl Fs {
             Object::Volume { handle } => match volume::take_error(handle) {
                 Some(error) => Err(error),
                 None if in_range(at, data.len()).is_err() => Err(Errno(EINVAL)),
-                None if volume::write_behind(handle, data, at) => Ok(data.len()),
+                None if !mapped && volume::write_behind(handle, data, at) => Ok(data.len()),
                 None => volume::write(handle, data, at),
             },
             Object::File(ino) => {
@@ -1213,13 +1250,16 @@ pub fn fsync(fd: i32, data_only: bool) -> Result<()> {
 /// `ftruncate(2)`.
 pub fn truncate(fd: i32, len: u64) -> Result<()> {
     with(|fs| {
+        let index = fs.fd(fd)?.description;
         let (description, tree, _) = fs.split(fd)?;
         let writable = description.status & O_ACCMODE != O_RDONLY;
         match description.object {
             Object::Volume { handle } => volume::truncate(handle, len),
             Object::File(ino) if writable => tree.truncate(ino, len),
             _ => Err(Errno(EINVAL)),
-        }
+        }?;
+        fs.changed(index);
+        Ok(())
     })
 }
 
