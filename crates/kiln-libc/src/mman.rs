@@ -184,11 +184,12 @@ pub unsafe extern "C" fn mremap(
     })
 }
 
-/// `msync(2)`: anonymous memory has nothing to write back; only the
-/// arguments are checked, as Linux does (a page-aligned address, known
-/// flags, not both `MS_SYNC` and `MS_ASYNC`).
+/// `msync(2)`: the arguments are checked as Linux does (a page-aligned
+/// address, known flags, not both `MS_SYNC` and `MS_ASYNC`), then a file's
+/// shared writable mapping is written back; anonymous memory has nothing
+/// to write back.
 #[unsafe(no_mangle)]
-pub extern "C" fn msync(addr: *mut c_void, _len: usize, flags: CInt) -> CInt {
+pub extern "C" fn msync(addr: *mut c_void, len: usize, flags: CInt) -> CInt {
     const MS_ASYNC: CInt = 1;
     const MS_INVALIDATE: CInt = 2;
     const MS_SYNC: CInt = 4;
@@ -200,6 +201,8 @@ pub extern "C" fn msync(addr: *mut c_void, _len: usize, flags: CInt) -> CInt {
     {
         return errno::fail(code::EINVAL);
     }
+    // A file's shared mapping writes its stores back.
+    kiln_libos::fs::sync_mapping(addr as usize, len);
     0
     })
 }

@@ -11,12 +11,18 @@ pub fn exit(status: i32) -> ! {
     platform::exit(status)
 }
 
-/// Hands buffered output on before the program ends: console lines,
-/// deferred writes to host volumes, and what sockets have yet to send.
+/// Hands buffered output on before the program ends: console lines, the
+/// stores in files' shared mappings, deferred writes to host volumes, and
+/// what sockets have yet to send.
 pub fn flush_output() {
     console::flush();
     #[cfg(feature = "fs")]
-    crate::fs::flush();
+    {
+        // Stores in files' shared mappings reach the files, as a kernel's
+        // page cache would still write them back.
+        crate::fs::write_back_mappings();
+        crate::fs::flush();
+    }
     #[cfg(feature = "net")]
     if let Some(net) = crate::net::hooks() {
         (net.flush)();

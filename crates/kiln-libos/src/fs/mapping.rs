@@ -5,15 +5,19 @@
 //! is a copy: page-aligned heap memory filled from the file when it is
 //! made, as unikernels without a page cache do. That is exactly POSIX for
 //! `MAP_PRIVATE` (whether later changes to the file show through a private
-//! mapping is unspecified). A `MAP_SHARED` read-only mapping must show the
-//! file as it changes: the program's own writes (`write`, `pwrite`,
-//! `ftruncate`) to a mapped file are copied into its shared mappings, the
-//! one writer a unikernel has besides the host. Such a mapping keeps its
-//! open file description alive, as Linux's keeps the file, until `munmap`.
+//! mapping is unspecified). A `MAP_SHARED` mapping must show the file as it
+//! changes, and its stores must reach the file: the program's own writes
+//! (`write`, `pwrite`, `ftruncate`) to a mapped file are copied into its
+//! shared mappings (the one writer a unikernel has besides the host), and
+//! a writable shared mapping is written back to its file (never past the
+//! file's end, as a page beyond it is not the file's) before anything else
+//! reads or changes that file, at `msync` and `munmap`, and when the
+//! program ends. A shared mapping keeps its open file description alive,
+//! as Linux's keeps the file, until `munmap`.
 //!
-//! Shared *writable* mappings are refused (`ENODEV`): their stores would
-//! have to reach the file, and `read` see them, without a page fault to
-//! notice either.
+//! What a copy cannot do: see the host change a volume file, and keep two
+//! writable shared mappings of the same bytes in step (each sees the
+//! other's stores only once one is written back).
 
 use alloc::vec::Vec;
 use core::alloc::{GlobalAlloc, Layout};
@@ -28,6 +32,7 @@ use crate::heap::HEAP;
 const PAGE: usize = 4096;
 
 /// A live shared mapping.
+#[derive(Clone, Copy)]
 pub(super) struct Mapping {
     /// The open file description it keeps alive (one of its `refs`).
     description: usize,
@@ -36,6 +41,8 @@ pub(super) struct Mapping {
     /// Its memory.
     addr: usize,
     len: usize,
+    /// Its stores go back to the file.
+    writable: bool,
 }
 
 /// What a mapping of a descriptor needs from `mmap`'s arguments.
@@ -91,7 +98,7 @@ pub fn map(request: Request) -> Result<*mut u8> {
             }
             _ => false,
         };
-        if !(file || zero_device) || (request.shared && request.writable && file) {
+        if !(file || zero_device) {
             return Err(Errno(ENODEV));
         }
         // SAFETY: a non-zero-sized layout.
@@ -105,6 +112,7 @@ pub fn map(request: Request) -> Result<*mut u8> {
         }
         // SAFETY: `memory` is a fresh allocation of at least `len` bytes.
         let copy = unsafe { core::slice::from_raw_parts_mut(memory, request.len) };
+        fs.write_back(index);
         if let Err(e) = fill(fs, index, request.offset, copy) {
             // SAFETY: allocated above with this layout, not handed out.
             unsafe { HEAP.dealloc(memory, layout) };
@@ -117,21 +125,79 @@ pub fn map(request: Request) -> Result<*mut u8> {
                 offset: request.offset,
                 addr: memory as usize,
                 len: request.len,
+                writable: request.writable,
             });
         }
         Ok(memory)
     })
 }
 
-/// Forgets the shared mapping at `addr`, if there is one, releasing its
-/// file description; the caller frees the memory.
+/// Forgets the shared mapping at `addr`, if there is one, after writing it
+/// back, releasing its file description; the caller frees the memory.
 pub fn unmap(addr: usize) {
     with(|fs| {
         if let Some(at) = fs.mappings.iter().position(|m| m.addr == addr) {
             let mapping = fs.mappings.swap_remove(at);
+            store(fs, &mapping);
             fs.release(mapping.description);
         }
     });
+}
+
+/// `msync`: writes back the writable shared mappings that overlap
+/// `addr..addr + len`.
+pub fn sync(addr: usize, len: usize) {
+    with(|fs| {
+        let end = addr.saturating_add(len);
+        for i in 0..fs.mappings.len() {
+            let m = fs.mappings[i];
+            if m.addr < end && addr < m.addr + m.len {
+                store(fs, &m);
+            }
+        }
+    });
+}
+
+/// Writes every writable shared mapping back, as the program ends.
+pub fn write_back_all() {
+    with(|fs| {
+        for i in 0..fs.mappings.len() {
+            let m = fs.mappings[i];
+            store(fs, &m);
+        }
+    });
+}
+
+/// Writes a writable mapping's bytes back to its file, up to the file's
+/// end. An error is dropped: as for a page Linux fails to write back, the
+/// program learns of it only from `msync`'s answer, which Kiln does not
+/// give (the stores stay in memory, shown to later mappings).
+fn store(fs: &mut Fs, m: &Mapping) {
+    if !m.writable {
+        return;
+    }
+    let Some(description) = fs.descriptions[m.description].as_ref() else {
+        return;
+    };
+    let size = match description.object {
+        Object::File(ino) => fs.tree.contents(ino).len() as u64,
+        Object::Volume { handle } => match volume::stat_handle(handle) {
+            Ok(stat) => stat.size,
+            Err(_) => return,
+        },
+        _ => return,
+    };
+    let len = size.saturating_sub(m.offset).min(m.len as u64) as usize;
+    if len == 0 {
+        return;
+    }
+    // SAFETY: the first `len` of the mapping's live bytes.
+    let bytes = unsafe { core::slice::from_raw_parts(m.addr as *const u8, len) };
+    let _ = match description.object {
+        Object::File(ino) => fs.tree.write_at(ino, m.offset, bytes).map(|_| ()),
+        Object::Volume { handle } => volume::write(handle, bytes, Some(m.offset)).map(|_| ()),
+        _ => Ok(()),
+    };
 }
 
 /// Reads the file of description `index` from `offset` into `buf`, up to
@@ -240,5 +306,19 @@ impl Fs {
     /// (not deferred): a shared mapping must see them.
     pub(super) fn must_write_through(&self, index: usize) -> bool {
         self.mapped(index)
+    }
+
+    /// Before description `index`'s file is read or changed: the stores of
+    /// its writable shared mappings go to the file first.
+    pub(super) fn write_back(&mut self, index: usize) {
+        if !self.mappings.iter().any(|m| m.writable) || !self.mapped(index) {
+            return;
+        }
+        for i in 0..self.mappings.len() {
+            let m = self.mappings[i];
+            if self.same_file(&m, index) {
+                store(self, &m);
+            }
+        }
     }
 }

@@ -52,7 +52,10 @@ use tree::{Found, Ino, Kind, Tree};
 
 pub use event::{Event, bits as epoll};
 pub use kiln_abi::file::FileStat as Stat;
-pub use mapping::{Request as MapRequest, layout as map_layout, map, unmap};
+pub use mapping::{
+    Request as MapRequest, layout as map_layout, map, sync as sync_mapping, unmap,
+    write_back_all as write_back_mappings,
+};
 pub use system::RELEASE;
 
 /// A Linux error number.
@@ -655,6 +658,11 @@ impl Fs {
     }
 
     fn read(&mut self, fd: i32, buf: &mut [u8], at: Option<u64>) -> Step<usize> {
+        if !self.mappings.is_empty()
+            && let Ok(fd) = self.fd(fd)
+        {
+            self.write_back(fd.description);
+        }
         let (description, tree, pipes) = match self.split(fd) {
             Ok(parts) => parts,
             Err(e) => return Step::Done(Err(e)),
@@ -746,6 +754,9 @@ impl Fs {
         if !self.must_write_through(index) {
             return self.write_object(fd, data, at, false);
         }
+        // Stores in writable mappings first, so those the program makes
+        // after this write do not undo it.
+        self.write_back(index);
         // Where a tree file's bytes go, worked out as `write_object` does.
         let tree_offset = self.descriptions[index]
             .as_ref()
@@ -1251,6 +1262,7 @@ pub fn fsync(fd: i32, data_only: bool) -> Result<()> {
 pub fn truncate(fd: i32, len: u64) -> Result<()> {
     with(|fs| {
         let index = fs.fd(fd)?.description;
+        fs.write_back(index);
         let (description, tree, _) = fs.split(fd)?;
         let writable = description.status & O_ACCMODE != O_RDONLY;
         match description.object {

@@ -48,19 +48,23 @@ fn pwrite(fd: i32, data: &[u8], offset: i64) {
 fn main() {
     let mut args = std::env::args().skip(1);
     let first = args.next().expect("a directory");
-    if first == "shared-writable" {
+    if first == "store-at-exit" {
+        // A store the program never syncs reaches the file when it ends.
         let dir = args.next().expect("a directory");
-        let file = path(&dir, "mmap-shared-writable");
+        let file = path(&dir, "mmap-at-exit");
         let fd = open(&file, libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC);
-        pwrite(fd, b"data", 0);
-        let answer = map(
-            4096,
+        pwrite(fd, &[b'-'; 64], 0);
+        let map = map(
+            64,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_SHARED,
             fd,
             0,
-        );
-        println!("shared writable: {:?}", answer.map(|_| "mapped"));
+        )
+        .expect("shared writable");
+        // SAFETY: 18 bytes inside the 64-byte mapping.
+        unsafe { ptr::copy_nonoverlapping(b"stored before exit".as_ptr(), map, 18) };
+        println!("stored");
         return;
     }
     let dir = first;
@@ -134,6 +138,46 @@ fn main() {
     }
     pwrite(other, b"after unmap", 0);
     println!("written after munmap: ok");
+
+    // A shared writable mapping: its stores are the file's for every
+    // reader, and the program's writes show in it.
+    let file = path(&dir, "mmap-writable");
+    let rw = open(&file, libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC);
+    pwrite(rw, &[b'b'; 8192], 0);
+    let writable = map(
+        8192,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED,
+        rw,
+        0,
+    )
+    .expect("shared writable");
+    // SAFETY: inside the writable mapping.
+    unsafe { ptr::copy_nonoverlapping(b"STORED".as_ptr(), writable.add(10), 6) };
+    let mut seen = [0u8; 8];
+    // SAFETY: a live buffer of 8 bytes.
+    unsafe { libc::pread(rw, seen.as_mut_ptr().cast(), 8, 9) };
+    println!("read sees the store: {}", String::from_utf8_lossy(&seen));
+    pwrite(rw, b"PW", 100);
+    println!("the map sees pwrite: {}", show(writable, 98, 6));
+    // SAFETY: inside the writable mapping; then an msync of it.
+    unsafe {
+        ptr::copy_nonoverlapping(b"SYNCED".as_ptr(), writable.add(5000), 6);
+        println!(
+            "msync: {}",
+            libc::msync(writable.cast(), 8192, libc::MS_SYNC)
+        );
+    }
+    let reader = open(&file, libc::O_RDONLY);
+    let copy = map(8192, libc::PROT_READ, libc::MAP_PRIVATE, reader, 0).expect("copy");
+    println!("a new mapping sees it: {}", show(copy, 4999, 8));
+    // SAFETY: inside the writable mapping; then unmapping it whole.
+    unsafe {
+        writable.add(8000).write(b'U');
+        assert_eq!(libc::munmap(writable.cast(), 8192), 0);
+        libc::pread(reader, seen.as_mut_ptr().cast(), 3, 7999);
+    }
+    println!("after munmap: {}", String::from_utf8_lossy(&seen[..3]));
 
     // The errors, in Linux's order of checks.
     let read_only = open(&file, libc::O_RDONLY);
