@@ -195,7 +195,7 @@ fn first_request_boots_an_instance_and_idle_ones_stop() {
 fn a_spare_monitor_waits_without_a_vm_and_boots_the_first_connection() {
     let serve = Serve::start(&[]);
     let pid = serve.server.0.id();
-    let spare = wait_until(|| children(pid).first().copied());
+    let spare = settled_spare(pid);
     assert!(!has_vm(spare), "the spare has no VM");
     let cmdline = std::fs::read(format!("/proc/{spare}/cmdline")).unwrap_or_default();
     assert!(
@@ -235,6 +235,22 @@ fn net_ports_serves_without_passt() {
         );
     }
     drop(connect_and_echo(serve.port, b"and again, warm"));
+}
+
+/// The spare monitor of `kiln serve` `pid`, once its passt has started and
+/// held its port for a while. A spare's port is one the kernel had free a
+/// moment before passt binds it; when another process takes it first, that
+/// spare ends and `kiln serve` starts another (by design), so the one to
+/// watch is the one that stays.
+fn settled_spare(pid: u32) -> u32 {
+    loop {
+        let spare = wait_until(|| children(pid).first().copied());
+        wait_until(|| (!children(spare).is_empty()).then_some(()));
+        thread::sleep(Duration::from_millis(300));
+        if children(pid).contains(&spare) && !children(spare).is_empty() {
+            return spare;
+        }
+    }
 }
 
 /// Polls `found` for up to 10 s.
