@@ -315,6 +315,11 @@ impl Socket {
         }
     }
 
+    /// What it carries.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
     /// The scheduler key its waiters wait on: its own address.
     pub fn key(&self) -> usize {
         self as *const Self as usize
@@ -365,7 +370,7 @@ impl Socket {
     }
 
     /// Whether a connection attempt is still under way.
-    pub fn is_connecting(&mut self, set: &mut SocketSet<'_>) -> bool {
+    fn is_connecting(&mut self, set: &mut SocketSet<'_>) -> bool {
         self.settle(set);
         self.connecting
     }
@@ -538,7 +543,9 @@ impl Socket {
                 if !socket.may_recv() || self.read_shut {
                     ready |= wanted & POLLRDHUP;
                 }
-                if socket.can_send() {
+                // As Linux: a connection whose writing half is over (shut,
+                // reset, refused) is writable, the write failing at once.
+                if socket.can_send() || !socket.may_send() {
                     ready |= POLLOUT;
                 }
                 if matches!(socket.state(), tcp::State::Closed | tcp::State::TimeWait) {
@@ -812,9 +819,13 @@ pub fn accept(net: &mut Net, id: SocketId) -> Io<(SocketId, SocketAddr)> {
 /// Starts a connection to `to`, from the program (a datagram socket just
 /// records its peer).
 pub fn connect(net: &mut Net, id: SocketId, to: SocketAddr) -> Result<()> {
+    let routed = net.routes(unmapped(to).ip());
     let socket = net.socket(id)?;
     let to = socket.accept_address(to)?;
     if socket.kind == Kind::Datagram {
+        if !routed {
+            return Err(Errno(ENETUNREACH));
+        }
         if socket.local.is_none() {
             let family = socket.family;
             bind(net, id, unspecified(family))?;
@@ -830,6 +841,9 @@ pub fn connect(net: &mut Net, id: SocketId, to: SocketAddr) -> Result<()> {
     }
     if to.ip().is_unspecified() || to.port() == 0 {
         return Err(Errno(ECONNREFUSED));
+    }
+    if !routed {
+        return Err(Errno(ENETUNREACH));
     }
     let port = match socket.local {
         Some(local) => local.port(),
@@ -954,6 +968,7 @@ pub fn recv(
 /// Sends `data` on the connection, or as one datagram to `to` (from the
 /// program) or the connected peer.
 pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddr>) -> Io<usize> {
+    let routed = to.is_none_or(|to| net.routes(unmapped(to).ip()));
     let (socket, set) = match ready_for_io(net, id, false) {
         Ok(parts) => parts,
         Err(e) => return Io::Done(Err(e)),
@@ -979,12 +994,13 @@ pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddr>) ->
                 Err(_) => Io::Done(Err(Errno(EPIPE))),
             }
         }
+        State::Datagram(_) if !routed => Io::Done(Err(Errno(ENETUNREACH))),
         State::Datagram(handle) => {
             let Some(to) = to.or(socket.peer) else {
                 return Io::Done(Err(Errno(EDESTADDRREQ)));
             };
             let udp = set.get_mut::<udp::Socket>(handle);
-            if data.len() > udp.payload_send_capacity() {
+            if data.len() > max_datagram(to) || data.len() > udp.payload_send_capacity() {
                 return Io::Done(Err(Errno(EMSGSIZE)));
             }
             match udp.send_slice(data, endpoint(to)) {
@@ -994,6 +1010,18 @@ pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddr>) ->
             }
         }
     }
+}
+
+/// The largest UDP payload one IP packet to `to` carries: its 16-bit
+/// length less the headers that count in it (IPv4's counts its own).
+fn max_datagram(to: SocketAddr) -> usize {
+    const UDP_HEADER: usize = 8;
+    const IPV4_HEADER: usize = 20;
+    let headers = match to {
+        SocketAddr::V4(_) => IPV4_HEADER + UDP_HEADER,
+        SocketAddr::V6(_) => UDP_HEADER,
+    };
+    usize::from(u16::MAX) - headers
 }
 
 /// Closes one or both directions of a connection.
