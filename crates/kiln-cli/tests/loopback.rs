@@ -25,10 +25,13 @@ fn loopback_works_without_a_network_device_as_with_only_lo_on_linux() {
         "udp 127.0.0.1: received 65507 bytes",
         "closed port 127.0.0.1: ConnectionRefused (111)",
         "connect 10.1.2.3:80: NetworkUnreachable (101)",
+        "epoll add ready ::1: connect InProgress (115), ctl 0, epoll 1 events 0x4 token 9",
+        "tokio ::1: 20 of 20 rounds echoed",
     ] {
         assert!(linux.stdout.contains(line), "{line:?} in {}", linux.stdout);
     }
-    let run = run_image(&image, &["--timeout", "120s"], &[]);
+    // Tokio's runtime threads and their stacks need more than the default.
+    let run = run_image(&image, &["--memory", "64M", "--timeout", "120s"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, linux.stdout);
 }

@@ -207,7 +207,12 @@ fn unspecified(family: Family) -> SocketAddr {
 /// `ENOBUFS` when it cannot spare even those: a server under a burst of
 /// connections serves them more slowly, then refuses some, instead of
 /// ending the program.
-fn tcp_socket() -> Result<tcp::Socket<'static>> {
+///
+/// On the loopback alone (`immediate_acks`) ACKs are not delayed: one
+/// costs no exit there, and a socket dropped as it reaches TIME-WAIT
+/// (see [`finished`]) would take a delayed one with it, leaving its peer
+/// in LAST-ACK until its FIN is resent and answered with a reset.
+fn tcp_socket(immediate_acks: bool) -> Result<tcp::Socket<'static>> {
     let size = (crate::heap::spare() / 16).min(TCP_BUFFER) & !1023;
     if size < MIN_TCP_BUFFER {
         return Err(Errno(ENOBUFS));
@@ -218,7 +223,11 @@ fn tcp_socket() -> Result<tcp::Socket<'static>> {
         bytes.resize(size, 0);
         Ok(tcp::SocketBuffer::new(bytes))
     };
-    Ok(tcp::Socket::new(buffer()?, buffer()?))
+    let mut socket = tcp::Socket::new(buffer()?, buffer()?);
+    if immediate_acks {
+        socket.set_ack_delay(None);
+    }
+    Ok(socket)
 }
 
 fn udp_socket() -> udp::Socket<'static> {
@@ -683,7 +692,7 @@ pub fn listen(net: &mut Net, id: SocketId, backlog: i32) -> Result<()> {
     let socket = net.socket(id)?;
     let local = socket.local.ok_or(Errno(EINVAL))?;
     let endpoint = listen_endpoint(socket, local);
-    let mut tcp = tcp_socket()?;
+    let mut tcp = tcp_socket(!net.device.has_nic())?;
     tcp.listen(endpoint).map_err(|_| Errno(EINVAL))?;
     tcp.set_timeout(Some(HANDSHAKE_TIMEOUT));
     let handle = net.set.add(tcp);
@@ -702,6 +711,7 @@ pub fn listen(net: &mut Net, id: SocketId, backlog: i32) -> Result<()> {
 /// stack calls this after every received frame: a burst of SYNs in one
 /// batch each finds a socket.
 pub fn arm_listeners(net: &mut Net) {
+    let immediate_acks = !net.device.has_nic();
     let Net {
         listeners,
         sockets,
@@ -719,7 +729,7 @@ pub fn arm_listeners(net: &mut Net) {
         let State::Listening(slots) = &mut socket.state else {
             return false;
         };
-        arm(set, slots, endpoint, socket.backlog);
+        arm(set, slots, endpoint, socket.backlog, immediate_acks);
         true
     });
 }
@@ -732,6 +742,7 @@ fn arm(
     slots: &mut Vec<SocketHandle>,
     endpoint: IpListenEndpoint,
     backlog: usize,
+    immediate_acks: bool,
 ) {
     // A handshake that failed (timed out) or a connection reset before
     // `accept` leaves its socket closed: it goes here, not only in
@@ -753,7 +764,7 @@ fn arm(
     if last == Some(tcp::State::Listen) || slots.len() > backlog {
         return;
     }
-    if let Ok(mut tcp) = tcp_socket()
+    if let Ok(mut tcp) = tcp_socket(immediate_acks)
         && tcp.listen(endpoint).is_ok()
     {
         tcp.set_timeout(Some(HANDSHAKE_TIMEOUT));
@@ -764,6 +775,7 @@ fn arm(
 /// Takes the oldest established connection off a listening socket, and
 /// its peer as the listener's family shows it.
 pub fn accept(net: &mut Net, id: SocketId) -> Io<(SocketId, SocketAddr)> {
+    let immediate_acks = !net.device.has_nic();
     let (listener, set) = match net.parts(id) {
         Ok(parts) => parts,
         Err(e) => return Io::Done(Err(e)),
@@ -795,7 +807,7 @@ pub fn accept(net: &mut Net, id: SocketId) -> Io<(SocketId, SocketAddr)> {
         .iter()
         .position(|&h| accepted(set.get::<tcp::Socket>(h)));
     let handle = ready.map(|slot| slots.remove(slot));
-    arm(set, slots, endpoint, backlog);
+    arm(set, slots, endpoint, backlog, immediate_acks);
     let Some(handle) = handle else {
         return Io::Again;
     };
@@ -849,7 +861,7 @@ pub fn connect(net: &mut Net, id: SocketId, to: SocketAddr) -> Result<()> {
         Some(local) => local.port(),
         None => ephemeral(net, Kind::Stream)?,
     };
-    let mut tcp = tcp_socket()?;
+    let mut tcp = tcp_socket(!net.device.has_nic())?;
     let socket = net.socket(id)?;
     socket.configure(&mut tcp);
     tcp.connect(net.iface.context(), endpoint(to), port)

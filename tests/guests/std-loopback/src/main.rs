@@ -263,6 +263,85 @@ fn epoll_read(ip: IpAddr) {
     println!("epoll {ip}: {}", server.join().expect("server"));
 }
 
+/// A thread already waiting in `epoll_wait` (without a timeout) when a
+/// connection that is writable at once is added to its set: the addition
+/// wakes it, as on Linux (a loopback connection is made before the program
+/// registers it, as tokio's are).
+fn epoll_add_ready(ip: IpAddr) {
+    let listener = TcpListener::bind((ip, 0)).expect("bind");
+    // SAFETY: a fresh epoll descriptor, closed at the end.
+    let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    assert!(epoll >= 0, "epoll_create1");
+    let waiter = thread::spawn(move || {
+        let mut out = [libc::epoll_event { events: 0, u64: 0 }];
+        // SAFETY: a valid epoll descriptor and event buffer.
+        let ready = unsafe { libc::epoll_wait(epoll, out.as_mut_ptr(), 1, -1) };
+        let (mask, token) = (out[0].events, out[0].u64);
+        format!("epoll {ready} events {mask:#x} token {token}")
+    });
+    thread::sleep(std::time::Duration::from_millis(50));
+    // As tokio connects: the handshake is over before the registration.
+    let (answer, fd) = connect_nonblocking(listener.local_addr().expect("address"));
+    let _accepted = listener.accept().expect("accept");
+    // The waiter looks (the connection woke it) and waits again, and the
+    // stack's timers (a delayed ACK) are over.
+    thread::sleep(std::time::Duration::from_millis(300));
+    let mut event = libc::epoll_event {
+        events: (libc::EPOLLOUT | libc::EPOLLET) as u32,
+        u64: 9,
+    };
+    // SAFETY: valid descriptors and event.
+    let rc = unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, fd, &mut event) };
+    let waited = waiter.join().expect("waiter");
+    println!("epoll add ready {ip}: connect {answer}, ctl {rc}, {waited}");
+    // SAFETY: the descriptors this function opened, closed once.
+    unsafe {
+        libc::close(fd);
+        libc::close(epoll);
+    }
+}
+
+/// Tokio's multi-threaded runtime serving and making connections on `ip`:
+/// its connect registers a socket whose handshake is over already (the
+/// loopback answers within the `connect` call), and a worker waiting in
+/// `epoll_wait` must still see it. Many rounds, since whether the worker
+/// waits first depends on the scheduling.
+fn tokio_rounds(ip: IpAddr) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let echoed = runtime.block_on(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.expect("accept");
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 64];
+                    let n = stream.read(&mut buf).await.expect("server read");
+                    stream.write_all(&buf[..n]).await.expect("server write");
+                });
+            }
+        });
+        let mut echoed = 0;
+        for round in 0..20u8 {
+            let mut stream = tokio::net::TcpStream::connect(address)
+                .await
+                .expect("connect");
+            stream.write_all(&[round; 8]).await.expect("write");
+            let mut buf = [0u8; 8];
+            stream.read_exact(&mut buf).await.expect("read");
+            echoed += usize::from(buf == [round; 8]);
+        }
+        server.abort();
+        echoed
+    });
+    println!("tokio {ip}: {echoed} of 20 rounds echoed");
+}
+
 /// A listener's port is free again for a new listener (std sets
 /// `SO_REUSEADDR`) even while a closed connection on it lingers.
 fn reuse(ip: IpAddr) {
@@ -292,6 +371,8 @@ fn main() {
         );
         nonblocking(ip);
         epoll_read(ip);
+        epoll_add_ready(ip);
+        tokio_rounds(ip);
         reuse(ip);
     }
     for to in ["10.1.2.3:80", "[2001:db8::1]:80", "[::ffff:10.1.2.3]:80"] {
