@@ -1,7 +1,7 @@
 //! Sockets: TCP and UDP over IPv4 and IPv6 on the library OS's network
 //! stack (`kiln_libos::net`), as descriptors of its descriptor table. A
-//! VM without a network device fails `socket` with `EAFNOSUPPORT`;
-//! Unix-domain sockets are `EAFNOSUPPORT` too, for now (except pairs).
+//! VM without a network device has the loopback alone, as Linux with only
+//! `lo` up; Unix-domain sockets are `EAFNOSUPPORT`, for now (except pairs).
 
 use alloc::vec;
 use core::ffi::{c_char, c_void};

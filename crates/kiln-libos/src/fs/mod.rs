@@ -1844,7 +1844,7 @@ pub fn epoll_create(cloexec: bool) -> Result<i32> {
 /// and `data` are the `epoll_event` (ignored for `_DEL`).
 pub fn epoll_ctl(epfd: i32, op: i32, fd: i32, events: u32, data: u64) -> Result<()> {
     use event::bits::*;
-    with(|fs| {
+    let result = with(|fs| {
         let target = fs.fd(fd)?.description;
         let own = fs.fd(epfd)?.description;
         let target_object = &fs.descriptions[target]
@@ -1898,7 +1898,16 @@ pub fn epoll_ctl(epfd: i32, op: i32, fd: i32, events: u32, data: u64) -> Result<
             (EPOLL_CTL_MOD | EPOLL_CTL_DEL, None) => Err(Errno(ENOENT)),
             _ => Err(Errno(EINVAL)),
         }
-    })
+    });
+    // As Linux: a descriptor that is ready already when it is added (or
+    // changed) wakes the threads waiting in `epoll_wait`, which look again.
+    // A loopback connection can be made before the program registers it,
+    // and then nothing else would change to wake them.
+    if result.is_ok() && op != EPOLL_CTL_DEL {
+        event::changed();
+        sched::wake(&raw const POLL_KEY as usize, usize::MAX);
+    }
+    result
 }
 
 /// `epoll_wait(2)`: fills `out` with the ready registrations, waiting

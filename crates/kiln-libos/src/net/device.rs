@@ -1,5 +1,8 @@
 //! The virtio-net device as smoltcp's `phy::Device`: two `virtio-drivers`
-//! virtqueues on the monitor's virtio-mmio window, driven in batches.
+//! virtqueues on the monitor's virtio-mmio window, driven in batches. In a
+//! VM without one, the same `phy::Device` is the loopback alone: every
+//! other frame has nowhere to go and is dropped (the socket layer refuses
+//! such destinations first, with `ENETUNREACH`).
 //!
 //! Every exit costs ~30 µs here, so the device is rarely told about new
 //! frames: the monitor sends what the transmit queue holds at every exit
@@ -13,6 +16,7 @@
 use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::net::Ipv4Addr;
 use core::ptr::NonNull;
 
 use kiln_abi::net::{MMIO_SIZE, NetConfig, QUEUE_SIZE};
@@ -82,18 +86,34 @@ struct Transmit {
     unannounced: bool,
 }
 
-/// The network device.
-pub struct Device {
+/// The virtio-net device's queues.
+struct Nic {
     tx: Transmit,
     rx: Queue,
     /// Posted receive buffers, by the token the queue gave them.
     posted: Vec<Option<Box<[u8]>>>,
     /// Receive buffers smoltcp has read, to post again.
     recycled: Vec<Box<[u8]>>,
+}
+
+/// The network device, or the loopback alone.
+pub struct Device {
+    /// `None` in a VM without a network device.
+    nic: Option<Nic>,
     /// Frames the guest sends itself.
     loopback: Loopback,
     mtu: usize,
 }
+
+/// The loopback's MTU without a device, Linux's `lo` one as far as IPv4
+/// allows: a frame never leaves the guest, so no receive buffer bounds it,
+/// and fewer, larger segments mean fewer passes of the stack.
+const LOOPBACK_MTU: usize = 65535;
+
+/// The MAC address the loopback-only interface answers its own ARP with
+/// (smoltcp's Ethernet interface needs one): a locally administered one
+/// nothing else sees.
+pub const LOOPBACK_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
 
 impl Device {
     /// The device the monitor describes in `config`, or `None` when the VM
@@ -123,28 +143,49 @@ impl Device {
             mtu => mtu.clamp(MIN_MTU, MAX_MTU),
         };
         let mut device = Self {
-            tx: Transmit {
-                transport,
-                queue,
-                in_flight: (0..QUEUE_SIZE).map(|_| None).collect(),
-                spare: Vec::new(),
-                unannounced: false,
-            },
-            rx,
-            posted: (0..QUEUE_SIZE).map(|_| None).collect(),
-            recycled: (0..RX_BUFFERS)
-                .map(|_| vec![0; BUFFER_LEN].into_boxed_slice())
-                .collect(),
+            nic: Some(Nic {
+                tx: Transmit {
+                    transport,
+                    queue,
+                    in_flight: (0..QUEUE_SIZE).map(|_| None).collect(),
+                    spare: Vec::new(),
+                    unannounced: false,
+                },
+                rx,
+                posted: (0..QUEUE_SIZE).map(|_| None).collect(),
+                recycled: (0..RX_BUFFERS)
+                    .map(|_| vec![0; BUFFER_LEN].into_boxed_slice())
+                    .collect(),
+            }),
             loopback: Loopback::new(config.mac, config.ipv4.into()),
             mtu,
         };
         device.flush();
-        if features.contains(Features::STATUS) {
-            device.wait_for_link();
+        if features.contains(Features::STATUS)
+            && let Some(nic) = &mut device.nic
+        {
+            nic.wait_for_link();
         }
         Some(device)
     }
 
+    /// The loopback alone, for a VM without a network device: the guest
+    /// is 127.0.0.1 (and `::1`) and nothing else.
+    pub fn loopback_only() -> Self {
+        Self {
+            nic: None,
+            loopback: Loopback::new(LOOPBACK_MAC, Ipv4Addr::LOCALHOST),
+            mtu: LOOPBACK_MTU,
+        }
+    }
+
+    /// Whether frames can leave the guest (a network device exists).
+    pub fn has_nic(&self) -> bool {
+        self.nic.is_some()
+    }
+}
+
+impl Nic {
     /// Blocks the vCPU until the link is up, or [`LINK_WAIT_NS`] passed.
     /// The monitor raises it once the host side serves (passt starts in
     /// ~10 ms): until then a published port may not be bound on the host,
@@ -165,7 +206,7 @@ impl Device {
 
     /// Posts the receive buffers smoltcp has finished with again, and takes
     /// back the buffers of frames the monitor has sent.
-    pub fn flush(&mut self) {
+    fn flush(&mut self) {
         let mut posted = false;
         while let Some(mut buffer) = self.recycled.pop() {
             // SAFETY: the buffer is kept in `posted` under its token,
@@ -187,10 +228,55 @@ impl Device {
         self.tx.reclaim();
     }
 
+    /// Whether the transmit queue takes a frame, after sending what it
+    /// holds if it was full.
+    fn room(&mut self) -> bool {
+        if self.tx.queue.available_desc() == 0 {
+            self.tx.announce();
+        }
+        self.tx.queue.available_desc() > 0
+    }
+
+    /// The next frame the monitor delivered. A frame dropped here is
+    /// skipped, not reported as the end: the frames behind it would wait,
+    /// unseen, while the vCPU blocks.
+    fn receive(&mut self) -> Option<(Box<[u8]>, usize)> {
+        loop {
+            let token = self.rx.peek_used()?;
+            let mut buffer = self.posted.get_mut(usize::from(token))?.take()?;
+            // SAFETY: the buffer `add` was given for this token.
+            let used = unsafe { self.rx.pop_used(token, &[], &mut [&mut buffer]) };
+            match used.map(|len| len as usize) {
+                Ok(len)
+                    if (VIRTIO_HEADER..=buffer.len()).contains(&len)
+                        && !Loopback::martian(&buffer[VIRTIO_HEADER..len]) =>
+                {
+                    return Some((buffer, len));
+                }
+                // A used length the buffer cannot hold (a monitor bug), or
+                // a frame claiming a loopback address: dropped, the buffer
+                // reused.
+                _ => self.recycled.push(buffer),
+            }
+        }
+    }
+}
+
+impl Device {
+    /// Posts the receive buffers smoltcp has finished with again, and takes
+    /// back the buffers of frames the monitor has sent.
+    pub fn flush(&mut self) {
+        if let Some(nic) = &mut self.nic {
+            nic.flush();
+        }
+    }
+
     /// Sends the frames queued so far now (an exit), rather than with the
     /// guest's next exit.
     pub fn kick(&mut self) {
-        self.tx.announce();
+        if let Some(nic) = &mut self.nic {
+            nic.tx.announce();
+        }
     }
 
     /// Frames the guest sent itself wait to be received.
@@ -201,19 +287,11 @@ impl Device {
     /// Room for a frame that goes to the network whatever its destination
     /// (the guest announcing its own address).
     pub fn transmit_outside(&mut self) -> Option<TxToken<'_>> {
-        self.room().then_some(TxToken {
-            tx: &mut self.tx,
+        let nic = self.nic.as_mut()?;
+        nic.room().then_some(TxToken {
+            tx: Some(&mut nic.tx),
             loopback: None,
         })
-    }
-
-    /// Whether the transmit queue takes a frame, after sending what it
-    /// holds if it was full.
-    fn room(&mut self) -> bool {
-        if self.tx.queue.available_desc() == 0 {
-            self.tx.announce();
-        }
-        self.tx.queue.available_desc() > 0
     }
 }
 
@@ -255,53 +333,39 @@ impl phy::Device for Device {
     fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
         if let Some(frame) = self.loopback.pop() {
             let tx = TxToken {
-                tx: &mut self.tx,
+                tx: self.nic.as_mut().map(|nic| &mut nic.tx),
                 loopback: Some(&mut self.loopback),
             };
             return Some((RxToken::Looped(frame), tx));
         }
-        // A frame dropped here is skipped, not reported as the end: the
-        // frames behind it would wait, unseen, while the vCPU blocks.
-        let (buffer, len) = loop {
-            let token = self.rx.peek_used()?;
-            let mut buffer = self.posted.get_mut(usize::from(token))?.take()?;
-            // SAFETY: the buffer `add` was given for this token.
-            let used = unsafe { self.rx.pop_used(token, &[], &mut [&mut buffer]) };
-            match used.map(|len| len as usize) {
-                Ok(len)
-                    if (VIRTIO_HEADER..=buffer.len()).contains(&len)
-                        && !Loopback::martian(&buffer[VIRTIO_HEADER..len]) =>
-                {
-                    break (buffer, len);
-                }
-                // A used length the buffer cannot hold (a monitor bug), or
-                // a frame claiming a loopback address: dropped, the buffer
-                // reused.
-                _ => self.recycled.push(buffer),
-            }
-        };
+        let nic = self.nic.as_mut()?;
+        let (buffer, len) = nic.receive()?;
         // The frame's answer (an ACK, a SYN-ACK) goes through the token
         // returned with it: make room for it, or it would be dropped.
-        if self.tx.queue.available_desc() == 0 {
-            self.tx.announce();
+        if nic.tx.queue.available_desc() == 0 {
+            nic.tx.announce();
         }
         Some((
             RxToken::Device {
                 buffer,
                 len,
-                recycled: &mut self.recycled,
+                recycled: &mut nic.recycled,
             },
             TxToken {
-                tx: &mut self.tx,
+                tx: Some(&mut nic.tx),
                 loopback: Some(&mut self.loopback),
             },
         ))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
-        // Full: send what is queued now rather than stall the poll.
-        self.room().then_some(TxToken {
-            tx: &mut self.tx,
+        let tx = match &mut self.nic {
+            // Full: send what is queued now rather than stall the poll.
+            Some(nic) => Some(nic.room().then_some(&mut nic.tx)?),
+            None => None,
+        };
+        Some(TxToken {
+            tx,
             loopback: Some(&mut self.loopback),
         })
     }
@@ -346,14 +410,23 @@ impl phy::RxToken for RxToken<'_> {
 
 /// Room to queue a frame.
 pub struct TxToken<'a> {
-    tx: &'a mut Transmit,
+    /// The device's transmit queue; `None` without a device, where only
+    /// frames the loopback takes go anywhere.
+    tx: Option<&'a mut Transmit>,
     /// Where frames for the guest itself go; `None` sends every frame out.
     loopback: Option<&'a mut Loopback>,
 }
 
 impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let tx = self.tx;
+        let Some(tx) = self.tx else {
+            let mut frame = vec![0; len];
+            let result = f(&mut frame);
+            if let Some(loopback) = self.loopback {
+                loopback.take(&frame);
+            }
+            return result;
+        };
         let mut buffer = tx.spare.pop().unwrap_or_default();
         buffer.clear();
         buffer.resize(VIRTIO_HEADER + len, 0);

@@ -74,7 +74,8 @@ fn attempt(
     let deadline = Instant::now()
         .as_nanos_since_boot()
         .saturating_add(timeout_ns);
-    // Without a device, `with` fails: nobody can answer.
+    // Without a device the boot info names no server (`query` gave up
+    // already); `with` fails for a device that does not answer as one.
     let (handle, query) = with(|net| {
         let mut socket = Socket::new(&[IpAddress::Ipv4(server)], Vec::new());
         let started = socket.start_query(net.iface.context(), name, DnsQueryType::A);

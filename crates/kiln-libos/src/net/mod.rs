@@ -13,8 +13,12 @@
 //! stays busy has its output sent every [`EGRESS_INTERVAL_NS`] instead
 //! (see [`Net::poll`]).
 //!
-//! A VM without a network device never touches MMIO: socket creation
-//! fails with `EAFNOSUPPORT`, as on a kernel built without IPv4.
+//! A VM without a network device never touches MMIO: the stack runs on
+//! the loopback alone, as a Linux network namespace with only `lo` up
+//! (127.0.0.1/8 and `::1`; any other destination is `ENETUNREACH`). No
+//! exit carries frames then and none can arrive, so every call runs the
+//! stack's egress at once: a writer's bytes reach the reader, and wake it,
+//! within the writer's own call.
 
 mod device;
 mod dns;
@@ -25,7 +29,7 @@ mod socket;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use kiln_abi::errno::*;
 use smoltcp::iface::{
@@ -63,7 +67,7 @@ struct Net {
     closing: Vec<SocketHandle>,
     /// The next ephemeral port to try.
     next_port: u16,
-    /// The guest's address.
+    /// The guest's address (127.0.0.1 without a device).
     address: Ipv4Addr,
     /// When the sockets' output was last turned into frames (ns since boot).
     last_egress: u64,
@@ -107,7 +111,7 @@ fn announce(device: &mut Device, mac: EthernetAddress, ip: Ipv4Addr) {
 }
 
 /// The stack: `None` until the first socket call, then `Some(None)` when
-/// the VM has no network device.
+/// the VM's network device does not answer as one.
 static NET: Lock<Option<Option<Net>>> = Lock::new(None);
 
 fn now() -> NetInstant {
@@ -117,21 +121,33 @@ fn now() -> NetInstant {
 impl Net {
     fn open() -> Option<Self> {
         let config = platform::boot_info().net;
-        let mut device = Device::open(&config)?;
-        let mut iface_config = Config::new(HardwareAddress::Ethernet(EthernetAddress(config.mac)));
+        let (mut device, mac) = if config.mmio_base == 0 {
+            (Device::loopback_only(), device::LOOPBACK_MAC)
+        } else {
+            (Device::open(&config)?, config.mac)
+        };
+        let mut iface_config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
         let seed = platform::boot_info().random_seed[3] ^ platform::rdtsc();
         iface_config.random_seed = seed;
         let mut iface = Interface::new(iface_config, &mut device, now());
-        let address = Ipv4Addr::from(config.ipv4);
+        let address = if device.has_nic() {
+            Ipv4Addr::from(config.ipv4)
+        } else {
+            Ipv4Addr::LOCALHOST
+        };
         // The guest's own address first: smoltcp takes the first address
         // as the source for destinations outside every subnet.
         iface.update_ip_addrs(|addrs| {
-            let _ = addrs.push(IpCidr::new(address.into(), config.prefix_len.min(32)));
+            if device.has_nic() {
+                let _ = addrs.push(IpCidr::new(address.into(), config.prefix_len.min(32)));
+            }
             let _ = addrs.push(IpCidr::new(Ipv4Addr::LOCALHOST.into(), 8));
             let _ = addrs.push(IpCidr::new(Ipv6Addr::LOCALHOST.into(), 128));
         });
-        announce(&mut device, EthernetAddress(config.mac), address);
-        if config.gateway != [0; 4] {
+        if device.has_nic() {
+            announce(&mut device, EthernetAddress(mac), address);
+        }
+        if device.has_nic() && config.gateway != [0; 4] {
             let _ = iface
                 .routes_mut()
                 .add_default_ipv4_route(Ipv4Addr::from(config.gateway));
@@ -162,9 +178,11 @@ impl Net {
     /// `Block` exit that carries the frames out. smoltcp's egress visits
     /// every socket, and each send costs an exit here: under load that
     /// makes one pass and one exit for many responses instead of one each.
+    /// Without a device there is no exit to save, and every poll sends.
     fn poll(&mut self) -> bool {
         let now_ns = Instant::now().as_nanos_since_boot();
-        let due = now_ns.saturating_sub(self.last_egress) >= EGRESS_INTERVAL_NS;
+        let due =
+            !self.device.has_nic() || now_ns.saturating_sub(self.last_egress) >= EGRESS_INTERVAL_NS;
         let changed = self.run(now_ns, due);
         if due {
             self.device.kick();
@@ -259,6 +277,13 @@ impl Net {
             .and_then(Option::as_deref_mut)
             .ok_or(Errno(EBADF))
     }
+
+    /// Whether a packet to `ip` has a way to go: without a device only the
+    /// loopback's addresses do (the unspecified one is this host too, as
+    /// on Linux), as with only `lo` up.
+    fn routes(&self, ip: IpAddr) -> bool {
+        self.device.has_nic() || ip.is_loopback() || ip.is_unspecified()
+    }
 }
 
 /// Runs `f` on the stack, opened on first use. Like the file state's
@@ -269,6 +294,14 @@ fn with<T>(f: impl FnOnce(&mut Net) -> Result<T>) -> Result<T> {
         platform::report_panic(b"a network call failed inside another (out of memory?)");
     };
     match state.get_or_insert_with(Net::open) {
+        // Without a device no exit carries frames, so what the call left
+        // to send goes round the loopback now: a peer in the guest is woken
+        // by this call, not when the program next idles.
+        Some(net) if !net.device.has_nic() => {
+            let result = f(net);
+            net.poll();
+            result
+        }
         Some(net) => f(net),
         None => Err(Errno(EAFNOSUPPORT)),
     }
@@ -281,7 +314,8 @@ pub struct Idle {
     pub woke: bool,
     /// When the stack next needs polling (ns since boot), or `u64::MAX`.
     pub deadline: u64,
-    /// Sockets exist, so traffic can end a wait without a deadline.
+    /// Sockets exist on a device, so traffic can end a wait without a
+    /// deadline (on the loopback alone only the program's own calls can).
     pub present: bool,
 }
 
@@ -306,7 +340,8 @@ pub fn idle() -> Idle {
     let Some(Some(net)) = state.as_mut() else {
         return result;
     };
-    result.present = net.sockets.iter().any(Option::is_some) || !net.closing.is_empty();
+    result.present = net.device.has_nic()
+        && (net.sockets.iter().any(Option::is_some) || !net.closing.is_empty());
     result.woke = net.poll_idle();
     if let Some(delay) = net.iface.poll_delay(now(), &net.set) {
         result.deadline = Instant::now()
@@ -483,19 +518,15 @@ pub fn accept(id: SocketId, nonblocking: bool) -> Result<(SocketId, SocketAddr)>
 }
 
 /// `connect(2)`. A non-blocking one returns `EINPROGRESS` and finishes in
-/// the background (`poll` for writing, then `SO_ERROR`).
+/// the background (`poll` for writing, then `SO_ERROR`), even on the
+/// loopback, where its handshake may be over by then, as on Linux.
 pub fn connect(id: SocketId, address: SocketAddr, nonblocking: bool) -> Result<()> {
-    immediate(|net| socket::connect(net, id, address))?;
-    if nonblocking {
-        let connecting = with(|net| {
-            let (socket, set) = net.parts(id)?;
-            Ok(socket.is_connecting(set))
-        })?;
-        return if connecting {
-            Err(Errno(EINPROGRESS))
-        } else {
-            Ok(())
-        };
+    let stream = immediate(|net| {
+        socket::connect(net, id, address)?;
+        Ok(net.socket(id)?.kind() == Kind::Stream)
+    })?;
+    if nonblocking && stream {
+        return Err(Errno(EINPROGRESS));
     }
     blocking(id, false, |s| s.send_timeout(), socket::finish_connect)
 }

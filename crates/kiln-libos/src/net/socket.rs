@@ -207,7 +207,12 @@ fn unspecified(family: Family) -> SocketAddr {
 /// `ENOBUFS` when it cannot spare even those: a server under a burst of
 /// connections serves them more slowly, then refuses some, instead of
 /// ending the program.
-fn tcp_socket() -> Result<tcp::Socket<'static>> {
+///
+/// On the loopback alone (`immediate_acks`) ACKs are not delayed: one
+/// costs no exit there, and a socket dropped as it reaches TIME-WAIT
+/// (see [`finished`]) would take a delayed one with it, leaving its peer
+/// in LAST-ACK until its FIN is resent and answered with a reset.
+fn tcp_socket(immediate_acks: bool) -> Result<tcp::Socket<'static>> {
     let size = (crate::heap::spare() / 16).min(TCP_BUFFER) & !1023;
     if size < MIN_TCP_BUFFER {
         return Err(Errno(ENOBUFS));
@@ -218,7 +223,11 @@ fn tcp_socket() -> Result<tcp::Socket<'static>> {
         bytes.resize(size, 0);
         Ok(tcp::SocketBuffer::new(bytes))
     };
-    Ok(tcp::Socket::new(buffer()?, buffer()?))
+    let mut socket = tcp::Socket::new(buffer()?, buffer()?);
+    if immediate_acks {
+        socket.set_ack_delay(None);
+    }
+    Ok(socket)
 }
 
 fn udp_socket() -> udp::Socket<'static> {
@@ -315,6 +324,11 @@ impl Socket {
         }
     }
 
+    /// What it carries.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
     /// The scheduler key its waiters wait on: its own address.
     pub fn key(&self) -> usize {
         self as *const Self as usize
@@ -365,7 +379,7 @@ impl Socket {
     }
 
     /// Whether a connection attempt is still under way.
-    pub fn is_connecting(&mut self, set: &mut SocketSet<'_>) -> bool {
+    fn is_connecting(&mut self, set: &mut SocketSet<'_>) -> bool {
         self.settle(set);
         self.connecting
     }
@@ -538,7 +552,9 @@ impl Socket {
                 if !socket.may_recv() || self.read_shut {
                     ready |= wanted & POLLRDHUP;
                 }
-                if socket.can_send() {
+                // As Linux: a connection whose writing half is over (shut,
+                // reset, refused) is writable, the write failing at once.
+                if socket.can_send() || !socket.may_send() {
                     ready |= POLLOUT;
                 }
                 if matches!(socket.state(), tcp::State::Closed | tcp::State::TimeWait) {
@@ -676,7 +692,7 @@ pub fn listen(net: &mut Net, id: SocketId, backlog: i32) -> Result<()> {
     let socket = net.socket(id)?;
     let local = socket.local.ok_or(Errno(EINVAL))?;
     let endpoint = listen_endpoint(socket, local);
-    let mut tcp = tcp_socket()?;
+    let mut tcp = tcp_socket(!net.device.has_nic())?;
     tcp.listen(endpoint).map_err(|_| Errno(EINVAL))?;
     tcp.set_timeout(Some(HANDSHAKE_TIMEOUT));
     let handle = net.set.add(tcp);
@@ -695,6 +711,7 @@ pub fn listen(net: &mut Net, id: SocketId, backlog: i32) -> Result<()> {
 /// stack calls this after every received frame: a burst of SYNs in one
 /// batch each finds a socket.
 pub fn arm_listeners(net: &mut Net) {
+    let immediate_acks = !net.device.has_nic();
     let Net {
         listeners,
         sockets,
@@ -712,7 +729,7 @@ pub fn arm_listeners(net: &mut Net) {
         let State::Listening(slots) = &mut socket.state else {
             return false;
         };
-        arm(set, slots, endpoint, socket.backlog);
+        arm(set, slots, endpoint, socket.backlog, immediate_acks);
         true
     });
 }
@@ -725,6 +742,7 @@ fn arm(
     slots: &mut Vec<SocketHandle>,
     endpoint: IpListenEndpoint,
     backlog: usize,
+    immediate_acks: bool,
 ) {
     // A handshake that failed (timed out) or a connection reset before
     // `accept` leaves its socket closed: it goes here, not only in
@@ -746,7 +764,7 @@ fn arm(
     if last == Some(tcp::State::Listen) || slots.len() > backlog {
         return;
     }
-    if let Ok(mut tcp) = tcp_socket()
+    if let Ok(mut tcp) = tcp_socket(immediate_acks)
         && tcp.listen(endpoint).is_ok()
     {
         tcp.set_timeout(Some(HANDSHAKE_TIMEOUT));
@@ -757,6 +775,7 @@ fn arm(
 /// Takes the oldest established connection off a listening socket, and
 /// its peer as the listener's family shows it.
 pub fn accept(net: &mut Net, id: SocketId) -> Io<(SocketId, SocketAddr)> {
+    let immediate_acks = !net.device.has_nic();
     let (listener, set) = match net.parts(id) {
         Ok(parts) => parts,
         Err(e) => return Io::Done(Err(e)),
@@ -788,7 +807,7 @@ pub fn accept(net: &mut Net, id: SocketId) -> Io<(SocketId, SocketAddr)> {
         .iter()
         .position(|&h| accepted(set.get::<tcp::Socket>(h)));
     let handle = ready.map(|slot| slots.remove(slot));
-    arm(set, slots, endpoint, backlog);
+    arm(set, slots, endpoint, backlog, immediate_acks);
     let Some(handle) = handle else {
         return Io::Again;
     };
@@ -812,9 +831,13 @@ pub fn accept(net: &mut Net, id: SocketId) -> Io<(SocketId, SocketAddr)> {
 /// Starts a connection to `to`, from the program (a datagram socket just
 /// records its peer).
 pub fn connect(net: &mut Net, id: SocketId, to: SocketAddr) -> Result<()> {
+    let routed = net.routes(unmapped(to).ip());
     let socket = net.socket(id)?;
     let to = socket.accept_address(to)?;
     if socket.kind == Kind::Datagram {
+        if !routed {
+            return Err(Errno(ENETUNREACH));
+        }
         if socket.local.is_none() {
             let family = socket.family;
             bind(net, id, unspecified(family))?;
@@ -831,11 +854,14 @@ pub fn connect(net: &mut Net, id: SocketId, to: SocketAddr) -> Result<()> {
     if to.ip().is_unspecified() || to.port() == 0 {
         return Err(Errno(ECONNREFUSED));
     }
+    if !routed {
+        return Err(Errno(ENETUNREACH));
+    }
     let port = match socket.local {
         Some(local) => local.port(),
         None => ephemeral(net, Kind::Stream)?,
     };
-    let mut tcp = tcp_socket()?;
+    let mut tcp = tcp_socket(!net.device.has_nic())?;
     let socket = net.socket(id)?;
     socket.configure(&mut tcp);
     tcp.connect(net.iface.context(), endpoint(to), port)
@@ -954,6 +980,7 @@ pub fn recv(
 /// Sends `data` on the connection, or as one datagram to `to` (from the
 /// program) or the connected peer.
 pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddr>) -> Io<usize> {
+    let routed = to.is_none_or(|to| net.routes(unmapped(to).ip()));
     let (socket, set) = match ready_for_io(net, id, false) {
         Ok(parts) => parts,
         Err(e) => return Io::Done(Err(e)),
@@ -979,12 +1006,13 @@ pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddr>) ->
                 Err(_) => Io::Done(Err(Errno(EPIPE))),
             }
         }
+        State::Datagram(_) if !routed => Io::Done(Err(Errno(ENETUNREACH))),
         State::Datagram(handle) => {
             let Some(to) = to.or(socket.peer) else {
                 return Io::Done(Err(Errno(EDESTADDRREQ)));
             };
             let udp = set.get_mut::<udp::Socket>(handle);
-            if data.len() > udp.payload_send_capacity() {
+            if data.len() > max_datagram(to) || data.len() > udp.payload_send_capacity() {
                 return Io::Done(Err(Errno(EMSGSIZE)));
             }
             match udp.send_slice(data, endpoint(to)) {
@@ -994,6 +1022,18 @@ pub fn send(net: &mut Net, id: SocketId, data: &[u8], to: Option<SocketAddr>) ->
             }
         }
     }
+}
+
+/// The largest UDP payload one IP packet to `to` carries: its 16-bit
+/// length less the headers that count in it (IPv4's counts its own).
+fn max_datagram(to: SocketAddr) -> usize {
+    const UDP_HEADER: usize = 8;
+    const IPV4_HEADER: usize = 20;
+    let headers = match to {
+        SocketAddr::V4(_) => IPV4_HEADER + UDP_HEADER,
+        SocketAddr::V6(_) => UDP_HEADER,
+    };
+    usize::from(u16::MAX) - headers
 }
 
 /// Closes one or both directions of a connection.
