@@ -599,11 +599,13 @@ fn schedule() {
 }
 
 /// Whether a thread other than `running` is ready, or waits for something
-/// that can happen while `running` computes (a deadline, or traffic once
-/// sockets exist): then time slices are worth their ticks.
+/// that can happen while `running` computes (a deadline, or traffic from a
+/// network device once sockets exist; on the loopback alone a waiter is
+/// woken by the running thread's own call): then time slices are worth
+/// their ticks.
 fn others_could_run(s: &Scheduler, running: *mut Thread) -> bool {
     #[cfg(feature = "net")]
-    let network = crate::net::hooks().is_some();
+    let network = crate::net::hooks().is_some() && crate::net::has_device();
     #[cfg(not(feature = "net"))]
     let network = false;
     s.threads[..s.count].iter().any(|&t| {

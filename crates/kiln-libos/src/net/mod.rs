@@ -469,6 +469,13 @@ static HOOKS: Hooks = Hooks {
 
 static ACTIVE: Lock<Option<&'static Hooks>> = Lock::new(None);
 
+/// Whether the VM has a network device, so traffic can arrive that no
+/// thread of the program sent (on the loopback alone, only their own calls
+/// wake each other). Reads the boot info only: the stack is not linked.
+pub fn has_device() -> bool {
+    platform::boot_info().net.mmio_base != 0
+}
+
 /// The stack's entry points, once a socket has been created.
 pub fn hooks() -> Option<&'static Hooks> {
     *ACTIVE.lock()
