@@ -4,7 +4,8 @@
 # probe test guest idling in the Block hypercall (no deadline), or with
 # BENCH_APP=http-hello the tokio+hyper server, each instance publishing its
 # own host port with -p (so each has a passt), answering one GET before
-# the memory is read; --memory 8M.
+# the memory is read; at Kiln's default memory limit unless BENCH_MEMORY
+# gives one.
 # Prints a Markdown section for BENCHMARKS.md on stdout; progress on stderr.
 #
 #   bench/instances/run.sh > instances.md
@@ -15,6 +16,7 @@
 #      BENCH_PORT (http-hello: the first host port, default 20000),
 #      BENCH_NET (http-hello: user, the default, a passt per instance, or
 #      ports, the monitor forwarding the published port itself),
+#      BENCH_MEMORY (a --memory value, e.g. 8M; default: none, Kiln's default),
 #      BENCH_KSM=1 (root: run the kernel's same-page merging, which Kiln's
 #      passt processes opt into, during the run and wait for two full scans
 #      before reading the memory; the KSM settings are restored at the end).
@@ -27,6 +29,9 @@ P=$(runs_from_env BENCH_PARALLEL 4 1)
 APP=${BENCH_APP:-probe}
 PORT=$(runs_from_env BENCH_PORT 20000 1024)
 NET=${BENCH_NET:-user}
+MEMORY=${BENCH_MEMORY:-}
+MEMORY_ARGS=()
+[[ -n $MEMORY ]] && MEMORY_ARGS=(--memory "$MEMORY")
 [[ $NET == user || $NET == ports ]] || die "BENCH_NET must be user or ports, got '$NET'"
 need python3 python3
 cd "$ROOT"
@@ -100,10 +105,10 @@ log "launching $N instances, $P kiln run -d at a time"
 START=$(date +%s%N)
 if [[ $APP == probe ]]; then
     seq 0 $((N - 1)) | xargs -P "$P" -I{} \
-        "$KILN" run -d --name "idle-{}" --memory 8M "$IMAGE" "${GUEST_ARGS[@]}" >/dev/null &
+        "$KILN" run -d --name "idle-{}" "${MEMORY_ARGS[@]}" "$IMAGE" "${GUEST_ARGS[@]}" >/dev/null &
 else
     seq "$PORT" $((PORT + N - 1)) | xargs -P "$P" -I{} \
-        "$KILN" run -d --name "http-{}" --memory 8M --net "$NET" -p "127.0.0.1:{}:80" "$IMAGE" >/dev/null &
+        "$KILN" run -d --name "http-{}" "${MEMORY_ARGS[@]}" --net "$NET" -p "127.0.0.1:{}:80" "$IMAGE" >/dev/null &
 fi
 # The machine is shared: if less than 2 GiB stays available, the launches
 # stop (xargs ends on SIGTERM after the running ones), not other people's
@@ -169,7 +174,7 @@ awk -v n="$N" 'NR == FNR {before[$1] = $2; next}
 
 # PSS splits shared pages (the kiln binary's text) among the processes that map them.
 KSM_USED=$(( ${#KSM_SAVED[@]} ? 1 : 0 ))
-export N P APP NET PORT ANSWERED ANSWERED_AGAIN START END BEFORE AFTER KERNEL_BEFORE KERNEL_AFTER IMAGE KILN_STATE_DIR
+export N P APP NET MEMORY PORT ANSWERED ANSWERED_AGAIN START END BEFORE AFTER KERNEL_BEFORE KERNEL_AFTER IMAGE KILN_STATE_DIR
 export KSM_USED
 WHEN=$(date -u '+%Y-%m-%d %H:%M UTC') MACHINE=$(machine_note) python3 - <<'PY'
 import json, os, statistics as st
@@ -220,13 +225,15 @@ for r in running:
 seconds = (int(E["END"]) - int(E["START"])) / 1e9
 drop = (int(E["BEFORE"]) - int(E["AFTER"])) / n
 http = E["APP"] == "http-hello"
+limit = f"`--memory {E['MEMORY']}`" if E["MEMORY"] else "the default memory limit"
+memory_env = f"BENCH_MEMORY={E['MEMORY']} " if E["MEMORY"] else ""
 print("## Instances: density and launch rate\n")
 print(f"_Measured {E['WHEN']} on {E['MACHINE']}._\n")
 ports = E["NET"] == "ports"
 if http:
     network = ("`--net ports`: the monitor forwards it, so each is a supervisor and a monitor"
                if ports else "so each is a supervisor, a monitor and a passt")
-    print(f"{n} idle `examples/http-hello` instances (`--memory 8M`, each publishing its own host "
+    print(f"{n} idle `examples/http-hello` instances ({limit}, each publishing its own host "
           f"port with `-p 127.0.0.1:PORT:80`, {network}), "
           f"launched by `kiln run -d`, {E['P']} at a time; each answered one `GET /` before the "
           "memory was read.\n")
@@ -238,11 +245,11 @@ if http:
         print("KSM ran during the run (`use_zero_pages` 1, 20000 pages per 20 ms) and the memory "
               "was read after two full scans; passt is started with `PR_SET_MEMORY_MERGE` and guest memory is `MADV_MERGEABLE`.\n")
 else:
-    print(f"{n} idle instances (`tests/guests/probe block-forever`, `--memory 8M`), each a supervisor "
+    print(f"{n} idle instances (`tests/guests/probe block-forever`, {limit}), each a supervisor "
           f"process and a monitor, launched by `kiln run -d`, {E['P']} at a time; the guests idle in the "
           "Block hypercall.\n")
     command = f"BENCH_INSTANCES={n} BENCH_PARALLEL={E['P']}"
-print(f"Command (from the repository root): `{command} bench/instances/run.sh`\n")
+print(f"Command (from the repository root): `{memory_env}{command} bench/instances/run.sh`\n")
 print("| Measure | Value |\n|---|---|")
 print(f"| instances running after the launches | {len(running)} of {n} |")
 if http:
