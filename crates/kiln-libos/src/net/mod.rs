@@ -16,6 +16,7 @@
 //! A VM without a network device never touches MMIO: socket creation
 //! fails with `EAFNOSUPPORT`, as on a kernel built without IPv4.
 
+mod addressing;
 mod device;
 mod dns;
 mod hal;
@@ -39,6 +40,7 @@ use crate::platform;
 use crate::preempt::{Lock, NoPreempt};
 use crate::sched;
 use crate::time::Instant;
+pub use addressing::{Ethernet, ethernet};
 use device::Device;
 pub use dns::{LookupError, Options as ResolverOptions};
 pub use socket::{Family, Kind, Shutdown};
