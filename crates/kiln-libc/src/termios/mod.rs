@@ -6,7 +6,7 @@
 //! else answers `ENOTTY` (or `EBADF`), as Linux does for a pipe or a file.
 //! The terminal stdin is the host's and the monitor only passes its bytes
 //! on: it stays in the mode the host gave it. So `tcgetattr` reports the
-//! settings a Linux terminal starts with (cooked: line editing and echo by
+//! settings a new Linux pseudo-terminal has (cooked: line editing and echo by
 //! the host), and `tcsetattr` accepts only those settings again; a change
 //! (raw mode, echo off) would not happen, so it fails with `EPERM` rather
 //! than pretend.
@@ -49,10 +49,11 @@ pub struct WindowSize {
 /// glibc clears the rest.
 const KERNEL_NCCS: usize = 19;
 
-/// A new Linux terminal's settings (the kernel's `tty_std_termios`):
-/// `ICRNL | IXON`, `OPOST | ONLCR`, `B38400 | CS8 | CREAD | HUPCL`,
+/// A new Linux pseudo-terminal's settings (the kernel's `tty_std_termios`
+/// with the pty driver's `B38400 | CS8 | CREAD`), what a terminal emulator
+/// or ssh starts from: `ICRNL | IXON`, `OPOST | ONLCR`,
 /// `ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN`, and
-/// its control characters (`INIT_C_CC`: ^C, ^\, DEL, ^U, ^D, ...).
+/// the control characters of `INIT_C_CC` (^C, ^\, DEL, ^U, ^D, ...).
 const HOST_TERMINAL: Termios = {
     let mut c_cc = [0u8; 32];
     let init = *b"\x03\x1c\x7f\x15\x04\x00\x01\x00\x11\x13\x1a\x00\x12\x0f\x17\x16\x00";
@@ -64,7 +65,7 @@ const HOST_TERMINAL: Termios = {
     Termios {
         c_iflag: 0o400 | 0o2000,
         c_oflag: 0o1 | 0o4,
-        c_cflag: speed::B38400 | 0o60 | 0o200 | 0o2000,
+        c_cflag: speed::B38400 | 0o60 | 0o200,
         c_lflag: 0o1 | 0o2 | 0o10 | 0o20 | 0o40 | 0o1000 | 0o4000 | 0o100000,
         c_line: 0,
         c_cc,

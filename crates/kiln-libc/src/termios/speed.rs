@@ -16,6 +16,23 @@ const CBAUDEX: u32 = 0o10000;
 /// `c_iflag` the kernel does not use; `tcsetattr` clears it.
 pub(super) const IBAUD0: u32 = 0o20000000000;
 
+// glibc 2.42 gave the speed functions new semantics under a new symbol
+// version, so the `libc` crate names the original ones with their version
+// (`cfgetispeed@GLIBC_2.2.5`): these are those, under both names (the
+// linker takes a defined `name@VERSION` as `name` in a static program).
+core::arch::global_asm!(
+    ".globl \"cfgetispeed@GLIBC_2.2.5\"",
+    ".set \"cfgetispeed@GLIBC_2.2.5\", cfgetispeed",
+    ".globl \"cfgetospeed@GLIBC_2.2.5\"",
+    ".set \"cfgetospeed@GLIBC_2.2.5\", cfgetospeed",
+    ".globl \"cfsetispeed@GLIBC_2.2.5\"",
+    ".set \"cfsetispeed@GLIBC_2.2.5\", cfsetispeed",
+    ".globl \"cfsetospeed@GLIBC_2.2.5\"",
+    ".set \"cfsetospeed@GLIBC_2.2.5\", cfsetospeed",
+    ".globl \"cfsetspeed@GLIBC_2.2.5\"",
+    ".set \"cfsetspeed@GLIBC_2.2.5\", cfsetspeed",
+);
+
 /// `speed` is a speed code (`B0`... `B4000000`).
 fn is_speed_code(speed: u32) -> bool {
     speed & !CBAUD == 0 || (B57600..=MAX_BAUD).contains(&speed)
