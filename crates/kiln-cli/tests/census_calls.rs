@@ -192,12 +192,72 @@ fn the_network_device_is_eth0_with_the_guests_address() {
 }
 
 #[test]
-fn inotify_is_not_provided() {
+fn inotify_reports_the_changes_linux_reports() {
+    let native = run_native(GUEST, &["inotify"], b"");
+    assert_eq!(native.code, 0, "native run failed: {}", native.stderr);
     let kiln = run_image(&image(GUEST, false), &[], &["inotify"]);
+    assert_eq!(kiln.code, 0, "Kiln run failed: {}", kiln.stderr);
     assert_eq!(
-        (kiln.code, kiln.stdout.as_str()),
-        (0, "inotify_init1: -1 errno 38\n"),
-        "{}",
-        kiln.stderr
+        kiln.stdout, native.stdout,
+        "Kiln's events differ from Linux's"
     );
+    for expected in [
+        "  wd 1 CREATE \"a\" len 16\n  wd 1 OPEN \"a\" len 16\n  wd 1 MODIFY \"a\" len 16\n",
+        "  wd 1 MOVED_TO \"d\" len 16 cookie matches: true\n",
+        "blocked reader got 32 bytes: woken\n",
+    ] {
+        assert!(
+            native.stdout.contains(expected),
+            "{expected:?} in\n{}",
+            native.stdout
+        );
+    }
+}
+
+#[test]
+fn the_notify_crates_watcher_sees_what_it_sees_on_linux() {
+    let native = run_native(GUEST, &["notify"], b"");
+    assert_eq!(native.code, 0, "native run failed: {}", native.stderr);
+    let kiln = run_image(&image(GUEST, false), &[], &["notify"]);
+    assert_eq!(kiln.code, 0, "Kiln run failed: {}", kiln.stderr);
+    assert_eq!(
+        kiln.stdout, native.stdout,
+        "Kiln's events differ from Linux's"
+    );
+    assert!(
+        native.stdout.starts_with("Create(File) [\"f\"]\n")
+            && native.stdout.contains("Remove(File)"),
+        "{}",
+        native.stdout
+    );
+}
+
+#[test]
+fn a_volume_cannot_be_watched_the_guests_own_files_can() {
+    let host = tempfile_dir("inotify-volume");
+    let volume = format!("{}:/data", host.display());
+    let image = image(GUEST, false);
+    for (path, expected) in [
+        ("/data", "watch /data: -1 errno 95\n"),
+        ("/tmp", "watch /tmp: 1\n"),
+        ("/dev/null", "watch /dev/null: 1\n"),
+        ("/proc/self/fd/1", "watch /proc/self/fd/1: -1 errno 95\n"),
+    ] {
+        let kiln = run_image(&image, &["-v", &volume], &["inotify-watch", path]);
+        assert_eq!(
+            (kiln.code, kiln.stdout.as_str()),
+            (0, expected),
+            "{}",
+            kiln.stderr
+        );
+    }
+    std::fs::remove_dir_all(&host).expect("remove the volume");
+}
+
+/// A new empty host directory for a volume.
+fn tempfile_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kiln-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).expect("create the volume");
+    dir
 }

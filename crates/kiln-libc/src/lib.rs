@@ -33,7 +33,7 @@
 //! - [`process`]: one process; spawning another fails with `ENOSYS`;
 //! - [`socket`]: IPv4 and IPv6 TCP and UDP sockets, `getaddrinfo` (hosts
 //!   file and DNS through the library OS);
-//! - [`inotify`]: `ENOSYS` (no file-change notifications);
+//! - [`inotify`]: file-change events for the guest's own files;
 //! - [`interfaces`]: `getifaddrs` and `net/if.h`, the guest's `lo` and
 //!   `eth0`;
 //! - [`event`]: `epoll` and `eventfd`, for mio and tokio;

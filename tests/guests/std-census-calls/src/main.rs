@@ -8,11 +8,15 @@
 //! - `terminal`: stdin is a fresh pseudo-terminal; its settings;
 //! - `terminal-changes`: on that terminal, raw mode and its name;
 //! - `interfaces`: every `getifaddrs` entry and interface name;
-//! - `inotify`: `inotify_init1`.
+//! - `inotify`: watches on a directory and a file, the events of each
+//!   change (see [`inotify`]); `inotify-watch PATH`: a watch on `PATH`;
+//! - `notify`: the `notify` crate's watcher.
 
 use std::ffi::{CStr, CString};
 use std::io::Error;
 use std::os::fd::AsRawFd;
+
+mod inotify;
 
 fn errno() -> i32 {
     Error::last_os_error().raw_os_error().unwrap_or(0)
@@ -417,11 +421,9 @@ fn main() {
             name_to_index("eth0");
             index_to_name(2);
         }
-        // SAFETY: plain call.
-        Some("inotify") => println!(
-            "inotify_init1: {}",
-            outcome(unsafe { libc::inotify_init1(libc::IN_CLOEXEC) })
-        ),
+        Some("inotify") => inotify::run(),
+        Some("inotify-watch") => inotify::watch(&std::env::args().nth(2).expect("a path")),
+        Some("notify") => inotify::notify_crate(),
         Some(other) => panic!("unknown mode {other}"),
     }
 }
