@@ -258,7 +258,10 @@ pub fn run() {
 
     let mut open = fs::File::create(dir.join("ex")).expect("create ex");
     let excluding = libc::IN_ALL_EVENTS | libc::IN_EXCL_UNLINK;
-    println!("watch dir excluding unlinked: {}", outcome(add_watch(fd, &dir, excluding)));
+    println!(
+        "watch dir excluding unlinked: {}",
+        outcome(add_watch(fd, &dir, excluding))
+    );
     fs::remove_file(dir.join("ex")).expect("unlink ex");
     open.write_all(b"after").expect("write ex");
     drop(open);
