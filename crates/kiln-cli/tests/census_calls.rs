@@ -31,6 +31,7 @@ fn terminal_and_interface_functions_answer_as_on_linux() {
         "cfsetspeed 115200: 0\n",
         "if_nametoindex nosuch0: 0 errno 19\n",
         "lo flags 10049 addr 2:00007f0000010000000000000000",
+        "htonl 0x4030201 htons 0x201 ntohl 0x4030201 ntohs 0x201\n",
     ] {
         assert!(
             native.stdout.contains(expected),

@@ -33,6 +33,7 @@
 //! - [`process`]: one process; spawning another fails with `ENOSYS`;
 //! - [`socket`]: IPv4 and IPv6 TCP and UDP sockets, `getaddrinfo` (hosts
 //!   file and DNS through the library OS);
+//! - [`inet`]: `htonl` and the other byte-order conversions;
 //! - [`inotify`]: file-change events for the guest's own files;
 //! - [`interfaces`]: `getifaddrs` and `net/if.h`, the guest's `lo` and
 //!   `eth0`;
@@ -77,6 +78,7 @@ pub mod file;
 pub mod futex;
 pub mod grp;
 pub mod ids;
+pub mod inet;
 pub mod inotify;
 pub mod interfaces;
 pub mod locale;

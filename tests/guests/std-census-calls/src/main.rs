@@ -4,7 +4,8 @@
 //!
 //! Modes (the first argument):
 //! - none: non-terminals (pipes, files, `/dev/null`, closed descriptors),
-//!   the pure `termios` edits, and the interface functions on `lo`;
+//!   the pure `termios` edits, the interface functions on `lo`, and the
+//!   byte-order conversions;
 //! - `terminal`: stdin is a fresh pseudo-terminal; its settings;
 //! - `terminal-changes`: on that terminal, raw mode and its name;
 //! - `interfaces`: every `getifaddrs` entry and interface name;
@@ -318,6 +319,27 @@ fn name_index(all: bool) {
     unsafe { libc::if_freenameindex(list) };
 }
 
+unsafe extern "C" {
+    // The libc crate's are Rust functions; these are the C library's.
+    fn htonl(host: u32) -> u32;
+    fn htons(host: u16) -> u16;
+    fn ntohl(network: u32) -> u32;
+    fn ntohs(network: u16) -> u16;
+}
+
+fn byte_order() {
+    // SAFETY: pure functions.
+    unsafe {
+        println!(
+            "htonl {:#x} htons {:#x} ntohl {:#x} ntohs {:#x}",
+            htonl(0x0102_0304),
+            htons(0x0102),
+            ntohl(0x0102_0304),
+            ntohs(0x0102)
+        );
+    }
+}
+
 fn loopback_interface() {
     name_to_index("lo");
     name_to_index("nosuch0");
@@ -412,6 +434,7 @@ fn main() {
         None => {
             non_terminals();
             loopback_interface();
+            byte_order();
         }
         Some("terminal") => terminal(),
         Some("terminal-changes") => terminal_changes(),
