@@ -33,6 +33,10 @@
 //! - [`process`]: one process; spawning another fails with `ENOSYS`;
 //! - [`socket`]: IPv4 and IPv6 TCP and UDP sockets, `getaddrinfo` (hosts
 //!   file and DNS through the library OS);
+//! - [`inet`]: `htonl` and the other byte-order conversions;
+//! - [`inotify`]: file-change events for the guest's own files;
+//! - [`interfaces`]: `getifaddrs` and `net/if.h`, the guest's `lo` and
+//!   `eth0`;
 //! - [`event`]: `epoll` and `eventfd`, for mio and tokio;
 //! - [`math`]: the C99 `libm`, double and float, with glibc's `errno`;
 //! - [`string`]: `string.h`, error and signal messages, fortify checks;
@@ -41,6 +45,8 @@
 //! - [`syscall`]: the raw `syscall()` entry `std` uses for futex and friends;
 //! - [`unwind`]: unwinding (`catch_unwind`, panicking threads);
 //! - [`utsname`]: `uname` and the host name;
+//! - [`termios`]: terminal settings and names (stdin may be the host's
+//!   terminal; nothing else is one);
 //! - [`trace`]: `kiln run --trace-libc`;
 //! - `shared_buffer`: the static buffers non-reentrant calls return.
 #![no_std]
@@ -72,6 +78,9 @@ pub mod file;
 pub mod futex;
 pub mod grp;
 pub mod ids;
+pub mod inet;
+pub mod inotify;
+pub mod interfaces;
 pub mod locale;
 pub mod malloc;
 pub mod math;
@@ -92,6 +101,7 @@ pub mod stdlib;
 pub mod string;
 pub mod syscall;
 pub mod sysinfo;
+pub mod termios;
 pub mod thread;
 pub mod time;
 pub mod trace;

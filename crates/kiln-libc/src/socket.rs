@@ -14,8 +14,8 @@ use crate::errno::{self, code};
 use crate::unistd::{IoVec, io_vectors};
 use crate::{CInt, CLong, c_slice, c_slice_mut};
 
-const AF_INET: u16 = 2;
-const AF_INET6: u16 = 10;
+pub(crate) const AF_INET: u16 = 2;
+pub(crate) const AF_INET6: u16 = 10;
 const SOCK_STREAM: CInt = 1;
 const SOCK_DGRAM: CInt = 2;
 const SOCK_TYPE_MASK: CInt = 0xf;
@@ -59,14 +59,14 @@ const SIN6_LEN_RFC2133: usize = 24;
 /// Room for either address, as C code's `sockaddr_storage` is used.
 #[repr(C)]
 #[derive(Clone, Copy)]
-union Sockaddr {
+pub(crate) union Sockaddr {
     v4: SockaddrIn,
     v6: SockaddrIn6,
 }
 
 impl Sockaddr {
     /// `address` in C's layout, and its length.
-    fn new(address: SocketAddr) -> (Self, usize) {
+    pub(crate) fn new(address: SocketAddr) -> (Self, usize) {
         match address {
             SocketAddr::V4(v4) => (
                 Self {

@@ -369,25 +369,36 @@ pub unsafe extern "C" fn chdir(path: *const c_char) -> CInt {
     })
 }
 
-/// `ioctl(2)`: `FIONBIO` sets non-blocking mode; there are no terminals.
+/// `ioctl(2)`: `FIONBIO` sets non-blocking mode; `TIOCGWINSZ` answers for
+/// the terminal stdin (see [`crate::termios`]), `ENOTTY` elsewhere.
 ///
 /// # Safety
-/// For `FIONBIO`, `arg` must be null or point to an `int`.
+/// For `FIONBIO`, `arg` must be null or point to an `int`; for
+/// `TIOCGWINSZ`, null or valid for writing a `struct winsize`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ioctl(fd: CInt, request: u64, arg: *const CInt) -> CInt {
+pub unsafe extern "C" fn ioctl(fd: CInt, request: u64, arg: *mut c_void) -> CInt {
     traced!("ioctl"(fd, request) {
     const FIONBIO: u64 = 0x5421;
     const FIOCLEX: u64 = 0x5451;
     const FIONCLEX: u64 = 0x5450;
+    const TIOCGWINSZ: u64 = 0x5413;
     let result = match request {
         FIONBIO if arg.is_null() => Err(fs::Errno(code::EFAULT)),
         FIONBIO => fs::status(fd).and_then(|status| {
             // SAFETY: FIONBIO's argument is a readable int (checked non-null).
-            let on = unsafe { arg.read() } != 0;
+            let on = unsafe { arg.cast::<CInt>().read() } != 0;
             let nonblock = fs::flags::O_NONBLOCK;
             fs::set_status(fd, if on { status | nonblock } else { status & !nonblock })
         }),
         FIOCLEX | FIONCLEX => fs::set_cloexec(fd, request == FIOCLEX),
+        TIOCGWINSZ => crate::termios::window_size(fd).and_then(|size| {
+            if arg.is_null() {
+                return Err(fs::Errno(code::EFAULT));
+            }
+            // SAFETY: per the caller (checked non-null).
+            unsafe { arg.cast::<crate::termios::WindowSize>().write_unaligned(size) };
+            Ok(())
+        }),
         _ => fs::fstat(fd).and(Err(fs::Errno(code::ENOTTY))),
     };
     errno::check(result.map(|()| 0)) as CInt

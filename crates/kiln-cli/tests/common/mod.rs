@@ -333,40 +333,12 @@ pub fn run_native_with_env(
     env: &[(&str, Option<&str>)],
 ) -> Run {
     use std::io::Write;
-    use std::os::unix::process::CommandExt;
-    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let binary = {
-        let built = BUILT.get_or_init(Default::default);
-        let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-        built
-            .entry(dir.to_string())
-            .or_insert_with(|| build_native(dir))
-            .clone()
-    };
-    let mut command = Command::new(&binary);
+    let mut command = native_command(dir);
     for (name, value) in env {
         match value {
             Some(value) => command.env(name, value),
             None => command.env_remove(name),
         };
-    }
-    // The native run starts as a Kiln guest does, whoever started the test:
-    // the leader of its own session, and no core dumps (a CI runner's
-    // session leader may live outside its PID namespace, and its core limit
-    // is the runner's choice).
-    // SAFETY: between fork and exec the closure calls only setsid and
-    // setrlimit, both async-signal-safe, with a valid pointer.
-    unsafe {
-        command.pre_exec(|| {
-            let no_core = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            if libc::setsid() < 0 || libc::setrlimit(libc::RLIMIT_CORE, &no_core) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
     }
     let mut child = command
         .args(args)
@@ -374,7 +346,7 @@ pub fn run_native_with_env(
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("run {binary:?}: {e}"));
+        .unwrap_or_else(|e| panic!("run {:?}: {e}", command.get_program()));
     let mut input = child.stdin.take().expect("piped stdin");
     input
         .write_all(stdin)
@@ -393,6 +365,40 @@ pub fn run_native_with_env(
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// The guest crate at `dir` built natively (once per test process) as a
+/// command that starts as a Kiln guest does, whoever started the test: the
+/// leader of its own session, and no core dumps (a CI runner's session
+/// leader may live outside its PID namespace, and its core limit is the
+/// runner's choice).
+pub fn native_command(dir: &str) -> Command {
+    use std::os::unix::process::CommandExt;
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let binary = {
+        let built = BUILT.get_or_init(Default::default);
+        let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+        built
+            .entry(dir.to_string())
+            .or_insert_with(|| build_native(dir))
+            .clone()
+    };
+    let mut command = Command::new(&binary);
+    // SAFETY: between fork and exec the closure calls only setsid and
+    // setrlimit, both async-signal-safe, with a valid pointer.
+    unsafe {
+        command.pre_exec(|| {
+            let no_core = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::setsid() < 0 || libc::setrlimit(libc::RLIMIT_CORE, &no_core) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
 }
 
 /// `cargo build` of the guest crate at `dir` for the host, in a target

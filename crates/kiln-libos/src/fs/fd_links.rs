@@ -50,6 +50,7 @@ impl Fs {
             Object::Socket(id) => format!("socket:[{}]", id + 1).into_bytes(),
             Object::Epoll(_) => b"anon_inode:[eventpoll]".to_vec(),
             Object::EventFd { .. } => b"anon_inode:[eventfd]".to_vec(),
+            Object::Inotify(_) => b"anon_inode:inotify".to_vec(),
         })
     }
 

@@ -16,7 +16,8 @@
 //! ([`pipe`]) connect descriptors within the program, and so do Unix
 //! stream pairs (`socketpair`, a pipe each way); a thread blocked on one
 //! waits in the scheduler, never spinning. Epoll instances and eventfd
-//! counters ([`event`]) are descriptors too.
+//! counters ([`event`]) are descriptors too, and so are inotify instances
+//! ([`notify`]), which see the tree's changes.
 //!
 //! Errors are Linux's `errno` values, as the C library reports them.
 
@@ -26,6 +27,7 @@ mod lock;
 // The one part of the file layer that touches raw memory: the mappings.
 #[allow(unsafe_code)]
 mod mapping;
+mod notify;
 mod path;
 mod pipe;
 mod stdin;
@@ -55,6 +57,9 @@ pub use kiln_abi::file::FileStat as Stat;
 pub use mapping::{
     Request as MapRequest, layout as map_layout, map, sync as sync_mapping, unmap,
     write_back_all as write_back_mappings,
+};
+pub use notify::{
+    add_watch as inotify_add_watch, init as inotify_init, rm_watch as inotify_rm_watch,
 };
 pub use system::RELEASE;
 
@@ -160,6 +165,21 @@ enum Object {
         semaphore: bool,
         changes: u64,
     },
+    /// An inotify instance: its watches and queued events.
+    Inotify(alloc::boxed::Box<notify::Instance>),
+}
+
+impl Object {
+    /// The node of the tree it refers to, if any.
+    fn node(&self) -> Option<Ino> {
+        match *self {
+            Object::File(ino)
+            | Object::Dir { ino, .. }
+            | Object::Device { ino, .. }
+            | Object::Generated { ino, .. } => Some(ino),
+            _ => None,
+        }
+    }
 }
 
 /// Where listing a directory of the tree has got to.
@@ -208,6 +228,10 @@ struct Fs {
     locks: lock::Locks,
     /// Shared mappings of files, which the program's writes keep current.
     mappings: Vec<mapping::Mapping>,
+    /// inotify's functions, once an instance has been made.
+    notify_hooks: Option<&'static notify::Hooks>,
+    /// What inotify keeps beside its instances.
+    notify_state: notify::State,
 }
 
 static FS: Lock<Option<Fs>> = Lock::new(None);
@@ -217,6 +241,9 @@ static POLL_KEY: u8 = 0;
 
 /// Threads blocked reading or writing an eventfd wait on this key.
 static EVENTFD_KEY: u8 = 0;
+
+/// Threads blocked reading an inotify instance wait on this key.
+static NOTIFY_KEY: u8 = 0;
 
 /// The device number `fstat` reports for epoll and eventfd descriptors.
 const ANON_DEVICE: u64 = 0x616e;
@@ -275,6 +302,11 @@ fn wake_pipe_waiters(key: usize) {
     sched::wake(&raw const POLL_KEY as usize, usize::MAX);
 }
 
+/// Wakes the readers of inotify instances, and `poll` and epoll waiters.
+fn wake_notify_readers() {
+    wake_pipe_waiters(&raw const NOTIFY_KEY as usize);
+}
+
 /// Where an entry-changing call (`mkdir`, `unlink`, `rename`...) points.
 enum Entry {
     /// `name` in directory `dir` of the tree.
@@ -316,6 +348,8 @@ impl Fs {
             umask: 0o022,
             locks: lock::Locks::default(),
             mappings: Vec::new(),
+            notify_hooks: None,
+            notify_state: notify::State::default(),
         };
         for (fd, stream) in [(0, 0), (1, stream::STDOUT), (2, stream::STDERR)] {
             let status = if fd == 0 { O_RDONLY } else { O_WRONLY };
@@ -407,6 +441,7 @@ impl Fs {
                 self.pipes[*n].as_ref().map_or(shared, |pipe| pipe.changes)
             }
             Some(Object::EventFd { changes, .. }) => *changes,
+            Some(Object::Inotify(instance)) => instance.changes,
             _ => shared,
         }
     }
@@ -445,7 +480,11 @@ impl Fs {
             Object::File(ino)
             | Object::Dir { ino, .. }
             | Object::Device { ino, .. }
-            | Object::Generated { ino, .. } => self.tree.closed(ino),
+            | Object::Generated { ino, .. } => {
+                self.notify_closing(ino, description.status & O_ACCMODE != O_RDONLY);
+                self.tree.closed(ino);
+                self.notify_closed(ino);
+            }
             Object::Volume { handle } => volume::close(handle),
             Object::PipeRead(n) => self.close_pipe_end(n, true),
             Object::PipeWrite(n) => self.close_pipe_end(n, false),
@@ -459,7 +498,7 @@ impl Fs {
                 self.close_pipe_end(read, true);
                 self.close_pipe_end(write, false);
             }
-            Object::Epoll(_) | Object::EventFd { .. } => {}
+            Object::Epoll(_) | Object::EventFd { .. } | Object::Inotify(_) => {}
         }
         // As Linux: closing a description's last descriptor takes it out
         // of every epoll interest list.
@@ -580,6 +619,7 @@ impl Fs {
         let (abs, found) = self.locate(dirfd, path, follow)?;
         let writes = flags & O_ACCMODE != O_RDONLY;
         let want_dir = flags & O_DIRECTORY != 0 || path::demands_directory(path);
+        let mut truncated = false;
         let object = match found {
             Found::Volume { volume, rest } => {
                 let flags = if want_dir { flags | O_DIRECTORY } else { flags };
@@ -596,7 +636,9 @@ impl Fs {
                 if want_dir {
                     return Err(Errno(EISDIR));
                 }
-                Object::File(self.tree.create_file(parent, &name, mode)?)
+                let ino = self.tree.create_file(parent, &name, mode)?;
+                self.notify_created(parent, &name, false);
+                Object::File(ino)
             }
             Found::Node(ino) => {
                 if exclusive {
@@ -640,6 +682,7 @@ impl Fs {
                         // As Linux: `O_TRUNC` truncates even with `O_RDONLY`.
                         if flags & O_TRUNC != 0 {
                             self.tree.truncate(ino, 0)?;
+                            truncated = true;
                         }
                         Object::File(ino)
                     }
@@ -653,16 +696,44 @@ impl Fs {
         {
             self.tree.opened(ino);
         }
+        let node = object.node();
         let status = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK);
-        self.install(object, abs, status, 0, flags & O_CLOEXEC != 0)
+        let fd = self.install(object, abs, status, 0, flags & O_CLOEXEC != 0)?;
+        if let Some(ino) = node {
+            // As Linux: the open is reported, then the truncation it did.
+            self.notify_node(ino, notify::mask::OPEN);
+            if truncated {
+                self.notify_node(ino, notify::mask::MODIFY);
+            }
+        }
+        Ok(fd)
     }
 
+    /// `read(2)`, reporting an access to a node of the tree to inotify.
     fn read(&mut self, fd: i32, buf: &mut [u8], at: Option<u64>) -> Step<usize> {
         if !self.mappings.is_empty()
-            && let Ok(fd) = self.fd(fd)
+            && let Ok(found) = self.fd(fd)
         {
-            self.write_back(fd.description);
+            self.write_back(found.description);
         }
+        let step = self.read_object(fd, buf, at);
+        if let Step::Done(Ok(1..)) = step {
+            self.notify_fd(fd, notify::mask::ACCESS);
+        }
+        step
+    }
+
+    /// `write(2)`, reporting a change to a node of the tree to inotify.
+    fn write(&mut self, fd: i32, data: &[u8], at: Option<u64>) -> Step<usize> {
+        let step = self.write_mapped(fd, data, at);
+        if let Step::Done(Ok(1..)) = step {
+            self.notify_fd(fd, notify::mask::MODIFY);
+        }
+        step
+    }
+
+    fn read_object(&mut self, fd: i32, buf: &mut [u8], at: Option<u64>) -> Step<usize> {
+        let notify_read = self.notify_hooks.map(|hooks| hooks.read);
         let (description, tree, pipes) = match self.split(fd) {
             Ok(parts) => parts,
             Err(e) => return Step::Done(Err(e)),
@@ -675,7 +746,18 @@ impl Fs {
             Object::Console(0) => return stdin::read(buf, description.status & O_NONBLOCK != 0),
             Object::Console(_) | Object::PipeWrite(_) => Err(Errno(EBADF)),
             Object::Epoll(_) => Err(Errno(EINVAL)),
-            Object::EventFd { .. } if at.is_some() => Err(Errno(ESPIPE)),
+            Object::EventFd { .. } | Object::Inotify(_) if at.is_some() => Err(Errno(ESPIPE)),
+            Object::Inotify(ref instance) if !instance.is_readable() => {
+                if description.status & O_NONBLOCK != 0 {
+                    Err(Errno(EAGAIN))
+                } else {
+                    return Step::Block(&raw const NOTIFY_KEY as usize);
+                }
+            }
+            Object::Inotify(ref mut instance) => {
+                let read = notify_read.expect("an instance installed inotify's hooks");
+                read(instance, buf)
+            }
             Object::EventFd { .. } if buf.len() < 8 => Err(Errno(EINVAL)),
             Object::EventFd { count: 0, .. } if description.status & O_NONBLOCK != 0 => {
                 Err(Errno(EAGAIN))
@@ -746,7 +828,8 @@ impl Fs {
         Step::Done(result)
     }
 
-    fn write(&mut self, fd: i32, data: &[u8], at: Option<u64>) -> Step<usize> {
+    /// [`Fs::write`], keeping the file's shared mappings current.
+    fn write_mapped(&mut self, fd: i32, data: &[u8], at: Option<u64>) -> Step<usize> {
         let index = match self.fd(fd) {
             Ok(fd) => fd.description,
             Err(e) => return Step::Done(Err(e)),
@@ -789,7 +872,7 @@ impl Fs {
         }
         let result = match description.object {
             Object::Console(0) | Object::PipeRead(_) => Err(Errno(EBADF)),
-            Object::Epoll(_) => Err(Errno(EINVAL)),
+            Object::Epoll(_) | Object::Inotify(_) => Err(Errno(EINVAL)),
             Object::EventFd { .. } if at.is_some() => Err(Errno(ESPIPE)),
             Object::EventFd {
                 ref mut count,
@@ -937,7 +1020,10 @@ impl Fs {
             Object::Console(_) | Object::PipeRead(_) | Object::PipeWrite(_) => Err(Errno(ESPIPE)),
             #[cfg(feature = "net")]
             Object::Socket(_) => Err(Errno(ESPIPE)),
-            Object::Epoll(_) | Object::EventFd { .. } | Object::Pair { .. } => Err(Errno(ESPIPE)),
+            Object::Epoll(_)
+            | Object::EventFd { .. }
+            | Object::Inotify(_)
+            | Object::Pair { .. } => Err(Errno(ESPIPE)),
             Object::Volume { handle } => volume::seek(*handle, offset, whence),
             // As Linux's memory devices: seeking goes nowhere.
             Object::Device { .. } => Ok(0),
@@ -1124,7 +1210,7 @@ impl Fs {
                 ..Stat::default()
             },
             // As Linux's anonymous inodes: no file type, mode 0600.
-            Object::Epoll(_) | Object::EventFd { .. } => Stat {
+            Object::Epoll(_) | Object::EventFd { .. } | Object::Inotify(_) => Stat {
                 dev: ANON_DEVICE,
                 ino: 1,
                 mode: 0o600,
@@ -1225,7 +1311,11 @@ pub fn chmod(dirfd: i32, path: &[u8], mode: u32) -> Result<()> {
             fs.locate(dirfd, path, true)?.1
         };
         match found {
-            Found::Node(ino) => fs.tree.chmod(ino, mode),
+            Found::Node(ino) => {
+                fs.tree.chmod(ino, mode)?;
+                fs.notify_node(ino, notify::mask::ATTRIB);
+                Ok(())
+            }
             Found::Volume { volume, rest } => {
                 volume_chmod(volume_stat(volume, &rest, path, true)?, mode)
             }
@@ -1267,7 +1357,11 @@ pub fn truncate(fd: i32, len: u64) -> Result<()> {
         let writable = description.status & O_ACCMODE != O_RDONLY;
         match description.object {
             Object::Volume { handle } => volume::truncate(handle, len),
-            Object::File(ino) if writable => tree.truncate(ino, len),
+            Object::File(ino) if writable => {
+                tree.truncate(ino, len)?;
+                fs.notify_node(ino, notify::mask::MODIFY);
+                Ok(())
+            }
             _ => Err(Errno(EINVAL)),
         }?;
         fs.changed(index);
@@ -1306,12 +1400,14 @@ pub fn allocate(fd: i32, mode: i32, offset: i64, len: i64) -> Result<()> {
         let end = offset.checked_add(len).ok_or(Errno(EFBIG))? as u64;
         let size = tree.contents(ino).len() as u64;
         match mode {
-            0 if end > size => tree.truncate(ino, end),
+            0 if end > size => tree.truncate(ino, end)?,
             _ if mode & PUNCH_HOLE != 0 && (offset as u64) < size => {
-                tree.zero(ino, offset as u64, end.min(size))
+                tree.zero(ino, offset as u64, end.min(size))?;
             }
-            _ => Ok(()),
+            _ => {}
         }
+        fs.notify_node(ino, notify::mask::MODIFY);
+        Ok(())
     })
 }
 
@@ -1367,6 +1463,19 @@ fn next_entry(
 /// `getdents64(2)`: directory entries as `linux_dirent64` records.
 pub fn read_dir(fd: i32, buf: &mut [u8]) -> Result<usize> {
     with(|fs| {
+        let listed = fs.list_dir(fd, buf);
+        if listed.is_ok() {
+            // As Linux: every listing call is an access, the last too.
+            fs.notify_fd(fd, notify::mask::ACCESS);
+        }
+        listed
+    })
+}
+
+impl Fs {
+    /// [`read_dir`] of a directory of the tree or a volume.
+    fn list_dir(&mut self, fd: i32, buf: &mut [u8]) -> Result<usize> {
+        let fs = self;
         let listed_fds = fs.fd_dir_listing(fd);
         let (description, tree, _) = fs.split(fd)?;
         let (ino, cursor) = match &mut description.object {
@@ -1416,7 +1525,7 @@ pub fn read_dir(fd: i32, buf: &mut [u8]) -> Result<usize> {
             description.offset = offset;
         }
         Ok(filled)
-    })
+    }
 }
 
 /// `mkdirat(2)`.
@@ -1424,7 +1533,11 @@ pub fn mkdir(dirfd: i32, path: &[u8], mode: u32) -> Result<()> {
     with(|fs| {
         let mode = mode & !fs.umask;
         match fs.entry(dirfd, path)? {
-            Entry::Tree { dir, name } => fs.tree.mkdir(dir, &name, mode).map(drop),
+            Entry::Tree { dir, name } => {
+                fs.tree.mkdir(dir, &name, mode)?;
+                fs.notify_created(dir, &name, true);
+                Ok(())
+            }
             Entry::Volume { rest, .. } if rest.is_empty() => Err(Errno(EEXIST)),
             Entry::Volume { volume, rest } => volume::mkdir(volume, &rest, mode),
             Entry::Unnamed(_) => Err(Errno(EEXIST)),
@@ -1452,7 +1565,13 @@ pub fn unlink(dirfd: i32, path: &[u8], directory: bool) -> Result<()> {
         }
         let (gone, _) = fs.locate(dirfd, path, false)?;
         match entry {
-            Entry::Tree { dir, name } => fs.tree.remove(dir, &name, directory)?,
+            Entry::Tree { dir, name } => {
+                let child = fs.tree.lookup(dir, &name);
+                fs.tree.remove(dir, &name, directory)?;
+                if let Ok(child) = child {
+                    fs.notify_removed(dir, &name, child, directory);
+                }
+            }
             Entry::Volume { volume, rest } => volume::unlink(volume, &rest, directory)?,
             Entry::Unnamed(last) => return Err(Errno(unnamed_unlink_error(last, directory))),
         }
@@ -1487,7 +1606,14 @@ pub fn rename(from_dirfd: i32, from: &[u8], to_dirfd: i32, to: &[u8]) -> Result<
         let (old, _) = fs.locate(from_dirfd, from, false)?;
         match (source, target) {
             (Entry::Tree { dir: a, name: x }, Entry::Tree { dir: b, name: y }) => {
+                let moving = fs.tree.lookup(a, &x);
+                let replaced = fs.tree.lookup(b, &y).ok();
                 fs.tree.rename(a, &x, b, &y)?;
+                if let Ok(source) = moving
+                    && replaced != Some(source)
+                {
+                    fs.notify_renamed((a, &x), (b, &y), source, replaced);
+                }
             }
             (Entry::Volume { volume: a, rest: x }, Entry::Volume { volume: b, rest: y })
                 if a == b =>
@@ -1548,7 +1674,11 @@ pub fn symlink(target: &[u8], dirfd: i32, path: &[u8]) -> Result<()> {
             return Err(Errno(EEXIST));
         }
         match entry {
-            Entry::Tree { dir, name } => fs.tree.symlink(dir, &name, target).map(drop),
+            Entry::Tree { dir, name } => {
+                fs.tree.symlink(dir, &name, target)?;
+                fs.notify_created(dir, &name, false);
+                Ok(())
+            }
             Entry::Volume { volume, rest } => volume::symlink(volume, &rest, target),
             Entry::Unnamed(_) => Err(Errno(EEXIST)),
         }
@@ -1747,6 +1877,8 @@ pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
                 }
                 ready
             }
+            Object::Inotify(ref instance) if instance.is_readable() => wanted & POLLIN,
+            Object::Inotify(_) => 0,
             // Nested epoll instances are not supported: never ready.
             Object::Epoll(_) => 0,
             _ => wanted & (POLLIN | POLLOUT),

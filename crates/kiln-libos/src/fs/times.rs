@@ -3,6 +3,7 @@
 
 use kiln_abi::errno::{EBADF, EINVAL, ENOENT, ESPIPE};
 
+use super::notify::mask;
 use super::tree::Found;
 use super::volume::{self, TimesOf};
 use super::{Errno, Object, Result, flags, with};
@@ -44,30 +45,42 @@ pub fn set_times(
             Some(path) => fs.locate(dirfd, path, follow)?.1,
         };
         let [atime, mtime] = times.map(in_nanoseconds);
-        match found {
+        // As Linux reports the change to inotify: both times are an
+        // attribute change, one alone an access or a modification.
+        let change = match (atime, mtime) {
+            (Some(_), Some(_)) => mask::ATTRIB,
+            (Some(_), None) => mask::ACCESS,
+            _ => mask::MODIFY,
+        };
+        let node = match found {
             Found::Fd { fd, .. } => match fs.description(fd)?.object {
-                Object::File(ino) | Object::Dir { ino, .. } => fs.tree.set_times(ino, atime, mtime),
-                Object::Volume { handle } => volume::set_times(TimesOf::Handle(handle), &times),
+                Object::File(ino) | Object::Dir { ino, .. } => ino,
+                Object::Volume { handle } => {
+                    return volume::set_times(TimesOf::Handle(handle), &times);
+                }
                 // Pipes, sockets and the console keep no times here.
-                _ => Ok(()),
+                _ => return Ok(()),
             },
-            Found::Node(ino) => fs.tree.set_times(ino, atime, mtime),
+            Found::Node(ino) => ino,
             Found::Volume { volume, rest } if rest.is_empty() => {
                 let root = volume::open(volume, b".", flags::O_RDONLY | flags::O_DIRECTORY, 0)?;
                 let result = volume::set_times(TimesOf::Handle(root), &times);
                 volume::close(root);
-                result
+                return result;
             }
-            Found::Volume { volume, rest } => volume::set_times(
-                TimesOf::Path {
+            Found::Volume { volume, rest } => {
+                let at = TimesOf::Path {
                     volume,
                     path: &rest,
                     follow,
-                },
-                &times,
-            ),
-            Found::Missing { .. } => Err(Errno(ENOENT)),
-        }
+                };
+                return volume::set_times(at, &times);
+            }
+            Found::Missing { .. } => return Err(Errno(ENOENT)),
+        };
+        fs.tree.set_times(node, atime, mtime)?;
+        fs.notify_node(node, change);
+        Ok(())
     })
 }
 

@@ -325,6 +325,11 @@ impl Tree {
         }
     }
 
+    /// Whether node `ino` exists (it may have been freed).
+    pub fn exists(&self, ino: Ino) -> bool {
+        self.nodes.get(ino as usize).is_some_and(Option::is_some)
+    }
+
     /// Whether `ino` has been removed (it lives on while open).
     pub fn is_removed(&self, ino: Ino) -> bool {
         self.node(ino).links == 0

@@ -20,6 +20,7 @@
 //! stack's egress at once: a writer's bytes reach the reader, and wake it,
 //! within the writer's own call.
 
+mod addressing;
 mod device;
 mod dns;
 mod hal;
@@ -43,6 +44,7 @@ use crate::platform;
 use crate::preempt::{Lock, NoPreempt};
 use crate::sched;
 use crate::time::Instant;
+pub use addressing::{Ethernet, ethernet};
 use device::Device;
 pub use dns::{LookupError, Options as ResolverOptions};
 pub use socket::{Family, Kind, Shutdown};
