@@ -158,14 +158,20 @@ pub fn sync(addr: usize, len: usize) {
     });
 }
 
-/// Writes every writable shared mapping back, as the program ends.
+/// Writes every writable shared mapping back, as the program ends. Not
+/// when it ends inside a file call (out of memory there, or a panic): the
+/// file state is mid-change, and the end is being reported.
 pub fn write_back_all() {
-    with(|fs| {
-        for i in 0..fs.mappings.len() {
-            let m = fs.mappings[i];
-            store(fs, &m);
-        }
-    });
+    let Some(mut state) = super::FS.try_lock() else {
+        return;
+    };
+    let Some(fs) = state.as_mut() else {
+        return;
+    };
+    for i in 0..fs.mappings.len() {
+        let m = fs.mappings[i];
+        store(fs, &m);
+    }
 }
 
 /// Writes a writable mapping's bytes back to its file, up to the file's
