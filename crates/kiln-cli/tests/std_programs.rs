@@ -167,6 +167,41 @@ fn a_missing_c_function_fails_the_build_with_its_name() {
     );
 }
 
+/// A -sys crate that finds the system's zlib with pkg-config (libz-sys,
+/// as libgit2-sys and flate2's zlib backend use it) gets a static zlib and
+/// runs as natively.
+#[test]
+fn a_sys_crate_that_finds_zlib_links_it_statically() {
+    let dir = "tests/guests/std-system-lib";
+    let native = common::run_native(dir, &[], b"");
+    assert_eq!(native.code, 0, "{}", native.stderr);
+    let run = run_image(&image(dir, false), &[], &[]);
+    assert_eq!((run.code, run.stdout), (0, native.stdout), "{}", run.stderr);
+}
+
+/// A program linked against a shared library fails to build, naming it,
+/// rather than making an image the monitor refuses for its ELF structure.
+#[test]
+fn a_program_linked_against_a_shared_library_fails_the_build_naming_it() {
+    require_kvm();
+    let run: common::Run = kiln()
+        .arg("build")
+        .arg(root().join("tests/guests/std-shared-lib"))
+        .output()
+        .expect("run kiln")
+        .into();
+    assert_eq!(run.code, code::BUILD, "{}", run.stderr);
+    let last = run.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(
+            "kiln: error: std-shared-lib is linked against shared libraries (libz.so.1); \
+             a Kiln image is static"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn std_threads_spawn_join_share_and_synchronise() {
     let threads = image("examples/std-threads", false);

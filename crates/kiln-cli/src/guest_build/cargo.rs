@@ -87,7 +87,17 @@ struct MetaTarget {
 
 fn cargo() -> Command {
     // Inside `cargo test` (or any cargo-run tool) use the same cargo.
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    // A guest is one static image, but a -sys crate that finds its C
+    // library with pkg-config names the shared object, which makes the
+    // image dynamic (the build then fails, naming it). pkg-config links
+    // static archives when asked, except the system's own (in /usr/lib);
+    // zlib, which most such crates need (libgit2-sys, flate2's zlib
+    // backend), is built from libz-sys's bundled source instead.
+    command
+        .env("PKG_CONFIG_ALL_STATIC", "1")
+        .env("LIBZ_SYS_STATIC", "1");
+    command
 }
 
 /// Reads the package whose manifest is `manifest`.

@@ -20,6 +20,7 @@ mod bake;
 mod cargo;
 mod flags;
 mod libc;
+mod static_image;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -99,10 +100,9 @@ pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result
         c_library,
     });
     drop(status);
-    Ok(Built {
-        image: image?,
-        name: bin,
-    })
+    let image = image?;
+    static_image::check(&image, &bin)?;
+    Ok(Built { image, name: bin })
 }
 
 /// A transient status line on a terminal, erased when dropped.
