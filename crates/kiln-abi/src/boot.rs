@@ -68,7 +68,13 @@ pub struct GuestStatus {
     /// out (guest): id of the running thread (0 until threads start; the
     /// main thread is 1).
     pub thread: u64,
+    /// out (guest): where the running thread's name is (at most
+    /// [`THREAD_NAME_MAX`] bytes, NUL-terminated unless that long), or 0.
+    pub thread_name: GuestPtr<u8>,
 }
+
+/// The longest thread name, with its NUL (Linux's `TASK_COMM_LEN`).
+pub const THREAD_NAME_MAX: u64 = 16;
 
 /// Preemption of guest threads, one per vCPU: the words guest and monitor
 /// share so that the monitor's time-slice tick interrupts only code that
@@ -188,7 +194,7 @@ impl BootInfo {
 
 const _: () = {
     assert!(core::mem::size_of::<MemoryRegion>() == 24);
-    assert!(core::mem::size_of::<GuestStatus>() == 24);
+    assert!(core::mem::size_of::<GuestStatus>() == 32);
     assert!(core::mem::offset_of!(BootInfo, regions) == 16);
     assert!(core::mem::offset_of!(BootInfo, memory_size) == 208);
     assert!(core::mem::offset_of!(BootInfo, random_seed) == 288);
@@ -198,8 +204,8 @@ const _: () = {
     assert!(core::mem::offset_of!(BootInfo, volumes) == 376);
     assert!(core::mem::offset_of!(BootInfo, net) == 384);
     assert!(core::mem::offset_of!(BootInfo, guest) == 416);
-    assert!(core::mem::offset_of!(BootInfo, hostname) == 440);
+    assert!(core::mem::offset_of!(BootInfo, hostname) == 448);
     assert!(core::mem::size_of::<Preemption>() == 16);
-    assert!(core::mem::offset_of!(BootInfo, preemption) == 456);
-    assert!(core::mem::size_of::<BootInfo>() == 472);
+    assert!(core::mem::offset_of!(BootInfo, preemption) == 464);
+    assert!(core::mem::size_of::<BootInfo>() == 480);
 };

@@ -76,6 +76,31 @@ fn memory_grows_block_by_block_to_the_limit_and_no_further() {
     );
 }
 
+/// The running thread's name comes from guest memory: a crash report
+/// prints it escaped, and leaves it out when it cannot be read.
+#[test]
+fn a_thread_name_in_a_crash_report_is_escaped_or_left_out() {
+    let hostile = image("tests/guests/hostile", false);
+    let named = run_image(&hostile, &[], &["thread-name-escapes"]);
+    assert_eq!(named.code, code::PANIC, "{}", named.stderr);
+    assert!(
+        // Escaped, and cut at Linux's 16 bytes (15 and the NUL).
+        named
+            .stderr
+            .contains("(thread 7 '\\u{1b}[31mx\\nkiln: for')"),
+        "{}",
+        named.stderr
+    );
+    assert!(!named.stderr.contains('\x1b'), "{}", named.stderr);
+    let outside = run_image(&hostile, &[], &["thread-name-outside"]);
+    assert_eq!(outside.code, code::PANIC, "{}", outside.stderr);
+    assert!(
+        outside.stderr.contains(" (thread 7)\n"),
+        "{}",
+        outside.stderr
+    );
+}
+
 #[test]
 fn console_to_an_unknown_stream() {
     violation("console-bad-stream", "unknown stream 7");

@@ -325,7 +325,7 @@ fn a_thread_stack_overflow_hits_its_guard_page_and_names_the_thread() {
     );
     assert!(
         run.stderr
-            .contains("  in std_overflow::recurse (thread 2)\n"),
+            .contains("  in std_overflow::recurse (thread 2 'deep')\n"),
         "{}",
         run.stderr
     );

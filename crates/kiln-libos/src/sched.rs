@@ -116,6 +116,9 @@ pub struct Thread {
     result: usize,
     /// Its critical-section depth while it is switched out.
     preempt_depth: u32,
+    /// Where its name is kept (NUL-terminated, at most 16 bytes), or null:
+    /// the C library's record of the thread, for crash reports.
+    name: *const u8,
 }
 
 impl Thread {
@@ -226,6 +229,7 @@ pub fn current() -> *mut Thread {
             detached: true,
             result: 0,
             preempt_depth: 0,
+            name: ptr::null(),
         });
         if main.is_null() {
             platform::report_panic(b"kiln: no memory for the main thread");
@@ -234,7 +238,7 @@ pub fn current() -> *mut Thread {
         s.threads[0] = main;
         s.count = 1;
         s.current = main;
-        platform::set_current_thread(1);
+        platform::set_current_thread(1, ptr::null());
     }
     s.current
 }
@@ -350,6 +354,7 @@ pub fn spawn(
         detached: false,
         result: 0,
         preempt_depth: 0,
+        name: ptr::null(),
     });
     if thread.is_null() {
         put_stack(s, stack);
@@ -455,6 +460,16 @@ pub unsafe fn join(thread: *mut Thread) -> usize {
         release(thread);
         result
     }
+}
+
+/// Says where `thread`'s name is kept, for crash reports.
+///
+/// # Safety
+/// `thread` must come from [`spawn`]; `name` must stay readable for 16
+/// bytes as long as the thread exists.
+pub unsafe fn set_name_location(thread: *mut Thread, name: *const u8) {
+    // SAFETY: per the caller, a live thread record.
+    unsafe { (*thread).name = name };
 }
 
 /// Lets `thread` release itself when it finishes.
@@ -653,7 +668,7 @@ fn switch(from: *mut Thread, to: *mut Thread) {
         // Not kept in a binding: other threads take the scheduler while this
         // one is suspended in `kiln_switch`.
         sched().current = to;
-        platform::set_current_thread(u64::from((*to).id));
+        platform::set_current_thread(u64::from((*to).id), (*to).name);
         (*from).preempt_depth = preempt::depth();
         kiln_switch(&raw mut (*from).rsp, (*to).rsp, (*to).tp);
         // Running again, inside the switch of whichever thread gave way.

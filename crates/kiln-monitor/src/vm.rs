@@ -11,7 +11,7 @@ use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 
 use crate::boot_info::{self, ProgramArgs};
 use crate::clock::{GuestClock, host_now_ns};
-use crate::crash::report::{CrashKind, CrashReport};
+use crate::crash::report::{CrashKind, CrashReport, CrashedThread};
 use crate::crash::unwind::Registers;
 use crate::growth::Growth;
 use crate::hypercall::{self, Console, Context, Flow, Violation};
@@ -310,7 +310,7 @@ impl<'a> Vm<'a> {
             .get_regs()
             .map(|r| Registers::from(&r))
             .unwrap_or_default();
-        let thread = guest_status(&self.memory, &self.layout).thread;
+        let thread = crashed_thread(&self.memory, &self.layout);
         let report = CrashReport::build(kind, registers, true, self.image, &self.memory, thread);
         Flow::Stop(Outcome::Crashed(Box::new(report)))
     }
@@ -334,6 +334,30 @@ impl<'a> Vm<'a> {
 pub fn guest_status(memory: &GuestMemory, layout: &Layout) -> GuestStatus {
     let at = layout.boot_info.start + std::mem::offset_of!(BootInfo, guest) as u64;
     memory.read_obj(at).unwrap_or_default()
+}
+
+/// The thread the guest last recorded as running, with its name: at most
+/// `THREAD_NAME_MAX` bytes up to a NUL, read from guest memory (none if
+/// unreadable or empty; the report escapes what it prints).
+pub fn crashed_thread(memory: &GuestMemory, layout: &Layout) -> CrashedThread {
+    let status = guest_status(memory, layout);
+    let mut bytes = [0u8; kiln_abi::boot::THREAD_NAME_MAX as usize];
+    let name = (status.thread_name.addr() != 0)
+        .then(|| {
+            memory
+                .read_exact(status.thread_name.addr(), &mut bytes)
+                .ok()
+        })
+        .flatten()
+        .map(|()| {
+            let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+            String::from_utf8_lossy(&bytes[..len]).into_owned()
+        })
+        .filter(|name| !name.is_empty());
+    CrashedThread {
+        id: status.thread,
+        name,
+    }
 }
 
 /// A VM exit, copied out of the vCPU's run page.

@@ -69,9 +69,11 @@ pub unsafe extern "C" fn pthread_create(
         thread::destroy(tcb as u64);
         return code::EAGAIN;
     }
-    // SAFETY: the new, live TCB; `out` per the caller.
+    // SAFETY: the new, live TCB, which lives as long as the thread; `out`
+    // per the caller.
     unsafe {
         (*tcb).thread = spawned;
+        sched::set_name_location(spawned, (*tcb).name.as_ptr().cast());
         out.write(tcb as usize);
     }
     if attr.is_some_and(Attributes::detached) {

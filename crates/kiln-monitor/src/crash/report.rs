@@ -186,22 +186,31 @@ pub struct CrashReport {
     pub registers: Registers,
     /// The symbolized backtrace, innermost frame first.
     pub backtrace: Vec<Frame>,
-    /// The guest thread that crashed (0 when the guest has no threads).
-    pub thread: u64,
+    /// The guest thread that crashed.
+    pub thread: CrashedThread,
+}
+
+/// The guest thread a crash happened on, as the guest last recorded it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CrashedThread {
+    /// Its id (0 when the guest has no threads).
+    pub id: u64,
+    /// Its name, if it has one (`pthread_setname_np`; std names its threads).
+    pub name: Option<String>,
 }
 
 impl CrashReport {
     /// Unwinds and symbolizes from `registers`. `exact_pc` says whether
     /// `registers.rip` is the faulting instruction itself (a trap) rather
     /// than a point inside the reporting code (a panic hypercall); `thread`
-    /// is the guest thread that crashed (0 if unknown).
+    /// is the guest thread that crashed.
     pub fn build(
         kind: CrashKind,
         registers: Registers,
         exact_pc: bool,
         image: &Image<'_>,
         memory: &GuestMemory,
-        thread: u64,
+        thread: CrashedThread,
     ) -> Self {
         // The image was validated before boot, so it parses; if it somehow
         // does not, the report goes out without a backtrace.
@@ -259,8 +268,10 @@ impl fmt::Display for CrashReport {
         writeln!(f, "{}", self.kind)?;
         if let Some(function) = self.function() {
             write!(f, "  in {}", Printable::line(function))?;
-            if self.thread > 0 {
-                write!(f, " (thread {})", self.thread)?;
+            match (&self.thread.name, self.thread.id) {
+                (_, 0) => {}
+                (Some(name), id) => write!(f, " (thread {id} '{}')", Printable::line(name))?,
+                (None, id) => write!(f, " (thread {id})")?,
             }
             writeln!(f)?;
         }

@@ -26,7 +26,7 @@ pub(super) fn panic(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> 
     let kind = CrashKind::Panic {
         message: String::from_utf8_lossy(&message).into_owned(),
     };
-    let thread = crate::vm::guest_status(ctx.memory, ctx.layout).thread;
+    let thread = crate::vm::crashed_thread(ctx.memory, ctx.layout);
     Ok(stop(CrashReport::build(
         kind, registers, false, ctx.image, ctx.memory, thread,
     )))
@@ -36,7 +36,7 @@ pub(super) fn trap(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
     let frame: TrapFrame = ctx.args(Hypercall::Trap, gpa)?;
     let cr2 = ctx.vcpu.get_sregs().map(|s| s.cr2).unwrap_or_default();
     let kind = CrashKind::exception(&frame, cr2, ctx.layout);
-    let thread = crate::vm::guest_status(ctx.memory, ctx.layout).thread;
+    let thread = crate::vm::crashed_thread(ctx.memory, ctx.layout);
     Ok(stop(CrashReport::build(
         kind,
         Registers::from(&frame),

@@ -50,6 +50,17 @@ fn main() -> i32 {
             };
             call(Hypercall::Panic, &mut args);
         }
+        "thread-name-escapes" => {
+            // A thread name that would forge a report line and colour the
+            // terminal, then a crash for the report to name it in.
+            let name = b"\x1b[31mx\nkiln: forged\0";
+            kiln::platform::set_current_thread(7, name.as_ptr());
+            kiln::platform::report_panic(b"named thread");
+        }
+        "thread-name-outside" => {
+            kiln::platform::set_current_thread(7, (memory + 4096) as *const u8);
+            kiln::platform::report_panic(b"unnamed thread");
+        }
         "panic-huge" => {
             let mut args = PanicArgs {
                 message: GuestPtr::from_ptr(text.as_ptr()),

@@ -19,6 +19,7 @@ fn recurse(depth: u64) -> u64 {
 fn main() {
     let below = black_box(vec![0u8; 1 << 20]);
     let worker = thread::Builder::new()
+        .name("deep".into())
         .stack_size(64 * 1024)
         .spawn(|| recurse(200))
         .expect("spawned");

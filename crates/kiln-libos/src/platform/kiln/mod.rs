@@ -54,12 +54,16 @@ pub fn stamp_main() {
     unsafe { (&raw mut (*info).guest.main_tsc).write_volatile(super::rdtsc()) };
 }
 
-/// Records the running thread for the monitor's crash reports.
-pub fn set_current_thread(id: u64) {
+/// Records the running thread, and where its name is (or null), for the
+/// monitor's crash reports.
+pub fn set_current_thread(id: u64, name: *const u8) {
     let info = BOOT_INFO.load(Ordering::Relaxed);
-    // SAFETY: `info` is the monitor's boot-info block (see `BOOT_INFO`); the field is
-    // plain data the guest owns.
-    unsafe { (&raw mut (*info).guest.thread).write_volatile(id) };
+    // SAFETY: `info` is the monitor's boot-info block (see `BOOT_INFO`); the
+    // fields are plain data the guest owns.
+    unsafe {
+        (&raw mut (*info).guest.thread).write_volatile(id);
+        (&raw mut (*info).guest.thread_name).write_volatile(GuestPtr::from_ptr(name));
+    }
 }
 
 /// Marks the 4 KiB page at `page` present or not present, through the
