@@ -194,7 +194,7 @@ fn a_program_linked_against_a_shared_library_fails_the_build_naming_it() {
     let last = run.stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with(
-            "kiln: error: std-shared-lib is linked against shared libraries (libz.so.1); \
+            "kiln: error: std-shared-lib is linked against shared libraries (libkilnanswer.so); \
              a Kiln image is static"
         ),
         "{}",

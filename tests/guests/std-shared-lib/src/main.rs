@@ -1,11 +1,10 @@
-//! Calls the shared zlib its build script linked.
+//! Calls the shared library its build script made.
 
 unsafe extern "C" {
-    fn zlibVersion() -> *const std::ffi::c_char;
+    fn kiln_shared_answer() -> i32;
 }
 
 fn main() {
-    // SAFETY: zlib's version string is static and NUL-terminated.
-    let version = unsafe { std::ffi::CStr::from_ptr(zlibVersion()) };
-    println!("zlib {}", version.to_string_lossy());
+    // SAFETY: a C function without arguments.
+    println!("answer {}", unsafe { kiln_shared_answer() });
 }
