@@ -336,7 +336,7 @@ pub unsafe extern "C" fn connect(fd: CInt, addr: *const c_void, len: u32) -> CIn
 }
 
 /// The socket of `fd` and whether this call must not wait.
-fn target(fd: CInt, flags: CInt) -> Result<(net::SocketId, bool)> {
+fn target(fd: CInt, flags: CInt) -> Result<(kiln_libos::fd::SocketId, bool)> {
     fs::socket(fd).map(|(id, nonblocking)| (id, nonblocking || flags & MSG_DONTWAIT != 0))
 }
 

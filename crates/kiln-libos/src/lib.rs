@@ -53,6 +53,8 @@ pub mod heap;
 #[cfg(feature = "fs")]
 extern crate alloc;
 #[cfg(feature = "fs")]
+pub mod fd;
+#[cfg(feature = "fs")]
 pub mod fs;
 #[cfg(feature = "net")]
 #[allow(unsafe_code)]

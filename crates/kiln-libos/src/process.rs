@@ -24,7 +24,7 @@ pub fn flush_output() {
         crate::fs::flush();
     }
     #[cfg(feature = "net")]
-    if let Some(net) = crate::net::hooks() {
+    if let Some(net) = crate::fd::socket_hooks() {
         (net.flush)();
     }
 }

@@ -573,7 +573,7 @@ fn schedule() {
         // also returns when a frame arrives.
         #[cfg(feature = "net")]
         let network = {
-            let idle = crate::net::hooks()
+            let idle = crate::fd::socket_hooks()
                 .map(|net| (net.idle)())
                 .unwrap_or_default();
             if idle.woke {
@@ -620,7 +620,7 @@ fn schedule() {
 /// their ticks.
 fn others_could_run(s: &Scheduler, running: *mut Thread) -> bool {
     #[cfg(feature = "net")]
-    let network = crate::net::hooks().is_some() && crate::net::has_device();
+    let network = crate::fd::socket_hooks().is_some() && crate::fd::network_device_present();
     #[cfg(not(feature = "net"))]
     let network = false;
     s.threads[..s.count].iter().any(|&t| {
@@ -639,7 +639,7 @@ fn others_could_run(s: &Scheduler, running: *mut Thread) -> bool {
 /// otherwise polled only when no thread can run, or by socket calls).
 fn preempted() {
     #[cfg(feature = "net")]
-    if let Some(net) = crate::net::hooks() {
+    if let Some(net) = crate::fd::socket_hooks() {
         (net.idle)();
     }
     yield_now();

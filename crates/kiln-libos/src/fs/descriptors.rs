@@ -138,7 +138,7 @@ pub fn pipe(flags: i32) -> Result<[i32; 2]> {
 /// The socket `fd` refers to, and whether it is non-blocking
 /// (`ENOTSOCK` for another kind of descriptor).
 #[cfg(feature = "net")]
-pub fn socket(fd: i32) -> Result<(crate::net::SocketId, bool)> {
+pub fn socket(fd: i32) -> Result<(crate::fd::SocketId, bool)> {
     with(|fs| {
         let description = fs.description(fd)?;
         match description.object {
@@ -151,7 +151,7 @@ pub fn socket(fd: i32) -> Result<(crate::net::SocketId, bool)> {
 /// A descriptor for socket `id` (`flags`: `O_NONBLOCK`, `O_CLOEXEC`). On
 /// failure (`EMFILE`) the socket is closed.
 #[cfg(feature = "net")]
-pub fn install_socket(id: crate::net::SocketId, flags: i32) -> Result<i32> {
+pub fn install_socket(id: crate::fd::SocketId, flags: i32) -> Result<i32> {
     let installed = with(|fs| {
         fs.install(
             Object::Socket(id),
@@ -162,7 +162,7 @@ pub fn install_socket(id: crate::net::SocketId, flags: i32) -> Result<i32> {
         )
     });
     if installed.is_err()
-        && let Some(net) = crate::net::hooks()
+        && let Some(net) = crate::fd::socket_hooks()
     {
         (net.close)(id);
     }

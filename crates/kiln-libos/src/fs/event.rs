@@ -15,8 +15,6 @@
 //! for edge triggering reads until `EAGAIN` and takes a spare report in
 //! its stride.
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
 /// `epoll_event.events` bits.
 #[allow(missing_docs)]
 pub mod bits {
@@ -59,18 +57,6 @@ pub(super) struct Interest {
     /// count then (see `Fs::generation`).
     pub reported: u32,
     pub epoch: u64,
-}
-
-/// Counts wakes of `poll`'s waiters: anything that may have changed a
-/// descriptor's readiness bumps it.
-static CHANGES: AtomicU64 = AtomicU64::new(0);
-
-pub(super) fn changed() {
-    CHANGES.fetch_add(1, Ordering::Relaxed);
-}
-
-pub(super) fn changes() -> u64 {
-    CHANGES.load(Ordering::Relaxed)
 }
 
 /// The `poll` bits asked for registration `events` (the values match).

@@ -85,18 +85,11 @@ pub use metadata::{access, chmod, fstat, stat};
 pub use paths::{
     canonicalize, chdir, cwd, mkdir, open, read_dir, readlink, rename, symlink, umask, unlink,
 };
-#[cfg(feature = "net")]
-pub(crate) use readiness::wake_pollers;
-pub use readiness::{epoll_create, epoll_ctl, epoll_wait, poll_ready, wait_for_change};
+pub use readiness::{epoll_create, epoll_ctl, epoll_wait, poll_ready};
 pub use stdin::{ready as stdin_ready, watched as stdin_watched};
 pub use times::{advise, set_times, sync_range};
 
-/// A Linux error number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Errno(pub i32);
-
-/// The result of a file operation.
-pub type Result<T> = core::result::Result<T, Errno>;
+pub use crate::fd::{Errno, Result, events, wait_for_change};
 
 /// Linux's open and status flags, `lseek` whence values and `*at` constants.
 #[allow(missing_docs)]
@@ -118,17 +111,6 @@ pub mod flags {
     pub const SEEK_END: i32 = 2;
     /// "Relative to the working directory" in the `*at` calls.
     pub const AT_FDCWD: i32 = -100;
-}
-
-/// `poll` event bits.
-#[allow(missing_docs)]
-pub mod events {
-    pub const POLLIN: i16 = 0x1;
-    pub const POLLOUT: i16 = 0x4;
-    pub const POLLERR: i16 = 0x8;
-    pub const POLLHUP: i16 = 0x10;
-    pub const POLLNVAL: i16 = 0x20;
-    pub const POLLRDHUP: i16 = 0x2000;
 }
 
 use flags::*;
@@ -180,7 +162,7 @@ enum Object {
     PipeWrite(usize),
     /// A socket of the network stack.
     #[cfg(feature = "net")]
-    Socket(crate::net::SocketId),
+    Socket(crate::fd::SocketId),
     /// One end of a `socketpair(AF_UNIX, SOCK_STREAM)`: it reads pipe
     /// `read` and writes pipe `write` (the other end's `read`).
     Pair { read: usize, write: usize },
@@ -264,9 +246,6 @@ struct Fs {
 
 static FS: Lock<Option<Fs>> = Lock::new(None);
 
-/// Threads waiting in `poll` wait on this key; pipe activity wakes them.
-static POLL_KEY: u8 = 0;
-
 /// Threads blocked reading or writing an eventfd wait on this key.
 static EVENTFD_KEY: u8 = 0;
 
@@ -326,8 +305,7 @@ fn blocking<T>(mut step: impl FnMut(&mut Fs) -> Step<T>) -> Result<T> {
 
 fn wake_pipe_waiters(key: usize) {
     sched::wake(key, usize::MAX);
-    event::changed();
-    sched::wake(&raw const POLL_KEY as usize, usize::MAX);
+    crate::fd::wake_pollers();
 }
 
 /// Wakes the readers of inotify instances, and `poll` and epoll waiters.
@@ -518,7 +496,7 @@ impl Fs {
             Object::PipeWrite(n) => self.close_pipe_end(n, false),
             #[cfg(feature = "net")]
             Object::Socket(id) => {
-                if let Some(net) = crate::net::hooks() {
+                if let Some(net) = crate::fd::socket_hooks() {
                     (net.close)(id);
                 }
             }
@@ -547,6 +525,6 @@ pub fn flush() {
 /// The stack's entry points: a socket descriptor exists only after
 /// `socket()` put them in place.
 #[cfg(feature = "net")]
-fn net_hooks() -> Result<&'static crate::net::Hooks> {
-    crate::net::hooks().ok_or(Errno(EBADF))
+fn net_hooks() -> Result<&'static crate::fd::SocketHooks> {
+    crate::fd::socket_hooks().ok_or(Errno(EBADF))
 }

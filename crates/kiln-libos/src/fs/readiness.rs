@@ -8,7 +8,7 @@ pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
     use events::*;
     #[cfg(feature = "net")]
     if let Ok((id, _)) = socket(fd) {
-        return crate::net::hooks().map_or(POLLNVAL, |net| (net.poll_ready)(id, wanted));
+        return crate::fd::socket_hooks().map_or(POLLNVAL, |net| (net.poll_ready)(id, wanted));
     }
     with(|fs| {
         let Ok((description, _, pipes)) = fs.split(fd) else {
@@ -69,18 +69,6 @@ pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
             _ => wanted & (POLLIN | POLLOUT),
         }
     })
-}
-
-/// Waits until a pipe changes or `deadline` (ns since boot) passes, for `poll`.
-pub fn wait_for_change(deadline: u64) {
-    sched::wait(&raw const POLL_KEY as usize, deadline);
-}
-
-/// Wakes the threads waiting in `poll`.
-#[cfg(feature = "net")]
-pub(crate) fn wake_pollers() {
-    event::changed();
-    sched::wake(&raw const POLL_KEY as usize, usize::MAX);
 }
 
 /// `epoll_create1(2)` (`cloexec`: `EPOLL_CLOEXEC`).
@@ -152,8 +140,7 @@ pub fn epoll_ctl(epfd: i32, op: i32, fd: i32, events: u32, data: u64) -> Result<
     // A loopback connection can be made before the program registers it,
     // and then nothing else would change to wake them.
     if result.is_ok() && op != EPOLL_CTL_DEL {
-        event::changed();
-        sched::wake(&raw const POLL_KEY as usize, usize::MAX);
+        crate::fd::wake_pollers();
     }
     result
 }
@@ -165,7 +152,7 @@ pub fn epoll_wait(epfd: i32, out: &mut [Event], deadline: u64) -> Result<usize> 
         return Err(Errno(EINVAL));
     }
     loop {
-        let start = event::changes();
+        let start = crate::fd::changes();
         let watched: Vec<(i32, i16)> = with(|fs| match &fs.description(epfd)?.object {
             Object::Epoll(interests) => Ok(interests
                 .iter()
@@ -227,7 +214,7 @@ pub fn epoll_wait(epfd: i32, out: &mut [Event], deadline: u64) -> Result<usize> 
         // tick may come between this check and the wait (a change it let
         // run would wake nobody).
         let _section = NoPreempt::new();
-        if event::changes() == start {
+        if crate::fd::changes() == start {
             wait_for_change(deadline);
         }
     }

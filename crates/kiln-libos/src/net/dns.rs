@@ -114,7 +114,7 @@ fn attempt(
             // attempt (`MAX_TIMEOUT_NS`), so a failure here is an answer.
             Err(GetQueryResultError::Failed) => return Err(LookupError::NotFound),
             Err(GetQueryResultError::Pending) if expired => return Ok(None),
-            Err(GetQueryResultError::Pending) => crate::fs::wait_for_change(deadline),
+            Err(GetQueryResultError::Pending) => crate::fd::wait_for_change(deadline),
         }
     }
 }

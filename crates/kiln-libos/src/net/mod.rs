@@ -39,7 +39,7 @@ use smoltcp::iface::{
 use smoltcp::time::Instant as NetInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
 
-use crate::fs::{Errno, Result};
+use crate::fd::{Errno, Idle, Received, Result, SocketHooks, SocketId};
 use crate::platform;
 use crate::preempt::{Lock, NoPreempt};
 use crate::sched;
@@ -49,9 +49,6 @@ use device::Device;
 pub use dns::{LookupError, Options as ResolverOptions};
 pub use socket::{Family, Kind, Shutdown};
 use socket::{Io, Socket};
-
-/// A socket of the table, as the descriptor table names it.
-pub type SocketId = usize;
 
 /// The network stack.
 struct Net {
@@ -264,7 +261,7 @@ impl Net {
         for socket in self.sockets.iter().flatten() {
             sched::wake(socket.key(), usize::MAX);
         }
-        crate::fs::wake_pollers();
+        crate::fd::wake_pollers();
     }
 
     /// A socket with the smoltcp sockets beside it.
@@ -306,29 +303,6 @@ fn with<T>(f: impl FnOnce(&mut Net) -> Result<T>) -> Result<T> {
         }
         Some(net) => f(net),
         None => Err(Errno(EAFNOSUPPORT)),
-    }
-}
-
-/// What the scheduler learns from [`idle`].
-pub struct Idle {
-    /// Sockets may have changed and their waiters were woken: schedule
-    /// them instead of blocking.
-    pub woke: bool,
-    /// When the stack next needs polling (ns since boot), or `u64::MAX`.
-    pub deadline: u64,
-    /// Sockets exist on a device, so traffic can end a wait without a
-    /// deadline (on the loopback alone only the program's own calls can).
-    pub present: bool,
-}
-
-/// Nothing to do: no socket has been created.
-impl Default for Idle {
-    fn default() -> Self {
-        Self {
-            woke: false,
-            deadline: u64::MAX,
-            present: false,
-        }
     }
 }
 
@@ -418,7 +392,7 @@ fn immediate<T>(f: impl FnOnce(&mut Net) -> Result<T>) -> Result<T> {
 
 /// `socket(2)` for `AF_INET` or `AF_INET6`: a new socket of `kind`.
 pub fn create(kind: Kind, family: Family) -> Result<SocketId> {
-    *ACTIVE.lock() = Some(&HOOKS);
+    crate::fd::install_socket_hooks(&HOOKS);
     with(|net| create_in(net, Socket::new(kind, family)))
 }
 
@@ -433,34 +407,13 @@ pub fn resolve(
         return Ok(pinned);
     }
     // The scheduler polls the stack while the query waits.
-    *ACTIVE.lock() = Some(&HOOKS);
+    crate::fd::install_socket_hooks(&HOOKS);
     dns::query(name, options)
 }
 
-/// What [`recv`] gives: the bytes' count and their sender.
-pub type Received = (usize, Option<SocketAddr>);
-
-/// The stack's entry points for the descriptor table and the scheduler.
-/// They reach the stack through this table, which the first `socket()`
-/// puts in place, instead of calling it: so a program that never opens a
-/// socket does not link the stack (smoltcp and the driver, about 100 KiB),
-/// because nothing the linker can follow leads to it.
-pub struct Hooks {
-    /// [`recv`].
-    pub recv: fn(SocketId, &mut [u8], bool, bool) -> Result<Received>,
-    /// [`send`].
-    pub send: fn(SocketId, &[u8], Option<SocketAddr>, bool) -> Result<usize>,
-    /// [`poll_ready`].
-    pub poll_ready: fn(SocketId, i16) -> i16,
-    /// [`close`].
-    pub close: fn(SocketId),
-    /// [`idle`].
-    pub idle: fn() -> Idle,
-    /// [`flush`].
-    pub flush: fn(),
-}
-
-static HOOKS: Hooks = Hooks {
+/// The stack's entry points, which the first `socket()` (or name lookup)
+/// installs in the descriptor layer ([`crate::fd::socket_hooks`]).
+static HOOKS: SocketHooks = SocketHooks {
     recv,
     send,
     poll_ready,
@@ -468,20 +421,6 @@ static HOOKS: Hooks = Hooks {
     idle,
     flush,
 };
-
-static ACTIVE: Lock<Option<&'static Hooks>> = Lock::new(None);
-
-/// Whether the VM has a network device, so traffic can arrive that no
-/// thread of the program sent (on the loopback alone, only their own calls
-/// wake each other). Reads the boot info only: the stack is not linked.
-pub fn has_device() -> bool {
-    platform::boot_info().net.mmio_base != 0
-}
-
-/// The stack's entry points, once a socket has been created.
-pub fn hooks() -> Option<&'static Hooks> {
-    *ACTIVE.lock()
-}
 
 /// Adds `socket` to the table.
 fn create_in(net: &mut Net, socket: Socket) -> Result<SocketId> {
@@ -641,5 +580,5 @@ pub fn poll_ready(id: SocketId, wanted: i16) -> i16 {
         let (socket, set) = net.parts(id)?;
         Ok(socket.ready(set, wanted))
     })
-    .unwrap_or(crate::fs::events::POLLNVAL)
+    .unwrap_or(crate::fd::events::POLLNVAL)
 }

@@ -25,8 +25,8 @@ use smoltcp::time::Duration;
 use smoltcp::wire::{IpAddress, IpEndpoint, IpListenEndpoint};
 
 use super::{Net, SocketId};
-use crate::fs::events::*;
-use crate::fs::{Errno, Result};
+use crate::fd::events::*;
+use crate::fd::{Errno, Result};
 
 /// The first ephemeral port, as Linux's `ip_local_port_range`.
 pub const EPHEMERAL_FIRST: u16 = 32768;
