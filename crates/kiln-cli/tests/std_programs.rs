@@ -179,6 +179,23 @@ fn a_sys_crate_that_finds_zlib_links_it_statically() {
     assert_eq!((run.code, run.stdout), (0, native.stdout), "{}", run.stderr);
 }
 
+/// Crates on rustix (tempfile, terminal_size, and rustix itself) work as on
+/// Linux: rustix is built to call the C library instead of making system
+/// calls with the `syscall` instruction, which a guest has no kernel for.
+#[test]
+fn crates_on_rustix_answer_as_on_linux() {
+    let dir = "tests/guests/std-rustix";
+    let native = common::run_native(dir, &[], b"");
+    assert_eq!(native.code, 0, "{}", native.stderr);
+    assert!(
+        native.stdout.contains("tempdir removed: true"),
+        "{}",
+        native.stdout
+    );
+    let run = run_image(&image(dir, false), &[], &[]);
+    assert_eq!((run.code, run.stdout), (0, native.stdout), "{}", run.stderr);
+}
+
 /// A program linked against a shared library fails to build, naming it,
 /// rather than making an image the monitor refuses for its ELF structure.
 #[test]

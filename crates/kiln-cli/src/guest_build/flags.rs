@@ -93,7 +93,14 @@ pub fn codegen_flags() -> Vec<String> {
 /// cannot hold absolute relocations; lld resolves the program's own link
 /// statically either way.
 pub fn rustflags() -> Vec<String> {
-    vec!["-Cforce-frame-pointers=yes".to_string()]
+    vec![
+        "-Cforce-frame-pointers=yes".to_string(),
+        // rustix (under tempfile, terminal_size, notify and many more)
+        // makes Linux system calls itself, with the `syscall` instruction,
+        // unless told to call the C library: a guest has no kernel to
+        // trap to, and its C library is Kiln's.
+        "--cfg=rustix_use_libc".to_string(),
+    ]
 }
 
 /// Flags for the final crate's `rustc` only: its code model and the
