@@ -1,7 +1,9 @@
 //! An ordinary program whose spawned thread recurses past the end of its
 //! stack: its guard page must stop it, and Kiln must name the thread. A
 //! buffer allocated first lies below the stack, so without the guard page
-//! the overflow would silently overwrite it.
+//! the overflow would silently overwrite it; at 16 MiB it is larger than
+//! the memory a guest starts with, so the stack is in memory the guest
+//! grew into, whose page tables the monitor wrote then.
 
 use std::hint::black_box;
 use std::thread;
@@ -17,7 +19,7 @@ fn recurse(depth: u64) -> u64 {
 }
 
 fn main() {
-    let below = black_box(vec![0u8; 1 << 20]);
+    let below = black_box(vec![0u8; 16 << 20]);
     let worker = thread::Builder::new()
         .name("deep".into())
         .stack_size(64 * 1024)
