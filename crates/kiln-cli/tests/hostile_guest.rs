@@ -76,6 +76,25 @@ fn memory_grows_block_by_block_to_the_limit_and_no_further() {
     );
 }
 
+/// A raw Linux system call (the `syscall` instruction, as rustix's default
+/// backend makes them) is reported as one, in the function that made it,
+/// rather than as a jump to address 0.
+#[test]
+fn a_raw_system_call_is_reported_as_one() {
+    let hostile = image("tests/guests/hostile", false);
+    let run = run_image(&hostile, &[], &["raw-syscall"]);
+    assert_eq!(run.code, code::FAULT, "{}", run.stderr);
+    let mut lines = run.stderr.lines();
+    let first = lines.next().unwrap_or_default();
+    assert!(
+        first.starts_with("guest made a Linux system call itself (syscall instruction at 0x")
+            && first.contains(", call 39, getpid); a Kiln guest has no kernel"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(lines.next(), Some("  in hostile::main"), "{}", run.stderr);
+}
+
 /// The running thread's name comes from guest memory: a crash report
 /// prints it escaped, and leaves it out when it cannot be read.
 #[test]

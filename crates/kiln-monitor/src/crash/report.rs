@@ -79,6 +79,14 @@ pub enum CrashKind {
         /// The fault hit the main stack's guard page.
         stack_overflow: bool,
     },
+    /// The program made a Linux system call itself, with the `syscall`
+    /// instruction (a guest has no kernel: it jumps to address 0).
+    SystemCall {
+        /// The call's number (`rax`).
+        number: u64,
+        /// The `syscall` instruction's address.
+        at: u64,
+    },
     /// An exception with no usable handler: the CPU shut down.
     TripleFault,
     /// The hypervisor could not execute a guest instruction (on kvm_pvm,
@@ -86,7 +94,52 @@ pub enum CrashKind {
     EmulationFailure,
 }
 
+/// The names of the Linux x86_64 system calls programs most often make
+/// themselves, for the report.
+fn system_call_name(number: u64) -> Option<&'static str> {
+    Some(match number {
+        0 => "read",
+        1 => "write",
+        3 => "close",
+        4 => "stat",
+        5 => "fstat",
+        8 => "lseek",
+        9 => "mmap",
+        16 => "ioctl",
+        20 => "writev",
+        39 => "getpid",
+        60 => "exit",
+        72 => "fcntl",
+        202 => "futex",
+        228 => "clock_gettime",
+        231 => "exit_group",
+        257 => "openat",
+        262 => "newfstatat",
+        318 => "getrandom",
+        332 => "statx",
+        _ => return None,
+    })
+}
+
 impl CrashKind {
+    /// A fault at address 0 reached by a `syscall` instruction: the CPU
+    /// jumped to the unset system-call entry (`IA32_LSTAR` is 0) and left
+    /// the return address in `rcx`, right after the two-byte instruction.
+    /// The registers, rewound to that instruction, for the report.
+    pub fn system_call(frame: &TrapFrame, cr2: u64, memory: &GuestMemory) -> Option<(Self, u64)> {
+        let at = frame.rcx.checked_sub(2)?;
+        let mut opcode = [0u8; 2];
+        let fault_at_zero = frame.vector == trap::PAGE_FAULT && cr2 == 0 && frame.rip == 0;
+        (fault_at_zero && memory.read_exact(at, &mut opcode).is_ok() && opcode == [0x0f, 0x05])
+            .then_some((
+                Self::SystemCall {
+                    number: frame.rax,
+                    at,
+                },
+                at,
+            ))
+    }
+
     /// Classifies a trap frame; `cr2` is the vCPU's CR2 at the trap.
     ///
     /// A stack overflow is a fault in the main stack's guard page, or a
@@ -167,6 +220,21 @@ impl fmt::Display for CrashKind {
                     write!(f, " (error code {error_code:#x})")?;
                 }
                 Ok(())
+            }
+            Self::SystemCall { number, at } => {
+                write!(
+                    f,
+                    "guest made a Linux system call itself (syscall instruction at {at:#x}, "
+                )?;
+                match system_call_name(*number) {
+                    Some(name) => write!(f, "call {number}, {name})")?,
+                    None => write!(f, "call {number})")?,
+                }
+                write!(
+                    f,
+                    "; a Kiln guest has no kernel to take it: the code must call the C library \
+                     (rustix does when built with --cfg=rustix_use_libc, as kiln build builds it)"
+                )
             }
             Self::TripleFault => write!(f, "guest triple fault: an exception had no handler"),
             Self::EmulationFailure => write!(

@@ -35,15 +35,18 @@ pub(super) fn panic(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> 
 pub(super) fn trap(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
     let frame: TrapFrame = ctx.args(Hypercall::Trap, gpa)?;
     let cr2 = ctx.vcpu.get_sregs().map(|s| s.cr2).unwrap_or_default();
-    let kind = CrashKind::exception(&frame, cr2, ctx.layout);
+    let mut registers = Registers::from(&frame);
+    let kind = match CrashKind::system_call(&frame, cr2, ctx.memory) {
+        // Unwound from the `syscall` instruction, the program's own code.
+        Some((kind, at)) => {
+            registers.rip = at;
+            kind
+        }
+        None => CrashKind::exception(&frame, cr2, ctx.layout),
+    };
     let thread = crate::vm::crashed_thread(ctx.memory, ctx.layout);
     Ok(stop(CrashReport::build(
-        kind,
-        Registers::from(&frame),
-        true,
-        ctx.image,
-        ctx.memory,
-        thread,
+        kind, registers, true, ctx.image, ctx.memory, thread,
     )))
 }
 

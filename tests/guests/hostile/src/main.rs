@@ -50,6 +50,11 @@ fn main() -> i32 {
             };
             call(Hypercall::Panic, &mut args);
         }
+        "raw-syscall" => {
+            // As rustix's default backend does: getpid with `syscall`.
+            // SAFETY: a guest has no kernel; this faults, which is the test.
+            unsafe { asm!("syscall", inout("rax") 39u64 => _, out("rcx") _, out("r11") _) };
+        }
         "thread-name-escapes" => {
             // A thread name that would forge a report line and colour the
             // terminal, then a crash for the report to name it in.
