@@ -122,6 +122,9 @@ pub enum FileOp {
     /// `fallocate(2)` of `handle`: `flags` the mode (Linux's
     /// `FALLOC_FL_*`), `offset`, `len` bytes.
     Allocate = 20,
+    /// `fchmod(2)` of `handle`: the permission bits `mode & 0o7777`
+    /// (`-EROFS` on a read-only volume).
+    SetMode = 21,
 }
 
 /// [`FileOp::Flock`]: a shared lock.
@@ -163,7 +166,7 @@ pub struct FileLock {
 
 impl FileOp {
     /// All operations.
-    pub const ALL: [FileOp; 20] = [
+    pub const ALL: [FileOp; 21] = [
         Self::Open,
         Self::Close,
         Self::Read,
@@ -184,6 +187,7 @@ impl FileOp {
         Self::SyncRange,
         Self::SetTimes,
         Self::Allocate,
+        Self::SetMode,
     ];
 
     /// The operation with this number, if any.

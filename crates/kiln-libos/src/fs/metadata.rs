@@ -129,18 +129,15 @@ pub fn access(dirfd: i32, path: &[u8], mode: i32, follow: bool) -> Result<()> {
 
 /// `fchmodat(2)`: sets the permission bits of `path` relative to `dirfd`
 /// (following links), or with an empty `path` (`fchmod(2)`) of what
-/// descriptor `dirfd` refers to. Baked files are read-only (`EROFS`). The monitor
-/// cannot change a host file's mode, so on a volume only a change to the
-/// mode it already has succeeds (as `std::fs::copy` asks), others are
-/// `EPERM`; so are pipes and the console.
+/// descriptor `dirfd` refers to. Baked files are read-only (`EROFS`); a
+/// volume's file is changed on the host (`EROFS` on a read-only volume);
+/// pipes and the console are `EPERM`.
 pub fn chmod(dirfd: i32, path: &[u8], mode: u32) -> Result<()> {
     with(|fs| {
         let found = if path.is_empty() {
             match fs.description(dirfd)?.object {
                 Object::File(ino) | Object::Dir { ino, .. } => Found::Node(ino),
-                Object::Volume { handle } => {
-                    return volume_chmod(volume::stat_handle(handle)?, mode);
-                }
+                Object::Volume { handle } => return volume::set_mode(handle, mode),
                 _ => return Err(Errno(kiln_abi::errno::EPERM)),
             }
         } else {
@@ -152,20 +149,16 @@ pub fn chmod(dirfd: i32, path: &[u8], mode: u32) -> Result<()> {
                 fs.notify_node(ino, notify::mask::ATTRIB);
                 Ok(())
             }
+            // The host's chmod, through a descriptor opened for it (it
+            // follows a final symbolic link, as chmod does).
             Found::Volume { volume, rest } => {
-                volume_chmod(volume_stat(volume, &rest, path, true)?, mode)
+                let handle = volume::open(volume, &rest, O_RDONLY | O_CLOEXEC, 0)?;
+                let result = volume::set_mode(handle, mode);
+                volume::close(handle);
+                result
             }
             Found::Fd { .. } => Err(Errno(kiln_abi::errno::EPERM)),
             Found::Missing { .. } => Err(Errno(ENOENT)),
         }
     })
-}
-
-/// `chmod` of a volume's file, whose status is `stat`: see [`chmod`].
-pub(super) fn volume_chmod(stat: Stat, mode: u32) -> Result<()> {
-    if stat.mode & 0o7777 == mode & 0o7777 {
-        Ok(())
-    } else {
-        Err(Errno(kiln_abi::errno::EPERM))
-    }
 }

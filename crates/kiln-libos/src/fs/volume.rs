@@ -346,6 +346,15 @@ pub fn allocate(handle: Handle, mode: u32, offset: i64, len: i64) -> Result<()> 
     call(args).map(drop)
 }
 
+/// `fchmod` of the host file: its permission bits.
+pub fn set_mode(handle: Handle, mode: u32) -> Result<()> {
+    let args = FileArgs {
+        mode,
+        ..on_handle(FileOp::SetMode, handle)
+    };
+    call(args).map(drop)
+}
+
 /// `sync_file_range` on the host file.
 pub fn sync_range(handle: Handle, offset: i64, len: i64, flags: u32) -> Result<()> {
     let args = FileArgs {

@@ -146,6 +146,7 @@ fn serve(
         FileOp::SyncRange => volumes.sync_range(handle, args.offset, args.len, args.flags),
         FileOp::SetTimes => set_times(memory, volumes, args)?,
         FileOp::Allocate => volumes.allocate(handle, args.flags, args.offset, args.len),
+        FileOp::SetMode => volumes.set_mode(handle, args.mode),
         // An operation the ABI crate knows and this monitor does not serve.
         _ => return Err(Violation::UnknownFileOp(args.op)),
     };

@@ -187,6 +187,11 @@ impl Volumes {
         sys::fallocate(self.handles.get(handle)?, mode.cast_signed(), offset, len)
     }
 
+    /// `SetMode`: `fchmod(2)` of the host file, permission bits only.
+    pub fn set_mode(&self, handle: u64, mode: u32) -> Result<u64, Errno> {
+        sys::fchmod(self.handles.get_writable(handle)?, mode & 0o7777)
+    }
+
     /// `SetTimes` of an open file: `times` as `utimensat(2)` takes them.
     pub fn set_times(&self, handle: u64, times: &[libc::timespec; 2]) -> Result<u64, Errno> {
         sys::set_times(self.handles.get_writable(handle)?, times, 0)

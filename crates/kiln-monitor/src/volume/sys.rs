@@ -176,6 +176,12 @@ pub(super) fn fallocate(
     }))
 }
 
+/// `fchmod(2)`.
+pub(super) fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    check(i64::from(unsafe { libc::fchmod(fd.as_raw_fd(), mode) }))
+}
+
 /// `sync_file_range(2)`.
 pub(super) fn sync_file_range(
     fd: BorrowedFd<'_>,

@@ -540,3 +540,23 @@ fn allocation_is_the_hosts_and_needs_a_writable_handle() {
         4096
     );
 }
+
+#[test]
+fn set_mode_changes_only_the_permission_bits_on_a_writable_volume() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut s = Scratch::new();
+    let handle = s.open(RW, "file", O_RDONLY).expect("open");
+    // The file-type bits a caller may pass along are not the mode's.
+    assert_eq!(s.volumes.set_mode(handle, 0o100640), Ok(0));
+    let mode = |path: &str| {
+        std::fs::metadata(s.path(path))
+            .expect("stat")
+            .permissions()
+            .mode()
+    };
+    assert_eq!(mode("volume/file") & 0o7777, 0o640);
+    let read_only = s.open(RO, "file", O_RDONLY).expect("open read-only");
+    assert_eq!(s.volumes.set_mode(read_only, 0o600), err(EROFS));
+    assert_eq!(s.volumes.set_mode(99, 0o600), err(EBADF));
+    s.assert_outside_untouched();
+}

@@ -508,6 +508,31 @@ fn times(dir: &str, file: &str) {
     unsafe { libc::unlink(c(&link).as_ptr()) };
 }
 
+/// Permission bits: `fchmod` of an open descriptor (as a program that
+/// copies a file's mode onto its replacement does) and `chmod` by path.
+fn modes(file: &str) {
+    let mode = |path: &str| stat(path, true).st_mode & 0o7777;
+    let fd = open(file, libc::O_RDONLY);
+    // SAFETY: a descriptor this program opened.
+    say(
+        "fchmod 0640",
+        i64::from(unsafe { libc::fchmod(fd, 0o100640) }),
+    );
+    println!("mode after fchmod: {:o}", mode(file));
+    close(fd);
+    // SAFETY: a valid C string.
+    say(
+        "chmod 0604",
+        i64::from(unsafe { libc::chmod(c(file).as_ptr(), 0o604) }),
+    );
+    println!("mode after chmod: {:o}", mode(file));
+    // SAFETY: as above.
+    say(
+        "chmod 0600",
+        i64::from(unsafe { libc::chmod(c(file).as_ptr(), 0o600) }),
+    );
+}
+
 fn hints(file: &str) {
     let fd = open(file, libc::O_RDWR);
     let mut pipe = [0; 2];
@@ -695,6 +720,7 @@ fn main() {
     flocks(&file);
     record_locks(&file);
     times(dir, &file);
+    modes(&file);
     hints(&file);
     memory_advice();
     std::fs::remove_file(&file).expect("remove the file");
