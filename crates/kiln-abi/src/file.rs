@@ -307,6 +307,6 @@ mod tests {
             assert_eq!(FileOp::from_number(op as u32), Some(op));
         }
         assert_eq!(FileOp::from_number(0), None);
-        assert_eq!(FileOp::from_number(21), None);
+        assert_eq!(FileOp::from_number(22), None);
     }
 }
