@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::Args;
 use kiln_monitor::clock::{format_ns, host_now_ns};
-use kiln_monitor::{BootError, Image, ImageFile, Outcome as GuestOutcome, RunSummary, VmConfig};
+use kiln_monitor::{BootError, ImageFile, Outcome as GuestOutcome, RunSummary, VmConfig};
 
 use crate::exit_code::{FAULT, Failure, HOST, IMAGE, OUT_OF_MEMORY, PANIC, TIMEOUT, VIOLATION};
 use crate::guest_build::{self, Verbosity};
@@ -126,7 +126,8 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
     }
     let file = ImageFile::open(&image_path)
         .map_err(|e| Failure::new(IMAGE, format!("cannot open {}: {e}", image_path.display())))?;
-    let image = Image::parse(file.bytes())
+    let image = file
+        .image()
         .map_err(|e| Failure::new(IMAGE, format!("{}: {e}", image_path.display())))?;
     let mut config = VmConfig {
         memory: args.memory,

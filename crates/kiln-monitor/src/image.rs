@@ -112,6 +112,9 @@ pub struct Segment {
 pub struct Image<'data> {
     /// The whole file.
     pub bytes: &'data [u8],
+    /// The file itself, when the image came from one ([`ImageFile::image`]):
+    /// its segments are then mapped into guest memory, not copied.
+    pub file: Option<std::os::fd::BorrowedFd<'data>>,
     /// The entry point.
     pub entry: u64,
     /// Loadable segments, sorted by address, non-overlapping.
@@ -209,6 +212,7 @@ impl<'data> Image<'data> {
         }
         Ok(Self {
             bytes,
+            file: None,
             entry,
             segments,
             abi_version,
@@ -359,6 +363,7 @@ impl Notes {
 pub struct ImageFile {
     map: memmap2::Mmap,
     id: crate::volume::FileId,
+    file: std::fs::File,
 }
 
 impl ImageFile {
@@ -383,7 +388,16 @@ impl ImageFile {
             dev: metadata.dev(),
             ino: metadata.ino(),
         };
-        Ok(Self { map, id })
+        Ok(Self { map, id, file })
+    }
+
+    /// The validated image, its segments to be mapped from the file.
+    pub fn image(&self) -> Result<Image<'_>, ImageError> {
+        use std::os::fd::AsFd;
+        Image::parse(&self.map).map(|image| Image {
+            file: Some(self.file.as_fd()),
+            ..image
+        })
     }
 
     /// The file's identity, for [`crate::VmConfig::image_file`].

@@ -97,6 +97,46 @@ impl GuestMemory {
         }
     }
 
+    /// Maps `len` bytes of `file` from `offset` privately (copy on write)
+    /// at guest address `addr`, over what the reservation held there:
+    /// pages are read from the host's page cache as the guest touches
+    /// them, shared by every VM of the same image until written. `addr`,
+    /// `len` and `offset` are page-aligned, and the range lies in memory.
+    pub fn map_file(
+        &self,
+        addr: u64,
+        len: u64,
+        file: std::os::fd::BorrowedFd<'_>,
+        offset: u64,
+    ) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        self.check(addr, len).map_err(std::io::Error::other)?;
+        let (Ok(at), Ok(count), Ok(offset)) = (
+            usize::try_from(addr),
+            usize::try_from(len),
+            libc::off_t::try_from(offset),
+        ) else {
+            return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+        };
+        // SAFETY: the range is inside this memory's own reservation (checked
+        // above), which nothing else uses; `MAP_FIXED` replaces those pages
+        // with the file's, and the reservation's unmapping later covers them.
+        let mapped = unsafe {
+            libc::mmap(
+                self.host_base().add(at).cast(),
+                count,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED,
+                file.as_raw_fd(),
+                offset,
+            )
+        };
+        if mapped == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Reads a plain-data struct.
     pub fn read_obj<T: vm_memory::ByteValued>(&self, addr: u64) -> Result<T, GuestAccessError> {
         self.check(addr, size_of::<T>() as u64)?;

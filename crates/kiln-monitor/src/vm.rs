@@ -104,9 +104,7 @@ impl<'a> Vm<'a> {
         let memory =
             GuestMemory::new(layout.memory_size, layout.memory_limit).map_err(BootError::Memory)?;
 
-        for segment in &image.segments {
-            memory.write_bytes(segment.memory.start, &image.bytes[segment.file.clone()])?;
-        }
+        load_segments(&memory, image)?;
         let cr3 = paging::build(&memory, &layout, &image.segments)?;
         cpu::write_descriptor_tables(&memory, image.trap_table)?;
 
@@ -512,4 +510,34 @@ fn random_seed() -> [u64; 4] {
     std::array::from_fn(|i| {
         u64::from_le_bytes(seed[i * 8..i * 8 + 8].try_into().expect("8-byte chunk"))
     })
+}
+
+/// Puts the image's segments in guest memory: mapped from the image file
+/// when there is one (only the pages the guest touches are read, from the
+/// host's page cache, shared by instances of one image until written;
+/// copying ~700 KiB of a std image page by page cost ~1 ms of a boot), else
+/// copied. The bytes of a segment's first and last pages outside the
+/// segment's file data are zeroed, as a copy into fresh memory leaves them.
+fn load_segments(memory: &GuestMemory, image: &Image<'_>) -> Result<(), BootError> {
+    const PAGE: u64 = kiln_abi::layout::PAGE_SIZE;
+    for segment in &image.segments {
+        let data = &image.bytes[segment.file.clone()];
+        let Some(file) = image.file.filter(|_| !data.is_empty()) else {
+            memory.write_bytes(segment.memory.start, data)?;
+            continue;
+        };
+        let start = segment.memory.start;
+        let data_end = start + data.len() as u64;
+        let page_start = start & !(PAGE - 1);
+        let page_end = data_end.next_multiple_of(PAGE);
+        // The file offset is congruent to the address (checked by the image
+        // validation), so the page's offset is the segment's rounded down.
+        let offset = segment.file.start as u64 - (start - page_start);
+        memory
+            .map_file(page_start, page_end - page_start, file, offset)
+            .map_err(BootError::Memory)?;
+        memory.write_bytes(page_start, &vec![0; (start - page_start) as usize])?;
+        memory.write_bytes(data_end, &vec![0; (page_end - data_end) as usize])?;
+    }
+    Ok(())
 }
