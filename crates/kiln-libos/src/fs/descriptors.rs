@@ -107,14 +107,7 @@ pub fn pipe(flags: i32) -> Result<[i32; 2]> {
         if fs.free_fd(read_fd + 1).is_err() {
             return Err(Errno(EMFILE));
         }
-        let index = match fs.pipes.iter().position(Option::is_none) {
-            Some(index) => index,
-            None => {
-                fs.pipes.push(None);
-                fs.pipes.len() - 1
-            }
-        };
-        fs.pipes[index] = Some(Box::new(Pipe::new()));
+        let index = fs.new_pipe();
         let cloexec = flags & O_CLOEXEC != 0;
         let nonblock = flags & O_NONBLOCK;
         let read = fs.install(
@@ -199,19 +192,8 @@ pub fn socketpair(flags: i32) -> Result<[i32; 2]> {
         if fs.free_fd(first + 1).is_err() {
             return Err(Errno(EMFILE));
         }
-        let new_pipe = |fs: &mut Fs| {
-            let index = match fs.pipes.iter().position(Option::is_none) {
-                Some(index) => index,
-                None => {
-                    fs.pipes.push(None);
-                    fs.pipes.len() - 1
-                }
-            };
-            fs.pipes[index] = Some(Box::new(Pipe::new()));
-            index
-        };
-        let there = new_pipe(fs);
-        let back = new_pipe(fs);
+        let there = fs.new_pipe();
+        let back = fs.new_pipe();
         let cloexec = flags & O_CLOEXEC != 0;
         let status = O_RDWR | (flags & O_NONBLOCK);
         let one = fs.install(
@@ -244,4 +226,19 @@ pub fn is_pair(fd: i32) -> bool {
         fs.description(fd)
             .is_ok_and(|d| matches!(d.object, Object::Pair { .. }))
     })
+}
+
+impl Fs {
+    /// A new, empty pipe in the first free slot: its number.
+    fn new_pipe(&mut self) -> usize {
+        let index = match self.pipes.iter().position(Option::is_none) {
+            Some(index) => index,
+            None => {
+                self.pipes.push(None);
+                self.pipes.len() - 1
+            }
+        };
+        self.pipes[index] = Some(Box::new(Pipe::new()));
+        index
+    }
 }

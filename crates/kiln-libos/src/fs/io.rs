@@ -3,6 +3,16 @@
 
 use super::*;
 
+/// Where a write through `description` to tree file `ino` goes: at `at`
+/// (`pwrite`) or the description's offset, except that with `O_APPEND`
+/// even `pwrite` appends, as on Linux.
+fn file_write_offset(description: &Description, tree: &Tree, ino: Ino, at: Option<u64>) -> u64 {
+    if description.status & O_APPEND != 0 {
+        tree.contents(ino).len() as u64
+    } else {
+        at.unwrap_or(description.offset)
+    }
+}
 impl Fs {
     /// `read(2)`, reporting an access to a node of the tree to inotify.
     pub(super) fn read(&mut self, fd: i32, buf: &mut [u8], at: Option<u64>) -> Step<usize> {
@@ -139,10 +149,7 @@ impl Fs {
         let tree_offset = self.descriptions[index]
             .as_ref()
             .and_then(|d| match d.object {
-                Object::File(ino) if d.status & O_APPEND != 0 => {
-                    Some(self.tree.contents(ino).len() as u64)
-                }
-                Object::File(_) => Some(at.unwrap_or(d.offset)),
+                Object::File(ino) => Some(file_write_offset(d, &self.tree, ino, at)),
                 _ => None,
             });
         let step = self.write_object(fd, data, at, true);
@@ -216,12 +223,7 @@ impl Fs {
                 None => volume::write(handle, data, at),
             },
             Object::File(ino) => {
-                // As Linux: with `O_APPEND`, even `pwrite` appends.
-                let offset = if description.status & O_APPEND != 0 {
-                    tree.contents(ino).len() as u64
-                } else {
-                    at.unwrap_or(description.offset)
-                };
+                let offset = file_write_offset(description, tree, ino, at);
                 if let Err(e) = in_range(Some(offset), data.len()) {
                     return Step::Done(Err(e));
                 }
