@@ -56,8 +56,7 @@ pub struct MemoryRegion {
 }
 
 /// What the guest records for the monitor: boot timestamps as raw TSC
-/// values (zero means "not reached"), and the running thread, for crash
-/// reports.
+/// values (zero means "not reached").
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GuestStatus {
@@ -65,16 +64,38 @@ pub struct GuestStatus {
     pub entry_tsc: u64,
     /// out (guest): TSC when the program's `main` is called.
     pub main_tsc: u64,
-    /// out (guest): id of the running thread (0 until threads start; the
-    /// main thread is 1).
-    pub thread: u64,
-    /// out (guest): where the running thread's name is (at most
-    /// [`THREAD_NAME_MAX`] bytes, NUL-terminated unless that long), or 0.
-    pub thread_name: GuestPtr<u8>,
 }
 
 /// The longest thread name, with its NUL (Linux's `TASK_COMM_LEN`).
 pub const THREAD_NAME_MAX: u64 = 16;
+
+/// The most vCPUs a VM has (`kiln run --cpus`).
+pub const MAX_VCPUS: usize = 16;
+
+/// What guest and monitor share about one vCPU: an array of
+/// [`BootInfo::vcpu_count`] of them lies at [`BootInfo::vcpus`]. The
+/// monitor points each vCPU's GS base at its own record, whose first word
+/// is the record's address, so guest code finds its vCPU with one
+/// `mov reg, gs:[0]` (no privilege, no `rdgsbase`). Each record fills a
+/// 64-byte cache line, so vCPUs never share one.
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VcpuArea {
+    /// The record's own guest address.
+    pub this: u64,
+    /// The vCPU's number: 0 for the boot vCPU.
+    pub index: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// Its preemption words.
+    pub preemption: Preemption,
+    /// out (guest): id of the thread running on this vCPU (0 until threads
+    /// start; the main thread is 1; 0 again while the vCPU idles).
+    pub thread: u64,
+    /// out (guest): where that thread's name is (at most
+    /// [`THREAD_NAME_MAX`] bytes, NUL-terminated unless that long), or 0.
+    pub thread_name: GuestPtr<u8>,
+}
 
 /// Preemption of guest threads, one per vCPU: the words guest and monitor
 /// share so that the monitor's time-slice tick interrupts only code that
@@ -180,8 +201,13 @@ pub struct BootInfo {
     pub hostname: GuestPtr<u8>,
     /// Its length, without the NUL.
     pub hostname_len: u64,
-    /// Shared by guest and monitor (vCPU 0's).
-    pub preemption: Preemption,
+    /// The vCPUs the VM has (1 to [`MAX_VCPUS`]); only the boot vCPU runs
+    /// at entry, the guest starts the others (`StartVcpu`).
+    pub vcpu_count: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// `vcpu_count` [`VcpuArea`]s, in the boot-info region.
+    pub vcpus: GuestPtr<VcpuArea>,
 }
 
 impl BootInfo {
@@ -194,7 +220,10 @@ impl BootInfo {
 
 const _: () = {
     assert!(core::mem::size_of::<MemoryRegion>() == 24);
-    assert!(core::mem::size_of::<GuestStatus>() == 32);
+    assert!(core::mem::size_of::<GuestStatus>() == 16);
+    assert!(core::mem::size_of::<VcpuArea>() == 64);
+    assert!(core::mem::offset_of!(VcpuArea, preemption) == 16);
+    assert!(core::mem::offset_of!(VcpuArea, thread) == 32);
     assert!(core::mem::offset_of!(BootInfo, regions) == 16);
     assert!(core::mem::offset_of!(BootInfo, memory_size) == 208);
     assert!(core::mem::offset_of!(BootInfo, random_seed) == 288);
@@ -204,8 +233,8 @@ const _: () = {
     assert!(core::mem::offset_of!(BootInfo, volumes) == 376);
     assert!(core::mem::offset_of!(BootInfo, net) == 384);
     assert!(core::mem::offset_of!(BootInfo, guest) == 416);
-    assert!(core::mem::offset_of!(BootInfo, hostname) == 448);
+    assert!(core::mem::offset_of!(BootInfo, hostname) == 432);
     assert!(core::mem::size_of::<Preemption>() == 16);
-    assert!(core::mem::offset_of!(BootInfo, preemption) == 464);
-    assert!(core::mem::size_of::<BootInfo>() == 480);
+    assert!(core::mem::offset_of!(BootInfo, vcpus) == 456);
+    assert!(core::mem::size_of::<BootInfo>() == 464);
 };

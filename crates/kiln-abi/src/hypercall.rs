@@ -53,11 +53,15 @@ pub enum Hypercall {
     StdinRead = 8,
     /// Map more guest memory, up to the VM's limit: [`GrowMemoryArgs`].
     GrowMemory = 9,
+    /// Start one of the VM's other vCPUs: [`StartVcpuArgs`].
+    StartVcpu = 10,
+    /// End another vCPU's idling in `Block`, now or at its next: [`WakeVcpuArgs`].
+    WakeVcpu = 11,
 }
 
 impl Hypercall {
     /// All calls, for dispatch tables and documentation.
-    pub const ALL: [Hypercall; 9] = [
+    pub const ALL: [Hypercall; 11] = [
         Self::ConsoleWrite,
         Self::Exit,
         Self::Block,
@@ -67,6 +71,8 @@ impl Hypercall {
         Self::OutOfMemory,
         Self::StdinRead,
         Self::GrowMemory,
+        Self::StartVcpu,
+        Self::WakeVcpu,
     ];
 
     /// The call whose port this is, if any.
@@ -123,9 +129,10 @@ pub mod wait {
 /// [`Hypercall::Block`]: idle until guest monotonic time reaches a deadline.
 ///
 /// The monitor returns when the deadline has passed, when the network
-/// device has put a frame in a receive buffer (see [`crate::net`]), or when
-/// a source in `wait` became ready; the guest re-checks its clock and its
-/// queues on return.
+/// device has put a frame in a receive buffer (see [`crate::net`]), when
+/// a source in `wait` became ready, or when another vCPU woke this one
+/// ([`Hypercall::WakeVcpu`]); the guest re-checks its clock and its queues
+/// on return. Every vCPU may block at once.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BlockArgs {
@@ -195,7 +202,42 @@ pub struct GrowMemoryArgs {
     pub len: u64,
 }
 
+/// [`Hypercall::StartVcpu`]: start vCPU `index` (1 to the boot info's
+/// `vcpu_count` - 1, each once) at CPL3 at `rip` with `rsp` and `rdi` =
+/// `arg`, its GS base at its [`crate::boot::VcpuArea`], and the boot vCPU's
+/// page tables, descriptor tables and control registers (its own TSS and
+/// trap stack). The guest starts vCPUs when it first has threads to run
+/// on them, so a single-threaded program never pays for them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StartVcpuArgs {
+    /// in: which vCPU.
+    pub index: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// in: its first instruction.
+    pub rip: u64,
+    /// in: its stack pointer (8 mod 16, as after a `call`).
+    pub rsp: u64,
+    /// in: its first argument register.
+    pub arg: u64,
+}
+
+/// [`Hypercall::WakeVcpu`]: vCPU `index` has work. If it idles in `Block`
+/// that call returns now; if not, its next `Block` returns at once (wakes
+/// are latched, so one sent just before the target blocks is not lost).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WakeVcpuArgs {
+    /// in: which vCPU (0 to `vcpu_count` - 1).
+    pub index: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+
 const _: () = {
+    assert!(core::mem::size_of::<StartVcpuArgs>() == 32);
+    assert!(core::mem::size_of::<WakeVcpuArgs>() == 8);
     assert!(core::mem::size_of::<GrowMemoryArgs>() == 24);
     assert!(core::mem::size_of::<OutOfMemoryArgs>() == 8);
     assert!(core::mem::size_of::<ConsoleWriteArgs>() == 24);
