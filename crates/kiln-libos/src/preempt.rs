@@ -11,6 +11,8 @@
 //! section ends. Code outside the sections (the program, `memcpy`, the
 //! parts of the C library that touch no shared state) is preempted anywhere.
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 use crate::platform::preempt;
 
 /// Preemption disabled on this vCPU while it lives; they nest.
@@ -43,21 +45,41 @@ impl Drop for NoPreempt {
     }
 }
 
-/// A spinlock that also disables preemption while held. On one vCPU it is
-/// never contended (nothing can preempt the holder); the spin is there for
-/// when threads run on several vCPUs.
+/// A spinlock that also disables preemption while held, and knows which
+/// vCPU holds it. A holder cannot be preempted, so the only way one vCPU
+/// finds its own lock taken is re-entry: a panic or an allocation failure
+/// reported from inside the locked code. [`lock_unless_reentered`] tells
+/// that apart from another vCPU holding it; [`RawLock::lock`] reports it
+/// rather than spin forever.
 #[cfg(feature = "heap")]
 pub struct RawLock {
-    lock: spinning_top::RawSpinlock,
+    /// The holder's vCPU number plus one; 0 when free.
+    holder: AtomicU32,
 }
 
 #[cfg(feature = "heap")]
-// SAFETY: the inner spinlock provides the mutual exclusion; preemption is
-// disabled before it is taken and enabled after it is released.
+impl RawLock {
+    /// This vCPU's mark in `holder`.
+    fn me() -> u32 {
+        crate::platform::vcpu_index() as u32 + 1
+    }
+
+    /// Whether this vCPU holds the lock. Meaningful with preemption
+    /// enabled too: a holder cannot be preempted, so no other thread runs
+    /// on its vCPU until it releases the lock.
+    fn held_here(&self) -> bool {
+        self.holder.load(Ordering::Relaxed) == Self::me()
+    }
+}
+
+#[cfg(feature = "heap")]
+// SAFETY: `holder` provides the mutual exclusion (acquire on taking,
+// release on giving back); preemption is disabled before it is taken and
+// enabled after it is released.
 unsafe impl lock_api::RawMutex for RawLock {
     #[allow(clippy::declare_interior_mutable_const)]
     const INIT: Self = Self {
-        lock: <spinning_top::RawSpinlock as lock_api::RawMutex>::INIT,
+        holder: AtomicU32::new(0),
     };
 
     type GuardMarker = lock_api::GuardNoSend;
@@ -65,13 +87,28 @@ unsafe impl lock_api::RawMutex for RawLock {
     #[inline]
     fn lock(&self) {
         preempt::disable();
-        self.lock.lock();
+        let me = Self::me();
+        loop {
+            match self
+                .holder
+                .compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(holder) if holder == me => crate::platform::report_panic(
+                    b"a library-OS lock was taken again on the vCPU that holds it",
+                ),
+                Err(_) => core::hint::spin_loop(),
+            }
+        }
     }
 
     #[inline]
     fn try_lock(&self) -> bool {
         preempt::disable();
-        let locked = self.lock.try_lock();
+        let locked = self
+            .holder
+            .compare_exchange(0, Self::me(), Ordering::Acquire, Ordering::Relaxed)
+            .is_ok();
         if !locked {
             leave();
         }
@@ -80,10 +117,32 @@ unsafe impl lock_api::RawMutex for RawLock {
 
     #[inline]
     unsafe fn unlock(&self) {
-        // SAFETY: per the caller, this context holds the lock.
-        unsafe { self.lock.unlock() };
+        self.holder.store(0, Ordering::Release);
         leave();
     }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        self.holder.load(Ordering::Relaxed) != 0
+    }
+}
+
+/// Takes `lock`, waiting while another vCPU holds it; `None` if this vCPU
+/// holds it already (the caller is reporting a failure from inside it).
+#[cfg(feature = "heap")]
+pub fn lock_unless_reentered<T>(lock: &Lock<T>) -> Option<lock_api::MutexGuard<'_, RawLock, T>> {
+    // SAFETY: only reads the raw lock's holder.
+    if unsafe { lock.raw() }.held_here() {
+        return None;
+    }
+    Some(lock.lock())
+}
+
+/// Whether this vCPU holds `lock` (see [`RawLock::held_here`]).
+#[cfg(feature = "heap")]
+pub fn held_here<T>(lock: &Lock<T>) -> bool {
+    // SAFETY: only reads the raw lock's holder.
+    unsafe { lock.raw() }.held_here()
 }
 
 /// Ends the critical section a [`RawLock`] opened, as its guard's drop

@@ -693,8 +693,10 @@ pub fn yield_now() {
 /// Announces that the running thread is about to wait for a wake on `key`
 /// or `deadline` (ns since boot; `u64::MAX` for none): a wake from now on
 /// counts. The caller then checks its condition and calls [`commit_wait`]
-/// or [`cancel_wait`], with preemption disabled throughout.
+/// or [`cancel_wait`], with preemption disabled throughout (a tick in
+/// between would make the waiting thread yield).
 pub fn prepare_wait(key: usize, deadline: u64) {
+    let _section = NoPreempt::new();
     let s = lock();
     let me = current_locked(s);
     // SAFETY: the running thread's own record.
@@ -710,6 +712,7 @@ pub fn prepare_wait(key: usize, deadline: u64) {
 /// Sleeps after [`prepare_wait`] until woken or the deadline passes (at
 /// once if a wake came since).
 pub fn commit_wait() -> Wake {
+    let _section = NoPreempt::new();
     let s = lock();
     let me = current_locked(s);
     schedule(s, me);
@@ -724,6 +727,7 @@ pub fn commit_wait() -> Wake {
 /// that came meanwhile is spent (the caller goes on to look again, as a
 /// woken thread would).
 pub fn cancel_wait() {
+    let _section = NoPreempt::new();
     let s = lock();
     let me = current_locked(s);
     // SAFETY: the running thread's own record.
@@ -1072,10 +1076,14 @@ fn idle_loop(cpu: usize) -> ! {
             continue;
         }
         preempt::set_wanted_quietly(false);
+        // Nothing to run here: no ticks to arm.
+        s.to_arm &= !(1 << cpu);
         if !found.live {
             // Every thread has ended, the main one included (it may end
             // first, through `pthread_exit`): the program ends as if it had
-            // called `exit(0)`, as POSIX specifies.
+            // called `exit(0)`, as POSIX specifies (after the lock is
+            // released: flushing output may wake pollers).
+            unlock(s);
             crate::process::exit(0);
         }
         s.idling |= 1 << cpu;

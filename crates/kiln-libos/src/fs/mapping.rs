@@ -162,7 +162,7 @@ pub fn sync(addr: usize, len: usize) {
 /// when it ends inside a file call (out of memory there, or a panic): the
 /// file state is mid-change, and the end is being reported.
 pub fn write_back_all() {
-    let Some(mut state) = super::FS.try_lock() else {
+    let Some(mut state) = crate::preempt::lock_unless_reentered(&super::FS) else {
         return;
     };
     let Some(fs) = state.as_mut() else {

@@ -55,7 +55,7 @@ use kiln_abi::errno::{
 use kiln_abi::fs_image::{FsImage, kind};
 use kiln_abi::hypercall::stream;
 
-use crate::preempt::Lock;
+use crate::preempt::{Lock, held_here, lock_unless_reentered};
 use crate::{platform, sched};
 use pipe::Pipe;
 use system::Device;
@@ -256,12 +256,12 @@ static NOTIFY_KEY: u8 = 0;
 const ANON_DEVICE: u64 = 0x616e;
 
 /// Runs `f` on the file state, set up on first use. The lock is never held
-/// across a wait, and threads switch only when one waits, so it is never
-/// contended: found taken, it is this thread's own, inside a file call
-/// that panicked or ran out of memory and is reporting it. Spinning would
-/// hang the VM; a crash report says what happened.
+/// across a wait; another vCPU may hold it for a moment, but found held on
+/// this vCPU it is this thread's own, inside a file call that panicked or
+/// ran out of memory and is reporting it. Spinning would hang the VM; a
+/// crash report says what happened.
 fn with<T>(f: impl FnOnce(&mut Fs) -> T) -> T {
-    let Some(mut state) = FS.try_lock() else {
+    let Some(mut state) = lock_unless_reentered(&FS) else {
         platform::report_panic(b"a file call failed inside another (out of memory?)");
     };
     f(state.get_or_insert_with(Fs::new))
@@ -271,7 +271,7 @@ fn with<T>(f: impl FnOnce(&mut Fs) -> T) -> T {
 /// thread (see [`with`]): a panic or allocation failure inside it is
 /// being reported, and the report goes to the console directly.
 fn console_while_reentered(fd: i32) -> Option<u32> {
-    if !FS.is_locked() {
+    if !held_here(&FS) {
         return None;
     }
     match fd {

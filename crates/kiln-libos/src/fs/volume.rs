@@ -144,11 +144,11 @@ fn call(mut args: FileArgs) -> Result<(i64, FileArgs)> {
     }
 }
 
-/// Carries out the deferred writes and closes now, unless the queue is in
-/// use (the program is crashing inside it): then there is nothing
+/// Carries out the deferred writes and closes now, unless this vCPU is
+/// inside the queue (the program is crashing there): then there is nothing
 /// consistent to flush.
 pub fn flush_if_idle() {
-    if let Some(mut queue) = QUEUE.try_lock() {
+    if let Some(mut queue) = crate::preempt::lock_unless_reentered(&QUEUE) {
         queue.flush();
     }
 }

@@ -41,7 +41,7 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
 
 use crate::fd::{Errno, Idle, Received, Result, SocketHooks, SocketId};
 use crate::platform;
-use crate::preempt::Lock;
+use crate::preempt::{Lock, lock_unless_reentered};
 use crate::sched;
 use crate::time::Instant;
 pub use addressing::{Ethernet, ethernet};
@@ -289,7 +289,7 @@ impl Net {
 /// lock, this one is never held across a wait, so finding it taken means
 /// a network call failed inside another (out of memory).
 fn with<T>(f: impl FnOnce(&mut Net) -> Result<T>) -> Result<T> {
-    let Some(mut state) = NET.try_lock() else {
+    let Some(mut state) = lock_unless_reentered(&NET) else {
         platform::report_panic(b"a network call failed inside another (out of memory?)");
     };
     match state.get_or_insert_with(Net::open) {
@@ -310,7 +310,7 @@ fn with<T>(f: impl FnOnce(&mut Net) -> Result<T>) -> Result<T> {
 /// sockets that may have changed, and says when to poll next.
 pub fn idle() -> Idle {
     let mut result = Idle::default();
-    let Some(mut state) = NET.try_lock() else {
+    let Some(mut state) = lock_unless_reentered(&NET) else {
         return result;
     };
     let Some(Some(net)) = state.as_mut() else {
@@ -334,7 +334,7 @@ pub fn idle() -> Idle {
 /// frames out, as every exit does; what the peer's window does not take
 /// yet is lost, as the VM ends.
 pub fn flush() {
-    let Some(mut state) = NET.try_lock() else {
+    let Some(mut state) = lock_unless_reentered(&NET) else {
         return;
     };
     if let Some(Some(net)) = state.as_mut() {

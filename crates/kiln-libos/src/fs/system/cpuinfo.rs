@@ -1,5 +1,5 @@
-//! `/proc/cpuinfo`: one `processor` block for the one vCPU, from the CPUID
-//! the guest sees (the monitor's, which may list less than the host's).
+//! `/proc/cpuinfo`: one `processor` block per vCPU, from the CPUID the
+//! guest sees (the monitor's, which may list less than the host's).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -178,15 +178,18 @@ pub fn text() -> Vec<u8> {
         }
     }
     let khz = platform::boot_info().tsc_hz / 1000;
+    let cpus = platform::vcpu_count();
     let mut text = String::new();
-    let _ = write!(
-        text,
-        "processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\n\
-         model name\t: {model_name}\nstepping\t: {stepping}\ncpu MHz\t\t: {}.{:03}\n\
-         physical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\ncpu cores\t: 1\n\
-         fpu\t\t: yes\nflags\t\t: {flags}\n\n",
-        khz / 1000,
-        khz % 1000
-    );
+    for cpu in 0..cpus {
+        let _ = write!(
+            text,
+            "processor\t: {cpu}\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\n\
+             model name\t: {model_name}\nstepping\t: {stepping}\ncpu MHz\t\t: {}.{:03}\n\
+             physical id\t: 0\nsiblings\t: {cpus}\ncore id\t\t: {cpu}\ncpu cores\t: {cpus}\n\
+             fpu\t\t: yes\nflags\t\t: {flags}\n\n",
+            khz / 1000,
+            khz % 1000
+        );
+    }
     text.into_bytes()
 }
