@@ -223,8 +223,8 @@ fn signal_eventfd(fd: &OwnedFd) {
     unsafe { libc::write(fd.as_raw_fd(), (&raw const one).cast(), 8) };
 }
 
-/// Locks `mutex`, taking it over from a thread that panicked: the monitor
-/// aborts on panic, so a poisoned lock is never seen in practice.
+/// Locks `mutex`, taking it over from a thread that panicked: a release
+/// monitor aborts on panic, so a poisoned lock is only seen in tests.
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -263,8 +263,12 @@ impl<'a> Vm<'a> {
             }
             let mut exits = vcpu_thread(&shared, 0, boot, &plan);
             for thread in threads {
-                // A vCPU thread does not panic (the monitor aborts on panic).
-                for (kind, n) in thread.join().unwrap_or_default() {
+                // A release monitor aborts on a panic; elsewhere it goes on
+                // up from here.
+                let counted = thread
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                for (kind, n) in counted {
                     *exits.entry(kind).or_insert(0) += n;
                 }
             }
