@@ -18,6 +18,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
+use kiln_abi::hypercall::Hypercall;
 use kvm_bindings::kvm_regs;
 
 use crate::hypercall::Violation;
@@ -117,9 +118,9 @@ impl VcpuSet {
                 .get(index as usize)
                 .filter(|_| index > 0)
                 .ok_or(Violation::NoSuchVcpu {
+                    call: Hypercall::StartVcpu,
                     index,
                     count,
-                    least: 1,
                 })?;
         if slot.started.load(Ordering::SeqCst) {
             return Err(Violation::VcpuStarted(index));
@@ -153,9 +154,9 @@ impl VcpuSet {
             .slots
             .get(index as usize)
             .ok_or(Violation::NoSuchVcpu {
+                call: Hypercall::WakeVcpu,
                 index,
                 count,
-                least: 0,
             })?;
         signal_eventfd(&slot.wake);
         Ok(())
@@ -238,45 +239,42 @@ mod tests {
     fn start_vcpu_takes_each_other_vcpu_once() {
         let vcpus = VcpuSet::new(3).expect("eventfds");
         let regs = kvm_regs::default();
-        assert_eq!(
-            vcpus.start(0, regs),
+        let no_such = |index| {
             Err(Violation::NoSuchVcpu {
-                index: 0,
+                call: Hypercall::StartVcpu,
+                index,
                 count: 3,
-                least: 1
             })
-        );
-        assert_eq!(
-            vcpus.start(3, regs),
-            Err(Violation::NoSuchVcpu {
-                index: 3,
-                count: 3,
-                least: 1
-            })
-        );
+        };
+        assert_eq!(vcpus.start(0, regs), no_such(0));
+        assert_eq!(vcpus.start(3, regs), no_such(3));
+        assert_eq!(vcpus.start(u32::MAX, regs), no_such(u32::MAX));
         assert_eq!(vcpus.check_startable(2), Ok(()));
         assert_eq!(vcpus.start(2, regs), Ok(()));
         assert_eq!(vcpus.check_startable(2), Err(Violation::VcpuStarted(2)));
         assert_eq!(vcpus.start(2, regs), Err(Violation::VcpuStarted(2)));
         assert_eq!(vcpus.wait_for_start(2), Some(regs));
+        let message = no_such(3).expect_err("an error").to_string();
+        assert_eq!(
+            message,
+            "StartVcpu hypercall: no vCPU 3 to name here (valid: 1 to 2)"
+        );
+        let alone = VcpuSet::new(1).expect("eventfds");
+        let message = alone.start(1, regs).expect_err("no other vCPU").to_string();
         assert!(
-            Violation::NoSuchVcpu {
-                index: 7,
-                count: 3,
-                least: 1
-            }
-            .to_string()
-            .contains("vCPU 7")
+            message.ends_with("(valid: none: the VM has one vCPU)"),
+            "{message}"
         );
     }
 
     #[test]
     fn wakes_are_latched_and_checked() {
         let vcpus = VcpuSet::new(2).expect("eventfds");
-        assert!(matches!(
-            vcpus.wake(2),
-            Err(Violation::NoSuchVcpu { index: 2, .. })
-        ));
+        let error = vcpus.wake(2).expect_err("vCPUs 0 and 1 only");
+        assert_eq!(
+            error.to_string(),
+            "WakeVcpu hypercall: no vCPU 2 to name here (valid: 0 to 1)"
+        );
         let fd = Some(vcpus.wake_fd(1));
         assert_eq!(wait::until([fd], 0), [false]);
         // Sent before the wait: still seen, then consumed.

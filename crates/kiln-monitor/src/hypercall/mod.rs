@@ -114,14 +114,14 @@ pub enum Violation {
     Grow(String),
     /// `StartVcpu` or `WakeVcpu` naming a vCPU the VM does not have (or,
     /// for `StartVcpu`, the boot vCPU).
-    #[error("vCPU {index} does not exist or cannot be named here: this VM's vCPUs are {least} to {last}", last = count.saturating_sub(1))]
+    #[error("{}", no_such_vcpu(*call, *index, *count))]
     NoSuchVcpu {
+        /// The call.
+        call: Hypercall,
         /// The index given.
         index: u32,
         /// The VM's vCPUs.
         count: u32,
-        /// The least index the call takes.
-        least: u32,
     },
     /// `StartVcpu` for a vCPU that was started already.
     #[error("StartVcpu hypercall: vCPU {0} was started already; each vCPU starts once")]
@@ -129,6 +129,17 @@ pub enum Violation {
     /// A VM exit no Kiln guest causes.
     #[error("unexpected VM exit: {0}")]
     UnexpectedExit(String),
+}
+
+/// The line for a call naming a vCPU it cannot: `StartVcpu` takes the
+/// vCPUs after the boot one, `WakeVcpu` any.
+fn no_such_vcpu(call: Hypercall, index: u32, count: u32) -> String {
+    let first = u32::from(call == Hypercall::StartVcpu);
+    let valid = match count.checked_sub(1) {
+        Some(last) if last >= first => format!("{first} to {last}"),
+        _ => "none: the VM has one vCPU".into(),
+    };
+    format!("{call:?} hypercall: no vCPU {index} to name here (valid: {valid})")
 }
 
 /// What the run loop does after a hypercall.
