@@ -10,7 +10,6 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 
-use kiln_libos::preempt::NoPreempt;
 use kiln_libos::sched;
 use kiln_libos::time::{Instant, unix_time};
 
@@ -31,17 +30,15 @@ pub struct TimedOut;
 /// Sleeps while `word` holds `expected`, until a [`wake`] on it or
 /// `deadline`. Returns at once when the word already differs.
 pub fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), TimedOut> {
-    // No tick may land between the check and the sleep: a wake in between
-    // would be lost. With preemption disabled, nothing runs on this vCPU
-    // until `sched::wait` has queued the thread (as Linux's futex keeps the
-    // two atomic under its bucket lock).
-    let _section = NoPreempt::new();
-    if word.load(Ordering::SeqCst) != expected {
-        return Ok(());
-    }
-    match sched::wait(key(word), deadline) {
-        sched::Wake::Woken => Ok(()),
-        sched::Wake::TimedOut => Err(TimedOut),
+    // The check and the sleep are one step under the scheduler's lock,
+    // which every wake takes: a wake cannot come between them, on this vCPU
+    // or another (as Linux's futex keeps the two atomic under its bucket
+    // lock).
+    match sched::wait_if(key(word), deadline, || {
+        word.load(Ordering::SeqCst) == expected
+    }) {
+        None | Some(sched::Wake::Woken) => Ok(()),
+        Some(sched::Wake::TimedOut) => Err(TimedOut),
     }
 }
 

@@ -290,10 +290,19 @@ pub unsafe extern "C" fn sched_getaffinity(_pid: CInt, size: usize, mask: *mut u
     // SAFETY: per the caller.
     let mask = unsafe { crate::c_slice_mut(mask, size) };
     mask.fill(0);
-    for cpu in 0..kiln_libos::sched::CPUS.min(size * 8) {
+    for cpu in 0..kiln_libos::sched::cpus().min(size * 8) {
         mask[cpu / 8] |= 1 << (cpu % 8);
     }
     0
+    })
+}
+
+/// `sched_getcpu(3)`: the vCPU the calling thread runs on (it may run on
+/// another by the time the caller looks, as on Linux).
+#[unsafe(no_mangle)]
+pub extern "C" fn sched_getcpu() -> CInt {
+    traced!("sched_getcpu"() {
+    kiln_libos::platform::vcpu_index() as CInt
     })
 }
 

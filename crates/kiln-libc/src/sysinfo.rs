@@ -63,7 +63,7 @@ pub unsafe extern "C" fn sysinfo(out: *mut Sysinfo) -> CInt {
 /// `get_nprocs(3)`: the CPUs threads run on.
 #[unsafe(no_mangle)]
 pub extern "C" fn get_nprocs() -> CInt {
-    kiln_libos::sched::CPUS as CInt
+    kiln_libos::sched::cpus() as CInt
 }
 
 /// `get_nprocs_conf(3)`.

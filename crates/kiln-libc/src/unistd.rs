@@ -650,9 +650,9 @@ pub unsafe extern "C" fn poll(fds: *mut PollFd, count: u64, timeout_ms: CInt) ->
     // SAFETY: per the caller.
     let entries = unsafe { c_slice_mut(fds, count) };
     loop {
-        // Looking and waiting are one critical section, so a change made
-        // in between by another thread cannot go unseen.
-        let _section = kiln_libos::preempt::NoPreempt::new();
+        // A change made by another thread after this is counted, so the
+        // wait below does not sleep through it.
+        let seen = fs::changes();
         let mut ready = 0;
         for p in entries.iter_mut() {
             p.revents = if p.fd < 0 { 0 } else { fs::poll_ready(p.fd, p.events) };
@@ -663,7 +663,7 @@ pub unsafe extern "C" fn poll(fds: *mut PollFd, count: u64, timeout_ms: CInt) ->
         if ready > 0 || kiln_libos::time::Instant::now().as_nanos_since_boot() >= deadline {
             return ready;
         }
-        fs::wait_for_change(deadline);
+        fs::wait_for_change(seen, deadline);
     }
     })
 }
@@ -680,7 +680,7 @@ pub extern "C" fn sysconf(name: CInt) -> CLong {
         SC_CLK_TCK => 100,
         SC_PAGESIZE => 4096,
         // The CPUs the scheduler runs threads on: `available_parallelism`.
-        SC_NPROCESSORS_CONF | SC_NPROCESSORS_ONLN => kiln_libos::sched::CPUS as CLong,
+        SC_NPROCESSORS_CONF | SC_NPROCESSORS_ONLN => kiln_libos::sched::cpus() as CLong,
         _ => errno::fail(code::EINVAL),
     }
     })

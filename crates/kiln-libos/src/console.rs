@@ -7,8 +7,9 @@
 //! fills, on [`flush`], before the program idles, and at exit. Standard
 //! error is written at the end of every call.
 
-use core::cell::RefCell;
+use core::cell::UnsafeCell;
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use kiln_abi::hypercall::stream;
 
@@ -64,42 +65,63 @@ impl<const ID: u32, const N: usize> Write for Stream<ID, N> {
     }
 }
 
-/// A console stream shared by the program. It is used with preemption
-/// disabled, on one vCPU, so the only re-entry is a panic while printing,
-/// which `try_borrow_mut` turns into an unbuffered write.
+/// A console stream shared by every thread on every vCPU: a buffer behind
+/// a spinlock that records which vCPU holds it. It is held with preemption
+/// disabled, so the only re-entry on the holding vCPU is a panic while
+/// printing, which becomes an unbuffered write instead of a deadlock.
 struct Shared<const ID: u32, const N: usize> {
-    stream: RefCell<Stream<ID, N>>,
+    /// The holder's vCPU number plus one; 0 when free.
+    holder: AtomicU32,
+    stream: UnsafeCell<Stream<ID, N>>,
 }
 
 #[allow(unsafe_code)]
-// SAFETY: guest code runs on a single vCPU with interrupts off, and the
-// cell is only used with preemption disabled (`NoPreempt`), so it is never
-// accessed from two contexts at once.
+// SAFETY: the stream is only reached by the vCPU that holds `holder`.
 unsafe impl<const ID: u32, const N: usize> Sync for Shared<ID, N> {}
 
 impl<const ID: u32, const N: usize> Shared<ID, N> {
     const fn new() -> Self {
         Self {
-            stream: RefCell::new(Stream::new()),
+            holder: AtomicU32::new(0),
+            stream: UnsafeCell::new(Stream::new()),
         }
     }
 
-    fn print(&self, args: fmt::Arguments<'_>, flush_now: bool) {
+    /// Runs `f` on the buffer, or returns false (running nothing) when this
+    /// vCPU already holds it.
+    #[allow(unsafe_code)]
+    fn with(&self, f: impl FnOnce(&mut Stream<ID, N>)) -> bool {
         let _section = NoPreempt::new();
+        let me = platform::vcpu_index() as u32 + 1;
+        loop {
+            match self
+                .holder
+                .compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(holder) if holder == me => return false,
+                Err(_) => core::hint::spin_loop(),
+            }
+        }
+        // SAFETY: this vCPU holds the stream (above) until the store below.
+        f(unsafe { &mut *self.stream.get() });
+        self.holder.store(0, Ordering::Release);
+        true
+    }
+
+    fn print(&self, args: fmt::Arguments<'_>, flush_now: bool) {
         // Formatting into the buffer cannot fail; a Display impl that returns
         // an error just ends its own output, as in std.
-        match self.stream.try_borrow_mut() {
-            Ok(mut stream) => {
-                let _ = stream.write_fmt(args);
-                if flush_now || stream.has_newline() {
-                    stream.flush();
-                }
+        let buffered = self.with(|stream| {
+            let _ = stream.write_fmt(args);
+            if flush_now || stream.has_newline() {
+                stream.flush();
             }
-            Err(_) => {
-                let mut direct = Stream::<ID, STDERR_BUFFER>::new();
-                let _ = direct.write_fmt(args);
-                direct.flush();
-            }
+        });
+        if !buffered {
+            let mut direct = Stream::<ID, STDERR_BUFFER>::new();
+            let _ = direct.write_fmt(args);
+            direct.flush();
         }
     }
 }
@@ -109,10 +131,7 @@ static STDERR: Shared<{ stream::STDERR }, STDERR_BUFFER> = Shared::new();
 
 /// Flushes buffered standard output.
 pub fn flush() {
-    let _section = NoPreempt::new();
-    if let Ok(mut stream) = STDOUT.stream.try_borrow_mut() {
-        stream.flush();
-    }
+    STDOUT.with(Stream::flush);
 }
 
 #[doc(hidden)]

@@ -42,21 +42,22 @@ static POLL_KEY: u8 = 0;
 static CHANGES: AtomicU64 = AtomicU64::new(0);
 
 /// Waits until a descriptor may have changed or `deadline` (ns since boot)
-/// passes, for `poll` and epoll.
-pub fn wait_for_change(deadline: u64) {
-    sched::wait(&raw const POLL_KEY as usize, deadline);
+/// passes, for `poll` and epoll: unless one has changed since [`changes`]
+/// returned `seen`, which the caller read before it looked at them.
+pub fn wait_for_change(seen: u64, deadline: u64) {
+    sched::wait_if(&raw const POLL_KEY as usize, deadline, || changes() == seen);
 }
 
 /// Wakes the threads waiting in `poll` and epoll: a descriptor may have
 /// changed.
 pub fn wake_pollers() {
-    CHANGES.fetch_add(1, Ordering::Relaxed);
+    CHANGES.fetch_add(1, Ordering::SeqCst);
     sched::wake(&raw const POLL_KEY as usize, usize::MAX);
 }
 
 /// How many times [`wake_pollers`] has run.
 pub fn changes() -> u64 {
-    CHANGES.load(Ordering::Relaxed)
+    CHANGES.load(Ordering::SeqCst)
 }
 
 /// A socket, as the descriptor table names it.

@@ -1,16 +1,41 @@
-//! Threads on the one vCPU.
+//! Threads on every vCPU.
 //!
 //! A thread runs until it waits (on a futex, a sleep or a join), yields,
 //! exits, or uses up its time slice: while another thread could run (one is
 //! ready, or sleeps until a deadline), the platform delivers a tick every
-//! slice, and [`preempted`] moves the running thread to the back of the
-//! queue, waking sleepers whose deadline passed. Ticks never land inside the
-//! library OS's critical sections ([`crate::preempt`]); every function here
-//! runs in one. When no thread can run, the vCPU idles in the monitor's
-//! `Block` hypercall until the earliest deadline among the waiting threads,
-//! or until stdin or the network has something for one; when every thread
-//! waits without a deadline and for nothing the monitor can deliver, the
-//! program is deadlocked, and that is reported as a crash.
+//! slice, and [`preempted`] moves the running thread to the back of its
+//! vCPU's queue. Ticks never land inside the library OS's critical sections
+//! ([`crate::preempt`]); every function here runs in one.
+//!
+//! *Queues.* Each vCPU has its own queue of ready threads. A thread that
+//! becomes ready goes to an idle vCPU if there is one (which is woken with
+//! the platform's `wake_vcpu`), else to the queue of the vCPU that made it
+//! ready, whose next tick rotates it in. A vCPU whose queue is empty steals
+//! the oldest thread of another's before it idles. The other vCPUs start
+//! when the program first starts a thread, so a single-threaded program
+//! never pays for them.
+//!
+//! *Idling.* Each vCPU has an idle context of its own: a vCPU with nothing
+//! to run switches to it, and it blocks in the monitor until the earliest
+//! deadline among the waiting threads, a wake from another vCPU, or traffic
+//! for stdin or the network. When every thread waits without a deadline and
+//! for nothing the monitor can deliver, the program is deadlocked, and that
+//! is reported as a crash.
+//!
+//! *One lock.* The scheduler's state is behind one spinlock, held with
+//! preemption disabled. A switch happens with the lock held, and the thread
+//! switched to releases it ([`finish_switch`]), so no other vCPU can pick
+//! up a thread whose registers are not yet saved; `on_cpu` marks a thread
+//! whose stack is in use. Two vCPUs contend for it rarely (a switch or a
+//! wake holds it for well under a microsecond); per-queue locks would
+//! matter only with many more vCPUs than Kiln's hosts have.
+//!
+//! *No lost wakes.* A thread that must look at a condition and then sleep
+//! (a futex word, a pipe, a socket) announces its wait first
+//! ([`prepare_wait`]), looks, and then either sleeps ([`commit_wait`]) or
+//! cancels ([`cancel_wait`]). A wake that comes in between finds it
+//! waiting and marks it ready, so the sleep returns at once. [`wait_if`]
+//! does the same for a condition that needs no other lock.
 //!
 //! A switch saves the callee-saved registers, MXCSR and the x87 control
 //! word (the ABI's callee-saved state), swaps stacks, and points `%fs` at
@@ -20,15 +45,21 @@
 //!
 //! Each thread stack's lowest page is a guard page, unmapped through the
 //! platform's kernel call, so an overflow faults at once and the monitor
-//! reports it, naming the thread. The kernel call runs in the CPU's
-//! privileged mode, which is emulated on kvm_pvm hosts, so freed stacks are
-//! kept, guards in place, for the next threads. A stack canary checked at
-//! each switch remains for heaps mapped with large pages, where no guard
-//! page can be made.
+//! reports it, naming the thread. The kernel call invalidates the page's
+//! translation only on its own vCPU, so a thread's first run on each other
+//! vCPU repeats it there: a translation cached there while the page was
+//! ordinary heap would otherwise let an overflow through. The kernel call
+//! runs in the CPU's privileged mode, which is emulated on kvm_pvm hosts,
+//! so freed stacks are kept, guards in place, for the next threads. A stack
+//! canary checked at each switch remains for heaps mapped with large pages,
+//! where no guard page can be made.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use kiln_abi::boot::MAX_VCPUS;
 
 use crate::heap::HEAP;
 use crate::platform;
@@ -39,29 +70,45 @@ use crate::time::Instant;
 /// The most threads that can exist at once.
 pub const MAX_THREADS: usize = 1024;
 
-/// The CPUs threads run on: the one vCPU (the C library's `sysconf`,
+/// The CPUs threads run on: the VM's vCPUs (the C library's `sysconf`,
 /// `sched_getaffinity` and `get_nprocs` all answer from here).
-pub const CPUS: usize = 1;
+pub fn cpus() -> usize {
+    platform::vcpu_count()
+}
 
-/// Nanoseconds the vCPU has spent idle, waiting in the monitor because no
-/// thread could run: the rest of the time since boot is the program's CPU
-/// time.
-static IDLE_NS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Nanoseconds the vCPUs have spent idle, waiting in the monitor because no
+/// thread could run: the rest of their time since they started is the
+/// program's CPU time.
+static IDLE_NS: AtomicU64 = AtomicU64::new(0);
 
-/// The CPU time the program has used: time since boot less time idle.
+/// When each vCPU started (ns since boot; the boot vCPU at 0).
+static STARTED_NS: [AtomicU64; MAX_VCPUS] = [const { AtomicU64::new(u64::MAX) }; MAX_VCPUS];
+
+/// The CPU time the program has used: the vCPUs' time since they started
+/// less their time idle.
 pub fn cpu_time() -> core::time::Duration {
-    let since_boot = Instant::now().as_nanos_since_boot();
-    let idle = IDLE_NS.load(core::sync::atomic::Ordering::Relaxed);
-    core::time::Duration::from_nanos(since_boot.saturating_sub(idle))
+    let now = Instant::now().as_nanos_since_boot();
+    let busy: u64 = STARTED_NS
+        .iter()
+        .enumerate()
+        .map(|(cpu, started)| match started.load(Ordering::Relaxed) {
+            u64::MAX if cpu == 0 => now,
+            u64::MAX => 0,
+            started => now.saturating_sub(started),
+        })
+        .sum();
+    let idle = IDLE_NS.load(Ordering::Relaxed);
+    core::time::Duration::from_nanos(busy.saturating_sub(idle))
 }
 
 /// The threads that exist now, the main one included (which exists
 /// before the scheduler first records it).
 pub fn thread_count() -> usize {
-    // Like every reader of the scheduler, in a critical section: a tick
-    // here would take its own reference to it.
     let _section = NoPreempt::new();
-    sched().count.max(1)
+    let s = lock();
+    let count = s.count.max(1);
+    unlock(s);
+    count
 }
 
 /// The smallest stack a thread gets (glibc's `PTHREAD_STACK_MIN` on x86_64).
@@ -76,6 +123,10 @@ const GUARD: usize = 4096;
 /// Freed stacks kept for reuse.
 const STACK_CACHE: usize = 16;
 
+/// The stack of a vCPU's idle context: the idle loop, the network poll
+/// and console flushes run on it.
+const IDLE_STACK: usize = 64 * 1024;
+
 /// Written at the lowest word of every thread stack and checked at each
 /// switch: a thread that overran its stack is reported, not left to corrupt
 /// the heap further.
@@ -84,11 +135,16 @@ const STACK_CANARY: u64 = 0x4b49_4c4e_5354_4b21; // "KILNSTK!"
 /// What a thread is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
+    /// Spawned, not started yet.
+    New,
+    /// Ready to run: in a queue, or (`on_cpu`) woken before it slept.
     Ready,
     Running,
     /// Waiting for a wake on `key`, or for `deadline` (ns since boot).
     Waiting,
     Finished,
+    /// A vCPU's idle context: never queued, never in the thread table.
+    Idle,
 }
 
 /// Why a waiting thread resumed.
@@ -119,6 +175,14 @@ pub struct Thread {
     /// Where its name is kept (NUL-terminated, at most 16 bytes), or null:
     /// the C library's record of the thread, for crash reports.
     name: *const u8,
+    /// The next thread in its run queue.
+    next: *mut Thread,
+    /// Whether it is in a run queue.
+    queued: bool,
+    /// Its stack is in use on vCPU `cpu`: no other vCPU may switch to it.
+    on_cpu: bool,
+    /// The vCPU it last ran on.
+    cpu: u32,
 }
 
 impl Thread {
@@ -127,6 +191,28 @@ impl Thread {
     pub fn stack(&self) -> Option<(usize, usize)> {
         self.stack
             .map(|s| (s.usable() as usize, s.size - s.guard_size()))
+    }
+
+    fn new(state: State, id: u32, tp: u64, stack: Option<Stack>) -> Self {
+        Self {
+            rsp: 0,
+            tp,
+            state,
+            id,
+            stack,
+            key: 0,
+            deadline: u64::MAX,
+            wake: Wake::Woken,
+            joiner: ptr::null_mut(),
+            detached: false,
+            result: 0,
+            preempt_depth: 0,
+            name: ptr::null(),
+            next: ptr::null_mut(),
+            queued: false,
+            on_cpu: false,
+            cpu: 0,
+        }
     }
 }
 
@@ -139,6 +225,8 @@ struct Stack {
     base: NonNull<u8>,
     size: usize,
     guard_size: usize,
+    /// The vCPUs on which the guard page's translation is known gone.
+    guarded_on: u32,
 }
 
 impl Stack {
@@ -152,41 +240,148 @@ impl Stack {
     }
 }
 
+/// A vCPU's queue of ready threads, linked through `Thread::next`.
+#[derive(Clone, Copy)]
+struct Queue {
+    head: *mut Thread,
+    tail: *mut Thread,
+}
+
+impl Queue {
+    const EMPTY: Self = Self {
+        head: ptr::null_mut(),
+        tail: ptr::null_mut(),
+    };
+
+    /// # Safety
+    /// `thread` is live and in no queue.
+    unsafe fn push(&mut self, thread: *mut Thread) {
+        // SAFETY: per the caller; queued threads are live.
+        unsafe {
+            (*thread).next = ptr::null_mut();
+            (*thread).queued = true;
+            if self.tail.is_null() {
+                self.head = thread;
+            } else {
+                (*self.tail).next = thread;
+            }
+        }
+        self.tail = thread;
+    }
+
+    fn pop(&mut self) -> Option<*mut Thread> {
+        let thread = self.head;
+        if thread.is_null() {
+            return None;
+        }
+        // SAFETY: queued threads are live.
+        unsafe {
+            self.head = (*thread).next;
+            (*thread).next = ptr::null_mut();
+            (*thread).queued = false;
+        }
+        if self.head.is_null() {
+            self.tail = ptr::null_mut();
+        }
+        Some(thread)
+    }
+}
+
 struct Scheduler {
     threads: [*mut Thread; MAX_THREADS],
     count: usize,
+    queues: [Queue; MAX_VCPUS],
+    /// The thread each vCPU runs (its idle context while it idles).
+    current: [*mut Thread; MAX_VCPUS],
+    /// Each vCPU's idle context, made on its first idle.
+    idle: [*mut Thread; MAX_VCPUS],
+    /// The thread each vCPU is switching away from, for [`finish_switch`].
+    previous: [*mut Thread; MAX_VCPUS],
     stacks: [Option<Stack>; STACK_CACHE],
-    current: *mut Thread,
     /// Thread ids handed out so far (the next is one more): counted from
     /// zero so the scheduler's static is all zeros, in `.bss`, not the image.
     ids_issued: u32,
     /// Releases a finished thread's thread pointer (its TLS block).
     reaper: Option<fn(u64)>,
+    /// vCPUs idling in the monitor with nothing to run.
+    idling: u32,
+    /// vCPUs that [`unlock`] must wake (work was queued for them).
+    to_wake: u32,
+    /// vCPUs that must arm their tick timer when they next unlock.
+    to_arm: u32,
 }
 
-struct Global(UnsafeCell<Scheduler>);
+struct Global {
+    locked: AtomicBool,
+    state: UnsafeCell<Scheduler>,
+}
 
-// SAFETY: one vCPU, no interrupts, and every function that touches the
-// scheduler runs with preemption disabled: it is only ever touched by the
-// running thread, between switches.
+// SAFETY: the state is only reached through `lock`, which gives one vCPU at
+// a time access, with preemption disabled.
 unsafe impl Sync for Global {}
 
-static SCHED: Global = Global(UnsafeCell::new(Scheduler {
-    threads: [ptr::null_mut(); MAX_THREADS],
-    count: 0,
-    stacks: [None; STACK_CACHE],
-    current: ptr::null_mut(),
-    ids_issued: 0,
-    reaper: None,
-}));
+static SCHED: Global = Global {
+    locked: AtomicBool::new(false),
+    state: UnsafeCell::new(Scheduler {
+        threads: [ptr::null_mut(); MAX_THREADS],
+        count: 0,
+        queues: [Queue::EMPTY; MAX_VCPUS],
+        current: [ptr::null_mut(); MAX_VCPUS],
+        idle: [ptr::null_mut(); MAX_VCPUS],
+        previous: [ptr::null_mut(); MAX_VCPUS],
+        stacks: [None; STACK_CACHE],
+        ids_issued: 0,
+        reaper: None,
+        idling: 0,
+        to_wake: 0,
+        to_arm: 0,
+    }),
+};
 
+/// Takes the scheduler's lock; the caller has preemption disabled and
+/// gives the reference back to [`unlock`] (or hands the lock over through a
+/// switch: see [`finish_switch`]).
 #[allow(clippy::mut_from_ref)]
-fn sched() -> &'static mut Scheduler {
-    // SAFETY: see `Global`. Only one reference from here is live at a time:
-    // callers stop using theirs before calling anything that takes its own
-    // (`release`, `switch`), and none is used across a switch, since the
-    // other threads take their own while this one is suspended.
-    unsafe { &mut *SCHED.0.get() }
+fn lock() -> &'static mut Scheduler {
+    while SCHED
+        .locked
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        while SCHED.locked.load(Ordering::Relaxed) {
+            core::hint::spin_loop();
+        }
+    }
+    // SAFETY: the lock is held: no other vCPU uses the state until it is
+    // released, and this vCPU's callers stop using their reference before
+    // anything that takes its own (see `Global`).
+    unsafe { &mut *SCHED.state.get() }
+}
+
+/// The state, for code that runs with the lock already held.
+#[allow(clippy::mut_from_ref)]
+fn locked() -> &'static mut Scheduler {
+    // SAFETY: see `lock`; the caller holds the lock.
+    unsafe { &mut *SCHED.state.get() }
+}
+
+/// Releases the lock, then wakes the vCPUs that were given work and arms
+/// this vCPU's ticks if wanted (both exits to the monitor: never made with
+/// the lock held).
+fn unlock(s: &'static mut Scheduler) {
+    let wake = core::mem::take(&mut s.to_wake);
+    let cpu = platform::vcpu_index();
+    let arm = s.to_arm & (1 << cpu) != 0;
+    s.to_arm &= !(1 << cpu);
+    SCHED.locked.store(false, Ordering::Release);
+    for other in 0..MAX_VCPUS {
+        if wake & (1 << other) != 0 {
+            platform::wake_vcpu(other);
+        }
+    }
+    if arm {
+        preempt::set_wanted(true);
+    }
 }
 
 fn allocate<T>(value: T) -> *mut T {
@@ -214,33 +409,39 @@ fn read_fs_base() -> u64 {
 /// The running thread (the main thread is registered on first use).
 pub fn current() -> *mut Thread {
     let _section = NoPreempt::new();
-    let s = sched();
-    if s.current.is_null() {
-        let main = allocate(Thread {
-            rsp: 0,
-            tp: read_fs_base(),
-            state: State::Running,
-            id: s.ids_issued + 1,
-            stack: None,
-            key: 0,
-            deadline: u64::MAX,
-            wake: Wake::Woken,
-            joiner: ptr::null_mut(),
-            detached: true,
-            result: 0,
-            preempt_depth: 0,
-            name: ptr::null(),
-        });
+    let s = lock();
+    let me = current_locked(s);
+    unlock(s);
+    me
+}
+
+/// As [`current`], with the lock held.
+fn current_locked(s: &mut Scheduler) -> *mut Thread {
+    let cpu = platform::vcpu_index();
+    if s.current[cpu].is_null() {
+        // Only the boot vCPU runs before the scheduler's first use.
+        let main = allocate(Thread::new(
+            State::Running,
+            s.ids_issued + 1,
+            read_fs_base(),
+            None,
+        ));
         if main.is_null() {
             platform::report_panic(b"kiln: no memory for the main thread");
+        }
+        // SAFETY: the fresh record.
+        unsafe {
+            (*main).detached = true;
+            (*main).on_cpu = true;
         }
         s.ids_issued += 1;
         s.threads[0] = main;
         s.count = 1;
-        s.current = main;
+        s.current[cpu] = main;
+        STARTED_NS[0].store(0, Ordering::Relaxed);
         platform::set_current_thread(1, ptr::null());
     }
-    s.current
+    s.current[cpu]
 }
 
 /// A stack of `size` bytes: a cached one, or a fresh one whose lowest page
@@ -261,6 +462,7 @@ fn take_stack(s: &mut Scheduler, size: usize) -> Option<Stack> {
         base,
         size,
         guard_size: if guarded { GUARD } else { 0 },
+        guarded_on: 1 << platform::vcpu_index(),
     })
 }
 
@@ -287,12 +489,15 @@ fn put_stack(s: &mut Scheduler, stack: Stack) {
 /// Sets the function that releases a finished thread's thread pointer.
 pub fn set_reaper(reaper: fn(u64)) {
     let _section = NoPreempt::new();
-    sched().reaper = Some(reaper);
+    let s = lock();
+    s.reaper = Some(reaper);
+    unlock(s);
 }
 
-/// Starts a thread running `entry(arg)` on a fresh stack of `stack_size`
-/// bytes, with `tp` as its thread pointer. `entry` must not return: it ends
-/// with [`exit`]. Returns null when memory or thread slots run out.
+/// Makes a thread that will run `entry(arg)` on a fresh stack of
+/// `stack_size` bytes, with `tp` as its thread pointer; it runs once
+/// [`start`]ed. `entry` must not return: it ends with [`exit`]. Returns
+/// null when memory or thread slots run out.
 pub fn spawn(
     entry: extern "C" fn(usize) -> !,
     arg: usize,
@@ -300,8 +505,20 @@ pub fn spawn(
     tp: u64,
 ) -> *mut Thread {
     let _section = NoPreempt::new();
-    current();
-    let s = sched();
+    let s = lock();
+    let thread = spawn_locked(s, entry, arg, stack_size, tp);
+    unlock(s);
+    thread
+}
+
+fn spawn_locked(
+    s: &mut Scheduler,
+    entry: extern "C" fn(usize) -> !,
+    arg: usize,
+    stack_size: usize,
+    tp: u64,
+) -> *mut Thread {
+    current_locked(s);
     if s.count == MAX_THREADS {
         return ptr::null_mut();
     }
@@ -317,104 +534,294 @@ pub fn spawn(
     let Some(stack) = take_stack(s, size) else {
         return ptr::null_mut();
     };
-    // The first switch to the thread restores MXCSR and the x87 control
-    // word, pops six registers and returns into the trampoline, which calls
-    // `entry(arg)` from r12 and r13. The two padding words leave rsp 16-byte
-    // aligned at the trampoline's `call`, as the ABI requires.
+    let thread = allocate(Thread::new(State::New, s.ids_issued + 1, tp, Some(stack)));
+    if thread.is_null() {
+        put_stack(s, stack);
+        return ptr::null_mut();
+    }
+    // SAFETY: the fresh record; its stack is its own.
+    unsafe {
+        (*thread).rsp = initial_frame(&stack, entry as usize as u64, arg as u64);
+        stack.usable().cast::<u64>().write(STACK_CANARY);
+    }
+    s.ids_issued += 1;
+    s.threads[s.count] = thread;
+    s.count += 1;
+    thread
+}
+
+/// Writes the frame a first switch to a new context pops at the top of
+/// `stack`, and returns the stack pointer to switch to: it restores MXCSR
+/// and the x87 control word, pops six registers and returns into
+/// `kiln_thread_start`, which calls `thread_begin(entry, arg)` from r12 and
+/// r13. The two padding words leave rsp 16-byte aligned at that `call`, as
+/// the ABI requires.
+///
+/// # Safety
+/// `stack` is a fresh stack nothing else uses.
+unsafe fn initial_frame(stack: &Stack, entry: u64, arg: u64) -> u64 {
     let top = stack.base.as_ptr() as u64 + stack.size as u64;
     let frame: [u64; 10] = [
-        0x037f_0000_1f80,      // MXCSR 0x1f80 and x87 control word 0x037f: the defaults
-        0,                     // r15
-        0,                     // r14
-        arg as u64,            // r13
-        entry as usize as u64, // r12
-        0,                     // rbx
-        0,                     // rbp
+        0x037f_0000_1f80, // MXCSR 0x1f80 and x87 control word 0x037f: the defaults
+        0,                // r15
+        0,                // r14
+        arg,              // r13
+        entry,            // r12
+        0,                // rbx
+        0,                // rbp
         kiln_thread_start as unsafe extern "C" fn() as usize as u64, // return address
         0,
         0,
     ];
     let rsp = top - size_of_val(&frame) as u64;
-    // SAFETY: the frame fills the top of the stack; the canary is its lowest
-    // usable word, above the guard page.
-    unsafe {
-        ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len());
-        stack.usable().cast::<u64>().write(STACK_CANARY);
-    }
-    let thread = allocate(Thread {
-        rsp,
-        tp,
-        state: State::Ready,
-        id: s.ids_issued + 1,
-        stack: Some(stack),
-        key: 0,
-        deadline: u64::MAX,
-        wake: Wake::Woken,
-        joiner: ptr::null_mut(),
-        detached: false,
-        result: 0,
-        preempt_depth: 0,
-        name: ptr::null(),
-    });
-    if thread.is_null() {
-        put_stack(s, stack);
-        return ptr::null_mut();
-    }
-    s.ids_issued += 1;
-    s.threads[s.count] = thread;
-    s.count += 1;
+    // SAFETY: per the caller, the frame fills the top of a stack of ours.
+    unsafe { ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len()) };
+    rsp
+}
+
+/// Lets a thread from [`spawn`] run. The first thread started also starts
+/// the VM's other vCPUs.
+///
+/// # Safety
+/// `thread` must come from [`spawn`] and be started once.
+pub unsafe fn start(thread: *mut Thread) {
+    static VCPUS_STARTED: AtomicBool = AtomicBool::new(false);
+    let _section = NoPreempt::new();
+    let s = lock();
+    // SAFETY: a live record from `spawn`, not started before.
+    unsafe { make_ready(s, thread, Wake::Woken) };
     // From now on another thread can run: time slices start.
     preempt::set_handler(preempted);
-    preempt::set_wanted(true);
-    thread
+    s.to_arm |= 1 << platform::vcpu_index();
+    unlock(s);
+    if !VCPUS_STARTED.swap(true, Ordering::Relaxed) {
+        start_vcpus();
+    }
+}
+
+/// Starts every vCPU but the boot one, each in its idle context.
+fn start_vcpus() {
+    for (cpu, started) in STARTED_NS.iter().enumerate().take(cpus()).skip(1) {
+        let layout = Layout::from_size_align(IDLE_STACK, STACK_ALIGN).expect("a valid layout");
+        // SAFETY: a non-zero-sized layout.
+        let base = unsafe { HEAP.alloc(layout) };
+        if base.is_null() {
+            // Without memory for its stack the vCPU stays off: the
+            // program runs on fewer, as it would with `--cpus` lower.
+            return;
+        }
+        started.store(Instant::now().as_nanos_since_boot(), Ordering::Relaxed);
+        platform::start_vcpu(cpu, vcpu_main, base as u64 + IDLE_STACK as u64, cpu);
+    }
+}
+
+/// A started vCPU's first Rust code: its boot stack becomes its idle context.
+extern "C" fn vcpu_main(cpu: usize) -> ! {
+    // Never dropped: the idle context always runs with preemption disabled.
+    core::mem::forget(NoPreempt::new());
+    let s = lock();
+    let idle = allocate(Thread::new(State::Idle, 0, 0, None));
+    if idle.is_null() {
+        platform::report_panic(b"kiln: no memory for a vCPU's idle context");
+    }
+    // SAFETY: the fresh record.
+    unsafe {
+        (*idle).on_cpu = true;
+        (*idle).cpu = cpu as u32;
+    }
+    s.idle[cpu] = idle;
+    s.current[cpu] = idle;
+    platform::set_current_thread(0, ptr::null());
+    idle_loop(cpu)
+}
+
+/// Marks `thread` (not running, or running but about to sleep) ready with
+/// `why`, and finds it a vCPU: its own if it is still there, an idle one
+/// (woken when the lock is released), else this vCPU's queue.
+///
+/// # Safety
+/// `thread` is live; the lock is held.
+unsafe fn make_ready(s: &mut Scheduler, thread: *mut Thread, why: Wake) {
+    // SAFETY: per the caller.
+    let t = unsafe { &mut *thread };
+    t.state = State::Ready;
+    t.wake = why;
+    let here = platform::vcpu_index();
+    if t.on_cpu {
+        // It announced a wait and has not slept yet, or is about to: it
+        // sees it is ready on its own vCPU.
+        if s.idling & (1 << t.cpu) != 0 {
+            s.idling &= !(1 << t.cpu);
+            s.to_wake |= 1 << t.cpu;
+        }
+        return;
+    }
+    let idle = s.idling & !(1 << here);
+    let target = if idle & (1 << t.cpu) != 0 {
+        t.cpu as usize
+    } else if idle != 0 {
+        idle.trailing_zeros() as usize
+    } else {
+        here
+    };
+    // SAFETY: a ready thread that is in no queue (`queued` is false for
+    // every state but Ready, and a Ready thread off its vCPU is queued once).
+    unsafe { s.queues[target].push(thread) };
+    if target != here {
+        s.idling &= !(1 << target);
+        s.to_wake |= 1 << target;
+    } else {
+        s.to_arm |= 1 << here;
+    }
 }
 
 /// Lets other ready threads run.
 pub fn yield_now() {
     let _section = NoPreempt::new();
-    let me = current();
-    // SAFETY: the running thread's own record.
-    unsafe { (*me).state = State::Ready };
-    schedule();
+    let s = lock();
+    let me = current_locked(s);
+    let cpu = platform::vcpu_index();
+    // SAFETY: the running thread's own record, in no queue.
+    unsafe {
+        (*me).state = State::Ready;
+        s.queues[cpu].push(me);
+    }
+    schedule(s, me);
+    unlock(locked());
 }
 
-/// Blocks the running thread until [`wake`] on `key` or `deadline` (ns
-/// since boot; `u64::MAX` for none).
-pub fn wait(key: usize, deadline: u64) -> Wake {
-    let _section = NoPreempt::new();
-    let me = current();
+/// Announces that the running thread is about to wait for a wake on `key`
+/// or `deadline` (ns since boot; `u64::MAX` for none): a wake from now on
+/// counts. The caller then checks its condition and calls [`commit_wait`]
+/// or [`cancel_wait`], with preemption disabled throughout.
+pub fn prepare_wait(key: usize, deadline: u64) {
+    let s = lock();
+    let me = current_locked(s);
     // SAFETY: the running thread's own record.
     unsafe {
         (*me).state = State::Waiting;
         (*me).key = key;
         (*me).deadline = deadline;
+        (*me).wake = Wake::Woken;
     }
-    schedule();
-    // SAFETY: as above; `schedule` returns when this thread runs again.
-    unsafe { (*me).wake }
+    unlock(s);
+}
+
+/// Sleeps after [`prepare_wait`] until woken or the deadline passes (at
+/// once if a wake came since).
+pub fn commit_wait() -> Wake {
+    let s = lock();
+    let me = current_locked(s);
+    schedule(s, me);
+    // SAFETY: the running thread's own record; `schedule` returned when it
+    // runs again, with the lock held.
+    let why = unsafe { (*me).wake };
+    unlock(locked());
+    why
+}
+
+/// Takes back a [`prepare_wait`]: the condition was met after all. A wake
+/// that came meanwhile is spent (the caller goes on to look again, as a
+/// woken thread would).
+pub fn cancel_wait() {
+    let s = lock();
+    let me = current_locked(s);
+    // SAFETY: the running thread's own record.
+    unsafe { (*me).state = State::Running };
+    unlock(s);
+}
+
+/// What one try of an operation that may have to wait came to.
+pub enum Try<T> {
+    /// It is done, with this result.
+    Done(T),
+    /// It must wait for a wake on `key` or `deadline` (ns since boot;
+    /// `u64::MAX` for none), then try again.
+    Wait {
+        /// What its waker wakes.
+        key: usize,
+        /// When to try again regardless.
+        deadline: u64,
+    },
+}
+
+/// Tries `attempt` until it is done, sleeping between tries. A wake that
+/// comes between a try and the sleep is not lost: after a try that must
+/// wait, the thread announces its wait and tries once more before it
+/// sleeps, so a wake before that second try is seen by it, and one after
+/// finds the thread waiting.
+pub fn until_done<T>(mut attempt: impl FnMut() -> Try<T>) -> T {
+    loop {
+        let (key, deadline) = match attempt() {
+            Try::Done(result) => return result,
+            Try::Wait { key, deadline } => (key, deadline),
+        };
+        let _section = NoPreempt::new();
+        prepare_wait(key, deadline);
+        match attempt() {
+            Try::Done(result) => {
+                cancel_wait();
+                return result;
+            }
+            Try::Wait { .. } => {
+                commit_wait();
+            }
+        }
+    }
+}
+
+/// Blocks the running thread until [`wake`] on `key` or `deadline` (ns
+/// since boot; `u64::MAX` for none), if `still` holds when checked under
+/// the scheduler's lock (which every [`wake`] takes). `still` must not
+/// take the scheduler's lock (or any lock a waker holds while it wakes).
+/// `None` if it did not hold.
+pub fn wait_if(key: usize, deadline: u64, still: impl FnOnce() -> bool) -> Option<Wake> {
+    let _section = NoPreempt::new();
+    let s = lock();
+    if !still() {
+        unlock(s);
+        return None;
+    }
+    let me = current_locked(s);
+    // SAFETY: the running thread's own record.
+    unsafe {
+        (*me).state = State::Waiting;
+        (*me).key = key;
+        (*me).deadline = deadline;
+        (*me).wake = Wake::Woken;
+    }
+    schedule(s, me);
+    // SAFETY: as in `commit_wait`.
+    let why = unsafe { (*me).wake };
+    unlock(locked());
+    Some(why)
+}
+
+/// Blocks the running thread until [`wake`] on `key` or `deadline` (ns
+/// since boot; `u64::MAX` for none).
+pub fn wait(key: usize, deadline: u64) -> Wake {
+    wait_if(key, deadline, || true).unwrap_or(Wake::Woken)
 }
 
 /// Wakes up to `count` threads waiting on `key`; returns how many.
 pub fn wake(key: usize, count: usize) -> usize {
     let _section = NoPreempt::new();
-    let s = sched();
+    let s = lock();
     let mut woken = 0;
-    for &t in &s.threads[..s.count] {
+    for i in 0..s.count {
         if woken == count {
             break;
         }
+        let t = s.threads[i];
         // SAFETY: live thread records.
         unsafe {
             if (*t).state == State::Waiting && (*t).key == key {
-                (*t).state = State::Ready;
-                (*t).wake = Wake::Woken;
+                make_ready(s, t, Wake::Woken);
                 woken += 1;
             }
         }
     }
-    if woken > 0 {
-        preempt::set_wanted(true);
-    }
+    unlock(s);
     woken
 }
 
@@ -428,18 +835,15 @@ pub fn sleep_until(deadline: u64) {
 /// Ends the running thread with `result`, which [`join`] returns.
 pub fn exit(result: usize) -> ! {
     let _section = NoPreempt::new();
-    let me = current();
-    // SAFETY: the running thread's own record; its joiner, if any, is live.
+    let s = lock();
+    let me = current_locked(s);
+    // SAFETY: the running thread's own record. Its joiner is woken once it
+    // is off its vCPU (`finish_switch`): only then may its stack go.
     unsafe {
         (*me).result = result;
         (*me).state = State::Finished;
-        let joiner = (*me).joiner;
-        if !joiner.is_null() {
-            (*joiner).state = State::Ready;
-            (*joiner).wake = Wake::Woken;
-        }
     }
-    schedule();
+    schedule(s, me);
     unreachable!("a finished thread is never scheduled again")
 }
 
@@ -449,15 +853,22 @@ pub fn exit(result: usize) -> ! {
 /// `thread` must come from [`spawn`], not be detached, and be joined once.
 pub unsafe fn join(thread: *mut Thread) -> usize {
     let _section = NoPreempt::new();
-    let me = current();
-    // SAFETY: per the caller, `thread` is live until released below.
+    let s = lock();
+    let me = current_locked(s);
+    // SAFETY: per the caller, `thread` is live until released below; the
+    // lock is held throughout, except inside `schedule`, which returns
+    // with it held.
     unsafe {
-        while (*thread).state != State::Finished {
+        while (*thread).state != State::Finished || (*thread).on_cpu {
             (*thread).joiner = me;
-            wait(thread as usize, u64::MAX);
+            (*me).state = State::Waiting;
+            (*me).key = thread as usize;
+            (*me).deadline = u64::MAX;
+            schedule(locked(), me);
         }
         let result = (*thread).result;
-        release(thread);
+        release(locked(), thread);
+        unlock(locked());
         result
     }
 }
@@ -468,7 +879,8 @@ pub unsafe fn join(thread: *mut Thread) -> usize {
 /// `thread` must come from [`spawn`]; `name` must stay readable for 16
 /// bytes as long as the thread exists.
 pub unsafe fn set_name_location(thread: *mut Thread, name: *const u8) {
-    // SAFETY: per the caller, a live thread record.
+    // SAFETY: per the caller, a live thread record; the name is read only
+    // by switches to it, which come after `start`.
     unsafe { (*thread).name = name };
 }
 
@@ -478,22 +890,23 @@ pub unsafe fn set_name_location(thread: *mut Thread, name: *const u8) {
 /// `thread` must come from [`spawn`] and not be joined afterwards.
 pub unsafe fn detach(thread: *mut Thread) {
     let _section = NoPreempt::new();
+    let s = lock();
     // SAFETY: per the caller.
     unsafe {
-        if (*thread).state == State::Finished {
-            release(thread);
+        if (*thread).state == State::Finished && !(*thread).on_cpu {
+            release(s, thread);
         } else {
             (*thread).detached = true;
         }
     }
+    unlock(locked());
 }
 
 /// Frees a finished thread's stack, record and thread pointer.
 ///
 /// # Safety
-/// `thread` is finished and not the running thread.
-unsafe fn release(thread: *mut Thread) {
-    let s = sched();
+/// `thread` is finished and off every vCPU; the lock is held.
+unsafe fn release(s: &mut Scheduler, thread: *mut Thread) {
     if let Some(i) = s.threads[..s.count].iter().position(|t| *t == thread) {
         s.threads[i] = s.threads[s.count - 1];
         s.count -= 1;
@@ -511,132 +924,244 @@ unsafe fn release(thread: *mut Thread) {
     }
 }
 
-/// Switches to the next thread that can run, idling the vCPU until one can.
-fn schedule() {
-    let me = sched().current;
-    loop {
-        // Taken afresh each round: `release` below takes its own.
-        let s = sched();
-        let now = Instant::now().as_nanos_since_boot();
-        let mut earliest = u64::MAX;
-        let mut waiting = false;
-        let mut detached_finished = ptr::null_mut();
-        for &t in &s.threads[..s.count] {
-            // SAFETY: live thread records.
-            unsafe {
-                match (*t).state {
-                    State::Waiting if (*t).deadline <= now => {
-                        (*t).state = State::Ready;
-                        (*t).wake = Wake::TimedOut;
-                    }
-                    State::Waiting => {
-                        waiting = true;
-                        earliest = earliest.min((*t).deadline);
-                    }
-                    State::Finished if (*t).detached && t != me => detached_finished = t,
-                    _ => {}
+/// What a look over every thread found.
+struct Survey {
+    /// The earliest deadline of a waiting thread.
+    earliest: u64,
+    /// Some thread has not finished.
+    live: bool,
+    /// Some thread runs, is ready, or waits with a deadline: no deadlock.
+    progress: bool,
+}
+
+/// Wakes the waiting threads whose deadline passed, releases finished
+/// detached ones, and says what the rest are doing.
+fn survey(s: &mut Scheduler) -> Survey {
+    let now = Instant::now().as_nanos_since_boot();
+    let mut found = Survey {
+        earliest: u64::MAX,
+        live: false,
+        progress: false,
+    };
+    let mut i = 0;
+    while i < s.count {
+        let t = s.threads[i];
+        // SAFETY: live thread records.
+        unsafe {
+            match (*t).state {
+                State::Waiting if (*t).deadline <= now => {
+                    make_ready(s, t, Wake::TimedOut);
+                    found.live = true;
+                    found.progress = true;
+                }
+                State::Waiting => {
+                    found.live = true;
+                    found.progress |= (*t).on_cpu || (*t).deadline != u64::MAX;
+                    found.earliest = found.earliest.min((*t).deadline);
+                }
+                State::Finished if (*t).detached && !(*t).on_cpu => {
+                    release(s, t);
+                    // The last record moved into slot `i`: look at it next.
+                    continue;
+                }
+                State::Finished | State::Idle => {}
+                State::New | State::Ready | State::Running => {
+                    found.live = true;
+                    found.progress = true;
                 }
             }
         }
-        if !detached_finished.is_null() {
-            // SAFETY: finished, detached and not running.
-            unsafe { release(detached_finished) };
+        i += 1;
+    }
+    found
+}
+
+/// The next thread for vCPU `cpu`: from its own queue, else the oldest of
+/// another vCPU's.
+fn pick(s: &mut Scheduler, cpu: usize) -> Option<*mut Thread> {
+    if let Some(next) = s.queues[cpu].pop() {
+        return Some(next);
+    }
+    let cpus = cpus();
+    (1..cpus).find_map(|i| s.queues[(cpu + i) % cpus].pop())
+}
+
+/// Gives vCPU `cpu` to the next thread that can run, `me` (the running
+/// thread, whose state says whether it can) included; switches to the
+/// vCPU's idle context when none can. Called and returns with the lock
+/// held (returning when `me` runs again, maybe on another vCPU).
+fn schedule(s: &'static mut Scheduler, me: *mut Thread) {
+    let cpu = platform::vcpu_index();
+    survey(s);
+    // SAFETY: the running thread's own record.
+    let (state, queued) = unsafe { ((*me).state, (*me).queued) };
+    if state == State::Ready && !queued {
+        // Woken after it announced its wait, before it slept.
+        // SAFETY: as above.
+        unsafe { (*me).state = State::Running };
+        update_wanted(s, me);
+        return;
+    }
+    let next = match pick(s, cpu) {
+        Some(next) => next,
+        None => idle_context(s, cpu),
+    };
+    if next == me {
+        // SAFETY: as above.
+        unsafe { (*me).state = State::Running };
+        update_wanted(s, me);
+        return;
+    }
+    switch(s, me, next);
+}
+
+/// vCPU `cpu`'s idle context, made on first use with a stack of its own.
+fn idle_context(s: &mut Scheduler, cpu: usize) -> *mut Thread {
+    if !s.idle[cpu].is_null() {
+        return s.idle[cpu];
+    }
+    let layout = Layout::from_size_align(IDLE_STACK, STACK_ALIGN).expect("a valid layout");
+    // SAFETY: a non-zero-sized layout.
+    let base = NonNull::new(unsafe { HEAP.alloc(layout) });
+    let idle = base.map_or(ptr::null_mut(), |base| {
+        let stack = Stack {
+            base,
+            size: IDLE_STACK,
+            guard_size: 0,
+            guarded_on: 0,
+        };
+        let idle = allocate(Thread::new(State::Idle, 0, 0, None));
+        if !idle.is_null() {
+            // SAFETY: the fresh record and its fresh stack.
+            unsafe {
+                (*idle).rsp = initial_frame(&stack, idle_entry() as u64, cpu as u64);
+                (*idle).preempt_depth = 1;
+                (*idle).cpu = cpu as u32;
+            }
+        }
+        idle
+    });
+    if idle.is_null() {
+        platform::report_panic(b"kiln: no memory for a vCPU's idle context");
+    }
+    s.idle[cpu] = idle;
+    idle
+}
+
+/// The address of [`idle_begin`], which [`thread_begin`] recognises.
+fn idle_entry() -> usize {
+    idle_begin as extern "C" fn(usize) -> ! as usize
+}
+
+/// The first code of an idle context made by [`idle_context`] (through
+/// [`thread_begin`]).
+extern "C" fn idle_begin(cpu: usize) -> ! {
+    preempt::resume(1);
+    idle_loop(cpu)
+}
+
+/// A vCPU with nothing to run: looks for a thread, and blocks in the
+/// monitor until one may be ready. Entered with the lock held.
+fn idle_loop(cpu: usize) -> ! {
+    let me = locked().idle[cpu];
+    loop {
+        let s = locked();
+        let found = survey(s);
+        if let Some(next) = pick(s, cpu) {
+            switch(s, me, next);
             continue;
         }
-        let start = s.threads[..s.count]
-            .iter()
-            .position(|t| *t == me)
-            .unwrap_or(0);
-        let next = (1..=s.count)
-            .map(|i| s.threads[(start + i) % s.count])
-            // SAFETY: live thread records.
-            .find(|t| unsafe { (**t).state } == State::Ready);
-        if let Some(next) = next {
-            preempt::set_wanted(others_could_run(s, next));
-            if next != me {
-                switch(me, next);
-            } else {
-                // SAFETY: the running thread's own record.
-                unsafe { (*me).state = State::Running };
-            }
-            return;
-        }
-        if !waiting {
+        preempt::set_wanted_quietly(false);
+        if !found.live {
             // Every thread has ended, the main one included (it may end
             // first, through `pthread_exit`): the program ends as if it had
             // called `exit(0)`, as POSIX specifies.
             crate::process::exit(0);
         }
-        // The network first: traffic that arrived may wake a thread, and
-        // smoltcp's timers (retransmits, delayed ACKs) bound the block. With
-        // a device, a wait without a deadline is not a deadlock: `Block`
-        // also returns when a frame arrives.
-        #[cfg(feature = "net")]
-        let network = {
-            let idle = crate::fd::socket_hooks()
-                .map(|net| (net.idle)())
-                .unwrap_or_default();
-            if idle.woke {
-                continue;
-            }
-            earliest = earliest.min(idle.deadline);
-            idle.present
-        };
-        #[cfg(not(feature = "net"))]
-        let network = false;
-        // A thread waiting for stdin: the monitor wakes the vCPU when it is
-        // readable, so that wait is no deadlock either.
-        #[cfg(feature = "fs")]
-        let stdin = crate::fs::stdin_watched();
-        #[cfg(not(feature = "fs"))]
-        let stdin = false;
-        if earliest == u64::MAX && !network && !stdin {
-            crate::process::flush_output();
-            platform::report_panic(b"deadlock: every thread is waiting, none with a timeout");
-        }
-        crate::console::flush();
-        #[cfg(feature = "fs")]
-        crate::fs::flush();
-        let idle_from = Instant::now();
-        #[cfg(feature = "fs")]
-        {
-            use kiln_abi::hypercall::wait::STDIN;
-            let wait = if stdin { STDIN } else { 0 };
-            if platform::block(earliest, wait) & STDIN != 0 {
-                crate::fs::stdin_ready();
-            }
-        }
-        #[cfg(not(feature = "fs"))]
-        platform::block_until(earliest);
-        let idle = Instant::now().duration_since(idle_from).as_nanos() as u64;
-        IDLE_NS.fetch_add(idle, core::sync::atomic::Ordering::Relaxed);
+        s.idling |= 1 << cpu;
+        let progress = found.progress;
+        let earliest = found.earliest;
+        unlock(s);
+        idle_once(earliest, progress);
+        let s = lock();
+        s.idling &= !(1 << cpu);
     }
 }
 
-/// Whether a thread other than `running` is ready, or waits for something
-/// that can happen while `running` computes (a deadline, or traffic from a
-/// network device once sockets exist; on the loopback alone a waiter is
-/// woken by the running thread's own call): then time slices are worth
-/// their ticks.
-fn others_could_run(s: &Scheduler, running: *mut Thread) -> bool {
+/// One wait of an idle vCPU in the monitor, until `earliest` or traffic.
+/// Reports a deadlock when nothing could ever end it.
+fn idle_once(mut earliest: u64, progress: bool) {
+    // The network first: traffic that arrived may wake a thread, and
+    // smoltcp's timers (retransmits, delayed ACKs) bound the block. With
+    // a device, a wait without a deadline is not a deadlock: `Block`
+    // also returns when a frame arrives.
+    #[cfg(feature = "net")]
+    let network = {
+        let idle = crate::fd::socket_hooks()
+            .map(|net| (net.idle)())
+            .unwrap_or_default();
+        if idle.woke {
+            return;
+        }
+        earliest = earliest.min(idle.deadline);
+        idle.present
+    };
+    #[cfg(not(feature = "net"))]
+    let network = false;
+    // A thread waiting for stdin: the monitor wakes the vCPU when it is
+    // readable, so that wait is no deadlock either.
+    #[cfg(feature = "fs")]
+    let stdin = crate::fs::stdin_watched();
+    #[cfg(not(feature = "fs"))]
+    let stdin = false;
+    if !progress && earliest == u64::MAX && !network && !stdin {
+        crate::process::flush_output();
+        platform::report_panic(b"deadlock: every thread is waiting, none with a timeout");
+    }
+    crate::console::flush();
+    #[cfg(feature = "fs")]
+    crate::fs::flush();
+    let idle_from = Instant::now();
+    #[cfg(feature = "fs")]
+    {
+        use kiln_abi::hypercall::wait::STDIN;
+        let wait = if stdin { STDIN } else { 0 };
+        if platform::block(earliest, wait) & STDIN != 0 {
+            crate::fs::stdin_ready();
+        }
+    }
+    #[cfg(not(feature = "fs"))]
+    platform::block_until(earliest);
+    let idle = Instant::now().duration_since(idle_from).as_nanos() as u64;
+    IDLE_NS.fetch_add(idle, Ordering::Relaxed);
+}
+
+/// Sets this vCPU's ticks: wanted while another thread is ready, or waits
+/// for something that can happen while `running` computes (a deadline, or
+/// traffic from a network device once sockets exist; on the loopback alone
+/// a waiter is woken by a running thread's own call).
+fn update_wanted(s: &mut Scheduler, running: *mut Thread) {
     #[cfg(feature = "net")]
     let network = crate::fd::socket_hooks().is_some() && crate::fd::network_device_present();
     #[cfg(not(feature = "net"))]
     let network = false;
-    s.threads[..s.count].iter().any(|&t| {
+    let wanted = s.threads[..s.count].iter().any(|&t| {
         // SAFETY: live thread records.
         t != running
             && unsafe {
-                (*t).state == State::Ready
+                ((*t).state == State::Ready && (*t).queued)
                     || ((*t).state == State::Waiting && ((*t).deadline != u64::MAX || network))
             }
-    })
+    });
+    if preempt::set_wanted_quietly(wanted) {
+        s.to_arm |= 1 << platform::vcpu_index();
+    }
 }
 
 /// The running thread's time slice is over (the platform's tick, with
 /// preemption disabled): lets the other ready threads run first, among them
 /// those the network stack wakes for traffic that arrived meanwhile (it is
-/// otherwise polled only when no thread can run, or by socket calls).
+/// otherwise polled only when a vCPU idles, or by socket calls).
 fn preempted() {
     #[cfg(feature = "net")]
     if let Some(net) = crate::fd::socket_hooks() {
@@ -656,29 +1181,84 @@ fn report_overflow(id: u32) -> ! {
     platform::report_panic(message.as_bytes())
 }
 
-fn switch(from: *mut Thread, to: *mut Thread) {
-    // SAFETY: both are live thread records; `to` was suspended by `switch`
-    // or prepared by `spawn`, so its stack holds the frame kiln_switch pops.
+/// Switches vCPU `cpu` from `from` (the running context) to `to`, with the
+/// lock held; returns, with the lock held, when `from` runs again.
+fn switch(s: &'static mut Scheduler, from: *mut Thread, to: *mut Thread) {
+    let cpu = platform::vcpu_index();
+    // SAFETY: both are live records; `to` was suspended by `switch` or
+    // prepared by `initial_frame`, so its stack holds the frame
+    // kiln_switch pops, and it is on no vCPU (queued threads and idle
+    // contexts never are).
     unsafe {
         let canary = (*from).stack.map(|s| s.usable().cast::<u64>());
         if canary.is_some_and(|c| c.read() != STACK_CANARY) {
             report_overflow((*from).id);
         }
-        (*to).state = State::Running;
-        // Not kept in a binding: other threads take the scheduler while this
-        // one is suspended in `kiln_switch`.
-        sched().current = to;
+        let idle = (*to).state == State::Idle;
+        if !idle {
+            (*to).state = State::Running;
+        }
+        (*to).on_cpu = true;
+        (*to).cpu = cpu as u32;
+        if let Some(stack) = (*to).stack.as_mut()
+            && stack.guard_size > 0
+            && stack.guarded_on & (1 << cpu) == 0
+        {
+            platform::set_page_present(stack.base.as_ptr() as u64, false);
+            stack.guarded_on |= 1 << cpu;
+        }
+        s.current[cpu] = to;
+        s.previous[cpu] = from;
         platform::set_current_thread(u64::from((*to).id), (*to).name);
+        if idle {
+            preempt::set_wanted_quietly(false);
+        } else {
+            update_wanted(s, to);
+        }
         (*from).preempt_depth = preempt::depth();
         kiln_switch(&raw mut (*from).rsp, (*to).rsp, (*to).tp);
-        // Running again, inside the switch of whichever thread gave way.
+        // Running again, maybe on another vCPU, inside the switch of
+        // whichever context gave way to this one.
+        finish_switch();
         preempt::resume((*from).preempt_depth);
     }
 }
 
-/// A new thread's first Rust code, called by `kiln_thread_start`: it starts
-/// outside any critical section (the thread that switched to it was in one).
+/// The first thing a context does when switched to: the context it
+/// replaced is now off this vCPU, its registers saved, so other vCPUs may
+/// run it, and if it finished, its joiner may free its stack.
+fn finish_switch() {
+    let s = locked();
+    let cpu = platform::vcpu_index();
+    let previous = core::mem::replace(&mut s.previous[cpu], ptr::null_mut());
+    if previous.is_null() {
+        return;
+    }
+    // SAFETY: a live record (a finished one is released only once off its
+    // vCPU, which is now); its joiner waits for it, so is live.
+    unsafe {
+        (*previous).on_cpu = false;
+        let joiner = (*previous).joiner;
+        if (*previous).state == State::Finished
+            && !joiner.is_null()
+            && (*joiner).state == State::Waiting
+            && (*joiner).key == previous as usize
+        {
+            make_ready(s, joiner, Wake::Woken);
+        }
+    }
+}
+
+/// A new context's first Rust code, called by `kiln_thread_start` with the
+/// lock held (handed over by the switch to it). A thread starts outside any
+/// critical section (the context that switched to it was in one); an idle
+/// context stays in one for good.
 extern "C" fn thread_begin(entry: extern "C" fn(usize) -> !, arg: usize) -> ! {
+    finish_switch();
+    if entry as usize == idle_entry() {
+        idle_begin(arg)
+    }
+    unlock(locked());
     preempt::resume(0);
     entry(arg)
 }

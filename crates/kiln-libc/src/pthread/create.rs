@@ -3,7 +3,6 @@
 
 use core::ffi::c_void;
 
-use kiln_libos::preempt::NoPreempt;
 use kiln_libos::sched;
 
 use super::attr::{Attributes, DEFAULT_STACK};
@@ -59,9 +58,8 @@ pub unsafe extern "C" fn pthread_create(
     }
     // SAFETY: a fresh allocation for one Start.
     unsafe { start.write(Start { routine, arg }) };
-    // The new thread may run as soon as it exists: it must find its own
-    // record in its TCB (`pthread_detach(pthread_self())`).
-    let _section = NoPreempt::new();
+    // The new thread runs only once started, below: by then its TCB holds
+    // its record (for `pthread_detach(pthread_self())`) and its name.
     let spawned = sched::spawn(thread_main, start as usize, stack_size, tcb as u64);
     if spawned.is_null() {
         // SAFETY: allocated above and not handed to any thread.
@@ -80,6 +78,8 @@ pub unsafe extern "C" fn pthread_create(
         // SAFETY: just spawned; a detached thread is never joined.
         unsafe { sched::detach(spawned) };
     }
+    // SAFETY: spawned above, started once.
+    unsafe { sched::start(spawned) };
     0
     })
 }

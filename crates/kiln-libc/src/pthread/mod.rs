@@ -14,7 +14,7 @@ mod cond;
 mod control;
 mod create;
 mod keys;
-mod mutex;
+pub(crate) mod mutex;
 mod mutex_attr;
 mod once;
 mod rwlock;

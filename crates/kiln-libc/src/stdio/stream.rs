@@ -7,24 +7,21 @@
 //! the descriptors are pipes, which is what Kiln's console is to the
 //! program. Pending output is written at `exit`.
 //!
-//! Streams take no lock (glibc locks each stream for each call, and has
-//! `flockfile`). Instead a call on a stream ([`stream`]) and the open
-//! list's changes ([`allocate`], [`discard`], [`for_each_open`]) run with
-//! preemption disabled, which on Kiln's one vCPU means no other thread
-//! runs until the call ends or blocks. So a call that does not block runs
-//! alone; a call that blocks in a read or write lets another thread use
-//! the same stream mid-call, which glibc would serialise. On more than one
-//! vCPU, each stream needs glibc's recursive lock and the open list a lock
-//! of its own, not held across a flush.
+//! A call on a stream ([`stream`]) and the open list's changes
+//! ([`allocate`], [`discard`], [`for_each_open`]) hold one recursive mutex
+//! for all streams, a sleeping lock (a thread that blocks in a read or
+//! write while holding it lets the others run, and they wait for it). glibc
+//! has one per stream; C code in Rust programs uses stdio little enough
+//! that one lock costs nothing measurable, and it makes the open list and
+//! every stream safe together, on any number of vCPUs.
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 
 use kiln_libos::fs::{
     self,
     flags::{SEEK_CUR, SEEK_END, SEEK_SET},
 };
-use kiln_libos::preempt::NoPreempt;
 
 use crate::CInt;
 use crate::errno::{self, code};
@@ -438,9 +435,8 @@ pub fn parse_mode(mode: &[u8]) -> Option<Mode> {
 /// A standard stream's storage.
 struct Standard(UnsafeCell<File>);
 
-// SAFETY: sound only on one vCPU: streams are used with preemption
-// disabled, so no two threads touch one between blocking points (see the
-// module comment for what a second vCPU will need).
+// SAFETY: the standard streams are only used with the streams' lock held
+// (see the module comment).
 unsafe impl Sync for Standard {}
 
 static STDIN: Standard = Standard(UnsafeCell::new(File::new(0, true, false, Buffering::Full)));
@@ -469,7 +465,7 @@ static OPEN: AtomicPtr<File> = AtomicPtr::new(core::ptr::null_mut());
 /// Allocates a stream for `fd`, adding it to the open list; null (with
 /// `ENOMEM`) if memory runs out.
 pub fn allocate(fd: CInt, mode: &Mode) -> *mut File {
-    let _section = NoPreempt::new();
+    let _locked = Locked::new();
     let file = malloc(size_of::<File>()).cast::<File>();
     if file.is_null() {
         return errno::fail_null(code::ENOMEM);
@@ -497,7 +493,7 @@ pub fn reinit(file: &mut File, fd: CInt, mode: &Mode) {
 /// # Safety
 /// `file` is a stream no one uses any more.
 pub unsafe fn discard(file: *mut File) {
-    let _section = NoPreempt::new();
+    let _locked = Locked::new();
     // SAFETY: per the caller, a valid stream.
     let (heap, next) = unsafe { ((*file).heap, (*file).next) };
     if !heap {
@@ -523,7 +519,7 @@ pub unsafe fn discard(file: *mut File) {
 
 /// Calls `each` with every open stream: the standard ones, then the rest.
 pub fn for_each_open(mut each: impl FnMut(&mut File)) {
-    let _section = NoPreempt::new();
+    let _locked = Locked::new();
     for standard in [&STDIN, &STDOUT, &STDERR] {
         // SAFETY: the standard streams live forever; see the module comment.
         let file = unsafe { &mut *standard.0.get() };
@@ -576,11 +572,41 @@ pub fn flush_all() -> bool {
     ok
 }
 
-/// A stream in use by one call: preemption stays off on this vCPU until
-/// it is dropped (see the module comment).
+/// The lock over every stream and the open list: a glibc
+/// `pthread_mutex_t` initialised as `PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP`
+/// (kind 1 in its fifth word), taken through the C library's own mutex.
+static STDIO_LOCK: [AtomicI32; 10] = {
+    let mut words = [const { AtomicI32::new(0) }; 10];
+    words[4] = AtomicI32::new(1);
+    words
+};
+
+/// Holds [`STDIO_LOCK`] while it lives.
+struct Locked(());
+
+impl Locked {
+    fn new() -> Self {
+        // SAFETY: a valid recursive mutex, only used through these calls;
+        // locking it can only fail for a corrupt mutex, which it is not.
+        unsafe { crate::pthread::mutex::pthread_mutex_lock(STDIO_LOCK.as_ptr().cast_mut().cast()) };
+        Self(())
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        // SAFETY: this thread locked it in `new`.
+        unsafe {
+            crate::pthread::mutex::pthread_mutex_unlock(STDIO_LOCK.as_ptr().cast_mut().cast())
+        };
+    }
+}
+
+/// A stream in use by one call, with the streams' lock held until it is
+/// dropped (see the module comment).
 pub struct InUse<'a> {
     file: &'a mut File,
-    _section: NoPreempt,
+    _locked: Locked,
 }
 
 impl core::ops::Deref for InUse<'_> {
@@ -603,11 +629,11 @@ impl core::ops::DerefMut for InUse<'_> {
 /// `file` must be a stream from this C library (a standard one or one
 /// that `fopen` returned and that is not closed).
 pub unsafe fn stream<'a>(file: *mut File) -> InUse<'a> {
-    let section = NoPreempt::new();
+    let locked = Locked::new();
     InUse {
-        // SAFETY: per the caller; no other thread runs on this vCPU until
-        // the section ends or this thread blocks (see the module comment).
+        // SAFETY: per the caller; no other thread uses a stream until the
+        // lock is released.
         file: unsafe { &mut *file },
-        _section: section,
+        _locked: locked,
     }
 }

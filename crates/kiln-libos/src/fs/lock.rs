@@ -20,7 +20,6 @@ use kiln_abi::file::{self, FileLock};
 use super::flags::{O_ACCMODE, O_RDONLY, O_WRONLY};
 use super::tree::Ino;
 use super::{Errno, Fs, Object, Result, volume, with};
-use crate::preempt::NoPreempt;
 use crate::sched;
 
 /// Who holds a lock.
@@ -194,22 +193,21 @@ fn attempt_until_done(
     nonblocking: bool,
     mut attempt: impl FnMut(&mut Fs) -> Attempt,
 ) -> Result<()> {
-    loop {
-        // The attempt and the wait after it are one critical section, so
-        // the unlock that would wake this thread cannot slip between them.
-        let _section = NoPreempt::new();
-        match with(&mut attempt) {
-            Attempt::Done(result) => return result,
-            Attempt::Conflict { .. } if nonblocking => return Err(Errno(EAGAIN)),
-            Attempt::Conflict { host: false } => {
-                sched::wait(key(), u64::MAX);
-            }
-            Attempt::Conflict { host: true } => {
-                let now = crate::time::Instant::now().as_nanos_since_boot();
-                sched::sleep_until(now.saturating_add(HOST_RETRY_NS));
-            }
-        }
-    }
+    sched::until_done(|| match with(&mut attempt) {
+        Attempt::Done(result) => sched::Try::Done(result),
+        Attempt::Conflict { .. } if nonblocking => sched::Try::Done(Err(Errno(EAGAIN))),
+        Attempt::Conflict { host: false } => sched::Try::Wait {
+            key: key(),
+            deadline: u64::MAX,
+        },
+        // A lock held on the host wakes nobody here: look again shortly.
+        Attempt::Conflict { host: true } => sched::Try::Wait {
+            key: 0,
+            deadline: crate::time::Instant::now()
+                .as_nanos_since_boot()
+                .saturating_add(HOST_RETRY_NS),
+        },
+    })
 }
 
 /// `flock(2)`.

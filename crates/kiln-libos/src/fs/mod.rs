@@ -55,7 +55,7 @@ use kiln_abi::errno::{
 use kiln_abi::fs_image::{FsImage, kind};
 use kiln_abi::hypercall::stream;
 
-use crate::preempt::{Lock, NoPreempt};
+use crate::preempt::Lock;
 use crate::{platform, sched};
 use pipe::Pipe;
 use system::Device;
@@ -89,7 +89,7 @@ pub use readiness::{epoll_create, epoll_ctl, epoll_wait, poll_ready};
 pub use stdin::{ready as stdin_ready, watched as stdin_watched};
 pub use times::{advise, set_times, sync_range};
 
-pub use crate::fd::{Errno, Result, events, wait_for_change};
+pub use crate::fd::{Errno, Result, changes, events, wait_for_change};
 
 /// Linux's open and status flags, `lseek` whence values and `*at` constants.
 #[allow(missing_docs)]
@@ -289,18 +289,14 @@ enum Step<T> {
 }
 
 /// Runs `step` until it completes, waiting (without the lock) between tries.
-/// Each try and the wait after it are one critical section: a tick between
-/// them could run the thread whose wake this one would then miss.
 fn blocking<T>(mut step: impl FnMut(&mut Fs) -> Step<T>) -> Result<T> {
-    loop {
-        let _section = NoPreempt::new();
-        match with(&mut step) {
-            Step::Done(result) => return result,
-            Step::Block(key) => {
-                sched::wait(key, u64::MAX);
-            }
-        }
-    }
+    sched::until_done(|| match with(&mut step) {
+        Step::Done(result) => sched::Try::Done(result),
+        Step::Block(key) => sched::Try::Wait {
+            key,
+            deadline: u64::MAX,
+        },
+    })
 }
 
 fn wake_pipe_waiters(key: usize) {

@@ -210,12 +210,7 @@ pub fn epoll_wait(epfd: i32, out: &mut [Event], deadline: u64) -> Result<usize> 
         if count > 0 || crate::time::Instant::now().as_nanos_since_boot() >= deadline {
             return Ok(count);
         }
-        // Something changed while looking: look again before waiting. No
-        // tick may come between this check and the wait (a change it let
-        // run would wake nobody).
-        let _section = NoPreempt::new();
-        if crate::fd::changes() == start {
-            wait_for_change(deadline);
-        }
+        // Something changed while looking: look again before waiting.
+        wait_for_change(start, deadline);
     }
 }

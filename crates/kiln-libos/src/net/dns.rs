@@ -84,6 +84,7 @@ fn attempt(
     .map_err(|_| LookupError::NoAnswer)?
     .map_err(|_| LookupError::NotFound)?;
     loop {
+        let seen = crate::fd::changes();
         let (result, expired) = with(|net| {
             // Sends the query (or a retransmit) and takes in the answer.
             net.poll();
@@ -114,7 +115,7 @@ fn attempt(
             // attempt (`MAX_TIMEOUT_NS`), so a failure here is an answer.
             Err(GetQueryResultError::Failed) => return Err(LookupError::NotFound),
             Err(GetQueryResultError::Pending) if expired => return Ok(None),
-            Err(GetQueryResultError::Pending) => crate::fd::wait_for_change(deadline),
+            Err(GetQueryResultError::Pending) => crate::fd::wait_for_change(seen, deadline),
         }
     }
 }

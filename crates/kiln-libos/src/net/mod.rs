@@ -41,7 +41,7 @@ use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
 
 use crate::fd::{Errno, Idle, Received, Result, SocketHooks, SocketId};
 use crate::platform;
-use crate::preempt::{Lock, NoPreempt};
+use crate::preempt::Lock;
 use crate::sched;
 use crate::time::Instant;
 pub use addressing::{Ethernet, ethernet};
@@ -353,32 +353,31 @@ fn blocking<T>(
     mut op: impl FnMut(&mut Net, SocketId) -> Io<T>,
 ) -> Result<T> {
     let mut deadline = None;
-    loop {
-        // The try and the wait after it are one critical section: a tick
-        // between them could let another thread poll the stack and wake
-        // this socket's waiters before this thread is one of them.
-        let _section = NoPreempt::new();
-        let (outcome, key, limit) = with(|net| {
+    sched::until_done(|| {
+        let (outcome, key, limit) = match with(|net| {
             net.poll();
             let outcome = op(net, id);
             let socket = net.socket(id)?;
             Ok((outcome, socket.key(), timeout(socket)))
-        })?;
+        }) {
+            Ok(found) => found,
+            Err(error) => return sched::Try::Done(Err(error)),
+        };
         match outcome {
-            Io::Done(result) => return result,
-            Io::Again if nonblocking => return Err(Errno(EAGAIN)),
+            Io::Done(result) => sched::Try::Done(result),
+            Io::Again if nonblocking => sched::Try::Done(Err(Errno(EAGAIN))),
             Io::Again => {
                 let now = Instant::now().as_nanos_since_boot();
                 let deadline = *deadline.get_or_insert_with(|| {
                     limit.map_or(u64::MAX, |limit| now.saturating_add(limit))
                 });
                 if now >= deadline {
-                    return Err(Errno(EAGAIN));
+                    return sched::Try::Done(Err(Errno(EAGAIN)));
                 }
-                sched::wait(key, deadline);
+                sched::Try::Wait { key, deadline }
             }
         }
-    }
+    })
 }
 
 /// Runs an operation that never waits, after a poll (so it sees what

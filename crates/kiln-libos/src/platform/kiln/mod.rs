@@ -20,6 +20,7 @@ use kiln_abi::boot::BootInfo;
 use kiln_abi::hypercall::StdinReadArgs;
 use kiln_abi::hypercall::{
     BlockArgs, ConsoleWriteArgs, ExitArgs, GrowMemoryArgs, Hypercall, OutOfMemoryArgs, PanicArgs,
+    StartVcpuArgs, WakeVcpuArgs,
 };
 
 use hypercall::hypercall;
@@ -54,15 +55,65 @@ pub fn stamp_main() {
     unsafe { (&raw mut (*info).guest.main_tsc).write_volatile(super::rdtsc()) };
 }
 
-/// Records the running thread, and where its name is (or null), for the
-/// monitor's crash reports.
-pub fn set_current_thread(id: u64, name: *const u8) {
-    let info = BOOT_INFO.load(Ordering::Relaxed);
-    // SAFETY: `info` is the monitor's boot-info block (see `BOOT_INFO`); the
-    // fields are plain data the guest owns.
+/// This vCPU's record, shared with the monitor: GS points at it, and its
+/// first word is its address.
+#[inline]
+pub(crate) fn vcpu_area() -> *mut kiln_abi::boot::VcpuArea {
+    let area: u64;
+    // SAFETY: the monitor sets every vCPU's GS base to its record before
+    // the vCPU's first instruction; the load has no other effect.
     unsafe {
-        (&raw mut (*info).guest.thread).write_volatile(id);
-        (&raw mut (*info).guest.thread_name).write_volatile(GuestPtr::from_ptr(name));
+        core::arch::asm!("mov {}, gs:[0]", out(reg) area, options(nostack, readonly, preserves_flags))
+    };
+    area as *mut kiln_abi::boot::VcpuArea
+}
+
+/// The number of the vCPU this code runs on (0 for the boot vCPU). Only
+/// meaningful while preemption is disabled: a thread may move between vCPUs
+/// at any other time.
+#[inline]
+pub fn vcpu_index() -> usize {
+    // SAFETY: this vCPU's record (see `vcpu_area`); `index` is the monitor's.
+    unsafe { (*vcpu_area()).index as usize }
+}
+
+/// The vCPUs the VM has (`kiln run --cpus`), of which only the boot vCPU
+/// runs until [`start_vcpu`].
+pub fn vcpu_count() -> usize {
+    (boot_info().vcpu_count as usize).clamp(1, kiln_abi::boot::MAX_VCPUS)
+}
+
+/// Starts vCPU `index` (once each) running `entry(arg)` on the stack whose
+/// top is `stack_top` (16-byte aligned). `entry` must never return.
+pub fn start_vcpu(index: usize, entry: extern "C" fn(usize) -> !, stack_top: u64, arg: usize) {
+    let mut args = StartVcpuArgs {
+        index: index as u32,
+        reserved: 0,
+        rip: entry as usize as u64,
+        // As after a `call`: the entry is an ordinary function.
+        rsp: stack_top - 8,
+        arg: arg as u64,
+    };
+    hypercall(Hypercall::StartVcpu, &mut args);
+}
+
+/// Ends vCPU `index`'s idling in [`block`], now or at its next.
+pub fn wake_vcpu(index: usize) {
+    let mut args = WakeVcpuArgs {
+        index: index as u32,
+        reserved: 0,
+    };
+    hypercall(Hypercall::WakeVcpu, &mut args);
+}
+
+/// Records the thread running on this vCPU, and where its name is (or
+/// null), for the monitor's crash reports. Called with preemption disabled.
+pub fn set_current_thread(id: u64, name: *const u8) {
+    let area = vcpu_area();
+    // SAFETY: this vCPU's record; the fields are plain data the guest owns.
+    unsafe {
+        (&raw mut (*area).thread).write_volatile(id);
+        (&raw mut (*area).thread_name).write_volatile(GuestPtr::from_ptr(name));
     }
 }
 

@@ -9,36 +9,43 @@
 //! There is no interrupt controller and no CPL0 code on this path: the
 //! monitor redirects the vCPU between two of its exits.
 //!
-//! The words live in the boot info (`kiln_abi::boot::Preemption`), where
-//! the monitor finds them. Only the running vCPU touches its own words, and
-//! an upcall leaves `disabled` as it found it, so plain volatile accesses
-//! are enough: a tick between a load and a store changes nothing.
+//! The words live in the vCPU's own record (`kiln_abi::boot::VcpuArea`),
+//! which the monitor points the vCPU's GS base at. Only the running vCPU
+//! touches its own words, and an upcall leaves `disabled` as it found it.
+//! A thread may be preempted and resumed on another vCPU between any two of
+//! its instructions, so each change of `disabled` is one `gs:`-relative
+//! instruction, which an upcall cannot split (as Linux's per-CPU
+//! operations are): a pointer to the words taken first could name the
+//! vCPU the thread has since left.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use kiln_abi::boot::Preemption;
-
-use super::BOOT_INFO;
+use kiln_abi::boot::{Preemption, VcpuArea};
 
 /// The function the upcall runs: the scheduler's "time slice ended" path.
 static HANDLER: AtomicUsize = AtomicUsize::new(0);
 
+/// `gs:`-relative offsets of this vCPU's words.
+const DISABLED: usize =
+    core::mem::offset_of!(VcpuArea, preemption) + core::mem::offset_of!(Preemption, disabled);
+const PENDING: usize =
+    core::mem::offset_of!(VcpuArea, preemption) + core::mem::offset_of!(Preemption, pending);
+
+/// This vCPU's words, for code that runs with preemption disabled (so
+/// stays on this vCPU while it uses the pointer).
 fn words() -> *mut Preemption {
-    let info = BOOT_INFO.load(Ordering::Relaxed);
-    // SAFETY: only computes the field's address in the monitor's boot-info
-    // block (see `BOOT_INFO`).
-    unsafe { &raw mut (*info).preemption }
+    let area = super::vcpu_area();
+    // SAFETY: only computes the field's address in this vCPU's record.
+    unsafe { &raw mut (*area).preemption }
 }
 
 /// Enters a critical section that a tick must not interrupt (they nest).
 #[inline]
 pub fn disable() {
-    let words = words();
-    // SAFETY: the guest's own word in the boot info (see the module comment
-    // on why a plain read-modify-write is enough).
+    // SAFETY: one instruction on this vCPU's own word (see the module
+    // comment); GS points at its record on every vCPU.
     unsafe {
-        let disabled = &raw mut (*words).disabled;
-        disabled.write_volatile(disabled.read_volatile() + 1);
+        core::arch::asm!("add dword ptr gs:[{d}], 1", d = const DISABLED, options(nostack));
     }
 }
 
@@ -46,33 +53,55 @@ pub fn disable() {
 /// and a tick came during it: the caller should yield the CPU now.
 #[inline]
 pub fn enable() -> bool {
-    let words = words();
-    // SAFETY: as in `disable`; `pending` is written by the monitor only
-    // between the guest's instructions.
+    let left: u32;
+    // SAFETY: as in `disable`. A tick after the decrement may move the
+    // thread to another vCPU before `pending` is read: it then reads that
+    // vCPU's, which the switch that brought it there cleared.
     unsafe {
-        let disabled = &raw mut (*words).disabled;
-        let left = disabled.read_volatile() - 1;
-        disabled.write_volatile(left);
-        let pending = &raw mut (*words).pending;
-        if left == 0 && pending.read_volatile() != 0 {
-            pending.write_volatile(0);
-            return true;
-        }
+        core::arch::asm!(
+            "sub dword ptr gs:[{d}], 1",
+            "mov {left:e}, gs:[{d}]",
+            d = const DISABLED,
+            left = out(reg) left,
+            options(nostack),
+        );
     }
-    false
+    if left != 0 {
+        return false;
+    }
+    let pending: u32;
+    // SAFETY: reads this vCPU's own word. With `disabled` zero the monitor
+    // delivers ticks as upcalls and never sets `pending`, so the read and
+    // the clear below need not be one instruction.
+    unsafe {
+        core::arch::asm!("mov {p:e}, gs:[{pending}]", pending = const PENDING, p = out(reg) pending, options(nostack, readonly));
+    }
+    if pending == 0 {
+        return false;
+    }
+    // SAFETY: clears this vCPU's own word (see above).
+    unsafe {
+        core::arch::asm!("mov dword ptr gs:[{pending}], 0", pending = const PENDING, options(nostack));
+    }
+    true
 }
 
 /// The running thread's critical-section depth, which a thread switch saves.
 pub fn depth() -> u32 {
-    // SAFETY: the guest's own word in the boot info.
-    unsafe { (&raw const (*words()).disabled).read_volatile() }
+    let depth: u32;
+    // SAFETY: reads this vCPU's own word.
+    unsafe {
+        core::arch::asm!("mov {v:e}, gs:[{d}]", d = const DISABLED, v = out(reg) depth, options(nostack, readonly));
+    }
+    depth
 }
 
 /// Restores a resumed thread's critical-section depth. A tick that came
 /// before the switch is forgotten: the resumed thread starts a fresh slice.
 pub fn resume(depth: u32) {
     let words = words();
-    // SAFETY: the guest's own words in the boot info.
+    // SAFETY: this vCPU's own words; preemption is disabled (the scheduler
+    // calls this inside its section).
     unsafe {
         (&raw mut (*words).disabled).write_volatile(depth);
         (&raw mut (*words).pending).write_volatile(0);
@@ -80,11 +109,12 @@ pub fn resume(depth: u32) {
 }
 
 /// Says whether another thread could run, so whether the monitor should
-/// tick. When ticks are wanted and the monitor's timer is off, this makes
-/// one exit so that the monitor sees the change and arms it.
+/// tick this vCPU. When ticks are wanted and the monitor's timer is off,
+/// this makes one exit so that the monitor sees the change and arms it.
+/// Called with preemption disabled.
 pub fn set_wanted(wanted: bool) {
     let words = words();
-    // SAFETY: the guest's own word; `armed` is the monitor's, only read.
+    // SAFETY: this vCPU's own word; `armed` is the monitor's, only read.
     let armed = unsafe {
         (&raw mut (*words).wanted).write_volatile(u32::from(wanted));
         (&raw const (*words).armed).read_volatile() != 0
@@ -92,6 +122,18 @@ pub fn set_wanted(wanted: bool) {
     if wanted && !armed {
         // A `Block` whose deadline has passed: an exit and nothing else.
         super::block_until(0);
+    }
+}
+
+/// Sets this vCPU's `wanted` word without the exit [`set_wanted`] may
+/// make; returns whether that exit is due (ticks wanted, timer off), for
+/// a caller that holds a lock to make it after releasing it.
+pub fn set_wanted_quietly(wanted: bool) -> bool {
+    let words = words();
+    // SAFETY: this vCPU's own word; `armed` is the monitor's, only read.
+    unsafe {
+        (&raw mut (*words).wanted).write_volatile(u32::from(wanted));
+        wanted && (&raw const (*words).armed).read_volatile() == 0
     }
 }
 
