@@ -186,8 +186,12 @@ fn crash(shared: &Shared<'_>, index: u32, vcpu: &VcpuFd, kind: CrashKind) -> Flo
         .get_regs()
         .map(|r| Registers::from(&r))
         .unwrap_or_default();
-    let thread =
-        crate::vm::crashed_thread(shared.memory, shared.layout, index, shared.vcpus.count());
+    let thread = crate::vm::crashed_thread(
+        shared.memory,
+        shared.layout,
+        index,
+        shared.vcpus.several_started(),
+    );
     let report = CrashReport::build(kind, registers, true, shared.image, shared.memory, thread);
     Flow::Stop(Outcome::Crashed(Box::new(report)))
 }

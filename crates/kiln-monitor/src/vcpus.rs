@@ -147,6 +147,14 @@ impl VcpuSet {
         }
     }
 
+    /// Whether the guest has started a vCPU besides the boot one: then its
+    /// threads run on several, and a crash report names the vCPU.
+    pub fn several_started(&self) -> bool {
+        self.slots[1..]
+            .iter()
+            .any(|slot| slot.started.load(Ordering::SeqCst))
+    }
+
     /// `WakeVcpu`: ends vCPU `index`'s `Block` now, or its next one.
     pub fn wake(&self, index: u32) -> Result<(), Violation> {
         let count = self.count();
@@ -250,7 +258,9 @@ mod tests {
         assert_eq!(vcpus.start(3, regs), no_such(3));
         assert_eq!(vcpus.start(u32::MAX, regs), no_such(u32::MAX));
         assert_eq!(vcpus.check_startable(2), Ok(()));
+        assert!(!vcpus.several_started());
         assert_eq!(vcpus.start(2, regs), Ok(()));
+        assert!(vcpus.several_started());
         assert_eq!(vcpus.check_startable(2), Err(Violation::VcpuStarted(2)));
         assert_eq!(vcpus.start(2, regs), Err(Violation::VcpuStarted(2)));
         assert_eq!(vcpus.wait_for_start(2), Some(regs));

@@ -430,15 +430,15 @@ pub fn guest_status(memory: &GuestMemory, layout: &Layout) -> GuestStatus {
     memory.read_obj(at).unwrap_or_default()
 }
 
-/// The thread the guest last recorded as running on vCPU `index` (of
-/// `count`), with its name: at most `THREAD_NAME_MAX` bytes up to a NUL,
-/// read from guest memory (none if unreadable or empty; the report escapes
-/// what it prints). The vCPU is named when the VM has more than one.
+/// The thread the guest last recorded as running on vCPU `index`, with
+/// its name: at most `THREAD_NAME_MAX` bytes up to a NUL, read from guest
+/// memory (none if unreadable or empty; the report escapes what it
+/// prints). The vCPU is named when the guest runs on `several`.
 pub fn crashed_thread(
     memory: &GuestMemory,
     layout: &Layout,
     index: u32,
-    count: u32,
+    several: bool,
 ) -> CrashedThread {
     // Field by field: `VcpuArea` ends in padding, so it is not plain bytes.
     let area = boot_info::vcpu_area(layout, index);
@@ -458,7 +458,7 @@ pub fn crashed_thread(
     CrashedThread {
         id: thread,
         name,
-        vcpu: (count > 1).then_some(index),
+        vcpu: several.then_some(index),
     }
 }
 

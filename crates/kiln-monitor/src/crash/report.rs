@@ -265,13 +265,13 @@ pub struct CrashedThread {
     pub id: u64,
     /// Its name, if it has one (`pthread_setname_np`; std names its threads).
     pub name: Option<String>,
-    /// The vCPU it ran on, named when the VM has more than one.
+    /// The vCPU it ran on, named when the guest runs on more than one.
     pub vcpu: Option<u32>,
 }
 
 impl fmt::Display for CrashedThread {
     /// " (thread 3 'worker' on vCPU 1)", or as much of it as is known;
-    /// nothing for a VM without threads on one vCPU.
+    /// nothing for a program without threads on one vCPU.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let on = |f: &mut fmt::Formatter<'_>| match self.vcpu {
             Some(vcpu) => write!(f, " on vCPU {vcpu}"),
