@@ -7,7 +7,7 @@ use crate::boot::{BootInfo, GuestStatus, MemoryRegion, Preemption, TlsTemplate};
 use crate::file::{FileArgs, FileLock, FileStat, Volume};
 use crate::hypercall::{
     BlockArgs, ConsoleWriteArgs, ExitArgs, GrowMemoryArgs, OutOfMemoryArgs, PanicArgs,
-    StdinReadArgs,
+    StartVcpuArgs, StdinReadArgs, WakeVcpuArgs,
 };
 use crate::net::NetConfig;
 use crate::trap::TrapFrame;
@@ -39,6 +39,10 @@ unsafe impl ByteValued for OutOfMemoryArgs {}
 unsafe impl ByteValued for StdinReadArgs {}
 // SAFETY: as above.
 unsafe impl ByteValued for GrowMemoryArgs {}
+// SAFETY: as above.
+unsafe impl ByteValued for StartVcpuArgs {}
+// SAFETY: as above.
+unsafe impl ByteValued for WakeVcpuArgs {}
 // SAFETY: as above.
 unsafe impl ByteValued for TrapFrame {}
 // SAFETY: as above.

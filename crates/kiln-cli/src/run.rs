@@ -17,7 +17,7 @@ use kiln_monitor::{BootError, ImageFile, Outcome as GuestOutcome, RunSummary, Vm
 use crate::exit_code::{FAULT, Failure, HOST, IMAGE, OUT_OF_MEMORY, PANIC, TIMEOUT, VIOLATION};
 use crate::guest_build::{self, Verbosity};
 use crate::instance::RestartPolicy;
-use crate::units::{parse_duration, parse_memory};
+use crate::units::{default_cpus, parse_cpus, parse_duration, parse_memory};
 use crate::{BuildOptions, Outcome};
 
 /// Arguments of `kiln run`.
@@ -28,6 +28,10 @@ pub struct RunArgs {
     /// The guest memory limit, e.g. 512M or 1G: memory is mapped as the guest grows into it, and only what it touches costs host memory.
     #[arg(short = 'm', long, default_value = "3G", value_parser = parse_memory)]
     memory: u64,
+    /// The vCPUs a program with threads runs on, 1 to 16 (default: the
+    /// host's CPUs, at most 16). A program without threads gets one.
+    #[arg(long, value_name = "N", value_parser = parse_cpus)]
+    cpus: Option<u32>,
     /// Set a guest environment variable: KEY=VALUE, or KEY to pass the host's value.
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
@@ -144,6 +148,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         // A standby monitor's stdin carries `kiln serve`'s order to boot,
         // not the guest's input; an instance's supervisor gives /dev/null.
         stdin: !args.standby,
+        cpus: args.cpus.unwrap_or_else(default_cpus),
     };
     let boot_failure = |e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),
@@ -280,7 +285,9 @@ fn print_timeline(summary: &RunSummary) {
         .collect();
     tell!("kiln: {total} exits: {}", kinds.join(", "));
     tell!(
-        "kiln: guest memory {} MiB mapped of {} MiB; console {} bytes out, {} bytes err",
+        "kiln: {} vCPU{}; guest memory {} MiB mapped of {} MiB; console {} bytes out, {} bytes err",
+        summary.vcpus,
+        if summary.vcpus == 1 { "" } else { "s" },
         summary.memory_mapped >> 20,
         summary.memory_limit >> 20,
         summary.console_bytes[0],

@@ -40,6 +40,23 @@ pub fn parse_memory(text: &str) -> Result<u64, String> {
     }
 }
 
+/// Parses `--cpus`: 1 to `MAX_VCPUS`.
+pub fn parse_cpus(text: &str) -> Result<u32, String> {
+    use kiln_abi::boot::MAX_VCPUS;
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_VCPUS as u32).contains(n))
+        .ok_or_else(|| format!("'{text}': the number of vCPUs must be from 1 to {MAX_VCPUS}"))
+}
+
+/// The vCPUs a guest gets without `--cpus`: the host's CPUs as this process
+/// may use them (its affinity and cgroup CPU limit), at most `MAX_VCPUS`.
+pub fn default_cpus() -> u32 {
+    let host = std::thread::available_parallelism().map_or(1, |n| n.get());
+    host.min(kiln_abi::boot::MAX_VCPUS) as u32
+}
+
 /// Parses a duration: a number with `ms`, `s`, `m` or `h`; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -83,6 +100,17 @@ mod tests {
         for bad in ["1M", "3M", "5G", "0"] {
             assert!(parse_memory(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn cpus() {
+        assert_eq!(parse_cpus("1"), Ok(1));
+        assert_eq!(parse_cpus("16"), Ok(16));
+        for bad in ["0", "17", "-1", "two", ""] {
+            let error = parse_cpus(bad).expect_err(bad);
+            assert!(error.contains("from 1 to 16"), "{error}");
+        }
+        assert!((1..=16).contains(&default_cpus()));
     }
 
     #[test]

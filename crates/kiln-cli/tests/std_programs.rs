@@ -351,7 +351,7 @@ fn a_thread_stack_overflow_hits_its_guard_page_and_names_the_thread() {
     assert!(at >= 8 << 20, "guard page at {at:#x}");
     assert!(
         run.stderr
-            .contains("  in std_overflow::recurse (thread 2 'deep')\n"),
+            .contains("  in std_overflow::recurse (thread 2 'deep'"),
         "{}",
         run.stderr
     );

@@ -1,8 +1,9 @@
 //! Filling in the boot-info block the guest reads at entry.
 
-use kiln_abi::boot::{BOOT_MAGIC, BootInfo, MAX_REGIONS, MemoryRegion, RegionKind};
+use kiln_abi::boot::{BOOT_MAGIC, BootInfo, MAX_REGIONS, MemoryRegion, RegionKind, VcpuArea};
 use kiln_abi::file::{VOLUME_READ_ONLY, Volume};
 use kiln_abi::{ABI_VERSION, GuestPtr};
+use std::mem::offset_of;
 
 use crate::clock::GuestClock;
 use crate::image::Image;
@@ -26,17 +27,24 @@ pub struct ProgramArgs<'a> {
     pub net: kiln_abi::net::NetConfig,
     /// The host name (checked by the caller: 1 to `HOST_NAME_MAX` bytes).
     pub hostname: &'a str,
+    /// The vCPUs, one [`VcpuArea`] each (1 to `MAX_VCPUS`).
+    pub vcpus: u32,
 }
 
+/// The most padding before the vCPU areas: the boot info starts 16-byte
+/// aligned and the areas are 64-byte aligned.
+const AREA_PADDING: usize = align_of::<VcpuArea>() - 16;
+
 impl ProgramArgs<'_> {
-    /// Bytes of boot info these arguments need: the block, both pointer
-    /// arrays with their null terminators, the volume list, and the
-    /// NUL-terminated strings.
+    /// Bytes of boot info these arguments need: the block, the vCPU
+    /// areas, both pointer arrays with their null terminators, the volume
+    /// list, and the NUL-terminated strings.
     pub fn boot_info_len(&self) -> u64 {
+        let areas = AREA_PADDING + self.vcpus as usize * size_of::<VcpuArea>();
         let pointers = (self.argv.len() + self.env.len() + 2) * size_of::<u64>();
         let volumes = self.volumes.len() * size_of::<Volume>();
         let strings: usize = self.strings().map(|s| s.len() + 1).sum();
-        (size_of::<BootInfo>() + pointers + volumes + strings) as u64
+        (size_of::<BootInfo>() + areas + pointers + volumes + strings) as u64
     }
 
     /// Every string the boot info holds, in order: argv, env, guest
@@ -48,9 +56,10 @@ impl ProgramArgs<'_> {
     }
 }
 
-/// Writes the boot info at `layout.boot_info.start`: the block, then the
-/// `argv` and `envp` pointer arrays, the volume list (all 8-byte aligned),
-/// then the strings they point to (the host name's last).
+/// Writes the boot info at `layout.boot_info.start`: the block, the vCPU
+/// areas (64-byte aligned, [`vcpu_areas`]), then the `argv` and `envp`
+/// pointer arrays, the volume list (all 8-byte aligned), then the strings
+/// they point to (the host name's last).
 pub fn write(
     memory: &GuestMemory,
     layout: &Layout,
@@ -60,7 +69,15 @@ pub fn write(
     random_seed: [u64; 4],
 ) -> Result<(), GuestAccessError> {
     let base = layout.boot_info.start;
-    let argv_addr = base + size_of::<BootInfo>() as u64;
+    let areas_addr = vcpu_areas(layout);
+    // Field by field: `VcpuArea` ends in alignment padding, so it is not
+    // plain bytes; the rest of each area is already zero.
+    for index in 0..args.vcpus {
+        let this = vcpu_area(layout, index);
+        memory.write_obj(this, this + offset_of!(VcpuArea, this) as u64)?;
+        memory.write_obj(index, this + offset_of!(VcpuArea, index) as u64)?;
+    }
+    let argv_addr = areas_addr + u64::from(args.vcpus) * size_of::<VcpuArea>() as u64;
     let envp_addr = argv_addr + (args.argv.len() as u64 + 1) * 8;
     let volumes_addr = envp_addr + (args.env.len() as u64 + 1) * 8;
     let strings_start = volumes_addr + (args.volumes.len() * size_of::<Volume>()) as u64;
@@ -125,9 +142,22 @@ pub fn write(
         guest: Default::default(),
         hostname: GuestPtr::new(hostname[0]),
         hostname_len: args.hostname.len() as u64,
-        preemption: Default::default(),
+        vcpu_count: args.vcpus,
+        reserved: 0,
+        vcpus: GuestPtr::new(areas_addr),
     };
     memory.write_obj(info, base)
+}
+
+/// Where the vCPU areas start: after the boot info, 64-byte aligned.
+pub fn vcpu_areas(layout: &Layout) -> u64 {
+    let after = layout.boot_info.start + size_of::<BootInfo>() as u64;
+    after.next_multiple_of(align_of::<VcpuArea>() as u64)
+}
+
+/// Where vCPU `index`'s area is.
+pub fn vcpu_area(layout: &Layout, index: u32) -> u64 {
+    vcpu_areas(layout) + u64::from(index) * size_of::<VcpuArea>() as u64
 }
 
 fn memory_map(layout: &Layout) -> ([MemoryRegion; MAX_REGIONS], u32) {
@@ -140,12 +170,48 @@ fn memory_map(layout: &Layout) -> ([MemoryRegion; MAX_REGIONS], u32) {
     let list = [
         region(SYSTEM_PAGE..PAGE_TABLES, RegionKind::System),
         region(layout.page_tables.clone(), RegionKind::System),
+        region(layout.ap_tables.clone(), RegionKind::System),
         region(layout.stack.clone(), RegionKind::Stack),
         region(layout.boot_info.clone(), RegionKind::BootInfo),
         region(layout.image.clone(), RegionKind::Image),
         region(layout.heap.clone(), RegionKind::Free),
     ];
     let mut regions = [MemoryRegion::default(); MAX_REGIONS];
-    regions[..list.len()].copy_from_slice(&list);
-    (regions, list.len() as u32)
+    let mut count = 0;
+    // A single vCPU has no tables of the others: no empty region.
+    for region in list.into_iter().filter(|r| r.len > 0) {
+        regions[count] = region;
+        count += 1;
+    }
+    (regions, count as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_abi::layout::IMAGE_BASE;
+
+    #[test]
+    fn vcpu_areas_fit_the_boot_info_region_after_the_block() {
+        for vcpus in [1, 2, kiln_abi::boot::MAX_VCPUS as u32] {
+            let args = ProgramArgs {
+                argv: &["prog".into()],
+                hostname: "host",
+                vcpus,
+                ..Default::default()
+            };
+            let len = args.boot_info_len();
+            let image = IMAGE_BASE..IMAGE_BASE + 0x9000;
+            let layout = Layout::plan(64 << 20, image, len, true, false, vcpus).expect("fits");
+            let first = vcpu_areas(&layout);
+            assert_eq!(first % 64, 0);
+            assert!(first >= layout.boot_info.start + size_of::<BootInfo>() as u64);
+            let last = vcpu_area(&layout, vcpus - 1) + size_of::<VcpuArea>() as u64;
+            // The pointer arrays and strings follow inside the region.
+            assert!(
+                last + 2 * 8 + 5 + 5 <= layout.boot_info.end,
+                "{vcpus} vCPUs"
+            );
+        }
+    }
 }

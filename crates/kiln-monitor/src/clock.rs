@@ -53,26 +53,6 @@ impl GuestClock {
     }
 }
 
-/// Sleeps until host `CLOCK_MONOTONIC` reaches `deadline_ns`, or a signal
-/// arrives. Returns whether the deadline was reached.
-pub fn sleep_until(deadline_ns: u64) -> bool {
-    let ts = libc::timespec {
-        tv_sec: (deadline_ns / 1_000_000_000) as libc::time_t,
-        tv_nsec: (deadline_ns % 1_000_000_000) as libc::c_long,
-    };
-    // SAFETY: `ts` is a valid timespec; no remaining-time pointer is needed
-    // with TIMER_ABSTIME.
-    let rc = unsafe {
-        libc::clock_nanosleep(
-            libc::CLOCK_MONOTONIC,
-            libc::TIMER_ABSTIME,
-            &ts,
-            std::ptr::null_mut(),
-        )
-    };
-    rc == 0
-}
-
 /// Formats nanoseconds for humans.
 pub fn format_ns(ns: u64) -> String {
     let d = Duration::from_nanos(ns);

@@ -19,7 +19,7 @@ use kvm_bindings::{
     CpuId, KVM_CPUID_FLAG_SIGNIFCANT_INDEX, kvm_cpuid_entry2, kvm_regs, kvm_segment, kvm_sregs,
 };
 
-use crate::layout::{GDT_OFFSET, IDT_OFFSET, SYSTEM_PAGE, TRAP_STACK, TSS_OFFSET};
+use crate::layout::{IDT_OFFSET, SYSTEM_PAGE, VcpuTables};
 use crate::memory::{GuestAccessError, GuestMemory};
 
 const KERNEL_CODE: u16 = 0x08;
@@ -49,13 +49,13 @@ const EFER_NXE: u64 = 1 << 11;
 const RFLAGS_RESERVED: u64 = 1 << 1;
 const RFLAGS_IOPL3: u64 = 3 << 12;
 
-/// Writes the GDT, TSS and IDT into the system page. Without a trap table the
-/// IDT is empty and any exception shuts the VM down (reported as a triple fault).
-pub fn write_descriptor_tables(
+/// Writes one vCPU's GDT and TSS. Each vCPU has its own: loading a TSS
+/// marks its descriptor busy, and the TSS holds the vCPU's own trap stack.
+pub fn write_gdt_and_tss(
     memory: &GuestMemory,
-    trap_table: Option<u64>,
+    tables: &VcpuTables,
 ) -> Result<(), GuestAccessError> {
-    let tss_base = SYSTEM_PAGE + TSS_OFFSET;
+    let tss_base = tables.tss;
     let tss_low = segment_descriptor(tss_base, TSS_LIMIT, 0x89, 0);
     let gdt: [u64; 7] = [
         0,
@@ -67,10 +67,14 @@ pub fn write_descriptor_tables(
         tss_base >> 32,
     ];
     let gdt_bytes: Vec<u8> = gdt.iter().flat_map(|d| d.to_le_bytes()).collect();
-    memory.write_bytes(SYSTEM_PAGE + GDT_OFFSET, &gdt_bytes)?;
+    memory.write_bytes(tables.gdt, &gdt_bytes)?;
+    memory.write_bytes(tss_base, &task_state_segment(tables.trap_stack.end))
+}
 
-    memory.write_bytes(tss_base, &task_state_segment())?;
-
+/// Writes the IDT all vCPUs share into the system page. Without a trap
+/// table it stays empty and any exception shuts the VM down (reported as
+/// a triple fault).
+pub fn write_idt(memory: &GuestMemory, trap_table: Option<u64>) -> Result<(), GuestAccessError> {
     if let Some(table) = trap_table {
         let idt: Vec<u8> = (0..trap::VECTORS as u64)
             .flat_map(|vector| interrupt_gate(table + vector * trap::STUB_STRIDE))
@@ -80,12 +84,13 @@ pub fn write_descriptor_tables(
     Ok(())
 }
 
-/// The 64-bit TSS: RSP0 (offset 4) and IST1 (offset 36) point at the trap
-/// stack; the I/O bitmap (offset 104) denies every port but the hypercalls.
-fn task_state_segment() -> Vec<u8> {
+/// The 64-bit TSS: RSP0 (offset 4) and IST1 (offset 36) point at the top
+/// of the trap stack; the I/O bitmap (offset 104) denies every port but
+/// the hypercalls.
+fn task_state_segment(trap_stack_top: u64) -> Vec<u8> {
     let mut tss = vec![0u8; TSS_LIMIT as usize + 1];
-    tss[4..12].copy_from_slice(&TRAP_STACK.end.to_le_bytes());
-    tss[36..44].copy_from_slice(&TRAP_STACK.end.to_le_bytes());
+    tss[4..12].copy_from_slice(&trap_stack_top.to_le_bytes());
+    tss[36..44].copy_from_slice(&trap_stack_top.to_le_bytes());
     tss[102..104].copy_from_slice(&(TSS_HEADER as u16).to_le_bytes());
     let bitmap = &mut tss[TSS_HEADER..];
     bitmap.fill(0xff);
@@ -126,8 +131,15 @@ fn segment_descriptor(base: u64, limit: u32, access: u8, flags: u8) -> u64 {
         | ((base >> 24 & 0xff) << 56)
 }
 
-/// Special registers for 64-bit CPL3 execution, starting from KVM's defaults.
-pub fn special_registers(mut sregs: kvm_sregs, cr3: u64, trap_table: Option<u64>) -> kvm_sregs {
+/// Special registers for 64-bit CPL3 execution on the boot vCPU, starting
+/// from KVM's defaults.
+pub fn special_registers(
+    mut sregs: kvm_sregs,
+    cr3: u64,
+    trap_table: Option<u64>,
+    tables: &VcpuTables,
+    gs_base: u64,
+) -> kvm_sregs {
     let code = kvm_segment {
         base: 0,
         limit: 0xffff_ffff,
@@ -150,21 +162,12 @@ pub fn special_registers(mut sregs: kvm_sregs, cr3: u64, trap_table: Option<u64>
     };
     sregs.cs = code;
     (sregs.ds, sregs.es, sregs.fs, sregs.gs, sregs.ss) = (data, data, data, data, data);
-    sregs.tr = kvm_segment {
-        base: SYSTEM_PAGE + TSS_OFFSET,
-        limit: TSS_LIMIT,
-        selector: TSS,
-        type_: 0xb, // busy 64-bit TSS
-        present: 1,
-        ..Default::default()
-    };
     sregs.ldt = kvm_segment {
         type_: 0x2,
         present: 1,
         unusable: 1,
         ..Default::default()
     };
-    sregs.gdt.base = SYSTEM_PAGE + GDT_OFFSET;
     sregs.gdt.limit = 7 * 8 - 1;
     sregs.idt.base = SYSTEM_PAGE + IDT_OFFSET;
     sregs.idt.limit = idt_limit(trap_table);
@@ -172,6 +175,31 @@ pub fn special_registers(mut sregs: kvm_sregs, cr3: u64, trap_table: Option<u64>
     sregs.cr3 = cr3;
     sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
     sregs.efer = EFER_LME | EFER_LMA | EFER_NXE;
+    own_tables(sregs, tables, gs_base)
+}
+
+/// The boot vCPU's special registers made another vCPU's: the same mode,
+/// page tables and IDT, its own GDT, TSS and GS base (its `VcpuArea`), and
+/// a local APIC that is not the bootstrap processor's.
+pub fn other_vcpu_registers(boot: &kvm_sregs, tables: &VcpuTables, gs_base: u64) -> kvm_sregs {
+    const APIC_BASE_BSP: u64 = 1 << 8;
+    let mut sregs = own_tables(*boot, tables, gs_base);
+    sregs.apic_base &= !APIC_BASE_BSP;
+    sregs
+}
+
+/// Points the task register, the GDT and the GS base at one vCPU's own.
+fn own_tables(mut sregs: kvm_sregs, tables: &VcpuTables, gs_base: u64) -> kvm_sregs {
+    sregs.tr = kvm_segment {
+        base: tables.tss,
+        limit: TSS_LIMIT,
+        selector: TSS,
+        type_: 0xb, // busy 64-bit TSS
+        present: 1,
+        ..Default::default()
+    };
+    sregs.gdt.base = tables.gdt;
+    sregs.gs.base = gs_base;
     sregs
 }
 
@@ -220,13 +248,14 @@ pub fn thread_pointer_cpuid() -> CpuId {
     CpuId::from_entries(&entries).expect("five entries fit a CpuId")
 }
 
-/// General registers at entry: `rdi` holds the boot-info address, as the
-/// first argument of the guest's entry function.
-pub fn entry_registers(entry: u64, stack_top: u64, boot_info: u64) -> kvm_regs {
+/// General registers at entry: `rdi` holds the first argument of the
+/// guest's entry function (the boot-info address on the boot vCPU, the
+/// guest's own argument on the others).
+pub fn entry_registers(entry: u64, stack_top: u64, argument: u64) -> kvm_regs {
     kvm_regs {
         rip: entry,
         rsp: stack_top,
-        rdi: boot_info,
+        rdi: argument,
         rflags: RFLAGS_RESERVED | RFLAGS_IOPL3,
         ..Default::default()
     }
@@ -247,12 +276,20 @@ mod tests {
 
     #[test]
     fn io_bitmap_opens_only_hypercall_ports() {
-        let tss = task_state_segment();
+        let tss = task_state_segment(0x4000);
+        assert_eq!(&tss[4..12], &0x4000u64.to_le_bytes(), "RSP0");
+        assert_eq!(&tss[36..44], &0x4000u64.to_le_bytes(), "IST1");
         let allowed = |port: u16| tss[TSS_HEADER + usize::from(port / 8)] & (1 << (port % 8)) == 0;
         assert!(allowed(PORT_BASE) && allowed(PORT_BASE + PORT_COUNT - 1));
         assert!(!allowed(PORT_BASE - 1) && !allowed(0x80) && !allowed(0x3f8));
         assert_eq!(*tss.last().expect("non-empty"), 0xff, "terminating byte");
-        assert!(SYSTEM_PAGE + TSS_OFFSET + tss.len() as u64 <= SYSTEM_PAGE + IDT_OFFSET);
+        assert!(crate::layout::TSS_OFFSET + tss.len() as u64 <= IDT_OFFSET);
+        use crate::layout::{AP_BLOCK, AP_TSS_OFFSET};
+        const { assert!(7 * 8 <= AP_TSS_OFFSET, "the GDT comes before it") };
+        assert!(
+            AP_TSS_OFFSET + tss.len() as u64 <= AP_BLOCK,
+            "fits another vCPU's block"
+        );
         let idt_end = IDT_OFFSET + u64::from(idt_limit(Some(0))) + 1;
         assert!(idt_end <= 0x1000, "the IDT fits the system page");
     }

@@ -5,6 +5,7 @@
 //! 0x1000        descriptor tables: GDT, TSS, IDT           (supervisor only)
 //! 0x2000        trap stack, 8 KiB, for the CPL0 stubs       (supervisor only)
 //! 0x4000        page tables                                (supervisor only)
+//!  ...          the other vCPUs' GDTs, TSSes and trap stacks (supervisor only)
 //!  ...          unmapped: stack guard page
 //!  ...          main stack, growing down from the boot info
 //!  ... 0x100000 boot info and argv/env strings, ending at the image base
@@ -15,6 +16,12 @@
 //! The boot info sits directly above the stack so the guest's first stack
 //! frames and the boot info share a page: each page a guest touches for the
 //! first time costs a shadow-paging fault (~10 µs on kvm_pvm).
+//!
+//! The boot vCPU's tables and trap stack are at fixed addresses; a VM with
+//! more vCPUs gets, above the page tables, a 512-byte block per other vCPU
+//! (its GDT and TSS: each vCPU marks its own TSS busy and needs its own
+//! ring-0 stack) and an 8 KiB trap stack each. The monitor writes a
+//! vCPU's block when the guest starts it, so a boot touches none of it.
 //!
 //! Addresses below 2 MiB (and up to the end of the image) are mapped with
 //! 4 KiB pages so that guards and segment permissions are exact; the heap
@@ -43,6 +50,12 @@ pub const TSS_OFFSET: u64 = 0x100;
 pub const IDT_OFFSET: u64 = 0x400;
 /// The trap stack.
 pub const TRAP_STACK: Range<u64> = 0x2000..0x4000;
+/// Bytes of a trap stack.
+pub const TRAP_STACK_SIZE: u64 = TRAP_STACK.end - TRAP_STACK.start;
+/// Bytes of another vCPU's system block: its GDT, then its TSS.
+pub const AP_BLOCK: u64 = 0x200;
+/// Offset of the TSS in such a block (after the 7-entry GDT).
+pub const AP_TSS_OFFSET: u64 = 0x40;
 /// Where page tables start.
 pub const PAGE_TABLES: u64 = 0x4000;
 /// The least main-stack size a boot accepts.
@@ -104,6 +117,10 @@ pub struct Layout {
     /// Whether memory mapped later gets 4 KiB pages too (all memory mapped
     /// at boot does), so thread stacks there can have guard pages.
     pub fine_growth: bool,
+    /// The vCPUs (1 to `kiln_abi::boot::MAX_VCPUS`).
+    pub vcpus: u32,
+    /// The other vCPUs' system blocks and trap stacks (empty with one vCPU).
+    pub ap_tables: Range<u64>,
     /// The page directory for the network device's register window (at
     /// 4 GiB, above all memory), the last page table, when there is one.
     pub mmio_directory: Option<u64>,
@@ -124,13 +141,15 @@ impl Layout {
     /// heap is mapped with 4 KiB pages too (so thread stacks anywhere in it
     /// can have guard pages), when those page tables fit in the low area;
     /// otherwise only the image is. With `mmio`, one more table maps the
-    /// network device's register window.
+    /// network device's register window. `vcpus` (at least 1) get their
+    /// own descriptor tables and trap stacks.
     pub fn plan(
         memory_limit: u64,
         image: Range<u64>,
         boot_info_len: u64,
         fine_heap: bool,
         mmio: bool,
+        vcpus: u32,
     ) -> Result<Self, LayoutError> {
         if !is_valid_memory_size(memory_limit) {
             return Err(LayoutError::BadMemorySize(memory_limit));
@@ -150,11 +169,12 @@ impl Layout {
         let tables_end =
             |fine: u64| PAGE_TABLES + (2 + page_directories + fine + mmio_tables) * PAGE_SIZE;
         let all_tables = memory_size / MEMORY_GRANULE;
+        let ap_tables_len = ap_tables_len(vcpus);
         let low_area = IMAGE_BASE
             .saturating_sub(align_up(boot_info_len, 16))
-            .saturating_sub(PAGE_SIZE + MIN_STACK);
+            .saturating_sub(PAGE_SIZE + MIN_STACK + ap_tables_len);
         // Without boot info (a long one is refused below, by name).
-        let largest_low_area = IMAGE_BASE - PAGE_SIZE - MIN_STACK;
+        let largest_low_area = IMAGE_BASE - PAGE_SIZE - MIN_STACK - ap_tables_len;
         if tables_end(image_tables) > largest_low_area {
             let spare_pages = (largest_low_area - tables_end(0)) / PAGE_SIZE;
             return Err(LayoutError::ImageTooSpread {
@@ -169,13 +189,14 @@ impl Layout {
         };
         let page_tables = PAGE_TABLES..tables_end(fine_tables);
         let mmio_directory = page_tables.end - PAGE_SIZE;
+        let ap_tables = page_tables.end..page_tables.end + ap_tables_len;
 
         // The stack top must stay 16-byte aligned for the entry's `call`.
         let boot_info_start = IMAGE_BASE
             .checked_sub(align_up(boot_info_len, 16))
-            .filter(|start| *start >= page_tables.end + PAGE_SIZE + MIN_STACK)
+            .filter(|start| *start >= ap_tables.end + PAGE_SIZE + MIN_STACK)
             .ok_or(LayoutError::BootInfoTooLarge(boot_info_len))?;
-        let stack_start = page_tables.end + PAGE_SIZE; // one guard page between
+        let stack_start = ap_tables.end + PAGE_SIZE; // one guard page between
         Ok(Self {
             memory_limit,
             memory_size,
@@ -183,6 +204,8 @@ impl Layout {
             page_directories,
             fine_tables,
             fine_growth: fine_heap && fine_tables == all_tables,
+            vcpus,
+            ap_tables,
             mmio_directory: mmio.then_some(mmio_directory),
             boot_info: boot_info_start..IMAGE_BASE,
             stack: stack_start..boot_info_start,
@@ -200,6 +223,54 @@ impl Layout {
     pub fn fine_end(&self) -> u64 {
         self.fine_tables * MEMORY_GRANULE
     }
+
+    /// The end of the monitor's own, supervisor-only memory: descriptor
+    /// tables, trap stacks and page tables.
+    pub fn system_end(&self) -> u64 {
+        self.ap_tables.end
+    }
+
+    /// Where vCPU `index`'s descriptor tables and trap stack are (`index`
+    /// below [`Layout::vcpus`]).
+    pub fn vcpu_tables(&self, index: u32) -> VcpuTables {
+        let Some(ap) = index.checked_sub(1).map(u64::from) else {
+            return VcpuTables {
+                gdt: SYSTEM_PAGE + GDT_OFFSET,
+                tss: SYSTEM_PAGE + TSS_OFFSET,
+                trap_stack: TRAP_STACK,
+            };
+        };
+        let block = self.ap_tables.start + ap * AP_BLOCK;
+        let stacks = self.ap_tables.start + ap_blocks_len(self.vcpus);
+        let stack = stacks + ap * TRAP_STACK_SIZE;
+        VcpuTables {
+            gdt: block,
+            tss: block + AP_TSS_OFFSET,
+            trap_stack: stack..stack + TRAP_STACK_SIZE,
+        }
+    }
+}
+
+/// One vCPU's system memory: its GDT, its TSS (with the I/O bitmap), and
+/// the stack its TSS gives the CPL0 trap stubs. The IDT is shared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VcpuTables {
+    /// Its GDT.
+    pub gdt: u64,
+    /// Its TSS.
+    pub tss: u64,
+    /// Its trap stack.
+    pub trap_stack: Range<u64>,
+}
+
+/// Bytes of the other vCPUs' system blocks, in whole pages.
+fn ap_blocks_len(vcpus: u32) -> u64 {
+    align_up(u64::from(vcpus.saturating_sub(1)) * AP_BLOCK, PAGE_SIZE)
+}
+
+/// Bytes of the other vCPUs' blocks and trap stacks.
+fn ap_tables_len(vcpus: u32) -> u64 {
+    ap_blocks_len(vcpus) + u64::from(vcpus.saturating_sub(1)) * TRAP_STACK_SIZE
 }
 
 #[cfg(test)]
@@ -208,8 +279,15 @@ mod tests {
 
     #[test]
     fn small_image_in_two_mib() {
-        let layout = Layout::plan(2 << 20, IMAGE_BASE..IMAGE_BASE + 0x9000, 600, false, false)
-            .expect("fits");
+        let layout = Layout::plan(
+            2 << 20,
+            IMAGE_BASE..IMAGE_BASE + 0x9000,
+            600,
+            false,
+            false,
+            1,
+        )
+        .expect("fits");
         assert_eq!(layout.page_tables, 0x4000..0x8000);
         assert_eq!(layout.stack_guard(), 0x8000..0x9000);
         assert_eq!(layout.stack, 0x9000..IMAGE_BASE - 608);
@@ -220,24 +298,24 @@ mod tests {
     #[test]
     fn fine_heap_maps_all_memory_when_it_fits() {
         let image = IMAGE_BASE..IMAGE_BASE + 0x9000;
-        let fine = Layout::plan(64 << 20, image.clone(), 600, true, false).expect("fits");
+        let fine = Layout::plan(64 << 20, image.clone(), 600, true, false, 1).expect("fits");
         assert_eq!(fine.fine_end(), INITIAL_MEMORY);
         assert!(fine.fine_growth);
-        let coarse = Layout::plan(64 << 20, image.clone(), 600, false, false).expect("fits");
+        let coarse = Layout::plan(64 << 20, image.clone(), 600, false, false, 1).expect("fits");
         assert_eq!(coarse.fine_end(), 2 << 20);
         assert!(!coarse.fine_growth);
         // Only what is mapped at boot needs tables below the image: a 4 GiB
         // limit is fine too.
-        let limit = Layout::plan(4 << 30, image, 600, true, false).expect("fits");
+        let limit = Layout::plan(4 << 30, image, 600, true, false, 1).expect("fits");
         assert_eq!(limit.fine_end(), INITIAL_MEMORY);
     }
 
     #[test]
     fn only_the_initial_memory_is_mapped_at_boot() {
         let image = IMAGE_BASE..IMAGE_BASE + 0x9000;
-        let small = Layout::plan(4 << 20, image.clone(), 600, true, false).expect("fits");
+        let small = Layout::plan(4 << 20, image.clone(), 600, true, false, 1).expect("fits");
         assert_eq!((small.memory_size, small.memory_limit), (4 << 20, 4 << 20));
-        let large = Layout::plan(3 << 30, image, 600, true, false).expect("fits");
+        let large = Layout::plan(3 << 30, image, 600, true, false, 1).expect("fits");
         assert_eq!(
             (large.memory_size, large.memory_limit),
             (INITIAL_MEMORY, 3 << 30)
@@ -250,7 +328,7 @@ mod tests {
     fn rejects_bad_sizes() {
         for size in [0, 1 << 20, 3 << 20, MAX_MEMORY + MEMORY_GRANULE] {
             assert_eq!(
-                Layout::plan(size, IMAGE_BASE..IMAGE_BASE + 1, 0, false, false),
+                Layout::plan(size, IMAGE_BASE..IMAGE_BASE + 1, 0, false, false, 1),
                 Err(LayoutError::BadMemorySize(size))
             );
         }
@@ -258,8 +336,8 @@ mod tests {
 
     #[test]
     fn rejects_image_larger_than_memory() {
-        let err =
-            Layout::plan(2 << 20, IMAGE_BASE..(5 << 20), 0, false, false).expect_err("too large");
+        let err = Layout::plan(2 << 20, IMAGE_BASE..(5 << 20), 0, false, false, 1)
+            .expect_err("too large");
         assert_eq!(
             err,
             LayoutError::ImageTooLarge {
@@ -271,7 +349,7 @@ mod tests {
 
     #[test]
     fn rejects_an_image_spread_wider_than_its_tables_can_map() {
-        let err = Layout::plan(3 << 30, IMAGE_BASE..(1792 << 20) + 1, 600, true, false)
+        let err = Layout::plan(3 << 30, IMAGE_BASE..(1792 << 20) + 1, 600, true, false, 1)
             .expect_err("too spread");
         assert!(
             matches!(err, LayoutError::ImageTooSpread { extent: 1794, max } if (400..=460).contains(&max)),
@@ -280,9 +358,58 @@ mod tests {
     }
 
     #[test]
+    fn other_vcpus_get_their_own_tables_and_trap_stacks_above_the_page_tables() {
+        let image = IMAGE_BASE..IMAGE_BASE + 0x9000;
+        let one = Layout::plan(64 << 20, image.clone(), 600, true, false, 1).expect("fits");
+        assert!(one.ap_tables.is_empty());
+        assert_eq!(one.system_end(), one.page_tables.end);
+        let max = kiln_abi::boot::MAX_VCPUS as u32;
+        let many = Layout::plan(64 << 20, image, 600, true, false, max).expect("fits");
+        assert_eq!(
+            many.page_tables, one.page_tables,
+            "vCPU 0 is laid out as alone"
+        );
+        assert_eq!(many.vcpu_tables(0), one.vcpu_tables(0));
+        assert_eq!(many.vcpu_tables(0).trap_stack, TRAP_STACK);
+        // 15 blocks in two pages, then 15 stacks.
+        assert_eq!(
+            many.ap_tables.end - many.ap_tables.start,
+            2 * PAGE_SIZE + 15 * TRAP_STACK_SIZE
+        );
+        assert_eq!(many.stack_guard().start, many.ap_tables.end);
+        let mut claimed: Vec<Range<u64>> = vec![SYSTEM_PAGE..PAGE_TABLES, many.page_tables.clone()];
+        for index in 1..max {
+            let tables = many.vcpu_tables(index);
+            assert_eq!(tables.tss, tables.gdt + AP_TSS_OFFSET);
+            let block = tables.gdt..tables.gdt + AP_BLOCK;
+            // The TSS and its I/O bitmap stay inside one page.
+            assert_eq!(block.start / PAGE_SIZE, (block.end - 1) / PAGE_SIZE);
+            claimed.push(block);
+            claimed.push(tables.trap_stack.clone());
+            assert_eq!(tables.trap_stack.start % 16, 0);
+        }
+        for (i, a) in claimed.iter().enumerate() {
+            assert!(a.end <= many.system_end(), "{a:x?} is supervisor memory");
+            for b in &claimed[i + 1..] {
+                assert!(
+                    a.end <= b.start || b.end <= a.start,
+                    "{a:x?} and {b:x?} overlap"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn rejects_huge_boot_info() {
         assert!(matches!(
-            Layout::plan(2 << 20, IMAGE_BASE..IMAGE_BASE + 1, 1 << 20, false, false),
+            Layout::plan(
+                2 << 20,
+                IMAGE_BASE..IMAGE_BASE + 1,
+                1 << 20,
+                false,
+                false,
+                1
+            ),
             Err(LayoutError::BootInfoTooLarge(_))
         ));
     }

@@ -4,12 +4,13 @@
 //!
 //! 1. [`image`] validates the ELF file and its Kiln notes;
 //! 2. [`layout`] plans guest memory (tables, boot info, stack, image, heap);
-//! 3. [`vm`] creates the VM and guest [`memory`], loads the segments, writes
-//!    the [`paging`] tables and [`cpu`] descriptor tables, fills in the
-//!    [`boot_info`] and enters the guest at CPL3;
-//! 4. [`seccomp`] confines the monitor to the run loop's system calls;
-//! 5. [`hypercall`] serves the guest's port-write calls (file operations on
-//!    host [`volume`]s among them) until it exits,
+//! 3. [`vm`] creates the VM, its vCPUs and guest [`memory`], loads the
+//!    segments, writes the [`paging`] tables and [`cpu`] descriptor tables,
+//!    fills in the [`boot_info`] and enters the guest at CPL3;
+//! 4. [`seccomp`] confines each vCPU thread to the run loop's system calls;
+//! 5. each vCPU's [`run_loop`] serves the guest's port-write calls
+//!    ([`hypercall`]; file operations on host [`volume`]s among them, and
+//!    starting the other [`vcpus`]) until it exits,
 //!    crashes (then [`crash`] unwinds and symbolizes its stack), breaks the
 //!    ABI, or the [`watchdog`] ends it.
 //!
@@ -29,13 +30,17 @@ pub mod memory;
 pub mod net;
 pub mod paging;
 pub mod preempt;
+pub mod run_loop;
 pub mod seccomp;
+pub mod signals;
 pub mod stats;
 pub mod stdin;
 #[cfg(test)]
 mod test_support;
+pub mod vcpus;
 pub mod vm;
 pub mod volume;
+pub mod wait;
 pub mod watchdog;
 
 use std::collections::BTreeMap;
@@ -76,6 +81,9 @@ pub struct VmConfig {
     /// Give the guest the monitor's stdin (foreground runs); without it the
     /// guest's stdin is empty ([`stdin`]).
     pub stdin: bool,
+    /// The vCPUs to give an image with threads (1 to
+    /// `kiln_abi::boot::MAX_VCPUS`; the CLI checks); others get one.
+    pub cpus: u32,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).
@@ -108,6 +116,9 @@ pub enum BootError {
     /// The stats file could not be set up.
     #[error("cannot publish stats: {0}")]
     Stats(std::io::Error),
+    /// The vCPU threads, or what they share, could not be set up.
+    #[error("cannot set up the vCPU threads: {0}")]
+    VcpuThreads(std::io::Error),
     /// The seccomp filter could not be installed.
     #[error("cannot install the seccomp filter: {0}")]
     Seccomp(std::io::Error),
@@ -162,6 +173,8 @@ pub struct RunSummary {
     pub memory_limit: u64,
     /// Guest memory mapped when the guest ended (it grows up to the limit).
     pub memory_mapped: u64,
+    /// The vCPUs the VM had.
+    pub vcpus: u32,
 }
 
 /// Boots `image` and runs it to the end.

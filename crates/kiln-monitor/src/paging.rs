@@ -147,7 +147,7 @@ fn page_flags(addr: u64, layout: &Layout, segments: &[Segment]) -> u64 {
     let user_data = PRESENT | WRITABLE | USER | NO_EXECUTE;
     if addr >= layout.memory_size || addr < SYSTEM_PAGE {
         0
-    } else if addr < layout.page_tables.end {
+    } else if addr < layout.system_end() {
         PRESENT | WRITABLE | NO_EXECUTE
     } else if layout.boot_info.contains(&addr)
         || layout.stack.contains(&addr)
@@ -201,8 +201,15 @@ mod tests {
     fn permissions_follow_the_layout() {
         let text = segment(IMAGE_BASE, IMAGE_BASE + 0x1800, false, true);
         let data = segment(IMAGE_BASE + 0x2000, IMAGE_BASE + 0x2100, true, false);
-        let layout = Layout::plan(4 << 20, IMAGE_BASE..IMAGE_BASE + 0x2100, 100, false, false)
-            .expect("fits");
+        let layout = Layout::plan(
+            4 << 20,
+            IMAGE_BASE..IMAGE_BASE + 0x2100,
+            100,
+            false,
+            false,
+            1,
+        )
+        .expect("fits");
         let segments = [text, data];
         let flags = |addr| page_flags(addr, &layout, &segments);
 
@@ -232,7 +239,15 @@ mod tests {
         let image = [segment(IMAGE_BASE, IMAGE_BASE + 0x1000, false, true)];
         let memory = GuestMemory::new(4 << 20, 4 << 20).expect("memory");
         let plan = |mmio| {
-            Layout::plan(4 << 20, IMAGE_BASE..IMAGE_BASE + 0x1000, 100, false, mmio).expect("fits")
+            Layout::plan(
+                4 << 20,
+                IMAGE_BASE..IMAGE_BASE + 0x1000,
+                100,
+                false,
+                mmio,
+                1,
+            )
+            .expect("fits")
         };
         let without = plan(false);
         let layout = plan(true);

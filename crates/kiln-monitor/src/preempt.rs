@@ -1,11 +1,12 @@
 //! Time slices for guest threads: a tick timer and the upcall.
 //!
-//! The guest's threads share one vCPU. While the guest says another thread
-//! could run (`Preemption::wanted` in its boot info, read before every
-//! `KVM_RUN`), a per-vCPU POSIX timer sends [`TICK_SIGNAL`] to the vCPU
-//! thread every [`TIME_SLICE`]. The signal is blocked in that thread except
-//! inside `KVM_RUN` (`KVM_SET_SIGNAL_MASK`), so it only ever cuts a `KVM_RUN`
-//! short, never a host system call of the monitor. At that exit, if the vCPU
+//! Each vCPU runs its share of the guest's threads. While the guest says
+//! another thread could run on a vCPU (`Preemption::wanted` in that vCPU's
+//! `VcpuArea`, read before every `KVM_RUN`), a POSIX timer of that vCPU's
+//! thread sends it [`TICK_SIGNAL`] every [`TIME_SLICE`]. The signal is
+//! blocked in that thread except inside `KVM_RUN` ([`crate::signals`]), so
+//! it only ever cuts a `KVM_RUN` short, never a host system call of the
+//! monitor. At that exit, if the vCPU
 //! is at CPL3 outside a library-OS critical section, the monitor delivers an
 //! upcall: it writes the interrupted RFLAGS and RIP below the red zone of
 //! the interrupted stack and resumes the vCPU at the image's upcall entry,
@@ -23,13 +24,14 @@ use std::io;
 use std::mem::{MaybeUninit, offset_of};
 use std::time::Duration;
 
-use kiln_abi::boot::{BootInfo, Preemption, UPCALL_FRAME, UPCALL_RED_ZONE};
+use kiln_abi::boot::{Preemption, UPCALL_FRAME, UPCALL_RED_ZONE, VcpuArea};
 use kvm_ioctls::{SyncReg, VcpuFd};
 
 use crate::BootError;
 use crate::hypercall::Violation;
-use crate::layout::{Layout, TRAP_STACK};
+use crate::layout::Layout;
 use crate::memory::GuestMemory;
+use crate::signals::set_of;
 
 /// How long a thread runs before another ready thread gets the vCPU:
 /// within Linux's range (its CFS slices are 3-24 ms, its tick 1-4 ms).
@@ -37,10 +39,6 @@ pub const TIME_SLICE: Duration = Duration::from_millis(5);
 
 /// The signal the timer sends; nothing else in the monitor uses it.
 pub const TICK_SIGNAL: libc::c_int = libc::SIGVTALRM;
-
-/// `KVM_SET_SIGNAL_MASK`: `_IOW(KVMIO, 0x8b, struct kvm_signal_mask)`, whose
-/// fixed part is one `u32`.
-const KVM_SET_SIGNAL_MASK: libc::c_ulong = 0x4004_ae8b;
 
 /// RFLAGS bits that must be clear for the upcall entry's first instruction
 /// not to trap: single-step. (The entry clears DF itself.)
@@ -54,6 +52,8 @@ pub struct Preemptor {
     upcall: u64,
     /// Guest address of the vCPU's `Preemption` words.
     words: u64,
+    /// The vCPU's trap stack, where its CPL0 code runs.
+    trap_stack: std::ops::Range<u64>,
     /// Where an upcall frame may be written: where guest stacks live.
     stacks: [std::ops::Range<u64>; 2],
 }
@@ -73,20 +73,11 @@ pub enum Tick {
 }
 
 impl Preemptor {
-    /// Sets up the vCPU thread's timer and signal masks. Call on the thread
-    /// that runs the vCPU, before seccomp (it creates the timer).
-    pub fn new(vcpu: &VcpuFd, upcall: u64, layout: &Layout) -> io::Result<Self> {
-        let tick = tick_set();
-        let mut old = empty_set();
-        // SAFETY: both sets are initialised; blocks the tick in this thread.
-        let error = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &tick, &mut old) };
-        if error != 0 {
-            return Err(io::Error::from_raw_os_error(error));
-        }
-        // Inside KVM_RUN: this thread's mask, the tick unblocked.
-        // SAFETY: `old` is an initialised set and the signal number is valid.
-        unsafe { libc::sigdelset(&mut old, TICK_SIGNAL) };
-        set_kvm_signal_mask(vcpu, &old)?;
+    /// Sets up the timer of vCPU `index`, whose area is at `area`. Call on
+    /// the thread that runs the vCPU, after
+    /// [`crate::signals::confine_to_kvm_run`] and before seccomp (it
+    /// creates the timer).
+    pub fn new(upcall: u64, layout: &Layout, index: u32, area: u64) -> io::Result<Self> {
         // SAFETY: a zeroed sigevent is a valid value to fill in.
         let mut event: libc::sigevent = unsafe { std::mem::zeroed() };
         event.sigev_notify = libc::SIGEV_THREAD_ID;
@@ -104,7 +95,8 @@ impl Preemptor {
             timer: unsafe { timer.assume_init() },
             armed: false,
             upcall,
-            words: layout.boot_info.start + offset_of!(BootInfo, preemption) as u64,
+            words: area + offset_of!(VcpuArea, preemption) as u64,
+            trap_stack: layout.vcpu_tables(index).trap_stack,
             // The heap grows up to the limit; writes past the mapped memory
             // fail its bounds check.
             stacks: [layout.stack.clone(), layout.heap.start..layout.memory_limit],
@@ -150,9 +142,9 @@ impl Preemptor {
         // each on kvm_pvm, `KVM_GET_SREGS` ~35 µs.
         let mut regs = vcpu.sync_regs().regs;
         // Guest CPL0 code (the trap stubs, the kernel call) runs only on the
-        // trap stack, where every IDT gate switches: a stack pointer there
-        // means CPL0 without reading the segment registers.
-        if TRAP_STACK.contains(&regs.rsp) || words.disabled != 0 {
+        // vCPU's trap stack, where every IDT gate switches: a stack pointer
+        // there means CPL0 without reading the segment registers.
+        if self.trap_stack.contains(&regs.rsp) || words.disabled != 0 {
             // Inside a critical section (or a CPL0 stub): the guest yields
             // when it leaves.
             self.write_field(memory, offset_of!(Preemption, pending), 1);
@@ -225,26 +217,9 @@ impl Drop for Preemptor {
     }
 }
 
-/// A set holding only the tick signal.
-fn tick_set() -> libc::sigset_t {
-    let mut set = empty_set();
-    // SAFETY: `set` is initialised and the signal number is valid.
-    unsafe { libc::sigaddset(&mut set, TICK_SIGNAL) };
-    set
-}
-
-fn empty_set() -> libc::sigset_t {
-    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigemptyset initialises the set.
-    unsafe {
-        libc::sigemptyset(set.as_mut_ptr());
-        set.assume_init()
-    }
-}
-
 /// Consumes a pending tick without waiting; true if there was one.
 fn take_tick() -> bool {
-    let set = tick_set();
+    let set = set_of(&[TICK_SIGNAL]);
     let zero = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -265,30 +240,6 @@ fn set_timer(timer: libc::timer_t, period: Duration) -> io::Result<()> {
     };
     // SAFETY: a valid timer and itimerspec; the old value is not requested.
     if unsafe { libc::timer_settime(timer, 0, &value, std::ptr::null_mut()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// The signals blocked inside `KVM_RUN`, as `struct kvm_signal_mask`: a
-/// length, then the kernel's 8-byte sigset.
-fn set_kvm_signal_mask(vcpu: &VcpuFd, set: &libc::sigset_t) -> io::Result<()> {
-    #[repr(C)]
-    struct KvmSignalMask {
-        len: u32,
-        sigset: [u8; 8],
-    }
-    let mut mask = KvmSignalMask {
-        len: 8,
-        sigset: [0; 8],
-    };
-    // SAFETY: glibc's sigset_t begins with the kernel's 64 signal bits.
-    let bytes =
-        unsafe { std::slice::from_raw_parts((set as *const libc::sigset_t).cast::<u8>(), 8) };
-    mask.sigset.copy_from_slice(bytes);
-    use std::os::fd::AsRawFd;
-    // SAFETY: KVM_SET_SIGNAL_MASK reads `len` and that many bytes after it.
-    if unsafe { libc::ioctl(vcpu.as_raw_fd(), KVM_SET_SIGNAL_MASK, &mask) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

@@ -18,8 +18,10 @@
 //! the process holds few (KVM's, the console's, the backend's, volumes').
 //! VMs without volumes or network keep the tightest program.
 //!
-//! A filter binds the thread that installs it (no `TSYNC`). With `--net
-//! ports` the monitor has a second thread, the port forwarder, which
+//! A filter binds the thread that installs it (no `TSYNC`): each vCPU
+//! thread installs the run loop's itself, once its timer and signal masks
+//! are set up and before the guest can reach it. With `--net
+//! ports` the monitor has one more thread, the port forwarder, which
 //! installs its own program ([`restrict_forwarder`]) before it reads a
 //! guest frame: socket calls on its descriptors, its allocator, its exit,
 //! and nothing that opens, maps executable memory or spawns.
@@ -57,7 +59,7 @@ pub struct Needs {
     pub net: bool,
 }
 
-/// Restricts the calling thread, the vCPU's, to the run loop's system
+/// Restricts the calling thread, a vCPU's, to the run loop's system
 /// calls, plus those of the volumes and the network device it serves.
 pub fn restrict_to_run_loop(needs: Needs) -> io::Result<()> {
     install(match (needs.volumes, needs.net) {
@@ -235,6 +237,11 @@ mod tests {
         (2 << 30) | ((size_of::<T>() as u32) << 16) | (0xae << 8) | nr
     }
 
+    /// `_IOW(KVMIO, nr, T)` as the kernel's headers compute it.
+    fn iow<T>(nr: u32) -> u32 {
+        (1 << 30) | ((size_of::<T>() as u32) << 16) | (0xae << 8) | nr
+    }
+
     #[test]
     fn allowlist_names_the_right_ioctls() {
         let json = include_str!("../seccomp/x86_64.json");
@@ -242,6 +249,10 @@ mod tests {
             0xae80, // KVM_RUN: _IO(KVMIO, 0x80)
             ior::<kvm_bindings::kvm_regs>(0x81),
             ior::<kvm_bindings::kvm_sregs>(0x83),
+            iow::<kvm_bindings::kvm_regs>(0x82),
+            iow::<kvm_bindings::kvm_sregs>(0x84),
+            iow::<kvm_bindings::kvm_cpuid2>(0x90),
+            iow::<kvm_bindings::kvm_mp_state>(0x99),
         ] {
             assert!(
                 json.contains(&format!("\"val\": {request} ")),

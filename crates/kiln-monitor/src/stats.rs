@@ -5,7 +5,10 @@
 //! no system call for them. Readers ([`read`]) see the page cache's copy.
 //! The file holds little-endian `u64`s: a magic number, the VM exits by
 //! kind ([`EXIT_KINDS`] order), console bytes (stdout, stderr), volume
-//! bytes (read, written) and network bytes (received, sent by the guest).
+//! bytes (read, written), network bytes (received, sent by the guest), and
+//! each vCPU's host thread id (0: not running), from which a reader gets
+//! each vCPU's CPU time (`/proc/PID/task/TID/stat`) without the run loop
+//! ever asking the kernel for it.
 
 use std::fs::OpenOptions;
 use std::io;
@@ -15,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use memmap2::MmapMut;
 
 /// The kinds of VM exit counted, in the file's order.
-pub const EXIT_KINDS: [&str; 16] = [
+pub const EXIT_KINDS: [&str; 18] = [
     "console write",
     "exit",
     "block",
@@ -32,13 +35,16 @@ pub const EXIT_KINDS: [&str; 16] = [
     "net register write",
     "stdin read",
     "grow memory",
+    "start vcpu",
+    "wake vcpu",
 ];
 
 const MAGIC: u64 = u64::from_le_bytes(*b"KILNSTAT");
 const CONSOLE: usize = 1 + EXIT_KINDS.len();
 const VOLUME: usize = CONSOLE + 2;
 const NET: usize = VOLUME + 2;
-const SLOTS: usize = NET + 2;
+const VCPU_THREADS: usize = NET + 2;
+const SLOTS: usize = VCPU_THREADS + kiln_abi::boot::MAX_VCPUS;
 
 /// The counters, published to a file or kept only in memory.
 pub struct LiveStats {
@@ -98,6 +104,13 @@ impl LiveStats {
         self.add(VOLUME + usize::from(written), bytes);
     }
 
+    /// Publishes the host thread that runs vCPU `index`.
+    pub fn vcpu_thread(&self, index: u32, tid: libc::pid_t) {
+        if let Some(slot) = self.slot(VCPU_THREADS + index as usize) {
+            slot.store(u64::from(tid.cast_unsigned()), Ordering::Relaxed);
+        }
+    }
+
     /// Publishes the network device's totals: frame bytes the guest
     /// received and sent.
     pub fn network(&self, totals: [u64; 2]) {
@@ -120,6 +133,8 @@ pub struct Snapshot {
     pub volume: [u64; 2],
     /// Network frame bytes: received, sent (by the guest).
     pub network: [u64; 2],
+    /// The host threads of the running vCPUs: (vCPU, thread id).
+    pub vcpu_threads: Vec<(u32, u32)>,
 }
 
 /// Reads the counters a monitor publishes at `path`.
@@ -145,6 +160,12 @@ pub fn read(path: &Path) -> io::Result<Snapshot> {
         console: [at(CONSOLE), at(CONSOLE + 1)],
         volume: [at(VOLUME), at(VOLUME + 1)],
         network: [at(NET), at(NET + 1)],
+        vcpu_threads: (0..kiln_abi::boot::MAX_VCPUS as u32)
+            .filter_map(|index| {
+                let tid = u32::try_from(at(VCPU_THREADS + index as usize)).ok()?;
+                (tid != 0).then_some((index, tid))
+            })
+            .collect(),
     })
 }
 
@@ -164,12 +185,15 @@ mod tests {
         stats.volume(true, 4096);
         stats.network([1514, 60]);
         stats.network([3028, 120]);
+        stats.vcpu_thread(0, 4321);
+        stats.vcpu_thread(2, 4323);
         let snapshot = read(&path).expect("read");
         assert_eq!(snapshot.exits[0], ("console write", 2));
         assert_eq!(snapshot.exits[2], ("block", 1));
         assert_eq!(snapshot.exits.iter().map(|e| e.1).sum::<u64>(), 3);
         assert_eq!((snapshot.console, snapshot.volume), ([12, 0], [0, 4096]));
         assert_eq!(snapshot.network, [3028, 120], "totals, not sums");
+        assert_eq!(snapshot.vcpu_threads, [(0, 4321), (2, 4323)]);
         std::fs::write(&path, b"garbage").expect("write");
         assert!(read(&path).is_err());
     }

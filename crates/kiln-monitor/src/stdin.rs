@@ -93,68 +93,9 @@ fn poll_now() -> u32 {
     }
 }
 
-/// Waits until `fd` is readable, a frame source `extra` is, or host
-/// `CLOCK_MONOTONIC` reaches `deadline_ns` (`u64::MAX`: no deadline), or a
-/// signal arrives. Returns which of the two became ready.
-pub fn wait(stdin: Option<RawFd>, extra: Option<RawFd>, deadline_ns: u64) -> (bool, bool) {
-    let mut fds = [stdin, extra].map(|fd| libc::pollfd {
-        // A negative descriptor is skipped by `ppoll`.
-        fd: fd.unwrap_or(-1),
-        events: libc::POLLIN,
-        revents: 0,
-    });
-    let now = crate::clock::host_now_ns(libc::CLOCK_MONOTONIC);
-    if deadline_ns <= now {
-        return (false, false);
-    }
-    let wait = deadline_ns - now;
-    let timeout = libc::timespec {
-        tv_sec: (wait / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: (wait % 1_000_000_000) as libc::c_long,
-    };
-    let timeout = if deadline_ns == u64::MAX {
-        std::ptr::null()
-    } else {
-        &raw const timeout
-    };
-    // SAFETY: two valid pollfds, a valid timespec or none; no signal mask.
-    let ready = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, timeout, std::ptr::null()) };
-    if ready <= 0 {
-        return (false, false);
-    }
-    let [stdin, extra] = fds.map(|fd| fd.revents != 0);
-    (stdin, extra)
-}
-
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::os::fd::AsRawFd;
-
     use super::*;
-    use crate::clock::host_now_ns;
-
-    #[test]
-    fn a_wait_ends_when_the_descriptor_is_readable_or_at_the_deadline() {
-        let (reader, mut writer) = std::io::pipe().expect("pipe");
-        let soon = host_now_ns(libc::CLOCK_MONOTONIC) + 20_000_000;
-        assert_eq!(wait(Some(reader.as_raw_fd()), None, soon), (false, false));
-        assert!(
-            host_now_ns(libc::CLOCK_MONOTONIC) >= soon,
-            "waited until the deadline"
-        );
-        writer.write_all(b"x").expect("write");
-        assert_eq!(
-            wait(Some(reader.as_raw_fd()), None, u64::MAX),
-            (true, false)
-        );
-        assert_eq!(
-            wait(None, Some(reader.as_raw_fd()), u64::MAX),
-            (false, true)
-        );
-        let past = host_now_ns(libc::CLOCK_MONOTONIC) - 1;
-        assert_eq!(wait(Some(reader.as_raw_fd()), None, past), (false, false));
-    }
 
     #[test]
     fn an_empty_stdin_is_at_end_of_file_and_never_waited_for() {

@@ -1,30 +1,30 @@
-//! Building the VM for one boot and running its vCPU to the end.
+//! Building the VM for one boot and running its vCPUs to the end.
 
-use std::collections::BTreeMap;
+use std::mem::offset_of;
 
-use kiln_abi::boot::{BootInfo, GuestStatus};
-use kiln_abi::hypercall::Hypercall;
+use kiln_abi::boot::{BootInfo, GuestStatus, MAX_VCPUS, VcpuArea};
 use kvm_bindings::{
-    KVM_CAP_SPLIT_IRQCHIP, Msrs, kvm_enable_cap, kvm_msr_entry, kvm_userspace_memory_region,
+    KVM_CAP_SPLIT_IRQCHIP, KVM_MP_STATE_RUNNABLE, Msrs, kvm_enable_cap, kvm_mp_state,
+    kvm_msr_entry, kvm_regs, kvm_sregs, kvm_userspace_memory_region,
 };
-use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 
 use crate::boot_info::{self, ProgramArgs};
 use crate::clock::{GuestClock, host_now_ns};
-use crate::crash::report::{CrashKind, CrashReport, CrashedThread};
-use crate::crash::unwind::Registers;
+use crate::crash::report::CrashedThread;
 use crate::growth::Growth;
-use crate::hypercall::{self, Console, Context, Flow, Violation};
 use crate::image::Image;
 use crate::layout::Layout;
 use crate::memory::GuestMemory;
 use crate::net::NetDevice;
-use crate::preempt::{Preemptor, Tick};
+use crate::preempt::Preemptor;
+use crate::run_loop::{self, Exits, Shared};
 use crate::stats::LiveStats;
 use crate::stdin::HostStdin;
+use crate::vcpus::VcpuSet;
 use crate::volume::Volumes;
 use crate::watchdog::Watchdog;
-use crate::{BootError, Outcome, RunSummary, Timeline, VmConfig, cpu, paging, seccomp};
+use crate::{BootError, RunSummary, Timeline, VmConfig, cpu, paging, seccomp, signals};
 
 const MSR_IA32_TSC: u32 = 0x10;
 
@@ -33,21 +33,37 @@ pub struct Vm<'a> {
     image: &'a Image<'a>,
     layout: Layout,
     memory: GuestMemory,
-    vcpu: VcpuFd,
+    /// vCPU 0 first; only it runs at entry.
+    vcpus: Vec<VcpuFd>,
+    /// vCPU 0's special registers, which the others start from.
+    boot_sregs: kvm_sregs,
     clock: GuestClock,
     timeout: Option<std::time::Duration>,
     volumes: Volumes,
     net: Option<NetDevice>,
     stdin: HostStdin,
     stats: LiveStats,
-    growth: Growth,
-    // Dropped last: the memory slots and vCPU belong to this VM.
+    // Dropped last: the memory slots and vCPUs belong to this VM.
     vm: VmFd,
 }
 
+/// What each vCPU thread sets up before it serves the guest.
+struct ThreadPlan {
+    /// What the seccomp filter must allow.
+    needs: seccomp::Needs,
+    /// The image's upcall entry, when its threads are preempted.
+    upcall: Option<u64>,
+    /// Whether the tick or kicks may cut `KVM_RUN` short.
+    signals: bool,
+    /// vCPU 0's special registers, for the others.
+    boot_sregs: kvm_sregs,
+    /// Whether the vCPUs need the thread-pointer CPUID.
+    tls: bool,
+}
+
 impl<'a> Vm<'a> {
-    /// Creates the VM, loads the image and prepares the vCPU for entry;
-    /// `net` is the network device [`crate::start_network`] started.
+    /// Creates the VM, loads the image and prepares the boot vCPU for
+    /// entry; `net` is the network device [`crate::start_network`] started.
     pub fn new(
         image: &'a Image<'a>,
         config: &VmConfig,
@@ -61,6 +77,7 @@ impl<'a> Vm<'a> {
         }
         let stdin = HostStdin::new(config.stdin);
         let stats = LiveStats::publish(config.stats_file.as_deref()).map_err(BootError::Stats)?;
+        let vcpu_count = vcpu_count(image, config.cpus);
         let args = ProgramArgs {
             argv: &config.argv,
             env: &config.env,
@@ -80,6 +97,7 @@ impl<'a> Vm<'a> {
                 .map(|spec| spec.addressing.boot_config())
                 .unwrap_or_default(),
             hostname: &config.hostname,
+            vcpus: vcpu_count,
         };
         let layout = Layout::plan(
             config.memory,
@@ -89,6 +107,7 @@ impl<'a> Vm<'a> {
             // need it mapped with 4 KiB pages.
             image.tls.is_some(),
             net.is_some(),
+            vcpu_count,
         )?;
         let kvm = Kvm::new().map_err(|e| BootError::Kvm("open /dev/kvm", e))?;
         let vm = kvm
@@ -96,17 +115,20 @@ impl<'a> Vm<'a> {
             .map_err(|e| BootError::Kvm("create VM", e))?;
         enable_local_apic(&vm);
         // Created before any guest memory is touched: on kvm_pvm, creating
-        // the vCPU after the monitor has faulted in guest pages costs about
+        // a vCPU after the monitor has faulted in guest pages costs about
         // 0.7 ms more (measured), half of a whole boot.
-        let vcpu = vm
-            .create_vcpu(0)
+        let mut vcpus = (0..vcpu_count)
+            .map(|index| vm.create_vcpu(u64::from(index)))
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| BootError::Kvm("create vCPU", e))?;
         let memory =
             GuestMemory::new(layout.memory_size, layout.memory_limit).map_err(BootError::Memory)?;
 
         load_segments(&memory, image)?;
         let cr3 = paging::build(&memory, &layout, &image.segments)?;
-        cpu::write_descriptor_tables(&memory, image.trap_table)?;
+        let boot_tables = layout.vcpu_tables(0);
+        cpu::write_gdt_and_tss(&memory, &boot_tables)?;
+        cpu::write_idt(&memory, image.trap_table)?;
 
         let region = kvm_userspace_memory_region {
             slot: 0,
@@ -120,12 +142,19 @@ impl<'a> Vm<'a> {
         unsafe { vm.set_user_memory_region(region) }
             .map_err(|e| BootError::Kvm("map guest memory", e))?;
 
+        let vcpu = &mut vcpus[0];
         // No KVM_SET_CPUID2: long mode, NX and SSE need no CPUID entries,
         // and KVM_GET_SUPPORTED_CPUID alone costs ~0.3 ms per boot.
         let sregs = vcpu
             .get_sregs()
             .map_err(|e| BootError::Kvm("read special registers", e))?;
-        let mut sregs = cpu::special_registers(sregs, cr3, image.trap_table);
+        let mut sregs = cpu::special_registers(
+            sregs,
+            cr3,
+            image.trap_table,
+            &boot_tables,
+            boot_info::vcpu_area(&layout, 0),
+        );
         if image.tls.is_some() {
             // Thread-local storage needs `wrfsbase`; KVM accepts CR4.FSGSBASE
             // only when the guest's CPUID lists it. ~0.13 ms, so only here.
@@ -142,210 +171,284 @@ impl<'a> Vm<'a> {
         ))
         .map_err(|e| BootError::Kvm("set registers", e))?;
 
-        let clock = sample_clock(&vcpu, config.process_start_ns)?;
+        let clock = sample_clock(vcpu, config.process_start_ns)?;
         boot_info::write(&memory, &layout, image, &args, &clock, random_seed())?;
         Ok(Self {
             image,
             layout,
             memory,
-            vcpu,
+            vcpus,
+            boot_sregs: sregs,
             clock,
             timeout: config.timeout,
             volumes,
             net,
             stdin,
             stats,
-            growth: Growth::default(),
             vm,
         })
     }
 
-    /// Runs the guest until it exits, crashes, breaks the ABI or times out.
+    /// Runs the guest until it exits, crashes, breaks the ABI or times out,
+    /// each vCPU on its own thread (vCPU 0 on the caller's).
     pub fn run(mut self) -> Result<RunSummary, BootError> {
         let entered_ns = host_now_ns(libc::CLOCK_MONOTONIC);
+        let count = self.vcpus.len() as u32;
+        let immediate_exit: Vec<*mut u8> = self
+            .vcpus
+            .iter_mut()
+            .map(|vcpu| &raw mut vcpu.get_kvm_run().immediate_exit)
+            .collect();
         let watchdog = match self.timeout {
             Some(timeout) => {
-                let flag = &mut self.vcpu.get_kvm_run().immediate_exit as *mut u8;
-                Some(Watchdog::arm(timeout, flag).map_err(BootError::Timer)?)
+                Some(Watchdog::arm(timeout, &immediate_exit).map_err(BootError::Timer)?)
             }
             None => None,
         };
-        let mut preemptor = self.preemptor()?;
         ignore_file_size_signal();
-        seccomp::restrict_to_run_loop(seccomp::Needs {
-            volumes: !self.volumes.is_empty(),
-            net: self.net.is_some(),
-        })
-        .map_err(BootError::Seccomp)?;
-        let mut console = Console::default();
-        let mut exits = BTreeMap::new();
-        let outcome = loop {
-            if let Some(preemptor) = preemptor.as_mut() {
-                preemptor.sync(&mut self.vcpu, &self.memory)?;
-            }
-            let exit = match self.vcpu.run() {
-                // Answered here: the value goes back in the run page.
-                Ok(VcpuExit::MmioRead(gpa, data)) => Exit::MmioRead(match self.net.as_ref() {
-                    Some(net) if NetDevice::contains(gpa) => {
-                        net.mmio_read(gpa, data).map_err(Violation::from)
-                    }
-                    _ => Err(unbacked(gpa)),
-                }),
-                Ok(exit) => Exit::from(exit),
-                Err(e) if e.errno() == libc::EINTR => Exit::Interrupted,
-                Err(e) => return Err(BootError::Kvm("run vCPU", e)),
-            };
-            *exits.entry(exit.kind()).or_insert(0u64) += 1;
-            self.stats.exit(exit.kind());
-            if Watchdog::fired() {
-                break Outcome::TimedOut;
-            }
-            // Frames the guest queued go out at every exit it makes: it
-            // notifies the transmit queue only for frames that waited a
-            // while, counting on its next exit (`Block` above all, and
-            // `Exit`) to carry them.
-            if let Some(net) = self.net.as_mut()
-                && let Err(violation) = net.transmit(&self.memory)
-            {
-                break Outcome::Violation(violation.into());
-            }
-            let flow = match exit {
-                Exit::Io { port, data, len } => {
-                    if let Some(preemptor) = preemptor.as_mut()
-                        && port == Hypercall::Block.port()
-                    {
-                        preemptor.pause(&mut self.vcpu, &self.memory)?;
-                    }
-                    let mut ctx = Context {
-                        memory: &self.memory,
-                        vcpu: &self.vcpu,
-                        image: self.image,
-                        layout: &self.layout,
-                        clock: &self.clock,
-                        console: &mut console,
-                        volumes: &mut self.volumes,
-                        net: self.net.as_mut(),
-                        stdin: self.stdin,
-                        stats: &self.stats,
-                        vm: &self.vm,
-                        growth: &mut self.growth,
-                    };
-                    hypercall::dispatch(&mut ctx, port, &data[..len])
-                }
-                Exit::MmioRead(result) => result.map(|()| Flow::Continue),
-                Exit::MmioWrite { gpa, data, len } => match self.net.as_mut() {
-                    Some(net) if NetDevice::contains(gpa) => net
-                        .mmio_write(&self.memory, gpa, &data[..len])
-                        .map(|()| Flow::Continue)
-                        .map_err(Violation::from),
-                    _ => Err(unbacked(gpa)),
-                },
-                Exit::Interrupted => match preemptor.as_mut() {
-                    Some(preemptor) => match preemptor.tick(&mut self.vcpu, &self.memory)? {
-                        Tick::BadStack(violation) => Err(violation),
-                        Tick::None | Tick::Delivered | Tick::Deferred => Ok(Flow::Continue),
-                    },
-                    None => Ok(Flow::Continue),
-                },
-                Exit::Shutdown => Ok(self.crash(CrashKind::TripleFault)),
-                Exit::InternalError => Ok(self.crash(CrashKind::EmulationFailure)),
-                Exit::Other(what) => Err(Violation::UnexpectedExit(what)),
-            };
-            // Frames that arrived while the guest ran go into its receive
-            // buffers now, whatever the exit was for.
-            let flow = match (flow, self.net.as_mut()) {
-                (Ok(Flow::Continue), Some(net)) => {
-                    let received = net.receive(&self.memory);
-                    self.stats.network(net.totals());
-                    received.map(|_| Flow::Continue).map_err(Violation::from)
-                }
-                (flow, _) => flow,
-            };
-            match flow {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Stop(outcome)) => break outcome,
-                Err(violation) => break Outcome::Violation(violation),
-            }
+        if count > 1 {
+            signals::install_kick_handler().map_err(BootError::VcpuThreads)?;
+            one_malloc_arena();
+        }
+        let threads = self.image.services.iter().any(|s| s == "threads");
+        let upcall = self.image.upcall.filter(|_| threads);
+        let plan = ThreadPlan {
+            needs: seccomp::Needs {
+                volumes: !self.volumes.is_empty(),
+                net: self.net.is_some(),
+            },
+            upcall,
+            signals: upcall.is_some() || count > 1,
+            boot_sregs: self.boot_sregs,
+            tls: self.image.tls.is_some(),
         };
+        let Self {
+            image,
+            layout,
+            memory,
+            mut vcpus,
+            clock,
+            volumes,
+            net,
+            stdin,
+            stats,
+            vm,
+            ..
+        } = self;
+        let shared = Shared {
+            image,
+            layout: &layout,
+            memory: &memory,
+            clock: &clock,
+            vm: &vm,
+            stats: &stats,
+            stdin,
+            console: Default::default(),
+            volumes: volumes.into(),
+            net: net.map(Into::into),
+            growth: Growth::default().into(),
+            vcpus: VcpuSet::new(count).map_err(BootError::VcpuThreads)?,
+        };
+        let (boot, others) = vcpus.split_first_mut().expect("a VM has a vCPU");
+        let exits = std::thread::scope(|scope| {
+            let mut threads = Vec::new();
+            for (vcpu, index) in others.iter_mut().zip(1..) {
+                let (shared, plan) = (&shared, &plan);
+                let spawned = std::thread::Builder::new()
+                    .name(format!("vcpu{index}"))
+                    .spawn_scoped(scope, move || vcpu_thread(shared, index, vcpu, plan));
+                match spawned {
+                    Ok(thread) => threads.push(thread),
+                    Err(error) => shared.vcpus.finish(Err(BootError::VcpuThreads(error))),
+                }
+            }
+            let mut exits = vcpu_thread(&shared, 0, boot, &plan);
+            for thread in threads {
+                // A release monitor aborts on a panic; elsewhere it goes on
+                // up from here.
+                let counted = thread
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                for (kind, n) in counted {
+                    *exits.entry(kind).or_insert(0) += n;
+                }
+            }
+            exits
+        });
         let ended_ns = host_now_ns(libc::CLOCK_MONOTONIC);
-        let mut timeline = self.timeline(entered_ns, ended_ns);
-        let memory_mapped = self.memory.size();
-        let memory_limit = self.memory.limit();
-        let process_start_ns = self.clock.process_start_ns;
-        drop(preemptor);
+        let Shared {
+            console,
+            vcpus: set,
+            ..
+        } = shared;
+        let outcome = set
+            .into_ending()
+            .expect("the run loops end only when the VM ends")?;
+        let timeline = timeline(&memory, &layout, &clock, entered_ns, ended_ns);
+        let memory_mapped = memory.size();
+        let memory_limit = memory.limit();
         // Disarmed first: past its deadline SIGALRM repeats every 10 ms, and
-        // its handler writes to the vCPU's run page, which the teardown
+        // its handler writes to the vCPUs' run pages, which the teardown
         // unmaps (a late signal there faulted the monitor).
         drop(watchdog);
         // Tear down now, inside the timeline: destroying the VM is the
         // kernel's single largest cost after creating it.
-        drop(self);
-        timeline.torn_down_ns = host_now_ns(libc::CLOCK_MONOTONIC).saturating_sub(process_start_ns);
+        drop(memory);
+        drop(vcpus);
+        drop(vm);
+        let torn_down_ns =
+            host_now_ns(libc::CLOCK_MONOTONIC).saturating_sub(clock.process_start_ns);
         Ok(RunSummary {
             outcome,
-            timeline,
+            timeline: Timeline {
+                torn_down_ns,
+                ..timeline
+            },
             exits,
-            console_bytes: console.bytes,
+            console_bytes: console
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .bytes,
             memory_limit,
             memory_mapped,
+            vcpus: count,
         })
     }
+}
 
-    /// The time-slice timer, for images whose threads can be preempted.
-    fn preemptor(&self) -> Result<Option<Preemptor>, BootError> {
-        let threads = self.image.services.iter().any(|s| s == "threads");
-        match self.image.upcall {
-            Some(upcall) if threads => Preemptor::new(&self.vcpu, upcall, &self.layout)
-                .map(Some)
-                .map_err(BootError::TimeSlice),
-            _ => Ok(None),
+/// The vCPUs a boot gets: as many as asked (1 to `MAX_VCPUS`) for an
+/// image with threads, which can use them, one for any other.
+fn vcpu_count(image: &Image<'_>, asked: u32) -> u32 {
+    let threads = image.services.iter().any(|s| s == "threads");
+    if threads {
+        asked.clamp(1, MAX_VCPUS as u32)
+    } else {
+        1
+    }
+}
+
+/// One vCPU's thread: confines itself, waits for the guest to start the
+/// vCPU (but vCPU 0), and runs it until the VM stops.
+fn vcpu_thread(shared: &Shared<'_>, index: u32, vcpu: &mut VcpuFd, plan: &ThreadPlan) -> Exits {
+    let ready = prepare(shared, index, vcpu, plan).and_then(|preemptor| {
+        if index == 0 {
+            return Ok(Some(preemptor));
+        }
+        match shared.vcpus.wait_for_start(index) {
+            Some(entry) => start_other(shared, index, vcpu, plan, &entry).map(|()| Some(preemptor)),
+            None => Ok(None),
+        }
+    });
+    match ready {
+        Ok(Some(preemptor)) => run_loop::run(shared, index, vcpu, preemptor),
+        Ok(None) => Exits::new(),
+        Err(error) => {
+            shared.vcpus.finish(Err(error));
+            Exits::new()
         }
     }
+}
 
-    fn crash(&self, kind: CrashKind) -> Flow {
-        let registers = self
-            .vcpu
-            .get_regs()
-            .map(|r| Registers::from(&r))
-            .unwrap_or_default();
-        let thread = crashed_thread(&self.memory, &self.layout);
-        let report = CrashReport::build(kind, registers, true, self.image, &self.memory, thread);
-        Flow::Stop(Outcome::Crashed(Box::new(report)))
+/// What a vCPU thread does before any guest input reaches it: its signal
+/// masks and tick timer, then its seccomp filter (a filter binds the
+/// thread that installs it, and the timer cannot be created under it).
+fn prepare(
+    shared: &Shared<'_>,
+    index: u32,
+    vcpu: &mut VcpuFd,
+    plan: &ThreadPlan,
+) -> Result<Option<Preemptor>, BootError> {
+    if plan.signals {
+        signals::confine_to_kvm_run(vcpu).map_err(BootError::VcpuThreads)?;
     }
+    let area = boot_info::vcpu_area(shared.layout, index);
+    let preemptor = plan
+        .upcall
+        .map(|upcall| Preemptor::new(upcall, shared.layout, index, area))
+        .transpose()
+        .map_err(BootError::TimeSlice)?;
+    seccomp::restrict_to_run_loop(plan.needs).map_err(BootError::Seccomp)?;
+    shared
+        .vcpus
+        .enter(index, &raw mut vcpu.get_kvm_run().immediate_exit);
+    // SAFETY: gettid has no preconditions.
+    shared.stats.vcpu_thread(index, unsafe { libc::gettid() });
+    Ok(preemptor)
+}
 
-    fn timeline(&self, entered_ns: u64, ended_ns: u64) -> Timeline {
-        let stamps = guest_status(&self.memory, &self.layout);
-        let start = self.clock.process_start_ns;
-        let guest_ns =
-            |tsc: u64| (tsc != 0).then(|| self.clock.host_ns_at_tsc(tsc).saturating_sub(start));
-        Timeline {
-            setup_ns: entered_ns.saturating_sub(start),
-            guest_entry_ns: guest_ns(stamps.entry_tsc),
-            guest_main_ns: guest_ns(stamps.main_tsc),
-            end_ns: ended_ns.saturating_sub(start),
-            torn_down_ns: 0,
-        }
+/// Puts vCPU `index` where the guest's `StartVcpu` said, in vCPU 0's mode
+/// with its own descriptor tables and area. Done when it starts, not at
+/// boot: a program that never starts it pays none of these calls.
+fn start_other(
+    shared: &Shared<'_>,
+    index: u32,
+    vcpu: &mut VcpuFd,
+    plan: &ThreadPlan,
+    entry: &kvm_regs,
+) -> Result<(), BootError> {
+    if plan.tls {
+        vcpu.set_cpuid2(&cpu::thread_pointer_cpuid())
+            .map_err(|e| BootError::Kvm("set CPUID", e))?;
+    }
+    let tables = shared.layout.vcpu_tables(index);
+    let area = boot_info::vcpu_area(shared.layout, index);
+    vcpu.set_sregs(&cpu::other_vcpu_registers(&plan.boot_sregs, &tables, area))
+        .map_err(|e| BootError::Kvm("set special registers", e))?;
+    vcpu.set_regs(entry)
+        .map_err(|e| BootError::Kvm("set registers", e))?;
+    // With an in-kernel local APIC, KVM holds a vCPU other than the boot
+    // one until an INIT and start-up IPI; there are none here.
+    vcpu.set_mp_state(kvm_mp_state {
+        mp_state: KVM_MP_STATE_RUNNABLE,
+    })
+    .map_err(|e| BootError::Kvm("make the vCPU runnable", e))
+}
+
+/// The boot's timestamps: the guest's from its TSC stamps.
+fn timeline(
+    memory: &GuestMemory,
+    layout: &Layout,
+    clock: &GuestClock,
+    entered_ns: u64,
+    ended_ns: u64,
+) -> Timeline {
+    let stamps = guest_status(memory, layout);
+    let start = clock.process_start_ns;
+    let guest_ns = |tsc: u64| (tsc != 0).then(|| clock.host_ns_at_tsc(tsc).saturating_sub(start));
+    Timeline {
+        setup_ns: entered_ns.saturating_sub(start),
+        guest_entry_ns: guest_ns(stamps.entry_tsc),
+        guest_main_ns: guest_ns(stamps.main_tsc),
+        end_ns: ended_ns.saturating_sub(start),
+        torn_down_ns: 0,
     }
 }
 
 /// What the guest last recorded in its boot info (zeros if unreadable).
 pub fn guest_status(memory: &GuestMemory, layout: &Layout) -> GuestStatus {
-    let at = layout.boot_info.start + std::mem::offset_of!(BootInfo, guest) as u64;
+    let at = layout.boot_info.start + offset_of!(BootInfo, guest) as u64;
     memory.read_obj(at).unwrap_or_default()
 }
 
-/// The thread the guest last recorded as running, with its name: at most
-/// `THREAD_NAME_MAX` bytes up to a NUL, read from guest memory (none if
-/// unreadable or empty; the report escapes what it prints).
-pub fn crashed_thread(memory: &GuestMemory, layout: &Layout) -> CrashedThread {
-    let status = guest_status(memory, layout);
+/// The thread the guest last recorded as running on vCPU `index`, with
+/// its name: at most `THREAD_NAME_MAX` bytes up to a NUL, read from guest
+/// memory (none if unreadable or empty; the report escapes what it
+/// prints). The vCPU is named when the guest runs on `several`.
+pub fn crashed_thread(
+    memory: &GuestMemory,
+    layout: &Layout,
+    index: u32,
+    several: bool,
+) -> CrashedThread {
+    // Field by field: `VcpuArea` ends in padding, so it is not plain bytes.
+    let area = boot_info::vcpu_area(layout, index);
+    let field =
+        |offset: usize| -> u64 { memory.read_obj(area + offset as u64).unwrap_or_default() };
+    let thread = field(offset_of!(VcpuArea, thread));
+    let name_at = field(offset_of!(VcpuArea, thread_name));
     let mut bytes = [0u8; kiln_abi::boot::THREAD_NAME_MAX as usize];
-    let name = (status.thread_name.addr() != 0)
-        .then(|| {
-            memory
-                .read_exact(status.thread_name.addr(), &mut bytes)
-                .ok()
-        })
+    let name = (name_at != 0)
+        .then(|| memory.read_exact(name_at, &mut bytes).ok())
         .flatten()
         .map(|()| {
             let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
@@ -353,94 +456,23 @@ pub fn crashed_thread(memory: &GuestMemory, layout: &Layout) -> CrashedThread {
         })
         .filter(|name| !name.is_empty());
     CrashedThread {
-        id: status.thread,
+        id: thread,
         name,
+        vcpu: several.then_some(index),
     }
 }
 
-/// A VM exit, copied out of the vCPU's run page.
-enum Exit {
-    Io {
-        port: u16,
-        data: [u8; 8],
-        len: usize,
-    },
-    /// A read of the network device's registers, already answered.
-    MmioRead(Result<(), Violation>),
-    MmioWrite {
-        gpa: u64,
-        data: [u8; 8],
-        len: usize,
-    },
-    Interrupted,
-    Shutdown,
-    InternalError,
-    Other(String),
-}
-
-impl Exit {
-    fn kind(&self) -> &'static str {
-        match self {
-            Self::Io { port, .. } => kiln_abi::hypercall::Hypercall::from_port(*port)
-                .map_or("io (unknown port)", hypercall_name),
-            Self::MmioRead(_) => "net register read",
-            Self::MmioWrite { .. } => "net register write",
-            Self::Interrupted => "signal",
-            Self::Shutdown => "shutdown",
-            Self::InternalError => "internal error",
-            Self::Other(_) => "other",
-        }
-    }
-}
-
-fn hypercall_name(call: kiln_abi::hypercall::Hypercall) -> &'static str {
-    use kiln_abi::hypercall::Hypercall::*;
-    match call {
-        ConsoleWrite => "console write",
-        Exit => "exit",
-        Block => "block",
-        Panic => "panic",
-        Trap => "trap",
-        File => "file",
-        StdinRead => "stdin read",
-        GrowMemory => "grow memory",
-        _ => "unknown hypercall",
-    }
-}
-
-impl From<VcpuExit<'_>> for Exit {
-    fn from(exit: VcpuExit<'_>) -> Self {
-        match exit {
-            VcpuExit::IoOut(port, bytes) => {
-                let mut data = [0u8; 8];
-                let len = bytes.len().min(data.len());
-                data[..len].copy_from_slice(&bytes[..len]);
-                Self::Io {
-                    port,
-                    data,
-                    len: bytes.len(),
-                }
-            }
-            VcpuExit::Shutdown => Self::Shutdown,
-            VcpuExit::InternalError => Self::InternalError,
-            VcpuExit::IoIn(port, _) => Self::Other(format!("read from I/O port {port:#x}")),
-            VcpuExit::MmioWrite(gpa, bytes) => {
-                let mut data = [0u8; 8];
-                let len = bytes.len().min(data.len());
-                data[..len].copy_from_slice(&bytes[..len]);
-                Self::MmioWrite { gpa, data, len }
-            }
-            VcpuExit::Hlt => Self::Other("the guest halted".into()),
-            other => Self::Other(format!("{other:?}")),
-        }
-    }
-}
-
-/// An access to guest-physical memory that is neither RAM nor a device.
-fn unbacked(gpa: u64) -> Violation {
-    Violation::UnexpectedExit(format!(
-        "access to unbacked guest-physical address {gpa:#x}"
-    ))
+/// Makes every thread allocate from glibc's main arena. A thread's own
+/// arena grows with `mprotect` and, the first time it shrinks, reads
+/// `/proc/sys/vm/overcommit_memory`: neither is in the run loop's filter,
+/// and a vCPU thread allocates (a crash report above all). The main arena
+/// grows with `brk`. The monitor allocates little, so sharing it costs
+/// nothing measurable. Called before the vCPU threads start.
+fn one_malloc_arena() {
+    // SAFETY: mallopt only sets a malloc parameter; M_ARENA_MAX with a
+    // positive value is valid (a refusal leaves the default, no harm done
+    // but to the filter's allowlist, which a test run would show).
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
 }
 
 /// Makes a write past the host's file-size limit (`ulimit -f`,

@@ -2,9 +2,12 @@
 //!
 //! A guest spinning at CPL3 never exits to the monitor, so the deadline is
 //! enforced from outside: an `ITIMER_REAL` raises `SIGALRM`, whose
-//! handler sets the vCPU's `immediate_exit` flag and interrupts `KVM_RUN`
-//! (or a blocking sleep) with `EINTR`. Setting the flag as well closes the
-//! race where the signal lands just before the next `KVM_RUN`.
+//! handler sets every vCPU's `immediate_exit` flag and interrupts the
+//! `KVM_RUN` (or the wait) of the thread it lands on with `EINTR`. Setting
+//! the flags as well closes the race where the signal lands just before
+//! the next `KVM_RUN`. The process's signal goes to its main thread, the
+//! boot vCPU's, which does not block it; the vCPU thread that sees the
+//! timeout first stops the others ([`crate::vcpus`]).
 //!
 //! After the deadline the signal repeats every [`REPEAT`] until the
 //! watchdog is dropped: one signal interrupts only the call it lands in,
@@ -17,20 +20,25 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::time::Duration;
 
+use kiln_abi::boot::MAX_VCPUS;
+
 /// How often `SIGALRM` repeats once the deadline has passed.
 const REPEAT: Duration = Duration::from_millis(10);
 
 static FIRED: AtomicBool = AtomicBool::new(false);
-static IMMEDIATE_EXIT: AtomicPtr<u8> = AtomicPtr::new(ptr::null_mut());
+static IMMEDIATE_EXIT: [AtomicPtr<u8>; MAX_VCPUS] =
+    [const { AtomicPtr::new(ptr::null_mut()) }; MAX_VCPUS];
 
 extern "C" fn on_alarm(_signal: libc::c_int) {
     FIRED.store(true, Ordering::SeqCst);
-    let flag = IMMEDIATE_EXIT.load(Ordering::SeqCst);
-    if !flag.is_null() {
-        // SAFETY: `flag` points into the vCPU's kvm_run page, which `Watchdog`
-        // keeps registered only while that page is mapped (it clears the
-        // pointer on drop, before the vCPU goes away).
-        unsafe { flag.write_volatile(1) };
+    for flag in &IMMEDIATE_EXIT {
+        let flag = flag.load(Ordering::SeqCst);
+        if !flag.is_null() {
+            // SAFETY: `flag` points into a vCPU's kvm_run page, which
+            // `Watchdog` keeps registered only while that page is mapped (it
+            // clears the pointers on drop, before the vCPUs go away).
+            unsafe { flag.write_volatile(1) };
+        }
     }
 }
 
@@ -38,10 +46,13 @@ extern "C" fn on_alarm(_signal: libc::c_int) {
 pub struct Watchdog(());
 
 impl Watchdog {
-    /// Arms the timer. `immediate_exit` is the vCPU's `kvm_run.immediate_exit`
-    /// byte, which must stay mapped until the watchdog is dropped.
-    pub fn arm(timeout: Duration, immediate_exit: *mut u8) -> io::Result<Self> {
-        IMMEDIATE_EXIT.store(immediate_exit, Ordering::SeqCst);
+    /// Arms the timer. `immediate_exit` holds each vCPU's
+    /// `kvm_run.immediate_exit` byte (at most `MAX_VCPUS`), which must stay
+    /// mapped until the watchdog is dropped.
+    pub fn arm(timeout: Duration, immediate_exit: &[*mut u8]) -> io::Result<Self> {
+        for (slot, &flag) in IMMEDIATE_EXIT.iter().zip(immediate_exit) {
+            slot.store(flag, Ordering::SeqCst);
+        }
         // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value.
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
         action.sa_sigaction = on_alarm as extern "C" fn(libc::c_int) as usize;
@@ -67,7 +78,9 @@ impl Drop for Watchdog {
     fn drop(&mut self) {
         // A failure to disarm only risks a late SIGALRM that finds no flag to set.
         let _ = set_timer(Duration::ZERO);
-        IMMEDIATE_EXIT.store(ptr::null_mut(), Ordering::SeqCst);
+        for slot in &IMMEDIATE_EXIT {
+            slot.store(ptr::null_mut(), Ordering::SeqCst);
+        }
     }
 }
 

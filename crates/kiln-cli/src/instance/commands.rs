@@ -399,6 +399,8 @@ struct Stats {
     status: Status,
     /// CPU time the monitor has used (guest and monitor), in seconds.
     cpu_seconds: Option<f64>,
+    /// CPU time of each running vCPU's thread: (vCPU, seconds).
+    vcpu_cpu_seconds: Vec<(u32, f64)>,
     /// Host memory of the monitor: its own pages and the guest pages touched.
     memory_bytes: Option<u64>,
     guest_memory_bytes: u64,
@@ -426,6 +428,13 @@ pub fn stats(keys: &[String], format: Format) -> Outcome {
             id: instance.id.clone(),
             status: state.status,
             cpu_seconds: pid.and_then(proc::cpu_seconds),
+            vcpu_cpu_seconds: pid.map_or_else(Vec::new, |pid| {
+                counters
+                    .vcpu_threads
+                    .iter()
+                    .filter_map(|&(vcpu, tid)| Some((vcpu, proc::thread_cpu_seconds(pid, tid)?)))
+                    .collect()
+            }),
             memory_bytes: pid.and_then(proc::resident_bytes),
             guest_memory_bytes: instance.config.memory,
             exits: counters.exits.into_iter().filter(|(_, n)| *n > 0).collect(),
@@ -447,6 +456,14 @@ pub fn stats(keys: &[String], format: Format) -> Outcome {
             "  cpu {cpu}, memory {memory} (guest memory {})",
             human_size(s.guest_memory_bytes)
         );
+        if !s.vcpu_cpu_seconds.is_empty() {
+            let vcpus: Vec<String> = s
+                .vcpu_cpu_seconds
+                .iter()
+                .map(|(vcpu, seconds)| format!("vCPU {vcpu} {seconds:.2} s"))
+                .collect();
+            say!("  cpu by vCPU: {}", vcpus.join(", "));
+        }
         let exits: Vec<String> = s.exits.iter().map(|(k, n)| format!("{k} {n}")).collect();
         say!(
             "  exits: {}",

@@ -10,9 +10,20 @@ pub fn is_root() -> bool {
 /// The fields of `/proc/PID/stat` after the command name (which may itself
 /// hold spaces and parentheses).
 fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    fields_after_name(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// The fields of a `stat` line after the command name.
+fn fields_after_name(stat: &str) -> Option<Vec<String>> {
     let after_name = stat.rsplit_once(')')?.1;
     Some(after_name.split_whitespace().map(String::from).collect())
+}
+
+/// CPU seconds (user + system) from a `stat` line's fields.
+fn fields_cpu_seconds(fields: &[String]) -> Option<f64> {
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports in USER_HZ, 100 on every architecture Kiln runs on.
+    Some(ticks as f64 / 100.0)
 }
 
 /// When process `pid` started (clock ticks since boot), to tell it from a
@@ -38,10 +49,14 @@ pub fn is_alive(pid: u32, started: u64) -> bool {
 
 /// CPU time (user + system) process `pid` has used, in seconds.
 pub fn cpu_seconds(pid: u32) -> Option<f64> {
-    let fields = stat_fields(pid)?;
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // Linux reports in USER_HZ, 100 on every architecture Kiln runs on.
-    Some(ticks as f64 / 100.0)
+    fields_cpu_seconds(&stat_fields(pid)?)
+}
+
+/// CPU time (user + system) thread `tid` of process `pid` has used, in
+/// seconds.
+pub fn thread_cpu_seconds(pid: u32, tid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+    fields_cpu_seconds(&fields_after_name(&stat)?)
 }
 
 /// Resident memory of process `pid`, in bytes: for a monitor, its own

@@ -21,6 +21,9 @@ pub(super) fn start(args: &RunArgs, image: &Path, volumes: &[VolumeSpec]) -> Out
     // The supervisor runs `kiln run` with these arguments later, from
     // another directory and environment: everything is spelled out.
     let mut run_args = vec![format!("--memory={}M", args.memory >> 20)];
+    if let Some(cpus) = args.cpus {
+        run_args.push(format!("--cpus={cpus}"));
+    }
     for entry in guest_env(&args.env)? {
         run_args.push(format!("--env={entry}"));
     }

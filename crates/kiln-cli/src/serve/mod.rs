@@ -28,7 +28,7 @@ use signal_hook::iterator::Signals;
 
 use crate::exit_code::{Failure, HOST, IMAGE, USAGE};
 use crate::guest_build::{self, Verbosity};
-use crate::units::{parse_duration, parse_memory};
+use crate::units::{parse_cpus, parse_duration, parse_memory};
 use crate::{BuildOptions, Outcome};
 
 /// Arguments of `kiln serve`.
@@ -65,6 +65,10 @@ pub struct ServeArgs {
     /// Each instance's guest memory limit, e.g. 512M or 1G.
     #[arg(short = 'm', long, default_value = "3G", value_parser = parse_memory)]
     memory: u64,
+    /// Each instance's vCPUs, 1 to 16 (default: the host's CPUs, at most
+    /// 16); see `kiln run --cpus`.
+    #[arg(long, value_name = "N", value_parser = parse_cpus)]
+    cpus: Option<u32>,
     /// Set a guest environment variable: KEY=VALUE, or KEY to pass the host's value.
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
@@ -104,6 +108,7 @@ pub fn serve(args: ServeArgs) -> Outcome {
         format!("--memory={}", args.memory),
         format!("--net={}", args.net),
     ];
+    run_args.extend(args.cpus.map(|cpus| format!("--cpus={cpus}")));
     run_args.extend(args.env.iter().map(|e| format!("--env={e}")));
     run_args.extend(args.volumes.iter().map(|v| format!("--volume={v}")));
     run_args.push(image.to_string_lossy().into_owned());

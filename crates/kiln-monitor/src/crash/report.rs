@@ -265,6 +265,33 @@ pub struct CrashedThread {
     pub id: u64,
     /// Its name, if it has one (`pthread_setname_np`; std names its threads).
     pub name: Option<String>,
+    /// The vCPU it ran on, named when the guest runs on more than one.
+    pub vcpu: Option<u32>,
+}
+
+impl fmt::Display for CrashedThread {
+    /// " (thread 3 'worker' on vCPU 1)", or as much of it as is known;
+    /// nothing for a program without threads on one vCPU.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let on = |f: &mut fmt::Formatter<'_>| match self.vcpu {
+            Some(vcpu) => write!(f, " on vCPU {vcpu}"),
+            None => Ok(()),
+        };
+        match (&self.name, self.id, self.vcpu) {
+            (_, 0, None) => Ok(()),
+            (_, 0, Some(vcpu)) => write!(f, " (vCPU {vcpu})"),
+            (Some(name), id, _) => {
+                write!(f, " (thread {id} '{}'", Printable::line(name))?;
+                on(f)?;
+                write!(f, ")")
+            }
+            (None, id, _) => {
+                write!(f, " (thread {id}")?;
+                on(f)?;
+                write!(f, ")")
+            }
+        }
+    }
 }
 
 impl CrashReport {
@@ -335,13 +362,7 @@ impl fmt::Display for CrashReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.kind)?;
         if let Some(function) = self.function() {
-            write!(f, "  in {}", Printable::line(function))?;
-            match (&self.thread.name, self.thread.id) {
-                (_, 0) => {}
-                (Some(name), id) => write!(f, " (thread {id} '{}')", Printable::line(name))?,
-                (None, id) => write!(f, " (thread {id})")?,
-            }
-            writeln!(f)?;
+            writeln!(f, "  in {}{}", Printable::line(function), self.thread)?;
         }
         let r = &self.registers;
         writeln!(f, "registers:")?;
@@ -437,5 +458,36 @@ impl From<&TrapFrame> for Registers {
             r15: t.r15,
             rip: t.rip,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_crashed_thread_is_named_with_its_vcpu_when_there_are_several() {
+        let thread = |id, name: Option<&str>, vcpu| {
+            CrashedThread {
+                id,
+                name: name.map(Into::into),
+                vcpu,
+            }
+            .to_string()
+        };
+        assert_eq!(thread(0, None, None), "");
+        assert_eq!(thread(2, None, None), " (thread 2)");
+        assert_eq!(thread(2, Some("worker"), None), " (thread 2 'worker')");
+        assert_eq!(
+            thread(3, Some("worker"), Some(1)),
+            " (thread 3 'worker' on vCPU 1)"
+        );
+        assert_eq!(thread(1, None, Some(0)), " (thread 1 on vCPU 0)");
+        assert_eq!(thread(0, None, Some(2)), " (vCPU 2)");
+        assert_eq!(
+            thread(4, Some("\x1b[2Jx"), Some(1)),
+            " (thread 4 '\\u{1b}[2Jx' on vCPU 1)",
+            "guest text is escaped"
+        );
     }
 }

@@ -22,7 +22,8 @@ pub(super) fn write(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> 
         len: args.len,
         max: CONSOLE_WRITE_MAX,
     };
-    let console = &mut *ctx.console;
+    let mut console = crate::vcpus::lock(ctx.console);
+    let console = &mut *console;
     read_buffer(ctx.memory, call, buffer, &mut console.scratch)?;
     // A host stream that is gone (a closed pipe) drops the guest's output
     // rather than ending it: the guest cannot do anything about it.

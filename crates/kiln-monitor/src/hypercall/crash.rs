@@ -26,7 +26,12 @@ pub(super) fn panic(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> 
     let kind = CrashKind::Panic {
         message: String::from_utf8_lossy(&message).into_owned(),
     };
-    let thread = crate::vm::crashed_thread(ctx.memory, ctx.layout);
+    let thread = crate::vm::crashed_thread(
+        ctx.memory,
+        ctx.layout,
+        ctx.vcpu_index,
+        ctx.vcpus.several_started(),
+    );
     Ok(stop(CrashReport::build(
         kind, registers, false, ctx.image, ctx.memory, thread,
     )))
@@ -44,7 +49,12 @@ pub(super) fn trap(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
         }
         None => CrashKind::exception(&frame, cr2, ctx.layout),
     };
-    let thread = crate::vm::crashed_thread(ctx.memory, ctx.layout);
+    let thread = crate::vm::crashed_thread(
+        ctx.memory,
+        ctx.layout,
+        ctx.vcpu_index,
+        ctx.vcpus.several_started(),
+    );
     Ok(stop(CrashReport::build(
         kind, registers, true, ctx.image, ctx.memory, thread,
     )))

@@ -27,8 +27,9 @@ const CALL: Hypercall = Hypercall::File;
 pub(super) fn file(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
     let args: FileArgs = ctx.args(CALL, gpa)?;
     let op = FileOp::from_number(args.op).ok_or(Violation::UnknownFileOp(args.op))?;
-    serve_pending(ctx.memory, ctx.volumes, ctx.stats, &args)?;
-    let result = match serve(ctx.memory, ctx.volumes, ctx.stats, op, &args)? {
+    let mut volumes = crate::vcpus::lock(ctx.volumes);
+    serve_pending(ctx.memory, &mut volumes, ctx.stats, &args)?;
+    let result = match serve(ctx.memory, &mut volumes, ctx.stats, op, &args)? {
         Answer::Opened(handle) => {
             write(
                 ctx.memory,

@@ -8,8 +8,7 @@ const CALL: Hypercall = Hypercall::GrowMemory;
 
 pub(super) fn grow(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
     let mut args: GrowMemoryArgs = ctx.args(CALL, gpa)?;
-    let grown = ctx
-        .growth
+    let grown = crate::vcpus::lock(ctx.growth)
         .grow(ctx.vm, ctx.memory, ctx.layout, args.at_least)
         .map_err(|e| Violation::Grow(e.to_string()))?;
     let usable = grown.unwrap_or(0..0);

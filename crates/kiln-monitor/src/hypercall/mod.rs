@@ -12,6 +12,9 @@ mod file;
 mod memory;
 mod stdin;
 mod time;
+mod vcpu;
+
+use std::sync::Mutex;
 
 use kiln_abi::hypercall::Hypercall;
 use kvm_ioctls::{VcpuFd, VmFd};
@@ -21,6 +24,7 @@ use crate::clock::GuestClock;
 use crate::image::Image;
 use crate::layout::Layout;
 use crate::memory::{GuestAccessError, GuestMemory};
+use crate::vcpus::VcpuSet;
 use crate::volume::Volumes;
 
 pub use console::Console;
@@ -108,9 +112,34 @@ pub enum Violation {
     /// a slot): the guest asked properly, but nothing can be promised.
     #[error("GrowMemory hypercall: {0}")]
     Grow(String),
+    /// `StartVcpu` or `WakeVcpu` naming a vCPU the VM does not have (or,
+    /// for `StartVcpu`, the boot vCPU).
+    #[error("{}", no_such_vcpu(*call, *index, *count))]
+    NoSuchVcpu {
+        /// The call.
+        call: Hypercall,
+        /// The index given.
+        index: u32,
+        /// The VM's vCPUs.
+        count: u32,
+    },
+    /// `StartVcpu` for a vCPU that was started already.
+    #[error("StartVcpu hypercall: vCPU {0} was started already; each vCPU starts once")]
+    VcpuStarted(u32),
     /// A VM exit no Kiln guest causes.
     #[error("unexpected VM exit: {0}")]
     UnexpectedExit(String),
+}
+
+/// The line for a call naming a vCPU it cannot: `StartVcpu` takes the
+/// vCPUs after the boot one, `WakeVcpu` any.
+fn no_such_vcpu(call: Hypercall, index: u32, count: u32) -> String {
+    let first = u32::from(call == Hypercall::StartVcpu);
+    let valid = match count.checked_sub(1) {
+        Some(last) if last >= first => format!("{first} to {last}"),
+        _ => "none: the VM has one vCPU".into(),
+    };
+    format!("{call:?} hypercall: no vCPU {index} to name here (valid: {valid})")
 }
 
 /// What the run loop does after a hypercall.
@@ -122,12 +151,18 @@ pub enum Flow {
     Stop(Outcome),
 }
 
-/// What hypercall handlers may use.
+/// What hypercall handlers may use. The state the vCPUs share is behind
+/// one lock per device, so no call holds another's lock, and `Block` holds
+/// none while it waits.
 pub struct Context<'a> {
     /// Guest memory.
     pub memory: &'a GuestMemory,
-    /// The vCPU (for register reads in crash reports).
+    /// The vCPU that made the call (for register reads in crash reports).
     pub vcpu: &'a VcpuFd,
+    /// Its index.
+    pub vcpu_index: u32,
+    /// All the VM's vCPUs (starting and waking them).
+    pub vcpus: &'a VcpuSet,
     /// The image (for symbolizing crash reports).
     pub image: &'a Image<'a>,
     /// This boot's layout.
@@ -135,19 +170,19 @@ pub struct Context<'a> {
     /// Guest/host time mapping.
     pub clock: &'a GuestClock,
     /// The host side of the console.
-    pub console: &'a mut Console,
+    pub console: &'a Mutex<Console>,
     /// Live counters for `kiln stats`.
     pub stats: &'a crate::stats::LiveStats,
     /// Host volumes and the guest's open files.
-    pub volumes: &'a mut Volumes,
+    pub volumes: &'a Mutex<Volumes>,
     /// The network device, if the VM has one.
-    pub net: Option<&'a mut crate::net::NetDevice>,
+    pub net: Option<&'a Mutex<crate::net::NetDevice>>,
     /// The guest's stdin.
     pub stdin: crate::stdin::HostStdin,
     /// The VM (for new memory slots).
     pub vm: &'a VmFd,
     /// The memory mapped beyond the boot's.
-    pub growth: &'a mut crate::growth::Growth,
+    pub growth: &'a Mutex<crate::growth::Growth>,
 }
 
 impl Context<'_> {
@@ -202,6 +237,8 @@ pub fn dispatch(ctx: &mut Context<'_>, port: u16, data: &[u8]) -> Result<Flow, V
         Hypercall::OutOfMemory => exit::out_of_memory(ctx, gpa),
         Hypercall::StdinRead => stdin::read(ctx, gpa),
         Hypercall::GrowMemory => memory::grow(ctx, gpa),
+        Hypercall::StartVcpu => vcpu::start(ctx, gpa),
+        Hypercall::WakeVcpu => vcpu::wake(ctx, gpa),
         _ => Err(Violation::UnknownPort(port)),
     }
 }

@@ -27,7 +27,9 @@ pub(super) fn read(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
         let guard = slice.ptr_guard_mut();
         // SAFETY: `guard` points at `slice.len()` bytes of guest memory's
         // host mapping, bounds-checked above, which lives as long as
-        // `ctx.memory`; the guest's only vCPU is stopped in this exit.
+        // `ctx.memory`. The calling vCPU is stopped in this exit; another
+        // may touch the same bytes meanwhile, which only gives the guest
+        // mixed bytes in its own buffer, as a racing thread would on Linux.
         unsafe { ctx.stdin.read(guard.as_ptr(), slice.len()) }
     };
     args.result = result;

@@ -1,31 +1,46 @@
 //! `Block`: idle the vCPU until a guest deadline, without spinning, or
-//! until a frame arrives for the network device or stdin becomes readable.
+//! until a frame arrives for the network device, stdin becomes readable,
+//! or another vCPU wakes this one. Every vCPU may block at once: the wait
+//! holds no lock.
 
 use kiln_abi::hypercall::{BlockArgs, Hypercall, wait};
 
 use super::{Context, Flow, Violation};
-use crate::clock::{host_now_ns, sleep_until};
+use crate::net::BlockPlan;
+use crate::vcpus::lock;
 
 pub(super) fn block(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
     let mut args: BlockArgs = ctx.args(Hypercall::Block, gpa)?;
     let deadline = ctx.clock.host_ns_at_guest_ns(args.deadline_ns);
     let wants_stdin = args.wait & wait::STDIN != 0;
     let stdin = ctx.stdin.wait_fd().filter(|_| wants_stdin);
-    // One wait per call: on a signal (the timeout) the guest is resumed and
-    // the run loop sees the watchdog; a guest whose deadline is not reached
-    // simply blocks again.
+    let index = ctx.vcpu_index;
+    // One wait per call: on a signal (the timeout) or a wake the guest is
+    // resumed and the run loop sees whether the VM is stopping; a guest
+    // whose deadline is not reached simply blocks again.
     let stdin_ready = if wants_stdin && stdin.is_none() {
         // An empty stdin is always at end of file: nothing to wait for.
         true
-    } else if let Some(net) = ctx.net.as_deref_mut() {
-        net.block(ctx.memory, deadline, stdin)?
-    } else if stdin.is_some() {
-        crate::stdin::wait(stdin, None, deadline).0
     } else {
-        if deadline > host_now_ns(libc::CLOCK_MONOTONIC) {
-            sleep_until(deadline);
+        let plan = match ctx.net {
+            Some(net) => lock(net).before_block(ctx.memory, index)?,
+            None => BlockPlan::Poll(None),
+        };
+        match plan {
+            BlockPlan::Return => false,
+            BlockPlan::Poll(frames) => {
+                let wake = Some(ctx.vcpus.wake_fd(index));
+                let [stdin_ready, frames_ready, woken] =
+                    crate::wait::until([stdin, frames, wake], deadline);
+                if let Some(net) = ctx.net.filter(|_| frames_ready) {
+                    lock(net).after_block(ctx.memory, index)?;
+                }
+                if woken {
+                    ctx.vcpus.take_wake(index);
+                }
+                stdin_ready
+            }
         }
-        false
     };
     args.ready = if stdin_ready { wait::STDIN } else { 0 };
     ctx.memory

@@ -14,7 +14,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 pub const MAX_FRAME: usize = 65536 + 14;
 
 /// A host-side link for the device's frames.
-pub trait Backend {
+pub trait Backend: Send {
     /// The descriptor that becomes readable when a frame arrives.
     fn fd(&self) -> RawFd;
     /// Sends one frame, or queues it until [`flush`](Self::flush). A frame

@@ -28,10 +28,10 @@ pub mod tap;
 mod tests;
 
 use std::io;
+use std::os::fd::RawFd;
 
 use kiln_abi::net::MMIO_BASE;
 
-use crate::clock::{host_now_ns, sleep_until};
 use crate::memory::GuestMemory;
 use backend::{Backend, MAX_FRAME};
 use mmio::{Action, Misuse, QUEUES, Registers, STATUS_DRIVER_OK};
@@ -98,10 +98,10 @@ pub struct NetDevice {
     backend: Option<Box<dyn Backend>>,
     /// Transmit chains are gathered here.
     scratch: Vec<u8>,
-    /// Frames were put in receive buffers since the guest last blocked.
-    /// The guest may have looked at its ring before the exit that filled
-    /// it, so its next `Block` must not sleep past them.
-    unseen: bool,
+    /// One bit per vCPU: frames were put in receive buffers since that
+    /// vCPU last blocked. The guest may have looked at its ring before the
+    /// exit that filled it, so no vCPU's next `Block` may sleep past them.
+    unseen: u32,
     /// Frame bytes the guest has received and sent, for `kiln stats`.
     totals: [u64; 2],
 }
@@ -135,7 +135,7 @@ impl NetDevice {
             queues: [None, None],
             backend: Some(backend),
             scratch: Vec::with_capacity(HEADER_LEN + MAX_FRAME),
-            unseen: false,
+            unseen: 0,
             totals: [0; 2],
         }
     }
@@ -248,25 +248,27 @@ impl NetDevice {
             link_down(link, &error);
         }
         registers.set_link(link.as_ref().is_some_and(|backend| backend.ready()));
-        self.unseen |= delivered > 0;
+        if delivered > 0 {
+            self.unseen = u32::MAX;
+        }
         Ok(delivered)
     }
 
-    /// The `Block` hypercall with a network device: delivers waiting frames
-    /// and returns at once if there were any, or if frames were delivered
-    /// at other exits since the last `Block`; otherwise sleeps until the
-    /// deadline (host `CLOCK_MONOTONIC` ns) or a frame arrives for a posted
-    /// buffer, or `stdin` (if given) is readable, then delivers it. A
-    /// signal (the watchdog) ends the wait. Returns whether stdin is ready.
-    pub fn block(
+    /// The first half of vCPU `vcpu`'s `Block`, under the device's lock:
+    /// delivers waiting frames, and says to return at once if there were
+    /// any, or if frames were delivered at other exits since that vCPU's
+    /// last `Block`; otherwise, which descriptor to poll for a frame (the
+    /// backend's, when a receive buffer is posted).
+    pub fn before_block(
         &mut self,
         memory: &GuestMemory,
-        deadline_ns: u64,
-        stdin: Option<std::os::fd::RawFd>,
-    ) -> Result<bool, NetViolation> {
+        vcpu: u32,
+    ) -> Result<BlockPlan, NetViolation> {
         self.receive(memory)?;
-        if std::mem::take(&mut self.unseen) {
-            return Ok(false);
+        let bit = 1 << vcpu;
+        if self.unseen & bit != 0 {
+            self.unseen &= !bit;
+            return Ok(BlockPlan::Return);
         }
         let listening = match (live(&self.registers, &mut self.queues[RX]), &self.backend) {
             (Some(rx), Some(backend)) => rx
@@ -278,19 +280,15 @@ impl NetDevice {
                 .then(|| backend.fd()),
             _ => None,
         };
-        if listening.is_none() && stdin.is_none() {
-            // Nowhere to put a frame: only the deadline can wake the guest.
-            if deadline_ns > host_now_ns(libc::CLOCK_MONOTONIC) {
-                sleep_until(deadline_ns);
-            }
-            return Ok(false);
-        }
-        let (stdin_ready, frames) = crate::stdin::wait(stdin, listening, deadline_ns);
-        if frames {
-            self.receive(memory)?;
-            self.unseen = false;
-        }
-        Ok(stdin_ready)
+        Ok(BlockPlan::Poll(listening))
+    }
+
+    /// The second half, when the wait saw the backend readable: delivers
+    /// the frames to vCPU `vcpu`, whose `Block` returns now.
+    pub fn after_block(&mut self, memory: &GuestMemory, vcpu: u32) -> Result<(), NetViolation> {
+        self.receive(memory)?;
+        self.unseen &= !(1 << vcpu);
+        Ok(())
     }
 
     /// Sends the frames the transmit queue holds, in one batch.
@@ -334,6 +332,15 @@ impl NetDevice {
         }
         Ok(())
     }
+}
+
+/// What a `Block` does about the network device.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BlockPlan {
+    /// Return at once: the guest has frames it has not seen.
+    Return,
+    /// Wait, polling this descriptor for frames, if any.
+    Poll(Option<RawFd>),
 }
 
 /// The queue, if the driver has started it and the whole device.
