@@ -17,11 +17,12 @@ use common::{Server, free_port, http_get, image, run_image, start_server};
 const BODY: &str = "Hello from Kiln!\n";
 
 /// Boots http-hello (release) with guest port 80 published on `port`, in
-/// the default memory, and waits until it says it is listening.
+/// the default memory and vCPUs (tokio starts a worker per vCPU), and waits
+/// until it says it is listening.
 fn start_hello(port: u16) -> Server {
     let image = image("examples/http-hello", true);
     let publish = format!("{port}:80");
-    let flags = ["--memory", "8M", "--timeout", "60s", "-p", &publish];
+    let flags = ["--timeout", "60s", "-p", &publish];
     start_server(&image, &flags, "http-hello: listening on port 80")
 }
 

@@ -44,7 +44,10 @@ pub extern "Rust" fn __kiln_libc_start() -> ! {
     }
     // SAFETY: a fresh TCB that lives as long as the program.
     unsafe { thread::install(tcb) };
-    kiln_libos::sched::set_reaper(thread::destroy);
+    kiln_libos::sched::set_thread_pointers(
+        || thread::create(&kiln_libos::platform::boot_info().tls) as u64,
+        thread::destroy,
+    );
     let argc = boot.argc as CInt;
     let argv = boot.argv.addr() as *const *const c_char;
     let envp = boot.envp.addr() as *const *const c_char;

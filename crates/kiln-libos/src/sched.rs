@@ -303,6 +303,10 @@ struct Scheduler {
     ids_issued: u32,
     /// Releases a finished thread's thread pointer (its TLS block).
     reaper: Option<fn(u64)>,
+    /// Makes a thread pointer for an idle context (0 when it cannot): the
+    /// idle loop allocates (polling the network), and in a program on the
+    /// C library every allocation finds its thread's record through `%fs`.
+    maker: Option<fn() -> u64>,
     /// vCPUs idling in the monitor with nothing to run.
     idling: u32,
     /// vCPUs that [`unlock`] must wake (work was queued for them).
@@ -332,6 +336,7 @@ static SCHED: Global = Global {
         stacks: [None; STACK_CACHE],
         ids_issued: 0,
         reaper: None,
+        maker: None,
         idling: 0,
         to_wake: 0,
         to_arm: 0,
@@ -486,11 +491,13 @@ fn put_stack(s: &mut Scheduler, stack: Stack) {
     };
 }
 
-/// Sets the function that releases a finished thread's thread pointer.
-pub fn set_reaper(reaper: fn(u64)) {
+/// Sets the functions that make a thread pointer (a TLS block) for a
+/// vCPU's idle context and release a finished thread's.
+pub fn set_thread_pointers(make: fn() -> u64, release: fn(u64)) {
     let _section = NoPreempt::new();
     let s = lock();
-    s.reaper = Some(reaper);
+    s.maker = Some(make);
+    s.reaper = Some(release);
     unlock(s);
 }
 
@@ -620,9 +627,16 @@ extern "C" fn vcpu_main(cpu: usize) -> ! {
     // Never dropped: the idle context always runs with preemption disabled.
     core::mem::forget(NoPreempt::new());
     let s = lock();
-    let idle = allocate(Thread::new(State::Idle, 0, 0, None));
+    let tp = s.maker.map_or(0, |make| make());
+    let idle = allocate(Thread::new(State::Idle, 0, tp, None));
     if idle.is_null() {
         platform::report_panic(b"kiln: no memory for a vCPU's idle context");
+    }
+    if tp != 0 {
+        // SAFETY: only sets this vCPU's %fs base; the monitor enables
+        // FSGSBASE for images that use thread-local storage, the only ones
+        // with a thread-pointer maker (the C library's).
+        unsafe { core::arch::asm!("wrfsbase {}", in(reg) tp, options(nostack, preserves_flags)) };
     }
     // SAFETY: the fresh record.
     unsafe {
@@ -1027,6 +1041,7 @@ fn idle_context(s: &mut Scheduler, cpu: usize) -> *mut Thread {
     let layout = Layout::from_size_align(IDLE_STACK, STACK_ALIGN).expect("a valid layout");
     // SAFETY: a non-zero-sized layout.
     let base = NonNull::new(unsafe { HEAP.alloc(layout) });
+    let tp = s.maker.map_or(0, |make| make());
     let idle = base.map_or(ptr::null_mut(), |base| {
         let stack = Stack {
             base,
@@ -1034,7 +1049,7 @@ fn idle_context(s: &mut Scheduler, cpu: usize) -> *mut Thread {
             guard_size: 0,
             guarded_on: 0,
         };
-        let idle = allocate(Thread::new(State::Idle, 0, 0, None));
+        let idle = allocate(Thread::new(State::Idle, 0, tp, None));
         if !idle.is_null() {
             // SAFETY: the fresh record and its fresh stack.
             unsafe {

@@ -173,6 +173,10 @@ fn step(
             let mut net = lock(net);
             let received = net.receive(memory);
             shared.stats.network(net.totals());
+            drop(net);
+            if matches!(received, Ok(delivered) if delivered > 0) {
+                shared.vcpus.wake_blocked(index);
+            }
             received.map(|_| Flow::Continue).map_err(Violation::from)
         }
         (flow, _) => flow,

@@ -22,10 +22,14 @@ pub(super) fn block(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> 
         // An empty stdin is always at end of file: nothing to wait for.
         true
     } else {
+        // Marked before the device is looked at: frames another vCPU's
+        // exit delivers from then on come with a wake.
+        ctx.vcpus.set_blocked(index, true);
         let plan = match ctx.net {
-            Some(net) => lock(net).before_block(ctx.memory, index)?,
-            None => BlockPlan::Poll(None),
+            Some(net) => lock(net).before_block(ctx.memory, index),
+            None => Ok(BlockPlan::Poll(None)),
         };
+        let plan = plan.inspect_err(|_| ctx.vcpus.set_blocked(index, false))?;
         match plan {
             BlockPlan::Return => false,
             BlockPlan::Poll(frames) => {
@@ -42,6 +46,7 @@ pub(super) fn block(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> 
             }
         }
     };
+    ctx.vcpus.set_blocked(index, false);
     args.ready = if stdin_ready { wait::STDIN } else { 0 };
     ctx.memory
         .write_obj(args, gpa)
