@@ -389,3 +389,42 @@ fn an_instance_is_its_own_host_unless_told_otherwise() {
         );
     }
 }
+
+/// `kiln stats` shows the CPU time of each vCPU of a running instance:
+/// busy threads on two vCPUs keep both busy.
+#[test]
+fn stats_show_the_cpu_time_of_each_vcpu() {
+    let kiln = Kiln::new("vcpu-stats");
+    let smp = image("tests/guests/std-smp", false);
+    kiln.detach(
+        &smp,
+        &["--name", "busy", "--cpus", "2", "--timeout", "60s"],
+        &["busy", "30"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !kiln.ok(&["logs", "busy"]).contains("busy\n") {
+        assert!(Instant::now() < deadline, "the instance never got busy");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let stats: serde_json::Value =
+        serde_json::from_str(&kiln.ok(&["stats", "--format", "json", "busy"])).expect("JSON");
+    let per_vcpu = stats[0]["vcpu_cpu_seconds"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no per-vCPU CPU time: {stats}"))
+        .clone();
+    assert_eq!(per_vcpu.len(), 2, "{stats}");
+    for (index, entry) in per_vcpu.iter().enumerate() {
+        assert_eq!(entry[0].as_u64(), Some(index as u64), "{stats}");
+        assert!(
+            entry[1].as_f64().is_some_and(|seconds| seconds >= 0.2),
+            "vCPU {index} barely ran: {stats}"
+        );
+    }
+    let text = kiln.ok(&["stats", "busy"]);
+    assert!(
+        text.contains("vCPU 0 ") && text.contains("vCPU 1 "),
+        "{text}"
+    );
+    kiln.ok(&["stop", "busy"]);
+}

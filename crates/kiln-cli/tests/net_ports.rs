@@ -279,16 +279,7 @@ const BODY: &str = "Hello from Kiln!\n";
 fn start_hello(port: u16) -> Server {
     let image = image("examples/http-hello", true);
     let publish = format!("127.0.0.1:{port}:80");
-    let flags = [
-        "--memory",
-        "8M",
-        "--timeout",
-        "120s",
-        "--net",
-        "ports",
-        "-p",
-        &publish,
-    ];
+    let flags = ["--timeout", "120s", "--net", "ports", "-p", &publish];
     start_server(&image, &flags, "http-hello: listening on port 80")
 }
 

@@ -111,8 +111,12 @@ fn bad_host_names_are_usage_errors() {
 }
 
 #[test]
-fn kiln_has_no_terminal_one_cpu_its_own_memory_and_read_only_system_files() {
-    let kiln = run_image(&image(GUEST, false), &["--memory", "16M"], &["kiln"]);
+fn kiln_has_no_terminal_its_vcpus_its_own_memory_and_read_only_system_files() {
+    let kiln = run_image(
+        &image(GUEST, false),
+        &["--memory", "16M", "--cpus", "2"],
+        &["kiln"],
+    );
     assert_eq!(kiln.code, 0, "{}", kiln.stderr);
     let host_vendor = host_file("/proc/cpuinfo")
         .lines()
@@ -128,7 +132,8 @@ fn kiln_has_no_terminal_one_cpu_its_own_memory_and_read_only_system_files() {
         // EROFS: generated files are read-only, like baked ones.
         "write /etc/hostname: errno 30",
         "remove /dev/null: errno 30",
-        "cpuinfo processors: 1",
+        "cpuinfo processors: 2",
+        &format!("cpuinfo {host_vendor}"),
         &format!("cpuinfo {host_vendor}"),
         "meminfo MemTotal:          16384 kB",
     ];

@@ -28,7 +28,7 @@ fn fixture(name: &str, id_field: usize) -> Vec<Vec<String>> {
 
 fn kiln_run() -> String {
     let image = image(GUEST, false);
-    let run = run_image(&image, &["--memory", "64M"], &[]);
+    let run = run_image(&image, &["--memory", "64M", "--cpus", "3"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     run.stdout
 }
@@ -112,7 +112,7 @@ fn limits_are_the_guests_own() {
         "kiln: DATA 67108864 67108864",
         "kiln: CORE 0 0",
         "kiln: STACK positive true",
-        "kiln: sysinfo totalram 67108864 procs 1 nprocs 1",
+        "kiln: sysinfo totalram 67108864 procs 1 nprocs 3",
         "kiln: sysinfo procs with a second thread 2",
     ];
     assert_eq!(lines(&out, "kiln:"), expected, "{out}");

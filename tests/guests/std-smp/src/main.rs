@@ -8,6 +8,8 @@
 //!   CPU, the same on every system.
 //! - `fault`: a thread named `faulter` writes through a null pointer once it
 //!   runs on a CPU other than the main thread's, which stays busy.
+//! - `busy SECONDS`: one thread per CPU computes for that long, printing
+//!   "busy" once they have started (for `kiln stats`).
 //! - `work THREADS ROUNDS`: fixed CPU-bound work split over THREADS threads;
 //!   prints the wall time (benchmarks).
 //! - `wake-latency ROUNDS`: a thread asleep in `park` on one CPU is woken by
@@ -32,6 +34,7 @@ fn main() {
         Some("spread") => spread(),
         Some("sum") => println!("checksum {:#018x}", parallel_sum(number(1, 10_000_000))),
         Some("fault") => fault(),
+        Some("busy") => busy(Duration::from_secs(number(1, 10))),
         Some("work") => work(number(1, 2) as usize, number(2, 40)),
         Some("wake-latency") => wake_latency(number(1, 1000) as usize),
         _ => {
@@ -145,6 +148,27 @@ fn fault() {
         std::hint::spin_loop();
     }
     println!("the write did not fault after {spins} spins");
+}
+
+fn busy(time: Duration) {
+    let until = Instant::now() + time;
+    let threads: Vec<_> = (0..parallelism() as u64)
+        .map(|t| {
+            thread::spawn(move || {
+                let mut sum = 0u64;
+                let mut i = t;
+                while Instant::now() < until {
+                    sum = sum.wrapping_add(hash(i));
+                    i += 1;
+                }
+                sum
+            })
+        })
+        .collect();
+    println!("busy");
+    for t in threads {
+        std::hint::black_box(t.join().unwrap());
+    }
 }
 
 /// Fixed CPU-bound work: `rounds` x 1M hashes split over `threads`.
