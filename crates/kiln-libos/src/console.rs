@@ -93,6 +93,7 @@ impl<const ID: u32, const N: usize> Shared<ID, N> {
     fn with(&self, f: impl FnOnce(&mut Stream<ID, N>)) -> bool {
         let _section = NoPreempt::new();
         let me = platform::vcpu_index() as u32 + 1;
+        let mut rounds = 0;
         loop {
             match self
                 .holder
@@ -100,7 +101,7 @@ impl<const ID: u32, const N: usize> Shared<ID, N> {
             {
                 Ok(_) => break,
                 Err(holder) if holder == me => return false,
-                Err(_) => core::hint::spin_loop(),
+                Err(_) => crate::preempt::spin_wait(&mut rounds),
             }
         }
         // SAFETY: this vCPU holds the stream (above) until the store below.

@@ -88,6 +88,7 @@ unsafe impl lock_api::RawMutex for RawLock {
     fn lock(&self) {
         preempt::disable();
         let me = Self::me();
+        let mut rounds = 0;
         loop {
             match self
                 .holder
@@ -97,7 +98,7 @@ unsafe impl lock_api::RawMutex for RawLock {
                 Err(holder) if holder == me => crate::platform::report_panic(
                     b"a library-OS lock was taken again on the vCPU that holds it",
                 ),
-                Err(_) => core::hint::spin_loop(),
+                Err(_) => spin_wait(&mut rounds),
             }
         }
     }
@@ -126,6 +127,25 @@ unsafe impl lock_api::RawMutex for RawLock {
         self.holder.load(Ordering::Relaxed) != 0
     }
 }
+
+/// One round of waiting for a spinlock another vCPU holds. Every few
+/// hundred rounds the vCPU makes an exit: the holder's vCPU is a host
+/// thread the host may have preempted (more vCPUs than free host CPUs),
+/// and an exit lets the host run it instead of this one spinning away a
+/// whole host time slice, as paravirtual spinlocks do in Linux guests.
+#[inline]
+pub fn spin_wait(rounds: &mut u32) {
+    *rounds = rounds.wrapping_add(1);
+    if *rounds % SPINS_BEFORE_EXIT == 0 {
+        crate::platform::block_until(0);
+    } else {
+        core::hint::spin_loop();
+    }
+}
+
+/// Rounds of [`spin_wait`] between exits: a few microseconds of spinning,
+/// well over the time any library-OS lock is held.
+const SPINS_BEFORE_EXIT: u32 = 2048;
 
 /// Takes `lock`, waiting while another vCPU holds it; `None` if this vCPU
 /// holds it already (the caller is reporting a failure from inside it).

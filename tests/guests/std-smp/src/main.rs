@@ -12,10 +12,11 @@
 //!   "busy" once they have started (for `kiln stats`).
 //! - `work THREADS ROUNDS`: fixed CPU-bound work split over THREADS threads;
 //!   prints the wall time (benchmarks).
-//! - `wake-latency ROUNDS`: a thread asleep in `park` on one CPU is woken by
-//!   a thread on another (the waker never blocks, so the sleeper runs
-//!   elsewhere); prints the median and 90th percentile of the time from
-//!   `unpark` to the sleeper running, and the CPUs each used (benchmarks).
+//! - `wake-latency ROUNDS SETTLE_US`: a thread asleep in `park` on one CPU
+//!   is woken by a thread on another (the waker never blocks, so the
+//!   sleeper runs elsewhere), SETTLE_US after the sleeper said it would
+//!   park; prints the median and 90th percentile of the time from `unpark`
+//!   to the sleeper running, and the CPUs each used (benchmarks).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -36,10 +37,13 @@ fn main() {
         Some("fault") => fault(),
         Some("busy") => busy(Duration::from_secs(number(1, 10))),
         Some("work") => work(number(1, 2) as usize, number(2, 40)),
-        Some("wake-latency") => wake_latency(number(1, 1000) as usize),
+        Some("wake-latency") => wake_latency(
+            number(1, 1000) as usize,
+            Duration::from_micros(number(2, 1000)),
+        ),
         _ => {
             eprintln!(
-                "usage: std-smp cpus|spread|sum N|fault|work THREADS ROUNDS|wake-latency ROUNDS"
+                "usage: std-smp cpus|spread|sum N|fault|busy SECONDS|work THREADS ROUNDS|wake-latency ROUNDS SETTLE_US"
             );
             std::process::exit(2);
         }
@@ -192,7 +196,7 @@ fn work(threads: usize, rounds: u64) {
     );
 }
 
-fn wake_latency(rounds: usize) {
+fn wake_latency(rounds: usize, settle: Duration) {
     let base = Instant::now();
     let now_ns = move || base.elapsed().as_nanos() as u64;
     let woken_at = Arc::new(AtomicU64::new(0));
@@ -219,8 +223,8 @@ fn wake_latency(rounds: usize) {
         }
         // Long enough for the sleeper to be asleep in the futex, not on its
         // way there.
-        let settle = Instant::now();
-        while settle.elapsed() < Duration::from_micros(200) {
+        let settled = Instant::now();
+        while settled.elapsed() < settle {
             std::hint::spin_loop();
         }
         woken_at.store(0, Ordering::SeqCst);
@@ -239,7 +243,8 @@ fn wake_latency(rounds: usize) {
     let cpus = sleeper.join().unwrap();
     latencies.sort_unstable();
     println!(
-        "wake latency rounds={rounds} median_us={:.1} p90_us={:.1} sleeper_cpus={cpus:#b} waker_cpus={waker_cpus:#b}",
+        "wake latency rounds={rounds} settle_us={} median_us={:.1} p90_us={:.1} sleeper_cpus={cpus:#b} waker_cpus={waker_cpus:#b}",
+        settle.as_micros(),
         latencies[rounds / 2] as f64 / 1e3,
         latencies[rounds * 9 / 10] as f64 / 1e3,
     );
