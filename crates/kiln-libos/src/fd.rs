@@ -102,6 +102,9 @@ pub struct SocketHooks {
     pub close: fn(SocketId),
     /// Polls the stack when the vCPU would idle.
     pub idle: fn() -> Idle,
+    /// Whether received frames wait for the stack, without polling it (an
+    /// idle vCPU looking for work asks).
+    pub frames_waiting: fn() -> bool,
     /// Sends what is queued, before the program ends.
     pub flush: fn(),
 }

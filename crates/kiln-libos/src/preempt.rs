@@ -136,7 +136,7 @@ unsafe impl lock_api::RawMutex for RawLock {
 #[inline]
 pub fn spin_wait(rounds: &mut u32) {
     *rounds = rounds.wrapping_add(1);
-    if *rounds % SPINS_BEFORE_EXIT == 0 {
+    if rounds.is_multiple_of(SPINS_BEFORE_EXIT) {
         crate::platform::block_until(0);
     } else {
         core::hint::spin_loop();

@@ -1133,15 +1133,29 @@ fn idle_loop(cpu: usize) -> ! {
             crate::process::exit(0);
         }
         let others_busy = (s.started | 1) & !(s.idling | s.polling | (1 << cpu)) != 0;
-        if others_busy && !polled {
+        #[cfg(feature = "net")]
+        let network = crate::fd::socket_hooks().filter(|_| crate::fd::network_device_present());
+        #[cfg(not(feature = "net"))]
+        let network: Option<()> = None;
+        if (others_busy || network.is_some()) && !polled {
             polled = true;
             s.polling |= 1 << cpu;
             unlock(s);
             let now = Instant::now().as_nanos_since_boot();
             let until = found.earliest.min(now.saturating_add(IDLE_POLL_NS));
+            let mut rounds = 0u32;
             while QUEUED.load(Ordering::Relaxed) == 0
                 && Instant::now().as_nanos_since_boot() < until
             {
+                rounds = rounds.wrapping_add(1);
+                #[cfg(feature = "net")]
+                if rounds.is_multiple_of(64)
+                    && let Some(net) = network
+                    && (net.frames_waiting)()
+                {
+                    (net.idle)();
+                    break;
+                }
                 core::hint::spin_loop();
             }
             lock().polling &= !(1 << cpu);
@@ -1160,21 +1174,20 @@ fn idle_loop(cpu: usize) -> ! {
 
 /// One wait of an idle vCPU in the monitor, until `earliest` or traffic.
 /// Reports a deadlock when nothing could ever end it.
-fn idle_once(mut earliest: u64, progress: bool) {
+fn idle_once(earliest: u64, progress: bool) {
     // The network first: traffic that arrived may wake a thread, and
     // smoltcp's timers (retransmits, delayed ACKs) bound the block. With
     // a device, a wait without a deadline is not a deadlock: `Block`
     // also returns when a frame arrives.
     #[cfg(feature = "net")]
-    let network = {
+    let (earliest, network) = {
         let idle = crate::fd::socket_hooks()
             .map(|net| (net.idle)())
             .unwrap_or_default();
         if idle.woke {
             return;
         }
-        earliest = earliest.min(idle.deadline);
-        idle.present
+        (earliest.min(idle.deadline), idle.present)
     };
     #[cfg(not(feature = "net"))]
     let network = false;

@@ -183,6 +183,14 @@ impl Device {
     pub fn has_nic(&self) -> bool {
         self.nic.is_some()
     }
+
+    /// Whether the monitor has put frames in receive buffers that the
+    /// stack has not taken yet: a look at the used ring, in memory.
+    pub fn frames_waiting(&self) -> bool {
+        self.nic
+            .as_ref()
+            .is_some_and(|nic| nic.rx.peek_used().is_some())
+    }
 }
 
 impl Nic {

@@ -327,6 +327,16 @@ pub fn idle() -> Idle {
     result
 }
 
+/// Whether received frames wait for the stack. Another vCPU in a network
+/// call (holding the stack) polls it anyway, so a held lock says no.
+fn frames_waiting() -> bool {
+    NET.try_lock().is_some_and(|state| {
+        state
+            .as_ref()
+            .is_some_and(|net| net.as_ref().is_some_and(|net| net.device.frames_waiting()))
+    })
+}
+
 /// Sends what the sockets hold now, before the program ends: output is
 /// otherwise turned into frames only when the program idles or every
 /// [`EGRESS_INTERVAL_NS`], so bytes written (or a FIN from a close) right
@@ -418,6 +428,7 @@ static HOOKS: SocketHooks = SocketHooks {
     poll_ready,
     close,
     idle,
+    frames_waiting,
     flush,
 };
 
