@@ -66,29 +66,6 @@ pub type SocketId = usize;
 /// What a socket's `recv` gives: the bytes' count and their sender.
 pub type Received = (usize, Option<SocketAddr>);
 
-/// What the scheduler learns from the stack when the vCPU would idle.
-pub struct Idle {
-    /// Sockets may have changed and their waiters were woken: schedule
-    /// them instead of blocking.
-    pub woke: bool,
-    /// When the stack next needs polling (ns since boot), or `u64::MAX`.
-    pub deadline: u64,
-    /// Sockets exist on a device, so traffic can end a wait without a
-    /// deadline (on the loopback alone only the program's own calls can).
-    pub present: bool,
-}
-
-/// Nothing to do: no socket has been created.
-impl Default for Idle {
-    fn default() -> Self {
-        Self {
-            woke: false,
-            deadline: u64::MAX,
-            present: false,
-        }
-    }
-}
-
 /// The network stack's entry points for the descriptor table and the
 /// scheduler.
 pub struct SocketHooks {
@@ -101,7 +78,7 @@ pub struct SocketHooks {
     /// Releases a socket (its last descriptor was closed).
     pub close: fn(SocketId),
     /// Polls the stack when the vCPU would idle.
-    pub idle: fn() -> Idle,
+    pub idle: fn() -> crate::sched::Idle,
     /// Whether received frames wait for the stack, without polling it (an
     /// idle vCPU looking for work asks).
     pub frames_waiting: fn() -> bool,

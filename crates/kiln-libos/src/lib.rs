@@ -23,9 +23,12 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+pub mod clock;
 pub mod console;
 pub mod env;
 pub mod fixed_text;
+#[cfg(feature = "threads")]
+mod idle;
 #[allow(unsafe_code)]
 pub mod mem;
 #[cfg(feature = "native")]

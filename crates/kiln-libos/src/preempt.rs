@@ -11,6 +11,7 @@
 //! section ends. Code outside the sections (the program, `memcpy`, the
 //! parts of the C library that touch no shared state) is preempted anywhere.
 
+#[cfg(feature = "heap")]
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::platform::preempt;
@@ -38,9 +39,9 @@ impl Drop for NoPreempt {
     #[inline]
     fn drop(&mut self) {
         if preempt::enable() {
-            // A tick came during the section: its time slice is over.
-            #[cfg(feature = "threads")]
-            crate::sched::yield_now();
+            // A tick came during the section: its time slice is over, and
+            // the scheduler's handler takes it now.
+            preempt::run_handler();
         }
     }
 }

@@ -24,6 +24,8 @@ unsafe extern "Rust" {
 #[cfg(feature = "native")]
 pub(crate) fn start() -> ! {
     platform::stamp_main();
+    #[cfg(feature = "threads")]
+    crate::idle::install();
     let status = __kiln_main();
     console::flush();
     process::exit(status)
@@ -33,5 +35,7 @@ pub(crate) fn start() -> ! {
 #[cfg(not(feature = "native"))]
 pub(crate) fn start() -> ! {
     platform::stamp_main();
+    #[cfg(feature = "threads")]
+    crate::idle::install();
     __kiln_libc_start()
 }

@@ -61,11 +61,93 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kiln_abi::boot::MAX_VCPUS;
 
+use crate::clock::Instant;
 use crate::heap::HEAP;
 use crate::platform;
 use crate::platform::preempt;
 use crate::preempt::NoPreempt;
-use crate::time::Instant;
+
+/// What the scheduler learns from the network stack when a vCPU would idle.
+pub struct Idle {
+    /// Sockets may have changed and their waiters were woken: schedule
+    /// them instead of blocking.
+    pub woke: bool,
+    /// When the stack next needs polling (ns since boot), or `u64::MAX`.
+    pub deadline: u64,
+    /// Sockets exist on a device, so traffic can end a wait without a
+    /// deadline (on the loopback alone only the program's own calls can).
+    pub present: bool,
+}
+
+/// Nothing to do: no socket has been created.
+impl Default for Idle {
+    fn default() -> Self {
+        Self {
+            woke: false,
+            deadline: u64::MAX,
+            present: false,
+        }
+    }
+}
+
+/// What the layers above the scheduler do for an idle vCPU, and how the
+/// program ends when its last thread does. The scheduler sits below files,
+/// sockets and the process, so they hand it these (the `idle` module) instead
+/// of it calling up into them.
+pub struct IdleHooks {
+    /// Polls the network stack, waking the waiters of sockets that changed.
+    pub poll: fn() -> Idle,
+    /// Whether received frames wait for the stack: a cheap look.
+    pub frames_waiting: fn() -> bool,
+    /// Whether sockets exist on a network device, so a wait without a
+    /// deadline can end by traffic while a thread computes.
+    pub network_present: fn() -> bool,
+    /// Whether a thread waits for stdin (a `Block` then waits for it too).
+    pub stdin_watched: fn() -> bool,
+    /// Stdin became readable while the vCPU blocked.
+    pub stdin_ready: fn(),
+    /// Hands buffered output on before the vCPU blocks.
+    pub flush: fn(),
+    /// Hands every output on, before a deadlock is reported.
+    pub flush_all: fn(),
+    /// Ends the program with a status.
+    pub exit: fn(i32) -> !,
+}
+
+/// What an idle vCPU does with nothing above the scheduler (a program
+/// without files or sockets): only the console to flush.
+static BARE: IdleHooks = IdleHooks {
+    poll: Idle::default,
+    frames_waiting: || false,
+    network_present: || false,
+    stdin_watched: || false,
+    stdin_ready: || {},
+    flush: crate::console::flush,
+    flush_all: crate::console::flush,
+    exit: |status| {
+        crate::console::flush();
+        platform::exit(status)
+    },
+};
+
+/// The hooks in place: [`BARE`] until [`set_idle_hooks`].
+static HOOKS: core::sync::atomic::AtomicPtr<IdleHooks> =
+    core::sync::atomic::AtomicPtr::new(ptr::null_mut());
+
+/// Puts the layers' idle hooks in place (once, at start-up).
+pub fn set_idle_hooks(hooks: &'static IdleHooks) {
+    HOOKS.store(ptr::from_ref(hooks).cast_mut(), Ordering::Release);
+}
+
+fn hooks() -> &'static IdleHooks {
+    let hooks = HOOKS.load(Ordering::Acquire);
+    if hooks.is_null() {
+        &BARE
+    } else {
+        // SAFETY: only `set_idle_hooks` stores here, a `&'static`.
+        unsafe { &*hooks }
+    }
+}
 
 /// The most threads that can exist at once.
 pub const MAX_THREADS: usize = 1024;
@@ -1130,14 +1212,12 @@ fn idle_loop(cpu: usize) -> ! {
             // called `exit(0)`, as POSIX specifies (after the lock is
             // released: flushing output may wake pollers).
             unlock(s);
-            crate::process::exit(0);
+            (hooks().exit)(0);
         }
         let others_busy = (s.started | 1) & !(s.idling | s.polling | (1 << cpu)) != 0;
-        #[cfg(feature = "net")]
-        let network = crate::fd::socket_hooks().filter(|_| crate::fd::network_device_present());
-        #[cfg(not(feature = "net"))]
-        let network: Option<()> = None;
-        if (others_busy || network.is_some()) && !polled {
+        let hooks = hooks();
+        let network = (hooks.network_present)();
+        if (others_busy || network) && !polled {
             polled = true;
             s.polling |= 1 << cpu;
             unlock(s);
@@ -1148,12 +1228,8 @@ fn idle_loop(cpu: usize) -> ! {
                 && Instant::now().as_nanos_since_boot() < until
             {
                 rounds = rounds.wrapping_add(1);
-                #[cfg(feature = "net")]
-                if rounds.is_multiple_of(64)
-                    && let Some(net) = network
-                    && (net.frames_waiting)()
-                {
-                    (net.idle)();
+                if network && rounds.is_multiple_of(64) && (hooks.frames_waiting)() {
+                    (hooks.poll)();
                     break;
                 }
                 core::hint::spin_loop();
@@ -1175,46 +1251,29 @@ fn idle_loop(cpu: usize) -> ! {
 /// One wait of an idle vCPU in the monitor, until `earliest` or traffic.
 /// Reports a deadlock when nothing could ever end it.
 fn idle_once(earliest: u64, progress: bool) {
+    let hooks = hooks();
     // The network first: traffic that arrived may wake a thread, and
     // smoltcp's timers (retransmits, delayed ACKs) bound the block. With
     // a device, a wait without a deadline is not a deadlock: `Block`
     // also returns when a frame arrives.
-    #[cfg(feature = "net")]
-    let (earliest, network) = {
-        let idle = crate::fd::socket_hooks()
-            .map(|net| (net.idle)())
-            .unwrap_or_default();
-        if idle.woke {
-            return;
-        }
-        (earliest.min(idle.deadline), idle.present)
-    };
-    #[cfg(not(feature = "net"))]
-    let network = false;
+    let network = (hooks.poll)();
+    if network.woke {
+        return;
+    }
+    let earliest = earliest.min(network.deadline);
     // A thread waiting for stdin: the monitor wakes the vCPU when it is
     // readable, so that wait is no deadlock either.
-    #[cfg(feature = "fs")]
-    let stdin = crate::fs::stdin_watched();
-    #[cfg(not(feature = "fs"))]
-    let stdin = false;
-    if !progress && earliest == u64::MAX && !network && !stdin {
-        crate::process::flush_output();
+    let stdin = (hooks.stdin_watched)();
+    if !progress && earliest == u64::MAX && !network.present && !stdin {
+        (hooks.flush_all)();
         platform::report_panic(b"deadlock: every thread is waiting, none with a timeout");
     }
-    crate::console::flush();
-    #[cfg(feature = "fs")]
-    crate::fs::flush();
+    (hooks.flush)();
     let idle_from = Instant::now();
-    #[cfg(feature = "fs")]
-    {
-        use kiln_abi::hypercall::wait::STDIN;
-        let wait = if stdin { STDIN } else { 0 };
-        if platform::block(earliest, wait) & STDIN != 0 {
-            crate::fs::stdin_ready();
-        }
+    use kiln_abi::hypercall::wait::STDIN;
+    if platform::block(earliest, if stdin { STDIN } else { 0 }) & STDIN != 0 {
+        (hooks.stdin_ready)();
     }
-    #[cfg(not(feature = "fs"))]
-    platform::block_until(earliest);
     let idle = Instant::now().duration_since(idle_from).as_nanos() as u64;
     IDLE_NS.fetch_add(idle, Ordering::Relaxed);
 }
@@ -1224,10 +1283,7 @@ fn idle_once(earliest: u64, progress: bool) {
 /// traffic from a network device once sockets exist; on the loopback alone
 /// a waiter is woken by a running thread's own call).
 fn update_wanted(s: &mut Scheduler, running: *mut Thread) {
-    #[cfg(feature = "net")]
-    let network = crate::fd::socket_hooks().is_some() && crate::fd::network_device_present();
-    #[cfg(not(feature = "net"))]
-    let network = false;
+    let network = (hooks().network_present)();
     let wanted = s.threads[..s.count].iter().any(|&t| {
         // SAFETY: live thread records.
         t != running
@@ -1246,10 +1302,7 @@ fn update_wanted(s: &mut Scheduler, running: *mut Thread) {
 /// those the network stack wakes for traffic that arrived meanwhile (it is
 /// otherwise polled only when a vCPU idles, or by socket calls).
 fn preempted() {
-    #[cfg(feature = "net")]
-    if let Some(net) = crate::fd::socket_hooks() {
-        (net.idle)();
-    }
+    (hooks().poll)();
     yield_now();
 }
 

@@ -203,7 +203,7 @@ fn attempt_until_done(
         // A lock held on the host wakes nobody here: look again shortly.
         Attempt::Conflict { host: true } => sched::Try::Wait {
             key: 0,
-            deadline: crate::time::Instant::now()
+            deadline: crate::clock::Instant::now()
                 .as_nanos_since_boot()
                 .saturating_add(HOST_RETRY_NS),
         },

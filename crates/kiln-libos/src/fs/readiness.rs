@@ -207,7 +207,7 @@ pub fn epoll_wait(epfd: i32, out: &mut [Event], deadline: u64) -> Result<usize> 
             }
             count
         });
-        if count > 0 || crate::time::Instant::now().as_nanos_since_boot() >= deadline {
+        if count > 0 || crate::clock::Instant::now().as_nanos_since_boot() >= deadline {
             return Ok(count);
         }
         // Something changed while looking: look again before waiting.

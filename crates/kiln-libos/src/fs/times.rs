@@ -88,7 +88,7 @@ pub fn set_times(
 fn in_nanoseconds([seconds, nanoseconds]: [i64; 2]) -> Option<i64> {
     match nanoseconds {
         UTIME_OMIT => None,
-        UTIME_NOW => Some(crate::time::unix_time().as_nanos() as i64),
+        UTIME_NOW => Some(crate::clock::unix_time().as_nanos() as i64),
         _ => Some(
             seconds
                 .saturating_mul(1_000_000_000)

@@ -178,7 +178,7 @@ pub struct Tree {
 }
 
 fn now_ns() -> i64 {
-    crate::time::unix_time().as_nanos() as i64
+    crate::clock::unix_time().as_nanos() as i64
 }
 
 /// The part of a walk that goes on beneath a volume's mount point:

@@ -200,7 +200,7 @@ impl Nic {
     /// so a program that said it listens could not be reached. The program
     /// starts meanwhile; only its first socket call waits.
     fn wait_for_link(&mut self) {
-        let now = || crate::time::Instant::now().as_nanos_since_boot();
+        let now = || crate::clock::Instant::now().as_nanos_since_boot();
         let deadline = now().saturating_add(LINK_WAIT_NS);
         loop {
             let status = self.tx.transport.read_config_space::<u16>(6);

@@ -14,7 +14,7 @@ use smoltcp::socket::dns::{GetQueryResultError, Socket};
 use smoltcp::wire::{DnsQueryType, IpAddress};
 
 use super::with;
-use crate::time::Instant;
+use crate::clock::Instant;
 
 /// The longest an attempt waits: smoltcp gives a query up after 10 s
 /// without an answer, and that failure must not be taken for one.

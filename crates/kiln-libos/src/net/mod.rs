@@ -39,11 +39,12 @@ use smoltcp::iface::{
 use smoltcp::time::Instant as NetInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr};
 
-use crate::fd::{Errno, Idle, Received, Result, SocketHooks, SocketId};
+use crate::clock::Instant;
+use crate::fd::{Errno, Received, Result, SocketHooks, SocketId};
 use crate::platform;
 use crate::preempt::{Lock, lock_unless_reentered};
 use crate::sched;
-use crate::time::Instant;
+use crate::sched::Idle;
 pub use addressing::{Ethernet, ethernet};
 use device::Device;
 pub use dns::{LookupError, Options as ResolverOptions};

@@ -84,7 +84,7 @@ impl Generated {
             Generated::Cpuinfo => cpuinfo::text(),
             Generated::Meminfo => meminfo(),
             Generated::Uptime => {
-                let ns = crate::time::Instant::now().as_nanos_since_boot();
+                let ns = crate::clock::Instant::now().as_nanos_since_boot();
                 let centis = ns / 10_000_000;
                 format!("{}.{:02} 0.00\n", centis / 100, centis % 100).into_bytes()
             }

@@ -142,15 +142,21 @@ pub fn set_handler(handler: fn()) {
     HANDLER.store(handler as usize, Ordering::Relaxed);
 }
 
-/// Called by `kiln_upcall` with every register saved.
-#[cfg(feature = "threads")]
-extern "C" fn upcall() {
+/// Runs the upcall's handler now, for a tick that came during a critical
+/// section (nothing before the scheduler sets one: no tick comes before).
+pub fn run_handler() {
     let handler = HANDLER.load(Ordering::Relaxed);
     if handler != 0 {
         // SAFETY: only `set_handler` stores here, and it stores a `fn()`.
         let handler: fn() = unsafe { core::mem::transmute::<usize, fn()>(handler) };
         handler();
     }
+}
+
+/// Called by `kiln_upcall` with every register saved.
+#[cfg(feature = "threads")]
+extern "C" fn upcall() {
+    run_handler();
     // The monitor disabled preemption when it delivered this upcall; a
     // tick after this point nests a new upcall below this one's frame,
     // which is as correct as any other interrupted instruction.
