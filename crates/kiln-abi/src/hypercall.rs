@@ -124,13 +124,19 @@ pub mod wait {
     /// Stdin: wake when the host's stdin is readable (data, end of file
     /// or an error), so a guest thread reading it does not stop the others.
     pub const STDIN: u32 = 1 << 0;
+    /// The network: wake when the monitor puts a frame in a receive buffer.
+    /// A guest with several vCPUs sets it on the one that idles last: while
+    /// another vCPU runs threads, that vCPU takes in frames at its own
+    /// exits and socket calls, and an idle one woken for each few frames
+    /// would only add exits.
+    pub const NETWORK: u32 = 1 << 1;
 }
 
 /// [`Hypercall::Block`]: idle until guest monotonic time reaches a deadline.
 ///
-/// The monitor returns when the deadline has passed, when the network
-/// device has put a frame in a receive buffer (see [`crate::net`]), when
-/// a source in `wait` became ready, or when another vCPU woke this one
+/// The monitor returns when the deadline has passed, when a source in
+/// `wait` became ready (stdin, or the network device put a frame in a
+/// receive buffer: see [`crate::net`]), or when another vCPU woke this one
 /// ([`Hypercall::WakeVcpu`]); the guest re-checks its clock and its queues
 /// on return. Every vCPU may block at once.
 #[repr(C)]

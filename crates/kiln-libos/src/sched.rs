@@ -212,11 +212,14 @@ const IDLE_STACK: usize = 64 * 1024;
 /// How long an idle vCPU looks for work before it blocks in the monitor,
 /// while another vCPU runs threads (which may wake one for it): a wake
 /// found by looking costs the waker no exit and the woken thread no host
-/// wake-up (~80 us together on kvm_pvm hosts). Linux's `haltpoll` idle
-/// driver for KVM guests polls as long by default. With every vCPU idle the
-/// wake can only come from outside (a timer, the network, stdin), which the
-/// monitor delivers, so an idle vCPU then blocks at once.
-const IDLE_POLL_NS: u64 = 200_000;
+/// wake-up (~70 us together on kvm_pvm hosts). Short, because looking
+/// burns a host CPU that, with more vCPUs than free host CPUs, another
+/// vCPU or the host's own work needs: 200 us (Linux's `haltpoll` default,
+/// for hosts with CPUs to spare) cost tokio's HTTP serving on our 2-core
+/// hosts ~10% of its throughput beside its load generator. With every vCPU
+/// idle the wake can only come from outside (a timer, the network, stdin),
+/// which the monitor delivers, so an idle vCPU then blocks at once.
+const IDLE_POLL_NS: u64 = 50_000;
 
 /// Threads in run queues, readable without the lock by idle vCPUs that
 /// look for work.
@@ -775,11 +778,18 @@ unsafe fn make_ready(s: &mut Scheduler, thread: *mut Thread, why: Wake) {
         }
         return;
     }
-    // A vCPU looking for work finds it without a wake; one blocked in the
-    // monitor needs one.
+    // This vCPU when it idles itself (its idle context polled the network
+    // stack, or a deadline passed): it runs the thread next, with no wake
+    // and no move. Else a vCPU looking for work, which finds it without a
+    // wake; one blocked in the monitor needs one.
     let polling = s.polling & !(1 << here);
     let idle = s.idling & !(1 << here);
-    let target = if (polling | idle) & (1 << t.cpu) != 0 {
+    let running = s.current[here];
+    // SAFETY: the running context's record is live.
+    let here_idles = !running.is_null() && unsafe { (*running).state } == State::Idle;
+    let target = if here_idles {
+        here
+    } else if (polling | idle) & (1 << t.cpu) != 0 {
         t.cpu as usize
     } else if polling != 0 {
         polling.trailing_zeros() as usize
@@ -1217,7 +1227,7 @@ fn idle_loop(cpu: usize) -> ! {
         let others_busy = (s.started | 1) & !(s.idling | s.polling | (1 << cpu)) != 0;
         let hooks = hooks();
         let network = (hooks.network_present)();
-        if (others_busy || network) && !polled {
+        if others_busy && !polled {
             polled = true;
             s.polling |= 1 << cpu;
             unlock(s);
@@ -1237,20 +1247,24 @@ fn idle_loop(cpu: usize) -> ! {
             lock().polling &= !(1 << cpu);
             continue;
         }
+        // Frames wake the last vCPU to idle only: while another runs
+        // threads, it takes them in at its exits and socket calls.
+        let last = (s.started | 1) & !(s.idling | s.polling | (1 << cpu)) == 0;
         s.idling |= 1 << cpu;
         let progress = found.progress;
         let earliest = found.earliest;
         unlock(s);
-        idle_once(earliest, progress);
+        idle_once(earliest, progress, last);
         polled = false;
         let s = lock();
         s.idling &= !(1 << cpu);
     }
 }
 
-/// One wait of an idle vCPU in the monitor, until `earliest` or traffic.
-/// Reports a deadlock when nothing could ever end it.
-fn idle_once(earliest: u64, progress: bool) {
+/// One wait of an idle vCPU in the monitor, until `earliest` or traffic
+/// (frames only for the `last` vCPU to idle). Reports a deadlock when
+/// nothing could ever end it.
+fn idle_once(earliest: u64, progress: bool, last: bool) {
     let hooks = hooks();
     // The network first: traffic that arrived may wake a thread, and
     // smoltcp's timers (retransmits, delayed ACKs) bound the block. With
@@ -1270,8 +1284,9 @@ fn idle_once(earliest: u64, progress: bool) {
     }
     (hooks.flush)();
     let idle_from = Instant::now();
-    use kiln_abi::hypercall::wait::STDIN;
-    if platform::block(earliest, if stdin { STDIN } else { 0 }) & STDIN != 0 {
+    use kiln_abi::hypercall::wait::{NETWORK, STDIN};
+    let wait = if stdin { STDIN } else { 0 } | if last { NETWORK } else { 0 };
+    if platform::block(earliest, wait) & STDIN != 0 {
         (hooks.stdin_ready)();
     }
     let idle = Instant::now().duration_since(idle_from).as_nanos() as u64;

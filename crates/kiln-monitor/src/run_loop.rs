@@ -175,7 +175,7 @@ fn step(
             shared.stats.network(net.totals());
             drop(net);
             if matches!(received, Ok(delivered) if delivered > 0) {
-                shared.vcpus.wake_blocked(index);
+                shared.vcpus.wake_frame_waiters(index);
             }
             received.map(|_| Flow::Continue).map_err(Violation::from)
         }

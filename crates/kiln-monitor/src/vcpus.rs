@@ -43,10 +43,11 @@ struct Slot {
     entry_posted: Condvar,
     /// Readable while a wake is pending.
     wake: OwnedFd,
-    /// It is inside `Block` (set before the network device is looked at,
-    /// so frames delivered at another vCPU's exit after that look are
-    /// followed by a wake: [`VcpuSet::wake_blocked`]).
-    blocked: AtomicBool,
+    /// It is inside a `Block` that waits for frames (set before the
+    /// network device is looked at, so frames delivered at another vCPU's
+    /// exit after that look are followed by a wake:
+    /// [`VcpuSet::wake_frame_waiters`]).
+    waits_for_frames: AtomicBool,
     /// Its thread (0 until the thread runs it).
     tid: AtomicI32,
     /// Its run page's `immediate_exit` byte.
@@ -70,7 +71,7 @@ impl VcpuSet {
                     entry_posted: Condvar::new(),
                     // SAFETY: `fd` is a fresh descriptor no one else owns.
                     wake: unsafe { OwnedFd::from_raw_fd(fd) },
-                    blocked: AtomicBool::new(false),
+                    waits_for_frames: AtomicBool::new(false),
                     tid: AtomicI32::new(0),
                     immediate_exit: AtomicPtr::new(std::ptr::null_mut()),
                 })
@@ -175,21 +176,21 @@ impl VcpuSet {
         Ok(())
     }
 
-    /// Marks vCPU `index` as inside `Block` or out of it.
-    pub fn set_blocked(&self, index: u32, blocked: bool) {
+    /// Marks vCPU `index` as inside a `Block` that waits for frames, or not.
+    pub fn set_waits_for_frames(&self, index: u32, waits: bool) {
         self.slots[index as usize]
-            .blocked
-            .store(blocked, Ordering::SeqCst);
+            .waits_for_frames
+            .store(waits, Ordering::SeqCst);
     }
 
-    /// Wakes every vCPU but `index` that is inside `Block`: frames were
+    /// Wakes every vCPU but `index` that waits for frames in `Block`: frames were
     /// just put in the guest's receive buffers at `index`'s exit, and a
     /// vCPU that looked at the device before cannot see them in its poll
     /// (the backend's descriptor is drained), while `index` goes back to
     /// whatever it was computing.
-    pub fn wake_blocked(&self, index: u32) {
+    pub fn wake_frame_waiters(&self, index: u32) {
         for (other, slot) in self.slots.iter().enumerate() {
-            if other as u32 != index && slot.blocked.load(Ordering::SeqCst) {
+            if other as u32 != index && slot.waits_for_frames.load(Ordering::SeqCst) {
                 signal_eventfd(&slot.wake);
             }
         }

@@ -1,6 +1,6 @@
 //! `Block`: idle the vCPU until a guest deadline, without spinning, or
-//! until a frame arrives for the network device, stdin becomes readable,
-//! or another vCPU wakes this one. Every vCPU may block at once: the wait
+//! until a frame arrives for the network device or stdin becomes readable
+//! (each if the guest asks), or another vCPU wakes this one. Every vCPU may block at once: the wait
 //! holds no lock.
 
 use kiln_abi::hypercall::{BlockArgs, Hypercall, wait};
@@ -13,6 +13,7 @@ pub(super) fn block(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> 
     let mut args: BlockArgs = ctx.args(Hypercall::Block, gpa)?;
     let deadline = ctx.clock.host_ns_at_guest_ns(args.deadline_ns);
     let wants_stdin = args.wait & wait::STDIN != 0;
+    let wants_frames = args.wait & wait::NETWORK != 0;
     let stdin = ctx.stdin.wait_fd().filter(|_| wants_stdin);
     let index = ctx.vcpu_index;
     // One wait per call: on a signal (the timeout) or a wake the guest is
@@ -24,12 +25,12 @@ pub(super) fn block(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> 
     } else {
         // Marked before the device is looked at: frames another vCPU's
         // exit delivers from then on come with a wake.
-        ctx.vcpus.set_blocked(index, true);
-        let plan = match ctx.net {
+        ctx.vcpus.set_waits_for_frames(index, wants_frames);
+        let plan = match ctx.net.filter(|_| wants_frames) {
             Some(net) => lock(net).before_block(ctx.memory, index),
             None => Ok(BlockPlan::Poll(None)),
         };
-        let plan = plan.inspect_err(|_| ctx.vcpus.set_blocked(index, false))?;
+        let plan = plan.inspect_err(|_| ctx.vcpus.set_waits_for_frames(index, false))?;
         match plan {
             BlockPlan::Return => false,
             BlockPlan::Poll(frames) => {
@@ -46,7 +47,7 @@ pub(super) fn block(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> 
             }
         }
     };
-    ctx.vcpus.set_blocked(index, false);
+    ctx.vcpus.set_waits_for_frames(index, false);
     args.ready = if stdin_ready { wait::STDIN } else { 0 };
     ctx.memory
         .write_obj(args, gpa)
