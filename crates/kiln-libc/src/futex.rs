@@ -34,7 +34,7 @@ pub fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), T
     // which every wake takes: a wake cannot come between them, on this vCPU
     // or another (as Linux's futex keeps the two atomic under its bucket
     // lock).
-    match sched::wait_if(key(word), deadline, || {
+    match sched::wait_if(key(word), deadline, &|| {
         word.load(Ordering::SeqCst) == expected
     }) {
         None | Some(sched::Wake::Woken) => Ok(()),

@@ -45,7 +45,9 @@ static CHANGES: AtomicU64 = AtomicU64::new(0);
 /// passes, for `poll` and epoll: unless one has changed since [`changes`]
 /// returned `seen`, which the caller read before it looked at them.
 pub fn wait_for_change(seen: u64, deadline: u64) {
-    sched::wait_if(&raw const POLL_KEY as usize, deadline, || changes() == seen);
+    sched::wait_if(&raw const POLL_KEY as usize, deadline, &|| {
+        changes() == seen
+    });
 }
 
 /// Wakes the threads waiting in `poll` and epoll: a descriptor may have

@@ -163,8 +163,9 @@ pub fn cpus() -> usize {
 /// program's CPU time.
 static IDLE_NS: AtomicU64 = AtomicU64::new(0);
 
-/// When each vCPU started (ns since boot; the boot vCPU at 0).
-static STARTED_NS: [AtomicU64; MAX_VCPUS] = [const { AtomicU64::new(u64::MAX) }; MAX_VCPUS];
+/// When each vCPU but the boot one started, plus one (ns since boot; 0:
+/// not started). Counted from zero so the static is in `.bss`.
+static STARTED_NS: [AtomicU64; MAX_VCPUS] = [const { AtomicU64::new(0) }; MAX_VCPUS];
 
 /// The CPU time the program has used: the vCPUs' time since they started
 /// less their time idle.
@@ -174,9 +175,9 @@ pub fn cpu_time() -> core::time::Duration {
         .iter()
         .enumerate()
         .map(|(cpu, started)| match started.load(Ordering::Relaxed) {
-            u64::MAX if cpu == 0 => now,
-            u64::MAX => 0,
-            started => now.saturating_sub(started),
+            _ if cpu == 0 => now,
+            0 => 0,
+            started => now.saturating_sub(started - 1),
         })
         .sum();
     let idle = IDLE_NS.load(Ordering::Relaxed);
@@ -550,7 +551,6 @@ fn current_locked(s: &mut Scheduler) -> *mut Thread {
         s.threads[0] = main;
         s.count = 1;
         s.current[cpu] = main;
-        STARTED_NS[0].store(0, Ordering::Relaxed);
         platform::set_current_thread(1, ptr::null());
     }
     s.current[cpu]
@@ -724,7 +724,7 @@ fn start_vcpus() {
             // program runs on fewer, as it would with `--cpus` lower.
             return;
         }
-        started.store(Instant::now().as_nanos_since_boot(), Ordering::Relaxed);
+        started.store(Instant::now().as_nanos_since_boot() + 1, Ordering::Relaxed);
         platform::start_vcpu(cpu, vcpu_main, base as u64 + IDLE_STACK as u64, cpu);
     }
 }
@@ -889,22 +889,28 @@ pub enum Try<T> {
 /// sleeps, so a wake before that second try is seen by it, and one after
 /// finds the thread waiting.
 pub fn until_done<T>(mut attempt: impl FnMut() -> Try<T>) -> T {
-    loop {
-        let (key, deadline) = match attempt() {
-            Try::Done(result) => return result,
-            Try::Wait { key, deadline } => (key, deadline),
-        };
+    let mut result = None;
+    retry(&mut || match attempt() {
+        Try::Done(done) => {
+            result = Some(done);
+            None
+        }
+        Try::Wait { key, deadline } => Some((key, deadline)),
+    });
+    result.expect("`retry` returns once an attempt is done")
+}
+
+/// [`until_done`]'s loop, once for every result type: `attempt` gives the
+/// key and deadline to wait for, or `None` once it is done.
+fn retry(attempt: &mut dyn FnMut() -> Option<(usize, u64)>) {
+    while let Some((key, deadline)) = attempt() {
         let _section = NoPreempt::new();
         prepare_wait(key, deadline);
-        match attempt() {
-            Try::Done(result) => {
-                cancel_wait();
-                return result;
-            }
-            Try::Wait { .. } => {
-                commit_wait();
-            }
+        if attempt().is_none() {
+            cancel_wait();
+            return;
         }
+        commit_wait();
     }
 }
 
@@ -913,7 +919,7 @@ pub fn until_done<T>(mut attempt: impl FnMut() -> Try<T>) -> T {
 /// the scheduler's lock (which every [`wake`] takes). `still` must not
 /// take the scheduler's lock (or any lock a waker holds while it wakes).
 /// `None` if it did not hold.
-pub fn wait_if(key: usize, deadline: u64, still: impl FnOnce() -> bool) -> Option<Wake> {
+pub fn wait_if(key: usize, deadline: u64, still: &dyn Fn() -> bool) -> Option<Wake> {
     let _section = NoPreempt::new();
     let s = lock();
     if !still() {
@@ -938,7 +944,7 @@ pub fn wait_if(key: usize, deadline: u64, still: impl FnOnce() -> bool) -> Optio
 /// Blocks the running thread until [`wake`] on `key` or `deadline` (ns
 /// since boot; `u64::MAX` for none).
 pub fn wait(key: usize, deadline: u64) -> Wake {
-    wait_if(key, deadline, || true).unwrap_or(Wake::Woken)
+    wait_if(key, deadline, &|| true).unwrap_or(Wake::Woken)
 }
 
 /// Wakes up to `count` threads waiting on `key`; returns how many.
