@@ -208,6 +208,9 @@ pub struct BootInfo {
     pub reserved: u32,
     /// `vcpu_count` [`VcpuArea`]s, in the boot-info region.
     pub vcpus: GuestPtr<VcpuArea>,
+    /// Bytes in the image file the VM booted (0: none to read), which the
+    /// `ReadImage` hypercall reads.
+    pub image_file_size: u64,
 }
 
 impl BootInfo {
@@ -236,5 +239,5 @@ const _: () = {
     assert!(core::mem::offset_of!(BootInfo, hostname) == 432);
     assert!(core::mem::size_of::<Preemption>() == 16);
     assert!(core::mem::offset_of!(BootInfo, vcpus) == 456);
-    assert!(core::mem::size_of::<BootInfo>() == 464);
+    assert!(core::mem::size_of::<BootInfo>() == 472);
 };

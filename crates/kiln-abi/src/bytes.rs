@@ -7,7 +7,7 @@ use crate::boot::{BootInfo, GuestStatus, MemoryRegion, Preemption, TlsTemplate};
 use crate::file::{FileArgs, FileLock, FileStat, Volume};
 use crate::hypercall::{
     BlockArgs, ConsoleWriteArgs, ExitArgs, GrowMemoryArgs, OutOfMemoryArgs, PanicArgs,
-    StartVcpuArgs, StdinReadArgs, WakeVcpuArgs,
+    ReadImageArgs, StartVcpuArgs, StdinReadArgs, WakeVcpuArgs,
 };
 use crate::net::NetConfig;
 use crate::trap::TrapFrame;
@@ -43,6 +43,8 @@ unsafe impl ByteValued for GrowMemoryArgs {}
 unsafe impl ByteValued for StartVcpuArgs {}
 // SAFETY: as above.
 unsafe impl ByteValued for WakeVcpuArgs {}
+// SAFETY: as above.
+unsafe impl ByteValued for ReadImageArgs {}
 // SAFETY: as above.
 unsafe impl ByteValued for TrapFrame {}
 // SAFETY: as above.

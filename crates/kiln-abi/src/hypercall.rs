@@ -26,6 +26,9 @@ pub const CONSOLE_WRITE_MAX: u64 = 64 * 1024;
 /// The most bytes one [`StdinReadArgs`] may ask for.
 pub const STDIN_READ_MAX: u64 = 1024 * 1024;
 
+/// The most bytes one [`ReadImageArgs`] may ask for.
+pub const READ_IMAGE_MAX: u64 = 1024 * 1024;
+
 /// The longest message one [`PanicArgs`] may carry.
 pub const PANIC_MESSAGE_MAX: u64 = 4096;
 
@@ -57,11 +60,13 @@ pub enum Hypercall {
     StartVcpu = 10,
     /// End another vCPU's idling in `Block`, now or at its next: [`WakeVcpuArgs`].
     WakeVcpu = 11,
+    /// Read bytes of the image file the VM booted: [`ReadImageArgs`].
+    ReadImage = 12,
 }
 
 impl Hypercall {
     /// All calls, for dispatch tables and documentation.
-    pub const ALL: [Hypercall; 11] = [
+    pub const ALL: [Hypercall; 12] = [
         Self::ConsoleWrite,
         Self::Exit,
         Self::Block,
@@ -73,6 +78,7 @@ impl Hypercall {
         Self::GrowMemory,
         Self::StartVcpu,
         Self::WakeVcpu,
+        Self::ReadImage,
     ];
 
     /// The call whose port this is, if any.
@@ -241,7 +247,25 @@ pub struct WakeVcpuArgs {
     pub reserved: u32,
 }
 
+/// [`Hypercall::ReadImage`]: copy bytes of the image file the VM booted
+/// (all of it, sections the loader skips included: the symbols and debug
+/// information a program's own backtraces read through `/proc/self/exe`)
+/// into a guest buffer. Its size is the boot info's `image_file_size`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadImageArgs {
+    /// in: where in the file to start.
+    pub offset: u64,
+    /// in: where the bytes go.
+    pub data: GuestPtr<u8>,
+    /// in: room at `data`, at most [`READ_IMAGE_MAX`].
+    pub len: u64,
+    /// out: bytes copied; fewer than `len` only at the file's end.
+    pub copied: u64,
+}
+
 const _: () = {
+    assert!(core::mem::size_of::<ReadImageArgs>() == 32);
     assert!(core::mem::size_of::<StartVcpuArgs>() == 32);
     assert!(core::mem::size_of::<WakeVcpuArgs>() == 8);
     assert!(core::mem::size_of::<GrowMemoryArgs>() == 24);

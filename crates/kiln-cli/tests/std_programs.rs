@@ -555,3 +555,22 @@ fn a_program_whose_profile_asks_for_lto_links() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "built with lto: 0xdead, caught: true\n");
 }
+
+/// A backtrace the program captures itself names its functions, as on
+/// Linux: `dl_iterate_phdr` reports the program's headers and
+/// `/proc/self/exe` is the program's own file (read from the monitor), so
+/// std's symbolizer finds the symbols. The same lines as natively.
+#[test]
+fn a_programs_own_backtrace_names_its_functions() {
+    const GUEST: &str = "tests/guests/std-backtrace";
+    let kiln = run_image(&image(GUEST, false), &["--timeout", "60s"], &[]);
+    assert_eq!(kiln.code, 0, "{}", kiln.stderr);
+    let linux = common::run_native(GUEST, &[], b"");
+    assert_eq!(linux.code, 0, "on Linux: {}", linux.stderr);
+    assert_eq!(
+        kiln.stdout,
+        "backtrace names inner: true\nbacktrace names outer: true\nbacktrace names main: true\n\
+         exe is ELF: true\nexe size matches: true\nexe is executable: true\n"
+    );
+    assert_eq!(kiln.stdout, linux.stdout);
+}

@@ -135,9 +135,3 @@ pub extern "C" fn dlerror() -> *mut c_char {
 pub extern "C" fn dladdr(_address: *const c_void, _info: *mut c_void) -> c_int {
     0
 }
-
-/// `dl_iterate_phdr(3)`: no shared objects to report.
-#[unsafe(no_mangle)]
-pub extern "C" fn dl_iterate_phdr(_callback: *const c_void, _data: *mut c_void) -> c_int {
-    0
-}

@@ -81,6 +81,7 @@ pub mod ids;
 pub mod inet;
 pub mod inotify;
 pub mod interfaces;
+pub mod link;
 pub mod locale;
 pub mod malloc;
 pub mod math;

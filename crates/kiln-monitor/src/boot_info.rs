@@ -145,6 +145,7 @@ pub fn write(
         vcpu_count: args.vcpus,
         reserved: 0,
         vcpus: GuestPtr::new(areas_addr),
+        image_file_size: image.bytes.len() as u64,
     };
     memory.write_obj(info, base)
 }

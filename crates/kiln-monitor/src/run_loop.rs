@@ -249,6 +249,7 @@ fn hypercall_name(call: Hypercall) -> &'static str {
         GrowMemory => "grow memory",
         StartVcpu => "start vcpu",
         WakeVcpu => "wake vcpu",
+        ReadImage => "read image",
         _ => "unknown hypercall",
     }
 }

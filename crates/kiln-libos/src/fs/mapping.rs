@@ -26,6 +26,7 @@ use kiln_abi::errno::*;
 use kiln_abi::fs_image::kind;
 
 use super::system::Device;
+use super::tree::Kind;
 use super::{Errno, Fs, Object, Result, flags::*, volume, with};
 use crate::heap::HEAP;
 
@@ -95,6 +96,11 @@ pub fn map(request: Request) -> Result<*mut u8> {
             Object::File(_) => true,
             Object::Volume { handle } => {
                 volume::stat_handle(handle)?.mode & kind::MASK == kind::FILE
+            }
+            // A generated file outside `/proc` (the program's own file
+            // above all, which backtraces map), never procfs's, as Linux.
+            Object::Generated { ino, .. } => {
+                matches!(fs.tree.node(ino).kind, Kind::Generated(g) if !g.in_proc())
             }
             _ => false,
         };
@@ -216,17 +222,10 @@ fn fill(fs: &mut Fs, index: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
     let mut done = 0;
     while done < buf.len() {
         let at = offset + done as u64;
-        let n = match description.object {
-            Object::File(ino) => {
-                let contents = fs.tree.contents(ino);
-                let start = usize::try_from(at)
-                    .unwrap_or(usize::MAX)
-                    .min(contents.len());
-                let n = (buf.len() - done).min(contents.len() - start);
-                buf[done..done + n].copy_from_slice(&contents[start..start + n]);
-                n
-            }
-            Object::Volume { handle } => volume::read(handle, &mut buf[done..], Some(at))?,
+        let n = match &description.object {
+            Object::File(ino) => copy_from(fs.tree.contents(*ino), at, &mut buf[done..]),
+            Object::Generated { contents, .. } => copy_from(contents, at, &mut buf[done..]),
+            Object::Volume { handle } => volume::read(*handle, &mut buf[done..], Some(at))?,
             _ => 0,
         };
         if n == 0 {
@@ -235,6 +234,16 @@ fn fill(fs: &mut Fs, index: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
         done += n;
     }
     Ok(())
+}
+
+/// Copies `contents` from `at` into `buf`, as far as both go; the count.
+fn copy_from(contents: &[u8], at: u64, buf: &mut [u8]) -> usize {
+    let start = usize::try_from(at)
+        .unwrap_or(usize::MAX)
+        .min(contents.len());
+    let n = buf.len().min(contents.len() - start);
+    buf[..n].copy_from_slice(&contents[start..start + n]);
+    n
 }
 
 impl Fs {

@@ -445,6 +445,7 @@ impl Tree {
             Kind::Symlink(_) => 0o777,
             Kind::FdDir => 0o500,
             Kind::Generated(generated) if generated.in_proc() => 0o444,
+            Kind::Generated(Generated::Program) => 0o755,
             _ => 0o644,
         };
         let child = self.insert(kind, mode);
@@ -769,7 +770,7 @@ impl Tree {
             Kind::File(data) | Kind::Symlink(data) => data.bytes().len() as u64,
             Kind::Dir { .. } | Kind::Mount(_) => 4096,
             // As Linux: procfs files have no size; the others have theirs now.
-            Kind::Generated(generated) if !generated.in_proc() => generated.contents().len() as u64,
+            Kind::Generated(generated) if !generated.in_proc() => generated.size(),
             Kind::Device(_) | Kind::Generated(_) | Kind::FdDir => 0,
         };
         let rdev = match node.kind {

@@ -9,7 +9,9 @@ pub mod kiln;
 
 pub use kiln::preempt;
 #[cfg(feature = "fs")]
-pub use kiln::{baked_files, file_call, stdin_read, stdin_read_append, volumes};
+pub use kiln::{
+    baked_files, file_call, image_file_size, read_image, stdin_read, stdin_read_append, volumes,
+};
 pub use kiln::{
     block, block_until, boot_info, console_write, exit, grow_memory, hostname,
     report_out_of_memory, report_panic, set_current_thread, set_page_present, stamp_main,

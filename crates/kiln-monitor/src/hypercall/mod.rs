@@ -9,6 +9,7 @@ mod console;
 mod crash;
 mod exit;
 mod file;
+mod image;
 mod memory;
 mod stdin;
 mod time;
@@ -237,6 +238,7 @@ pub fn dispatch(ctx: &mut Context<'_>, port: u16, data: &[u8]) -> Result<Flow, V
         Hypercall::OutOfMemory => exit::out_of_memory(ctx, gpa),
         Hypercall::StdinRead => stdin::read(ctx, gpa),
         Hypercall::GrowMemory => memory::grow(ctx, gpa),
+        Hypercall::ReadImage => image::read(ctx, gpa),
         Hypercall::StartVcpu => vcpu::start(ctx, gpa),
         Hypercall::WakeVcpu => vcpu::wake(ctx, gpa),
         _ => Err(Violation::UnknownPort(port)),

@@ -48,6 +48,10 @@ pub enum Generated {
     Passwd,
     /// `/etc/group`: root's group.
     Group,
+    /// The program's own file, at its path (where `/proc/self/exe` points):
+    /// the image the VM booted, read from the monitor, so the program's
+    /// backtraces find its symbols as on Linux.
+    Program,
 }
 
 impl Generated {
@@ -61,6 +65,7 @@ impl Generated {
                 | Generated::Hosts
                 | Generated::Passwd
                 | Generated::Group
+                | Generated::Program
         )
     }
 
@@ -98,6 +103,21 @@ impl Generated {
             Generated::Hosts => hosts(),
             Generated::Passwd => b"root:x:0:0:root:/root:/bin/sh\n".to_vec(),
             Generated::Group => b"root:x:0:\n".to_vec(),
+            Generated::Program => {
+                let mut image = alloc::vec![0; platform::image_file_size() as usize];
+                let copied = platform::read_image(0, &mut image);
+                image.truncate(copied);
+                image
+            }
+        }
+    }
+
+    /// The size `stat` reports, without making the contents when that is
+    /// costly (the program's file is its whole image).
+    pub fn size(self) -> u64 {
+        match self {
+            Generated::Program => platform::image_file_size(),
+            other => other.contents().len() as u64,
         }
     }
 }

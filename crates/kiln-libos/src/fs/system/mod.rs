@@ -81,10 +81,26 @@ fn exe_path() -> Vec<u8> {
     }
 }
 
-/// Adds the system's files to `tree`.
+/// Adds the system's files to `tree`, and the program's own file at its
+/// path (unless a baked file is there), where `/proc/self/exe` points.
 pub fn add(tree: &mut Tree) {
     for (dir, name, kind) in entries() {
         let read_only_dirs = dir.first() == Some(&&b"proc"[..]);
         tree.add_system(dir, name, kind, read_only_dirs);
+    }
+    if platform::image_file_size() > 0 {
+        let path = exe_path();
+        let mut components: Vec<&[u8]> = path
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .collect();
+        if let Some(name) = components.pop() {
+            tree.add_system(
+                &components,
+                name,
+                Kind::Generated(Generated::Program),
+                false,
+            );
+        }
     }
 }

@@ -20,7 +20,7 @@ use kiln_abi::boot::BootInfo;
 use kiln_abi::hypercall::StdinReadArgs;
 use kiln_abi::hypercall::{
     BlockArgs, ConsoleWriteArgs, ExitArgs, GrowMemoryArgs, Hypercall, OutOfMemoryArgs, PanicArgs,
-    StartVcpuArgs, WakeVcpuArgs,
+    ReadImageArgs, StartVcpuArgs, WakeVcpuArgs,
 };
 
 use hypercall::hypercall;
@@ -249,6 +249,35 @@ pub fn grow_memory(at_least: usize) -> Option<(usize, usize)> {
     };
     hypercall(Hypercall::GrowMemory, &mut args);
     (args.len != 0).then_some((args.start as usize, args.len as usize))
+}
+
+/// Reads the image file the VM booted into `buf`, from `offset`: the bytes
+/// copied (fewer than asked only at its end, whose size is
+/// [`image_file_size`]).
+#[cfg(feature = "fs")]
+pub fn read_image(offset: u64, buf: &mut [u8]) -> usize {
+    let mut copied = 0;
+    for chunk in buf.chunks_mut(kiln_abi::hypercall::READ_IMAGE_MAX as usize) {
+        let mut args = ReadImageArgs {
+            offset: offset + copied as u64,
+            data: GuestPtr::from_ptr(chunk.as_mut_ptr().cast_const()),
+            len: chunk.len() as u64,
+            copied: 0,
+        };
+        hypercall(Hypercall::ReadImage, &mut args);
+        let got = (args.copied as usize).min(chunk.len());
+        copied += got;
+        if got < chunk.len() {
+            break;
+        }
+    }
+    copied
+}
+
+/// The size of the image file the VM booted (0 if the monitor has none).
+#[cfg(feature = "fs")]
+pub fn image_file_size() -> u64 {
+    boot_info().image_file_size
 }
 
 /// Makes a `File` hypercall (host volumes); the monitor fills in the
