@@ -201,6 +201,37 @@ fn stdin_read_into_a_buffer_past_the_end_of_memory() {
 }
 
 #[test]
+fn read_image_into_a_buffer_outside_memory() {
+    violation(
+        "read-image-outside",
+        "ReadImage hypercall: 0x10 bytes at guest address 0x801000 are outside guest memory",
+    );
+}
+
+#[test]
+fn read_image_over_the_limit() {
+    violation(
+        "read-image-too-long",
+        "ReadImage hypercall: length 1048577 exceeds the limit of 1048576 bytes",
+    );
+}
+
+#[test]
+fn read_image_past_its_end_copies_nothing() {
+    let run = run_image(
+        &image("tests/guests/hostile", false),
+        &[],
+        &["read-image-past-its-end"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "read past the image's end: 0 bytes
+"
+    );
+}
+
+#[test]
 fn stdin_read_over_the_limit() {
     stdin_violation(
         "stdin-too-long",

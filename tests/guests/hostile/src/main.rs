@@ -10,7 +10,7 @@ use kiln_abi::errno::EFBIG;
 use kiln_abi::file::{FileArgs, FileOp, IO_MAX, PATH_MAX, PENDING_MAX};
 use kiln_abi::hypercall::{
     CONSOLE_WRITE_MAX, ConsoleWriteArgs, GrowMemoryArgs, Hypercall, PORT_BASE, PORT_COUNT,
-    PanicArgs, STDIN_READ_MAX, StdinReadArgs, stream,
+    PanicArgs, READ_IMAGE_MAX, ReadImageArgs, STDIN_READ_MAX, StdinReadArgs, stream,
 };
 
 mod files;
@@ -77,6 +77,18 @@ fn main() -> i32 {
         "grow-args-outside" => out32(Hypercall::GrowMemory.port(), (memory - 8) as u32),
         "grow-until-refused" => {
             grow_until_refused();
+            return 0;
+        }
+        "read-image-outside" => {
+            read_image(0, memory + 0x1000, 16);
+        }
+        "read-image-too-long" => {
+            read_image(0, text.as_ptr() as u64, READ_IMAGE_MAX + 1);
+        }
+        "read-image-past-its-end" => {
+            let mut buf = [0u8; 16];
+            let copied = read_image(u64::MAX - 4, buf.as_mut_ptr() as u64, 16);
+            kiln::println!("read past the image's end: {copied} bytes");
             return 0;
         }
         "stdin-outside" => stdin_read(memory + 0x1000, 16),
@@ -351,6 +363,17 @@ fn grow_until_refused() {
         kiln::println!("block ends at {} MiB", (start + len) >> 20);
         console(stream::STDOUT, start, text.len() as u64);
     }
+}
+
+fn read_image(offset: u64, data: u64, len: u64) -> u64 {
+    let mut args = ReadImageArgs {
+        offset,
+        data: GuestPtr::new(data),
+        len,
+        copied: 0,
+    };
+    call(Hypercall::ReadImage, &mut args);
+    args.copied
 }
 
 fn stdin_read(data: u64, len: u64) {
