@@ -31,9 +31,11 @@ pub struct ProgramArgs<'a> {
     pub vcpus: u32,
 }
 
-/// The most padding before the vCPU areas: the boot info starts 16-byte
-/// aligned and the areas are 64-byte aligned.
-const AREA_PADDING: usize = align_of::<VcpuArea>() - 16;
+/// The most padding before the vCPU areas, which are 64-byte aligned after
+/// the block: whatever the block's size, never more than this (a bound that
+/// assumed the block a multiple of 16 bytes let the strings run into the
+/// image once the block grew by 8).
+const AREA_PADDING: usize = align_of::<VcpuArea>() - 1;
 
 impl ProgramArgs<'_> {
     /// Bytes of boot info these arguments need: the block, the vCPU
@@ -191,6 +193,35 @@ fn memory_map(layout: &Layout) -> ([MemoryRegion; MAX_REGIONS], u32) {
 mod tests {
     use super::*;
     use kiln_abi::layout::IMAGE_BASE;
+
+    /// Whatever the arguments' lengths (so wherever the region starts), the
+    /// block, the areas, the pointer arrays and the strings end inside the
+    /// region, short of the image.
+    #[test]
+    fn everything_written_ends_inside_the_region() {
+        for vcpus in [1, 2, 3] {
+            for extra in 0..64 {
+                let argv = ["prog".to_string(), "x".repeat(extra)];
+                let args = ProgramArgs {
+                    argv: &argv,
+                    hostname: "host",
+                    vcpus,
+                    ..Default::default()
+                };
+                let image = IMAGE_BASE..IMAGE_BASE + 0x9000;
+                let layout =
+                    Layout::plan(64 << 20, image, args.boot_info_len(), true, false, vcpus)
+                        .expect("fits");
+                let areas_end = vcpu_area(&layout, vcpus - 1) + size_of::<VcpuArea>() as u64;
+                let pointers = (argv.len() as u64 + 2) * 8;
+                let strings: u64 = args.strings().map(|s| s.len() as u64 + 1).sum();
+                assert!(
+                    areas_end + pointers + strings <= layout.boot_info.end,
+                    "{vcpus} vCPUs, an argument of {extra} bytes"
+                );
+            }
+        }
+    }
 
     #[test]
     fn vcpu_areas_fit_the_boot_info_region_after_the_block() {
