@@ -17,10 +17,12 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use kiln_abi::GuestPtr;
 use kiln_abi::boot::BootInfo;
 #[cfg(feature = "fs")]
+use kiln_abi::hypercall::ReadImageArgs;
+#[cfg(feature = "fs")]
 use kiln_abi::hypercall::StdinReadArgs;
 use kiln_abi::hypercall::{
     BlockArgs, ConsoleWriteArgs, ExitArgs, GrowMemoryArgs, Hypercall, OutOfMemoryArgs, PanicArgs,
-    ReadImageArgs, StartVcpuArgs, WakeVcpuArgs,
+    StartVcpuArgs, WakeVcpuArgs,
 };
 
 use hypercall::hypercall;
