@@ -46,6 +46,21 @@ build_guest() {
     echo "${out#"$ROOT"/}"
 }
 
+# A free TCP port on the loopback.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_http URL [NETNS]: until the URL answers at all (from inside NETNS if
+# given), for at most 10 s.
+wait_http() {
+    local url=$1 prefix=()
+    [[ -n ${2:-} ]] && prefix=(ip netns exec "$2")
+    for _ in $(seq 1 1000); do
+        "${prefix[@]}" curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null | grep -qv '^000$' && return 0
+        sleep 0.01
+    done
+    die "no answer from $url"
+}
+
 # One Markdown line describing the machine: figures mean little without it.
 machine_note() {
     local virt="KVM"

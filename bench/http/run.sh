@@ -51,16 +51,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { # URL [NETNS]: until it answers at all, for at most 10 s
-    local url=$1 prefix=()
-    [[ -n ${2:-} ]] && prefix=(ip netns exec "$2")
-    for _ in $(seq 1 1000); do
-        "${prefix[@]}" curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null | grep -qv '^000$' && return 0
-        sleep 0.01
-    done
-    die "no answer from $url"
-}
 
 # wrk runs from the same place as the client of each target; one line per
 # connection count: "TARGET CONNS REQ/S P50_MS P99_MS".

@@ -70,16 +70,6 @@ for _ in $(seq "$ALT_RUNS"); do
     "$NATIVE_SMP" wake-latency 2000 20 >>"$TMP/wakepoll.native"
 done
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { # URL [NETNS]: until it answers at all, for at most 10 s
-    local url=$1 prefix=()
-    [[ -n ${2:-} ]] && prefix=(ip netns exec "$2")
-    for _ in $(seq 1 1000); do
-        "${prefix[@]}" curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null | grep -qv '^000$' && return 0
-        sleep 0.01
-    done
-    die "no answer from $url"
-}
 wrk_at_50() { # NAME URL [NETNS]: one line "NAME REQ/S P50_MS P99_MS"
     local name=$1 url=$2 prefix=()
     [[ -n ${3:-} ]] && prefix=(ip netns exec "$3")

@@ -833,14 +833,20 @@ pub fn prepare_wait(key: usize, deadline: u64) {
     let _section = NoPreempt::new();
     let s = lock();
     let me = current_locked(s);
-    // SAFETY: the running thread's own record.
+    mark_waiting(me, key, deadline);
+    unlock(s);
+}
+
+/// Marks the running thread `me` as waiting for a wake on `key` or
+/// `deadline`; it sleeps at its next [`schedule`]. The lock is held.
+fn mark_waiting(me: *mut Thread, key: usize, deadline: u64) {
+    // SAFETY: the running thread's own record, under the lock.
     unsafe {
         (*me).state = State::Waiting;
         (*me).key = key;
         (*me).deadline = deadline;
         (*me).wake = Wake::Woken;
     }
-    unlock(s);
 }
 
 /// Sleeps after [`prepare_wait`] until woken or the deadline passes (at
@@ -927,13 +933,7 @@ pub fn wait_if(key: usize, deadline: u64, still: &dyn Fn() -> bool) -> Option<Wa
         return None;
     }
     let me = current_locked(s);
-    // SAFETY: the running thread's own record.
-    unsafe {
-        (*me).state = State::Waiting;
-        (*me).key = key;
-        (*me).deadline = deadline;
-        (*me).wake = Wake::Woken;
-    }
+    mark_waiting(me, key, deadline);
     schedule(s, me);
     // SAFETY: as in `commit_wait`.
     let why = unsafe { (*me).wake };
