@@ -143,7 +143,7 @@ fn argument_block_straddling_the_end_of_memory() {
 
 #[test]
 fn unknown_hypercall_number() {
-    violation("unknown-call", "port 0x50c, which is not a hypercall port");
+    violation("unknown-call", "port 0x500, which is not a hypercall port");
 }
 
 #[test]
