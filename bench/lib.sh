@@ -61,6 +61,17 @@ wait_http() {
     die "no answer from $url"
 }
 
+# tap_namespace NS: a network namespace with the loopback up and a TAP
+# device `ktap0` at 10.0.9.1/24, for a guest at 10.0.9.2 (`--net tap:ktap0`)
+# and its client, both run inside it.
+tap_namespace() {
+    ip netns add "$1"
+    ip netns exec "$1" ip link set lo up
+    ip netns exec "$1" ip tuntap add dev ktap0 mode tap
+    ip netns exec "$1" ip addr add 10.0.9.1/24 dev ktap0
+    ip netns exec "$1" ip link set ktap0 up
+}
+
 # One Markdown line describing the machine: figures mean little without it.
 machine_note() {
     local virt="KVM"

@@ -105,11 +105,7 @@ bench_target kiln-ports "http://127.0.0.1:$PORT/"
 kill "${PIDS[-1]}"
 
 # Kiln on a TAP device in a namespace of our own (the client runs there too).
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-ip netns exec "$NS" ip tuntap add dev ktap0 mode tap
-ip netns exec "$NS" ip addr add 10.0.9.1/24 dev ktap0
-ip netns exec "$NS" ip link set ktap0 up
+tap_namespace "$NS"
 ip netns exec "$NS" "$KILN" run -m "$MEMORY" --net tap:ktap0 --ip 10.0.9.2/24 --gateway 10.0.9.1 "$GUEST" >/dev/null 2>&1 &
 PIDS+=($!)
 wait_http "http://10.0.9.2/" "$NS"

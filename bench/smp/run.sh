@@ -94,11 +94,7 @@ wait_http "http://127.0.0.1:$PORT/"
 wrk_at_50 hello-native "http://127.0.0.1:$PORT/"
 kill "${PIDS[-1]}"
 
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-ip netns exec "$NS" ip tuntap add dev ktap0 mode tap
-ip netns exec "$NS" ip addr add 10.0.9.1/24 dev ktap0
-ip netns exec "$NS" ip link set ktap0 up
+tap_namespace "$NS"
 tap_run() { # NAME CPUS IMAGE [ARGS...]
     local name=$1 cpus=$2 image=$3
     shift 3

@@ -9,12 +9,11 @@
 
 use core::cell::UnsafeCell;
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicU32, Ordering};
 
 use kiln_abi::hypercall::stream;
 
 use crate::platform;
-use crate::preempt::NoPreempt;
+use crate::preempt::{Holder, NoPreempt};
 
 /// Standard output's line buffer. Standard error's is small: it is flushed
 /// after every call anyway, and together they must fit in one page of
@@ -66,12 +65,12 @@ impl<const ID: u32, const N: usize> Write for Stream<ID, N> {
 }
 
 /// A console stream shared by every thread on every vCPU: a buffer behind
-/// a spinlock that records which vCPU holds it. It is held with preemption
-/// disabled, so the only re-entry on the holding vCPU is a panic while
-/// printing, which becomes an unbuffered write instead of a deadlock.
+/// a spinlock that records which vCPU holds it ([`Holder`]). It is held
+/// with preemption disabled, so the only re-entry on the holding vCPU is a
+/// panic while printing, which becomes an unbuffered write instead of a
+/// deadlock.
 struct Shared<const ID: u32, const N: usize> {
-    /// The holder's vCPU number plus one; 0 when free.
-    holder: AtomicU32,
+    holder: Holder,
     stream: UnsafeCell<Stream<ID, N>>,
 }
 
@@ -82,7 +81,7 @@ unsafe impl<const ID: u32, const N: usize> Sync for Shared<ID, N> {}
 impl<const ID: u32, const N: usize> Shared<ID, N> {
     const fn new() -> Self {
         Self {
-            holder: AtomicU32::new(0),
+            holder: Holder::new(),
             stream: UnsafeCell::new(Stream::new()),
         }
     }
@@ -92,21 +91,12 @@ impl<const ID: u32, const N: usize> Shared<ID, N> {
     #[allow(unsafe_code)]
     fn with(&self, f: impl FnOnce(&mut Stream<ID, N>)) -> bool {
         let _section = NoPreempt::new();
-        let me = platform::vcpu_index() as u32 + 1;
-        let mut rounds = 0;
-        loop {
-            match self
-                .holder
-                .compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(holder) if holder == me => return false,
-                Err(_) => crate::preempt::spin_wait(&mut rounds),
-            }
+        if !self.holder.acquire() {
+            return false;
         }
-        // SAFETY: this vCPU holds the stream (above) until the store below.
+        // SAFETY: this vCPU holds the stream (above) until it releases it.
         f(unsafe { &mut *self.stream.get() });
-        self.holder.store(0, Ordering::Release);
+        self.holder.release();
         true
     }
 

@@ -11,7 +11,6 @@
 //! section ends. Code outside the sections (the program, `memcpy`, the
 //! parts of the C library that touch no shared state) is preempted anywhere.
 
-#[cfg(feature = "heap")]
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::platform::preempt;
@@ -46,31 +45,76 @@ impl Drop for NoPreempt {
     }
 }
 
-/// A spinlock that also disables preemption while held, and knows which
-/// vCPU holds it. A holder cannot be preempted, so the only way one vCPU
-/// finds its own lock taken is re-entry: a panic or an allocation failure
-/// reported from inside the locked code. [`lock_unless_reentered`] tells
-/// that apart from another vCPU holding it; [`RawLock::lock`] reports it
-/// rather than spin forever.
-#[cfg(feature = "heap")]
-pub struct RawLock {
-    /// The holder's vCPU number plus one; 0 when free.
-    holder: AtomicU32,
-}
+/// The word behind the library OS's spinlocks: which vCPU holds it. A
+/// holder runs with preemption disabled, so the only way one vCPU finds its
+/// own lock taken is re-entry: a panic or an allocation failure reported
+/// from inside the locked code. [`Holder::acquire`] tells that apart from
+/// another vCPU holding it, instead of spinning forever.
+pub struct Holder(AtomicU32);
 
-#[cfg(feature = "heap")]
-impl RawLock {
-    /// This vCPU's mark in `holder`.
+impl Holder {
+    /// Free.
+    pub const fn new() -> Self {
+        Self(AtomicU32::new(0))
+    }
+
+    /// This vCPU's mark: its number plus one (0 means free).
     fn me() -> u32 {
         crate::platform::vcpu_index() as u32 + 1
     }
 
-    /// Whether this vCPU holds the lock. Meaningful with preemption
-    /// enabled too: a holder cannot be preempted, so no other thread runs
-    /// on its vCPU until it releases the lock.
-    fn held_here(&self) -> bool {
-        self.holder.load(Ordering::Relaxed) == Self::me()
+    /// Takes it, waiting while another vCPU holds it; false, taking
+    /// nothing, when this vCPU holds it already. Call with preemption
+    /// disabled.
+    pub fn acquire(&self) -> bool {
+        let me = Self::me();
+        let mut rounds = 0;
+        loop {
+            match self
+                .0
+                .compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(holder) if holder == me => return false,
+                Err(_) => spin_wait(&mut rounds),
+            }
+        }
     }
+
+    /// Takes it if it is free.
+    #[cfg(feature = "heap")]
+    fn try_acquire(&self) -> bool {
+        self.0
+            .compare_exchange(0, Self::me(), Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Gives it back (the caller holds it).
+    pub fn release(&self) {
+        self.0.store(0, Ordering::Release);
+    }
+
+    /// Whether this vCPU holds it. Meaningful with preemption enabled too:
+    /// a holder cannot be preempted, so no other thread runs on its vCPU
+    /// until it gives it back.
+    #[cfg(feature = "heap")]
+    fn held_here(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == Self::me()
+    }
+}
+
+impl Default for Holder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A spinlock that also disables preemption while held, on a [`Holder`]:
+/// [`lock_unless_reentered`] tells re-entry apart from another vCPU holding
+/// it, and [`RawLock::lock`] reports re-entry rather than spin forever.
+#[cfg(feature = "heap")]
+pub struct RawLock {
+    holder: Holder,
 }
 
 #[cfg(feature = "heap")]
@@ -80,7 +124,7 @@ impl RawLock {
 unsafe impl lock_api::RawMutex for RawLock {
     #[allow(clippy::declare_interior_mutable_const)]
     const INIT: Self = Self {
-        holder: AtomicU32::new(0),
+        holder: Holder::new(),
     };
 
     type GuardMarker = lock_api::GuardNoSend;
@@ -88,29 +132,17 @@ unsafe impl lock_api::RawMutex for RawLock {
     #[inline]
     fn lock(&self) {
         preempt::disable();
-        let me = Self::me();
-        let mut rounds = 0;
-        loop {
-            match self
-                .holder
-                .compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return,
-                Err(holder) if holder == me => crate::platform::report_panic(
-                    b"a library-OS lock was taken again on the vCPU that holds it",
-                ),
-                Err(_) => spin_wait(&mut rounds),
-            }
+        if !self.holder.acquire() {
+            crate::platform::report_panic(
+                b"a library-OS lock was taken again on the vCPU that holds it",
+            );
         }
     }
 
     #[inline]
     fn try_lock(&self) -> bool {
         preempt::disable();
-        let locked = self
-            .holder
-            .compare_exchange(0, Self::me(), Ordering::Acquire, Ordering::Relaxed)
-            .is_ok();
+        let locked = self.holder.try_acquire();
         if !locked {
             leave();
         }
@@ -119,13 +151,13 @@ unsafe impl lock_api::RawMutex for RawLock {
 
     #[inline]
     unsafe fn unlock(&self) {
-        self.holder.store(0, Ordering::Release);
+        self.holder.release();
         leave();
     }
 
     #[inline]
     fn is_locked(&self) -> bool {
-        self.holder.load(Ordering::Relaxed) != 0
+        self.holder.0.load(Ordering::Relaxed) != 0
     }
 }
 
@@ -153,17 +185,17 @@ const SPINS_BEFORE_EXIT: u32 = 2048;
 #[cfg(feature = "heap")]
 pub fn lock_unless_reentered<T>(lock: &Lock<T>) -> Option<lock_api::MutexGuard<'_, RawLock, T>> {
     // SAFETY: only reads the raw lock's holder.
-    if unsafe { lock.raw() }.held_here() {
+    if unsafe { lock.raw() }.holder.held_here() {
         return None;
     }
     Some(lock.lock())
 }
 
-/// Whether this vCPU holds `lock` (see [`RawLock::held_here`]).
+/// Whether this vCPU holds `lock` (see [`Holder::held_here`]).
 #[cfg(feature = "heap")]
 pub fn held_here<T>(lock: &Lock<T>) -> bool {
     // SAFETY: only reads the raw lock's holder.
-    unsafe { lock.raw() }.held_here()
+    unsafe { lock.raw() }.holder.held_here()
 }
 
 /// Ends the critical section a [`RawLock`] opened, as its guard's drop

@@ -519,16 +519,8 @@ fn read_fs_base() -> u64 {
     base
 }
 
-/// The running thread (the main thread is registered on first use).
-pub fn current() -> *mut Thread {
-    let _section = NoPreempt::new();
-    let s = lock();
-    let me = current_locked(s);
-    unlock(s);
-    me
-}
-
-/// As [`current`], with the lock held.
+/// The running thread, with the lock held (the main thread is registered
+/// on first use).
 fn current_locked(s: &mut Scheduler) -> *mut Thread {
     let cpu = platform::vcpu_index();
     if s.current[cpu].is_null() {
@@ -771,11 +763,7 @@ unsafe fn make_ready(s: &mut Scheduler, thread: *mut Thread, why: Wake) {
     let here = platform::vcpu_index();
     if t.on_cpu {
         // It announced a wait and has not slept yet, or is about to: it
-        // sees it is ready on its own vCPU.
-        if s.idling & (1 << t.cpu) != 0 {
-            s.idling &= !(1 << t.cpu);
-            s.to_wake |= 1 << t.cpu;
-        }
+        // sees it is ready on its own vCPU, which runs it (not idle).
         return;
     }
     // This vCPU when it idles itself (its idle context polled the network
