@@ -7,6 +7,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 2   | bad command line |
+//! | 120 | no such image, or a registry refused or could not be reached |
 //! | 121 | the guest crate failed to build |
 //! | 122 | the image is invalid or does not fit the memory given |
 //! | 123 | the host cannot run the VM (no usable /dev/kvm, out of memory...) |
@@ -21,6 +22,9 @@ use std::process::ExitCode;
 
 /// The command line did not parse.
 pub const USAGE: u8 = 2;
+/// The image store or a registry failed (no such image, access denied,
+/// unreachable).
+pub const REGISTRY: u8 = 120;
 /// The guest build failed.
 pub const BUILD: u8 = 121;
 /// The image is not runnable.

@@ -32,10 +32,12 @@ macro_rules! tell_raw {
 
 mod exit_code;
 mod guest_build;
+mod images;
 mod inspect;
 mod instance;
 mod run;
 mod serve;
+mod state;
 mod units;
 
 use std::path::PathBuf;
@@ -56,13 +58,16 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Build a crate into a Kiln image and print its path and size.
+    /// Build a crate into a Kiln image and print its path and size; with
+    /// -t, also store it as an OCI image under that reference.
     Build {
         /// The crate's directory.
         #[arg(default_value = ".")]
         dir: PathBuf,
         #[command(flatten)]
         options: BuildOptions,
+        #[command(flatten)]
+        image: ImageOptions,
     },
     /// Run an image, or build a crate directory first and run it.
     Run(Box<run::RunArgs>),
@@ -132,6 +137,71 @@ enum Command {
         #[arg(short, long)]
         force: bool,
     },
+    /// List stored images.
+    Images {
+        /// Output: table or json.
+        #[arg(long, value_enum, default_value_t)]
+        format: instance::commands::Format,
+    },
+    /// Remove stored images (their blobs go when no reference needs them).
+    Rmi {
+        /// References, e.g. app:v1.
+        #[arg(required = true)]
+        references: Vec<String>,
+    },
+    /// Give a stored image another reference.
+    Tag {
+        /// The image's reference.
+        source: String,
+        /// The new reference, e.g. localhost:5000/app:v1.
+        target: String,
+    },
+    /// Send a stored image to its registry.
+    Push {
+        /// The reference, e.g. registry.example.com/team/app:v1.
+        reference: String,
+    },
+    /// Fetch an image from a registry into the store.
+    Pull {
+        /// The reference, e.g. registry.example.com/team/app:v1.
+        reference: String,
+    },
+    /// Log in to a registry (the credentials are checked, then kept readable
+    /// by you only; Docker's logins are used too).
+    Login {
+        /// The registry, HOST[:PORT].
+        registry: String,
+        /// The user name.
+        #[arg(short, long)]
+        username: String,
+        /// The password (visible to other users: prefer --password-stdin).
+        #[arg(short, long, conflicts_with = "password_stdin")]
+        password: Option<String>,
+        /// Read the password from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Forget the login for a registry.
+    Logout {
+        /// The registry, HOST[:PORT].
+        registry: String,
+    },
+    /// Write stored images as an OCI image layout archive (for `kiln load`,
+    /// `ctr image import`, `skopeo`, `podman load`).
+    Save {
+        /// References.
+        #[arg(required = true)]
+        references: Vec<String>,
+        /// The archive file (default: stdout).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Read images from an OCI image layout archive.
+    Load {
+        /// The archive file (default: stdin).
+        #[arg(short, long, value_name = "FILE")]
+        input: Option<PathBuf>,
+    },
     /// Run an instance's program and keep its records (started by `kiln run -d`).
     #[command(hide = true)]
     Supervise {
@@ -159,6 +229,29 @@ pub struct BuildOptions {
     include: Vec<guest_build::Include>,
 }
 
+/// What `kiln build -t` records in the image for `kiln run REF`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ImageOptions {
+    /// Also store the image under this reference (repeatable), e.g. app:v1
+    /// or localhost:5000/team/app:v1.
+    #[arg(short = 't', long = "tag", value_name = "REFERENCE")]
+    pub tags: Vec<String>,
+    /// An environment variable the image sets (repeatable): KEY=VALUE.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", requires = "tags")]
+    pub env: Vec<String>,
+    /// The guest memory limit the image runs with unless `kiln run -m`
+    /// says otherwise, e.g. 256M.
+    #[arg(short = 'm', long, value_parser = units::parse_memory, requires = "tags")]
+    pub memory: Option<u64>,
+    /// A port the program listens on (repeatable): PORT[/tcp|/udp].
+    #[arg(long, value_name = "PORT[/PROTO]", requires = "tags")]
+    pub expose: Vec<String>,
+    /// Default arguments for the program (after `--`), replaced by those
+    /// given to `kiln run`.
+    #[arg(last = true, requires = "tags")]
+    pub args: Vec<String>,
+}
+
 fn main() -> ExitCode {
     let started_ns = kiln_monitor::clock::host_now_ns(libc::CLOCK_MONOTONIC);
     let cli = match Cli::try_parse() {
@@ -166,7 +259,11 @@ fn main() -> ExitCode {
         Err(error) => return exit_code::usage(error),
     };
     let result = match cli.command {
-        Command::Build { dir, options } => guest_build::build_and_report(&dir, &options),
+        Command::Build {
+            dir,
+            options,
+            image,
+        } => images::build(&dir, &options, &image),
         Command::Run(args) => run::run(*args, started_ns),
         Command::Serve(args) => serve::serve(*args),
         // A path (or anything that exists) is an image; a bare word an instance.
@@ -183,6 +280,22 @@ fn main() -> ExitCode {
         Command::Start { names } => instance::commands::start(&names),
         Command::Rm { names, force } => instance::commands::rm(&names, force),
         Command::Supervise { id } => instance::supervise(&id),
+        Command::Images { format } => images::commands::images(format),
+        Command::Rmi { references } => images::commands::rmi(&references),
+        Command::Tag { source, target } => images::commands::tag(&source, &target),
+        Command::Push { reference } => images::transfer::push(&reference),
+        Command::Pull { reference } => images::transfer::pull(&reference),
+        Command::Login {
+            registry,
+            username,
+            password,
+            password_stdin: _,
+        } => images::transfer::login(&registry, &username, password.as_deref()),
+        Command::Logout { registry } => images::transfer::logout(&registry),
+        Command::Save { references, output } => {
+            images::commands::save(&references, output.as_deref())
+        }
+        Command::Load { input } => images::commands::load(input.as_deref()),
     };
     match result {
         Ok(code) => code,

@@ -23,11 +23,14 @@ use crate::{BuildOptions, Outcome};
 /// Arguments of `kiln run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// An image file, or a crate directory to build first.
+    /// An image file, a crate directory to build first, or an image
+    /// reference (pulled first if it is not stored here).
     target: PathBuf,
-    /// The guest memory limit, e.g. 512M or 1G: memory is mapped as the guest grows into it, and only what it touches costs host memory.
-    #[arg(short = 'm', long, default_value = "3G", value_parser = parse_memory)]
-    memory: u64,
+    /// The guest memory limit, e.g. 512M or 1G (default: the image's, else
+    /// 3G): memory is mapped as the guest grows into it, and only what it
+    /// touches costs host memory.
+    #[arg(short = 'm', long, value_parser = parse_memory)]
+    memory: Option<u64>,
     /// The vCPUs a program with threads runs on, 1 to 16 (default: the
     /// host's CPUs, at most 16). A program without threads gets one.
     #[arg(long, value_name = "N", value_parser = parse_cpus)]
@@ -124,9 +127,12 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         gateway: args.gateway.as_deref(),
         dns: args.dns.as_deref(),
     })?;
-    let (image_path, name) = resolve(&args)?;
+    let mut args = args;
+    let (image_path, name) = resolve(&mut args)?;
     if args.detach {
-        return detach::start(&args, &image_path, &volumes);
+        let reference = crate::images::is_reference_like(&args.target)
+            .then(|| args.target.to_string_lossy().into_owned());
+        return detach::start(&args, &image_path, reference, &volumes);
     }
     let file = ImageFile::open(&image_path)
         .map_err(|e| Failure::new(IMAGE, format!("cannot open {}: {e}", image_path.display())))?;
@@ -134,7 +140,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         .image()
         .map_err(|e| Failure::new(IMAGE, format!("{}: {e}", image_path.display())))?;
     let mut config = VmConfig {
-        memory: args.memory,
+        memory: args.memory(),
         argv: std::iter::once(name.clone()).chain(args.args).collect(),
         env: guest_env(&args.env)?,
         timeout: args.timeout,
@@ -234,11 +240,28 @@ fn wait_for_boot() -> Result<bool, Failure> {
     }
 }
 
-/// The image to run and the program name to give it.
-fn resolve(args: &RunArgs) -> Result<(PathBuf, String), Failure> {
+impl RunArgs {
+    /// The memory limit: `-m`, else the image's, else the default.
+    fn memory(&self) -> u64 {
+        self.memory.unwrap_or(DEFAULT_MEMORY)
+    }
+}
+
+/// The guest memory limit when neither `-m` nor the image sets one.
+pub const DEFAULT_MEMORY: u64 = 3 << 30;
+
+/// The image to run and the program name to give it. A reference's image
+/// supplies what the command line leaves out: memory, environment (the
+/// command line's `-e` wins) and arguments (replaced by any given).
+fn resolve(args: &mut RunArgs) -> Result<(PathBuf, String), Failure> {
     if args.target.is_dir() {
         let built = guest_build::build(&args.target, &args.build, Verbosity::Quiet)?;
         return Ok((built.image, built.name));
+    }
+    if crate::images::is_reference_like(&args.target) {
+        let image = crate::images::resolve_for_run(&args.target.to_string_lossy())?;
+        let name = image.fill_in(&mut args.memory, &mut args.env, &mut args.args);
+        return Ok((image.elf, name));
     }
     let name = program_name(&args.target);
     Ok((args.target.clone(), name))

@@ -24,10 +24,9 @@ mod static_image;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
+use crate::BuildOptions;
 use crate::exit_code::{BUILD, Failure};
-use crate::{BuildOptions, Outcome};
 
 pub use bake::Include;
 
@@ -53,13 +52,13 @@ pub enum Verbosity {
 }
 
 /// `kiln build`: builds and prints the image path and size.
-pub fn build_and_report(dir: &Path, options: &BuildOptions) -> Outcome {
+pub fn build_and_report(dir: &Path, options: &BuildOptions) -> Result<Built, Failure> {
     let built = build(dir, options, Verbosity::Normal)?;
     let size = std::fs::metadata(&built.image)
         .map(|m| m.len())
         .map_err(|e| Failure::new(BUILD, format!("{}: {e}", built.image.display())))?;
     say!("{} ({})", built.image.display(), human_size(size));
-    Ok(ExitCode::SUCCESS)
+    Ok(built)
 }
 
 /// Builds the crate at `dir` into an image.

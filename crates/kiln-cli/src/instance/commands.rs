@@ -96,7 +96,11 @@ fn row(instance: &Instance, state: &State) -> Row {
     Row {
         id: instance.id.clone(),
         name: instance.config.name.clone(),
-        image: instance.config.image.display().to_string(),
+        image: instance
+            .config
+            .reference
+            .clone()
+            .unwrap_or_else(|| instance.config.image.display().to_string()),
         status: state.status,
         since_s: since.map(|t| now_ms().saturating_sub(t) / 1000),
         exit_code: state.exit_code,
@@ -368,6 +372,9 @@ pub fn inspect(key: &str, format: Format) -> Outcome {
     let r = row(&instance, &state);
     say!("instance:  {} ({})", instance.config.name, instance.id);
     say!("image:     {}", instance.config.image.display());
+    if let Some(reference) = &instance.config.reference {
+        say!("reference: {reference}");
+    }
     say!("run:       kiln run {}", instance.config.run_args.join(" "));
     say!("restart:   {} ({} restarts)", r.restart, r.restarts);
     say!("status:    {}", state.status);

@@ -2,11 +2,6 @@
 
 use rustix::process::{Pid, Signal};
 
-/// Whether kiln runs as root (then its state lives in a system directory).
-pub fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
 /// The fields of `/proc/PID/stat` after the command name (which may itself
 /// hold spaces and parentheses).
 fn stat_fields(pid: u32) -> Option<Vec<String>> {

@@ -66,6 +66,9 @@ pub struct Config {
     pub name: String,
     /// The image file (absolute).
     pub image: PathBuf,
+    /// The image reference it was started from, if any (`kiln run -d REF`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     /// The `kiln run` arguments that run it (image and program arguments
     /// included), with every host path made absolute.
     pub run_args: Vec<String>,
@@ -238,24 +241,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// The per-user state directory: `$KILN_STATE_DIR`, else
-    /// `/var/lib/kiln` for root, else `$XDG_DATA_HOME/kiln` or
-    /// `~/.local/share/kiln`.
+    /// The instances' part of the state directory ([`crate::state::dir`]).
     pub fn open() -> Result<Self, Failure> {
-        let root = match std::env::var_os("KILN_STATE_DIR") {
-            Some(dir) => PathBuf::from(dir),
-            None if proc::is_root() => PathBuf::from("/var/lib/kiln"),
-            None => match (std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME")) {
-                (Some(data), _) => PathBuf::from(data).join("kiln"),
-                (None, Some(home)) => PathBuf::from(home).join(".local/share/kiln"),
-                (None, None) => {
-                    return Err(Failure::new(
-                        HOST,
-                        "no state directory: set KILN_STATE_DIR or HOME",
-                    ));
-                }
-            },
-        };
+        let root = crate::state::dir()?;
         for dir in [root.join("instances"), root.join("names")] {
             fs::create_dir_all(&dir).map_err(|e| io_failure("creating", &dir, e))?;
         }

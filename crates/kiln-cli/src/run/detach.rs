@@ -16,11 +16,16 @@ fn absolute(path: &Path) -> Result<PathBuf, Failure> {
 
 /// Creates the instance for `args` (already checked and built) and starts
 /// its supervisor; prints the instance's id.
-pub(super) fn start(args: &RunArgs, image: &Path, volumes: &[VolumeSpec]) -> Outcome {
+pub(super) fn start(
+    args: &RunArgs,
+    image: &Path,
+    reference: Option<String>,
+    volumes: &[VolumeSpec],
+) -> Outcome {
     let image = absolute(image)?;
     // The supervisor runs `kiln run` with these arguments later, from
     // another directory and environment: everything is spelled out.
-    let mut run_args = vec![format!("--memory={}M", args.memory >> 20)];
+    let mut run_args = vec![format!("--memory={}M", args.memory() >> 20)];
     if let Some(cpus) = args.cpus {
         run_args.push(format!("--cpus={cpus}"));
     }
@@ -65,9 +70,10 @@ pub(super) fn start(args: &RunArgs, image: &Path, volumes: &[VolumeSpec]) -> Out
     let config = Config {
         name: args.name.clone().unwrap_or_default(),
         image,
+        reference,
         run_args,
         restart: args.restart,
-        memory: args.memory,
+        memory: args.memory(),
         created_ms: now_ms(),
         served_by: None,
     };

@@ -34,7 +34,8 @@ use crate::{BuildOptions, Outcome};
 /// Arguments of `kiln serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// An image file, or a crate directory to build first.
+    /// An image file, a crate directory to build first, or an image
+    /// reference (pulled first if it is not stored here).
     target: PathBuf,
     /// The port to serve and the guest port to pass connections to:
     /// [HOST_IP:]HOST_PORT:GUEST_PORT (TCP).
@@ -62,9 +63,10 @@ pub struct ServeArgs {
     /// nothing else). See `kiln run --net`.
     #[arg(long, default_value = "user", value_parser = ["user", "ports"])]
     net: String,
-    /// Each instance's guest memory limit, e.g. 512M or 1G.
-    #[arg(short = 'm', long, default_value = "3G", value_parser = parse_memory)]
-    memory: u64,
+    /// Each instance's guest memory limit, e.g. 512M or 1G (default: the
+    /// image's, else 3G).
+    #[arg(short = 'm', long, value_parser = parse_memory)]
+    memory: Option<u64>,
     /// Each instance's vCPUs, 1 to 16 (default: the host's CPUs, at most
     /// 16); see `kiln run --cpus`.
     #[arg(long, value_name = "N", value_parser = parse_cpus)]
@@ -96,7 +98,9 @@ pub fn serve(args: ServeArgs) -> Outcome {
     if args.net == "user" && !crate::run::net::passt_installed() {
         return Err(usage("passt is not installed: apt install passt".into()));
     }
-    let image = resolve(&args)?;
+    let mut args = args;
+    let image = resolve(&mut args)?;
+    let memory = args.memory.unwrap_or(crate::run::DEFAULT_MEMORY);
     let host_ip = forward.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let listener = TcpListener::bind(SocketAddr::new(host_ip, forward.host_port)).map_err(|e| {
         Failure::new(
@@ -104,10 +108,7 @@ pub fn serve(args: ServeArgs) -> Outcome {
             format!("cannot listen on {host_ip}:{}: {e}", forward.host_port),
         )
     })?;
-    let mut run_args = vec![
-        format!("--memory={}", args.memory),
-        format!("--net={}", args.net),
-    ];
+    let mut run_args = vec![format!("--memory={memory}"), format!("--net={}", args.net)];
     run_args.extend(args.cpus.map(|cpus| format!("--cpus={cpus}")));
     run_args.extend(args.env.iter().map(|e| format!("--env={e}")));
     run_args.extend(args.volumes.iter().map(|v| format!("--volume={v}")));
@@ -121,7 +122,7 @@ pub fn serve(args: ServeArgs) -> Outcome {
         recorded_args.push("--".into());
         recorded_args.extend(args.args.iter().cloned());
     }
-    let records = records::Records::open(image, recorded_args, args.memory, address);
+    let records = records::Records::open(image, recorded_args, memory, address);
     let pool = pool::Pool::start(
         pool::Plan {
             run_args,
@@ -147,11 +148,18 @@ pub fn serve(args: ServeArgs) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The image to boot, built first for a crate directory; a file is checked
-/// now, so a bad one is one error at start rather than one per connection.
-fn resolve(args: &ServeArgs) -> Result<PathBuf, Failure> {
+/// The image to boot, built first for a crate directory, pulled first for
+/// a reference that is not stored (whose settings fill in what the command
+/// line leaves out, as for `kiln run`); a file is checked now, so a bad one
+/// is one error at start rather than one per connection.
+fn resolve(args: &mut ServeArgs) -> Result<PathBuf, Failure> {
     if args.target.is_dir() {
         return Ok(guest_build::build(&args.target, &args.build, Verbosity::Quiet)?.image);
+    }
+    if crate::images::is_reference_like(&args.target) {
+        let image = crate::images::resolve_for_run(&args.target.to_string_lossy())?;
+        image.fill_in(&mut args.memory, &mut args.env, &mut args.args);
+        return Ok(image.elf);
     }
     let path = &args.target;
     let file = ImageFile::open(path)

@@ -52,6 +52,7 @@ impl Records {
         let config = Config {
             name: String::new(),
             image: self.image.clone(),
+            reference: None,
             run_args: self.run_args.clone(),
             restart: RestartPolicy::No,
             memory: self.memory,

@@ -1,0 +1,108 @@
+//! `kiln push`, `kiln pull`, `kiln login` and `kiln logout`.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use kiln_oci::reference::{self, registry_of};
+use kiln_oci::registry::Registry;
+use kiln_oci::store::{Store, Tag};
+use kiln_oci::{Reference, RegistryAuth};
+
+use super::progress::Reporter;
+use super::{credentials, find, open_store};
+use crate::Outcome;
+use crate::exit_code::{Failure, USAGE};
+
+fn connect(reference: &Reference) -> Result<Registry, Failure> {
+    let auth = credentials()?.auth_for(registry_of(reference))?;
+    Ok(Registry::for_reference(reference, auth)?)
+}
+
+/// `kiln push REF`: sends the stored image to its registry.
+pub fn push(text: &str) -> Outcome {
+    let store = open_store()?;
+    let tag = find(&store, text)?;
+    let reference = reference::parse(text)?;
+    let mut reporter = Reporter::new("pushed");
+    let digest = connect(&reference)?.push(&store, &tag, &reference, &mut |e| reporter.show(e))?;
+    say!("{}: digest: {digest}", reference.whole());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kiln pull REF`: fetches an image into the store.
+pub fn pull(text: &str) -> Outcome {
+    let store = open_store()?;
+    let reference = reference::parse(text)?;
+    let tag = pull_into(&store, &reference)?;
+    say!("{}: digest: {}", tag.reference, tag.manifest);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Pulls `reference` into `store`, showing progress.
+pub fn pull_into(store: &Store, reference: &Reference) -> Result<Tag, Failure> {
+    let mut reporter = Reporter::new("pulled");
+    Ok(
+        connect(reference)?.pull(store, reference, kiln_abi::ABI_VERSION, &mut |e| {
+            reporter.show(e)
+        })?,
+    )
+}
+
+/// `kiln login REGISTRY`: checks the credentials with the registry, then
+/// keeps them (readable by the user only).
+pub fn login(registry: &str, user: &str, password: Option<&str>) -> Outcome {
+    let registry = registry_name(registry)?;
+    let password = match password {
+        Some(password) => {
+            tell!(
+                "kiln: warning: a password on the command line is visible to other users; use --password-stdin"
+            );
+            password.to_string()
+        }
+        None => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .map_err(|e| {
+                    Failure::new(USAGE, format!("reading the password from stdin: {e}"))
+                })?;
+            password.trim_end_matches(['\n', '\r']).to_string()
+        }
+    };
+    if password.is_empty() {
+        return Err(Failure::new(USAGE, "empty password"));
+    }
+    let probe = reference::parse(&format!("{registry}/kiln/login-check"))?;
+    let auth = RegistryAuth::Basic(user.to_string(), password.clone());
+    Registry::for_reference(&probe, auth)?.check_login()?;
+    credentials()?.store(&registry, user, &password)?;
+    say!("Login Succeeded");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kiln logout REGISTRY`.
+pub fn logout(registry: &str) -> Outcome {
+    let registry = registry_name(registry)?;
+    if credentials()?.remove(&registry)? {
+        say!("Removing login credentials for {registry}");
+    } else {
+        tell!("kiln: not logged in to {registry}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A registry's host[:port], as references spell it.
+fn registry_name(text: &str) -> Result<String, Failure> {
+    let host = text
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let probe = reference::parse(&format!("{host}/kiln/probe"))?;
+    if probe.registry() != host {
+        return Err(Failure::new(
+            USAGE,
+            format!("invalid registry '{text}': expected HOST[:PORT]"),
+        ));
+    }
+    Ok(host.to_string())
+}

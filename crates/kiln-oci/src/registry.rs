@@ -1,0 +1,410 @@
+//! Pushing to and pulling from registries (the OCI distribution API,
+//! through `oci-client`), into and out of the local store.
+//!
+//! A pull fetches the manifest, then the config, and refuses an image Kiln
+//! cannot run before fetching its layer. Every blob is checked against its
+//! digest while it is written, and enters the store only whole; the tag is
+//! set last, so an interrupted pull leaves no trace a later run could use.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use futures_util::{StreamExt, TryStreamExt, stream};
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference, RegistryOperation};
+use oci_spec::image::{Descriptor, ImageManifest, MediaType};
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::format::{ACCEPTED_MANIFESTS, parts, read_config};
+use crate::reference::{is_loopback_registry, registry_of};
+use crate::store::{MAX_METADATA, Store, Tag};
+
+/// The size of the pieces a push sends and reports progress by.
+const CHUNK: usize = 1 << 20;
+
+/// What a transfer reports as it goes.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// The registry (or the store, when pulling) already has this blob.
+    Exists {
+        /// The blob.
+        digest: &'a Digest,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// Bytes of a blob moved so far.
+    Moved {
+        /// The blob.
+        digest: &'a Digest,
+        /// Bytes so far.
+        done: u64,
+        /// All its bytes.
+        size: u64,
+    },
+}
+
+/// A connection to one registry.
+pub struct Registry {
+    client: Client,
+    auth: RegistryAuth,
+    runtime: tokio::runtime::Runtime,
+    host: String,
+}
+
+impl Registry {
+    /// A client for the registry of `reference`, authenticating with `auth`.
+    /// Loopback registries are spoken to over plain HTTP, as Docker does.
+    pub fn for_reference(reference: &Reference, auth: RegistryAuth) -> Result<Self> {
+        let host = registry_of(reference).to_string();
+        let protocol = if is_loopback_registry(&host) {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        };
+        let client = Client::new(ClientConfig {
+            protocol,
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(60)),
+            user_agent: concat!("kiln/", env!("CARGO_PKG_VERSION")),
+            platform_resolver: None,
+            ..ClientConfig::default()
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Registry {
+                registry: host.clone(),
+                message: format!("cannot start the network runtime: {e}"),
+            })?;
+        Ok(Self {
+            client,
+            auth,
+            runtime,
+            host,
+        })
+    }
+
+    /// Checks the credentials: an authenticated request the registry must
+    /// accept (the answer to it, "no such blob", does not matter).
+    pub fn check_login(&self) -> Result<()> {
+        let probe: Reference = format!("{}/kiln/login-check:latest", self.host)
+            .parse()
+            .map_err(|e| self.failure(format!("{e}")))?;
+        let empty = Digest::of(b"").to_string();
+        self.runtime.block_on(async {
+            self.client
+                .auth(&probe, &self.auth, RegistryOperation::Pull)
+                .await
+                .map_err(|e| self.refused(e))?;
+            self.client
+                .blob_exists(&probe, &empty)
+                .await
+                .map_err(|e| self.refused(e))
+        })?;
+        Ok(())
+    }
+
+    /// Pushes the stored image `tag` to `reference`; blobs the registry has
+    /// are not sent again. Returns the manifest's digest.
+    pub fn push(
+        &self,
+        store: &Store,
+        tag: &Tag,
+        reference: &Reference,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Digest> {
+        let manifest_bytes = store.read_blob(&tag.manifest, MAX_METADATA)?;
+        let manifest: ImageManifest = serde_json::from_slice(&manifest_bytes)
+            .map_err(|e| Error::BadImage(format!("{}: manifest: {e}", tag.reference)))?;
+        let blobs: Vec<&Descriptor> = manifest
+            .layers()
+            .iter()
+            .chain([manifest.config()])
+            .collect();
+        self.runtime.block_on(async {
+            self.client
+                .auth(reference, &self.auth, RegistryOperation::Push)
+                .await
+                .map_err(|e| self.refused(e))?;
+            for descriptor in blobs {
+                let digest = Digest::from_oci(descriptor.digest())
+                    .map_err(|e| Error::BadImage(format!("{}: {e}", tag.reference)))?;
+                self.push_blob(store, reference, &digest, descriptor.size(), progress)
+                    .await?;
+            }
+            let content_type = manifest
+                .media_type()
+                .clone()
+                .unwrap_or(MediaType::ImageManifest)
+                .to_string()
+                .parse()
+                .map_err(|_| Error::BadImage(format!("{}: manifest media type", tag.reference)))?;
+            self.client
+                .push_manifest_raw(reference, manifest_bytes.clone(), content_type)
+                .await
+                .map_err(|e| self.refused(e))
+        })?;
+        Ok(tag.manifest.clone())
+    }
+
+    async fn push_blob(
+        &self,
+        store: &Store,
+        reference: &Reference,
+        digest: &Digest,
+        size: u64,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<()> {
+        let exists = self
+            .client
+            .blob_exists(reference, &digest.to_string())
+            .await
+            .map_err(|e| self.refused(e))?;
+        if exists {
+            progress(Progress::Exists { digest, size });
+            return Ok(());
+        }
+        let path = store.blob_path(digest);
+        let mut bytes = Vec::new();
+        File::open(&path)
+            .and_then(|mut file| file.read_to_end(&mut bytes))
+            .map_err(Error::io("reading", &path))?;
+        if Digest::of(&bytes) != *digest {
+            return Err(Error::BadImage(format!(
+                "{}: the stored blob {digest} is damaged; not pushed",
+                path.display()
+            )));
+        }
+        let chunks: Vec<bytes::Bytes> = bytes
+            .chunks(CHUNK)
+            .map(bytes::Bytes::copy_from_slice)
+            .collect();
+        let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel();
+        let body = stream::iter(chunks).map(move |chunk| {
+            let _ = sent_tx.send(chunk.len() as u64);
+            Ok::<_, OciDistributionError>(chunk)
+        });
+        let digest_text = digest.to_string();
+        let upload = self
+            .client
+            .push_blob_stream(reference, body, &digest_text, Some(size));
+        tokio::pin!(upload);
+        let mut done = 0;
+        loop {
+            tokio::select! {
+                result = &mut upload => {
+                    result.map_err(|e| self.refused(e))?;
+                    break;
+                }
+                Some(sent) = sent_rx.recv() => {
+                    // A chunk handed to the client is not yet acknowledged:
+                    // "done" is reported once, when the upload returns.
+                    done += sent;
+                    if done < size {
+                        progress(Progress::Moved { digest, done, size });
+                    }
+                }
+            }
+        }
+        progress(Progress::Moved {
+            digest,
+            done: size,
+            size,
+        });
+        Ok(())
+    }
+
+    /// Pulls `reference` into the store (refusing an image built for
+    /// another ABI than `abi` before its layer is fetched) and tags it.
+    pub fn pull(
+        &self,
+        store: &Store,
+        reference: &Reference,
+        abi: u32,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Tag> {
+        let full = reference.whole();
+        self.runtime.block_on(async {
+            let (manifest_bytes, _) = self
+                .client
+                .pull_manifest_raw(reference, &self.auth, ACCEPTED_MANIFESTS)
+                .await
+                .map_err(|e| self.refused(e))?;
+            if manifest_bytes.len() as u64 > MAX_METADATA {
+                return Err(Error::BadImage(format!(
+                    "{full}: manifest of {} bytes, more than the 4 MiB Kiln reads",
+                    manifest_bytes.len()
+                )));
+            }
+            let manifest_digest = Digest::of(&manifest_bytes);
+            if let Some(asked) = reference.digest()
+                && asked != manifest_digest.to_string()
+            {
+                return Err(Error::DigestMismatch {
+                    what: format!("{full}: manifest"),
+                    expected: asked.to_string(),
+                    actual: manifest_digest.to_string(),
+                });
+            }
+            let manifest: ImageManifest = serde_json::from_slice(&manifest_bytes)
+                .map_err(|e| Error::BadImage(format!("{full}: manifest: {e}")))?;
+            let (config, layer) = parts(&manifest, &full)?;
+            let config_digest = blob_digest(&config, &full)?;
+            if config.size() > MAX_METADATA {
+                return Err(Error::BadImage(format!("{full}: config larger than 4 MiB")));
+            }
+            let config_bytes = self
+                .pull_small(reference, &config_digest, config.size())
+                .await?;
+            read_config(&config_bytes, &full, abi)?;
+            let layer_digest = blob_digest(&layer, &full)?;
+            if store.has_blob(&layer_digest) {
+                progress(Progress::Exists {
+                    digest: &layer_digest,
+                    size: layer.size(),
+                });
+            } else {
+                self.pull_blob(store, reference, &layer_digest, layer.size(), progress)
+                    .await?;
+            }
+            store_exact(store, &config_bytes, &config_digest, &full, "config")?;
+            store_exact(store, &manifest_bytes, &manifest_digest, &full, "manifest")?;
+            let tag_name = reference.whole();
+            store.set_tag(&tag_name, &manifest_digest, manifest_bytes.len() as u64)?;
+            Ok(Tag {
+                reference: tag_name,
+                manifest: manifest_digest,
+                size: manifest_bytes.len() as u64,
+            })
+        })
+    }
+
+    async fn pull_small(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(size as usize);
+        self.client
+            .pull_blob(reference, digest.to_string().as_str(), &mut bytes)
+            .await
+            .map_err(|e| self.refused(e))?;
+        Ok(bytes)
+    }
+
+    async fn pull_blob(
+        &self,
+        store: &Store,
+        reference: &Reference,
+        digest: &Digest,
+        size: u64,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<()> {
+        let mut stream = self
+            .client
+            .pull_blob_stream(reference, digest.to_string().as_str())
+            .await
+            .map_err(|e| self.refused(e))?;
+        let mut blob = store.new_blob()?;
+        while let Some(chunk) = stream
+            .try_next()
+            .await
+            .map_err(|e| self.failure(format!("{e}")))?
+        {
+            blob.write_all(&chunk)
+                .map_err(Error::io("writing a blob in", store.root()))?;
+            if blob.len() > size {
+                return Err(Error::BadImage(format!(
+                    "{}: blob {digest} is larger than the {size} bytes its manifest says",
+                    reference.whole()
+                )));
+            }
+            progress(Progress::Moved {
+                digest,
+                done: blob.len(),
+                size,
+            });
+        }
+        blob.commit(Some(digest), &format!("{}: layer", reference.whole()))?;
+        Ok(())
+    }
+
+    fn failure(&self, message: String) -> Error {
+        Error::Registry {
+            registry: self.host.clone(),
+            message,
+        }
+    }
+
+    /// A registry's refusal, in the user's terms.
+    fn refused(&self, error: OciDistributionError) -> Error {
+        use OciDistributionError::*;
+        let message = match &error {
+            AuthenticationFailure(_) | UnauthorizedError { .. } => {
+                format!(
+                    "access denied ({error}); log in with kiln login {}",
+                    self.host
+                )
+            }
+            ImageManifestNotFoundError(_) => format!("no such image ({error})"),
+            DigestError(e) => format!("a blob's digest does not match: {e}"),
+            RequestError(e) => request_failure(e),
+            ServerError { code: 401, .. } => {
+                format!("access denied; log in with kiln login {}", self.host)
+            }
+            ServerError { code: 404, .. } => "no such image or blob".to_string(),
+            RegistryError { envelope, .. } => envelope
+                .errors
+                .iter()
+                .map(|e| {
+                    let hint = match e.code {
+                        OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown => {
+                            "no such image: "
+                        }
+                        OciErrorCode::Unauthorized | OciErrorCode::Denied => "access denied: ",
+                        _ => "",
+                    };
+                    format!("{hint}{}", e.message)
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        };
+        self.failure(message)
+    }
+}
+
+/// A request that did not get an answer, with the underlying cause.
+fn request_failure(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message = format!("{message}: {cause}");
+        source = cause.source();
+    }
+    message
+}
+
+fn blob_digest(descriptor: &Descriptor, reference: &str) -> Result<Digest> {
+    Digest::from_oci(descriptor.digest()).map_err(|e| Error::BadImage(format!("{reference}: {e}")))
+}
+
+/// Stores `bytes`, which must be `digest`.
+fn store_exact(
+    store: &Store,
+    bytes: &[u8],
+    digest: &Digest,
+    reference: &str,
+    what: &str,
+) -> Result<()> {
+    let mut blob = store.new_blob()?;
+    blob.write_all(bytes)
+        .map_err(Error::io("writing a blob in", store.root()))?;
+    blob.commit(Some(digest), &format!("{reference}: {what}"))?;
+    Ok(())
+}

@@ -1,0 +1,435 @@
+//! The local image store: an OCI image layout under the state directory.
+//!
+//! `<state>/images` is itself a valid OCI image layout (`oci-layout`,
+//! `index.json`, `blobs/sha256/<hex>`), so what is stored is exactly what
+//! `kiln save` writes and `kiln load`, registries and other tools read.
+//! Tagged manifests are the index's entries, each named by the
+//! `org.opencontainers.image.ref.name` annotation holding the full
+//! reference (`docker.io/library/app:latest`).
+//!
+//! Crash safety: a blob enters the store only whole and verified. It is
+//! written to an unnamed file (`O_TMPFILE`), hashed on the way, synced and
+//! only then linked under its digest; a killed pull leaves nothing behind.
+//! `index.json` is replaced by an atomic rename under `index.lock`. Every
+//! process using the store holds `gc.lock` shared; garbage collection
+//! (after `kiln rmi`) runs only when it can take that lock alone, so it
+//! never removes a blob another process has just written but not tagged.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::CString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::{
+    ANNOTATION_REF_NAME, Descriptor, ImageIndex, ImageIndexBuilder, ImageManifest, MediaType,
+};
+
+use crate::digest::{Digest, Hashing};
+use crate::error::{Error, Result};
+
+/// The most a manifest, config or index Kiln reads may be (the distribution
+/// spec's guidance for what registries should accept).
+pub const MAX_METADATA: u64 = 4 << 20;
+
+/// What an `oci-layout` file says.
+pub const LAYOUT_FILE: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// The local image store.
+pub struct Store {
+    root: PathBuf,
+    // Held shared for the store's lifetime: see the module comment.
+    gc_lock: File,
+}
+
+/// A reference in the store and the manifest it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tag {
+    /// The full reference, e.g. `localhost:5000/app:v1`.
+    pub reference: String,
+    /// The manifest's digest.
+    pub manifest: Digest,
+    /// The manifest's size in bytes.
+    pub size: u64,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: &Path) -> Result<Self> {
+        let blobs = root.join("blobs/sha256");
+        fs::create_dir_all(&blobs).map_err(Error::io("creating", &blobs))?;
+        let layout = root.join("oci-layout");
+        if !layout.exists() {
+            write_atomically(&layout, LAYOUT_FILE.as_bytes(), 0o644)?;
+        }
+        let gc_path = root.join("gc.lock");
+        let gc_lock = lock_file(&gc_path)?;
+        gc_lock
+            .lock_shared()
+            .map_err(Error::io("locking", &gc_path))?;
+        Ok(Self {
+            root: root.to_path_buf(),
+            gc_lock,
+        })
+    }
+
+    /// The store's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob `digest` is (or would be).
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(digest.hex())
+    }
+
+    /// Whether the store holds the blob.
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    /// Reads a whole blob of at most `limit` bytes, checking its digest
+    /// (a blob changed on disk is reported, not used).
+    pub fn read_blob(&self, digest: &Digest, limit: u64) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest);
+        let file = File::open(&path).map_err(Error::io("reading", &path))?;
+        read_verified(file, digest, limit, &path)
+    }
+
+    /// Stores `bytes` and returns their digest.
+    pub fn add_blob(&self, bytes: &[u8]) -> Result<Digest> {
+        let mut writer = self.new_blob()?;
+        writer
+            .write_all(bytes)
+            .map_err(Error::io("writing a blob in", &self.root))?;
+        Ok(writer.commit(None, "blob")?.0)
+    }
+
+    /// A writer for a new blob, which enters the store at
+    /// [`BlobWriter::commit`] and not before.
+    pub fn new_blob(&self) -> Result<BlobWriter> {
+        let dir = self.root.join("blobs/sha256");
+        let file = unnamed_file(&dir)?;
+        Ok(BlobWriter {
+            dir,
+            writer: Hashing::new(file),
+        })
+    }
+
+    /// Every tagged reference, in the index's order.
+    pub fn tags(&self) -> Result<Vec<Tag>> {
+        let index = self.read_index()?;
+        Ok(index.manifests().iter().filter_map(tag_of).collect())
+    }
+
+    /// The manifest `reference` names, if any.
+    pub fn find(&self, reference: &str) -> Result<Option<Tag>> {
+        Ok(self
+            .tags()?
+            .into_iter()
+            .find(|tag| tag.reference == reference))
+    }
+
+    /// Points `reference` at the manifest `digest` (replacing what it named).
+    pub fn set_tag(&self, reference: &str, manifest: &Digest, size: u64) -> Result<()> {
+        self.change_index(|manifests| {
+            manifests.retain(|d| tag_of(d).is_none_or(|t| t.reference != reference));
+            let mut descriptor = Descriptor::new(MediaType::ImageManifest, size, manifest.to_oci());
+            descriptor.set_annotations(Some(HashMap::from([(
+                ANNOTATION_REF_NAME.to_string(),
+                reference.to_string(),
+            )])));
+            manifests.push(descriptor);
+        })
+    }
+
+    /// Removes `reference`; returns the tag it was, or `None` if absent.
+    pub fn remove_tag(&self, reference: &str) -> Result<Option<Tag>> {
+        let mut removed = None;
+        self.change_index(|manifests| {
+            manifests.retain(|d| match tag_of(d) {
+                Some(tag) if tag.reference == reference => {
+                    removed = Some(tag);
+                    false
+                }
+                _ => true,
+            });
+        })?;
+        Ok(removed)
+    }
+
+    /// Reads the image manifest `digest`, whose every blob must be in the
+    /// store for the image to be usable.
+    pub fn manifest(&self, digest: &Digest) -> Result<ImageManifest> {
+        let bytes = self.read_blob(digest, MAX_METADATA)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::BadImage(format!("manifest {digest}: {e}")))
+    }
+
+    /// Removes the blobs no tagged manifest reaches, unless another kiln
+    /// process has the store open (then the next collection does it).
+    /// Returns how many blobs were removed.
+    pub fn collect_garbage(&self) -> Result<usize> {
+        let gc_path = self.root.join("gc.lock");
+        // Trading our shared lock for an exclusive one is not atomic; a
+        // process that opens the store in between makes the try fail, and
+        // we simply collect nothing.
+        self.gc_lock
+            .unlock()
+            .map_err(Error::io("unlocking", &gc_path))?;
+        let exclusive = self.gc_lock.try_lock();
+        let removed = match exclusive {
+            Ok(()) => self.remove_unreachable(),
+            Err(_) => Ok(0),
+        };
+        self.gc_lock
+            .lock_shared()
+            .map_err(Error::io("locking", &gc_path))?;
+        removed
+    }
+
+    fn remove_unreachable(&self) -> Result<usize> {
+        let mut keep = BTreeSet::new();
+        for tag in self.tags()? {
+            keep.insert(tag.manifest.hex().to_string());
+            if let Ok(manifest) = self.manifest(&tag.manifest) {
+                let blobs = std::iter::once(manifest.config()).chain(manifest.layers());
+                keep.extend(blobs.map(|d| d.digest().digest().to_string()));
+            }
+        }
+        let dir = self.root.join("blobs/sha256");
+        let mut removed = 0;
+        for entry in fs::read_dir(&dir).map_err(Error::io("listing", &dir))? {
+            let entry = entry.map_err(Error::io("listing", &dir))?;
+            let name = entry.file_name();
+            if !keep.contains(name.to_string_lossy().as_ref()) {
+                fs::remove_file(entry.path()).map_err(Error::io("removing", &entry.path()))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join("index.json")
+    }
+
+    fn read_index(&self) -> Result<ImageIndex> {
+        let path = self.index_path();
+        match File::open(&path) {
+            Ok(file) => parse_index(file, &path),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(empty_index(Vec::new())),
+            Err(e) => Err(Error::io("reading", &path)(e)),
+        }
+    }
+
+    fn change_index(&self, change: impl FnOnce(&mut Vec<Descriptor>)) -> Result<()> {
+        let lock_path = self.root.join("index.lock");
+        let lock = lock_file(&lock_path)?;
+        lock.lock().map_err(Error::io("locking", &lock_path))?;
+        let mut manifests = self.read_index()?.manifests().clone();
+        change(&mut manifests);
+        let json = serde_json::to_vec_pretty(&empty_index(manifests))
+            .map_err(|e| Error::BadImage(format!("index: {e}")))?;
+        write_atomically(&self.index_path(), &json, 0o644)
+    }
+}
+
+/// A blob being written; see [`Store::new_blob`].
+pub struct BlobWriter {
+    dir: PathBuf,
+    writer: Hashing<File>,
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+impl BlobWriter {
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.writer.len()
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Puts the blob in the store under its digest, if it is `expected`
+    /// (or anything, with `None`); otherwise it is dropped and never seen.
+    /// Returns its digest and size.
+    pub fn commit(self, expected: Option<&Digest>, what: &str) -> Result<(Digest, u64)> {
+        let (digest, size, file) = self.writer.finish();
+        if let Some(expected) = expected
+            && *expected != digest
+        {
+            return Err(Error::DigestMismatch {
+                what: what.to_string(),
+                expected: expected.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+        file.sync_all()
+            .map_err(Error::io("syncing a blob in", &self.dir))?;
+        let path = self.dir.join(digest.hex());
+        link_unnamed(&file, &path)?;
+        sync_dir(&self.dir)?;
+        Ok((digest, size))
+    }
+}
+
+/// A new file in `dir` without a name (`O_TMPFILE`): if the process dies
+/// before [`link_unnamed`], nothing is left behind.
+pub(crate) fn unnamed_file(dir: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o644)
+        .open(dir)
+        .map_err(Error::io("creating an unnamed file in", dir))
+}
+
+/// Gives the unnamed `file` the name `path`; a file already there is kept
+/// (in a content-addressed store it has the same content).
+pub(crate) fn link_unnamed(file: &File, path: &Path) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).expect("no NUL");
+    let to = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::BadImage(format!("{}: NUL in path", path.display())))?;
+    // SAFETY: both arguments are valid NUL-terminated strings that outlive
+    // the call; linkat does not retain them.
+    let linked = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if linked == 0 {
+        return Ok(());
+    }
+    match io::Error::last_os_error() {
+        e if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        e => Err(Error::io("naming", path)(e)),
+    }
+}
+
+/// Reads at most `limit` bytes of `reader` and checks they are `digest`.
+pub fn read_verified(
+    reader: impl Read,
+    digest: &Digest,
+    limit: u64,
+    path: &Path,
+) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Error::io("reading", path))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::BadImage(format!(
+            "{}: larger than the {} MiB Kiln reads",
+            path.display(),
+            limit >> 20
+        )));
+    }
+    let actual = Digest::of(&bytes);
+    if actual != *digest {
+        return Err(Error::DigestMismatch {
+            what: path.display().to_string(),
+            expected: digest.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(bytes)
+}
+
+fn tag_of(descriptor: &Descriptor) -> Option<Tag> {
+    let reference = descriptor
+        .annotations()
+        .as_ref()?
+        .get(ANNOTATION_REF_NAME)?;
+    Some(Tag {
+        reference: reference.clone(),
+        manifest: Digest::from_oci(descriptor.digest()).ok()?,
+        size: descriptor.size(),
+    })
+}
+
+/// Parses an `index.json` (at `path`, for messages).
+pub fn parse_index(reader: impl Read, path: &Path) -> Result<ImageIndex> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_METADATA + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Error::io("reading", path))?;
+    if bytes.len() as u64 > MAX_METADATA {
+        return Err(Error::BadImage(format!(
+            "{}: larger than 4 MiB",
+            path.display()
+        )));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| Error::BadImage(format!("{}: {e}", path.display())))
+}
+
+/// An index listing `manifests`.
+pub fn empty_index(manifests: Vec<Descriptor>) -> ImageIndex {
+    ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(manifests)
+        .build()
+        .expect("every required field is set")
+}
+
+fn lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(Error::io("opening", path))
+}
+
+/// Replaces `path` with `bytes` (created with `mode`) so a reader sees the
+/// old or the new file, whole, and the new one survives a crash once this
+/// returns.
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let temp = dir.join(format!(
+        ".{}.{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&temp)
+        .map_err(Error::io("creating", &temp))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(Error::io("writing", &temp))?;
+    fs::rename(&temp, path).map_err(Error::io("replacing", path))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io("syncing", dir))
+}
