@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::errors::{DigestError, OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 use oci_spec::image::{Descriptor, ImageManifest, MediaType};
@@ -311,10 +311,11 @@ impl Registry {
             .await
             .map_err(|e| self.refused(e))?;
         let mut blob = store.new_blob()?;
+        let what = format!("{}: layer", reference.whole());
         while let Some(chunk) = stream
             .try_next()
             .await
-            .map_err(|e| self.failure(format!("{e}")))?
+            .map_err(|e| self.stream_failure(e, &what))?
         {
             blob.write_all(&chunk)
                 .map_err(Error::io("writing a blob in", store.root()))?;
@@ -324,13 +325,21 @@ impl Registry {
                     reference.whole()
                 )));
             }
-            progress(Progress::Moved {
-                digest,
-                done: blob.len(),
-                size,
-            });
+            // "done" is reported once the blob is checked and stored.
+            if blob.len() < size {
+                progress(Progress::Moved {
+                    digest,
+                    done: blob.len(),
+                    size,
+                });
+            }
         }
-        blob.commit(Some(digest), &format!("{}: layer", reference.whole()))?;
+        blob.commit(Some(digest), &what)?;
+        progress(Progress::Moved {
+            digest,
+            done: size,
+            size,
+        });
         Ok(())
     }
 
@@ -338,6 +347,22 @@ impl Registry {
         Error::Registry {
             registry: self.host.clone(),
             message,
+        }
+    }
+
+    /// A download that broke off, or whose bytes are not what was asked for
+    /// (the client checks the digest as the last bytes arrive).
+    fn stream_failure(&self, error: std::io::Error, what: &str) -> Error {
+        match error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<DigestError>())
+        {
+            Some(DigestError::VerificationError { expected, actual }) => Error::DigestMismatch {
+                what: what.to_string(),
+                expected: expected.clone(),
+                actual: actual.clone(),
+            },
+            _ => self.failure(format!("{what}: {error}")),
         }
     }
 
@@ -353,6 +378,12 @@ impl Registry {
             }
             ImageManifestNotFoundError(_) => format!("no such image ({error})"),
             DigestError(e) => format!("a blob's digest does not match: {e}"),
+            RequestError(e)
+                if e.status()
+                    .is_some_and(|s| s.as_u16() == 401 || s.as_u16() == 403) =>
+            {
+                format!("access denied; log in with kiln login {}", self.host)
+            }
             RequestError(e) => request_failure(e),
             ServerError { code: 401, .. } => {
                 format!("access denied; log in with kiln login {}", self.host)

@@ -168,9 +168,11 @@ impl Store {
             .map_err(|e| Error::BadImage(format!("manifest {digest}: {e}")))
     }
 
-    /// Removes the blobs no tagged manifest reaches, unless another kiln
-    /// process has the store open (then the next collection does it).
-    /// Returns how many blobs were removed.
+    /// Removes the blobs no tagged manifest reaches, and the programs
+    /// unpacked from layers that went with them, unless another kiln process
+    /// has the store open (then the next collection does it). Returns how
+    /// many blobs were removed. (An instance still running a removed program
+    /// keeps its open file; restarting it needs the image again.)
     pub fn collect_garbage(&self) -> Result<usize> {
         let gc_path = self.root.join("gc.lock");
         // Trading our shared lock for an exclusive one is not atomic; a
@@ -197,6 +199,13 @@ impl Store {
             if let Ok(manifest) = self.manifest(&tag.manifest) {
                 let blobs = std::iter::once(manifest.config()).chain(manifest.layers());
                 keep.extend(blobs.map(|d| d.digest().digest().to_string()));
+            }
+        }
+        // Programs unpacked from layers no image has any more.
+        let unpacked = self.root.join("unpacked");
+        for entry in fs::read_dir(&unpacked).into_iter().flatten().flatten() {
+            if !keep.contains(entry.file_name().to_string_lossy().as_ref()) {
+                fs::remove_dir_all(entry.path()).map_err(Error::io("removing", &entry.path()))?;
             }
         }
         let dir = self.root.join("blobs/sha256");

@@ -36,7 +36,12 @@ pub fn link_flags(target_dir: &Path, quiet: bool) -> Result<Vec<String>, Failure
             ),
         ));
     }
-    let rlibs = cargo::build_rlibs(&manifest, target_dir, &flags::codegen_flags(), quiet)?;
+    let mut rlibs = cargo::build_rlibs(&manifest, target_dir, &flags::codegen_flags(), quiet)?;
+    // Cargo reports artifacts in the order its jobs finish. Sorted, the
+    // link line and the fingerprint below are the same from build to build:
+    // an unchanged program is not relinked, and a relink gives the same
+    // bytes (so an image's layer, and what a registry stores, stays the same).
+    rlibs.sort();
     let stand_ins = target_dir.join("stand-in-libs");
     std::fs::create_dir_all(&stand_ins)
         .map_err(|e| Failure::new(BUILD, format!("creating {}: {e}", stand_ins.display())))?;

@@ -123,6 +123,7 @@ pub fn tag(source: &str, target: &str) -> Outcome {
     let tag = find(&store, source)?;
     let target = reference::parse(target)?.whole();
     store.set_tag(&target, &tag.manifest, tag.size)?;
+    store.collect_garbage()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -187,5 +188,6 @@ pub fn load(input: Option<&Path>) -> Outcome {
     for tag in tags {
         say!("Loaded image: {}", reference::familiar(&tag.reference));
     }
+    store.collect_garbage()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -85,6 +85,8 @@ pub fn build(dir: &Path, options: &BuildOptions, image: &ImageOptions) -> Outcom
             progress::short(&digest.to_string())
         );
     }
+    // The image a reference named before may now be unreachable.
+    store.collect_garbage()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -41,11 +41,12 @@ pub fn pull(text: &str) -> Outcome {
 /// Pulls `reference` into `store`, showing progress.
 pub fn pull_into(store: &Store, reference: &Reference) -> Result<Tag, Failure> {
     let mut reporter = Reporter::new("pulled");
-    Ok(
-        connect(reference)?.pull(store, reference, kiln_abi::ABI_VERSION, &mut |e| {
-            reporter.show(e)
-        })?,
-    )
+    let tag = connect(reference)?.pull(store, reference, kiln_abi::ABI_VERSION, &mut |e| {
+        reporter.show(e)
+    })?;
+    // The image the reference named before may now be unreachable.
+    store.collect_garbage()?;
+    Ok(tag)
 }
 
 /// `kiln login REGISTRY`: checks the credentials with the registry, then
