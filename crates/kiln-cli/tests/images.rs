@@ -71,6 +71,11 @@ impl Registry {
     /// Starts `docker-registry` on a free loopback port, storing under
     /// `dir`; with `htpasswd`, only that password file's users get in.
     fn start(dir: &Path, htpasswd: Option<&Path>) -> Self {
+        Self::start_with(dir, htpasswd, None)
+    }
+
+    /// Starts it with TLS (PEM certificate and key) when `tls` is given.
+    fn start_with(dir: &Path, htpasswd: Option<&Path>, tls: Option<(&Path, &Path)>) -> Self {
         let port = free_port();
         let storage = dir.join("registry-storage");
         let auth = htpasswd.map_or_else(String::new, |file| {
@@ -79,11 +84,18 @@ impl Registry {
                 file.display()
             )
         });
+        let tls = tls.map_or_else(String::new, |(certificate, key)| {
+            format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                certificate.display(),
+                key.display()
+            )
+        });
         let config = dir.join("registry.yml");
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{tls}{auth}",
                 storage.display()
             ),
         )
@@ -535,6 +547,113 @@ fn a_password_protected_registry_needs_a_login() {
     let logout = kiln_in(&state, &["logout", &registry.host()]);
     assert_ok(&logout, "kiln logout");
     kiln_in(&state, &["push", &reference]).assert_clean_error(REGISTRY, "access denied");
+}
+
+#[test]
+fn a_registry_with_tls_is_trusted_through_certs_d() {
+    require_kvm();
+    let scratch = Scratch::new("tls");
+    // A CA, and the registry's certificate signed by it (rustls refuses a
+    // self-signed certificate that is its own CA).
+    let path = |name: &str| scratch.path(name).to_str().expect("utf-8").to_string();
+    let (ca, ca_key, certificate, key) = (
+        path("ca.crt"),
+        path("ca.key"),
+        path("registry.crt"),
+        path("registry.key"),
+    );
+    let extensions = path("registry.ext");
+    std::fs::write(
+        &extensions,
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write the extensions");
+    let csr = path("registry.csr");
+    for args in [
+        vec![
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=kiln-test-ca",
+            "-keyout",
+            &ca_key,
+            "-out",
+            &ca,
+        ],
+        vec![
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            &extensions,
+            "-out",
+            &certificate,
+        ],
+    ] {
+        let made = Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("run openssl");
+        assert!(
+            made.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    }
+    let (certificate, key) = (PathBuf::from(certificate), PathBuf::from(key));
+    let registry = Registry::start_with(&scratch.0, None, Some((&certificate, &key)));
+    let state = scratch.path("state");
+    let reference = format!("{}/envtest:v1", registry.host());
+    build_tagged(&state, &[&reference], &[]);
+
+    // Plain HTTP to a TLS registry is refused by it.
+    let refused = kiln_in(&state, &["push", &reference]);
+    assert_eq!(refused.code, REGISTRY, "{}", refused.stderr);
+    // Its certificate kept as Docker keeps one: HTTPS, trusted.
+    let certs = state.join("certs.d").join(registry.host());
+    std::fs::create_dir_all(&certs).expect("mkdir certs.d");
+    std::fs::copy(&ca, certs.join("ca.crt")).expect("copy the CA certificate");
+    assert_ok(
+        &kiln_in(&state, &["push", &reference]),
+        "kiln push over TLS",
+    );
+    let other = scratch.path("other");
+    let untrusted = kiln_in(&other, &["pull", &reference]);
+    assert_eq!(untrusted.code, REGISTRY, "{}", untrusted.stderr);
+    let other_certs = other.join("certs.d").join(registry.host());
+    std::fs::create_dir_all(&other_certs).expect("mkdir certs.d");
+    std::fs::copy(&ca, other_certs.join("ca.crt")).expect("copy the CA certificate");
+    assert_ok(
+        &kiln_in(&other, &["pull", &reference]),
+        "kiln pull over TLS",
+    );
+    let run = kiln_in(&other, &["run", &reference]);
+    assert!(run.stdout.contains("args: [\"std-env\"]"), "{}", run.stdout);
 }
 
 #[test]

@@ -8,10 +8,11 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::{DigestError, OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
@@ -57,10 +58,18 @@ pub struct Registry {
 
 impl Registry {
     /// A client for the registry of `reference`, authenticating with `auth`.
-    /// Loopback registries are spoken to over plain HTTP, as Docker does.
-    pub fn for_reference(reference: &Reference, auth: RegistryAuth) -> Result<Self> {
+    /// As Docker does: CA certificates for a registry are its `*.crt`
+    /// files in `<dir>/<host[:port]>/` for each of `certs_dirs` (then it is
+    /// spoken to over HTTPS, trusting them besides the system's roots);
+    /// otherwise loopback registries get plain HTTP and all others HTTPS.
+    pub fn for_reference(
+        reference: &Reference,
+        auth: RegistryAuth,
+        certs_dirs: &[PathBuf],
+    ) -> Result<Self> {
         let host = registry_of(reference).to_string();
-        let protocol = if is_loopback_registry(&host) {
+        let certificates = registry_certificates(&host, certs_dirs)?;
+        let protocol = if certificates.is_empty() && is_loopback_registry(&host) {
             ClientProtocol::Http
         } else {
             ClientProtocol::Https
@@ -71,6 +80,7 @@ impl Registry {
             read_timeout: Some(Duration::from_secs(60)),
             user_agent: concat!("kiln/", env!("CARGO_PKG_VERSION")),
             platform_resolver: None,
+            extra_root_certificates: certificates,
             ..ClientConfig::default()
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -408,6 +418,31 @@ impl Registry {
         };
         self.failure(message)
     }
+}
+
+/// The CA certificates (PEM) kept for `host` under `certs_dirs`.
+fn registry_certificates(host: &str, certs_dirs: &[PathBuf]) -> Result<Vec<Certificate>> {
+    let mut certificates = Vec::new();
+    for dir in certs_dirs {
+        let dir = dir.join(host);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "crt"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let data = std::fs::read(&path).map_err(Error::io("reading", &path))?;
+            certificates.push(Certificate {
+                encoding: CertificateEncoding::Pem,
+                data,
+            });
+        }
+    }
+    Ok(certificates)
 }
 
 /// A request that did not get an answer, with the underlying cause.

@@ -1,6 +1,7 @@
 //! `kiln push`, `kiln pull`, `kiln login` and `kiln logout`.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use kiln_oci::reference::{self, registry_of};
@@ -15,7 +16,18 @@ use crate::exit_code::{Failure, USAGE};
 
 fn connect(reference: &Reference) -> Result<Registry, Failure> {
     let auth = credentials()?.auth_for(registry_of(reference))?;
-    Ok(Registry::for_reference(reference, auth)?)
+    client(reference, auth)
+}
+
+/// A registry client trusting the CA certificates kept, as Docker keeps
+/// them, in `<state>/certs.d/HOST[:PORT]/*.crt` or
+/// `/etc/docker/certs.d/HOST[:PORT]/*.crt`.
+fn client(reference: &Reference, auth: RegistryAuth) -> Result<Registry, Failure> {
+    let certs_dirs = [
+        crate::state::dir()?.join("certs.d"),
+        PathBuf::from("/etc/docker/certs.d"),
+    ];
+    Ok(Registry::for_reference(reference, auth, &certs_dirs)?)
 }
 
 /// `kiln push REF`: sends the stored image to its registry.
@@ -75,7 +87,7 @@ pub fn login(registry: &str, user: &str, password: Option<&str>) -> Outcome {
     }
     let probe = reference::parse(&format!("{registry}/kiln/login-check"))?;
     let auth = RegistryAuth::Basic(user.to_string(), password.clone());
-    Registry::for_reference(&probe, auth)?.check_login()?;
+    client(&probe, auth)?.check_login()?;
     credentials()?.store(&registry, user, &password)?;
     say!("Login Succeeded");
     Ok(ExitCode::SUCCESS)
