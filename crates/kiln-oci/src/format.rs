@@ -8,16 +8,17 @@
 //! limit). The ABI version is also a manifest annotation, so a runtime can
 //! refuse an image before fetching its layer.
 //!
-//! Layers are reproducible (fixed owner, mode and time, gzip without a
-//! name or time), so rebuilding an unchanged program gives the same layer
-//! and a registry is not sent it again.
+//! Layers are zstd-compressed tars (OCI's `tar+zstd`, which containerd,
+//! Docker, podman and registries take); gzip and plain layers, which other
+//! tools may convert an image to, are read too. Layers are reproducible
+//! (fixed owner, mode and time), so rebuilding an unchanged program gives
+//! the same layer and a registry is not sent it again.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use flate2::Compression;
 use flate2::read::GzDecoder;
 use oci_spec::image::{
     Arch, ConfigBuilder, Descriptor, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder,
@@ -38,6 +39,10 @@ pub const MEMORY_LABEL: &str = "dev.kiln.memory";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+/// zstd's level for layers: near its best ratio; an image is compressed
+/// once and pulled many times.
+const LAYER_ZSTD_LEVEL: i32 = 19;
 
 /// The most an unpacked program may be; a layer that inflates to more is
 /// refused rather than filling the disk.
@@ -121,7 +126,7 @@ pub fn pack(store: &Store, elf: &Path, settings: &Settings, abi: u32) -> Result<
             config_digest.to_oci(),
         ))
         .layers(vec![Descriptor::new(
-            MediaType::ImageLayerGzip,
+            MediaType::ImageLayerZstd,
             layer_size,
             layer.to_oci(),
         )])
@@ -155,7 +160,8 @@ fn check_name(name: &str) -> Result<()> {
 fn write_layer(store: &Store, elf: &Path, name: &str) -> Result<(Digest, u64, Digest)> {
     let mut program = File::open(elf).map_err(Error::io("reading", elf))?;
     let size = program.metadata().map_err(Error::io("reading", elf))?.len();
-    let compressed = flate2::GzBuilder::new().write(store.new_blob()?, Compression::best());
+    let compressed = zstd::Encoder::new(store.new_blob()?, LAYER_ZSTD_LEVEL)
+        .map_err(Error::io("compressing", elf))?;
     let mut tar = tar::Builder::new(Hashing::new(compressed));
     let mut header = tar::Header::new_gnu();
     header.set_entry_type(tar::EntryType::Regular);
@@ -259,12 +265,20 @@ pub fn parts(manifest: &ImageManifest, reference: &str) -> Result<(Descriptor, D
     Ok((config.clone(), layer.clone()))
 }
 
-/// Whether the layer is gzip-compressed (true) or a plain tar (false).
-fn layer_compression(layer: &Descriptor, reference: &str) -> Result<bool> {
+/// How a layer is compressed.
+#[derive(Clone, Copy, Debug)]
+enum Compressed {
+    Zstd,
+    Gzip,
+    No,
+}
+
+fn layer_compression(layer: &Descriptor, reference: &str) -> Result<Compressed> {
     match layer.media_type() {
-        MediaType::ImageLayerGzip => Ok(true),
-        MediaType::ImageLayer => Ok(false),
-        MediaType::Other(other) if other == DOCKER_LAYER_GZIP => Ok(true),
+        MediaType::ImageLayerZstd => Ok(Compressed::Zstd),
+        MediaType::ImageLayerGzip => Ok(Compressed::Gzip),
+        MediaType::ImageLayer => Ok(Compressed::No),
+        MediaType::Other(other) if other == DOCKER_LAYER_GZIP => Ok(Compressed::Gzip),
         other => Err(Error::BadImage(format!(
             "{reference}: unsupported layer media type {other}"
         ))),
@@ -383,7 +397,7 @@ pub fn unpack(store: &Store, tag: &Tag, abi: u32) -> Result<Runnable> {
 fn extract(
     store: &Store,
     layer: &Digest,
-    gzip: bool,
+    compressed: Compressed,
     diff_id: &str,
     path: &str,
     dir: &Path,
@@ -392,14 +406,16 @@ fn extract(
 ) -> Result<()> {
     let blob_path = store.blob_path(layer);
     let blob = File::open(&blob_path).map_err(Error::io("reading", &blob_path))?;
-    let mut compressed = HashingReader::new(BufReader::new(blob));
+    let mut blob_stream = HashingReader::new(BufReader::new(blob));
     let mut program: Option<File> = None;
     fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
     let uncompressed_digest = {
-        let input: Box<dyn Read + '_> = if gzip {
-            Box::new(GzDecoder::new(&mut compressed))
-        } else {
-            Box::new(&mut compressed)
+        let input: Box<dyn Read + '_> = match compressed {
+            Compressed::Zstd => Box::new(
+                zstd::Decoder::new(&mut blob_stream).map_err(Error::io("reading", &blob_path))?,
+            ),
+            Compressed::Gzip => Box::new(GzDecoder::new(&mut blob_stream)),
+            Compressed::No => Box::new(&mut blob_stream),
         };
         let mut tar_stream = HashingReader::new(input);
         {
@@ -436,9 +452,9 @@ fn extract(
         io::copy(&mut tar_stream, &mut io::sink()).map_err(Error::io("reading", &blob_path))?;
         tar_stream.finish()
     };
-    io::copy(&mut compressed, &mut io::sink()).map_err(Error::io("reading", &blob_path))?;
+    io::copy(&mut blob_stream, &mut io::sink()).map_err(Error::io("reading", &blob_path))?;
     let checks = [
-        (compressed.finish(), layer.to_string(), "layer"),
+        (blob_stream.finish(), layer.to_string(), "layer"),
         (uncompressed_digest, diff_id.to_string(), "layer's diff_id"),
     ];
     for (actual, expected, what) in checks {

@@ -101,9 +101,7 @@ impl Registry {
     /// Checks the credentials: an authenticated request the registry must
     /// accept (the answer to it, "no such blob", does not matter).
     pub fn check_login(&self) -> Result<()> {
-        let probe: Reference = format!("{}/kiln/login-check:latest", self.host)
-            .parse()
-            .map_err(|e| self.failure(format!("{e}")))?;
+        let probe = crate::reference::parse(&format!("{}/kiln/login-check", self.host))?;
         let empty = Digest::of(b"").to_string();
         self.runtime.block_on(async {
             self.client
