@@ -350,6 +350,92 @@ fn an_image_built_with_settings_runs_by_reference_with_them() {
     );
 }
 
+/// Waits for `kiln` output `needle` on a child's stderr (lines read so far
+/// returned on failure).
+fn wait_for_line(reader: &mut impl std::io::BufRead, needle: &str) -> String {
+    let mut seen = String::new();
+    let mut line = String::new();
+    while reader.read_line(&mut line).expect("read stderr") > 0 {
+        seen.push_str(&line);
+        if line.contains(needle) {
+            return seen;
+        }
+        line.clear();
+    }
+    panic!("no {needle:?} in:\n{seen}");
+}
+
+#[test]
+fn instances_and_kiln_serve_run_images_by_reference() {
+    require_kvm();
+    let scratch = Scratch::new("instances");
+    let state = scratch.path("state");
+    let dir = root().join("examples/http-hello");
+    let dir = dir.to_str().expect("utf-8");
+    // Only this test builds http-hello: no other build rewrites it meanwhile.
+    assert_ok(
+        &kiln_in(
+            &state,
+            &[
+                "build",
+                dir,
+                "--release",
+                "-t",
+                "hello-http:v1",
+                "--",
+                "8080",
+            ],
+        ),
+        "kiln build -t",
+    );
+    // kiln run -d REF: an instance whose image is listed by reference.
+    let id = kiln_in(
+        &state,
+        &[
+            "run",
+            "-d",
+            "--net",
+            "ports",
+            "-p",
+            &format!("127.0.0.1:{}:8080", free_port()),
+            "hello-http:v1",
+        ],
+    );
+    assert_ok(&id, "kiln run -d REF");
+    let ps = kiln_in(&state, &["ps", "--format", "json"]);
+    assert!(
+        ps.stdout.contains(r#""image": "hello-http:v1""#),
+        "{}",
+        ps.stdout
+    );
+    assert_ok(&kiln_in(&state, &["stop", id.stdout.trim()]), "kiln stop");
+
+    // kiln serve REF boots the image (its Cmd: port 8080) on demand.
+    let port = free_port();
+    let mut serve = kiln()
+        .env("KILN_STATE_DIR", &state)
+        .args([
+            "serve",
+            "--net",
+            "ports",
+            "--no-spare",
+            "-p",
+            &format!("127.0.0.1:{port}:8080"),
+            "hello-http:v1",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kiln serve");
+    let mut stderr = std::io::BufReader::new(serve.stderr.take().expect("stderr"));
+    wait_for_line(&mut stderr, "kiln serve: listening on");
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to kiln serve");
+    let (status, body) = common::http_get(&mut std::io::BufReader::new(stream), "/");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.contains("Hello from Kiln"), "{body}");
+    let _ = Command::new("kill").arg(serve.id().to_string()).status();
+    let _ = serve.wait();
+}
+
 #[test]
 fn bad_references_and_flags_are_one_clear_line() {
     let scratch = Scratch::new("bad-references");
