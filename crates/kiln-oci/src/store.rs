@@ -442,3 +442,75 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .and_then(|d| d.sync_all())
         .map_err(Error::io("syncing", dir))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_store(name: &str) -> (PathBuf, Store) {
+        let dir = std::env::temp_dir().join(format!("kiln-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).expect("open a store");
+        (dir, store)
+    }
+
+    #[test]
+    fn a_blob_enters_only_under_the_digest_it_was_asked_by() {
+        let (dir, store) = temp_store("mismatch");
+        let mut blob = store.new_blob().expect("new blob");
+        blob.write_all(b"hello").expect("write");
+        let wrong = Digest::of(b"other");
+        let error = blob.commit(Some(&wrong), "test blob").expect_err("refused");
+        assert!(error.to_string().contains("digest mismatch"), "{error}");
+        assert!(!store.has_blob(&Digest::of(b"hello")));
+        assert_eq!(
+            fs::read_dir(dir.join("blobs/sha256"))
+                .expect("list")
+                .count(),
+            0
+        );
+        let digest = store.add_blob(b"hello").expect("store");
+        assert_eq!(store.read_blob(&digest, 5).expect("read"), b"hello");
+        fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[test]
+    fn oversize_and_damaged_metadata_is_refused() {
+        let (dir, store) = temp_store("oversize");
+        let big = vec![b' '; (MAX_METADATA + 1) as usize];
+        let error = parse_index(big.as_slice(), Path::new("index.json")).expect_err("refused");
+        assert!(error.to_string().contains("larger than 4 MiB"), "{error}");
+        let digest = store.add_blob(b"{}").expect("store");
+        fs::write(store.blob_path(&digest), b"{ }").expect("damage the blob");
+        let error = store.read_blob(&digest, MAX_METADATA).expect_err("refused");
+        assert!(error.to_string().contains("digest mismatch"), "{error}");
+        fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[test]
+    fn tags_move_and_garbage_goes() {
+        let (dir, store) = temp_store("tags");
+        let first = store.add_blob(b"first").expect("store");
+        let second = store.add_blob(b"second").expect("store");
+        store
+            .set_tag("docker.io/library/a:v1", &first, 5)
+            .expect("tag");
+        store
+            .set_tag("docker.io/library/a:v1", &second, 6)
+            .expect("retag");
+        let tags = store.tags().expect("tags");
+        assert_eq!(tags.len(), 1);
+        assert_eq!(tags[0].manifest, second);
+        // `second` is not a manifest: collection keeps the tagged blob itself.
+        assert_eq!(store.collect_garbage().expect("collect"), 1);
+        assert!(store.has_blob(&second) && !store.has_blob(&first));
+        assert!(
+            store
+                .remove_tag("docker.io/library/a:v1")
+                .expect("remove")
+                .is_some()
+        );
+        assert_eq!(store.collect_garbage().expect("collect"), 1);
+        fs::remove_dir_all(&dir).expect("clean up");
+    }
+}
