@@ -388,6 +388,28 @@ fn instances_and_kiln_serve_run_images_by_reference() {
         ),
         "kiln build -t",
     );
+    // [package.metadata.kiln.image] (expose 80, an env entry) and the
+    // command line's argument are both in the image's config.
+    let manifest = stored_manifest(&state, "docker.io/library/hello-http:v1");
+    let config_hex = manifest["config"]["digest"]
+        .as_str()
+        .expect("digest")
+        .trim_start_matches("sha256:")
+        .to_string();
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(state.join("images/blobs/sha256").join(config_hex)).expect("config blob"),
+    )
+    .expect("config json");
+    assert_eq!(
+        config["config"]["ExposedPorts"],
+        serde_json::json!({"80/tcp": {}})
+    );
+    assert_eq!(
+        config["config"]["Env"],
+        serde_json::json!(["HELLO_IMAGE=1"])
+    );
+    assert_eq!(config["config"]["Cmd"], serde_json::json!(["8080"]));
+
     // kiln run -d REF: an instance whose image is listed by reference.
     let id = kiln_in(
         &state,

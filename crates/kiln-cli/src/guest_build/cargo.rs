@@ -25,6 +25,28 @@ pub struct Package {
     /// `[package.metadata.kiln] include`: `HOST:GUEST` specs, host paths
     /// relative to the crate directory.
     pub includes: Vec<String>,
+    /// `[package.metadata.kiln.image]`: what `kiln build -t` records.
+    pub image: ImageDefaults,
+}
+
+/// `[package.metadata.kiln.image]`: how the stored image runs, as a
+/// Dockerfile's `ENV`, `CMD` and `EXPOSE` would say (the command line's
+/// `-e`, `-m`, `--expose` and arguments add to or replace these).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageDefaults {
+    /// `KEY=VALUE` entries.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Default arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The guest memory limit, e.g. "256M".
+    #[serde(default)]
+    pub memory: Option<String>,
+    /// Ports, `PORT[/tcp|/udp]`.
+    #[serde(default)]
+    pub expose: Vec<String>,
 }
 
 impl Package {
@@ -148,6 +170,15 @@ pub fn metadata(manifest: &Path) -> Result<Package, Failure> {
                 ),
             )
         })?,
+        image: match package.metadata.pointer("/kiln/image") {
+            None => ImageDefaults::default(),
+            Some(table) => serde_json::from_value(table.clone()).map_err(|e| {
+                Failure::new(
+                    BUILD,
+                    format!("{}: [package.metadata.kiln.image]: {e}", manifest.display()),
+                )
+            })?,
+        },
         native: package.dependencies.iter().any(|d| d.name == "kiln-libos"),
         bins: package
             .targets

@@ -29,6 +29,7 @@ use crate::BuildOptions;
 use crate::exit_code::{BUILD, Failure};
 
 pub use bake::Include;
+pub use cargo::ImageDefaults;
 
 /// The host target: Kiln guests use it with freestanding link flags.
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -40,6 +41,8 @@ pub struct Built {
     pub image: PathBuf,
     /// The binary's name (the guest's `argv[0]`).
     pub name: String,
+    /// `[package.metadata.kiln.image]`.
+    pub image_defaults: ImageDefaults,
 }
 
 /// How much of cargo's output to show.
@@ -101,7 +104,11 @@ pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result
     drop(status);
     let image = image?;
     static_image::check(&image, &bin)?;
-    Ok(Built { image, name: bin })
+    Ok(Built {
+        image,
+        name: bin,
+        image_defaults: package.image,
+    })
 }
 
 /// A transient status line on a terminal, erased when dropped.

@@ -49,7 +49,9 @@ fn find(store: &Store, text: &str) -> Result<Tag, Failure> {
 }
 
 /// `kiln build [-t REF...]`: builds, and stores the image under each
-/// reference with the settings given.
+/// reference with the settings of `[package.metadata.kiln.image]` and the
+/// command line (whose `-e` entries win, `-m` and arguments replace, and
+/// `--expose` ports add).
 pub fn build(dir: &Path, options: &BuildOptions, image: &ImageOptions) -> Outcome {
     // Everything given is checked before the (long) build starts.
     let references = image
@@ -58,20 +60,41 @@ pub fn build(dir: &Path, options: &BuildOptions, image: &ImageOptions) -> Outcom
         .map(|tag| Ok(reference::parse(tag)?.whole()))
         .collect::<Result<Vec<_>, Failure>>()?;
     let env = crate::run::guest_env(&image.env)?;
-    let exposed_ports = image
+    image
         .expose
         .iter()
-        .map(|port| exposed_port(port))
-        .collect::<Result<Vec<_>, _>>()?;
+        .try_for_each(|port| exposed_port(port).map(drop))?;
     let built = guest_build::build_and_report(dir, options)?;
     if references.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
+    let defaults = &built.image_defaults;
+    let memory = match (&image.memory, &defaults.memory) {
+        (Some(memory), _) => Some(*memory),
+        (None, Some(text)) => Some(crate::units::parse_memory(text).map_err(|why| {
+            Failure::new(
+                USAGE,
+                format!("[package.metadata.kiln.image] memory '{text}': {why}"),
+            )
+        })?),
+        (None, None) => None,
+    };
+    let mut exposed_ports = Vec::new();
+    for port in defaults.expose.iter().chain(&image.expose) {
+        let port = exposed_port(port)?;
+        if !exposed_ports.contains(&port) {
+            exposed_ports.push(port);
+        }
+    }
     let settings = Settings {
         name: built.name,
-        args: image.args.clone(),
-        env,
-        memory: image.memory,
+        args: if image.args.is_empty() {
+            defaults.args.clone()
+        } else {
+            image.args.clone()
+        },
+        env: merge_env(&crate::run::guest_env(&defaults.env)?, &env),
+        memory,
         exposed_ports,
     };
     let store = open_store()?;
