@@ -75,8 +75,9 @@ enum Command {
     /// arrive, hand each connection over without dropping it, and stop
     /// instances that stay idle.
     Serve(Box<serve::ServeArgs>),
-    /// Describe an image (ABI version, entry, sections, services, files),
-    /// or an instance (what it runs, its state, its last crash).
+    /// Describe an image file (ABI version, entry, sections, services,
+    /// files), an instance (what it runs, its state, its last crash), or a
+    /// stored image (its reference, digest and run settings).
     Inspect {
         /// An image file, or an instance's name or id.
         target: PathBuf,
@@ -270,8 +271,15 @@ fn main() -> ExitCode {
         Command::Inspect { target, .. } if target.exists() || target.components().count() > 1 => {
             inspect::inspect(&target)
         }
+        // An instance's name first, as Docker prefers containers.
         Command::Inspect { target, format } => {
-            instance::commands::inspect(&target.to_string_lossy(), format)
+            let key = target.to_string_lossy();
+            match instance::commands::exists(&key) {
+                Ok(false) if images::commands::is_stored(&key) => {
+                    images::commands::inspect(&key, format)
+                }
+                _ => instance::commands::inspect(&key, format),
+            }
         }
         Command::Ps { all, format } => instance::commands::ps(all, format),
         Command::Logs { name, follow, tail } => instance::commands::logs(&name, follow, tail),

@@ -319,6 +319,14 @@ fn an_image_built_with_settings_runs_by_reference_with_them() {
         (64u64 << 20).to_string()
     );
 
+    let inspect = kiln_in(&state, &["inspect", "envtest:v1", "--format", "json"]);
+    assert_ok(&inspect, "kiln inspect REF");
+    let inspected: serde_json::Value = serde_json::from_str(&inspect.stdout).expect("json");
+    assert_eq!(inspected["program"], "std-env");
+    assert_eq!(inspected["args"], serde_json::json!(["a1", "a2"]));
+    assert_eq!(inspected["memory"], 64u64 << 20);
+    assert_eq!(inspected["exposed_ports"], serde_json::json!(["8080/tcp"]));
+
     // Tag, then remove: blobs go only with the last reference.
     assert_ok(
         &kiln_in(&state, &["tag", "envtest:v1", "envtest:v2"]),

@@ -191,3 +191,76 @@ pub fn load(input: Option<&Path>) -> Outcome {
     store.collect_garbage()?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Whether `text` names a stored image.
+pub fn is_stored(text: &str) -> bool {
+    open_store().is_ok_and(|store| find(&store, text).is_ok())
+}
+
+/// A stored image, as `kiln inspect REF` shows it.
+#[derive(Serialize)]
+struct Inspected {
+    reference: String,
+    digest: String,
+    size: u64,
+    created: Option<String>,
+    abi_version: u32,
+    program: String,
+    args: Vec<String>,
+    env: Vec<String>,
+    memory: Option<u64>,
+    exposed_ports: Vec<String>,
+    unpacked: String,
+}
+
+/// `kiln inspect REF` of a stored image (its program is unpacked if it was
+/// not yet, checking every digest on the way).
+pub fn inspect(text: &str, format: Format) -> Outcome {
+    let store = open_store()?;
+    let tag = find(&store, text)?;
+    let summary = kiln_oci::format::summary(&store, &tag)?;
+    let runnable = kiln_oci::format::unpack(&store, &tag, kiln_abi::ABI_VERSION)?;
+    let settings = runnable.settings;
+    let inspected = Inspected {
+        reference: tag.reference.clone(),
+        digest: tag.manifest.to_string(),
+        size: summary.size,
+        created: summary.created.map(|c| c.to_rfc3339()),
+        abi_version: kiln_abi::ABI_VERSION,
+        program: settings.name,
+        args: settings.args,
+        env: settings.env,
+        memory: settings.memory,
+        exposed_ports: settings.exposed_ports,
+        unpacked: runnable.elf.display().to_string(),
+    };
+    match format {
+        Format::Json => say!(
+            "{}",
+            serde_json::to_string_pretty(&inspected).expect("strings and numbers serialize")
+        ),
+        Format::Table => {
+            say!("image:     {}", inspected.reference);
+            say!("digest:    {}", inspected.digest);
+            say!("size:      {}", human_size(inspected.size));
+            say!("created:   {}", inspected.created.as_deref().unwrap_or("-"));
+            say!("abi:       {}", inspected.abi_version);
+            say!(
+                "program:   /{} {}",
+                inspected.program,
+                inspected.args.join(" ")
+            );
+            for entry in &inspected.env {
+                say!("env:       {entry}");
+            }
+            if let Some(memory) = inspected.memory {
+                say!("memory:    {} MiB", memory >> 20);
+            }
+            if !inspected.exposed_ports.is_empty() {
+                say!("exposes:   {}", inspected.exposed_ports.join(", "));
+            }
+            say!("file:      {}", inspected.unpacked);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -348,12 +348,17 @@ struct Inspection<'a> {
     last_error: Option<String>,
 }
 
+/// Whether an instance has this name or id.
+pub fn exists(key: &str) -> Result<bool, Failure> {
+    Ok(Store::open()?.lookup(key)?.is_some())
+}
+
 /// `kiln inspect` of an instance.
 pub fn inspect(key: &str, format: Format) -> Outcome {
     let instance = Store::open()?.lookup(key)?.ok_or_else(|| {
         Failure::new(
             USAGE,
-            format!("'{key}' is neither an image file nor an instance's name"),
+            format!("'{key}' is neither an image file, an instance's name nor a stored image"),
         )
     })?;
     let state = instance.state()?;
