@@ -172,13 +172,14 @@ enum Command {
     Login {
         /// The registry, HOST[:PORT].
         registry: String,
-        /// The user name.
+        /// The user name (asked for on a terminal when not given).
         #[arg(short, long)]
-        username: String,
+        username: Option<String>,
         /// The password (visible to other users: prefer --password-stdin).
         #[arg(short, long, conflicts_with = "password_stdin")]
         password: Option<String>,
-        /// Read the password from stdin.
+        /// Read the password from stdin (otherwise it is asked for on a
+        /// terminal, without echo).
         #[arg(long)]
         password_stdin: bool,
     },
@@ -297,8 +298,8 @@ fn main() -> ExitCode {
             registry,
             username,
             password,
-            password_stdin: _,
-        } => images::transfer::login(&registry, &username, password.as_deref()),
+            password_stdin,
+        } => images::transfer::login(&registry, username, password, password_stdin),
         Command::Logout { registry } => images::transfer::logout(&registry),
         Command::Save { references, output } => {
             images::commands::save(&references, output.as_deref())

@@ -7,10 +7,12 @@
 
 mod common;
 
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::Stdio;
 
-use common::{Run, free_port, image, kiln, native_command, require_kvm, run_image, run_native};
+use common::{
+    Run, free_port, image, kiln, native_command, pseudo_terminal, require_kvm, run_image,
+    run_native,
+};
 
 const GUEST: &str = "tests/guests/std-census-calls";
 
@@ -38,29 +40,6 @@ fn terminal_and_interface_functions_answer_as_on_linux() {
             "{expected:?} in\n{}",
             native.stdout
         );
-    }
-}
-
-/// A new pseudo-terminal: (controlling side, terminal).
-fn pseudo_terminal() -> (OwnedFd, OwnedFd) {
-    let (mut controller, mut terminal) = (-1, -1);
-    // SAFETY: openpty writes two descriptors; the other arguments may be null.
-    let result = unsafe {
-        libc::openpty(
-            &mut controller,
-            &mut terminal,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(result, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: both descriptors are new and owned here.
-    unsafe {
-        (
-            OwnedFd::from_raw_fd(controller),
-            OwnedFd::from_raw_fd(terminal),
-        )
     }
 }
 

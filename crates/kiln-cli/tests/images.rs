@@ -660,6 +660,47 @@ fn a_password_protected_registry_needs_a_login() {
         .into();
     assert_ok(&pulled, "kiln pull with Docker's login");
 
+    // On a terminal, kiln login asks, as docker login does: the password
+    // is not echoed.
+    let third = scratch.path("third");
+    let (controller, terminal) = common::pseudo_terminal();
+    let mut child = kiln()
+        .env("KILN_STATE_DIR", &third)
+        .args(["login", &registry.host()])
+        .stdin(Stdio::from(
+            terminal.try_clone().expect("clone the terminal"),
+        ))
+        .stdout(Stdio::from(
+            terminal.try_clone().expect("clone the terminal"),
+        ))
+        .stderr(Stdio::from(terminal))
+        .spawn()
+        .expect("run kiln login");
+    let mut screen = std::fs::File::from(controller);
+    let mut seen = String::new();
+    for (question, answer) in [("Username: ", "alice\n"), ("Password: ", "s3cret\n")] {
+        while !seen.contains(question) {
+            let mut buffer = [0u8; 256];
+            let n = screen.read(&mut buffer).expect("read the terminal");
+            seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+        screen.write_all(answer.as_bytes()).expect("answer");
+    }
+    while !seen.contains("Login Succeeded") {
+        let mut buffer = [0u8; 256];
+        match screen.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buffer[..n])),
+        }
+    }
+    assert!(child.wait().expect("kiln login").success(), "{seen}");
+    assert!(seen.contains("Login Succeeded"), "{seen}");
+    assert!(
+        seen.contains("alice") && !seen.contains("s3cret"),
+        "echo: {seen}"
+    );
+    assert!(third.join("credentials.json").is_file());
+
     let logout = kiln_in(&state, &["logout", &registry.host()]);
     assert_ok(&logout, "kiln logout");
     kiln_in(&state, &["push", &reference]).assert_clean_error(REGISTRY, "access denied");

@@ -268,7 +268,7 @@ fn a_background_instance_reads_an_empty_stdin() {
 
 #[test]
 fn a_terminal_on_stdin_is_a_terminal_to_the_guest() {
-    let (master, slave) = open_pty();
+    let (master, slave) = common::pseudo_terminal();
     require_kvm();
     let child = kiln()
         .arg("run")
@@ -312,30 +312,6 @@ fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
         (
             std::os::fd::OwnedFd::from_raw_fd(fds[0]),
             std::os::fd::OwnedFd::from_raw_fd(fds[1]),
-        )
-    }
-}
-
-/// A new pseudo-terminal: its master and slave ends.
-fn open_pty() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
-    use std::os::fd::FromRawFd;
-    let (mut master, mut slave) = (-1, -1);
-    // SAFETY: two valid out-pointers; no name, settings or size.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: both descriptors are new and owned by nothing else.
-    unsafe {
-        (
-            std::os::fd::OwnedFd::from_raw_fd(master),
-            std::os::fd::OwnedFd::from_raw_fd(slave),
         )
     }
 }

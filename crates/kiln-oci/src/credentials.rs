@@ -96,6 +96,9 @@ impl Credentials {
     }
 
     fn write(&self, file: &File) -> Result<()> {
+        if let Some(dir) = self.path.parent() {
+            fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+        }
         let json = serde_json::to_vec_pretty(file).expect("a map of strings serializes");
         write_atomically(&self.path, &json, 0o600)?;
         // A file that existed with wider permissions is narrowed too.
@@ -123,8 +126,9 @@ mod tests {
 
     #[test]
     fn logins_are_kept_readable_by_the_user_only() {
+        // The state directory need not exist yet.
         let dir = std::env::temp_dir().join(format!("kiln-credentials-{}", std::process::id()));
-        fs::create_dir_all(&dir).expect("succeeds");
+        let _ = fs::remove_dir_all(&dir);
         let path = dir.join("credentials.json");
         let credentials = Credentials::at(&path);
         credentials

@@ -1,6 +1,6 @@
 //! `kiln push`, `kiln pull`, `kiln login` and `kiln logout`.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -62,17 +62,27 @@ pub fn pull_into(store: &Store, reference: &Reference) -> Result<Tag, Failure> {
 }
 
 /// `kiln login REGISTRY`: checks the credentials with the registry, then
-/// keeps them (readable by the user only).
-pub fn login(registry: &str, user: &str, password: Option<&str>) -> Outcome {
+/// keeps them (readable by the user only). What is not given is asked for
+/// on a terminal, as `docker login` does (the password without echo).
+pub fn login(
+    registry: &str,
+    user: Option<String>,
+    password: Option<String>,
+    password_stdin: bool,
+) -> Outcome {
     let registry = registry_name(registry)?;
+    let user = match user {
+        Some(user) => user,
+        None => prompt("Username: ", true)?,
+    };
     let password = match password {
         Some(password) => {
             tell!(
                 "kiln: warning: a password on the command line is visible to other users; use --password-stdin"
             );
-            password.to_string()
+            password
         }
-        None => {
+        None if password_stdin => {
             let mut password = String::new();
             std::io::stdin()
                 .read_to_string(&mut password)
@@ -81,16 +91,45 @@ pub fn login(registry: &str, user: &str, password: Option<&str>) -> Outcome {
                 })?;
             password.trim_end_matches(['\n', '\r']).to_string()
         }
+        None => prompt("Password: ", false)?,
     };
-    if password.is_empty() {
-        return Err(Failure::new(USAGE, "empty password"));
+    if user.is_empty() || password.is_empty() {
+        return Err(Failure::new(USAGE, "an empty user name or password"));
     }
     let probe = reference::parse(&format!("{registry}/kiln/login-check"))?;
-    let auth = RegistryAuth::Basic(user.to_string(), password.clone());
+    let auth = RegistryAuth::Basic(user.clone(), password.clone());
     client(&probe, auth)?.check_login()?;
-    credentials()?.store(&registry, user, &password)?;
+    credentials()?.store(&registry, &user, &password)?;
     say!("Login Succeeded");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks on the terminal (stdin) and reads one line, echoed or not.
+fn prompt(question: &str, echo: bool) -> Result<String, Failure> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Failure::new(
+            USAGE,
+            "kiln login needs --username and --password-stdin when stdin is not a terminal",
+        ));
+    }
+    tell_raw!("{question}");
+    let failed = |e: std::io::Error| Failure::new(USAGE, format!("reading from the terminal: {e}"));
+    let saved = tcgetattr(&stdin).map_err(|e| failed(e.into()))?;
+    if !echo {
+        let mut quiet = saved.clone();
+        quiet.local_modes.remove(LocalModes::ECHO);
+        tcsetattr(&stdin, OptionalActions::Now, &quiet).map_err(|e| failed(e.into()))?;
+    }
+    let mut line = String::new();
+    let read = stdin.read_line(&mut line);
+    if !echo {
+        let _ = tcsetattr(&stdin, OptionalActions::Now, &saved);
+        tell!();
+    }
+    read.map_err(failed)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 /// `kiln logout REGISTRY`.

@@ -429,3 +429,27 @@ fn build_native(dir: &str) -> PathBuf {
         .next_back()
         .unwrap_or_else(|| panic!("native build of {dir} made no executable"))
 }
+
+/// A new pseudo-terminal: (controlling side, terminal).
+pub fn pseudo_terminal() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut controller, mut terminal) = (-1, -1);
+    // SAFETY: openpty writes two descriptors; the other arguments may be null.
+    let result = unsafe {
+        libc::openpty(
+            &mut controller,
+            &mut terminal,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(result, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are new and owned here.
+    unsafe {
+        (
+            OwnedFd::from_raw_fd(controller),
+            OwnedFd::from_raw_fd(terminal),
+        )
+    }
+}
