@@ -149,6 +149,9 @@ enum Command {
         /// References, e.g. app:v1.
         #[arg(required = true)]
         references: Vec<String>,
+        /// Also an image instances were created from.
+        #[arg(short, long)]
+        force: bool,
     },
     /// Give a stored image another reference.
     Tag {
@@ -290,7 +293,7 @@ fn main() -> ExitCode {
         Command::Rm { names, force } => instance::commands::rm(&names, force),
         Command::Supervise { id } => instance::supervise(&id),
         Command::Images { format } => images::commands::images(format),
-        Command::Rmi { references } => images::commands::rmi(&references),
+        Command::Rmi { references, force } => images::commands::rmi(&references, force),
         Command::Tag { source, target } => images::commands::tag(&source, &target),
         Command::Push { reference } => images::transfer::push(&reference),
         Command::Pull { reference } => images::transfer::pull(&reference),

@@ -464,6 +464,15 @@ fn instances_and_kiln_serve_run_images_by_reference() {
     assert!(body.contains("Hello from Kiln"), "{body}");
     let _ = Command::new("kill").arg(serve.id().to_string()).status();
     let _ = serve.wait();
+
+    // The stopped instance could start again: its image stays unless forced.
+    kiln_in(&state, &["rmi", "hello-http:v1"])
+        .assert_clean_error(code::USAGE, "is used by instance");
+    assert_ok(
+        &kiln_in(&state, &["rmi", "-f", "hello-http:v1"]),
+        "kiln rmi -f",
+    );
+    assert!(walk(&state.join("images/blobs")).is_empty());
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, IsTerminal};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use kiln_oci::reference;
@@ -98,12 +98,29 @@ fn age(created: chrono::DateTime<chrono::Utc>) -> String {
     format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }
 
-/// `kiln rmi REF...`: removes references; blobs no reference needs any more
-/// go with them.
-pub fn rmi(references: &[String]) -> Outcome {
+/// `kiln rmi [-f] REF...`: removes references; blobs no reference needs
+/// any more go with them. As Docker does, an image an instance was created
+/// from stays unless forced (`kiln start` would need it again).
+pub fn rmi(references: &[String], force: bool) -> Outcome {
     let store = open_store()?;
     for text in references {
         let tag = find(&store, text)?;
+        let last = !store
+            .tags()?
+            .iter()
+            .any(|other| other.manifest == tag.manifest && other.reference != tag.reference);
+        if last && !force {
+            let users = instances_using(&store, &tag)?;
+            if !users.is_empty() {
+                return Err(Failure::new(
+                    USAGE,
+                    format!(
+                        "{text} is used by instance {} (kiln rm it first, or kiln rmi -f)",
+                        users.join(", ")
+                    ),
+                ));
+            }
+        }
         store.remove_tag(&tag.reference)?;
         say!("Untagged: {}", reference::familiar(&tag.reference));
     }
@@ -115,6 +132,30 @@ pub fn rmi(references: &[String]) -> Outcome {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The names of the instances (running or not) whose program was unpacked
+/// from the image `tag` names.
+fn instances_using(
+    store: &kiln_oci::store::Store,
+    tag: &kiln_oci::store::Tag,
+) -> Result<Vec<String>, Failure> {
+    let manifest = store.manifest(&tag.manifest)?;
+    let layers: Vec<PathBuf> = manifest
+        .layers()
+        .iter()
+        .map(|layer| store.root().join("unpacked").join(layer.digest().digest()))
+        .collect();
+    Ok(crate::instance::Store::open()?
+        .list()?
+        .into_iter()
+        .filter(|instance| {
+            layers
+                .iter()
+                .any(|dir| instance.config.image.starts_with(dir))
+        })
+        .map(|instance| instance.config.name)
+        .collect())
 }
 
 /// `kiln tag SOURCE TARGET`.
