@@ -18,6 +18,9 @@ pub const FLAG_TRACE_LIBC: u64 = 1 << 0;
 /// (so `isatty(0)` says so).
 pub const FLAG_STDIN_TTY: u64 = 1 << 1;
 
+/// The longest working directory, in bytes (Linux's `PATH_MAX`, with its NUL).
+pub const WORKDIR_MAX: usize = 4095;
+
 /// The longest host name, in bytes (Linux's `HOST_NAME_MAX`).
 pub const HOST_NAME_MAX: usize = 64;
 
@@ -211,6 +214,12 @@ pub struct BootInfo {
     /// Bytes in the image file the VM booted (0: none to read), which the
     /// `ReadImage` hypercall reads.
     pub image_file_size: u64,
+    /// The program's starting working directory (`kiln run --workdir`; an
+    /// absolute path of at most [`WORKDIR_MAX`] bytes, NUL-terminated), or
+    /// null for `/`.
+    pub workdir: GuestPtr<u8>,
+    /// Its length, without the NUL (0: `/`).
+    pub workdir_len: u64,
 }
 
 impl BootInfo {
@@ -239,5 +248,6 @@ const _: () = {
     assert!(core::mem::offset_of!(BootInfo, hostname) == 432);
     assert!(core::mem::size_of::<Preemption>() == 16);
     assert!(core::mem::offset_of!(BootInfo, vcpus) == 456);
-    assert!(core::mem::size_of::<BootInfo>() == 472);
+    assert!(core::mem::offset_of!(BootInfo, workdir) == 472);
+    assert!(core::mem::size_of::<BootInfo>() == 488);
 };

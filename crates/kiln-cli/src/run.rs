@@ -101,6 +101,11 @@ pub struct RunArgs {
     /// with --detach, otherwise the program's name and six random hex digits.
     #[arg(long, value_name = "NAME", value_parser = hostname::check)]
     hostname: Option<String>,
+    /// The program's starting working directory, an absolute guest path
+    /// (default `/`), as `docker run -w`: it should exist in the guest (a
+    /// volume, a baked directory, `/tmp`).
+    #[arg(short = 'w', long, value_name = "DIR", value_parser = parse_workdir)]
+    workdir: Option<String>,
     /// The instance's name (with --detach; default: the program's name and
     /// the start of the id).
     #[arg(long, requires = "detach")]
@@ -151,6 +156,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         image_file: Some(file.id()),
         net,
         hostname: hostname::choose(args.hostname.as_deref(), &name)?,
+        workdir: args.workdir.clone(),
         // A standby monitor's stdin carries `kiln serve`'s order to boot,
         // not the guest's input; an instance's supervisor gives /dev/null.
         stdin: !args.standby,
@@ -270,6 +276,21 @@ fn resolve(args: &mut RunArgs) -> Result<(PathBuf, String), Failure> {
 fn program_name(path: &Path) -> String {
     path.file_stem()
         .map_or_else(|| "kiln-guest".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// `--workdir`: an absolute path the guest can hold (no NUL, at most
+/// `WORKDIR_MAX` bytes).
+fn parse_workdir(text: &str) -> Result<String, String> {
+    if !text.starts_with('/') {
+        return Err("must be an absolute path".into());
+    }
+    if text.contains('\0') || text.len() > kiln_abi::boot::WORKDIR_MAX {
+        return Err(format!(
+            "must be at most {} bytes, without NUL",
+            kiln_abi::boot::WORKDIR_MAX
+        ));
+    }
+    Ok(text.to_string())
 }
 
 /// `-e KEY=VALUE` as given; `-e KEY` takes the host's value (and is dropped if unset).

@@ -1069,7 +1069,7 @@ fn images_kiln_cannot_run_are_refused_before_their_layer_is_fetched() {
         ),
         (
             "odd-layer",
-            serde_json::json!({"dev.kiln.abi-version": "9"}),
+            serde_json::json!({"dev.kiln.abi-version": kiln_abi::ABI_VERSION.to_string()}),
             "application/x-odd",
             code::IMAGE,
             "unsupported layer media type application/x-odd",

@@ -574,3 +574,19 @@ fn a_programs_own_backtrace_names_its_functions() {
     );
     assert_eq!(kiln.stdout, linux.stdout);
 }
+
+#[test]
+fn workdir_is_the_programs_starting_directory() {
+    let env = image("examples/std-env", false);
+    let dir = std::env::temp_dir().join(format!("kiln-workdir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a directory to share");
+    let volume = format!("{}:/data:ro", dir.display());
+    let run = run_image(&env, &["-v", &volume, "-w", "/data"], &[]);
+    assert!(run.stdout.contains("cwd: Ok(\"/data\")"), "{}", run.stdout);
+    let run = run_image(&env, &["--workdir", "/tmp"], &[]);
+    assert!(run.stdout.contains("cwd: Ok(\"/tmp\")"), "{}", run.stdout);
+    let run = run_image(&env, &[], &[]);
+    assert!(run.stdout.contains("cwd: Ok(\"/\")"), "{}", run.stdout);
+    run_image(&env, &["-w", "data"], &[]).assert_clean_error(2, "must be an absolute path");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

@@ -27,6 +27,9 @@ pub struct ProgramArgs<'a> {
     pub net: kiln_abi::net::NetConfig,
     /// The host name (checked by the caller: 1 to `HOST_NAME_MAX` bytes).
     pub hostname: &'a str,
+    /// The starting working directory (checked by the caller: absolute, at
+    /// most `WORKDIR_MAX` bytes), or `None` for `/`.
+    pub workdir: Option<&'a str>,
     /// The vCPUs, one [`VcpuArea`] each (1 to `MAX_VCPUS`).
     pub vcpus: u32,
 }
@@ -50,11 +53,12 @@ impl ProgramArgs<'_> {
     }
 
     /// Every string the boot info holds, in order: argv, env, guest
-    /// paths, the host name.
+    /// paths, the host name, the working directory if any.
     fn strings(&self) -> impl Iterator<Item = &str> {
         let args = self.argv.iter().chain(self.env).map(String::as_str);
         args.chain(self.volumes.iter().map(VolumeSpec::guest))
             .chain([self.hostname])
+            .chain(self.workdir)
     }
 }
 
@@ -93,7 +97,8 @@ pub fn write(
     }
     let (argv, rest) = string_addrs.split_at(args.argv.len());
     let (env, rest) = rest.split_at(args.env.len());
-    let (guest_paths, hostname) = rest.split_at(args.volumes.len());
+    let (guest_paths, rest) = rest.split_at(args.volumes.len());
+    let (hostname, workdir) = rest.split_at(1);
     let pointer_bytes: Vec<u8> = [argv, &[0], env, &[0]]
         .concat()
         .iter()
@@ -148,6 +153,10 @@ pub fn write(
         reserved: 0,
         vcpus: GuestPtr::new(areas_addr),
         image_file_size: image.bytes.len() as u64,
+        workdir: workdir
+            .first()
+            .map_or(GuestPtr::NULL, |&addr| GuestPtr::new(addr)),
+        workdir_len: args.workdir.map_or(0, |w| w.len() as u64),
     };
     memory.write_obj(info, base)
 }
@@ -205,6 +214,7 @@ mod tests {
                 let args = ProgramArgs {
                     argv: &argv,
                     hostname: "host",
+                    workdir: (extra % 2 == 1).then_some("/srv/app"),
                     vcpus,
                     ..Default::default()
                 };

@@ -78,6 +78,10 @@ pub struct VmConfig {
     /// The guest's host name: 1 to `kiln_abi::boot::HOST_NAME_MAX` bytes
     /// (the CLI checks it; the guest reads no more than that).
     pub hostname: String,
+    /// The program's starting working directory (`kiln run --workdir`: an
+    /// absolute path of at most `kiln_abi::boot::WORKDIR_MAX` bytes, checked
+    /// by the CLI), or `None` for `/`.
+    pub workdir: Option<String>,
     /// Give the guest the monitor's stdin (foreground runs); without it the
     /// guest's stdin is empty ([`stdin`]).
     pub stdin: bool,

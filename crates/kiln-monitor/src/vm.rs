@@ -97,6 +97,7 @@ impl<'a> Vm<'a> {
                 .map(|spec| spec.addressing.boot_config())
                 .unwrap_or_default(),
             hostname: &config.hostname,
+            workdir: config.workdir.as_deref(),
             vcpus: vcpu_count,
         };
         let layout = Layout::plan(

@@ -46,6 +46,7 @@ pub(super) fn start(
     }
     for (flag, value) in [
         ("hostname", &args.hostname),
+        ("workdir", &args.workdir),
         ("net", &args.net),
         ("ip", &args.ip),
         ("gateway", &args.gateway),

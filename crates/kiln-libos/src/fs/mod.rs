@@ -345,7 +345,7 @@ impl Fs {
             descriptions: Vec::new(),
             fds: Vec::new(),
             pipes: Vec::new(),
-            cwd: b"/".to_vec(),
+            cwd: crate::platform::workdir().to_vec(),
             // Linux's usual default, so new files are 0o644, directories 0o755.
             umask: 0o022,
             locks: lock::Locks::default(),

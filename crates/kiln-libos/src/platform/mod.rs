@@ -11,6 +11,7 @@ pub use kiln::preempt;
 #[cfg(feature = "fs")]
 pub use kiln::{
     baked_files, file_call, image_file_size, read_image, stdin_read, stdin_read_append, volumes,
+    workdir,
 };
 pub use kiln::{
     block, block_until, boot_info, console_write, exit, grow_memory, hostname,

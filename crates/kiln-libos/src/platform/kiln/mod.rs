@@ -328,6 +328,20 @@ pub fn hostname() -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(info.hostname.addr() as *const u8, len) }
 }
 
+/// The program's starting working directory (`kiln run --workdir`): an
+/// absolute path, `/` when none was given.
+#[cfg(feature = "fs")]
+pub fn workdir() -> &'static [u8] {
+    let info = boot_info();
+    let len = (info.workdir_len as usize).min(kiln_abi::boot::WORKDIR_MAX);
+    if len == 0 || info.workdir.is_null() {
+        return b"/";
+    }
+    // SAFETY: the monitor writes the path's bytes in the boot-info region,
+    // which nothing writes after boot.
+    unsafe { core::slice::from_raw_parts(info.workdir.addr() as *const u8, len) }
+}
+
 /// The filesystem `kiln build` baked into the image (empty if none).
 #[cfg(feature = "fs")]
 pub fn baked_files() -> &'static [u8] {
