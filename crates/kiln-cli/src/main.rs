@@ -38,6 +38,7 @@ mod instance;
 mod run;
 mod serve;
 mod state;
+mod testing;
 mod units;
 
 use std::path::PathBuf;
@@ -71,6 +72,9 @@ enum Command {
     },
     /// Run an image, or build a crate directory first and run it.
     Run(Box<run::RunArgs>),
+    /// Run a crate's tests, each test binary as a unikernel: `cargo test`
+    /// for Kiln (its output and exit code).
+    Test(Box<testing::TestArgs>),
     /// Serve a host port on demand: boot instances when connections
     /// arrive, hand each connection over without dropping it, and stop
     /// instances that stay idle.
@@ -270,6 +274,7 @@ fn main() -> ExitCode {
             image,
         } => images::build(&dir, &options, &image),
         Command::Run(args) => run::run(*args, started_ns),
+        Command::Test(args) => testing::test(*args),
         Command::Serve(args) => serve::serve(*args),
         // A path (or anything that exists) is an image; a bare word an instance.
         Command::Inspect { target, .. } if target.exists() || target.components().count() > 1 => {

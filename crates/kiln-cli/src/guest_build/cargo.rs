@@ -27,6 +27,12 @@ pub struct Package {
     pub includes: Vec<String>,
     /// `[package.metadata.kiln.image]`: what `kiln build -t` records.
     pub image: ImageDefaults,
+    /// The targets with tests, in cargo's order.
+    pub test_targets: Vec<TestTarget>,
+    /// The package's directory.
+    pub dir: PathBuf,
+    /// Its version.
+    pub version: String,
 }
 
 /// `[package.metadata.kiln.image]`: how the stored image runs, as a
@@ -88,6 +94,7 @@ struct Metadata {
 #[derive(Deserialize)]
 struct MetaPackage {
     name: String,
+    version: String,
     manifest_path: PathBuf,
     targets: Vec<MetaTarget>,
     dependencies: Vec<MetaDependency>,
@@ -105,6 +112,19 @@ struct MetaDependency {
 struct MetaTarget {
     name: String,
     kind: Vec<String>,
+    #[serde(default)]
+    src_path: PathBuf,
+    #[serde(default = "tested")]
+    test: bool,
+}
+
+fn tested() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+struct ArtifactProfile {
+    test: bool,
 }
 
 fn cargo() -> Command {
@@ -182,13 +202,52 @@ pub fn metadata(manifest: &Path) -> Result<Package, Failure> {
         native: package.dependencies.iter().any(|d| d.name == "kiln-libos"),
         bins: package
             .targets
-            .into_iter()
+            .iter()
             .filter(|t| t.kind.iter().any(|k| k == "bin"))
-            .map(|t| t.name)
+            .map(|t| t.name.clone())
             .collect(),
+        dir: manifest.parent().map(Path::to_path_buf).unwrap_or_default(),
+        test_targets: test_targets(&package.targets, manifest.parent().unwrap_or(Path::new("/"))),
+        version: package.version,
         name: package.name,
         target_dir: meta.target_directory,
     })
+}
+
+/// The targets `cargo test` can build harnesses for: the library (a
+/// `lib`, `rlib`... kind), binaries and integration tests; not examples or
+/// benchmarks.
+fn test_targets(targets: &[MetaTarget], dir: &Path) -> Vec<TestTarget> {
+    let library = |kind: &String| {
+        matches!(
+            kind.as_str(),
+            "lib" | "rlib" | "dylib" | "cdylib" | "staticlib"
+        )
+    };
+    targets
+        .iter()
+        .filter_map(|target| {
+            let kind = if target.kind.iter().any(library) {
+                TestKind::Lib
+            } else if target.kind.iter().any(|k| k == "bin") {
+                TestKind::Bin
+            } else if target.kind.iter().any(|k| k == "test") {
+                TestKind::Test
+            } else {
+                return None;
+            };
+            Some(TestTarget {
+                kind,
+                name: target.name.clone(),
+                source: target
+                    .src_path
+                    .strip_prefix(dir)
+                    .unwrap_or(&target.src_path)
+                    .to_path_buf(),
+                tested_by_default: target.test,
+            })
+        })
+        .collect()
 }
 
 /// The strings of `[package.metadata.kiln] include` (none if absent), or
@@ -204,12 +263,66 @@ fn kiln_includes(metadata: &serde_json::Value) -> Option<Vec<String>> {
     }
 }
 
+/// What a guest build makes.
+#[derive(Clone, Copy, Debug)]
+pub enum Unit<'a> {
+    /// The program, from this binary target.
+    Program(&'a str),
+    /// The test harness of a target (`cargo test`'s executable for it).
+    Tests(&'a TestTarget),
+}
+
+impl Unit<'_> {
+    /// The target's name (a binary's, the library's, a test file's).
+    pub fn name(&self) -> &str {
+        match self {
+            Unit::Program(bin) => bin,
+            Unit::Tests(target) => &target.name,
+        }
+    }
+}
+
+/// A target with tests: the library, a binary, or an integration test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestTarget {
+    /// Which kind.
+    pub kind: TestKind,
+    /// Its name.
+    pub name: String,
+    /// Its source file, relative to the package (for `Running` lines).
+    pub source: PathBuf,
+    /// Whether `cargo test` tests it without being asked (`test = true`).
+    pub tested_by_default: bool,
+}
+
+/// The kinds of targets `cargo test` builds harnesses for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestKind {
+    /// The library's unit tests.
+    Lib,
+    /// A binary's unit tests.
+    Bin,
+    /// An integration test (`tests/*.rs`).
+    Test,
+}
+
+impl TestTarget {
+    /// Cargo's flags selecting this target, e.g. `--test api`.
+    pub fn selector(&self) -> Vec<String> {
+        match self.kind {
+            TestKind::Lib => vec!["--lib".into()],
+            TestKind::Bin => vec!["--bin".into(), self.name.clone()],
+            TestKind::Test => vec!["--test".into(), self.name.clone()],
+        }
+    }
+}
+
 /// One guest build.
 pub struct BuildRequest<'a> {
     /// The crate's manifest.
     pub manifest: &'a Path,
-    /// The binary.
-    pub bin: &'a str,
+    /// What to build.
+    pub unit: Unit<'a>,
     /// The guest target directory.
     pub target_dir: &'a Path,
     /// Profile selection.
@@ -236,6 +349,8 @@ struct Message {
     filenames: Vec<PathBuf>,
     #[serde(default)]
     target: Option<MetaTarget>,
+    #[serde(default)]
+    profile: Option<ArtifactProfile>,
     #[serde(default)]
     message: Option<Diagnostic>,
 }
@@ -304,7 +419,6 @@ pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
         .args(["rustc", message_format(), "--target", TARGET])
         .arg("--manifest-path")
         .arg(request.manifest)
-        .args(["--bin", request.bin])
         .env("CARGO_TARGET_DIR", request.target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", request.rustflags.join("\x1f"))
         .env_remove("RUSTFLAGS")
@@ -314,12 +428,28 @@ pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
         command.arg("--quiet");
     }
     let mut profiles = vec!["DEV".to_string(), "RELEASE".to_string()];
-    if request.options.release {
-        command.arg("--release");
-    }
-    if let Some(profile) = &request.options.profile {
-        command.args(["--profile", profile]);
-        profiles.push(profile.to_uppercase().replace('-', "_"));
+    match request.unit {
+        Unit::Program(bin) => {
+            command.args(["--bin", bin]);
+            if request.options.release {
+                command.arg("--release");
+            }
+            if let Some(profile) = &request.options.profile {
+                command.args(["--profile", profile]);
+                profiles.push(profile.to_uppercase().replace('-', "_"));
+            }
+        }
+        Unit::Tests(target) => {
+            // `cargo rustc --profile test` builds as `cargo test` does; its
+            // optimised twin is the bench profile (release settings).
+            let profile = if request.options.release {
+                "bench"
+            } else {
+                "test"
+            };
+            command.args(target.selector()).args(["--profile", profile]);
+            profiles.extend(["TEST".to_string(), "BENCH".to_string()]);
+        }
     }
     for profile in profiles {
         if request.c_library {
@@ -339,41 +469,41 @@ pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
     command.arg("--").args(&request.final_args);
     // Each C-library fingerprint links its own copy of the program, and
     // cargo does not copy a fresh one back into place over another's: so
-    // remove the copy in place and let cargo restore the right one.
-    let _ = std::fs::remove_file(uplifted_path(request));
+    // remove the copy in place and let cargo restore the right one. (Test
+    // harnesses are not copied out of `deps/`.)
+    if let Unit::Program(bin) = request.unit {
+        let _ = std::fs::remove_file(uplifted_path(request, bin));
+    }
     let messages = run(command)?;
+    let name = request.unit.name();
     if !messages.missing_symbols.is_empty() {
         return Err(Failure::new(
             BUILD,
             format!(
-                "{} needs C-library functions Kiln does not provide: {}",
-                request.bin,
+                "{name} needs C-library functions Kiln does not provide: {}",
                 messages.missing_symbols.join(", ")
             ),
         ));
     }
+    let tests = matches!(request.unit, Unit::Tests(_));
     messages
         .artifacts
         .into_iter()
         .filter(|m| {
-            m.target
-                .as_ref()
-                .is_some_and(|t| t.name == request.bin && t.kind.iter().any(|k| k == "bin"))
+            let built_as_test = m.profile.as_ref().is_some_and(|p| p.test);
+            m.target.as_ref().is_some_and(|t| t.name == name) && built_as_test == tests
         })
         .find_map(|m| m.executable)
         .ok_or_else(|| {
             Failure::new(
                 BUILD,
-                format!(
-                    "building {} failed (cargo's messages are above)",
-                    request.bin
-                ),
+                format!("building {name} failed (cargo's messages are above)"),
             )
         })
 }
 
 /// Where cargo puts the program's executable.
-fn uplifted_path(request: &BuildRequest<'_>) -> PathBuf {
+fn uplifted_path(request: &BuildRequest<'_>, bin: &str) -> PathBuf {
     let profile_dir = match (&request.options.profile, request.options.release) {
         (Some(profile), _) if profile == "dev" || profile == "test" => "debug",
         (Some(profile), _) if profile == "bench" => "release",
@@ -381,11 +511,7 @@ fn uplifted_path(request: &BuildRequest<'_>) -> PathBuf {
         (None, true) => "release",
         (None, false) => "debug",
     };
-    request
-        .target_dir
-        .join(TARGET)
-        .join(profile_dir)
-        .join(request.bin)
+    request.target_dir.join(TARGET).join(profile_dir).join(bin)
 }
 
 /// Runs a cargo build and collects its messages; fails if cargo does.

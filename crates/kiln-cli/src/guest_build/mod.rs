@@ -29,7 +29,7 @@ use crate::BuildOptions;
 use crate::exit_code::{BUILD, Failure};
 
 pub use bake::Include;
-pub use cargo::ImageDefaults;
+pub use cargo::{ImageDefaults, Package, TestKind, TestTarget};
 
 /// The host target: Kiln guests use it with freestanding link flags.
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -66,6 +66,30 @@ pub fn build_and_report(dir: &Path, options: &BuildOptions) -> Result<Built, Fai
 
 /// Builds the crate at `dir` into an image.
 pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result<Built, Failure> {
+    let (manifest, package) = read_package(dir)?;
+    let bin = package.pick_bin(options.bin.as_deref())?;
+    let quiet = verbosity == Verbosity::Quiet;
+    let status = (quiet && std::io::stderr().is_terminal())
+        .then(|| StatusLine::show(&format!("building {bin}")));
+    let image = build_unit(
+        &manifest,
+        &package,
+        options,
+        cargo::Unit::Program(&bin),
+        quiet,
+    );
+    drop(status);
+    let image = image?;
+    static_image::check(&image, &bin)?;
+    Ok(Built {
+        image,
+        name: bin,
+        image_defaults: package.image,
+    })
+}
+
+/// The crate at `dir`: its manifest's path and what cargo says of it.
+pub fn read_package(dir: &Path) -> Result<(PathBuf, Package), Failure> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
         return Err(Failure::new(
@@ -74,16 +98,44 @@ pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result
         ));
     }
     let package = cargo::metadata(&manifest)?;
-    let bin = package.pick_bin(options.bin.as_deref())?;
+    Ok((manifest, package))
+}
+
+/// Builds one target's test harness as a Kiln image (the same link as
+/// `kiln build`'s).
+pub fn build_tests(
+    manifest: &Path,
+    package: &Package,
+    options: &BuildOptions,
+    target: &TestTarget,
+) -> Result<PathBuf, Failure> {
+    let image = build_unit(
+        manifest,
+        package,
+        options,
+        cargo::Unit::Tests(target),
+        false,
+    )?;
+    static_image::check(&image, &target.name)?;
+    Ok(image)
+}
+
+/// Builds `unit` with the freestanding link: baked files, the linker
+/// script, and for `std` programs Kiln's C library.
+fn build_unit(
+    manifest: &Path,
+    package: &Package,
+    options: &BuildOptions,
+    unit: cargo::Unit<'_>,
+    quiet: bool,
+) -> Result<PathBuf, Failure> {
+    let dir = manifest.parent().unwrap_or(Path::new("."));
     let target_dir = package.target_dir.join("kiln");
-    let quiet = verbosity == Verbosity::Quiet;
-    let status = (quiet && std::io::stderr().is_terminal())
-        .then(|| StatusLine::show(&format!("building {bin}")));
     // The manifest's includes first, then the command line's.
-    let mut includes = bake::manifest_includes(&package.includes, dir, &manifest)?;
+    let mut includes = bake::manifest_includes(&package.includes, dir, manifest)?;
     includes.extend(options.include.iter().cloned());
     // Baking first: a bad include fails before the C library is built.
-    let baked = bake::link_flags(&target_dir, &bin, &includes)?;
+    let baked = bake::link_flags(&target_dir, unit.name(), &includes)?;
     let c_library = !package.native;
     let script = flags::write_linker_script(&target_dir, c_library)?;
     let mut extra = flags::final_flags(&script);
@@ -91,23 +143,15 @@ pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result
         extra.extend(libc::link_flags(&target_dir, quiet)?);
     }
     extra.extend(baked);
-    let image = cargo::build(&cargo::BuildRequest {
-        manifest: &manifest,
-        bin: &bin,
+    cargo::build(&cargo::BuildRequest {
+        manifest,
+        unit,
         target_dir: &target_dir,
         options,
         rustflags: flags::rustflags(),
         final_args: extra,
         quiet,
         c_library,
-    });
-    drop(status);
-    let image = image?;
-    static_image::check(&image, &bin)?;
-    Ok(Built {
-        image,
-        name: bin,
-        image_defaults: package.image,
     })
 }
 
