@@ -84,8 +84,9 @@ pub fn test(args: TestArgs) -> Outcome {
     // reported and the others still run.
     let mut failed = Vec::new();
     let mut built = Vec::new();
+    let mut link = guest_build::SharedLink::default();
     for target in &targets {
-        match guest_build::build_tests(&manifest, &package, &options, target) {
+        match guest_build::build_tests(&manifest, &package, &options, target, &mut link) {
             Ok(image) => built.push((target, image)),
             Err(failure) => {
                 tell!(

@@ -71,12 +71,14 @@ pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result
     let quiet = verbosity == Verbosity::Quiet;
     let status = (quiet && std::io::stderr().is_terminal())
         .then(|| StatusLine::show(&format!("building {bin}")));
+    let unit = cargo::Unit::Program(&bin);
     let image = build_unit(
         &manifest,
         &package,
         options,
-        cargo::Unit::Program(&bin),
+        unit,
         quiet,
+        &mut SharedLink::default(),
     );
     drop(status);
     let image = image?;
@@ -102,32 +104,51 @@ pub fn read_package(dir: &Path) -> Result<(PathBuf, Package), Failure> {
 }
 
 /// Builds one target's test harness as a Kiln image (the same link as
-/// `kiln build`'s).
+/// `kiln build`'s; `link` carries its shared inputs from one target to the
+/// next).
 pub fn build_tests(
     manifest: &Path,
     package: &Package,
     options: &BuildOptions,
     target: &TestTarget,
+    link: &mut SharedLink,
 ) -> Result<PathBuf, Failure> {
-    let image = build_unit(
-        manifest,
-        package,
-        options,
-        cargo::Unit::Tests(target),
-        false,
-    )?;
+    let unit = cargo::Unit::Tests(target);
+    let image = build_unit(manifest, package, options, unit, false, link)?;
     static_image::check(&image, &target.name)?;
     Ok(image)
 }
 
-/// Builds `unit` with the freestanding link: baked files, the linker
-/// script, and for `std` programs Kiln's C library.
+/// The link arguments every target of a package shares (the linker script,
+/// and for `std` programs Kiln's C library, built if needed), made on first
+/// use and reused by the package's other targets.
+#[derive(Default)]
+pub struct SharedLink(Option<Vec<String>>);
+
+impl SharedLink {
+    fn get(&mut self, package: &Package, quiet: bool) -> Result<&[String], Failure> {
+        if self.0.is_none() {
+            let target_dir = package.target_dir.join("kiln");
+            let c_library = !package.native;
+            let script = flags::write_linker_script(&target_dir, c_library)?;
+            let mut link = flags::final_flags(&script);
+            if c_library {
+                link.extend(libc::link_flags(&target_dir, quiet)?);
+            }
+            self.0 = Some(link);
+        }
+        Ok(self.0.as_deref().unwrap_or_default())
+    }
+}
+
+/// Builds `unit` with the freestanding link: baked files, then `link`.
 fn build_unit(
     manifest: &Path,
     package: &Package,
     options: &BuildOptions,
     unit: cargo::Unit<'_>,
     quiet: bool,
+    link: &mut SharedLink,
 ) -> Result<PathBuf, Failure> {
     let dir = manifest.parent().unwrap_or(Path::new("."));
     let target_dir = package.target_dir.join("kiln");
@@ -136,12 +157,7 @@ fn build_unit(
     includes.extend(options.include.iter().cloned());
     // Baking first: a bad include fails before the C library is built.
     let baked = bake::link_flags(&target_dir, unit.name(), &includes)?;
-    let c_library = !package.native;
-    let script = flags::write_linker_script(&target_dir, c_library)?;
-    let mut extra = flags::final_flags(&script);
-    if c_library {
-        extra.extend(libc::link_flags(&target_dir, quiet)?);
-    }
+    let mut extra = link.get(package, quiet)?.to_vec();
     extra.extend(baked);
     cargo::build(&cargo::BuildRequest {
         manifest,
@@ -151,7 +167,7 @@ fn build_unit(
         rustflags: flags::rustflags(),
         final_args: extra,
         quiet,
-        c_library,
+        c_library: !package.native,
     })
 }
 
