@@ -38,7 +38,8 @@ pub struct TestArgs {
     /// Test only the binaries' unit tests.
     #[arg(long)]
     bins: bool,
-    /// Test only the integration tests (`tests/*.rs`).
+    /// Test every target that has `test = true` (the library, binaries and
+    /// integration tests), as `cargo test --tests`: no doc tests.
     #[arg(long)]
     tests: bool,
     /// Test only this integration test (repeatable).
@@ -165,11 +166,12 @@ fn select<'a>(package: &'a Package, args: &TestArgs) -> Result<Vec<&'a TestTarge
             if !chosen {
                 return t.tested_by_default;
             }
-            match t.kind {
-                TestKind::Lib => args.lib,
-                TestKind::Bin => args.bins,
-                TestKind::Test => args.tests || args.test.contains(&t.name),
-            }
+            (args.tests && t.tested_by_default)
+                || match t.kind {
+                    TestKind::Lib => args.lib,
+                    TestKind::Bin => args.bins,
+                    TestKind::Test => args.test.contains(&t.name),
+                }
         })
         .collect();
     if targets.is_empty() {
