@@ -36,7 +36,9 @@ pub fn link_flags(target_dir: &Path, quiet: bool) -> Result<Vec<String>, Failure
             ),
         ));
     }
-    let rlibs = cargo::build_rlibs(&manifest, target_dir, &flags::codegen_flags(), quiet)?;
+    let mut rlib_flags = flags::codegen_flags();
+    rlib_flags.push(flags::remap_kiln_sources());
+    let rlibs = cargo::build_rlibs(&manifest, target_dir, &rlib_flags, quiet)?;
     let stand_ins = target_dir.join("stand-in-libs");
     std::fs::create_dir_all(&stand_ins)
         .map_err(|e| Failure::new(BUILD, format!("creating {}: {e}", stand_ins.display())))?;
