@@ -4,7 +4,7 @@ use std::mem::offset_of;
 
 use kiln_abi::boot::{BootInfo, GuestStatus, MAX_VCPUS, VcpuArea};
 use kvm_bindings::{
-    KVM_CAP_SPLIT_IRQCHIP, KVM_MP_STATE_RUNNABLE, Msrs, kvm_enable_cap, kvm_mp_state,
+    CpuId, KVM_CAP_SPLIT_IRQCHIP, KVM_MP_STATE_RUNNABLE, Msrs, kvm_enable_cap, kvm_mp_state,
     kvm_msr_entry, kvm_regs, kvm_sregs, kvm_userspace_memory_region,
 };
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
@@ -37,6 +37,8 @@ pub struct Vm<'a> {
     vcpus: Vec<VcpuFd>,
     /// vCPU 0's special registers, which the others start from.
     boot_sregs: kvm_sregs,
+    /// vCPU 0's CPUID (images with thread-local storage), the others' too.
+    cpuid: Option<CpuId>,
     clock: GuestClock,
     timeout: Option<std::time::Duration>,
     volumes: Volumes,
@@ -57,8 +59,9 @@ struct ThreadPlan {
     signals: bool,
     /// vCPU 0's special registers, for the others.
     boot_sregs: kvm_sregs,
-    /// Whether the vCPUs need the thread-pointer CPUID.
-    tls: bool,
+    /// The thread-pointer CPUID, when the vCPUs need it (asked of the
+    /// host once, at boot).
+    cpuid: Option<CpuId>,
 }
 
 impl<'a> Vm<'a> {
@@ -78,6 +81,10 @@ impl<'a> Vm<'a> {
         let stdin = HostStdin::new(config.stdin);
         let stats = LiveStats::publish(config.stats_file.as_deref()).map_err(BootError::Stats)?;
         let vcpu_count = vcpu_count(image, config.cpus);
+        // Thread-local storage needs `wrfsbase`; KVM accepts CR4.FSGSBASE
+        // only when the guest's CPUID lists it (other images keep KVM's
+        // empty CPUID, without RDRAND).
+        let cpuid = image.tls.is_some().then(cpu::thread_pointer_cpuid);
         let args = ProgramArgs {
             argv: &config.argv,
             env: &config.env,
@@ -87,6 +94,10 @@ impl<'a> Vm<'a> {
                 0
             } | if stdin.is_terminal() {
                 kiln_abi::boot::FLAG_STDIN_TTY
+            } else {
+                0
+            } | if cpuid.as_ref().is_some_and(cpu::lists_rdrand) {
+                kiln_abi::boot::FLAG_RDRAND
             } else {
                 0
             },
@@ -155,10 +166,9 @@ impl<'a> Vm<'a> {
             &boot_tables,
             boot_info::vcpu_area(&layout, 0),
         );
-        if image.tls.is_some() {
-            // Thread-local storage needs `wrfsbase`; KVM accepts CR4.FSGSBASE
-            // only when the guest's CPUID lists it. ~0.13 ms, so only here.
-            vcpu.set_cpuid2(&cpu::thread_pointer_cpuid())
+        if let Some(cpuid) = &cpuid {
+            // ~0.13 ms, so only for images with thread-local storage.
+            vcpu.set_cpuid2(cpuid)
                 .map_err(|e| BootError::Kvm("set CPUID", e))?;
             sregs.cr4 |= cpu::CR4_FSGSBASE;
         }
@@ -179,6 +189,7 @@ impl<'a> Vm<'a> {
             memory,
             vcpus,
             boot_sregs: sregs,
+            cpuid,
             clock,
             timeout: config.timeout,
             volumes,
@@ -220,7 +231,7 @@ impl<'a> Vm<'a> {
             upcall,
             signals: upcall.is_some() || count > 1,
             boot_sregs: self.boot_sregs,
-            tls: self.image.tls.is_some(),
+            cpuid: self.cpuid.take(),
         };
         let Self {
             image,
@@ -386,8 +397,8 @@ fn start_other(
     plan: &ThreadPlan,
     entry: &kvm_regs,
 ) -> Result<(), BootError> {
-    if plan.tls {
-        vcpu.set_cpuid2(&cpu::thread_pointer_cpuid())
+    if let Some(cpuid) = &plan.cpuid {
+        vcpu.set_cpuid2(cpuid)
             .map_err(|e| BootError::Kvm("set CPUID", e))?;
     }
     let tables = shared.layout.vcpu_tables(index);
