@@ -8,70 +8,88 @@ pub use kiln_abi::errno as code;
 
 /// The errors the layer returns or names: number and symbolic name (for
 /// `--trace-libc`). Their messages are `string::messages`.
-const TABLE: &[(CInt, &str)] = &[
-    (code::EPERM, "EPERM"),
-    (code::ENOENT, "ENOENT"),
-    (code::ESRCH, "ESRCH"),
-    (code::EINTR, "EINTR"),
-    (code::EIO, "EIO"),
-    (code::ENXIO, "ENXIO"),
-    (code::EBADF, "EBADF"),
-    (code::ECHILD, "ECHILD"),
-    (code::EAGAIN, "EAGAIN"),
-    (code::ENOMEM, "ENOMEM"),
-    (code::EACCES, "EACCES"),
-    (code::EFAULT, "EFAULT"),
-    (code::EBUSY, "EBUSY"),
-    (code::EEXIST, "EEXIST"),
-    (code::EXDEV, "EXDEV"),
-    (code::ENODEV, "ENODEV"),
-    (code::ENOTDIR, "ENOTDIR"),
-    (code::EISDIR, "EISDIR"),
-    (code::EINVAL, "EINVAL"),
-    (code::ENFILE, "ENFILE"),
-    (code::EMFILE, "EMFILE"),
-    (code::ENOTTY, "ENOTTY"),
-    (code::EFBIG, "EFBIG"),
-    (code::ENOSPC, "ENOSPC"),
-    (code::ESPIPE, "ESPIPE"),
-    (code::EROFS, "EROFS"),
-    (code::EMLINK, "EMLINK"),
-    (code::EPIPE, "EPIPE"),
-    (code::EDOM, "EDOM"),
-    (code::ERANGE, "ERANGE"),
-    (code::EDEADLK, "EDEADLK"),
-    (code::ENAMETOOLONG, "ENAMETOOLONG"),
-    (code::ENOSYS, "ENOSYS"),
-    (code::ENOTEMPTY, "ENOTEMPTY"),
-    (code::ELOOP, "ELOOP"),
-    (code::EOVERFLOW, "EOVERFLOW"),
-    (code::EILSEQ, "EILSEQ"),
-    (code::ENOTSUP, "EOPNOTSUPP"),
-    (code::ETIMEDOUT, "ETIMEDOUT"),
-    (code::ENOTSOCK, "ENOTSOCK"),
-    (code::EDESTADDRREQ, "EDESTADDRREQ"),
-    (code::EMSGSIZE, "EMSGSIZE"),
-    (code::ENOPROTOOPT, "ENOPROTOOPT"),
-    (code::EPROTONOSUPPORT, "EPROTONOSUPPORT"),
-    (code::EAFNOSUPPORT, "EAFNOSUPPORT"),
-    (code::EADDRINUSE, "EADDRINUSE"),
-    (code::EADDRNOTAVAIL, "EADDRNOTAVAIL"),
-    (code::ENETUNREACH, "ENETUNREACH"),
-    (code::ECONNRESET, "ECONNRESET"),
-    (code::ENOBUFS, "ENOBUFS"),
-    (code::EISCONN, "EISCONN"),
-    (code::ENOTCONN, "ENOTCONN"),
-    (code::ECONNREFUSED, "ECONNREFUSED"),
-    (code::EALREADY, "EALREADY"),
-    (code::EINPROGRESS, "EINPROGRESS"),
-];
+macro_rules! names {
+    ($(($number:ident, $name:literal)),* $(,)?) => {
+        /// The numbers (all below 256), in the order of [`NAMES`].
+        const NUMBERS: &[u8] = &[$(code::$number as u8),*];
+        /// Their names, each ended by a NUL: one string rather than a
+        /// table of numbers, pointers and lengths.
+        const NAMES: &str = concat!($($name, "\0"),*);
+    };
+}
+
+names! {
+    (EPERM, "EPERM"),
+    (ENOENT, "ENOENT"),
+    (ESRCH, "ESRCH"),
+    (EINTR, "EINTR"),
+    (EIO, "EIO"),
+    (ENXIO, "ENXIO"),
+    (EBADF, "EBADF"),
+    (ECHILD, "ECHILD"),
+    (EAGAIN, "EAGAIN"),
+    (ENOMEM, "ENOMEM"),
+    (EACCES, "EACCES"),
+    (EFAULT, "EFAULT"),
+    (EBUSY, "EBUSY"),
+    (EEXIST, "EEXIST"),
+    (EXDEV, "EXDEV"),
+    (ENODEV, "ENODEV"),
+    (ENOTDIR, "ENOTDIR"),
+    (EISDIR, "EISDIR"),
+    (EINVAL, "EINVAL"),
+    (ENFILE, "ENFILE"),
+    (EMFILE, "EMFILE"),
+    (ENOTTY, "ENOTTY"),
+    (EFBIG, "EFBIG"),
+    (ENOSPC, "ENOSPC"),
+    (ESPIPE, "ESPIPE"),
+    (EROFS, "EROFS"),
+    (EMLINK, "EMLINK"),
+    (EPIPE, "EPIPE"),
+    (EDOM, "EDOM"),
+    (ERANGE, "ERANGE"),
+    (EDEADLK, "EDEADLK"),
+    (ENAMETOOLONG, "ENAMETOOLONG"),
+    (ENOSYS, "ENOSYS"),
+    (ENOTEMPTY, "ENOTEMPTY"),
+    (ELOOP, "ELOOP"),
+    (EOVERFLOW, "EOVERFLOW"),
+    (EILSEQ, "EILSEQ"),
+    (ENOTSUP, "EOPNOTSUPP"),
+    (ETIMEDOUT, "ETIMEDOUT"),
+    (ENOTSOCK, "ENOTSOCK"),
+    (EDESTADDRREQ, "EDESTADDRREQ"),
+    (EMSGSIZE, "EMSGSIZE"),
+    (ENOPROTOOPT, "ENOPROTOOPT"),
+    (EPROTONOSUPPORT, "EPROTONOSUPPORT"),
+    (EAFNOSUPPORT, "EAFNOSUPPORT"),
+    (EADDRINUSE, "EADDRINUSE"),
+    (EADDRNOTAVAIL, "EADDRNOTAVAIL"),
+    (ENETUNREACH, "ENETUNREACH"),
+    (ECONNRESET, "ECONNRESET"),
+    (ENOBUFS, "ENOBUFS"),
+    (EISCONN, "EISCONN"),
+    (ENOTCONN, "ENOTCONN"),
+    (ECONNREFUSED, "ECONNREFUSED"),
+    (EALREADY, "EALREADY"),
+    (EINPROGRESS, "EINPROGRESS"),
+}
 
 /// The symbolic name of an error number.
 pub fn name(value: CInt) -> Option<&'static str> {
-    TABLE
-        .iter()
-        .find(|(number, _)| *number == value)
-        .map(|&(_, name)| name)
+    let index = NUMBERS.iter().position(|&n| CInt::from(n) == value)?;
+    core::str::from_utf8(entry(NAMES.as_bytes(), index)?).ok()
+}
+
+/// Entry `index` of `list`, strings each ended by a NUL (none past its
+/// end): the string without its NUL, which follows it in memory.
+pub(crate) fn entry(list: &'static [u8], index: usize) -> Option<&'static [u8]> {
+    let mut rest = list;
+    for _ in 0..index {
+        rest = rest.get(rest.iter().position(|&b| b == 0)? + 1..)?;
+    }
+    rest.get(..rest.iter().position(|&b| b == 0)?)
 }
 
 /// glibc's accessor for the calling thread's `errno`.

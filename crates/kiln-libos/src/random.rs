@@ -2,28 +2,20 @@
 //! and the C library's own needs (temporary names, guard words).
 //!
 //! xoshiro256** seeded from the 256-bit host seed in the boot info, each
-//! output mixed with the CPU's RDRAND where the CPU has it (the monitor
-//! lists RDRAND in the guest CPUID when the host has it). Written here
-//! rather than taken from `rand_xoshiro` because it is a dozen lines and the
-//! library OS keeps its dependencies to what it cannot do without.
+//! output mixed with the CPU's RDRAND where the guest's CPUID lists it (the
+//! boot info says so: asking CPUID would exit to the hypervisor, ~30 µs on
+//! our hosts). Written here rather than taken from `rand_xoshiro` because
+//! it is a dozen lines and the library OS keeps its dependencies to what it
+//! cannot do without.
 //!
 //! The state sits behind a lock (which also holds preemption off), so two
-//! threads never draw the same output, whatever the scheduling. Whether the CPU has RDRAND is asked of
-//! CPUID once: CPUID exits to the hypervisor (tens of µs on our hosts).
-
-use core::sync::atomic::{AtomicU8, Ordering};
+//! threads never draw the same output, whatever the scheduling.
 
 use crate::platform;
 use crate::preempt::Lock;
 
 /// The generator's state; `None` until the first draw seeds it.
 static STATE: Lock<Option<[u64; 4]>> = Lock::new(None);
-
-/// Whether the CPU has RDRAND: unknown, no, yes.
-static RDRAND: AtomicU8 = AtomicU8::new(UNKNOWN);
-const UNKNOWN: u8 = 0;
-const ABSENT: u8 = 1;
-const PRESENT: u8 = 2;
 
 /// The next 64 random bits.
 pub fn next() -> u64 {
@@ -45,21 +37,11 @@ pub fn next() -> u64 {
 
 /// A hardware random number, if the CPU has RDRAND and it delivers.
 fn rdrand() -> Option<u64> {
-    let known = match RDRAND.load(Ordering::Relaxed) {
-        UNKNOWN => {
-            const RDRAND_BIT: u32 = 1 << 30;
-            let present = core::arch::x86_64::__cpuid(1).ecx & RDRAND_BIT != 0;
-            let known = if present { PRESENT } else { ABSENT };
-            RDRAND.store(known, Ordering::Relaxed);
-            known
-        }
-        known => known,
-    };
-    if known != PRESENT {
+    if platform::boot_info().flags & kiln_abi::boot::FLAG_RDRAND == 0 {
         return None;
     }
     let (value, ok): (u64, u8);
-    // SAFETY: RDRAND is present (checked above); it only writes the two
+    // SAFETY: the CPU has RDRAND (checked above); it only writes the two
     // outputs and the flags.
     unsafe {
         core::arch::asm!("rdrand {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok, options(nomem, nostack));

@@ -248,6 +248,15 @@ pub fn thread_pointer_cpuid() -> CpuId {
     CpuId::from_entries(&entries).expect("five entries fit a CpuId")
 }
 
+/// Whether `cpuid` (from [`thread_pointer_cpuid`]) lists RDRAND.
+pub fn lists_rdrand(cpuid: &CpuId) -> bool {
+    const LEAF1_ECX_RDRAND: u32 = 1 << 30;
+    cpuid
+        .as_slice()
+        .iter()
+        .any(|entry| entry.function == 1 && entry.ecx & LEAF1_ECX_RDRAND != 0)
+}
+
 /// General registers at entry: `rdi` holds the first argument of the
 /// guest's entry function (the boot-info address on the boot vCPU, the
 /// guest's own argument on the others).

@@ -137,6 +137,28 @@ impl GuestMemory {
         Ok(())
     }
 
+    /// Backs `len` bytes at `addr` with written (private, zeroed) host
+    /// pages now, in one call, rather than page by page as they are first
+    /// touched; only advice, so a kernel without `MADV_POPULATE_WRITE`
+    /// (before 5.14) leaves the pages to be faulted in later. Pages the
+    /// host already backs are left as they are.
+    pub fn populate(&self, addr: u64, len: u64) -> Result<(), GuestAccessError> {
+        self.check(addr, len)?;
+        let (Ok(at), Ok(count)) = (usize::try_from(addr), usize::try_from(len)) else {
+            return Err(self.error(addr, len));
+        };
+        // SAFETY: the range is inside this memory's own mapping (checked
+        // above); populating changes no contents.
+        unsafe {
+            libc::madvise(
+                self.host_base().add(at).cast(),
+                count,
+                libc::MADV_POPULATE_WRITE,
+            )
+        };
+        Ok(())
+    }
+
     /// Reads a plain-data struct.
     pub fn read_obj<T: vm_memory::ByteValued>(&self, addr: u64) -> Result<T, GuestAccessError> {
         self.check(addr, size_of::<T>() as u64)?;

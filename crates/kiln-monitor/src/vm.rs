@@ -4,7 +4,7 @@ use std::mem::offset_of;
 
 use kiln_abi::boot::{BootInfo, GuestStatus, MAX_VCPUS, VcpuArea};
 use kvm_bindings::{
-    KVM_CAP_SPLIT_IRQCHIP, KVM_MP_STATE_RUNNABLE, Msrs, kvm_enable_cap, kvm_mp_state,
+    CpuId, KVM_CAP_SPLIT_IRQCHIP, KVM_MP_STATE_RUNNABLE, Msrs, kvm_enable_cap, kvm_mp_state,
     kvm_msr_entry, kvm_regs, kvm_sregs, kvm_userspace_memory_region,
 };
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
@@ -37,6 +37,8 @@ pub struct Vm<'a> {
     vcpus: Vec<VcpuFd>,
     /// vCPU 0's special registers, which the others start from.
     boot_sregs: kvm_sregs,
+    /// vCPU 0's CPUID (images with thread-local storage), the others' too.
+    cpuid: Option<CpuId>,
     clock: GuestClock,
     timeout: Option<std::time::Duration>,
     volumes: Volumes,
@@ -57,8 +59,9 @@ struct ThreadPlan {
     signals: bool,
     /// vCPU 0's special registers, for the others.
     boot_sregs: kvm_sregs,
-    /// Whether the vCPUs need the thread-pointer CPUID.
-    tls: bool,
+    /// The thread-pointer CPUID, when the vCPUs need it (asked of the
+    /// host once, at boot).
+    cpuid: Option<CpuId>,
 }
 
 impl<'a> Vm<'a> {
@@ -78,6 +81,10 @@ impl<'a> Vm<'a> {
         let stdin = HostStdin::new(config.stdin);
         let stats = LiveStats::publish(config.stats_file.as_deref()).map_err(BootError::Stats)?;
         let vcpu_count = vcpu_count(image, config.cpus);
+        // Thread-local storage needs `wrfsbase`; KVM accepts CR4.FSGSBASE
+        // only when the guest's CPUID lists it (other images keep KVM's
+        // empty CPUID, without RDRAND).
+        let cpuid = image.tls.is_some().then(cpu::thread_pointer_cpuid);
         let args = ProgramArgs {
             argv: &config.argv,
             env: &config.env,
@@ -87,6 +94,10 @@ impl<'a> Vm<'a> {
                 0
             } | if stdin.is_terminal() {
                 kiln_abi::boot::FLAG_STDIN_TTY
+            } else {
+                0
+            } | if cpuid.as_ref().is_some_and(cpu::lists_rdrand) {
+                kiln_abi::boot::FLAG_RDRAND
             } else {
                 0
             },
@@ -156,10 +167,9 @@ impl<'a> Vm<'a> {
             &boot_tables,
             boot_info::vcpu_area(&layout, 0),
         );
-        if image.tls.is_some() {
-            // Thread-local storage needs `wrfsbase`; KVM accepts CR4.FSGSBASE
-            // only when the guest's CPUID lists it. ~0.13 ms, so only here.
-            vcpu.set_cpuid2(&cpu::thread_pointer_cpuid())
+        if let Some(cpuid) = &cpuid {
+            // ~0.13 ms, so only for images with thread-local storage.
+            vcpu.set_cpuid2(cpuid)
                 .map_err(|e| BootError::Kvm("set CPUID", e))?;
             sregs.cr4 |= cpu::CR4_FSGSBASE;
         }
@@ -180,6 +190,7 @@ impl<'a> Vm<'a> {
             memory,
             vcpus,
             boot_sregs: sregs,
+            cpuid,
             clock,
             timeout: config.timeout,
             volumes,
@@ -221,7 +232,7 @@ impl<'a> Vm<'a> {
             upcall,
             signals: upcall.is_some() || count > 1,
             boot_sregs: self.boot_sregs,
-            tls: self.image.tls.is_some(),
+            cpuid: self.cpuid.take(),
         };
         let Self {
             image,
@@ -387,8 +398,8 @@ fn start_other(
     plan: &ThreadPlan,
     entry: &kvm_regs,
 ) -> Result<(), BootError> {
-    if plan.tls {
-        vcpu.set_cpuid2(&cpu::thread_pointer_cpuid())
+    if let Some(cpuid) = &plan.cpuid {
+        vcpu.set_cpuid2(cpuid)
             .map_err(|e| BootError::Kvm("set CPUID", e))?;
     }
     let tables = shared.layout.vcpu_tables(index);
@@ -545,23 +556,35 @@ fn random_seed() -> [u64; 4] {
     })
 }
 
-/// Puts the image's segments in guest memory: mapped from the image file
-/// when there is one (only the pages the guest touches are read, from the
-/// host's page cache, shared by instances of one image until written;
-/// copying ~700 KiB of a std image page by page cost ~1 ms of a boot), else
-/// copied. The bytes of a segment's first and last pages outside the
-/// segment's file data are zeroed, as a copy into fresh memory leaves them.
+/// Puts the image's segments in guest memory. Read-only segments are
+/// mapped from the image file when there is one (only the pages the guest
+/// touches are read, from the host's page cache, shared by instances of
+/// one image; copying ~700 KiB of a std image page by page cost ~1 ms of a
+/// boot), else copied. The writable segment is copied into memory the
+/// host backs at once, with its first [`BSS_BACKED`] bytes of `.bss`: its
+/// pages are the instance's own as soon as they are written, which start-up
+/// does to most of them, and a page mapped from the file that the guest
+/// reads and then writes costs three KVM faults and an invalidation, ~50
+/// µs on kvm_pvm, against one fault that also maps its backed neighbours
+/// (see `paging::settled`). The bytes of a mapped segment's first and last
+/// pages outside its file data are zeroed, as a copy into fresh memory
+/// leaves them.
 fn load_segments(memory: &GuestMemory, image: &Image<'_>) -> Result<(), BootError> {
     const PAGE: u64 = kiln_abi::layout::PAGE_SIZE;
     for segment in &image.segments {
         let data = &image.bytes[segment.file.clone()];
-        let Some(file) = image.file.filter(|_| !data.is_empty()) else {
-            memory.write_bytes(segment.memory.start, data)?;
-            continue;
-        };
         let start = segment.memory.start;
         let data_end = start + data.len() as u64;
         let page_start = start & !(PAGE - 1);
+        let file = image.file.filter(|_| !data.is_empty() && !segment.writable);
+        let Some(file) = file else {
+            if segment.writable {
+                let backed_end = segment.memory.end.min(data_end + BSS_BACKED);
+                memory.populate(page_start, backed_end.next_multiple_of(PAGE) - page_start)?;
+            }
+            memory.write_bytes(start, data)?;
+            continue;
+        };
         let page_end = data_end.next_multiple_of(PAGE);
         // The file offset is congruent to the address (checked by the image
         // validation), so the page's offset is the segment's rounded down.
@@ -574,3 +597,8 @@ fn load_segments(memory: &GuestMemory, image: &Image<'_>) -> Result<(), BootErro
     }
     Ok(())
 }
+
+/// The most bytes of `.bss` the host backs at boot: a std program's start-up
+/// writes tens of KiB of it; a program with a large `.bss` gets the rest
+/// as it touches it.
+const BSS_BACKED: u64 = 64 * 1024;

@@ -36,7 +36,9 @@ pub fn link_flags(target_dir: &Path, quiet: bool) -> Result<Vec<String>, Failure
             ),
         ));
     }
-    let mut rlibs = cargo::build_rlibs(&manifest, target_dir, &flags::codegen_flags(), quiet)?;
+    let mut rlib_flags = flags::codegen_flags();
+    rlib_flags.push(flags::remap_kiln_sources());
+    let mut rlibs = cargo::build_rlibs(&manifest, target_dir, &rlib_flags, quiet)?;
     // Cargo reports artifacts in the order its jobs finish. Sorted, the
     // link line and the fingerprint below are the same from build to build:
     // an unchanged program is not relinked, and a relink gives the same

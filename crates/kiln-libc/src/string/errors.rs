@@ -10,10 +10,13 @@ use crate::CInt;
 use crate::errno::code;
 use crate::shared_buffer::SharedBuffer;
 
-fn message(errnum: CInt) -> Option<&'static core::ffi::CStr> {
-    usize::try_from(errnum)
-        .ok()
-        .and_then(|i| super::messages::MESSAGES.get(i).copied().flatten())
+/// glibc's message for `errnum`, if it has one; a NUL follows it in memory.
+fn message(errnum: CInt) -> Option<&'static [u8]> {
+    let message = crate::errno::entry(
+        super::messages::MESSAGES.as_bytes(),
+        usize::try_from(errnum).ok()?,
+    )?;
+    (!message.is_empty()).then_some(message)
 }
 
 /// "Unknown error N", as glibc words an error it has no message for.
@@ -30,7 +33,7 @@ pub(crate) fn message_or_unknown(errnum: CInt) -> FixedText<64> {
     let mut text = FixedText::new();
     // The longest message (49 bytes) fits: nothing is cut off.
     let _ = match message(errnum) {
-        Some(message) => text.write_str(message.to_str().unwrap_or_default()),
+        Some(message) => text.write_str(core::str::from_utf8(message).unwrap_or_default()),
         None => write!(text, "Unknown error {errnum}"),
     };
     text
@@ -51,12 +54,8 @@ pub unsafe extern "C" fn __xpg_strerror_r(errnum: CInt, buf: *mut c_char, len: u
         return code::EINVAL;
     };
     // SAFETY: per the caller.
-    unsafe { copy_cut(text.to_bytes(), buf, len) };
-    if len <= text.to_bytes().len() {
-        code::ERANGE
-    } else {
-        0
-    }
+    unsafe { copy_cut(text, buf, len) };
+    if len <= text.len() { code::ERANGE } else { 0 }
 }
 
 /// Copies what fits of `text` into the `len` bytes at `buf`, with a NUL
@@ -94,7 +93,8 @@ fn composed(text: &[u8]) -> *mut c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn strerror(errnum: CInt) -> *mut c_char {
     match message(errnum) {
-        Some(text) => text.as_ptr().cast_mut(),
+        // The NUL after the message ends the C string.
+        Some(text) => text.as_ptr().cast::<c_char>().cast_mut(),
         None => composed(unknown(errnum).as_bytes()),
     }
 }
@@ -108,7 +108,7 @@ pub extern "C" fn strerror(errnum: CInt) -> *mut c_char {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn strerror_r(errnum: CInt, buf: *mut c_char, len: usize) -> *mut c_char {
     if let Some(text) = message(errnum) {
-        return text.as_ptr().cast_mut();
+        return text.as_ptr().cast::<c_char>().cast_mut();
     }
     // SAFETY: per the caller.
     unsafe { copy_cut(unknown(errnum).as_bytes(), buf, len) };

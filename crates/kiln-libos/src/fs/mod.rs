@@ -226,7 +226,7 @@ type PipeSlot = Option<Box<Pipe>>;
 
 /// All file state.
 struct Fs {
-    tree: Tree,
+    tree: LazyTree,
     descriptions: Vec<Option<Description>>,
     fds: Vec<Option<Fd>>,
     pipes: Vec<PipeSlot>,
@@ -261,10 +261,17 @@ const ANON_DEVICE: u64 = 0x616e;
 /// ran out of memory and is reporting it. Spinning would hang the VM; a
 /// crash report says what happened.
 fn with<T>(f: impl FnOnce(&mut Fs) -> T) -> T {
-    let Some(mut state) = lock_unless_reentered(&FS) else {
+    f(&mut locked())
+}
+
+/// The file state, locked and set up on first use: one copy of that code,
+/// not one in each of the file calls' `with`.
+#[inline(never)]
+fn locked() -> lock_api::MappedMutexGuard<'static, crate::preempt::RawLock, Fs> {
+    let Some(state) = lock_unless_reentered(&FS) else {
         platform::report_panic(b"a file call failed inside another (out of memory?)");
     };
-    f(state.get_or_insert_with(Fs::new))
+    lock_api::MutexGuard::map(state, |state| state.get_or_insert_with(Fs::new))
 }
 
 /// The console stream of `fd`, if a file call is under way on this
@@ -309,6 +316,57 @@ fn wake_notify_readers() {
     wake_pipe_waiters(&raw const NOTIFY_KEY as usize);
 }
 
+/// The tree, built by the first call that needs it: descriptors 0-2, the
+/// console, do not, and `std`'s start-up polls them, so a program that
+/// opens no path never builds `/`, `/tmp`, the baked files and the system's
+/// generated files (a dozen pages touched, ~0.2 ms on kvm_pvm). Like the
+/// file state it belongs to, it is never dropped: no drop code for it.
+#[derive(Default)]
+struct LazyTree(core::cell::OnceCell<core::mem::ManuallyDrop<Tree>>);
+
+impl core::ops::Deref for LazyTree {
+    type Target = Tree;
+
+    // Out of line: dozens of callers, and the build is a cold path.
+    #[inline(never)]
+    fn deref(&self) -> &Tree {
+        self.0
+            .get_or_init(|| core::mem::ManuallyDrop::new(build_tree()))
+    }
+}
+
+impl core::ops::DerefMut for LazyTree {
+    #[inline(never)]
+    fn deref_mut(&mut self) -> &mut Tree {
+        let _ = &**self;
+        self.0.get_mut().expect("built just above")
+    }
+}
+
+/// `/`: `/tmp`, the baked files, the volumes' mount points and the system's
+/// generated files.
+fn build_tree() -> Tree {
+    let mut tree = Tree::new();
+    match FsImage::parse(platform::baked_files()) {
+        Ok(image) => tree.add_baked(&image),
+        Err(_) if platform::baked_files().is_empty() => {}
+        Err(error) => {
+            let mut text = crate::fixed_text::FixedText::<96>::new();
+            let _ = core::fmt::write(&mut text, format_args!("kiln: {error}; ignored\n"));
+            platform::console_write(stream::STDERR, text.as_bytes());
+        }
+    }
+    for (index, (guest_path, _read_only)) in platform::volumes().enumerate() {
+        if let Ok(components) = path::normalize(b"/", guest_path)
+            && !components.contains(&&b".."[..])
+        {
+            tree.mount(&components, index as u32);
+        }
+    }
+    system::add(&mut tree);
+    tree
+}
+
 /// Where an entry-changing call (`mkdir`, `unlink`, `rename`...) points.
 enum Entry {
     /// `name` in directory `dir` of the tree.
@@ -322,26 +380,8 @@ enum Entry {
 
 impl Fs {
     fn new() -> Self {
-        let mut tree = Tree::new();
-        match FsImage::parse(platform::baked_files()) {
-            Ok(image) => tree.add_baked(&image),
-            Err(_) if platform::baked_files().is_empty() => {}
-            Err(error) => {
-                let mut text = crate::fixed_text::FixedText::<96>::new();
-                let _ = core::fmt::write(&mut text, format_args!("kiln: {error}; ignored\n"));
-                platform::console_write(stream::STDERR, text.as_bytes());
-            }
-        }
-        for (index, (guest_path, _read_only)) in platform::volumes().enumerate() {
-            if let Ok(components) = path::normalize(b"/", guest_path)
-                && !components.contains(&&b".."[..])
-            {
-                tree.mount(&components, index as u32);
-            }
-        }
-        system::add(&mut tree);
         let mut fs = Self {
-            tree,
+            tree: LazyTree::default(),
             descriptions: Vec::new(),
             fds: Vec::new(),
             pipes: Vec::new(),
@@ -412,8 +452,9 @@ impl Fs {
             .ok_or(Errno(EBADF))
     }
 
-    /// A descriptor's description, with the tree and the pipes beside it.
-    fn split(&mut self, fd: i32) -> Result<(&mut Description, &mut Tree, &mut [PipeSlot])> {
+    /// A descriptor's description, with the tree (built only if used) and
+    /// the pipes beside it.
+    fn split(&mut self, fd: i32) -> Result<(&mut Description, &mut LazyTree, &mut [PipeSlot])> {
         let index = self.fd(fd)?.description;
         let Fs {
             tree,
