@@ -15,6 +15,7 @@ mod stats;
 use std::sync::Arc;
 
 use containerd_shim::publisher::RemotePublisher;
+use containerd_shim::synchronous::util::write_address;
 use containerd_shim::{Config, DeleteResponse, ExitSignal, Flags, StartOpts};
 
 /// The runtime this shim answers to.
@@ -36,10 +37,13 @@ impl containerd_shim::Shim for Shim {
         }
     }
 
-    /// One shim per container: grouped by the container's own id.
+    /// One shim per container: grouped by the container's own id. The
+    /// socket's address is kept in the bundle (`address`), where the server
+    /// finds it to remove the socket when it shuts down.
     fn start_shim(&mut self, opts: StartOpts) -> Result<String, containerd_shim::Error> {
         let group = opts.id.clone();
         let (_pid, address) = containerd_shim::spawn(opts, &group, Vec::new())?;
+        write_address(&address)?;
         Ok(address)
     }
 
