@@ -17,6 +17,7 @@ const RUNTIME: &str = "io.containerd.kiln.v1";
 const NAMESPACE: &str = "kiln-shim-test";
 const ENV_IMAGE: &str = "docker.io/library/kiln-shim-env:v1";
 const SLEEP_IMAGE: &str = "docker.io/library/kiln-shim-sleep:v1";
+const STDIN_IMAGE: &str = "docker.io/library/kiln-shim-stdin:v1";
 const SCRIPT_IMAGE: &str = "docker.io/library/kiln-shim-script:v1";
 
 /// The shim binary cargo built for these tests.
@@ -71,7 +72,8 @@ fn check(output: &Output, what: &str) {
 
 /// The images every test imports, built once per test process: a std
 /// program that prints its arguments and environment and exits with 7, and
-/// one that sleeps for the milliseconds given. Returns `kiln save`'s archive.
+/// one that sleeps for the milliseconds given, one that copies stdin to
+/// stdout. Returns `kiln save`'s archive.
 fn kiln_images() -> &'static Path {
     static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
     ARCHIVE.get_or_init(|| {
@@ -88,14 +90,25 @@ fn kiln_images() -> &'static Path {
                 .expect("run kiln");
             check(&output, &format!("kiln {args:?}"));
         };
-        for (example, reference) in [("std-env", ENV_IMAGE), ("sleep", SLEEP_IMAGE)] {
-            let example = root.join("examples").join(example);
+        for (dir, reference) in [
+            ("examples/std-env", ENV_IMAGE),
+            ("examples/sleep", SLEEP_IMAGE),
+            ("tests/guests/std-stdin", STDIN_IMAGE),
+        ] {
+            let example = root.join(dir);
             let example = example.to_str().expect("utf-8 path");
             kiln(&["build", example, "--release", "-t", reference]);
         }
         let archive = dir.join("images.tar");
         let archive_arg = archive.to_str().expect("utf-8 path");
-        kiln(&["save", ENV_IMAGE, SLEEP_IMAGE, "-o", archive_arg]);
+        kiln(&[
+            "save",
+            ENV_IMAGE,
+            SLEEP_IMAGE,
+            STDIN_IMAGE,
+            "-o",
+            archive_arg,
+        ]);
         archive
     })
 }
@@ -397,6 +410,38 @@ fn arguments_and_environment_from_the_command_line_reach_the_guest() {
 }
 
 #[test]
+fn stdin_reaches_the_guest() {
+    let containerd = Containerd::start("stdin");
+    let mut run = containerd
+        .command(&[
+            "run",
+            "--rm",
+            "--runtime",
+            RUNTIME,
+            STDIN_IMAGE,
+            "reader",
+            "/std-stdin",
+            "echo",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ctr");
+    let mut stdin = run.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, b"hello\nfrom the host\n").expect("write stdin");
+    drop(stdin);
+    let output = run.wait_with_output().expect("wait for ctr run");
+    check(&output, "ctr run with stdin");
+    assert_eq!(text(&output.stdout), "hello\nfrom the host\n");
+    assert!(
+        text(&output.stderr).contains("copied 20 bytes"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
 fn a_long_running_guest_is_listed_stopped_by_signals_and_removed() {
     let containerd = Containerd::start("long");
 
@@ -475,6 +520,14 @@ fn a_long_running_guest_is_listed_stopped_by_signals_and_removed() {
         "{cmdline}"
     );
     assert!(cmdline.ends_with("/rootfs/sleep -- 600000 "), "{cmdline}");
+    let metrics = containerd.ctr(&["task", "metrics", "--format", "json", "daemon"]);
+    let metrics: serde_json::Value = serde_json::from_str(&metrics).expect("json metrics");
+    assert!(
+        metrics["memory"]["usage"]["usage"]
+            .as_u64()
+            .is_some_and(|bytes| bytes > 0),
+        "the monitor's resident memory: {metrics}"
+    );
     assert_eq!(containerd.mounts().len(), 1, "the root filesystem");
     assert_eq!(containerd.shims().len(), 1, "one shim");
     let socket = containerd.shim_socket("daemon");
