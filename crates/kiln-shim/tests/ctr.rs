@@ -552,6 +552,43 @@ fn a_long_running_guest_is_listed_stopped_by_signals_and_removed() {
 }
 
 #[test]
+fn a_killed_shim_takes_its_vm_with_it_and_containerd_cleans_up() {
+    let containerd = Containerd::start("lost-shim");
+    containerd.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        RUNTIME,
+        SLEEP_IMAGE,
+        "lost",
+        "/sleep",
+        "600000",
+    ]);
+    containerd.wait_for("the task to run", || {
+        containerd.task("lost").is_some_and(|(_, s)| s == "RUNNING")
+    });
+    let (monitor, _) = containerd.task("lost").expect("listed");
+    let shims = containerd.shims();
+    assert_eq!(shims.len(), 1, "{shims:?}");
+    // SAFETY: kill(2) takes no pointers; the pid is the test's shim.
+    assert_eq!(unsafe { libc::kill(shims[0].0 as i32, libc::SIGKILL) }, 0);
+    // The monitor gets its parent-death signal (dead, if not yet reaped by
+    // whoever inherits it), and containerd runs the shim's `delete`, which
+    // unmounts the root filesystem.
+    let dead = || {
+        std::fs::read_to_string(format!("/proc/{monitor}/stat")).map_or(true, |stat| {
+            stat.rsplit(')').next().is_some_and(|s| s.starts_with(" Z"))
+        })
+    };
+    containerd.wait_for("the monitor to die", dead);
+    containerd.wait_for("containerd to forget the task", || {
+        containerd.task("lost").is_none()
+    });
+    assert_eq!(containerd.mounts(), Vec::<String>::new());
+    containerd.ctr(&["container", "rm", "lost"]);
+}
+
+#[test]
 fn an_image_that_is_not_a_kiln_image_fails_with_a_clear_error() {
     let containerd = Containerd::start("not-kiln");
     let archive = script_image(&containerd.dir);
