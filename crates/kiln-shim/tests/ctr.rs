@@ -18,6 +18,7 @@ const NAMESPACE: &str = "kiln-shim-test";
 const ENV_IMAGE: &str = "docker.io/library/kiln-shim-env:v1";
 const SLEEP_IMAGE: &str = "docker.io/library/kiln-shim-sleep:v1";
 const STDIN_IMAGE: &str = "docker.io/library/kiln-shim-stdin:v1";
+const FS_IMAGE: &str = "docker.io/library/kiln-shim-fs:v1";
 const SCRIPT_IMAGE: &str = "docker.io/library/kiln-shim-script:v1";
 
 /// The shim binary cargo built for these tests.
@@ -73,7 +74,8 @@ fn check(output: &Output, what: &str) {
 /// The images every test imports, built once per test process: a std
 /// program that prints its arguments and environment and exits with 7, and
 /// one that sleeps for the milliseconds given, one that copies stdin to
-/// stdout. Returns `kiln save`'s archive.
+/// stdout, one that appends to `/data/visits.log`. Returns `kiln save`'s
+/// archive.
 fn kiln_images() -> &'static Path {
     static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
     ARCHIVE.get_or_init(|| {
@@ -94,6 +96,7 @@ fn kiln_images() -> &'static Path {
             ("examples/std-env", ENV_IMAGE),
             ("examples/sleep", SLEEP_IMAGE),
             ("tests/guests/std-stdin", STDIN_IMAGE),
+            ("examples/fs-demo", FS_IMAGE),
         ] {
             let example = root.join(dir);
             let example = example.to_str().expect("utf-8 path");
@@ -106,6 +109,7 @@ fn kiln_images() -> &'static Path {
             ENV_IMAGE,
             SLEEP_IMAGE,
             STDIN_IMAGE,
+            FS_IMAGE,
             "-o",
             archive_arg,
         ]);
@@ -439,6 +443,35 @@ fn stdin_reaches_the_guest() {
         "{}",
         text(&output.stderr)
     );
+}
+
+#[test]
+fn bind_mounts_reach_the_guest_as_volumes_read_only_where_the_spec_says() {
+    let containerd = Containerd::start("volumes");
+    let data = containerd.dir.join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let bind = |options: &str| {
+        format!(
+            "type=bind,src={},dst=/data,options={options}",
+            data.display()
+        )
+    };
+    let run = containerd.run(&["--mount", &bind("rbind:rw"), FS_IMAGE, "writer"]);
+    let stdout = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}{}", text(&run.stderr));
+    assert!(
+        stdout.contains("/data/visits.log: 1 visits, last: visit 1"),
+        "{stdout}"
+    );
+    let log = data.join("visits.log");
+    assert_eq!(std::fs::read_to_string(&log).expect("the log"), "visit 1\n");
+
+    // Read-only: the guest reads the log but cannot replace it.
+    let run = containerd.run(&["--mount", &bind("rbind:ro"), FS_IMAGE, "reader"]);
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{}{stderr}", text(&run.stdout));
+    assert!(stderr.contains("ReadOnlyFilesystem"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&log).expect("the log"), "visit 1\n");
 }
 
 #[test]
