@@ -391,6 +391,9 @@ impl containerd_shim::Task for Service {
                 // instant between the reap and that record for pid reuse.)
                 if unsafe { libc::kill(pid as i32, req.signal as i32) } != 0 {
                     let e = std::io::Error::last_os_error();
+                    if e.raw_os_error() == Some(libc::ESRCH) {
+                        return Err(status(Code::NOT_FOUND, "process already finished"));
+                    }
                     return Err(status(Code::INTERNAL, format!("kill pid {pid}: {e}")));
                 }
                 Ok(api::Empty::default())

@@ -4,7 +4,7 @@
 //! Only what a Kiln guest can use is read: `process.args` (the ELF inside
 //! the root filesystem, then the guest's arguments), `process.env`,
 //! `process.cwd` (to find a relative program), `linux.resources.memory.limit`
-//! (the guest's memory) and the bind mounts (Kiln volumes). Namespaces,
+//! (the guest's memory), `hostname` and the bind mounts (Kiln volumes). Namespaces,
 //! capabilities, seccomp and cgroups describe a Linux process and have no
 //! meaning for a VM.
 
@@ -23,6 +23,8 @@ pub struct Spec {
     mounts: Vec<Mount>,
     #[serde(default)]
     linux: Option<Linux>,
+    #[serde(default)]
+    hostname: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,6 +90,8 @@ pub struct Launch {
     pub memory: Option<u64>,
     /// Bind mounts as volumes.
     pub volumes: Vec<Volume>,
+    /// The spec's host name (`--hostname`; kiln checks it).
+    pub hostname: Option<String>,
 }
 
 /// Mount destinations that belong to a Linux process's system view (the
@@ -128,6 +132,7 @@ impl Spec {
                 .collect(),
             memory: self.memory_limit().map(guest_memory),
             volumes: self.volumes()?,
+            hostname: self.hostname.clone().filter(|h| !h.is_empty()),
         })
     }
 
@@ -251,6 +256,10 @@ impl Launch {
             args.push("-e".into());
             args.push(entry.into());
         }
+        if let Some(hostname) = &self.hostname {
+            args.push("--hostname".into());
+            args.push(hostname.into());
+        }
         for volume in &self.volumes {
             args.push("-v".into());
             let ro = if volume.read_only { ":ro" } else { "" };
@@ -291,6 +300,7 @@ mod tests {
             r#"{{"process": {{"args": ["/app", "a b", "--flag"], "cwd": "/",
                  "env": ["PATH=/bin", "GREETING=hi=there", "NOVALUE", "=x"]}},
                "linux": {{"resources": {{"memory": {{"limit": 100000000}}}}}},
+               "hostname": "web-1",
                "mounts": [
                  {{"destination": "/proc", "type": "proc", "source": "proc"}},
                  {{"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}},
@@ -320,6 +330,8 @@ mod tests {
                 "PATH=/bin",
                 "-e",
                 "GREETING=hi=there",
+                "--hostname",
+                "web-1",
                 "-v",
                 &format!("{host}:/data:ro"),
                 "-v",
