@@ -12,10 +12,11 @@ mod service;
 mod spec;
 mod stats;
 
+use std::os::unix::fs::FileTypeExt;
 use std::sync::Arc;
 
 use containerd_shim::publisher::RemotePublisher;
-use containerd_shim::synchronous::util::write_address;
+use containerd_shim::synchronous::util::{read_address, write_address};
 use containerd_shim::{Config, DeleteResponse, ExitSignal, Flags, StartOpts};
 
 /// The runtime this shim answers to.
@@ -47,14 +48,21 @@ impl containerd_shim::Shim for Shim {
         Ok(address)
     }
 
-    /// After a lost shim (run in the bundle): unmount the root filesystem.
-    /// The monitor died with the shim (its parent-death signal).
+    /// After a lost shim (run in the bundle): unmount the root filesystem
+    /// and remove the dead server's socket. The monitor died with the shim
+    /// (its parent-death signal).
     fn delete_shim(&mut self) -> Result<DeleteResponse, containerd_shim::Error> {
         let bundle = std::env::current_dir().map_err(|e| containerd_shim::Error::IoError {
             context: "the bundle directory".into(),
             err: e,
         })?;
         service::unmount(&bundle.join("rootfs"));
+        if let Ok(address) = read_address() {
+            let socket = address.strip_prefix("unix://").unwrap_or(&address);
+            if std::fs::symlink_metadata(socket).is_ok_and(|m| m.file_type().is_socket()) {
+                let _ = std::fs::remove_file(socket);
+            }
+        }
         Ok(DeleteResponse {
             exit_status: 128 + libc::SIGKILL as u32,
             exited_at: Some(service::timestamp(std::time::SystemTime::now())).into(),

@@ -603,11 +603,13 @@ fn a_killed_shim_takes_its_vm_with_it_and_containerd_cleans_up() {
     let (monitor, _) = containerd.task("lost").expect("listed");
     let shims = containerd.shims();
     assert_eq!(shims.len(), 1, "{shims:?}");
+    let socket = containerd.shim_socket("lost");
+    assert!(socket.exists(), "{}", socket.display());
     // SAFETY: kill(2) takes no pointers; the pid is the test's shim.
     assert_eq!(unsafe { libc::kill(shims[0].0 as i32, libc::SIGKILL) }, 0);
     // The monitor gets its parent-death signal (dead, if not yet reaped by
     // whoever inherits it), and containerd runs the shim's `delete`, which
-    // unmounts the root filesystem.
+    // unmounts the root filesystem and removes the dead server's socket.
     let dead = || {
         std::fs::read_to_string(format!("/proc/{monitor}/stat")).map_or(true, |stat| {
             stat.rsplit(')').next().is_some_and(|s| s.starts_with(" Z"))
@@ -617,7 +619,10 @@ fn a_killed_shim_takes_its_vm_with_it_and_containerd_cleans_up() {
     containerd.wait_for("containerd to forget the task", || {
         containerd.task("lost").is_none()
     });
-    assert_eq!(containerd.mounts(), Vec::<String>::new());
+    containerd.wait_for(
+        "the root filesystem's unmount and the socket's removal",
+        || containerd.mounts().is_empty() && !socket.exists(),
+    );
     containerd.ctr(&["container", "rm", "lost"]);
 }
 
