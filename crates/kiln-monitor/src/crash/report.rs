@@ -149,8 +149,12 @@ impl CrashKind {
         let fault_address = (frame.vector == trap::PAGE_FAULT).then_some(cr2);
         let guard = layout.stack_guard();
         let not_present = frame.error_code & 1 == 0;
-        let near_stack_pointer =
-            |a: u64| not_present && a.abs_diff(frame.rsp) <= STACK_REACH && a < frame.rsp + 4096;
+        // The guest's rsp is anything a hostile guest makes it: saturate.
+        let near_stack_pointer = |a: u64| {
+            not_present
+                && a.abs_diff(frame.rsp) <= STACK_REACH
+                && a < frame.rsp.saturating_add(4096)
+        };
         let stack_overflow = fault_address
             .is_some_and(|a| guard.contains(&a) || near_stack_pointer(a))
             || (frame.vector == trap::DOUBLE_FAULT && guard.contains(&frame.rsp));
@@ -464,6 +468,30 @@ impl From<&TrapFrame> for Registers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A hostile guest's stack pointer at the top of the address space is
+    /// classified, not an overflow in the monitor (a debug build panicked).
+    #[test]
+    fn a_fault_at_the_top_of_the_address_space_is_classified() {
+        let image = kiln_abi::layout::IMAGE_BASE..kiln_abi::layout::IMAGE_BASE + 0x9000;
+        let layout = Layout::plan(64 << 20, image, 4096, true, false, 1).expect("fits");
+        let frame = TrapFrame {
+            vector: trap::PAGE_FAULT,
+            rsp: u64::MAX - 7,
+            ..Default::default()
+        };
+        let kind = CrashKind::exception(&frame, u64::MAX - 7, &layout);
+        assert!(
+            matches!(
+                kind,
+                CrashKind::Exception {
+                    stack_overflow: true,
+                    ..
+                }
+            ),
+            "{kind:?}"
+        );
+    }
 
     #[test]
     fn the_crashed_thread_is_named_with_its_vcpu_when_there_are_several() {
