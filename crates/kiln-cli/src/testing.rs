@@ -189,8 +189,12 @@ fn select<'a>(package: &'a Package, args: &TestArgs) -> Result<Vec<&'a TestTarge
 /// Runs one test binary with `kiln run` (this executable) and returns its
 /// exit code.
 fn run_one(args: &TestArgs, package: &Package, image: &Path) -> Result<i32, Failure> {
+    // This very executable, even if a rebuild replaced its file meanwhile
+    // (the kernel keeps the running one reachable as /proc/self/exe).
     let kiln = std::env::current_exe()
-        .map_err(|e| Failure::new(HOST, format!("cannot find the kiln executable: {e}")))?;
+        .ok()
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
     let mut command = Command::new(kiln);
     command.arg("run");
     if let Some(memory) = args.memory {
