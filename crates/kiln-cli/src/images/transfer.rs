@@ -114,14 +114,16 @@ fn prompt(question: &str, echo: bool) -> Result<String, Failure> {
             "kiln login needs --username and --password-stdin when stdin is not a terminal",
         ));
     }
-    tell_raw!("{question}");
     let failed = |e: std::io::Error| Failure::new(USAGE, format!("reading from the terminal: {e}"));
     let saved = tcgetattr(&stdin).map_err(|e| failed(e.into()))?;
+    // Echo goes off before the question shows: an answer typed (or pasted)
+    // the moment it appears must not be echoed.
     if !echo {
         let mut quiet = saved.clone();
         quiet.local_modes.remove(LocalModes::ECHO);
         tcsetattr(&stdin, OptionalActions::Now, &quiet).map_err(|e| failed(e.into()))?;
     }
+    tell_raw!("{question}");
     let mut line = String::new();
     let read = stdin.read_line(&mut line);
     if !echo {
