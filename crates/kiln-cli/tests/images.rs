@@ -177,10 +177,17 @@ fn stored_manifest(state: &Path, reference: &str) -> serde_json::Value {
         .as_str()
         .expect("a digest")
         .to_string();
-    let hex = digest.trim_start_matches("sha256:");
-    let bytes =
-        std::fs::read(state.join("images/blobs/sha256").join(hex)).expect("the manifest blob");
-    serde_json::from_slice(&bytes).expect("manifest json")
+    stored_blob(state, &serde_json::Value::from(digest))
+}
+
+/// The stored JSON blob (a manifest, a config) with this digest.
+fn stored_blob(state: &Path, digest: &serde_json::Value) -> serde_json::Value {
+    let hex = digest
+        .as_str()
+        .expect("a digest")
+        .trim_start_matches("sha256:");
+    let bytes = std::fs::read(state.join("images/blobs/sha256").join(hex)).expect("the blob");
+    serde_json::from_slice(&bytes).expect("JSON")
 }
 
 fn blobs_in(state: &Path) -> Vec<String> {
@@ -294,15 +301,7 @@ fn an_image_built_with_settings_runs_by_reference_with_them() {
         manifest["annotations"]["dev.kiln.abi-version"],
         kiln_abi::ABI_VERSION.to_string()
     );
-    let config_hex = manifest["config"]["digest"]
-        .as_str()
-        .expect("digest")
-        .trim_start_matches("sha256:")
-        .to_string();
-    let config: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(state.join("images/blobs/sha256").join(config_hex)).expect("config blob"),
-    )
-    .expect("config json");
+    let config = stored_blob(&state, &manifest["config"]["digest"]);
     assert_eq!(config["os"], "linux");
     assert_eq!(config["architecture"], "amd64");
     assert_eq!(
@@ -399,15 +398,7 @@ fn instances_and_kiln_serve_run_images_by_reference() {
     // [package.metadata.kiln.image] (expose 80, an env entry) and the
     // command line's argument are both in the image's config.
     let manifest = stored_manifest(&state, "docker.io/library/hello-http:v1");
-    let config_hex = manifest["config"]["digest"]
-        .as_str()
-        .expect("digest")
-        .trim_start_matches("sha256:")
-        .to_string();
-    let config: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(state.join("images/blobs/sha256").join(config_hex)).expect("config blob"),
-    )
-    .expect("config json");
+    let config = stored_blob(&state, &manifest["config"]["digest"]);
     assert_eq!(
         config["config"]["ExposedPorts"],
         serde_json::json!({"80/tcp": {}})

@@ -82,9 +82,7 @@ pub struct Summary {
 pub fn summary(store: &Store, tag: &Tag) -> Result<Summary> {
     let manifest = store.manifest(&tag.manifest)?;
     let (config, layer) = parts(&manifest, &tag.reference)?;
-    let config_digest = Digest::from_oci(config.digest())
-        .map_err(|e| Error::BadImage(format!("{}: {e}", tag.reference)))?;
-    let config_bytes = store.read_blob(&config_digest, MAX_METADATA)?;
+    let config_bytes = store.read_blob(&blob_digest(&config, &tag.reference)?, MAX_METADATA)?;
     let parsed: ImageConfiguration = serde_json::from_slice(&config_bytes)
         .map_err(|e| Error::BadImage(format!("{}: config: {e}", tag.reference)))?;
     Ok(Summary {
@@ -350,41 +348,59 @@ fn settings_of(config: &ImageConfiguration, reference: &str) -> Result<(String, 
     Ok((path.to_string(), settings))
 }
 
+/// A Kiln image in the store, checked: its config (of the ABI asked for),
+/// and its layer's digest and compression.
+pub struct StoredImage {
+    /// The config.
+    pub config: ImageConfiguration,
+    /// The layer's digest (the layer may not be stored yet).
+    pub layer: Digest,
+    compressed: Compressed,
+}
+
+/// Checks a stored image's `manifest` and reads its config, as a Kiln image
+/// for ABI `abi` (named `reference` in messages).
+pub fn stored(
+    store: &Store,
+    manifest: &ImageManifest,
+    reference: &str,
+    abi: u32,
+) -> Result<StoredImage> {
+    let (config, layer) = parts(manifest, reference)?;
+    let config_bytes = store.read_blob(&blob_digest(&config, reference)?, MAX_METADATA)?;
+    Ok(StoredImage {
+        config: read_config(&config_bytes, reference, abi)?,
+        layer: blob_digest(&layer, reference)?,
+        compressed: layer_compression(&layer, reference)?,
+    })
+}
+
+/// A descriptor's digest, which Kiln accepts only as sha256.
+pub fn blob_digest(descriptor: &Descriptor, reference: &str) -> Result<Digest> {
+    Digest::from_oci(descriptor.digest()).map_err(|e| Error::BadImage(format!("{reference}: {e}")))
+}
+
 /// The stored image `tag` names, unpacked for booting (once; later runs
 /// reuse the file). Checks every digest on the way.
 pub fn unpack(store: &Store, tag: &Tag, abi: u32) -> Result<Runnable> {
     let reference = tag.reference.as_str();
-    let manifest = store.manifest(&tag.manifest)?;
-    let (config, layer) = parts(&manifest, reference)?;
-    let config_digest = Digest::from_oci(config.digest())
-        .map_err(|e| Error::BadImage(format!("{reference}: {e}")))?;
-    let config = read_config(
-        &store.read_blob(&config_digest, MAX_METADATA)?,
-        reference,
-        abi,
-    )?;
+    let StoredImage {
+        config,
+        layer,
+        compressed,
+    } = stored(store, &store.manifest(&tag.manifest)?, reference, abi)?;
     let (path, settings) = settings_of(&config, reference)?;
-    let layer_digest = Digest::from_oci(layer.digest())
-        .map_err(|e| Error::BadImage(format!("{reference}: {e}")))?;
     let diff_id = config
         .rootfs()
         .diff_ids()
         .first()
         .cloned()
         .unwrap_or_default();
-    let dir = store.root().join("unpacked").join(layer_digest.hex());
+    let dir = store.root().join("unpacked").join(layer.hex());
     let elf = dir.join(&settings.name);
     if !elf.is_file() {
-        let gzip = layer_compression(&layer, reference)?;
         extract(
-            store,
-            &layer_digest,
-            gzip,
-            &diff_id,
-            &path,
-            &dir,
-            &elf,
-            reference,
+            store, &layer, compressed, &diff_id, &path, &dir, &elf, reference,
         )?;
     }
     Ok(Runnable { elf, settings })

@@ -7,7 +7,7 @@
 //! reference (containerd names the imported image by it) and
 //! `org.opencontainers.image.ref.name` the tag.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -16,9 +16,9 @@ use oci_spec::image::{ANNOTATION_REF_NAME, Descriptor, MediaType};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::format::{parts, read_config};
+use crate::format::{blob_digest, stored};
 use crate::reference;
-use crate::store::{LAYOUT_FILE, MAX_METADATA, Store, Tag, empty_index, parse_index};
+use crate::store::{LAYOUT_FILE, Store, Tag, empty_index, parse_index};
 
 /// containerd's annotation for an image's full name.
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
@@ -26,15 +26,13 @@ const CONTAINERD_NAME: &str = "io.containerd.image.name";
 /// Writes the images `tags` name, with every blob they need, as an image
 /// layout archive.
 pub fn save(store: &Store, tags: &[Tag], out: impl Write) -> Result<()> {
-    let mut blobs = BTreeMap::new();
+    let mut blobs = BTreeSet::new();
     let mut manifests = Vec::new();
     for tag in tags {
         let manifest = store.manifest(&tag.manifest)?;
-        blobs.insert(tag.manifest.clone(), ());
+        blobs.insert(tag.manifest.clone());
         for descriptor in std::iter::once(manifest.config()).chain(manifest.layers()) {
-            let digest = Digest::from_oci(descriptor.digest())
-                .map_err(|e| Error::BadImage(format!("{}: {e}", tag.reference)))?;
-            blobs.insert(digest, ());
+            blobs.insert(blob_digest(descriptor, &tag.reference)?);
         }
         let short_tag = tag.reference.rsplit_once(':').map_or("latest", |(_, t)| t);
         let mut descriptor =
@@ -52,7 +50,7 @@ pub fn save(store: &Store, tags: &[Tag], out: impl Write) -> Result<()> {
     for dir in ["blobs/", "blobs/sha256/"] {
         append(&mut archive, dir, tar::EntryType::Directory, 0o755, &[]).map_err(failed)?;
     }
-    for digest in blobs.keys() {
+    for digest in &blobs {
         let path = store.blob_path(digest);
         let mut file = File::open(&path).map_err(Error::io("reading", &path))?;
         let size = file.metadata().map_err(Error::io("reading", &path))?.len();
@@ -154,17 +152,8 @@ pub fn load(store: &Store, input: impl Read, path: &Path, abi: u32) -> Result<Ve
                 "the manifest of {reference} is missing or damaged"
             ))
         })?;
-        let (config, layer) = parts(&manifest, &reference)?;
-        let config_digest = Digest::from_oci(config.digest())
-            .map_err(|e| Error::BadImage(format!("{reference}: {e}")))?;
-        read_config(
-            &store.read_blob(&config_digest, MAX_METADATA)?,
-            &reference,
-            abi,
-        )?;
-        let layer_digest = Digest::from_oci(layer.digest())
-            .map_err(|e| Error::BadImage(format!("{reference}: {e}")))?;
-        if !store.has_blob(&layer_digest) {
+        let layer = stored(store, &manifest, &reference, abi)?.layer;
+        if !store.has_blob(&layer) {
             return Err(not_layout(&format!("the layer of {reference} is missing")));
         }
         let size = descriptor.size();

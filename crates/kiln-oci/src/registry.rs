@@ -20,7 +20,7 @@ use oci_spec::image::{Descriptor, ImageManifest, MediaType};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::format::{ACCEPTED_MANIFESTS, parts, read_config};
+use crate::format::{ACCEPTED_MANIFESTS, blob_digest, parts, read_config};
 use crate::reference::{is_loopback_registry, registry_of};
 use crate::store::{MAX_METADATA, Store, Tag};
 
@@ -139,8 +139,7 @@ impl Registry {
                 .await
                 .map_err(|e| self.refused(e))?;
             for descriptor in blobs {
-                let digest = Digest::from_oci(descriptor.digest())
-                    .map_err(|e| Error::BadImage(format!("{}: {e}", tag.reference)))?;
+                let digest = blob_digest(descriptor, &tag.reference)?;
                 self.push_blob(store, reference, &digest, descriptor.size(), progress)
                     .await?;
             }
@@ -452,10 +451,6 @@ fn request_failure(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     message
-}
-
-fn blob_digest(descriptor: &Descriptor, reference: &str) -> Result<Digest> {
-    Digest::from_oci(descriptor.digest()).map_err(|e| Error::BadImage(format!("{reference}: {e}")))
 }
 
 /// Stores `bytes`, which must be `digest`.
