@@ -469,6 +469,14 @@ fn assert_same_as_linux(dir: &str, min_lines: usize) {
     assert_eq!(linux.stdout, kiln_run.stdout);
 }
 
+/// `memcpy`, `memmove`, `memset`, `memcmp` and `bcmp` at every length up
+/// to 300 and around their size classes, at every alignment, with moves
+/// overlapping both ways: the same results as glibc's.
+#[test]
+fn memory_functions_agree_with_glibc_at_every_length_and_alignment() {
+    assert_same_as_linux("tests/guests/std-memfns", 5);
+}
+
 /// Every C99 `libm` function, double and float, at ±0, ±inf, NaN,
 /// subnormals and huge values, with `errno`: the same answers as glibc's.
 #[test]
