@@ -9,7 +9,8 @@ use crate::exit_code::{BUILD, Failure};
 /// The linker script: segments in address order with page-aligned
 /// permissions (RX text, R rodata + notes + unwind tables, RW data), a
 /// `PT_NOTE` for the Kiln notes, everything at [`IMAGE_BASE`]. The symbols
-/// `__executable_start`, `__etext` and `__eh_frame` let an unwinder in the
+/// `__executable_start`, `__etext` and `__GNU_EH_FRAME_HDR` (the linker's
+/// sorted table of the functions' unwind entries) let an unwinder in the
 /// image find its frames. Programs on
 /// the C library also get a `PT_TLS` template and `.init_array` (glibc
 /// calls its entries with `argc, argv, envp`; `std` reads its arguments
@@ -47,13 +48,14 @@ SECTIONS {{
   . = ALIGN({PAGE_SIZE});
   .rodata : {{ *(.rodata .rodata.*) }} :rodata
   .note.kiln : {{ KEEP(*(.note.kiln)) }} :rodata :note
-  .eh_frame : {{ __eh_frame = .; KEEP(*(.eh_frame)) }} :rodata
+  .eh_frame_hdr : {{ __GNU_EH_FRAME_HDR = .; KEEP(*(.eh_frame_hdr)) }} :rodata
+  .eh_frame : {{ KEEP(*(.eh_frame)) }} :rodata
   .gcc_except_table : {{ *(.gcc_except_table .gcc_except_table.*) }} :rodata
   .kiln.fs : ALIGN(16) {{ __kiln_fs_start = .; KEEP(*(.kiln.fs)) __kiln_fs_end = .; }} :rodata
   . = ALIGN({PAGE_SIZE});
 {tls_sections}  .data : {{ *(.data .data.*) *(.got .got.*) }} :data
   .bss : {{ *(.bss .bss.*) *(COMMON) }} :data
-  /DISCARD/ : {{ *(.comment) *(.note.GNU-stack) *(.note.gnu.*) *(.eh_frame_hdr) }}
+  /DISCARD/ : {{ *(.comment) *(.note.GNU-stack) *(.note.gnu.*) }}
 }}
 ",
         abi = kiln_abi::ABI_VERSION,
