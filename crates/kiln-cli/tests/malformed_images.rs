@@ -75,12 +75,31 @@ impl Elf {
         panic!("no Kiln note of type {kind}");
     }
 
-    fn write(&self, name: &str) -> PathBuf {
+    fn write(&self, name: &str) -> Written {
         let dir = std::env::temp_dir().join(format!("kiln-malformed-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join(name);
         std::fs::write(&path, &self.0).expect("write image");
-        path
+        Written(path)
+    }
+}
+
+/// An image file written for one check, removed (with its directory, once
+/// empty) when dropped: the random-corruption test writes 500 of them.
+struct Written(PathBuf);
+
+impl AsRef<std::ffi::OsStr> for Written {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 
