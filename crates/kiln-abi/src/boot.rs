@@ -223,6 +223,9 @@ pub struct BootInfo {
     pub workdir: GuestPtr<u8>,
     /// Its length, without the NUL (0: `/`).
     pub workdir_len: u64,
+    /// out (guest): its standard-output ring, or null before it has one
+    /// (then every console write is a `ConsoleWrite`).
+    pub console_ring: GuestPtr<crate::hypercall::ConsoleRing>,
 }
 
 impl BootInfo {
@@ -252,5 +255,6 @@ const _: () = {
     assert!(core::mem::size_of::<Preemption>() == 16);
     assert!(core::mem::offset_of!(BootInfo, vcpus) == 456);
     assert!(core::mem::offset_of!(BootInfo, workdir) == 472);
-    assert!(core::mem::size_of::<BootInfo>() == 488);
+    assert!(core::mem::offset_of!(BootInfo, console_ring) == 488);
+    assert!(core::mem::size_of::<BootInfo>() == 496);
 };

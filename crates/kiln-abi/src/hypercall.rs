@@ -115,6 +115,30 @@ pub struct ConsoleWriteArgs {
     pub len: u64,
 }
 
+/// Bytes in the guest's standard-output ring ([`ConsoleRing`]).
+pub const CONSOLE_RING_SIZE: usize = 64 * 1024;
+
+/// Standard output on its way to the host, without a VM exit per write:
+/// the guest appends to this ring in its own memory and names it in the
+/// boot info (`BootInfo::console_ring`); the monitor writes what it holds
+/// to the host whenever it looks (at the guest's other console writes,
+/// before a vCPU idles, every few milliseconds from a thread of its own,
+/// and when the VM ends, whatever ended it), and advances `tail`. Byte `n`
+/// of the stream is at `data[n % CONSOLE_RING_SIZE]`; the bytes from
+/// `tail` to `head` wait. The guest writes the bytes before it advances
+/// `head`, and only where the monitor is done (`head - tail` never exceeds
+/// the size: the monitor refuses a ring that says otherwise).
+#[repr(C)]
+pub struct ConsoleRing {
+    /// out (guest): bytes ever appended.
+    pub head: u64,
+    /// in (monitor): bytes ever written to the host (or dropped by it, when
+    /// the host's stream is gone).
+    pub tail: u64,
+    /// The bytes.
+    pub data: [u8; CONSOLE_RING_SIZE],
+}
+
 /// [`Hypercall::Exit`]: end the program.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -271,6 +295,9 @@ const _: () = {
     assert!(core::mem::size_of::<GrowMemoryArgs>() == 24);
     assert!(core::mem::size_of::<OutOfMemoryArgs>() == 8);
     assert!(core::mem::size_of::<ConsoleWriteArgs>() == 24);
+    assert!(core::mem::offset_of!(ConsoleRing, head) == 0);
+    assert!(core::mem::offset_of!(ConsoleRing, tail) == 8);
+    assert!(core::mem::offset_of!(ConsoleRing, data) == 16);
     assert!(core::mem::size_of::<ExitArgs>() == 8);
     assert!(core::mem::size_of::<BlockArgs>() == 16);
     assert!(core::mem::size_of::<StdinReadArgs>() == 32);

@@ -7,12 +7,14 @@
 //! | code | meaning |
 //! |---|---|
 //! | 2   | bad command line |
+//! | 119 | a host resource the run asks for is unavailable (a host port with `-p` already in use, a missing or busy TAP device) |
 //! | 120 | no such image, or a registry refused or could not be reached |
 //! | 121 | the guest crate failed to build |
 //! | 122 | the image is invalid or does not fit the memory given |
-//! | 123 | the host cannot run the VM (no usable /dev/kvm, out of memory...) |
+//! | 123 | the host cannot run the VM (no usable /dev/kvm, out of host memory, a host system call that failed...) |
 //! | 124 | the guest ran past `--timeout` (as `timeout(1)`) |
 //! | 125 | the guest broke the hypercall ABI (a bad or hostile call) |
+//! | 127 | the guest found boot info from an incompatible monitor (the guest exits so by itself) |
 //! | 134 | the guest panicked (128 + SIGABRT, as an aborting process) |
 //! | 137 | the guest ran out of memory (128 + SIGKILL, as a container the OOM killer ended) |
 //! | 139 | the guest faulted (128 + SIGSEGV, as a crashing process) |
@@ -22,6 +24,9 @@ use std::process::ExitCode;
 
 /// The command line did not parse.
 pub const USAGE: u8 = 2;
+/// A host resource the run names is unavailable: a published port in use,
+/// a TAP device that is missing or busy. The host itself can run VMs.
+pub const UNAVAILABLE: u8 = 119;
 /// The image store or a registry failed (no such image, access denied,
 /// unreachable).
 pub const REGISTRY: u8 = 120;
@@ -93,7 +98,27 @@ pub fn usage(error: clap::Error) -> ExitCode {
                 let list: Vec<&str> = lines.map(str::trim).take_while(|l| !l.is_empty()).collect();
                 first = format!("{first} {}", list.join(", "));
             }
+            if let Some(hint) = trailing_args_hint(&error, &rendered) {
+                first = format!("{first}; {hint}");
+            }
             Failure::new(USAGE, format!("{first} (see 'kiln --help')")).report()
         }
     }
+}
+
+/// A word that did not parse, given to a command that takes its program's
+/// arguments after `--` (`kiln run app arg`): says where they go. Flags
+/// (`-x`) get clap's own tip instead.
+fn trailing_args_hint(error: &clap::Error, rendered: &str) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(word)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let usage = rendered.lines().find_map(|l| l.strip_prefix("Usage: "))?;
+    let (command, _) = usage.split_once(" [-- <")?;
+    (!word.starts_with('-'))
+        .then(|| format!("the program's arguments go after '--': '{command} -- {word}'"))
 }

@@ -12,9 +12,12 @@ use std::time::Duration;
 
 use clap::Args;
 use kiln_monitor::clock::{format_ns, host_now_ns};
+use kiln_monitor::net::NetError;
 use kiln_monitor::{BootError, ImageFile, Outcome as GuestOutcome, RunSummary, VmConfig};
 
-use crate::exit_code::{FAULT, Failure, HOST, IMAGE, OUT_OF_MEMORY, PANIC, TIMEOUT, VIOLATION};
+use crate::exit_code::{
+    FAULT, Failure, HOST, IMAGE, OUT_OF_MEMORY, PANIC, TIMEOUT, UNAVAILABLE, VIOLATION,
+};
 use crate::guest_build::{self, Verbosity};
 use crate::instance::RestartPolicy;
 use crate::units::{default_cpus, parse_cpus, parse_duration, parse_memory};
@@ -164,6 +167,10 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
     };
     let boot_failure = |e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),
+        // Taken since the check before the build, or busy.
+        e @ BootError::Net(NetError::Ports(_) | NetError::Tap { .. }) => {
+            Failure::new(UNAVAILABLE, e)
+        }
         other => Failure::new(HOST, other),
     };
     let net = kiln_monitor::start_network(&config).map_err(boot_failure)?;

@@ -24,6 +24,22 @@ fn console_buffer_outside_memory() {
 }
 
 #[test]
+fn console_ring_outside_memory() {
+    violation(
+        "console-ring-outside",
+        "ConsoleWrite hypercall: 0x10010 bytes at guest address",
+    );
+}
+
+#[test]
+fn console_ring_claiming_more_than_it_holds() {
+    violation(
+        "console-ring-overrun",
+        "console ring: head 65537 is not within 65536 bytes after tail 0",
+    );
+}
+
+#[test]
 fn console_length_beyond_any_memory() {
     violation("console-huge-length", "exceeds the limit of 65536 bytes");
 }

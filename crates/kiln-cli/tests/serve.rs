@@ -426,5 +426,5 @@ fn bad_arguments_are_one_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("address").port();
     run(&["-p", &format!("127.0.0.1:{port}:7"), image])
-        .assert_clean_error(code::HOST, "cannot listen");
+        .assert_clean_error(code::UNAVAILABLE, "cannot listen");
 }

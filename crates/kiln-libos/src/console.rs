@@ -1,28 +1,36 @@
 //! The console: `print!`/`println!` to standard output, `eprint!`/`eprintln!`
-//! to standard error.
+//! to standard error, and the descriptors that name them (`write(1, …)`).
 //!
-//! Every console write is a VM exit, so standard output is line-buffered:
-//! a `println!` costs one exit however it is formatted, and several lines
-//! printed by one call still cost one. Partial lines go out when the buffer
-//! fills, on [`flush`], before the program idles, and at exit. Standard
-//! error is written at the end of every call.
+//! A VM exit costs 10-30 µs here, more than formatting a line, so standard
+//! output goes into a ring in guest memory that the monitor empties on its
+//! own schedule ([`kiln_abi::hypercall::ConsoleRing`]): before the guest's
+//! other console writes, before a vCPU idles, every few milliseconds while
+//! the guest computes, and when the VM ends, however it ends (exit, panic,
+//! CPU exception, out of memory, timeout), before any crash report. A
+//! write costs a copy; only one that finds the ring full is a VM exit,
+//! which hands the monitor the bytes and has it empty the ring first.
+//!
+//! Standard error is not buffered, as on Linux: each call is one
+//! `ConsoleWrite`, which the monitor writes after what the ring holds, so
+//! a program's writes to both streams reach a shared terminal or pipe in
+//! the order it made them.
 
 use core::cell::UnsafeCell;
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU64, Ordering};
 
-use kiln_abi::hypercall::stream;
+use kiln_abi::hypercall::{CONSOLE_RING_SIZE, ConsoleRing, stream};
 
 use crate::platform;
 use crate::preempt::{Holder, NoPreempt};
 
-/// Standard output's line buffer. Standard error's is small: it is flushed
-/// after every call anyway, and together they must fit in one page of
-/// `.bss` (each page the guest touches costs a fault on boot).
-const STDOUT_BUFFER: usize = 2048;
+/// Standard error's buffer: one `eprintln!` of up to this many bytes is one
+/// exit (formatting calls `write_str` once per piece).
 const STDERR_BUFFER: usize = 256;
 
-/// Stream `ID`'s buffer of `N` bytes. The id is a parameter, not a field,
-/// so the buffers' statics are all zeros: in `.bss`, not in the image.
+/// Bytes on their way to `ConsoleWrite` calls on stream `ID`, `N` at a time.
+/// The id is a parameter, not a field, so the buffers' statics are all
+/// zeros: in `.bss`, not in the image.
 struct Stream<const ID: u32, const N: usize> {
     len: usize,
     buf: [u8; N],
@@ -42,10 +50,6 @@ impl<const ID: u32, const N: usize> Stream<ID, N> {
             self.len = 0;
         }
     }
-
-    fn has_newline(&self) -> bool {
-        self.buf[..self.len].contains(&b'\n')
-    }
 }
 
 impl<const ID: u32, const N: usize> Write for Stream<ID, N> {
@@ -64,32 +68,87 @@ impl<const ID: u32, const N: usize> Write for Stream<ID, N> {
     }
 }
 
+/// Standard output's producer end of the ring the monitor empties
+/// (transparent: its address is the ring's).
+#[repr(transparent)]
+struct Ring(UnsafeCell<ConsoleRing>);
+
+impl Ring {
+    const fn new() -> Self {
+        Self(UnsafeCell::new(ConsoleRing {
+            head: 0,
+            tail: 0,
+            data: [0; CONSOLE_RING_SIZE],
+        }))
+    }
+
+    /// Appends `bytes`, or, when they do not fit, hands them to the monitor
+    /// in a `ConsoleWrite`, which writes what the ring holds first.
+    #[allow(unsafe_code)]
+    fn append(&mut self, bytes: &[u8]) {
+        let ring = self.0.get();
+        // SAFETY: `head` is the guest's to write and `tail` the monitor's;
+        // both are aligned words in this static, read and written whole.
+        let (head, tail) = unsafe {
+            (
+                AtomicU64::from_ptr(&raw mut (*ring).head),
+                AtomicU64::from_ptr(&raw mut (*ring).tail),
+            )
+        };
+        let at = head.load(Ordering::Relaxed);
+        let free = CONSOLE_RING_SIZE - at.wrapping_sub(tail.load(Ordering::Acquire)) as usize;
+        if bytes.len() > free {
+            platform::console_write(stream::STDOUT, bytes);
+            return;
+        }
+        let start = at as usize % CONSOLE_RING_SIZE;
+        let first = bytes.len().min(CONSOLE_RING_SIZE - start);
+        // SAFETY: both ranges are inside `data` (`start + first` and
+        // `bytes.len() - first` are at most its size), in the part of the
+        // ring the monitor has written out (`bytes.len() <= free`), which it
+        // does not read until `head` says so below.
+        unsafe {
+            let data = (&raw mut (*ring).data).cast::<u8>();
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), data.add(start), first);
+            core::ptr::copy_nonoverlapping(bytes[first..].as_ptr(), data, bytes.len() - first);
+        }
+        head.store(at + bytes.len() as u64, Ordering::Release);
+    }
+}
+
+impl Write for Ring {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.append(s.as_bytes());
+        Ok(())
+    }
+}
+
 /// A console stream shared by every thread on every vCPU: a buffer behind
 /// a spinlock that records which vCPU holds it ([`Holder`]). It is held
 /// with preemption disabled, so the only re-entry on the holding vCPU is a
 /// panic while printing, which becomes an unbuffered write instead of a
 /// deadlock.
-struct Shared<const ID: u32, const N: usize> {
+struct Shared<S> {
     holder: Holder,
-    stream: UnsafeCell<Stream<ID, N>>,
+    stream: UnsafeCell<S>,
 }
 
 #[allow(unsafe_code)]
 // SAFETY: the stream is only reached by the vCPU that holds `holder`.
-unsafe impl<const ID: u32, const N: usize> Sync for Shared<ID, N> {}
+unsafe impl<S> Sync for Shared<S> {}
 
-impl<const ID: u32, const N: usize> Shared<ID, N> {
-    const fn new() -> Self {
+impl<S: Write> Shared<S> {
+    const fn new(stream: S) -> Self {
         Self {
             holder: Holder::new(),
-            stream: UnsafeCell::new(Stream::new()),
+            stream: UnsafeCell::new(stream),
         }
     }
 
     /// Runs `f` on the buffer, or returns false (running nothing) when this
     /// vCPU already holds it.
     #[allow(unsafe_code)]
-    fn with(&self, f: impl FnOnce(&mut Stream<ID, N>)) -> bool {
+    fn with(&self, f: impl FnOnce(&mut S)) -> bool {
         let _section = NoPreempt::new();
         if !self.holder.acquire() {
             return false;
@@ -100,14 +159,15 @@ impl<const ID: u32, const N: usize> Shared<ID, N> {
         true
     }
 
-    fn print(&self, args: fmt::Arguments<'_>, flush_now: bool) {
-        // Formatting into the buffer cannot fail; a Display impl that returns
-        // an error just ends its own output, as in std.
+    /// Formats `args` into the stream, then runs `done` on it; when this
+    /// vCPU already holds the stream (a panic while printing), writes them
+    /// with `ConsoleWrite`s instead.
+    fn print<const ID: u32>(&self, args: fmt::Arguments<'_>, done: impl FnOnce(&mut S)) {
+        // Formatting cannot fail; a Display impl that returns an error just
+        // ends its own output, as in std.
         let buffered = self.with(|stream| {
             let _ = stream.write_fmt(args);
-            if flush_now || stream.has_newline() {
-                stream.flush();
-            }
+            done(stream);
         });
         if !buffered {
             let mut direct = Stream::<ID, STDERR_BUFFER>::new();
@@ -117,22 +177,31 @@ impl<const ID: u32, const N: usize> Shared<ID, N> {
     }
 }
 
-static STDOUT: Shared<{ stream::STDOUT }, STDOUT_BUFFER> = Shared::new();
-static STDERR: Shared<{ stream::STDERR }, STDERR_BUFFER> = Shared::new();
+static STDOUT: Shared<Ring> = Shared::new(Ring::new());
+static STDERR: Shared<Stream<{ stream::STDERR }, STDERR_BUFFER>> = Shared::new(Stream::new());
 
-/// Flushes buffered standard output.
-pub fn flush() {
-    STDOUT.with(Stream::flush);
+/// Names standard output's ring to the monitor; until then (the first
+/// instructions of the boot) every console write is a `ConsoleWrite`.
+pub(crate) fn install() {
+    platform::set_console_ring(STDOUT.stream.get().cast::<Ring>().cast());
+}
+
+/// Writes `bytes` to console stream `id` (`write(1, …)`, `write(2, …)`).
+pub fn write(id: u32, bytes: &[u8]) {
+    if id == stream::STDOUT && STDOUT.with(|ring| ring.append(bytes)) {
+        return;
+    }
+    platform::console_write(id, bytes);
 }
 
 #[doc(hidden)]
 pub fn _print(args: fmt::Arguments<'_>) {
-    STDOUT.print(args, false);
+    STDOUT.print::<{ stream::STDOUT }>(args, |_| {});
 }
 
 #[doc(hidden)]
 pub fn _eprint(args: fmt::Arguments<'_>) {
-    STDERR.print(args, true);
+    STDERR.print::<{ stream::STDERR }>(args, Stream::flush);
 }
 
 /// Prints to standard output.

@@ -1,9 +1,10 @@
 //! What an idle vCPU does besides waiting, handed to the scheduler, which
 //! sits below the layers that know: poll the network stack, watch stdin,
-//! flush the console and deferred file writes, end the program.
+//! flush deferred file writes, end the program. (The monitor empties the
+//! console's ring itself before a vCPU idles.)
 
+use crate::process;
 use crate::sched::{Idle, IdleHooks};
-use crate::{console, process};
 
 static HOOKS: IdleHooks = IdleHooks {
     poll,
@@ -58,7 +59,6 @@ fn stdin_ready() {
 }
 
 fn flush() {
-    console::flush();
     #[cfg(feature = "fs")]
     crate::fs::flush();
 }

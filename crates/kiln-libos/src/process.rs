@@ -2,7 +2,7 @@
 
 use core::fmt::Debug;
 
-use crate::{console, platform};
+use crate::platform;
 
 /// Ends the program with `status` (the host sees its low 8 bits), after
 /// flushing buffered output.
@@ -11,11 +11,10 @@ pub fn exit(status: i32) -> ! {
     platform::exit(status)
 }
 
-/// Hands buffered output on before the program ends: console lines, the
-/// stores in files' shared mappings, deferred writes to host volumes, and
-/// what sockets have yet to send.
+/// Hands buffered output on before the program ends: the stores in files'
+/// shared mappings, deferred writes to host volumes, and what sockets have
+/// yet to send. (The console's ring the monitor empties when the VM ends.)
 pub fn flush_output() {
-    console::flush();
     #[cfg(feature = "fs")]
     {
         // Stores in files' shared mappings reach the files, as a kernel's

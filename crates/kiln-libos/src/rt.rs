@@ -1,8 +1,8 @@
 //! Start-up: from the platform's entry to the program's `main`, then exit.
 
-use crate::platform;
 #[cfg(feature = "native")]
-use crate::{console, process};
+use crate::process;
+use crate::{console, platform};
 
 #[cfg(feature = "native")]
 // SAFETY: `entry!` defines `__kiln_main` with exactly this signature, and a
@@ -24,10 +24,10 @@ unsafe extern "Rust" {
 #[cfg(feature = "native")]
 pub(crate) fn start() -> ! {
     platform::stamp_main();
+    console::install();
     #[cfg(feature = "threads")]
     crate::idle::install();
     let status = __kiln_main();
-    console::flush();
     process::exit(status)
 }
 
@@ -35,6 +35,7 @@ pub(crate) fn start() -> ! {
 #[cfg(not(feature = "native"))]
 pub(crate) fn start() -> ! {
     platform::stamp_main();
+    console::install();
     #[cfg(feature = "threads")]
     crate::idle::install();
     __kiln_libc_start()

@@ -115,19 +115,17 @@ pub struct IdleHooks {
 }
 
 /// What an idle vCPU does with nothing above the scheduler (a program
-/// without files or sockets): only the console to flush.
+/// without files or sockets): nothing to flush (the monitor empties the
+/// console's ring itself).
 static BARE: IdleHooks = IdleHooks {
     poll: Idle::default,
     frames_waiting: || false,
     network_present: || false,
     stdin_watched: || false,
     stdin_ready: || {},
-    flush: crate::console::flush,
-    flush_all: crate::console::flush,
-    exit: |status| {
-        crate::console::flush();
-        platform::exit(status)
-    },
+    flush: || {},
+    flush_all: || {},
+    exit: platform::exit,
 };
 
 /// The hooks in place: [`BARE`] until [`set_idle_hooks`].

@@ -4,20 +4,18 @@
 use core::time::Duration;
 
 pub use crate::clock::{Instant, unix_time};
-use crate::console;
 #[cfg(not(feature = "threads"))]
 use crate::platform;
 
 /// Idles for at least `duration` without using the CPU: the vCPU blocks in
-/// the monitor until the deadline. Buffered output is flushed first, as a
-/// program going idle would expect.
+/// the monitor until the deadline (which writes out buffered console
+/// output first, as a program going idle would expect).
 pub fn sleep(duration: Duration) {
     sleep_until(Instant::now() + duration);
 }
 
 /// Idles until `deadline` (other threads run meanwhile).
 pub fn sleep_until(deadline: Instant) {
-    console::flush();
     #[cfg(feature = "threads")]
     crate::sched::sleep_until(deadline.as_nanos_since_boot());
     #[cfg(not(feature = "threads"))]

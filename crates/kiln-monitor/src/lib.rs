@@ -20,6 +20,7 @@
 
 pub mod boot_info;
 pub mod clock;
+pub mod console;
 pub mod cpu;
 pub mod crash;
 pub mod growth;

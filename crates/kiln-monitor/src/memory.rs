@@ -179,6 +179,24 @@ impl GuestMemory {
             .map_err(|_| self.error(addr, size_of::<T>() as u64))
     }
 
+    /// Reads an aligned `u64` the guest may be writing at the same time, in
+    /// one load (acquire: what the guest wrote before it is visible).
+    pub fn load_u64(&self, addr: u64) -> Result<u64, GuestAccessError> {
+        self.check(addr, 8)?;
+        self.inner
+            .load(GuestAddress(addr), Ordering::Acquire)
+            .map_err(|_| self.error(addr, 8))
+    }
+
+    /// Writes an aligned `u64` the guest may be reading at the same time,
+    /// in one store (release: what the monitor did before is done).
+    pub fn store_u64(&self, value: u64, addr: u64) -> Result<(), GuestAccessError> {
+        self.check(addr, 8)?;
+        self.inner
+            .store(value, GuestAddress(addr), Ordering::Release)
+            .map_err(|_| self.error(addr, 8))
+    }
+
     /// Copies `len` bytes out of guest memory into `buf` (replacing its contents).
     pub fn read_bytes(
         &self,

@@ -9,10 +9,11 @@ use kiln_abi::hypercall::Hypercall;
 use kvm_ioctls::{VcpuExit, VcpuFd, VmFd};
 
 use crate::clock::GuestClock;
+use crate::console::Console;
 use crate::crash::report::{CrashKind, CrashReport};
 use crate::crash::unwind::Registers;
 use crate::growth::Growth;
-use crate::hypercall::{self, Console, Context, Flow, Violation};
+use crate::hypercall::{self, Context, Flow, Violation};
 use crate::image::Image;
 use crate::layout::Layout;
 use crate::memory::GuestMemory;

@@ -32,6 +32,8 @@ pub struct VcpuSet {
     slots: Vec<Slot>,
     stopping: AtomicBool,
     ending: Mutex<Option<Ending>>,
+    /// Notified (under `ending`) when the VM starts stopping.
+    stopped: Condvar,
 }
 
 /// One vCPU.
@@ -81,6 +83,7 @@ impl VcpuSet {
             slots,
             stopping: AtomicBool::new(false),
             ending: Mutex::new(None),
+            stopped: Condvar::new(),
         })
     }
 
@@ -214,11 +217,28 @@ impl VcpuSet {
         self.stopping.load(Ordering::SeqCst)
     }
 
+    /// Waits until the VM is stopping or `timeout` has passed; returns
+    /// whether it is stopping.
+    pub fn wait_stopping(&self, timeout: std::time::Duration) -> bool {
+        let ending = lock(&self.ending);
+        if self.stopping() {
+            return true;
+        }
+        let _ending = self
+            .stopped
+            .wait_timeout(ending, timeout)
+            .unwrap_or_else(PoisonError::into_inner);
+        self.stopping()
+    }
+
     /// Ends the VM with `ending`, unless it already ended (the first
     /// ending wins), and makes every vCPU's thread leave.
     pub fn finish(&self, ending: Ending) {
-        lock(&self.ending).get_or_insert(ending);
+        let mut first = lock(&self.ending);
+        first.get_or_insert(ending);
         self.stopping.store(true, Ordering::SeqCst);
+        drop(first);
+        self.stopped.notify_all();
         // SAFETY: gettid has no preconditions.
         let me = unsafe { libc::gettid() };
         for slot in &self.slots {
@@ -325,11 +345,14 @@ mod tests {
     #[test]
     fn the_first_ending_wins_and_releases_waiting_vcpus() {
         let vcpus = VcpuSet::new(2).expect("eventfds");
+        assert!(!vcpus.wait_stopping(std::time::Duration::from_millis(1)));
         std::thread::scope(|scope| {
             let waiter = scope.spawn(|| vcpus.wait_for_start(1));
+            let console = scope.spawn(|| vcpus.wait_stopping(std::time::Duration::from_secs(600)));
             vcpus.finish(Ok(Outcome::Exited(3)));
             vcpus.finish(Ok(Outcome::TimedOut));
             assert_eq!(waiter.join().expect("no panic"), None);
+            assert!(console.join().expect("no panic"), "woken, not timed out");
         });
         assert!(vcpus.stopping());
         assert_eq!(

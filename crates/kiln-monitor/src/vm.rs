@@ -21,10 +21,10 @@ use crate::preempt::Preemptor;
 use crate::run_loop::{self, Exits, Shared};
 use crate::stats::LiveStats;
 use crate::stdin::HostStdin;
-use crate::vcpus::VcpuSet;
+use crate::vcpus::{VcpuSet, lock};
 use crate::volume::Volumes;
 use crate::watchdog::Watchdog;
-use crate::{BootError, RunSummary, Timeline, VmConfig, cpu, paging, seccomp, signals};
+use crate::{BootError, RunSummary, Timeline, VmConfig, console, cpu, paging, seccomp, signals};
 
 const MSR_IA32_TSC: u32 = 0x10;
 
@@ -274,6 +274,13 @@ impl<'a> Vm<'a> {
                     Err(error) => shared.vcpus.finish(Err(BootError::VcpuThreads(error))),
                 }
             }
+            let shared_ref = &shared;
+            if let Err(error) = std::thread::Builder::new()
+                .name("console".into())
+                .spawn_scoped(scope, move || console_thread(shared_ref))
+            {
+                shared.vcpus.finish(Err(BootError::VcpuThreads(error)));
+            }
             let mut exits = vcpu_thread(&shared, 0, boot, &plan);
             for thread in threads {
                 // A release monitor aborts on a panic; elsewhere it goes on
@@ -287,6 +294,19 @@ impl<'a> Vm<'a> {
             }
             exits
         });
+        // Every vCPU has stopped: what the guest's ring still holds goes
+        // out now, before the caller reports how the VM ended (a crash
+        // report comes after the output that led to it). Past the timeout
+        // only what the host takes at once: the deadline is not the
+        // reader's to extend.
+        let guest = console::Guest {
+            memory: &memory,
+            layout: &layout,
+            stats: &stats,
+        };
+        // A ring the guest broke has nothing to give: the VM has ended
+        // already, and how is what the caller reports.
+        drop(lock(&shared.console).drain(&guest, &Watchdog::fired));
         let ended_ns = host_now_ns(libc::CLOCK_MONOTONIC);
         let Shared {
             console,
@@ -359,6 +379,36 @@ fn vcpu_thread(shared: &Shared<'_>, index: u32, vcpu: &mut VcpuFd, plan: &Thread
             Exits::new()
         }
     }
+}
+
+/// The console thread: empties the guest's standard-output ring every few
+/// milliseconds until the VM stops ([`console::drain_periodically`]),
+/// confined like a vCPU thread (without volumes or network), with
+/// `SIGALRM` left to the vCPU threads, whose `KVM_RUN` it must cut short.
+fn console_thread(shared: &Shared<'_>) {
+    let alarm = signals::set_of(&[libc::SIGALRM]);
+    // SAFETY: `alarm` is an initialised set; blocks it in this thread only.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &alarm, std::ptr::null_mut()) };
+    if let Err(error) = seccomp::restrict_to_run_loop(seccomp::Needs::default()) {
+        shared.vcpus.finish(Err(BootError::Seccomp(error)));
+        return;
+    }
+    let guest = console::Guest {
+        memory: shared.memory,
+        layout: shared.layout,
+        stats: shared.stats,
+    };
+    console::drain_periodically(
+        &shared.console,
+        &guest,
+        &|interval| shared.vcpus.wait_stopping(interval),
+        &|| shared.vcpus.stopping() || Watchdog::fired(),
+        &|violation| {
+            shared
+                .vcpus
+                .finish(Ok(crate::Outcome::Violation(violation)))
+        },
+    );
 }
 
 /// What a vCPU thread does before any guest input reaches it: its signal

@@ -56,9 +56,7 @@ fn start_supervisor(instance: &Instance) -> Result<(), Failure> {
     let deadline = Instant::now() + START_WAIT;
     while Instant::now() < deadline {
         let state = instance.state()?;
-        if state.started_ms != before
-            && (state.monitor_pid.is_some() || state.status == Status::Exited)
-        {
+        if state.started_ms != before && (state.monitor_pid.is_some() || state.status.ended()) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -135,7 +133,7 @@ pub fn ps(all: bool, format: Format) -> Outcome {
     let mut rows = Vec::new();
     for instance in store.list()? {
         let state = instance.state()?;
-        if all || state.status != Status::Exited {
+        if all || !state.status.ended() {
             rows.push(row(&instance, &state));
         }
     }
@@ -156,6 +154,7 @@ pub fn ps(all: bool, format: Format) -> Outcome {
         let status = match (r.status, r.exit_code) {
             (Status::Running, _) => format!("up {since}"),
             (Status::Restarting, code) => format!("restarting ({})", code.unwrap_or(-1)),
+            (Status::Stopped, _) => format!("stopped {since} ago"),
             (Status::Exited, Some(code)) => format!("exited ({code}) {since} ago"),
             // Ended without a code: its supervisor (or kiln serve) died.
             (Status::Exited, None) if r.since_s.is_some() => format!("exited {since} ago"),
@@ -234,7 +233,7 @@ fn end(instances: &[Instance], timeout: Duration) -> Result<(), Failure> {
     let mut served = Vec::new();
     for instance in instances {
         let state = instance.state()?;
-        let Some((pid, _)) = state.supervisor.filter(|_| state.status != Status::Exited) else {
+        let Some((pid, _)) = state.supervisor.filter(|_| !state.status.ended()) else {
             continue;
         };
         if instance.config.served_by.is_some() {

@@ -101,8 +101,18 @@ pub enum Status {
     Running,
     /// Its program ended and is about to start again (restart policy).
     Restarting,
-    /// It ended (or was stopped) and will not start again by itself.
+    /// It ended and will not start again by itself.
     Exited,
+    /// `kiln stop` ended it (its exit code is what the stop left, 143
+    /// after SIGTERM); it will not start again by itself.
+    Stopped,
+}
+
+impl Status {
+    /// Whether it ended for good (exited or stopped): nothing runs.
+    pub fn ended(self) -> bool {
+        matches!(self, Self::Exited | Self::Stopped)
+    }
 }
 
 impl fmt::Display for Status {
@@ -111,6 +121,7 @@ impl fmt::Display for Status {
             Self::Running => "running",
             Self::Restarting => "restarting",
             Self::Exited => "exited",
+            Self::Stopped => "stopped",
         })
     }
 }
@@ -193,13 +204,13 @@ impl Instance {
         let alive = state
             .supervisor
             .is_some_and(|(pid, started)| proc::is_alive(pid, started));
-        if state.status == Status::Exited || alive {
+        if state.status.ended() || alive {
             return Ok(state);
         }
         // The supervisor may have recorded its end and exited between the
         // read and the check: what it wrote before dying is read now.
         let mut state: State = read_json(&self.dir.join("state.json"))?;
-        if state.status != Status::Exited {
+        if !state.status.ended() {
             state.status = Status::Exited;
             state.monitor_pid = None;
             state.finished_ms.get_or_insert_with(now_ms);
@@ -231,7 +242,7 @@ impl Instance {
 
     /// Whether its supervisor is alive (it may be between runs).
     pub fn is_active(&self) -> Result<bool, Failure> {
-        Ok(self.state()?.status != Status::Exited)
+        Ok(!self.state()?.status.ended())
     }
 }
 

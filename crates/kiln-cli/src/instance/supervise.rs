@@ -67,7 +67,7 @@ pub fn supervise(id: &str) -> Outcome {
         };
         let code = exit_code(status);
         if control.stopping.load(Ordering::SeqCst) {
-            finish(&instance, &mut state, Some(code), Some("stopped".into()))?;
+            stopped(&instance, &mut state, Some(code))?;
             return Ok(ExitCode::SUCCESS);
         }
         if !should_restart(instance.config.restart, code, restarts) {
@@ -83,7 +83,7 @@ pub fn supervise(id: &str) -> Outcome {
         state.message = Some(format!("{}; restarting in {backoff:?}", describe(code)));
         instance.write_state(&state)?;
         if !pause(backoff, &control) {
-            finish(&instance, &mut state, Some(code), Some("stopped".into()))?;
+            stopped(&instance, &mut state, Some(code))?;
             return Ok(ExitCode::SUCCESS);
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -212,6 +212,22 @@ fn finish(
     message: Option<String>,
 ) -> Result<(), Failure> {
     state.status = Status::Exited;
+    write_end(instance, state, code, message)
+}
+
+/// Records that `kiln stop` ended the instance (`code` is what the stop
+/// left: 143 after SIGTERM, 137 after the forced kill).
+fn stopped(instance: &Instance, state: &mut State, code: Option<i32>) -> Result<(), Failure> {
+    state.status = Status::Stopped;
+    write_end(instance, state, code, Some("stopped".into()))
+}
+
+fn write_end(
+    instance: &Instance,
+    state: &mut State,
+    code: Option<i32>,
+    message: Option<String>,
+) -> Result<(), Failure> {
     state.monitor_pid = None;
     state.exit_code = code.or(state.exit_code);
     state.finished_ms = Some(now_ms());

@@ -15,7 +15,7 @@ use kiln_monitor::net::passt::PASST;
 use kiln_monitor::net::tap;
 use kiln_monitor::net::{Addressing, BackendSpec, NetSpec, PortForward, Protocol};
 
-use crate::exit_code::{Failure, HOST, USAGE};
+use crate::exit_code::{Failure, UNAVAILABLE, USAGE};
 
 /// The network flags of `kiln run`, as given.
 pub(super) struct NetArgs<'a> {
@@ -111,7 +111,7 @@ pub(super) fn parse(args: &NetArgs<'_>) -> Result<Option<NetSpec>, Failure> {
                 return Err(usage("--net tap needs a device name: tap:NAME".into()));
             }
             if !tap::exists(name) {
-                return Err(usage(format!("no TAP device {name}")));
+                return Err(Failure::new(UNAVAILABLE, format!("no TAP device {name}")));
             }
             NetSpec {
                 backend: BackendSpec::Tap {
@@ -214,7 +214,10 @@ fn probe(forward: &PortForward) -> Result<(), Failure> {
             std::io::ErrorKind::AddrInUse => "is already in use".to_string(),
             _ => format!("cannot be published: {e}"),
         };
-        Failure::new(HOST, format!("host port {} {why}", describe(forward)))
+        Failure::new(
+            UNAVAILABLE,
+            format!("host port {} {why}", describe(forward)),
+        )
     })
 }
 
@@ -373,7 +376,7 @@ mod tests {
         let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = taken.local_addr().expect("addr").port();
         let error = probe(&forward(Some("127.0.0.1"), port, 80, Protocol::Tcp)).expect_err("taken");
-        assert_eq!(error.code, HOST);
+        assert_eq!(error.code, UNAVAILABLE);
         assert_eq!(
             error.message,
             format!("host port 127.0.0.1:{port}/tcp is already in use")

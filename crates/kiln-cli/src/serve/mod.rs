@@ -26,7 +26,7 @@ use kiln_monitor::{Image, ImageFile};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::exit_code::{Failure, HOST, IMAGE, USAGE};
+use crate::exit_code::{Failure, HOST, IMAGE, UNAVAILABLE, USAGE};
 use crate::guest_build::{self, Verbosity};
 use crate::units::{parse_cpus, parse_duration, parse_memory};
 use crate::{BuildOptions, Outcome};
@@ -104,7 +104,7 @@ pub fn serve(args: ServeArgs) -> Outcome {
     let host_ip = forward.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let listener = TcpListener::bind(SocketAddr::new(host_ip, forward.host_port)).map_err(|e| {
         Failure::new(
-            HOST,
+            UNAVAILABLE,
             format!("cannot listen on {host_ip}:{}: {e}", forward.host_port),
         )
     })?;

@@ -11,6 +11,7 @@ use std::sync::{Mutex, OnceLock};
 /// Kiln's exit codes (see `kiln-cli/src/exit_code.rs`).
 pub mod code {
     pub const USAGE: i32 = 2;
+    pub const UNAVAILABLE: i32 = 119;
     pub const BUILD: i32 = 121;
     pub const IMAGE: i32 = 122;
     pub const HOST: i32 = 123;

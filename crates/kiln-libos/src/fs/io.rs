@@ -209,7 +209,7 @@ impl Fs {
             Object::Socket(_) => Err(Errno(EBADF)),
             Object::Console(_) if at.is_some() => Err(Errno(ESPIPE)),
             Object::Console(stream) => {
-                platform::console_write(stream, data);
+                crate::console::write(stream, data);
                 Ok(data.len())
             }
             Object::Dir { .. } => Err(Errno(EISDIR)),

@@ -15,8 +15,8 @@ pub use kiln::{
 };
 pub use kiln::{
     block, block_until, boot_info, console_write, exit, grow_memory, hostname,
-    report_out_of_memory, report_panic, set_current_thread, set_page_present, stamp_main,
-    start_vcpu, stdin_is_terminal, vcpu_count, vcpu_index, wake_vcpu,
+    report_out_of_memory, report_panic, set_console_ring, set_current_thread, set_page_present,
+    stamp_main, start_vcpu, stdin_is_terminal, vcpu_count, vcpu_index, wake_vcpu,
 };
 
 /// Reads the CPU's time-stamp counter (native and cheap at CPL3).

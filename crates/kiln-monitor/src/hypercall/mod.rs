@@ -28,8 +28,6 @@ use crate::memory::{GuestAccessError, GuestMemory};
 use crate::vcpus::VcpuSet;
 use crate::volume::Volumes;
 
-pub use console::Console;
-
 /// A guest action that breaks the hypercall ABI.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Violation {
@@ -65,6 +63,17 @@ pub enum Violation {
     /// A console write to a stream that does not exist.
     #[error("ConsoleWrite hypercall: unknown stream {0}")]
     BadStream(u32),
+    /// A standard-output ring that claims more waiting bytes than it holds.
+    #[error(
+        "console ring: head {head} is not within {size} bytes after tail {tail}",
+        size = kiln_abi::hypercall::CONSOLE_RING_SIZE
+    )]
+    ConsoleRing {
+        /// The guest's count of bytes appended.
+        head: u64,
+        /// The count of bytes written out, as the ring says.
+        tail: u64,
+    },
     /// A `File` call with an operation number that is not one.
     #[error("File hypercall: unknown operation {0}")]
     UnknownFileOp(u32),
@@ -171,7 +180,7 @@ pub struct Context<'a> {
     /// Guest/host time mapping.
     pub clock: &'a GuestClock,
     /// The host side of the console.
-    pub console: &'a Mutex<Console>,
+    pub console: &'a Mutex<crate::console::Console>,
     /// Live counters for `kiln stats`.
     pub stats: &'a crate::stats::LiveStats,
     /// Host volumes and the guest's open files.
@@ -187,6 +196,21 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// What the console reads the guest's bytes from and counts them in.
+    fn guest(&self) -> crate::console::Guest<'_> {
+        crate::console::Guest {
+            memory: self.memory,
+            layout: self.layout,
+            stats: self.stats,
+        }
+    }
+
+    /// When a console write stops waiting for a slow reader: once the VM
+    /// is stopping (`--timeout`, or another vCPU ended it).
+    fn give_up(&self) -> impl Fn() -> bool + '_ {
+        || self.vcpus.stopping() || crate::watchdog::Watchdog::fired()
+    }
+
     /// Reads `call`'s argument block, turning a bad address into a violation.
     fn args<T: vm_memory::ByteValued>(&self, call: Hypercall, gpa: u64) -> Result<T, Violation> {
         self.memory

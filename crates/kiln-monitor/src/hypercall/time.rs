@@ -11,6 +11,12 @@ use crate::vcpus::lock;
 
 pub(super) fn block(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
     let mut args: BlockArgs = ctx.args(Hypercall::Block, gpa)?;
+    // What the guest printed goes out before it idles (a prompt before a
+    // read), without waiting for a slow reader, and not while the console
+    // thread writes: the output is then on its way already.
+    if let Ok(mut console) = ctx.console.try_lock() {
+        console.drain(&ctx.guest(), &|| true)?;
+    }
     let deadline = ctx.clock.host_ns_at_guest_ns(args.deadline_ns);
     let wants_stdin = args.wait & wait::STDIN != 0;
     let wants_frames = args.wait & wait::NETWORK != 0;

@@ -9,8 +9,9 @@ use kiln_abi::GuestPtr;
 use kiln_abi::errno::EFBIG;
 use kiln_abi::file::{FileArgs, FileOp, IO_MAX, PATH_MAX, PENDING_MAX};
 use kiln_abi::hypercall::{
-    CONSOLE_WRITE_MAX, ConsoleWriteArgs, GrowMemoryArgs, Hypercall, PORT_BASE, PORT_COUNT,
-    PanicArgs, READ_IMAGE_MAX, ReadImageArgs, STDIN_READ_MAX, StdinReadArgs, stream,
+    CONSOLE_RING_SIZE, CONSOLE_WRITE_MAX, ConsoleRing, ConsoleWriteArgs, GrowMemoryArgs, Hypercall,
+    PORT_BASE, PORT_COUNT, PanicArgs, READ_IMAGE_MAX, ReadImageArgs, STDIN_READ_MAX, StdinReadArgs,
+    stream,
 };
 
 mod files;
@@ -38,6 +39,14 @@ fn main() -> i32 {
         "console-too-long" => console(stream::STDOUT, text.as_ptr() as u64, CONSOLE_WRITE_MAX + 1),
         "console-past-end" => console(stream::STDOUT, memory - 8, 16),
         "console-bad-stream" => console(7, text.as_ptr() as u64, text.len() as u64),
+        // Rings the monitor empties on its own, here when the vCPU idles.
+        "console-ring-outside" => idle_with_ring((memory - 8) as *mut ConsoleRing),
+        "console-ring-overrun" => {
+            let ring = RING.0.get();
+            // SAFETY: this guest's own static, which nothing else uses.
+            unsafe { (*ring).head = CONSOLE_RING_SIZE as u64 + 1 };
+            idle_with_ring(ring);
+        }
         "args-outside" => out32(Hypercall::ConsoleWrite.port(), 0xffff_fff0),
         "args-straddling-end" => out32(Hypercall::ConsoleWrite.port(), (memory - 8) as u32),
         // The last port a 4-byte `out` may use (it covers four ports).
@@ -311,13 +320,31 @@ fn truncate_own_image(name: &[u8]) {
             });
         }
     }
-    kiln::console::flush();
     let message = b"after truncating the image";
     let mut args = PanicArgs {
         message: GuestPtr::from_ptr(message.as_ptr()),
         len: message.len() as u64,
     };
     call(Hypercall::Panic, &mut args);
+}
+
+/// A standard-output ring of this guest's own, to break.
+struct Ring(core::cell::UnsafeCell<ConsoleRing>);
+
+// SAFETY: only the one case that breaks it touches it, on one vCPU.
+unsafe impl Sync for Ring {}
+
+static RING: Ring = Ring(core::cell::UnsafeCell::new(ConsoleRing {
+    head: 0,
+    tail: 0,
+    data: [0; CONSOLE_RING_SIZE],
+}));
+
+/// Names `ring` as the console's, then idles (up to 5 s of guest time),
+/// which has the monitor empty it.
+fn idle_with_ring(ring: *mut ConsoleRing) {
+    kiln::platform::set_console_ring(ring);
+    kiln::platform::block_until(5_000_000_000);
 }
 
 fn console(stream: u32, data: u64, len: u64) {

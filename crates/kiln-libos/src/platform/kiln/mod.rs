@@ -57,6 +57,15 @@ pub fn stamp_main() {
     unsafe { (&raw mut (*info).guest.main_tsc).write_volatile(super::rdtsc()) };
 }
 
+/// Names the guest's standard-output ring to the monitor, which empties it
+/// from then on ([`kiln_abi::hypercall::ConsoleRing`]).
+pub fn set_console_ring(ring: *mut kiln_abi::hypercall::ConsoleRing) {
+    let info = BOOT_INFO.load(Ordering::Relaxed);
+    // SAFETY: `info` is the monitor's boot-info block (see `BOOT_INFO`); the
+    // field is plain data the guest owns.
+    unsafe { (&raw mut (*info).console_ring).write_volatile(GuestPtr::from_ptr(ring)) };
+}
+
 /// This vCPU's record, shared with the monitor: GS points at it, and its
 /// first word is its address.
 #[inline]
