@@ -150,17 +150,20 @@ fn ring_address(guest: &Guest<'_>) -> Result<Option<u64>, Violation> {
     Ok(Some(ring))
 }
 
-/// The console thread: empties the ring every [`DRAIN_INTERVAL`] until
-/// `wait` returns true (the VM is stopping). A ring the guest broke ends
-/// the VM through `fail`.
+/// The console thread: empties the ring every [`DRAIN_INTERVAL`] while a
+/// vCPU runs the guest, and sleeps while `idle` waits (every vCPU idles in
+/// `Block`, whose start empties the ring: an idle instance costs the host
+/// no wake-ups), until `wait` or `idle` return true (the VM is stopping).
+/// A ring the guest broke ends the VM through `fail`.
 pub fn drain_periodically(
     console: &std::sync::Mutex<Console>,
     guest: &Guest<'_>,
     wait: &dyn Fn(Duration) -> bool,
+    idle: &dyn Fn() -> bool,
     give_up: &dyn Fn() -> bool,
     fail: &dyn Fn(Violation),
 ) {
-    while !wait(DRAIN_INTERVAL) {
+    while !idle() && !wait(DRAIN_INTERVAL) {
         let drained = crate::vcpus::lock(console).drain(guest, give_up);
         if let Err(violation) = drained {
             fail(violation);

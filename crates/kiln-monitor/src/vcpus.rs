@@ -15,7 +15,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use kiln_abi::hypercall::Hypercall;
@@ -32,8 +32,12 @@ pub struct VcpuSet {
     slots: Vec<Slot>,
     stopping: AtomicBool,
     ending: Mutex<Option<Ending>>,
-    /// Notified (under `ending`) when the VM starts stopping.
+    /// Notified (under `ending`) when the VM starts stopping, and when a
+    /// vCPU starts running while all others were idle.
     stopped: Condvar,
+    /// vCPUs started and not inside `Block`: while none is, the guest
+    /// cannot write anything (the console thread sleeps).
+    active: AtomicU32,
 }
 
 /// One vCPU.
@@ -84,6 +88,7 @@ impl VcpuSet {
             stopping: AtomicBool::new(false),
             ending: Mutex::new(None),
             stopped: Condvar::new(),
+            active: AtomicU32::new(1),
         })
     }
 
@@ -111,7 +116,40 @@ impl VcpuSet {
         }
         *lock(&slot.entry) = Some(entry);
         slot.entry_posted.notify_one();
+        self.now_active();
         Ok(())
+    }
+
+    /// A vCPU idles in `Block`.
+    pub fn block_begins(&self) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The vCPU that idled in `Block` runs the guest again.
+    pub fn block_ends(&self) {
+        self.now_active();
+    }
+
+    fn now_active(&self) {
+        if self.active.fetch_add(1, Ordering::SeqCst) == 0 {
+            // Under the lock, so a waiter between its check and its wait
+            // cannot miss it.
+            drop(lock(&self.ending));
+            self.stopped.notify_all();
+        }
+    }
+
+    /// Waits while every started vCPU idles in `Block`; returns whether
+    /// the VM is stopping.
+    pub fn wait_while_idle(&self) -> bool {
+        let mut ending = lock(&self.ending);
+        while !self.stopping() && self.active.load(Ordering::SeqCst) == 0 {
+            ending = self
+                .stopped
+                .wait(ending)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        self.stopping()
     }
 
     /// Checks that vCPU `index` exists, is not the boot vCPU and was not

@@ -402,6 +402,7 @@ fn console_thread(shared: &Shared<'_>) {
         &shared.console,
         &guest,
         &|interval| shared.vcpus.wait_stopping(interval),
+        &|| shared.vcpus.wait_while_idle(),
         &|| shared.vcpus.stopping() || Watchdog::fired(),
         &|violation| {
             shared

@@ -41,8 +41,10 @@ pub(super) fn block(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> 
             BlockPlan::Return => false,
             BlockPlan::Poll(frames) => {
                 let wake = Some(ctx.vcpus.wake_fd(index));
+                ctx.vcpus.block_begins();
                 let [stdin_ready, frames_ready, woken] =
                     crate::wait::until([stdin, frames, wake], deadline);
+                ctx.vcpus.block_ends();
                 if let Some(net) = ctx.net.filter(|_| frames_ready) {
                     lock(net).after_block(ctx.memory, index)?;
                 }
