@@ -10,9 +10,10 @@
 //! - copies up to [`SMALL`] bytes: straight-line code with overlapping
 //!   unaligned moves (the first and last 2, 4, 8, 16 or 32 bytes), all loads
 //!   before any store, so the same code serves `memmove`;
-//! - up to [`MEDIUM`] bytes, a loop of SSE2 moves, 64 bytes a round for
-//!   copies and 16 for fills (SSE2 is baseline on x86_64, and guest code
-//!   runs at CPL3, where SSE is native);
+//! - up to [`MEDIUM`] bytes for copies and [`MEDIUM_FILL`] for fills, a
+//!   loop of SSE2 moves, 64 bytes a round for copies and 16 for fills (SSE2
+//!   is baseline on x86_64, and guest code runs at CPL3, where SSE is
+//!   native);
 //! - beyond, `rep movsb`/`rep stosb`, whose start-up cost (measured ~150
 //!   cycles for 200 bytes in a guest) only pays off on long runs;
 //! - `memcmp` compares 16 bytes at a time and finds the first difference
@@ -32,9 +33,13 @@ use core::ptr::{read_unaligned, write_unaligned};
 
 /// Sizes copied or filled by straight-line code.
 const SMALL: usize = 64;
-/// Sizes copied or filled by the SSE2 loop (glibc's SSE2 threshold for
-/// `rep movsb` too).
+/// Sizes copied by the SSE2 loop (glibc's SSE2 threshold for `rep movsb`
+/// too).
 const MEDIUM: usize = 2048;
+/// Sizes filled by the SSE2 loop: `rep stosb` fills 4 KiB in about half the
+/// loop's time in a guest (`bench/hot-paths`), and starts up fast enough
+/// beyond this.
+const MEDIUM_FILL: usize = 256;
 
 /// A barrier LLVM cannot move memory accesses across or reason about: it
 /// keeps the loops below loops instead of calls to the function they are in.
@@ -237,7 +242,7 @@ pub unsafe extern "C" fn memset(dest: *mut u8, value: i32, n: usize) -> *mut u8 
     // SAFETY: in every branch, the caller guarantees `dest` is valid for `n`
     // bytes; each store lies within it (the last ones overlap the loop's).
     unsafe {
-        if (16..=MEDIUM).contains(&n) {
+        if (16..=MEDIUM_FILL).contains(&n) {
             let v = _mm_set1_epi8(byte as i8);
             let mut i = 0;
             while i + 16 < n {
