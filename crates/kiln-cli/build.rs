@@ -2,6 +2,9 @@
 //! their lock files) into the `kiln` binary, so an installed `kiln` builds
 //! `std` programs with no checkout (see `src/guest_build/sources.rs`).
 //!
+//! They are laid out as in `crates/`, with the C library's workspace root
+//! (manifest and lock file) at the top (see [`split_profiles`]).
+//!
 //! The archive is a gzipped tar with fixed metadata (sorted paths, no
 //! times, no owners): the same sources give the same bytes, and
 //! `KILN_GUEST_SOURCES_HASH`, the SHA-256 of the tar, names them.
@@ -17,12 +20,11 @@ const CRATES: [&str; 3] = ["kiln-abi", "kiln-libos", "kiln-libc"];
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let crates = manifest_dir.join("..");
-    let workspace_manifest = crates.join("../Cargo.toml");
-    println!("cargo::rerun-if-changed={}", workspace_manifest.display());
 
     let mut tar = tar::Builder::new(Vec::new());
     tar.mode(tar::HeaderMode::Deterministic);
-    append(&mut tar, "Cargo.toml", &root_manifest(&workspace_manifest));
+    let (libc_manifest, root_manifest) = split_profiles(&crates.join("kiln-libc/Cargo.toml"));
+    append(&mut tar, "Cargo.toml", &root_manifest);
     for name in CRATES {
         let dir = crates.join(name);
         println!("cargo::rerun-if-changed={}", dir.display());
@@ -32,11 +34,20 @@ fn main() {
             .filter_entry(|e| !skipped(e.file_name().to_string_lossy().as_ref()))
         {
             let entry = entry.expect("reading the guest sources");
-            if entry.file_type().is_file() {
-                let relative = entry.path().strip_prefix(&crates).expect("under crates/");
-                let bytes = std::fs::read(entry.path()).expect("reading a guest source");
-                append(&mut tar, &relative.to_string_lossy(), &bytes);
+            if !entry.file_type().is_file() {
+                continue;
             }
+            let relative = entry.path().strip_prefix(&crates).expect("under crates/");
+            let bytes = match relative.to_string_lossy().as_ref() {
+                // The C library's workspace is the archive's root.
+                "kiln-libc/Cargo.toml" => libc_manifest.clone(),
+                "kiln-libc/Cargo.lock" => {
+                    append(&mut tar, "Cargo.lock", &read(entry.path()));
+                    continue;
+                }
+                _ => read(entry.path()),
+            };
+            append(&mut tar, &relative.to_string_lossy(), &bytes);
         }
     }
     let tar = tar.into_inner().expect("an in-memory archive");
@@ -49,6 +60,10 @@ fn main() {
     let hash = sha2::Sha256::digest(&tar);
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     println!("cargo::rustc-env=KILN_GUEST_SOURCES_HASH={hex}");
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).expect("reading a guest source")
 }
 
 /// Build outputs and editor or VCS files are not sources.
@@ -65,45 +80,32 @@ fn append(tar: &mut tar::Builder<Vec<u8>>, path: &str, bytes: &[u8]) {
         .expect("appending to an in-memory archive");
 }
 
-/// The workspace manifest the packed ABI crate inherits from: the
-/// repository's `[workspace.package]`, lints and registry dependencies, with
-/// the ABI as the only member (the library OS and the C library are
-/// workspaces of their own, as in the repository).
-fn root_manifest(path: &Path) -> Vec<u8> {
-    let text = std::fs::read_to_string(path).expect("reading the workspace manifest");
-    let repository: toml_edit::DocumentMut = text.parse().expect("a valid workspace manifest");
-    let workspace = repository["workspace"]
-        .as_table()
-        .expect("a [workspace] table");
-    let mut packed = toml_edit::Table::new();
-    packed.insert("resolver", workspace["resolver"].clone());
-    packed.insert(
+/// The C library's manifest without its profiles, and the archive's root
+/// workspace manifest with them. The C library is built in a workspace
+/// whose root holds all three crates: cargo names the compiled crates
+/// (`-C metadata`, hence every symbol's hash) after their paths relative
+/// to the workspace root, or after their absolute paths when outside it,
+/// and the absolute path is the user's cache. The ABI and the library OS
+/// are path dependencies there, not members (a member's optional
+/// dependencies would enter the lock file).
+fn split_profiles(libc_manifest: &Path) -> (Vec<u8>, Vec<u8>) {
+    let text = std::fs::read_to_string(libc_manifest).expect("reading the C library's manifest");
+    let mut libc: toml_edit::DocumentMut = text.parse().expect("a valid manifest");
+    let profiles = libc.remove("profile");
+    let mut workspace = toml_edit::Table::new();
+    workspace.insert("resolver", toml_edit::value("3"));
+    workspace.insert(
         "members",
-        toml_edit::value(toml_edit::Array::from_iter(["kiln-abi"])),
+        toml_edit::value(toml_edit::Array::from_iter(["kiln-libc"])),
     );
-    packed.insert(
+    workspace.insert(
         "exclude",
-        toml_edit::value(toml_edit::Array::from_iter(["kiln-libos", "kiln-libc"])),
+        toml_edit::value(toml_edit::Array::from_iter(["kiln-abi", "kiln-libos"])),
     );
-    for key in ["package", "lints"] {
-        if let Some(item) = workspace.get(key) {
-            packed.insert(key, item.clone());
-        }
+    let mut root = toml_edit::DocumentMut::new();
+    root.insert("workspace", toml_edit::Item::Table(workspace));
+    if let Some(profiles) = profiles {
+        root.insert("profile", profiles);
     }
-    if let Some(dependencies) = workspace
-        .get("dependencies")
-        .and_then(|d| d.as_table_like())
-    {
-        let mut registry = toml_edit::Table::new();
-        for (name, spec) in dependencies.iter() {
-            let local = spec.as_table_like().is_some_and(|s| s.contains_key("path"));
-            if !local {
-                registry.insert(name, spec.clone());
-            }
-        }
-        packed.insert("dependencies", toml_edit::Item::Table(registry));
-    }
-    let mut document = toml_edit::DocumentMut::new();
-    document.insert("workspace", toml_edit::Item::Table(packed));
-    document.to_string().into_bytes()
+    (libc.to_string().into_bytes(), root.to_string().into_bytes())
 }

@@ -72,18 +72,18 @@ const STD_MAIN: &str = "fn main() {\n    let v: Vec<u32> = (1..=10).collect();\n
                         println!(\"std outside the repository: {}\", v.iter().sum::<u32>());\n}\n";
 
 /// `kiln build` of `dir` with `kiln_binary`, the per-user cache in `cache`
-/// and the crate's target directory `target`: returns the image's bytes.
-fn build_image(kiln_binary: &Path, dir: &Path, cache: &Path, target: &Path) -> Vec<u8> {
-    let stdout = check(
-        Command::new(kiln_binary)
-            .arg("build")
-            .arg(dir)
-            .env("XDG_CACHE_HOME", cache)
-            .env("CARGO_TARGET_DIR", target)
-            .output()
-            .expect("run kiln"),
-        "kiln build",
-    );
+/// (the user's own if `None`) and the crate's target directory `target`:
+/// returns the image's bytes.
+fn build_image(kiln_binary: &Path, dir: &Path, cache: Option<&Path>, target: &Path) -> Vec<u8> {
+    let mut command = Command::new(kiln_binary);
+    command
+        .arg("build")
+        .arg(dir)
+        .env("CARGO_TARGET_DIR", target);
+    if let Some(cache) = cache {
+        command.env("XDG_CACHE_HOME", cache);
+    }
+    let stdout = check(command.output().expect("run kiln"), "kiln build");
     let path = stdout.rsplit_once(" (").expect("PATH (SIZE)").0;
     std::fs::read(path).expect("read the image")
 }
@@ -117,6 +117,7 @@ fn an_installed_kiln_builds_and_runs_crates_anywhere_without_the_checkout() {
     let installed = install_root.join("bin/kiln");
     let cache = work.join("cache");
     let crates = work.join("crates");
+    std::fs::create_dir_all(&crates).expect("create the crates' directory");
     let in_crates = |args: &[&str]| {
         Command::new(&installed)
             .args(args)
@@ -159,20 +160,20 @@ fn an_installed_kiln_builds_and_runs_crates_anywhere_without_the_checkout() {
     let run = check(in_crates(&["run", "native"]), "kiln run (no_std)");
     assert_eq!(run, "no_std outside the repository\n");
 
-    // The same crate, built by the repository's kiln with another cache
-    // and target directory: the same bytes (no cache path, no checkout
-    // path of Kiln's in the image).
-    let elsewhere = work.join("elsewhere");
+    // The same crate, built by the repository's kiln with the user's own
+    // cache (where the other tests built the C library) and another target
+    // directory: the same bytes (no cache path, no checkout path of Kiln's
+    // in the image).
     let ours = build_image(
         Path::new(env!("CARGO_BIN_EXE_kiln")),
         &crates.join("outside"),
-        &elsewhere.join("cache"),
-        &elsewhere.join("target"),
+        None,
+        &work.join("target-repository"),
     );
     let theirs = build_image(
         &installed,
         &crates.join("outside"),
-        &cache,
+        Some(&cache),
         &work.join("target-installed"),
     );
     assert!(

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use kiln_abi::layout::{IMAGE_BASE, PAGE_SIZE};
 
-use super::{atomic_file, sources};
+use super::atomic_file;
 use crate::exit_code::Failure;
 
 /// The linker script: segments in address order with page-aligned
@@ -95,16 +95,14 @@ fn remap_checkout_sources() -> String {
     format!("--remap-path-prefix={}=kiln", crates.display())
 }
 
-/// The same for the sources unpacked into the per-user cache (the C
+/// The same for the per-user cache: the sources unpacked there (the C
 /// library's, and the library OS of a native guest outside the
-/// repository): `kiln/<version>/kiln-libos/...`, whatever the cache's path.
-/// The C library is built with it, and so is every program (see
-/// [`rustflags`]).
-pub fn remap_cached_sources(cache: &Path) -> String {
-    format!(
-        "--remap-path-prefix={}=kiln",
-        sources::sources_root(cache).display()
-    )
+/// repository) become `kiln/sources/<version>/kiln-libos/...`, and files
+/// the C library's dependencies generate in their build directory
+/// `kiln/libc/...`, whatever the cache's path. The C library is built with
+/// it, and so is every program (see [`rustflags`]).
+pub fn remap_cache(cache: &Path) -> String {
+    format!("--remap-path-prefix={}=kiln", cache.display())
 }
 
 /// Compiler flags for every crate of the guest program (passed via
@@ -122,7 +120,7 @@ pub fn rustflags(cache: &Path) -> Vec<String> {
         // trap to, and its C library is Kiln's.
         "--cfg=rustix_use_libc".to_string(),
         remap_checkout_sources(),
-        remap_cached_sources(cache),
+        remap_cache(cache),
     ]
 }
 

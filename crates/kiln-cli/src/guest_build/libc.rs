@@ -33,8 +33,10 @@ pub fn link_flags(quiet: bool) -> Result<Vec<String>, Failure> {
     let cache = sources::cache_dir()?;
     let sources = sources::unpacked(&cache)?;
     let mut rlib_flags = flags::codegen_flags();
-    rlib_flags.push(flags::remap_cached_sources(&cache));
+    // Named after the toolchain and the flags but the cache's own path,
+    // which every build in this cache shares.
     let target_dir = cache.join("libc").join(build_key(&rlib_flags)?);
+    rlib_flags.push(flags::remap_cache(&cache));
     // The first build of a C library takes a while: say so, and show
     // cargo's progress even when the program's build is quiet.
     let stamp = target_dir.join(format!(

@@ -4,7 +4,8 @@
 //! their lock files) into the binary, so an installed `kiln` needs no
 //! checkout. They are unpacked on first use into
 //! `<cache>/sources/<hash>/` (the hash of their contents), laid out as in
-//! the repository's `crates/` plus a workspace manifest for the ABI. The
+//! the repository's `crates/`, with the C library's workspace manifest and
+//! lock file at the top. The
 //! C library is built from there ([`super::libc`]), and a native `no_std`
 //! guest depends on `<that directory>/kiln-libos` by path (`kiln sources`
 //! prints it).
@@ -37,15 +38,9 @@ pub fn cache_dir() -> Result<PathBuf, Failure> {
     Ok(base.cache_dir().join("kiln"))
 }
 
-/// The directory holding every version's unpacked sources: the compiler
-/// names Kiln's sources relative to it (see `flags::remap_cached_sources`).
-pub fn sources_root(cache: &Path) -> PathBuf {
-    cache.join("sources")
-}
-
 /// This `kiln`'s sources, unpacked if they are not yet.
 pub fn unpacked(cache: &Path) -> Result<PathBuf, Failure> {
-    let root = sources_root(cache);
+    let root = cache.join("sources");
     let dir = root.join(&HASH[..16]);
     if dir.is_dir() {
         return Ok(dir);
