@@ -1,6 +1,8 @@
-//! The image file `kiln build` prints: replaced only when its content
-//! changes, and then atomically, so an instance starting from it never
-//! finds it missing or half written.
+//! What a build leaves and says. The image file `kiln build` prints is
+//! replaced only when its content changes, and then atomically, so an
+//! instance starting from it never finds it missing or half written. A
+//! quiet build (`kiln run DIR`) reports the crates cargo compiles: plain
+//! lines when piped, a status line on a terminal, nothing when up to date.
 
 mod common;
 
@@ -40,13 +42,27 @@ impl Guest {
         Self { scratch, dir }
     }
 
+    /// `kiln ARGS DIR`, guests built into the test guests' target directory.
+    fn kiln(&self, args: &[&str]) -> Command {
+        let mut command = kiln();
+        command
+            .args(args)
+            .arg(&self.dir)
+            .env("CARGO_TARGET_DIR", root().join("tests/guests/target"));
+        command
+    }
+
+    /// Makes cargo compile the program again (same content, a new time).
+    fn touch(&self) {
+        let main = self.dir.join("src/main.rs");
+        std::fs::write(&main, std::fs::read(&main).expect("read main.rs")).expect("touch main.rs");
+    }
+
     /// `kiln build` with `args`, insisting on success: the image path.
     fn build(&self, args: &[&str]) -> PathBuf {
-        let run: Run = kiln()
-            .arg("build")
-            .arg(&self.dir)
+        let run: Run = self
+            .kiln(&["build"])
             .args(args)
-            .env("CARGO_TARGET_DIR", root().join("tests/guests/target"))
             .output()
             .expect("run kiln build")
             .into();
@@ -73,8 +89,7 @@ fn an_unchanged_build_keeps_the_image_file() {
     let before = identity(&image);
     // A rebuild that compiles again (the source's time changed) but links
     // the same bytes.
-    let main = guest.dir.join("src/main.rs");
-    std::fs::write(&main, std::fs::read(&main).expect("read main.rs")).expect("touch main.rs");
+    guest.touch();
     assert_eq!(guest.build(&[]), image);
     assert_eq!(identity(&image), before, "the image file was replaced");
 }
@@ -116,4 +131,65 @@ fn instances_start_while_the_image_is_rebuilt() {
         assert!(inodes.len() > 1, "the image was never replaced");
         assert!(runs > 0);
     });
+}
+
+#[test]
+fn a_quiet_build_reports_compiled_crates_in_plain_lines_when_piped() {
+    require_kvm();
+    let guest = Guest::new("piped-progress");
+    guest.build(&[]);
+    guest.touch();
+    let run: Run = guest.kiln(&["run"]).output().expect("run kiln").into();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "minimal\n");
+    assert_eq!(
+        run.stderr, "kiln: building piped-progress: compiled piped-progress\n",
+        "no terminal: plain lines, no escape sequences"
+    );
+    let again: Run = guest.kiln(&["run"]).output().expect("run kiln").into();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.stderr, "", "an up-to-date build says nothing");
+}
+
+#[test]
+fn a_quiet_build_shows_a_status_line_on_a_terminal() {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    require_kvm();
+    let guest = Guest::new("terminal-progress");
+    guest.build(&[]);
+    guest.touch();
+    let (controller, terminal) = common::pseudo_terminal();
+    let mut child = guest
+        .kiln(&["run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(terminal))
+        .spawn()
+        .expect("run kiln");
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    assert!(child.wait().expect("kiln run").success());
+    assert_eq!(stdout, "minimal\n");
+    // Everything kiln wrote to the terminal is in its buffer by now.
+    let mut screen = std::fs::File::from(controller);
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !seen.ends_with(b"\x1b[2K\r") {
+        let n = screen.read(&mut buffer).expect("read the terminal");
+        assert!(n > 0, "the terminal closed");
+        seen.extend_from_slice(&buffer[..n]);
+    }
+    let seen = String::from_utf8_lossy(&seen);
+    assert!(
+        seen.contains(
+            "kiln: building terminal-progress: 1 crate compiled (terminal-progress)...\r"
+        ),
+        "{seen:?}"
+    );
+    assert!(!seen.contains('\n'), "a status line, not lines: {seen:?}");
 }

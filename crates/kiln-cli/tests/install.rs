@@ -209,17 +209,18 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// Every `Cargo.toml` the repository tracks.
 fn tracked_manifests(root: &Path) -> Vec<PathBuf> {
-    let output = Command::new("git")
-        .args(["ls-files", "-z", "--", "Cargo.toml", "**/Cargo.toml"])
-        .current_dir(root)
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git ls-files failed");
-    output
-        .stdout
-        .split(|&b| b == 0)
+    let files = check(
+        Command::new("git")
+            .args(["ls-files", "-z", "--", "Cargo.toml", "**/Cargo.toml"])
+            .current_dir(root)
+            .output()
+            .expect("run git"),
+        "git ls-files",
+    );
+    files
+        .split('\0')
         .filter(|p| !p.is_empty())
-        .map(|p| root.join(String::from_utf8_lossy(p).as_ref()))
+        .map(|p| root.join(p))
         .collect()
 }
 
@@ -228,19 +229,16 @@ fn every_workspace_commits_its_lock_file() {
     let root = root().canonicalize().expect("repository root");
     let mut workspaces = BTreeSet::new();
     for manifest in tracked_manifests(&root) {
-        let output = Command::new(env!("CARGO"))
-            .args(["locate-project", "--workspace", "--offline"])
-            .args(["--message-format", "plain", "--manifest-path"])
-            .arg(&manifest)
-            .output()
-            .expect("run cargo");
-        assert!(
-            output.status.success(),
-            "cargo locate-project {}: {}",
-            manifest.display(),
-            String::from_utf8_lossy(&output.stderr)
+        let workspace = check(
+            Command::new(env!("CARGO"))
+                .args(["locate-project", "--workspace", "--offline"])
+                .args(["--message-format", "plain", "--manifest-path"])
+                .arg(&manifest)
+                .output()
+                .expect("run cargo"),
+            "cargo locate-project",
         );
-        let workspace = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        let workspace = PathBuf::from(workspace.trim());
         workspaces.insert(workspace.parent().expect("a directory").to_path_buf());
     }
     assert!(workspaces.len() > 10, "found only {workspaces:?}");

@@ -95,12 +95,13 @@ fn remap_checkout_sources() -> String {
     format!("--remap-path-prefix={}=kiln", crates.display())
 }
 
-/// The same for the per-user cache: the sources unpacked there (the C
-/// library's, and the library OS of a native guest outside the
-/// repository) become `kiln/sources/<version>/kiln-libos/...`, and files
-/// the C library's dependencies generate in their build directory
-/// `kiln/libc/...`, whatever the cache's path. The C library is built with
-/// it, and so is every program (see [`rustflags`]).
+/// The same for the per-user cache: what names it there (debug
+/// information's working directory, files the C library's dependencies
+/// generate in their build directory, a native guest's library OS
+/// unpacked there) becomes `kiln/...`, whatever the cache's path. (Cargo
+/// names the C library's own sources relative to their workspace root.)
+/// The C library is built with it, and so is every program (see
+/// [`rustflags`]).
 pub fn remap_cache(cache: &Path) -> String {
     format!("--remap-path-prefix={}=kiln", cache.display())
 }

@@ -34,8 +34,9 @@ impl Progress {
         let count = self.compiled.get() + 1;
         self.compiled.set(count);
         if self.terminal {
+            let crates = if count == 1 { "crate" } else { "crates" };
             tell_raw!(
-                "\x1b[2K\rkiln: building {}: {count} crates compiled ({name})...\r",
+                "\x1b[2K\rkiln: building {}: {count} {crates} compiled ({name})...\r",
                 self.bin
             );
         } else {
