@@ -79,6 +79,10 @@ enum Command {
     /// arrive, hand each connection over without dropping it, and stop
     /// instances that stay idle.
     Serve(Box<serve::ServeArgs>),
+    /// Print the directory of the Kiln sources this kiln carries (unpacked
+    /// into the per-user cache on first use): a no_std guest depends on the
+    /// library OS there, `kiln-libos = { path = "DIR/kiln-libos" }`.
+    Sources,
     /// Describe an image file (ABI version, entry, sections, services,
     /// files), an instance (what it runs, its state, its last crash), or a
     /// stored image (its reference, digest and run settings).
@@ -275,6 +279,7 @@ fn main() -> ExitCode {
         } => images::build(&dir, &options, &image),
         Command::Run(args) => run::run(*args, started_ns),
         Command::Test(args) => testing::test(*args),
+        Command::Sources => guest_build::sources::print(),
         Command::Serve(args) => serve::serve(*args),
         // A path (or anything that exists) is an image; a bare word an instance.
         Command::Inspect { target, .. } if target.exists() || target.components().count() > 1 => {

@@ -294,19 +294,23 @@ fn build_errors_are_clear() {
 
 #[test]
 fn run_builds_a_crate_directory_first() {
-    let run = kiln_run(&[
-        "run",
-        root()
-            .join("examples/exit-code")
-            .to_str()
-            .expect("utf-8 path"),
-        "--",
-        "3",
-    ]);
+    let dir = root().join("examples/exit-code");
+    let dir = dir.to_str().expect("utf-8 path");
+    let run = kiln_run(&["run", dir, "--", "3"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
+    // Piped, a quiet build reports each crate it compiles in a plain line.
+    assert!(
+        run.stderr
+            .lines()
+            .all(|l| l.starts_with("kiln: building exit-code: compiled ")),
+        "only progress lines: {}",
+        run.stderr
+    );
+    let again = kiln_run(&["run", dir, "--", "3"]);
+    assert_eq!(again.code, 3, "{}", again.stderr);
     assert_eq!(
-        run.stderr, "",
-        "a quiet build prints nothing when it succeeds"
+        again.stderr, "",
+        "a quiet build prints nothing when it is up to date"
     );
 }
 

@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use serde::Deserialize;
 
 use super::TARGET;
+use super::progress::Progress;
 use crate::BuildOptions;
 use crate::exit_code::{BUILD, Failure};
 
@@ -333,8 +334,8 @@ pub struct BuildRequest<'a> {
     /// the C library's link inputs): part of its fingerprint, so a changed
     /// C library relinks it.
     pub final_args: Vec<String>,
-    /// Hide cargo's progress output.
-    pub quiet: bool,
+    /// Hide cargo's progress output and report it here instead.
+    pub progress: Option<&'a Progress>,
     /// The program is an ordinary `std` program linked against Kiln's C
     /// library (not a native Kiln program).
     pub c_library: bool,
@@ -353,6 +354,9 @@ struct Message {
     profile: Option<ArtifactProfile>,
     #[serde(default)]
     message: Option<Diagnostic>,
+    /// Cargo found the artifact up to date (it compiled nothing).
+    #[serde(default)]
+    fresh: bool,
 }
 
 #[derive(Deserialize)]
@@ -370,14 +374,27 @@ struct Messages {
 }
 
 impl Messages {
-    fn read(stdout: impl std::io::Read) -> Self {
+    fn read(stdout: impl std::io::Read, progress: Option<&Progress>) -> Self {
         let mut messages = Self::default();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let Ok(message) = serde_json::from_str::<Message>(&line) else {
                 continue;
             };
             match message.reason.as_str() {
-                "compiler-artifact" => messages.artifacts.push(message),
+                "compiler-artifact" => {
+                    // A build script is part of its package's compilation.
+                    let crate_name = message
+                        .target
+                        .as_ref()
+                        .filter(|t| !t.kind.iter().any(|k| k == "custom-build"))
+                        .map(|t| t.name.as_str());
+                    if let (Some(progress), Some(name), false) =
+                        (progress, crate_name, message.fresh)
+                    {
+                        progress.compiled(name);
+                    }
+                    messages.artifacts.push(message);
+                }
                 "compiler-message" => messages.diagnostic(message),
                 _ => {}
             }
@@ -424,7 +441,7 @@ pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
         .env_remove("RUSTFLAGS")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    if request.quiet {
+    if request.progress.is_some() {
         command.arg("--quiet");
     }
     let mut profiles = vec!["DEV".to_string(), "RELEASE".to_string()];
@@ -474,7 +491,7 @@ pub fn build(request: &BuildRequest<'_>) -> Result<PathBuf, Failure> {
     if let Unit::Program(bin) = request.unit {
         let _ = std::fs::remove_file(uplifted_path(request, bin));
     }
-    let messages = run(command)?;
+    let messages = run(command, request.progress)?;
     let name = request.unit.name();
     if !messages.missing_symbols.is_empty() {
         return Err(Failure::new(
@@ -515,12 +532,12 @@ fn uplifted_path(request: &BuildRequest<'_>, bin: &str) -> PathBuf {
 }
 
 /// Runs a cargo build and collects its messages; fails if cargo does.
-fn run(mut command: Command) -> Result<Messages, Failure> {
+fn run(mut command: Command, progress: Option<&Progress>) -> Result<Messages, Failure> {
     let mut child = command
         .spawn()
         .map_err(|e| Failure::new(BUILD, format!("cannot run cargo: {e}")))?;
     let stdout = child.stdout.take().expect("stdout was piped");
-    let messages = Messages::read(stdout);
+    let messages = Messages::read(stdout, progress);
     let status = child
         .wait()
         .map_err(|e| Failure::new(BUILD, format!("cargo: {e}")))?;
@@ -556,7 +573,7 @@ pub fn build_rlibs(
     if quiet {
         command.arg("--quiet");
     }
-    let messages = run(command)?;
+    let messages = run(command, None)?;
     Ok(messages
         .artifacts
         .into_iter()

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use kiln_abi::layout::{IMAGE_BASE, PAGE_SIZE};
 
-use crate::exit_code::{BUILD, Failure};
+use super::atomic_file;
+use crate::exit_code::Failure;
 
 /// The linker script: segments in address order with page-aligned
 /// permissions (RX text, R rodata + notes + unwind tables, RW data), a
@@ -67,12 +68,7 @@ SECTIONS {{
 pub fn write_linker_script(target_dir: &Path, c_library: bool) -> Result<PathBuf, Failure> {
     let name = if c_library { "kiln-libc.ld" } else { "kiln.ld" };
     let path = target_dir.join(name);
-    let script = linker_script(c_library);
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(script.as_str()) {
-        std::fs::create_dir_all(target_dir)
-            .and_then(|()| std::fs::write(&path, script))
-            .map_err(|e| Failure::new(BUILD, format!("writing {}: {e}", path.display())))?;
-    }
+    atomic_file::replace_if_changed(&path, linker_script(c_library).as_bytes(), 0o644)?;
     Ok(path)
 }
 
@@ -93,11 +89,23 @@ pub fn codegen_flags() -> Vec<String> {
 /// checkout's absolute path (as Rust's standard library is `/rustc/...`):
 /// an image is then the same whichever checkout built it, and std-hello is
 /// ~0.3 KiB smaller. A program's own paths and its other dependencies'
-/// are untouched. Part of [`rustflags`], and of the C library's build.
-pub fn remap_kiln_sources() -> String {
+/// are untouched. Part of [`rustflags`], for guests that use the checkout's
+/// library OS (the repository's examples and tests).
+fn remap_checkout_sources() -> String {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let crates = manifest.parent().unwrap_or(manifest);
     format!("--remap-path-prefix={}=kiln", crates.display())
+}
+
+/// The same for the per-user cache: what names it there (debug
+/// information's working directory, files the C library's dependencies
+/// generate in their build directory, a native guest's library OS
+/// unpacked there) becomes `kiln/...`, whatever the cache's path. (Cargo
+/// names the C library's own sources relative to their workspace root.)
+/// The C library is built with it, and so is every program (see
+/// [`rustflags`]).
+pub fn remap_cache(cache: &Path) -> String {
+    format!("--remap-path-prefix={}=kiln", cache.display())
 }
 
 /// Compiler flags for every crate of the guest program (passed via
@@ -106,7 +114,7 @@ pub fn remap_kiln_sources() -> String {
 /// crate type (redb does), which cargo links as a shared library that
 /// cannot hold absolute relocations; lld resolves the program's own link
 /// statically either way.
-pub fn rustflags() -> Vec<String> {
+pub fn rustflags(cache: &Path) -> Vec<String> {
     vec![
         "-Cforce-frame-pointers=yes".to_string(),
         // rustix (under tempfile, terminal_size, notify and many more)
@@ -114,7 +122,8 @@ pub fn rustflags() -> Vec<String> {
         // unless told to call the C library: a guest has no kernel to
         // trap to, and its C library is Kiln's.
         "--cfg=rustix_use_libc".to_string(),
-        remap_kiln_sources(),
+        remap_checkout_sources(),
+        remap_cache(cache),
     ]
 }
 

@@ -6,11 +6,19 @@
 //! library's rlibs (`kiln-libc`, the library OS and their dependencies) as
 //! plain linker inputs. Their objects refer to the same precompiled `core`
 //! the program links, so no code is duplicated.
+//!
+//! The C library is built once per toolchain and flag set into the per-user
+//! cache (`<cache>/libc/<key>`), from the sources this `kiln` carries
+//! ([`super::sources`]), and shared by every guest crate. Cargo's lock on
+//! that target directory makes concurrent `kiln`s wait for one build.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
+use super::atomic_file;
 use super::cargo;
 use super::flags;
+use super::sources;
 use crate::exit_code::{BUILD, Failure};
 
 /// Libraries rustc asks for on linux-gnu, answered by empty archives.
@@ -18,42 +26,41 @@ const STAND_INS: [&str; 9] = [
     "c", "gcc_s", "gcc_eh", "gcc", "m", "dl", "rt", "pthread", "util",
 ];
 
-/// The manifest of `kiln-libc`, next to this crate in the Kiln sources.
-fn manifest() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiln-libc/Cargo.toml")
-}
-
-/// Builds the C library into `target_dir` and returns the arguments for the
-/// program's final `rustc` invocation that put it in place of glibc.
-pub fn link_flags(target_dir: &Path, quiet: bool) -> Result<Vec<String>, Failure> {
-    let manifest = manifest();
-    if !manifest.is_file() {
-        return Err(Failure::new(
-            BUILD,
-            format!(
-                "Kiln's C library is not at {}: std programs need the Kiln sources",
-                manifest.display()
-            ),
-        ));
-    }
+/// Builds the C library (if the cache does not hold it yet) and returns the
+/// arguments for the program's final `rustc` invocation that put it in
+/// place of glibc.
+pub fn link_flags(quiet: bool) -> Result<Vec<String>, Failure> {
+    let cache = sources::cache_dir()?;
+    let sources = sources::unpacked(&cache)?;
     let mut rlib_flags = flags::codegen_flags();
-    rlib_flags.push(flags::remap_kiln_sources());
-    let mut rlibs = cargo::build_rlibs(&manifest, target_dir, &rlib_flags, quiet)?;
+    // Named after the toolchain and the flags but the cache's own path,
+    // which every build in this cache shares.
+    let target_dir = cache.join("libc").join(build_key(&rlib_flags)?);
+    rlib_flags.push(flags::remap_cache(&cache));
+    // The first build of a C library takes a while: say so, and show
+    // cargo's progress even when the program's build is quiet.
+    let stamp = target_dir.join(format!(
+        ".built-{}",
+        sources.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let first = !stamp.exists();
+    if first {
+        tell!(
+            "kiln: building Kiln's C library for this toolchain into {} (once per toolchain)",
+            target_dir.display()
+        );
+    }
+    let manifest = sources.join("kiln-libc/Cargo.toml");
+    let mut rlibs = cargo::build_rlibs(&manifest, &target_dir, &rlib_flags, quiet && !first)?;
+    if first {
+        atomic_file::replace_if_changed(&stamp, b"", 0o644)?;
+    }
     // Cargo reports artifacts in the order its jobs finish. Sorted, the
     // link line and the fingerprint below are the same from build to build:
     // an unchanged program is not relinked, and a relink gives the same
     // bytes (so an image's layer, and what a registry stores, stays the same).
     rlibs.sort();
-    let stand_ins = target_dir.join("stand-in-libs");
-    std::fs::create_dir_all(&stand_ins)
-        .map_err(|e| Failure::new(BUILD, format!("creating {}: {e}", stand_ins.display())))?;
-    for name in STAND_INS {
-        let path = stand_ins.join(format!("lib{name}.a"));
-        if !path.is_file() {
-            std::fs::write(&path, b"!<arch>\n")
-                .map_err(|e| Failure::new(BUILD, format!("writing {}: {e}", path.display())))?;
-        }
-    }
+    let stand_ins = stand_ins(&cache)?;
     let mut link = vec![format!("-Clink-arg=-L{}", stand_ins.display())];
     link.extend(
         rlibs
@@ -67,14 +74,54 @@ pub fn link_flags(target_dir: &Path, quiet: bool) -> Result<Vec<String>, Failure
     Ok(link)
 }
 
-/// A fingerprint of the rlibs' contents. Modification times are not
-/// enough: cargo considers a program linked under a fingerprint fresh for
-/// as long as that fingerprint recurs, so it must name exactly one content.
+/// Names the C library's target directory after the toolchain (`rustc
+/// -vV`, run as cargo will run it: `$RUSTC`, else `rustc`, which rustup
+/// resolves for the current directory) and the flags: one build each,
+/// none rebuilt when another toolchain is used in between.
+fn build_key(rustflags: &[String]) -> Result<String, Failure> {
+    use std::hash::Hasher as _;
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .map_err(|e| Failure::new(BUILD, format!("cannot run rustc: {e}")))?;
+    if !output.status.success() {
+        return Err(Failure::new(
+            BUILD,
+            format!(
+                "rustc -vV failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        ));
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    hasher.write(&output.stdout);
+    for flag in rustflags {
+        hasher.write(flag.as_bytes());
+    }
+    Ok(format!("{:016x}", hasher.finish()))
+}
+
+/// The directory of stand-in archives, shared by every build.
+fn stand_ins(cache: &Path) -> Result<PathBuf, Failure> {
+    let dir = cache.join("stand-in-libs");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::new(BUILD, format!("creating {}: {e}", dir.display())))?;
+    for name in STAND_INS {
+        atomic_file::replace_if_changed(&dir.join(format!("lib{name}.a")), b"!<arch>\n", 0o644)?;
+    }
+    Ok(dir)
+}
+
+/// A fingerprint of the rlibs' names and contents (not their directory,
+/// which is the user's cache). Modification times are not enough: cargo
+/// considers a program linked under a fingerprint fresh for as long as that
+/// fingerprint recurs, so it must name exactly one content.
 fn fingerprint(rlibs: &[PathBuf]) -> u64 {
     use std::hash::Hasher;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     for rlib in rlibs {
-        hasher.write(rlib.as_os_str().as_encoded_bytes());
+        hasher.write(rlib.file_name().unwrap_or_default().as_encoded_bytes());
         hasher.write(&std::fs::read(rlib).unwrap_or_default());
     }
     hasher.finish()

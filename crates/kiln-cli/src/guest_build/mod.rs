@@ -15,14 +15,19 @@
 //!   C library in place of glibc ([`libc`]).
 //! - Files from the host can be baked into the image as a read-only
 //!   filesystem ([`bake`]).
+//! - The image is kiln's copy of cargo's executable, replaced only when its
+//!   content changes and then atomically ([`atomic_file`]): an instance
+//!   starting from it never sees it missing or half written.
 
+mod atomic_file;
 mod bake;
 mod cargo;
 mod flags;
 mod libc;
+mod progress;
+pub mod sources;
 mod static_image;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::BuildOptions;
@@ -68,21 +73,20 @@ pub fn build_and_report(dir: &Path, options: &BuildOptions) -> Result<Built, Fai
 pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result<Built, Failure> {
     let (manifest, package) = read_package(dir)?;
     let bin = package.pick_bin(options.bin.as_deref())?;
-    let quiet = verbosity == Verbosity::Quiet;
-    let status = (quiet && std::io::stderr().is_terminal())
-        .then(|| StatusLine::show(&format!("building {bin}")));
+    let progress = (verbosity == Verbosity::Quiet).then(|| progress::Progress::start(&bin));
     let unit = cargo::Unit::Program(&bin);
     let image = build_unit(
         &manifest,
         &package,
         options,
         unit,
-        quiet,
+        progress.as_ref(),
         &mut SharedLink::default(),
     );
-    drop(status);
-    let image = image?;
-    static_image::check(&image, &bin)?;
+    drop(progress);
+    let executable = image?;
+    static_image::check(&executable, &bin)?;
+    let image = install_image(&executable, &package.target_dir.join("kiln"))?;
     Ok(Built {
         image,
         name: bin,
@@ -114,7 +118,7 @@ pub fn build_tests(
     link: &mut SharedLink,
 ) -> Result<PathBuf, Failure> {
     let unit = cargo::Unit::Tests(target);
-    let image = build_unit(manifest, package, options, unit, false, link)?;
+    let image = build_unit(manifest, package, options, unit, None, link)?;
     static_image::check(&image, &target.name)?;
     Ok(image)
 }
@@ -133,7 +137,7 @@ impl SharedLink {
             let script = flags::write_linker_script(&target_dir, c_library)?;
             let mut link = flags::final_flags(&script);
             if c_library {
-                link.extend(libc::link_flags(&target_dir, quiet)?);
+                link.extend(libc::link_flags(quiet)?);
             }
             self.0 = Some(link);
         }
@@ -147,7 +151,7 @@ fn build_unit(
     package: &Package,
     options: &BuildOptions,
     unit: cargo::Unit<'_>,
-    quiet: bool,
+    progress: Option<&progress::Progress>,
     link: &mut SharedLink,
 ) -> Result<PathBuf, Failure> {
     let dir = manifest.parent().unwrap_or(Path::new("."));
@@ -157,34 +161,38 @@ fn build_unit(
     includes.extend(options.include.iter().cloned());
     // Baking first: a bad include fails before the C library is built.
     let baked = bake::link_flags(&target_dir, unit.name(), &includes)?;
-    let mut extra = link.get(package, quiet)?.to_vec();
+    let mut extra = link.get(package, progress.is_some())?.to_vec();
     extra.extend(baked);
     cargo::build(&cargo::BuildRequest {
         manifest,
         unit,
         target_dir: &target_dir,
         options,
-        rustflags: flags::rustflags(),
+        rustflags: flags::rustflags(&sources::cache_dir()?),
         final_args: extra,
-        quiet,
+        progress,
         c_library: !package.native,
     })
 }
 
-/// A transient status line on a terminal, erased when dropped.
-struct StatusLine;
-
-impl StatusLine {
-    fn show(text: &str) -> Self {
-        tell_raw!("kiln: {text}...\r");
-        Self
-    }
-}
-
-impl Drop for StatusLine {
-    fn drop(&mut self) {
-        tell_raw!("\x1b[2K\r");
-    }
+/// Copies cargo's executable (`<target>/<triple>/<profile>/<bin>`) to the
+/// image path `<target>/images/<profile>/<bin>`. Cargo's copy is not the
+/// image because cargo replaces it on every build (see `cargo::build`).
+fn install_image(executable: &Path, target_dir: &Path) -> Result<PathBuf, Failure> {
+    let (Some(bin), Some(profile)) = (
+        executable.file_name(),
+        executable.parent().and_then(Path::file_name),
+    ) else {
+        return Err(Failure::new(
+            BUILD,
+            format!("unexpected executable path {}", executable.display()),
+        ));
+    };
+    let image = target_dir.join("images").join(profile).join(bin);
+    let bytes = std::fs::read(executable)
+        .map_err(|e| Failure::new(BUILD, format!("reading {}: {e}", executable.display())))?;
+    atomic_file::replace_if_changed(&image, &bytes, 0o755)?;
+    Ok(image)
 }
 
 /// `1.2 MiB`, `40.0 KiB`, `512 B`.
