@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of it
 
+pub mod cri;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -18,9 +20,14 @@ pub const STDIN_IMAGE: &str = "docker.io/library/kiln-shim-stdin:v1";
 pub const FS_IMAGE: &str = "docker.io/library/kiln-shim-fs:v1";
 pub const SCRIPT_IMAGE: &str = "docker.io/library/kiln-shim-script:v1";
 
-/// The shim binary cargo built for these tests.
+/// The shim binary under test: cargo's for this test run, or the one in
+/// `KILN_BINARIES` (a directory with the shim and `kiln`: the benchmarks
+/// run release builds).
 pub fn shim() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_containerd-shim-kiln-v1"))
+    match std::env::var_os("KILN_BINARIES") {
+        Some(dir) => PathBuf::from(dir).join("containerd-shim-kiln-v1"),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_containerd-shim-kiln-v1")),
+    }
 }
 
 /// `kiln`, next to the shim (where the shim looks first), built with the
@@ -29,6 +36,9 @@ pub fn kiln() -> &'static Path {
     static KILN: OnceLock<PathBuf> = OnceLock::new();
     KILN.get_or_init(|| {
         let dir = shim().parent().expect("the shim's directory").to_path_buf();
+        if std::env::var_os("KILN_BINARIES").is_some() {
+            return dir.join("kiln");
+        }
         let mut build = Command::new(env!("CARGO"));
         build
             .args(["build", "-p", "kiln-cli", "--bin", "kiln", "--target-dir"])
