@@ -143,55 +143,20 @@ impl NetNs {
                 "this pod's network already belongs to a Kiln guest: a pod has one address, so one of its containers can have a network".into(),
             );
         }
-        let steps: [&[&str]; 6] = [
-            &["ip", "tuntap", "add", "dev", TAP, "mode", "tap"],
-            &["ip", "link", "set", "dev", TAP, "up"],
-            &["tc", "qdisc", "add", "dev", POD_INTERFACE, "ingress"],
-            &["tc", "qdisc", "add", "dev", TAP, "ingress"],
-            &[
-                "tc",
-                "filter",
-                "add",
-                "dev",
-                POD_INTERFACE,
-                "parent",
-                "ffff:",
-                "protocol",
-                "all",
-                "u32",
-                "match",
-                "u8",
-                "0",
-                "0",
-                "action",
-                "mirred",
-                "egress",
-                "redirect",
-                "dev",
-                TAP,
-            ],
-            &[
-                "tc",
-                "filter",
-                "add",
-                "dev",
-                TAP,
-                "parent",
-                "ffff:",
-                "protocol",
-                "all",
-                "u32",
-                "match",
-                "u8",
-                "0",
-                "0",
-                "action",
-                "mirred",
-                "egress",
-                "redirect",
-                "dev",
-                POD_INTERFACE,
-            ],
+        // Every frame that arrives on `from` leaves through `to`.
+        let redirect = |from: &'static str, to: &'static str| {
+            vec![
+                "tc", "filter", "add", "dev", from, "parent", "ffff:", "protocol", "all", "u32",
+                "match", "u8", "0", "0", "action", "mirred", "egress", "redirect", "dev", to,
+            ]
+        };
+        let steps = [
+            vec!["ip", "tuntap", "add", "dev", TAP, "mode", "tap"],
+            vec!["ip", "link", "set", "dev", TAP, "up"],
+            vec!["tc", "qdisc", "add", "dev", POD_INTERFACE, "ingress"],
+            vec!["tc", "qdisc", "add", "dev", TAP, "ingress"],
+            redirect(POD_INTERFACE, TAP),
+            redirect(TAP, POD_INTERFACE),
         ];
         for step in steps {
             if let Err(e) = self.run(step[0], &step[1..]) {
