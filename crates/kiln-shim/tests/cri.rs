@@ -87,6 +87,21 @@ fn a_kiln_pod_serves_http_on_its_pod_ip_and_leaves_nothing_behind() {
         "{}",
         text(&neighbour.stdout)
     );
+    // A pod has one address: a second guest in it is refused, clearly,
+    // and the first keeps serving.
+    let second = cri
+        .create(&pod, &config, "second", HTTP_IMAGE, &[], Vec::new())
+        .expect("CreateContainer");
+    let error = cri
+        .start_container(&second)
+        .expect_err("one address per pod");
+    assert!(
+        error
+            .message()
+            .contains("this pod's network already belongs to a Kiln guest"),
+        "{error}"
+    );
+    assert_eq!(http_get(&ip), "Hello from Kiln!\n");
     // The guest's output is in the CRI log file, in CRI's format.
     let log = cri.container_log("web", "http");
     assert!(
