@@ -190,16 +190,26 @@ impl Cri {
 
     /// RunPodSandbox with runtime handler `handler`; the pod's id.
     pub fn run_pod_with(&self, config: &PodSandboxConfig, handler: &str) -> String {
+        self.try_run_pod_with(config, handler)
+            .unwrap_or_else(|status| panic!("RunPodSandbox failed: {status}\n{}", self.log()))
+    }
+
+    /// RunPodSandbox with runtime handler `handler`, answered or failed.
+    pub fn try_run_pod_with(
+        &self,
+        config: &PodSandboxConfig,
+        handler: &str,
+    ) -> Result<String, tonic::Status> {
         let config = config.clone();
         let handler = handler.to_string();
-        self.call(|mut c| async move {
+        self.try_call(|mut c| async move {
             c.run_pod_sandbox(RunPodSandboxRequest {
                 config: Some(config),
                 runtime_handler: handler,
             })
             .await
         })
-        .pod_sandbox_id
+        .map(|r| r.pod_sandbox_id)
     }
 
     /// CreateContainer of `image` in the pod, logging to `NAME.log`.
