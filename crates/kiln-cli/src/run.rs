@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// The gateway on a TAP network (default 10.0.2.2).
     #[arg(long, value_name = "IPV4")]
     gateway: Option<String>,
+    /// The guest's MAC address on a TAP network (default
+    /// 52:54:00:12:34:56): give each guest on one bridge its own.
+    #[arg(long, value_name = "XX:XX:XX:XX:XX:XX")]
+    mac: Option<String>,
     /// The DNS server the guest asks for names, with any network (user
     /// mode's default: 10.0.2.3, passt's forwarder to the host's resolver;
     /// a TAP network has none without it).
@@ -133,6 +137,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         net: args.net.as_deref(),
         ip: args.ip.as_deref(),
         gateway: args.gateway.as_deref(),
+        mac: args.mac.as_deref(),
         dns: args.dns.as_deref(),
     })?;
     let mut args = args;

@@ -407,7 +407,15 @@ fn bad_network_flags_are_usage_errors() {
         ),
         (
             &["--ip", "10.0.0.2/24"],
-            "--ip and --gateway need --net tap:NAME",
+            "--ip, --gateway and --mac need --net tap:NAME",
+        ),
+        (
+            &["--mac", "0a:58:0a:00:00:02"],
+            "--ip, --gateway and --mac need --net tap:NAME",
+        ),
+        (
+            &["--net", "tap:lo", "--mac", "01:00:5e:00:00:01"],
+            "invalid --mac '01:00:5e:00:00:01'",
         ),
     ] {
         // Checked before the image is even looked at.

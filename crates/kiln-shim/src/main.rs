@@ -5,8 +5,13 @@
 //! root filesystem in the bundle, finds the Kiln ELF the OCI spec's
 //! `process.args[0]` names there, and runs it with `kiln run` (found next to
 //! this binary, else on `PATH`): the task's process is the monitor, its
-//! stdio containerd's FIFOs, its exit code the task's.
+//! stdio containerd's FIFOs, its exit code the task's. Under Kubernetes
+//! (CRI), a pod's sandbox container boots nothing: the shim holds the pod's
+//! network namespace (`holder`), and each of the pod's containers is one
+//! Kiln guest, on the pod's network (`netns`).
 
+mod holder;
+mod netns;
 mod process;
 mod service;
 mod spec;
@@ -80,5 +85,11 @@ impl containerd_shim::Shim for Shim {
 }
 
 fn main() {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == holder::HOLD)
+    {
+        holder::hold();
+    }
     containerd_shim::run::<Shim>(RUNTIME, None);
 }

@@ -5,7 +5,6 @@
 //! ECHILD). Exits are taken from the crate's monitor instead: subscribe
 //! before the child exists, then `wait_pid`.
 
-use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -17,10 +16,10 @@ use std::sync::mpsc::{Sender, channel};
 use containerd_shim::monitor::Topic;
 use containerd_shim::synchronous::monitor::{Subscription, monitor_subscribe, wait_pid};
 
-/// Set for `kiln run`: the monitor asks the kernel to kill it when this
-/// process (its supervisor) dies, so no VM outlives a killed shim
-/// (`kiln-cli`'s `instance::SUPERVISOR_ENV`).
-const SUPERVISOR_ENV: &str = "KILN_SUPERVISOR_PID";
+/// Set for the task's process: `kiln run` (and the pod holder) asks the
+/// kernel to kill it when this process (its supervisor) dies, so no VM
+/// outlives a killed shim (`kiln-cli`'s `instance::SUPERVISOR_ENV`).
+pub const SUPERVISOR_ENV: &str = "KILN_SUPERVISOR_PID";
 
 /// The `kiln` binary: next to the shim's own binary, else on `PATH`.
 pub fn find_kiln() -> Result<PathBuf, String> {
@@ -118,18 +117,17 @@ fn clear_nonblock(file: &File) -> std::io::Result<()> {
     Ok(())
 }
 
-/// What the spawner needs for one monitor.
+/// What the spawner needs for one process.
 struct SpawnOrder {
-    kiln: PathBuf,
-    args: Vec<OsString>,
-    cwd: PathBuf,
+    command: Command,
     stdio: Stdio3,
     reply: Sender<Result<(u32, Subscription), String>>,
 }
 
-/// Starts monitors from one long-lived thread: the kernel's parent-death
-/// signal, which `kiln run` asks for, follows the thread that forked the
-/// child, and ttrpc's worker threads come and go.
+/// Starts the task's processes from one long-lived thread: the kernel's
+/// parent-death signal, which `kiln run` and the pod holder ask for,
+/// follows the thread that forked the child, and ttrpc's worker threads
+/// come and go.
 pub struct Spawner {
     orders: Mutex<Sender<SpawnOrder>>,
 }
@@ -142,7 +140,7 @@ impl Spawner {
             .name("spawner".into())
             .spawn(move || {
                 for order in incoming {
-                    let result = spawn_monitor(order.kiln, order.args, order.cwd, order.stdio);
+                    let result = spawn_task(order.command, order.stdio);
                     let _ = order.reply.send(result);
                 }
             })
@@ -152,20 +150,12 @@ impl Spawner {
         }
     }
 
-    /// Starts `kiln ARGS` in `cwd` with `stdio`; its pid and the
-    /// subscription its exit arrives on.
-    pub fn spawn(
-        &self,
-        kiln: PathBuf,
-        args: Vec<OsString>,
-        cwd: PathBuf,
-        stdio: Stdio3,
-    ) -> Result<(u32, Subscription), String> {
+    /// Starts `command` with `stdio`; its pid and the subscription its exit
+    /// arrives on.
+    pub fn spawn(&self, command: Command, stdio: Stdio3) -> Result<(u32, Subscription), String> {
         let (reply, answer) = channel();
         let order = SpawnOrder {
-            kiln,
-            args,
-            cwd,
+            command,
             stdio,
             reply,
         };
@@ -180,23 +170,21 @@ impl Spawner {
     }
 }
 
-fn spawn_monitor(
-    kiln: PathBuf,
-    args: Vec<OsString>,
-    cwd: PathBuf,
-    stdio: Stdio3,
-) -> Result<(u32, Subscription), String> {
+fn spawn_task(mut command: Command, stdio: Stdio3) -> Result<(u32, Subscription), String> {
     let subscription = monitor_subscribe(Topic::Pid).map_err(|e| e.to_string())?;
     let as_stdio = |f: Option<File>| f.map_or_else(Stdio::null, Stdio::from);
-    let child = Command::new(&kiln)
-        .args(&args)
-        .current_dir(cwd)
+    let child = command
         .env(SUPERVISOR_ENV, std::process::id().to_string())
         .stdin(as_stdio(stdio.stdin))
         .stdout(as_stdio(stdio.stdout))
         .stderr(as_stdio(stdio.stderr))
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", kiln.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot start {}: {e}",
+                command.get_program().to_string_lossy()
+            )
+        })?;
     // The child is not waited for here: its exit arrives through the
     // subscription. Dropping the handle closes the shim's copies of the
     // FIFOs, so readers see the end of output when the monitor ends.

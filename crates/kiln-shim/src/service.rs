@@ -16,8 +16,10 @@ use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::synchronous::monitor::{Subscription, wait_pid};
 use containerd_shim::{Context, ExitSignal, TtrpcContext, TtrpcResult, error, info, warn};
 
+use crate::holder;
+use crate::netns::{self, NetNs};
 use crate::process::{Spawner, Stdio3, find_kiln, run_to_end};
-use crate::spec::Spec;
+use crate::spec::{GuestNetwork, Spec};
 use crate::stats;
 
 /// Where the task's process is in its life.
@@ -38,8 +40,15 @@ struct Container {
     stdin: String,
     stdout: String,
     stderr: String,
-    kiln: PathBuf,
-    kiln_args: Vec<std::ffi::OsString>,
+    /// The task's program (`kiln`, or this shim as the pod holder).
+    program: PathBuf,
+    args: Vec<std::ffi::OsString>,
+    /// The network namespace the program starts in, if not the shim's.
+    netns: Option<NetNs>,
+    /// Whether the guest's TAP device was made in `netns` (and must go).
+    linked: bool,
+    /// A pod's sandbox: nothing is mounted, the holder runs.
+    sandbox: bool,
     phase: Phase,
 }
 
@@ -125,7 +134,7 @@ impl Service {
                 return;
             };
             container.phase = Phase::Stopped { pid, code, at };
-            info!("{}: kiln run (pid {pid}) exited with {code}", container.id);
+            info!("{}: pid {pid} exited with {code}", container.id);
             let exit = TaskExit {
                 container_id: container.id.clone(),
                 id: container.id.clone(),
@@ -145,6 +154,29 @@ impl Service {
             return Err("a terminal (-t) is not supported for Kiln guests".into());
         }
         let bundle = PathBuf::from(&req.bundle);
+        let spec = Spec::load(&bundle)?;
+        let netns = spec.network_namespace().map(NetNs::open).transpose()?;
+        let mut container = Container {
+            id: req.id.clone(),
+            bundle: bundle.clone(),
+            stdin: req.stdin.clone(),
+            stdout: req.stdout.clone(),
+            stderr: req.stderr.clone(),
+            program: PathBuf::new(),
+            args: Vec::new(),
+            netns,
+            linked: false,
+            sandbox: spec.is_sandbox(),
+            phase: Phase::Created,
+        };
+        if container.sandbox {
+            // The pause image's root filesystem is never used: nothing of
+            // it runs, so it is not even mounted.
+            container.program =
+                std::env::current_exe().map_err(|e| format!("this shim's own binary: {e}"))?;
+            container.args = vec![holder::HOLD.into()];
+            return Ok(container);
+        }
         let rootfs = bundle.join("rootfs");
         std::fs::create_dir_all(&rootfs)
             .map_err(|e| format!("create {}: {e}", rootfs.display()))?;
@@ -159,31 +191,30 @@ impl Service {
                 return Err(format!("mount the root filesystem: {e}"));
             }
         }
-        let prepared = prepare(&bundle, &rootfs);
-        if prepared.is_err() {
-            unmount(&rootfs);
+        match prepare(&spec, &rootfs, container.netns.as_ref()) {
+            Ok((kiln, args)) => {
+                container.program = kiln;
+                container.args = args;
+                container.linked = container.netns.is_some();
+                Ok(container)
+            }
+            Err(e) => {
+                unmount(&rootfs);
+                Err(e)
+            }
         }
-        let (kiln, kiln_args) = prepared?;
-        Ok(Container {
-            id: req.id.clone(),
-            bundle,
-            stdin: req.stdin.clone(),
-            stdout: req.stdout.clone(),
-            stderr: req.stderr.clone(),
-            kiln,
-            kiln_args,
-            phase: Phase::Created,
-        })
     }
 }
 
-/// `kiln` and its arguments for the bundle, once the program is known to
-/// be a Kiln image.
+/// `kiln` and its arguments for the container, once the program is known to
+/// be a Kiln image; with a network namespace, the guest's TAP device made
+/// and linked to the pod's interface.
 fn prepare(
-    bundle: &std::path::Path,
+    spec: &Spec,
     rootfs: &std::path::Path,
+    netns: Option<&NetNs>,
 ) -> Result<(PathBuf, Vec<std::ffi::OsString>), String> {
-    let launch = Spec::load(bundle)?.launch(rootfs)?;
+    let mut launch = spec.launch(rootfs)?;
     let kiln = find_kiln()?;
     let mut inspect = std::process::Command::new(&kiln);
     inspect.arg("inspect").arg(&launch.elf);
@@ -195,6 +226,15 @@ fn prepare(
             program.display(),
             checked.stderr.trim().trim_start_matches("kiln: error: ")
         ));
+    }
+    if let Some(netns) = netns {
+        let address = netns.pod_address()?;
+        netns.link_tap()?;
+        launch.network = Some(GuestNetwork {
+            tap: netns::TAP.to_string(),
+            address,
+            dns: spec.nameserver(),
+        });
     }
     Ok((kiln, launch.kiln_args()))
 }
@@ -257,8 +297,8 @@ impl containerd_shim::Task for Service {
         info!(
             "{}: created, will run {} {:?}",
             container.id,
-            container.kiln.display(),
-            container.kiln_args
+            container.program.display(),
+            container.args
         );
         self.publish(TaskCreate {
             container_id: req.id.clone(),
@@ -297,17 +337,21 @@ impl containerd_shim::Task for Service {
         }
         let stdio = Stdio3::open(&container.stdin, &container.stdout, &container.stderr)
             .map_err(|e| status(Code::INTERNAL, e))?;
+        let mut command = match &container.netns {
+            Some(netns) => netns.command(&container.program),
+            None => std::process::Command::new(&container.program),
+        };
+        command.args(&container.args).current_dir(&container.bundle);
         let (pid, subscription) = self
             .spawner
-            .spawn(
-                container.kiln.clone(),
-                container.kiln_args.clone(),
-                container.bundle.clone(),
-                stdio,
-            )
+            .spawn(command, stdio)
             .map_err(|e| status(Code::INTERNAL, e))?;
         container.phase = Phase::Running { pid };
-        info!("{}: kiln run started as pid {pid}", container.id);
+        info!(
+            "{}: {:?} started as pid {pid}",
+            container.id,
+            container.args.first()
+        );
         self.publish(TaskStart {
             container_id: container.id.clone(),
             pid,
@@ -441,7 +485,14 @@ impl containerd_shim::Task for Service {
             Phase::Created => (0, 0, SystemTime::now()),
             Phase::Stopped { pid, code, at } => (pid, code, at),
         };
-        unmount(&container.rootfs());
+        if container.linked
+            && let Some(netns) = &container.netns
+        {
+            netns.unlink_tap();
+        }
+        if !container.sandbox {
+            unmount(&container.rootfs());
+        }
         self.publish(TaskDelete {
             container_id: container.id.clone(),
             id: container.id.clone(),

@@ -15,6 +15,8 @@ use std::path::{Component, Path, PathBuf};
 use kiln_abi::layout::{MAX_MEMORY, MEMORY_GRANULE, MIN_MEMORY};
 use serde::Deserialize;
 
+use crate::netns::PodAddress;
+
 /// The parts of an OCI runtime spec the shim reads.
 #[derive(Debug, Default, Deserialize)]
 pub struct Spec {
@@ -26,6 +28,8 @@ pub struct Spec {
     linux: Option<Linux>,
     #[serde(default)]
     hostname: Option<String>,
+    #[serde(default)]
+    annotations: std::collections::HashMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +46,16 @@ struct Process {
 struct Linux {
     #[serde(default)]
     resources: Option<Resources>,
+    #[serde(default)]
+    namespaces: Vec<Namespace>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Namespace {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    path: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,7 +109,25 @@ pub struct Launch {
     pub hostname: Option<String>,
     /// The program's starting directory (`-w`), from `process.cwd`.
     pub workdir: Option<String>,
+    /// The pod's network, when the container has one.
+    pub network: Option<GuestNetwork>,
 }
+
+/// A TAP device in the container's network namespace, and the addresses
+/// the guest takes there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestNetwork {
+    /// The TAP device's name.
+    pub tap: String,
+    /// The pod's interface's MAC, address and gateway.
+    pub address: PodAddress,
+    /// The DNS server, if the pod has one.
+    pub dns: Option<std::net::Ipv4Addr>,
+}
+
+/// The annotation CRI sets on every container it makes: `sandbox` for a
+/// pod's pause container, `container` for the pod's programs.
+const CONTAINER_TYPE: &str = "io.kubernetes.cri.container-type";
 
 /// Mount destinations that belong to a Linux process's system view (the
 /// guest's own `/proc`, `/dev`, `/sys` come from its library OS).
@@ -137,6 +169,46 @@ impl Spec {
             volumes: self.volumes()?,
             hostname: self.hostname.clone().filter(|h| !h.is_empty()),
             workdir: Some(process.cwd.clone()).filter(|cwd| cwd.starts_with('/') && cwd != "/"),
+            network: None,
+        })
+    }
+
+    /// Whether CRI made this container as a pod's sandbox (its "pause"
+    /// container), which holds the pod's namespaces and runs no program.
+    pub fn is_sandbox(&self) -> bool {
+        self.annotations
+            .get(CONTAINER_TYPE)
+            .is_some_and(|kind| kind == "sandbox")
+    }
+
+    /// The network namespace the container joins: a path (CRI's pinned
+    /// `/var/run/netns/cni-…` for a sandbox, `/proc/PID/ns/net` of the
+    /// sandbox's holder for its containers). `None` when the spec asks for
+    /// no namespace of its own (host network) or a new, empty one.
+    pub fn network_namespace(&self) -> Option<&str> {
+        self.linux
+            .as_ref()?
+            .namespaces
+            .iter()
+            .find(|ns| ns.kind == "network")?
+            .path
+            .as_deref()
+            .filter(|path| !path.is_empty())
+    }
+
+    /// The nameserver of the `/etc/resolv.conf` the spec binds in (CRI
+    /// writes one per pod from its DNS config); the first IPv4 one.
+    pub fn nameserver(&self) -> Option<std::net::Ipv4Addr> {
+        let mount = self
+            .mounts
+            .iter()
+            .find(|m| m.destination == "/etc/resolv.conf")?;
+        let text = std::fs::read_to_string(mount.source.as_deref()?).ok()?;
+        text.lines().find_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some("nameserver"))
+                .then(|| words.next()?.parse().ok())
+                .flatten()
         })
     }
 
@@ -268,6 +340,21 @@ impl Launch {
             args.push("-w".into());
             args.push(workdir.into());
         }
+        if let Some(network) = &self.network {
+            let address = &network.address;
+            args.push("--net".into());
+            args.push(format!("tap:{}", network.tap).into());
+            args.push("--ip".into());
+            args.push(format!("{}/{}", address.ipv4, address.prefix_len).into());
+            args.push("--gateway".into());
+            args.push(address.gateway.to_string().into());
+            args.push("--mac".into());
+            args.push(address.mac.clone().into());
+            if let Some(dns) = network.dns {
+                args.push("--dns".into());
+                args.push(dns.to_string().into());
+            }
+        }
         for volume in &self.volumes {
             args.push("-v".into());
             let ro = if volume.read_only { ":ro" } else { "" };
@@ -394,6 +481,53 @@ mod tests {
         assert!(missing.contains("no such file"), "{missing}");
         let empty = launch(r#"{"process": {"args": []}}"#).expect_err("empty");
         assert!(empty.contains("process.args is empty"), "{empty}");
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn cri_sandboxes_and_pod_networks_are_recognised() {
+        let sandbox = spec(
+            r#"{"annotations": {"io.kubernetes.cri.container-type": "sandbox"},
+                "linux": {"namespaces": [{"type": "pid"},
+                          {"type": "network", "path": "/var/run/netns/cni-1"}]}}"#,
+        );
+        assert!(sandbox.is_sandbox());
+        assert_eq!(sandbox.network_namespace(), Some("/var/run/netns/cni-1"));
+        let app = spec(
+            r#"{"annotations": {"io.kubernetes.cri.container-type": "container"},
+                "linux": {"namespaces": [{"type": "network", "path": "/proc/42/ns/net"}]}}"#,
+        );
+        assert!(!app.is_sandbox());
+        assert_eq!(app.network_namespace(), Some("/proc/42/ns/net"));
+        // `ctr run`: a new, empty namespace; a host-network pod: none.
+        let fresh = spec(r#"{"linux": {"namespaces": [{"type": "network"}]}}"#);
+        assert_eq!(fresh.network_namespace(), None);
+        assert_eq!(spec("{}").network_namespace(), None);
+    }
+
+    #[test]
+    fn a_pod_network_becomes_tap_flags() {
+        let root = rootfs("net");
+        let mut launch = spec(r#"{"process": {"args": ["/app"]}}"#)
+            .launch(&root)
+            .expect("a launch");
+        launch.network = Some(GuestNetwork {
+            tap: "kiln0".into(),
+            address: PodAddress {
+                mac: "0a:58:0a:58:00:05".into(),
+                ipv4: "10.88.0.5".parse().expect("ip"),
+                prefix_len: 16,
+                gateway: "10.88.0.1".parse().expect("ip"),
+            },
+            dns: Some("10.96.0.10".parse().expect("ip")),
+        });
+        let args: Vec<String> = launch
+            .kiln_args()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let flags = "--net tap:kiln0 --ip 10.88.0.5/16 --gateway 10.88.0.1 --mac 0a:58:0a:58:00:05 --dns 10.96.0.10";
+        assert!(args.join(" ").contains(flags), "{args:?}");
         let _ = std::fs::remove_dir_all(root);
     }
 }

@@ -50,6 +50,7 @@ pub(super) fn start(
         ("net", &args.net),
         ("ip", &args.ip),
         ("gateway", &args.gateway),
+        ("mac", &args.mac),
         ("dns", &args.dns),
     ] {
         if let Some(value) = value {

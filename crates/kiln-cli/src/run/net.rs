@@ -23,6 +23,7 @@ pub(super) struct NetArgs<'a> {
     pub net: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub gateway: Option<&'a str>,
+    pub mac: Option<&'a str>,
     pub dns: Option<&'a str>,
 }
 
@@ -48,8 +49,10 @@ pub(super) fn parse(args: &NetArgs<'_>) -> Result<Option<NetSpec>, Failure> {
     let kind = match args.net {
         Some(kind) => kind,
         None if forwards.is_empty() => {
-            if args.ip.is_some() || args.gateway.is_some() {
-                return Err(usage("--ip and --gateway need --net tap:NAME".into()));
+            if args.ip.is_some() || args.gateway.is_some() || args.mac.is_some() {
+                return Err(usage(
+                    "--ip, --gateway and --mac need --net tap:NAME".into(),
+                ));
             }
             if dns.is_some() {
                 return Err(usage(
@@ -60,7 +63,7 @@ pub(super) fn parse(args: &NetArgs<'_>) -> Result<Option<NetSpec>, Failure> {
         }
         None => "user",
     };
-    let addressing_flags = args.ip.is_some() || args.gateway.is_some();
+    let addressing_flags = args.ip.is_some() || args.gateway.is_some() || args.mac.is_some();
     let mut spec = match kind.split_once(':') {
         None if kind == "none" => {
             if !forwards.is_empty() || addressing_flags || dns.is_some() {
@@ -74,7 +77,7 @@ pub(super) fn parse(args: &NetArgs<'_>) -> Result<Option<NetSpec>, Failure> {
         None if kind == "user" => {
             if addressing_flags {
                 return Err(usage(
-                    "--ip and --gateway are for --net tap; user mode's addresses are fixed (10.0.2.15/24, gateway 10.0.2.2)".into(),
+                    "--ip, --gateway and --mac are for --net tap; user mode's addresses are fixed (10.0.2.15/24, gateway 10.0.2.2)".into(),
                 ));
             }
             if !passt_installed() {
@@ -117,7 +120,7 @@ pub(super) fn parse(args: &NetArgs<'_>) -> Result<Option<NetSpec>, Failure> {
                 backend: BackendSpec::Tap {
                     name: name.to_string(),
                 },
-                addressing: tap_addressing(args.ip, args.gateway).map_err(usage)?,
+                addressing: tap_addressing(args.ip, args.gateway, args.mac).map_err(usage)?,
             }
         }
         _ => {
@@ -241,9 +244,14 @@ fn parse_dns(value: &str) -> Result<Ipv4Addr, String> {
         .ok_or_else(|| format!("invalid --dns '{value}': expected an IPv4 address, e.g. 10.0.3.1"))
 }
 
-/// `--ip CIDR` and `--gateway IP` for a TAP device; by default user mode's
-/// addresses (10.0.2.15/24 via 10.0.2.2), no DNS server.
-fn tap_addressing(ip: Option<&str>, gateway: Option<&str>) -> Result<Addressing, String> {
+/// `--ip CIDR`, `--gateway IP` and `--mac MAC` for a TAP device; by default
+/// user mode's addresses (10.0.2.15/24 via 10.0.2.2, QEMU's MAC), no DNS
+/// server.
+fn tap_addressing(
+    ip: Option<&str>,
+    gateway: Option<&str>,
+    mac: Option<&str>,
+) -> Result<Addressing, String> {
     let mut addressing = Addressing {
         dns: None,
         ..Addressing::user_mode()
@@ -264,7 +272,27 @@ fn tap_addressing(ip: Option<&str>, gateway: Option<&str>) -> Result<Addressing,
             .parse()
             .map_err(|_| format!("invalid --gateway '{gateway}': expected an IPv4 address"))?;
     }
+    if let Some(mac) = mac {
+        addressing.mac = parse_mac(mac)?;
+    }
     Ok(addressing)
+}
+
+/// `XX:XX:XX:XX:XX:XX`, a unicast address (a frame from a multicast source
+/// is invalid, and the guest would never see replies).
+fn parse_mac(value: &str) -> Result<[u8; 6], String> {
+    let invalid =
+        || format!("invalid --mac '{value}': expected a unicast MAC, e.g. 02:00:0a:00:03:02");
+    let mut mac = [0u8; 6];
+    let mut parts = value.split(':');
+    for byte in &mut mac {
+        let part = parts.next().filter(|p| p.len() == 2).ok_or_else(invalid)?;
+        *byte = u8::from_str_radix(part, 16).map_err(|_| invalid())?;
+    }
+    if parts.next().is_some() || mac[0] & 1 != 0 {
+        return Err(invalid());
+    }
+    Ok(mac)
 }
 
 #[cfg(test)]
@@ -322,14 +350,34 @@ mod tests {
 
     #[test]
     fn tap_addressing_comes_from_the_flags() {
-        let addressing = tap_addressing(Some("10.0.3.2/24"), Some("10.0.3.1")).expect("valid");
+        let addressing = tap_addressing(
+            Some("10.0.3.2/24"),
+            Some("10.0.3.1"),
+            Some("0a:58:0A:58:00:05"),
+        )
+        .expect("valid");
+        assert_eq!(addressing.mac, [0x0a, 0x58, 0x0a, 0x58, 0x00, 0x05]);
         assert_eq!(addressing.ipv4, Ipv4Addr::new(10, 0, 3, 2));
         assert_eq!(addressing.prefix_len, 24);
         assert_eq!(addressing.gateway, Ipv4Addr::new(10, 0, 3, 1));
         for ip in ["10.0.3.2", "10.0.3.2/33", "10.0.3/24", "x/24"] {
-            assert!(tap_addressing(Some(ip), None).is_err(), "{ip}");
+            assert!(tap_addressing(Some(ip), None, None).is_err(), "{ip}");
         }
-        assert!(tap_addressing(None, Some("gw")).is_err());
+        assert!(tap_addressing(None, Some("gw"), None).is_err());
+        for mac in [
+            "",
+            "0a:58:0a:58:00",
+            "0a:58:0a:58:00:05:06",
+            "0a-58-0a-58-00-05",
+            "01:00:5e:00:00:01",
+            "0a:58:0a:58:00:5",
+        ] {
+            let error = tap_addressing(None, None, Some(mac)).expect_err(mac);
+            assert!(
+                error.starts_with(&format!("invalid --mac '{mac}'")),
+                "{error}"
+            );
+        }
     }
 
     #[test]
@@ -355,6 +403,7 @@ mod tests {
             net: Some("ports"),
             ip: None,
             gateway: None,
+            mac: None,
             dns,
         };
         let spec = parse(&args(None)).expect("valid").expect("a device");
