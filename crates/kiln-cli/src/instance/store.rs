@@ -3,6 +3,7 @@
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::proc;
 use crate::exit_code::{Failure, HOST, USAGE};
+use crate::state;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -168,15 +170,32 @@ fn io_failure(what: &str, path: &Path, error: std::io::Error) -> Failure {
     Failure::new(HOST, format!("{what} {}: {error}", path.display()))
 }
 
-/// Writes `value` as JSON to `path` atomically (a reader sees the old or
-/// the new file, never half of one).
+/// Writes `value` as JSON to `path` atomically and durably: a reader sees
+/// the old or the new file, never half of one, and after a crash the new
+/// one if this returned. The temporary file has a name of its own, so two
+/// writers never share one.
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), Failure> {
-    let temp = path.with_extension("tmp");
     let json = serde_json::to_vec_pretty(value)
         .map_err(|e| Failure::new(HOST, format!("encoding {}: {e}", path.display())))?;
-    fs::write(&temp, json)
-        .and_then(|()| fs::rename(&temp, path))
-        .map_err(|e| io_failure("writing", path, e))
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".write-")
+        .permissions(fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)
+        .map_err(|e| io_failure("writing", path, e))?;
+    temp.write_all(&json)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| io_failure("writing", path, e))?;
+    temp.persist(path)
+        .map_err(|e| io_failure("writing", path, e.error))?;
+    sync_dir(dir)
+}
+
+/// Makes a directory's entries (a file renamed into it) durable.
+fn sync_dir(dir: &Path) -> Result<(), Failure> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_failure("syncing", dir, e))
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Failure> {
@@ -243,9 +262,9 @@ pub struct Store {
 impl Store {
     /// The instances' part of the state directory ([`crate::state::dir`]).
     pub fn open() -> Result<Self, Failure> {
-        let root = crate::state::dir()?;
+        let root = state::dir()?;
         for dir in [root.join("instances"), root.join("names")] {
-            fs::create_dir_all(&dir).map_err(|e| io_failure("creating", &dir, e))?;
+            state::create_private_dir(&dir).map_err(|e| io_failure("creating", &dir, e))?;
         }
         Ok(Self { root })
     }
@@ -336,8 +355,11 @@ impl Store {
         // The name is taken by creating its index entry: atomic, so two
         // creations cannot both get it, and no listing is needed.
         let name_path = self.root.join("names").join(&config.name);
-        if let Err(error) =
-            File::create_new(&name_path).and_then(|mut f| f.write_all(id.as_bytes()))
+        if let Err(error) = state::private_file()
+            .write(true)
+            .create_new(true)
+            .open(&name_path)
+            .and_then(|mut f| f.write_all(id.as_bytes()))
         {
             return Err(match error.kind() {
                 std::io::ErrorKind::AlreadyExists => {
@@ -354,7 +376,7 @@ impl Store {
             });
         }
         let dir = self.instances_dir().join(&id);
-        fs::create_dir(&dir).map_err(|e| io_failure("creating", &dir, e))?;
+        state::create_private_dir(&dir).map_err(|e| io_failure("creating", &dir, e))?;
         let instance = Instance { id, dir, config };
         instance.write_state(&State {
             status: Status::Exited,
