@@ -95,6 +95,11 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .write_all(bytes)
 }
 
+/// The permissions of a file in the state directory.
+pub fn private_permissions() -> Permissions {
+    Permissions::from_mode(FILE_MODE)
+}
+
 /// Options that create a file in the state directory private to the owner.
 pub fn private_file() -> OpenOptions {
     let mut options = OpenOptions::new();

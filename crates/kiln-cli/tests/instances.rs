@@ -511,3 +511,49 @@ fn the_state_directory_is_private_to_its_owner() {
         );
     }
 }
+
+/// Killing `kiln run -d` at any moment leaves either nothing (the name is
+/// free again) or a complete instance that `ps -a` lists and `rm` removes;
+/// never a name taken by an instance nothing can see.
+#[test]
+fn a_killed_run_leaves_nothing_or_a_removable_instance() {
+    let kiln = Kiln::new("killed-run");
+    let image = probe();
+    let image = image.to_str().expect("utf-8");
+    // The kills are spread evenly over one whole `kiln run -d`.
+    let started = Instant::now();
+    kiln.detach(&probe(), &["--name", "timing"], &["block-forever"]);
+    let whole = started.elapsed();
+    kiln.ok(&["rm", "--force", "timing"]);
+    let tries = 150u32;
+    for i in 0..tries {
+        let name = format!("k{i}");
+        let mut run = kiln
+            .command(&["run", "-d", "--name", &name, image, "--", "block-forever"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start kiln run -d");
+        std::thread::sleep(whole * i / tries);
+        let _ = run.kill();
+        let _ = run.wait();
+    }
+    let listed: Vec<String> = kiln
+        .ps()
+        .iter()
+        .filter_map(|i| i["name"].as_str().map(str::to_string))
+        .collect();
+    let mut left = 0;
+    for i in 0..tries {
+        let name = format!("k{i}");
+        if listed.contains(&name) {
+            left += 1;
+        } else {
+            // Nothing was left: the name is free.
+            kiln.detach(&probe(), &["--name", &name], &["block-forever"]);
+        }
+        assert_eq!(kiln.ok(&["rm", "--force", &name]), format!("{name}\n"));
+    }
+    assert!(kiln.ps().is_empty(), "{:?}", kiln.ps());
+    eprintln!("{left} of {tries} killed runs left an instance");
+}

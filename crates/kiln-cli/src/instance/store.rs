@@ -3,13 +3,13 @@
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::names::Names;
 use super::proc;
 use crate::exit_code::{Failure, HOST, USAGE};
 use crate::state;
@@ -180,7 +180,7 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<(), Failure> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()
         .prefix(".write-")
-        .permissions(fs::Permissions::from_mode(0o600))
+        .permissions(state::private_permissions())
         .tempfile_in(dir)
         .map_err(|e| io_failure("writing", path, e))?;
     temp.write_all(&json)
@@ -257,6 +257,7 @@ impl Instance {
 /// The state directory: every instance's records.
 pub struct Store {
     root: PathBuf,
+    names: Names,
 }
 
 impl Store {
@@ -266,7 +267,8 @@ impl Store {
         for dir in [root.join("instances"), root.join("names")] {
             state::create_private_dir(&dir).map_err(|e| io_failure("creating", &dir, e))?;
         }
-        Ok(Self { root })
+        let names = Names::new(root.join("names"), root.join("instances"));
+        Ok(Self { root, names })
     }
 
     fn instances_dir(&self) -> PathBuf {
@@ -283,13 +285,19 @@ impl Store {
         })
     }
 
-    /// Every instance, oldest first.
+    /// Every instance, oldest first. What a creation or removal cut short
+    /// left behind is cleared on the way.
     pub fn list(&self) -> Result<Vec<Instance>, Failure> {
+        let names = self.root.join("names");
+        self.names
+            .sweep()
+            .map_err(|e| io_failure("clearing unfinished records in", &names, e))?;
         let dir = self.instances_dir();
         let entries = fs::read_dir(&dir).map_err(|e| io_failure("reading", &dir, e))?;
         let mut instances = Vec::new();
         for entry in entries.flatten() {
-            // A directory without its config is one being created or removed.
+            // A directory without its config is one being removed (or the
+            // record of one being created, under a temporary name).
             if let Some(instance) = self.load(&entry.file_name().to_string_lossy()) {
                 instances.push(instance);
             }
@@ -307,7 +315,7 @@ impl Store {
     /// [`Self::find`], with `None` when nothing matches.
     pub fn lookup(&self, key: &str) -> Result<Option<Instance>, Failure> {
         if check_name(key).is_ok()
-            && let Ok(id) = fs::read_to_string(self.root.join("names").join(key))
+            && let Some(id) = self.names.holder(key)
             && let Some(instance) = self.load(&id)
         {
             return Ok(Some(instance));
@@ -352,32 +360,32 @@ impl Store {
                 .run_args
                 .insert(0, format!("--hostname={}", config.name));
         }
-        // The name is taken by creating its index entry: atomic, so two
-        // creations cannot both get it, and no listing is needed.
+        // The name is taken first, and held (locked) until the record is
+        // complete; the record is built under a temporary name and renamed
+        // into place. A crash at any point leaves a complete instance, or a
+        // claim the next reader clears (see `names`).
         let name_path = self.root.join("names").join(&config.name);
-        if let Err(error) = state::private_file()
-            .write(true)
-            .create_new(true)
-            .open(&name_path)
-            .and_then(|mut f| f.write_all(id.as_bytes()))
-        {
-            return Err(match error.kind() {
-                std::io::ErrorKind::AlreadyExists => {
-                    let taken = fs::read_to_string(&name_path).unwrap_or_default();
-                    Failure::new(
-                        USAGE,
-                        format!(
-                            "the name '{}' is taken by instance {taken} (kiln rm it first)",
-                            config.name
-                        ),
-                    )
-                }
-                _ => io_failure("creating", &name_path, error),
-            });
-        }
-        let dir = self.instances_dir().join(&id);
-        state::create_private_dir(&dir).map_err(|e| io_failure("creating", &dir, e))?;
-        let instance = Instance { id, dir, config };
+        let Some(claim) = self
+            .names
+            .claim(&config.name, &id)
+            .map_err(|e| io_failure("creating", &name_path, e))?
+        else {
+            let taken = self.names.holder(&config.name).unwrap_or_default();
+            return Err(Failure::new(
+                USAGE,
+                format!(
+                    "the name '{}' is taken by instance {taken} (kiln rm it first)",
+                    config.name
+                ),
+            ));
+        };
+        let partial = self.names.partial_dir(&id);
+        state::create_private_dir(&partial).map_err(|e| io_failure("creating", &partial, e))?;
+        let mut instance = Instance {
+            id,
+            dir: partial,
+            config,
+        };
         instance.write_state(&State {
             status: Status::Exited,
             supervisor: None,
@@ -388,8 +396,12 @@ impl Store {
             restarts: 0,
             message: Some("created".into()),
         })?;
-        // Written last: the instance is listed from here on.
         write_json(&instance.dir.join("config.json"), &instance.config)?;
+        let dir = self.instances_dir().join(&instance.id);
+        fs::rename(&instance.dir, &dir).map_err(|e| io_failure("creating", &dir, e))?;
+        sync_dir(&self.instances_dir())?;
+        instance.dir = dir;
+        drop(claim);
         Ok(instance)
     }
 
@@ -408,7 +420,9 @@ impl Store {
         gone(&config, fs::remove_file(&config))?;
         gone(&instance.dir, fs::remove_dir_all(&instance.dir))?;
         let name = self.root.join("names").join(&instance.config.name);
-        gone(&name, fs::remove_file(&name))
+        self.names
+            .release(&instance.config.name, &instance.id)
+            .map_err(|e| io_failure("removing", &name, e))
     }
 }
 
