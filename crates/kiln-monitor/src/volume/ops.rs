@@ -2,7 +2,7 @@
 //! plain Rust arguments: volume indexes, paths as bytes, buffers as slices.
 //! Each answers with its result or the errno for the guest.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 use kiln_abi::file::{
     CURRENT_POSITION, F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_SETLK, FSYNC_DATA_ONLY, FileLock,
