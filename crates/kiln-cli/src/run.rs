@@ -14,7 +14,9 @@ use clap::Args;
 use kiln_monitor::clock::{format_ns, host_now_ns};
 use kiln_monitor::{BootError, ImageFile, Outcome as GuestOutcome, RunSummary, VmConfig};
 
-use crate::exit_code::{FAULT, Failure, HOST, IMAGE, OUT_OF_MEMORY, PANIC, TIMEOUT, VIOLATION};
+use crate::exit_code::{
+    FAULT, Failure, HOST, IMAGE, OUT_OF_MEMORY, PANIC, TIMEOUT, USAGE, VIOLATION,
+};
 use crate::guest_build::{self, Verbosity};
 use crate::instance::RestartPolicy;
 use crate::units::{default_cpus, parse_cpus, parse_duration, parse_memory};
@@ -161,6 +163,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         // not the guest's input; an instance's supervisor gives /dev/null.
         stdin: !args.standby,
         cpus: args.cpus.unwrap_or_else(default_cpus),
+        monitor_user: monitor_user()?,
     };
     let boot_failure = |e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),
@@ -358,4 +361,18 @@ mod tests {
             "{most}"
         );
     }
+}
+
+/// `KILN_MONITOR_USER=UID[:GID]`: the user a monitor started as root
+/// becomes before the guest runs (see `kiln_monitor::privileges`). An
+/// environment variable rather than a flag, so that `kiln run -d`'s
+/// supervisor and `kiln serve`'s instances inherit it.
+fn monitor_user() -> Result<Option<kiln_monitor::privileges::MonitorUser>, Failure> {
+    let Some(value) = std::env::var_os("KILN_MONITOR_USER") else {
+        return Ok(None);
+    };
+    let value = value.to_string_lossy();
+    kiln_monitor::privileges::MonitorUser::parse(&value)
+        .map(Some)
+        .map_err(|why| Failure::new(USAGE, format!("invalid KILN_MONITOR_USER '{value}': {why}")))
 }
