@@ -331,8 +331,14 @@ fn busy_instances_scale_out_up_to_max() {
 fn sigterm_stops_the_instances() {
     let serve = Serve::start(&[]);
     drop(connect_and_echo(serve.port, b"boot one"));
+    // The booted instance, and the next spare if it started already (20 ms
+    // after the first answer; a loaded machine gets there first).
     let instances = children(serve.server.0.id());
-    assert_eq!(instances.len(), 1);
+    assert_eq!(
+        instances.iter().filter(|&&pid| has_vm(pid)).count(),
+        1,
+        "{instances:?}"
+    );
     let status = Command::new("kill")
         .args(["-TERM", &serve.server.0.id().to_string()])
         .status()
