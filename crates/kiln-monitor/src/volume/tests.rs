@@ -561,9 +561,6 @@ fn set_mode_changes_only_the_permission_bits_on_a_writable_volume() {
     s.assert_outside_untouched();
 }
 
-/// Set inside the private mount namespace the test below runs itself in.
-const IN_MOUNT_NAMESPACE: &str = "KILN_VOLUME_TEST_IN_MOUNT_NAMESPACE";
-
 /// A filesystem mounted inside a volume (here a tmpfs) is refused with
 /// `EXDEV` unless the volume is given with its submounts (`rbind`); either
 /// way the volume's own files are served. Needs root (CAP_SYS_ADMIN) for
@@ -572,16 +569,8 @@ const IN_MOUNT_NAMESPACE: &str = "KILN_VOLUME_TEST_IN_MOUNT_NAMESPACE";
 #[test]
 fn mounts_inside_a_volume_are_crossed_only_when_asked() {
     let test = "volume::tests::mounts_inside_a_volume_are_crossed_only_when_asked";
-    if std::env::var_os(IN_MOUNT_NAMESPACE).is_none() {
-        let output = std::process::Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "--"])
-            .arg(std::env::current_exe().expect("the test binary"))
-            .args([test, "--exact", "--nocapture"])
-            .env(IN_MOUNT_NAMESPACE, "1")
-            .output()
-            .expect("run unshare (util-linux)");
-        assert!(output.status.success(), "in the namespace: {output:?}");
-        assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
+    let namespace = ["unshare", "--mount", "--propagation", "private", "--"];
+    if !crate::test_support::in_child_under(test, &namespace) {
         return;
     }
     let s = Scratch::new();
