@@ -342,6 +342,20 @@ fn print_timeline(summary: &RunSummary) {
     );
 }
 
+/// `KILN_MONITOR_USER=UID[:GID]`: the user a monitor started as root
+/// becomes before the guest runs (see `kiln_monitor::privileges`). An
+/// environment variable rather than a flag, so that `kiln run -d`'s
+/// supervisor and `kiln serve`'s instances inherit it.
+fn monitor_user() -> Result<Option<kiln_monitor::privileges::MonitorUser>, Failure> {
+    let Some(value) = std::env::var_os("KILN_MONITOR_USER") else {
+        return Ok(None);
+    };
+    let value = value.to_string_lossy();
+    kiln_monitor::privileges::MonitorUser::parse(&value)
+        .map(Some)
+        .map_err(|why| Failure::new(USAGE, format!("invalid KILN_MONITOR_USER '{value}': {why}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::out_of_memory;
@@ -361,18 +375,4 @@ mod tests {
             "{most}"
         );
     }
-}
-
-/// `KILN_MONITOR_USER=UID[:GID]`: the user a monitor started as root
-/// becomes before the guest runs (see `kiln_monitor::privileges`). An
-/// environment variable rather than a flag, so that `kiln run -d`'s
-/// supervisor and `kiln serve`'s instances inherit it.
-fn monitor_user() -> Result<Option<kiln_monitor::privileges::MonitorUser>, Failure> {
-    let Some(value) = std::env::var_os("KILN_MONITOR_USER") else {
-        return Ok(None);
-    };
-    let value = value.to_string_lossy();
-    kiln_monitor::privileges::MonitorUser::parse(&value)
-        .map(Some)
-        .map_err(|why| Failure::new(USAGE, format!("invalid KILN_MONITOR_USER '{value}': {why}")))
 }
