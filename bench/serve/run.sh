@@ -17,19 +17,11 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 TRIALS=$(runs_from_env BENCH_TRIALS 200 100)
-need python3 python3
-need passt passt
-cd "$ROOT"
-KILN=target/release/kiln
-build_kiln
-log "building examples/http-static"
-IMAGE=$(build_guest http-static)
-
-export KILN IMAGE TRIALS ROOT
+# shellcheck source=prepare.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../serve/prepare.sh"
 WHEN=$(date -u '+%Y-%m-%d %H:%M UTC') MACHINE=$(machine_note) python3 - <<'PY'
-import os, statistics as st, sys, time
-sys.path.insert(0, os.path.join(os.environ["ROOT"], "bench/serve"))
-from serve_lib import E, children, has_vm, request, start, stop  # noqa: E402
+import statistics as st, sys, time
+from serve_lib import E, children, has_vm, request, start, stop
 TRIALS = int(E["TRIALS"])
 
 def wait_for_zero(proc):
