@@ -143,3 +143,134 @@ fn virtio_queue() {
     assert_ran(&report);
     assert!(chains >= 1, "no chain was ever walked");
 }
+
+/// Set in the child process the hypercall target runs in.
+const HYPERCALL_CHILD: &str = "KILN_FUZZ_HYPERCALL_CHILD";
+/// Guest memory for the hypercall target.
+const HYPERCALL_MEMORY: u64 = 8 << 20;
+
+/// The hypercall decoders: each call's argument block (and the buffers and
+/// paths it names) read from guest memory the input fills, at the address
+/// the input gives, on a real vCPU of a real VM that never runs. Every
+/// call but `Block` (which waits for its guest-chosen deadline); a call
+/// may answer, fail with a violation or stop the VM, never panic. Console
+/// writes go to the host's stdout and stderr, so the target runs in a
+/// child process with both discarded; the child writes its count to a file.
+#[test]
+fn hypercalls() {
+    use std::sync::Mutex;
+
+    use kiln_abi::hypercall::Hypercall;
+    use kiln_monitor::clock::GuestClock;
+    use kiln_monitor::growth::Growth;
+    use kiln_monitor::hypercall::{Console, Context, dispatch};
+    use kiln_monitor::stats::LiveStats;
+    use kiln_monitor::stdin::HostStdin;
+    use kiln_monitor::vcpus::VcpuSet;
+    use kiln_monitor::volume::Volumes;
+
+    let Some(count_file) = std::env::var_os(HYPERCALL_CHILD) else {
+        let count_file =
+            std::env::temp_dir().join(format!("kiln-fuzz-hypercalls-{}", std::process::id()));
+        let status = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+            .args(["hypercalls", "--exact"])
+            .env(HYPERCALL_CHILD, &count_file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("run the hypercall target");
+        let count = std::fs::read_to_string(&count_file).unwrap_or_default();
+        let _ = std::fs::remove_file(&count_file);
+        assert!(
+            status.success(),
+            "the hypercall target failed ({count}); see target/fuzz-failures"
+        );
+        let numbers: Vec<u64> = count
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        eprintln!("fuzz hypercalls: {count}");
+        // Inputs, seeds, answered, refused: both outcomes must be reached.
+        assert!(
+            matches!(numbers[..], [inputs, _, answered, refused] if inputs >= MIN_INPUTS && answered > 0 && refused > 0),
+            "{count}"
+        );
+        return;
+    };
+    let kvm = kvm_ioctls::Kvm::new().expect("/dev/kvm");
+    let vm = kvm.create_vm().expect("a VM");
+    let vcpu = vm.create_vcpu(0).expect("a vCPU");
+    let elf = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/image/hello.elf"),
+    )
+    .expect("the image seed");
+    let image = Image::parse(&elf).expect("a valid image");
+    let layout = Layout::plan(
+        HYPERCALL_MEMORY,
+        image.start()..image.end(),
+        4096,
+        false,
+        false,
+        1,
+    )
+    .expect("a layout");
+    let memory = GuestMemory::new(HYPERCALL_MEMORY / 2, HYPERCALL_MEMORY).expect("guest memory");
+    let clock = GuestClock {
+        tsc_hz: 1_000_000_000,
+        tsc_base: 0,
+        host_base_ns: 0,
+        wall_base_ns: 0,
+        process_start_ns: 0,
+    };
+    let console = Mutex::new(Console::default());
+    let stats = LiveStats::publish(None).expect("no stats file");
+    let volumes = Mutex::new(Volumes::default());
+    let growth = Mutex::new(Growth::default());
+    let vcpus = VcpuSet::new(1).expect("the vCPU set");
+    let calls: Vec<Hypercall> = Hypercall::ALL
+        .into_iter()
+        .filter(|call| *call != Hypercall::Block)
+        .collect();
+    let zeros = vec![0u8; 64 << 10];
+    let (mut answered, mut refused) = (0u64, 0u64);
+    let report = mutate::run("hypercalls", |input| {
+        let Some((&[which, a, b, c, d], image_bytes)) = input.split_first_chunk::<5>() else {
+            return;
+        };
+        let call = calls[usize::from(which) % calls.len()];
+        let gpa = u32::from_le_bytes([a, b, c, d]);
+        let bytes = &image_bytes[..image_bytes.len().min(zeros.len())];
+        memory.write_bytes(0, bytes).expect("in memory");
+        memory
+            .write_bytes(bytes.len() as u64, &zeros[bytes.len()..])
+            .expect("in memory");
+        let mut ctx = Context {
+            memory: &memory,
+            vcpu: &vcpu,
+            vcpu_index: 0,
+            vcpus: &vcpus,
+            image: &image,
+            layout: &layout,
+            clock: &clock,
+            console: &console,
+            volumes: &volumes,
+            net: None,
+            stdin: HostStdin::new(false),
+            stats: &stats,
+            vm: &vm,
+            growth: &growth,
+        };
+        match dispatch(&mut ctx, call.port(), &gpa.to_le_bytes()) {
+            Ok(_) => answered += 1,
+            Err(_) => refused += 1,
+        }
+    });
+    std::fs::write(
+        count_file,
+        format!(
+            "{} inputs from {} seeds: {answered} answered, {refused} refused",
+            report.inputs, report.seeds
+        ),
+    )
+    .expect("write the count");
+}
