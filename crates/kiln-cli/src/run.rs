@@ -16,7 +16,7 @@ use kiln_monitor::net::NetError;
 use kiln_monitor::{BootError, ImageFile, Outcome as GuestOutcome, RunSummary, VmConfig};
 
 use crate::exit_code::{
-    FAULT, Failure, HOST, IMAGE, OUT_OF_MEMORY, PANIC, TIMEOUT, UNAVAILABLE, VIOLATION,
+    FAULT, Failure, HOST, IMAGE, OUT_OF_MEMORY, PANIC, TIMEOUT, UNAVAILABLE, USAGE, VIOLATION,
 };
 use crate::guest_build::{self, Verbosity};
 use crate::instance::RestartPolicy;
@@ -169,6 +169,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         // not the guest's input; an instance's supervisor gives /dev/null.
         stdin: !args.standby,
         cpus: args.cpus.unwrap_or_else(default_cpus),
+        monitor_user: monitor_user()?,
     };
     let boot_failure = |e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),
@@ -349,6 +350,20 @@ fn print_timeline(summary: &RunSummary) {
         summary.console_bytes[0],
         summary.console_bytes[1]
     );
+}
+
+/// `KILN_MONITOR_USER=UID[:GID]`: the user a monitor started as root
+/// becomes before the guest runs (see `kiln_monitor::privileges`). An
+/// environment variable rather than a flag, so that `kiln run -d`'s
+/// supervisor and `kiln serve`'s instances inherit it.
+fn monitor_user() -> Result<Option<kiln_monitor::privileges::MonitorUser>, Failure> {
+    let Some(value) = std::env::var_os("KILN_MONITOR_USER") else {
+        return Ok(None);
+    };
+    let value = value.to_string_lossy();
+    kiln_monitor::privileges::MonitorUser::parse(&value)
+        .map(Some)
+        .map_err(|why| Failure::new(USAGE, format!("invalid KILN_MONITOR_USER '{value}': {why}")))
 }
 
 #[cfg(test)]

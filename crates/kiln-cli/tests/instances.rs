@@ -441,3 +441,132 @@ fn stats_show_the_cpu_time_of_each_vcpu() {
     );
     kiln.ok(&["stop", "busy"]);
 }
+
+/// Every directory and file under `dir`, `dir` itself first.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut paths = vec![dir.to_path_buf()];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.is_symlink() {
+            paths.extend(tree(&path));
+        } else {
+            paths.push(path);
+        }
+    }
+    paths
+}
+
+/// The state directory holds `-e` values (often secrets) and console logs:
+/// all of it is its owner's alone, whatever the umask, and a directory an
+/// older kiln left open to all is closed at first use.
+#[test]
+fn the_state_directory_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let kiln = Kiln::new("private");
+    // What an older kiln left: open directories and readable files.
+    let old = kiln.state.join("instances/0123456789ab");
+    std::fs::create_dir_all(&old).expect("old record");
+    std::fs::write(old.join("config.json"), "{}").expect("old config");
+    for path in tree(&kiln.state) {
+        let mode = if path.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    // The loosest umask: modes must come from kiln, not from it.
+    let umask0 = |args: &[&str]| {
+        let mut command = Command::new("sh");
+        command
+            .args([
+                "-c",
+                "umask 000; exec \"$0\" \"$@\"",
+                env!("CARGO_BIN_EXE_kiln"),
+            ])
+            .args(args)
+            .env("KILN_STATE_DIR", &kiln.state);
+        let run: Run = command.output().expect("run kiln").into();
+        assert_eq!(run.code, 0, "kiln {args:?}: {}", run.stderr);
+    };
+    let image = probe();
+    umask0(&[
+        "run",
+        "-d",
+        "--name",
+        "secretive",
+        "-e",
+        "TOKEN=hunter2",
+        image.to_str().expect("utf-8"),
+        "--",
+        "ticks",
+    ]);
+    // An image stored: its blobs, index and unpacked program.
+    let guest = common::root().join("tests/guests/probe");
+    umask0(&["build", guest.to_str().expect("utf-8"), "-t", "private:v1"]);
+    umask0(&["run", "private:v1", "--", "env"]);
+    kiln.wait_for("secretive", "logged", |_| {
+        kiln.ok(&["logs", "secretive"]).contains("tick 1")
+    });
+    let open: Vec<String> = tree(&kiln.state)
+        .iter()
+        .filter_map(|path| {
+            let mode = std::fs::symlink_metadata(path).ok()?.permissions().mode();
+            (mode & 0o077 != 0).then(|| format!("{} {:o}", path.display(), mode & 0o777))
+        })
+        .collect();
+    assert!(open.is_empty(), "open to others: {open:#?}");
+    assert!(
+        tree(&kiln.state.join("images/blobs/sha256")).len() > 3,
+        "no blobs checked"
+    );
+    let instances = tree(&kiln.state.join("instances"));
+    for name in ["config.json", "state.json", "console.log", "stats"] {
+        assert!(
+            instances.iter().any(|p| p.ends_with(name)),
+            "no {name} checked in {instances:?}"
+        );
+    }
+}
+
+/// Killing `kiln run -d` at any moment leaves either nothing (the name is
+/// free again) or a complete instance that `ps -a` lists and `rm` removes;
+/// never a name taken by an instance nothing can see.
+#[test]
+fn a_killed_run_leaves_nothing_or_a_removable_instance() {
+    let kiln = Kiln::new("killed-run");
+    let image = probe();
+    let image = image.to_str().expect("utf-8");
+    // The kills are spread evenly over one whole `kiln run -d`.
+    let started = Instant::now();
+    kiln.detach(&probe(), &["--name", "timing"], &["block-forever"]);
+    let whole = started.elapsed();
+    kiln.ok(&["rm", "--force", "timing"]);
+    let tries = 150u32;
+    for i in 0..tries {
+        let name = format!("k{i}");
+        let mut run = kiln
+            .command(&["run", "-d", "--name", &name, image, "--", "block-forever"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start kiln run -d");
+        std::thread::sleep(whole * i / tries);
+        let _ = run.kill();
+        let _ = run.wait();
+    }
+    let listed: Vec<String> = kiln
+        .ps()
+        .iter()
+        .filter_map(|i| i["name"].as_str().map(str::to_string))
+        .collect();
+    let mut left = 0;
+    for i in 0..tries {
+        let name = format!("k{i}");
+        if listed.contains(&name) {
+            left += 1;
+        } else {
+            // Nothing was left: the name is free.
+            kiln.detach(&probe(), &["--name", &name], &["block-forever"]);
+        }
+        assert_eq!(kiln.ok(&["rm", "--force", &name]), format!("{name}\n"));
+    }
+    assert!(kiln.ps().is_empty(), "{:?}", kiln.ps());
+    eprintln!("{left} of {tries} killed runs left an instance");
+}

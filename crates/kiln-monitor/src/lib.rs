@@ -31,6 +31,7 @@ pub mod memory;
 pub mod net;
 pub mod paging;
 pub mod preempt;
+pub mod privileges;
 pub mod run_loop;
 pub mod seccomp;
 pub mod signals;
@@ -89,6 +90,10 @@ pub struct VmConfig {
     /// The vCPUs to give an image with threads (1 to
     /// `kiln_abi::boot::MAX_VCPUS`; the CLI checks); others get one.
     pub cpus: u32,
+    /// The unprivileged user a monitor started as root becomes before the
+    /// guest runs; without one it stays root with only the capabilities
+    /// it still needs ([`privileges`]).
+    pub monitor_user: Option<privileges::MonitorUser>,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).
@@ -127,6 +132,9 @@ pub enum BootError {
     /// The seccomp filter could not be installed.
     #[error("cannot install the seccomp filter: {0}")]
     Seccomp(std::io::Error),
+    /// The monitor could not give up its privileges.
+    #[error("cannot drop privileges: {0}")]
+    Privileges(std::io::Error),
 }
 
 /// How the guest ended.

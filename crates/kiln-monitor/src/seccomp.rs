@@ -276,6 +276,88 @@ mod tests {
         assert_eq!(error.raw_os_error(), Some(libc::EACCES));
     }
 
+    /// Set in a mapping probe child: which program to install, and what to
+    /// try under it.
+    const MAP_PROBE: &str = "KILN_SECCOMP_MAP_PROBE";
+
+    /// The probes: (what is tried, whether the process survives it).
+    const MAPPINGS: [(&str, bool); 4] = [
+        ("mmap-rw", true),
+        ("mmap-rx", false),
+        ("mmap-rwx", false),
+        ("mprotect-x", false),
+    ];
+
+    /// No program lets the monitor make executable memory after setup: the
+    /// read-write mappings its allocator and guest memory need pass, an
+    /// executable mapping (new, or an existing one made executable) kills.
+    #[test]
+    fn no_program_lets_the_monitor_map_executable_memory() {
+        for program in [
+            "run_loop",
+            "run_loop_volumes",
+            "run_loop_net",
+            "run_loop_volumes_net",
+            "forwarder",
+        ] {
+            for (attempt, survives) in MAPPINGS {
+                let output = Command::new(std::env::current_exe().expect("the test binary"))
+                    .args(["seccomp::tests::mapping_probe", "--exact", "--nocapture"])
+                    .env(MAP_PROBE, format!("{program} {attempt}"))
+                    .output()
+                    .expect("run the probe");
+                if survives {
+                    assert!(output.status.success(), "{program} {attempt}: {output:?}");
+                } else {
+                    assert_eq!(
+                        output.status.signal(),
+                        Some(libc::SIGSYS),
+                        "{program} {attempt}: {output:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// In a child of the test above: installs a program and maps.
+    #[test]
+    fn mapping_probe() {
+        let Some(probe) = std::env::var_os(MAP_PROBE) else {
+            return;
+        };
+        let probe = probe.to_string_lossy().into_owned();
+        let (program, attempt) = probe.split_once(' ').expect("program and attempt");
+        let len = 4096;
+        let anonymous = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        // SAFETY: a fresh anonymous mapping, touched by nothing else.
+        let existing = unsafe { libc::mmap(std::ptr::null_mut(), len, rw, anonymous, -1, 0) };
+        assert_ne!(existing, libc::MAP_FAILED);
+        let volumes_net = |volumes, net| Needs { volumes, net };
+        match program {
+            "run_loop" => restrict_to_run_loop(volumes_net(false, false)),
+            "run_loop_volumes" => restrict_to_run_loop(volumes_net(true, false)),
+            "run_loop_net" => restrict_to_run_loop(volumes_net(false, true)),
+            "run_loop_volumes_net" => restrict_to_run_loop(volumes_net(true, true)),
+            _ => restrict_forwarder(),
+        }
+        .expect("install the filter");
+        let prot = match attempt {
+            "mmap-rw" => rw,
+            "mmap-rx" => libc::PROT_READ | libc::PROT_EXEC,
+            "mmap-rwx" => rw | libc::PROT_EXEC,
+            _ => {
+                // SAFETY: `existing` is this probe's own mapping of `len` bytes.
+                let rc = unsafe { libc::mprotect(existing, len, rw | libc::PROT_EXEC) };
+                assert_eq!(rc, 0, "the mprotect ran");
+                return;
+            }
+        };
+        // SAFETY: a fresh anonymous mapping; only its address is compared.
+        let mapped = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, anonymous, -1, 0) };
+        assert_ne!(mapped, libc::MAP_FAILED, "{}", io::Error::last_os_error());
+    }
+
     #[test]
     fn programs_are_whole_instructions() {
         for compiled in [

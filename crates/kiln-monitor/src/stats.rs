@@ -12,6 +12,7 @@
 
 use std::fs::OpenOptions;
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -62,6 +63,8 @@ impl LiveStats {
             .write(true)
             .create(true)
             .truncate(true)
+            // Private as everything in the state directory.
+            .mode(0o600)
             .open(path)?;
         file.set_len((SLOTS * 8) as u64)?;
         // SAFETY: the file is this monitor's own (a fresh, truncated file in

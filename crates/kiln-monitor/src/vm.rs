@@ -18,6 +18,7 @@ use crate::layout::Layout;
 use crate::memory::GuestMemory;
 use crate::net::NetDevice;
 use crate::preempt::Preemptor;
+use crate::privileges::{self, MonitorUser};
 use crate::run_loop::{self, Exits, Shared};
 use crate::stats::LiveStats;
 use crate::stdin::HostStdin;
@@ -41,6 +42,8 @@ pub struct Vm<'a> {
     cpuid: Option<CpuId>,
     clock: GuestClock,
     timeout: Option<std::time::Duration>,
+    /// Who the monitor becomes before the guest runs (see [`privileges`]).
+    monitor_user: Option<MonitorUser>,
     volumes: Volumes,
     net: Option<NetDevice>,
     stdin: HostStdin,
@@ -193,6 +196,7 @@ impl<'a> Vm<'a> {
             cpuid,
             clock,
             timeout: config.timeout,
+            monitor_user: config.monitor_user,
             volumes,
             net,
             stdin,
@@ -205,6 +209,13 @@ impl<'a> Vm<'a> {
     /// each vCPU on its own thread (vCPU 0 on the caller's).
     pub fn run(mut self) -> Result<RunSummary, BootError> {
         let entered_ns = host_now_ns(libc::CLOCK_MONOTONIC);
+        // Everything that needed privilege is open: before any guest
+        // input, and before the vCPU threads (which inherit it).
+        privileges::confine_thread(
+            privileges::needed(!self.volumes.is_empty()),
+            self.monitor_user,
+        )
+        .map_err(BootError::Privileges)?;
         let count = self.vcpus.len() as u32;
         let immediate_exit: Vec<*mut u8> = self
             .vcpus

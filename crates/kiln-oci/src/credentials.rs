@@ -15,7 +15,7 @@ use oci_client::secrets::RegistryAuth;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::store::write_atomically;
+use crate::store::{create_private_dir, write_atomically};
 
 /// The credentials file, in Docker's format.
 #[derive(Default, Serialize, Deserialize)]
@@ -97,7 +97,7 @@ impl Credentials {
 
     fn write(&self, file: &File) -> Result<()> {
         if let Some(dir) = self.path.parent() {
-            fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+            create_private_dir(dir)?;
         }
         let json = serde_json::to_vec_pretty(file).expect("a map of strings serializes");
         write_atomically(&self.path, &json, 0o600)?;

@@ -15,7 +15,7 @@
 //! the same layer and a registry is not sent it again.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -27,7 +27,7 @@ use oci_spec::image::{
 
 use crate::digest::{Digest, Hashing};
 use crate::error::{Error, Result};
-use crate::store::{MAX_METADATA, Store, Tag, link_unnamed, unnamed_file};
+use crate::store::{MAX_METADATA, Store, Tag, create_private_dir, link_unnamed, unnamed_file};
 
 /// The label and manifest annotation with the Kiln ABI version the ELF needs.
 pub const ABI_LABEL: &str = "dev.kiln.abi-version";
@@ -424,7 +424,7 @@ fn extract(
     let blob = File::open(&blob_path).map_err(Error::io("reading", &blob_path))?;
     let mut blob_stream = HashingReader::new(BufReader::new(blob));
     let mut program: Option<File> = None;
-    fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    create_private_dir(dir)?;
     let uncompressed_digest = {
         let input: Box<dyn Read + '_> = match compressed {
             Compressed::Zstd => Box::new(

@@ -20,7 +20,7 @@ use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{
@@ -59,10 +59,10 @@ impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Self> {
         let blobs = root.join("blobs/sha256");
-        fs::create_dir_all(&blobs).map_err(Error::io("creating", &blobs))?;
+        create_private_dir(&blobs)?;
         let layout = root.join("oci-layout");
         if !layout.exists() {
-            write_atomically(&layout, LAYOUT_FILE.as_bytes(), 0o644)?;
+            write_atomically(&layout, LAYOUT_FILE.as_bytes(), 0o600)?;
         }
         let gc_path = root.join("gc.lock");
         let gc_lock = lock_file(&gc_path)?;
@@ -242,7 +242,7 @@ impl Store {
         change(&mut manifests);
         let json = serde_json::to_vec_pretty(&empty_index(manifests))
             .map_err(|e| Error::BadImage(format!("index: {e}")))?;
-        write_atomically(&self.index_path(), &json, 0o644)
+        write_atomically(&self.index_path(), &json, 0o600)
     }
 }
 
@@ -303,7 +303,7 @@ pub(crate) fn unnamed_file(dir: &Path) -> Result<File> {
         .read(true)
         .write(true)
         .custom_flags(libc::O_TMPFILE)
-        .mode(0o644)
+        .mode(0o600)
         .open(dir)
         .map_err(Error::io("creating an unnamed file in", dir))
 }
@@ -401,6 +401,16 @@ pub fn empty_index(manifests: Vec<Descriptor>) -> ImageIndex {
         .manifests(manifests)
         .build()
         .expect("every required field is set")
+}
+
+/// Creates `dir` and its missing parents private to the owner (0700), as
+/// everything in the state directory; an existing one is fine.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(Error::io("creating", dir))
 }
 
 fn lock_file(path: &Path) -> Result<File> {

@@ -90,6 +90,9 @@ pub struct Volume {
     pub guest: String,
     /// Mounted read-only in the spec.
     pub read_only: bool,
+    /// A recursive bind (`rbind`): the guest may cross into filesystems
+    /// mounted inside the directory, as a container would see them.
+    pub submounts: bool,
 }
 
 /// What `kiln run` is given for one container.
@@ -251,6 +254,7 @@ impl Spec {
                 host: source.to_string(),
                 guest: destination.to_string(),
                 read_only: mount.options.iter().any(|o| o == "ro"),
+                submounts: mount.options.iter().any(|o| o == "rbind"),
             });
         }
         Ok(volumes)
@@ -357,8 +361,13 @@ impl Launch {
         }
         for volume in &self.volumes {
             args.push("-v".into());
-            let ro = if volume.read_only { ":ro" } else { "" };
-            args.push(format!("{}:{}{ro}", volume.host, volume.guest).into());
+            let options = match (volume.read_only, volume.submounts) {
+                (false, false) => "",
+                (true, false) => ":ro",
+                (false, true) => ":rbind",
+                (true, true) => ":ro,rbind",
+            };
+            args.push(format!("{}:{}{options}", volume.host, volume.guest).into());
         }
         args.push(self.elf.clone().into());
         args.push("--".into());
@@ -428,7 +437,7 @@ mod tests {
                 "--hostname",
                 "web-1",
                 "-v",
-                &format!("{host}:/data:ro"),
+                &format!("{host}:/data:ro,rbind"),
                 "-v",
                 &format!("{host}:/scratch"),
                 &elf,

@@ -200,8 +200,9 @@ fn a_long_running_guest_is_listed_stopped_by_signals_and_removed() {
     let cmdline = text(&std::fs::read(format!("/proc/{pid}/cmdline")).expect("the monitor"))
         .replace('\0', " ");
     assert!(cmdline.contains(" run -m 67108864 "), "{cmdline}");
+    // rbind: the mount's submounts are the guest's too (as in a container).
     assert!(
-        cmdline.contains(&format!(" -v {}:/data:ro ", data.display())),
+        cmdline.contains(&format!(" -v {}:/data:ro,rbind ", data.display())),
         "{cmdline}"
     );
     assert!(cmdline.ends_with("/rootfs/sleep -- 600000 "), "{cmdline}");

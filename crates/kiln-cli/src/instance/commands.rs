@@ -243,9 +243,9 @@ fn end(instances: &[Instance], timeout: Duration) -> Result<(), Failure> {
             }
             continue;
         }
-        let _ = std::fs::write(
-            instance.dir.join("stop-timeout"),
-            timeout.as_millis().to_string(),
+        let _ = crate::state::write_private(
+            &instance.dir.join("stop-timeout"),
+            timeout.as_millis().to_string().as_bytes(),
         );
         proc::signal(pid, false);
     }

@@ -1,7 +1,7 @@
 //! An instance's console log: written by its supervisor, rotated by size,
 //! read by `kiln logs`.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -35,7 +35,10 @@ pub struct LogWriter {
 impl LogWriter {
     /// Opens (or creates) the log at `path` for appending.
     pub fn open(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = crate::state::private_file()
+            .create(true)
+            .append(true)
+            .open(path)?;
         let size = file.metadata()?.len();
         Ok(Self {
             path: path.to_path_buf(),

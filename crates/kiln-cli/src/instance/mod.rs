@@ -12,10 +12,15 @@
 //! `config.json` (what to run, written once), `state.json` (written by the
 //! supervisor, atomically), `console.log` (rotated by size), and
 //! `last-error.txt` (the monitor's stderr of the last run that crashed).
+//! A name is taken in `names/` before the record is built, and the record
+//! appears whole (renamed into place): a creation killed at any moment
+//! leaves a complete instance, or nothing once the next reader has cleared
+//! its claim (`names`).
 //! A supervisor that died without recording its end is found by `ps`, which
 //! records the instance as exited rather than leaving a ghost.
 
 mod log;
+mod names;
 mod proc;
 mod store;
 mod supervise;

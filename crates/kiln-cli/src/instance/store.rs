@@ -9,8 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::names::Names;
 use super::proc;
 use crate::exit_code::{Failure, HOST, USAGE};
+use crate::state;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -179,15 +181,32 @@ fn io_failure(what: &str, path: &Path, error: std::io::Error) -> Failure {
     Failure::new(HOST, format!("{what} {}: {error}", path.display()))
 }
 
-/// Writes `value` as JSON to `path` atomically (a reader sees the old or
-/// the new file, never half of one).
+/// Writes `value` as JSON to `path` atomically and durably: a reader sees
+/// the old or the new file, never half of one, and after a crash the new
+/// one if this returned. The temporary file has a name of its own, so two
+/// writers never share one.
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), Failure> {
-    let temp = path.with_extension("tmp");
     let json = serde_json::to_vec_pretty(value)
         .map_err(|e| Failure::new(HOST, format!("encoding {}: {e}", path.display())))?;
-    fs::write(&temp, json)
-        .and_then(|()| fs::rename(&temp, path))
-        .map_err(|e| io_failure("writing", path, e))
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".write-")
+        .permissions(state::private_permissions())
+        .tempfile_in(dir)
+        .map_err(|e| io_failure("writing", path, e))?;
+    temp.write_all(&json)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| io_failure("writing", path, e))?;
+    temp.persist(path)
+        .map_err(|e| io_failure("writing", path, e.error))?;
+    sync_dir(dir)
+}
+
+/// Makes a directory's entries (a file renamed into it) durable.
+fn sync_dir(dir: &Path) -> Result<(), Failure> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_failure("syncing", dir, e))
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, Failure> {
@@ -249,16 +268,18 @@ impl Instance {
 /// The state directory: every instance's records.
 pub struct Store {
     root: PathBuf,
+    names: Names,
 }
 
 impl Store {
     /// The instances' part of the state directory ([`crate::state::dir`]).
     pub fn open() -> Result<Self, Failure> {
-        let root = crate::state::dir()?;
+        let root = state::dir()?;
         for dir in [root.join("instances"), root.join("names")] {
-            fs::create_dir_all(&dir).map_err(|e| io_failure("creating", &dir, e))?;
+            state::create_private_dir(&dir).map_err(|e| io_failure("creating", &dir, e))?;
         }
-        Ok(Self { root })
+        let names = Names::new(root.join("names"), root.join("instances"));
+        Ok(Self { root, names })
     }
 
     fn instances_dir(&self) -> PathBuf {
@@ -275,13 +296,19 @@ impl Store {
         })
     }
 
-    /// Every instance, oldest first.
+    /// Every instance, oldest first. What a creation or removal cut short
+    /// left behind is cleared on the way.
     pub fn list(&self) -> Result<Vec<Instance>, Failure> {
+        let names = self.root.join("names");
+        self.names
+            .sweep()
+            .map_err(|e| io_failure("clearing unfinished records in", &names, e))?;
         let dir = self.instances_dir();
         let entries = fs::read_dir(&dir).map_err(|e| io_failure("reading", &dir, e))?;
         let mut instances = Vec::new();
         for entry in entries.flatten() {
-            // A directory without its config is one being created or removed.
+            // A directory without its config is one being removed (or the
+            // record of one being created, under a temporary name).
             if let Some(instance) = self.load(&entry.file_name().to_string_lossy()) {
                 instances.push(instance);
             }
@@ -299,7 +326,7 @@ impl Store {
     /// [`Self::find`], with `None` when nothing matches.
     pub fn lookup(&self, key: &str) -> Result<Option<Instance>, Failure> {
         if check_name(key).is_ok()
-            && let Ok(id) = fs::read_to_string(self.root.join("names").join(key))
+            && let Some(id) = self.names.holder(key)
             && let Some(instance) = self.load(&id)
         {
             return Ok(Some(instance));
@@ -344,29 +371,32 @@ impl Store {
                 .run_args
                 .insert(0, format!("--hostname={}", config.name));
         }
-        // The name is taken by creating its index entry: atomic, so two
-        // creations cannot both get it, and no listing is needed.
+        // The name is taken first, and held (locked) until the record is
+        // complete; the record is built under a temporary name and renamed
+        // into place. A crash at any point leaves a complete instance, or a
+        // claim the next reader clears (see `names`).
         let name_path = self.root.join("names").join(&config.name);
-        if let Err(error) =
-            File::create_new(&name_path).and_then(|mut f| f.write_all(id.as_bytes()))
-        {
-            return Err(match error.kind() {
-                std::io::ErrorKind::AlreadyExists => {
-                    let taken = fs::read_to_string(&name_path).unwrap_or_default();
-                    Failure::new(
-                        USAGE,
-                        format!(
-                            "the name '{}' is taken by instance {taken} (kiln rm it first)",
-                            config.name
-                        ),
-                    )
-                }
-                _ => io_failure("creating", &name_path, error),
-            });
-        }
-        let dir = self.instances_dir().join(&id);
-        fs::create_dir(&dir).map_err(|e| io_failure("creating", &dir, e))?;
-        let instance = Instance { id, dir, config };
+        let Some(claim) = self
+            .names
+            .claim(&config.name, &id)
+            .map_err(|e| io_failure("creating", &name_path, e))?
+        else {
+            let taken = self.names.holder(&config.name).unwrap_or_default();
+            return Err(Failure::new(
+                USAGE,
+                format!(
+                    "the name '{}' is taken by instance {taken} (kiln rm it first)",
+                    config.name
+                ),
+            ));
+        };
+        let partial = self.names.partial_dir(&id);
+        state::create_private_dir(&partial).map_err(|e| io_failure("creating", &partial, e))?;
+        let mut instance = Instance {
+            id,
+            dir: partial,
+            config,
+        };
         instance.write_state(&State {
             status: Status::Exited,
             supervisor: None,
@@ -377,8 +407,12 @@ impl Store {
             restarts: 0,
             message: Some("created".into()),
         })?;
-        // Written last: the instance is listed from here on.
         write_json(&instance.dir.join("config.json"), &instance.config)?;
+        let dir = self.instances_dir().join(&instance.id);
+        fs::rename(&instance.dir, &dir).map_err(|e| io_failure("creating", &dir, e))?;
+        sync_dir(&self.instances_dir())?;
+        instance.dir = dir;
+        drop(claim);
         Ok(instance)
     }
 
@@ -397,7 +431,9 @@ impl Store {
         gone(&config, fs::remove_file(&config))?;
         gone(&instance.dir, fs::remove_dir_all(&instance.dir))?;
         let name = self.root.join("names").join(&instance.config.name);
-        gone(&name, fs::remove_file(&name))
+        self.names
+            .release(&instance.config.name, &instance.id)
+            .map_err(|e| io_failure("removing", &name, e))
     }
 }
 

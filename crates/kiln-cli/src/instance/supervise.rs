@@ -130,7 +130,7 @@ fn run_once(
     let crashed = [PANIC, FAULT, VIOLATION, OUT_OF_MEMORY].map(i32::from);
     if crashed.contains(&exit_code(status)) {
         let tail = error_tail.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = std::fs::write(instance.last_error_path(), &*tail);
+        let _ = crate::state::write_private(&instance.last_error_path(), &tail);
     }
     Ok(status)
 }

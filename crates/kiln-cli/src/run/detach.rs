@@ -34,7 +34,12 @@ pub(super) fn start(
     }
     for volume in volumes {
         let host = absolute(volume.host())?;
-        let options = if volume.read_only() { ":ro" } else { "" };
+        let options = match (volume.read_only(), volume.cross_mounts()) {
+            (false, false) => "",
+            (true, false) => ":ro",
+            (false, true) => ":rbind",
+            (true, true) => ":ro,rbind",
+        };
         run_args.push(format!(
             "--volume={}:{}{options}",
             host.display(),

@@ -1,6 +1,9 @@
-//! `-v HOST_DIR:GUEST_DIR[:ro|:rw]`: host directories for the guest, in
-//! Docker's syntax. Checked before anything is built or booted, so a typo
-//! costs one clear line.
+//! `-v HOST_DIR:GUEST_DIR[:OPTIONS]`: host directories for the guest, in
+//! Docker's syntax; the options, comma-separated, are `ro` or `rw`, and
+//! `rbind` to let paths cross into filesystems mounted inside the host
+//! directory (refused by default, see the monitor's `volume::resolve`).
+//! Checked before anything is built or booted, so a typo costs one clear
+//! line.
 
 use std::collections::HashSet;
 
@@ -38,25 +41,36 @@ pub fn parse_volumes(values: &[String]) -> Result<Vec<VolumeSpec>, Failure> {
     Ok(specs)
 }
 
-/// One `HOST_DIR:GUEST_DIR[:ro|:rw]`, whose host directory must exist.
+/// One `HOST_DIR:GUEST_DIR[:OPTIONS]`, whose host directory must exist.
 fn parse_volume(value: &str) -> Result<VolumeSpec, String> {
     let mut parts = value.splitn(3, ':');
     let host = parts.next().unwrap_or_default();
     let Some(guest) = parts.next() else {
         return Err("expected HOST_DIR:GUEST_DIR[:ro]".into());
     };
-    let read_only = match parts.next() {
-        None | Some("rw") => false,
-        Some("ro") => true,
-        Some(other) => return Err(format!("unknown option '{other}' (expected ro or rw)")),
-    };
+    let (mut read_only, mut submounts) = (false, false);
+    for option in parts.next().map(|o| o.split(',')).into_iter().flatten() {
+        match option {
+            "rw" => read_only = false,
+            "ro" => read_only = true,
+            "rbind" => submounts = true,
+            other => {
+                return Err(format!(
+                    "unknown option '{other}' (expected ro, rw or rbind)"
+                ));
+            }
+        }
+    }
     if host.is_empty() {
         return Err("the host directory is empty".into());
     }
     if guest.is_empty() {
         return Err("the guest path is empty".into());
     }
-    let spec = VolumeSpec::new(host, guest, read_only).map_err(|e| e.to_string())?;
+    let mut spec = VolumeSpec::new(host, guest, read_only).map_err(|e| e.to_string())?;
+    if submounts {
+        spec = spec.with_submounts();
+    }
     match std::fs::metadata(host) {
         Ok(meta) if meta.is_dir() => Ok(spec),
         Ok(_) => Err(format!("{host} is not a directory")),
@@ -121,7 +135,7 @@ mod tests {
             ),
             (
                 format!("{h}:/data:rx"),
-                "unknown option 'rx' (expected ro or rw)",
+                "unknown option 'rx' (expected ro, rw or rbind)",
             ),
             (format!("{h}:/data:ro:x"), "unknown option 'ro:x'"),
             (

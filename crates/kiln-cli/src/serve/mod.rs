@@ -1,13 +1,16 @@
 //! `kiln serve`: listen on a host port with no instance running, boot
 //! instances when connections arrive, and stop them when idle.
 //!
-//! `kiln serve` owns the host port. Each accepted connection gets a thread
-//! that takes an instance from the [`pool`] (booting one when none has room)
-//! and [`proxy`]s bytes between the client and the instance, which is a
+//! `kiln serve` owns the host port. Connections are held by the accept loop
+//! until they send ([`admission`], which also bounds them); each that sends
+//! gets a thread that takes an instance from the [`pool`] (booting one when
+//! none has room) and [`proxy`]s bytes between the client and the instance,
+//! which is a
 //! child `kiln run` publishing the guest port on a private loopback port,
 //! prepared ahead as a [`spare`] and listed in the instance store by
 //! [`records`].
 
+mod admission;
 mod pool;
 mod proxy;
 mod records;
@@ -52,6 +55,18 @@ pub struct ServeArgs {
     /// Run at most this many instances at once.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     max: u16,
+    /// Hold and proxy at most this many client connections at once
+    /// (lowered to fit the descriptor limit); at the bound a new one
+    /// replaces the longest-silent one, or waits in the backlog.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Close a connection that sends nothing for this long after it
+    /// connects (no instance is booted for it).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    handshake_timeout: Duration,
+    /// Close a proxied connection after this long without a byte either way.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    connection_idle_timeout: Duration,
     /// Do not keep a monitor prepared for the next boot (it has no VM but
     /// holds its network backend: with --net user a passt, about 20 MiB);
     /// cold requests then also wait for the monitor (and passt) to start.
@@ -138,13 +153,17 @@ pub fn serve(args: ServeArgs) -> Outcome {
     if let Ok(addr) = listener.local_addr() {
         tell!("kiln serve: listening on {addr}");
     }
-    for client in listener.incoming() {
-        // A failed accept (the client reset first, no fds left for a
-        // moment) concerns that client only.
-        let Ok(client) = client else { continue };
-        let pool = Arc::clone(&pool);
-        thread::spawn(move || proxy::serve(&pool, client));
-    }
+    raise_descriptor_limit();
+    admission::run(
+        &listener,
+        &pool,
+        admission::Limits {
+            max: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            handshake: args.handshake_timeout,
+            idle: args.connection_idle_timeout,
+        },
+    )
+    .map_err(|e| Failure::new(HOST, format!("cannot accept connections: {e}")))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -168,6 +187,19 @@ fn resolve(args: &mut ServeArgs) -> Result<PathBuf, Failure> {
         .map_err(|e| Failure::new(IMAGE, format!("{}: {e}", path.display())))?;
     std::path::absolute(path)
         .map_err(|e| Failure::new(IMAGE, format!("cannot open {}: {e}", path.display())))
+}
+
+/// Raises the soft descriptor limit to the hard one, as servers do: the
+/// connection bound is lowered to fit the soft limit, and the default soft
+/// limit (often 1024) is a compatibility setting for `select`, which kiln
+/// does not use.
+fn raise_descriptor_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
 }
 
 /// SIGINT and SIGTERM stop the instances, then kiln serve exits as killed

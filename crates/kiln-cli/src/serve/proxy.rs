@@ -15,6 +15,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -72,8 +73,9 @@ enum Attempt {
     Closed,
 }
 
-/// Serves one client connection to the end.
-pub fn serve(pool: &Pool, client: TcpStream) {
+/// Serves one client connection to the end; once connected, it ends after
+/// `idle` without a byte either way.
+pub fn serve(pool: &Pool, client: TcpStream, idle: Duration) {
     let _ = client.set_nodelay(true);
     let mut replay = Replay::default();
     for _ in 0..BOOT_ATTEMPTS {
@@ -86,7 +88,7 @@ pub fn serve(pool: &Pool, client: TcpStream) {
         };
         let attempt = hand_over(pool, &lease, &client, &mut replay);
         if let Attempt::Connected(upstream) = &attempt {
-            pipe(&client, upstream);
+            pipe(&client, upstream, idle);
         }
         pool.release(lease.number);
         if !matches!(attempt, Attempt::InstanceGone) {
@@ -250,18 +252,27 @@ fn connect(lease: &Lease, replay: &Replay) -> Result<TcpStream, ()> {
     Ok(upstream)
 }
 
-/// Copies both ways until both directions have ended; each side's end of
-/// sending is passed on as a half-close, so request/response protocols
-/// that signal "done" with a FIN keep working.
-fn pipe(client: &TcpStream, upstream: &TcpStream) {
+/// Copies both ways until both directions have ended, or nothing moved
+/// either way for `idle`; each side's end of sending is passed on as a
+/// half-close, so request/response protocols that signal "done" with a
+/// FIN keep working.
+fn pipe(client: &TcpStream, upstream: &TcpStream, idle: Duration) {
+    // Each direction wakes up at least every `idle` to look at the other's
+    // last activity: a long download with a silent client is not idle.
+    for stream in [client, upstream] {
+        let _ = stream.set_read_timeout(Some(idle));
+    }
+    let started = Instant::now();
+    let last = AtomicU64::new(0);
     thread::scope(|scope| {
-        scope.spawn(|| copy(client, upstream));
-        copy(upstream, client);
+        scope.spawn(|| copy(client, upstream, idle, started, &last));
+        copy(upstream, client, idle, started, &last);
     });
 }
 
-fn copy(from: &TcpStream, to: &TcpStream) {
+fn copy(from: &TcpStream, to: &TcpStream, idle: Duration, started: Instant, last: &AtomicU64) {
     let mut buf = [0u8; 64 * 1024];
+    let since_start = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     loop {
         match (&*from).read(&mut buf) {
             Ok(0) => {
@@ -269,6 +280,7 @@ fn copy(from: &TcpStream, to: &TcpStream) {
                 return;
             }
             Ok(n) => {
+                last.store(since_start(), Ordering::Relaxed);
                 if (&*to).write_all(&buf[..n]).is_err() {
                     // The receiver is gone: end the other direction too.
                     let _ = from.shutdown(Shutdown::Both);
@@ -276,6 +288,14 @@ fn copy(from: &TcpStream, to: &TcpStream) {
                 }
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                let quiet = since_start().saturating_sub(last.load(Ordering::Relaxed));
+                if Duration::from_millis(quiet) >= idle {
+                    let _ = from.shutdown(Shutdown::Both);
+                    let _ = to.shutdown(Shutdown::Both);
+                    return;
+                }
+            }
             Err(_) => {
                 let _ = to.shutdown(Shutdown::Both);
                 return;

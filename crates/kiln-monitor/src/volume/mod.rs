@@ -15,7 +15,9 @@
 //!
 //! - an unknown volume index is `EBADF`, as `openat` says of a bad `dirfd`;
 //! - a path that would leave the volume gets the host's answer, `EXDEV`
-//!   (what `RESOLVE_BENEATH` reports), passed through unchanged;
+//!   (what `RESOLVE_BENEATH` reports), passed through unchanged; so does
+//!   one that would cross a mount point inside a volume not given with
+//!   `rbind` (`RESOLVE_NO_XDEV`, see [`resolve`]);
 //! - a path with a NUL byte is `EINVAL` (no Linux path can hold one);
 //! - on a read-only volume every change is `EROFS`, before the host is asked;
 //! - creating, removing or renaming the volume root itself (the empty path,
@@ -36,7 +38,7 @@ mod sys;
 mod tests;
 
 use std::collections::HashSet;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
@@ -104,6 +106,17 @@ impl FileId {
 struct Mount {
     root: OwnedFd,
     read_only: bool,
+    cross_mounts: bool,
+}
+
+impl Mount {
+    /// Its root, as paths are resolved in it.
+    fn root(&self) -> resolve::Root<'_> {
+        resolve::Root {
+            fd: self.root.as_fd(),
+            cross_mounts: self.cross_mounts,
+        }
+    }
 }
 
 /// The VM's volumes, in boot-info order, and the files the guest has open.
@@ -139,6 +152,7 @@ impl Volumes {
             mounts.push(Mount {
                 root: root.into(),
                 read_only: spec.read_only(),
+                cross_mounts: spec.cross_mounts(),
             });
         }
         Ok(Self {

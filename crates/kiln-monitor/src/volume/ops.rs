@@ -2,14 +2,14 @@
 //! plain Rust arguments: volume indexes, paths as bytes, buffers as slices.
 //! Each answers with its result or the errno for the guest.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 use kiln_abi::file::{
     CURRENT_POSITION, F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_SETLK, FSYNC_DATA_ONLY, FileLock,
     FileStat, LOCK_EX, LOCK_SH, LOCK_UN, STAT_NO_FOLLOW, UNLINK_DIRECTORY,
 };
 
-use super::resolve;
+use super::resolve::{self, Root};
 use super::{Errno, FileId, Mount, Volumes, sys};
 
 /// The `open` flags a guest may pass; others are dropped, and `O_CLOEXEC`
@@ -37,7 +37,7 @@ impl Volumes {
         } else {
             0
         };
-        let (root, read_only) = (mount.root.as_fd(), mount.read_only);
+        let (root, read_only) = (mount.root(), mount.read_only);
         let fd = match self.image {
             _ if mount.read_only => open_read_only(root, path, flags)?,
             Some(image) => open_sparing(root, path, flags, mode, image)?,
@@ -80,7 +80,7 @@ impl Volumes {
         };
         // An O_PATH descriptor names the file (or, with O_NOFOLLOW, the
         // link itself) without opening it, whatever its permissions.
-        let root = self.mount(volume)?.root.as_fd();
+        let root = self.mount(volume)?.root();
         let fd = resolve::open(root, path, libc::O_PATH | no_follow, 0)?;
         sys::fstat(fd.as_fd()).map(|stat| file_stat(&stat))
     }
@@ -127,7 +127,7 @@ impl Volumes {
 
     /// `ReadLink`: the link's text into `buf` (truncated to fit); its length.
     pub fn read_link(&self, volume: u32, path: &[u8], buf: &mut [u8]) -> Result<u64, Errno> {
-        let entry = resolve::entry(self.mount(volume)?.root.as_fd(), path)?;
+        let entry = resolve::entry(self.mount(volume)?.root(), path)?;
         let (parent, name) = entry.named(libc::EINVAL)?;
         sys::readlinkat(parent, name, buf)
     }
@@ -218,19 +218,19 @@ impl Volumes {
     }
 
     /// The root of `volume`, if the guest may change it (else `EROFS`).
-    fn writable(&self, volume: u32) -> Result<BorrowedFd<'_>, Errno> {
+    fn writable(&self, volume: u32) -> Result<Root<'_>, Errno> {
         match self.mount(volume)? {
             Mount {
                 read_only: true, ..
             } => Err(Errno(libc::EROFS)),
-            Mount { root, .. } => Ok(root.as_fd()),
+            mount => Ok(mount.root()),
         }
     }
 }
 
 /// `Open` on a read-only volume: whatever could change a file is `EROFS`.
 /// As on a read-only filesystem, `O_CREAT` of a file that exists opens it.
-fn open_read_only(root: BorrowedFd<'_>, path: &[u8], flags: i32) -> Result<OwnedFd, Errno> {
+fn open_read_only(root: Root<'_>, path: &[u8], flags: i32) -> Result<OwnedFd, Errno> {
     if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
         return Err(Errno(libc::EROFS));
     }
@@ -252,7 +252,7 @@ fn open_read_only(root: BorrowedFd<'_>, path: &[u8], flags: i32) -> Result<Owned
 /// runs from: opening it for writing or truncation is `ETXTBSY` (see
 /// [`Volumes::protect`]); any other file opens as usual.
 fn open_sparing(
-    root: BorrowedFd<'_>,
+    root: Root<'_>,
     path: &[u8],
     flags: i32,
     mode: u32,

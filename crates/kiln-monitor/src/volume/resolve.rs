@@ -5,6 +5,13 @@
 //! readlink) first opens the *parent* that way, then acts on one plain name
 //! in it with the `*at` call, which does not follow a final symbolic link:
 //! nothing the kernel walks outside `openat2` can lead out of the volume.
+//!
+//! Nor, unless the volume says so, onto another filesystem: a mount point
+//! inside the volume (a tmpfs, a USB disk, `/proc` bound in) is refused with
+//! `EXDEV` (`RESOLVE_NO_XDEV`), because whoever shared the directory shared
+//! a tree of files, and what is mounted in it later is not theirs to give.
+//! A volume given with `rbind` (Docker's word for a bind with its
+//! submounts) is walked across mounts, still beneath its root.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -18,18 +25,28 @@ fn c_path(path: &[u8]) -> Result<CString, Errno> {
     CString::new(path).map_err(|_| Errno(libc::EINVAL))
 }
 
-/// Opens `path` beneath `root` (see [`sys::open_beneath`]).
-pub(super) fn open(
-    root: BorrowedFd<'_>,
-    path: &[u8],
-    flags: i32,
-    mode: u32,
-) -> Result<OwnedFd, Errno> {
-    sys::open_beneath(root, &c_path(path)?, flags, mode)
+/// A volume's root, as its paths are resolved.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Root<'a> {
+    /// The root directory (`O_PATH`).
+    pub fd: BorrowedFd<'a>,
+    /// Whether paths may cross into filesystems mounted inside it.
+    pub cross_mounts: bool,
+}
+
+/// Opens `path` beneath `root` (see [`sys::open_beneath`]), on the root's
+/// own filesystem unless it may cross mounts.
+pub(super) fn open(root: Root<'_>, path: &[u8], flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
+    let resolve = if root.cross_mounts {
+        0
+    } else {
+        libc::RESOLVE_NO_XDEV
+    };
+    sys::open_beneath(root.fd, &c_path(path)?, flags, mode, resolve)
 }
 
 /// A directory beneath `root`, as a handle for `*at` calls.
-fn directory(root: BorrowedFd<'_>, path: &[u8]) -> Result<OwnedFd, Errno> {
+fn directory(root: Root<'_>, path: &[u8]) -> Result<OwnedFd, Errno> {
     open(root, path, libc::O_PATH | libc::O_DIRECTORY, 0)
 }
 
@@ -60,7 +77,7 @@ impl Entry {
 
 /// Splits `path` into its parent, opened beneath `root`, and its last
 /// component. Trailing slashes are ignored.
-pub(super) fn entry(root: BorrowedFd<'_>, path: &[u8]) -> Result<Entry, Errno> {
+pub(super) fn entry(root: Root<'_>, path: &[u8]) -> Result<Entry, Errno> {
     if path.is_empty() {
         return Ok(Entry::Directory);
     }

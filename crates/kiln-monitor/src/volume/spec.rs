@@ -10,6 +10,7 @@ pub struct VolumeSpec {
     host: PathBuf,
     guest: String,
     read_only: bool,
+    cross_mounts: bool,
 }
 
 /// Why a guest path cannot be a volume's mount point.
@@ -44,7 +45,22 @@ impl VolumeSpec {
             host: host.into(),
             guest: normalize_guest_path(guest)?,
             read_only,
+            cross_mounts: false,
         })
+    }
+
+    /// The same volume, with the filesystems mounted inside it (`rbind`):
+    /// by default a path that crosses a mount point is refused.
+    pub fn with_submounts(self) -> Self {
+        Self {
+            cross_mounts: true,
+            ..self
+        }
+    }
+
+    /// Whether paths may cross mount points inside the host directory.
+    pub fn cross_mounts(&self) -> bool {
+        self.cross_mounts
     }
 
     /// The host directory.

@@ -31,17 +31,18 @@ fn check(ret: i64) -> Result<u64, Errno> {
 
 /// `openat2(dir, path, flags | O_CLOEXEC, mode)` resolved beneath `dir`:
 /// no absolute paths, no `..` above `dir`, no symbolic link leading out of
-/// it, no `/proc` magic links.
+/// it, no `/proc` magic links; `resolve` adds `RESOLVE_*` flags.
 pub(super) fn open_beneath(
     dir: BorrowedFd<'_>,
     path: &CStr,
     flags: i32,
     mode: u32,
+    resolve: u64,
 ) -> Result<OwnedFd, Errno> {
     let how = OpenHow {
         flags: u64::from((flags | libc::O_CLOEXEC).cast_unsigned()),
         mode: u64::from(mode),
-        resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
+        resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS | resolve,
     };
     for _ in 0..RESOLVE_ATTEMPTS {
         // SAFETY: `path` is NUL-terminated and `how` is an `open_how` of the

@@ -560,3 +560,68 @@ fn set_mode_changes_only_the_permission_bits_on_a_writable_volume() {
     assert_eq!(s.volumes.set_mode(99, 0o600), err(EBADF));
     s.assert_outside_untouched();
 }
+
+/// A filesystem mounted inside a volume (here a tmpfs) is refused with
+/// `EXDEV` unless the volume is given with its submounts (`rbind`); either
+/// way the volume's own files are served. Needs root (CAP_SYS_ADMIN) for
+/// `unshare --mount` and `mount`; without it the test fails, it does not
+/// skip.
+#[test]
+fn mounts_inside_a_volume_are_crossed_only_when_asked() {
+    let test = "volume::tests::mounts_inside_a_volume_are_crossed_only_when_asked";
+    let namespace = ["unshare", "--mount", "--propagation", "private", "--"];
+    if !crate::test_support::in_child_under(test, &namespace) {
+        return;
+    }
+    let s = Scratch::new();
+    let mounted = s.path("volume/mnt");
+    std::fs::create_dir(&mounted).expect("mount point");
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(&mounted)
+        .status()
+        .expect("run mount");
+    assert!(status.success(), "mount a tmpfs in the volume");
+    std::fs::write(mounted.join("other-fs"), "on the tmpfs").expect("write");
+    let specs = [
+        VolumeSpec::new(s.path("volume"), "/data", false).expect("spec"),
+        VolumeSpec::new(s.path("volume"), "/all", false)
+            .expect("spec")
+            .with_submounts(),
+    ];
+    let mut volumes = Volumes::new(&specs).expect("open volumes");
+    let read_only = O_RDONLY.cast_unsigned();
+    for path in ["mnt/other-fs", "mnt", "mnt/", "./mnt/../mnt/other-fs"] {
+        assert_eq!(
+            volumes.open(0, path.as_bytes(), read_only, 0),
+            Err(Errno(EXDEV)),
+            "{path}"
+        );
+        assert_eq!(
+            volumes.stat_path(0, path.as_bytes(), 0).map(|_| ()),
+            Err(Errno(EXDEV)),
+            "{path}"
+        );
+    }
+    let create = (O_RDWR | O_CREAT).cast_unsigned();
+    assert_eq!(
+        volumes.open(0, b"mnt/new", create, 0o600),
+        Err(Errno(EXDEV))
+    );
+    assert_eq!(volumes.mkdir(0, b"mnt/dir", 0o700), Err(Errno(EXDEV)));
+    let file = volumes
+        .open(0, b"file", read_only, 0)
+        .expect("its own file");
+    volumes.close(file).expect("close");
+    let file = volumes
+        .open(1, b"mnt/other-fs", read_only, 0)
+        .expect("crossed with rbind");
+    let mut buf = [0u8; 32];
+    assert_eq!(volumes.read(file, -1, &mut buf), Ok(12));
+    volumes.close(file).expect("close");
+    let status = std::process::Command::new("umount")
+        .arg(&mounted)
+        .status()
+        .expect("run umount");
+    assert!(status.success());
+}

@@ -71,7 +71,12 @@ fn spawn(forwarder: Forwarder) -> io::Result<JoinHandle<()>> {
     let spawned = std::thread::Builder::new()
         .name("kiln-ports".into())
         .spawn(move || {
-            if let Err(error) = crate::seccomp::restrict_forwarder() {
+            // Its own credentials (they are per thread): it needs none of
+            // root's powers to serve sockets it already has.
+            let confined =
+                crate::privileges::confine_thread(crate::privileges::needed(false), None)
+                    .and_then(|()| crate::seccomp::restrict_forwarder());
+            if let Err(error) = confined {
                 // Unconfined it would serve the guest: the link stays down.
                 eprintln!("kiln: cannot confine the port forwarder: {error}");
                 return;
