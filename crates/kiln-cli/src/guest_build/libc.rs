@@ -7,8 +7,9 @@
 //! plain linker inputs. Their objects refer to the same precompiled `core`
 //! the program links, so no code is duplicated.
 //!
-//! The C library is built once per toolchain and flag set into the per-user
-//! cache (`<cache>/libc/<key>`), from the sources this `kiln` carries
+//! The C library is built once per toolchain, flag set and `kiln` (its
+//! sources) into the per-user cache (`<cache>/libc/<key>-<sources>`), from
+//! the sources this `kiln` carries
 //! ([`super::sources`]), and shared by every guest crate. Cargo's lock on
 //! that target directory makes concurrent `kiln`s wait for one build.
 
@@ -33,20 +34,24 @@ pub fn link_flags(quiet: bool) -> Result<Vec<String>, Failure> {
     let cache = sources::cache_dir()?;
     let sources = sources::unpacked(&cache)?;
     let mut rlib_flags = flags::codegen_flags();
-    // Named after the toolchain and the flags but the cache's own path,
-    // which every build in this cache shares.
-    let target_dir = cache.join("libc").join(build_key(&rlib_flags)?);
+    // Named after the toolchain, the flags but the cache's own path, and
+    // the sources: cargo names the sources' crates by their path relative
+    // to their workspace, which is the same in every sources directory, and
+    // would take another `kiln`'s build of them as fresh (older sources,
+    // another ABI).
+    let target_dir = cache.join("libc").join(format!(
+        "{}-{}",
+        build_key(&rlib_flags)?,
+        sources.file_name().unwrap_or_default().to_string_lossy()
+    ));
     rlib_flags.push(flags::remap_cache(&cache));
     // The first build of a C library takes a while: say so, and show
     // cargo's progress even when the program's build is quiet.
-    let stamp = target_dir.join(format!(
-        ".built-{}",
-        sources.file_name().unwrap_or_default().to_string_lossy()
-    ));
+    let stamp = target_dir.join(".built");
     let first = !stamp.exists();
     if first {
         tell!(
-            "kiln: building Kiln's C library for this toolchain into {} (once per toolchain)",
+            "kiln: building Kiln's C library for this toolchain and kiln into {} (once)",
             target_dir.display()
         );
     }
