@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use clap::Args;
 use kiln_monitor::clock::{format_ns, host_now_ns};
+use kiln_monitor::core_dump::{CoreConfig, CoreWritten};
 use kiln_monitor::{BootError, ImageFile, Outcome as GuestOutcome, RunSummary, VmConfig};
 
 use crate::exit_code::{FAULT, Failure, HOST, IMAGE, OUT_OF_MEMORY, PANIC, TIMEOUT, VIOLATION};
 use crate::guest_build::{self, Verbosity};
 use crate::instance::RestartPolicy;
-use crate::units::{default_cpus, parse_cpus, parse_duration, parse_memory};
+use crate::units::{default_cpus, parse_cpus, parse_duration, parse_memory, parse_size};
 use crate::{BuildOptions, Outcome};
 
 /// Arguments of `kiln run`.
@@ -82,6 +83,16 @@ pub struct RunArgs {
     /// (std programs).
     #[arg(long)]
     trace_libc: bool,
+    /// If the guest crashes (panic, fault, abort), write an ELF core file
+    /// here that `gdb IMAGE CORE` opens: every thread's registers and the
+    /// memory the guest touched. The last one given wins (an instance's
+    /// supervisor gives one under the instance's directory).
+    #[arg(long, value_name = "PATH", overrides_with = "core")]
+    core: Option<PathBuf>,
+    /// The most bytes the core file may take, e.g. 256M: the highest
+    /// touched memory is left out beyond it (default: no limit).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, overrides_with = "core_limit")]
+    core_limit: Option<u64>,
     /// Publish live counters in this file (set by an instance's supervisor
     /// for `kiln stats`).
     #[arg(long, hide = true, value_name = "PATH")]
@@ -161,6 +172,10 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         // not the guest's input; an instance's supervisor gives /dev/null.
         stdin: !args.standby,
         cpus: args.cpus.unwrap_or_else(default_cpus),
+        core: args.core.clone().map(|path| CoreConfig {
+            path,
+            limit: args.core_limit.unwrap_or(u64::MAX),
+        }),
     };
     let boot_failure = |e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),
@@ -182,6 +197,9 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         GuestOutcome::Exited(status) => Ok(ExitCode::from(status as u8)),
         GuestOutcome::Crashed(report) => {
             tell_raw!("{report}");
+            if let (Some(path), Some(core)) = (&args.core, &summary.core) {
+                tell_core(path, core);
+            }
             Ok(ExitCode::from(if report.kind.is_panic() {
                 PANIC
             } else {
@@ -202,6 +220,24 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
                 args.timeout.unwrap_or_default()
             ),
         )),
+    }
+}
+
+/// Says where the core of a crash went, or why it could not be written.
+fn tell_core(path: &Path, core: &std::io::Result<CoreWritten>) {
+    match core {
+        Ok(written) if written.left_out > 0 => tell!(
+            "kiln: core written to {} ({}; {} of touched memory left out at --core-limit)",
+            path.display(),
+            guest_build::human_size(written.bytes),
+            guest_build::human_size(written.left_out)
+        ),
+        Ok(written) => tell!(
+            "kiln: core written to {} ({})",
+            path.display(),
+            guest_build::human_size(written.bytes)
+        ),
+        Err(e) => tell!("kiln: cannot write the core to {}: {e}", path.display()),
     }
 }
 

@@ -157,6 +157,7 @@ pub fn write(
             .first()
             .map_or(GuestPtr::NULL, |&addr| GuestPtr::new(addr)),
         workdir_len: args.workdir.map_or(0, |w| w.len() as u64),
+        threads: Default::default(),
     };
     memory.write_obj(info, base)
 }

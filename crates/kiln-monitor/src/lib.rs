@@ -12,7 +12,8 @@
 //!    ([`hypercall`]; file operations on host [`volume`]s among them, and
 //!    starting the other [`vcpus`]) until it exits,
 //!    crashes (then [`crash`] unwinds and symbolizes its stack), breaks the
-//!    ABI, or the [`watchdog`] ends it.
+//!    ABI, or the [`watchdog`] ends it; a crashed guest can leave a
+//!    [`core_dump`].
 //!
 //! The guest is untrusted: every address it hands over is checked by
 //! [`memory::GuestMemory`], and a malformed call ends the VM with a
@@ -20,6 +21,7 @@
 
 pub mod boot_info;
 pub mod clock;
+pub mod core_dump;
 pub mod cpu;
 pub mod crash;
 pub mod growth;
@@ -88,6 +90,8 @@ pub struct VmConfig {
     /// The vCPUs to give an image with threads (1 to
     /// `kiln_abi::boot::MAX_VCPUS`; the CLI checks); others get one.
     pub cpus: u32,
+    /// Where to write a core file if the guest crashes ([`core_dump`]).
+    pub core: Option<core_dump::CoreConfig>,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).
@@ -179,6 +183,8 @@ pub struct RunSummary {
     pub memory_mapped: u64,
     /// The vCPUs the VM had.
     pub vcpus: u32,
+    /// The core file written for a crash, when one was asked for.
+    pub core: Option<std::io::Result<core_dump::CoreWritten>>,
 }
 
 /// Boots `image` and runs it to the end.

@@ -242,6 +242,15 @@ impl VcpuSet {
         }
     }
 
+    /// The report of the crash that ended the VM, if a crash did, passed to
+    /// `f`.
+    pub fn crash<R>(&self, f: impl FnOnce(&crate::CrashReport) -> R) -> Option<R> {
+        match &*lock(&self.ending) {
+            Some(Ok(Outcome::Crashed(report))) => Some(f(report)),
+            _ => None,
+        }
+    }
+
     /// How the VM ended (`None` if nothing ended it: a monitor bug).
     pub fn into_ending(self) -> Option<Ending> {
         self.ending

@@ -11,7 +11,9 @@ use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 
 use crate::boot_info::{self, ProgramArgs};
 use crate::clock::{GuestClock, host_now_ns};
+use crate::core_dump::{self, CoreConfig, CoreSignal, CoreThread};
 use crate::crash::report::CrashedThread;
+use crate::crash::{self, unwind::Registers};
 use crate::growth::Growth;
 use crate::image::Image;
 use crate::layout::Layout;
@@ -45,6 +47,9 @@ pub struct Vm<'a> {
     net: Option<NetDevice>,
     stdin: HostStdin,
     stats: LiveStats,
+    core: Option<CoreConfig>,
+    /// The program's command line, for the core file.
+    program: String,
     // Dropped last: the memory slots and vCPUs belong to this VM.
     vm: VmFd,
 }
@@ -62,6 +67,8 @@ struct ThreadPlan {
     /// The thread-pointer CPUID, when the vCPUs need it (asked of the
     /// host once, at boot).
     cpuid: Option<CpuId>,
+    /// Whether each vCPU keeps its last registers for a core file.
+    core: bool,
 }
 
 impl<'a> Vm<'a> {
@@ -197,6 +204,8 @@ impl<'a> Vm<'a> {
             net,
             stdin,
             stats,
+            core: config.core.clone(),
+            program: config.argv.join(" "),
             vm,
         })
     }
@@ -233,6 +242,7 @@ impl<'a> Vm<'a> {
             signals: upcall.is_some() || count > 1,
             boot_sregs: self.boot_sregs,
             cpuid: self.cpuid.take(),
+            core: self.core.is_some(),
         };
         let Self {
             image,
@@ -244,6 +254,8 @@ impl<'a> Vm<'a> {
             net,
             stdin,
             stats,
+            core,
+            program,
             vm,
             ..
         } = self;
@@ -262,7 +274,17 @@ impl<'a> Vm<'a> {
             vcpus: VcpuSet::new(count).map_err(BootError::VcpuThreads)?,
         };
         let (boot, others) = vcpus.split_first_mut().expect("a VM has a vCPU");
-        let exits = std::thread::scope(|scope| {
+        let (exits, core) = std::thread::scope(|scope| {
+            // Started before vCPU 0's thread (this one) confines itself: the
+            // writer must create the core file, which the filter forbids.
+            let (jobs, job) = std::sync::mpsc::channel();
+            let writer = core.as_ref().map(|config| {
+                let (memory, program) = (&memory, &program);
+                scope.spawn(move || {
+                    let (threads, signal): (Vec<CoreThread>, CoreSignal) = job.recv().ok()?;
+                    Some(core_dump::write(config, memory, program, &threads, signal))
+                })
+            });
             let mut threads = Vec::new();
             for (vcpu, index) in others.iter_mut().zip(1..) {
                 let (shared, plan) = (&shared, &plan);
@@ -274,18 +296,40 @@ impl<'a> Vm<'a> {
                     Err(error) => shared.vcpus.finish(Err(BootError::VcpuThreads(error))),
                 }
             }
-            let mut exits = vcpu_thread(&shared, 0, boot, &plan);
+            let (mut exits, last) = vcpu_thread(&shared, 0, boot, &plan);
+            let mut states = vec![last];
             for thread in threads {
                 // A release monitor aborts on a panic; elsewhere it goes on
                 // up from here.
-                let counted = thread
+                let (counted, last) = thread
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p));
                 for (kind, n) in counted {
                     *exits.entry(kind).or_insert(0) += n;
                 }
+                states.push(last);
             }
-            exits
+            let crash = shared.vcpus.crash(|report| {
+                let table = memory
+                    .read_obj(layout.boot_info.start + offset_of!(BootInfo, threads) as u64)
+                    .unwrap_or_default();
+                let mut threads = crash_threads(report, states);
+                threads
+                    .0
+                    .extend(crash::threads::switched_out(&memory, &table));
+                threads
+            });
+            if let Some(job) = crash {
+                // The writer is waiting for this; it cannot have gone.
+                let _ = jobs.send(job);
+            }
+            drop(jobs);
+            let core = writer.and_then(|writer| {
+                writer
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            });
+            (exits, core)
         });
         let ended_ns = host_now_ns(libc::CLOCK_MONOTONIC);
         let Shared {
@@ -324,6 +368,7 @@ impl<'a> Vm<'a> {
             memory_limit,
             memory_mapped,
             vcpus: count,
+            core,
         })
     }
 }
@@ -340,8 +385,14 @@ fn vcpu_count(image: &Image<'_>, asked: u32) -> u32 {
 }
 
 /// One vCPU's thread: confines itself, waits for the guest to start the
-/// vCPU (but vCPU 0), and runs it until the VM stops.
-fn vcpu_thread(shared: &Shared<'_>, index: u32, vcpu: &mut VcpuFd, plan: &ThreadPlan) -> Exits {
+/// vCPU (but vCPU 0), and runs it until the VM stops. Returns the exits it
+/// counted and, for a core file, the vCPU's last state if it ran.
+fn vcpu_thread(
+    shared: &Shared<'_>,
+    index: u32,
+    vcpu: &mut VcpuFd,
+    plan: &ThreadPlan,
+) -> (Exits, Option<CoreThread>) {
     let ready = prepare(shared, index, vcpu, plan).and_then(|preemptor| {
         if index == 0 {
             return Ok(Some(preemptor));
@@ -352,13 +403,64 @@ fn vcpu_thread(shared: &Shared<'_>, index: u32, vcpu: &mut VcpuFd, plan: &Thread
         }
     });
     match ready {
-        Ok(Some(preemptor)) => run_loop::run(shared, index, vcpu, preemptor),
-        Ok(None) => Exits::new(),
+        Ok(Some(preemptor)) => {
+            let exits = run_loop::run(shared, index, vcpu, preemptor);
+            let last = plan.core.then(|| last_state(shared, index, vcpu)).flatten();
+            (exits, last)
+        }
+        Ok(None) => (Exits::new(), None),
         Err(error) => {
             shared.vcpus.finish(Err(error));
-            Exits::new()
+            (Exits::new(), None)
         }
     }
+}
+
+/// The thread vCPU `index` ran when the VM stopped, with its registers
+/// (`None` if KVM cannot give them).
+fn last_state(shared: &Shared<'_>, index: u32, vcpu: &VcpuFd) -> Option<CoreThread> {
+    let regs = vcpu.get_regs().ok()?;
+    let sregs = vcpu.get_sregs().ok()?;
+    let thread = crashed_thread(shared.memory, shared.layout, index, false);
+    Some(CoreThread {
+        id: thread.id,
+        registers: Registers::from(&regs),
+        fs_base: sregs.fs.base,
+    })
+}
+
+/// The threads a crash's core shows: the crashed one first, with the
+/// registers of the crash (its vCPU's own are in the trap stub by now),
+/// then the threads that ran on the other vCPUs (not their idle contexts,
+/// thread 0).
+fn crash_threads(
+    report: &crate::CrashReport,
+    states: Vec<Option<CoreThread>>,
+) -> (Vec<CoreThread>, CoreSignal) {
+    let crashed = report.thread.vcpu_index as usize;
+    let fs_base = states
+        .get(crashed)
+        .and_then(|s| s.as_ref())
+        .map_or(0, |s| s.fs_base);
+    let mut threads = vec![CoreThread {
+        id: report.thread.id,
+        registers: report.registers,
+        fs_base,
+    }];
+    threads.extend(
+        states
+            .into_iter()
+            .enumerate()
+            .filter(|(index, _)| *index != crashed)
+            .filter_map(|(_, state)| state)
+            .filter(|state| state.id != 0),
+    );
+    let signal = if report.kind.is_panic() {
+        CoreSignal::Abort
+    } else {
+        CoreSignal::Fault
+    };
+    (threads, signal)
 }
 
 /// What a vCPU thread does before any guest input reaches it: its signal
@@ -471,6 +573,7 @@ pub fn crashed_thread(
         id: thread,
         name,
         vcpu: several.then_some(index),
+        vcpu_index: index,
     }
 }
 

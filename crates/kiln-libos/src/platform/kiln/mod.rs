@@ -57,6 +57,14 @@ pub fn stamp_main() {
     unsafe { (&raw mut (*info).guest.main_tsc).write_volatile(super::rdtsc()) };
 }
 
+/// Tells the monitor where the scheduler keeps its threads, for core files.
+pub fn publish_threads(table: kiln_abi::boot::ThreadTable) {
+    let info = BOOT_INFO.load(Ordering::Relaxed);
+    // SAFETY: `info` is the monitor's boot-info block (see `BOOT_INFO`); the field is
+    // plain data the guest owns.
+    unsafe { (&raw mut (*info).threads).write_volatile(table) };
+}
+
 /// This vCPU's record, shared with the monitor: GS points at it, and its
 /// first word is its address.
 #[inline]
