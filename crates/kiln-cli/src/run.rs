@@ -3,6 +3,7 @@
 mod detach;
 mod hostname;
 pub mod net;
+mod profile;
 pub mod volume;
 
 use std::io::Read;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use clap::Args;
 use kiln_monitor::clock::{format_ns, host_now_ns};
 use kiln_monitor::core_dump::{CoreConfig, CoreWritten};
+use kiln_monitor::profile::{DEFAULT_HZ, ProfileConfig};
 use kiln_monitor::{BootError, ImageFile, Outcome as GuestOutcome, RunSummary, VmConfig};
 
 use crate::exit_code::{FAULT, Failure, HOST, IMAGE, OUT_OF_MEMORY, PANIC, TIMEOUT, VIOLATION};
@@ -21,8 +23,10 @@ use crate::instance::RestartPolicy;
 use crate::units::{default_cpus, parse_cpus, parse_duration, parse_memory, parse_size};
 use crate::{BuildOptions, Outcome};
 
-/// Arguments of `kiln run`.
+/// Arguments of `kiln run`. `--profile` is the flame graph's here, so
+/// cargo's profile of a crate built first is `--build-profile`.
 #[derive(Args, Debug)]
+#[command(mut_arg("profile", |a| a.long("build-profile")))]
 pub struct RunArgs {
     /// An image file, a crate directory to build first, or an image
     /// reference (pulled first if it is not stored here).
@@ -93,6 +97,15 @@ pub struct RunArgs {
     /// touched memory is left out beyond it (default: no limit).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, overrides_with = "core_limit")]
     core_limit: Option<u64>,
+    /// Sample the guest's stacks while it runs and write a flame graph
+    /// here (an SVG), with the folded stacks beside it (FILE.folded), for
+    /// other tools.
+    #[arg(long = "profile", id = "flame_graph", value_name = "FILE.svg")]
+    flame_graph: Option<PathBuf>,
+    /// Samples per second of each vCPU's CPU time, 1 to 1000 (the default,
+    /// 99, costs the guest well under 1%).
+    #[arg(long, value_name = "HZ", requires = "flame_graph", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    profile_rate: Option<u32>,
     /// Publish live counters in this file (set by an instance's supervisor
     /// for `kiln stats`).
     #[arg(long, hide = true, value_name = "PATH")]
@@ -176,11 +189,20 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
             path,
             limit: args.core_limit.unwrap_or(u64::MAX),
         }),
+        profile: args.flame_graph.as_ref().map(|_| ProfileConfig {
+            hz: args.profile_rate.unwrap_or(DEFAULT_HZ),
+        }),
     };
     let boot_failure = |e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),
         other => Failure::new(HOST, other),
     };
+    let profile_writer = args
+        .flame_graph
+        .as_deref()
+        .map(profile::Outputs::create)
+        .transpose()?
+        .map(|outputs| outputs.spawn(config.argv.join(" ")));
     let net = kiln_monitor::start_network(&config).map_err(boot_failure)?;
     if args.standby {
         if !wait_for_boot()? {
@@ -192,6 +214,11 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
     let summary = kiln_monitor::run_on(&image, &config, net).map_err(boot_failure)?;
     if args.verbose {
         print_timeline(&summary);
+    }
+    if let (Some(writer), Some(samples)) = (profile_writer, &summary.profile)
+        && let Err(e) = writer.finish(samples, file.bytes())
+    {
+        tell!("kiln: {e}");
     }
     match summary.outcome {
         GuestOutcome::Exited(status) => Ok(ExitCode::from(status as u8)),

@@ -217,3 +217,60 @@ fn a_background_instance_keeps_its_last_core_and_inspect_names_it() {
     );
     let _ = kiln_here(&["rm", "--force", "crashy"]);
 }
+
+/// Samples in folded stacks (`stack COUNT` lines) whose stack names `function`.
+fn samples_naming(folded: &str, function: &str) -> (u64, u64) {
+    folded.lines().fold((0, 0), |(naming, all), line| {
+        let (stack, count) = line.rsplit_once(' ').expect("a count");
+        let count: u64 = count.parse().expect("a numeric count");
+        let naming = naming + if stack.contains(function) { count } else { 0 };
+        (naming, all + count)
+    })
+}
+
+#[test]
+fn a_profile_of_a_cpu_bound_guest_names_its_hot_function_in_most_samples() {
+    let dir = scratch("profile");
+    let guest = image(GUEST, false);
+    let svg = dir.join("spin.svg");
+    let run = run_image(
+        &guest,
+        &["--profile", svg.to_str().expect("a UTF-8 path")],
+        &["spin", "2"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("kiln: profile of ") && run.stderr.contains("spin.folded"),
+        "{}",
+        run.stderr
+    );
+    let folded = std::fs::read_to_string(dir.join("spin.folded")).expect("the folded stacks");
+    let (hot, all) = samples_naming(&folded, "std_debug::hot_loop_for_profile");
+    // About 99 samples a second for 2 seconds.
+    assert!(all >= 100, "{all} samples:\n{folded}");
+    assert!(hot * 10 >= all * 9, "{hot} of {all} samples:\n{folded}");
+    // Its callers are there, outermost first.
+    assert!(
+        folded
+            .lines()
+            .any(|l| l.contains("std_debug::main;")
+                && l.contains(";std_debug::hot_loop_for_profile")),
+        "{folded}"
+    );
+    // The one that calls it a tenth of the time has about a tenth of them.
+    let (cold, _) = samples_naming(&folded, "std_debug::cold_loop_for_profile");
+    assert!(cold > 0 && cold * 4 < all, "{cold} of {all}");
+    let svg = std::fs::read_to_string(&svg).expect("the flame graph");
+    assert!(svg.starts_with("<?xml") && svg.contains("hot_loop_for_profile"));
+}
+
+#[test]
+fn a_profile_file_that_cannot_be_written_is_a_clean_error() {
+    let guest = image(GUEST, false);
+    let run = run_image(
+        &guest,
+        &["--profile", "/nonexistent/dir/p.svg"],
+        &["spin", "0"],
+    );
+    run.assert_clean_error(code::USAGE, "/nonexistent/dir/p.svg");
+}

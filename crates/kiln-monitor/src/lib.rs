@@ -13,7 +13,7 @@
 //!    starting the other [`vcpus`]) until it exits,
 //!    crashes (then [`crash`] unwinds and symbolizes its stack), breaks the
 //!    ABI, or the [`watchdog`] ends it; a crashed guest can leave a
-//!    [`core_dump`].
+//!    [`core_dump`], and a [`profile`] samples the guest's stacks.
 //!
 //! The guest is untrusted: every address it hands over is checked by
 //! [`memory::GuestMemory`], and a malformed call ends the VM with a
@@ -32,6 +32,7 @@ pub mod memory;
 pub mod net;
 pub mod paging;
 pub mod preempt;
+pub mod profile;
 pub mod run_loop;
 pub mod seccomp;
 pub mod signals;
@@ -92,6 +93,8 @@ pub struct VmConfig {
     pub cpus: u32,
     /// Where to write a core file if the guest crashes ([`core_dump`]).
     pub core: Option<core_dump::CoreConfig>,
+    /// Sample the guest's stacks while it runs ([`profile`]).
+    pub profile: Option<profile::ProfileConfig>,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).
@@ -127,6 +130,9 @@ pub enum BootError {
     /// The vCPU threads, or what they share, could not be set up.
     #[error("cannot set up the vCPU threads: {0}")]
     VcpuThreads(std::io::Error),
+    /// The profiler's sampling timer could not be set up.
+    #[error("cannot start the profiler: {0}")]
+    Profile(std::io::Error),
     /// The seccomp filter could not be installed.
     #[error("cannot install the seccomp filter: {0}")]
     Seccomp(std::io::Error),
@@ -185,6 +191,8 @@ pub struct RunSummary {
     pub vcpus: u32,
     /// The core file written for a crash, when one was asked for.
     pub core: Option<std::io::Result<core_dump::CoreWritten>>,
+    /// The stacks sampled, when a profile was asked for.
+    pub profile: Option<profile::Profile>,
 }
 
 /// Boots `image` and runs it to the end.

@@ -1,5 +1,6 @@
 //! The signals that cut a vCPU's `KVM_RUN` short: the time-slice tick
-//! ([`crate::preempt::TICK_SIGNAL`]) and the kick that stops a vCPU when
+//! ([`crate::preempt::TICK_SIGNAL`]), the profiler's sampling timer
+//! ([`crate::profile::PROFILE_SIGNAL`]) and the kick that stops a vCPU when
 //! another one ended the VM ([`KICK_SIGNAL`]).
 //!
 //! Both are blocked in the vCPU thread except inside `KVM_RUN`
@@ -15,6 +16,7 @@ use std::os::fd::AsRawFd;
 use kvm_ioctls::VcpuFd;
 
 use crate::preempt::TICK_SIGNAL;
+use crate::profile::PROFILE_SIGNAL;
 
 /// The signal one vCPU thread sends another to make it leave `KVM_RUN`;
 /// nothing else in the monitor uses it.
@@ -24,10 +26,11 @@ pub const KICK_SIGNAL: libc::c_int = libc::SIGUSR1;
 /// fixed part is one `u32`.
 const KVM_SET_SIGNAL_MASK: libc::c_ulong = 0x4004_ae8b;
 
-/// Blocks the tick and the kick in the calling thread, the vCPU's, and lets
-/// them through inside its `KVM_RUN`. Call before seccomp.
+/// Blocks the tick, the sampling timer and the kick in the calling thread,
+/// the vCPU's, and lets them through inside its `KVM_RUN`. Call before
+/// seccomp.
 pub fn confine_to_kvm_run(vcpu: &VcpuFd) -> io::Result<()> {
-    let ours = set_of(&[TICK_SIGNAL, KICK_SIGNAL]);
+    let ours = set_of(&[TICK_SIGNAL, PROFILE_SIGNAL, KICK_SIGNAL]);
     let mut old = set_of(&[]);
     // SAFETY: both sets are initialised; blocks our signals in this thread.
     let error = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &ours, &mut old) };
@@ -35,7 +38,7 @@ pub fn confine_to_kvm_run(vcpu: &VcpuFd) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(error));
     }
     // Inside KVM_RUN: this thread's mask, ours unblocked.
-    for signal in [TICK_SIGNAL, KICK_SIGNAL] {
+    for signal in [TICK_SIGNAL, PROFILE_SIGNAL, KICK_SIGNAL] {
         // SAFETY: `old` is an initialised set and the signal number is valid.
         unsafe { libc::sigdelset(&mut old, signal) };
     }

@@ -20,6 +20,7 @@ use crate::layout::Layout;
 use crate::memory::GuestMemory;
 use crate::net::NetDevice;
 use crate::preempt::Preemptor;
+use crate::profile::{Profile, ProfileConfig, Sampler, Stacks};
 use crate::run_loop::{self, Exits, Shared};
 use crate::stats::LiveStats;
 use crate::stdin::HostStdin;
@@ -48,6 +49,7 @@ pub struct Vm<'a> {
     stdin: HostStdin,
     stats: LiveStats,
     core: Option<CoreConfig>,
+    profile: Option<ProfileConfig>,
     /// The program's command line, for the core file.
     program: String,
     // Dropped last: the memory slots and vCPUs belong to this VM.
@@ -69,6 +71,8 @@ struct ThreadPlan {
     cpuid: Option<CpuId>,
     /// Whether each vCPU keeps its last registers for a core file.
     core: bool,
+    /// Whether each vCPU samples its stacks, and how often.
+    profile: Option<ProfileConfig>,
 }
 
 impl<'a> Vm<'a> {
@@ -205,6 +209,7 @@ impl<'a> Vm<'a> {
             stdin,
             stats,
             core: config.core.clone(),
+            profile: config.profile,
             program: config.argv.join(" "),
             vm,
         })
@@ -239,10 +244,11 @@ impl<'a> Vm<'a> {
                 net: self.net.is_some(),
             },
             upcall,
-            signals: upcall.is_some() || count > 1,
+            signals: upcall.is_some() || count > 1 || self.profile.is_some(),
             boot_sregs: self.boot_sregs,
             cpuid: self.cpuid.take(),
             core: self.core.is_some(),
+            profile: self.profile,
         };
         let Self {
             image,
@@ -274,7 +280,7 @@ impl<'a> Vm<'a> {
             vcpus: VcpuSet::new(count).map_err(BootError::VcpuThreads)?,
         };
         let (boot, others) = vcpus.split_first_mut().expect("a VM has a vCPU");
-        let (exits, core) = std::thread::scope(|scope| {
+        let (exits, core, profile) = std::thread::scope(|scope| {
             // Started before vCPU 0's thread (this one) confines itself: the
             // writer must create the core file, which the filter forbids.
             let (jobs, job) = std::sync::mpsc::channel();
@@ -296,18 +302,25 @@ impl<'a> Vm<'a> {
                     Err(error) => shared.vcpus.finish(Err(BootError::VcpuThreads(error))),
                 }
             }
-            let (mut exits, last) = vcpu_thread(&shared, 0, boot, &plan);
-            let mut states = vec![last];
-            for thread in threads {
+            let boot_end = vcpu_thread(&shared, 0, boot, &plan);
+            let mut exits = Exits::new();
+            let mut states = Vec::new();
+            let mut profile = plan.profile.map(|_| Profile::default());
+            let ends = std::iter::once(boot_end).chain(threads.into_iter().map(|thread| {
                 // A release monitor aborts on a panic; elsewhere it goes on
                 // up from here.
-                let (counted, last) = thread
+                thread
                     .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
-                for (kind, n) in counted {
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            }));
+            for end in ends {
+                for (kind, n) in end.exits {
                     *exits.entry(kind).or_insert(0) += n;
                 }
-                states.push(last);
+                states.push(end.last);
+                if let Some(profile) = &mut profile {
+                    profile.add(end.stacks);
+                }
             }
             let crash = shared.vcpus.crash(|report| {
                 let table = memory
@@ -329,7 +342,7 @@ impl<'a> Vm<'a> {
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p))
             });
-            (exits, core)
+            (exits, core, profile)
         });
         let ended_ns = host_now_ns(libc::CLOCK_MONOTONIC);
         let Shared {
@@ -369,6 +382,7 @@ impl<'a> Vm<'a> {
             memory_mapped,
             vcpus: count,
             core,
+            profile,
         })
     }
 }
@@ -386,34 +400,51 @@ fn vcpu_count(image: &Image<'_>, asked: u32) -> u32 {
 
 /// One vCPU's thread: confines itself, waits for the guest to start the
 /// vCPU (but vCPU 0), and runs it until the VM stops. Returns the exits it
-/// counted and, for a core file, the vCPU's last state if it ran.
-fn vcpu_thread(
-    shared: &Shared<'_>,
+/// counted, for a core file the vCPU's last state if it ran, and for a
+/// profile its stacks.
+fn vcpu_thread<'a>(
+    shared: &Shared<'a>,
     index: u32,
     vcpu: &mut VcpuFd,
     plan: &ThreadPlan,
-) -> (Exits, Option<CoreThread>) {
-    let ready = prepare(shared, index, vcpu, plan).and_then(|preemptor| {
+) -> VcpuEnd {
+    let ready = prepare(shared, index, vcpu, plan).and_then(|(preemptor, sampler)| {
         if index == 0 {
-            return Ok(Some(preemptor));
+            return Ok(Some((preemptor, sampler)));
         }
         match shared.vcpus.wait_for_start(index) {
-            Some(entry) => start_other(shared, index, vcpu, plan, &entry).map(|()| Some(preemptor)),
+            Some(entry) => {
+                start_other(shared, index, vcpu, plan, &entry).map(|()| Some((preemptor, sampler)))
+            }
             None => Ok(None),
         }
     });
     match ready {
-        Ok(Some(preemptor)) => {
-            let exits = run_loop::run(shared, index, vcpu, preemptor);
-            let last = plan.core.then(|| last_state(shared, index, vcpu)).flatten();
-            (exits, last)
+        Ok(Some((preemptor, mut sampler))) => {
+            let exits = run_loop::run(shared, index, vcpu, preemptor, sampler.as_mut());
+            VcpuEnd {
+                exits,
+                last: plan.core.then(|| last_state(shared, index, vcpu)).flatten(),
+                stacks: sampler.map(Sampler::into_stacks).unwrap_or_default(),
+            }
         }
-        Ok(None) => (Exits::new(), None),
+        Ok(None) => VcpuEnd::default(),
         Err(error) => {
             shared.vcpus.finish(Err(error));
-            (Exits::new(), None)
+            VcpuEnd::default()
         }
     }
+}
+
+/// What a vCPU's thread hands back when the VM stops.
+#[derive(Default)]
+struct VcpuEnd {
+    /// The exits it counted.
+    exits: Exits,
+    /// Its last state, for a core file.
+    last: Option<CoreThread>,
+    /// The stacks it sampled, for a profile.
+    stacks: Stacks,
 }
 
 /// The thread vCPU `index` ran when the VM stopped, with its registers
@@ -464,14 +495,15 @@ fn crash_threads(
 }
 
 /// What a vCPU thread does before any guest input reaches it: its signal
-/// masks and tick timer, then its seccomp filter (a filter binds the
-/// thread that installs it, and the timer cannot be created under it).
-fn prepare(
-    shared: &Shared<'_>,
+/// masks, tick timer and sampling timer, then its seccomp filter (a filter
+/// binds the thread that installs it, and the timers cannot be created
+/// under it).
+fn prepare<'a>(
+    shared: &Shared<'a>,
     index: u32,
     vcpu: &mut VcpuFd,
     plan: &ThreadPlan,
-) -> Result<Option<Preemptor>, BootError> {
+) -> Result<(Option<Preemptor>, Option<Sampler<'a>>), BootError> {
     if plan.signals {
         signals::confine_to_kvm_run(vcpu).map_err(BootError::VcpuThreads)?;
     }
@@ -481,13 +513,18 @@ fn prepare(
         .map(|upcall| Preemptor::new(upcall, shared.layout, index, area))
         .transpose()
         .map_err(BootError::TimeSlice)?;
+    let sampler = plan
+        .profile
+        .map(|config| Sampler::new(config, shared.image.bytes))
+        .transpose()
+        .map_err(BootError::Profile)?;
     seccomp::restrict_to_run_loop(plan.needs).map_err(BootError::Seccomp)?;
     shared
         .vcpus
         .enter(index, &raw mut vcpu.get_kvm_run().immediate_exit);
     // SAFETY: gettid has no preconditions.
     shared.stats.vcpu_thread(index, unsafe { libc::gettid() });
-    Ok(preemptor)
+    Ok((preemptor, sampler))
 }
 
 /// Puts vCPU `index` where the guest's `StartVcpu` said, in vCPU 0's mode
