@@ -87,9 +87,9 @@ pub struct RunArgs {
     /// (std programs).
     #[arg(long)]
     trace_libc: bool,
-    /// If the guest crashes (panic, fault, abort), write an ELF core file
-    /// here that `gdb IMAGE CORE` opens: every thread's registers and the
-    /// memory the guest touched. The last one given wins (an instance's
+    /// If the guest crashes (panic, fault, abort) or runs past --timeout,
+    /// write an ELF core file here that `gdb IMAGE CORE` opens: every
+    /// thread's registers and the memory the guest touched. The last one given wins (an instance's
     /// supervisor gives one under the instance's directory).
     #[arg(long, value_name = "PATH", overrides_with = "core")]
     core: Option<PathBuf>,
@@ -240,13 +240,18 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
             VIOLATION,
             format!("guest stopped for breaking the hypercall ABI: {violation}"),
         )),
-        GuestOutcome::TimedOut => Err(Failure::new(
-            TIMEOUT,
-            format!(
-                "guest still running after --timeout {:?}; stopped",
-                args.timeout.unwrap_or_default()
-            ),
-        )),
+        GuestOutcome::TimedOut => {
+            if let (Some(path), Some(core)) = (&args.core, &summary.core) {
+                tell_core(path, core);
+            }
+            Err(Failure::new(
+                TIMEOUT,
+                format!(
+                    "guest still running after --timeout {:?}; stopped",
+                    args.timeout.unwrap_or_default()
+                ),
+            ))
+        }
     }
 }
 

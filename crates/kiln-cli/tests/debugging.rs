@@ -274,3 +274,28 @@ fn a_profile_file_that_cannot_be_written_is_a_clean_error() {
     );
     run.assert_clean_error(code::USAGE, "/nonexistent/dir/p.svg");
 }
+
+#[test]
+fn a_guest_stopped_by_timeout_leaves_a_core_that_shows_where_it_was() {
+    let dir = scratch("timeout");
+    let guest = image(GUEST, false);
+    let core = dir.join("core");
+    let run = run_image(
+        &guest,
+        &[
+            "--timeout",
+            "1s",
+            "--core",
+            core.to_str().expect("a UTF-8 path"),
+        ],
+        &["spin", "30"],
+    );
+    assert_eq!(run.code, code::TIMEOUT, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("kiln: core written to"),
+        "{}",
+        run.stderr
+    );
+    let out = gdb(&guest, &core, &["bt"]);
+    assert!(out.contains("std_debug::spin"), "{out}");
+}

@@ -1,5 +1,6 @@
-//! Core files: a crashed guest written as an ELF core that `gdb IMAGE CORE`
-//! opens, with every thread's registers and the memory the guest touched.
+//! Core files: a crashed guest (or one `--timeout` stopped, to show where
+//! it hung) written as an ELF core that `gdb IMAGE CORE` opens, with every
+//! thread's registers and the memory the guest touched.
 //!
 //! The guest is identity-mapped (`crate::paging`), so a guest-physical
 //! range is also the virtual range gdb looks for. Only pages the host has
@@ -47,6 +48,7 @@ const PROCESS_ID: u32 = 100_000;
 /// for a fault, SIGABRT for a panic.
 const SIGSEGV: u16 = 11;
 const SIGABRT: u16 = 6;
+const SIGALRM: u16 = 14;
 /// The user code and data selectors the guest runs with (`crate::cpu`).
 const USER_CODE: u64 = 0x23;
 const USER_DATA: u64 = 0x1b;
@@ -74,13 +76,15 @@ pub struct CoreThread {
     pub fs_base: u64,
 }
 
-/// Why the guest died, for the crashed thread's note.
+/// Why the guest stopped, for the first thread's note.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CoreSignal {
     /// A fault: reported as SIGSEGV.
     Fault,
     /// A panic or abort: reported as SIGABRT.
     Abort,
+    /// `--timeout` stopped it: reported as SIGALRM, as `timeout(1)` would.
+    Timeout,
 }
 
 /// What was written.
@@ -256,6 +260,7 @@ fn notes(program: &str, threads: &[CoreThread], signal: CoreSignal) -> Vec<u8> {
         let cursig = match (i, signal) {
             (0, CoreSignal::Fault) => SIGSEGV,
             (0, CoreSignal::Abort) => SIGABRT,
+            (0, CoreSignal::Timeout) => SIGALRM,
             _ => 0,
         };
         note(&mut notes, elf::NT_PRSTATUS, &prstatus(thread, cursig));

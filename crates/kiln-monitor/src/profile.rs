@@ -16,7 +16,7 @@
 //! Stacks are kept as raw addresses while the guest runs and symbolized
 //! once, at the end ([`Profile::folded`]).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io;
 use std::mem::MaybeUninit;
 
@@ -46,8 +46,11 @@ pub struct ProfileConfig {
     pub hz: u32,
 }
 
-/// Stacks (innermost address first) and how often each was seen.
-pub type Stacks = HashMap<Vec<u64>, u64>;
+/// Stacks (innermost address first) and how often each was seen. Ordered
+/// maps, not hash maps, here: a hash map's first use in a thread asks the
+/// kernel for random keys, a system call the vCPU threads' seccomp filter
+/// does not allow.
+pub type Stacks = BTreeMap<Vec<u64>, u64>;
 
 /// One vCPU thread's sampler.
 pub struct Sampler<'a> {
@@ -190,8 +193,8 @@ impl Profile {
     /// frames of their own; an address without a symbol is shown in hex.
     pub fn folded(&self, image: &[u8]) -> Vec<String> {
         let symbolizer = Symbolizer::new(image);
-        let mut names: HashMap<(u64, bool), Vec<String>> = HashMap::new();
-        let mut folded: HashMap<String, u64> = HashMap::new();
+        let mut names: BTreeMap<(u64, bool), Vec<String>> = BTreeMap::new();
+        let mut folded: BTreeMap<String, u64> = BTreeMap::new();
         for (stack, count) in &self.stacks {
             let mut frames: Vec<String> = Vec::new();
             for (i, &pc) in stack.iter().enumerate() {
@@ -208,12 +211,10 @@ impl Profile {
             frames.reverse();
             *folded.entry(frames.join(";")).or_insert(0) += count;
         }
-        let mut lines: Vec<String> = folded
+        folded
             .into_iter()
             .map(|(stack, count)| format!("{stack} {count}"))
-            .collect();
-        lines.sort();
-        lines
+            .collect()
     }
 }
 

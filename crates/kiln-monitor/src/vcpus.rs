@@ -242,12 +242,12 @@ impl VcpuSet {
         }
     }
 
-    /// The report of the crash that ended the VM, if a crash did, passed to
-    /// `f`.
-    pub fn crash<R>(&self, f: impl FnOnce(&crate::CrashReport) -> R) -> Option<R> {
+    /// How the guest ended, if it has (rather than the host failing),
+    /// passed to `f`.
+    pub fn with_outcome<R>(&self, f: impl FnOnce(Option<&Outcome>) -> R) -> R {
         match &*lock(&self.ending) {
-            Some(Ok(Outcome::Crashed(report))) => Some(f(report)),
-            _ => None,
+            Some(Ok(outcome)) => f(Some(outcome)),
+            _ => f(None),
         }
     }
 

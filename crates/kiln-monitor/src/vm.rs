@@ -27,7 +27,7 @@ use crate::stdin::HostStdin;
 use crate::vcpus::VcpuSet;
 use crate::volume::Volumes;
 use crate::watchdog::Watchdog;
-use crate::{BootError, RunSummary, Timeline, VmConfig, cpu, paging, seccomp, signals};
+use crate::{BootError, Outcome, RunSummary, Timeline, VmConfig, cpu, paging, seccomp, signals};
 
 const MSR_IA32_TSC: u32 = 0x10;
 
@@ -322,17 +322,15 @@ impl<'a> Vm<'a> {
                     profile.add(end.stacks);
                 }
             }
-            let crash = shared.vcpus.crash(|report| {
-                let table = memory
-                    .read_obj(layout.boot_info.start + offset_of!(BootInfo, threads) as u64)
-                    .unwrap_or_default();
-                let mut threads = crash_threads(report, states);
-                threads
-                    .0
-                    .extend(crash::threads::switched_out(&memory, &table));
-                threads
-            });
-            if let Some(job) = crash {
+            let job = plan
+                .core
+                .then(|| {
+                    shared
+                        .vcpus
+                        .with_outcome(|o| core_job(o?, states, &memory, &layout))
+                })
+                .flatten();
+            if let Some(job) = job {
                 // The writer is waiting for this; it cannot have gone.
                 let _ = jobs.send(job);
             }
@@ -458,6 +456,40 @@ fn last_state(shared: &Shared<'_>, index: u32, vcpu: &VcpuFd) -> Option<CoreThre
         registers: Registers::from(&regs),
         fs_base: sregs.fs.base,
     })
+}
+
+/// What a core file of a guest that ended with `outcome` shows: its
+/// threads and why it stopped (`None`: it did not crash or time out).
+/// `states` are the vCPUs' last states, in vCPU order.
+fn core_job(
+    outcome: &Outcome,
+    states: Vec<Option<CoreThread>>,
+    memory: &GuestMemory,
+    layout: &Layout,
+) -> Option<(Vec<CoreThread>, CoreSignal)> {
+    let (mut threads, signal) = match outcome {
+        Outcome::Crashed(report) => crash_threads(report, states),
+        Outcome::TimedOut => (running_threads(states), CoreSignal::Timeout),
+        _ => return None,
+    };
+    let table = memory
+        .read_obj(layout.boot_info.start + offset_of!(BootInfo, threads) as u64)
+        .unwrap_or_default();
+    threads.extend(crash::threads::switched_out(memory, &table));
+    Some((threads, signal))
+}
+
+/// The threads a timed-out guest's core shows first: those the vCPUs ran
+/// (not their idle contexts, thread 0, unless that is all there is: a
+/// guest without threads).
+fn running_threads(states: Vec<Option<CoreThread>>) -> Vec<CoreThread> {
+    let all: Vec<CoreThread> = states.into_iter().flatten().collect();
+    let threads: Vec<CoreThread> = all.iter().filter(|s| s.id != 0).cloned().collect();
+    if threads.is_empty() {
+        all.into_iter().take(1).collect()
+    } else {
+        threads
+    }
 }
 
 /// The threads a crash's core shows: the crashed one first, with the
