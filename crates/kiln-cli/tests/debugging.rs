@@ -12,10 +12,7 @@ const GUEST: &str = "tests/guests/std-debug";
 
 /// A scratch directory of this test's own, emptied first.
 fn scratch(test: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("kiln-debugging-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the scratch directory");
-    dir
+    common::scratch_dir("debugging", test)
 }
 
 /// Runs Debian's gdb in batch mode on `image` and `core` with `commands`;

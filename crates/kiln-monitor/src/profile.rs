@@ -26,7 +26,7 @@ use object::read::elf::ElfFile64;
 use crate::crash::symbolize::Symbolizer;
 use crate::crash::unwind::{Registers, Unwinder};
 use crate::memory::GuestMemory;
-use crate::signals::set_of;
+use crate::signals::take_pending;
 
 /// Samples per second of a vCPU's CPU time, unless told otherwise: not a
 /// multiple of common timer rates, so samples do not fall in step with
@@ -158,13 +158,7 @@ impl Drop for Sampler<'_> {
 
 /// Consumes a pending profiling signal without waiting; true if there was one.
 fn take_signal() -> bool {
-    let set = set_of(&[PROFILE_SIGNAL]);
-    let zero = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid set and timeout; no siginfo is requested.
-    unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) == PROFILE_SIGNAL }
+    take_pending(PROFILE_SIGNAL)
 }
 
 /// A finished profile: every vCPU's stacks.

@@ -69,6 +69,18 @@ pub fn kick(tid: libc::pid_t) {
     unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, KICK_SIGNAL) };
 }
 
+/// Consumes a pending `signal` of the calling thread without waiting; true
+/// if there was one.
+pub fn take_pending(signal: libc::c_int) -> bool {
+    let set = set_of(&[signal]);
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid set and timeout; no siginfo is requested.
+    unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) == signal }
+}
+
 /// A set holding `signals`.
 pub fn set_of(signals: &[libc::c_int]) -> libc::sigset_t {
     let mut set = MaybeUninit::<libc::sigset_t>::uninit();
