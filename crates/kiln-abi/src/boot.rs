@@ -226,7 +226,47 @@ pub struct BootInfo {
     /// out (guest): its standard-output ring, or null before it has one
     /// (then every console write is a `ConsoleWrite`).
     pub console_ring: GuestPtr<crate::hypercall::ConsoleRing>,
+    /// out (guest): where the guest's threads are, for core files.
+    pub threads: ThreadTable,
 }
+
+/// Where the monitor finds the guest's threads when it writes a core file
+/// (all zero until the guest starts its scheduler). The library OS keeps a
+/// table of thread records; this says where the table is and where the
+/// fields the monitor reads lie in a record, so the guest need not keep a
+/// second copy. Every address here comes from the guest, which the monitor
+/// does not trust: it reads them only through its bounds checks.
+///
+/// A thread that is not running on a vCPU was switched out: its saved
+/// stack pointer points at [`SWITCH_FRAME_WORDS`] words, the MXCSR and x87
+/// control word (one word), r15, r14, r13, r12, rbx and rbp, then the
+/// address it resumes at; its stack pointer is just above them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThreadTable {
+    /// out (guest): an array of `capacity` thread-record addresses.
+    pub records: u64,
+    /// out (guest): the address of the number of live entries at the
+    /// start of the array (a `u64`).
+    pub count: u64,
+    /// out (guest): the array's length.
+    pub capacity: u32,
+    /// out (guest): offset in a record of the thread's id (`u32`).
+    pub id_offset: u16,
+    /// out (guest): offset of its saved stack pointer (`u64`).
+    pub saved_rsp_offset: u16,
+    /// out (guest): offset of its thread pointer, its `%fs` base (`u64`).
+    pub thread_pointer_offset: u16,
+    /// out (guest): offset of a byte that is non-zero while the thread
+    /// runs on a vCPU (its registers are then the vCPU's).
+    pub running_offset: u16,
+    /// Zero.
+    pub reserved: u32,
+}
+
+/// Words of the frame a switched-out thread's saved stack pointer points
+/// at (see [`ThreadTable`]).
+pub const SWITCH_FRAME_WORDS: u64 = 8;
 
 impl BootInfo {
     /// The memory map as a slice.
@@ -256,5 +296,7 @@ const _: () = {
     assert!(core::mem::offset_of!(BootInfo, vcpus) == 456);
     assert!(core::mem::offset_of!(BootInfo, workdir) == 472);
     assert!(core::mem::offset_of!(BootInfo, console_ring) == 488);
-    assert!(core::mem::size_of::<BootInfo>() == 496);
+    assert!(core::mem::size_of::<ThreadTable>() == 32);
+    assert!(core::mem::offset_of!(BootInfo, threads) == 496);
+    assert!(core::mem::size_of::<BootInfo>() == 528);
 };

@@ -3,7 +3,7 @@
 
 use vm_memory::ByteValued;
 
-use crate::boot::{BootInfo, GuestStatus, MemoryRegion, Preemption, TlsTemplate};
+use crate::boot::{BootInfo, GuestStatus, MemoryRegion, Preemption, ThreadTable, TlsTemplate};
 use crate::file::{FileArgs, FileLock, FileStat, Volume};
 use crate::hypercall::{
     BlockArgs, ConsoleWriteArgs, ExitArgs, GrowMemoryArgs, OutOfMemoryArgs, PanicArgs,
@@ -57,3 +57,5 @@ unsafe impl ByteValued for FileLock {}
 unsafe impl ByteValued for Volume {}
 // SAFETY: as above.
 unsafe impl ByteValued for NetConfig {}
+// SAFETY: as above.
+unsafe impl ByteValued for ThreadTable {}

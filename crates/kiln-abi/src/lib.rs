@@ -36,4 +36,4 @@ pub use ptr::GuestPtr;
 
 /// Version of this ABI. Bumped on every material change; guest and monitor
 /// must carry the same number.
-pub const ABI_VERSION: u32 = 11;
+pub const ABI_VERSION: u32 = 12;

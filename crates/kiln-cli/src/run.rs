@@ -3,6 +3,7 @@
 mod detach;
 mod hostname;
 pub mod net;
+mod profile;
 pub mod volume;
 
 use std::io::Read;
@@ -13,6 +14,8 @@ use std::time::Duration;
 use clap::Args;
 use kiln_monitor::clock::{format_ns, host_now_ns};
 use kiln_monitor::net::NetError;
+use kiln_monitor::core_dump::{CoreConfig, CoreWritten};
+use kiln_monitor::profile::{DEFAULT_HZ, ProfileConfig};
 use kiln_monitor::{BootError, ImageFile, Outcome as GuestOutcome, RunSummary, VmConfig};
 
 use crate::exit_code::{
@@ -20,11 +23,13 @@ use crate::exit_code::{
 };
 use crate::guest_build::{self, Verbosity};
 use crate::instance::RestartPolicy;
-use crate::units::{default_cpus, parse_cpus, parse_duration, parse_memory};
+use crate::units::{default_cpus, parse_cpus, parse_duration, parse_memory, parse_size};
 use crate::{BuildOptions, Outcome};
 
-/// Arguments of `kiln run`.
+/// Arguments of `kiln run`. `--profile` is the flame graph's here, so
+/// cargo's profile of a crate built first is `--build-profile`.
 #[derive(Args, Debug)]
+#[command(mut_arg("profile", |a| a.long("build-profile")))]
 pub struct RunArgs {
     /// An image file, a crate directory to build first, or an image
     /// reference (pulled first if it is not stored here).
@@ -89,6 +94,25 @@ pub struct RunArgs {
     /// (std programs).
     #[arg(long)]
     trace_libc: bool,
+    /// If the guest crashes (panic, fault, abort) or runs past --timeout,
+    /// write an ELF core file here that `gdb IMAGE CORE` opens: every
+    /// thread's registers and the memory the guest touched. The last one given wins (an instance's
+    /// supervisor gives one under the instance's directory).
+    #[arg(long, value_name = "PATH", overrides_with = "core")]
+    core: Option<PathBuf>,
+    /// The most bytes the core file may take, e.g. 256M: the highest
+    /// touched memory is left out beyond it (default: no limit).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, overrides_with = "core_limit")]
+    core_limit: Option<u64>,
+    /// Sample the guest's stacks while it runs and write a flame graph
+    /// here (an SVG), with the folded stacks beside it (FILE.folded), for
+    /// other tools.
+    #[arg(long = "profile", id = "flame_graph", value_name = "FILE.svg")]
+    flame_graph: Option<PathBuf>,
+    /// Samples per second of each vCPU's CPU time, 1 to 1000 (the default,
+    /// 99, costs the guest well under 1%).
+    #[arg(long, value_name = "HZ", requires = "flame_graph", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    profile_rate: Option<u32>,
     /// Publish live counters in this file (set by an instance's supervisor
     /// for `kiln stats`).
     #[arg(long, hide = true, value_name = "PATH")]
@@ -170,6 +194,13 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         stdin: !args.standby,
         cpus: args.cpus.unwrap_or_else(default_cpus),
         monitor_user: monitor_user()?,
+        core: args.core.clone().map(|path| CoreConfig {
+            path,
+            limit: args.core_limit.unwrap_or(u64::MAX),
+        }),
+        profile: args.flame_graph.as_ref().map(|_| ProfileConfig {
+            hz: args.profile_rate.unwrap_or(DEFAULT_HZ),
+        }),
     };
     let boot_failure = |e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),
@@ -179,6 +210,12 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         }
         other => Failure::new(HOST, other),
     };
+    let profile_writer = args
+        .flame_graph
+        .as_deref()
+        .map(profile::Outputs::create)
+        .transpose()?
+        .map(|outputs| outputs.spawn(config.argv.join(" ")));
     let net = kiln_monitor::start_network(&config).map_err(boot_failure)?;
     if args.standby {
         if !wait_for_boot()? {
@@ -191,10 +228,18 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
     if args.verbose {
         print_timeline(&summary);
     }
+    if let (Some(writer), Some(samples)) = (profile_writer, &summary.profile)
+        && let Err(e) = writer.finish(samples, file.bytes())
+    {
+        tell!("kiln: {e}");
+    }
     match summary.outcome {
         GuestOutcome::Exited(status) => Ok(ExitCode::from(status as u8)),
         GuestOutcome::Crashed(report) => {
             tell_raw!("{report}");
+            if let (Some(path), Some(core)) = (&args.core, &summary.core) {
+                tell_core(path, core);
+            }
             Ok(ExitCode::from(if report.kind.is_panic() {
                 PANIC
             } else {
@@ -208,13 +253,36 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
             VIOLATION,
             format!("guest stopped for breaking the hypercall ABI: {violation}"),
         )),
-        GuestOutcome::TimedOut => Err(Failure::new(
-            TIMEOUT,
-            format!(
-                "guest still running after --timeout {:?}; stopped",
-                args.timeout.unwrap_or_default()
-            ),
-        )),
+        GuestOutcome::TimedOut => {
+            if let (Some(path), Some(core)) = (&args.core, &summary.core) {
+                tell_core(path, core);
+            }
+            Err(Failure::new(
+                TIMEOUT,
+                format!(
+                    "guest still running after --timeout {:?}; stopped",
+                    args.timeout.unwrap_or_default()
+                ),
+            ))
+        }
+    }
+}
+
+/// Says where the core of a crash went, or why it could not be written.
+fn tell_core(path: &Path, core: &std::io::Result<CoreWritten>) {
+    match core {
+        Ok(written) if written.left_out > 0 => tell!(
+            "kiln: core written to {} ({}; {} of touched memory left out at --core-limit)",
+            path.display(),
+            guest_build::human_size(written.bytes),
+            guest_build::human_size(written.left_out)
+        ),
+        Ok(written) => tell!(
+            "kiln: core written to {} ({})",
+            path.display(),
+            guest_build::human_size(written.bytes)
+        ),
+        Err(e) => tell!("kiln: cannot write the core to {}: {e}", path.display()),
     }
 }
 

@@ -542,8 +542,26 @@ fn current_locked(s: &mut Scheduler) -> *mut Thread {
         s.count = 1;
         s.current[cpu] = main;
         platform::set_current_thread(1, ptr::null());
+        publish_threads(s);
     }
     s.current[cpu]
+}
+
+/// Tells the monitor where the thread table is, for core files: a switched-
+/// out thread's saved stack pointer points at the frame `kiln_switch`
+/// pushes, which `kiln_abi::boot::ThreadTable` describes.
+fn publish_threads(s: &Scheduler) {
+    const _: () = assert!(size_of::<usize>() == 8 && size_of::<bool>() == 1);
+    platform::publish_threads(kiln_abi::boot::ThreadTable {
+        records: s.threads.as_ptr() as u64,
+        count: &raw const s.count as u64,
+        capacity: MAX_THREADS as u32,
+        id_offset: core::mem::offset_of!(Thread, id) as u16,
+        saved_rsp_offset: core::mem::offset_of!(Thread, rsp) as u16,
+        thread_pointer_offset: core::mem::offset_of!(Thread, tp) as u16,
+        running_offset: core::mem::offset_of!(Thread, on_cpu) as u16,
+        reserved: 0,
+    });
 }
 
 /// A stack of `size` bytes: a cached one, or a fresh one whose lowest page

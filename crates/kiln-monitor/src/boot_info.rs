@@ -158,6 +158,7 @@ pub fn write(
             .map_or(GuestPtr::NULL, |&addr| GuestPtr::new(addr)),
         workdir_len: args.workdir.map_or(0, |w| w.len() as u64),
         console_ring: GuestPtr::NULL,
+        threads: Default::default(),
     };
     memory.write_obj(info, base)
 }

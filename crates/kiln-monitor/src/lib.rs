@@ -12,7 +12,8 @@
 //!    ([`hypercall`]; file operations on host [`volume`]s among them, and
 //!    starting the other [`vcpus`]) until it exits,
 //!    crashes (then [`crash`] unwinds and symbolizes its stack), breaks the
-//!    ABI, or the [`watchdog`] ends it.
+//!    ABI, or the [`watchdog`] ends it; a crashed guest can leave a
+//!    [`core_dump`], and a [`profile`] samples the guest's stacks.
 //!
 //! The guest is untrusted: every address it hands over is checked by
 //! [`memory::GuestMemory`], and a malformed call ends the VM with a
@@ -21,6 +22,7 @@
 pub mod boot_info;
 pub mod clock;
 pub mod console;
+pub mod core_dump;
 pub mod cpu;
 pub mod crash;
 pub mod growth;
@@ -32,6 +34,7 @@ pub mod net;
 pub mod paging;
 pub mod preempt;
 pub mod privileges;
+pub mod profile;
 pub mod run_loop;
 pub mod seccomp;
 pub mod signals;
@@ -94,6 +97,10 @@ pub struct VmConfig {
     /// guest runs; without one it stays root with only the capabilities
     /// it still needs ([`privileges`]).
     pub monitor_user: Option<privileges::MonitorUser>,
+    /// Where to write a core file if the guest crashes ([`core_dump`]).
+    pub core: Option<core_dump::CoreConfig>,
+    /// Sample the guest's stacks while it runs ([`profile`]).
+    pub profile: Option<profile::ProfileConfig>,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).
@@ -129,6 +136,9 @@ pub enum BootError {
     /// The vCPU threads, or what they share, could not be set up.
     #[error("cannot set up the vCPU threads: {0}")]
     VcpuThreads(std::io::Error),
+    /// The profiler's sampling timer could not be set up.
+    #[error("cannot start the profiler: {0}")]
+    Profile(std::io::Error),
     /// The seccomp filter could not be installed.
     #[error("cannot install the seccomp filter: {0}")]
     Seccomp(std::io::Error),
@@ -188,6 +198,10 @@ pub struct RunSummary {
     pub memory_mapped: u64,
     /// The vCPUs the VM had.
     pub vcpus: u32,
+    /// The core file written for a crash, when one was asked for.
+    pub core: Option<std::io::Result<core_dump::CoreWritten>>,
+    /// The stacks sampled, when a profile was asked for.
+    pub profile: Option<profile::Profile>,
 }
 
 /// Boots `image` and runs it to the end.

@@ -31,7 +31,7 @@ use crate::BootError;
 use crate::hypercall::Violation;
 use crate::layout::Layout;
 use crate::memory::GuestMemory;
-use crate::signals::set_of;
+use crate::signals::take_pending;
 
 /// How long a thread runs before another ready thread gets the vCPU:
 /// within Linux's range (its CFS slices are 3-24 ms, its tick 1-4 ms).
@@ -219,13 +219,7 @@ impl Drop for Preemptor {
 
 /// Consumes a pending tick without waiting; true if there was one.
 fn take_tick() -> bool {
-    let set = set_of(&[TICK_SIGNAL]);
-    let zero = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid set and timeout; no siginfo is requested.
-    unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) == TICK_SIGNAL }
+    take_pending(TICK_SIGNAL)
 }
 
 /// Arms the timer to fire every `period` from now; zero disarms it.

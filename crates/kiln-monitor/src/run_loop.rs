@@ -19,6 +19,7 @@ use crate::layout::Layout;
 use crate::memory::GuestMemory;
 use crate::net::NetDevice;
 use crate::preempt::{Preemptor, Tick};
+use crate::profile::Sampler;
 use crate::stats::LiveStats;
 use crate::stdin::HostStdin;
 use crate::vcpus::{VcpuSet, lock};
@@ -65,10 +66,19 @@ pub fn run(
     index: u32,
     vcpu: &mut VcpuFd,
     mut preemptor: Option<Preemptor>,
+    mut sampler: Option<&mut Sampler<'_>>,
 ) -> Exits {
     let mut exits = Exits::new();
     while !shared.vcpus.stopping() {
-        let ending = match step(shared, index, vcpu, preemptor.as_mut(), &mut exits) {
+        let step = step(
+            shared,
+            index,
+            vcpu,
+            preemptor.as_mut(),
+            sampler.as_deref_mut(),
+            &mut exits,
+        );
+        let ending = match step {
             Ok(Flow::Continue) => continue,
             Ok(Flow::Stop(outcome)) => Ok(outcome),
             Err(error) => Err(error),
@@ -84,11 +94,15 @@ fn step(
     index: u32,
     vcpu: &mut VcpuFd,
     mut preemptor: Option<&mut Preemptor>,
+    mut sampler: Option<&mut Sampler<'_>>,
     exits: &mut Exits,
 ) -> Result<Flow, BootError> {
     let memory = shared.memory;
     if let Some(preemptor) = preemptor.as_deref_mut() {
         preemptor.sync(vcpu, memory)?;
+    }
+    if let Some(sampler) = sampler.as_deref_mut() {
+        sampler.resume().map_err(BootError::Profile)?;
     }
     let exit = match vcpu.run() {
         // Answered here: the value goes back in the run page.
@@ -121,10 +135,13 @@ fn step(
     }
     let flow = match exit {
         Exit::Io { port, data, len } => {
-            if let Some(preemptor) = preemptor.as_deref_mut()
-                && port == Hypercall::Block.port()
-            {
-                preemptor.pause(vcpu, memory)?;
+            if port == Hypercall::Block.port() {
+                if let Some(preemptor) = preemptor.as_deref_mut() {
+                    preemptor.pause(vcpu, memory)?;
+                }
+                if let Some(sampler) = sampler.as_deref_mut() {
+                    sampler.pause().map_err(BootError::Profile)?;
+                }
             }
             let mut ctx = Context {
                 memory,
@@ -156,13 +173,19 @@ fn step(
                 .map_err(Violation::from),
             _ => Err(unbacked(gpa)),
         },
-        Exit::Interrupted => match preemptor {
-            Some(preemptor) => match preemptor.tick(vcpu, memory)? {
-                Tick::BadStack(violation) => Err(violation),
-                Tick::None | Tick::Delivered | Tick::Deferred => Ok(Flow::Continue),
-            },
-            None => Ok(Flow::Continue),
-        },
+        Exit::Interrupted => {
+            // Sampled first: a tick may move the vCPU on to the upcall.
+            if let Some(sampler) = sampler {
+                sampler.sample(vcpu, memory);
+            }
+            match preemptor {
+                Some(preemptor) => match preemptor.tick(vcpu, memory)? {
+                    Tick::BadStack(violation) => Err(violation),
+                    Tick::None | Tick::Delivered | Tick::Deferred => Ok(Flow::Continue),
+                },
+                None => Ok(Flow::Continue),
+            }
+        }
         Exit::Shutdown => Ok(crash(shared, index, vcpu, CrashKind::TripleFault)),
         Exit::InternalError => Ok(crash(shared, index, vcpu, CrashKind::EmulationFailure)),
         Exit::Other(what) => Err(Violation::UnexpectedExit(what)),

@@ -1,5 +1,6 @@
 //! The signals that cut a vCPU's `KVM_RUN` short: the time-slice tick
-//! ([`crate::preempt::TICK_SIGNAL`]) and the kick that stops a vCPU when
+//! ([`crate::preempt::TICK_SIGNAL`]), the profiler's sampling timer
+//! ([`crate::profile::PROFILE_SIGNAL`]) and the kick that stops a vCPU when
 //! another one ended the VM ([`KICK_SIGNAL`]).
 //!
 //! Both are blocked in the vCPU thread except inside `KVM_RUN`
@@ -15,6 +16,7 @@ use std::os::fd::AsRawFd;
 use kvm_ioctls::VcpuFd;
 
 use crate::preempt::TICK_SIGNAL;
+use crate::profile::PROFILE_SIGNAL;
 
 /// The signal one vCPU thread sends another to make it leave `KVM_RUN`;
 /// nothing else in the monitor uses it.
@@ -24,10 +26,11 @@ pub const KICK_SIGNAL: libc::c_int = libc::SIGUSR1;
 /// fixed part is one `u32`.
 const KVM_SET_SIGNAL_MASK: libc::c_ulong = 0x4004_ae8b;
 
-/// Blocks the tick and the kick in the calling thread, the vCPU's, and lets
-/// them through inside its `KVM_RUN`. Call before seccomp.
+/// Blocks the tick, the sampling timer and the kick in the calling thread,
+/// the vCPU's, and lets them through inside its `KVM_RUN`. Call before
+/// seccomp.
 pub fn confine_to_kvm_run(vcpu: &VcpuFd) -> io::Result<()> {
-    let ours = set_of(&[TICK_SIGNAL, KICK_SIGNAL]);
+    let ours = set_of(&[TICK_SIGNAL, PROFILE_SIGNAL, KICK_SIGNAL]);
     let mut old = set_of(&[]);
     // SAFETY: both sets are initialised; blocks our signals in this thread.
     let error = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &ours, &mut old) };
@@ -35,7 +38,7 @@ pub fn confine_to_kvm_run(vcpu: &VcpuFd) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(error));
     }
     // Inside KVM_RUN: this thread's mask, ours unblocked.
-    for signal in [TICK_SIGNAL, KICK_SIGNAL] {
+    for signal in [TICK_SIGNAL, PROFILE_SIGNAL, KICK_SIGNAL] {
         // SAFETY: `old` is an initialised set and the signal number is valid.
         unsafe { libc::sigdelset(&mut old, signal) };
     }
@@ -64,6 +67,18 @@ pub fn kick(tid: libc::pid_t) {
     // SAFETY: tgkill takes plain numbers; a thread that is gone makes it
     // fail with ESRCH, which needs nothing done.
     unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, KICK_SIGNAL) };
+}
+
+/// Consumes a pending `signal` of the calling thread without waiting; true
+/// if there was one.
+pub fn take_pending(signal: libc::c_int) -> bool {
+    let set = set_of(&[signal]);
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid set and timeout; no siginfo is requested.
+    unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) == signal }
 }
 
 /// A set holding `signals`.

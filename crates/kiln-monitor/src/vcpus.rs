@@ -300,6 +300,15 @@ impl VcpuSet {
         }
     }
 
+    /// How the guest ended, if it has (rather than the host failing),
+    /// passed to `f`.
+    pub fn with_outcome<R>(&self, f: impl FnOnce(Option<&Outcome>) -> R) -> R {
+        match &*lock(&self.ending) {
+            Some(Ok(outcome)) => f(Some(outcome)),
+            _ => f(None),
+        }
+    }
+
     /// How the VM ended (`None` if nothing ended it: a monitor bug).
     pub fn into_ending(self) -> Option<Ending> {
         self.ending

@@ -11,7 +11,9 @@ use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 
 use crate::boot_info::{self, ProgramArgs};
 use crate::clock::{GuestClock, host_now_ns};
+use crate::core_dump::{self, CoreConfig, CoreSignal, CoreThread};
 use crate::crash::report::CrashedThread;
+use crate::crash::{self, unwind::Registers};
 use crate::growth::Growth;
 use crate::image::Image;
 use crate::layout::Layout;
@@ -19,13 +21,16 @@ use crate::memory::GuestMemory;
 use crate::net::NetDevice;
 use crate::preempt::Preemptor;
 use crate::privileges::{self, MonitorUser};
+use crate::profile::{Profile, ProfileConfig, Sampler, Stacks};
 use crate::run_loop::{self, Exits, Shared};
 use crate::stats::LiveStats;
 use crate::stdin::HostStdin;
 use crate::vcpus::{VcpuSet, lock};
 use crate::volume::Volumes;
 use crate::watchdog::Watchdog;
-use crate::{BootError, RunSummary, Timeline, VmConfig, console, cpu, paging, seccomp, signals};
+use crate::{
+    BootError, Outcome, RunSummary, Timeline, VmConfig, console, cpu, paging, seccomp, signals,
+};
 
 const MSR_IA32_TSC: u32 = 0x10;
 
@@ -48,6 +53,10 @@ pub struct Vm<'a> {
     net: Option<NetDevice>,
     stdin: HostStdin,
     stats: LiveStats,
+    core: Option<CoreConfig>,
+    profile: Option<ProfileConfig>,
+    /// The program's command line, for the core file.
+    program: String,
     // Dropped last: the memory slots and vCPUs belong to this VM.
     vm: VmFd,
 }
@@ -65,6 +74,10 @@ struct ThreadPlan {
     /// The thread-pointer CPUID, when the vCPUs need it (asked of the
     /// host once, at boot).
     cpuid: Option<CpuId>,
+    /// Whether each vCPU keeps its last registers for a core file.
+    core: bool,
+    /// Whether each vCPU samples its stacks, and how often.
+    profile: Option<ProfileConfig>,
 }
 
 impl<'a> Vm<'a> {
@@ -201,6 +214,9 @@ impl<'a> Vm<'a> {
             net,
             stdin,
             stats,
+            core: config.core.clone(),
+            profile: config.profile,
+            program: config.argv.join(" "),
             vm,
         })
     }
@@ -241,9 +257,11 @@ impl<'a> Vm<'a> {
                 net: self.net.is_some(),
             },
             upcall,
-            signals: upcall.is_some() || count > 1,
+            signals: upcall.is_some() || count > 1 || self.profile.is_some(),
             boot_sregs: self.boot_sregs,
             cpuid: self.cpuid.take(),
+            core: self.core.is_some(),
+            profile: self.profile,
         };
         let Self {
             image,
@@ -255,6 +273,8 @@ impl<'a> Vm<'a> {
             net,
             stdin,
             stats,
+            core,
+            program,
             vm,
             ..
         } = self;
@@ -273,7 +293,17 @@ impl<'a> Vm<'a> {
             vcpus: VcpuSet::new(count).map_err(BootError::VcpuThreads)?,
         };
         let (boot, others) = vcpus.split_first_mut().expect("a VM has a vCPU");
-        let exits = std::thread::scope(|scope| {
+        let (exits, core, profile) = std::thread::scope(|scope| {
+            // Started before vCPU 0's thread (this one) confines itself: the
+            // writer must create the core file, which the filter forbids.
+            let (jobs, job) = std::sync::mpsc::channel();
+            let writer = core.as_ref().map(|config| {
+                let (memory, program) = (&memory, &program);
+                scope.spawn(move || {
+                    let (threads, signal): (Vec<CoreThread>, CoreSignal) = job.recv().ok()?;
+                    Some(core_dump::write(config, memory, program, &threads, signal))
+                })
+            });
             let mut threads = Vec::new();
             for (vcpu, index) in others.iter_mut().zip(1..) {
                 let (shared, plan) = (&shared, &plan);
@@ -292,18 +322,45 @@ impl<'a> Vm<'a> {
             {
                 shared.vcpus.finish(Err(BootError::VcpuThreads(error)));
             }
-            let mut exits = vcpu_thread(&shared, 0, boot, &plan);
-            for thread in threads {
+            let boot_end = vcpu_thread(&shared, 0, boot, &plan);
+            let mut exits = Exits::new();
+            let mut states = Vec::new();
+            let mut profile = plan.profile.map(|_| Profile::default());
+            let ends = std::iter::once(boot_end).chain(threads.into_iter().map(|thread| {
                 // A release monitor aborts on a panic; elsewhere it goes on
                 // up from here.
-                let counted = thread
+                thread
                     .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
-                for (kind, n) in counted {
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            }));
+            for end in ends {
+                for (kind, n) in end.exits {
                     *exits.entry(kind).or_insert(0) += n;
                 }
+                states.push(end.last);
+                if let Some(profile) = &mut profile {
+                    profile.add(end.stacks);
+                }
             }
-            exits
+            let job = plan
+                .core
+                .then(|| {
+                    shared
+                        .vcpus
+                        .with_outcome(|o| core_job(o?, states, &memory, &layout))
+                })
+                .flatten();
+            if let Some(job) = job {
+                // The writer is waiting for this; it cannot have gone.
+                let _ = jobs.send(job);
+            }
+            drop(jobs);
+            let core = writer.and_then(|writer| {
+                writer
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            });
+            (exits, core, profile)
         });
         // Every vCPU has stopped: what the guest's ring still holds goes
         // out now, before the caller reports how the VM ended (a crash
@@ -355,6 +412,8 @@ impl<'a> Vm<'a> {
             memory_limit,
             memory_mapped,
             vcpus: count,
+            core,
+            profile,
         })
     }
 }
@@ -371,23 +430,39 @@ fn vcpu_count(image: &Image<'_>, asked: u32) -> u32 {
 }
 
 /// One vCPU's thread: confines itself, waits for the guest to start the
-/// vCPU (but vCPU 0), and runs it until the VM stops.
-fn vcpu_thread(shared: &Shared<'_>, index: u32, vcpu: &mut VcpuFd, plan: &ThreadPlan) -> Exits {
-    let ready = prepare(shared, index, vcpu, plan).and_then(|preemptor| {
+/// vCPU (but vCPU 0), and runs it until the VM stops. Returns the exits it
+/// counted, for a core file the vCPU's last state if it ran, and for a
+/// profile its stacks.
+fn vcpu_thread<'a>(
+    shared: &Shared<'a>,
+    index: u32,
+    vcpu: &mut VcpuFd,
+    plan: &ThreadPlan,
+) -> VcpuEnd {
+    let ready = prepare(shared, index, vcpu, plan).and_then(|(preemptor, sampler)| {
         if index == 0 {
-            return Ok(Some(preemptor));
+            return Ok(Some((preemptor, sampler)));
         }
         match shared.vcpus.wait_for_start(index) {
-            Some(entry) => start_other(shared, index, vcpu, plan, &entry).map(|()| Some(preemptor)),
+            Some(entry) => {
+                start_other(shared, index, vcpu, plan, &entry).map(|()| Some((preemptor, sampler)))
+            }
             None => Ok(None),
         }
     });
     match ready {
-        Ok(Some(preemptor)) => run_loop::run(shared, index, vcpu, preemptor),
-        Ok(None) => Exits::new(),
+        Ok(Some((preemptor, mut sampler))) => {
+            let exits = run_loop::run(shared, index, vcpu, preemptor, sampler.as_mut());
+            VcpuEnd {
+                exits,
+                last: plan.core.then(|| last_state(shared, index, vcpu)).flatten(),
+                stacks: sampler.map(Sampler::into_stacks).unwrap_or_default(),
+            }
+        }
+        Ok(None) => VcpuEnd::default(),
         Err(error) => {
             shared.vcpus.finish(Err(error));
-            Exits::new()
+            VcpuEnd::default()
         }
     }
 }
@@ -423,15 +498,108 @@ fn console_thread(shared: &Shared<'_>) {
     );
 }
 
+/// What a vCPU's thread hands back when the VM stops.
+#[derive(Default)]
+struct VcpuEnd {
+    /// The exits it counted.
+    exits: Exits,
+    /// Its last state, for a core file.
+    last: Option<CoreThread>,
+    /// The stacks it sampled, for a profile.
+    stacks: Stacks,
+}
+
+/// The thread vCPU `index` ran when the VM stopped, with its registers
+/// (`None` if KVM cannot give them).
+fn last_state(shared: &Shared<'_>, index: u32, vcpu: &VcpuFd) -> Option<CoreThread> {
+    let regs = vcpu.get_regs().ok()?;
+    let sregs = vcpu.get_sregs().ok()?;
+    let thread = crashed_thread(shared.memory, shared.layout, index, false);
+    Some(CoreThread {
+        id: thread.id,
+        registers: Registers::from(&regs),
+        fs_base: sregs.fs.base,
+    })
+}
+
+/// What a core file of a guest that ended with `outcome` shows: its
+/// threads and why it stopped (`None`: it did not crash or time out).
+/// `states` are the vCPUs' last states, in vCPU order.
+fn core_job(
+    outcome: &Outcome,
+    states: Vec<Option<CoreThread>>,
+    memory: &GuestMemory,
+    layout: &Layout,
+) -> Option<(Vec<CoreThread>, CoreSignal)> {
+    let (mut threads, signal) = match outcome {
+        Outcome::Crashed(report) => crash_threads(report, states),
+        Outcome::TimedOut => (running_threads(states), CoreSignal::Timeout),
+        _ => return None,
+    };
+    let table = memory
+        .read_obj(layout.boot_info.start + offset_of!(BootInfo, threads) as u64)
+        .unwrap_or_default();
+    threads.extend(crash::threads::switched_out(memory, &table));
+    Some((threads, signal))
+}
+
+/// The threads a timed-out guest's core shows first: those the vCPUs ran
+/// (not their idle contexts, thread 0, unless that is all there is: a
+/// guest without threads).
+fn running_threads(states: Vec<Option<CoreThread>>) -> Vec<CoreThread> {
+    let all: Vec<CoreThread> = states.into_iter().flatten().collect();
+    let threads: Vec<CoreThread> = all.iter().filter(|s| s.id != 0).cloned().collect();
+    if threads.is_empty() {
+        all.into_iter().take(1).collect()
+    } else {
+        threads
+    }
+}
+
+/// The threads a crash's core shows: the crashed one first, with the
+/// registers of the crash (its vCPU's own are in the trap stub by now),
+/// then the threads that ran on the other vCPUs (not their idle contexts,
+/// thread 0).
+fn crash_threads(
+    report: &crate::CrashReport,
+    states: Vec<Option<CoreThread>>,
+) -> (Vec<CoreThread>, CoreSignal) {
+    let crashed = report.thread.vcpu_index as usize;
+    let fs_base = states
+        .get(crashed)
+        .and_then(|s| s.as_ref())
+        .map_or(0, |s| s.fs_base);
+    let mut threads = vec![CoreThread {
+        id: report.thread.id,
+        registers: report.registers,
+        fs_base,
+    }];
+    threads.extend(
+        states
+            .into_iter()
+            .enumerate()
+            .filter(|(index, _)| *index != crashed)
+            .filter_map(|(_, state)| state)
+            .filter(|state| state.id != 0),
+    );
+    let signal = if report.kind.is_panic() {
+        CoreSignal::Abort
+    } else {
+        CoreSignal::Fault
+    };
+    (threads, signal)
+}
+
 /// What a vCPU thread does before any guest input reaches it: its signal
-/// masks and tick timer, then its seccomp filter (a filter binds the
-/// thread that installs it, and the timer cannot be created under it).
-fn prepare(
-    shared: &Shared<'_>,
+/// masks, tick timer and sampling timer, then its seccomp filter (a filter
+/// binds the thread that installs it, and the timers cannot be created
+/// under it).
+fn prepare<'a>(
+    shared: &Shared<'a>,
     index: u32,
     vcpu: &mut VcpuFd,
     plan: &ThreadPlan,
-) -> Result<Option<Preemptor>, BootError> {
+) -> Result<(Option<Preemptor>, Option<Sampler<'a>>), BootError> {
     if plan.signals {
         signals::confine_to_kvm_run(vcpu).map_err(BootError::VcpuThreads)?;
     }
@@ -441,13 +609,18 @@ fn prepare(
         .map(|upcall| Preemptor::new(upcall, shared.layout, index, area))
         .transpose()
         .map_err(BootError::TimeSlice)?;
+    let sampler = plan
+        .profile
+        .map(|config| Sampler::new(config, shared.image.bytes))
+        .transpose()
+        .map_err(BootError::Profile)?;
     seccomp::restrict_to_run_loop(plan.needs).map_err(BootError::Seccomp)?;
     shared
         .vcpus
         .enter(index, &raw mut vcpu.get_kvm_run().immediate_exit);
     // SAFETY: gettid has no preconditions.
     shared.stats.vcpu_thread(index, unsafe { libc::gettid() });
-    Ok(preemptor)
+    Ok((preemptor, sampler))
 }
 
 /// Puts vCPU `index` where the guest's `StartVcpu` said, in vCPU 0's mode
@@ -533,6 +706,7 @@ pub fn crashed_thread(
         id: thread,
         name,
         vcpu: several.then_some(index),
+        vcpu_index: index,
     }
 }
 

@@ -345,6 +345,8 @@ struct Inspection<'a> {
     log: String,
     /// The monitor's report of the last crash.
     last_error: Option<String>,
+    /// The core file of the last crash, if it left one.
+    core: Option<String>,
 }
 
 /// Whether an instance has this name or id.
@@ -369,6 +371,10 @@ pub fn inspect(key: &str, format: Format) -> Outcome {
         state: &state,
         log: instance.log_path().display().to_string(),
         last_error,
+        core: instance
+            .core_path()
+            .is_file()
+            .then(|| instance.core_path().display().to_string()),
     };
     if format == Format::Json {
         return print_json(&inspection);
@@ -396,6 +402,14 @@ pub fn inspect(key: &str, format: Format) -> Outcome {
         );
     }
     say!("log:       {}", inspection.log);
+    if let Some(core) = &inspection.core {
+        let size = std::fs::metadata(core).map_or(0, |m| m.len());
+        say!(
+            "core:      {core} ({}; open with: gdb {} {core})",
+            human_size(size),
+            instance.config.image.display()
+        );
+    }
     if let Some(report) = &inspection.last_error {
         say!("last crash:\n{report}");
     }

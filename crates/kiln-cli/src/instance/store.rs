@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The most bytes an instance's core file takes: enough for the memory a
+/// service typically touches, small enough that a crash loop cannot fill
+/// the state directory's disk (each crash replaces the last core).
+pub const CORE_LIMIT: u64 = 256 << 20;
+
 use serde::{Deserialize, Serialize};
 
 use super::names::Names;
@@ -252,6 +257,12 @@ impl Instance {
     /// The counters the monitor publishes while it runs.
     pub fn stats_path(&self) -> PathBuf {
         self.dir.join("stats")
+    }
+
+    /// The core file of the last run that crashed (at most
+    /// [`CORE_LIMIT`] bytes).
+    pub fn core_path(&self) -> PathBuf {
+        self.dir.join("core")
     }
 
     /// The monitor's stderr of the last run that crashed.

@@ -103,6 +103,9 @@ fn run_once(
     let mut child: Child = Command::new(exe)
         .arg("run")
         .arg(format!("--stats-file={}", instance.stats_path().display()))
+        // Before the user's flags: a --core of theirs wins.
+        .arg(format!("--core={}", instance.core_path().display()))
+        .arg(format!("--core-limit={}", super::store::CORE_LIMIT))
         .args(&instance.config.run_args)
         .env(proc::SUPERVISOR_ENV, std::process::id().to_string())
         .stdin(Stdio::null())

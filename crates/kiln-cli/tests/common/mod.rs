@@ -149,6 +149,15 @@ pub fn run_image(image: &Path, flags: &[&str], args: &[&str]) -> Run {
         .into()
 }
 
+/// An empty scratch directory for test `name` of test file `file`, under
+/// the system's temporary directory.
+pub fn scratch_dir(file: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kiln-{file}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the scratch directory");
+    dir
+}
+
 /// A host port free now (the kernel's choice), for `-p`.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");

@@ -14,7 +14,7 @@ pub use kiln::{
     workdir,
 };
 pub use kiln::{
-    block, block_until, boot_info, console_write, exit, grow_memory, hostname,
+    block, block_until, boot_info, console_write, exit, grow_memory, hostname, publish_threads,
     report_out_of_memory, report_panic, set_console_ring, set_current_thread, set_page_present,
     stamp_main, start_vcpu, stdin_is_terminal, vcpu_count, vcpu_index, wake_vcpu,
 };

@@ -7,4 +7,5 @@
 mod printable;
 pub mod report;
 pub mod symbolize;
+pub mod threads;
 pub mod unwind;

@@ -271,6 +271,8 @@ pub struct CrashedThread {
     pub name: Option<String>,
     /// The vCPU it ran on, named when the guest runs on more than one.
     pub vcpu: Option<u32>,
+    /// The vCPU it ran on, named or not (for the core file).
+    pub vcpu_index: u32,
 }
 
 impl fmt::Display for CrashedThread {
@@ -500,6 +502,7 @@ mod tests {
                 id,
                 name: name.map(Into::into),
                 vcpu,
+                vcpu_index: vcpu.unwrap_or_default(),
             }
             .to_string()
         };

@@ -6,8 +6,8 @@
 //! `max_frames` and by the requirement that each frame's CFA lies strictly above the previous one.
 
 use gimli::{
-    BaseAddresses, CfaRule, EhFrame, EndianSlice, Register, RegisterRule, RunTimeEndian,
-    UnwindContext, UnwindSection, UnwindTableRow, X86_64,
+    BaseAddresses, CfaRule, CieOrFde, EhFrame, EndianSlice, FrameDescriptionEntry, Register,
+    RegisterRule, RunTimeEndian, UnwindContext, UnwindSection, UnwindTableRow, X86_64,
 };
 use object::read::elf::ElfFile64;
 use object::{Object, ObjectSection};
@@ -71,20 +71,54 @@ pub fn unwind(
     memory: &dyn StackMemory,
     max_frames: usize,
 ) -> Vec<u64> {
-    // The guest is linked at the address it runs at, so image and runtime addresses coincide.
-    unwind_with_bias(image, regs, memory, max_frames, 0)
+    Unwinder::new(image).unwind(regs, memory, max_frames)
 }
 
-/// [`unwind`] for an image loaded `load_bias` bytes above its link address.
-///
-/// Only the tests need a non-zero bias: they unwind the (position-independent) test binary itself.
-/// Reported addresses are runtime addresses; the bias is removed only to look up the CFI.
-fn unwind_with_bias(
-    image: &ElfFile64<'_>,
+/// An unwinder for one image, for many walks (a profiler's samples): its
+/// CFI is indexed once.
+pub struct Unwinder<'data> {
+    cfi: Option<CallFrameInfo<'data>>,
+    /// Reused between steps to avoid reallocating the CFI evaluation stack.
+    context: UnwindContext<usize>,
+    load_bias: u64,
+}
+
+impl<'data> Unwinder<'data> {
+    /// Indexes `image`'s `.eh_frame`.
+    pub fn new(image: &ElfFile64<'data>) -> Self {
+        // The guest is linked at the address it runs at, so image and runtime addresses coincide.
+        Self::with_bias(image, 0)
+    }
+
+    /// An unwinder for an image loaded `load_bias` bytes above its link address.
+    ///
+    /// Only the tests need a non-zero bias: they unwind the (position-independent) test binary
+    /// itself. Reported addresses are runtime addresses; the bias is removed only to look up the
+    /// CFI.
+    fn with_bias(image: &ElfFile64<'data>, load_bias: u64) -> Self {
+        Self {
+            cfi: CallFrameInfo::new(image),
+            context: UnwindContext::new(),
+            load_bias,
+        }
+    }
+
+    /// Walks the stack from `regs`, as [`unwind`] does.
+    pub fn unwind(
+        &mut self,
+        regs: &Registers,
+        memory: &dyn StackMemory,
+        max_frames: usize,
+    ) -> Vec<u64> {
+        walk(self, regs, memory, max_frames)
+    }
+}
+
+fn walk(
+    unwinder: &mut Unwinder<'_>,
     regs: &Registers,
     memory: &dyn StackMemory,
     max_frames: usize,
-    load_bias: u64,
 ) -> Vec<u64> {
     let mut addresses = Vec::new();
     if max_frames == 0 {
@@ -93,10 +127,10 @@ fn unwind_with_bias(
     addresses.push(regs.rip);
 
     let mut walker = Walker {
-        cfi: CallFrameInfo::new(image),
-        context: UnwindContext::new(),
+        cfi: unwinder.cfi.as_ref(),
+        context: &mut unwinder.context,
         memory,
-        load_bias,
+        load_bias: unwinder.load_bias,
     };
     let mut frame = RegisterFile::from_registers(regs);
     let mut is_first_frame = true;
@@ -181,10 +215,16 @@ struct Caller {
     registers: RegisterFile,
 }
 
-/// The image's parsed `.eh_frame` together with the addresses its pointers are relative to.
+type Section<'data> = EndianSlice<'data, RunTimeEndian>;
+
+/// The image's parsed `.eh_frame` together with the addresses its pointers are relative to, and
+/// its FDEs sorted by address. Images carry no `.eh_frame_hdr` search table, and gimli's own
+/// lookup without one scans every entry: a profiler's samples cannot pay that per frame.
 struct CallFrameInfo<'data> {
-    eh_frame: EhFrame<EndianSlice<'data, RunTimeEndian>>,
+    eh_frame: EhFrame<Section<'data>>,
     bases: BaseAddresses,
+    /// (start, end, FDE), sorted by start.
+    fdes: Vec<(u64, u64, FrameDescriptionEntry<Section<'data>>)>,
 }
 
 impl<'data> CallFrameInfo<'data> {
@@ -204,7 +244,23 @@ impl<'data> CallFrameInfo<'data> {
         if let Some(text) = image.section_by_name(".text") {
             bases = bases.set_text(text.address());
         }
-        Some(Self { eh_frame, bases })
+        let mut fdes = Vec::new();
+        let mut entries = eh_frame.entries(&bases);
+        // A malformed entry ends the index: the CFI before it is still used.
+        while let Ok(Some(entry)) = entries.next() {
+            if let CieOrFde::Fde(partial) = entry
+                && let Ok(fde) = partial.parse(EhFrame::cie_from_offset)
+            {
+                let start = fde.initial_address();
+                fdes.push((start, start.saturating_add(fde.len()), fde));
+            }
+        }
+        fdes.sort_by_key(|(start, _, _)| *start);
+        Some(Self {
+            eh_frame,
+            bases,
+            fdes,
+        })
     }
 
     /// The unwind row covering `address`, or `None` when there is no (parseable) FDE for it.
@@ -213,8 +269,12 @@ impl<'data> CallFrameInfo<'data> {
         context: &'ctx mut UnwindContext<usize>,
         address: u64,
     ) -> Option<&'ctx UnwindTableRow<usize>> {
-        self.eh_frame
-            .unwind_info_for_address(&self.bases, context, address, EhFrame::cie_from_offset)
+        let after = self.fdes.partition_point(|(start, _, _)| *start <= address);
+        let (_, end, fde) = self.fdes.get(after.checked_sub(1)?)?;
+        if address >= *end {
+            return None;
+        }
+        fde.unwind_info_for_address(&self.eh_frame, &self.bases, context, address)
             .ok()
     }
 }
@@ -224,9 +284,8 @@ struct EndOfWalk;
 
 /// The unwinder's state shared across steps.
 struct Walker<'a, 'data> {
-    cfi: Option<CallFrameInfo<'data>>,
-    /// Reused between steps to avoid reallocating the CFI evaluation stack.
-    context: UnwindContext<usize>,
+    cfi: Option<&'a CallFrameInfo<'data>>,
+    context: &'a mut UnwindContext<usize>,
     memory: &'a dyn StackMemory,
     load_bias: u64,
 }
@@ -244,8 +303,8 @@ impl Walker<'_, '_> {
             pc.checked_sub(1)?
         };
         let image_address = lookup.wrapping_sub(self.load_bias);
-        let row = match &self.cfi {
-            Some(cfi) => cfi.row(&mut self.context, image_address),
+        let row = match self.cfi {
+            Some(cfi) => cfi.row(self.context, image_address),
             None => None,
         };
         match row {
@@ -470,7 +529,7 @@ mod tests {
         let image = own_elf();
         let memory = OwnStack::containing(registers.rsp);
         let bias = load_bias(own_image());
-        let addresses = unwind_with_bias(&image, &registers, &memory, max_frames, bias);
+        let addresses = Unwinder::with_bias(&image, bias).unwind(&registers, &memory, max_frames);
         black_box(addresses)
     }
 

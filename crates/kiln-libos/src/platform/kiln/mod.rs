@@ -66,6 +66,14 @@ pub fn set_console_ring(ring: *mut kiln_abi::hypercall::ConsoleRing) {
     unsafe { (&raw mut (*info).console_ring).write_volatile(GuestPtr::from_ptr(ring)) };
 }
 
+/// Tells the monitor where the scheduler keeps its threads, for core files.
+pub fn publish_threads(table: kiln_abi::boot::ThreadTable) {
+    let info = BOOT_INFO.load(Ordering::Relaxed);
+    // SAFETY: `info` is the monitor's boot-info block (see `BOOT_INFO`); the field is
+    // plain data the guest owns.
+    unsafe { (&raw mut (*info).threads).write_volatile(table) };
+}
+
 /// This vCPU's record, shared with the monitor: GS points at it, and its
 /// first word is its address.
 #[inline]
