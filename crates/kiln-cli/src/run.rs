@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use clap::Args;
 use kiln_monitor::clock::{format_ns, host_now_ns};
-use kiln_monitor::net::NetError;
 use kiln_monitor::core_dump::{CoreConfig, CoreWritten};
+use kiln_monitor::net::NetError;
 use kiln_monitor::profile::{DEFAULT_HZ, ProfileConfig};
 use kiln_monitor::{BootError, ImageFile, Outcome as GuestOutcome, RunSummary, VmConfig};
 
