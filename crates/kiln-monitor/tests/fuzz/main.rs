@@ -162,8 +162,9 @@ fn hypercalls() {
 
     use kiln_abi::hypercall::Hypercall;
     use kiln_monitor::clock::GuestClock;
+    use kiln_monitor::console::Console;
     use kiln_monitor::growth::Growth;
-    use kiln_monitor::hypercall::{Console, Context, dispatch};
+    use kiln_monitor::hypercall::{Context, dispatch};
     use kiln_monitor::stats::LiveStats;
     use kiln_monitor::stdin::HostStdin;
     use kiln_monitor::vcpus::VcpuSet;
