@@ -201,10 +201,13 @@ fn hypercalls() {
     let kvm = kvm_ioctls::Kvm::new().expect("/dev/kvm");
     let vm = kvm.create_vm().expect("a VM");
     let vcpu = vm.create_vcpu(0).expect("a vCPU");
-    let elf = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/image/hello.elf"),
-    )
-    .expect("the image seed");
+    let elf = mutate::with_current_abi(
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../fuzz/corpus/image/hello.elf"),
+        )
+        .expect("the image seed"),
+    );
     let image = Image::parse(&elf).expect("a valid image");
     let layout = Layout::plan(
         HYPERCALL_MEMORY,

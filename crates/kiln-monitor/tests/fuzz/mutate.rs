@@ -110,7 +110,26 @@ fn corpus(name: &str) -> Vec<Vec<u8>> {
     paths
         .iter()
         .map(|path| std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .map(with_current_abi)
         .collect()
+}
+
+/// `seed` with the ABI version in its Kiln ABI note (if it is an image
+/// with one) set to this monitor's, so the committed images stay valid
+/// seeds when the ABI moves on.
+pub fn with_current_abi(mut seed: Vec<u8>) -> Vec<u8> {
+    use kiln_abi::note;
+    // An ELF note: name size, descriptor size, type, the name padded to 4.
+    let mut header = Vec::new();
+    header.extend_from_slice(&(note::NAME.len() as u32 + 1).to_le_bytes());
+    header.extend_from_slice(&4u32.to_le_bytes());
+    header.extend_from_slice(&note::ABI_VERSION.to_le_bytes());
+    header.extend_from_slice(b"Kiln\0\0\0\0");
+    if let Some(at) = seed.windows(header.len()).position(|w| w == header) {
+        let version = at + header.len();
+        seed[version..version + 4].copy_from_slice(&kiln_abi::ABI_VERSION.to_le_bytes());
+    }
+    seed
 }
 
 fn root() -> PathBuf {
