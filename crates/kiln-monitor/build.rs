@@ -12,7 +12,8 @@
 //! network keep the tight one. The forwarder's thread gets `forwarder.bpf`,
 //! its list alone, stacked with `forwarder_refused.bpf`, which fails the
 //! calls it lists with an errno instead of killing (the kernel applies the
-//! stricter answer of the two).
+//! stricter answer of the two). `file_writer` is the core writer's thread's:
+//! creating, writing and renaming one file, and memory.
 
 use std::io::Write;
 use std::path::Path;
@@ -31,6 +32,7 @@ fn main() {
         "run_loop_volumes_net": combine(&lists, &["volumes", "net"]),
         "forwarder": lists["forwarder"],
         "forwarder_refused": lists["forwarder_refused"],
+        "file_writer": lists["file_writer"],
     });
     let compiled = seccompiler::compile_from_json(
         filters.to_string().as_bytes(),

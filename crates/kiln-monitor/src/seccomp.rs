@@ -49,6 +49,7 @@ const RUN_LOOP_VOLUMES_NET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/run_loop_volumes_net.bpf"));
 const FORWARDER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/forwarder.bpf"));
 const FORWARDER_REFUSED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/forwarder_refused.bpf"));
+const FILE_WRITER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/file_writer.bpf"));
 
 /// What a VM serves beyond the run loop.
 #[derive(Clone, Copy, Debug, Default)]
@@ -78,6 +79,14 @@ pub fn restrict_to_run_loop(needs: Needs) -> io::Result<()> {
 pub fn restrict_forwarder() -> io::Result<()> {
     install(FORWARDER_REFUSED)?;
     install(FORWARDER)
+}
+
+/// Restricts the calling thread, the core writer's, to creating, writing,
+/// syncing and renaming its file, and to memory: it is started before the
+/// vCPU threads confine themselves (the run loop's program cannot create
+/// files), and must not be the one unconfined thread of the monitor.
+pub fn restrict_file_writer() -> io::Result<()> {
+    install(FILE_WRITER)
 }
 
 /// Installs `compiled` on the calling thread.
@@ -299,6 +308,7 @@ mod tests {
             "run_loop_net",
             "run_loop_volumes_net",
             "forwarder",
+            "file_writer",
         ] {
             for (attempt, survives) in MAPPINGS {
                 let output = Command::new(std::env::current_exe().expect("the test binary"))
@@ -339,6 +349,7 @@ mod tests {
             "run_loop_volumes" => restrict_to_run_loop(volumes_net(true, false)),
             "run_loop_net" => restrict_to_run_loop(volumes_net(false, true)),
             "run_loop_volumes_net" => restrict_to_run_loop(volumes_net(true, true)),
+            "file_writer" => restrict_file_writer(),
             _ => restrict_forwarder(),
         }
         .expect("install the filter");

@@ -300,6 +300,9 @@ impl<'a> Vm<'a> {
             let writer = core.as_ref().map(|config| {
                 let (memory, program) = (&memory, &program);
                 scope.spawn(move || {
+                    if let Err(error) = seccomp::restrict_file_writer() {
+                        return Some(Err(error));
+                    }
                     let (threads, signal): (Vec<CoreThread>, CoreSignal) = job.recv().ok()?;
                     Some(core_dump::write(config, memory, program, &threads, signal))
                 })
