@@ -177,7 +177,8 @@ fn epoll_eventfd_and_socketpair_answer_as_linux_does() {
          pair recv: 2\n\
          pair back: 2\n\
          pair other way: 2\n\
-         pair eof: 0\n"
+         pair eof: 0\n\
+         answers while others register: each its own: true\n"
     );
 }
 

@@ -153,17 +153,17 @@ pub fn epoll_wait(epfd: i32, out: &mut [Event], deadline: u64) -> Result<usize> 
     }
     loop {
         let start = crate::fd::changes();
-        let watched: Vec<(i32, i16)> = with(|fs| match &fs.description(epfd)?.object {
+        let watched: Vec<(i32, usize, i16)> = with(|fs| match &fs.description(epfd)?.object {
             Object::Epoll(interests) => Ok(interests
                 .iter()
-                .map(|i| (i.fd, event::poll_wanted(i.events)))
+                .map(|i| (i.fd, i.description, event::poll_wanted(i.events)))
                 .collect()),
             _ => Err(Errno(EINVAL)),
         })?;
         // Asked without the file lock: a socket's readiness takes it.
         let ready: Vec<i16> = watched
             .iter()
-            .map(|&(fd, wanted)| poll_ready(fd, wanted))
+            .map(|&(fd, _, wanted)| poll_ready(fd, wanted))
             .collect();
         let count = with(|fs| {
             let Ok(index) = fs.fd(epfd).map(|fd| fd.description) else {
@@ -176,6 +176,31 @@ pub fn epoll_wait(epfd: i32, out: &mut [Event], deadline: u64) -> Result<usize> 
             else {
                 return 0;
             };
+            // Another thread may have added, changed or removed a
+            // registration meanwhile (a runtime's workers do, while its
+            // driver waits here): each answer goes to the registration it
+            // was asked for, found by position while the list is as it
+            // was, else searched. Handing one registration its neighbour's
+            // answer would report a readiness it does not have and spend an
+            // edge it does. One added since waits for the next look.
+            let answers: Vec<Option<i16>> = interests
+                .iter()
+                .enumerate()
+                .map(|(at, interest)| {
+                    let asked = (
+                        interest.fd,
+                        interest.description,
+                        event::poll_wanted(interest.events),
+                    );
+                    let same = |&(fd, description, wanted): &(i32, usize, i16)| {
+                        (fd, description, wanted) == asked
+                    };
+                    match watched.get(at) {
+                        Some(entry) if same(entry) => Some(ready[at]),
+                        _ => watched.iter().position(same).map(|i| ready[i]),
+                    }
+                })
+                .collect();
             // What has changed each registered description since its last
             // report: sockets share the stack's count, read before asking.
             let generations: Vec<u64> = interests
@@ -190,12 +215,13 @@ pub fn epoll_wait(epfd: i32, out: &mut [Event], deadline: u64) -> Result<usize> 
                 return 0;
             };
             let mut count = 0;
-            for ((interest, &ready), &generation) in
-                interests.iter_mut().zip(&ready).zip(&generations)
+            for ((interest, &answer), &generation) in
+                interests.iter_mut().zip(&answers).zip(&generations)
             {
                 if count == out.len() {
                     break;
                 }
+                let Some(ready) = answer else { continue };
                 let events = interest.report(ready & !events::POLLNVAL, generation);
                 if events != 0 {
                     out[count] = Event {

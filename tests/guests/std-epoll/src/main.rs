@@ -221,4 +221,55 @@ fn main() {
             answer(recv(b, buf.as_mut_ptr().cast(), 8, 0))
         );
     }
+    println!(
+        "answers while others register: each its own: {}",
+        answers_stay_with_their_registrations()
+    );
+}
+
+/// Waits (level-triggered) on an epoll instance while another thread keeps
+/// removing and adding registrations, as a runtime's workers do while its
+/// driver waits: every readable eventfd but one never-readable one is
+/// registered, and no answer may name the silent one. Removing a
+/// registration moves those after it in the interest list, so answers
+/// matched by position would hand the silent one a neighbour's readiness.
+fn answers_stay_with_their_registrations() -> bool {
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const SILENT: u64 = 99;
+    // SAFETY: plain calls on descriptors this function owns.
+    unsafe {
+        let ep = epoll_create1(0);
+        let mut order: VecDeque<(c_int, u64)> = (0..7).map(|t| (eventfd(1, NONBLOCK), t)).collect();
+        order.push_back((eventfd(0, NONBLOCK), SILENT));
+        for &(fd, token) in &order {
+            ctl(ep, ADD, fd, EPOLLIN, token);
+        }
+        let done = Arc::new(AtomicBool::new(false));
+        let churn = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    let (fd, token) = order.pop_front().expect("eight registrations");
+                    ctl(ep, DEL, fd, 0, 0);
+                    ctl(ep, ADD, fd, EPOLLIN, token);
+                    order.push_back((fd, token));
+                }
+            })
+        };
+        let mut wrong = 0;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(300) {
+            let mut events = [EpollEvent::default(); 16];
+            let n = epoll_wait(ep, events.as_mut_ptr(), 16, 10);
+            wrong += events[..n.max(0) as usize]
+                .iter()
+                .filter(|e| e.data == SILENT)
+                .count();
+        }
+        done.store(true, Ordering::Relaxed);
+        churn.join().expect("churn");
+        wrong == 0
+    }
 }
