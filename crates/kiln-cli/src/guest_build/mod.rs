@@ -73,6 +73,8 @@ pub fn build_and_report(dir: &Path, options: &BuildOptions) -> Result<Built, Fai
 pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result<Built, Failure> {
     let (manifest, package) = read_package(dir)?;
     let bin = package.pick_bin(options.bin.as_deref())?;
+    let target_dir = package.target_dir.join("kiln");
+    let _builds = lock_builds(&target_dir)?;
     let progress = (verbosity == Verbosity::Quiet).then(|| progress::Progress::start(&bin));
     let unit = cargo::Unit::Program(&bin);
     let image = build_unit(
@@ -86,12 +88,31 @@ pub fn build(dir: &Path, options: &BuildOptions, verbosity: Verbosity) -> Result
     drop(progress);
     let executable = image?;
     static_image::check(&executable, &bin)?;
-    let image = install_image(&executable, &package.target_dir.join("kiln"))?;
+    let image = install_image(&executable, &target_dir)?;
     Ok(Built {
         image,
         name: bin,
         image_defaults: package.image,
     })
+}
+
+/// Holds off other `kiln build`s into `target_dir` until the returned lock is
+/// dropped: cargo re-links its executable on every build, an up-to-date one
+/// too (unlink, then link), so a concurrent build of the same crate could
+/// find it missing while copying it out to the image path. Cargo already
+/// builds one at a time per target directory; this extends its turn to the
+/// copy.
+fn lock_builds(target_dir: &Path) -> Result<std::fs::File, Failure> {
+    let error = |e: std::io::Error| {
+        Failure::new(
+            BUILD,
+            format!("locking {} for a build: {e}", target_dir.display()),
+        )
+    };
+    std::fs::create_dir_all(target_dir).map_err(error)?;
+    let lock = std::fs::File::create(target_dir.join(".kiln-build-lock")).map_err(error)?;
+    lock.lock().map_err(error)?;
+    Ok(lock)
 }
 
 /// The crate at `dir`: its manifest's path and what cargo says of it.
