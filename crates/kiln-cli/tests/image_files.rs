@@ -3,6 +3,7 @@
 //! instance starting from it never finds it missing or half written. A
 //! quiet build (`kiln run DIR`) reports the crates cargo compiles: plain
 //! lines when piped, a status line on a terminal, nothing when up to date.
+//! Builds of one crate may run at once.
 
 mod common;
 
@@ -131,6 +132,23 @@ fn instances_start_while_the_image_is_rebuilt() {
         assert!(inodes.len() > 1, "the image was never replaced");
         assert!(runs > 0);
     });
+}
+
+/// Builds of one crate at once (two terminals, or tests side by side) all
+/// succeed: cargo re-links its executable on every build, so copying it
+/// out to the image path must wait for the other builds' cargo.
+#[test]
+fn builds_of_one_crate_at_once_all_succeed() {
+    let guest = Guest::new("concurrent-builds");
+    let image = guest.build(&[]);
+    for _ in 0..8 {
+        std::thread::scope(|threads| {
+            let builds: Vec<_> = (0..4).map(|_| threads.spawn(|| guest.build(&[]))).collect();
+            for build in builds {
+                assert_eq!(build.join().expect("a build thread"), image);
+            }
+        });
+    }
 }
 
 #[test]
