@@ -21,6 +21,7 @@ const SYMBOLS: &[(&[u8], *const c_void)] = &[
         b"gnu_get_libc_version",
         crate::process::gnu_get_libc_version as *const c_void,
     ),
+    (b"renameat2", crate::stdio::renameat2 as *const c_void),
     (
         b"__pthread_get_minstack",
         crate::pthread::attr::__pthread_get_minstack as *const c_void,

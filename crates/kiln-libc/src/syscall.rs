@@ -1,10 +1,12 @@
 //! `syscall(2)`: the raw entry `std` uses for `futex`, `getrandom`, `gettid`
-//! and `statx` on Linux.
+//! and `statx` on Linux, and rustix for `renameat2` (when `dlsym` could
+//! not find it, as with glibc before 2.28).
 //!
 //! The C declaration is variadic; on x86_64 a variadic callee receives its
 //! integer arguments in the same registers as a fixed one, so six `long`
 //! parameters read them correctly on stable Rust.
 
+use core::ffi::{c_char, c_uint};
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use kiln_libos::time::Instant;
@@ -15,6 +17,7 @@ use crate::{CInt, CLong, futex};
 
 const SYS_GETTID: CLong = 186;
 const SYS_FUTEX: CLong = 202;
+const SYS_RENAMEAT2: CLong = 316;
 const SYS_GETRANDOM: CLong = 318;
 
 const FUTEX_WAIT: CLong = 0;
@@ -35,7 +38,7 @@ pub unsafe extern "C" fn syscall(
     a2: CLong,
     a3: CLong,
     a4: CLong,
-    _a5: CLong,
+    a5: CLong,
     _a6: CLong,
 ) -> CLong {
     traced!("syscall"(number, a1, a2, a3, a4) {
@@ -45,6 +48,16 @@ pub unsafe extern "C" fn syscall(
         SYS_FUTEX => unsafe { futex(a1 as *const u32, a2, a3 as u32, a4 as *const Timespec) },
         // SAFETY: per the caller.
         SYS_GETRANDOM => unsafe { getrandom(a1 as *mut u8, a2 as usize, a3 as CInt) },
+        // SAFETY: per the caller.
+        SYS_RENAMEAT2 => CLong::from(unsafe {
+            crate::stdio::renameat2(
+                a1 as CInt,
+                a2 as *const c_char,
+                a3 as CInt,
+                a4 as *const c_char,
+                a5 as c_uint,
+            )
+        }),
         // statx and everything else: std falls back to older calls on ENOSYS.
         _ => errno::fail(code::ENOSYS),
     }

@@ -1,5 +1,5 @@
 //! `stdio.h`: `FILE` streams for C code (the `cc`-built parts of crates),
-//! the printf and scanf families, and `rename`/`renameat`.
+//! the printf and scanf families, and `rename`/`renameat`/`renameat2`.
 //!
 //! - [`stream`]: the `FILE` object, its buffering, `stdin`/`stdout`/`stderr`;
 //! - [`file`]: opening, closing, positioning, buffering modes, `remove`;
@@ -10,9 +10,9 @@
 //! - [`unlocked`]: glibc's `_unlocked` names for the same calls;
 //! - [`va_list`]: C variadic arguments (trampolines and `va_arg`).
 
-use core::ffi::c_char;
+use core::ffi::{c_char, c_uint};
 
-use kiln_libos::fs::{self, flags::AT_FDCWD};
+use kiln_libos::fs::{self, Existing, flags::AT_FDCWD};
 
 use crate::errno;
 use crate::{CInt, c_path};
@@ -41,10 +41,53 @@ pub unsafe extern "C" fn renameat(
 ) -> CInt {
     traced!("renameat"(olddirfd, old, newdirfd, new) {
     // SAFETY: per the caller.
-    let result = unsafe { c_path(old).and_then(|o| c_path(new).map(|n| (o, n))) }
-        .and_then(|(old, new)| fs::rename(olddirfd, old, newdirfd, new));
-    errno::check(result.map(|()| 0)) as CInt
+    unsafe { rename_paths(olddirfd, old, newdirfd, new, Existing::Replace) }
     })
+}
+
+/// `renameat2(2)`'s `RENAME_NOREPLACE`.
+const RENAME_NOREPLACE: c_uint = 1;
+
+/// `renameat2(2)`: `renameat` with flags. `RENAME_NOREPLACE` is done; any
+/// other flag (`RENAME_EXCHANGE`, `RENAME_WHITEOUT`) is `EINVAL`, as on a
+/// Linux filesystem that lacks it.
+///
+/// # Safety
+/// As [`renameat`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn renameat2(
+    olddirfd: CInt,
+    old: *const c_char,
+    newdirfd: CInt,
+    new: *const c_char,
+    flags: c_uint,
+) -> CInt {
+    traced!("renameat2"(olddirfd, old, newdirfd, new, flags) {
+    let existing = match flags {
+        0 => Existing::Replace,
+        RENAME_NOREPLACE => Existing::Keep,
+        _ => return errno::fail(kiln_abi::errno::EINVAL),
+    };
+    // SAFETY: per the caller.
+    unsafe { rename_paths(olddirfd, old, newdirfd, new, existing) }
+    })
+}
+
+/// [`renameat`] and [`renameat2`] once their flags are read.
+///
+/// # Safety
+/// As [`renameat`].
+unsafe fn rename_paths(
+    olddirfd: CInt,
+    old: *const c_char,
+    newdirfd: CInt,
+    new: *const c_char,
+    existing: Existing,
+) -> CInt {
+    // SAFETY: per the caller.
+    let result = unsafe { c_path(old).and_then(|o| c_path(new).map(|n| (o, n))) }
+        .and_then(|(old, new)| fs::rename(olddirfd, old, newdirfd, new, existing));
+    errno::check(result.map(|()| 0)) as CInt
 }
 
 /// `rename(2)`.

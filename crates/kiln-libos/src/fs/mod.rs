@@ -83,7 +83,8 @@ pub use kiln_abi::file::FileLock;
 pub use lock::{flock, record, record_lock};
 pub use metadata::{access, chmod, fstat, stat};
 pub use paths::{
-    canonicalize, chdir, cwd, mkdir, open, read_dir, readlink, rename, symlink, umask, unlink,
+    Existing, canonicalize, chdir, cwd, mkdir, open, read_dir, readlink, rename, symlink, umask,
+    unlink,
 };
 pub use readiness::{epoll_create, epoll_ctl, epoll_wait, poll_ready};
 pub use stdin::{ready as stdin_ready, watched as stdin_watched};

@@ -449,9 +449,30 @@ pub(super) fn unnamed_unlink_error(last: path::Last, directory: bool) -> i32 {
     }
 }
 
-/// `renameat(2)`. Moving between the tree and a volume, or between two
-/// volumes, is `EXDEV`, as between two Linux filesystems.
-pub fn rename(from_dirfd: i32, from: &[u8], to_dirfd: i32, to: &[u8]) -> Result<()> {
+/// What a rename does to an entry already at its target.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Replaces it (`renameat`).
+    Replace,
+    /// Fails with `EEXIST` instead (`renameat2`'s `RENAME_NOREPLACE`,
+    /// which `tempfile`'s no-clobber persist uses): decided under the file
+    /// lock, so no other thread can make the target in between.
+    Keep,
+}
+
+/// `renameat(2)`, or `renameat2(2)` with `RENAME_NOREPLACE` (`existing`).
+/// Moving between the tree and a volume, or between two volumes, is
+/// `EXDEV`, as between two Linux filesystems. A no-replace rename on a
+/// volume is `EINVAL`, as on a Linux filesystem without the flag: the
+/// host's rename through the monitor always replaces, and checking first
+/// would race the host.
+pub fn rename(
+    from_dirfd: i32,
+    from: &[u8],
+    to_dirfd: i32,
+    to: &[u8],
+    existing: Existing,
+) -> Result<()> {
     with(|fs| {
         let source = fs.entry(from_dirfd, from)?;
         let target = fs.entry(to_dirfd, to)?;
@@ -465,12 +486,19 @@ pub fn rename(from_dirfd: i32, from: &[u8], to_dirfd: i32, to: &[u8]) -> Result<
             (Entry::Tree { dir: a, name: x }, Entry::Tree { dir: b, name: y }) => {
                 let moving = fs.tree.lookup(a, &x);
                 let replaced = fs.tree.lookup(b, &y).ok();
+                if existing == Existing::Keep && replaced.is_some() {
+                    moving?;
+                    return Err(Errno(kiln_abi::errno::EEXIST));
+                }
                 fs.tree.rename(a, &x, b, &y)?;
                 if let Ok(source) = moving
                     && replaced != Some(source)
                 {
                     fs.notify_renamed((a, &x), (b, &y), source, replaced);
                 }
+            }
+            (Entry::Volume { .. }, Entry::Volume { .. }) if existing == Existing::Keep => {
+                return Err(Errno(EINVAL));
             }
             (Entry::Volume { volume: a, rest: x }, Entry::Volume { volume: b, rest: y })
                 if a == b =>

@@ -20,6 +20,33 @@ fn main() {
         "persisted: {}",
         std::fs::read_to_string(&kept).expect("read back").trim()
     );
+    // A no-clobber persist: rustix's `renameat2` with `RENAME_NOREPLACE`.
+    let taken = dir.path().join("taken.txt");
+    std::fs::write(&taken, "first").expect("write");
+    let mut second = tempfile::NamedTempFile::new_in(dir.path()).expect("named");
+    write!(second, "second").expect("write");
+    let second = match second.persist_noclobber(&taken) {
+        Ok(_) => panic!("persist_noclobber replaced {}", taken.display()),
+        Err(refused) => {
+            println!("persist_noclobber onto a file: {:?}", refused.error.kind());
+            refused.file
+        }
+    };
+    let fresh = dir.path().join("fresh.txt");
+    second.persist_noclobber(&fresh).expect("persist_noclobber");
+    println!(
+        "persist_noclobber onto a new name: {} beside {}",
+        std::fs::read_to_string(&fresh).expect("read back"),
+        std::fs::read_to_string(&taken).expect("read back")
+    );
+    let renamed = rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        &fresh,
+        rustix::fs::CWD,
+        &taken,
+        rustix::fs::RenameFlags::NOREPLACE,
+    );
+    println!("renameat2 no-replace onto a file: {renamed:?}");
     let path = dir.path().to_path_buf();
     drop(dir);
     println!("tempdir removed: {}", !path.exists());
