@@ -416,6 +416,10 @@ struct Scheduler {
     to_wake: u32,
     /// vCPUs that must arm their tick timer when they next unlock.
     to_arm: u32,
+    /// Threads made ready so far: an idle vCPU that surveyed the threads,
+    /// then let go of the lock, sees by it whether another vCPU woke one
+    /// meanwhile.
+    readied: u64,
 }
 
 struct Global {
@@ -445,6 +449,7 @@ static SCHED: Global = Global {
         started: 0,
         to_wake: 0,
         to_arm: 0,
+        readied: 0,
     }),
 };
 
@@ -776,6 +781,7 @@ unsafe fn make_ready(s: &mut Scheduler, thread: *mut Thread, why: Wake) {
     let t = unsafe { &mut *thread };
     t.state = State::Ready;
     t.wake = why;
+    s.readied = s.readied.wrapping_add(1);
     let here = platform::vcpu_index();
     if t.on_cpu {
         // It announced a wait and has not slept yet, or is about to: it
@@ -1261,20 +1267,20 @@ fn idle_loop(cpu: usize) -> ! {
         // threads, it takes them in at its exits and socket calls.
         let last = (s.started | 1) & !(s.idling | s.polling | (1 << cpu)) == 0;
         s.idling |= 1 << cpu;
-        let progress = found.progress;
-        let earliest = found.earliest;
+        let readied = s.readied;
         unlock(s);
-        idle_once(earliest, progress, last);
+        idle_once(&found, readied, last);
         polled = false;
         let s = lock();
         s.idling &= !(1 << cpu);
     }
 }
 
-/// One wait of an idle vCPU in the monitor, until `earliest` or traffic
-/// (frames only for the `last` vCPU to idle). Reports a deadlock when
-/// nothing could ever end it.
-fn idle_once(earliest: u64, progress: bool, last: bool) {
+/// One wait of an idle vCPU in the monitor, until the earliest deadline
+/// `found` (by the survey taken when [`Scheduler::readied`] was `readied`)
+/// or traffic (frames only for the `last` vCPU to idle). Reports a
+/// deadlock when nothing could ever end it.
+fn idle_once(found: &Survey, readied: u64, last: bool) {
     let hooks = hooks();
     // The network first: traffic that arrived may wake a thread, and
     // smoltcp's timers (retransmits, delayed ACKs) bound the block. With
@@ -1284,11 +1290,14 @@ fn idle_once(earliest: u64, progress: bool, last: bool) {
     if network.woke {
         return;
     }
-    let earliest = earliest.min(network.deadline);
+    let earliest = found.earliest.min(network.deadline);
     // A thread waiting for stdin: the monitor wakes the vCPU when it is
     // readable, so that wait is no deadlock either.
     let stdin = (hooks.stdin_watched)();
-    if !progress && earliest == u64::MAX && !network.present && !stdin {
+    if !found.progress && earliest == u64::MAX && !network.present && !stdin {
+        if !still_deadlocked(readied) {
+            return;
+        }
         (hooks.flush_all)();
         platform::report_panic(b"deadlock: every thread is waiting, none with a timeout");
     }
@@ -1301,6 +1310,20 @@ fn idle_once(earliest: u64, progress: bool, last: bool) {
     }
     let idle = Instant::now().duration_since(idle_from).as_nanos() as u64;
     IDLE_NS.fetch_add(idle, Ordering::Relaxed);
+}
+
+/// Whether every thread still waits without a deadline and none was made
+/// ready since the survey that counted `readied`: that survey was taken
+/// before the lock was let go and the stack polled, and meanwhile another
+/// vCPU may have woken a thread (its own poll of the stack brought the
+/// frames a blocked `connect` and `accept` waited for), which went on to
+/// wait again with a deadline.
+fn still_deadlocked(readied: u64) -> bool {
+    let s = lock();
+    let found = survey(s);
+    let stuck = s.readied == readied && !found.progress && found.earliest == u64::MAX;
+    unlock(s);
+    stuck
 }
 
 /// Sets this vCPU's ticks: wanted while another thread is ready, or waits
