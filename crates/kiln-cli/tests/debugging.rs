@@ -108,6 +108,27 @@ fn a_panicking_guest_leaves_a_core_that_shows_the_panicking_function() {
     assert!(out.contains("std::process::abort"), "{out}");
 }
 
+/// A deadlock is reported by a vCPU's idle context, which has no thread id
+/// of its own: its core still shows every thread, the main one included
+/// (gdb merges threads that share an id).
+#[test]
+fn a_deadlocked_guest_leaves_a_core_with_every_waiting_thread() {
+    let dir = scratch("deadlock");
+    let guest = image("tests/guests/std-deadlock", false);
+    let core = dir.join("core");
+    let run = run_image(
+        &guest,
+        &["--core", core.to_str().expect("a UTF-8 path")],
+        &[],
+    );
+    assert_eq!(run.code, code::PANIC, "{}", run.stderr);
+    assert!(run.stderr.contains("deadlock"), "{}", run.stderr);
+    let out = gdb(&guest, &core, &["info threads", "thread apply all bt"]);
+    assert!(!out.contains("has terminated"), "{out}");
+    assert!(out.contains("std_deadlock::main"), "{out}");
+    assert!(out.contains("std_deadlock::main::{closure#0}"), "{out}");
+}
+
 #[test]
 fn a_core_holds_only_touched_memory_and_respects_its_limit() {
     let dir = scratch("limit");

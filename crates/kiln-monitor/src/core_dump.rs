@@ -65,6 +65,11 @@ pub struct CoreConfig {
     pub limit: u64,
 }
 
+/// Where the ids of vCPUs' idle contexts start in a core (plus the vCPU's
+/// index): above any id the guest gives its threads (at most 4096 are
+/// listed), below `pid_t`'s limit.
+pub const IDLE_CONTEXT_IDS: u64 = 1 << 30;
+
 /// One guest thread as the core shows it.
 #[derive(Clone, Debug, Default)]
 pub struct CoreThread {

@@ -572,8 +572,14 @@ fn crash_threads(
         .get(crashed)
         .and_then(|s| s.as_ref())
         .map_or(0, |s| s.fs_base);
+    // A vCPU's idle context (thread 0) crashes too, reporting a deadlock:
+    // it gets an id of its own, since gdb merges threads whose ids match.
+    let id = match report.thread.id {
+        0 => crate::core_dump::IDLE_CONTEXT_IDS + u64::from(report.thread.vcpu_index),
+        id => id,
+    };
     let mut threads = vec![CoreThread {
-        id: report.thread.id,
+        id,
         registers: report.registers,
         fs_base,
     }];
