@@ -12,6 +12,7 @@ use crate::clock::GuestClock;
 use crate::console::Console;
 use crate::crash::report::{CrashKind, CrashReport};
 use crate::crash::unwind::Registers;
+use crate::gdb::Debugger;
 use crate::growth::Growth;
 use crate::hypercall::{self, Context, Flow, Violation};
 use crate::image::Image;
@@ -57,6 +58,8 @@ pub struct Shared<'a> {
     pub growth: Mutex<Growth>,
     /// The vCPUs.
     pub vcpus: VcpuSet,
+    /// gdb's side of the VM, with `--gdb`.
+    pub debugger: Option<&'a Debugger>,
 }
 
 /// Runs vCPU `index` until the VM stops; ends the VM when the guest does
@@ -98,6 +101,9 @@ fn step(
     exits: &mut Exits,
 ) -> Result<Flow, BootError> {
     let memory = shared.memory;
+    if let Some(debugger) = shared.debugger {
+        debugger.pause_point(index, vcpu, &shared.vcpus)?;
+    }
     if let Some(preemptor) = preemptor.as_deref_mut() {
         preemptor.sync(vcpu, memory)?;
     }
@@ -158,6 +164,7 @@ fn step(
                 stats: shared.stats,
                 vm: shared.vm,
                 growth: &shared.growth,
+                debugger: shared.debugger,
             };
             // A string `out` (`rep outs`) carries more than the 8 bytes kept.
             match data.get(..len) {

@@ -14,6 +14,8 @@ use crate::clock::{GuestClock, host_now_ns};
 use crate::core_dump::{self, CoreConfig, CoreSignal, CoreThread};
 use crate::crash::report::CrashedThread;
 use crate::crash::{self, unwind::Registers};
+use crate::gdb::Debugger;
+use crate::gdb::session::SessionEnd;
 use crate::growth::Growth;
 use crate::image::Image;
 use crate::layout::Layout;
@@ -57,6 +59,8 @@ pub struct Vm<'a> {
     profile: Option<ProfileConfig>,
     /// The program's command line, for the core file.
     program: String,
+    /// gdb's connection, with `--gdb`.
+    gdb: Option<std::sync::Arc<std::net::TcpStream>>,
     // Dropped last: the memory slots and vCPUs belong to this VM.
     vm: VmFd,
 }
@@ -217,6 +221,7 @@ impl<'a> Vm<'a> {
             core: config.core.clone(),
             profile: config.profile,
             program: config.argv.join(" "),
+            gdb: config.gdb.clone(),
             vm,
         })
     }
@@ -245,7 +250,18 @@ impl<'a> Vm<'a> {
             None => None,
         };
         ignore_file_size_signal();
-        if count > 1 {
+        // The session's own descriptor: the configuration's may be shared.
+        let gdb = self
+            .gdb
+            .as_deref()
+            .map(|stream| {
+                let debugger = Debugger::new(count, &self.boot_sregs)?;
+                Ok((stream.try_clone()?, debugger))
+            })
+            .transpose()
+            .map_err(BootError::Gdb)?;
+        // gdb's Ctrl-C kicks the vCPU threads.
+        if count > 1 || gdb.is_some() {
             signals::install_kick_handler().map_err(BootError::VcpuThreads)?;
             one_malloc_arena();
         }
@@ -257,7 +273,7 @@ impl<'a> Vm<'a> {
                 net: self.net.is_some(),
             },
             upcall,
-            signals: upcall.is_some() || count > 1 || self.profile.is_some(),
+            signals: upcall.is_some() || count > 1 || self.profile.is_some() || gdb.is_some(),
             boot_sregs: self.boot_sregs,
             cpuid: self.cpuid.take(),
             core: self.core.is_some(),
@@ -291,7 +307,9 @@ impl<'a> Vm<'a> {
             net: net.map(Into::into),
             growth: Growth::default().into(),
             vcpus: VcpuSet::new(count).map_err(BootError::VcpuThreads)?,
+            debugger: gdb.as_ref().map(|(_, debugger)| debugger),
         };
+        let gdb_stream = gdb.as_ref().map(|(stream, _)| stream);
         let (boot, others) = vcpus.split_first_mut().expect("a VM has a vCPU");
         let (exits, core, profile) = std::thread::scope(|scope| {
             // Started before vCPU 0's thread (this one) confines itself: the
@@ -307,6 +325,17 @@ impl<'a> Vm<'a> {
                     Some(core_dump::write(config, memory, program, &threads, signal))
                 })
             });
+            if let (Some(stream), Some(debugger)) = (gdb_stream, shared.debugger) {
+                let shared = &shared;
+                let spawned = stream.try_clone().and_then(|stream| {
+                    std::thread::Builder::new()
+                        .name("gdb".into())
+                        .spawn_scoped(scope, move || gdb_thread(shared, stream, debugger))
+                });
+                if let Err(error) = spawned {
+                    shared.vcpus.finish(Err(BootError::Gdb(error)));
+                }
+            }
             let mut threads = Vec::new();
             for (vcpu, index) in others.iter_mut().zip(1..) {
                 let (shared, plan) = (&shared, &plan);
@@ -499,6 +528,29 @@ fn console_thread(shared: &Shared<'_>) {
                 .finish(Ok(crate::Outcome::Violation(violation)))
         },
     );
+}
+
+/// The gdb session's thread: confines itself, then serves gdb until it
+/// leaves or the VM ends ([`crate::gdb::session`]).
+fn gdb_thread(shared: &Shared<'_>, stream: std::net::TcpStream, debugger: &Debugger) {
+    if let Err(error) = seccomp::restrict_gdb_session() {
+        shared.vcpus.finish(Err(BootError::Seccomp(error)));
+        debugger.vm_ended();
+        return;
+    }
+    let guest = crate::gdb::threads::Guest {
+        memory: shared.memory,
+        layout: shared.layout,
+        vcpus: &shared.vcpus,
+    };
+    if let SessionEnd::Failed(error) = crate::gdb::session::serve(stream, debugger, guest) {
+        // The guest runs on: said now, not when it ends.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "kiln: gdb session ended: {error}; the guest runs on without gdb"
+        );
+    }
 }
 
 /// What a vCPU's thread hands back when the VM stops.

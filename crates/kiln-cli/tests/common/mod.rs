@@ -19,6 +19,7 @@ pub mod code {
     pub const VIOLATION: i32 = 125;
     pub const PANIC: i32 = 134;
     pub const OUT_OF_MEMORY: i32 = 137;
+    pub const KILLED: i32 = 137;
     pub const FAULT: i32 = 139;
 }
 

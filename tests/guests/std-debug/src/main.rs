@@ -4,7 +4,8 @@
 //! programs that want a crash, not an unwind, do), both while a second thread named
 //! `waiter` sleeps in `wait_in_helper_thread`; `spin SECONDS` burns the CPU
 //! in `hot_loop_for_profile` (nearly all the time) and
-//! `cold_loop_for_profile` (a tenth of it).
+//! `cold_loop_for_profile` (a tenth of it); `gdb` prints what
+//! `call_for_gdb` computes with `add_for_gdb`, for breakpoints and steps.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -23,6 +24,19 @@ fn check_the_answer(answer: u32) {
 #[inline(never)]
 fn wait_in_helper_thread() {
     std::thread::sleep(Duration::from_secs(60));
+}
+
+#[inline(never)]
+fn add_for_gdb(a: u64, b: u64) -> u64 {
+    let sum = a + b;
+    sum * 2
+}
+
+#[inline(never)]
+fn call_for_gdb() -> u64 {
+    let first = add_for_gdb(black_box(20), 1);
+    let second = add_for_gdb(first, 0);
+    first + second
 }
 
 #[inline(never)]
@@ -72,6 +86,7 @@ fn main() {
             }));
             check_the_answer(black_box(41));
         }
+        "gdb" => println!("gdb: {}", call_for_gdb()),
         other => eprintln!("std-debug: unknown mode {other}"),
     }
 }
