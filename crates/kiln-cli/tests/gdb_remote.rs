@@ -149,6 +149,9 @@ fn gdb_stops_at_a_breakpoint_of_a_std_program_steps_and_reads_variables() {
             "p/x $fs_base",
             "p $xmm0",
             "info threads",
+            "next",
+            "set var sum = 100",
+            "p sum",
             "finish",
             "next",
             "p first",
@@ -181,9 +184,11 @@ fn gdb_stops_at_a_breakpoint_of_a_std_program_steps_and_reads_variables() {
     assert!(out.contains("Thread 1.1 (on vCPU"), "{out}");
     assert!(out.contains("(switched out)"), "{out}");
     // Back in the caller with the value returned, then one line further.
-    assert!(out.contains("Value returned is $6 = 42"), "{out}");
+    // A write to guest memory reads back.
+    assert_eq!(value(&out, 6), "100", "{out}");
+    assert!(out.contains("Value returned is $7 = 42"), "{out}");
     assert!(out.contains("let second = add_for_gdb(first, 0);"), "{out}");
-    assert_eq!(value(&out, 7), "42", "{out}");
+    assert_eq!(value(&out, 8), "42", "{out}");
     assert!(
         out.contains("[Inferior 1 (process 1) exited normally]"),
         "{out}"
