@@ -131,6 +131,16 @@ enum Command {
         #[arg(short, long, value_parser = units::parse_duration)]
         timeout: Option<std::time::Duration>,
     },
+    /// Attach gdb to a running instance: wait for gdb on a port (loopback
+    /// unless an address is given), stop the guest when it attaches, and
+    /// let it run on when gdb detaches.
+    Debug {
+        /// The instance's name or id.
+        name: String,
+        /// Where to wait for gdb: PORT or ADDR:PORT (port 0 picks one).
+        #[arg(long, value_name = "[ADDR:]PORT", value_parser = run::gdb::parse_address)]
+        gdb: std::net::SocketAddr,
+    },
     /// Start stopped instances again.
     Start {
         /// Names or ids.
@@ -300,6 +310,7 @@ fn main() -> ExitCode {
         Command::Stats { names, format } => instance::commands::stats(&names, format),
         Command::Stop { names, timeout } => instance::commands::stop(&names, timeout),
         Command::Start { names } => instance::commands::start(&names),
+        Command::Debug { name, gdb } => instance::debug(&name, gdb),
         Command::Rm { names, force } => instance::commands::rm(&names, force),
         Command::Supervise { id } => instance::supervise(&id),
         Command::Images { format } => images::commands::images(format),

@@ -1,7 +1,7 @@
 //! `kiln run`: boot an image (building it first when given a crate).
 
 mod detach;
-mod gdb;
+pub mod gdb;
 mod hostname;
 pub mod net;
 mod profile;
@@ -121,6 +121,10 @@ pub struct RunArgs {
     /// picks a free one, which the waiting line names.
     #[arg(long, value_name = "[ADDR:]PORT", value_parser = gdb::parse_address, conflicts_with_all = ["detach", "standby"])]
     gdb: Option<std::net::SocketAddr>,
+    /// Listen on this Unix socket for `kiln debug` (set by an instance's
+    /// supervisor, in the instance's directory).
+    #[arg(long, hide = true, value_name = "PATH", conflicts_with = "gdb")]
+    control_socket: Option<PathBuf>,
     /// Publish live counters in this file (set by an instance's supervisor
     /// for `kiln stats`).
     #[arg(long, hide = true, value_name = "PATH")]
@@ -210,6 +214,11 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
             hz: args.profile_rate.unwrap_or(DEFAULT_HZ),
         }),
         gdb: None,
+        control: args
+            .control_socket
+            .as_deref()
+            .map(gdb::control_socket)
+            .transpose()?,
     };
     let boot_failure = |e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),

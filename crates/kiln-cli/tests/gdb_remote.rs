@@ -1,6 +1,7 @@
-//! `kiln run --gdb`: Debian's gdb (`gdb -batch -nx IMAGE -ex 'target
-//! remote ...'`) on live guests booted on /dev/kvm: breakpoints, stepping,
-//! variables, threads, Ctrl-C, and a hostile packet stream.
+//! `kiln run --gdb` and `kiln debug`: Debian's gdb (`gdb -batch -nx IMAGE
+//! -ex 'target remote ...'`) on live guests booted on /dev/kvm:
+//! breakpoints, stepping, variables, threads, Ctrl-C, attaching to and
+//! detaching from a background instance, and a hostile packet stream.
 
 mod common;
 
@@ -33,13 +34,21 @@ struct Ended {
 /// its waiting line names.
 fn start(image: &Path, flags: &[&str], gdb: &str, args: &[&str]) -> Waiting {
     require_kvm();
-    let mut child = kiln()
+    let mut command = kiln();
+    command
         .arg("run")
         .args(flags)
         .args(["--gdb", gdb])
         .arg(image)
         .arg("--")
-        .args(args)
+        .args(args);
+    waiting(command)
+}
+
+/// Starts `command`, a kiln that waits for gdb, and reads the address its
+/// waiting line names.
+fn waiting(mut command: Command) -> Waiting {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -131,6 +140,18 @@ fn value(out: &str, n: u32) -> String {
         .to_owned()
 }
 
+/// Asserts that gdb saw the program exit normally, and kiln with it,
+/// after the program printed `stdout`.
+fn assert_exited_normally(out: &str, kiln: Waiting, stdout: &str) {
+    assert!(
+        out.contains("[Inferior 1 (process 1) exited normally]"),
+        "{out}"
+    );
+    let ended = kiln.end();
+    assert_eq!(ended.code, 0, "{}", ended.stderr);
+    assert_eq!(ended.stdout, stdout);
+}
+
 #[test]
 fn gdb_stops_at_a_breakpoint_of_a_std_program_steps_and_reads_variables() {
     let guest = image(GUEST, false);
@@ -189,13 +210,7 @@ fn gdb_stops_at_a_breakpoint_of_a_std_program_steps_and_reads_variables() {
     assert!(out.contains("Value returned is $7 = 42"), "{out}");
     assert!(out.contains("let second = add_for_gdb(first, 0);"), "{out}");
     assert_eq!(value(&out, 8), "42", "{out}");
-    assert!(
-        out.contains("[Inferior 1 (process 1) exited normally]"),
-        "{out}"
-    );
-    let ended = kiln.end();
-    assert_eq!(ended.code, 0, "{}", ended.stderr);
-    assert_eq!(ended.stdout, "gdb: 126\n");
+    assert_exited_normally(&out, kiln, "gdb: 126\n");
 }
 
 #[test]
@@ -216,13 +231,7 @@ fn gdb_debugs_a_native_guest_from_its_image() {
     );
     assert!(out.contains("Breakpoint 1, hello::main ()"), "{out}");
     assert!(out.contains("in kiln_libos::rt::start"), "{out}");
-    assert!(
-        out.contains("[Inferior 1 (process 1) exited normally]"),
-        "{out}"
-    );
-    let ended = kiln.end();
-    assert_eq!(ended.code, 0, "{}", ended.stderr);
-    assert_eq!(ended.stdout, "Hello from Kiln!\narg 1: one\n");
+    assert_exited_normally(&out, kiln, "Hello from Kiln!\narg 1: one\n");
 }
 
 #[test]
@@ -386,4 +395,101 @@ fn a_bad_gdb_address_or_a_busy_port_is_a_clean_error() {
         .expect("run kiln")
         .into();
     run.assert_clean_error(code::UNAVAILABLE, "cannot listen for gdb on 127.0.0.1:");
+}
+
+/// `kiln` with the state directory `state`.
+fn kiln_in(state: &Path) -> Command {
+    let mut command = kiln();
+    command.env("KILN_STATE_DIR", state);
+    command
+}
+
+/// The status and exit code `kiln inspect` gives for instance `name`.
+fn instance_status(state: &Path, name: &str) -> (String, serde_json::Value) {
+    let out = kiln_in(state)
+        .args(["inspect", name, "--format", "json"])
+        .output()
+        .expect("run kiln inspect");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("inspect JSON");
+    (
+        json["state"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        json["state"]["exit_code"].clone(),
+    )
+}
+
+#[test]
+fn gdb_attaches_to_a_background_instance_which_runs_on_after_detach() {
+    require_kvm();
+    let state = common::scratch_dir("gdb_remote", "attach");
+    let guest = image(GUEST, false);
+    let started = kiln_in(&state)
+        .args(["run", "-d", "--name", "ticker"])
+        .arg(&guest)
+        .args(["--", "ticks", "6"])
+        .output()
+        .expect("run kiln run -d");
+    assert!(started.status.success(), "{started:?}");
+    let mut command = kiln_in(&state);
+    command.args(["debug", "ticker", "--gdb", "0"]);
+    let debug = waiting(command);
+    assert!(debug.address.starts_with("127.0.0.1:"), "{}", debug.address);
+    let out = gdb(
+        &guest,
+        &debug.address,
+        &[
+            "break std_debug::tick_for_gdb",
+            "continue",
+            "bt",
+            "p count",
+            "continue",
+            "p count",
+            "delete",
+            "detach",
+        ],
+    );
+    // Stopped where the running program was, twice in a row.
+    assert!(
+        out.contains("hit Breakpoint 1, std_debug::tick_for_gdb (count="),
+        "{out}"
+    );
+    assert!(out.contains("in std_debug::ticks (seconds=6)"), "{out}");
+    let first: u64 = value(&out, 1).parse().expect("a count");
+    assert_eq!(value(&out, 2), (first + 1).to_string(), "{out}");
+    assert!(out.contains("[Inferior 1 (process 1) detached]"), "{out}");
+    let ended = debug.end();
+    assert_eq!(ended.code, 0, "{}", ended.stderr);
+    assert!(
+        ended
+            .stderr
+            .contains("kiln: gdb left 'ticker', which runs on"),
+        "{}",
+        ended.stderr
+    );
+    // Still running after the detach, then it ends by itself, normally.
+    assert_eq!(instance_status(&state, "ticker").0, "running");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (status, code) = loop {
+        let (status, code) = instance_status(&state, "ticker");
+        if status != "running" || std::time::Instant::now() > deadline {
+            break (status, code);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!((status.as_str(), code), ("exited", serde_json::json!(0)));
+    let logs = kiln_in(&state)
+        .args(["logs", "ticker"])
+        .output()
+        .expect("run kiln logs");
+    assert_eq!(String::from_utf8_lossy(&logs.stdout), "ticks: done\n");
+
+    // Not running any more: a clean error.
+    let run: common::Run = kiln_in(&state)
+        .args(["debug", "ticker", "--gdb", "0"])
+        .output()
+        .expect("run kiln debug")
+        .into();
+    run.assert_clean_error(code::USAGE, "instance 'ticker' is not running");
 }

@@ -23,6 +23,7 @@
 pub mod boot_info;
 pub mod clock;
 pub mod console;
+pub mod control;
 pub mod core_dump;
 pub mod cpu;
 pub mod crash;
@@ -106,6 +107,9 @@ pub struct VmConfig {
     /// gdb's connection (`kiln run --gdb`): the guest starts stopped and
     /// is debugged over it ([`gdb`]).
     pub gdb: Option<std::sync::Arc<std::net::TcpStream>>,
+    /// The control socket of a background instance, where `kiln debug`
+    /// attaches gdb to the running guest ([`control`]).
+    pub control: Option<std::sync::Arc<std::os::unix::net::UnixListener>>,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).

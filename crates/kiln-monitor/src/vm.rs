@@ -15,7 +15,6 @@ use crate::core_dump::{self, CoreConfig, CoreSignal, CoreThread};
 use crate::crash::report::CrashedThread;
 use crate::crash::{self, unwind::Registers};
 use crate::gdb::Debugger;
-use crate::gdb::session::SessionEnd;
 use crate::growth::Growth;
 use crate::image::Image;
 use crate::layout::Layout;
@@ -61,6 +60,8 @@ pub struct Vm<'a> {
     program: String,
     /// gdb's connection, with `--gdb`.
     gdb: Option<std::sync::Arc<std::net::TcpStream>>,
+    /// The control socket of a background instance.
+    control: Option<std::sync::Arc<std::os::unix::net::UnixListener>>,
     // Dropped last: the memory slots and vCPUs belong to this VM.
     vm: VmFd,
 }
@@ -222,6 +223,7 @@ impl<'a> Vm<'a> {
             profile: config.profile,
             program: config.argv.join(" "),
             gdb: config.gdb.clone(),
+            control: config.control.clone(),
             vm,
         })
     }
@@ -250,18 +252,21 @@ impl<'a> Vm<'a> {
             None => None,
         };
         ignore_file_size_signal();
-        // The session's own descriptor: the configuration's may be shared.
-        let gdb = self
-            .gdb
-            .as_deref()
-            .map(|stream| {
-                let debugger = Debugger::new(count, &self.boot_sregs)?;
-                Ok((stream.try_clone()?, debugger))
-            })
+        // The threads' own descriptors: the configuration's may be shared.
+        let link = match (&self.gdb, &self.control) {
+            (Some(stream), _) => Some(stream.try_clone().map(GdbLink::Stream)),
+            (None, Some(listener)) => Some(listener.try_clone().map(GdbLink::Control)),
+            (None, None) => None,
+        }
+        .transpose()
+        .map_err(BootError::Gdb)?;
+        let debugger = link
+            .as_ref()
+            .map(|link| Debugger::new(count, &self.boot_sregs, matches!(link, GdbLink::Stream(_))))
             .transpose()
             .map_err(BootError::Gdb)?;
         // gdb's Ctrl-C kicks the vCPU threads.
-        if count > 1 || gdb.is_some() {
+        if count > 1 || debugger.is_some() {
             signals::install_kick_handler().map_err(BootError::VcpuThreads)?;
             one_malloc_arena();
         }
@@ -273,7 +278,7 @@ impl<'a> Vm<'a> {
                 net: self.net.is_some(),
             },
             upcall,
-            signals: upcall.is_some() || count > 1 || self.profile.is_some() || gdb.is_some(),
+            signals: upcall.is_some() || count > 1 || self.profile.is_some() || debugger.is_some(),
             boot_sregs: self.boot_sregs,
             cpuid: self.cpuid.take(),
             core: self.core.is_some(),
@@ -307,9 +312,8 @@ impl<'a> Vm<'a> {
             net: net.map(Into::into),
             growth: Growth::default().into(),
             vcpus: VcpuSet::new(count).map_err(BootError::VcpuThreads)?,
-            debugger: gdb.as_ref().map(|(_, debugger)| debugger),
+            debugger: debugger.as_ref(),
         };
-        let gdb_stream = gdb.as_ref().map(|(stream, _)| stream);
         let (boot, others) = vcpus.split_first_mut().expect("a VM has a vCPU");
         let (exits, core, profile) = std::thread::scope(|scope| {
             // Started before vCPU 0's thread (this one) confines itself: the
@@ -325,13 +329,11 @@ impl<'a> Vm<'a> {
                     Some(core_dump::write(config, memory, program, &threads, signal))
                 })
             });
-            if let (Some(stream), Some(debugger)) = (gdb_stream, shared.debugger) {
+            if let (Some(link), Some(debugger)) = (link, shared.debugger) {
                 let shared = &shared;
-                let spawned = stream.try_clone().and_then(|stream| {
-                    std::thread::Builder::new()
-                        .name("gdb".into())
-                        .spawn_scoped(scope, move || gdb_thread(shared, stream, debugger))
-                });
+                let spawned = std::thread::Builder::new()
+                    .name("gdb".into())
+                    .spawn_scoped(scope, move || gdb_thread(shared, link, debugger));
                 if let Err(error) = spawned {
                     shared.vcpus.finish(Err(BootError::Gdb(error)));
                 }
@@ -355,6 +357,11 @@ impl<'a> Vm<'a> {
                 shared.vcpus.finish(Err(BootError::VcpuThreads(error)));
             }
             let boot_end = vcpu_thread(&shared, 0, boot, &plan);
+            // The boot vCPU leaves only when the VM stops: the gdb thread,
+            // which may be waiting for a client, stops too.
+            if let Some(debugger) = shared.debugger {
+                debugger.vm_ended();
+            }
             let mut exits = Exits::new();
             let mut states = Vec::new();
             let mut profile = plan.profile.map(|_| Profile::default());
@@ -530,9 +537,18 @@ fn console_thread(shared: &Shared<'_>) {
     );
 }
 
-/// The gdb session's thread: confines itself, then serves gdb until it
-/// leaves or the VM ends ([`crate::gdb::session`]).
-fn gdb_thread(shared: &Shared<'_>, stream: std::net::TcpStream, debugger: &Debugger) {
+/// How gdb reaches the VM.
+enum GdbLink {
+    /// `kiln run --gdb`: gdb's connection, there from the boot.
+    Stream(std::net::TcpStream),
+    /// A background instance's control socket, where `kiln debug` comes.
+    Control(std::os::unix::net::UnixListener),
+}
+
+/// The gdb thread: confines itself, then serves gdb until it leaves or the
+/// VM ends ([`crate::gdb::session`]), or serves the control socket's
+/// clients one after the other ([`crate::control`]).
+fn gdb_thread(shared: &Shared<'_>, link: GdbLink, debugger: &Debugger) {
     if let Err(error) = seccomp::restrict_gdb_session() {
         shared.vcpus.finish(Err(BootError::Seccomp(error)));
         debugger.vm_ended();
@@ -543,13 +559,12 @@ fn gdb_thread(shared: &Shared<'_>, stream: std::net::TcpStream, debugger: &Debug
         layout: shared.layout,
         vcpus: &shared.vcpus,
     };
-    if let SessionEnd::Failed(error) = crate::gdb::session::serve(stream, debugger, guest) {
-        // The guest runs on: said now, not when it ends.
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "kiln: gdb session ended: {error}; the guest runs on without gdb"
-        );
+    match link {
+        GdbLink::Stream(stream) => {
+            let end = crate::gdb::session::serve(stream, debugger, guest);
+            crate::control::tell(&end);
+        }
+        GdbLink::Control(listener) => crate::control::serve(&listener, debugger, &guest),
     }
 }
 

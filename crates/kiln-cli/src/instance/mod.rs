@@ -16,9 +16,12 @@
 //! appears whole (renamed into place): a creation killed at any moment
 //! leaves a complete instance, or nothing once the next reader has cleared
 //! its claim (`names`).
+//! The running monitor listens on `control`, a Unix socket (mode 0600),
+//! for `kiln debug` ([`debug`]).
 //! A supervisor that died without recording its end is found by `ps`, which
 //! records the instance as exited rather than leaving a ghost.
 
+mod debug;
 mod log;
 mod names;
 mod proc;
@@ -27,6 +30,7 @@ mod supervise;
 
 pub mod commands;
 
+pub use debug::debug;
 pub use proc::{SUPERVISOR_ENV, die_with_supervisor, me, signal};
 pub use store::{
     Config, Instance, RestartPolicy, ServedBy, State, Status, Store, generated_name, now_ms,

@@ -265,6 +265,11 @@ impl Instance {
         self.dir.join("core")
     }
 
+    /// The running monitor's control socket (`kiln debug`).
+    pub fn control_path(&self) -> PathBuf {
+        self.dir.join("control")
+    }
+
     /// The monitor's stderr of the last run that crashed.
     pub fn last_error_path(&self) -> PathBuf {
         self.dir.join("last-error.txt")

@@ -1,12 +1,15 @@
 //! `kiln run --gdb [ADDR:]PORT`: listen for gdb, on loopback unless an
 //! address is given, and hand its connection to the monitor before the
-//! boot (the guest starts stopped; see the monitor's `gdb` module).
+//! boot (the guest starts stopped; see the monitor's `gdb` module). And the
+//! control socket an instance's monitor listens on for `kiln debug`.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::exit_code::{Failure, UNAVAILABLE};
+use crate::exit_code::{Failure, HOST, UNAVAILABLE};
 
 /// `--gdb`'s value: a port (on 127.0.0.1), or an address and a port
 /// (`0.0.0.0:1234`, `[::1]:1234`). Port 0 picks a free one, which the
@@ -42,6 +45,27 @@ pub fn wait_for_gdb(address: SocketAddr, image: &Path) -> Result<Arc<TcpStream>,
     // Replies are small packets, each awaited by gdb.
     let _ = stream.set_nodelay(true);
     Ok(Arc::new(stream))
+}
+
+/// Listens on the control socket at `path` (replacing one a previous run
+/// left), readable and writable by its owner only.
+pub fn control_socket(path: &Path) -> Result<Arc<UnixListener>, Failure> {
+    let failed = |e: std::io::Error| {
+        Failure::new(
+            HOST,
+            format!(
+                "cannot listen on the control socket {}: {e}",
+                path.display()
+            ),
+        )
+    };
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(e)),
+        _ => {}
+    }
+    let listener = UnixListener::bind(path).map_err(failed)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+    Ok(Arc::new(listener))
 }
 
 #[cfg(test)]

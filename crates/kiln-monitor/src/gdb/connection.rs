@@ -1,9 +1,9 @@
-//! gdb's socket, buffered both ways, with reads that give up when the VM
+//! gdb's socket (TCP from `kiln run --gdb`, or a Unix socket from `kiln
+//! debug`'s relay), buffered both ways, with reads that give up when the VM
 //! ends (nothing would ever resume it otherwise).
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 
 use gdbstub::conn::{Connection, ConnectionExt};
@@ -28,17 +28,22 @@ pub enum ConnectionError {
     Io(#[from] io::Error),
 }
 
+/// A stream gdb's protocol can run on.
+pub trait Stream: Read + Write + AsRawFd {}
+
+impl<S: Read + Write + AsRawFd> Stream for S {}
+
 /// One gdb connection.
-pub struct GdbConnection<'a> {
-    stream: TcpStream,
+pub struct GdbConnection<'a, S> {
+    stream: S,
     input: VecDeque<u8>,
     output: Vec<u8>,
     vcpus: &'a VcpuSet,
 }
 
-impl<'a> GdbConnection<'a> {
+impl<'a, S: Stream> GdbConnection<'a, S> {
     /// Serves gdb on `stream` for the VM of `vcpus`.
-    pub fn new(stream: TcpStream, vcpus: &'a VcpuSet) -> Self {
+    pub fn new(stream: S, vcpus: &'a VcpuSet) -> Self {
         Self {
             stream,
             input: VecDeque::new(),
@@ -94,7 +99,7 @@ impl<'a> GdbConnection<'a> {
     }
 }
 
-impl Connection for GdbConnection<'_> {
+impl<S: Stream> Connection for GdbConnection<'_, S> {
     type Error = ConnectionError;
 
     fn write(&mut self, byte: u8) -> Result<(), ConnectionError> {
@@ -114,7 +119,7 @@ impl Connection for GdbConnection<'_> {
     }
 }
 
-impl ConnectionExt for GdbConnection<'_> {
+impl<S: Stream> ConnectionExt for GdbConnection<'_, S> {
     fn read(&mut self) -> Result<u8, ConnectionError> {
         self.wait_for_input()?;
         self.take().ok_or(ConnectionError::Closed)

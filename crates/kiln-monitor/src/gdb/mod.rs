@@ -135,9 +135,11 @@ pub struct Debugger {
 }
 
 impl Debugger {
-    /// A debugger for `count` vCPUs whose CPL3 segments are `boot`'s, with
-    /// the guest stopped before its first instruction.
-    pub fn new(count: u32, boot: &kvm_sregs) -> io::Result<Self> {
+    /// A debugger for `count` vCPUs whose CPL3 segments are `boot`'s: with
+    /// gdb `attached` (`kiln run --gdb`), the guest stopped before its
+    /// first instruction; otherwise running until gdb attaches
+    /// ([`Debugger::attach`], a background instance's `kiln debug`).
+    pub fn new(count: u32, boot: &kvm_sregs, attached: bool) -> io::Result<Self> {
         // SAFETY: eventfd takes plain numbers and returns a new descriptor,
         // owned below, or -1.
         let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
@@ -147,14 +149,14 @@ impl Debugger {
         let count = count as usize;
         Ok(Self {
             state: Mutex::new(State {
-                stopping: true,
-                stop: Some(Stop {
+                stopping: attached,
+                stop: attached.then_some(Stop {
                     vcpu: 0,
                     kind: StopKind::Trap,
                 }),
                 parked: vec![None; count],
                 stepping: vec![None; count],
-                attached: true,
+                attached,
                 ..State::default()
             }),
             resumed: Condvar::new(),
@@ -205,6 +207,12 @@ impl Debugger {
         state.breakpoints.clear();
         state.attached = false;
         self.resume(&mut state, None, false);
+    }
+
+    /// gdb attaches to the running guest: it stops as at a Ctrl-C.
+    pub fn attach(&self, vcpus: &VcpuSet) {
+        self.lock().attached = true;
+        self.interrupt(vcpus);
     }
 
     /// Stops the guest (gdb's Ctrl-C): every started vCPU leaves `KVM_RUN`

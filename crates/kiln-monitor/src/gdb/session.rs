@@ -5,13 +5,11 @@
 //! packet stream, which `gdbstub` rejects), the breakpoints are taken out
 //! and the guest runs on without gdb; `kill` ends the VM.
 
-use std::net::TcpStream;
-
 use gdbstub::common::Signal;
 use gdbstub::stub::run_blocking::{BlockingEventLoop, Event, WaitForStopReasonError};
 use gdbstub::stub::{DisconnectReason, GdbStub, MultiThreadStopReason};
 
-use super::connection::{ConnectionError, GdbConnection, POLL_NS};
+use super::connection::{ConnectionError, GdbConnection, POLL_NS, Stream};
 use super::target::{GuestTarget, TargetFault, tid_of};
 use super::threads::Guest;
 use super::{Debugger, Stop, StopKind};
@@ -31,8 +29,9 @@ pub enum SessionEnd {
 }
 
 /// Serves gdb on `stream` until it leaves or the VM ends.
-pub fn serve(stream: TcpStream, debugger: &Debugger, guest: Guest<'_>) -> SessionEnd {
+pub fn serve<S: Stream>(stream: S, debugger: &Debugger, guest: Guest<'_>) -> SessionEnd {
     let vcpus = guest.vcpus;
+    debugger.attach(vcpus);
     let mut target = GuestTarget {
         debugger,
         guest,
@@ -51,7 +50,7 @@ pub fn serve(stream: TcpStream, debugger: &Debugger, guest: Guest<'_>) -> Sessio
         }
     }
     let connection = GdbConnection::new(stream, vcpus);
-    let end = match GdbStub::new(connection).run_blocking::<EventLoop<'_>>(&mut target) {
+    let end = match GdbStub::new(connection).run_blocking::<EventLoop<'_, S>>(&mut target) {
         Ok(DisconnectReason::Kill) => SessionEnd::Killed,
         Ok(_) => SessionEnd::Quiet,
         Err(error) if vcpus.stopping() => {
@@ -73,18 +72,18 @@ pub fn serve(stream: TcpStream, debugger: &Debugger, guest: Guest<'_>) -> Sessio
     end
 }
 
-struct EventLoop<'a>(std::marker::PhantomData<&'a ()>);
+struct EventLoop<'a, S>(std::marker::PhantomData<&'a S>);
 
 type StopReason = MultiThreadStopReason<u64>;
 
-impl<'a> BlockingEventLoop for EventLoop<'a> {
+impl<'a, S: Stream> BlockingEventLoop for EventLoop<'a, S> {
     type Target = GuestTarget<'a>;
-    type Connection = GdbConnection<'a>;
+    type Connection = GdbConnection<'a, S>;
     type StopReason = StopReason;
 
     fn wait_for_stop_reason(
         target: &mut GuestTarget<'a>,
-        conn: &mut GdbConnection<'a>,
+        conn: &mut GdbConnection<'a, S>,
     ) -> Result<Event<StopReason>, WaitForStopReasonError<TargetFault, ConnectionError>> {
         let debugger = target.debugger;
         loop {

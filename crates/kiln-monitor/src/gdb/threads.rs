@@ -39,6 +39,7 @@ pub struct GdbThread {
 }
 
 /// What the thread list is read from.
+#[derive(Clone, Copy)]
 pub struct Guest<'a> {
     /// Guest memory.
     pub memory: &'a GuestMemory,

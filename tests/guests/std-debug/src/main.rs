@@ -5,7 +5,9 @@
 //! `waiter` sleeps in `wait_in_helper_thread`; `spin SECONDS` burns the CPU
 //! in `hot_loop_for_profile` (nearly all the time) and
 //! `cold_loop_for_profile` (a tenth of it); `gdb` prints what
-//! `call_for_gdb` computes with `add_for_gdb`, for breakpoints and steps.
+//! `call_for_gdb` computes with `add_for_gdb`, for breakpoints and steps;
+//! `ticks SECONDS` calls `tick_for_gdb` every 20 ms, for a debugger to
+//! attach to.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -40,6 +42,21 @@ fn call_for_gdb() -> u64 {
 }
 
 #[inline(never)]
+fn tick_for_gdb(count: u64) -> u64 {
+    black_box(count + 1)
+}
+
+fn ticks(seconds: u64) {
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let mut count = 0;
+    while Instant::now() < end {
+        count = tick_for_gdb(count);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("ticks: done");
+}
+
+#[inline(never)]
 fn hot_loop_for_profile(rounds: u64) -> u64 {
     let mut x = 1u64;
     for i in 0..rounds {
@@ -66,8 +83,13 @@ fn spin(seconds: u64) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map_or("fault", String::as_str);
+    let seconds = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2);
     if mode == "spin" {
-        spin(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2));
+        spin(seconds);
+        return;
+    }
+    if mode == "ticks" {
+        ticks(seconds);
         return;
     }
     std::thread::Builder::new()
