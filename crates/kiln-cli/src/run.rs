@@ -4,7 +4,7 @@ mod detach;
 pub mod gdb;
 mod hostname;
 pub mod net;
-mod profile;
+pub mod profile;
 pub mod volume;
 
 use std::io::Read;
@@ -233,7 +233,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         .as_deref()
         .map(profile::Outputs::create)
         .transpose()?
-        .map(|outputs| outputs.spawn(config.argv.join(" ")));
+        .map(|outputs| outputs.spawn(format!("kiln run {}", config.argv.join(" "))));
     if let Some(address) = args.gdb {
         config.gdb = Some(gdb::wait_for_gdb(address, &image_path)?);
     }

@@ -22,7 +22,7 @@ use crate::memory::GuestMemory;
 use crate::net::NetDevice;
 use crate::preempt::Preemptor;
 use crate::privileges::{self, MonitorUser};
-use crate::profile::{Profile, ProfileConfig, Sampler, Stacks};
+use crate::profile::{LiveProfile, Profile, ProfileConfig, Sampler, Stacks};
 use crate::run_loop::{self, Exits, Shared};
 use crate::stats::LiveStats;
 use crate::stdin::HostStdin;
@@ -299,6 +299,8 @@ impl<'a> Vm<'a> {
             vm,
             ..
         } = self;
+        // A background instance can be profiled while it runs.
+        let live_profile = matches!(link, Some(GdbLink::Control(_))).then(LiveProfile::default);
         let shared = Shared {
             image,
             layout: &layout,
@@ -313,6 +315,7 @@ impl<'a> Vm<'a> {
             growth: Growth::default().into(),
             vcpus: VcpuSet::new(count).map_err(BootError::VcpuThreads)?,
             debugger: debugger.as_ref(),
+            live_profile: live_profile.as_ref(),
         };
         let (boot, others) = vcpus.split_first_mut().expect("a VM has a vCPU");
         let (exits, core, profile) = std::thread::scope(|scope| {
@@ -564,7 +567,10 @@ fn gdb_thread(shared: &Shared<'_>, link: GdbLink, debugger: &Debugger) {
             let end = crate::gdb::session::serve(stream, debugger, guest);
             crate::control::tell(&end);
         }
-        GdbLink::Control(listener) => crate::control::serve(&listener, debugger, &guest),
+        GdbLink::Control(listener) => {
+            let live = shared.live_profile;
+            crate::control::serve(&listener, debugger, &guest, live, shared.image.bytes);
+        }
     }
 }
 
@@ -679,11 +685,14 @@ fn prepare<'a>(
         .map(|upcall| Preemptor::new(upcall, shared.layout, index, area))
         .transpose()
         .map_err(BootError::TimeSlice)?;
-    let sampler = plan
-        .profile
-        .map(|config| Sampler::new(config, shared.image.bytes))
-        .transpose()
-        .map_err(BootError::Profile)?;
+    let image = shared.image.bytes;
+    let sampler = match (plan.profile, shared.live_profile) {
+        (Some(config), _) => Some(Sampler::new(config, image)),
+        (None, Some(live)) => Some(Sampler::live(live, image)),
+        (None, None) => None,
+    }
+    .transpose()
+    .map_err(BootError::Profile)?;
     seccomp::restrict_to_run_loop(plan.needs).map_err(BootError::Seccomp)?;
     shared
         .vcpus

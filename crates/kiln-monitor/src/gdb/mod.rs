@@ -265,9 +265,6 @@ impl Debugger {
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        // The kick that stopped it stays pending (blocked outside
-        // `KVM_RUN`) and would end every `KVM_RUN` from now on.
-        crate::signals::take_pending(crate::signals::KICK_SIGNAL);
         let Some(mut parked) = state.parked[slot].take() else {
             return Ok(());
         };
