@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{code, image, kiln, run_image};
+use common::{code, image, kiln_in, run_image};
 
 const GUEST: &str = "tests/guests/std-debug";
 
@@ -172,14 +172,7 @@ fn a_background_instance_keeps_its_last_core_and_inspect_names_it() {
     let dir = scratch("instance");
     let state = dir.join("state");
     let guest = image(GUEST, false);
-    let kiln_here = |args: &[&str]| -> common::Run {
-        kiln()
-            .env("KILN_STATE_DIR", &state)
-            .args(args)
-            .output()
-            .expect("run kiln")
-            .into()
-    };
+    let kiln_here = |args: &[&str]| kiln_in(&state, args);
     let started = kiln_here(&[
         "run",
         "-d",
@@ -266,14 +259,7 @@ fn kiln_profile_samples_a_running_instance_for_the_seconds_asked() {
     let dir = scratch("live-profile");
     let state = dir.join("state");
     let guest = image(GUEST, false);
-    let kiln_here = |args: &[&str]| -> common::Run {
-        kiln()
-            .env("KILN_STATE_DIR", &state)
-            .args(args)
-            .output()
-            .expect("run kiln")
-            .into()
-    };
+    let kiln_here = |args: &[&str]| kiln_in(&state, args);
     let path = guest.to_str().expect("a UTF-8 path");
     let started = kiln_here(&["run", "-d", "--name", "spinner", path, "--", "spin", "30"]);
     assert_eq!(started.code, 0, "{}", started.stderr);

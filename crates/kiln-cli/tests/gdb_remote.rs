@@ -397,8 +397,8 @@ fn a_bad_gdb_address_or_a_busy_port_is_a_clean_error() {
     run.assert_clean_error(code::UNAVAILABLE, "cannot listen for gdb on 127.0.0.1:");
 }
 
-/// `kiln` with the state directory `state`.
-fn kiln_in(state: &Path) -> Command {
+/// `kiln` with the state directory `state`, to spawn.
+fn kiln_command_in(state: &Path) -> Command {
     let mut command = kiln();
     command.env("KILN_STATE_DIR", state);
     command
@@ -406,7 +406,7 @@ fn kiln_in(state: &Path) -> Command {
 
 /// The status and exit code `kiln inspect` gives for instance `name`.
 fn instance_status(state: &Path, name: &str) -> (String, serde_json::Value) {
-    let out = kiln_in(state)
+    let out = kiln_command_in(state)
         .args(["inspect", name, "--format", "json"])
         .output()
         .expect("run kiln inspect");
@@ -425,14 +425,14 @@ fn gdb_attaches_to_a_background_instance_which_runs_on_after_detach() {
     require_kvm();
     let state = common::scratch_dir("gdb_remote", "attach");
     let guest = image(GUEST, false);
-    let started = kiln_in(&state)
+    let started = kiln_command_in(&state)
         .args(["run", "-d", "--name", "ticker"])
         .arg(&guest)
         .args(["--", "ticks", "6"])
         .output()
         .expect("run kiln run -d");
     assert!(started.status.success(), "{started:?}");
-    let mut command = kiln_in(&state);
+    let mut command = kiln_command_in(&state);
     command.args(["debug", "ticker", "--gdb", "0"]);
     let debug = waiting(command);
     assert!(debug.address.starts_with("127.0.0.1:"), "{}", debug.address);
@@ -479,14 +479,14 @@ fn gdb_attaches_to_a_background_instance_which_runs_on_after_detach() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!((status.as_str(), code), ("exited", serde_json::json!(0)));
-    let logs = kiln_in(&state)
+    let logs = kiln_command_in(&state)
         .args(["logs", "ticker"])
         .output()
         .expect("run kiln logs");
     assert_eq!(String::from_utf8_lossy(&logs.stdout), "ticks: done\n");
 
     // Not running any more: a clean error.
-    let run: common::Run = kiln_in(&state)
+    let run: common::Run = kiln_command_in(&state)
         .args(["debug", "ticker", "--gdb", "0"])
         .output()
         .expect("run kiln debug")

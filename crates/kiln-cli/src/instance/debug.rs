@@ -11,21 +11,14 @@ use std::process::ExitCode;
 
 use kiln_monitor::control::GDB_REQUEST;
 
-use super::{Status, Store};
+use super::Store;
 use crate::Outcome;
 use crate::exit_code::{Failure, HOST, USAGE};
 
 /// Attaches gdb, on `address`, to the instance `key`.
 pub fn debug(key: &str, address: SocketAddr) -> Outcome {
-    let store = Store::open()?;
-    let instance = store.find(key)?;
+    let instance = Store::open()?.find_running(key)?;
     let name = &instance.config.name;
-    if instance.state()?.status != Status::Running {
-        return Err(Failure::new(
-            USAGE,
-            format!("instance '{name}' is not running"),
-        ));
-    }
     let control = instance.control_path();
     if !control.exists() {
         return Err(Failure::new(

@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::{Status, Store};
+use super::Store;
 use crate::Outcome;
 use crate::exit_code::{Failure, HOST, USAGE};
 use crate::run::profile::Outputs;
@@ -17,15 +17,8 @@ use crate::run::profile::Outputs;
 /// Profiles the instance `key` for `seconds` at `hz`, into `svg` and the
 /// folded stacks beside it.
 pub fn profile(key: &str, seconds: u64, hz: u32, svg: &Path) -> Outcome {
-    let store = Store::open()?;
-    let instance = store.find(key)?;
+    let instance = Store::open()?.find_running(key)?;
     let name = &instance.config.name;
-    if instance.state()?.status != Status::Running {
-        return Err(Failure::new(
-            USAGE,
-            format!("instance '{name}' is not running"),
-        ));
-    }
     let writer = Outputs::create(svg)?.spawn(format!("kiln profile {name}"));
     let unreachable = |e: std::io::Error| {
         Failure::new(HOST, format!("cannot reach the monitor of '{name}': {e}"))

@@ -339,6 +339,20 @@ impl Store {
             .ok_or_else(|| Failure::new(USAGE, format!("no instance named '{key}'")))
     }
 
+    /// [`Self::find`], for an instance whose program runs now (`kiln
+    /// debug`, `kiln profile`).
+    pub fn find_running(&self, key: &str) -> Result<Instance, Failure> {
+        let instance = self.find(key)?;
+        if instance.state()?.status != Status::Running {
+            let name = &instance.config.name;
+            return Err(Failure::new(
+                USAGE,
+                format!("instance '{name}' is not running"),
+            ));
+        }
+        Ok(instance)
+    }
+
     /// [`Self::find`], with `None` when nothing matches.
     pub fn lookup(&self, key: &str) -> Result<Option<Instance>, Failure> {
         if check_name(key).is_ok()

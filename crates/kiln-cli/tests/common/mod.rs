@@ -136,6 +136,16 @@ impl Run {
     }
 }
 
+/// Runs `kiln ARGS` with its own state directory `state`.
+pub fn kiln_in(state: &Path, args: &[&str]) -> Run {
+    kiln()
+        .env("KILN_STATE_DIR", state)
+        .args(args)
+        .output()
+        .expect("run kiln")
+        .into()
+}
+
 /// Runs `kiln run IMAGE [extra flags] -- ARGS`.
 pub fn run_image(image: &Path, flags: &[&str], args: &[&str]) -> Run {
     require_kvm();
