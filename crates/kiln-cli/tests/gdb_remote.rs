@@ -420,6 +420,33 @@ fn instance_status(state: &Path, name: &str) -> (String, serde_json::Value) {
     )
 }
 
+/// The monitor's control socket is its owner's only, and answers a
+/// request it does not know, a bad one and one too long with an error or
+/// by hanging up, then serves the next client.
+fn control_socket_refuses_what_it_does_not_know(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixStream;
+    let mode = std::fs::metadata(path)
+        .expect("the control socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let ask = |request: &[u8]| {
+        let mut socket = UnixStream::connect(path).expect("connect to the control socket");
+        socket.write_all(request).expect("send a request");
+        let mut answer = String::new();
+        let _ = socket.read_to_string(&mut answer);
+        answer
+    };
+    assert_eq!(ask(b"nonsense\n"), "error unknown request\n");
+    assert_eq!(
+        ask(b"profile 5000 1\n"),
+        "error the rate is 1 to 1000 samples per second\n"
+    );
+    assert_eq!(ask(&[b'x'; 100]), "");
+    assert_eq!(ask(b"\xff\xfe\n"), "error a request is text\n");
+}
+
 #[test]
 fn gdb_attaches_to_a_background_instance_which_runs_on_after_detach() {
     require_kvm();
@@ -432,6 +459,8 @@ fn gdb_attaches_to_a_background_instance_which_runs_on_after_detach() {
         .output()
         .expect("run kiln run -d");
     assert!(started.status.success(), "{started:?}");
+    let id = String::from_utf8_lossy(&started.stdout).trim().to_owned();
+    control_socket_refuses_what_it_does_not_know(&state.join("instances").join(id).join("control"));
     let mut command = kiln_command_in(&state);
     command.args(["debug", "ticker", "--gdb", "0"]);
     let debug = waiting(command);

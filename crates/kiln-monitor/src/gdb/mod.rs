@@ -1,4 +1,5 @@
-//! `kiln run --gdb`: gdb's remote protocol on a live guest.
+//! `kiln run --gdb` and `kiln debug`: gdb's remote protocol on a live
+//! guest.
 //!
 //! kvm_pvm does not deliver KVM's guest debugging (hardware breakpoints
 //! never fire, and `int3` and single steps reach the guest's own IDT), so
@@ -9,8 +10,10 @@
 //! have done), and parks it ([`Debugger::pause_point`], before every
 //! `KVM_RUN`) until gdb resumes the guest. Software breakpoints are `int3`
 //! bytes written into guest memory ([`target`]); a step is RFLAGS.TF set
-//! on the parked registers. A Ctrl-C from gdb kicks every vCPU out of
-//! `KVM_RUN` (or its `Block`), and each parks.
+//! on the parked registers. A Ctrl-C from gdb, or gdb attaching to a
+//! running instance ([`crate::control`]), kicks every vCPU out of
+//! `KVM_RUN` (or its `Block`), and each parks; the run loop consumes the
+//! kick, which stays pending outside `KVM_RUN`.
 //!
 //! The protocol runs on a thread of its own ([`session`]), which only
 //! reads and writes guest memory and the parked vCPUs' registers, through
