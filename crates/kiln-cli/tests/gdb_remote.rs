@@ -426,6 +426,13 @@ fn instance_status(state: &Path, name: &str) -> (String, serde_json::Value) {
 fn control_socket_refuses_what_it_does_not_know(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::net::UnixStream;
+    // The monitor binds it just after `kiln run -d` returns.
+    for _ in 0..250 {
+        if path.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mode = std::fs::metadata(path)
         .expect("the control socket")
         .permissions()

@@ -13,27 +13,19 @@ use kiln_monitor::control::GDB_REQUEST;
 
 use super::Store;
 use crate::Outcome;
-use crate::exit_code::{Failure, HOST, USAGE};
+use crate::exit_code::{Failure, HOST};
 
 /// Attaches gdb, on `address`, to the instance `key`.
 pub fn debug(key: &str, address: SocketAddr) -> Outcome {
     let instance = Store::open()?.find_running(key)?;
     let name = &instance.config.name;
-    let control = instance.control_path();
-    if !control.exists() {
-        return Err(Failure::new(
-            USAGE,
-            format!(
-                "instance '{name}' has no control socket (started by an older kiln: restart it)"
-            ),
-        ));
-    }
+    let control = instance.control_socket()?;
     let gdb = crate::run::gdb::wait_for_gdb(address, &instance.config.image)?;
-    let monitor = UnixStream::connect(&control)
-        .map_err(|e| Failure::new(HOST, format!("cannot reach the monitor of '{name}': {e}")))?;
-    (&monitor)
-        .write_all(GDB_REQUEST)
-        .map_err(|e| Failure::new(HOST, format!("cannot reach the monitor of '{name}': {e}")))?;
+    let unreachable = |e: std::io::Error| {
+        Failure::new(HOST, format!("cannot reach the monitor of '{name}': {e}"))
+    };
+    let monitor = UnixStream::connect(&control).map_err(unreachable)?;
+    (&monitor).write_all(GDB_REQUEST).map_err(unreachable)?;
     relay(&gdb, &monitor);
     tell!("kiln: gdb left '{name}', which runs on");
     Ok(ExitCode::SUCCESS)

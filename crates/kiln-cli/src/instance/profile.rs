@@ -23,7 +23,7 @@ pub fn profile(key: &str, seconds: u64, hz: u32, svg: &Path) -> Outcome {
     let unreachable = |e: std::io::Error| {
         Failure::new(HOST, format!("cannot reach the monitor of '{name}': {e}"))
     };
-    let mut monitor = UnixStream::connect(instance.control_path()).map_err(unreachable)?;
+    let mut monitor = UnixStream::connect(instance.control_socket()?).map_err(unreachable)?;
     writeln!(monitor, "profile {hz} {seconds}").map_err(unreachable)?;
     let mut answer = BufReader::new(monitor).lines();
     let first = answer

@@ -270,6 +270,26 @@ impl Instance {
         self.dir.join("control")
     }
 
+    /// The control socket of the running monitor, once it is there: a
+    /// monitor just started (or restarted) binds it within milliseconds.
+    pub fn control_socket(&self) -> Result<PathBuf, Failure> {
+        let path = self.control_path();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !path.exists() {
+            if std::time::Instant::now() > deadline {
+                let name = &self.config.name;
+                return Err(Failure::new(
+                    USAGE,
+                    format!(
+                        "instance '{name}' has no control socket (started by an older kiln: restart it)"
+                    ),
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(path)
+    }
+
     /// The monitor's stderr of the last run that crashed.
     pub fn last_error_path(&self) -> PathBuf {
         self.dir.join("last-error.txt")
