@@ -12,6 +12,11 @@
 #    requests through `-p` (passt): the core's size against the guest memory
 #    the host backed (resident pages of the monitor's guest-memory mappings,
 #    from /proc/PID/smaps, read just before the timeout).
+# 3. What every background instance pays to be debuggable and profilable
+#    (`kiln debug`, `kiln profile`): examples/compute with and without the
+#    control socket its supervisor gives the monitor (`--control-socket`:
+#    a detached debugger checked before each KVM_RUN, a disarmed sampler
+#    per vCPU, the gdb thread), alternated BENCH_RUNS times each, as in 1.
 #
 # Env: BENCH_RUNS (default 30, min 10), BENCH_REQUESTS (default 200).
 set -euo pipefail
@@ -57,6 +62,13 @@ for ((i = 0; i < RUNS; i++)); do
 done
 SAMPLES=$("${PROFILED[@]}" 2>&1 >/dev/null | sed -n 's/^kiln: profile of \([0-9]*\) samples.*/\1/p')
 
+CONTROLLED=("$KILN" run --control-socket "$TMP/control" "$COMPUTE")
+log "control socket: $RUNS alternating runs of each"
+for ((i = 0; i < RUNS; i++)); do
+    timed "${PLAIN[@]}" >>"$TMP/plain2.txt"
+    timed "${CONTROLLED[@]}" >>"$TMP/controlled.txt"
+done
+
 log "core of http-hello after $REQUESTS requests"
 PORT=$(free_port)
 CORE=$TMP/http.core
@@ -92,7 +104,8 @@ PIDS=()
 export TMP RUNS REQUESTS SAMPLES CORE_BYTES
 CORE_BYTES=$(stat -c %s "$CORE")
 WHEN=$(date -u '+%Y-%m-%d %H:%M UTC') MACHINE=$(machine_note) \
-    PLAIN_CMD="${PLAIN[*]}" PROFILED_CMD="${PROFILED[*]}" python3 - <<'PY'
+    PLAIN_CMD="${PLAIN[*]}" PROFILED_CMD="${PROFILED[*]}" CONTROLLED_CMD="${CONTROLLED[*]}" \
+    python3 - <<'PY'
 import os, statistics as st
 E = os.environ
 def load(name):
@@ -102,7 +115,7 @@ def load(name):
 med = st.median
 touched = int(open(f"{E['TMP']}/touched.txt").read())
 core = int(E["CORE_BYTES"])
-print("## Debugging: profiling overhead and core size\n")
+print("## Debugging: profiling overhead, core size, the control socket\n")
 print(f"_Measured {E['WHEN']} on {E['MACHINE']}._\n")
 print("Command (from the repository root): `bench/debug/run.sh`.\n")
 print(f"**Profiling** (`--profile`, default 99 Hz): `{E['PLAIN_CMD']}` against "
@@ -118,4 +131,12 @@ print(f"**Core size**: `examples/http-hello` (`-m 256M`) served {E['REQUESTS']} 
       "just before the timeout.\n")
 print("| Guest memory touched | Core file | Core / touched |\n|---|---|---|")
 print(f"| {touched/2**20:.2f} MiB | {core/2**20:.2f} MiB | {core/touched:.2f} |")
+(qw, ql), (cw, cl) = load("plain2"), load("controlled")
+print()
+print(f"**Control socket** (what a background instance pays for `kiln debug` and "
+      f"`kiln profile` while neither runs): `{E['PLAIN_CMD']}` against "
+      f"`{E['CONTROLLED_CMD']}`, {E['RUNS']} alternating runs each.\n")
+print("| Measure (median) | Plain | Control socket | Control / plain |\n|---|---|---|---|")
+print(f"| in-program `loop took` | {med(ql)/1000:.1f} ms | {med(cl)/1000:.1f} ms | {med(cl)/med(ql):.3f} |")
+print(f"| wall time of `kiln run` | {med(qw)/1000:.1f} ms | {med(cw)/1000:.1f} ms | {med(cw)/med(qw):.3f} |")
 PY

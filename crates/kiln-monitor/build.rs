@@ -13,7 +13,9 @@
 //! its list alone, stacked with `forwarder_refused.bpf`, which fails the
 //! calls it lists with an errno instead of killing (the kernel applies the
 //! stricter answer of the two). `file_writer` is the core writer's thread's:
-//! creating, writing and renaming one file, and memory.
+//! creating, writing and renaming one file, and memory; `gdb` is the gdb
+//! session's thread's: its socket, the eventfds, the kick and the timeout's
+//! clock.
 
 use std::io::Write;
 use std::path::Path;
@@ -33,6 +35,7 @@ fn main() {
         "forwarder": lists["forwarder"],
         "forwarder_refused": lists["forwarder_refused"],
         "file_writer": lists["file_writer"],
+        "gdb": lists["gdb"],
     });
     let compiled = seccompiler::compile_from_json(
         filters.to_string().as_bytes(),

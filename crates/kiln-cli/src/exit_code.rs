@@ -16,7 +16,7 @@
 //! | 125 | the guest broke the hypercall ABI (a bad or hostile call) |
 //! | 127 | the guest found boot info from an incompatible monitor (the guest exits so by itself) |
 //! | 134 | the guest panicked (128 + SIGABRT, as an aborting process) |
-//! | 137 | the guest ran out of memory (128 + SIGKILL, as a container the OOM killer ended) |
+//! | 137 | the guest ran out of memory (128 + SIGKILL, as a container the OOM killer ended), or gdb killed it |
 //! | 139 | the guest faulted (128 + SIGSEGV, as a crashing process) |
 
 use std::fmt;
@@ -44,6 +44,8 @@ pub const VIOLATION: u8 = 125;
 pub const PANIC: u8 = 134;
 /// The guest ran out of memory.
 pub const OUT_OF_MEMORY: u8 = 137;
+/// gdb killed the guest (128 + SIGKILL, as a process killed so).
+pub const KILLED: u8 = 137;
 /// The guest faulted.
 pub const FAULT: u8 = 139;
 

@@ -131,6 +131,31 @@ enum Command {
         #[arg(short, long, value_parser = units::parse_duration)]
         timeout: Option<std::time::Duration>,
     },
+    /// Attach gdb to a running instance: wait for gdb on a port (loopback
+    /// unless an address is given), stop the guest when it attaches, and
+    /// let it run on when gdb detaches.
+    Debug {
+        /// The instance's name or id.
+        name: String,
+        /// Where to wait for gdb: PORT or ADDR:PORT (port 0 picks one).
+        #[arg(long, value_name = "[ADDR:]PORT", value_parser = run::gdb::parse_address)]
+        gdb: std::net::SocketAddr,
+    },
+    /// Sample a running instance's stacks for a while and write a flame
+    /// graph (an SVG), with the folded stacks beside it (FILE.folded).
+    Profile {
+        /// The instance's name or id.
+        name: String,
+        /// How long to sample, in seconds (at most an hour).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=kiln_monitor::control::PROFILE_SECONDS_MAX))]
+        seconds: u64,
+        /// Where the flame graph goes.
+        #[arg(short, long, value_name = "FILE.svg")]
+        output: PathBuf,
+        /// Samples per second of each vCPU's running time, 1 to 1000.
+        #[arg(long, value_name = "HZ", default_value_t = kiln_monitor::profile::DEFAULT_HZ, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        rate: u32,
+    },
     /// Start stopped instances again.
     Start {
         /// Names or ids.
@@ -300,6 +325,13 @@ fn main() -> ExitCode {
         Command::Stats { names, format } => instance::commands::stats(&names, format),
         Command::Stop { names, timeout } => instance::commands::stop(&names, timeout),
         Command::Start { names } => instance::commands::start(&names),
+        Command::Debug { name, gdb } => instance::debug(&name, gdb),
+        Command::Profile {
+            name,
+            seconds,
+            output,
+            rate,
+        } => instance::profile(&name, seconds, rate, &output),
         Command::Rm { names, force } => instance::commands::rm(&names, force),
         Command::Supervise { id } => instance::supervise(&id),
         Command::Images { format } => images::commands::images(format),

@@ -1,9 +1,10 @@
 //! `kiln run`: boot an image (building it first when given a crate).
 
 mod detach;
+pub mod gdb;
 mod hostname;
 pub mod net;
-mod profile;
+pub mod profile;
 pub mod volume;
 
 use std::io::Read;
@@ -19,7 +20,8 @@ use kiln_monitor::profile::{DEFAULT_HZ, ProfileConfig};
 use kiln_monitor::{BootError, ImageFile, Outcome as GuestOutcome, RunSummary, VmConfig};
 
 use crate::exit_code::{
-    FAULT, Failure, HOST, IMAGE, OUT_OF_MEMORY, PANIC, TIMEOUT, UNAVAILABLE, USAGE, VIOLATION,
+    FAULT, Failure, HOST, IMAGE, KILLED, OUT_OF_MEMORY, PANIC, TIMEOUT, UNAVAILABLE, USAGE,
+    VIOLATION,
 };
 use crate::guest_build::{self, Verbosity};
 use crate::instance::RestartPolicy;
@@ -113,6 +115,16 @@ pub struct RunArgs {
     /// 99, costs the guest well under 1%).
     #[arg(long, value_name = "HZ", requires = "flame_graph", value_parser = clap::value_parser!(u32).range(1..=1000))]
     profile_rate: Option<u32>,
+    /// Start the guest stopped and wait for gdb's remote protocol on this
+    /// port, on loopback (127.0.0.1) unless an address is given
+    /// (ADDR:PORT); then `gdb IMAGE -ex 'target remote :PORT'`. Port 0
+    /// picks a free one, which the waiting line names.
+    #[arg(long, value_name = "[ADDR:]PORT", value_parser = gdb::parse_address, conflicts_with_all = ["detach", "standby"])]
+    gdb: Option<std::net::SocketAddr>,
+    /// Listen on this Unix socket for `kiln debug` (set by an instance's
+    /// supervisor, in the instance's directory).
+    #[arg(long, hide = true, value_name = "PATH", conflicts_with = "gdb")]
+    control_socket: Option<PathBuf>,
     /// Publish live counters in this file (set by an instance's supervisor
     /// for `kiln stats`).
     #[arg(long, hide = true, value_name = "PATH")]
@@ -201,6 +213,12 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         profile: args.flame_graph.as_ref().map(|_| ProfileConfig {
             hz: args.profile_rate.unwrap_or(DEFAULT_HZ),
         }),
+        gdb: None,
+        control: args
+            .control_socket
+            .as_deref()
+            .map(gdb::control_socket)
+            .transpose()?,
     };
     let boot_failure = |e| match e {
         BootError::Layout(e) => Failure::new(IMAGE, e),
@@ -215,7 +233,10 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         .as_deref()
         .map(profile::Outputs::create)
         .transpose()?
-        .map(|outputs| outputs.spawn(config.argv.join(" ")));
+        .map(|outputs| outputs.spawn(format!("kiln run {}", config.argv.join(" "))));
+    if let Some(address) = args.gdb {
+        config.gdb = Some(gdb::wait_for_gdb(address, &image_path)?);
+    }
     let net = kiln_monitor::start_network(&config).map_err(boot_failure)?;
     if args.standby {
         if !wait_for_boot()? {
@@ -253,6 +274,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
             VIOLATION,
             format!("guest stopped for breaking the hypercall ABI: {violation}"),
         )),
+        GuestOutcome::Killed => Err(Failure::new(KILLED, "guest killed from gdb")),
         GuestOutcome::TimedOut => {
             if let (Some(path), Some(core)) = (&args.core, &summary.core) {
                 tell_core(path, core);

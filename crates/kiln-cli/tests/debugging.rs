@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{code, image, kiln, run_image};
+use common::{code, image, kiln_in, run_image};
 
 const GUEST: &str = "tests/guests/std-debug";
 
@@ -193,14 +193,7 @@ fn a_background_instance_keeps_its_last_core_and_inspect_names_it() {
     let dir = scratch("instance");
     let state = dir.join("state");
     let guest = image(GUEST, false);
-    let kiln_here = |args: &[&str]| -> common::Run {
-        kiln()
-            .env("KILN_STATE_DIR", &state)
-            .args(args)
-            .output()
-            .expect("run kiln")
-            .into()
-    };
+    let kiln_here = |args: &[&str]| kiln_in(&state, args);
     let started = kiln_here(&[
         "run",
         "-d",
@@ -280,6 +273,46 @@ fn a_profile_of_a_cpu_bound_guest_names_its_hot_function_in_most_samples() {
     assert!(cold > 0 && cold * 4 < all, "{cold} of {all}");
     let svg = std::fs::read_to_string(&svg).expect("the flame graph");
     assert!(svg.starts_with("<?xml") && svg.contains("hot_loop_for_profile"));
+}
+
+#[test]
+fn kiln_profile_samples_a_running_instance_for_the_seconds_asked() {
+    let dir = scratch("live-profile");
+    let state = dir.join("state");
+    let guest = image(GUEST, false);
+    let kiln_here = |args: &[&str]| kiln_in(&state, args);
+    let path = guest.to_str().expect("a UTF-8 path");
+    let started = kiln_here(&["run", "-d", "--name", "spinner", path, "--", "spin", "30"]);
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    let svg = dir.join("live.svg");
+    let svg_arg = svg.to_str().expect("a UTF-8 path");
+    let began = std::time::Instant::now();
+    let run = kiln_here(&["profile", "spinner", "--seconds", "2", "-o", svg_arg]);
+    let took = began.elapsed();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        took >= std::time::Duration::from_secs(2) && took < std::time::Duration::from_secs(10),
+        "{took:?}"
+    );
+    assert!(run.stderr.contains("kiln: profile of "), "{}", run.stderr);
+    let folded = std::fs::read_to_string(dir.join("live.folded")).expect("the folded stacks");
+    let (hot, all) = samples_naming(&folded, "std_debug::hot_loop_for_profile");
+    // About 99 samples a second for 2 seconds, nearly all in the hot loop.
+    assert!((100..=400).contains(&all), "{all} samples:\n{folded}");
+    assert!(hot * 10 >= all * 9, "{hot} of {all} samples:\n{folded}");
+    let svg = std::fs::read_to_string(&svg).expect("the flame graph");
+    assert!(svg.starts_with("<?xml") && svg.contains("hot_loop_for_profile"));
+    // The instance runs on; a rate out of range and an instance that is
+    // not running are clean errors.
+    let ps = kiln_here(&["ps", "--format", "json"]);
+    assert!(ps.stdout.contains("\"spinner\""), "{}", ps.stdout);
+    let bad = kiln_here(&["profile", "spinner", "--seconds", "0", "-o", svg_arg]);
+    assert_eq!(bad.code, code::USAGE, "{}", bad.stderr);
+    assert!(bad.stderr.contains("--seconds"), "{}", bad.stderr);
+    let stopped = kiln_here(&["stop", "spinner"]);
+    assert_eq!(stopped.code, 0, "{}", stopped.stderr);
+    kiln_here(&["profile", "spinner", "--seconds", "1", "-o", svg_arg])
+        .assert_clean_error(code::USAGE, "instance 'spinner' is not running");
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use common::{Run, code, free_port, kiln, require_kvm, root};
+use common::{Run, code, free_port, kiln, kiln_in, require_kvm, root};
 use kiln_oci::digest::Digest;
 
 /// `kiln`'s exit code for a missing image or a registry failure.
@@ -40,16 +40,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// `kiln` with its own state directory.
-fn kiln_in(state: &Path, args: &[&str]) -> Run {
-    kiln()
-        .env("KILN_STATE_DIR", state)
-        .args(args)
-        .output()
-        .expect("run kiln")
-        .into()
 }
 
 fn assert_ok(run: &Run, what: &str) {

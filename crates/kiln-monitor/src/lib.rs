@@ -13,7 +13,8 @@
 //!    starting the other [`vcpus`]) until it exits,
 //!    crashes (then [`crash`] unwinds and symbolizes its stack), breaks the
 //!    ABI, or the [`watchdog`] ends it; a crashed guest can leave a
-//!    [`core_dump`], and a [`profile`] samples the guest's stacks.
+//!    [`core_dump`], a [`profile`] samples the guest's stacks, and [`gdb`]
+//!    debugs it live.
 //!
 //! The guest is untrusted: every address it hands over is checked by
 //! [`memory::GuestMemory`], and a malformed call ends the VM with a
@@ -22,9 +23,11 @@
 pub mod boot_info;
 pub mod clock;
 pub mod console;
+pub mod control;
 pub mod core_dump;
 pub mod cpu;
 pub mod crash;
+pub mod gdb;
 pub mod growth;
 pub mod hypercall;
 pub mod image;
@@ -101,6 +104,12 @@ pub struct VmConfig {
     pub core: Option<core_dump::CoreConfig>,
     /// Sample the guest's stacks while it runs ([`profile`]).
     pub profile: Option<profile::ProfileConfig>,
+    /// gdb's connection (`kiln run --gdb`): the guest starts stopped and
+    /// is debugged over it ([`gdb`]).
+    pub gdb: Option<std::sync::Arc<std::net::TcpStream>>,
+    /// The control socket of a background instance, where `kiln debug`
+    /// attaches gdb to the running guest ([`control`]).
+    pub control: Option<std::sync::Arc<std::os::unix::net::UnixListener>>,
 }
 
 /// Why a boot could not be carried out (as opposed to how the guest ended).
@@ -142,6 +151,9 @@ pub enum BootError {
     /// The seccomp filter could not be installed.
     #[error("cannot install the seccomp filter: {0}")]
     Seccomp(std::io::Error),
+    /// gdb's session could not be set up.
+    #[error("cannot start the gdb session: {0}")]
+    Gdb(std::io::Error),
     /// The monitor could not give up its privileges.
     #[error("cannot drop privileges: {0}")]
     Privileges(std::io::Error),
@@ -164,6 +176,8 @@ pub enum Outcome {
     Violation(Violation),
     /// It ran past `--timeout`.
     TimedOut,
+    /// gdb killed it.
+    Killed,
 }
 
 /// Monitor-side timestamps, in nanoseconds since the monitor process started.

@@ -15,10 +15,17 @@
 //!
 //! Stacks are kept as raw addresses while the guest runs and symbolized
 //! once, at the end ([`Profile::folded`]).
+//!
+//! A background instance can be profiled while it runs (`kiln profile`,
+//! through its control socket, [`crate::control`]): there every vCPU has a
+//! sampler from the boot, off until a [`LiveProfile`] turns it on, with
+//! its stacks gathered in the live profile.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::mem::MaybeUninit;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use kvm_ioctls::VcpuFd;
 use object::read::elf::ElfFile64;
@@ -52,11 +59,52 @@ pub struct ProfileConfig {
 /// does not allow.
 pub type Stacks = BTreeMap<Vec<u64>, u64>;
 
+/// A profile of a running instance, turned on and off from its control
+/// socket: the rate while on, and every vCPU's stacks.
+#[derive(Debug, Default)]
+pub struct LiveProfile {
+    /// Samples per second while on; 0 while off.
+    hz: AtomicU32,
+    /// The stacks sampled since it was turned on.
+    stacks: Mutex<Stacks>,
+}
+
+impl LiveProfile {
+    /// Starts sampling at `hz` (1 to 1000), from no stacks. A vCPU that
+    /// runs the guest without exits sees it at its next exit: the caller
+    /// kicks them.
+    pub fn start(&self, hz: u32) {
+        crate::vcpus::lock(&self.stacks).clear();
+        self.hz.store(hz.clamp(1, 1000), Ordering::SeqCst);
+    }
+
+    /// Stops sampling and returns what was sampled.
+    pub fn stop(&self) -> Profile {
+        self.hz.store(0, Ordering::SeqCst);
+        Profile {
+            stacks: std::mem::take(&mut *crate::vcpus::lock(&self.stacks)),
+        }
+    }
+
+    fn rate(&self) -> Option<u32> {
+        Some(self.hz.load(Ordering::SeqCst)).filter(|&hz| hz > 0)
+    }
+}
+
+/// What a sampler samples for.
+enum Target<'a> {
+    /// `kiln run --profile`: all the time, into its own stacks.
+    Run(ProfileConfig),
+    /// A background instance: while the live profile is on, into it.
+    Live(&'a LiveProfile),
+}
+
 /// One vCPU thread's sampler.
 pub struct Sampler<'a> {
     timer: libc::timer_t,
-    period: libc::timespec,
-    armed: bool,
+    target: Target<'a>,
+    /// The rate the timer runs at, while armed.
+    armed: Option<u32>,
     unwinder: Option<Unwinder<'a>>,
     stacks: Stacks,
 }
@@ -66,6 +114,16 @@ impl<'a> Sampler<'a> {
     /// thread after [`crate::signals::confine_to_kvm_run`] and before
     /// seccomp (it creates and arms the timer).
     pub fn new(config: ProfileConfig, image: &'a [u8]) -> io::Result<Self> {
+        Self::create(Target::Run(config), image)
+    }
+
+    /// A sampler of the calling thread, the vCPU's, that samples while
+    /// `live` is on (its timer is created now, before seccomp).
+    pub fn live(live: &'a LiveProfile, image: &'a [u8]) -> io::Result<Self> {
+        Self::create(Target::Live(live), image)
+    }
+
+    fn create(target: Target<'a>, image: &'a [u8]) -> io::Result<Self> {
         // SAFETY: a zeroed sigevent is a valid value to fill in.
         let mut event: libc::sigevent = unsafe { std::mem::zeroed() };
         event.sigev_notify = libc::SIGEV_THREAD_ID;
@@ -82,22 +140,28 @@ impl<'a> Sampler<'a> {
         let mut sampler = Self {
             // SAFETY: written by the successful `timer_create`.
             timer: unsafe { timer.assume_init() },
-            period: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 1_000_000_000 / libc::c_long::from(config.hz.clamp(1, 1000)),
-            },
-            armed: false,
+            target,
+            armed: None,
             unwinder: ElfFile64::parse(image).ok().map(|elf| Unwinder::new(&elf)),
             stacks: Stacks::new(),
         };
-        sampler.set_armed(true)?;
+        sampler.resume()?;
         Ok(sampler)
     }
 
-    /// Before each `KVM_RUN`: the timer runs.
+    /// The rate to sample at now, if any.
+    fn rate(&self) -> Option<u32> {
+        match &self.target {
+            Target::Run(config) => Some(config.hz.clamp(1, 1000)),
+            Target::Live(live) => live.rate(),
+        }
+    }
+
+    /// Before each `KVM_RUN`: the timer runs while there is a rate.
     pub fn resume(&mut self) -> io::Result<()> {
-        if !self.armed {
-            self.set_armed(true)?;
+        let rate = self.rate();
+        if rate != self.armed {
+            self.set_armed(rate)?;
         }
         Ok(())
     }
@@ -105,19 +169,18 @@ impl<'a> Sampler<'a> {
     /// The vCPU is about to sleep in `Block`: the timer stops, and a
     /// sample it asked for meanwhile is dropped.
     pub fn pause(&mut self) -> io::Result<()> {
-        if self.armed {
-            self.set_armed(false)?;
+        if self.armed.is_some() {
+            self.set_armed(None)?;
             take_signal();
         }
         Ok(())
     }
 
-    fn set_armed(&mut self, armed: bool) -> io::Result<()> {
-        let zero = libc::timespec {
+    fn set_armed(&mut self, rate: Option<u32>) -> io::Result<()> {
+        let period = libc::timespec {
             tv_sec: 0,
-            tv_nsec: 0,
+            tv_nsec: rate.map_or(0, |hz| 1_000_000_000 / libc::c_long::from(hz)),
         };
-        let period = if armed { self.period } else { zero };
         let value = libc::itimerspec {
             it_interval: period,
             it_value: period,
@@ -126,7 +189,7 @@ impl<'a> Sampler<'a> {
         if unsafe { libc::timer_settime(self.timer, 0, &value, std::ptr::null_mut()) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        self.armed = armed;
+        self.armed = rate;
         Ok(())
     }
 
@@ -136,11 +199,18 @@ impl<'a> Sampler<'a> {
         if !take_signal() {
             return;
         }
+        // A live profile turned off since: the next `resume` stops the timer.
+        if self.rate().is_none() {
+            return;
+        }
         let (Some(unwinder), Ok(regs)) = (&mut self.unwinder, vcpu.get_regs()) else {
             return;
         };
         let stack = unwinder.unwind(&Registers::from(&regs), memory, MAX_FRAMES);
-        *self.stacks.entry(stack).or_insert(0) += 1;
+        match &self.target {
+            Target::Run(_) => *self.stacks.entry(stack).or_insert(0) += 1,
+            Target::Live(live) => *crate::vcpus::lock(&live.stacks).entry(stack).or_insert(0) += 1,
+        }
     }
 
     /// The stacks sampled so far.

@@ -12,6 +12,7 @@ use crate::clock::GuestClock;
 use crate::console::Console;
 use crate::crash::report::{CrashKind, CrashReport};
 use crate::crash::unwind::Registers;
+use crate::gdb::Debugger;
 use crate::growth::Growth;
 use crate::hypercall::{self, Context, Flow, Violation};
 use crate::image::Image;
@@ -19,7 +20,7 @@ use crate::layout::Layout;
 use crate::memory::GuestMemory;
 use crate::net::NetDevice;
 use crate::preempt::{Preemptor, Tick};
-use crate::profile::Sampler;
+use crate::profile::{LiveProfile, Sampler};
 use crate::stats::LiveStats;
 use crate::stdin::HostStdin;
 use crate::vcpus::{VcpuSet, lock};
@@ -57,6 +58,10 @@ pub struct Shared<'a> {
     pub growth: Mutex<Growth>,
     /// The vCPUs.
     pub vcpus: VcpuSet,
+    /// gdb's side of the VM, with `--gdb` or a control socket.
+    pub debugger: Option<&'a Debugger>,
+    /// The profile a control socket turns on and off (`kiln profile`).
+    pub live_profile: Option<&'a LiveProfile>,
 }
 
 /// Runs vCPU `index` until the VM stops; ends the VM when the guest does
@@ -98,6 +103,9 @@ fn step(
     exits: &mut Exits,
 ) -> Result<Flow, BootError> {
     let memory = shared.memory;
+    if let Some(debugger) = shared.debugger {
+        debugger.pause_point(index, vcpu, &shared.vcpus)?;
+    }
     if let Some(preemptor) = preemptor.as_deref_mut() {
         preemptor.sync(vcpu, memory)?;
     }
@@ -158,6 +166,7 @@ fn step(
                 stats: shared.stats,
                 vm: shared.vm,
                 growth: &shared.growth,
+                debugger: shared.debugger,
             };
             // A string `out` (`rep outs`) carries more than the 8 bytes kept.
             match data.get(..len) {
@@ -174,6 +183,12 @@ fn step(
             _ => Err(unbacked(gpa)),
         },
         Exit::Interrupted => {
+            // A kick from gdb or a live profile (not one that stops the
+            // VM) stays pending outside `KVM_RUN`, and would end every
+            // `KVM_RUN` from now on.
+            if shared.debugger.is_some() {
+                crate::signals::take_pending(crate::signals::KICK_SIGNAL);
+            }
             // Sampled first: a tick may move the vCPU on to the upcall.
             if let Some(sampler) = sampler {
                 sampler.sample(vcpu, memory);

@@ -50,6 +50,7 @@ const RUN_LOOP_VOLUMES_NET: &[u8] =
 const FORWARDER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/forwarder.bpf"));
 const FORWARDER_REFUSED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/forwarder_refused.bpf"));
 const FILE_WRITER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/file_writer.bpf"));
+const GDB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/gdb.bpf"));
 
 /// What a VM serves beyond the run loop.
 #[derive(Clone, Copy, Debug, Default)]
@@ -87,6 +88,13 @@ pub fn restrict_forwarder() -> io::Result<()> {
 /// files), and must not be the one unconfined thread of the monitor.
 pub fn restrict_file_writer() -> io::Result<()> {
     install(FILE_WRITER)
+}
+
+/// Restricts the calling thread, the gdb session's ([`crate::gdb`]), to
+/// its socket, the debugger's eventfds, kicking vCPU threads, the
+/// timeout's clock and memory: gdb's packets are as untrusted as the guest.
+pub fn restrict_gdb_session() -> io::Result<()> {
+    install(GDB)
 }
 
 /// Installs `compiled` on the calling thread.
@@ -262,6 +270,8 @@ mod tests {
             iow::<kvm_bindings::kvm_sregs>(0x84),
             iow::<kvm_bindings::kvm_cpuid2>(0x90),
             iow::<kvm_bindings::kvm_mp_state>(0x99),
+            ior::<kvm_bindings::kvm_fpu>(0x8c),
+            iow::<kvm_bindings::kvm_fpu>(0x8d),
         ] {
             assert!(
                 json.contains(&format!("\"val\": {request} ")),
@@ -309,6 +319,7 @@ mod tests {
             "run_loop_volumes_net",
             "forwarder",
             "file_writer",
+            "gdb",
         ] {
             for (attempt, survives) in MAPPINGS {
                 let output = Command::new(std::env::current_exe().expect("the test binary"))
@@ -350,6 +361,7 @@ mod tests {
             "run_loop_net" => restrict_to_run_loop(volumes_net(false, true)),
             "run_loop_volumes_net" => restrict_to_run_loop(volumes_net(true, true)),
             "file_writer" => restrict_file_writer(),
+            "gdb" => restrict_gdb_session(),
             _ => restrict_forwarder(),
         }
         .expect("install the filter");
@@ -378,6 +390,8 @@ mod tests {
             RUN_LOOP_VOLUMES_NET,
             FORWARDER,
             FORWARDER_REFUSED,
+            FILE_WRITER,
+            GDB,
         ] {
             assert!(!compiled.is_empty());
             assert_eq!(compiled.len() % 8, 0);

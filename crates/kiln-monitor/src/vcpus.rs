@@ -300,6 +300,29 @@ impl VcpuSet {
         }
     }
 
+    /// Makes every other vCPU's thread leave `KVM_RUN` (a kick) or its
+    /// `Block` (a wake), without stopping the VM: gdb stops the guest
+    /// ([`crate::gdb`]). A `Block` cut short returns to the guest as an
+    /// early wake, which it must take anyway.
+    pub fn interrupt(&self) {
+        // SAFETY: gettid has no preconditions.
+        let me = unsafe { libc::gettid() };
+        for slot in &self.slots {
+            let tid = slot.tid.load(Ordering::SeqCst);
+            if tid != 0 && tid != me {
+                crate::signals::kick(tid);
+                signal_eventfd(&slot.wake);
+            }
+        }
+    }
+
+    /// Whether the guest has started vCPU `index` (vCPU 0 runs from the boot).
+    pub fn started(&self, index: u32) -> bool {
+        self.slots
+            .get(index as usize)
+            .is_some_and(|slot| slot.started.load(Ordering::SeqCst))
+    }
+
     /// How the guest ended, if it has (rather than the host failing),
     /// passed to `f`.
     pub fn with_outcome<R>(&self, f: impl FnOnce(Option<&Outcome>) -> R) -> R {

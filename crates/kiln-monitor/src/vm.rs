@@ -14,6 +14,7 @@ use crate::clock::{GuestClock, host_now_ns};
 use crate::core_dump::{self, CoreConfig, CoreSignal, CoreThread};
 use crate::crash::report::CrashedThread;
 use crate::crash::{self, unwind::Registers};
+use crate::gdb::Debugger;
 use crate::growth::Growth;
 use crate::image::Image;
 use crate::layout::Layout;
@@ -21,7 +22,7 @@ use crate::memory::GuestMemory;
 use crate::net::NetDevice;
 use crate::preempt::Preemptor;
 use crate::privileges::{self, MonitorUser};
-use crate::profile::{Profile, ProfileConfig, Sampler, Stacks};
+use crate::profile::{LiveProfile, Profile, ProfileConfig, Sampler, Stacks};
 use crate::run_loop::{self, Exits, Shared};
 use crate::stats::LiveStats;
 use crate::stdin::HostStdin;
@@ -57,6 +58,10 @@ pub struct Vm<'a> {
     profile: Option<ProfileConfig>,
     /// The program's command line, for the core file.
     program: String,
+    /// gdb's connection, with `--gdb`.
+    gdb: Option<std::sync::Arc<std::net::TcpStream>>,
+    /// The control socket of a background instance.
+    control: Option<std::sync::Arc<std::os::unix::net::UnixListener>>,
     // Dropped last: the memory slots and vCPUs belong to this VM.
     vm: VmFd,
 }
@@ -217,6 +222,8 @@ impl<'a> Vm<'a> {
             core: config.core.clone(),
             profile: config.profile,
             program: config.argv.join(" "),
+            gdb: config.gdb.clone(),
+            control: config.control.clone(),
             vm,
         })
     }
@@ -245,7 +252,21 @@ impl<'a> Vm<'a> {
             None => None,
         };
         ignore_file_size_signal();
-        if count > 1 {
+        // The threads' own descriptors: the configuration's may be shared.
+        let link = match (&self.gdb, &self.control) {
+            (Some(stream), _) => Some(stream.try_clone().map(GdbLink::Stream)),
+            (None, Some(listener)) => Some(listener.try_clone().map(GdbLink::Control)),
+            (None, None) => None,
+        }
+        .transpose()
+        .map_err(BootError::Gdb)?;
+        let debugger = link
+            .as_ref()
+            .map(|link| Debugger::new(count, &self.boot_sregs, matches!(link, GdbLink::Stream(_))))
+            .transpose()
+            .map_err(BootError::Gdb)?;
+        // gdb's Ctrl-C kicks the vCPU threads.
+        if count > 1 || debugger.is_some() {
             signals::install_kick_handler().map_err(BootError::VcpuThreads)?;
             one_malloc_arena();
         }
@@ -257,7 +278,7 @@ impl<'a> Vm<'a> {
                 net: self.net.is_some(),
             },
             upcall,
-            signals: upcall.is_some() || count > 1 || self.profile.is_some(),
+            signals: upcall.is_some() || count > 1 || self.profile.is_some() || debugger.is_some(),
             boot_sregs: self.boot_sregs,
             cpuid: self.cpuid.take(),
             core: self.core.is_some(),
@@ -278,6 +299,8 @@ impl<'a> Vm<'a> {
             vm,
             ..
         } = self;
+        // A background instance can be profiled while it runs.
+        let live_profile = matches!(link, Some(GdbLink::Control(_))).then(LiveProfile::default);
         let shared = Shared {
             image,
             layout: &layout,
@@ -291,6 +314,8 @@ impl<'a> Vm<'a> {
             net: net.map(Into::into),
             growth: Growth::default().into(),
             vcpus: VcpuSet::new(count).map_err(BootError::VcpuThreads)?,
+            debugger: debugger.as_ref(),
+            live_profile: live_profile.as_ref(),
         };
         let (boot, others) = vcpus.split_first_mut().expect("a VM has a vCPU");
         let (exits, core, profile) = std::thread::scope(|scope| {
@@ -307,6 +332,15 @@ impl<'a> Vm<'a> {
                     Some(core_dump::write(config, memory, program, &threads, signal))
                 })
             });
+            if let (Some(link), Some(debugger)) = (link, shared.debugger) {
+                let shared = &shared;
+                let spawned = std::thread::Builder::new()
+                    .name("gdb".into())
+                    .spawn_scoped(scope, move || gdb_thread(shared, link, debugger));
+                if let Err(error) = spawned {
+                    shared.vcpus.finish(Err(BootError::Gdb(error)));
+                }
+            }
             let mut threads = Vec::new();
             for (vcpu, index) in others.iter_mut().zip(1..) {
                 let (shared, plan) = (&shared, &plan);
@@ -326,6 +360,11 @@ impl<'a> Vm<'a> {
                 shared.vcpus.finish(Err(BootError::VcpuThreads(error)));
             }
             let boot_end = vcpu_thread(&shared, 0, boot, &plan);
+            // The boot vCPU leaves only when the VM stops: the gdb thread,
+            // which may be waiting for a client, stops too.
+            if let Some(debugger) = shared.debugger {
+                debugger.vm_ended();
+            }
             let mut exits = Exits::new();
             let mut states = Vec::new();
             let mut profile = plan.profile.map(|_| Profile::default());
@@ -501,6 +540,40 @@ fn console_thread(shared: &Shared<'_>) {
     );
 }
 
+/// How gdb reaches the VM.
+enum GdbLink {
+    /// `kiln run --gdb`: gdb's connection, there from the boot.
+    Stream(std::net::TcpStream),
+    /// A background instance's control socket, where `kiln debug` comes.
+    Control(std::os::unix::net::UnixListener),
+}
+
+/// The gdb thread: confines itself, then serves gdb until it leaves or the
+/// VM ends ([`crate::gdb::session`]), or serves the control socket's
+/// clients one after the other ([`crate::control`]).
+fn gdb_thread(shared: &Shared<'_>, link: GdbLink, debugger: &Debugger) {
+    if let Err(error) = seccomp::restrict_gdb_session() {
+        shared.vcpus.finish(Err(BootError::Seccomp(error)));
+        debugger.vm_ended();
+        return;
+    }
+    let guest = crate::gdb::threads::Guest {
+        memory: shared.memory,
+        layout: shared.layout,
+        vcpus: &shared.vcpus,
+    };
+    match link {
+        GdbLink::Stream(stream) => {
+            let end = crate::gdb::session::serve(stream, debugger, guest);
+            crate::control::tell(&end);
+        }
+        GdbLink::Control(listener) => {
+            let live = shared.live_profile;
+            crate::control::serve(&listener, debugger, &guest, live, shared.image.bytes);
+        }
+    }
+}
+
 /// What a vCPU's thread hands back when the VM stops.
 #[derive(Default)]
 struct VcpuEnd {
@@ -618,11 +691,14 @@ fn prepare<'a>(
         .map(|upcall| Preemptor::new(upcall, shared.layout, index, area))
         .transpose()
         .map_err(BootError::TimeSlice)?;
-    let sampler = plan
-        .profile
-        .map(|config| Sampler::new(config, shared.image.bytes))
-        .transpose()
-        .map_err(BootError::Profile)?;
+    let image = shared.image.bytes;
+    let sampler = match (plan.profile, shared.live_profile) {
+        (Some(config), _) => Some(Sampler::new(config, image)),
+        (None, Some(live)) => Some(Sampler::live(live, image)),
+        (None, None) => None,
+    }
+    .transpose()
+    .map_err(BootError::Profile)?;
     seccomp::restrict_to_run_loop(plan.needs).map_err(BootError::Seccomp)?;
     shared
         .vcpus

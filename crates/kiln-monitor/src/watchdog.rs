@@ -74,6 +74,41 @@ impl Watchdog {
     }
 }
 
+/// The time left before `--timeout` while gdb holds the guest stopped
+/// ([`crate::gdb`]): the timer is disarmed until [`Paused::resume`].
+#[derive(Debug)]
+pub struct Paused(libc::itimerval);
+
+/// Stops the timeout's clock (a guest stopped in gdb does not run out of
+/// time); a disarmed timer stays disarmed when resumed.
+pub fn pause() -> io::Result<Paused> {
+    let zero = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let off = libc::itimerval {
+        it_interval: zero,
+        it_value: zero,
+    };
+    let mut left = off;
+    // SAFETY: valid itimervals; the old value is written into `left`.
+    if unsafe { libc::setitimer(libc::ITIMER_REAL, &off, &mut left) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Paused(left))
+}
+
+impl Paused {
+    /// Restarts the timeout's clock with the time that was left.
+    pub fn resume(self) -> io::Result<()> {
+        // SAFETY: a valid itimerval; the old value is not requested.
+        if unsafe { libc::setitimer(libc::ITIMER_REAL, &self.0, ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
 impl Drop for Watchdog {
     fn drop(&mut self) {
         // A failure to disarm only risks a late SIGALRM that finds no flag to set.

@@ -16,18 +16,24 @@
 //! appears whole (renamed into place): a creation killed at any moment
 //! leaves a complete instance, or nothing once the next reader has cleared
 //! its claim (`names`).
+//! The running monitor listens on `control`, a Unix socket (mode 0600),
+//! for `kiln debug` ([`debug`]) and `kiln profile` ([`profile`]).
 //! A supervisor that died without recording its end is found by `ps`, which
 //! records the instance as exited rather than leaving a ghost.
 
+mod debug;
 mod log;
 mod names;
 mod proc;
+mod profile;
 mod store;
 mod supervise;
 
 pub mod commands;
 
+pub use debug::debug;
 pub use proc::{SUPERVISOR_ENV, die_with_supervisor, me, signal};
+pub use profile::profile;
 pub use store::{
     Config, Instance, RestartPolicy, ServedBy, State, Status, Store, generated_name, now_ms,
     random_id,

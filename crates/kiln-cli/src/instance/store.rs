@@ -265,6 +265,31 @@ impl Instance {
         self.dir.join("core")
     }
 
+    /// The running monitor's control socket (`kiln debug`).
+    pub fn control_path(&self) -> PathBuf {
+        self.dir.join("control")
+    }
+
+    /// The control socket of the running monitor, once it is there: a
+    /// monitor just started (or restarted) binds it within milliseconds.
+    pub fn control_socket(&self) -> Result<PathBuf, Failure> {
+        let path = self.control_path();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !path.exists() {
+            if std::time::Instant::now() > deadline {
+                let name = &self.config.name;
+                return Err(Failure::new(
+                    USAGE,
+                    format!(
+                        "instance '{name}' has no control socket (started by an older kiln: restart it)"
+                    ),
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(path)
+    }
+
     /// The monitor's stderr of the last run that crashed.
     pub fn last_error_path(&self) -> PathBuf {
         self.dir.join("last-error.txt")
@@ -332,6 +357,20 @@ impl Store {
     pub fn find(&self, key: &str) -> Result<Instance, Failure> {
         self.lookup(key)?
             .ok_or_else(|| Failure::new(USAGE, format!("no instance named '{key}'")))
+    }
+
+    /// [`Self::find`], for an instance whose program runs now (`kiln
+    /// debug`, `kiln profile`).
+    pub fn find_running(&self, key: &str) -> Result<Instance, Failure> {
+        let instance = self.find(key)?;
+        if instance.state()?.status != Status::Running {
+            let name = &instance.config.name;
+            return Err(Failure::new(
+                USAGE,
+                format!("instance '{name}' is not running"),
+            ));
+        }
+        Ok(instance)
     }
 
     /// [`Self::find`], with `None` when nothing matches.

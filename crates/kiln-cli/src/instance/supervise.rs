@@ -106,6 +106,10 @@ fn run_once(
         // Before the user's flags: a --core of theirs wins.
         .arg(format!("--core={}", instance.core_path().display()))
         .arg(format!("--core-limit={}", super::store::CORE_LIMIT))
+        .arg(format!(
+            "--control-socket={}",
+            instance.control_path().display()
+        ))
         .args(&instance.config.run_args)
         .env(proc::SUPERVISOR_ENV, std::process::id().to_string())
         .stdin(Stdio::null())

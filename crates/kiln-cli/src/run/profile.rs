@@ -37,7 +37,7 @@ impl Outputs {
         })
     }
 
-    /// Starts the thread that will write the profile of the program `title`.
+    /// Starts the thread that will write the profile titled `title`.
     pub fn spawn(self, title: String) -> Writer {
         let (jobs, job) = channel::<(Vec<String>, u64)>();
         let thread = std::thread::spawn(move || match job.recv() {
@@ -65,7 +65,7 @@ impl Outputs {
             ));
         }
         let mut options = inferno::flamegraph::Options::default();
-        options.title = format!("kiln run {title}");
+        options.title = title.to_owned();
         options.count_name = "samples".into();
         inferno::flamegraph::from_lines(
             &mut options,
@@ -91,8 +91,13 @@ pub struct Writer {
 impl Writer {
     /// Symbolizes `profile` from `image` and has the files written.
     pub fn finish(self, profile: &Profile, image: &[u8]) -> Result<(), String> {
+        self.finish_folded(profile.folded(image), profile.samples())
+    }
+
+    /// Has the files of folded stacks `lines` (`samples` in all) written.
+    pub fn finish_folded(self, lines: Vec<String>, samples: u64) -> Result<(), String> {
         // The thread waits for this; it cannot have gone.
-        let _ = self.jobs.send((profile.folded(image), profile.samples()));
+        let _ = self.jobs.send((lines, samples));
         self.thread
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p))

@@ -19,6 +19,7 @@ pub mod code {
     pub const VIOLATION: i32 = 125;
     pub const PANIC: i32 = 134;
     pub const OUT_OF_MEMORY: i32 = 137;
+    pub const KILLED: i32 = 137;
     pub const FAULT: i32 = 139;
 }
 
@@ -133,6 +134,16 @@ impl Run {
             self.stderr
         );
     }
+}
+
+/// Runs `kiln ARGS` with its own state directory `state`.
+pub fn kiln_in(state: &Path, args: &[&str]) -> Run {
+    kiln()
+        .env("KILN_STATE_DIR", state)
+        .args(args)
+        .output()
+        .expect("run kiln")
+        .into()
 }
 
 /// Runs `kiln run IMAGE [extra flags] -- ARGS`.

@@ -39,6 +39,12 @@ pub(super) fn panic(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> 
 
 pub(super) fn trap(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
     let frame: TrapFrame = ctx.args(Hypercall::Trap, gpa)?;
+    if let Some(debugger) = ctx.debugger
+        && debugger.trapped(ctx.vcpu_index, &frame, ctx.vcpu, ctx.vcpus)
+    {
+        // Stopped for gdb: the vCPU parks before it runs again.
+        return Ok(Flow::Continue);
+    }
     let cr2 = ctx.vcpu.get_sregs().map(|s| s.cr2).unwrap_or_default();
     let mut registers = Registers::from(&frame);
     let kind = match CrashKind::system_call(&frame, cr2, ctx.memory) {

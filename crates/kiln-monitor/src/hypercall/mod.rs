@@ -193,6 +193,8 @@ pub struct Context<'a> {
     pub vm: &'a VmFd,
     /// The memory mapped beyond the boot's.
     pub growth: &'a Mutex<crate::growth::Growth>,
+    /// gdb's side of the VM, with `--gdb` (breakpoints and steps trap).
+    pub debugger: Option<&'a crate::gdb::Debugger>,
 }
 
 impl Context<'_> {

@@ -263,6 +263,7 @@ fn hypercalls() {
             stats: &stats,
             vm: &vm,
             growth: &growth,
+            debugger: None,
         };
         match dispatch(&mut ctx, call.port(), &gpa.to_le_bytes()) {
             Ok(_) => answered += 1,

@@ -4,7 +4,10 @@
 //! programs that want a crash, not an unwind, do), both while a second thread named
 //! `waiter` sleeps in `wait_in_helper_thread`; `spin SECONDS` burns the CPU
 //! in `hot_loop_for_profile` (nearly all the time) and
-//! `cold_loop_for_profile` (a tenth of it).
+//! `cold_loop_for_profile` (a tenth of it); `gdb` prints what
+//! `call_for_gdb` computes with `add_for_gdb`, for breakpoints and steps;
+//! `ticks SECONDS` calls `tick_for_gdb` every 20 ms, for a debugger to
+//! attach to.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -23,6 +26,34 @@ fn check_the_answer(answer: u32) {
 #[inline(never)]
 fn wait_in_helper_thread() {
     std::thread::sleep(Duration::from_secs(60));
+}
+
+#[inline(never)]
+fn add_for_gdb(a: u64, b: u64) -> u64 {
+    let sum = a + b;
+    sum * 2
+}
+
+#[inline(never)]
+fn call_for_gdb() -> u64 {
+    let first = add_for_gdb(black_box(20), 1);
+    let second = add_for_gdb(first, 0);
+    first + second
+}
+
+#[inline(never)]
+fn tick_for_gdb(count: u64) -> u64 {
+    black_box(count + 1)
+}
+
+fn ticks(seconds: u64) {
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let mut count = 0;
+    while Instant::now() < end {
+        count = tick_for_gdb(count);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("ticks: done");
 }
 
 #[inline(never)]
@@ -52,8 +83,13 @@ fn spin(seconds: u64) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map_or("fault", String::as_str);
+    let seconds = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2);
     if mode == "spin" {
-        spin(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2));
+        spin(seconds);
+        return;
+    }
+    if mode == "ticks" {
+        ticks(seconds);
         return;
     }
     std::thread::Builder::new()
@@ -72,6 +108,7 @@ fn main() {
             }));
             check_the_answer(black_box(41));
         }
+        "gdb" => println!("gdb: {}", call_for_gdb()),
         other => eprintln!("std-debug: unknown mode {other}"),
     }
 }
