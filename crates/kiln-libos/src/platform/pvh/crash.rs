@@ -31,6 +31,7 @@ pub extern "C" fn trap(frame: *const TrapFrame, cr2: u64) -> ! {
     super::flush_console();
     let mut line = Line::new();
     line.text(PREFIX).text(b"trap").hex(f.vector).hex(f.error_code).hex(cr2).end();
+    line.flush();
     let registers = [
         f.rip, f.rsp, f.rbp, f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.r8, f.r9, f.r10, f.r11,
         f.r12, f.r13, f.r14, f.r15,
