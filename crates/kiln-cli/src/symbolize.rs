@@ -18,9 +18,14 @@ pub fn read_image(path: &Path) -> Result<Vec<u8>, Failure> {
         .map_err(|e| Failure::new(IMAGE, format!("cannot read {}: {e}", path.display())))
 }
 
-/// Copies `console` to `out`, replacing each crash report with its
-/// symbolized form; returns the status of the last crash seen.
-pub fn filter(console: impl BufRead, image: &[u8], out: &mut dyn Write) -> Option<u8> {
+/// Copies `console` to `out`, with each crash report symbolized into
+/// `reports` instead; returns the status of the last crash seen.
+pub fn filter(
+    console: impl BufRead,
+    image: &[u8],
+    out: &mut dyn Write,
+    reports: &mut dyn Write,
+) -> Option<u8> {
     let mut crash = SerialCrash::default();
     let mut status = None;
     for line in console.split(b'\n') {
@@ -32,7 +37,7 @@ pub fn filter(console: impl BufRead, image: &[u8], out: &mut dyn Write) -> Optio
             let _ = out.write_all(b"\n");
             let _ = out.flush();
         } else if let Some(finished) = crash.finish(text, image) {
-            let _ = write!(out, "{}", finished.report);
+            let _ = write!(reports, "{}", finished.report);
             status = Some(finished.status);
         }
     }
@@ -42,10 +47,7 @@ pub fn filter(console: impl BufRead, image: &[u8], out: &mut dyn Write) -> Optio
 /// `kiln symbolize IMAGE`.
 pub fn symbolize(image: &Path) -> Outcome {
     let bytes = read_image(image)?;
-    filter(
-        std::io::stdin().lock(),
-        &bytes,
-        &mut std::io::stdout().lock(),
-    );
+    let (mut stdout, mut reports) = (std::io::stdout(), std::io::stdout());
+    filter(std::io::stdin().lock(), &bytes, &mut stdout, &mut reports);
     Ok(ExitCode::SUCCESS)
 }
