@@ -55,6 +55,24 @@ fn hello_prints_its_arguments_and_exits_zero() {
 }
 
 #[test]
+fn inspect_names_both_platforms() {
+    let hello = image("examples/hello", false);
+    let output = kiln()
+        .arg("inspect")
+        .arg(&hello)
+        .output()
+        .expect("kiln inspect");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "platforms: Kiln monitor; PVH (QEMU microvm, Firecracker, Cloud Hypervisor), entry 0x"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
 fn exit_statuses_pass_through_whole() {
     let exit_code = image("examples/exit-code", false);
     for hypervisor in HYPERVISORS {

@@ -273,7 +273,9 @@ fn install_traps() {
     }
     let table = &raw const kiln_trap_table as u64;
     let idt = IDT.0.get().cast::<u64>();
-    for vector in 0..trap::VECTORS as u64 {
+    // Opaque to the optimiser: an unrolled loop would cost every image
+    // about a kilobyte for a few microseconds saved once.
+    for vector in 0..core::hint::black_box(trap::VECTORS as u64) {
         let stub = table + vector * trap::STUB_STRIDE;
         let low = (stub & 0xffff)
             | (entry::KERNEL_CODE << 16)
@@ -329,7 +331,9 @@ fn has_fsgsbase() -> bool {
 fn seed(tsc: u64) -> [u64; 4] {
     let rdrand = has_rdrand();
     let mut state = tsc;
-    core::array::from_fn(|_| {
+    let mut seed = [0; 4];
+    // Not unrolled (see `install_traps`).
+    for word in seed.iter_mut().take(core::hint::black_box(4)) {
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = state;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -339,8 +343,9 @@ fn seed(tsc: u64) -> [u64; 4] {
             // SAFETY: the CPU has RDRAND (checked); a failed read leaves 0.
             unsafe { core::arch::x86_64::_rdrand64_step(&mut random) };
         }
-        z ^ (z >> 31) ^ random
-    })
+        *word = z ^ (z >> 31) ^ random;
+    }
+    seed
 }
 
 /// The command line as the program's environment and arguments:

@@ -105,6 +105,7 @@ impl Line {
         Self { buf: [0; 1024], len: 0 }
     }
 
+    #[inline(never)]
     fn text(&mut self, bytes: &[u8]) -> &mut Self {
         if self.len + bytes.len() > self.buf.len() {
             self.flush();
@@ -116,6 +117,7 @@ impl Line {
     }
 
     /// A space, then `value` in hexadecimal (no leading zeros).
+    #[inline(never)]
     fn hex(&mut self, value: u64) -> &mut Self {
         let mut digits = [b' '; 17];
         let mut at = 17;
@@ -131,10 +133,12 @@ impl Line {
         self.text(&digits[at - 1..])
     }
 
+    #[inline(never)]
     fn end(&mut self) {
         self.text(b"\n");
     }
 
+    #[inline(never)]
     fn flush(&mut self) {
         serial::write(&self.buf[..self.len]);
         self.len = 0;
@@ -160,21 +164,14 @@ fn finish(registers: &Registers, status: i32) -> ! {
     }
     let mut at = rsp;
     while at < end {
-        let words: [u64; 4] = core::array::from_fn(|i| {
-            let address = at + 8 * i as u64;
-            // SAFETY: `address` is 8-byte aligned and below the top of RAM,
-            // all of which is mapped.
-            if address < end { unsafe { (address as *const u64).read_volatile() } } else { 0 }
-        });
-        // Zero runs are left out: the reader takes missing words as zero.
-        if words != [0; 4] {
-            line.text(PREFIX).text(b"words").hex(at);
-            for word in words {
-                line.hex(word);
-            }
-            line.end();
+        // SAFETY: `at` is 8-byte aligned and below the top of RAM, all of
+        // which is mapped.
+        let word = unsafe { (at as *const u64).read_volatile() };
+        // Zero words are left out: the reader takes missing words as zero.
+        if word != 0 {
+            line.text(PREFIX).text(b"words").hex(at).hex(word).end();
         }
-        at += 32;
+        at += 8;
     }
     line.text(PREFIX).text(b"end").hex(status as u64).end();
     line.flush();
