@@ -201,6 +201,35 @@ fn panics_and_faults_are_reported_symbolized() {
     }
 }
 
+#[test]
+fn null_pointers_and_stack_overflows_fault_as_on_kiln() {
+    let fault = image("examples/fault", false);
+    for hypervisor in HYPERVISORS {
+        let run = run_on(hypervisor, &fault, &[], &["null"]);
+        assert_eq!(run.code, code::FAULT, "{hypervisor}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with(
+                "guest page fault: read of unmapped address 0x0 (null pointer dereference)"
+            ),
+            "{hypervisor}: {}",
+            run.stderr
+        );
+        let run = run_on(hypervisor, &fault, &[], &["stack-overflow"]);
+        assert_eq!(run.code, code::FAULT, "{hypervisor}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .starts_with("guest stack overflow (guard page hit at 0x"),
+            "{hypervisor}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("in fault::recurse"),
+            "{hypervisor}: {}",
+            run.stderr
+        );
+    }
+}
+
 /// The README's plain QEMU command line for `image`, with TCG.
 fn plain_qemu(image: &Path, append: &str) -> std::process::Output {
     require_qemu();

@@ -4,9 +4,10 @@
 //! into the report the monitor itself would have written.
 //!
 //! The lines are: `panic MESSAGE` (`\n` and `\\` escaped) or `trap VECTOR
-//! ERROR CR2`, then `registers` (rip, rsp, rbp, rax, rbx, rcx, rdx, rsi,
-//! rdi, r8 to r15), `thread ID`, `stack FROM TO` and `words ADDRESS W0 W1
-//! W2 W3` (all-zero groups left out), and `end STATUS`; numbers in hex.
+//! ERROR CR2 OVERFLOW` (1: the fault hit the main stack's guard page), then `registers` (rip, rsp, rbp, rax, rbx, rcx, rdx, rsi,
+//! rdi, r8 to r15), `thread ID`, `stack FROM TO` and `words ADDRESS WORD...`
+//! (up to four consecutive words; zero words left out), and `end STATUS`;
+//! numbers in hex.
 
 use std::collections::HashMap;
 
@@ -86,11 +87,12 @@ impl SerialCrash {
                 let vector = hex(fields.next()).unwrap_or_default();
                 let error_code = hex(fields.next()).unwrap_or_default();
                 let cr2 = hex(fields.next()).unwrap_or_default();
+                let stack_overflow = hex(fields.next()) == Some(1);
                 self.kind = Some(CrashKind::Exception {
                     vector,
                     error_code,
                     fault_address: (vector == kiln_abi::trap::PAGE_FAULT).then_some(cr2),
-                    stack_overflow: false,
+                    stack_overflow,
                 });
             }
             "registers" => {

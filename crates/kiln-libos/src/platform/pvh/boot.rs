@@ -79,6 +79,11 @@ pub static PML4: BootCell<Table> = BootCell::new(Table([0; 512]));
 pub static PDPT: BootCell<Table> = BootCell::new(Table([0; 512]));
 pub static PAGE_DIRECTORIES: BootCell<[Table; 4]> =
     BootCell::new([const { Table([0; 512]) }; 4]);
+/// The first 2 MiB in 4 KiB pages, so page 0 and the stack guard can be
+/// left out.
+static LOW_TABLE: BootCell<Table> = BootCell::new(Table([0; 512]));
+/// The unmapped page below the main stack (0: none).
+pub static STACK_GUARD: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 /// Null, kernel code, kernel data, user data, user code, the TSS (two slots).
 pub static GDT: BootCell<[u64; 7]> = BootCell::new([
     0,
@@ -171,7 +176,8 @@ pub extern "C" fn start() -> ! {
         )
     };
     let image_end = align_up(&raw const __kiln_image_end as u64, PAGE_SIZE);
-    let stack = image_end..image_end + MAIN_STACK_SIZE;
+    // One page between the image and the stack: its guard.
+    let stack = image_end + PAGE_SIZE..image_end + PAGE_SIZE + MAIN_STACK_SIZE;
     let ram_top = memmap
         .iter()
         .filter(|e| e.kind == MEMMAP_RAM)
@@ -183,9 +189,11 @@ pub extern "C" fn start() -> ! {
     }
     map_ram(ram_top);
     install_traps();
+    guard_low_pages(image_end);
 
     // SAFETY: the boot runs alone; nothing else reads these statics yet.
-    let info = unsafe { (*BOOT.0.get()).write(BootInfo::default()) };
+    // SAFETY: as above; all zeros (`.bss`) is a valid BootInfo.
+    let info = unsafe { (*BOOT.0.get()).assume_init_mut() };
     info.magic = BOOT_MAGIC;
     info.abi_version = kiln_abi::ABI_VERSION;
     let mut regions = RegionList(info, 0);
@@ -206,9 +214,9 @@ pub extern "C" fn start() -> ! {
     info.tls = tls_template();
     info.flags = if has_rdrand() { FLAG_RDRAND } else { 0 };
     info.random_seed = seed(entry_tsc);
-    // SAFETY: the record is ours alone; its first word is its address.
-    let vcpu: *mut VcpuArea = unsafe { (*VCPU.0.get()).write(VcpuArea::default()) };
-    // SAFETY: as above.
+    // The record is ours alone; its first word is its address.
+    let vcpu: *mut VcpuArea = VCPU.0.get().cast();
+    // SAFETY: as above; all zeros is a valid record.
     unsafe { (*vcpu).this = vcpu as u64 };
     info.vcpu_count = 1;
     info.vcpus = GuestPtr::from_ptr(vcpu.cast_const());
@@ -254,13 +262,35 @@ fn map_ram(top: u64) {
     let pages = align_up(top, HUGE) / HUGE;
     let directories = PAGE_DIRECTORIES.0.get().cast::<u64>();
     let pdpt = PDPT.0.get().cast::<u64>();
+    // Volatile stores (the CPU reads these tables behind the compiler's
+    // back) also keep the loops small: not vectorised, not unrolled.
     for gib in 0..pages.div_ceil(512) {
         // SAFETY: four directories, one PDPT slot each; `top` is below 4 GiB.
-        unsafe { *pdpt.add(gib as usize) = (directories as u64 + gib * 4096) | 7 };
+        unsafe { pdpt.add(gib as usize).write_volatile((directories as u64 + gib * 4096) | 7) };
     }
     for page in 0..pages {
         // SAFETY: `page` < 2048, the directories' entries; the identity map.
-        unsafe { *directories.add(page as usize) = (page * HUGE) | 0x87 };
+        unsafe { directories.add(page as usize).write_volatile((page * HUGE) | 0x87) };
+    }
+}
+
+/// Maps the first 2 MiB with 4 KiB pages instead, leaving out page 0 (a
+/// null pointer faults) and, when it lies there, the page below the main
+/// stack (an overflow faults), as on Kiln's monitor. The kernel call that
+/// unmaps a page (`set_page_present`, CPL0 via the trap stubs) ends with
+/// `invlpg`, which also drops the 2 MiB translation the CPU may hold.
+fn guard_low_pages(stack_guard: u64) {
+    let table = LOW_TABLE.0.get().cast::<u64>();
+    for page in 1..512u64 {
+        // SAFETY: entries of our own table; the identity map.
+        unsafe { table.add(page as usize).write_volatile((page << 12) | 7) };
+    }
+    let directory = PAGE_DIRECTORIES.0.get().cast::<u64>();
+    // SAFETY: the first directory entry, which covered the same 2 MiB.
+    unsafe { directory.write_volatile(table as u64 | 7) };
+    crate::platform::set_page_present(0, false);
+    if crate::platform::set_page_present(stack_guard, false) {
+        STACK_GUARD.store(stack_guard, Ordering::Relaxed);
     }
 }
 
@@ -284,8 +314,8 @@ fn install_traps() {
             | ((stub >> 16) & 0xffff) << 48;
         // SAFETY: two words per vector, inside the IDT.
         unsafe {
-            *idt.add(2 * vector as usize) = low;
-            *idt.add(2 * vector as usize + 1) = stub >> 32;
+            idt.add(2 * vector as usize).write_volatile(low);
+            idt.add(2 * vector as usize + 1).write_volatile(stub >> 32);
         }
     }
     let top = TRAP_STACK.0.get() as u64 + TRAP_STACK_SIZE as u64;
@@ -327,23 +357,19 @@ fn has_fsgsbase() -> bool {
 }
 
 /// Seeds for the guest's generators: RDRAND where the CPU has it, mixed
-/// with the boot's TSC (splitmix64), which differs between boots.
+/// with the boot's TSC, which differs between boots.
 fn seed(tsc: u64) -> [u64; 4] {
     let rdrand = has_rdrand();
-    let mut state = tsc;
     let mut seed = [0; 4];
-    // Not unrolled (see `install_traps`).
-    for word in seed.iter_mut().take(core::hint::black_box(4)) {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    let mut mixed = tsc;
+    for word in &mut seed {
+        mixed = mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29) ^ tsc;
         let mut random = 0u64;
         if rdrand {
             // SAFETY: the CPU has RDRAND (checked); a failed read leaves 0.
             unsafe { core::arch::x86_64::_rdrand64_step(&mut random) };
         }
-        *word = z ^ (z >> 31) ^ random;
+        *word = mixed ^ random;
     }
     seed
 }

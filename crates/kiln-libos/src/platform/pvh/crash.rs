@@ -30,7 +30,10 @@ pub extern "C" fn trap(frame: *const TrapFrame, cr2: u64) -> ! {
     let f = unsafe { &*frame };
     super::flush_console();
     let mut line = Line::new();
-    line.text(PREFIX).text(b"trap").hex(f.vector).hex(f.error_code).hex(cr2).end();
+    let guard = super::boot::STACK_GUARD.load(core::sync::atomic::Ordering::Relaxed);
+    let overflow = guard != 0 && cr2 & !0xfff == guard;
+    line.text(PREFIX).text(b"trap").hex(f.vector).hex(f.error_code).hex(cr2);
+    line.hex(u64::from(overflow)).end();
     line.flush();
     let registers = [
         f.rip, f.rsp, f.rbp, f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.r8, f.r9, f.r10, f.r11,
@@ -163,9 +166,15 @@ fn finish(registers: &Registers, status: i32) -> ! {
         line.text(PREFIX).text(b"stack").hex(rsp).hex(end).end();
     }
     let mut at = rsp;
+    let guard = super::boot::STACK_GUARD.load(core::sync::atomic::Ordering::Relaxed);
     while at < end {
-        // SAFETY: `at` is 8-byte aligned and below the top of RAM, all of
-        // which is mapped.
+        // The unmapped pages (an overflowed stack pointer is in the guard).
+        if at < 4096 || (guard != 0 && at & !0xfff == guard) {
+            at = (at | 0xfff) + 1;
+            continue;
+        }
+        // SAFETY: `at` is 8-byte aligned, below the top of RAM and on a
+        // mapped page.
         let word = unsafe { (at as *const u64).read_volatile() };
         // Zero words are left out: the reader takes missing words as zero.
         if word != 0 {
