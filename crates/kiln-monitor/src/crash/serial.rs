@@ -38,7 +38,7 @@ pub struct SerialReport {
 
 impl StackMemory for SerialCrash {
     fn read_u64(&self, addr: u64) -> Option<u64> {
-        if addr < self.stack.0 || addr.checked_add(8)? > self.stack.1 || addr % 8 != 0 {
+        if addr < self.stack.0 || addr.checked_add(8)? > self.stack.1 || !addr.is_multiple_of(8) {
             return None;
         }
         // Words the guest left out were zero.

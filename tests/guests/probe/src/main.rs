@@ -65,8 +65,14 @@ fn main() -> i32 {
             }
         }
         "memory" => {
-            println!("memory_mib={}", kiln::platform::boot_info().memory_size >> 20);
-            let mib: usize = kiln::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(0);
+            println!(
+                "memory_mib={}",
+                kiln::platform::boot_info().memory_size >> 20
+            );
+            let mib: usize = kiln::env::args()
+                .nth(2)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(0);
             let mut block = Vec::<u8>::with_capacity(mib << 20);
             block.resize(mib << 20, 1);
             let sum: usize = block.iter().step_by(4096).map(|&b| usize::from(b)).sum();

@@ -77,8 +77,7 @@ pub static START_INFO: BootCell<u32> = BootCell::new(0);
 /// The page tables: one PML4, one PDPT, four page directories (4 GiB).
 pub static PML4: BootCell<Table> = BootCell::new(Table([0; 512]));
 pub static PDPT: BootCell<Table> = BootCell::new(Table([0; 512]));
-pub static PAGE_DIRECTORIES: BootCell<[Table; 4]> =
-    BootCell::new([const { Table([0; 512]) }; 4]);
+pub static PAGE_DIRECTORIES: BootCell<[Table; 4]> = BootCell::new([const { Table([0; 512]) }; 4]);
 /// The first 2 MiB in 4 KiB pages, so page 0 and the stack guard can be
 /// left out.
 static LOW_TABLE: BootCell<Table> = BootCell::new(Table([0; 512]));
@@ -133,7 +132,8 @@ pub static VCPU: BootCell<MaybeUninit<VcpuArea>> = BootCell::new(MaybeUninit::ze
 /// Stacks: the boot (and crash report) stack, the CPL0 trap stack.
 #[repr(C, align(16))]
 pub struct Stack<const N: usize>(pub [u8; N]);
-pub static BOOT_STACK: BootCell<Stack<BOOT_STACK_SIZE>> = BootCell::new(Stack([0; BOOT_STACK_SIZE]));
+pub static BOOT_STACK: BootCell<Stack<BOOT_STACK_SIZE>> =
+    BootCell::new(Stack([0; BOOT_STACK_SIZE]));
 static TRAP_STACK: BootCell<Stack<TRAP_STACK_SIZE>> = BootCell::new(Stack([0; TRAP_STACK_SIZE]));
 
 /// The boot info handed to the library OS, and its strings.
@@ -266,11 +266,18 @@ fn map_ram(top: u64) {
     // back) also keep the loops small: not vectorised, not unrolled.
     for gib in 0..pages.div_ceil(512) {
         // SAFETY: four directories, one PDPT slot each; `top` is below 4 GiB.
-        unsafe { pdpt.add(gib as usize).write_volatile((directories as u64 + gib * 4096) | 7) };
+        unsafe {
+            pdpt.add(gib as usize)
+                .write_volatile((directories as u64 + gib * 4096) | 7)
+        };
     }
     for page in 0..pages {
         // SAFETY: `page` < 2048, the directories' entries; the identity map.
-        unsafe { directories.add(page as usize).write_volatile((page * HUGE) | 0x87) };
+        unsafe {
+            directories
+                .add(page as usize)
+                .write_volatile((page * HUGE) | 0x87)
+        };
     }
 }
 
@@ -384,8 +391,13 @@ fn seed(tsc: u64) -> [u64; 4] {
 /// `cmdline` is null or a NUL-terminated string.
 unsafe fn command_line(info: &mut BootInfo, cmdline: *const u8) {
     // SAFETY: the boot runs alone.
-    let (text, argv, envp) =
-        unsafe { (&mut *CMDLINE.0.get(), &mut *ARGV.0.get(), &mut *ENVP.0.get()) };
+    let (text, argv, envp) = unsafe {
+        (
+            &mut *CMDLINE.0.get(),
+            &mut *ARGV.0.get(),
+            &mut *ENVP.0.get(),
+        )
+    };
     let len = if cmdline.is_null() {
         0
     } else {
@@ -418,7 +430,7 @@ unsafe fn command_line(info: &mut BootInfo, cmdline: *const u8) {
             }
         } else if word == b"--" {
             after_dashes = true;
-        } else if word.iter().any(|&b| b == b'=') && !word.starts_with(b"virtio_mmio.") && envc < WORDS_MAX {
+        } else if word.contains(&b'=') && !word.starts_with(b"virtio_mmio.") && envc < WORDS_MAX {
             envp[envc] = address;
             envc += 1;
         }

@@ -18,13 +18,17 @@ fn cpuid(leaf: u32) -> core::arch::x86_64::CpuidResult {
 
 fn outb(port: u16, value: u8) {
     // SAFETY: IOPL=3 allows port I/O at CPL3; these are the PIT's and RTC's ports.
-    unsafe { core::arch::asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
+    };
 }
 
 fn inb(port: u16) -> u8 {
     let value: u8;
     // SAFETY: as `outb`.
-    unsafe { core::arch::asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags))
+    };
     value
 }
 
@@ -96,7 +100,13 @@ pub fn wall_clock_ns() -> u64 {
     }
     let status = cmos(0x0b);
     let binary = status & 0x04 != 0;
-    let decode = |v: u8| if binary { u64::from(v) } else { u64::from(v & 0x0f) + u64::from(v >> 4) * 10 };
+    let decode = |v: u8| {
+        if binary {
+            u64::from(v)
+        } else {
+            u64::from(v & 0x0f) + u64::from(v >> 4) * 10
+        }
+    };
     let second = decode(cmos(0x00));
     let minute = decode(cmos(0x02));
     let hour_raw = cmos(0x04);

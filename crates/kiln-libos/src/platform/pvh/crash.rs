@@ -32,7 +32,11 @@ pub extern "C" fn trap(frame: *const TrapFrame, cr2: u64) -> ! {
     let mut line = Line::new();
     let guard = super::boot::STACK_GUARD.load(core::sync::atomic::Ordering::Relaxed);
     let overflow = guard != 0 && cr2 & !0xfff == guard;
-    line.text(PREFIX).text(b"trap").hex(f.vector).hex(f.error_code).hex(cr2);
+    line.text(PREFIX)
+        .text(b"trap")
+        .hex(f.vector)
+        .hex(f.error_code)
+        .hex(cr2);
     line.hex(u64::from(overflow)).end();
     line.flush();
     let registers = [
@@ -54,7 +58,10 @@ pub fn panic(message: &[u8]) -> ! {
     // One line: line breaks and backslashes escaped, in runs between them.
     let mut rest = message;
     while !rest.is_empty() {
-        let run = rest.iter().position(|&b| b == b'\n' || b == b'\\').unwrap_or(rest.len());
+        let run = rest
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\\')
+            .unwrap_or(rest.len());
         serial::write(&rest[..run]);
         if let Some(&special) = rest.get(run) {
             serial::write(if special == b'\n' { b"\\n" } else { b"\\\\" });
@@ -105,7 +112,10 @@ struct Line {
 
 impl Line {
     fn new() -> Self {
-        Self { buf: [0; 1024], len: 0 }
+        Self {
+            buf: [0; 1024],
+            len: 0,
+        }
     }
 
     #[inline(never)]

@@ -23,8 +23,8 @@ mod serial;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use kiln_abi::hypercall::{
-    BlockArgs, ConsoleWriteArgs, ExitArgs, GrowMemoryArgs, Hypercall, PanicArgs,
-    ReadImageArgs, StdinReadArgs,
+    BlockArgs, ConsoleWriteArgs, ExitArgs, GrowMemoryArgs, Hypercall, PanicArgs, ReadImageArgs,
+    StdinReadArgs,
 };
 
 /// Set by the PVH boot: the image runs on this platform, not Kiln's monitor.
@@ -47,7 +47,9 @@ const DEBUG_CONSOLE: u16 = 0x402;
 
 fn outb(port: u16, value: u8) {
     // SAFETY: IOPL=3 allows port I/O at CPL3; unclaimed ports are ignored.
-    unsafe { core::arch::asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
+    };
 }
 
 /// Ends the VM with `status`: the status in decimal on the debug console,
@@ -87,10 +89,10 @@ fn flush_console() {
 /// # Safety
 /// `args` points at the argument block of `call`, writable.
 pub unsafe fn serve(call: Hypercall, args: *mut u8) {
-    // SAFETY (all casts below): per the caller, the block is `call`'s.
     match call {
         Hypercall::ConsoleWrite => {
             flush_console();
+            // SAFETY: per the caller, the block is this call's.
             let args = unsafe { &*args.cast::<ConsoleWriteArgs>() };
             // SAFETY: the library OS passes one of its own buffers.
             serial::write(unsafe {
@@ -99,14 +101,19 @@ pub unsafe fn serve(call: Hypercall, args: *mut u8) {
         }
         Hypercall::Exit => {
             flush_console();
+            // SAFETY: per the caller, the block is this call's.
             power_off(unsafe { &*args.cast::<ExitArgs>() }.status)
         }
         Hypercall::Block => {
             flush_console();
+            // SAFETY: per the caller, the block is this call's.
             let args = unsafe { &mut *args.cast::<BlockArgs>() };
             let info = crate::platform::boot_info();
             // In u64 without overflow: the frequency is below 2^34 Hz.
-            let (seconds, ns) = (args.deadline_ns / 1_000_000_000, args.deadline_ns % 1_000_000_000);
+            let (seconds, ns) = (
+                args.deadline_ns / 1_000_000_000,
+                args.deadline_ns % 1_000_000_000,
+            );
             let ticks = seconds
                 .saturating_mul(info.tsc_hz)
                 .saturating_add(ns * info.tsc_hz / 1_000_000_000);
@@ -118,6 +125,7 @@ pub unsafe fn serve(call: Hypercall, args: *mut u8) {
             args.ready = 0;
         }
         Hypercall::Panic => {
+            // SAFETY: per the caller, the block is this call's.
             let args = unsafe { &*args.cast::<PanicArgs>() };
             // SAFETY: the library OS passes its own message buffer.
             crash::panic(unsafe {
@@ -130,10 +138,13 @@ pub unsafe fn serve(call: Hypercall, args: *mut u8) {
             power_off(137)
         }
         // No stdin on this platform: at once at its end.
+        // SAFETY: per the caller, the block is this call's.
         Hypercall::StdinRead => unsafe { &mut *args.cast::<StdinReadArgs>() }.result = 0,
         // All RAM is mapped at boot.
+        // SAFETY: per the caller, the block is this call's.
         Hypercall::GrowMemory => unsafe { &mut *args.cast::<GrowMemoryArgs>() }.len = 0,
         // No image file to read (`image_file_size` is 0).
+        // SAFETY: per the caller, the block is this call's.
         Hypercall::ReadImage => unsafe { &mut *args.cast::<ReadImageArgs>() }.copied = 0,
         // One vCPU (`vcpu_count` is 1) and no volumes: never made.
         _ => {

@@ -53,7 +53,9 @@ pub fn drain(ring: *mut ConsoleRing) {
         let len = ((end - at) as usize).min(CONSOLE_RING_SIZE - start);
         // SAFETY: `start..start + len` lies inside `data`, bytes the guest
         // appended before advancing `head`.
-        write(unsafe { core::slice::from_raw_parts((&raw const (*ring).data).cast::<u8>().add(start), len) });
+        write(unsafe {
+            core::slice::from_raw_parts((&raw const (*ring).data).cast::<u8>().add(start), len)
+        });
         at += len as u64;
     }
     tail.store(end, Ordering::Release);
