@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{code, image, kiln, require_kvm};
+use common::{code, image, kiln, require_kvm, run_image};
 
 /// Both of QEMU's accelerators, as `kiln run --hypervisor` names them.
 const HYPERVISORS: [&str; 2] = ["qemu", "qemu-tcg"];
@@ -29,15 +29,11 @@ fn require_qemu() {
 /// `kiln run --hypervisor HYPERVISOR [flags] IMAGE -- ARGS`.
 fn run_on(hypervisor: &str, image: &Path, flags: &[&str], args: &[&str]) -> common::Run {
     require_qemu();
-    kiln()
-        .args(["run", "--hypervisor", hypervisor])
-        .args(flags)
-        .arg(image)
-        .arg("--")
-        .args(args)
-        .output()
-        .expect("run kiln")
-        .into()
+    let flags: Vec<&str> = ["--hypervisor", hypervisor]
+        .into_iter()
+        .chain(flags.iter().copied())
+        .collect();
+    run_image(image, &flags, args)
 }
 
 #[test]
