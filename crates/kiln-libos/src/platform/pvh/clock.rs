@@ -100,28 +100,32 @@ pub fn wall_clock_ns() -> u64 {
     }
     let status = cmos(0x0b);
     let binary = status & 0x04 != 0;
-    let decode = |v: u8| {
-        if binary {
-            u64::from(v)
-        } else {
-            u64::from(v & 0x0f) + u64::from(v >> 4) * 10
-        }
-    };
-    let second = decode(cmos(0x00));
-    let minute = decode(cmos(0x02));
+    let decode = |index: u8, mask: u8| rtc_field(cmos(index) & mask, binary);
+    let second = decode(0x00, 0xff);
+    let minute = decode(0x02, 0xff);
     let hour_raw = cmos(0x04);
-    let mut hour = decode(hour_raw & 0x7f);
+    let mut hour = rtc_field(hour_raw & 0x7f, binary);
     if status & 0x02 == 0 && hour_raw & 0x80 != 0 {
         hour = (hour % 12) + 12;
     }
-    let day = decode(cmos(0x07));
-    let month = decode(cmos(0x08));
-    let year = 2000 + decode(cmos(0x09));
+    let day = decode(0x07, 0xff);
+    let month = decode(0x08, 0xff);
+    let year = 2000 + decode(0x09, 0xff);
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return 0;
     }
     let days = days_from_civil(year, month, day);
     ((days * 24 + hour) * 60 + minute) * 60_000_000_000 + second * 1_000_000_000
+}
+
+/// An RTC field's value: binary, or BCD.
+#[inline(never)]
+fn rtc_field(value: u8, binary: bool) -> u64 {
+    if binary {
+        u64::from(value)
+    } else {
+        u64::from(value & 0x0f) + u64::from(value >> 4) * 10
+    }
 }
 
 /// Days from 1970-01-01 to a (proleptic Gregorian) date from 1970 on

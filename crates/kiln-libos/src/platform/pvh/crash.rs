@@ -133,17 +133,18 @@ impl Line {
     #[inline(never)]
     fn hex(&mut self, value: u64) -> &mut Self {
         let mut digits = [b' '; 17];
-        let mut at = 17;
-        let mut rest = value;
-        loop {
-            at -= 1;
-            digits[at] = b"0123456789abcdef"[(rest & 15) as usize];
-            rest >>= 4;
-            if rest == 0 {
-                break;
+        let mut len = 1;
+        // An opaque start keeps the loop a loop (this code is in every image).
+        let mut shift = core::hint::black_box(64u32);
+        while shift > 0 {
+            shift -= 4;
+            let digit = (value >> shift) as usize & 15;
+            if digit != 0 || len > 1 || shift == 0 {
+                digits[len] = b"0123456789abcdef"[digit];
+                len += 1;
             }
         }
-        self.text(&digits[at - 1..])
+        self.text(&digits[..len])
     }
 
     #[inline(never)]
