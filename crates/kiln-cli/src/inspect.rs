@@ -1,6 +1,7 @@
 //! `kiln inspect`: what is in an image.
 
 mod files;
+mod platforms;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -48,6 +49,12 @@ pub fn inspect(path: &Path) -> Outcome {
         human_size(loaded),
         image.segments.len()
     );
+    match platforms::pvh_entry(bytes) {
+        Some(entry) => say!(
+            "platforms: Kiln monitor; PVH (QEMU microvm, Firecracker, Cloud Hypervisor), entry {entry:#x}"
+        ),
+        None => say!("platforms: Kiln monitor"),
+    }
     say!("services:  {}", image.services.join(", "));
     match image.trap_table {
         Some(table) => say!("traps:     stub table at {table:#x}"),

@@ -38,6 +38,7 @@ mod instance;
 mod run;
 mod serve;
 mod state;
+mod symbolize;
 mod testing;
 mod units;
 
@@ -92,6 +93,12 @@ enum Command {
         /// Output for an instance: table or json.
         #[arg(long, value_enum, default_value_t)]
         format: instance::commands::Format,
+    },
+    /// Symbolize the crash reports in a serial console log of an image
+    /// booted on another hypervisor: `kiln symbolize IMAGE < console.log`.
+    Symbolize {
+        /// The image file that crashed.
+        image: PathBuf,
     },
     /// List running instances (`kiln run -d`).
     Ps {
@@ -320,6 +327,7 @@ fn main() -> ExitCode {
                 _ => instance::commands::inspect(&key, format),
             }
         }
+        Command::Symbolize { image } => symbolize::symbolize(&image),
         Command::Ps { all, format } => instance::commands::ps(all, format),
         Command::Logs { name, follow, tail } => instance::commands::logs(&name, follow, tail),
         Command::Stats { names, format } => instance::commands::stats(&names, format),

@@ -5,6 +5,7 @@ pub mod gdb;
 mod hostname;
 pub mod net;
 pub mod profile;
+pub mod qemu;
 pub mod volume;
 
 use std::io::Read;
@@ -159,9 +160,25 @@ pub struct RunArgs {
     restart: RestartPolicy,
     #[command(flatten)]
     build: BuildOptions,
+    /// Where the image boots: `kiln` (Kiln's own monitor, the default),
+    /// `qemu` (QEMU's microvm machine through PVH, with KVM) or `qemu-tcg`
+    /// (the same without KVM).
+    #[arg(long, value_enum, default_value = "kiln")]
+    hypervisor: Hypervisor,
     /// Arguments for the guest program (after `--`).
     #[arg(last = true)]
     args: Vec<String>,
+}
+
+/// `kiln run --hypervisor`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hypervisor {
+    /// Kiln's own monitor.
+    Kiln,
+    /// QEMU microvm with KVM.
+    Qemu,
+    /// QEMU microvm with its TCG translator.
+    QemuTcg,
 }
 
 /// Runs the guest; the exit code is the guest's status or a Kiln failure code.
@@ -178,6 +195,11 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
     })?;
     let mut args = args;
     let (image_path, name) = resolve(&mut args)?;
+    match args.hypervisor {
+        Hypervisor::Kiln => {}
+        Hypervisor::Qemu => return qemu::run(&args, &image_path, &name, qemu::Accel::Kvm),
+        Hypervisor::QemuTcg => return qemu::run(&args, &image_path, &name, qemu::Accel::Tcg),
+    }
     if args.detach {
         let reference = crate::images::is_reference_like(&args.target)
             .then(|| args.target.to_string_lossy().into_owned());

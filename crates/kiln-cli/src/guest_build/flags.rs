@@ -15,8 +15,23 @@ use crate::exit_code::Failure;
 /// image find its frames. Programs on
 /// the C library also get a `PT_TLS` template and `.init_array` (glibc
 /// calls its entries with `argc, argv, envp`; `std` reads its arguments
-/// there).
+/// there). `__kiln_image_end` and the `__kiln_tls_*` symbols tell the PVH
+/// boot (which has no monitor to read the ELF headers) where the image ends
+/// and what its TLS template is.
 fn linker_script(c_library: bool) -> String {
+    let tls_symbols = if c_library {
+        "  __kiln_tls_start = ADDR(.tdata);
+  __kiln_tls_file_end = ADDR(.tdata) + SIZEOF(.tdata);
+  __kiln_tls_end = ADDR(.tbss) + SIZEOF(.tbss);
+  __kiln_tls_align = MAX(ALIGNOF(.tdata), ALIGNOF(.tbss));
+"
+    } else {
+        "  __kiln_tls_start = 0;
+  __kiln_tls_file_end = 0;
+  __kiln_tls_end = 0;
+  __kiln_tls_align = 1;
+"
+    };
     let (tls_phdr, tls_sections) = if c_library {
         (
             "\n  tls PT_TLS FLAGS(4);",
@@ -56,7 +71,8 @@ SECTIONS {{
   . = ALIGN({PAGE_SIZE});
 {tls_sections}  .data : {{ *(.data .data.*) *(.got .got.*) }} :data
   .bss : {{ *(.bss .bss.*) *(COMMON) }} :data
-  /DISCARD/ : {{ *(.comment) *(.note.GNU-stack) *(.note.gnu.*) }}
+  __kiln_image_end = .;
+{tls_symbols}  /DISCARD/ : {{ *(.comment) *(.note.GNU-stack) *(.note.gnu.*) }}
 }}
 ",
         abi = kiln_abi::ABI_VERSION,

@@ -1,11 +1,14 @@
 //! The platform: the one place that talks to the hypervisor.
 //!
-//! The rest of the library OS uses only the functions re-exported here. The
-//! single platform today is the Kiln monitor ([`kiln`]): CPL3 entry, port
-//! hypercalls, a boot-info block. A standard-hypervisor platform (PVH boot,
-//! serial console, virtio-mmio, interrupts) will implement the same functions.
+//! The rest of the library OS uses only the functions re-exported here.
+//! Every image boots on two platforms: the Kiln monitor ([`kiln`]: CPL3
+//! entry, port hypercalls, a boot-info block), and standard hypervisors
+//! through PVH ([`pvh`]), whose boot builds the same boot info and which
+//! serves the same hypercalls inside the guest, so the functions here are
+//! the same on both.
 
 pub mod kiln;
+pub mod pvh;
 
 pub use kiln::preempt;
 #[cfg(feature = "fs")]

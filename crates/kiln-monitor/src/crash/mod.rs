@@ -6,6 +6,7 @@
 
 mod printable;
 pub mod report;
+pub mod serial;
 pub mod symbolize;
 pub mod threads;
 pub mod unwind;

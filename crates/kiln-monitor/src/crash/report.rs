@@ -7,7 +7,7 @@ use kvm_bindings::kvm_regs;
 
 use super::printable::Printable;
 use super::symbolize::{Frame, Symbolizer};
-use super::unwind::{Registers, unwind};
+use super::unwind::{Registers, StackMemory, unwind};
 use crate::image::Image;
 use crate::layout::Layout;
 use crate::memory::GuestMemory;
@@ -313,12 +313,26 @@ impl CrashReport {
         memory: &GuestMemory,
         thread: CrashedThread,
     ) -> Self {
+        Self::from_stack(kind, registers, exact_pc, image.bytes, memory, thread)
+    }
+
+    /// As [`CrashReport::build`], from the image file's bytes and any view
+    /// of the crashed stack (`kiln symbolize` has only the words a PVH
+    /// guest printed).
+    pub fn from_stack(
+        kind: CrashKind,
+        registers: Registers,
+        exact_pc: bool,
+        image: &[u8],
+        memory: &dyn StackMemory,
+        thread: CrashedThread,
+    ) -> Self {
         // The image was validated before boot, so it parses; if it somehow
         // does not, the report goes out without a backtrace.
-        let pcs = object::read::elf::ElfFile64::parse(image.bytes)
+        let pcs = object::read::elf::ElfFile64::parse(image)
             .map(|elf| unwind(&elf, &registers, memory, MAX_FRAMES))
             .unwrap_or_default();
-        let symbolizer = Symbolizer::new(image.bytes);
+        let symbolizer = Symbolizer::new(image);
         let mut backtrace: Vec<Frame> = pcs
             .iter()
             .enumerate()

@@ -2,7 +2,8 @@
 //! `env` prints its arguments and environment, `clock` the wall clock and
 //! monotonic readings, `heap` exercises the allocator, `spin` never ends,
 //! `block-forever` idles with no deadline, `ticks` prints a line every
-//! 50 ms forever.
+//! 50 ms forever, `memory MIB` the guest's memory size, then allocates and
+//! touches MIB mebibytes.
 #![no_std]
 #![no_main]
 
@@ -62,6 +63,20 @@ fn main() -> i32 {
             for i in 0..1000 {
                 println!("line {i}");
             }
+        }
+        "memory" => {
+            println!(
+                "memory_mib={}",
+                kiln::platform::boot_info().memory_size >> 20
+            );
+            let mib: usize = kiln::env::args()
+                .nth(2)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(0);
+            let mut block = Vec::<u8>::with_capacity(mib << 20);
+            block.resize(mib << 20, 1);
+            let sum: usize = block.iter().step_by(4096).map(|&b| usize::from(b)).sum();
+            println!("allocated {mib} MiB, {sum} pages touched");
         }
         other => {
             kiln::eprintln!("probe: unknown mode {other:?}");

@@ -73,7 +73,9 @@ service_note!("time");
 #[cfg(feature = "net")]
 service_note!("net");
 
-extern "C" fn kiln_entry(info: *mut BootInfo) -> ! {
+/// The common entry: from `_start` on Kiln's monitor, from the PVH boot
+/// (`platform::pvh`) on other hypervisors.
+pub(crate) extern "C" fn kiln_entry(info: *mut BootInfo) -> ! {
     // Read at once, so the stamp marks entry; stored only once the block is
     // known to be a boot info of this ABI, whose layout says where it goes.
     let entry_tsc = crate::platform::rdtsc();

@@ -6,6 +6,7 @@
 //! upcalls at CPL3 ([`preempt`]).
 
 mod entry;
+pub(crate) use entry::kiln_entry;
 mod hypercall;
 pub mod preempt;
 mod traps;
@@ -47,6 +48,12 @@ pub fn boot_info() -> &'static BootInfo {
     // SAFETY: initialised in `entry` before any other code runs, and never
     // written again.
     unsafe { (*BOOT_COPY.0.get()).assume_init_ref() }
+}
+
+/// The boot-info block the guest writes its status into (the monitor's,
+/// or on PVH the platform's own).
+pub(crate) fn boot_info_block() -> *mut BootInfo {
+    BOOT_INFO.load(Ordering::Relaxed)
 }
 
 /// Records when the program's `main` starts, for `kiln run --verbose`.

@@ -47,12 +47,17 @@ core::arch::global_asm!(
     "push r13",
     "push r14",
     "push r15",
+    // Booted through PVH there is no monitor to report to: the PVH
+    // platform reports from CPL3 (`platform::pvh::crash`).
+    "cmp byte ptr [rip + {pvh}], 0",
+    "jne kiln_pvh_trap",
     // The trap stack lies below 4 GiB, so esp is the frame's full address.
     "mov eax, esp",
     "mov dx, {port}",
     "out dx, eax",
     "3: jmp 3b",
     port = const kiln_abi::hypercall::Hypercall::Trap.port(),
+    pvh = sym crate::platform::pvh::ACTIVE,
 );
 
 // The kernel call: guest CPL3 code's one privileged change, marking the

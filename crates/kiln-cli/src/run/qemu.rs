@@ -1,0 +1,154 @@
+//! `kiln run --hypervisor qemu`: the image on QEMU's `microvm` machine,
+//! entered through PVH, with the flags it needs: memory, vCPUs, the serial
+//! console on stdout, the exit status back as the exit code, crash reports
+//! symbolized as on Kiln's monitor.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+
+use super::RunArgs;
+use crate::Outcome;
+use crate::exit_code::{Failure, HOST, USAGE};
+
+/// The QEMU binary (`KILN_QEMU` overrides it).
+const QEMU: &str = "qemu-system-x86_64";
+
+/// Memory when `-m` is not given: a small VM, as QEMU's users expect.
+const DEFAULT_MEMORY: u64 = 512 << 20;
+
+/// Which of QEMU's accelerators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    /// KVM (`/dev/kvm`).
+    Kvm,
+    /// QEMU's own translator (no `/dev/kvm` needed).
+    Tcg,
+}
+
+/// The QEMU command line for `image` (also what the README shows).
+pub fn command(
+    image: &Path,
+    memory: u64,
+    cpus: u32,
+    accel: Accel,
+    cmdline: &str,
+    status: &Path,
+) -> Command {
+    let mut qemu = Command::new(std::env::var_os("KILN_QEMU").unwrap_or_else(|| QEMU.into()));
+    let (accel, cpu) = match accel {
+        // kvm_pvm (and some other hosts) abort `-cpu host`/`max` on an MSR;
+        // a named model with what Kiln images use works everywhere.
+        Accel::Kvm => ("kvm", "qemu64,+fsgsbase,+rdrand"),
+        Accel::Tcg => ("tcg", "max"),
+    };
+    qemu.args(["-M", "microvm", "-accel", accel, "-cpu", cpu])
+        .args([
+            "-m",
+            &format!("{}M", memory >> 20),
+            "-smp",
+            &cpus.to_string(),
+        ])
+        .args(["-nodefaults", "-no-user-config", "-nographic", "-no-reboot"])
+        .args(["-serial", "stdio", "-monitor", "none"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=1"])
+        .args([
+            "-chardev",
+            &format!("file,id=kiln-status,path={}", status.display()),
+        ])
+        .args(["-device", "isa-debugcon,iobase=0x402,chardev=kiln-status"])
+        .arg("-kernel")
+        .arg(image)
+        .args(["-append", cmdline]);
+    qemu
+}
+
+/// Refuses what only Kiln's monitor offers.
+fn check(args: &RunArgs) -> Result<(), Failure> {
+    let unsupported = [
+        (!args.volumes.is_empty(), "-v"),
+        (!args.publish.is_empty() || args.net.is_some(), "--net/-p"),
+        (args.detach, "-d"),
+        (args.core.is_some(), "--core"),
+        (args.flame_graph.is_some(), "--profile"),
+        (args.timeout.is_some(), "--timeout"),
+        (args.gdb.is_some(), "--gdb"),
+    ];
+    match unsupported.iter().find(|(given, _)| *given) {
+        Some((_, flag)) => Err(Failure::new(
+            USAGE,
+            format!("{flag} is not available with --hypervisor qemu (Kiln's monitor only)"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Runs `image` under QEMU.
+pub fn run(args: &RunArgs, image: &Path, name: &str, accel: Accel) -> Outcome {
+    check(args)?;
+    let env = super::guest_env(&args.env)?;
+    let words: Vec<&str> = env
+        .iter()
+        .map(String::as_str)
+        .chain(["--", name])
+        .chain(args.args.iter().map(String::as_str))
+        .collect();
+    if words.iter().any(|w| w.contains(' ') || w.is_empty()) {
+        return Err(Failure::new(
+            USAGE,
+            "with --hypervisor qemu, arguments and environment values cannot hold spaces or be empty",
+        ));
+    }
+    let bytes = crate::symbolize::read_image(image)?;
+    let dir = tempfile::tempdir()
+        .map_err(|e| Failure::new(HOST, format!("cannot create a temporary directory: {e}")))?;
+    let status_path = dir.path().join("status");
+    let memory = args.memory.unwrap_or(DEFAULT_MEMORY);
+    let mut child = command(
+        image,
+        memory,
+        args.cpus.unwrap_or(1),
+        accel,
+        &words.join(" "),
+        &status_path,
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .map_err(|e| Failure::new(HOST, format!("cannot start {QEMU}: {e}")))?;
+    let errors = BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let forwarder = std::thread::spawn(move || forward_errors(errors));
+    let console = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let crashed = crate::symbolize::filter(
+        console,
+        &bytes,
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    );
+    let exit = child
+        .wait()
+        .map_err(|e| Failure::new(HOST, format!("{QEMU}: {e}")))?;
+    let _ = forwarder.join();
+    let reported = std::fs::read_to_string(&status_path)
+        .ok()
+        .and_then(|text| text.lines().last()?.trim().parse::<u8>().ok());
+    match (crashed, reported) {
+        (Some(status), _) | (None, Some(status)) => Ok(ExitCode::from(status)),
+        (None, None) => Err(Failure::new(
+            HOST,
+            format!("{QEMU} ended without the guest's exit status ({exit})"),
+        )),
+    }
+}
+
+/// Passes QEMU's stderr on, without its warnings about CPU features KVM
+/// does not list (kvm_pvm lists fewer than it runs; the image checks the
+/// features it needs itself).
+fn forward_errors(errors: impl BufRead) {
+    for line in errors.lines().map_while(Result::ok) {
+        if !line.contains("warning: host doesn't support requested feature") {
+            eprintln!("{line}");
+        }
+    }
+}
