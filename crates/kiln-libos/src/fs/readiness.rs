@@ -187,17 +187,17 @@ pub fn epoll_wait(epfd: i32, out: &mut [Event], deadline: u64) -> Result<usize> 
                 .iter()
                 .enumerate()
                 .map(|(at, interest)| {
-                    let asked = (
+                    let key = (
                         interest.fd,
                         interest.description,
                         event::poll_wanted(interest.events),
                     );
-                    let same = |&(fd, description, wanted): &(i32, usize, i16)| {
-                        (fd, description, wanted) == asked
-                    };
                     match watched.get(at) {
-                        Some(entry) if same(entry) => Some(ready[at]),
-                        _ => watched.iter().position(same).map(|i| ready[i]),
+                        Some(&asked) if asked == key => Some(ready[at]),
+                        _ => watched
+                            .iter()
+                            .position(|&asked| asked == key)
+                            .map(|i| ready[i]),
                     }
                 })
                 .collect();
