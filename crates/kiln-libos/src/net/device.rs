@@ -12,6 +12,11 @@
 //! one for a while, and the device when its queue is full. Receive buffers
 //! smoltcp has read are posted again together, and the monitor finds them
 //! at its next exit without being told.
+//!
+//! Under a standard hypervisor (PVH) the device is QEMU's or Firecracker's
+//! own virtio-net, which sees the transmit queue only when notified: the
+//! stack notifies before the vCPU idles as well, and the platform's `Block`
+//! looks at the receive queue while it waits. No interrupt is used.
 
 use alloc::boxed::Box;
 use alloc::vec;
@@ -19,7 +24,7 @@ use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 use core::ptr::NonNull;
 
-use kiln_abi::net::{MMIO_SIZE, NetConfig, QUEUE_SIZE};
+use kiln_abi::net::{NetConfig, QUEUE_SIZE};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use virtio_drivers::queue::VirtQueue;
@@ -68,6 +73,11 @@ const LINK_UP: u16 = 1;
 
 /// The longest a first socket call waits for the link to come up.
 const LINK_WAIT_NS: u64 = 2_000_000_000;
+
+/// Bytes of the register window the driver uses: the registers and the
+/// network config space. QEMU's `microvm` windows have exactly this many;
+/// Kiln's monitor's (`kiln_abi::net::MMIO_SIZE`) and Firecracker's more.
+const WINDOW: usize = 0x200;
 
 /// Bytes of a receive buffer: a header and the largest frame.
 const BUFFER_LEN: usize = VIRTIO_HEADER + ETHERNET_HEADER + MAX_MTU;
@@ -124,10 +134,10 @@ impl Device {
             return None;
         }
         let header = NonNull::new(config.mmio_base as *mut VirtIOHeader)?;
-        // SAFETY: the monitor maps the device's register window (MMIO_SIZE
-        // bytes, header and config space) at `mmio_base` for the VM's whole
-        // life; nothing else in the guest uses it.
-        let mut transport = unsafe { MmioTransport::new(header, MMIO_SIZE as usize) }.ok()?;
+        // SAFETY: the platform maps the device's register window (at least
+        // WINDOW bytes, header and config space) at `mmio_base` for the VM's
+        // whole life; nothing else in the guest uses it.
+        let mut transport = unsafe { MmioTransport::new(header, WINDOW) }.ok()?;
         if transport.device_type() != DeviceType::Network {
             return None;
         }

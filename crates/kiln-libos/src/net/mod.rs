@@ -146,6 +146,7 @@ impl Net {
         });
         if device.has_nic() {
             announce(&mut device, EthernetAddress(mac), address);
+            platform::watch_network(&FRAMES_WAITING);
         }
         if device.has_nic() && config.gateway != [0; 4] {
             let _ = iface
@@ -205,9 +206,15 @@ impl Net {
             .any(|socket| socket.has_input(&self.set))
     }
 
-    /// Runs the stack with its egress, before the vCPU blocks.
+    /// Runs the stack with its egress, before the vCPU blocks. Where the
+    /// `Block` does not carry the frames out (a standard hypervisor's
+    /// device sees its queue only when notified), they are sent now.
     fn poll_idle(&mut self) -> bool {
-        self.run(Instant::now().as_nanos_since_boot(), true)
+        let changed = self.run(Instant::now().as_nanos_since_boot(), true);
+        if !platform::exits_carry_frames() {
+            self.device.kick();
+        }
+        changed
     }
 
     fn run(&mut self, now_ns: u64, egress: bool) -> bool {
@@ -327,6 +334,9 @@ pub fn idle() -> Idle {
     }
     result
 }
+
+/// [`frames_waiting`], for the platform's `Block` ([`platform::watch_network`]).
+static FRAMES_WAITING: fn() -> bool = frames_waiting;
 
 /// Whether received frames wait for the stack. Another vCPU in a network
 /// call (holding the stack) polls it anyway, so a held lock says no.

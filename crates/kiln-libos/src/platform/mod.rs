@@ -22,6 +22,24 @@ pub use kiln::{
     stamp_main, start_vcpu, stdin_is_terminal, vcpu_count, vcpu_index, wake_vcpu,
 };
 
+/// Whether the host looks at the network device's queues at every exit
+/// (Kiln's monitor: a `Block` carries queued frames out and ends when one
+/// arrives), or only when notified, as a standard virtio device does.
+#[cfg(feature = "net")]
+#[inline]
+pub fn exits_carry_frames() -> bool {
+    !pvh::active()
+}
+
+/// Has an idle vCPU's wait for the network (`block` with
+/// `kiln_abi::hypercall::wait::NETWORK`) end when `check` says received
+/// frames wait, where the host cannot end it (PVH). Kiln's monitor sees
+/// the device's queues itself.
+#[cfg(feature = "net")]
+pub fn watch_network(check: &'static fn() -> bool) {
+    pvh::watch_network(check);
+}
+
 /// Reads the CPU's time-stamp counter (native and cheap at CPL3).
 #[inline]
 pub fn rdtsc() -> u64 {

@@ -222,6 +222,8 @@ pub extern "C" fn start() -> ! {
     info.vcpus = GuestPtr::from_ptr(vcpu.cast_const());
     // SAFETY: the start info names a NUL-terminated command line (or 0).
     unsafe { command_line(info, start.cmdline_paddr as *const u8) };
+    #[cfg(feature = "net")]
+    super::net::configure(info, loader_words());
     info.guest.entry_tsc = entry_tsc;
     if info.tls.mem_size != 0 && !has_fsgsbase() {
         fail(b"kiln: this image needs a CPU with FSGSBASE (QEMU: -cpu max)\n");
@@ -384,9 +386,10 @@ fn seed(tsc: u64) -> [u64; 4] {
 
 /// The command line as the program's environment and arguments:
 /// `KEY=VALUE ... -- PROGRAM ARGS...`, words split at spaces. Before `--`,
-/// words with `=` are environment entries (except the loader's own
-/// `virtio_mmio.` ones) and other words are ignored; after it, every word
-/// is an argument, the program's name first.
+/// words with `=` are environment entries (except, with networking, `ip=`:
+/// see `net`) and other words are ignored; after it, every word is an
+/// argument, the program's name first. The loader's own `virtio_mmio.`
+/// words are neither, wherever they are.
 ///
 /// # Safety
 /// `cmdline` is null or a NUL-terminated string.
@@ -424,14 +427,16 @@ unsafe fn command_line(info: &mut BootInfo, cmdline: *const u8) {
         text[i] = 0;
         let word = &text[start..i];
         let address = text[start..].as_ptr() as u64;
-        if after_dashes {
+        if word.starts_with(b"virtio_mmio.") {
+            // The loader's, which QEMU appends after the program's words.
+        } else if after_dashes {
             if argc < WORDS_MAX {
                 argv[argc] = address;
                 argc += 1;
             }
         } else if word == b"--" {
             after_dashes = true;
-        } else if has_equals(word) && !word.starts_with(b"virtio_mmio.") && envc < WORDS_MAX {
+        } else if has_equals(word) && !is_network_word(word) && envc < WORDS_MAX {
             envp[envc] = address;
             envc += 1;
         }
@@ -445,6 +450,27 @@ unsafe fn command_line(info: &mut BootInfo, cmdline: *const u8) {
     info.argv = GuestPtr::from_ptr(argv.as_ptr().cast());
     info.envc = envc as u64;
     info.envp = GuestPtr::from_ptr(envp.as_ptr().cast());
+}
+
+/// Whether `word` is the network's (`ip=`), in an image with networking.
+fn is_network_word(word: &[u8]) -> bool {
+    #[cfg(feature = "net")]
+    return super::net::is_network_word(word);
+    #[cfg(not(feature = "net"))]
+    {
+        let _ = word;
+        false
+    }
+}
+
+/// The command line's words, once [`command_line`] has split them (each
+/// ends with a NUL).
+#[cfg(feature = "net")]
+fn loader_words() -> impl Iterator<Item = &'static [u8]> + Clone {
+    // SAFETY: the boot runs alone, and `command_line` is done with the
+    // buffer, which nothing writes again.
+    let text: &'static [u8] = unsafe { &*CMDLINE.0.get() };
+    text.split(|&byte| byte == 0).filter(|word| !word.is_empty())
 }
 
 /// Whether `word` holds a `=` (a loop, not `contains`: its `memchr` costs

@@ -11,13 +11,18 @@
 //! time from the TSC), and a crash prints its report on the serial port
 //! ([`crash`]).
 //!
+//! A virtio network device is found from the command line ([`net`]) and
+//! polled: no interrupt is taken.
+//!
 //! What this platform does not have (yet): more than one vCPU, preemption
-//! (threads switch when they block), devices (network, volumes), stdin.
+//! (threads switch when they block), volumes, stdin.
 
 mod boot;
 mod clock;
 mod crash;
 mod entry;
+#[cfg(feature = "net")]
+mod net;
 mod serial;
 
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +40,36 @@ pub static ACTIVE: AtomicBool = AtomicBool::new(false);
 #[inline]
 pub fn active() -> bool {
     ACTIVE.load(Ordering::Relaxed)
+}
+
+/// The network stack's check for received frames, once it has a device:
+/// nothing here can interrupt a `Block`, so it looks while it waits.
+#[cfg(feature = "net")]
+static FRAMES_WAITING: core::sync::atomic::AtomicPtr<fn() -> bool> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+/// Has a `Block` that waits for the network call `check`, which says
+/// whether received frames wait.
+#[cfg(feature = "net")]
+pub fn watch_network(check: &'static fn() -> bool) {
+    FRAMES_WAITING.store(core::ptr::from_ref(check).cast_mut(), Ordering::Release);
+}
+
+/// The sources in `wait` that a `Block` can end for: received frames.
+fn ready(wait: u32) -> u32 {
+    #[cfg(feature = "net")]
+    {
+        use kiln_abi::hypercall::wait::NETWORK;
+        if wait & NETWORK != 0
+            // SAFETY: null, or from `watch_network`'s `&'static`.
+            && let Some(check) = unsafe { FRAMES_WAITING.load(Ordering::Acquire).as_ref() }
+            && check()
+        {
+            return NETWORK;
+        }
+    }
+    let _ = wait;
+    0
 }
 
 /// QEMU's `isa-debug-exit` device (`-device isa-debug-exit,iobase=0xf4`):
@@ -118,11 +153,16 @@ pub unsafe fn serve(call: Hypercall, args: *mut u8) {
                 .saturating_mul(info.tsc_hz)
                 .saturating_add(ns * info.tsc_hz / 1_000_000_000);
             let deadline = info.tsc_base.saturating_add(ticks);
-            // No timer interrupt to sleep until: the vCPU waits here.
+            // No timer interrupt to sleep until, nor a device's: the vCPU
+            // waits here, looking at the network device's queue.
+            args.ready = 0;
             while super::rdtsc() < deadline {
+                args.ready = ready(args.wait);
+                if args.ready != 0 {
+                    break;
+                }
                 core::hint::spin_loop();
             }
-            args.ready = 0;
         }
         Hypercall::Panic => {
             // SAFETY: per the caller, the block is this call's.
