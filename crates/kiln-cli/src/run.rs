@@ -185,14 +185,18 @@ pub enum Hypervisor {
 pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
     crate::instance::die_with_supervisor();
     let volumes = volume::parse_volumes(&args.volumes)?;
-    let net = net::parse(&net::NetArgs {
-        publish: &args.publish,
-        net: args.net.as_deref(),
-        ip: args.ip.as_deref(),
-        gateway: args.gateway.as_deref(),
-        mac: args.mac.as_deref(),
-        dns: args.dns.as_deref(),
-    })?;
+    let net = match args.hypervisor {
+        Hypervisor::Kiln => net::parse(&net::NetArgs {
+            publish: &args.publish,
+            net: args.net.as_deref(),
+            ip: args.ip.as_deref(),
+            gateway: args.gateway.as_deref(),
+            mac: args.mac.as_deref(),
+            dns: args.dns.as_deref(),
+        })?,
+        // QEMU's own user networking, which `qemu::run` sets up.
+        Hypervisor::Qemu | Hypervisor::QemuTcg => None,
+    };
     let mut args = args;
     let (image_path, name) = resolve(&mut args)?;
     match args.hypervisor {

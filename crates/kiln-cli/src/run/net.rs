@@ -31,21 +31,7 @@ pub(super) struct NetArgs<'a> {
 pub(super) fn parse(args: &NetArgs<'_>) -> Result<Option<NetSpec>, Failure> {
     let usage = |message: String| Failure::new(USAGE, message);
     let dns = args.dns.map(parse_dns).transpose().map_err(usage)?;
-    let forwards = args
-        .publish
-        .iter()
-        .map(|value| {
-            parse_publish(value).map_err(|why| usage(format!("invalid --publish '{value}': {why}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for (i, forward) in forwards.iter().enumerate() {
-        if forwards[..i].iter().any(|f| same_host_port(f, forward)) {
-            return Err(usage(format!(
-                "host port {} is published twice",
-                describe(forward)
-            )));
-        }
-    }
+    let forwards = parse_forwards(args.publish)?;
     let kind = match args.net {
         Some(kind) => kind,
         None if forwards.is_empty() => {
@@ -140,6 +126,26 @@ pub(super) fn parse(args: &NetArgs<'_>) -> Result<Option<NetSpec>, Failure> {
     Ok(Some(spec))
 }
 
+/// The `-p` values, each host port at most once.
+pub(super) fn parse_forwards(publish: &[String]) -> Result<Vec<PortForward>, Failure> {
+    let usage = |message: String| Failure::new(USAGE, message);
+    let forwards = publish
+        .iter()
+        .map(|value| {
+            parse_publish(value).map_err(|why| usage(format!("invalid --publish '{value}': {why}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, forward) in forwards.iter().enumerate() {
+        if forwards[..i].iter().any(|f| same_host_port(f, forward)) {
+            return Err(usage(format!(
+                "host port {} is published twice",
+                describe(forward)
+            )));
+        }
+    }
+    Ok(forwards)
+}
+
 /// `[HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]`.
 pub fn parse_publish(value: &str) -> Result<PortForward, String> {
     const FORM: &str = "expected [HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]";
@@ -205,7 +211,7 @@ fn describe(forward: &PortForward) -> String {
 /// Binds the host port as the backend will, and lets it go: a port another
 /// process holds is a clear error now instead of a line from passt later
 /// (or the monitor's, for `--net ports`, after the build).
-fn probe(forward: &PortForward) -> Result<(), Failure> {
+pub(super) fn probe(forward: &PortForward) -> Result<(), Failure> {
     let ip = forward.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let address = (ip, forward.host_port);
     let bound = match forward.protocol {

@@ -1,11 +1,21 @@
 //! `kiln run --hypervisor qemu`: the image on QEMU's `microvm` machine,
 //! entered through PVH, with the flags it needs: memory, vCPUs, the serial
 //! console on stdout, the exit status back as the exit code, crash reports
-//! symbolized as on Kiln's monitor.
+//! symbolized as on Kiln's monitor, and `-p` ports as QEMU user
+//! networking's `hostfwd` to a virtio-net device.
 
 use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use rustix::process::{Pid, Signal};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use kiln_monitor::net::{PortForward, Protocol};
 
 use super::RunArgs;
 use crate::Outcome;
@@ -26,7 +36,9 @@ pub enum Accel {
     Tcg,
 }
 
-/// The QEMU command line for `image` (also what the README shows).
+/// The QEMU command line for `image` (also what the README shows), with a
+/// network device when ports are published (`forwards`, each with its
+/// host address).
 pub fn command(
     image: &Path,
     memory: u64,
@@ -34,6 +46,7 @@ pub fn command(
     accel: Accel,
     cmdline: &str,
     status: &Path,
+    forwards: &[PortForward],
 ) -> Command {
     let mut qemu = Command::new(std::env::var_os("KILN_QEMU").unwrap_or_else(|| QEMU.into()));
     let (accel, cpu) = match accel {
@@ -42,7 +55,9 @@ pub fn command(
         Accel::Kvm => ("kvm", "qemu64,+fsgsbase,+rdrand"),
         Accel::Tcg => ("tcg", "max"),
     };
-    qemu.args(["-M", "microvm", "-accel", accel, "-cpu", cpu])
+    // Without ACPI tables, QEMU names the virtio-mmio devices on the
+    // kernel command line (`virtio_mmio.device=`), where the image looks.
+    qemu.args(["-M", "microvm,acpi=off", "-accel", accel, "-cpu", cpu])
         .args([
             "-m",
             &format!("{}M", memory >> 20),
@@ -56,18 +71,44 @@ pub fn command(
             "-chardev",
             &format!("file,id=kiln-status,path={}", status.display()),
         ])
-        .args(["-device", "isa-debugcon,iobase=0x402,chardev=kiln-status"])
-        .arg("-kernel")
+        .args(["-device", "isa-debugcon,iobase=0x402,chardev=kiln-status"]);
+    if !forwards.is_empty() {
+        let mut netdev = String::from("user,id=kiln-net");
+        for forward in forwards {
+            let protocol = match forward.protocol {
+                Protocol::Tcp => "tcp",
+                Protocol::Udp => "udp",
+            };
+            let host = forward.host_ip.unwrap_or(LOOPBACK);
+            netdev += &format!(
+                ",hostfwd={protocol}:{host}:{}-:{}",
+                forward.host_port, forward.guest_port
+            );
+        }
+        // The image drives a virtio 1.x device, which QEMU's virtio-mmio
+        // offers only when told to.
+        qemu.args(["-netdev", &netdev])
+            .args(["-device", "virtio-net-device,netdev=kiln-net"])
+            .args(["-global", "virtio-mmio.force-legacy=false"]);
+    }
+    qemu.arg("-kernel")
         .arg(image)
         .args(["-append", cmdline]);
     qemu
 }
 
+/// Where a published port listens when `-p` names no address: QEMU's user
+/// networking has no isolation of its own to offer, so only this host.
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
 /// Refuses what only Kiln's monitor offers.
 fn check(args: &RunArgs) -> Result<(), Failure> {
+    let addressing =
+        args.ip.is_some() || args.gateway.is_some() || args.mac.is_some() || args.dns.is_some();
     let unsupported = [
         (!args.volumes.is_empty(), "-v"),
-        (!args.publish.is_empty() || args.net.is_some(), "--net/-p"),
+        (args.net.is_some(), "--net"),
+        (addressing, "--ip/--gateway/--mac/--dns"),
         (args.detach, "-d"),
         (args.core.is_some(), "--core"),
         (args.flame_graph.is_some(), "--profile"),
@@ -86,6 +127,11 @@ fn check(args: &RunArgs) -> Result<(), Failure> {
 /// Runs `image` under QEMU.
 pub fn run(args: &RunArgs, image: &Path, name: &str, accel: Accel) -> Outcome {
     check(args)?;
+    let mut forwards = super::net::parse_forwards(&args.publish)?;
+    for forward in &mut forwards {
+        forward.host_ip.get_or_insert(LOOPBACK);
+        super::net::probe(forward)?;
+    }
     let env = super::guest_env(&args.env)?;
     let words: Vec<&str> = env
         .iter()
@@ -100,6 +146,9 @@ pub fn run(args: &RunArgs, image: &Path, name: &str, accel: Accel) -> Outcome {
         ));
     }
     let bytes = crate::symbolize::read_image(image)?;
+    // Before QEMU starts: from then on a signal must not end kiln alone.
+    let signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Failure::new(HOST, format!("cannot handle signals: {e}")))?;
     let dir = tempfile::tempdir()
         .map_err(|e| Failure::new(HOST, format!("cannot create a temporary directory: {e}")))?;
     let status_path = dir.path().join("status");
@@ -111,12 +160,14 @@ pub fn run(args: &RunArgs, image: &Path, name: &str, accel: Accel) -> Outcome {
         accel,
         &words.join(" "),
         &status_path,
+        &forwards,
     )
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
     .spawn()
     .map_err(|e| Failure::new(HOST, format!("cannot start {QEMU}: {e}")))?;
+    let stopped_by = stop_with_signals(signals, child.id());
     let errors = BufReader::new(child.stderr.take().expect("stderr is piped"));
     let forwarder = std::thread::spawn(move || forward_errors(errors));
     let console = BufReader::new(child.stdout.take().expect("stdout is piped"));
@@ -130,6 +181,10 @@ pub fn run(args: &RunArgs, image: &Path, name: &str, accel: Accel) -> Outcome {
         .wait()
         .map_err(|e| Failure::new(HOST, format!("{QEMU}: {e}")))?;
     let _ = forwarder.join();
+    let signal = stopped_by.load(Ordering::Relaxed);
+    if signal != 0 {
+        return Ok(ExitCode::from(128 + signal as u8));
+    }
     let reported = std::fs::read_to_string(&status_path)
         .ok()
         .and_then(|text| text.lines().last()?.trim().parse::<u8>().ok());
@@ -142,12 +197,32 @@ pub fn run(args: &RunArgs, image: &Path, name: &str, accel: Accel) -> Outcome {
     }
 }
 
+/// Has SIGINT, SIGTERM and SIGHUP stop QEMU, which would outlive `kiln
+/// run` otherwise; returns where the signal is recorded (0: none), so kiln
+/// then exits as killed by it (128 + signal), as on Kiln's monitor.
+fn stop_with_signals(mut signals: Signals, qemu: u32) -> Arc<AtomicI32> {
+    let stopped_by = Arc::new(AtomicI32::new(0));
+    let recorded = Arc::clone(&stopped_by);
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            recorded.store(signal, Ordering::Relaxed);
+            if let Some(pid) = i32::try_from(qemu).ok().and_then(Pid::from_raw) {
+                let _ = rustix::process::kill_process(pid, Signal::TERM);
+            }
+        }
+    });
+    stopped_by
+}
+
 /// Passes QEMU's stderr on, without its warnings about CPU features KVM
 /// does not list (kvm_pvm lists fewer than it runs; the image checks the
-/// features it needs itself).
+/// features it needs itself), nor its note that the signal kiln passed on
+/// ended it.
 fn forward_errors(errors: impl BufRead) {
     for line in errors.lines().map_while(Result::ok) {
-        if !line.contains("warning: host doesn't support requested feature") {
+        if !line.contains("warning: host doesn't support requested feature")
+            && !line.contains("terminating on signal")
+        {
             eprintln!("{line}");
         }
     }
