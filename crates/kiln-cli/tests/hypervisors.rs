@@ -1,14 +1,17 @@
 //! The same images on QEMU's microvm machine, entered through PVH, with
-//! KVM and with TCG: output, exit codes, threads, the memory map, and crash
-//! reports symbolized by `kiln run --hypervisor` and `kiln symbolize`.
+//! KVM and with TCG: output, exit codes, threads, the memory map, crash
+//! reports symbolized by `kiln run --hypervisor` and `kiln symbolize`, and
+//! `http-hello` serving through `-p` on QEMU's user networking.
 
 mod common;
 
-use std::io::Write;
+use std::io::{BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use common::{code, image, kiln, require_kvm, run_image};
+use common::{code, free_port, http_get, image, kiln, require_kvm, run_image, start_server};
 
 /// Both of QEMU's accelerators, as `kiln run --hypervisor` names them.
 const HYPERVISORS: [&str; 2] = ["qemu", "qemu-tcg"];
@@ -290,4 +293,82 @@ fn monitor_only_options_are_refused() {
     let hello = image("examples/hello", false);
     let run = run_on("qemu", &hello, &["-v", "/tmp:/data"], &[]);
     run.assert_clean_error(code::USAGE, "--hypervisor qemu");
+    let run = run_on("qemu", &hello, &["--net", "user"], &[]);
+    run.assert_clean_error(code::USAGE, "--net is not available with --hypervisor qemu");
+    let run = run_on("qemu", &hello, &["-p", "8080"], &[]);
+    run.assert_clean_error(code::USAGE, "invalid --publish '8080'");
+}
+
+/// `kiln run --hypervisor` serving: SIGTERM on drop, which stops QEMU
+/// with it (`Server`'s SIGKILL would leave QEMU running after a failure).
+struct Serving(common::Server);
+
+impl Serving {
+    /// Sends SIGTERM to `kiln run` and waits for it.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let child = &mut (self.0).0;
+        let pid = rustix::process::Pid::from_child(child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        child.wait().expect("wait for kiln run")
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A kept-alive connection to `port` on the loopback, which QEMU accepts
+/// from its start (it forwards once the guest listens).
+fn connect(port: u16) -> BufReader<TcpStream> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to QEMU's hostfwd");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    BufReader::new(stream)
+}
+
+#[test]
+fn http_hello_serves_through_published_ports_and_stops_cleanly() {
+    let http_hello = image("examples/http-hello", true);
+    for hypervisor in HYPERVISORS {
+        require_qemu();
+        let port = free_port();
+        let publish = format!("{port}:80");
+        let mut server = Serving(start_server(
+            &http_hello,
+            &["--hypervisor", hypervisor, "-p", &publish],
+            "http-hello: listening on port 80",
+        ));
+        let mut stream = connect(port);
+        for i in 0..5 {
+            let (status, body) = http_get(&mut stream, &format!("/keep/{i}"));
+            assert_eq!(status, "HTTP/1.1 200 OK", "{hypervisor}");
+            assert_eq!(body, "Hello from Kiln!\n", "{hypervisor}");
+        }
+        // Several connections at once, each kept alive.
+        let clients: Vec<_> = (0..4)
+            .map(|c| {
+                std::thread::spawn(move || {
+                    let mut stream = connect(port);
+                    (0..5)
+                        .map(|i| http_get(&mut stream, &format!("/client/{c}/{i}")).1)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for client in clients {
+            let bodies = client.join().expect("client");
+            assert!(
+                bodies.iter().all(|body| body == "Hello from Kiln!\n"),
+                "{hypervisor}: {bodies:?}"
+            );
+        }
+        // SIGTERM ends QEMU too: kiln exits as killed by it, and the port
+        // is free again (QEMU no longer holds it).
+        assert_eq!(server.stop().code(), Some(128 + 15), "{hypervisor}");
+        TcpListener::bind(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("{hypervisor}: port {port} still held after the stop: {e}"));
+    }
 }
