@@ -91,9 +91,7 @@ pub fn command(
             .args(["-device", "virtio-net-device,netdev=kiln-net"])
             .args(["-global", "virtio-mmio.force-legacy=false"]);
     }
-    qemu.arg("-kernel")
-        .arg(image)
-        .args(["-append", cmdline]);
+    qemu.arg("-kernel").arg(image).args(["-append", cmdline]);
     qemu
 }
 
