@@ -233,7 +233,7 @@ fn null_pointers_and_stack_overflows_fault_as_on_kiln() {
 fn plain_qemu(image: &Path, append: &str) -> std::process::Output {
     require_qemu();
     Command::new("qemu-system-x86_64")
-        .args(["-M", "microvm", "-cpu", "max", "-m", "128M"])
+        .args(["-M", "microvm,acpi=off", "-cpu", "max", "-m", "128M"])
         .args(["-nodefaults", "-no-user-config", "-nographic", "-no-reboot"])
         .args([
             "-serial",
