@@ -112,7 +112,9 @@ fn hot_text() -> String {
     include_str!("hot_text.txt")
         .lines()
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|name| format!("\n    *(.text.{name})"))
+        // LLVM puts the `#[cold]` ones (`Once::call`, a `Vec`'s growth)
+        // in `.text.unlikely.` sections.
+        .map(|name| format!("\n    *(.text.{name} .text.unlikely.{name})"))
         .collect()
 }
 
