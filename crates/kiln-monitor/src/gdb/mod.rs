@@ -351,15 +351,20 @@ impl Debugger {
         memory: &GuestMemory,
     ) -> bool {
         let mut state = self.lock();
-        if !state.attached || !matches!(frame.vector, BREAKPOINT | DEBUG) {
+        let slot = index as usize;
+        let ours =
+            frame.vector == DEBUG && state.monitor_tf.get_mut(slot).is_some_and(std::mem::take);
+        if !ours && (!state.attached || !matches!(frame.vector, BREAKPOINT | DEBUG)) {
             return false;
         }
         let mut regs = registers::from_frame(frame);
-        let slot = index as usize;
-        let ours = frame.vector == DEBUG && std::mem::take(&mut state.monitor_tf[slot]);
         if ours {
             // The CPU saved RFLAGS with the monitor's TF still set.
             regs.rflags &= !RFLAGS_TF;
+            if !state.attached {
+                // A late trap of a step or watch from before gdb left.
+                return self.back_to_cpl3(vcpu, &regs);
+            }
         }
         let changed = ours
             .then(|| changed_watch(&mut state.watches, memory))
