@@ -260,8 +260,14 @@ pub struct ThreadTable {
     /// out (guest): offset of a byte that is non-zero while the thread
     /// runs on a vCPU (its registers are then the vCPU's).
     pub running_offset: u16,
+    /// out (guest): offset of the address of its name (at most
+    /// [`THREAD_NAME_MAX`] bytes, NUL-terminated unless that long; the
+    /// address 0 if it has none), or 0 if records keep no names. This was a zero reserved field, so a table
+    /// from a guest that predates it reads as "no names": the ABI version
+    /// did not change.
+    pub name_offset: u16,
     /// Zero.
-    pub reserved: u32,
+    pub reserved: u16,
 }
 
 /// Words of the frame a switched-out thread's saved stack pointer points

@@ -203,13 +203,54 @@ fn gdb_stops_at_a_breakpoint_of_a_std_program_steps_and_reads_variables() {
     // The guest's threads: main on its vCPU, the sleeping waiter
     // switched out.
     assert!(out.contains("Thread 1.1 (on vCPU"), "{out}");
-    assert!(out.contains("(switched out)"), "{out}");
+    assert!(out.contains("('waiter' switched out)"), "{out}");
     // Back in the caller with the value returned, then one line further.
     // A write to guest memory reads back.
     assert_eq!(value(&out, 6), "100", "{out}");
     assert!(out.contains("Value returned is $7 = 42"), "{out}");
     assert!(out.contains("let second = add_for_gdb(first, 0);"), "{out}");
     assert_eq!(value(&out, 8), "42", "{out}");
+    assert_exited_normally(&out, kiln, "gdb: 126\n");
+}
+
+#[test]
+fn hbreak_stops_and_a_watchpoint_sees_a_variable_change() {
+    let guest = image(GUEST, false);
+    let kiln = start(&guest, &[], "0", &["gdb"]);
+    let out = gdb(
+        &guest,
+        &kiln.address,
+        &[
+            "hbreak std_debug::add_for_gdb",
+            "break std_debug::add_for_gdb",
+            "continue",
+            "delete 2",
+            "continue",
+            "delete",
+            "watch std_debug::LAST_ANSWER",
+            "continue",
+            "delete",
+            "continue",
+        ],
+    );
+    // A hardware breakpoint (an int3 here), still there once the software
+    // one at the same address is gone.
+    assert!(out.contains("Hardware assisted breakpoint 1 at"), "{out}");
+    assert!(
+        out.contains("Breakpoint 1, std_debug::add_for_gdb (a=20, b=1)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Breakpoint 1, std_debug::add_for_gdb (a=42, b=0)"),
+        "{out}"
+    );
+    // gdb's software watchpoint single-steps to the store.
+    assert!(out.contains("atchpoint 3: std_debug::LAST_ANSWER"), "{out}");
+    let new_value = out
+        .lines()
+        .find(|line| line.starts_with("New value = "))
+        .unwrap_or_else(|| panic!("the watchpoint did not trigger:\n{out}"));
+    assert!(new_value.contains("126"), "{out}");
     assert_exited_normally(&out, kiln, "gdb: 126\n");
 }
 

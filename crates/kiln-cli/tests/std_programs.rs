@@ -34,6 +34,46 @@ fn std_hello_runs_in_four_mebibytes_and_is_small() {
 }
 
 #[test]
+fn a_std_image_starts_from_adjacent_pages() {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let hello = image("examples/std-hello", true);
+    let bytes = std::fs::read(&hello).expect("read the image");
+    let elf = object::File::parse(&*bytes).expect("an ELF image");
+    let text = elf.section_by_name(".text").expect("a .text section");
+    // A function by the end of its mangled name (v0), or before the hash
+    // (legacy): not the closures and generics named after it.
+    let address = |wanted: &str| {
+        let legacy = format!("{wanted}17h");
+        elf.symbols()
+            .find(|symbol| {
+                symbol
+                    .name()
+                    .is_ok_and(|name| name.ends_with(wanted) || name.contains(&legacy))
+            })
+            .unwrap_or_else(|| panic!("no symbol named {wanted}"))
+            .address()
+    };
+    // What every std program runs to start and exit, from the C library,
+    // std and the library OS: together at the front of text, ahead of code
+    // the start-up never runs, such as std's backtrace symbolizer.
+    let front = text.address()..text.address() + 64 * 1024;
+    for wanted in [
+        "__kiln_libc_start",
+        "19lang_start_internal",
+        "10kiln_libos2rt5start",
+        "10kiln_libos7process4exit",
+    ] {
+        assert!(
+            front.contains(&address(wanted)),
+            "{wanted} at {:#x}, outside {front:x?} (text is {} KiB)",
+            address(wanted),
+            text.size() / 1024
+        );
+    }
+    assert!(!front.contains(&address("7Context3new")));
+}
+
+#[test]
 fn std_env_sees_and_changes_its_environment_and_exits_with_its_status() {
     let env = image("examples/std-env", false);
     let run = run_image(

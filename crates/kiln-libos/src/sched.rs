@@ -552,6 +552,13 @@ fn current_locked(s: &mut Scheduler) -> *mut Thread {
     s.current[cpu]
 }
 
+/// Where a thread record keeps its name's address; 0 would say "no names".
+const NAME_OFFSET: u16 = {
+    let offset = core::mem::offset_of!(Thread, name);
+    assert!(offset != 0 && offset <= u16::MAX as usize);
+    offset as u16
+};
+
 /// Tells the monitor where the thread table is, for core files: a switched-
 /// out thread's saved stack pointer points at the frame `kiln_switch`
 /// pushes, which `kiln_abi::boot::ThreadTable` describes.
@@ -565,6 +572,7 @@ fn publish_threads(s: &Scheduler) {
         saved_rsp_offset: core::mem::offset_of!(Thread, rsp) as u16,
         thread_pointer_offset: core::mem::offset_of!(Thread, tp) as u16,
         running_offset: core::mem::offset_of!(Thread, on_cpu) as u16,
+        name_offset: NAME_OFFSET,
         reserved: 0,
     });
 }

@@ -75,6 +75,9 @@ pub const IDLE_CONTEXT_IDS: u64 = 1 << 30;
 pub struct CoreThread {
     /// Its id (gdb's "LWP"); the crashed thread is listed first.
     pub id: u64,
+    /// Its name, if the guest keeps one: gdb shows it for a live guest (a
+    /// core file has no place for it).
+    pub name: Option<String>,
     /// Its general registers.
     pub registers: Registers,
     /// Its `%fs` base (its thread pointer).
@@ -373,6 +376,7 @@ mod tests {
                 ..Default::default()
             },
             fs_base: 0x9000,
+            ..CoreThread::default()
         };
         let mut out = Vec::new();
         note(&mut out, elf::NT_PRSTATUS, &prstatus(&thread, SIGSEGV));

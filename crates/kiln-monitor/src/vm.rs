@@ -593,6 +593,7 @@ fn last_state(shared: &Shared<'_>, index: u32, vcpu: &VcpuFd) -> Option<CoreThre
     let thread = crashed_thread(shared.memory, shared.layout, index, false);
     Some(CoreThread {
         id: thread.id,
+        name: thread.name,
         registers: Registers::from(&regs),
         fs_base: sregs.fs.base,
     })
@@ -653,6 +654,7 @@ fn crash_threads(
     };
     let mut threads = vec![CoreThread {
         id,
+        name: report.thread.name.clone(),
         registers: report.registers,
         fs_base,
     }];
@@ -777,16 +779,7 @@ pub fn crashed_thread(
     let field =
         |offset: usize| -> u64 { memory.read_obj(area + offset as u64).unwrap_or_default() };
     let thread = field(offset_of!(VcpuArea, thread));
-    let name_at = field(offset_of!(VcpuArea, thread_name));
-    let mut bytes = [0u8; kiln_abi::boot::THREAD_NAME_MAX as usize];
-    let name = (name_at != 0)
-        .then(|| memory.read_exact(name_at, &mut bytes).ok())
-        .flatten()
-        .map(|()| {
-            let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-            String::from_utf8_lossy(&bytes[..len]).into_owned()
-        })
-        .filter(|name| !name.is_empty());
+    let name = crash::threads::name_at(memory, field(offset_of!(VcpuArea, thread_name)));
     CrashedThread {
         id: thread,
         name,

@@ -40,8 +40,16 @@ fn thread(memory: &GuestMemory, table: &ThreadTable, record: u64) -> Option<Core
     let saved_rsp: u64 = memory.read_obj(field(table.saved_rsp_offset)?).ok()?;
     let fs_base: u64 = memory.read_obj(field(table.thread_pointer_offset)?).ok()?;
     let frame: [u64; SWITCH_FRAME_WORDS as usize] = memory.read_obj(saved_rsp).ok()?;
+    let name = match table.name_offset {
+        0 => None,
+        offset => memory
+            .read_obj::<u64>(field(offset)?)
+            .ok()
+            .and_then(|at| name_at(memory, at)),
+    };
     Some(CoreThread {
         id: u64::from(id),
+        name,
         registers: Registers {
             r15: frame[1],
             r14: frame[2],
@@ -57,6 +65,18 @@ fn thread(memory: &GuestMemory, table: &ThreadTable, record: u64) -> Option<Core
     })
 }
 
+/// A thread's name at `address` in guest memory: at most
+/// `THREAD_NAME_MAX` bytes up to a NUL (none if `address` is 0, unreadable
+/// or the name empty; whoever prints it escapes it).
+pub fn name_at(memory: &GuestMemory, address: u64) -> Option<String> {
+    let mut bytes = [0u8; kiln_abi::boot::THREAD_NAME_MAX as usize];
+    if address == 0 || memory.read_exact(address, &mut bytes).is_err() {
+        return None;
+    }
+    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    Some(String::from_utf8_lossy(&bytes[..len]).into_owned()).filter(|name| !name.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +85,7 @@ mod tests {
     const COUNT: u64 = 0x2000;
     const RECORD: u64 = 0x3000;
     const STACK: u64 = 0x4000;
+    const NAME: u64 = 0x5000;
 
     fn memory() -> GuestMemory {
         GuestMemory::new(2 << 20, 2 << 20).expect("guest memory")
@@ -79,6 +100,7 @@ mod tests {
             saved_rsp_offset: 8,
             thread_pointer_offset: 16,
             running_offset: 24,
+            name_offset: 32,
             reserved: 0,
         }
     }
@@ -90,12 +112,15 @@ mod tests {
             .write_obj([RECORD, RECORD + 0x100], TABLE)
             .expect("inside guest memory");
         memory.write_obj(2u64, COUNT).expect("inside guest memory");
-        // Thread 7, switched out; thread 8, running (left to its vCPU).
+        // Thread 7, switched out, named; thread 8, running (left to its vCPU).
         memory
-            .write_obj([7u64, STACK, 0x7000, 0], RECORD)
+            .write_obj([7u64, STACK, 0x7000, 0, NAME], RECORD)
             .expect("inside guest memory");
         memory
-            .write_obj([8u64, STACK, 0x8000, 1], RECORD + 0x100)
+            .write_obj(*b"worker\0", NAME)
+            .expect("inside guest memory");
+        memory
+            .write_obj([8u64, STACK, 0x8000, 1, 0], RECORD + 0x100)
             .expect("inside guest memory");
         memory
             .write_obj([0u64, 15, 14, 13, 12, 0xb, 0xbb, 0x1234], STACK)
@@ -104,6 +129,7 @@ mod tests {
         assert_eq!(threads.len(), 1);
         let t = &threads[0];
         assert_eq!((t.id, t.fs_base), (7, 0x7000));
+        assert_eq!(t.name.as_deref(), Some("worker"));
         let r = &t.registers;
         assert_eq!((r.r15, r.r12, r.rbx, r.rbp), (15, 12, 0xb, 0xbb));
         assert_eq!((r.rip, r.rsp), (0x1234, STACK + 64));

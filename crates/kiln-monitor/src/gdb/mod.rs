@@ -36,6 +36,7 @@ use kvm_bindings::{kvm_fpu, kvm_regs, kvm_segment, kvm_sregs};
 use kvm_ioctls::VcpuFd;
 
 use crate::BootError;
+use crate::memory::GuestMemory;
 use crate::vcpus::VcpuSet;
 
 /// RFLAGS.TF: the CPU raises a debug exception after the next instruction.
@@ -54,6 +55,8 @@ pub enum StopKind {
     Breakpoint,
     /// A single step ended.
     Step,
+    /// A watched location changed: its address.
+    Watch(u64),
     /// gdb's Ctrl-C.
     Interrupt,
 }
@@ -90,6 +93,19 @@ pub struct Step {
     retries: u32,
 }
 
+/// A write watchpoint (gdb's `watch`). The debug registers never fire
+/// here, so while any is set every vCPU runs with RFLAGS.TF, and after each
+/// instruction the watched bytes are compared with what they held: a trap
+/// round trip per instruction (tens of µs here), still faster than gdb's
+/// own software watchpoints, which ask for every step over the connection.
+#[derive(Clone, Debug)]
+pub struct Watch {
+    /// Its first byte.
+    pub addr: u64,
+    /// The bytes it watches (at most 8: gdb splits longer ones).
+    pub last: Vec<u8>,
+}
+
 /// How often a step that ends where it began is taken again before it is
 /// reported. kvm_pvm sometimes raises the single-step trap on entering
 /// the guest, before the instruction ran (seen on the first step after a
@@ -113,6 +129,13 @@ pub struct State {
     /// exception is gdb's step, not the guest's: the registers it started
     /// from, and how often its step was taken again.
     pub stepping: Vec<Option<Step>>,
+    /// Per vCPU: RFLAGS.TF that the monitor set (for a step or the
+    /// watchpoints) may still raise a debug exception, which is then the
+    /// monitor's, not the guest's: also after a stop, when the vCPU parked
+    /// inside its trap stub with the exception on its way.
+    pub monitor_tf: Vec<bool>,
+    /// The write watchpoints gdb set.
+    pub watches: Vec<Watch>,
     /// The vCPU to step at the next resume.
     pub step: Option<u32>,
     /// Only that vCPU runs (gdb's scheduler locking): the others stay
@@ -120,6 +143,11 @@ pub struct State {
     pub locked: bool,
     /// Breakpoints gdb set: address, and the byte the `int3` replaced.
     pub breakpoints: BTreeMap<u64, u8>,
+    /// The addresses gdb set hardware breakpoints at (served with `int3`).
+    pub hardware: std::collections::BTreeSet<u64>,
+    /// The addresses gdb set software breakpoints at. One address may be
+    /// in both: its `int3` stays until neither wants it.
+    pub software: std::collections::BTreeSet<u64>,
     /// gdb is attached: traps stop the guest instead of crashing it.
     pub attached: bool,
 }
@@ -159,6 +187,7 @@ impl Debugger {
                 }),
                 parked: vec![None; count],
                 stepping: vec![None; count],
+                monitor_tf: vec![false; count],
                 attached,
                 ..State::default()
             }),
@@ -201,13 +230,16 @@ impl Debugger {
 
     /// gdb left (detached, or its connection ended): the guest runs on,
     /// without breakpoints, and traps crash it again.
-    pub fn detach(&self, memory: &crate::memory::GuestMemory) {
+    pub fn detach(&self, memory: &GuestMemory) {
         let mut state = self.lock();
         for (&addr, &byte) in &state.breakpoints {
             // Written when the breakpoint was set, so still inside memory.
             let _ = memory.write_bytes(addr, &[byte]);
         }
         state.breakpoints.clear();
+        state.hardware.clear();
+        state.software.clear();
+        state.watches.clear();
         state.attached = false;
         self.resume(&mut state, None, false);
     }
@@ -237,7 +269,7 @@ impl Debugger {
         if !state.stopping || vcpus.stopping() {
             return Ok(());
         }
-        let parked = Parked {
+        let mut parked = Parked {
             regs: vcpu
                 .get_regs()
                 .map_err(|e| BootError::Kvm("read registers", e))?,
@@ -250,6 +282,14 @@ impl Debugger {
             dirty: false,
         };
         let slot = index as usize;
+        // Stopped (by another vCPU) before the step or watch it ran with
+        // RFLAGS.TF took its trap: the flag is the monitor's, and must not
+        // fire after the resume.
+        if state.monitor_tf[slot] || state.stepping[slot].is_some() {
+            state.monitor_tf[slot] = true;
+            parked.regs.rflags &= !RFLAGS_TF;
+            parked.dirty = true;
+        }
         state.parked[slot] = Some(parked);
         if state.stop.is_none() {
             state.stop = Some(Stop {
@@ -276,11 +316,15 @@ impl Debugger {
             from: parked.regs,
             retries: 0,
         });
+        let watching = !state.watches.is_empty();
+        if step || watching {
+            state.monitor_tf[slot] = true;
+        }
         drop(state);
-        if step {
+        if step || watching {
             parked.regs.rflags |= RFLAGS_TF;
         }
-        if parked.dirty || step {
+        if parked.dirty || step || watching {
             vcpu.set_sregs(&parked.sregs)
                 .map_err(|e| BootError::Kvm("set special registers", e))?;
             vcpu.set_regs(&parked.regs)
@@ -298,14 +342,46 @@ impl Debugger {
     /// trap stub's `iretq` would have, and stops the guest; returns false
     /// for any other trap, which crashes the guest as without gdb (and
     /// if KVM cannot put the vCPU back: the crash report then says where).
-    pub fn trapped(&self, index: u32, frame: &TrapFrame, vcpu: &VcpuFd, vcpus: &VcpuSet) -> bool {
+    pub fn trapped(
+        &self,
+        index: u32,
+        frame: &TrapFrame,
+        vcpu: &VcpuFd,
+        vcpus: &VcpuSet,
+        memory: &GuestMemory,
+    ) -> bool {
         let mut state = self.lock();
-        if !state.attached || !matches!(frame.vector, BREAKPOINT | DEBUG) {
+        let slot = index as usize;
+        let ours =
+            frame.vector == DEBUG && state.monitor_tf.get_mut(slot).is_some_and(std::mem::take);
+        if !ours && (!state.attached || !matches!(frame.vector, BREAKPOINT | DEBUG)) {
             return false;
         }
         let mut regs = registers::from_frame(frame);
-        let slot = index as usize;
-        let kind = if frame.vector == BREAKPOINT {
+        if ours {
+            // The CPU saved RFLAGS with the monitor's TF still set.
+            regs.rflags &= !RFLAGS_TF;
+            if !state.attached {
+                // A late trap of a step or watch from before gdb left.
+                return self.back_to_cpl3(vcpu, &regs);
+            }
+        }
+        let changed = ours
+            .then(|| changed_watch(&mut state.watches, memory))
+            .flatten();
+        let kind = if let Some(addr) = changed {
+            state.stepping[slot] = None;
+            StopKind::Watch(addr)
+        } else if ours && state.stepping[slot].is_none() {
+            // Watching, and nothing changed: the next instruction, unless
+            // the guest is stopping for another vCPU or gdb took the
+            // watches away (then the trap was a late one, and is dropped).
+            if !state.stopping && !state.watches.is_empty() {
+                state.monitor_tf[slot] = true;
+                regs.rflags |= RFLAGS_TF;
+            }
+            return self.back_to_cpl3(vcpu, &regs);
+        } else if frame.vector == BREAKPOINT {
             // The `int3` left RIP after itself; gdb wants the breakpoint's
             // address, where the original instruction runs next.
             let at = frame.rip.wrapping_sub(1);
@@ -324,6 +400,7 @@ impl Debugger {
                     retries: step.retries + 1,
                     ..step
                 });
+                state.monitor_tf[slot] = true;
                 regs.rflags |= RFLAGS_TF;
                 return self.back_to_cpl3(vcpu, &regs);
             }
@@ -361,6 +438,20 @@ impl Debugger {
         self.resumed.notify_all();
         signal(&self.parked);
     }
+}
+
+/// The first watch whose bytes differ from what they held, now noted as
+/// its new value: its address.
+fn changed_watch(watches: &mut [Watch], memory: &GuestMemory) -> Option<u64> {
+    watches.iter_mut().find_map(|watch| {
+        let mut now = vec![0u8; watch.last.len()];
+        // Read when it was set, so inside memory.
+        memory.read_exact(watch.addr, &mut now).ok()?;
+        (now != watch.last).then(|| {
+            watch.last = now;
+            watch.addr
+        })
+    })
 }
 
 /// Adds one to an eventfd: it is readable until read.

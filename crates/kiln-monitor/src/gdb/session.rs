@@ -8,6 +8,7 @@
 use gdbstub::common::Signal;
 use gdbstub::stub::run_blocking::{BlockingEventLoop, Event, WaitForStopReasonError};
 use gdbstub::stub::{DisconnectReason, GdbStub, MultiThreadStopReason};
+use gdbstub::target::ext::breakpoints::WatchKind;
 
 use super::connection::{ConnectionError, GdbConnection, POLL_NS, Stream};
 use super::target::{GuestTarget, TargetFault, tid_of};
@@ -131,6 +132,11 @@ fn reason(target: &GuestTarget<'_>, stop: Stop) -> StopReason {
     let tid = tid_of(target, stop.vcpu);
     match stop.kind {
         StopKind::Breakpoint => MultiThreadStopReason::SwBreak(tid),
+        StopKind::Watch(addr) => MultiThreadStopReason::Watch {
+            tid,
+            kind: WatchKind::Write,
+            addr,
+        },
         StopKind::Step | StopKind::Trap => MultiThreadStopReason::SignalWithThread {
             tid,
             signal: Signal::SIGTRAP,

@@ -1,11 +1,11 @@
 //! The guest as `gdbstub` sees it: threads, registers, memory, software
 //! breakpoints, continue and step, all on a stopped guest.
 //!
-//! Hardware breakpoints and watchpoints are not offered: kvm_pvm never
-//! fires debug registers set through `KVM_SET_GUEST_DEBUG`, and the guest
-//! cannot set them itself at CPL3 (its CPL0 path is emulated). gdb then
-//! says "No hardware breakpoint support in the target" for `hbreak`, and
-//! makes `watch` a software watchpoint, which single-steps the guest.
+//! kvm_pvm never fires debug registers set through `KVM_SET_GUEST_DEBUG`,
+//! and the guest cannot set them itself at CPL3 (its CPL0 path is
+//! emulated). So `hbreak` gets an `int3` as `break` does (the guest's code
+//! is in RAM, which is all a hardware breakpoint would spare), and `watch`
+//! single-steps the guest in the monitor ([`super::Watch`]).
 
 use std::num::NonZeroUsize;
 
@@ -16,14 +16,15 @@ use gdbstub::target::ext::base::multithread::{
     MultiThreadSchedulerLockingOps, MultiThreadSingleStep, MultiThreadSingleStepOps,
 };
 use gdbstub::target::ext::breakpoints::{
-    Breakpoints, BreakpointsOps, SwBreakpoint, SwBreakpointOps,
+    Breakpoints, BreakpointsOps, HwBreakpoint, HwBreakpointOps, HwWatchpoint, HwWatchpointOps,
+    SwBreakpoint, SwBreakpointOps, WatchKind,
 };
 use gdbstub::target::ext::thread_extra_info::{ThreadExtraInfo, ThreadExtraInfoOps};
 use gdbstub::target::{Target, TargetError, TargetResult};
 
 use super::registers::{self, KilnRegs, KilnX86_64};
 use super::threads::{GdbThread, Guest};
-use super::{Debugger, INT3};
+use super::{Debugger, INT3, Watch};
 
 /// Why a request cannot be served; the session ends with it.
 #[derive(Debug, thiserror::Error)]
@@ -114,10 +115,15 @@ impl MultiThreadBase for GuestTarget<'_> {
     }
 
     fn write_addrs(&mut self, start: u64, data: &[u8], _tid: Tid) -> TargetResult<(), Self> {
-        self.guest
-            .memory
+        let memory = self.guest.memory;
+        memory
             .write_bytes(start, data)
-            .map_err(|_| TargetError::NonFatal)
+            .map_err(|_| TargetError::NonFatal)?;
+        // gdb's own writes are not the guest's: watches go on from them.
+        for watch in &mut self.debugger.lock().watches {
+            let _ = memory.read_exact(watch.addr, &mut watch.last);
+        }
+        Ok(())
     }
 
     fn list_active_threads(&mut self, active: &mut dyn FnMut(Tid)) -> Result<(), TargetFault> {
@@ -199,31 +205,124 @@ impl Breakpoints for GuestTarget<'_> {
     fn support_sw_breakpoint(&mut self) -> Option<SwBreakpointOps<'_, Self>> {
         Some(self)
     }
+
+    fn support_hw_breakpoint(&mut self) -> Option<HwBreakpointOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_hw_watchpoint(&mut self) -> Option<HwWatchpointOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl GuestTarget<'_> {
+    /// Sets gdb's breakpoint of one kind at `addr`: an `int3` there, unless
+    /// a breakpoint of the other kind put one already.
+    fn add_breakpoint(&mut self, addr: u64, hardware: bool) -> bool {
+        let memory = self.guest.memory;
+        let mut state = self.debugger.lock();
+        if let std::collections::btree_map::Entry::Vacant(entry) = state.breakpoints.entry(addr) {
+            let mut byte = [0u8];
+            if memory.read_exact(addr, &mut byte).is_err()
+                || memory.write_bytes(addr, &[INT3]).is_err()
+            {
+                return false;
+            }
+            entry.insert(byte[0]);
+        }
+        let kind = if hardware {
+            &mut state.hardware
+        } else {
+            &mut state.software
+        };
+        kind.insert(addr);
+        true
+    }
+
+    /// Clears gdb's breakpoint of one kind at `addr`; the original byte
+    /// goes back when no breakpoint of either kind is left there.
+    fn remove_breakpoint(&mut self, addr: u64, hardware: bool) -> bool {
+        let mut state = self.debugger.lock();
+        let kind = if hardware {
+            &mut state.hardware
+        } else {
+            &mut state.software
+        };
+        if !kind.remove(&addr) {
+            return false;
+        }
+        if state.hardware.contains(&addr) || state.software.contains(&addr) {
+            return true;
+        }
+        let Some(byte) = state.breakpoints.remove(&addr) else {
+            return false;
+        };
+        // Read from there when it was set: still inside memory.
+        self.guest.memory.write_bytes(addr, &[byte]).is_ok()
+    }
 }
 
 impl SwBreakpoint for GuestTarget<'_> {
     fn add_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
-        let memory = self.guest.memory;
-        let mut state = self.debugger.lock();
-        if state.breakpoints.contains_key(&addr) {
-            return Ok(true);
-        }
-        let mut byte = [0u8];
-        if memory.read_exact(addr, &mut byte).is_err() || memory.write_bytes(addr, &[INT3]).is_err()
-        {
-            return Ok(false);
-        }
-        state.breakpoints.insert(addr, byte[0]);
-        Ok(true)
+        Ok(self.add_breakpoint(addr, false))
     }
 
     fn remove_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
-        let mut state = self.debugger.lock();
-        let Some(byte) = state.breakpoints.remove(&addr) else {
+        Ok(self.remove_breakpoint(addr, false))
+    }
+}
+
+impl HwBreakpoint for GuestTarget<'_> {
+    fn add_hw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        Ok(self.add_breakpoint(addr, true))
+    }
+
+    fn remove_hw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        Ok(self.remove_breakpoint(addr, true))
+    }
+}
+
+/// The most bytes one watchpoint covers (gdb splits longer ones).
+const WATCH_MAX: u64 = 8;
+
+impl HwWatchpoint for GuestTarget<'_> {
+    /// Write watchpoints only: a read leaves nothing to compare, so gdb
+    /// says it cannot insert `rwatch` and `awatch`.
+    fn add_hw_watchpoint(
+        &mut self,
+        addr: u64,
+        len: u64,
+        kind: WatchKind,
+    ) -> TargetResult<bool, Self> {
+        if kind != WatchKind::Write || len == 0 || len > WATCH_MAX {
             return Ok(false);
-        };
-        // Read from there when it was set: still inside memory.
-        Ok(self.guest.memory.write_bytes(addr, &[byte]).is_ok())
+        }
+        let mut last = vec![0u8; len as usize];
+        if self.guest.memory.read_exact(addr, &mut last).is_err() {
+            return Ok(false);
+        }
+        self.debugger.lock().watches.push(Watch { addr, last });
+        Ok(true)
+    }
+
+    fn remove_hw_watchpoint(
+        &mut self,
+        addr: u64,
+        len: u64,
+        kind: WatchKind,
+    ) -> TargetResult<bool, Self> {
+        let mut state = self.debugger.lock();
+        let found = state
+            .watches
+            .iter()
+            .position(|w| w.addr == addr && w.last.len() as u64 == len);
+        Ok(match found {
+            Some(index) if kind == WatchKind::Write => {
+                state.watches.remove(index);
+                true
+            }
+            _ => false,
+        })
     }
 }
 

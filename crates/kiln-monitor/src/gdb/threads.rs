@@ -31,8 +31,7 @@ pub struct GdbThread {
     pub tid: NonZeroUsize,
     /// The vCPU it runs on, if it does.
     pub vcpu: Option<u32>,
-    /// Its name, if the guest gave it one (running threads only: the table
-    /// holds no names).
+    /// Its name, if the guest gave it one.
     pub name: Option<String>,
     /// Its registers: a running thread's are its parked vCPU's.
     pub regs: KilnRegs,
@@ -101,7 +100,7 @@ impl Guest<'_> {
             threads.push(GdbThread {
                 tid,
                 vcpu: None,
-                name: None,
+                name: thread.name,
                 regs,
             });
         }

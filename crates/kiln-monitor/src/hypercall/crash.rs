@@ -40,7 +40,7 @@ pub(super) fn panic(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> 
 pub(super) fn trap(ctx: &mut Context<'_>, gpa: u64) -> Result<Flow, Violation> {
     let frame: TrapFrame = ctx.args(Hypercall::Trap, gpa)?;
     if let Some(debugger) = ctx.debugger
-        && debugger.trapped(ctx.vcpu_index, &frame, ctx.vcpu, ctx.vcpus)
+        && debugger.trapped(ctx.vcpu_index, &frame, ctx.vcpu, ctx.vcpus, ctx.memory)
     {
         // Stopped for gdb: the vCPU parks before it runs again.
         return Ok(Flow::Continue);

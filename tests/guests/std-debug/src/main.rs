@@ -5,11 +5,13 @@
 //! `waiter` sleeps in `wait_in_helper_thread`; `spin SECONDS` burns the CPU
 //! in `hot_loop_for_profile` (nearly all the time) and
 //! `cold_loop_for_profile` (a tenth of it); `gdb` prints what
-//! `call_for_gdb` computes with `add_for_gdb`, for breakpoints and steps;
+//! `call_for_gdb` computes with `add_for_gdb`, for breakpoints, steps and
+//! a watchpoint on `LAST_ANSWER`;
 //! `ticks SECONDS` calls `tick_for_gdb` every 20 ms, for a debugger to
 //! attach to.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 #[inline(never)]
@@ -34,10 +36,14 @@ fn add_for_gdb(a: u64, b: u64) -> u64 {
     sum * 2
 }
 
+/// What `call_for_gdb` last computed: a place to watch.
+static LAST_ANSWER: AtomicU64 = AtomicU64::new(0);
+
 #[inline(never)]
 fn call_for_gdb() -> u64 {
     let first = add_for_gdb(black_box(20), 1);
     let second = add_for_gdb(first, 0);
+    LAST_ANSWER.store(first + second, Ordering::Relaxed);
     first + second
 }
 
