@@ -288,6 +288,49 @@ fn plain_qemu_boots_an_image_and_kiln_symbolize_reads_its_crash() {
     assert!(!report.contains("kiln-crash:"), "{report}");
 }
 
+/// The README's plain line with its network lines, on TCG: the guest takes
+/// its address from `ip=` (10.0.2.20 here, which QEMU's user networking
+/// forwards to only when told) and serves through the `hostfwd`.
+#[test]
+fn plain_qemu_serves_http_at_the_address_ip_gives() {
+    use std::io::BufRead;
+    require_qemu();
+    let http_hello = image("examples/http-hello", true);
+    let port = free_port();
+    let mut qemu = Command::new("qemu-system-x86_64")
+        .args(["-M", "microvm,acpi=off", "-cpu", "max", "-m", "128M"])
+        .args(["-nodefaults", "-no-user-config", "-nographic", "-no-reboot"])
+        .args(["-serial", "stdio"])
+        .args([
+            "-netdev",
+            &format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-10.0.2.20:80"),
+        ])
+        .args(["-device", "virtio-net-device,netdev=net0"])
+        .args(["-global", "virtio-mmio.force-legacy=false"])
+        .arg("-kernel")
+        .arg(&http_hello)
+        .args([
+            "-append",
+            "ip=10.0.2.20::10.0.2.2:255.255.255.0::eth0:off -- http-hello",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run qemu");
+    let console = qemu.stdout.take().expect("piped stdout");
+    // QEMU is this test's own child: killed however the test ends.
+    let _qemu = common::Server(qemu);
+    let first = std::io::BufReader::new(console)
+        .lines()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    assert_eq!(first, "http-hello: listening on port 80");
+    let (status, body) = http_get(&mut connect(port), "/plain");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(body, "Hello from Kiln!\n");
+}
+
 #[test]
 fn monitor_only_options_are_refused() {
     let hello = image("examples/hello", false);
