@@ -26,17 +26,15 @@ need python3 python3
 need gcc gcc
 need cargo cargo
 
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+# The floor: a PVH ELF that resets through the i8042 and nothing else.
+build_pvh_floor "$TMP/floor" -DI8042_RESET
+
 cd "$ROOT"
 build_kiln
 KILN=target/release/kiln
 IMAGE=$(build_guest hello)
-
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-# The floor: a PVH ELF that resets through the i8042 and nothing else.
-gcc -nostdlib -static -no-pie -Wl,-Ttext=0x100000 -Wl,--build-id=none -Wl,-e,start \
-    -o "$TMP/floor" bench/firecracker/floor.S
 
 # The same minimal config for both: 128 MiB, one vCPU, the serial console
 # on stdout, no network, no drives; only errors logged.

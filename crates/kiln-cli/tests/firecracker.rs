@@ -8,20 +8,15 @@ mod common;
 
 use std::path::Path;
 
-use common::{code, image, kiln, require_kvm};
+use common::{code, image, kiln, run_image};
 
 /// `kiln run --hypervisor firecracker [flags] IMAGE -- ARGS`.
 fn run_on_firecracker(image: &Path, flags: &[&str], args: &[&str]) -> common::Run {
-    require_kvm();
-    kiln()
-        .args(["run", "--hypervisor", "firecracker"])
-        .args(flags)
-        .arg(image)
-        .arg("--")
-        .args(args)
-        .output()
-        .expect("run kiln")
-        .into()
+    let flags: Vec<&str> = ["--hypervisor", "firecracker"]
+        .into_iter()
+        .chain(flags.iter().copied())
+        .collect();
+    run_image(image, &flags, args)
 }
 
 /// The manual check needs a binary: without one it fails, loudly.
