@@ -3,13 +3,12 @@
 //! console on stdout, the exit status back as the exit code, crash reports
 //! symbolized as on Kiln's monitor.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
-use super::RunArgs;
+use super::{RunArgs, external};
 use crate::Outcome;
-use crate::exit_code::{Failure, HOST, USAGE};
+use crate::exit_code::{Failure, HOST};
 
 /// The QEMU binary (`KILN_QEMU` overrides it).
 const QEMU: &str = "qemu-system-x86_64";
@@ -63,42 +62,10 @@ pub fn command(
     qemu
 }
 
-/// Refuses what only Kiln's monitor offers.
-fn check(args: &RunArgs) -> Result<(), Failure> {
-    let unsupported = [
-        (!args.volumes.is_empty(), "-v"),
-        (!args.publish.is_empty() || args.net.is_some(), "--net/-p"),
-        (args.detach, "-d"),
-        (args.core.is_some(), "--core"),
-        (args.flame_graph.is_some(), "--profile"),
-        (args.timeout.is_some(), "--timeout"),
-        (args.gdb.is_some(), "--gdb"),
-    ];
-    match unsupported.iter().find(|(given, _)| *given) {
-        Some((_, flag)) => Err(Failure::new(
-            USAGE,
-            format!("{flag} is not available with --hypervisor qemu (Kiln's monitor only)"),
-        )),
-        None => Ok(()),
-    }
-}
-
 /// Runs `image` under QEMU.
 pub fn run(args: &RunArgs, image: &Path, name: &str, accel: Accel) -> Outcome {
-    check(args)?;
-    let env = super::guest_env(&args.env)?;
-    let words: Vec<&str> = env
-        .iter()
-        .map(String::as_str)
-        .chain(["--", name])
-        .chain(args.args.iter().map(String::as_str))
-        .collect();
-    if words.iter().any(|w| w.contains(' ') || w.is_empty()) {
-        return Err(Failure::new(
-            USAGE,
-            "with --hypervisor qemu, arguments and environment values cannot hold spaces or be empty",
-        ));
-    }
+    external::check(args, "qemu")?;
+    let cmdline = external::command_line(args, name, &[], "qemu")?;
     let bytes = crate::symbolize::read_image(image)?;
     let dir = tempfile::tempdir()
         .map_err(|e| Failure::new(HOST, format!("cannot create a temporary directory: {e}")))?;
@@ -109,7 +76,7 @@ pub fn run(args: &RunArgs, image: &Path, name: &str, accel: Accel) -> Outcome {
         memory,
         args.cpus.unwrap_or(1),
         accel,
-        &words.join(" "),
+        &cmdline,
         &status_path,
     )
     .stdin(Stdio::null())
@@ -117,38 +84,25 @@ pub fn run(args: &RunArgs, image: &Path, name: &str, accel: Accel) -> Outcome {
     .stderr(Stdio::piped())
     .spawn()
     .map_err(|e| Failure::new(HOST, format!("cannot start {QEMU}: {e}")))?;
-    let errors = BufReader::new(child.stderr.take().expect("stderr is piped"));
-    let forwarder = std::thread::spawn(move || forward_errors(errors));
-    let console = BufReader::new(child.stdout.take().expect("stdout is piped"));
-    let crashed = crate::symbolize::filter(
-        console,
-        &bytes,
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
-    );
+    let end = external::follow_console(&mut child, &bytes, is_cpu_feature_warning);
     let exit = child
         .wait()
         .map_err(|e| Failure::new(HOST, format!("{QEMU}: {e}")))?;
-    let _ = forwarder.join();
     let reported = std::fs::read_to_string(&status_path)
         .ok()
         .and_then(|text| text.lines().last()?.trim().parse::<u8>().ok());
-    match (crashed, reported) {
-        (Some(status), _) | (None, Some(status)) => Ok(ExitCode::from(status)),
-        (None, None) => Err(Failure::new(
+    match end.crashed.or(reported) {
+        Some(status) => Ok(ExitCode::from(status)),
+        None => Err(Failure::new(
             HOST,
             format!("{QEMU} ended without the guest's exit status ({exit})"),
         )),
     }
 }
 
-/// Passes QEMU's stderr on, without its warnings about CPU features KVM
-/// does not list (kvm_pvm lists fewer than it runs; the image checks the
-/// features it needs itself).
-fn forward_errors(errors: impl BufRead) {
-    for line in errors.lines().map_while(Result::ok) {
-        if !line.contains("warning: host doesn't support requested feature") {
-            eprintln!("{line}");
-        }
-    }
+/// QEMU's warnings about CPU features KVM does not list, left out of its
+/// stderr (kvm_pvm lists fewer than it runs; the image checks the features
+/// it needs itself).
+fn is_cpu_feature_warning(line: &str) -> bool {
+    line.contains("warning: host doesn't support requested feature")
 }
