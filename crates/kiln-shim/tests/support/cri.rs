@@ -1,6 +1,6 @@
 //! A private containerd with its CRI plugin on, a `kiln` runtime handler
-//! (and a `runc` one for ordinary containers: the benchmarks compare them),
-//! a CNI bridge, and a CRI client, as kubelet talks to it.
+//! (and `runc` and `crun` ones for ordinary containers: the benchmarks
+//! compare them), a CNI bridge, and a CRI client, as kubelet talks to it.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
@@ -91,6 +91,10 @@ impl Cri {
                  \x20 runtime_type = \"io.containerd.kiln.v1\"\n\
                  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n\
                  \x20 runtime_type = \"io.containerd.runc.v2\"\n\
+                 [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.crun]\n\
+                 \x20 runtime_type = \"io.containerd.runc.v2\"\n\
+                 [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.crun.options]\n\
+                 \x20 BinaryName = \"crun\"\n\
                  [plugins.\"io.containerd.grpc.v1.cri\".cni]\n\
                  \x20 bin_dir = \"/usr/lib/cni\"\n\
                  \x20 conf_dir = \"{}\"\n",
