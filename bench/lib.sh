@@ -46,6 +46,15 @@ build_guest() {
     echo "${out#"$ROOT"/}"
 }
 
+# build_pvh_floor OUT [GCC-FLAGS...]: a hypervisor's floor image, a PVH ELF
+# whose first instruction ends the VM (bench/pvh/floor.S).
+build_pvh_floor() {
+    local out=$1
+    shift
+    gcc -nostdlib -static -no-pie -Wl,-Ttext=0x100000 -Wl,--build-id=none -Wl,-e,start \
+        "$@" -o "$out" "$ROOT/bench/pvh/floor.S"
+}
+
 # A free TCP port on the loopback.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

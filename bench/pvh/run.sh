@@ -34,8 +34,7 @@ TMP=$(mktemp -d)
 trap 'git -C "$ROOT" worktree remove --force "$TMP/base" >/dev/null 2>&1 || true; rm -rf "$TMP"' EXIT
 
 # The floor: a PVH ELF that writes 0 to isa-debug-exit and nothing else.
-gcc -nostdlib -static -no-pie -Wl,-Ttext=0x100000 -Wl,--build-id=none -Wl,-e,start \
-    -o "$TMP/floor" bench/pvh/floor.S
+build_pvh_floor "$TMP/floor"
 
 # hello as the tree before built it (same kiln build, its own library OS).
 log "building hello at $BASE_REV"

@@ -1,6 +1,8 @@
 //! `kiln run`: boot an image (building it first when given a crate).
 
 mod detach;
+mod external;
+pub mod firecracker;
 pub mod gdb;
 mod hostname;
 pub mod net;
@@ -161,8 +163,9 @@ pub struct RunArgs {
     #[command(flatten)]
     build: BuildOptions,
     /// Where the image boots: `kiln` (Kiln's own monitor, the default),
-    /// `qemu` (QEMU's microvm machine through PVH, with KVM) or `qemu-tcg`
-    /// (the same without KVM).
+    /// `qemu` (QEMU's microvm machine through PVH, with KVM), `qemu-tcg`
+    /// (the same without KVM) or `firecracker` (through PVH; the binary is
+    /// `KILN_FIRECRACKER`, else `firecracker` on PATH).
     #[arg(long, value_enum, default_value = "kiln")]
     hypervisor: Hypervisor,
     /// Arguments for the guest program (after `--`).
@@ -179,6 +182,8 @@ pub enum Hypervisor {
     Qemu,
     /// QEMU microvm with its TCG translator.
     QemuTcg,
+    /// Firecracker.
+    Firecracker,
 }
 
 /// Runs the guest; the exit code is the guest's status or a Kiln failure code.
@@ -194,8 +199,9 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
             mac: args.mac.as_deref(),
             dns: args.dns.as_deref(),
         })?,
-        // QEMU's own user networking, which `qemu::run` sets up.
-        Hypervisor::Qemu | Hypervisor::QemuTcg => None,
+        // Another VMM's own networking (QEMU's user networking, which
+        // `qemu::run` sets up; `external::check` refuses what it lacks).
+        Hypervisor::Qemu | Hypervisor::QemuTcg | Hypervisor::Firecracker => None,
     };
     let mut args = args;
     let (image_path, name) = resolve(&mut args)?;
@@ -203,6 +209,7 @@ pub fn run(args: RunArgs, started_ns: u64) -> Outcome {
         Hypervisor::Kiln => {}
         Hypervisor::Qemu => return qemu::run(&args, &image_path, &name, qemu::Accel::Kvm),
         Hypervisor::QemuTcg => return qemu::run(&args, &image_path, &name, qemu::Accel::Tcg),
+        Hypervisor::Firecracker => return firecracker::run(&args, &image_path, &name),
     }
     if args.detach {
         let reference = crate::images::is_reference_like(&args.target)

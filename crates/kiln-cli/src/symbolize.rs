@@ -26,6 +26,18 @@ pub fn filter(
     out: &mut dyn Write,
     reports: &mut dyn Write,
 ) -> Option<u8> {
+    filter_lines(console, image, out, reports, &mut |_| true)
+}
+
+/// [`filter`], leaving out the other lines `keep` refuses (it sees each
+/// line without its line ending).
+pub fn filter_lines(
+    console: impl BufRead,
+    image: &[u8],
+    out: &mut dyn Write,
+    reports: &mut dyn Write,
+    keep: &mut dyn FnMut(&str) -> bool,
+) -> Option<u8> {
     let mut crash = SerialCrash::default();
     let mut status = None;
     for line in console.split(b'\n') {
@@ -33,6 +45,9 @@ pub fn filter(
         let text = String::from_utf8_lossy(&line);
         let text = text.strip_suffix('\r').unwrap_or(&text);
         if !crash.feed(text) {
+            if !keep(text) {
+                continue;
+            }
             let _ = out.write_all(&line);
             let _ = out.write_all(b"\n");
             let _ = out.flush();

@@ -1,7 +1,8 @@
 //! Loopback networking in a VM started without a network device: the
 //! library OS runs its stack on the loopback alone, as Linux does in a
 //! network namespace with only `lo` up. The same program run natively in
-//! such a namespace prints exactly the same.
+//! such a namespace prints exactly the same. Unix-domain stream sockets,
+//! which live in the program too, are compared with Linux here as well.
 
 mod common;
 
@@ -31,6 +32,25 @@ fn loopback_works_without_a_network_device_as_with_only_lo_on_linux() {
         assert!(linux.stdout.contains(line), "{line:?} in {}", linux.stdout);
     }
     // No network flags and the default memory limit, as a user runs it.
+    let run = run_image(&image, &["--timeout", "120s"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, linux.stdout);
+}
+
+#[test]
+fn unix_domain_stream_sockets_answer_as_on_linux() {
+    const UNIX: &str = "tests/guests/std-unix";
+    let image = image(UNIX, false);
+    let linux = run_native(UNIX, &[], b"");
+    assert_eq!(linux.code, 0, "natively: {}", linux.stderr);
+    for line in [
+        "bound: a socket file: true",
+        "server read \"ping!\", client read \"pong\", then 300000 bytes of 7 and end of file",
+        "connect to a regular file: ConnectionRefused (111)",
+        "tokio: 10 of 10 echoed",
+    ] {
+        assert!(linux.stdout.contains(line), "{line:?} in {}", linux.stdout);
+    }
     let run = run_image(&image, &["--timeout", "120s"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, linux.stdout);

@@ -107,6 +107,7 @@ pub mod thread;
 pub mod time;
 pub mod trace;
 pub mod unistd;
+mod unix_socket;
 pub mod unwind;
 pub mod utsname;
 

@@ -1,7 +1,8 @@
 //! Sockets: TCP and UDP over IPv4 and IPv6 on the library OS's network
 //! stack (`kiln_libos::net`), as descriptors of its descriptor table. A
 //! VM without a network device has the loopback alone, as Linux with only
-//! `lo` up; Unix-domain sockets are `EAFNOSUPPORT`, for now (except pairs).
+//! `lo` up. Unix-domain stream sockets, within the program, are handed to
+//! `unix_socket.rs`.
 
 use alloc::vec;
 use core::ffi::{c_char, c_void};
@@ -11,6 +12,7 @@ use kiln_libos::fs::{self, Errno};
 use kiln_libos::net::{self, Family, Kind, LookupError, ResolverOptions, Shutdown};
 
 use crate::errno::{self, code};
+use crate::unix_socket::{self, AF_UNIX};
 use crate::unistd::{IoVec, io_vectors};
 use crate::{CInt, CLong, c_slice, c_slice_mut};
 
@@ -200,15 +202,23 @@ unsafe fn write_address(addr: *mut c_void, len: *mut u32, address: SocketAddr) -
 #[unsafe(no_mangle)]
 pub extern "C" fn socket(domain: CInt, kind: CInt, protocol: CInt) -> CInt {
     traced!("socket"(domain, kind, protocol) {
-    let family = match u16::try_from(domain) {
-        Ok(AF_INET) => Family::V4,
-        Ok(AF_INET6) => Family::V6,
-        _ => return errno::fail(code::EAFNOSUPPORT),
-    };
     let kind_flags = kind & !SOCK_TYPE_MASK;
     if kind_flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return errno::fail(code::EINVAL);
     }
+    let family = match u16::try_from(domain) {
+        Ok(AF_INET) => Family::V4,
+        Ok(AF_INET6) => Family::V6,
+        // Stream sockets only: datagram and sequenced-packet ones are not
+        // supported.
+        Ok(AF_UNIX) => {
+            return match (kind & SOCK_TYPE_MASK, protocol) {
+                (SOCK_STREAM, 0) => result(fs::unix_socket(kind_flags)) as CInt,
+                _ => errno::fail(code::EPROTONOSUPPORT),
+            };
+        }
+        _ => return errno::fail(code::EAFNOSUPPORT),
+    };
     let kind = match (kind & SOCK_TYPE_MASK, protocol) {
         (SOCK_STREAM, 0 | IPPROTO_TCP) => Kind::Stream,
         (SOCK_DGRAM, 0 | IPPROTO_UDP) => Kind::Datagram,
@@ -266,6 +276,11 @@ pub unsafe extern "C" fn socketpair(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bind(fd: CInt, addr: *const c_void, len: u32) -> CInt {
     traced!("bind"(fd, addr, len) {
+    if fs::is_unix(fd) {
+        // SAFETY: per the caller.
+        let path = unsafe { unix_socket::read_path(addr, len) };
+        return result(path.and_then(|p| fs::unix_bind(fd, &p)).map(|()| 0)) as CInt;
+    }
     let (id, _) = match fs::socket(fd) {
         Ok(s) => s,
         Err(e) => return errno::fail(e.0),
@@ -279,6 +294,9 @@ pub unsafe extern "C" fn bind(fd: CInt, addr: *const c_void, len: u32) -> CInt {
 #[unsafe(no_mangle)]
 pub extern "C" fn listen(fd: CInt, backlog: CInt) -> CInt {
     traced!("listen"(fd, backlog) {
+    if fs::is_unix(fd) {
+        return result(fs::unix_listen(fd, backlog).map(|()| 0)) as CInt;
+    }
     result(fs::socket(fd).and_then(|(id, _)| net::listen(id, backlog)).map(|()| 0)) as CInt
     })
 }
@@ -292,6 +310,14 @@ pub unsafe extern "C" fn accept4(fd: CInt, addr: *mut c_void, len: *mut u32, fla
     traced!("accept4"(fd, addr, flags) {
     if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return errno::fail(code::EINVAL);
+    }
+    if fs::is_unix(fd) {
+        let accepted = fs::unix_accept(fd, flags);
+        if accepted.is_ok() {
+            // SAFETY: per the caller. The client end is unnamed.
+            unsafe { unix_socket::write_name(addr, len, &[]) };
+        }
+        return result(accepted) as CInt;
     }
     let accepted = fs::socket(fd).and_then(|(id, nonblocking)| net::accept(id, nonblocking));
     let (new, peer) = match accepted {
@@ -325,6 +351,11 @@ pub unsafe extern "C" fn accept(fd: CInt, addr: *mut c_void, len: *mut u32) -> C
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connect(fd: CInt, addr: *const c_void, len: u32) -> CInt {
     traced!("connect"(fd, addr, len) {
+    if unix_socket::is_unix(fd) {
+        // SAFETY: per the caller.
+        let path = unsafe { unix_socket::read_path(addr, len) };
+        return result(path.and_then(|p| fs::unix_connect(fd, &p)).map(|()| 0)) as CInt;
+    }
     let (id, nonblocking) = match fs::socket(fd) {
         Ok(s) => s,
         Err(e) => return errno::fail(e.0),
@@ -553,6 +584,10 @@ pub unsafe extern "C" fn setsockopt(
     len: u32,
 ) -> CInt {
     traced!("setsockopt"(fd, level, name, len) {
+    if unix_socket::is_unix(fd) {
+        // Buffer sizes, timeouts and the like change nothing here.
+        return 0;
+    }
     let (id, _) = match fs::socket(fd) {
         Ok(s) => s,
         Err(e) => return errno::fail(e.0),
@@ -599,14 +634,22 @@ pub unsafe extern "C" fn getsockopt(
     len: *mut u32,
 ) -> CInt {
     traced!("getsockopt"(fd, level, name) {
-    let (id, _) = match fs::socket(fd) {
-        Ok(s) => s,
-        Err(e) => return errno::fail(e.0),
-    };
     if value.is_null() || len.is_null() {
         return errno::fail(code::EFAULT);
     }
     let mut bytes = [0u8; size_of::<Timeval>()];
+    if unix_socket::is_unix(fd) {
+        match unix_socket::option(level, name) {
+            Ok(v) => bytes[..4].copy_from_slice(&v.to_ne_bytes()),
+            Err(e) => return errno::fail(e.0),
+        }
+        // SAFETY: per the caller.
+        return unsafe { copy_option(&bytes[..size_of::<CInt>()], value, len) };
+    }
+    let (id, _) = match fs::socket(fd) {
+        Ok(s) => s,
+        Err(e) => return errno::fail(e.0),
+    };
     let size = match (level, name) {
         (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => match net::timeout(id, name == SO_RCVTIMEO) {
             Ok(ns) => {
@@ -630,15 +673,25 @@ pub unsafe extern "C" fn getsockopt(
         },
     };
     // SAFETY: per the caller.
+    unsafe { copy_option(&bytes[..size], value, len) }
+    })
+}
+
+/// Copies an option's bytes to `value` of `*len` bytes (truncated, as on
+/// Linux), and how many were copied to `*len`; returns 0.
+///
+/// # Safety
+/// `value` must be valid for `*len` bytes, `len` valid.
+unsafe fn copy_option(bytes: &[u8], value: *mut c_void, len: *mut u32) -> CInt {
+    // SAFETY: per the caller.
     let room = unsafe { len.read() } as usize;
-    let n = room.min(size);
+    let n = room.min(bytes.len());
     // SAFETY: `value` holds `room` bytes, per the caller.
     unsafe {
         core::ptr::copy_nonoverlapping(bytes.as_ptr(), value.cast::<u8>(), n);
         len.write(n as u32);
     }
     0
-    })
 }
 
 /// `getsockname(2)`.
@@ -650,6 +703,11 @@ pub unsafe extern "C" fn getsockname(fd: CInt, addr: *mut c_void, len: *mut u32)
     traced!("getsockname"(fd, addr) {
     if addr.is_null() || len.is_null() {
         return errno::fail(code::EFAULT);
+    }
+    if unix_socket::is_unix(fd) {
+        let name = fs::unix_name(fd, false);
+        // SAFETY: per the caller.
+        return result(name.map(|n| unsafe { unix_socket::write_name(addr, len, &n) }).map(|()| 0)) as CInt;
     }
     let address = fs::socket(fd).and_then(|(id, _)| net::local_address(id));
     // SAFETY: per the caller.
@@ -666,6 +724,11 @@ pub unsafe extern "C" fn getpeername(fd: CInt, addr: *mut c_void, len: *mut u32)
     traced!("getpeername"(fd, addr) {
     if addr.is_null() || len.is_null() {
         return errno::fail(code::EFAULT);
+    }
+    if unix_socket::is_unix(fd) {
+        let name = fs::unix_name(fd, true);
+        // SAFETY: per the caller.
+        return result(name.map(|n| unsafe { unix_socket::write_name(addr, len, &n) }).map(|()| 0)) as CInt;
     }
     let address = fs::socket(fd).and_then(|(id, _)| net::peer_address(id));
     // SAFETY: per the caller.

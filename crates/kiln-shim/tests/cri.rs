@@ -1,6 +1,7 @@
 //! Kiln pods through the CRI, the gRPC interface kubelet drives: each test
 //! starts a private containerd with its CRI plugin, a `kiln` runtime
-//! handler (`io.containerd.kiln.v1`) and a CNI bridge network of its own
+//! handler (`io.containerd.kiln.v1`), a `runc` one for ordinary
+//! containers, and a CNI bridge network of its own
 //! (Debian's containernetworking-plugins), and talks to it with the
 //! `k8s-cri` crate's client, as kubelet would. The sandbox image is a
 //! native static "pause" made by the tests, imported with `ctr`: nothing
@@ -13,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use k8s_cri::v1::{ContainerState, ImageSpec, ImageStatusRequest, Mount, RemoveContainerRequest};
-use support::cri::{CAT_IMAGE, Cri, EXIT_IMAGE, HTTP_IMAGE, exists, gone, http_get};
+use support::cri::{CAT_IMAGE, Cri, EXIT_IMAGE, HTTP_IMAGE, PAUSE_IMAGE, exists, gone, http_get};
 use support::{script_image, text};
 
 #[test]
@@ -233,5 +234,46 @@ fn a_pod_whose_image_is_not_a_kiln_image_fails_with_a_clear_error() {
     );
     cri.stop_and_remove_pod(&pod);
     assert!(cri.guests().is_empty());
+    assert_eq!(cri.containerd.mounts(), Vec::<String>::new());
+}
+
+/// The containerd the tests start runs ordinary containers too: a pod
+/// with the `runc` handler (the native static pause program as both
+/// sandbox and container) starts in its own network namespace and goes
+/// cleanly, leaving no mount. The benchmarks compare Kiln pods with these.
+#[test]
+fn runc_pods_run_through_the_same_cri() {
+    let cri = Cri::start("cri-runc", 4);
+    let config = cri.pod_config("native", false);
+    let pod = cri.run_pod_with(&config, "runc");
+    let (ip, sandbox, netns) = cri.pod_status(&pod);
+    assert!(ip.starts_with("10.234.4."), "the pod's IP from CNI: {ip}");
+    let netns = netns.expect("a pod network namespace");
+    let container = cri
+        .create(&pod, &config, "pause", PAUSE_IMAGE, &[], Vec::new())
+        .expect("CreateContainer");
+    cri.start_container(&container).expect("StartContainer");
+    assert_eq!(
+        cri.container_state(&container).0,
+        ContainerState::ContainerRunning
+    );
+    let pid = cri.container_pid(&container);
+    let inode = |path: &str| std::fs::metadata(path).expect("a namespace").ino();
+    for process in [sandbox, pid] {
+        let exe = std::fs::read_link(format!("/proc/{process}/exe")).expect("exe");
+        assert!(exe.ends_with("pause"), "{exe:?}");
+        assert_eq!(
+            inode(&format!("/proc/{process}/ns/net")),
+            inode(&netns),
+            "in the pod's network namespace"
+        );
+    }
+    assert!(cri.guests().is_empty(), "no Kiln guest");
+    cri.stop_and_remove_pod(&pod);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(gone(sandbox) && gone(pid) && !exists(&netns)) {
+        assert!(Instant::now() < deadline, "pod leftovers");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(cri.containerd.mounts(), Vec::<String>::new());
 }

@@ -8,9 +8,9 @@ use super::atomic_file;
 use crate::exit_code::Failure;
 
 /// The linker script: segments in address order with page-aligned
-/// permissions (RX ELF headers + text, R rodata + notes + unwind tables,
-/// RW data; the headers share text's first page instead of taking a page
-/// of the file alone), a
+/// permissions (RX ELF headers + notes + text, R rodata + unwind tables,
+/// RW data; the headers and notes share text's first page instead of
+/// taking a page of the file, or a page's worth of read-only data, alone), a
 /// `PT_NOTE` for the Kiln notes, everything at [`IMAGE_BASE`]. The symbols
 /// `__executable_start`, `__etext` and `__GNU_EH_FRAME_HDR` (the linker's
 /// sorted table of the functions' unwind entries) let an unwinder in the
@@ -85,11 +85,11 @@ SECTIONS {{
   . = {IMAGE_BASE:#x};
   __executable_start = .;
   . += SIZEOF_HEADERS;
+  .note.kiln : {{ KEEP(*(.note.kiln)) }} :text :note
   .text : {{ *(.text._start){hot_text} *(.text .text.*) }} :text
   __etext = .;
   . = ALIGN({PAGE_SIZE});
   .rodata : {{ *(.rodata .rodata.*) }} :rodata
-  .note.kiln : {{ KEEP(*(.note.kiln)) }} :rodata :note
 {unwind_sections}  .eh_frame : {{ KEEP(*(.eh_frame)) }} :rodata
   .kiln.fs : ALIGN(16) {{ __kiln_fs_start = .; KEEP(*(.kiln.fs)) __kiln_fs_end = .; }} :rodata
   . = ALIGN({PAGE_SIZE});

@@ -4,22 +4,20 @@
 //! symbolized as on Kiln's monitor, and `-p` ports as QEMU user
 //! networking's `hostfwd` to a virtio-net device.
 
-use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+use kiln_monitor::net::{PortForward, Protocol};
 use rustix::process::{Pid, Signal};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use kiln_monitor::net::{PortForward, Protocol};
-
-use super::RunArgs;
+use super::{RunArgs, external};
 use crate::Outcome;
-use crate::exit_code::{Failure, HOST, USAGE};
+use crate::exit_code::{Failure, HOST};
 
 /// The QEMU binary (`KILN_QEMU` overrides it).
 const QEMU: &str = "qemu-system-x86_64";
@@ -99,50 +97,15 @@ pub fn command(
 /// networking has no isolation of its own to offer, so only this host.
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// Refuses what only Kiln's monitor offers.
-fn check(args: &RunArgs) -> Result<(), Failure> {
-    let addressing =
-        args.ip.is_some() || args.gateway.is_some() || args.mac.is_some() || args.dns.is_some();
-    let unsupported = [
-        (!args.volumes.is_empty(), "-v"),
-        (args.net.is_some(), "--net"),
-        (addressing, "--ip/--gateway/--mac/--dns"),
-        (args.detach, "-d"),
-        (args.core.is_some(), "--core"),
-        (args.flame_graph.is_some(), "--profile"),
-        (args.timeout.is_some(), "--timeout"),
-        (args.gdb.is_some(), "--gdb"),
-    ];
-    match unsupported.iter().find(|(given, _)| *given) {
-        Some((_, flag)) => Err(Failure::new(
-            USAGE,
-            format!("{flag} is not available with --hypervisor qemu (Kiln's monitor only)"),
-        )),
-        None => Ok(()),
-    }
-}
-
 /// Runs `image` under QEMU.
 pub fn run(args: &RunArgs, image: &Path, name: &str, accel: Accel) -> Outcome {
-    check(args)?;
+    external::check(args, "qemu", true)?;
     let mut forwards = super::net::parse_forwards(&args.publish)?;
     for forward in &mut forwards {
         forward.host_ip.get_or_insert(LOOPBACK);
         super::net::probe(forward)?;
     }
-    let env = super::guest_env(&args.env)?;
-    let words: Vec<&str> = env
-        .iter()
-        .map(String::as_str)
-        .chain(["--", name])
-        .chain(args.args.iter().map(String::as_str))
-        .collect();
-    if words.iter().any(|w| w.contains(' ') || w.is_empty()) {
-        return Err(Failure::new(
-            USAGE,
-            "with --hypervisor qemu, arguments and environment values cannot hold spaces or be empty",
-        ));
-    }
+    let cmdline = external::command_line(args, name, &[], "qemu")?;
     let bytes = crate::symbolize::read_image(image)?;
     // Before QEMU starts: from then on a signal must not end kiln alone.
     let signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
@@ -156,7 +119,7 @@ pub fn run(args: &RunArgs, image: &Path, name: &str, accel: Accel) -> Outcome {
         memory,
         args.cpus.unwrap_or(1),
         accel,
-        &words.join(" "),
+        &cmdline,
         &status_path,
         &forwards,
     )
@@ -166,19 +129,10 @@ pub fn run(args: &RunArgs, image: &Path, name: &str, accel: Accel) -> Outcome {
     .spawn()
     .map_err(|e| Failure::new(HOST, format!("cannot start {QEMU}: {e}")))?;
     let stopped_by = stop_with_signals(signals, child.id());
-    let errors = BufReader::new(child.stderr.take().expect("stderr is piped"));
-    let forwarder = std::thread::spawn(move || forward_errors(errors));
-    let console = BufReader::new(child.stdout.take().expect("stdout is piped"));
-    let crashed = crate::symbolize::filter(
-        console,
-        &bytes,
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
-    );
+    let end = external::follow_console(&mut child, &bytes, is_noise);
     let exit = child
         .wait()
         .map_err(|e| Failure::new(HOST, format!("{QEMU}: {e}")))?;
-    let _ = forwarder.join();
     let signal = stopped_by.load(Ordering::Relaxed);
     if signal != 0 {
         return Ok(ExitCode::from(128 + signal as u8));
@@ -186,9 +140,9 @@ pub fn run(args: &RunArgs, image: &Path, name: &str, accel: Accel) -> Outcome {
     let reported = std::fs::read_to_string(&status_path)
         .ok()
         .and_then(|text| text.lines().last()?.trim().parse::<u8>().ok());
-    match (crashed, reported) {
-        (Some(status), _) | (None, Some(status)) => Ok(ExitCode::from(status)),
-        (None, None) => Err(Failure::new(
+    match end.crashed.or(reported) {
+        Some(status) => Ok(ExitCode::from(status)),
+        None => Err(Failure::new(
             HOST,
             format!("{QEMU} ended without the guest's exit status ({exit})"),
         )),
@@ -212,16 +166,11 @@ fn stop_with_signals(mut signals: Signals, qemu: u32) -> Arc<AtomicI32> {
     stopped_by
 }
 
-/// Passes QEMU's stderr on, without its warnings about CPU features KVM
-/// does not list (kvm_pvm lists fewer than it runs; the image checks the
-/// features it needs itself), nor its note that the signal kiln passed on
+/// QEMU's stderr lines left out: its warnings about CPU features KVM does
+/// not list (kvm_pvm lists fewer than it runs; the image checks the
+/// features it needs itself), and its note that the signal kiln passed on
 /// ended it.
-fn forward_errors(errors: impl BufRead) {
-    for line in errors.lines().map_while(Result::ok) {
-        if !line.contains("warning: host doesn't support requested feature")
-            && !line.contains("terminating on signal")
-        {
-            eprintln!("{line}");
-        }
-    }
+fn is_noise(line: &str) -> bool {
+    line.contains("warning: host doesn't support requested feature")
+        || line.contains("terminating on signal")
 }

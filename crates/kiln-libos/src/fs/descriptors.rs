@@ -230,7 +230,7 @@ pub fn is_pair(fd: i32) -> bool {
 
 impl Fs {
     /// A new, empty pipe in the first free slot: its number.
-    fn new_pipe(&mut self) -> usize {
+    pub(super) fn new_pipe(&mut self) -> usize {
         let index = match self.pipes.iter().position(Option::is_none) {
             Some(index) => index,
             None => {

@@ -46,6 +46,7 @@ impl Fs {
             Object::Console(_) => b"/dev/console".to_vec(),
             Object::PipeRead(n) | Object::PipeWrite(n) => format!("pipe:[{}]", n + 1).into_bytes(),
             Object::Pair { read, .. } => format!("socket:[{}]", read + 1).into_bytes(),
+            Object::Unix(_) => format!("socket:[{}]", index + 1).into_bytes(),
             #[cfg(feature = "net")]
             Object::Socket(id) => format!("socket:[{}]", id + 1).into_bytes(),
             Object::Epoll(_) => b"anon_inode:[eventpoll]".to_vec(),

@@ -51,6 +51,8 @@ impl Fs {
             Object::Console(0) => return stdin::read(buf, description.status & O_NONBLOCK != 0),
             Object::Console(_) | Object::PipeWrite(_) => Err(Errno(EBADF)),
             Object::Epoll(_) => Err(Errno(EINVAL)),
+            // As Linux: a stream socket not connected.
+            Object::Unix(_) => Err(Errno(ENOTCONN)),
             Object::EventFd { .. } | Object::Inotify(_) if at.is_some() => Err(Errno(ESPIPE)),
             Object::Inotify(ref instance) if !instance.is_readable() => {
                 if description.status & O_NONBLOCK != 0 {
@@ -181,6 +183,7 @@ impl Fs {
         let result = match description.object {
             Object::Console(0) | Object::PipeRead(_) => Err(Errno(EBADF)),
             Object::Epoll(_) | Object::Inotify(_) => Err(Errno(EINVAL)),
+            Object::Unix(_) => Err(Errno(ENOTCONN)),
             Object::EventFd { .. } if at.is_some() => Err(Errno(ESPIPE)),
             Object::EventFd {
                 ref mut count,
@@ -274,7 +277,8 @@ impl Fs {
             Object::Epoll(_)
             | Object::EventFd { .. }
             | Object::Inotify(_)
-            | Object::Pair { .. } => Err(Errno(ESPIPE)),
+            | Object::Pair { .. }
+            | Object::Unix(_) => Err(Errno(ESPIPE)),
             Object::Volume { handle } => volume::seek(*handle, offset, whence),
             // As Linux's memory devices: seeking goes nowhere.
             Object::Device { .. } => Ok(0),

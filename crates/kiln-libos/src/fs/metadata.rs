@@ -45,6 +45,15 @@ impl Fs {
                 blksize: 4096,
                 ..Stat::default()
             },
+            // As Linux's sockfs: a socket's own inode, not its name's.
+            Object::Unix(_) => Stat {
+                mode: 0o140000 | 0o777,
+                nlink: 1,
+                ino: fd as u64 + 1,
+                dev: ANON_DEVICE,
+                blksize: 4096,
+                ..Stat::default()
+            },
             // As Linux's anonymous inodes: no file type, mode 0600.
             Object::Epoll(_) | Object::EventFd { .. } | Object::Inotify(_) => Stat {
                 dev: ANON_DEVICE,

@@ -43,6 +43,7 @@ mod stdin;
 mod system;
 mod times;
 mod tree;
+mod unix;
 mod volume;
 
 use alloc::boxed::Box;
@@ -50,7 +51,8 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use kiln_abi::errno::{
-    EAGAIN, EBADF, EEXIST, EINVAL, EISDIR, ELOOP, EMFILE, ENOENT, ENOTDIR, EPIPE, ESPIPE, EXDEV,
+    EADDRINUSE, EAGAIN, EBADF, ECONNREFUSED, EEXIST, EINVAL, EISCONN, EISDIR, ELOOP, EMFILE,
+    ENOENT, ENOTCONN, ENOTDIR, ENOTSOCK, ENOTSUP, EPIPE, ESPIPE, EXDEV,
 };
 use kiln_abi::fs_image::{FsImage, kind};
 use kiln_abi::hypercall::stream;
@@ -89,6 +91,7 @@ pub use paths::{
 pub use readiness::{epoll_create, epoll_ctl, epoll_wait, poll_ready};
 pub use stdin::{ready as stdin_ready, watched as stdin_watched};
 pub use times::{advise, set_times, sync_range};
+pub use unix::{is_unix, unix_accept, unix_bind, unix_connect, unix_listen, unix_name, unix_socket};
 
 pub use crate::fd::{Errno, Result, changes, events, wait_for_change};
 
@@ -164,9 +167,12 @@ enum Object {
     /// A socket of the network stack.
     #[cfg(feature = "net")]
     Socket(crate::fd::SocketId),
-    /// One end of a `socketpair(AF_UNIX, SOCK_STREAM)`: it reads pipe
-    /// `read` and writes pipe `write` (the other end's `read`).
+    /// One end of a `socketpair(AF_UNIX, SOCK_STREAM)`, or of a connected
+    /// Unix-domain stream: it reads pipe `read` and writes pipe `write`
+    /// (the other end's `read`).
     Pair { read: usize, write: usize },
+    /// A Unix-domain socket not connected (yet).
+    Unix(unix::Unix),
     /// An epoll instance and its interest list.
     Epoll(Vec<event::Interest>),
     /// An eventfd's counter, whether it counts as a semaphore, and how
@@ -243,6 +249,9 @@ struct Fs {
     notify_hooks: Option<&'static notify::Hooks>,
     /// What inotify keeps beside its instances.
     notify_state: notify::State,
+    /// The listening Unix-domain socket names (a few: a list keeps every
+    /// program's image small, which a map's removal code would not).
+    listeners: Vec<unix::Listener>,
 }
 
 static FS: Lock<Option<Fs>> = Lock::new(None);
@@ -393,6 +402,7 @@ impl Fs {
             mappings: Vec::new(),
             notify_hooks: None,
             notify_state: notify::State::default(),
+            listeners: Vec::new(),
         };
         for (fd, stream) in [(0, 0), (1, stream::STDOUT), (2, stream::STDERR)] {
             let status = if fd == 0 { O_RDONLY } else { O_WRONLY };
@@ -542,7 +552,9 @@ impl Fs {
                 self.close_pipe_end(read, true);
                 self.close_pipe_end(write, false);
             }
-            Object::Epoll(_) | Object::EventFd { .. } | Object::Inotify(_) => {}
+            // The name stays in the tree, as on Linux.
+            Object::Unix(unix::Unix::Listening { ino, .. }) => self.stop_listening(ino),
+            Object::Unix(_) | Object::Epoll(_) | Object::EventFd { .. } | Object::Inotify(_) => {}
         }
         // As Linux: closing a description's last descriptor takes it out
         // of every epoll interest list.

@@ -148,6 +148,8 @@ impl Fs {
                 let node = self.tree.node(ino);
                 match node.kind {
                     Kind::Symlink(_) => return Err(Errno(ELOOP)),
+                    // As Linux: a socket's name cannot be opened.
+                    Kind::Socket => return Err(Errno(kiln_abi::errno::ENXIO)),
                     Kind::Device(_) | Kind::Generated(_) if want_dir => {
                         return Err(Errno(ENOTDIR));
                     }

@@ -11,6 +11,9 @@ pub fn poll_ready(fd: i32, wanted: i16) -> i16 {
         return crate::fd::socket_hooks().map_or(POLLNVAL, |net| (net.poll_ready)(id, wanted));
     }
     with(|fs| {
+        if let Some(ready) = fs.unix_ready(fd, wanted) {
+            return ready;
+        }
         let Ok((description, _, pipes)) = fs.split(fd) else {
             return POLLNVAL;
         };

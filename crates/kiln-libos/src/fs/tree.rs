@@ -36,6 +36,8 @@ const DEVICE: u64 = 0x4b49;
 
 /// The type bits of a character device.
 const CHARACTER_DEVICE: u32 = 0o020000;
+/// `S_IFSOCK`.
+const SOCKET: u32 = 0o140000;
 
 /// File contents.
 pub enum Data {
@@ -76,6 +78,8 @@ pub enum Kind {
     /// `/proc/<pid>/fd`: a directory listing the open descriptors, each
     /// a link to what it refers to.
     FdDir,
+    /// A Unix-domain socket's name, made by `bind` (see `unix.rs`).
+    Socket,
 }
 
 /// A node.
@@ -112,6 +116,7 @@ impl Node {
             Kind::Dir { .. } | Kind::Mount(_) | Kind::FdDir => kind::DIRECTORY,
             Kind::Symlink(_) => kind::SYMLINK,
             Kind::Device(_) => CHARACTER_DEVICE,
+            Kind::Socket => SOCKET,
         }
     }
 
@@ -158,7 +163,7 @@ fn blocks(kind: &Kind) -> u64 {
     match kind {
         Kind::File(data) => (data.bytes().len() as u64).div_ceil(4096) * 8,
         Kind::Dir { .. } | Kind::Mount(_) => 8,
-        Kind::Symlink(_) | Kind::Device(_) | Kind::Generated(_) | Kind::FdDir => 0,
+        Kind::Symlink(_) | Kind::Device(_) | Kind::Generated(_) | Kind::FdDir | Kind::Socket => 0,
     }
 }
 
@@ -565,6 +570,11 @@ impl Tree {
         self.create(dir, name, kind, mode)
     }
 
+    /// Creates a Unix-domain socket's name `name` in `dir`.
+    pub fn create_socket(&mut self, dir: Ino, name: &[u8], mode: u32) -> Result<Ino> {
+        self.create(dir, name, Kind::Socket, mode)
+    }
+
     /// Creates symbolic link `name` in `dir` pointing at `target`.
     pub fn symlink(&mut self, dir: Ino, name: &[u8], target: &[u8]) -> Result<Ino> {
         self.create(
@@ -594,7 +604,10 @@ impl Tree {
             (Kind::Mount(_), _) => Err(Errno(EBUSY)),
             (Kind::Dir { entries, .. }, true) if !entries.is_empty() => Err(Errno(ENOTEMPTY)),
             (Kind::Dir { .. } | Kind::FdDir, true)
-            | (Kind::File(_) | Kind::Symlink(_) | Kind::Device(_) | Kind::Generated(_), false) => {
+            | (
+                Kind::File(_) | Kind::Symlink(_) | Kind::Device(_) | Kind::Generated(_) | Kind::Socket,
+                false,
+            ) => {
                 Ok(())
             }
             (Kind::Dir { .. } | Kind::FdDir, false) => Err(Errno(EISDIR)),
@@ -720,7 +733,7 @@ impl Tree {
             Kind::File(Data::Owned(bytes)) => Ok(bytes),
             Kind::File(Data::Baked(_)) | Kind::Device(_) | Kind::Generated(_) => Err(Errno(EROFS)),
             Kind::Dir { .. } | Kind::Mount(_) | Kind::FdDir => Err(Errno(EISDIR)),
-            Kind::Symlink(_) => Err(Errno(EINVAL)),
+            Kind::Symlink(_) | Kind::Socket => Err(Errno(EINVAL)),
         }
     }
 
@@ -771,7 +784,7 @@ impl Tree {
             Kind::Dir { .. } | Kind::Mount(_) => 4096,
             // As Linux: procfs files have no size; the others have theirs now.
             Kind::Generated(generated) if !generated.in_proc() => generated.size(),
-            Kind::Device(_) | Kind::Generated(_) | Kind::FdDir => 0,
+            Kind::Device(_) | Kind::Generated(_) | Kind::FdDir | Kind::Socket => 0,
         };
         let rdev = match node.kind {
             Kind::Device(device) => device.rdev(),

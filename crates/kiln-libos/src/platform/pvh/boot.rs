@@ -67,7 +67,7 @@ pub struct BootCell<T>(pub core::cell::UnsafeCell<T>);
 unsafe impl<T> Sync for BootCell<T> {}
 
 impl<T> BootCell<T> {
-    const fn new(value: T) -> Self {
+    pub const fn new(value: T) -> Self {
         Self(core::cell::UnsafeCell::new(value))
     }
 }
@@ -158,6 +158,7 @@ unsafe extern "C" {
 pub extern "C" fn start() -> ! {
     let entry_tsc = super::super::rdtsc();
     super::ACTIVE.store(true, Ordering::Relaxed);
+    super::probe_debug_console();
     // SAFETY: the 32-bit entry stored the loader's `ebx` before anything else.
     let address = unsafe { *START_INFO.0.get() } as usize;
     // SAFETY: PVH loaders pass the address of an `hvm_start_info` in
@@ -210,7 +211,7 @@ pub extern "C" fn start() -> ! {
     info.image_end = image_end;
     info.tsc_base = entry_tsc;
     info.tsc_hz = clock::tsc_hz();
-    info.wall_clock_base_ns = clock::wall_clock_ns();
+    info.wall_clock_base_ns = clock::wall_clock_ns(entry_tsc);
     info.tls = tls_template();
     info.flags = if has_rdrand() { FLAG_RDRAND } else { 0 };
     info.random_seed = seed(entry_tsc);
@@ -386,10 +387,12 @@ fn seed(tsc: u64) -> [u64; 4] {
 
 /// The command line as the program's environment and arguments:
 /// `KEY=VALUE ... -- PROGRAM ARGS...`, words split at spaces. Before `--`,
-/// words with `=` are environment entries (except, with networking, `ip=`:
-/// see `net`) and other words are ignored; after it, every word is an
-/// argument, the program's name first. The loader's own `virtio_mmio.`
-/// words are neither, wherever they are.
+/// words with `=` are environment entries (except the VMM's own, see
+/// [`is_loader_word`], and, with networking, `ip=`: see `net`),
+/// [`super::STATUS_LINE_WORD`] asks for the exit status on the console,
+/// and other words are ignored; after it, every word is an argument, the
+/// program's name first. The VMM's `virtio_mmio.` words are neither,
+/// wherever they are: QEMU appends them after the program's.
 ///
 /// # Safety
 /// `cmdline` is null or a NUL-terminated string.
@@ -428,7 +431,7 @@ unsafe fn command_line(info: &mut BootInfo, cmdline: *const u8) {
         let word = &text[start..i];
         let address = text[start..].as_ptr() as u64;
         if word.starts_with(b"virtio_mmio.") {
-            // The loader's, which QEMU appends after the program's words.
+            // The VMM's, wherever it put them.
         } else if after_dashes {
             if argc < WORDS_MAX {
                 argv[argc] = address;
@@ -436,7 +439,13 @@ unsafe fn command_line(info: &mut BootInfo, cmdline: *const u8) {
             }
         } else if word == b"--" {
             after_dashes = true;
-        } else if has_equals(word) && !is_network_word(word) && envc < WORDS_MAX {
+        } else if word == super::STATUS_LINE_WORD {
+            super::STATUS_LINE.store(true, Ordering::Relaxed);
+        } else if has_equals(word)
+            && !is_loader_word(word)
+            && !is_network_word(word)
+            && envc < WORDS_MAX
+        {
             envp[envc] = address;
             envc += 1;
         }
@@ -450,6 +459,12 @@ unsafe fn command_line(info: &mut BootInfo, cmdline: *const u8) {
     info.argv = GuestPtr::from_ptr(argv.as_ptr().cast());
     info.envc = envc as u64;
     info.envp = GuestPtr::from_ptr(envp.as_ptr().cast());
+}
+
+/// Whether `word` is one the VMM adds for Linux: `virtio_mmio.device=`
+/// (QEMU microvm, Firecracker), `pci=off` (Firecracker, before `--`).
+fn is_loader_word(word: &[u8]) -> bool {
+    word.starts_with(b"virtio_mmio.") || word == b"pci=off"
 }
 
 /// Whether `word` is the network's (`ip=`), in an image with networking.
@@ -470,8 +485,7 @@ fn loader_words() -> impl Iterator<Item = &'static [u8]> + Clone {
     // SAFETY: the boot runs alone, and `command_line` is done with the
     // buffer, which nothing writes again.
     let text: &'static [u8] = unsafe { &*CMDLINE.0.get() };
-    text.split(|&byte| byte == 0)
-        .filter(|word| !word.is_empty())
+    text.split(|&byte| byte == 0).filter(|word| !word.is_empty())
 }
 
 /// Whether `word` holds a `=` (a loop, not `contains`: its `memchr` costs

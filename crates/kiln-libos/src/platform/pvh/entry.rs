@@ -105,6 +105,32 @@ core::arch::global_asm!(
     "mov eax, offset {vcpu}",
     "xor edx, edx",
     "wrmsr",
+    // Where the hypervisor is KVM with kvmclock (CPUID 0x40000000 says
+    // "KVMK...", 0x40000001 has CLOCKSOURCE2), have it fill in `clock`'s
+    // records, which tell the TSC's rate and the wall clock: measuring the
+    // rate against the PIT instead takes 2-3 ms of port reads, an exit
+    // each, and the RTC costs ~16 more exits.
+    "mov eax, 0x40000000",
+    "cpuid",
+    "cmp ebx, 0x4b4d564b",
+    "jne 4f",
+    "mov eax, 0x40000001",
+    "cpuid",
+    "test al, 8",
+    "jz 4f",
+    "mov ecx, 0x4b564d01",
+    "mov eax, offset {pvclock} + 1",
+    "xor edx, edx",
+    "wrmsr",
+    // And the wall clock at kvmclock's zero (Firecracker has no RTC).
+    "mov ecx, 0x4b564d00",
+    "mov eax, offset {wall}",
+    "wrmsr",
+    "4:",
+    // PVH leaves the stack pointer undefined (Firecracker starts with 0):
+    // build the `iretq` frame at the top of the boot stack, which the CPL3
+    // code then starts just below.
+    "lea rsp, [rip + {boot_stack} + {boot_stack_size}]",
     "push {user_data}",
     // As after a `call`: the entry is an ordinary function.
     "lea rax, [rip + {boot_stack} + {boot_stack_size} - 8]",
@@ -120,6 +146,11 @@ core::arch::global_asm!(
     // program runs).
     ".globl kiln_pvh_trap",
     "kiln_pvh_trap:",
+    // Unless the guest is powering off: then its `ud2` came here to halt
+    // at CPL0 (interrupts off) until the VMM stops it, instead of spinning
+    // at CPL3 beside the VMM thread that has the stop to carry out.
+    "cmp byte ptr [rip + {stopping}], 0",
+    "jne 5f",
     "mov rdi, rsp",
     "mov rsi, cr2",
     "push {user_data}",
@@ -130,6 +161,9 @@ core::arch::global_asm!(
     "lea rax, [rip + {report}]",
     "push rax",
     "iretq",
+    "5:",
+    "hlt",
+    "jmp 5b",
     // The boot's last step: onto the main stack, into the common entry
     // with the boot info (`rsi`). Backtraces end here, as at `_start`.
     ".globl kiln_pvh_run",
@@ -152,6 +186,8 @@ core::arch::global_asm!(
     gdtr = sym super::boot::GDTR,
     idtr = sym super::boot::IDTR,
     vcpu = sym super::boot::VCPU,
+    pvclock = sym super::clock::PVCLOCK,
+    wall = sym super::clock::WALL_CLOCK,
     tss_sel = const TSS_SELECTOR,
     tss_limit = const super::boot::TSS_LIMIT,
     kernel_code = const KERNEL_CODE,
@@ -162,5 +198,6 @@ core::arch::global_asm!(
     boot_stack_size = const super::boot::BOOT_STACK_SIZE,
     boot = sym super::boot::start,
     report = sym super::crash::trap,
+    stopping = sym super::STOPPING,
     common = sym crate::platform::kiln::kiln_entry,
 );

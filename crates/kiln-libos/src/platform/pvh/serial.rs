@@ -1,22 +1,35 @@
 //! The console: a 16550 UART at port 0x3f8, as QEMU, Firecracker and Cloud
 //! Hypervisor all provide.
 //!
-//! Each write is one `rep outsb`: KVM hands a string port write to the VMM
-//! in one exit, where a loop of `out`s would exit per byte. The UART is not
-//! initialised and its line status is not polled: these VMMs accept every
-//! byte written to the transmit register, and reading the status costs an
-//! exit per byte.
+//! On QEMU each write is one `rep outsb`: KVM hands a string port write to
+//! the VMM in one exit, where a loop of `out`s would exit per byte. Other
+//! VMMs get one `out` per byte: Firecracker drops a port write of more than
+//! one byte (its serial device counts it as missed), so an image that
+//! cannot tell QEMU is there (its `isa-debugcon`, see
+//! [`super::probe_debug_console`]) takes the slow way that works
+//! everywhere. The UART is not initialised and its line status is not
+//! polled: these VMMs accept every byte written to the transmit register,
+//! and reading the status costs an exit per byte.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kiln_abi::hypercall::{CONSOLE_RING_SIZE, ConsoleRing};
 
 /// COM1's transmit register.
 const COM1: u16 = 0x3f8;
 
+/// Set at boot when the VMM is known to take string writes whole (QEMU).
+pub static STRING_WRITES: AtomicBool = AtomicBool::new(false);
+
 /// Writes `bytes` to the serial port.
 pub fn write(bytes: &[u8]) {
     if bytes.is_empty() {
+        return;
+    }
+    if !STRING_WRITES.load(Ordering::Relaxed) {
+        for &byte in bytes {
+            super::outb(COM1, byte);
+        }
         return;
     }
     // SAFETY: a string write to the UART's port (IOPL=3 lets CPL3 do port
