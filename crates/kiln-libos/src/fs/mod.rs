@@ -91,7 +91,9 @@ pub use paths::{
 pub use readiness::{epoll_create, epoll_ctl, epoll_wait, poll_ready};
 pub use stdin::{ready as stdin_ready, watched as stdin_watched};
 pub use times::{advise, set_times, sync_range};
-pub use unix::{is_unix, unix_accept, unix_bind, unix_connect, unix_listen, unix_name, unix_socket};
+pub use unix::{
+    is_unix, unix_accept, unix_bind, unix_connect, unix_listen, unix_name, unix_socket,
+};
 
 pub use crate::fd::{Errno, Result, changes, events, wait_for_change};
 

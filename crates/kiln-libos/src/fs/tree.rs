@@ -605,11 +605,13 @@ impl Tree {
             (Kind::Dir { entries, .. }, true) if !entries.is_empty() => Err(Errno(ENOTEMPTY)),
             (Kind::Dir { .. } | Kind::FdDir, true)
             | (
-                Kind::File(_) | Kind::Symlink(_) | Kind::Device(_) | Kind::Generated(_) | Kind::Socket,
+                Kind::File(_)
+                | Kind::Symlink(_)
+                | Kind::Device(_)
+                | Kind::Generated(_)
+                | Kind::Socket,
                 false,
-            ) => {
-                Ok(())
-            }
+            ) => Ok(()),
             (Kind::Dir { .. } | Kind::FdDir, false) => Err(Errno(EISDIR)),
             (_, true) => Err(Errno(ENOTDIR)),
         }

@@ -485,7 +485,8 @@ fn loader_words() -> impl Iterator<Item = &'static [u8]> + Clone {
     // SAFETY: the boot runs alone, and `command_line` is done with the
     // buffer, which nothing writes again.
     let text: &'static [u8] = unsafe { &*CMDLINE.0.get() };
-    text.split(|&byte| byte == 0).filter(|word| !word.is_empty())
+    text.split(|&byte| byte == 0)
+        .filter(|word| !word.is_empty())
 }
 
 /// Whether `word` holds a `=` (a loop, not `contains`: its `memchr` costs
