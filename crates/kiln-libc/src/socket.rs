@@ -12,8 +12,8 @@ use kiln_libos::fs::{self, Errno};
 use kiln_libos::net::{self, Family, Kind, LookupError, ResolverOptions, Shutdown};
 
 use crate::errno::{self, code};
-use crate::unix_socket::{self, AF_UNIX};
 use crate::unistd::{IoVec, io_vectors};
+use crate::unix_socket::{self, AF_UNIX};
 use crate::{CInt, CLong, c_slice, c_slice_mut};
 
 pub(crate) const AF_INET: u16 = 2;

@@ -85,7 +85,9 @@ fn main() {
     client.write_all(b"ping!").expect("client write");
     let mut reply = [0u8; 4];
     client.read_exact(&mut reply).expect("client read");
-    client.write_all(&vec![7u8; 300_000]).expect("a large write");
+    client
+        .write_all(&vec![7u8; 300_000])
+        .expect("a large write");
     drop(client);
     let (asked, rest, listener) = server.join().expect("the server thread");
     println!(
@@ -97,8 +99,14 @@ fn main() {
 
     listener.set_nonblocking(true).expect("non-blocking");
     let none = listener.accept().map(|_| ()).map_err(describe);
-    println!("accept with none waiting: {}", none.expect_err("nothing waits"));
-    println!("connect to a missing name: {}", connect(&dir.join("missing")));
+    println!(
+        "accept with none waiting: {}",
+        none.expect_err("nothing waits")
+    );
+    println!(
+        "connect to a missing name: {}",
+        connect(&dir.join("missing"))
+    );
     let plain = dir.join("plain");
     std::fs::write(&plain, b"x").expect("a regular file");
     println!("connect to a regular file: {}", connect(&plain));
