@@ -19,14 +19,7 @@ impl Fs {
                 ..Stat::default()
             },
             #[cfg(feature = "net")]
-            Object::Socket(id) => Stat {
-                mode: 0o140000 | 0o777,
-                nlink: 1,
-                ino: id as u64 + 1,
-                dev: SOCKET_DEVICE,
-                blksize: 4096,
-                ..Stat::default()
-            },
+            Object::Socket(id) => socket_stat(id as u64 + 1, SOCKET_DEVICE),
             // As Linux's pipefs: both ends of a pipe are one inode, and
             // each pipe has its own (`same_file` and the like compare them).
             Object::PipeRead(n) | Object::PipeWrite(n) => Stat {
@@ -37,23 +30,9 @@ impl Fs {
                 blksize: 4096,
                 ..Stat::default()
             },
-            Object::Pair { read, .. } => Stat {
-                mode: 0o140000 | 0o777,
-                nlink: 1,
-                ino: read as u64 + 1,
-                dev: PIPE_DEVICE,
-                blksize: 4096,
-                ..Stat::default()
-            },
+            Object::Pair { read, .. } => socket_stat(read as u64 + 1, PIPE_DEVICE),
             // As Linux's sockfs: a socket's own inode, not its name's.
-            Object::Unix(_) => Stat {
-                mode: 0o140000 | 0o777,
-                nlink: 1,
-                ino: fd as u64 + 1,
-                dev: ANON_DEVICE,
-                blksize: 4096,
-                ..Stat::default()
-            },
+            Object::Unix(_) => socket_stat(fd as u64 + 1, ANON_DEVICE),
             // As Linux's anonymous inodes: no file type, mode 0600.
             Object::Epoll(_) | Object::EventFd { .. } | Object::Inotify(_) => Stat {
                 dev: ANON_DEVICE,
@@ -69,6 +48,18 @@ impl Fs {
             | Object::Device { ino, .. }
             | Object::Generated { ino, .. } => tree.stat(ino),
         })
+    }
+}
+
+/// What `fstat` says of a socket: type and mode as Linux's sockfs gives.
+fn socket_stat(ino: u64, dev: u64) -> Stat {
+    Stat {
+        mode: 0o140000 | 0o777,
+        nlink: 1,
+        ino,
+        dev,
+        blksize: 4096,
+        ..Stat::default()
     }
 }
 
