@@ -1,6 +1,6 @@
 //! The freestanding configuration a guest is compiled and linked with.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use kiln_abi::layout::{IMAGE_BASE, PAGE_SIZE};
 
@@ -118,15 +118,6 @@ fn hot_text() -> String {
         .collect()
 }
 
-/// Writes the linker script into the guest target directory (only when its
-/// content changes, so cargo's freshness checks are not disturbed).
-pub fn write_linker_script(target_dir: &Path, c_library: bool) -> Result<PathBuf, Failure> {
-    let name = if c_library { "kiln-libc.ld" } else { "kiln.ld" };
-    let path = target_dir.join(name);
-    atomic_file::replace_if_changed(&path, linker_script(c_library).as_bytes(), 0o644)?;
-    Ok(path)
-}
-
 /// Code-generation flags for everything compiled into a guest.
 pub fn codegen_flags() -> Vec<String> {
     [
@@ -183,15 +174,22 @@ pub fn rustflags(cache: &Path) -> Vec<String> {
 }
 
 /// Flags for the final crate's `rustc` only: its code model and the
-/// freestanding link, which would break a dependency's `cdylib` link.
-pub fn final_flags(script: &Path, c_library: bool) -> Vec<String> {
+/// freestanding link, which would break a dependency's `cdylib` link. The
+/// linker script they name is written into the guest target directory
+/// (only when its content changes, so cargo's freshness checks are not
+/// disturbed).
+pub fn final_flags(target_dir: &Path, c_library: bool) -> Result<Vec<String>, Failure> {
     use std::hash::Hasher as _;
+    let script = linker_script(c_library);
+    let name = if c_library { "kiln-libc.ld" } else { "kiln.ld" };
+    let path = target_dir.join(name);
+    atomic_file::replace_if_changed(&path, script.as_bytes(), 0o644)?;
     let mut flags = codegen_flags();
     // Cargo does not watch the linker script: naming its content in the
     // flags (part of the program's fingerprint) relinks a program built
     // by a `kiln` whose layout differs.
     let mut layout = std::collections::hash_map::DefaultHasher::new();
-    layout.write(linker_script(c_library).as_bytes());
+    layout.write(script.as_bytes());
     flags.push(format!("--cfg=kiln_layout=\"{:016x}\"", layout.finish()));
     flags.extend(
         [
@@ -203,6 +201,6 @@ pub fn final_flags(script: &Path, c_library: bool) -> Vec<String> {
         ]
         .map(String::from),
     );
-    flags.push(format!("-Clink-arg=-Wl,-T,{}", script.display()));
-    flags
+    flags.push(format!("-Clink-arg=-Wl,-T,{}", path.display()));
+    Ok(flags)
 }

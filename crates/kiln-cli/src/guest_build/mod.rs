@@ -155,8 +155,7 @@ impl SharedLink {
         if self.0.is_none() {
             let target_dir = package.target_dir.join("kiln");
             let c_library = !package.native;
-            let script = flags::write_linker_script(&target_dir, c_library)?;
-            let mut link = flags::final_flags(&script, c_library);
+            let mut link = flags::final_flags(&target_dir, c_library)?;
             if c_library {
                 link.extend(libc::link_flags(quiet)?);
             }

@@ -7,6 +7,8 @@
 //! is one, else the CMOS RTC's, read once at boot. All of it is port I/O,
 //! CPUID and memory reads at CPL3.
 
+use super::{inb, outb};
+
 /// The PIT's input clock, in Hz.
 const PIT_HZ: u64 = 1_193_182;
 /// PIT ticks measured against (2 ms).
@@ -16,22 +18,6 @@ const FALLBACK_HZ: u64 = 2_000_000_000;
 
 fn cpuid(leaf: u32) -> core::arch::x86_64::CpuidResult {
     core::arch::x86_64::__cpuid_count(leaf, 0)
-}
-
-fn outb(port: u16, value: u8) {
-    // SAFETY: IOPL=3 allows port I/O at CPL3; these are the PIT's and RTC's ports.
-    unsafe {
-        core::arch::asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
-    };
-}
-
-fn inb(port: u16) -> u8 {
-    let value: u8;
-    // SAFETY: as `outb`.
-    unsafe {
-        core::arch::asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags))
-    };
-    value
 }
 
 /// KVM's `pvclock_vcpu_time_info`, as 32-bit words: the version in word

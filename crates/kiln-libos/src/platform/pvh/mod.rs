@@ -101,6 +101,8 @@ fn probe_debug_console() {
     serial::STRING_WRITES.store(present, Ordering::Relaxed);
 }
 
+/// One byte to an I/O port (the serial port, the PIT, the RTC, the
+/// debug and exit ports, the i8042).
 fn outb(port: u16, value: u8) {
     // SAFETY: IOPL=3 allows port I/O at CPL3; unclaimed ports are ignored.
     unsafe {
@@ -108,6 +110,7 @@ fn outb(port: u16, value: u8) {
     };
 }
 
+/// One byte from an I/O port.
 fn inb(port: u16) -> u8 {
     let value: u8;
     // SAFETY: as `outb`; an unclaimed port reads as some byte.
