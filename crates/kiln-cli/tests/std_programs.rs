@@ -454,6 +454,35 @@ fn running_out_of_memory_says_so_in_one_line_naming_m() {
     assert_eq!(run.stdout, "held 12 MiB (check 66)\n");
 }
 
+/// Small blocks freed on a vCPU are kept there for reuse; when the heap is
+/// full they must still serve a request of another size, as on Linux.
+#[test]
+fn memory_freed_as_small_blocks_serves_other_sizes_when_the_heap_is_full() {
+    let program = image("tests/guests/std-oom", false);
+    for cpus in ["1", "2"] {
+        let run = run_image(&program, &["-m", "8M", "--cpus", cpus], &["refill"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let figures: Vec<usize> = run
+            .stdout
+            .split_whitespace()
+            .filter_map(|word| word.parse().ok())
+            .collect();
+        let [first, second, third] = figures[..] else {
+            panic!("three figures expected: {}", run.stdout);
+        };
+        assert!(
+            first > (4 << 20) / 500 && second > (2 << 20) / 1000,
+            "the fills held {first} and {second} blocks of 8 MiB"
+        );
+        // The same blocks as the first time, give or take the odd one: the
+        // blocks freed by the other fills all came back.
+        assert!(
+            third + 2 >= first,
+            "the first fill held {first} 500-byte blocks, the third {third}"
+        );
+    }
+}
+
 #[test]
 fn pthread_synchronisation_answers_as_linux_does() {
     let dir = "tests/guests/std-pthread";

@@ -14,6 +14,7 @@
 //! `alloc`); the C-library layer builds `malloc` on [`HEAP`].
 
 use core::alloc::{GlobalAlloc, Layout};
+use core::ptr;
 
 use kiln_abi::boot::RegionKind;
 use talc::TalcLock;
@@ -22,35 +23,99 @@ use talc::base::binning::Binning;
 use talc::source::Source;
 
 use crate::platform;
+use crate::preempt::NoPreempt;
+
+mod vcpu_cache;
 
 /// The heap, behind a library-OS lock: a thread is never preempted inside
-/// the allocator, so one vCPU never contends for it.
+/// the allocator, so one vCPU never contends for it. Small blocks go
+/// through per-vCPU caches first ([`vcpu_cache`]), so vCPUs seldom contend
+/// for it either.
 #[cfg_attr(feature = "alloc", global_allocator)]
 pub static HEAP: Heap = Heap(TalcLock::new(FreeRegions { mapped_end: 0 }));
 
 /// The guest's heap allocator.
 pub struct Heap(TalcLock<crate::preempt::RawLock, FreeRegions>);
 
-// SAFETY: delegates to talc's `GlobalAlloc`, which upholds the contract.
+impl Heap {
+    /// Allocates from talc; when it has no room, gives it this vCPU's
+    /// cached blocks and tries once more.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::alloc`].
+    unsafe fn alloc_from_talc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        let block = unsafe { self.0.alloc(layout) };
+        if !block.is_null() {
+            return block;
+        }
+        let mut section = NoPreempt::new();
+        let mut talc = self.0.lock();
+        vcpu_cache::drain(&mut section, |block, layout| {
+            // SAFETY: a cached block is a talc allocation of that layout.
+            unsafe { talc.deallocate(block, layout) }
+        });
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { talc.allocate(layout) }.map_or(ptr::null_mut(), |block| block.as_ptr())
+    }
+}
+
+// SAFETY: talc's `GlobalAlloc` upholds the contract; a cached block is a
+// talc allocation of its class's full size that nothing uses, handed to one
+// request at a time.
 unsafe impl GlobalAlloc for Heap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { self.0.alloc(layout) }
+        let Some(class) = vcpu_cache::class_of(layout) else {
+            // SAFETY: forwarded with the caller's guarantees.
+            return unsafe { self.alloc_from_talc(layout) };
+        };
+        if let Some(block) = vcpu_cache::take(&mut NoPreempt::new(), class) {
+            return block;
+        }
+        // SAFETY: a class's layout has a non-zero size.
+        unsafe { self.alloc_from_talc(vcpu_cache::class_layout(class)) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { self.0.dealloc(ptr, layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { self.0.alloc_zeroed(layout) }
+        let Some(class) = vcpu_cache::class_of(layout) else {
+            // SAFETY: forwarded with the caller's guarantees.
+            return unsafe { self.0.dealloc(ptr, layout) };
+        };
+        // SAFETY: per the caller, `ptr` is a block `alloc` gave for a
+        // layout of this class, which nothing uses any more.
+        if !unsafe { vcpu_cache::keep(&mut NoPreempt::new(), ptr, class) } {
+            // SAFETY: as above; talc allocated it with the class's layout.
+            unsafe { self.0.dealloc(ptr, vcpu_cache::class_layout(class)) }
+        }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { self.0.realloc(ptr, layout, new_size) }
+        // SAFETY: per the caller, `new_size` rounded to the alignment fits
+        // in `isize`.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let (old_class, new_class) = (
+            vcpu_cache::class_of(layout),
+            vcpu_cache::class_of(new_layout),
+        );
+        if old_class.is_none() && new_class.is_none() {
+            // Talc grows and shrinks large blocks in place where it can.
+            // SAFETY: forwarded with the caller's guarantees.
+            return unsafe { self.0.realloc(ptr, layout, new_size) };
+        }
+        if old_class == new_class {
+            // The block already has its class's full size.
+            return ptr;
+        }
+        // SAFETY: `new_layout` has a non-zero size; both blocks are valid
+        // for the bytes copied and distinct; `ptr` is freed once.
+        unsafe {
+            let block = self.alloc(new_layout);
+            if !block.is_null() {
+                ptr::copy_nonoverlapping(ptr, block, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+            block
+        }
     }
 }
 
@@ -65,7 +130,8 @@ pub fn spare() -> usize {
         return usize::MAX;
     }
     let reserve = (platform::boot_info().memory_size / 4).max(256 << 10);
-    let room = talc.counters().available_bytes as u64 + talc.source.unmapped();
+    let room =
+        talc.counters().available_bytes as u64 + talc.source.unmapped() + vcpu_cache::held() as u64;
     usize::try_from(room.saturating_sub(reserve)).unwrap_or(usize::MAX)
 }
 
@@ -77,7 +143,7 @@ pub fn free() -> u64 {
     if talc.source.mapped_end == 0 {
         return boot_free_regions().map(|(_, len)| len).sum::<u64>() + talc.source.unmapped();
     }
-    talc.counters().available_bytes as u64 + talc.source.unmapped()
+    talc.counters().available_bytes as u64 + talc.source.unmapped() + vcpu_cache::held() as u64
 }
 
 /// The boot info's free regions: start and length.
