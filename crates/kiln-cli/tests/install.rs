@@ -180,6 +180,28 @@ fn an_installed_kiln_builds_and_runs_crates_anywhere_without_the_checkout() {
         ours == theirs,
         "images differ between caches and kiln builds"
     );
+    // A build trusts the cache's record of a finished C library only while
+    // its files are all there: one removed is built again.
+    let libc_rlib = walk(&cache.join("kiln/libc"))
+        .into_iter()
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "rlib")
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("libkiln_libc"))
+        })
+        .expect("the C library's rlib in the cache");
+    std::fs::remove_file(&libc_rlib).expect("remove the C library's rlib");
+    let repaired = build_image(
+        &installed,
+        &crates.join("outside"),
+        Some(&cache),
+        &work.join("target-repaired"),
+    );
+    assert!(libc_rlib.is_file(), "the C library was not built again");
+    assert!(
+        repaired == theirs,
+        "the image changed with the rebuilt C library"
+    );
     let cache_path = cache.to_string_lossy();
     assert!(
         !ours

@@ -45,26 +45,20 @@ pub fn link_flags(quiet: bool) -> Result<Vec<String>, Failure> {
         sources.file_name().unwrap_or_default().to_string_lossy()
     ));
     rlib_flags.push(flags::remap_cache(&cache));
-    // The first build of a C library takes a while: say so, and show
-    // cargo's progress even when the program's build is quiet.
     let stamp = target_dir.join(".built");
-    let first = !stamp.exists();
-    if first {
-        tell!(
-            "kiln: building Kiln's C library for this toolchain and kiln into {} (once)",
-            target_dir.display()
-        );
-    }
-    let manifest = sources.join("kiln-libc/Cargo.toml");
-    let mut rlibs = cargo::build_rlibs(&manifest, &target_dir, &rlib_flags, quiet && !first)?;
-    if first {
-        atomic_file::replace_if_changed(&stamp, b"", 0o644)?;
-    }
-    // Cargo reports artifacts in the order its jobs finish. Sorted, the
-    // link line and the fingerprint below are the same from build to build:
-    // an unchanged program is not relinked, and a relink gives the same
-    // bytes (so an image's layer, and what a registry stores, stays the same).
-    rlibs.sort();
+    let built = match Built::read(&stamp) {
+        // Built before: the directory is named after everything its
+        // contents depend on, so they are still current, and asking cargo
+        // again (~0.3 s, at every `kiln build`, `run` and `test`) would only
+        // say so.
+        Some(built) => built,
+        None => {
+            let built = build(&sources, &target_dir, &rlib_flags, &stamp, quiet)?;
+            built.write(&stamp)?;
+            built
+        }
+    };
+    let (rlibs, fingerprint) = (built.rlibs, built.fingerprint);
     let stand_ins = stand_ins(&cache)?;
     let mut link = vec![format!("-Clink-arg=-L{}", stand_ins.display())];
     link.extend(
@@ -75,8 +69,80 @@ pub fn link_flags(quiet: bool) -> Result<Vec<String>, Failure> {
     // The program is relinked when the C library changes: these arguments
     // are part of the program's cargo fingerprint, and this one changes with
     // the C library's contents.
-    link.push(format!("--cfg=kiln_libc=\"{:016x}\"", fingerprint(&rlibs)));
+    link.push(format!("--cfg=kiln_libc=\"{fingerprint:016x}\""));
     Ok(link)
+}
+
+/// Builds the C library into `target_dir` (cargo brings an interrupted or
+/// partial build up to date).
+fn build(
+    sources: &Path,
+    target_dir: &Path,
+    rlib_flags: &[String],
+    stamp: &Path,
+    quiet: bool,
+) -> Result<Built, Failure> {
+    // The first build of a C library takes a while: say so, and show
+    // cargo's progress even when the program's build is quiet.
+    let first = !stamp.exists();
+    if first {
+        tell!(
+            "kiln: building Kiln's C library for this toolchain and kiln into {} (once)",
+            target_dir.display()
+        );
+    }
+    let manifest = sources.join("kiln-libc/Cargo.toml");
+    let mut rlibs = cargo::build_rlibs(&manifest, target_dir, rlib_flags, quiet && !first)?;
+    // Cargo reports artifacts in the order its jobs finish. Sorted, the
+    // link line and the fingerprint below are the same from build to build:
+    // an unchanged program is not relinked, and a relink gives the same
+    // bytes (so an image's layer, and what a registry stores, stays the same).
+    rlibs.sort();
+    let fingerprint = fingerprint(&rlibs);
+    Ok(Built { rlibs, fingerprint })
+}
+
+/// A finished build of the C library: its rlibs, sorted, and their
+/// fingerprint. Kept in the target directory's stamp file, one path a line
+/// after a header naming the format and the fingerprint.
+struct Built {
+    rlibs: Vec<PathBuf>,
+    fingerprint: u64,
+}
+
+impl Built {
+    const HEADER: &str = "kiln-libc-build 1";
+
+    /// The build the stamp records, if it is one in this format whose
+    /// rlibs are all still there.
+    fn read(stamp: &Path) -> Option<Self> {
+        let text = std::fs::read_to_string(stamp).ok()?;
+        let mut lines = text.lines();
+        let fingerprint = lines
+            .next()?
+            .strip_prefix(Self::HEADER)?
+            .strip_prefix(' ')?;
+        let fingerprint = u64::from_str_radix(fingerprint, 16).ok()?;
+        let rlibs: Vec<PathBuf> = lines.map(PathBuf::from).collect();
+        (!rlibs.is_empty() && rlibs.iter().all(|rlib| rlib.is_file()))
+            .then_some(Self { rlibs, fingerprint })
+    }
+
+    /// Records the build; a path the format cannot hold (not UTF-8, or with
+    /// a line break) leaves no record, so the next build asks cargo again.
+    fn write(&self, stamp: &Path) -> Result<(), Failure> {
+        let mut text = format!("{} {:016x}\n", Self::HEADER, self.fingerprint);
+        for rlib in &self.rlibs {
+            match rlib.to_str() {
+                Some(path) if !path.contains('\n') => {
+                    text.push_str(path);
+                    text.push('\n');
+                }
+                _ => return atomic_file::replace_if_changed(stamp, b"", 0o644),
+            }
+        }
+        atomic_file::replace_if_changed(stamp, text.as_bytes(), 0o644)
+    }
 }
 
 /// Names the C library's target directory after the toolchain (`rustc
