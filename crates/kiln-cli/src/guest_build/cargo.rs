@@ -574,10 +574,14 @@ pub fn build_rlibs(
         command.arg("--quiet");
     }
     let messages = run(command, None)?;
+    // Only the guest's: the rlibs of the C library's proc macros'
+    // dependencies (syn, quote...) are built for the host, outside the
+    // target's directory.
+    let guest = target_dir.join(TARGET);
     Ok(messages
         .artifacts
         .into_iter()
         .flat_map(|m| m.filenames)
-        .filter(|f| f.extension().is_some_and(|e| e == "rlib"))
+        .filter(|f| f.extension().is_some_and(|e| e == "rlib") && f.starts_with(&guest))
         .collect())
 }

@@ -111,7 +111,7 @@ struct Built {
 }
 
 impl Built {
-    const HEADER: &str = "kiln-libc-build 1";
+    const HEADER: &str = "kiln-libc-build 2";
 
     /// The build the stamp records, if it is one in this format whose
     /// rlibs are all still there.
