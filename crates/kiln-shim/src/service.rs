@@ -16,6 +16,7 @@ use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::synchronous::monitor::{Subscription, wait_pid};
 use containerd_shim::{Context, ExitSignal, TtrpcContext, TtrpcResult, error, info, warn};
 
+use crate::answers::Gate;
 use crate::holder;
 use crate::netns::{self, NetNs};
 use crate::process::{Spawner, Stdio3, find_kiln, run_to_end};
@@ -80,18 +81,29 @@ pub struct Service {
     shared: Arc<Shared>,
     events: Sender<Box<dyn Event + Send>>,
     spawner: Spawner,
+    /// Kill calls not yet answered: an exit is shown only after them.
+    gate: Arc<Gate>,
 }
 
 impl Service {
     /// The service, publishing events to containerd in order from a thread
-    /// of its own (so no request waits on containerd while holding a lock).
-    pub fn new(namespace: String, exit: Arc<ExitSignal>, publisher: RemotePublisher) -> Self {
+    /// of its own (so no request waits on containerd while holding a lock),
+    /// each once the Kill calls begun before it are answered (an exit event
+    /// must not overtake the answer to the Kill that caused it).
+    pub fn new(
+        namespace: String,
+        exit: Arc<ExitSignal>,
+        gate: Arc<Gate>,
+        publisher: RemotePublisher,
+    ) -> Self {
         let (events, queue) = channel::<Box<dyn Event + Send>>();
         let ns = namespace.clone();
+        let answered = Arc::clone(&gate);
         std::thread::Builder::new()
             .name("events".into())
             .spawn(move || {
                 for event in queue {
+                    answered.wait_idle();
                     let topic = event.topic();
                     if let Err(e) = publisher.publish(Context::default(), &topic, &ns, event) {
                         error!("publish {topic}: {e}");
@@ -105,6 +117,7 @@ impl Service {
             shared: Arc::default(),
             events,
             spawner: Spawner::new(),
+            gate,
         }
     }
 
@@ -147,6 +160,47 @@ impl Service {
             let _ = events.send(Box::new(exit));
             shared.stopped.notify_all();
         });
+    }
+
+    /// Kill's work: the signal to the task's process, or the end of a task
+    /// not yet started.
+    fn signal(&self, req: &api::KillRequest) -> TtrpcResult<api::Empty> {
+        let mut guard = self.lock();
+        let container = named(&mut guard, &req.id)?;
+        match container.phase {
+            Phase::Running { pid } => {
+                info!("{}: signal {} to pid {pid}", container.id, req.signal);
+                // SAFETY: kill(2) takes no pointers and touches no memory
+                // of this process. (The pid is our child; once reaped, the
+                // waiter marks it stopped under this lock, leaving only the
+                // instant between the reap and that record for pid reuse.)
+                if unsafe { libc::kill(pid as i32, req.signal as i32) } != 0 {
+                    let e = std::io::Error::last_os_error();
+                    if e.raw_os_error() == Some(libc::ESRCH) {
+                        return Err(status(Code::NOT_FOUND, "process already finished"));
+                    }
+                    return Err(status(Code::INTERNAL, format!("kill pid {pid}: {e}")));
+                }
+                Ok(api::Empty::default())
+            }
+            Phase::Created => {
+                // Nothing runs yet: the task simply ends, as killed.
+                let at = SystemTime::now();
+                let code = 128 + req.signal;
+                container.phase = Phase::Stopped { pid: 0, code, at };
+                let exit = TaskExit {
+                    container_id: container.id.clone(),
+                    id: container.id.clone(),
+                    exit_status: code,
+                    exited_at: MessageField::some(timestamp(at)),
+                    ..Default::default()
+                };
+                self.publish(exit);
+                self.shared.stopped.notify_all();
+                Ok(api::Empty::default())
+            }
+            Phase::Stopped { .. } => Err(status(Code::NOT_FOUND, "process already finished")),
+        }
     }
 
     fn create_container(&self, req: &api::CreateTaskRequest) -> Result<Container, String> {
@@ -403,63 +457,42 @@ impl containerd_shim::Task for Service {
             return Err(no_exec());
         }
         let mut guard = self.lock();
-        loop {
+        let (code, at) = loop {
             let container = named(&mut guard, &req.id)?;
             if let Phase::Stopped { code, at, .. } = container.phase {
-                return Ok(api::WaitResponse {
-                    exit_status: code,
-                    exited_at: MessageField::some(timestamp(at)),
-                    ..Default::default()
-                });
+                break (code, at);
             }
             guard = self
                 .shared
                 .stopped
                 .wait(guard)
                 .unwrap_or_else(|e| e.into_inner());
-        }
+        };
+        drop(guard);
+        // Not before the answer to the Kill that stopped it.
+        self.gate.wait_idle();
+        Ok(api::WaitResponse {
+            exit_status: code,
+            exited_at: MessageField::some(timestamp(at)),
+            ..Default::default()
+        })
     }
 
     fn kill(&self, _ctx: &TtrpcContext, req: api::KillRequest) -> TtrpcResult<api::Empty> {
         if !req.exec_id.is_empty() {
             return Err(no_exec());
         }
-        let mut guard = self.lock();
-        let container = named(&mut guard, &req.id)?;
-        match container.phase {
-            Phase::Running { pid } => {
-                info!("{}: signal {} to pid {pid}", container.id, req.signal);
-                // SAFETY: kill(2) takes no pointers and touches no memory
-                // of this process. (The pid is our child; once reaped, the
-                // waiter marks it stopped under this lock, leaving only the
-                // instant between the reap and that record for pid reuse.)
-                if unsafe { libc::kill(pid as i32, req.signal as i32) } != 0 {
-                    let e = std::io::Error::last_os_error();
-                    if e.raw_os_error() == Some(libc::ESRCH) {
-                        return Err(status(Code::NOT_FOUND, "process already finished"));
-                    }
-                    return Err(status(Code::INTERNAL, format!("kill pid {pid}: {e}")));
-                }
-                Ok(api::Empty::default())
-            }
-            Phase::Created => {
-                // Nothing runs yet: the task simply ends, as killed.
-                let at = SystemTime::now();
-                let code = 128 + req.signal;
-                container.phase = Phase::Stopped { pid: 0, code, at };
-                let exit = TaskExit {
-                    container_id: container.id.clone(),
-                    id: container.id.clone(),
-                    exit_status: code,
-                    exited_at: MessageField::some(timestamp(at)),
-                    ..Default::default()
-                };
-                self.publish(exit);
-                self.shared.stopped.notify_all();
-                Ok(api::Empty::default())
-            }
-            Phase::Stopped { .. } => Err(status(Code::NOT_FOUND, "process already finished")),
+        let answer = self.signal(&req);
+        // Stands for this thread being preempted before ttrpc queues the
+        // answer, to test that the exit still waits for it.
+        #[cfg(debug_assertions)]
+        if let Some(ms) = std::env::var("KILN_SHIM_TEST_KILL_ANSWER_DELAY_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
         }
+        answer
     }
 
     fn delete(
