@@ -1,7 +1,9 @@
 //! `containerd-shim-kiln-v1`: the containerd shim v2 for Kiln (runtime type
 //! `io.containerd.kiln.v1`).
 //!
-//! containerd starts one shim per container. The shim mounts the image's
+//! containerd starts one shim per container, except that a CRI pod's
+//! containers share their sandbox's shim (as runc's shim groups them). The
+//! shim mounts the image's
 //! root filesystem in the bundle, finds the Kiln ELF the OCI spec's
 //! `process.args[0]` names there, and runs it with `kiln run` (found next to
 //! this binary, else on `PATH`): the task's process is the monitor, its
@@ -28,10 +30,24 @@ use containerd_shim::{DeleteResponse, Flags, StartOpts};
 /// The runtime this shim answers to.
 const RUNTIME: &str = "io.containerd.kiln.v1";
 
-/// `start`: spawns the server for the container (one shim per container,
-/// grouped by the container's own id) and prints its address. The address
-/// is also kept in the bundle (`address`), for `delete` after a lost shim.
+/// `start` (run in the bundle): the address of the server for the
+/// container, which it prints, spawning the server unless it runs already:
+/// one per CRI pod (the `io.kubernetes.cri.sandbox-id` annotation), else one
+/// per container. The address is also kept in the bundle (`address`), for
+/// `delete` after a lost shim.
 fn start(flags: Flags) -> Result<(), String> {
+    let bundle = std::env::current_dir().map_err(|e| format!("the bundle directory: {e}"))?;
+    // An unreadable spec is Create's to report.
+    let spec = spec::Spec::load(&bundle).ok();
+    let group = spec
+        .as_ref()
+        .and_then(spec::Spec::pod)
+        .unwrap_or(&flags.id)
+        .to_string();
+    let address = containerd_shim::socket_address(&flags.address, &flags.namespace, &group);
+    if server::serving(&address) {
+        return announce(&address);
+    }
     let opts = StartOpts {
         id: flags.id.clone(),
         publish_binary: flags.publish_binary,
@@ -41,21 +57,29 @@ fn start(flags: Flags) -> Result<(), String> {
         debug: flags.debug,
     };
     let (_pid, address) =
-        containerd_shim::spawn(opts, &flags.id, Vec::new()).map_err(|e| e.to_string())?;
-    write_address(&address).map_err(|e| e.to_string())?;
+        containerd_shim::spawn(opts, &group, Vec::new()).map_err(|e| e.to_string())?;
+    announce(&address)
+}
+
+/// Keeps `address` in the bundle and prints it for containerd.
+fn announce(address: &str) -> Result<(), String> {
+    write_address(address).map_err(|e| e.to_string())?;
     print!("{address}");
     std::io::stdout()
         .flush()
         .map_err(|e| format!("write the address: {e}"))
 }
 
-/// `delete`, after a lost shim (run in the bundle): unmounts the root
-/// filesystem and removes the dead server's socket. The monitor died with
-/// the shim (its parent-death signal).
+/// `delete`, after containerd lost its connection to the shim (run in the
+/// bundle): unmounts the root filesystem and, if the server is dead, removes
+/// its socket (a pod's shim serves on after one container's connection
+/// closes). The monitor died with the shim (its parent-death signal).
 fn delete() -> Result<(), String> {
     let bundle = std::env::current_dir().map_err(|e| format!("the bundle directory: {e}"))?;
     service::unmount(&bundle.join("rootfs"));
-    if let Ok(address) = read_address() {
+    if let Ok(address) = read_address()
+        && !server::serving(&address)
+    {
         server::remove_socket(address.strip_prefix("unix://").unwrap_or(&address));
     }
     let response = DeleteResponse {

@@ -89,7 +89,7 @@ fn listen(path: &str) -> Result<Option<UnixListener>, String> {
     match UnixListener::bind(path) {
         Ok(listener) => Ok(Some(listener)),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            if serving(path) {
                 return Ok(None);
             }
             remove_socket(path);
@@ -99,6 +99,13 @@ fn listen(path: &str) -> Result<Option<UnixListener>, String> {
         }
         Err(e) => Err(format!("listen on {path}: {e}")),
     }
+}
+
+/// Whether a server accepts connections at `address` (`unix://PATH` or
+/// `PATH`).
+pub fn serving(address: &str) -> bool {
+    let path = address.strip_prefix("unix://").unwrap_or(address);
+    std::os::unix::net::UnixStream::connect(path).is_ok()
 }
 
 /// Removes the socket file at `path` (only a socket).

@@ -1,5 +1,7 @@
-//! The task service: one container per shim, whose process is `kiln run`.
+//! The task service: the containers of one shim (one, or a CRI pod's),
+//! each one's process `kiln run` (or the pod holder).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -34,7 +36,7 @@ enum Phase {
     Stopped { pid: u32, code: u32, at: SystemTime },
 }
 
-/// The one container this shim runs.
+/// A container this shim runs.
 struct Container {
     id: String,
     bundle: PathBuf,
@@ -69,8 +71,9 @@ impl Container {
 /// State shared by the request threads and the exit waiter.
 #[derive(Default)]
 struct Shared {
-    container: Mutex<Option<Container>>,
-    /// Signalled when the container stops.
+    /// By id.
+    containers: Mutex<HashMap<String, Container>>,
+    /// Signalled when a container stops.
     stopped: Condvar,
 }
 
@@ -127,23 +130,23 @@ impl Service {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Container>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Container>> {
         self.shared
-            .container
+            .containers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Waits for the monitor's exit in a thread, then records it and
     /// publishes `/tasks/exit`.
-    fn watch(&self, pid: u32, subscription: Subscription) {
+    fn watch(&self, id: String, pid: u32, subscription: Subscription) {
         let shared = Arc::clone(&self.shared);
         let events = self.events.clone();
         std::thread::spawn(move || {
             let code = wait_pid(pid as i32, subscription) as u32;
             let at = SystemTime::now();
-            let mut guard = shared.container.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(container) = guard.as_mut() else {
+            let mut guard = shared.containers.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(container) = guard.get_mut(&id) else {
                 return;
             };
             container.phase = Phase::Stopped { pid, code, at };
@@ -325,11 +328,18 @@ fn no_exec() -> ttrpc::Error {
 }
 
 /// The container named `id` in `guard`, or NotFound.
-fn named<'a>(guard: &'a mut Option<Container>, id: &str) -> TtrpcResult<&'a mut Container> {
-    guard
-        .as_mut()
-        .filter(|c| c.id == id)
-        .ok_or_else(|| not_found(id))
+fn named<'a>(
+    guard: &'a mut HashMap<String, Container>,
+    id: &str,
+) -> TtrpcResult<&'a mut Container> {
+    guard.get_mut(id).ok_or_else(|| not_found(id))
+}
+
+fn already_exists(id: &str) -> ttrpc::Error {
+    status(
+        Code::ALREADY_EXISTS,
+        format!("this shim already has container {id}"),
+    )
 }
 
 impl containerd_shim::Task for Service {
@@ -338,16 +348,18 @@ impl containerd_shim::Task for Service {
         _ctx: &TtrpcContext,
         req: api::CreateTaskRequest,
     ) -> TtrpcResult<api::CreateTaskResponse> {
-        let mut guard = self.lock();
-        if let Some(existing) = guard.as_ref() {
-            return Err(status(
-                Code::ALREADY_EXISTS,
-                format!("this shim already runs container {}", existing.id),
-            ));
+        if self.lock().contains_key(&req.id) {
+            return Err(already_exists(&req.id));
         }
+        // Made unlocked (mounts, `kiln inspect`): the pod's other
+        // containers are served meanwhile.
         let container = self
             .create_container(&req)
             .map_err(|e| status(Code::FAILED_PRECONDITION, e))?;
+        let mut guard = self.lock();
+        if guard.contains_key(&req.id) {
+            return Err(already_exists(&req.id));
+        }
         info!(
             "{}: created, will run {} {:?}",
             container.id,
@@ -369,7 +381,7 @@ impl containerd_shim::Task for Service {
             pid: 0,
             ..Default::default()
         });
-        *guard = Some(container);
+        guard.insert(req.id.clone(), container);
         Ok(api::CreateTaskResponse::default())
     }
 
@@ -413,7 +425,7 @@ impl containerd_shim::Task for Service {
         });
         // The waiter takes the lock to record the exit, so the exit event
         // is queued after the start event above.
-        self.watch(pid, subscription);
+        self.watch(container.id.clone(), pid, subscription);
         Ok(api::StartResponse {
             pid,
             ..Default::default()
@@ -535,7 +547,7 @@ impl containerd_shim::Task for Service {
             ..Default::default()
         });
         info!("{}: deleted", container.id);
-        *guard = None;
+        guard.remove(&req.id);
         Ok(api::DeleteResponse {
             pid,
             exit_status: code,
@@ -608,8 +620,8 @@ impl containerd_shim::Task for Service {
 
     fn shutdown(&self, _ctx: &TtrpcContext, req: api::ShutdownRequest) -> TtrpcResult<api::Empty> {
         // containerd asks after each delete; the shim goes once its
-        // container is gone (or when told to go now).
-        if self.lock().is_some() && !req.now {
+        // containers are gone (or when told to go now).
+        if !self.lock().is_empty() && !req.now {
             return Ok(api::Empty::default());
         }
         info!("shutting down (namespace {})", self.namespace);

@@ -66,6 +66,12 @@ fn a_kiln_pod_serves_http_on_its_pod_ip_and_leaves_nothing_behind() {
     );
     let guests = cri.guests();
     assert_eq!(guests.len(), 1, "one VM: {guests:?}");
+    let shims = cri.containerd.shims();
+    assert_eq!(
+        shims.len(),
+        1,
+        "the pod's containers share one shim: {shims:?}"
+    );
     assert!(
         guests[0].1.contains(&format!(
             " --net tap:kiln0 --ip {ip}/24 --gateway 10.234.1.1 "
