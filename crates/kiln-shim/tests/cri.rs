@@ -188,6 +188,10 @@ fn exit_codes_logs_and_read_only_mounts_reach_cri_in_a_host_network_pod() {
         )
         .expect("CreateContainer");
     cri.start_container(&reader).expect("StartContainer");
+    // The pod's shim outlived the first guest's Delete (and containerd's
+    // cleanup run after it): the second guest is in it too.
+    let shims = cri.containerd.shims();
+    assert_eq!(shims.len(), 1, "one shim for the pod: {shims:?}");
     assert_eq!(
         cri.wait_exit(&reader),
         0,
