@@ -1,5 +1,7 @@
-//! The task service: one container per shim, whose process is `kiln run`.
+//! The task service: the containers of one shim (one, or a CRI pod's),
+//! each one's process `kiln run` (or the pod holder).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -16,6 +18,7 @@ use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::synchronous::monitor::{Subscription, wait_pid};
 use containerd_shim::{Context, ExitSignal, TtrpcContext, TtrpcResult, error, info, warn};
 
+use crate::answers::Gate;
 use crate::holder;
 use crate::netns::{self, NetNs};
 use crate::process::{Spawner, Stdio3, find_kiln, run_to_end};
@@ -33,7 +36,7 @@ enum Phase {
     Stopped { pid: u32, code: u32, at: SystemTime },
 }
 
-/// The one container this shim runs.
+/// A container this shim runs.
 struct Container {
     id: String,
     bundle: PathBuf,
@@ -68,8 +71,9 @@ impl Container {
 /// State shared by the request threads and the exit waiter.
 #[derive(Default)]
 struct Shared {
-    container: Mutex<Option<Container>>,
-    /// Signalled when the container stops.
+    /// By id.
+    containers: Mutex<HashMap<String, Container>>,
+    /// Signalled when a container stops.
     stopped: Condvar,
 }
 
@@ -80,18 +84,29 @@ pub struct Service {
     shared: Arc<Shared>,
     events: Sender<Box<dyn Event + Send>>,
     spawner: Spawner,
+    /// Kill calls not yet answered: an exit is shown only after them.
+    gate: Arc<Gate>,
 }
 
 impl Service {
     /// The service, publishing events to containerd in order from a thread
-    /// of its own (so no request waits on containerd while holding a lock).
-    pub fn new(namespace: String, exit: Arc<ExitSignal>, publisher: RemotePublisher) -> Self {
+    /// of its own (so no request waits on containerd while holding a lock),
+    /// each once the Kill calls begun before it are answered (an exit event
+    /// must not overtake the answer to the Kill that caused it).
+    pub fn new(
+        namespace: String,
+        exit: Arc<ExitSignal>,
+        gate: Arc<Gate>,
+        publisher: RemotePublisher,
+    ) -> Self {
         let (events, queue) = channel::<Box<dyn Event + Send>>();
         let ns = namespace.clone();
+        let answered = Arc::clone(&gate);
         std::thread::Builder::new()
             .name("events".into())
             .spawn(move || {
                 for event in queue {
+                    answered.wait_idle();
                     let topic = event.topic();
                     if let Err(e) = publisher.publish(Context::default(), &topic, &ns, event) {
                         error!("publish {topic}: {e}");
@@ -105,6 +120,7 @@ impl Service {
             shared: Arc::default(),
             events,
             spawner: Spawner::new(),
+            gate,
         }
     }
 
@@ -114,23 +130,23 @@ impl Service {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Container>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Container>> {
         self.shared
-            .container
+            .containers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Waits for the monitor's exit in a thread, then records it and
     /// publishes `/tasks/exit`.
-    fn watch(&self, pid: u32, subscription: Subscription) {
+    fn watch(&self, id: String, pid: u32, subscription: Subscription) {
         let shared = Arc::clone(&self.shared);
         let events = self.events.clone();
         std::thread::spawn(move || {
             let code = wait_pid(pid as i32, subscription) as u32;
             let at = SystemTime::now();
-            let mut guard = shared.container.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(container) = guard.as_mut() else {
+            let mut guard = shared.containers.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(container) = guard.get_mut(&id) else {
                 return;
             };
             container.phase = Phase::Stopped { pid, code, at };
@@ -147,6 +163,47 @@ impl Service {
             let _ = events.send(Box::new(exit));
             shared.stopped.notify_all();
         });
+    }
+
+    /// Kill's work: the signal to the task's process, or the end of a task
+    /// not yet started.
+    fn signal(&self, req: &api::KillRequest) -> TtrpcResult<api::Empty> {
+        let mut guard = self.lock();
+        let container = named(&mut guard, &req.id)?;
+        match container.phase {
+            Phase::Running { pid } => {
+                info!("{}: signal {} to pid {pid}", container.id, req.signal);
+                // SAFETY: kill(2) takes no pointers and touches no memory
+                // of this process. (The pid is our child; once reaped, the
+                // waiter marks it stopped under this lock, leaving only the
+                // instant between the reap and that record for pid reuse.)
+                if unsafe { libc::kill(pid as i32, req.signal as i32) } != 0 {
+                    let e = std::io::Error::last_os_error();
+                    if e.raw_os_error() == Some(libc::ESRCH) {
+                        return Err(status(Code::NOT_FOUND, "process already finished"));
+                    }
+                    return Err(status(Code::INTERNAL, format!("kill pid {pid}: {e}")));
+                }
+                Ok(api::Empty::default())
+            }
+            Phase::Created => {
+                // Nothing runs yet: the task simply ends, as killed.
+                let at = SystemTime::now();
+                let code = 128 + req.signal;
+                container.phase = Phase::Stopped { pid: 0, code, at };
+                let exit = TaskExit {
+                    container_id: container.id.clone(),
+                    id: container.id.clone(),
+                    exit_status: code,
+                    exited_at: MessageField::some(timestamp(at)),
+                    ..Default::default()
+                };
+                self.publish(exit);
+                self.shared.stopped.notify_all();
+                Ok(api::Empty::default())
+            }
+            Phase::Stopped { .. } => Err(status(Code::NOT_FOUND, "process already finished")),
+        }
     }
 
     fn create_container(&self, req: &api::CreateTaskRequest) -> Result<Container, String> {
@@ -271,11 +328,18 @@ fn no_exec() -> ttrpc::Error {
 }
 
 /// The container named `id` in `guard`, or NotFound.
-fn named<'a>(guard: &'a mut Option<Container>, id: &str) -> TtrpcResult<&'a mut Container> {
-    guard
-        .as_mut()
-        .filter(|c| c.id == id)
-        .ok_or_else(|| not_found(id))
+fn named<'a>(
+    guard: &'a mut HashMap<String, Container>,
+    id: &str,
+) -> TtrpcResult<&'a mut Container> {
+    guard.get_mut(id).ok_or_else(|| not_found(id))
+}
+
+fn already_exists(id: &str) -> ttrpc::Error {
+    status(
+        Code::ALREADY_EXISTS,
+        format!("this shim already has container {id}"),
+    )
 }
 
 impl containerd_shim::Task for Service {
@@ -284,16 +348,18 @@ impl containerd_shim::Task for Service {
         _ctx: &TtrpcContext,
         req: api::CreateTaskRequest,
     ) -> TtrpcResult<api::CreateTaskResponse> {
-        let mut guard = self.lock();
-        if let Some(existing) = guard.as_ref() {
-            return Err(status(
-                Code::ALREADY_EXISTS,
-                format!("this shim already runs container {}", existing.id),
-            ));
+        if self.lock().contains_key(&req.id) {
+            return Err(already_exists(&req.id));
         }
+        // Made unlocked (mounts, `kiln inspect`): the pod's other
+        // containers are served meanwhile.
         let container = self
             .create_container(&req)
             .map_err(|e| status(Code::FAILED_PRECONDITION, e))?;
+        let mut guard = self.lock();
+        if guard.contains_key(&req.id) {
+            return Err(already_exists(&req.id));
+        }
         info!(
             "{}: created, will run {} {:?}",
             container.id,
@@ -315,7 +381,7 @@ impl containerd_shim::Task for Service {
             pid: 0,
             ..Default::default()
         });
-        *guard = Some(container);
+        guard.insert(req.id.clone(), container);
         Ok(api::CreateTaskResponse::default())
     }
 
@@ -359,7 +425,7 @@ impl containerd_shim::Task for Service {
         });
         // The waiter takes the lock to record the exit, so the exit event
         // is queued after the start event above.
-        self.watch(pid, subscription);
+        self.watch(container.id.clone(), pid, subscription);
         Ok(api::StartResponse {
             pid,
             ..Default::default()
@@ -403,63 +469,42 @@ impl containerd_shim::Task for Service {
             return Err(no_exec());
         }
         let mut guard = self.lock();
-        loop {
+        let (code, at) = loop {
             let container = named(&mut guard, &req.id)?;
             if let Phase::Stopped { code, at, .. } = container.phase {
-                return Ok(api::WaitResponse {
-                    exit_status: code,
-                    exited_at: MessageField::some(timestamp(at)),
-                    ..Default::default()
-                });
+                break (code, at);
             }
             guard = self
                 .shared
                 .stopped
                 .wait(guard)
                 .unwrap_or_else(|e| e.into_inner());
-        }
+        };
+        drop(guard);
+        // Not before the answer to the Kill that stopped it.
+        self.gate.wait_idle();
+        Ok(api::WaitResponse {
+            exit_status: code,
+            exited_at: MessageField::some(timestamp(at)),
+            ..Default::default()
+        })
     }
 
     fn kill(&self, _ctx: &TtrpcContext, req: api::KillRequest) -> TtrpcResult<api::Empty> {
         if !req.exec_id.is_empty() {
             return Err(no_exec());
         }
-        let mut guard = self.lock();
-        let container = named(&mut guard, &req.id)?;
-        match container.phase {
-            Phase::Running { pid } => {
-                info!("{}: signal {} to pid {pid}", container.id, req.signal);
-                // SAFETY: kill(2) takes no pointers and touches no memory
-                // of this process. (The pid is our child; once reaped, the
-                // waiter marks it stopped under this lock, leaving only the
-                // instant between the reap and that record for pid reuse.)
-                if unsafe { libc::kill(pid as i32, req.signal as i32) } != 0 {
-                    let e = std::io::Error::last_os_error();
-                    if e.raw_os_error() == Some(libc::ESRCH) {
-                        return Err(status(Code::NOT_FOUND, "process already finished"));
-                    }
-                    return Err(status(Code::INTERNAL, format!("kill pid {pid}: {e}")));
-                }
-                Ok(api::Empty::default())
-            }
-            Phase::Created => {
-                // Nothing runs yet: the task simply ends, as killed.
-                let at = SystemTime::now();
-                let code = 128 + req.signal;
-                container.phase = Phase::Stopped { pid: 0, code, at };
-                let exit = TaskExit {
-                    container_id: container.id.clone(),
-                    id: container.id.clone(),
-                    exit_status: code,
-                    exited_at: MessageField::some(timestamp(at)),
-                    ..Default::default()
-                };
-                self.publish(exit);
-                self.shared.stopped.notify_all();
-                Ok(api::Empty::default())
-            }
-            Phase::Stopped { .. } => Err(status(Code::NOT_FOUND, "process already finished")),
+        let answer = self.signal(&req);
+        // Stands for this thread being preempted before ttrpc queues the
+        // answer, to test that the exit still waits for it.
+        #[cfg(debug_assertions)]
+        if let Some(ms) = std::env::var("KILN_SHIM_TEST_KILL_ANSWER_DELAY_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
         }
+        answer
     }
 
     fn delete(
@@ -502,7 +547,7 @@ impl containerd_shim::Task for Service {
             ..Default::default()
         });
         info!("{}: deleted", container.id);
-        *guard = None;
+        guard.remove(&req.id);
         Ok(api::DeleteResponse {
             pid,
             exit_status: code,
@@ -575,8 +620,8 @@ impl containerd_shim::Task for Service {
 
     fn shutdown(&self, _ctx: &TtrpcContext, req: api::ShutdownRequest) -> TtrpcResult<api::Empty> {
         // containerd asks after each delete; the shim goes once its
-        // container is gone (or when told to go now).
-        if self.lock().is_some() && !req.now {
+        // containers are gone (or when told to go now).
+        if !self.lock().is_empty() && !req.now {
             return Ok(api::Empty::default());
         }
         info!("shutting down (namespace {})", self.namespace);

@@ -132,6 +132,9 @@ pub struct GuestNetwork {
 /// pod's pause container, `container` for the pod's programs.
 const CONTAINER_TYPE: &str = "io.kubernetes.cri.container-type";
 
+/// The annotation CRI sets on every container of a pod: the pod's id.
+const SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
+
 /// Mount destinations that belong to a Linux process's system view (the
 /// guest's own `/proc`, `/dev`, `/sys` come from its library OS).
 const SYSTEM_DESTINATIONS: [&str; 3] = ["/proc", "/dev", "/sys"];
@@ -182,6 +185,15 @@ impl Spec {
         self.annotations
             .get(CONTAINER_TYPE)
             .is_some_and(|kind| kind == "sandbox")
+    }
+
+    /// The id of the CRI pod this container belongs to (the sandbox's own
+    /// id for the sandbox).
+    pub fn pod(&self) -> Option<&str> {
+        self.annotations
+            .get(SANDBOX_ID)
+            .map(String::as_str)
+            .filter(|id| !id.is_empty())
     }
 
     /// The network namespace the container joins: a path (CRI's pinned
@@ -501,12 +513,15 @@ mod tests {
                           {"type": "network", "path": "/var/run/netns/cni-1"}]}}"#,
         );
         assert!(sandbox.is_sandbox());
+        assert_eq!(sandbox.pod(), None);
         assert_eq!(sandbox.network_namespace(), Some("/var/run/netns/cni-1"));
         let app = spec(
-            r#"{"annotations": {"io.kubernetes.cri.container-type": "container"},
+            r#"{"annotations": {"io.kubernetes.cri.container-type": "container",
+                                "io.kubernetes.cri.sandbox-id": "pod1"},
                 "linux": {"namespaces": [{"type": "network", "path": "/proc/42/ns/net"}]}}"#,
         );
         assert!(!app.is_sandbox());
+        assert_eq!(app.pod(), Some("pod1"));
         assert_eq!(app.network_namespace(), Some("/proc/42/ns/net"));
         // `ctr run`: a new, empty namespace; a host-network pod: none.
         let fresh = spec(r#"{"linux": {"namespaces": [{"type": "network"}]}}"#);

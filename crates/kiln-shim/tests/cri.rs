@@ -13,7 +13,10 @@ use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use k8s_cri::v1::{ContainerState, ImageSpec, ImageStatusRequest, Mount, RemoveContainerRequest};
+use k8s_cri::v1::{
+    ContainerState, ImageSpec, ImageStatusRequest, Mount, RemoveContainerRequest,
+    RemovePodSandboxRequest, StopPodSandboxRequest,
+};
 use support::cri::{CAT_IMAGE, Cri, EXIT_IMAGE, HTTP_IMAGE, PAUSE_IMAGE, exists, gone, http_get};
 use support::{script_image, text};
 
@@ -63,6 +66,12 @@ fn a_kiln_pod_serves_http_on_its_pod_ip_and_leaves_nothing_behind() {
     );
     let guests = cri.guests();
     assert_eq!(guests.len(), 1, "one VM: {guests:?}");
+    let shims = cri.containerd.shims();
+    assert_eq!(
+        shims.len(),
+        1,
+        "the pod's containers share one shim: {shims:?}"
+    );
     assert!(
         guests[0].1.contains(&format!(
             " --net tap:kiln0 --ip {ip}/24 --gateway 10.234.1.1 "
@@ -179,6 +188,10 @@ fn exit_codes_logs_and_read_only_mounts_reach_cri_in_a_host_network_pod() {
         )
         .expect("CreateContainer");
     cri.start_container(&reader).expect("StartContainer");
+    // The pod's shim outlived the first guest's Delete (and containerd's
+    // cleanup run after it): the second guest is in it too.
+    let shims = cri.containerd.shims();
+    assert_eq!(shims.len(), 1, "one shim for the pod: {shims:?}");
     assert_eq!(
         cri.wait_exit(&reader),
         0,
@@ -276,4 +289,43 @@ fn runc_pods_run_through_the_same_cri() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(cri.containerd.mounts(), Vec::<String>::new());
+}
+
+/// StopPodSandbox kills the pod's guest, then its holder. containerd closes
+/// its connection to a shim once the shim answers Shutdown, which it asks
+/// for after Delete, after it sees the exit; so each Kill's answer must be
+/// out before the exit it causes shows, even when the thread answering it
+/// is held up (here for 200 ms after the signal, through the debug build's
+/// hook standing for a preemption), or StopPodSandbox fails with
+/// `ttrpc: closed` although the pod stopped.
+#[test]
+fn stop_pod_sandbox_gets_every_kill_answer_before_the_shims_go() {
+    let delay = [("KILN_SHIM_TEST_KILL_ANSWER_DELAY_MS", "200")];
+    let cri = Cri::start_with_env("cri-kill-answers", 5, &delay);
+    for cycle in 0..3 {
+        let config = cri.pod_config(&format!("stop{cycle}"), false);
+        let pod = cri.run_pod(&config);
+        let app = cri
+            .create(&pod, &config, "http", HTTP_IMAGE, &[], Vec::new())
+            .expect("CreateContainer");
+        cri.start_container(&app).expect("StartContainer");
+        let id = pod.clone();
+        let stopped = cri.try_call(|mut c| async move {
+            c.stop_pod_sandbox(StopPodSandboxRequest { pod_sandbox_id: id })
+                .await
+        });
+        if let Err(status) = stopped {
+            panic!(
+                "cycle {cycle}: StopPodSandbox failed: {}\ncontainerd's log:\n{}",
+                status.message(),
+                cri.log()
+            );
+        }
+        let id = pod.clone();
+        cri.call(|mut c| async move {
+            c.remove_pod_sandbox(RemovePodSandboxRequest { pod_sandbox_id: id })
+                .await
+        });
+    }
+    assert!(cri.guests().is_empty(), "{:?}", cri.guests());
 }

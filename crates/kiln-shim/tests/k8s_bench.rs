@@ -180,10 +180,7 @@ fn ready_pod(
 }
 
 /// StopPodSandbox, retried (as kubelet retries it) when it fails, then
-/// RemovePodSandbox. Each failure is kept in `failures` for the report:
-/// under load, a Kiln shim can shut down (containerd asks as soon as the
-/// sandbox's exit is handled) before its answer to the Kill that caused
-/// the exit is written, and CRI then reports `ttrpc: closed`.
+/// RemovePodSandbox. Each failure is kept in `failures` for the report.
 fn stop_and_remove(cri: &Cri, pod: &str, failures: &mut Vec<String>) {
     for attempt in 1.. {
         let id = pod.to_string();

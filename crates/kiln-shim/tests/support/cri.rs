@@ -53,8 +53,14 @@ pub struct Cri {
 
 impl Cri {
     pub fn start(test: &str, net: u8) -> Self {
+        Self::start_with_env(test, net, &[])
+    }
+
+    /// As `start`, with `env` added to containerd's environment (and so to
+    /// its shims').
+    pub fn start_with_env(test: &str, net: u8, env: &[(&str, &str)]) -> Self {
         let bridge = format!("kcri{net}");
-        let containerd = Containerd::start_with(test, K8S, IMAGES, |dir| {
+        let containerd = Containerd::start_with(test, K8S, IMAGES, env, |dir| {
             let cni = dir.join("cni");
             std::fs::create_dir_all(&cni).expect("mkdir");
             let conflist = serde_json::json!({

@@ -233,18 +233,20 @@ impl Containerd {
     /// A containerd for the `ctr` tests: CRI off, the Kiln images imported
     /// in the tests' namespace.
     pub fn start(test: &str) -> Self {
-        Self::start_with(test, NAMESPACE, CTR_IMAGES, |_| {
+        Self::start_with(test, NAMESPACE, CTR_IMAGES, &[], |_| {
             "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n".into()
         })
     }
 
     /// A containerd whose config adds `extra(dir)` (top-level settings
     /// and tables) to its own root, state and socket in the scratch
-    /// directory `dir`, with `images` imported in `namespace`.
+    /// directory `dir`, with `images` imported in `namespace`, and `env`
+    /// added to its environment (which its shims inherit).
     pub fn start_with(
         test: &str,
         namespace: &'static str,
         images: &'static Images,
+        env: &[(&str, &str)],
         extra: impl FnOnce(&Path) -> String,
     ) -> Self {
         require_kvm();
@@ -276,6 +278,7 @@ impl Containerd {
             .arg("--config")
             .arg(&config)
             .env("PATH", path)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("containerd.log")).expect("log"))
             .spawn()
