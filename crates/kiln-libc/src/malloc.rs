@@ -5,7 +5,6 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
-use core::ptr;
 
 use kiln_libos::heap::HEAP;
 
@@ -37,14 +36,8 @@ fn allocate(size: usize, align: usize, zeroed: bool) -> *mut c_void {
             HEAP.alloc(layout)
         }
     };
-    // SAFETY: the calling thread's live TCB (installed before any C code runs).
-    let failed = unsafe { &mut (*crate::thread::current()).failed_allocation };
-    if base.is_null() {
-        *failed = size;
+    if !note_outcome(base, size) {
         return errno::fail_null(code::ENOMEM);
-    }
-    if *failed != 0 {
-        *failed = 0;
     }
     // SAFETY: `align >= HEADER` bytes of the allocation precede `user`.
     unsafe {
@@ -53,6 +46,21 @@ fn allocate(size: usize, align: usize, zeroed: bool) -> *mut c_void {
         user.cast::<usize>().sub(1).write(align);
         user.cast()
     }
+}
+
+/// Records in the thread's TCB whether the request for `size` bytes that
+/// gave `base` failed (a crash report then names it); true if it did not.
+fn note_outcome(base: *mut u8, size: usize) -> bool {
+    // SAFETY: the calling thread's live TCB (installed before any C code runs).
+    let failed = unsafe { &mut (*crate::thread::current()).failed_allocation };
+    if base.is_null() {
+        *failed = size;
+        return false;
+    }
+    if *failed != 0 {
+        *failed = 0;
+    }
+    true
 }
 
 /// The layout and start of the allocation behind a pointer from `allocate`.
@@ -112,17 +120,30 @@ pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
         return malloc(size);
     }
     // SAFETY: per the caller.
-    let (_, layout) = unsafe { block(ptr) };
-    let old_size = layout.size() - layout.align();
-    let new = allocate(size, layout.align(), false);
-    if !new.is_null() {
-        // SAFETY: both blocks are at least min(old, new) bytes and distinct.
-        unsafe {
-            ptr::copy_nonoverlapping(ptr.cast::<u8>(), new.cast::<u8>(), old_size.min(size));
-            free(ptr);
-        }
+    let (base, layout) = unsafe { block(ptr) };
+    let align = layout.align();
+    let Some(total) = size
+        .checked_add(align)
+        .filter(|&total| Layout::from_size_align(total, align).is_ok())
+    else {
+        return errno::fail_null(code::ENOMEM);
+    };
+    // The heap resizes in place where it can (a large block into the free
+    // memory after it, a small one within its size class) and otherwise
+    // copies, header included, as glibc avoids copies where it can.
+    // SAFETY: `base` and `layout` describe a live block of this allocator
+    // (per the caller); `total` is non-zero and valid for `align`.
+    let base = unsafe { HEAP.realloc(base, layout, total) };
+    if !note_outcome(base, size) {
+        return errno::fail_null(code::ENOMEM);
     }
-    new
+    // SAFETY: the header's `align` bytes precede `user`, as in `allocate`;
+    // only the size changed.
+    unsafe {
+        let user = base.add(align);
+        user.cast::<usize>().sub(2).write(total);
+        user.cast()
+    }
 }
 
 /// `posix_memalign(3)`: returns the error instead of setting `errno`.

@@ -805,9 +805,58 @@ fn main() {
             dl();
             temp_files();
             process_calls();
+            resizing();
         }
     }
     println!("still running");
+}
+
+/// `realloc` growing and shrinking blocks of every size class and past
+/// them, keeping their contents; a request too large fails with ENOMEM and
+/// leaves the block as it was.
+fn resizing() {
+    unsafe extern "C" {
+        fn malloc(size: usize) -> *mut c_void;
+        fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void;
+        fn free(ptr: *mut c_void);
+    }
+    let sizes = [
+        1usize, 15, 16, 17, 100, 1000, 1008, 1024, 1025, 4096, 100_000, 3000, 40, 8,
+    ];
+    // SAFETY: every pointer comes from malloc/realloc and is used within
+    // the size it was last given; the block is freed once.
+    unsafe {
+        let mut block = realloc(std::ptr::null_mut(), 1).cast::<u8>();
+        block.write(0);
+        let mut size = 1;
+        let mut intact = true;
+        for &next in &sizes {
+            block = realloc(block.cast(), next).cast();
+            assert!(!block.is_null(), "realloc to {next} failed");
+            // The bytes both sizes hold were kept, then fill the block.
+            intact &= (0..size.min(next)).all(|i| *block.add(i) == (i % 251) as u8);
+            for i in 0..next {
+                *block.add(i) = (i % 251) as u8;
+            }
+            size = next;
+        }
+        println!(
+            "realloc through {} sizes kept the contents: {intact}",
+            sizes.len()
+        );
+        clear_errno();
+        let failed = realloc(block.cast(), usize::MAX / 2);
+        let kept = (0..size).all(|i| *block.add(i) == (i % 251) as u8);
+        println!(
+            "realloc too large: null {} errno {} block kept {kept}",
+            failed.is_null(),
+            errno()
+        );
+        free(block.cast());
+        let small = malloc(24);
+        println!("malloc after: null {}", small.is_null());
+        free(small);
+    }
 }
 
 /// The process-level calls the census found crates making: the plain `stat`
