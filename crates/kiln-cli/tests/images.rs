@@ -801,6 +801,19 @@ fn a_registry_with_tls_is_trusted_through_certs_d() {
     );
     let run = kiln_in(&other, &["run", &reference]);
     assert!(run.stdout.contains("args: [\"std-env\"]"), "{}", run.stdout);
+
+    // A damaged certificate is an error, not a quiet fall back to a client
+    // without it.
+    let damaged = scratch.path("damaged");
+    let damaged_certs = damaged.join("certs.d").join(registry.host());
+    std::fs::create_dir_all(&damaged_certs).expect("mkdir certs.d");
+    std::fs::write(
+        damaged_certs.join("ca.crt"),
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write a damaged certificate");
+    kiln_in(&damaged, &["pull", &reference])
+        .assert_clean_error(REGISTRY, "cannot set up the HTTP client");
 }
 
 #[test]
