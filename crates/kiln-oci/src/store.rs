@@ -296,6 +296,10 @@ impl Store {
             .file()
             .sync_all()
             .map_err(Error::io("writing", &self.index_path()))?;
+        if !self.created.is_empty() {
+            let dirs: Vec<&Path> = self.created.iter().map(PathBuf::as_path).collect();
+            sync_dirs(&dirs)?;
+        }
         index.replace(true)
     }
 }
