@@ -28,7 +28,7 @@ use crate::digest::{Digest, Hashing};
 use crate::durable::link_unnamed;
 use crate::error::{Error, Result};
 use crate::store::{MAX_METADATA, Store, Tag};
-use crate::unpack::{Compressed, HashingReader, Target, extract};
+use crate::unpack::{Compressed, HashingReader, Layer, Program, Told, extract};
 
 /// The label and manifest annotation with the Kiln ABI version the ELF needs.
 pub const ABI_LABEL: &str = "dev.kiln.abi-version";
@@ -402,12 +402,14 @@ pub fn unpack(store: &Store, tag: &Tag, abi: u32) -> Result<Runnable> {
         layer,
         compressed,
     } = stored(store, &store.manifest(&tag.manifest)?, reference, abi)?;
-    let (settings, target) = unpack_target(store, &config, &layer, compressed, reference)?;
-    if !target.elf.is_file() {
+    let (settings, program) = unpack_target(store, &config, &layer, reference)?;
+    let elf = program.elf.clone();
+    if !elf.is_file() {
         let blob_path = store.blob_path(&layer);
         let blob = File::open(&blob_path).map_err(Error::io("reading", &blob_path))?;
         let mut blob_stream = HashingReader::new(BufReader::new(blob));
-        let program = extract(&mut blob_stream, &target)?;
+        let layer_of = unpack_layer(store, &layer, compressed, reference);
+        let unpacked = extract(&mut blob_stream, &layer_of, Told::Now(program))?;
         let actual = blob_stream.finish();
         if actual != layer {
             return Err(Error::DigestMismatch {
@@ -416,27 +418,43 @@ pub fn unpack(store: &Store, tag: &Tag, abi: u32) -> Result<Runnable> {
                 actual: actual.to_string(),
             });
         }
-        program
+        unpacked
             .file
             .sync_all()
-            .map_err(Error::io("unpacking into", &target.dir))?;
-        link_unnamed(&program.file, &program.path)?;
+            .map_err(Error::io("unpacking into", &layer_of.dir))?;
+        link_unnamed(&unpacked.file, &unpacked.path)?;
     }
-    Ok(Runnable {
-        elf: target.elf,
-        settings,
-    })
+    Ok(Runnable { elf, settings })
 }
 
-/// How the image with `config` runs, and where and how its program is
-/// unpacked from its `layer` (of `store`).
+/// Where the program of the image `reference` is unpacked from its `layer`
+/// (of `store`), and how that is compressed.
+pub(crate) fn unpack_layer(
+    store: &Store,
+    layer: &Digest,
+    compressed: Compressed,
+    reference: &str,
+) -> Layer {
+    Layer {
+        compressed,
+        dir: unpacked_dir(store, layer),
+        reference: reference.to_string(),
+    }
+}
+
+/// The directory a layer's program is unpacked into.
+fn unpacked_dir(store: &Store, layer: &Digest) -> PathBuf {
+    store.root().join("unpacked").join(layer.hex())
+}
+
+/// How the image with `config` runs, and which file of its `layer` (of
+/// `store`) is its program.
 pub(crate) fn unpack_target(
     store: &Store,
     config: &ImageConfiguration,
     layer: &Digest,
-    compressed: Compressed,
     reference: &str,
-) -> Result<(Settings, Target)> {
+) -> Result<(Settings, Program)> {
     let (path, settings) = settings_of(config, reference)?;
     let diff_id = config
         .rootfs()
@@ -444,17 +462,6 @@ pub(crate) fn unpack_target(
         .first()
         .cloned()
         .unwrap_or_default();
-    let dir = store.root().join("unpacked").join(layer.hex());
-    let elf = dir.join(&settings.name);
-    Ok((
-        settings,
-        Target {
-            compressed,
-            path,
-            diff_id,
-            dir,
-            elf,
-            reference: reference.to_string(),
-        },
-    ))
+    let elf = unpacked_dir(store, layer).join(&settings.name);
+    Ok((settings, Program { path, diff_id, elf }))
 }

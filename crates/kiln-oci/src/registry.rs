@@ -26,11 +26,11 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::format::{
     ACCEPTED_MANIFESTS, blob_digest, layer_compression, manifest_declares_abi, parts, read_config,
-    unpack_target,
+    unpack_layer, unpack_target,
 };
 use crate::reference::{is_loopback_registry, registry_of};
 use crate::store::{BlobWriter, MAX_METADATA, NewBlob, Store, Tag, Unpacked};
-use crate::unpack::{Arriving, Target, extract};
+use crate::unpack::{Arriving, Program, Told, extract};
 
 /// The size of the pieces a push sends and reports progress by.
 const CHUNK: usize = 1 << 20;
@@ -262,17 +262,15 @@ impl Registry {
         let at_once = manifest_declares_abi(&manifest, &full, abi)?;
         let fetch_layer = !store.has_blob(&layer_digest);
         // The unpacking thread gets the layer's pieces as they arrive, and
-        // what to unpack once the config says.
-        let (job_tx, job_rx) = mpsc::channel::<Target>();
+        // which file is the program once the config says.
+        let (job_tx, job_rx) = mpsc::channel::<Program>();
+        let unpack_into = unpack_layer(store, &layer_digest, compressed, &full);
         let (piece_tx, piece_rx) = mpsc::channel::<bytes::Bytes>();
         let (config_bytes, layer_blob, program) = std::thread::scope(|scope| {
             let unpacking = fetch_layer.then(|| {
                 scope.spawn(move || -> Result<(BlobWriter, Unpacked)> {
-                    let target = job_rx
-                        .recv()
-                        .map_err(|_| self.failure("pull abandoned".into()))?;
                     let mut arriving = Arriving::new(piece_rx, store.new_blob()?);
-                    let program = extract(&mut arriving, &target)?;
+                    let program = extract(&mut arriving, &unpack_into, Told::Later(job_rx))?;
                     Ok((arriving.into_blob(), program))
                 })
             });
@@ -284,7 +282,7 @@ impl Registry {
                     .pull_small(reference, &config_digest, config.size())
                     .await?;
                 let parsed = read_config(&bytes, &full, abi)?;
-                let (_, target) = unpack_target(store, &parsed, &layer_digest, compressed, &full)?;
+                let (_, target) = unpack_target(store, &parsed, &layer_digest, &full)?;
                 // A send fails only when the unpacking thread already
                 // ended, with an error joining it reports.
                 let _ = job_tx.send(target);
