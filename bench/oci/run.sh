@@ -16,7 +16,9 @@
 #   bench/oci/run.sh > oci.md
 #
 # Env: BENCH_TRIALS (default 30, min 10); BENCH_DEBIAN=0 skips the Debian
-# base (debootstrap downloads ~40 MB once, kept in bench/oci/target).
+# base (debootstrap downloads ~40 MB once, kept in bench/oci/target);
+# BENCH_BASE_KILN=PATH also times that kiln's pull + first boot in the same
+# trials, beside this tree's (an A/B of a change).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -77,7 +79,8 @@ if [[ ${BENCH_DEBIAN:-1} != 0 ]]; then
     DEBIAN_ROOT="$WORK/debian-minbase"
 fi
 
-export KILN IMAGE REF PORT TRIALS NATIVE DEBIAN_ROOT SCRATCH
+BASE_KILN=${BENCH_BASE_KILN:-}
+export KILN IMAGE REF PORT TRIALS NATIVE DEBIAN_ROOT SCRATCH BASE_KILN
 WHEN=$(date -u '+%Y-%m-%d %H:%M UTC') MACHINE=$(machine_note) python3 - <<'PY'
 import gzip, io, json, os, shutil, socket, statistics as st, subprocess, tarfile, time, urllib.request
 E = os.environ
@@ -90,12 +93,12 @@ def free_port():
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-def first_answer(target, state):
+def first_answer(target, state, kiln=KILN):
     """Seconds from spawning kiln run to the first HTTP answer."""
     port = free_port()
     env = dict(os.environ, KILN_STATE_DIR=state)
     start = time.perf_counter()
-    child = subprocess.Popen([KILN, "run", "--net", "ports", "-p", f"127.0.0.1:{port}:80", target],
+    child = subprocess.Popen([kiln, "run", "--net", "ports", "-p", f"127.0.0.1:{port}:80", target],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
@@ -131,12 +134,16 @@ def raw_transfer():
         size += len(get(f"/v2/{repository}/blobs/{blob['digest']}"))
     return time.perf_counter() - start, size
 
-local, pulled, transfer = [], [], []
+BASE = E.get("BASE_KILN")
+local, pulled, transfer, base_pulled = [], [], [], []
 for trial in range(TRIALS):
     local.append(first_answer(IMAGE, os.path.join(E["SCRATCH"], "local-state")))
     state = os.path.join(E["SCRATCH"], f"pull-{trial}")
     pulled.append(first_answer(REF, state))
     shutil.rmtree(state)
+    if BASE:
+        base_pulled.append(first_answer(REF, state, BASE))
+        shutil.rmtree(state)
     seconds, pushed_bytes = raw_transfer()
     transfer.append(seconds)
 
@@ -171,6 +178,9 @@ print(f"| `kiln run` of the local file, to the first answer | {ms(local):.1f} ms
 print(f"| raw transfer of the image's {pushed_bytes} bytes | {ms(transfer):.1f} ms | |")
 print(f"| `kiln pull` + first boot (run by reference, empty store), to the first answer | {ms(pulled):.1f} ms | "
       f"**{ms(pulled) / bound:.2f}x** local run + raw transfer (target ≤ 1.5x) |")
+if BASE:
+    print(f"| the same with `{BASE}` (BENCH_BASE_KILN) | {ms(base_pulled):.1f} ms | "
+          f"this tree's is **{ms(pulled) / ms(base_pulled):.2f}x** of it |")
 print()
 print("| Image of http-hello | Compressed size |")
 print("|---|---|")

@@ -801,6 +801,19 @@ fn a_registry_with_tls_is_trusted_through_certs_d() {
     );
     let run = kiln_in(&other, &["run", &reference]);
     assert!(run.stdout.contains("args: [\"std-env\"]"), "{}", run.stdout);
+
+    // A damaged certificate is an error, not a quiet fall back to a client
+    // without it.
+    let damaged = scratch.path("damaged");
+    let damaged_certs = damaged.join("certs.d").join(registry.host());
+    std::fs::create_dir_all(&damaged_certs).expect("mkdir certs.d");
+    std::fs::write(
+        damaged_certs.join("ca.crt"),
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write a damaged certificate");
+    kiln_in(&damaged, &["pull", &reference])
+        .assert_clean_error(REGISTRY, "cannot set up the HTTP client");
 }
 
 #[test]
@@ -1075,6 +1088,20 @@ fn images_kiln_cannot_run_are_refused_before_their_layer_is_fetched() {
             "[]"
         );
     }
+
+    // A manifest that declares another ABI is refused on its word, before
+    // any blob (here its config would pass).
+    let config_bytes =
+        config(serde_json::json!({"dev.kiln.abi-version": kiln_abi::ABI_VERSION.to_string()}))
+            .to_string();
+    let config_digest = upload_blob(&registry, "foreign", config_bytes.as_bytes());
+    let mut declared = manifest(&config_digest, config_bytes.len(), gzip);
+    declared["annotations"] = serde_json::json!({"dev.kiln.abi-version": "1"});
+    put_manifest(&registry, "foreign", "declared-old", &declared);
+    let state = scratch.path("declared-old");
+    let reference = format!("{}/foreign:declared-old", registry.host());
+    kiln_in(&state, &["pull", &reference]).assert_clean_error(code::IMAGE, "ABI version 1");
+    assert!(blobs_in(&state).is_empty(), "{:?}", blobs_in(&state));
 }
 
 #[test]

@@ -14,8 +14,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use oci_client::secrets::RegistryAuth;
 use serde::{Deserialize, Serialize};
 
+use crate::durable::{create_private_dir, write_atomically};
 use crate::error::{Error, Result};
-use crate::store::{create_private_dir, write_atomically};
 
 /// The credentials file, in Docker's format.
 #[derive(Default, Serialize, Deserialize)]

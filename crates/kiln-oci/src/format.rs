@@ -16,18 +16,19 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use flate2::read::GzDecoder;
 use oci_spec::image::{
     Arch, ConfigBuilder, Descriptor, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder,
     ImageManifest, ImageManifestBuilder, MediaType, Os, RootFsBuilder,
 };
 
 use crate::digest::{Digest, Hashing};
+use crate::durable::link_unnamed;
 use crate::error::{Error, Result};
-use crate::store::{MAX_METADATA, Store, Tag, create_private_dir, link_unnamed, unnamed_file};
+use crate::store::{MAX_METADATA, Store, Tag};
+use crate::unpack::{Compressed, HashingReader, Layer, Program, Told, extract};
 
 /// The label and manifest annotation with the Kiln ABI version the ELF needs.
 pub const ABI_LABEL: &str = "dev.kiln.abi-version";
@@ -43,10 +44,6 @@ const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gz
 /// zstd's level for layers: near its best ratio; an image is compressed
 /// once and pulled many times.
 const LAYER_ZSTD_LEVEL: i32 = 19;
-
-/// The most an unpacked program may be; a layer that inflates to more is
-/// refused rather than filling the disk.
-const MAX_PROGRAM: u64 = 1 << 30;
 
 /// How to run the program, as an image records it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -263,15 +260,7 @@ pub fn parts(manifest: &ImageManifest, reference: &str) -> Result<(Descriptor, D
     Ok((config.clone(), layer.clone()))
 }
 
-/// How a layer is compressed.
-#[derive(Clone, Copy, Debug)]
-enum Compressed {
-    Zstd,
-    Gzip,
-    No,
-}
-
-fn layer_compression(layer: &Descriptor, reference: &str) -> Result<Compressed> {
+pub(crate) fn layer_compression(layer: &Descriptor, reference: &str) -> Result<Compressed> {
     match layer.media_type() {
         MediaType::ImageLayerZstd => Ok(Compressed::Zstd),
         MediaType::ImageLayerGzip => Ok(Compressed::Gzip),
@@ -280,6 +269,29 @@ fn layer_compression(layer: &Descriptor, reference: &str) -> Result<Compressed> 
         other => Err(Error::BadImage(format!(
             "{reference}: unsupported layer media type {other}"
         ))),
+    }
+}
+
+/// Whether `manifest` says it is a Kiln image for ABI `abi` (its
+/// annotation, which lets a pull fetch its config and layer at once); an
+/// image it says is for another ABI is refused here, before any blob.
+pub fn manifest_declares_abi(manifest: &ImageManifest, reference: &str, abi: u32) -> Result<bool> {
+    let Some(declared) = manifest
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(ABI_LABEL))
+    else {
+        return Ok(false);
+    };
+    match declared.parse::<u32>() {
+        Ok(image) if image == abi => Ok(true),
+        Ok(image) => Err(Error::AbiMismatch {
+            reference: reference.to_string(),
+            image,
+            kiln: abi,
+        }),
+        // A malformed annotation decides nothing: the config's label does.
+        Err(_) => Ok(false),
     }
 }
 
@@ -381,7 +393,8 @@ pub fn blob_digest(descriptor: &Descriptor, reference: &str) -> Result<Digest> {
 }
 
 /// The stored image `tag` names, unpacked for booting (once; later runs
-/// reuse the file). Checks every digest on the way.
+/// reuse the file; a pull unpacks as it downloads). Checks every digest on
+/// the way.
 pub fn unpack(store: &Store, tag: &Tag, abi: u32) -> Result<Runnable> {
     let reference = tag.reference.as_str();
     let StoredImage {
@@ -389,130 +402,66 @@ pub fn unpack(store: &Store, tag: &Tag, abi: u32) -> Result<Runnable> {
         layer,
         compressed,
     } = stored(store, &store.manifest(&tag.manifest)?, reference, abi)?;
-    let (path, settings) = settings_of(&config, reference)?;
+    let (settings, program) = unpack_target(store, &config, &layer, reference)?;
+    let elf = program.elf.clone();
+    if !elf.is_file() {
+        let blob_path = store.blob_path(&layer);
+        let blob = File::open(&blob_path).map_err(Error::io("reading", &blob_path))?;
+        let mut blob_stream = HashingReader::new(BufReader::new(blob));
+        let layer_of = unpack_layer(store, &layer, compressed, reference);
+        let unpacked = extract(&mut blob_stream, &layer_of, Told::Now(program))?;
+        let actual = blob_stream.finish();
+        if actual != layer {
+            return Err(Error::DigestMismatch {
+                what: format!("{reference}: layer"),
+                expected: layer.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        unpacked
+            .file
+            .sync_all()
+            .map_err(Error::io("unpacking into", &layer_of.dir))?;
+        link_unnamed(&unpacked.file, &unpacked.path)?;
+    }
+    Ok(Runnable { elf, settings })
+}
+
+/// Where the program of the image `reference` is unpacked from its `layer`
+/// (of `store`), and how that is compressed.
+pub(crate) fn unpack_layer(
+    store: &Store,
+    layer: &Digest,
+    compressed: Compressed,
+    reference: &str,
+) -> Layer {
+    Layer {
+        compressed,
+        dir: unpacked_dir(store, layer),
+        reference: reference.to_string(),
+    }
+}
+
+/// The directory a layer's program is unpacked into.
+fn unpacked_dir(store: &Store, layer: &Digest) -> PathBuf {
+    store.root().join("unpacked").join(layer.hex())
+}
+
+/// How the image with `config` runs, and which file of its `layer` (of
+/// `store`) is its program.
+pub(crate) fn unpack_target(
+    store: &Store,
+    config: &ImageConfiguration,
+    layer: &Digest,
+    reference: &str,
+) -> Result<(Settings, Program)> {
+    let (path, settings) = settings_of(config, reference)?;
     let diff_id = config
         .rootfs()
         .diff_ids()
         .first()
         .cloned()
         .unwrap_or_default();
-    let dir = store.root().join("unpacked").join(layer.hex());
-    let elf = dir.join(&settings.name);
-    if !elf.is_file() {
-        extract(
-            store, &layer, compressed, &diff_id, &path, &dir, &elf, reference,
-        )?;
-    }
-    Ok(Runnable { elf, settings })
-}
-
-/// Copies the file at `path` in the layer out to `elf`, checking the
-/// layer's digest and its uncompressed digest (`diff_id`) before the file
-/// takes its name (it has none until then: nothing half-written stays).
-#[allow(clippy::too_many_arguments)]
-fn extract(
-    store: &Store,
-    layer: &Digest,
-    compressed: Compressed,
-    diff_id: &str,
-    path: &str,
-    dir: &Path,
-    elf: &Path,
-    reference: &str,
-) -> Result<()> {
-    let blob_path = store.blob_path(layer);
-    let blob = File::open(&blob_path).map_err(Error::io("reading", &blob_path))?;
-    let mut blob_stream = HashingReader::new(BufReader::new(blob));
-    let mut program: Option<File> = None;
-    create_private_dir(dir)?;
-    let uncompressed_digest = {
-        let input: Box<dyn Read + '_> = match compressed {
-            Compressed::Zstd => Box::new(
-                zstd::Decoder::new(&mut blob_stream).map_err(Error::io("reading", &blob_path))?,
-            ),
-            Compressed::Gzip => Box::new(GzDecoder::new(&mut blob_stream)),
-            Compressed::No => Box::new(&mut blob_stream),
-        };
-        let mut tar_stream = HashingReader::new(input);
-        {
-            let mut archive = tar::Archive::new(&mut tar_stream);
-            let entries = archive
-                .entries()
-                .map_err(Error::io("reading", &blob_path))?;
-            for entry in entries {
-                let mut entry = entry.map_err(Error::io("reading", &blob_path))?;
-                let entry_path = entry.path().map_err(Error::io("reading", &blob_path))?;
-                let normalized = entry_path.to_string_lossy();
-                let normalized = normalized.trim_start_matches("./").trim_start_matches('/');
-                if program.is_some() || normalized != path {
-                    continue;
-                }
-                if entry.header().entry_type() != tar::EntryType::Regular {
-                    return Err(Error::BadImage(format!(
-                        "{reference}: /{path} in the layer is not a regular file"
-                    )));
-                }
-                if entry.size() > MAX_PROGRAM {
-                    return Err(Error::BadImage(format!(
-                        "{reference}: /{path} is larger than 1 GiB"
-                    )));
-                }
-                let mut out = unnamed_file(dir)?;
-                io::copy(&mut entry, &mut out)
-                    .and_then(|_| out.sync_all())
-                    .map_err(Error::io("unpacking into", dir))?;
-                program = Some(out);
-            }
-        }
-        // The tar's end-of-archive blocks may leave padding unread.
-        io::copy(&mut tar_stream, &mut io::sink()).map_err(Error::io("reading", &blob_path))?;
-        tar_stream.finish()
-    };
-    io::copy(&mut blob_stream, &mut io::sink()).map_err(Error::io("reading", &blob_path))?;
-    let checks = [
-        (blob_stream.finish(), layer.to_string(), "layer"),
-        (uncompressed_digest, diff_id.to_string(), "layer's diff_id"),
-    ];
-    for (actual, expected, what) in checks {
-        if actual.to_string() != expected {
-            return Err(Error::DigestMismatch {
-                what: format!("{reference}: {what}"),
-                expected,
-                actual: actual.to_string(),
-            });
-        }
-    }
-    let program = program.ok_or_else(|| {
-        Error::BadImage(format!(
-            "{reference}: its Entrypoint /{path} is not in its layer"
-        ))
-    })?;
-    link_unnamed(&program, elf)
-}
-
-/// A reader that hashes what passes.
-struct HashingReader<R> {
-    inner: R,
-    hashing: Hashing<io::Sink>,
-}
-
-impl<R: Read> HashingReader<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner,
-            hashing: Hashing::new(io::sink()),
-        }
-    }
-
-    fn finish(self) -> Digest {
-        self.hashing.finish().0
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hashing.write_all(&buf[..n])?;
-        Ok(n)
-    }
+    let elf = unpacked_dir(store, layer).join(&settings.name);
+    Ok((settings, Program { path, diff_id, elf }))
 }

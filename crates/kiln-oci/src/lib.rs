@@ -9,17 +9,22 @@
 //!   [`credentials`] from `kiln login` or Docker's configuration.
 //! - [`reference`]: image references as Docker spells them.
 //!
+//! Inside, `unpack` takes the program out of a layer (stored, or as a pull
+//! receives it) and `durable` writes files that survive crashes whole.
+//!
 //! Nothing here knows how images boot: the CLI hands the unpacked ELF to
 //! the monitor.
 
 pub mod credentials;
 pub mod digest;
+mod durable;
 mod error;
 pub mod format;
 pub mod layout;
 pub mod reference;
 pub mod registry;
 pub mod store;
+mod unpack;
 
 pub use error::{Error, Result};
 pub use oci_client::Reference;

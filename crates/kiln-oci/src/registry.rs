@@ -1,14 +1,18 @@
 //! Pushing to and pulling from registries (the OCI distribution API,
 //! through `oci-client`), into and out of the local store.
 //!
-//! A pull fetches the manifest, then the config, and refuses an image Kiln
-//! cannot run before fetching its layer. Every blob is checked against its
-//! digest while it is written, and enters the store only whole; the tag is
-//! set last, so an interrupted pull leaves no trace a later run could use.
+//! A pull fetches the manifest and refuses an image Kiln cannot run before
+//! fetching its layer: by the manifest's ABI annotation, and then it
+//! fetches config and layer at once; without one, by the config, fetched
+//! first. The layer's program is unpacked while the layer arrives (on a
+//! thread of its own). Every blob is checked against its digest while it
+//! is written, and enters the store only whole; the tag is set last, so an
+//! interrupted pull leaves no trace a later run could use.
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -20,9 +24,13 @@ use oci_spec::image::{Descriptor, ImageManifest, MediaType};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::format::{ACCEPTED_MANIFESTS, blob_digest, parts, read_config};
+use crate::format::{
+    ACCEPTED_MANIFESTS, blob_digest, layer_compression, manifest_declares_abi, parts, read_config,
+    unpack_layer, unpack_target,
+};
 use crate::reference::{is_loopback_registry, registry_of};
-use crate::store::{MAX_METADATA, Store, Tag};
+use crate::store::{BlobWriter, MAX_METADATA, NewBlob, Store, Tag, Unpacked};
+use crate::unpack::{Arriving, Program, Told, extract};
 
 /// The size of the pieces a push sends and reports progress by.
 const CHUNK: usize = 1 << 20;
@@ -74,7 +82,9 @@ impl Registry {
         } else {
             ClientProtocol::Https
         };
-        let client = Client::new(ClientConfig {
+        // try_from, not new: new falls back silently to a default client
+        // (no extra roots, HTTPS) when the configuration is refused.
+        let client = Client::try_from(ClientConfig {
             protocol,
             connect_timeout: Some(Duration::from_secs(10)),
             read_timeout: Some(Duration::from_secs(60)),
@@ -82,7 +92,11 @@ impl Registry {
             platform_resolver: None,
             extra_root_certificates: certificates,
             ..ClientConfig::default()
-        });
+        })
+        .map_err(|e| Error::Registry {
+            registry: host.clone(),
+            message: format!("cannot set up the HTTP client: {}", request_failure(&e)),
+        })?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -226,7 +240,8 @@ impl Registry {
     }
 
     /// Pulls `reference` into the store (refusing an image built for
-    /// another ABI than `abi` before its layer is fetched) and tags it.
+    /// another ABI than `abi` before its layer is fetched), unpacks its
+    /// program, and tags it.
     pub fn pull(
         &self,
         store: &Store,
@@ -235,59 +250,140 @@ impl Registry {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Tag> {
         let full = reference.whole();
-        self.runtime.block_on(async {
-            let (manifest_bytes, _) = self
-                .client
-                .pull_manifest_raw(reference, &self.auth, ACCEPTED_MANIFESTS)
-                .await
-                .map_err(|e| self.refused(e))?;
-            if manifest_bytes.len() as u64 > MAX_METADATA {
-                return Err(Error::BadImage(format!(
-                    "{full}: manifest of {} bytes, more than the 4 MiB Kiln reads",
-                    manifest_bytes.len()
-                )));
-            }
-            let manifest_digest = Digest::of(&manifest_bytes);
-            if let Some(asked) = reference.digest()
-                && asked != manifest_digest.to_string()
-            {
-                return Err(Error::DigestMismatch {
-                    what: format!("{full}: manifest"),
-                    expected: asked.to_string(),
-                    actual: manifest_digest.to_string(),
-                });
-            }
-            let manifest: ImageManifest = serde_json::from_slice(&manifest_bytes)
-                .map_err(|e| Error::BadImage(format!("{full}: manifest: {e}")))?;
-            let (config, layer) = parts(&manifest, &full)?;
-            let config_digest = blob_digest(&config, &full)?;
-            if config.size() > MAX_METADATA {
-                return Err(Error::BadImage(format!("{full}: config larger than 4 MiB")));
-            }
-            let config_bytes = self
-                .pull_small(reference, &config_digest, config.size())
-                .await?;
-            read_config(&config_bytes, &full, abi)?;
-            let layer_digest = blob_digest(&layer, &full)?;
-            if store.has_blob(&layer_digest) {
-                progress(Progress::Exists {
-                    digest: &layer_digest,
-                    size: layer.size(),
-                });
-            } else {
-                self.pull_blob(store, reference, &layer_digest, layer.size(), progress)
+        let (manifest_bytes, manifest_digest, manifest) =
+            self.runtime.block_on(self.pull_manifest(reference))?;
+        let (config, layer) = parts(&manifest, &full)?;
+        let config_digest = blob_digest(&config, &full)?;
+        if config.size() > MAX_METADATA {
+            return Err(Error::BadImage(format!("{full}: config larger than 4 MiB")));
+        }
+        let layer_digest = blob_digest(&layer, &full)?;
+        let compressed = layer_compression(&layer, &full)?;
+        let at_once = manifest_declares_abi(&manifest, &full, abi)?;
+        let fetch_layer = !store.has_blob(&layer_digest);
+        // The unpacking thread gets the layer's pieces as they arrive, and
+        // which file is the program once the config says.
+        let (job_tx, job_rx) = mpsc::channel::<Program>();
+        let unpack_into = unpack_layer(store, &layer_digest, compressed, &full);
+        let (piece_tx, piece_rx) = mpsc::channel::<bytes::Bytes>();
+        let (config_bytes, layer_blob, program) = std::thread::scope(|scope| {
+            let unpacking = fetch_layer.then(|| {
+                scope.spawn(move || -> Result<(BlobWriter, Unpacked)> {
+                    let mut arriving = Arriving::new(piece_rx, store.new_blob()?);
+                    let program = extract(&mut arriving, &unpack_into, Told::Later(job_rx))?;
+                    Ok((arriving.into_blob(), program))
+                })
+            });
+            let config_step = async {
+                // Owned here, so that the unpacking thread stops waiting for
+                // its job when this step ends without sending one.
+                let job_tx = job_tx;
+                let bytes = self
+                    .pull_small(reference, &config_digest, config.size())
                     .await?;
+                let parsed = read_config(&bytes, &full, abi)?;
+                let (_, target) = unpack_target(store, &parsed, &layer_digest, &full)?;
+                // A send fails only when the unpacking thread already
+                // ended, with an error joining it reports.
+                let _ = job_tx.send(target);
+                Ok::<_, Error>(bytes)
+            };
+            let layer_step = async {
+                if !fetch_layer {
+                    drop(piece_tx);
+                    progress(Progress::Exists {
+                        digest: &layer_digest,
+                        size: layer.size(),
+                    });
+                    return Ok(());
+                }
+                self.pull_layer(reference, &layer_digest, layer.size(), piece_tx, progress)
+                    .await
+            };
+            let fetched = self.runtime.block_on(async {
+                if at_once {
+                    tokio::try_join!(config_step, layer_step).map(|(bytes, ())| bytes)
+                } else {
+                    let bytes = config_step.await?;
+                    layer_step.await?;
+                    Ok(bytes)
+                }
+            });
+            let unpacked = unpacking.map(|thread| thread.join().expect("unpacking does not panic"));
+            let config_bytes = fetched?;
+            match unpacked {
+                Some(done) => {
+                    let (blob, program) = done?;
+                    Ok::<_, Error>((config_bytes, Some(blob), Some(program)))
+                }
+                None => Ok((config_bytes, None, None)),
             }
-            store_exact(store, &config_bytes, &config_digest, &full, "config")?;
-            store_exact(store, &manifest_bytes, &manifest_digest, &full, "manifest")?;
-            let tag_name = reference.whole();
-            store.set_tag(&tag_name, &manifest_digest, manifest_bytes.len() as u64)?;
-            Ok(Tag {
-                reference: tag_name,
-                manifest: manifest_digest,
-                size: manifest_bytes.len() as u64,
-            })
-        })
+        })?;
+        let mut blobs: Vec<NewBlob> = Vec::with_capacity(3);
+        if let Some(layer_blob) = layer_blob {
+            blobs.push(layer_blob.finish(Some(&layer_digest), &format!("{full}: layer"))?);
+        }
+        blobs.push(new_blob(
+            store,
+            &config_bytes,
+            &config_digest,
+            &full,
+            "config",
+        )?);
+        blobs.push(new_blob(
+            store,
+            &manifest_bytes,
+            &manifest_digest,
+            &full,
+            "manifest",
+        )?);
+        let tag = Tag {
+            reference: full,
+            manifest: manifest_digest,
+            size: manifest_bytes.len() as u64,
+        };
+        store.admit(blobs, program, &tag)?;
+        if fetch_layer {
+            progress(Progress::Moved {
+                digest: &layer_digest,
+                done: layer.size(),
+                size: layer.size(),
+            });
+        }
+        Ok(tag)
+    }
+
+    /// The manifest `reference` names: its bytes, digest (checked against
+    /// the reference's, if it has one) and contents.
+    async fn pull_manifest(
+        &self,
+        reference: &Reference,
+    ) -> Result<(bytes::Bytes, Digest, ImageManifest)> {
+        let full = reference.whole();
+        let (manifest_bytes, _) = self
+            .client
+            .pull_manifest_raw(reference, &self.auth, ACCEPTED_MANIFESTS)
+            .await
+            .map_err(|e| self.refused(e))?;
+        if manifest_bytes.len() as u64 > MAX_METADATA {
+            return Err(Error::BadImage(format!(
+                "{full}: manifest of {} bytes, more than the 4 MiB Kiln reads",
+                manifest_bytes.len()
+            )));
+        }
+        let manifest_digest = Digest::of(&manifest_bytes);
+        if let Some(asked) = reference.digest()
+            && asked != manifest_digest.to_string()
+        {
+            return Err(Error::DigestMismatch {
+                what: format!("{full}: manifest"),
+                expected: asked.to_string(),
+                actual: manifest_digest.to_string(),
+            });
+        }
+        let manifest: ImageManifest = serde_json::from_slice(&manifest_bytes)
+            .map_err(|e| Error::BadImage(format!("{full}: manifest: {e}")))?;
+        Ok((manifest_bytes, manifest_digest, manifest))
     }
 
     async fn pull_small(
@@ -304,12 +400,15 @@ impl Registry {
         Ok(bytes)
     }
 
-    async fn pull_blob(
+    /// Downloads the layer, passing its pieces to `pieces` as they arrive.
+    /// When the receiver is gone (unpacking failed) the rest is still read,
+    /// so that a layer that is not what its digest says is reported as such.
+    async fn pull_layer(
         &self,
-        store: &Store,
         reference: &Reference,
         digest: &Digest,
         size: u64,
+        pieces: mpsc::Sender<bytes::Bytes>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<()> {
         let mut stream = self
@@ -317,36 +416,26 @@ impl Registry {
             .pull_blob_stream(reference, digest.to_string().as_str())
             .await
             .map_err(|e| self.refused(e))?;
-        let mut blob = store.new_blob()?;
         let what = format!("{}: layer", reference.whole());
-        while let Some(chunk) = stream
+        let mut done = 0;
+        while let Some(piece) = stream
             .try_next()
             .await
             .map_err(|e| self.stream_failure(e, &what))?
         {
-            blob.write_all(&chunk)
-                .map_err(Error::io("writing a blob in", store.root()))?;
-            if blob.len() > size {
+            done += piece.len() as u64;
+            if done > size {
                 return Err(Error::BadImage(format!(
                     "{}: blob {digest} is larger than the {size} bytes its manifest says",
                     reference.whole()
                 )));
             }
+            let _ = pieces.send(piece);
             // "done" is reported once the blob is checked and stored.
-            if blob.len() < size {
-                progress(Progress::Moved {
-                    digest,
-                    done: blob.len(),
-                    size,
-                });
+            if done < size {
+                progress(Progress::Moved { digest, done, size });
             }
         }
-        blob.commit(Some(digest), &what)?;
-        progress(Progress::Moved {
-            digest,
-            done: size,
-            size,
-        });
         Ok(())
     }
 
@@ -453,17 +542,16 @@ fn request_failure(error: &dyn std::error::Error) -> String {
     message
 }
 
-/// Stores `bytes`, which must be `digest`.
-fn store_exact(
+/// A new blob of `bytes`, which must be `digest`.
+fn new_blob(
     store: &Store,
     bytes: &[u8],
     digest: &Digest,
     reference: &str,
     what: &str,
-) -> Result<()> {
+) -> Result<NewBlob> {
     let mut blob = store.new_blob()?;
     blob.write_all(bytes)
         .map_err(Error::io("writing a blob in", store.root()))?;
-    blob.commit(Some(digest), &format!("{reference}: {what}"))?;
-    Ok(())
+    blob.finish(Some(digest), &format!("{reference}: {what}"))
 }

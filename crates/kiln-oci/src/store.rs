@@ -10,17 +10,18 @@
 //! Crash safety: a blob enters the store only whole and verified. It is
 //! written to an unnamed file (`O_TMPFILE`), hashed on the way, synced and
 //! only then linked under its digest; a killed pull leaves nothing behind.
-//! `index.json` is replaced by an atomic rename under `index.lock`. Every
+//! `index.json` is replaced by an atomic rename under `index.lock`, after
+//! the blobs it names are durable. An image arriving whole (a pull) enters
+//! with three waits for the disk ([`Store::admit`]): its files synced
+//! together, then their directory, then the index. Every
 //! process using the store holds `gc.lock` shared; garbage collection
 //! (after `kiln rmi`) runs only when it can take that lock alone, so it
 //! never removes a blob another process has just written but not tagged.
 
 use std::collections::{BTreeSet, HashMap};
-use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{
@@ -28,6 +29,7 @@ use oci_spec::image::{
 };
 
 use crate::digest::{Digest, Hashing};
+use crate::durable::{self, create_private_dir, link_unnamed, sync_dirs, unnamed_file};
 use crate::error::{Error, Result};
 
 /// The most a manifest, config or index Kiln reads may be (the distribution
@@ -42,6 +44,9 @@ pub struct Store {
     root: PathBuf,
     // Held shared for the store's lifetime: see the module comment.
     gc_lock: File,
+    // Directories this process created, whose entries must be synced in
+    // their parents before anything in them counts as stored.
+    created: Vec<PathBuf>,
 }
 
 /// A reference in the store and the manifest it names.
@@ -59,10 +64,20 @@ impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Self> {
         let blobs = root.join("blobs/sha256");
-        create_private_dir(&blobs)?;
+        let created = if blobs.is_dir() {
+            Vec::new()
+        } else {
+            create_private_dir(&blobs)?;
+            // What holds the new entries `images`, `blobs` and `sha256`.
+            let state = root.parent().unwrap_or(Path::new("."));
+            vec![state.to_path_buf(), root.join("blobs")]
+        };
+        // The layout file is a constant, checked here at every open and
+        // rewritten if a crash left it short: so it needs no sync of its own
+        // (the index's directory sync makes its name durable).
         let layout = root.join("oci-layout");
-        if !layout.exists() {
-            write_atomically(&layout, LAYOUT_FILE.as_bytes(), 0o600)?;
+        if fs::read(&layout).ok().as_deref() != Some(LAYOUT_FILE.as_bytes()) {
+            durable::stage(&layout, LAYOUT_FILE.as_bytes(), 0o600)?.replace(false)?;
         }
         let gc_path = root.join("gc.lock");
         let gc_lock = lock_file(&gc_path)?;
@@ -72,6 +87,7 @@ impl Store {
         Ok(Self {
             root: root.to_path_buf(),
             gc_lock,
+            created,
         })
     }
 
@@ -134,15 +150,38 @@ impl Store {
 
     /// Points `reference` at the manifest `digest` (replacing what it named).
     pub fn set_tag(&self, reference: &str, manifest: &Digest, size: u64) -> Result<()> {
-        self.change_index(|manifests| {
-            manifests.retain(|d| tag_of(d).is_none_or(|t| t.reference != reference));
-            let mut descriptor = Descriptor::new(MediaType::ImageManifest, size, manifest.to_oci());
-            descriptor.set_annotations(Some(HashMap::from([(
-                ANNOTATION_REF_NAME.to_string(),
-                reference.to_string(),
-            )])));
-            manifests.push(descriptor);
-        })
+        self.change_index(|manifests| retag(manifests, reference, manifest, size))
+    }
+
+    /// Stores a whole image at once: its `blobs`, the `program` unpacked
+    /// from its layer, and `tag` pointing at its manifest. The files are
+    /// synced together, then named, then their directory is synced, and
+    /// only then does the tag appear: three waits for the disk instead of
+    /// two per file. Until it returns, a crash leaves no trace a later run
+    /// could use.
+    pub fn admit(&self, blobs: Vec<NewBlob>, program: Option<Unpacked>, tag: &Tag) -> Result<()> {
+        let _lock = self.lock_index()?;
+        let mut manifests = self.read_index()?.manifests().clone();
+        retag(&mut manifests, &tag.reference, &tag.manifest, tag.size);
+        let index = self.stage_index(manifests)?;
+        let mut files: Vec<&File> = blobs.iter().map(|blob| &blob.file).collect();
+        files.push(index.file());
+        files.extend(program.as_ref().map(|p| &p.file));
+        durable::sync_together(&files, &self.root)?;
+        for blob in &blobs {
+            link_unnamed(&blob.file, &self.blob_path(&blob.digest))?;
+        }
+        let blob_dir = self.root.join("blobs/sha256");
+        let mut dirs = vec![blob_dir.as_path()];
+        dirs.extend(self.created.iter().map(PathBuf::as_path));
+        sync_dirs(&dirs)?;
+        // An unpacked program is a cache of the layer: its name needs no
+        // sync (a run unpacks it again if a crash lost it), but its bytes,
+        // synced above, must be whole before it has one.
+        if let Some(program) = &program {
+            link_unnamed(&program.file, &program.path)?;
+        }
+        index.replace(true)
     }
 
     /// Removes `reference`; returns the tag it was, or `None` if absent.
@@ -234,16 +273,59 @@ impl Store {
         }
     }
 
-    fn change_index(&self, change: impl FnOnce(&mut Vec<Descriptor>)) -> Result<()> {
+    /// `index.lock`, held (exclusively) while the returned file is open.
+    fn lock_index(&self) -> Result<File> {
         let lock_path = self.root.join("index.lock");
         let lock = lock_file(&lock_path)?;
         lock.lock().map_err(Error::io("locking", &lock_path))?;
-        let mut manifests = self.read_index()?.manifests().clone();
-        change(&mut manifests);
+        Ok(lock)
+    }
+
+    fn stage_index(&self, manifests: Vec<Descriptor>) -> Result<durable::Staged> {
         let json = serde_json::to_vec_pretty(&empty_index(manifests))
             .map_err(|e| Error::BadImage(format!("index: {e}")))?;
-        write_atomically(&self.index_path(), &json, 0o600)
+        durable::stage(&self.index_path(), &json, 0o600)
     }
+
+    fn change_index(&self, change: impl FnOnce(&mut Vec<Descriptor>)) -> Result<()> {
+        let _lock = self.lock_index()?;
+        let mut manifests = self.read_index()?.manifests().clone();
+        change(&mut manifests);
+        let index = self.stage_index(manifests)?;
+        index
+            .file()
+            .sync_all()
+            .map_err(Error::io("writing", &self.index_path()))?;
+        if !self.created.is_empty() {
+            let dirs: Vec<&Path> = self.created.iter().map(PathBuf::as_path).collect();
+            sync_dirs(&dirs)?;
+        }
+        index.replace(true)
+    }
+}
+
+/// Makes `reference` name `manifest` among an index's `manifests`.
+fn retag(manifests: &mut Vec<Descriptor>, reference: &str, manifest: &Digest, size: u64) {
+    manifests.retain(|d| tag_of(d).is_none_or(|t| t.reference != reference));
+    let mut descriptor = Descriptor::new(MediaType::ImageManifest, size, manifest.to_oci());
+    descriptor.set_annotations(Some(HashMap::from([(
+        ANNOTATION_REF_NAME.to_string(),
+        reference.to_string(),
+    )])));
+    manifests.push(descriptor);
+}
+
+/// A blob written and checked, not yet in the store: see [`Store::admit`].
+pub struct NewBlob {
+    file: File,
+    digest: Digest,
+}
+
+/// A program unpacked from a layer into an unnamed file, and the name it
+/// gets in the store.
+pub struct Unpacked {
+    pub(crate) file: File,
+    pub(crate) path: PathBuf,
 }
 
 /// A blob being written; see [`Store::new_blob`].
@@ -277,7 +359,22 @@ impl BlobWriter {
     /// (or anything, with `None`); otherwise it is dropped and never seen.
     /// Returns its digest and size.
     pub fn commit(self, expected: Option<&Digest>, what: &str) -> Result<(Digest, u64)> {
-        let (digest, size, file) = self.writer.finish();
+        let dir = self.dir.clone();
+        let size = self.len();
+        let blob = self.finish(expected, what)?;
+        blob.file
+            .sync_all()
+            .map_err(Error::io("syncing a blob in", &dir))?;
+        link_unnamed(&blob.file, &dir.join(blob.digest.hex()))?;
+        sync_dirs(&[&dir])?;
+        Ok((blob.digest, size))
+    }
+
+    /// The blob, if it is `expected` (or anything, with `None`), to store
+    /// with others through [`Store::admit`]; otherwise it is dropped and
+    /// never seen.
+    pub fn finish(self, expected: Option<&Digest>, what: &str) -> Result<NewBlob> {
+        let (digest, _, file) = self.writer.finish();
         if let Some(expected) = expected
             && *expected != digest
         {
@@ -287,51 +384,7 @@ impl BlobWriter {
                 actual: digest.to_string(),
             });
         }
-        file.sync_all()
-            .map_err(Error::io("syncing a blob in", &self.dir))?;
-        let path = self.dir.join(digest.hex());
-        link_unnamed(&file, &path)?;
-        sync_dir(&self.dir)?;
-        Ok((digest, size))
-    }
-}
-
-/// A new file in `dir` without a name (`O_TMPFILE`): if the process dies
-/// before [`link_unnamed`], nothing is left behind.
-pub(crate) fn unnamed_file(dir: &Path) -> Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_TMPFILE)
-        .mode(0o600)
-        .open(dir)
-        .map_err(Error::io("creating an unnamed file in", dir))
-}
-
-/// Gives the unnamed `file` the name `path`; a file already there is kept
-/// (in a content-addressed store it has the same content).
-pub(crate) fn link_unnamed(file: &File, path: &Path) -> Result<()> {
-    use std::os::fd::AsRawFd;
-    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).expect("no NUL");
-    let to = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| Error::BadImage(format!("{}: NUL in path", path.display())))?;
-    // SAFETY: both arguments are valid NUL-terminated strings that outlive
-    // the call; linkat does not retain them.
-    let linked = unsafe {
-        libc::linkat(
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            libc::AT_SYMLINK_FOLLOW,
-        )
-    };
-    if linked == 0 {
-        return Ok(());
-    }
-    match io::Error::last_os_error() {
-        e if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        e => Err(Error::io("naming", path)(e)),
+        Ok(NewBlob { file, digest })
     }
 }
 
@@ -403,16 +456,6 @@ pub fn empty_index(manifests: Vec<Descriptor>) -> ImageIndex {
         .expect("every required field is set")
 }
 
-/// Creates `dir` and its missing parents private to the owner (0700), as
-/// everything in the state directory; an existing one is fine.
-pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(Error::io("creating", dir))
-}
-
 fn lock_file(path: &Path) -> Result<File> {
     OpenOptions::new()
         .create(true)
@@ -421,36 +464,6 @@ fn lock_file(path: &Path) -> Result<File> {
         .mode(0o600)
         .open(path)
         .map_err(Error::io("opening", path))
-}
-
-/// Replaces `path` with `bytes` (created with `mode`) so a reader sees the
-/// old or the new file, whole, and the new one survives a crash once this
-/// returns.
-pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let temp = dir.join(format!(
-        ".{}.{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&temp)
-        .map_err(Error::io("creating", &temp))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(Error::io("writing", &temp))?;
-    fs::rename(&temp, path).map_err(Error::io("replacing", path))?;
-    sync_dir(dir)
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io("syncing", dir))
 }
 
 #[cfg(test)]

@@ -52,12 +52,15 @@ pub fn pull(text: &str) -> Outcome {
 
 /// Pulls `reference` into `store`, showing progress.
 pub fn pull_into(store: &Store, reference: &Reference) -> Result<Tag, Failure> {
+    let before = store.find(&reference.whole())?;
     let mut reporter = Reporter::new("pulled");
     let tag = connect(reference)?.pull(store, reference, kiln_abi::ABI_VERSION, &mut |e| {
         reporter.show(e)
     })?;
     // The image the reference named before may now be unreachable.
-    store.collect_garbage()?;
+    if before.is_some_and(|before| before.manifest != tag.manifest) {
+        store.collect_garbage()?;
+    }
     Ok(tag)
 }
 
