@@ -49,7 +49,7 @@ pub struct TestArgs {
     #[arg(long)]
     no_fail_fast: bool,
     /// Do not give the guest the crate's directory (read-only, at its own
-    /// path, and the starting directory).
+    /// path, and the starting directory; a `-v` at that path replaces it).
     #[arg(long)]
     no_crate_volume: bool,
     /// The guest memory limit for each test binary, e.g. 512M.
@@ -74,8 +74,18 @@ pub struct TestArgs {
 /// passed, 101 otherwise (as `cargo test`).
 pub fn test(args: TestArgs) -> Outcome {
     crate::run::guest_env(&args.env)?;
-    crate::run::volume::parse_volumes(&args.volumes)?;
+    let volumes = crate::run::volume::parse_volumes(&args.volumes)?;
     let (manifest, package) = guest_build::read_package(&args.dir)?;
+    // A volume the user gives at the crate's own path (`-v DIR:DIR` to let
+    // tests write there, as they may natively) replaces the read-only one.
+    let crate_dir = package.dir.display().to_string();
+    let crate_volume = if args.no_crate_volume {
+        CrateVolume::None
+    } else if volumes.iter().any(|volume| volume.guest() == crate_dir) {
+        CrateVolume::Users
+    } else {
+        CrateVolume::ReadOnly
+    };
     let targets = select(&package, &args)?;
     let options = BuildOptions {
         release: args.release,
@@ -111,7 +121,7 @@ pub fn test(args: TestArgs) -> Outcome {
             "     Running {what} ({})",
             relative(&image, &package.dir).display()
         );
-        let code = run_one(&args, &package, &image)?;
+        let code = run_one(&args, &package, crate_volume, &image)?;
         if code != 0 {
             let rerun = target.selector().join(" ");
             tell!("error: test failed, to rerun pass `{rerun}`");
@@ -188,7 +198,24 @@ fn select<'a>(package: &'a Package, args: &TestArgs) -> Result<Vec<&'a TestTarge
 
 /// Runs one test binary with `kiln run` (this executable) and returns its
 /// exit code.
-fn run_one(args: &TestArgs, package: &Package, image: &Path) -> Result<i32, Failure> {
+/// How a test binary sees the crate's directory.
+#[derive(Clone, Copy)]
+enum CrateVolume {
+    /// Read-only at its own path, and the starting directory.
+    ReadOnly,
+    /// Through the user's own volume at its path; still the starting
+    /// directory.
+    Users,
+    /// Not at all (`--no-crate-volume`).
+    None,
+}
+
+fn run_one(
+    args: &TestArgs,
+    package: &Package,
+    crate_volume: CrateVolume,
+    image: &Path,
+) -> Result<i32, Failure> {
     // This very executable, even if a rebuild replaced its file meanwhile
     // (the kernel keeps the running one reachable as /proc/self/exe).
     let kiln = std::env::current_exe()
@@ -204,9 +231,15 @@ fn run_one(args: &TestArgs, package: &Package, image: &Path) -> Result<i32, Fail
         command.arg(format!("--timeout={}ms", timeout.as_millis()));
     }
     let dir = package.dir.display().to_string();
-    if !args.no_crate_volume {
-        command.arg(format!("--volume={dir}:{dir}:ro"));
-        command.arg(format!("--workdir={dir}"));
+    match crate_volume {
+        CrateVolume::ReadOnly => {
+            command.arg(format!("--volume={dir}:{dir}:ro"));
+            command.arg(format!("--workdir={dir}"));
+        }
+        CrateVolume::Users => {
+            command.arg(format!("--workdir={dir}"));
+        }
+        CrateVolume::None => {}
     }
     // What cargo sets for the tests it runs.
     for (key, value) in [

@@ -136,7 +136,7 @@ fn tests_read_their_crates_files_and_write_temporary_ones() {
     let run = kiln_test(&["--test", "files"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(
-        run.stdout.contains("test result: ok. 3 passed"),
+        run.stdout.contains("test result: ok. 4 passed"),
         "{}",
         run.stdout
     );
@@ -152,6 +152,35 @@ fn tests_read_their_crates_files_and_write_temporary_ones() {
     );
 }
 
+/// The crate's directory is read-only by default; a volume the user gives
+/// at its path replaces that, so a test can write there as natively.
+#[test]
+fn a_volume_at_the_crates_path_lets_tests_write_there() {
+    let dir = root().join(FIXTURE).canonicalize().expect("the fixture");
+    let written = dir.join("target/tmp/written-by-a-test");
+    std::fs::create_dir_all(written.parent().expect("a parent")).expect("target/tmp");
+    let _ = std::fs::remove_file(&written);
+    let token = format!("token-{}", std::process::id());
+    let env = format!("TEST_SUITE_WRITE={token}");
+    let filter = ["--test", "files", "-e", &env, "--", "writes_into"];
+    let read_only = kiln_test(&filter);
+    assert_eq!(read_only.code, 101, "{}", read_only.stdout);
+    assert!(
+        !written.exists(),
+        "a test wrote into the read-only crate directory"
+    );
+    let volume = format!("{0}:{0}", dir.display());
+    let mut writable = vec!["-v", &volume];
+    writable.extend(filter);
+    let run = kiln_test(&writable);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&written).expect("the file the test wrote"),
+        token
+    );
+    std::fs::remove_file(&written).expect("remove it");
+}
+
 #[test]
 fn a_test_binary_kiln_cannot_build_is_named_and_the_others_still_run() {
     let run = kiln_test(&["--tests", "--no-fail-fast"]);
@@ -162,7 +191,7 @@ fn a_test_binary_kiln_cannot_build_is_named_and_the_others_still_run() {
         run.stderr
     );
     assert!(
-        run.stdout.contains("test result: ok. 3 passed"),
+        run.stdout.contains("test result: ok. 4 passed"),
         "files still ran:\n{}",
         run.stdout
     );
