@@ -196,8 +196,6 @@ fn select<'a>(package: &'a Package, args: &TestArgs) -> Result<Vec<&'a TestTarge
     Ok(targets)
 }
 
-/// Runs one test binary with `kiln run` (this executable) and returns its
-/// exit code.
 /// How a test binary sees the crate's directory.
 #[derive(Clone, Copy)]
 enum CrateVolume {
@@ -210,6 +208,8 @@ enum CrateVolume {
     None,
 }
 
+/// Runs one test binary with `kiln run` (this executable) and returns its
+/// exit code.
 fn run_one(
     args: &TestArgs,
     package: &Package,

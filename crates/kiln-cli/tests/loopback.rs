@@ -18,21 +18,31 @@ fn loopback_works_without_a_network_device_as_with_only_lo_on_linux() {
         return;
     }
     ip(&[&["link", "set", "lo", "up"]]);
-    let linux = run_native(GUEST, &[], b"");
+    assert_prints_as_linux(
+        GUEST,
+        &image,
+        &[
+            "tcp 127.0.0.1: 262144 bytes back intact: true, then \"echoed 262144\"",
+            "tcp ::1: server sees peer ::1 local ::1, ports match: true",
+            "udp 127.0.0.1: received 65507 bytes",
+            "closed port 127.0.0.1: ConnectionRefused (111)",
+            "connect 10.1.2.3:80: NetworkUnreachable (101)",
+            "epoll add ready ::1: connect InProgress (115), ctl 0, epoll 1 events 0x4 token 9",
+            "tokio ::1: 20 of 20 rounds echoed",
+        ],
+    );
+}
+
+/// Runs the program natively (which must print each of `lines`), then its
+/// image with no network flags and the default memory limit, as a user runs
+/// it: the same output.
+fn assert_prints_as_linux(dir: &str, image: &std::path::Path, lines: &[&str]) {
+    let linux = run_native(dir, &[], b"");
     assert_eq!(linux.code, 0, "natively: {}", linux.stderr);
-    for line in [
-        "tcp 127.0.0.1: 262144 bytes back intact: true, then \"echoed 262144\"",
-        "tcp ::1: server sees peer ::1 local ::1, ports match: true",
-        "udp 127.0.0.1: received 65507 bytes",
-        "closed port 127.0.0.1: ConnectionRefused (111)",
-        "connect 10.1.2.3:80: NetworkUnreachable (101)",
-        "epoll add ready ::1: connect InProgress (115), ctl 0, epoll 1 events 0x4 token 9",
-        "tokio ::1: 20 of 20 rounds echoed",
-    ] {
+    for line in lines {
         assert!(linux.stdout.contains(line), "{line:?} in {}", linux.stdout);
     }
-    // No network flags and the default memory limit, as a user runs it.
-    let run = run_image(&image, &["--timeout", "120s"], &[]);
+    let run = run_image(image, &["--timeout", "120s"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, linux.stdout);
 }
@@ -41,17 +51,14 @@ fn loopback_works_without_a_network_device_as_with_only_lo_on_linux() {
 fn unix_domain_stream_sockets_answer_as_on_linux() {
     const UNIX: &str = "tests/guests/std-unix";
     let image = image(UNIX, false);
-    let linux = run_native(UNIX, &[], b"");
-    assert_eq!(linux.code, 0, "natively: {}", linux.stderr);
-    for line in [
-        "bound: a socket file: true",
-        "server read \"ping!\", client read \"pong\", then 300000 bytes of 7 and end of file",
-        "connect to a regular file: ConnectionRefused (111)",
-        "tokio: 10 of 10 echoed",
-    ] {
-        assert!(linux.stdout.contains(line), "{line:?} in {}", linux.stdout);
-    }
-    let run = run_image(&image, &["--timeout", "120s"], &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.stdout, linux.stdout);
+    assert_prints_as_linux(
+        UNIX,
+        &image,
+        &[
+            "bound: a socket file: true",
+            "server read \"ping!\", client read \"pong\", then 300000 bytes of 7 and end of file",
+            "connect to a regular file: ConnectionRefused (111)",
+            "tokio: 10 of 10 echoed",
+        ],
+    );
 }

@@ -53,38 +53,38 @@ pub fn link_flags(quiet: bool) -> Result<Vec<String>, Failure> {
         // say so.
         Some(built) => built,
         None => {
-            let built = build(&sources, &target_dir, &rlib_flags, &stamp, quiet)?;
+            let first = !stamp.exists();
+            let built = build(&sources, &target_dir, &rlib_flags, first, quiet)?;
             built.write(&stamp)?;
             built
         }
     };
-    let (rlibs, fingerprint) = (built.rlibs, built.fingerprint);
     let stand_ins = stand_ins(&cache)?;
     let mut link = vec![format!("-Clink-arg=-L{}", stand_ins.display())];
     link.extend(
-        rlibs
+        built
+            .rlibs
             .iter()
             .map(|rlib| format!("-Clink-arg={}", rlib.display())),
     );
     // The program is relinked when the C library changes: these arguments
     // are part of the program's cargo fingerprint, and this one changes with
     // the C library's contents.
-    link.push(format!("--cfg=kiln_libc=\"{fingerprint:016x}\""));
+    link.push(format!("--cfg=kiln_libc=\"{:016x}\"", built.fingerprint));
     Ok(link)
 }
 
 /// Builds the C library into `target_dir` (cargo brings an interrupted or
-/// partial build up to date).
+/// partial build up to date). The `first` build there takes a while: it
+/// says so, and shows cargo's progress even when the program's build is
+/// quiet.
 fn build(
     sources: &Path,
     target_dir: &Path,
     rlib_flags: &[String],
-    stamp: &Path,
+    first: bool,
     quiet: bool,
 ) -> Result<Built, Failure> {
-    // The first build of a C library takes a while: say so, and show
-    // cargo's progress even when the program's build is quiet.
-    let first = !stamp.exists();
     if first {
         tell!(
             "kiln: building Kiln's C library for this toolchain and kiln into {} (once)",

@@ -130,9 +130,7 @@ pub fn spare() -> usize {
         return usize::MAX;
     }
     let reserve = (platform::boot_info().memory_size / 4).max(256 << 10);
-    let room =
-        talc.counters().available_bytes as u64 + talc.source.unmapped() + vcpu_cache::held() as u64;
-    usize::try_from(room.saturating_sub(reserve)).unwrap_or(usize::MAX)
+    usize::try_from(unallocated(&talc).saturating_sub(reserve)).unwrap_or(usize::MAX)
 }
 
 /// Bytes of memory not allocated now: what talc has free plus what the
@@ -143,7 +141,13 @@ pub fn free() -> u64 {
     if talc.source.mapped_end == 0 {
         return boot_free_regions().map(|(_, len)| len).sum::<u64>() + talc.source.unmapped();
     }
-    talc.counters().available_bytes as u64 + talc.source.unmapped() + vcpu_cache::held() as u64
+    unallocated(&talc)
+}
+
+/// Bytes not allocated once the heap holds memory: talc's free bytes, the
+/// blocks the vCPUs' caches keep, and what the monitor may still map.
+fn unallocated(talc: &Talc<FreeRegions, impl Binning>) -> u64 {
+    talc.counters().available_bytes as u64 + vcpu_cache::held() as u64 + talc.source.unmapped()
 }
 
 /// The boot info's free regions: start and length.
